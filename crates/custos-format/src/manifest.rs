@@ -177,7 +177,10 @@ impl Manifest {
     /// Checks the rules JSON types cannot express.
     pub fn validate(&self) -> Result<(), FormatError> {
         fn bad(field: &'static str, reason: impl Into<String>) -> FormatError {
-            FormatError::ManifestField { field, reason: reason.into() }
+            FormatError::ManifestField {
+                field,
+                reason: reason.into(),
+            }
         }
         if self.format != MANIFEST_FORMAT {
             return Err(FormatError::UnsupportedFormat(self.format.clone()));
@@ -199,18 +202,27 @@ impl Manifest {
             ));
         }
         if !(self.started_at <= self.triggered_at && self.triggered_at <= self.ended_at) {
-            return Err(bad("ended_at", "times must satisfy started_at <= triggered_at <= ended_at"));
+            return Err(bad(
+                "ended_at",
+                "times must satisfy started_at <= triggered_at <= ended_at",
+            ));
         }
         let prerecord = (self.triggered_at.as_millis() - self.started_at.as_millis()) as u64;
         if prerecord != self.prerecord_included_ms {
-            return Err(bad("prerecord_included_ms", "must equal triggered_at - started_at"));
+            return Err(bad(
+                "prerecord_included_ms",
+                "must equal triggered_at - started_at",
+            ));
         }
         if self.prerecord_seconds > 120 {
             return Err(bad("prerecord_seconds", "must be 0..=120"));
         }
         // A pre-record window may start up to one GOP early (recording starts on a keyframe).
         if self.prerecord_included_ms > (self.prerecord_seconds + 2) * 1000 {
-            return Err(bad("prerecord_included_ms", "exceeds the configured window"));
+            return Err(bad(
+                "prerecord_included_ms",
+                "exceeds the configured window",
+            ));
         }
         let v = &self.video;
         if v.codec != "h264" || v.container != "fmp4" {
@@ -220,7 +232,10 @@ impl Manifest {
             return Err(bad("video", "width/height out of range"));
         }
         if !(1..=240).contains(&v.fps) || !(1..=2000).contains(&v.max_fragment_ms) {
-            return Err(bad("video", "fps must be 1..=240 and max_fragment_ms 1..=2000"));
+            return Err(bad(
+                "video",
+                "fps must be 1..=240 and max_fragment_ms 1..=2000",
+            ));
         }
         let within = |t: UtcMillis| self.started_at <= t && t <= self.ended_at;
         for p in &self.gps {
@@ -236,7 +251,10 @@ impl Manifest {
         }
         for b in &self.bookmarks {
             if !within(b.at) {
-                return Err(bad("bookmarks", "bookmark outside the recording's time span"));
+                return Err(bad(
+                    "bookmarks",
+                    "bookmark outside the recording's time span",
+                ));
             }
             if let Some(label) = &b.label {
                 if label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control) {
@@ -250,13 +268,24 @@ impl Manifest {
         if !self.display_events.iter().all(|d| within(d.at))
             || !self.display_events.windows(2).all(|w| w[0].at <= w[1].at)
         {
-            return Err(bad("display_events", "must be in time order within the recording"));
+            return Err(bad(
+                "display_events",
+                "must be in time order within the recording",
+            ));
         }
         if self.encryption.scheme != "age-v1" {
             return Err(bad("encryption", "only age-v1 is defined"));
         }
-        if self.encryption.recipient.parse::<age::x25519::Recipient>().is_err() {
-            return Err(bad("encryption", "recipient is not an age X25519 recipient"));
+        if self
+            .encryption
+            .recipient
+            .parse::<age::x25519::Recipient>()
+            .is_err()
+        {
+            return Err(bad(
+                "encryption",
+                "recipient is not an age X25519 recipient",
+            ));
         }
         if self.ciphertext.length > MAX_SAFE_INTEGER {
             return Err(bad("ciphertext", "length too large"));
@@ -269,7 +298,10 @@ impl Manifest {
             (None, false) => return Err(bad("plaintext", "required unless truncated")),
         }
         if self.truncated != (self.stop_reason == StopReason::PowerLoss) {
-            return Err(bad("truncated", "set exactly when stop_reason is power-loss"));
+            return Err(bad(
+                "truncated",
+                "set exactly when stop_reason is power-loss",
+            ));
         }
         if self.firmware.is_empty() || self.firmware.len() > MAX_ID_LEN * 2 {
             return Err(bad("firmware", "must be 1..=128 bytes"));

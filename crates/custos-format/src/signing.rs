@@ -29,9 +29,9 @@ impl DeviceSigningKey {
     }
 
     pub fn from_seed_slice(seed: &[u8]) -> Result<Self, FormatError> {
-        let seed: &[u8; 32] = seed
-            .try_into()
-            .map_err(|_| FormatError::KeyMalformed("a device key seed is exactly 32 bytes".into()))?;
+        let seed: &[u8; 32] = seed.try_into().map_err(|_| {
+            FormatError::KeyMalformed("a device key seed is exactly 32 bytes".into())
+        })?;
         Ok(Self::from_seed(seed))
     }
 
@@ -106,7 +106,11 @@ impl SignedManifest {
     pub fn sign(manifest: Manifest, key: &DeviceSigningKey) -> Result<Self, FormatError> {
         let bytes = manifest.to_canonical_bytes()?;
         let signature = key.sign(&bytes);
-        Ok(Self { manifest, bytes, signature })
+        Ok(Self {
+            manifest,
+            bytes,
+            signature,
+        })
     }
 
     /// Parses a manifest and its signature without checking the signature:
@@ -119,7 +123,11 @@ impl SignedManifest {
             ))
         })?;
         let manifest = Manifest::from_canonical_bytes(bytes)?;
-        Ok(Self { manifest, bytes: bytes.to_vec(), signature })
+        Ok(Self {
+            manifest,
+            bytes: bytes.to_vec(),
+            signature,
+        })
     }
 
     pub fn verify(&self, key: &DeviceVerifyingKey) -> Result<(), FormatError> {

@@ -52,11 +52,21 @@ impl<W: Write> RecordingWriter<W> {
             age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
                 .map_err(|e| FormatError::Decrypt(e.to_string()))?;
         let written = Arc::new(AtomicU64::new(0));
-        let hashing = HashingWriter { inner: out, hasher: Sha256::new(), written: written.clone() };
+        let hashing = HashingWriter {
+            inner: out,
+            hasher: Sha256::new(),
+            written: written.clone(),
+        };
         let stream = encryptor.wrap_output(hashing)?;
         // wrap_output has written the whole header by the time it returns.
         let header_len = written.load(Ordering::Relaxed);
-        Ok(Self { stream, plaintext_hasher: Sha256::new(), plaintext_len: 0, header_len, written })
+        Ok(Self {
+            stream,
+            plaintext_hasher: Sha256::new(),
+            plaintext_len: 0,
+            header_len,
+            written,
+        })
     }
 
     /// Appends plaintext. Full 64 KiB chunks reach `out` at once; the tail

@@ -69,7 +69,9 @@ impl<'de> Deserialize<'de> for UtcMillis {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         UtcMillis::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("`{s}` is not a UTC timestamp YYYY-MM-DDTHH:MM:SS.mmmZ"))
+            serde::de::Error::custom(format!(
+                "`{s}` is not a UTC timestamp YYYY-MM-DDTHH:MM:SS.mmmZ"
+            ))
         })
     }
 }

@@ -18,7 +18,10 @@ pub fn verify_recording<R: Read>(
     let (length, sha256) = digest_reader(ciphertext)?;
     let expected = &signed.manifest().ciphertext;
     if length != expected.length {
-        return Err(FormatError::CiphertextLength { expected: expected.length, actual: length });
+        return Err(FormatError::CiphertextLength {
+            expected: expected.length,
+            actual: length,
+        });
     }
     if sha256 != expected.sha256 {
         return Err(FormatError::CiphertextHash);
@@ -94,14 +97,20 @@ pub fn decrypt_recording<R: Read, W: Write>(
     out.flush()?;
     if let Some(expected) = &signed.manifest().plaintext {
         if total != expected.length {
-            return Err(FormatError::PlaintextLength { expected: expected.length, actual: total });
+            return Err(FormatError::PlaintextLength {
+                expected: expected.length,
+                actual: total,
+            });
         }
         let actual: [u8; 32] = hasher.finalize().into();
         if actual != expected.sha256 {
             return Err(FormatError::PlaintextHash);
         }
     }
-    Ok(DecryptOutcome { plaintext_len: total, complete })
+    Ok(DecryptOutcome {
+        plaintext_len: total,
+        complete,
+    })
 }
 
 /// A break in one camera's sequence of recordings.
@@ -121,19 +130,27 @@ pub enum ChainFinding {
 /// Checks a camera's manifests as a chain. `known_head` is the last manifest
 /// already accepted before these (sequence and hash), if any. Manifests may be
 /// given in any order; identical duplicates are ignored (idempotent resend).
-pub fn check_chain(known_head: Option<(u64, [u8; 32])>, manifests: &[SignedManifest]) -> Vec<ChainFinding> {
+pub fn check_chain(
+    known_head: Option<(u64, [u8; 32])>,
+    manifests: &[SignedManifest],
+) -> Vec<ChainFinding> {
     let mut findings = Vec::new();
     let mut sorted: Vec<&SignedManifest> = manifests.iter().collect();
     sorted.sort_by_key(|m| m.manifest().sequence);
     sorted.dedup_by(|a, b| a.bytes() == b.bytes());
-    let Some(first) = sorted.first() else { return findings };
+    let Some(first) = sorted.first() else {
+        return findings;
+    };
     let device = first.manifest().device_id.clone();
     let (mut prev_seq, mut prev_hash) = known_head.unwrap_or((0, GENESIS_HASH));
     let mut prev_known = true;
     for m in sorted {
         let seq = m.manifest().sequence;
         if m.manifest().device_id != device {
-            findings.push(ChainFinding::ForeignDevice { sequence: seq, device_id: m.manifest().device_id.clone() });
+            findings.push(ChainFinding::ForeignDevice {
+                sequence: seq,
+                device_id: m.manifest().device_id.clone(),
+            });
             continue;
         }
         if seq == prev_seq {
@@ -146,7 +163,10 @@ pub fn check_chain(known_head: Option<(u64, [u8; 32])>, manifests: &[SignedManif
             continue;
         }
         if seq > prev_seq + 1 {
-            findings.push(ChainFinding::Gap { from: prev_seq + 1, to: seq - 1 });
+            findings.push(ChainFinding::Gap {
+                from: prev_seq + 1,
+                to: seq - 1,
+            });
             prev_known = false;
         }
         if prev_known && m.manifest().previous_manifest_sha256 != prev_hash {
@@ -163,7 +183,9 @@ pub fn check_chain(known_head: Option<(u64, [u8; 32])>, manifests: &[SignedManif
 /// never panic, and whatever parses must re-encode to the same bytes.
 pub fn fuzz_manifest_parse(data: &[u8]) {
     if let Ok(m) = crate::Manifest::from_canonical_bytes(data) {
-        let again = m.to_canonical_bytes().expect("a parsed manifest re-encodes");
+        let again = m
+            .to_canonical_bytes()
+            .expect("a parsed manifest re-encodes");
         assert_eq!(again, data, "parser accepted non-canonical bytes");
     }
     let split = data.len().min(64);

@@ -30,7 +30,11 @@ fn manifest(seq: u64, prev: [u8; 32], ct: Ciphertext, pt: Option<Plaintext>) -> 
         triggered_at: t(30_000),
         ended_at: t(95_000),
         trigger: Trigger::RecordButton,
-        stop_reason: if truncated { StopReason::PowerLoss } else { StopReason::StopButton },
+        stop_reason: if truncated {
+            StopReason::PowerLoss
+        } else {
+            StopReason::StopButton
+        },
         prerecord_seconds: 30,
         prerecord_included_ms: 30_000,
         video: VideoParams {
@@ -41,11 +45,25 @@ fn manifest(seq: u64, prev: [u8; 32], ct: Ciphertext, pt: Option<Plaintext>) -> 
             fps: 30,
             max_fragment_ms: 2000,
         },
-        gps: vec![GpsPoint { at: t(31_000), lat_e7: 518_926_000, lon_e7: 44_867_000, accuracy_m: 5 }],
-        bookmarks: vec![Bookmark { at: t(40_000), label: Some("Waarschuwing gegeven — ‘ü’".into()) }],
+        gps: vec![GpsPoint {
+            at: t(31_000),
+            lat_e7: 518_926_000,
+            lon_e7: 44_867_000,
+            accuracy_m: 5,
+        }],
+        bookmarks: vec![Bookmark {
+            at: t(40_000),
+            label: Some("Waarschuwing gegeven — ‘ü’".into()),
+        }],
         display_events: vec![
-            DisplayEvent { at: t(10_000), on: true },
-            DisplayEvent { at: t(60_000), on: false },
+            DisplayEvent {
+                at: t(10_000),
+                on: true,
+            },
+            DisplayEvent {
+                at: t(60_000),
+                on: false,
+            },
         ],
         encryption: Encryption {
             scheme: "age-v1".into(),
@@ -94,18 +112,33 @@ fn non_canonical_and_invalid_manifests_are_refused() {
     let bytes = m.to_canonical_bytes().unwrap();
     let text = String::from_utf8(bytes.clone()).unwrap();
     let pretty = serde_json::to_vec_pretty(&m).unwrap();
-    assert!(matches!(Manifest::from_canonical_bytes(&pretty), Err(FormatError::ManifestNotCanonical)));
-    let upper_hex = text.replace(&hex::encode(m.ciphertext.sha256), &hex::encode_upper(m.ciphertext.sha256));
+    assert!(matches!(
+        Manifest::from_canonical_bytes(&pretty),
+        Err(FormatError::ManifestNotCanonical)
+    ));
+    let upper_hex = text.replace(
+        &hex::encode(m.ciphertext.sha256),
+        &hex::encode_upper(m.ciphertext.sha256),
+    );
     assert!(Manifest::from_canonical_bytes(upper_hex.as_bytes()).is_err());
     let extra = text.replacen('{', "{\"aaa\":1,", 1);
-    assert!(matches!(Manifest::from_canonical_bytes(extra.as_bytes()), Err(FormatError::ManifestSyntax(_))));
+    assert!(matches!(
+        Manifest::from_canonical_bytes(extra.as_bytes()),
+        Err(FormatError::ManifestSyntax(_))
+    ));
     let future = text.replace(MANIFEST_FORMAT, "custos.recording-manifest/2");
-    assert!(matches!(Manifest::from_canonical_bytes(future.as_bytes()), Err(FormatError::UnsupportedFormat(_))));
+    assert!(matches!(
+        Manifest::from_canonical_bytes(future.as_bytes()),
+        Err(FormatError::UnsupportedFormat(_))
+    ));
     let float = text.replace("\"sequence\":1", "\"sequence\":1.0");
     assert!(Manifest::from_canonical_bytes(float.as_bytes()).is_err());
     let big = text.replace("\"sequence\":1", "\"sequence\":9007199254740993");
     assert!(Manifest::from_canonical_bytes(big.as_bytes()).is_err());
-    let uuid_upper = text.replace(&m.recording_id.to_string(), &m.recording_id.to_string().to_uppercase());
+    let uuid_upper = text.replace(
+        &m.recording_id.to_string(),
+        &m.recording_id.to_string().to_uppercase(),
+    );
     assert!(Manifest::from_canonical_bytes(uuid_upper.as_bytes()).is_err());
 
     // Semantic rules.
@@ -123,7 +156,10 @@ fn non_canonical_and_invalid_manifests_are_refused() {
     assert!(bad.to_canonical_bytes().is_err(), "path in id");
     let mut bad = m.clone();
     bad.plaintext = None;
-    assert!(bad.to_canonical_bytes().is_err(), "untruncated without plaintext digest");
+    assert!(
+        bad.to_canonical_bytes().is_err(),
+        "untruncated without plaintext digest"
+    );
     let mut bad = m.clone();
     bad.gps[0].lat_e7 = 900_000_001;
     assert!(bad.to_canonical_bytes().is_err(), "latitude");
@@ -135,9 +171,14 @@ fn non_canonical_and_invalid_manifests_are_refused() {
 #[test]
 fn every_truncation_and_garbage_is_an_error_not_a_panic() {
     let (_, ct, pt) = encrypt(&plaintext(10));
-    let bytes = manifest(1, GENESIS_HASH, ct, Some(pt)).to_canonical_bytes().unwrap();
+    let bytes = manifest(1, GENESIS_HASH, ct, Some(pt))
+        .to_canonical_bytes()
+        .unwrap();
     for cut in 0..bytes.len() {
-        assert!(Manifest::from_canonical_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+        assert!(
+            Manifest::from_canonical_bytes(&bytes[..cut]).is_err(),
+            "cut at {cut}"
+        );
     }
     // Every single-byte flip either fails to parse or changes the content,
     // in which case the signature check catches it (tested below).
@@ -163,19 +204,30 @@ fn forged_signatures_and_edited_manifests_fail() {
     let key = DeviceSigningKey::from_seed(&[7u8; 32]);
     let other = DeviceSigningKey::from_seed(&[8u8; 32]);
     let signed = SignedManifest::sign(manifest(1, GENESIS_HASH, ct, Some(pt)), &key).unwrap();
-    assert!(matches!(signed.verify(&other.verifying_key()), Err(FormatError::SignatureInvalid)));
+    assert!(matches!(
+        signed.verify(&other.verifying_key()),
+        Err(FormatError::SignatureInvalid)
+    ));
     let mut sig = *signed.signature();
     sig[5] ^= 1;
     let forged = SignedManifest::parse(signed.bytes(), &sig).unwrap();
-    assert!(matches!(forged.verify(&key.verifying_key()), Err(FormatError::SignatureInvalid)));
+    assert!(matches!(
+        forged.verify(&key.verifying_key()),
+        Err(FormatError::SignatureInvalid)
+    ));
     assert!(matches!(
         SignedManifest::parse(signed.bytes(), &sig[..63]),
         Err(FormatError::SignatureMalformed(_))
     ));
     // Edit the officer, keep the signature.
-    let edited = String::from_utf8(signed.bytes().to_vec()).unwrap().replace("boa-1234", "boa-9999");
+    let edited = String::from_utf8(signed.bytes().to_vec())
+        .unwrap()
+        .replace("boa-1234", "boa-9999");
     let parsed = SignedManifest::parse(edited.as_bytes(), signed.signature()).unwrap();
-    assert!(matches!(parsed.verify(&key.verifying_key()), Err(FormatError::SignatureInvalid)));
+    assert!(matches!(
+        parsed.verify(&key.verifying_key()),
+        Err(FormatError::SignatureInvalid)
+    ));
 }
 
 #[test]
@@ -188,14 +240,29 @@ fn ciphertext_tampering_is_detected() {
     verify_recording(&signed, &vk, Cursor::new(&ciphertext)).unwrap();
 
     let mut out = Vec::new();
-    let outcome = decrypt_recording(&signed, Cursor::new(&ciphertext), &evidence_identity(), &mut out).unwrap();
+    let outcome = decrypt_recording(
+        &signed,
+        Cursor::new(&ciphertext),
+        &evidence_identity(),
+        &mut out,
+    )
+    .unwrap();
     assert!(outcome.complete);
     assert_eq!(out, content);
 
     let mut flipped = ciphertext.clone();
     flipped[ciphertext.len() / 2] ^= 0x01;
-    assert!(matches!(verify_recording(&signed, &vk, Cursor::new(&flipped)), Err(FormatError::CiphertextHash)));
-    assert!(decrypt_recording(&signed, Cursor::new(&flipped), &evidence_identity(), Vec::new()).is_err());
+    assert!(matches!(
+        verify_recording(&signed, &vk, Cursor::new(&flipped)),
+        Err(FormatError::CiphertextHash)
+    ));
+    assert!(decrypt_recording(
+        &signed,
+        Cursor::new(&flipped),
+        &evidence_identity(),
+        Vec::new()
+    )
+    .is_err());
 
     let truncated = &ciphertext[..ciphertext.len() - 1000];
     assert!(matches!(
@@ -212,9 +279,17 @@ fn ciphertext_tampering_is_detected() {
     swapped.copy_within(b..b + c, a);
     swapped[b..b + c].copy_from_slice(&first);
     assert_ne!(swapped, ciphertext);
-    assert!(matches!(verify_recording(&signed, &vk, Cursor::new(&swapped)), Err(FormatError::CiphertextHash)));
     assert!(matches!(
-        decrypt_recording(&signed, Cursor::new(&swapped), &evidence_identity(), Vec::new()),
+        verify_recording(&signed, &vk, Cursor::new(&swapped)),
+        Err(FormatError::CiphertextHash)
+    ));
+    assert!(matches!(
+        decrypt_recording(
+            &signed,
+            Cursor::new(&swapped),
+            &evidence_identity(),
+            Vec::new()
+        ),
         Err(FormatError::Decrypt(_))
     ));
 }
@@ -222,20 +297,30 @@ fn ciphertext_tampering_is_detected() {
 /// The age header ends after the line starting with `---`.
 fn header_len_of(ciphertext: &[u8]) -> usize {
     let pos = ciphertext.windows(4).position(|w| w == b"\n---").unwrap();
-    pos + 1 + ciphertext[pos + 1..].iter().position(|&b| b == b'\n').unwrap() + 1
+    pos + 1
+        + ciphertext[pos + 1..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap()
+        + 1
 }
 
 #[test]
 fn truncated_recording_yields_its_authenticated_prefix() {
     let content = plaintext(500_000);
     let (ciphertext, _, _) = encrypt(&content);
-    let cut = &ciphertext[..header_len_of(&ciphertext) + 3 * AGE_ENCRYPTED_CHUNK_SIZE as usize + 100];
-    let ct = Ciphertext { length: cut.len() as u64, sha256: sha256(cut) };
+    let cut =
+        &ciphertext[..header_len_of(&ciphertext) + 3 * AGE_ENCRYPTED_CHUNK_SIZE as usize + 100];
+    let ct = Ciphertext {
+        length: cut.len() as u64,
+        sha256: sha256(cut),
+    };
     let key = DeviceSigningKey::from_seed(&[7u8; 32]);
     let signed = SignedManifest::sign(manifest(1, GENESIS_HASH, ct, None), &key).unwrap();
     verify_recording(&signed, &key.verifying_key(), Cursor::new(cut)).unwrap();
     let mut out = Vec::new();
-    let outcome = decrypt_recording(&signed, Cursor::new(cut), &evidence_identity(), &mut out).unwrap();
+    let outcome =
+        decrypt_recording(&signed, Cursor::new(cut), &evidence_identity(), &mut out).unwrap();
     assert!(!outcome.complete);
     assert_eq!(out.len() as u64, 3 * AGE_CHUNK_SIZE);
     assert_eq!(out, content[..out.len()]);
@@ -248,7 +333,8 @@ fn chain_findings_name_gaps_replays_and_broken_links() {
     let mut chain = Vec::new();
     let mut prev = GENESIS_HASH;
     for seq in 1..=5 {
-        let s = SignedManifest::sign(manifest(seq, prev, ct.clone(), Some(pt.clone())), &key).unwrap();
+        let s =
+            SignedManifest::sign(manifest(seq, prev, ct.clone(), Some(pt.clone())), &key).unwrap();
         prev = s.sha256();
         chain.push(s);
     }
@@ -258,13 +344,29 @@ fn chain_findings_name_gaps_replays_and_broken_links() {
     twice.extend(chain.iter().cloned());
     assert_eq!(check_chain(None, &twice), vec![]);
     // A missing recording.
-    let gap: Vec<_> = chain.iter().filter(|m| m.manifest().sequence != 3).cloned().collect();
-    assert_eq!(check_chain(None, &gap), vec![ChainFinding::Gap { from: 3, to: 3 }]);
+    let gap: Vec<_> = chain
+        .iter()
+        .filter(|m| m.manifest().sequence != 3)
+        .cloned()
+        .collect();
+    assert_eq!(
+        check_chain(None, &gap),
+        vec![ChainFinding::Gap { from: 3, to: 3 }]
+    );
     // Continuing from a known head.
-    assert_eq!(check_chain(Some((2, chain[1].sha256())), &chain[2..]), vec![]);
-    assert_eq!(check_chain(Some((2, [9u8; 32])), &chain[2..]), vec![ChainFinding::BrokenLink { sequence: 3 }]);
+    assert_eq!(
+        check_chain(Some((2, chain[1].sha256())), &chain[2..]),
+        vec![]
+    );
+    assert_eq!(
+        check_chain(Some((2, [9u8; 32])), &chain[2..]),
+        vec![ChainFinding::BrokenLink { sequence: 3 }]
+    );
     // An old recording sent again after the head moved on.
-    assert_eq!(check_chain(Some((5, chain[4].sha256())), &chain[1..2]), vec![ChainFinding::Replay { sequence: 2 }]);
+    assert_eq!(
+        check_chain(Some((5, chain[4].sha256())), &chain[1..2]),
+        vec![ChainFinding::Replay { sequence: 2 }]
+    );
     // A different manifest with a reused sequence number.
     let mut fork = manifest(4, chain[2].sha256(), ct.clone(), Some(pt.clone()));
     fork.officer_id = Some("someone-else".into());

@@ -40,11 +40,17 @@ pub enum KeyError {
     #[error("the sealed key does not belong to the recipient in {0}")]
     RecipientMismatch(PathBuf),
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io { path: path.to_owned(), source }
+    move |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// scrypt work factor (log2 N) used when sealing. age's CLI default targets
@@ -60,7 +66,9 @@ pub struct EvidenceKeyStore {
 impl EvidenceKeyStore {
     /// `data_dir` is the deployment's data directory; keys live in `keys/` under it.
     pub fn new(data_dir: impl AsRef<Path>) -> Self {
-        Self { dir: data_dir.as_ref().join("keys") }
+        Self {
+            dir: data_dir.as_ref().join("keys"),
+        }
     }
 
     pub fn sealed_path(&self) -> PathBuf {
@@ -95,7 +103,11 @@ impl EvidenceKeyStore {
         // published recipient (init can be re-run after removing it), never a
         // recipient whose key is lost.
         write_atomically(&self.sealed_path(), &sealed, true)?;
-        write_atomically(&self.recipient_path(), format!("{recipient}\n").as_bytes(), false)?;
+        write_atomically(
+            &self.recipient_path(),
+            format!("{recipient}\n").as_bytes(),
+            false,
+        )?;
         Ok(recipient)
     }
 
@@ -161,7 +173,10 @@ pub fn seal(
     let created = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default();
     let file = Zeroizing::new(format!(
         "# created: {created}\n# public key: {}\n{}\n",
@@ -170,8 +185,9 @@ pub fn seal(
     ));
     let mut recipient = age::scrypt::Recipient::new(passphrase.clone());
     recipient.set_work_factor(work_factor);
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-        .map_err(|e| KeyError::Damaged(e.to_string()))?;
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| KeyError::Damaged(e.to_string()))?;
     let mut out = Vec::new();
     let mut writer = encryptor
         .wrap_output(&mut out)
@@ -212,7 +228,10 @@ pub fn unseal(sealed: &[u8], passphrase: &SecretString) -> Result<age::x25519::I
         [one] => one
             .parse()
             .map_err(|e: &str| KeyError::Damaged(format!("identity does not parse: {e}"))),
-        _ => Err(KeyError::Damaged(format!("expected one X25519 identity, found {}", keys.len()))),
+        _ => Err(KeyError::Damaged(format!(
+            "expected one X25519 identity, found {}",
+            keys.len()
+        ))),
     }
 }
 
@@ -232,7 +251,9 @@ fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyE
     f.write_all(bytes).map_err(io_err(&tmp))?;
     f.sync_all().map_err(io_err(&tmp))?;
     fs::rename(&tmp, path).map_err(io_err(path))?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
     Ok(())
 }
 
@@ -249,30 +270,61 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = EvidenceKeyStore::new(dir.path());
         assert!(matches!(store.recipient(), Err(KeyError::Missing(_))));
-        assert!(matches!(store.init(&pass(""), 10), Err(KeyError::EmptyPassphrase)));
+        assert!(matches!(
+            store.init(&pass(""), 10),
+            Err(KeyError::EmptyPassphrase)
+        ));
         let recipient = store.init(&pass("correct horse"), 10).unwrap();
-        assert_eq!(store.recipient().unwrap().to_string(), recipient.to_string());
+        assert_eq!(
+            store.recipient().unwrap().to_string(),
+            recipient.to_string()
+        );
         assert!(recipient.to_string().starts_with("age1"));
         let identity = store.unseal(&pass("correct horse")).unwrap();
         assert_eq!(identity.to_public().to_string(), recipient.to_string());
 
         let before = fs::read(store.sealed_path()).unwrap();
-        assert!(matches!(store.unseal(&pass("wrong")), Err(KeyError::WrongPassphrase)));
-        assert!(matches!(store.init(&pass("x"), 10), Err(KeyError::AlreadyExists(_))));
+        assert!(matches!(
+            store.unseal(&pass("wrong")),
+            Err(KeyError::WrongPassphrase)
+        ));
+        assert!(matches!(
+            store.init(&pass("x"), 10),
+            Err(KeyError::AlreadyExists(_))
+        ));
         assert!(matches!(
             store.change_passphrase(&pass("wrong"), &pass("new"), 10),
             Err(KeyError::WrongPassphrase)
         ));
-        assert_eq!(fs::read(store.sealed_path()).unwrap(), before, "nothing changed");
+        assert_eq!(
+            fs::read(store.sealed_path()).unwrap(),
+            before,
+            "nothing changed"
+        );
 
-        store.change_passphrase(&pass("correct horse"), &pass("new one"), 10).unwrap();
-        assert!(matches!(store.unseal(&pass("correct horse")), Err(KeyError::WrongPassphrase)));
-        assert_eq!(store.unseal(&pass("new one")).unwrap().to_public().to_string(), recipient.to_string());
+        store
+            .change_passphrase(&pass("correct horse"), &pass("new one"), 10)
+            .unwrap();
+        assert!(matches!(
+            store.unseal(&pass("correct horse")),
+            Err(KeyError::WrongPassphrase)
+        ));
+        assert_eq!(
+            store
+                .unseal(&pass("new one"))
+                .unwrap()
+                .to_public()
+                .to_string(),
+            recipient.to_string()
+        );
 
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(store.sealed_path()).unwrap().permissions().mode();
+            let mode = fs::metadata(store.sealed_path())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "sealed key readable by others: {mode:o}");
         }
     }
@@ -290,13 +342,22 @@ mod tests {
         let last = flipped.len() - 5;
         flipped[last] ^= 1;
         assert!(unseal(&flipped, &pass("pw")).is_err());
-        assert!(matches!(unseal(b"garbage", &pass("pw")), Err(KeyError::Damaged(_))));
+        assert!(matches!(
+            unseal(b"garbage", &pass("pw")),
+            Err(KeyError::Damaged(_))
+        ));
         // A key encrypted to a recipient, not a passphrase, is not a sealed key.
         let other = age::x25519::Identity::generate();
         let ct = age::encrypt(&other.to_public(), b"AGE-SECRET-KEY-1").unwrap();
-        assert!(matches!(unseal(&ct, &pass("pw")), Err(KeyError::Damaged(_))));
+        assert!(matches!(
+            unseal(&ct, &pass("pw")),
+            Err(KeyError::Damaged(_))
+        ));
         // A swapped recipient file is caught.
         fs::write(store.recipient_path(), format!("{}\n", other.to_public())).unwrap();
-        assert!(matches!(store.unseal(&pass("pw")), Err(KeyError::RecipientMismatch(_))));
+        assert!(matches!(
+            store.unseal(&pass("pw")),
+            Err(KeyError::RecipientMismatch(_))
+        ));
     }
 }

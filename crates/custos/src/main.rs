@@ -1,1 +1,74 @@
-fn main() {}
+//! `custos`: one binary for the camera, the dock, the evidence server and
+//! the offline verifier.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod device;
+mod keys;
+mod passphrase;
+mod verify;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "custos",
+    version,
+    about = "Custos: body-worn camera evidence that is encrypted at the camera, seen only for a stated purpose, and deleted on time.",
+    propagate_version = true
+)]
+struct Cli {
+    /// Log as JSON lines (default: human-readable when stderr is a terminal).
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The deployment's evidence key: create, show, check, change passphrase.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// A body-worn camera: create, assign to an officer, run, press its buttons.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
+    /// Check recordings: camera signature, ciphertext digest, hash chain, and
+    /// with the evidence key the content itself.
+    VerifyRecording(verify::VerifyArgs),
+    /// Benchmarks whose figures go in docs/PERFORMANCE.md.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    let result = match cli.command {
+        Command::Keys(c) => keys::run(c),
+        Command::Device(c) => device::run(c),
+        Command::VerifyRecording(a) => verify::run(a),
+        Command::Bench(c) => bench::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json || !std::io::stderr().is_terminal() {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
