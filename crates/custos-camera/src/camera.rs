@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::display::FrontDisplay;
 use crate::encoder::VideoEncoder;
 use crate::prerecord::PrerecordRing;
-use crate::recorder::{to_millis, ActiveRecording, FragmentError, StartParams};
+use crate::recorder::{to_millis, ActiveRecording, FragmentError, StartParams, MIN_FREE_TO_RECORD};
 use crate::source::RawFrame;
 use crate::storage::{CameraConfig, CameraDir};
 
@@ -100,7 +100,7 @@ pub fn offline_status(dir: &CameraDir) -> Result<Status> {
         pending_offload: pending.len(),
         pending_offload_bytes: pending_bytes,
         free_bytes: free,
-        storage_full: free < 4 * 1024 * 1024,
+        storage_full: free < MIN_FREE_TO_RECORD,
         battery_percent: 100,
         prerecord_seconds: config.prerecord_seconds,
         prerecord_buffered_ms: 0,
@@ -147,7 +147,7 @@ impl<D: FrontDisplay> Camera<D> {
         let max_bytes =
             (config.bitrate_bps as usize / 8) * (config.prerecord_seconds as usize + 1) * 2;
         let ring = PrerecordRing::new(config.prerecord_seconds, max_bytes);
-        let storage_full = dir.free_bytes(&config)? < 4 * 1024 * 1024;
+        let storage_full = dir.free_bytes(&config)? < MIN_FREE_TO_RECORD;
         Ok(Self {
             dir,
             config,
@@ -244,7 +244,17 @@ impl<D: FrontDisplay> Camera<D> {
             return Ok(());
         }
         if self.storage_full {
-            return Err(PressError::StorageFull);
+            // Space may have come back since (the dock offloaded and wiped).
+            if self
+                .dir
+                .free_bytes(&self.config)
+                .is_ok_and(|free| free >= MIN_FREE_TO_RECORD)
+            {
+                self.storage_full = false;
+                self.last_error = None;
+            } else {
+                return Err(PressError::StorageFull);
+            }
         }
         self.pending_start = Some(trigger);
         self.pending_stop = false;

@@ -27,6 +27,9 @@ use crate::storage::{
 const TIMESCALE: u64 = 90_000;
 /// Room kept free for the final age chunk and the manifest.
 const FINISH_RESERVE: u64 = 2 * AGE_ENCRYPTED_CHUNK_SIZE + 64 * 1024;
+/// Below this much free space a recording is not started: it could not hold
+/// even a few seconds.
+pub const MIN_FREE_TO_RECORD: u64 = FINISH_RESERVE + 1024 * 1024;
 
 pub fn to_millis(us: i64) -> UtcMillis {
     UtcMillis::from_millis(us.div_euclid(1000)).unwrap_or(UtcMillis::from_millis(0).expect("epoch"))
@@ -123,7 +126,7 @@ impl ActiveRecording {
             return Err(anyhow::anyhow!("a recording must start on a keyframe").into());
         }
         let budget = dir.free_bytes(config)?;
-        if budget < FINISH_RESERVE + 1024 * 1024 {
+        if budget < MIN_FREE_TO_RECORD {
             return Err(FragmentError::StorageFull);
         }
         let t0_us = first.captured_at_us;

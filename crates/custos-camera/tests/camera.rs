@@ -1,0 +1,566 @@
+//! The camera's promises, driven frame by frame with an injected clock, and
+//! checked with outside witnesses: the `age` CLI and `ffprobe`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use age::secrecy::ExposeSecret;
+use custos_camera::camera::{Button, Camera, PressError, State};
+use custos_camera::display::SimulatedDisplay;
+use custos_camera::recorder::recover;
+use custos_camera::source::{CaptureSource, Pacing, SyntheticSource};
+use custos_camera::storage::CameraConfig;
+use custos_camera::CameraDir;
+use custos_format::verify::{check_chain, decrypt_recording, verify_recording};
+use custos_format::{SignedManifest, StopReason, Trigger};
+
+/// 2026-11-23T09:00:00Z: a fixed camera clock.
+const T0_US: i64 = 1_795_424_400_000_000;
+const FPS: u64 = 30;
+
+struct Rig {
+    _tmp: tempfile::TempDir,
+    dir: CameraDir,
+    identity: age::x25519::Identity,
+    identity_file: PathBuf,
+    source: SyntheticSource,
+}
+
+fn rig(prerecord: u32, tweak: impl FnOnce(&mut CameraConfig)) -> Rig {
+    let tmp = tempfile::tempdir().unwrap();
+    let identity = age::x25519::Identity::generate();
+    // The evidence identity lives outside the camera directory, as on a server.
+    let identity_file = tmp.path().join("evidence-identity.txt");
+    std::fs::write(
+        &identity_file,
+        format!("{}\n", identity.to_string().expose_secret()),
+    )
+    .unwrap();
+    let mut config = CameraConfig {
+        device_id: "cam-042".into(),
+        evidence_recipient: identity.to_public().to_string(),
+        officer_id: Some("boa-7".into()),
+        prerecord_seconds: prerecord,
+        width: 320,
+        height: 240,
+        fps: FPS as u32,
+        bitrate_bps: 600_000,
+        storage_capacity_bytes: None,
+        display_triggers_recording: false,
+        simulated_gps: true,
+    };
+    tweak(&mut config);
+    let dir = CameraDir::new(tmp.path().join("cam"));
+    dir.init(&config).unwrap();
+    let source = SyntheticSource::new(
+        320,
+        240,
+        FPS as u32,
+        T0_US,
+        "cam-042",
+        Pacing::AsFastAsPossible,
+    )
+    .unwrap();
+    Rig {
+        _tmp: tmp,
+        dir,
+        identity,
+        identity_file,
+        source,
+    }
+}
+
+impl Rig {
+    fn camera(&self) -> Camera<SimulatedDisplay> {
+        Camera::open(self.dir.clone(), SimulatedDisplay::default(), "test".into()).unwrap()
+    }
+
+    fn feed(&mut self, camera: &mut Camera<SimulatedDisplay>, frames: u64) {
+        for _ in 0..frames {
+            let f = self.source.next_frame().unwrap().unwrap();
+            camera.on_frame(f).unwrap();
+        }
+    }
+
+    fn recordings(&self) -> Vec<(SignedManifest, PathBuf)> {
+        self.dir
+            .pending_recordings()
+            .unwrap()
+            .into_iter()
+            .map(|p| {
+                let s = SignedManifest::parse(
+                    &std::fs::read(&p.manifest).unwrap(),
+                    &std::fs::read(&p.signature).unwrap(),
+                )
+                .unwrap();
+                (s, p.ciphertext)
+            })
+            .collect()
+    }
+
+    /// Decrypts with the standard `age` CLI; returns (exit success, plaintext).
+    fn age_decrypt(&self, ciphertext: &Path) -> (bool, Vec<u8>) {
+        let out = self._tmp.path().join("decrypted.mp4");
+        let status = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&self.identity_file)
+            .arg("-o")
+            .arg(&out)
+            .arg(ciphertext)
+            .status()
+            .expect("the `age` CLI must be installed (Debian package `age`); .ci/run installs it");
+        (status.success(), std::fs::read(&out).unwrap_or_default())
+    }
+
+    fn ffprobe(&self, mp4: &[u8]) -> serde_json::Value {
+        let path = self._tmp.path().join("probe.mp4");
+        std::fs::write(&path, mp4).unwrap();
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration:stream=codec_name,width,height",
+                "-of",
+                "json",
+            ])
+            .arg(&path)
+            .output()
+            .expect("ffprobe must be installed (Debian package `ffmpeg`); .ci/run installs it");
+        assert!(
+            out.status.success(),
+            "ffprobe failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A full decode must succeed: the content plays.
+    fn ffmpeg_decodes(&self, mp4: &[u8]) -> bool {
+        let path = self._tmp.path().join("decode.mp4");
+        std::fs::write(&path, mp4).unwrap();
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-i"])
+            .arg(&path)
+            .args(["-f", "null", "-"])
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+fn duration(probe: &serde_json::Value) -> f64 {
+    probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// No file under `root` may hold MP4 box types in the clear.
+fn assert_no_plaintext_video(root: &Path) {
+    let mut stack = vec![root.to_owned()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(&p).unwrap();
+            for sig in [&b"ftyp"[..], b"moof", b"mdat", b"moov", b"avcC"] {
+                assert!(
+                    !bytes.windows(4).any(|w| w == sig),
+                    "{} contains `{}` in the clear",
+                    p.display(),
+                    String::from_utf8_lossy(sig)
+                );
+            }
+        }
+    }
+    assert!(files > 0);
+}
+
+#[test]
+fn recording_starts_with_prerecord_and_decrypts_with_age_cli_to_h264() {
+    let mut rig = rig(3, |_| {});
+    let mut cam = rig.camera();
+    rig.feed(&mut cam, 6 * FPS); // standby: pre-record fills, nothing is written
+    assert!(rig.dir.pending_recordings().unwrap().is_empty());
+    cam.press(Button::Record).unwrap();
+    rig.feed(&mut cam, 4 * FPS);
+    cam.press(Button::Bookmark {
+        label: Some("verbal warning given".into()),
+    })
+    .unwrap();
+    cam.press(Button::Stop).unwrap();
+    rig.feed(&mut cam, 1);
+    assert!(!cam.is_recording());
+
+    let recs = rig.recordings();
+    assert_eq!(recs.len(), 1);
+    let (signed, ciphertext) = &recs[0];
+    let m = signed.manifest();
+    assert_eq!(m.sequence, 1);
+    assert_eq!(m.device_id, "cam-042");
+    assert_eq!(m.officer_id.as_deref(), Some("boa-7"));
+    assert_eq!(m.trigger, Trigger::RecordButton);
+    assert_eq!(m.stop_reason, StopReason::StopButton);
+    assert!(!m.truncated);
+    assert_eq!(m.prerecord_seconds, 3);
+    assert!(
+        (2000..=3100).contains(&m.prerecord_included_ms),
+        "{}",
+        m.prerecord_included_ms
+    );
+    assert_eq!(m.bookmarks.len(), 1);
+    assert!(!m.gps.is_empty());
+    assert_eq!(m.recording_id.get_version_num(), 7);
+    assert_eq!(
+        m.started_at.as_millis(),
+        T0_US / 1000 + 6000 - m.prerecord_included_ms as i64
+    );
+    verify_recording(
+        signed,
+        &rig.dir.verifying_key().unwrap(),
+        std::fs::File::open(ciphertext).unwrap(),
+    )
+    .unwrap();
+
+    // Outside witnesses: age decrypts, ffprobe sees H.264 of the expected length.
+    let (ok, mp4) = rig.age_decrypt(ciphertext);
+    assert!(ok);
+    assert_eq!(
+        custos_format::sha256(&mp4),
+        m.plaintext.as_ref().unwrap().sha256
+    );
+    let probe = rig.ffprobe(&mp4);
+    assert_eq!(probe["streams"][0]["codec_name"], "h264");
+    assert_eq!(probe["streams"][0]["width"], 320);
+    let expected = m.prerecord_included_ms as f64 / 1000.0 + 4.0;
+    let got = duration(&probe);
+    assert!(
+        (got - expected).abs() <= 1.0,
+        "duration {got} s, expected {expected} s ± one fragment"
+    );
+    assert!(
+        (got - m.duration_ms() as f64 / 1000.0).abs() < 0.1,
+        "manifest times match the content"
+    );
+    assert!(rig.ffmpeg_decodes(&mp4));
+
+    // Our own decryptor agrees with age.
+    let mut ours = Vec::new();
+    decrypt_recording(
+        signed,
+        std::fs::File::open(ciphertext).unwrap(),
+        &rig.identity,
+        &mut ours,
+    )
+    .unwrap();
+    assert_eq!(ours, mp4);
+
+    assert_no_plaintext_video(rig.dir.root());
+}
+
+#[test]
+fn standby_without_trigger_writes_nothing() {
+    let mut rig = rig(5, |_| {});
+    let before: Vec<_> = walk(rig.dir.root());
+    let mut cam = rig.camera();
+    rig.feed(&mut cam, 12 * FPS);
+    let status = cam.status().unwrap();
+    assert_eq!(status.state, State::Standby);
+    assert!(
+        status.prerecord_buffered_ms >= 4000 && status.prerecord_buffered_ms <= 5100,
+        "{}",
+        status.prerecord_buffered_ms
+    );
+    assert!(status.prerecord_buffered_bytes > 0);
+    drop(cam);
+    assert_eq!(
+        walk(rig.dir.root()),
+        before,
+        "standby changed the camera's storage"
+    );
+    assert!(rig.dir.pending_recordings().unwrap().is_empty());
+}
+
+fn walk(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn zero_prerecord_starts_on_a_forced_keyframe_and_recordings_chain() {
+    let mut rig = rig(0, |c| c.officer_id = None);
+    let mut cam = rig.camera();
+    rig.feed(&mut cam, 17); // mid-GOP
+    for _ in 0..3 {
+        cam.press(Button::Record).unwrap();
+        rig.feed(&mut cam, 2 * FPS + 7);
+        cam.press(Button::Stop).unwrap();
+        rig.feed(&mut cam, 13);
+    }
+    let recs = rig.recordings();
+    assert_eq!(recs.len(), 3);
+    let signed: Vec<_> = recs.iter().map(|(s, _)| s.clone()).collect();
+    for (i, s) in signed.iter().enumerate() {
+        let m = s.manifest();
+        assert_eq!(m.sequence, i as u64 + 1);
+        assert_eq!(m.prerecord_included_ms, 0);
+        assert_eq!(m.officer_id, None);
+        let d = m.duration_ms();
+        assert!((2200..=2300).contains(&d), "{d}");
+    }
+    assert_eq!(check_chain(None, &signed), vec![]);
+    assert_eq!(
+        signed[1].manifest().previous_manifest_sha256,
+        signed[0].sha256()
+    );
+    let (ok, mp4) = rig.age_decrypt(&recs[2].1);
+    assert!(ok);
+    assert!((duration(&rig.ffprobe(&mp4)) - 2.23).abs() < 0.1);
+}
+
+#[test]
+fn front_display_shows_live_image_only_and_can_trigger_recording_where_configured() {
+    let mut rig = rig(2, |_| {});
+    let mut cam = rig.camera();
+    rig.feed(&mut cam, FPS);
+    cam.press(Button::Display).unwrap();
+    rig.feed(&mut cam, FPS);
+    assert_eq!(cam.display().frames_shown, FPS);
+    assert_eq!(
+        cam.status().unwrap().state,
+        State::Standby,
+        "display alone does not record here"
+    );
+    cam.press(Button::Display).unwrap();
+    rig.feed(&mut cam, FPS);
+    assert_eq!(cam.display().frames_shown, FPS, "display off shows nothing");
+    assert!(rig.dir.pending_recordings().unwrap().is_empty());
+    assert_eq!(
+        cam.press(Button::Bookmark { label: None }),
+        Err(PressError::NotRecording)
+    );
+    assert_eq!(cam.press(Button::Stop), Err(PressError::NotRecording));
+
+    // Bocholt: touching the display starts recording.
+    let mut rig = rig_bocholt();
+    let mut cam = rig.camera();
+    rig.feed(&mut cam, 3 * FPS);
+    cam.press(Button::Display).unwrap();
+    rig.feed(&mut cam, 2 * FPS);
+    assert!(cam.is_recording());
+    cam.press(Button::Display).unwrap(); // switching the display off does not stop it
+    rig.feed(&mut cam, FPS);
+    assert!(cam.is_recording());
+    cam.press(Button::Stop).unwrap();
+    rig.feed(&mut cam, 1);
+    let recs = rig.recordings();
+    let m = recs[0].0.manifest();
+    assert_eq!(m.trigger, Trigger::DisplayTouch);
+    assert_eq!(
+        m.display_events.iter().map(|d| d.on).collect::<Vec<_>>(),
+        vec![true, false]
+    );
+}
+
+fn rig_bocholt() -> Rig {
+    rig(2, |c| c.display_triggers_recording = true)
+}
+
+#[test]
+fn power_loss_leaves_a_playable_prefix_signed_as_truncated() {
+    let mut rig = rig(1, |c| c.bitrate_bps = 2_000_000);
+    let mut cam = rig.camera();
+    rig.feed(&mut cam, FPS);
+    cam.press(Button::Record).unwrap();
+    rig.feed(&mut cam, 6 * FPS + 11);
+    // Power cut: the process vanishes without finishing anything.
+    std::mem::forget(cam);
+    assert!(rig.dir.pending_recordings().unwrap().is_empty());
+    assert_eq!(rig.dir.open_journals().unwrap().len(), 1);
+
+    let recovered = recover(&rig.dir, &rig.dir.signing_key().unwrap()).unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert!(rig.dir.open_journals().unwrap().is_empty());
+    let recs = rig.recordings();
+    let (signed, ciphertext) = &recs[0];
+    let m = signed.manifest();
+    assert!(m.truncated);
+    assert_eq!(m.stop_reason, StopReason::PowerLoss);
+    assert!(m.plaintext.is_none());
+    verify_recording(
+        signed,
+        &rig.dir.verifying_key().unwrap(),
+        std::fs::File::open(ciphertext).unwrap(),
+    )
+    .unwrap();
+
+    // age writes every authenticated chunk, then reports the truncation.
+    let (ok, mp4) = rig.age_decrypt(ciphertext);
+    assert!(!ok, "a truncated stream must not look complete");
+    assert!(mp4.len() > 100_000, "{} bytes recovered", mp4.len());
+    let got = duration(&rig.ffprobe(&mp4));
+    // At most the fragment in flight plus age's unwritten 64 KiB chunk are lost.
+    assert!(got >= 4.0 && got <= 7.1, "recovered {got} s of ~7.3 s");
+    assert!(
+        (m.duration_ms() as f64 / 1000.0 - got).abs() <= 1.1,
+        "manifest end {} ms vs content {got} s",
+        m.duration_ms()
+    );
+    // Recovery is idempotent and the next recording continues the chain.
+    assert!(recover(&rig.dir, &rig.dir.signing_key().unwrap())
+        .unwrap()
+        .is_empty());
+    let mut cam = rig.camera();
+    rig.feed(&mut cam, 5);
+    cam.press(Button::Record).unwrap();
+    rig.feed(&mut cam, FPS);
+    cam.press(Button::Stop).unwrap();
+    rig.feed(&mut cam, 1);
+    let all: Vec<_> = rig.recordings().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(all.len(), 2);
+    assert_eq!(check_chain(None, &all), vec![]);
+}
+
+#[test]
+fn storage_full_stops_cleanly_and_never_overwrites() {
+    let mut rig = rig(0, |c| {
+        c.bitrate_bps = 3_000_000;
+        c.storage_capacity_bytes = Some(2_500_000);
+    });
+    let mut cam = rig.camera();
+    cam.press(Button::Record).unwrap();
+    let mut frames = 0;
+    while cam.is_recording() || frames == 0 {
+        rig.feed(&mut cam, 1);
+        frames += 1;
+        assert!(frames < 60 * FPS, "storage never filled");
+    }
+    let status = cam.status().unwrap();
+    assert!(status.storage_full);
+    assert_eq!(cam.press(Button::Record), Err(PressError::StorageFull));
+    let recs = rig.recordings();
+    assert_eq!(recs.len(), 1);
+    let (signed, ciphertext) = &recs[0];
+    assert_eq!(signed.manifest().stop_reason, StopReason::StorageFull);
+    verify_recording(
+        signed,
+        &rig.dir.verifying_key().unwrap(),
+        std::fs::File::open(ciphertext).unwrap(),
+    )
+    .unwrap();
+    assert!(rig.dir.used_bytes().unwrap() <= 2_500_000);
+    let (ok, mp4) = rig.age_decrypt(ciphertext);
+    assert!(ok && rig.ffmpeg_decodes(&mp4));
+    // A camera restarted on a full card refuses to record and keeps everything.
+    let snapshot = walk(&rig.dir.recordings_dir());
+    drop(cam);
+    let mut cam = rig.camera();
+    assert_eq!(cam.press(Button::Record), Err(PressError::StorageFull));
+    rig.feed(&mut cam, 2 * FPS);
+    assert_eq!(walk(&rig.dir.recordings_dir()), snapshot);
+}
+
+#[test]
+fn file_source_replays_an_mp4_through_ffmpeg() {
+    let rig = rig(0, |_| {});
+    let clip = rig._tmp.path().join("clip.mp4");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-nostdin",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=25:duration=2",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg must be installed");
+    assert!(made.success());
+    let mut source = custos_camera::source::FfmpegSource::file(
+        clip.to_str().unwrap(),
+        320,
+        240,
+        30,
+        T0_US,
+        Pacing::AsFastAsPossible,
+        false,
+    )
+    .unwrap();
+    let mut cam = rig.camera();
+    cam.press(Button::Record).unwrap();
+    let mut n = 0;
+    while let Some(f) = source.next_frame().unwrap() {
+        cam.on_frame(f).unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 60, "2 s at 30 fps");
+    cam.stop(StopReason::SourceEnded).unwrap();
+    let recs = rig.recordings();
+    let (ok, mp4) = rig.age_decrypt(&recs[0].1);
+    assert!(ok);
+    assert!((duration(&rig.ffprobe(&mp4)) - 2.0).abs() < 0.1);
+    assert!(custos_camera::source::FfmpegSource::file(
+        "/nonexistent.mp4",
+        320,
+        240,
+        30,
+        0,
+        Pacing::AsFastAsPossible,
+        false
+    )
+    .is_err());
+}
+
+#[test]
+fn damaged_camera_files_give_clear_errors() {
+    let rig = rig(0, |_| {});
+    std::fs::write(rig.dir.config_path(), b"{ not json").unwrap();
+    let err = rig.dir.load_config().unwrap_err();
+    assert!(format!("{err:#}").contains("damaged"), "{err:#}");
+    let other = CameraDir::new(rig._tmp.path().join("nothing-here"));
+    assert!(format!("{:#}", other.load_config().unwrap_err()).contains("not a camera"));
+    let bad = CameraConfig {
+        device_id: "../../etc".into(),
+        evidence_recipient: "age1nope".into(),
+        officer_id: None,
+        prerecord_seconds: 500,
+        width: 321,
+        height: 240,
+        fps: 30,
+        bitrate_bps: 1_000_000,
+        storage_capacity_bytes: None,
+        display_triggers_recording: false,
+        simulated_gps: false,
+    };
+    assert!(CameraDir::new(rig._tmp.path().join("c2"))
+        .init(&bad)
+        .is_err());
+    assert!(
+        !rig._tmp.path().join("c2/identity/device.key").exists(),
+        "nothing half-made"
+    );
+}
