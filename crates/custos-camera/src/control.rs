@@ -50,7 +50,8 @@ pub const MAX_REQUEST_BYTES: u64 = 4096;
 
 /// Parses one request line; errors are for the client, not panics.
 pub fn parse_request(line: &str) -> Result<Request, String> {
-    let value: serde_json::Value = serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))?;
     // serde ignores unknown fields of internally tagged unit variants, so the
     // allowed fields are checked here: a request is exactly what it says.
     let allowed: &[&str] = match value.get("op").and_then(|o| o.as_str()) {

@@ -35,7 +35,10 @@ impl VideoEncoder {
             .max_frame_rate(FrameRate::from_hz(fps as f32))
             .rate_control_mode(RateControlMode::Bitrate)
             .usage_type(UsageType::CameraVideoRealTime)
-            .skip_frames(false)
+            // Rate control may drop a frame to hold the bitrate (and so the
+            // storage budget); timestamps come from capture, so the file stays
+            // correctly timed.
+            .skip_frames(true)
             .scene_change_detect(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .num_threads(1);

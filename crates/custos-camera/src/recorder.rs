@@ -36,6 +36,8 @@ pub fn to_millis(us: i64) -> UtcMillis {
 }
 
 /// A journal line. The first is always `start`.
+// Lines live briefly, one at a time: boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 enum JournalLine {

@@ -122,8 +122,8 @@ pub fn check_size(width: u32, height: u32) -> Result<()> {
         || height < 16
         || width > 7680
         || height > 4320
-        || width % 2 != 0
-        || height % 2 != 0
+        || !width.is_multiple_of(2)
+        || !height.is_multiple_of(2)
     {
         bail!("frame size {width}x{height} unsupported: even sizes from 16x16 to 7680x4320");
     }

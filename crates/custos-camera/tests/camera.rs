@@ -420,7 +420,7 @@ fn power_loss_leaves_a_playable_prefix_signed_as_truncated() {
     assert!(mp4.len() > 100_000, "{} bytes recovered", mp4.len());
     let got = duration(&rig.ffprobe(&mp4));
     // At most the fragment in flight plus age's unwritten 64 KiB chunk are lost.
-    assert!(got >= 4.0 && got <= 7.1, "recovered {got} s of ~7.3 s");
+    assert!((4.0..=7.1).contains(&got), "recovered {got} s of ~7.3 s");
     assert!(
         (m.duration_ms() as f64 / 1000.0 - got).abs() <= 1.1,
         "manifest end {} ms vs content {got} s",

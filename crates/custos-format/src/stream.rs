@@ -1,9 +1,12 @@
 //! Writing a recording's content: plaintext in, age ciphertext out, with the
 //! SHA-256 of both sides computed on the way so nothing is read twice.
+//!
+//! The two hashes are extra work `age -r` does not do. For large appends
+//! (a camera appends one whole fragment at a time) they run on a second core
+//! beside encryption and the write, so the camera keeps pace with plain age.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -14,35 +17,40 @@ pub const AGE_CHUNK_SIZE: u64 = 64 * 1024;
 /// A chunk on disk: plaintext plus the 16-byte Poly1305 tag.
 pub const AGE_ENCRYPTED_CHUNK_SIZE: u64 = AGE_CHUNK_SIZE + 16;
 
-/// Counts and hashes every byte that passes through to `inner`.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    /// Shared with [`RecordingWriter`], since age's writer hides its inner writer.
-    written: Arc<AtomicU64>,
-}
+/// Below this, hashing on another thread costs more than it saves.
+const PARALLEL_MIN: usize = 256 * 1024;
 
-impl<W: Write> Write for HashingWriter<W> {
+/// Where age's writer puts ciphertext until we hash and write it out: age
+/// hides its inner writer, so it gets a handle to a buffer we share.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        Ok(())
     }
 }
 
 /// Encrypts a recording as it is produced. Plaintext exists only in the
 /// caller's buffers and in age's one in-progress 64 KiB chunk in memory.
 pub struct RecordingWriter<W: Write> {
-    stream: age::stream::StreamWriter<HashingWriter<W>>,
+    stream: age::stream::StreamWriter<SharedBuf>,
+    sink: SharedBuf,
+    spare: Vec<u8>,
+    out: W,
     plaintext_hasher: Sha256,
+    ciphertext_hasher: Sha256,
     plaintext_len: u64,
+    ciphertext_len: u64,
     header_len: u64,
-    written: Arc<AtomicU64>,
 }
 
 impl<W: Write> RecordingWriter<W> {
@@ -51,37 +59,74 @@ impl<W: Write> RecordingWriter<W> {
         let encryptor =
             age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
                 .map_err(|e| FormatError::Decrypt(e.to_string()))?;
-        let written = Arc::new(AtomicU64::new(0));
-        let hashing = HashingWriter {
-            inner: out,
-            hasher: Sha256::new(),
-            written: written.clone(),
-        };
-        let stream = encryptor.wrap_output(hashing)?;
-        // wrap_output has written the whole header by the time it returns.
-        let header_len = written.load(Ordering::Relaxed);
-        Ok(Self {
+        let sink = SharedBuf::default();
+        let stream = encryptor.wrap_output(sink.clone())?;
+        let mut this = Self {
             stream,
+            sink,
+            spare: Vec::new(),
+            out,
             plaintext_hasher: Sha256::new(),
+            ciphertext_hasher: Sha256::new(),
             plaintext_len: 0,
-            header_len,
-            written,
-        })
+            ciphertext_len: 0,
+            header_len: 0,
+        };
+        // wrap_output has produced the whole header (and payload nonce).
+        this.drain()?;
+        this.header_len = this.ciphertext_len;
+        Ok(this)
     }
 
     /// Appends plaintext. Full 64 KiB chunks reach `out` at once; the tail
     /// waits in memory for the next append or [`RecordingWriter::finish`].
     pub fn append(&mut self, plaintext: &[u8]) -> io::Result<()> {
-        self.stream.write_all(plaintext)?;
-        self.plaintext_hasher.update(plaintext);
+        if plaintext.len() >= PARALLEL_MIN {
+            let hasher = &mut self.plaintext_hasher;
+            let stream = &mut self.stream;
+            std::thread::scope(|s| {
+                let hashing = s.spawn(move || hasher.update(plaintext));
+                let written = stream.write_all(plaintext);
+                hashing.join().expect("hashing does not panic");
+                written
+            })?;
+        } else {
+            self.plaintext_hasher.update(plaintext);
+            self.stream.write_all(plaintext)?;
+        }
         self.plaintext_len += plaintext.len() as u64;
+        self.drain()
+    }
+
+    /// Moves ciphertext from age's buffer to `out`, hashing it on the way.
+    fn drain(&mut self) -> io::Result<()> {
+        {
+            let mut buffered = self.sink.0.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::swap(&mut *buffered, &mut self.spare);
+        }
+        let ciphertext = &self.spare;
+        if ciphertext.len() >= PARALLEL_MIN {
+            let hasher = &mut self.ciphertext_hasher;
+            let out = &mut self.out;
+            std::thread::scope(|s| {
+                let hashing = s.spawn(move || hasher.update(ciphertext));
+                let written = out.write_all(ciphertext);
+                hashing.join().expect("hashing does not panic");
+                written
+            })?;
+        } else {
+            self.ciphertext_hasher.update(ciphertext);
+            self.out.write_all(ciphertext)?;
+        }
+        self.ciphertext_len += ciphertext.len() as u64;
+        self.spare.clear();
         Ok(())
     }
 
     /// Flushes `out` (not age's in-memory partial chunk, which age cannot
     /// emit before it knows whether it is the last).
     pub fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
+        self.out.flush()
     }
 
     pub fn header_len(&self) -> u64 {
@@ -94,20 +139,36 @@ impl<W: Write> RecordingWriter<W> {
 
     /// Bytes handed to `out` so far.
     pub fn ciphertext_len(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
+        self.ciphertext_len
     }
 
     /// Writes the final chunk and returns `out` with the digests of both sides.
     pub fn finish(self) -> Result<(W, Ciphertext, Plaintext), FormatError> {
-        let hashing = self.stream.finish()?;
+        let Self {
+            stream,
+            sink,
+            mut out,
+            plaintext_hasher,
+            mut ciphertext_hasher,
+            plaintext_len,
+            mut ciphertext_len,
+            ..
+        } = self;
+        stream.finish()?;
+        // The final chunk is at most 64 KiB: no need for a second thread.
+        let tail = std::mem::take(&mut *sink.0.lock().unwrap_or_else(PoisonError::into_inner));
+        ciphertext_hasher.update(&tail);
+        out.write_all(&tail)?;
+        out.flush()?;
+        ciphertext_len += tail.len() as u64;
         let ciphertext = Ciphertext {
-            length: hashing.written.load(Ordering::Relaxed),
-            sha256: hashing.hasher.finalize().into(),
+            length: ciphertext_len,
+            sha256: ciphertext_hasher.finalize().into(),
         };
         let plaintext = Plaintext {
-            length: self.plaintext_len,
-            sha256: self.plaintext_hasher.finalize().into(),
+            length: plaintext_len,
+            sha256: plaintext_hasher.finalize().into(),
         };
-        Ok((hashing.inner, ciphertext, plaintext))
+        Ok((out, ciphertext, plaintext))
     }
 }

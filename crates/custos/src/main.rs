@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod demo;
 mod device;
 mod keys;
 mod passphrase;
@@ -27,6 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A guided demo: evidence key, a camera, a simulated shift with escalations.
+    Demo(demo::DemoArgs),
     /// The deployment's evidence key: create, show, check, change passphrase.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -43,8 +46,15 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
+    // The demo talks to a person; routine camera events would drown it.
+    let default_level = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logging(cli.log_json, default_level);
     let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
         Command::Keys(c) => keys::run(c),
         Command::Device(c) => device::run(c),
         Command::VerifyRecording(a) => verify::run(a),
@@ -59,10 +69,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging(json: bool) {
+fn init_logging(json: bool, default_level: &str) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -10,7 +10,9 @@ const PASS: &str = "correct horse battery staple";
 
 fn custos() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_PASSPHRASE").env_remove("CUSTOS_DATA").env("CUSTOS_LOG", "warn");
+    c.env_remove("CUSTOS_PASSPHRASE")
+        .env_remove("CUSTOS_DATA")
+        .env("CUSTOS_LOG", "warn");
     c
 }
 
@@ -21,14 +23,22 @@ fn run(cmd: &mut Command) -> Output {
 
 fn ok(cmd: &mut Command) -> String {
     let out = run(cmd);
-    assert!(out.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn init_keys(data: &Path) -> String {
-    ok(custos().args(["keys", "init", "--work-factor", "10", "--data"]).arg(data).env("CUSTOS_PASSPHRASE", PASS))
-        .trim()
-        .to_owned()
+    ok(custos()
+        .args(["keys", "init", "--work-factor", "10", "--data"])
+        .arg(data)
+        .env("CUSTOS_PASSPHRASE", PASS))
+    .trim()
+    .to_owned()
 }
 
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -48,17 +58,34 @@ fn evidence_key_is_sealed_and_the_standard_age_cli_can_open_it() {
     let data = tmp.path().join("data");
     let recipient = init_keys(&data);
     assert!(recipient.starts_with("age1"), "{recipient}");
-    assert_eq!(ok(custos().args(["keys", "show", "--data"]).arg(&data)).trim(), recipient);
+    assert_eq!(
+        ok(custos().args(["keys", "show", "--data"]).arg(&data)).trim(),
+        recipient
+    );
     let keys = data.join("keys");
     let before = snapshot(&keys);
 
     // Wrong passphrase: clear error, non-zero exit, nothing changed.
-    let out = run(custos().args(["keys", "check", "--data"]).arg(&data).env("CUSTOS_PASSPHRASE", "wrong"));
+    let out = run(custos()
+        .args(["keys", "check", "--data"])
+        .arg(&data)
+        .env("CUSTOS_PASSPHRASE", "wrong"));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run(custos().args(["keys", "passphrase", "--data"]).arg(&data).env("CUSTOS_PASSPHRASE", "wrong").env("CUSTOS_NEW_PASSPHRASE", "x"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(custos()
+        .args(["keys", "passphrase", "--data"])
+        .arg(&data)
+        .env("CUSTOS_PASSPHRASE", "wrong")
+        .env("CUSTOS_NEW_PASSPHRASE", "x"));
     assert!(!out.status.success());
-    let out = run(custos().args(["keys", "init", "--work-factor", "10", "--data"]).arg(&data).env("CUSTOS_PASSPHRASE", PASS));
+    let out = run(custos()
+        .args(["keys", "init", "--work-factor", "10", "--data"])
+        .arg(&data)
+        .env("CUSTOS_PASSPHRASE", PASS));
     assert!(!out.status.success(), "init twice must refuse");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     let out = run(custos().args(["keys", "check", "--data"]).arg(&data));
@@ -69,7 +96,15 @@ fn evidence_key_is_sealed_and_the_standard_age_cli_can_open_it() {
     // The passphrase file form; one trailing newline belongs to the file.
     let pass_file = tmp.path().join("pass.txt");
     std::fs::write(&pass_file, format!("{PASS}\n")).unwrap();
-    assert_eq!(ok(custos().args(["keys", "check", "--data"]).arg(&data).arg("--passphrase-file").arg(&pass_file)).trim(), recipient);
+    assert_eq!(
+        ok(custos()
+            .args(["keys", "check", "--data"])
+            .arg(&data)
+            .arg("--passphrase-file")
+            .arg(&pass_file))
+        .trim(),
+        recipient
+    );
 
     // Outside witness: Debian's age CLI opens the sealed identity with the
     // passphrase typed on a terminal (age reads passphrases from /dev/tty only).
@@ -77,7 +112,11 @@ fn evidence_key_is_sealed_and_the_standard_age_cli_can_open_it() {
     let sealed = data.join("keys/evidence.identity.age");
     let mut child = Command::new("script")
         .args(["-qec"])
-        .arg(format!("age -d -o {} {}", plain.display(), sealed.display()))
+        .arg(format!(
+            "age -d -o {} {}",
+            plain.display(),
+            sealed.display()
+        ))
         .arg("/dev/null")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -85,12 +124,21 @@ fn evidence_key_is_sealed_and_the_standard_age_cli_can_open_it() {
         .spawn()
         .expect("`script` (util-linux) and `age` must be installed");
     // The pty line discipline holds the line until age reads it.
-    child.stdin.as_mut().unwrap().write_all(format!("{PASS}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(format!("{PASS}\n").as_bytes())
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success());
     let text = std::fs::read_to_string(&plain).unwrap();
     assert!(text.contains(&format!("# public key: {recipient}")));
-    let keygen = Command::new("age-keygen").arg("-y").arg(&plain).output().unwrap();
+    let keygen = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&plain)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&keygen.stdout).trim(), recipient);
 }
 
@@ -101,7 +149,14 @@ struct Agent {
 impl Agent {
     fn start(cam: &Path) -> Self {
         let child = custos()
-            .args(["device", "run", "--fast", "--start-time", "2026-11-23T09:00:00Z", "--dir"])
+            .args([
+                "device",
+                "run",
+                "--fast",
+                "--start-time",
+                "2026-11-23T09:00:00Z",
+                "--dir",
+            ])
             .arg(cam)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -110,8 +165,15 @@ impl Agent {
             .unwrap();
         // Wait until the control socket answers (bounded, not a fixed sleep).
         let deadline = Instant::now() + Duration::from_secs(60);
-        while run(custos().args(["device", "status", "--json", "--dir"]).arg(cam)).status.success()
-            && !status(cam)["source"].as_str().unwrap_or("").contains("synthetic")
+        while run(custos()
+            .args(["device", "status", "--json", "--dir"])
+            .arg(cam))
+        .status
+        .success()
+            && !status(cam)["source"]
+                .as_str()
+                .unwrap_or("")
+                .contains("synthetic")
         {
             assert!(Instant::now() < deadline, "camera agent did not come up");
             std::thread::sleep(Duration::from_millis(20));
@@ -128,19 +190,35 @@ impl Drop for Agent {
 }
 
 fn status(cam: &Path) -> serde_json::Value {
-    serde_json::from_str(&ok(custos().args(["device", "status", "--json", "--dir"]).arg(cam))).unwrap()
+    serde_json::from_str(&ok(custos()
+        .args(["device", "status", "--json", "--dir"])
+        .arg(cam)))
+    .unwrap()
 }
 
 fn make_camera(tmp: &Path, recipient: &str, prerecord: &str) -> PathBuf {
     let cam = tmp.join("cam");
     let public = ok(custos()
-        .args(["device", "init", "--device-id", "cam-9", "--size", "320x240", "--bitrate", "1M", "--prerecord", prerecord])
+        .args([
+            "device",
+            "init",
+            "--device-id",
+            "cam-9",
+            "--size",
+            "320x240",
+            "--bitrate",
+            "1M",
+            "--prerecord",
+            prerecord,
+        ])
         .arg("--evidence-key")
         .arg(recipient)
         .arg("--dir")
         .arg(&cam));
     assert_eq!(public.trim().len(), 64);
-    ok(custos().args(["device", "assign", "--officer", "boa-31", "--dir"]).arg(&cam));
+    ok(custos()
+        .args(["device", "assign", "--officer", "boa-31", "--dir"])
+        .arg(&cam));
     cam
 }
 
@@ -155,22 +233,43 @@ fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recordi
     assert_eq!(offline["officer_id"], "boa-31");
 
     let mut agent = Agent::start(&cam);
-    let pressed: serde_json::Value =
-        serde_json::from_str(&ok(custos().args(["device", "press", "record", "--dir"]).arg(&cam))).unwrap();
+    let pressed: serde_json::Value = serde_json::from_str(&ok(custos()
+        .args(["device", "press", "record", "--dir"])
+        .arg(&cam)))
+    .unwrap();
     assert_eq!(pressed["state"], "recording");
     let deadline = Instant::now() + Duration::from_secs(120);
-    while status(&cam)["recording"]["fragments_written"].as_u64().unwrap_or(0) < 5 {
+    while status(&cam)["recording"]["fragments_written"]
+        .as_u64()
+        .unwrap_or(0)
+        < 5
+    {
         assert!(Instant::now() < deadline, "no fragments written");
         std::thread::sleep(Duration::from_millis(20));
     }
-    ok(custos().args(["device", "press", "bookmark", "--label", "first warning", "--dir"]).arg(&cam));
+    ok(custos()
+        .args([
+            "device",
+            "press",
+            "bookmark",
+            "--label",
+            "first warning",
+            "--dir",
+        ])
+        .arg(&cam));
     agent.child.kill().unwrap(); // SIGKILL: no chance to finish anything
     agent.child.wait().unwrap();
 
     let recordings = cam.join("recordings");
-    assert!(std::fs::read_dir(&recordings).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "open")));
+    assert!(std::fs::read_dir(&recordings).unwrap().any(|e| e
+        .unwrap()
+        .path()
+        .extension()
+        .is_some_and(|x| x == "open")));
     // Restart: the agent signs a truncated manifest for what is on disk.
-    ok(custos().args(["device", "run", "--fast", "--frames", "10", "--dir"]).arg(&cam));
+    ok(custos()
+        .args(["device", "run", "--fast", "--frames", "10", "--dir"])
+        .arg(&cam));
     let offline = status(&cam);
     assert_eq!(offline["pending_offload"], 1);
     let manifest_path = std::fs::read_dir(&recordings)
@@ -178,44 +277,86 @@ fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recordi
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().ends_with(".manifest.json"))
         .unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     assert_eq!(manifest["truncated"], true);
     assert_eq!(manifest["stop_reason"], "power-loss");
     assert_eq!(manifest["officer_id"], "boa-31");
 
     // Verified with the camera's key, and its content with the evidence key.
-    let out = ok(custos().args(["verify-recording", "--dir"]).arg(&cam).arg("--data").arg(&data).env("CUSTOS_PASSPHRASE", PASS));
-    assert!(out.contains("OK") && out.contains("truncated by power loss"), "{out}");
+    let out = ok(custos()
+        .args(["verify-recording", "--dir"])
+        .arg(&cam)
+        .arg("--data")
+        .arg(&data)
+        .env("CUSTOS_PASSPHRASE", PASS));
+    assert!(
+        out.contains("OK") && out.contains("truncated by power loss"),
+        "{out}"
+    );
 
     // Outside witnesses: age gives the authenticated prefix, ffmpeg plays it.
     let identity = tmp.path().join("id.txt");
     let unsealed = Command::new("script")
         .arg("-qec")
-        .arg(format!("age -d -o {} {}", identity.display(), data.join("keys/evidence.identity.age").display()))
+        .arg(format!(
+            "age -d -o {} {}",
+            identity.display(),
+            data.join("keys/evidence.identity.age").display()
+        ))
         .arg("/dev/null")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .and_then(|mut c| {
-            c.stdin.as_mut().unwrap().write_all(format!("{PASS}\n").as_bytes())?;
+            c.stdin
+                .as_mut()
+                .unwrap()
+                .write_all(format!("{PASS}\n").as_bytes())?;
             c.wait()
         })
         .unwrap();
     assert!(unsealed.success());
-    let ciphertext = manifest_path.to_string_lossy().replace(".manifest.json", ".age");
+    let ciphertext = manifest_path
+        .to_string_lossy()
+        .replace(".manifest.json", ".age");
     let mp4 = tmp.path().join("prefix.mp4");
-    let age = Command::new("age").arg("-d").arg("-i").arg(&identity).arg("-o").arg(&mp4).arg(&ciphertext).status().unwrap();
+    let age = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&identity)
+        .arg("-o")
+        .arg(&mp4)
+        .arg(&ciphertext)
+        .status()
+        .unwrap();
     assert!(!age.success(), "truncated stream reported by age");
     let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_name", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name",
+            "-of",
+            "json",
+        ])
         .arg(&mp4)
         .output()
         .unwrap();
     let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
     assert_eq!(probe["streams"][0]["codec_name"], "h264");
-    let secs: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    let secs: f64 = probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(secs >= 2.0, "only {secs} s survived");
-    let decode = Command::new("ffmpeg").args(["-v", "error", "-nostdin", "-i"]).arg(&mp4).args(["-f", "null", "-"]).status().unwrap();
+    let decode = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(&mp4)
+        .args(["-f", "null", "-"])
+        .status()
+        .unwrap();
     assert!(decode.success());
 }
 
@@ -227,30 +368,63 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
     let cam = make_camera(tmp.path(), &recipient, "0s");
     let agent = Agent::start(&cam);
     for _ in 0..3 {
-        ok(custos().args(["device", "press", "record", "--dir"]).arg(&cam));
+        ok(custos()
+            .args(["device", "press", "record", "--dir"])
+            .arg(&cam));
         let deadline = Instant::now() + Duration::from_secs(120);
-        while status(&cam)["recording"]["fragments_written"].as_u64().unwrap_or(0) < 3 {
+        while status(&cam)["recording"]["fragments_written"]
+            .as_u64()
+            .unwrap_or(0)
+            < 3
+        {
             assert!(Instant::now() < deadline);
             std::thread::sleep(Duration::from_millis(20));
         }
-        ok(custos().args(["device", "press", "stop", "--dir"]).arg(&cam));
+        ok(custos()
+            .args(["device", "press", "stop", "--dir"])
+            .arg(&cam));
     }
-    let out = run(custos().args(["device", "press", "stop", "--dir"]).arg(&cam));
+    let out = run(custos()
+        .args(["device", "press", "stop", "--dir"])
+        .arg(&cam));
     assert!(!out.status.success(), "stop while on standby is refused");
     assert!(String::from_utf8_lossy(&out.stderr).contains("not recording"));
     ok(custos().args(["device", "shutdown", "--dir"]).arg(&cam));
     drop(agent);
 
-    let verify = |extra: &[&str]| run(custos().args(["verify-recording", "--dir"]).arg(&cam).args(extra));
+    let verify = |extra: &[&str]| {
+        run(custos()
+            .args(["verify-recording", "--dir"])
+            .arg(&cam)
+            .args(extra))
+    };
     let good = verify(&[]);
-    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stdout));
-    assert_eq!(String::from_utf8_lossy(&good.stdout).matches("OK").count(), 3);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&good.stdout).matches("OK").count(),
+        3
+    );
 
     let recs = cam.join("recordings");
-    let mut files: Vec<_> = std::fs::read_dir(&recs).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&recs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    let ages: Vec<_> = files.iter().filter(|p| p.extension().is_some_and(|x| x == "age")).cloned().collect();
-    let manifests: Vec<_> = files.iter().filter(|p| p.to_string_lossy().ends_with(".manifest.json")).cloned().collect();
+    let ages: Vec<_> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "age"))
+        .cloned()
+        .collect();
+    let manifests: Vec<_> = files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .cloned()
+        .collect();
     assert_eq!(ages.len(), 3);
 
     let tamper = |path: &Path, change: &dyn Fn(&mut Vec<u8>), expect: &str| {
@@ -261,38 +435,71 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
         let out = verify(&[]);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         assert_eq!(out.status.code(), Some(1), "{expect}: {text}");
-        assert!(text.contains("FAIL") && text.contains(expect), "{expect}: {text}");
+        assert!(
+            text.contains("FAIL") && text.contains(expect),
+            "{expect}: {text}"
+        );
         std::fs::write(path, original).unwrap();
     };
-    tamper(&ages[1], &|b| { let i = b.len() / 2; b[i] ^= 0x80 }, "SHA-256 does not match");
+    tamper(
+        &ages[1],
+        &|b| {
+            let i = b.len() / 2;
+            b[i] ^= 0x80
+        },
+        "SHA-256 does not match",
+    );
     tamper(&ages[1], &|b| b.truncate(b.len() - 17), "ciphertext length");
-    tamper(&ages[1], &|b| {
-        // Swap the first two 64 KiB chunks after the header.
-        let start = b.windows(4).position(|w| w == b"\n---").unwrap();
-        let start = start + 1 + b[start + 1..].iter().position(|&c| c == b'\n').unwrap() + 1 + 16;
-        let c = 65536 + 16;
-        let first = b[start..start + c].to_vec();
-        b.copy_within(start + c..start + 2 * c, start);
-        b[start + c..start + 2 * c].copy_from_slice(&first);
-    }, "SHA-256 does not match");
-    tamper(&manifests[0], &|b| {
-        let s = String::from_utf8(b.clone()).unwrap().replace("boa-31", "boa-99");
-        *b = s.into_bytes();
-    }, "signature does not verify");
-    tamper(&manifests[0], &|b| b.truncate(b.len() / 2), "not valid JSON");
+    tamper(
+        &ages[1],
+        &|b| {
+            // Swap the first two 64 KiB chunks after the header.
+            let start = b.windows(4).position(|w| w == b"\n---").unwrap();
+            let start =
+                start + 1 + b[start + 1..].iter().position(|&c| c == b'\n').unwrap() + 1 + 16;
+            let c = 65536 + 16;
+            let first = b[start..start + c].to_vec();
+            b.copy_within(start + c..start + 2 * c, start);
+            b[start + c..start + 2 * c].copy_from_slice(&first);
+        },
+        "SHA-256 does not match",
+    );
+    tamper(
+        &manifests[0],
+        &|b| {
+            let s = String::from_utf8(b.clone())
+                .unwrap()
+                .replace("boa-31", "boa-99");
+            *b = s.into_bytes();
+        },
+        "signature does not verify",
+    );
+    tamper(
+        &manifests[0],
+        &|b| b.truncate(b.len() / 2),
+        "not valid JSON",
+    );
     tamper(&manifests[2], &|b| b.insert(1, b' '), "canonical");
 
     // A recording removed from the middle of the sequence is a gap.
     let hidden = tmp.path().join("hidden");
     std::fs::create_dir(&hidden).unwrap();
     for p in &files {
-        if p.file_name().unwrap().to_string_lossy().starts_with("00000002-") {
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("00000002-")
+        {
             std::fs::rename(p, hidden.join(p.file_name().unwrap())).unwrap();
         }
     }
     let out = verify(&[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Gap { from: 2, to: 2 }"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Gap { from: 2, to: 2 }"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -300,10 +507,58 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let recipient = init_keys(&tmp.path().join("data"));
     for (args, needle) in [
-        (vec!["device", "init", "--device-id", "c1", "--evidence-key", "age1bogus", "--dir"], "evidence key"),
-        (vec!["device", "init", "--device-id", "bad/id", "--evidence-key", recipient.as_str(), "--dir"], "identifier"),
-        (vec!["device", "init", "--device-id", "c1", "--prerecord", "121s", "--evidence-key", recipient.as_str(), "--dir"], "0 to 120"),
-        (vec!["device", "init", "--device-id", "c1", "--size", "333x240", "--evidence-key", recipient.as_str(), "--dir"], "unsupported"),
+        (
+            vec![
+                "device",
+                "init",
+                "--device-id",
+                "c1",
+                "--evidence-key",
+                "age1bogus",
+                "--dir",
+            ],
+            "evidence key",
+        ),
+        (
+            vec![
+                "device",
+                "init",
+                "--device-id",
+                "bad/id",
+                "--evidence-key",
+                recipient.as_str(),
+                "--dir",
+            ],
+            "identifier",
+        ),
+        (
+            vec![
+                "device",
+                "init",
+                "--device-id",
+                "c1",
+                "--prerecord",
+                "121s",
+                "--evidence-key",
+                recipient.as_str(),
+                "--dir",
+            ],
+            "0 to 120",
+        ),
+        (
+            vec![
+                "device",
+                "init",
+                "--device-id",
+                "c1",
+                "--size",
+                "333x240",
+                "--evidence-key",
+                recipient.as_str(),
+                "--dir",
+            ],
+            "unsupported",
+        ),
         (vec!["device", "press", "record", "--dir"], "not running"),
         (vec!["device", "status", "--dir"], "not a camera"),
     ] {
@@ -319,7 +574,12 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
     let _agent = Agent::start(&cam);
     use std::io::{BufRead, BufReader};
     use std::os::unix::net::UnixStream;
-    for garbage in [&b"not json\n"[..], b"{\"op\":\"delete\"}\n", b"{\"op\":\"record\",\"x\":1}\n", &[0xffu8; 5000][..]] {
+    for garbage in [
+        &b"not json\n"[..],
+        b"{\"op\":\"delete\"}\n",
+        b"{\"op\":\"record\",\"x\":1}\n",
+        &[0xffu8; 5000][..],
+    ] {
         let mut s = UnixStream::connect(cam.join("control.sock")).unwrap();
         let _ = s.write_all(garbage);
         let mut line = String::new();
@@ -328,6 +588,36 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
         assert_eq!(v["ok"], false, "{line}");
     }
     assert_eq!(status(&cam)["state"], "standby");
-    let out = run(custos().args(["device", "run", "--fast", "--dir"]).arg(&cam));
+    let out = run(custos()
+        .args(["device", "run", "--fast", "--dir"])
+        .arg(&cam));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+}
+
+#[test]
+fn demo_runs_a_shift_whose_recordings_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("demo");
+    let out = ok(custos().arg("demo").arg("--data").arg(&data));
+    assert!(out.contains("custos-demo-only"), "{out}");
+    let cam = data.join("camera-zuid-01");
+    let verified = ok(custos()
+        .args(["verify-recording", "--dir"])
+        .arg(&cam)
+        .arg("--data")
+        .arg(data.join("server"))
+        .env("CUSTOS_PASSPHRASE", "custos-demo-only"));
+    assert_eq!(
+        verified.matches("content decrypted and matches").count(),
+        2,
+        "{verified}"
+    );
+    // Re-running replaces its own demo, but never a directory it did not make.
+    ok(custos().arg("demo").arg("--data").arg(&data));
+    let foreign = tmp.path().join("not-a-demo");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("precious.txt"), b"keep").unwrap();
+    let out = run(custos().arg("demo").arg("--data").arg(&foreign));
+    assert!(!out.status.success());
+    assert!(foreign.join("precious.txt").exists());
 }
