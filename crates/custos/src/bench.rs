@@ -48,11 +48,19 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             bitrate,
             dir,
         } => camera_pipeline(seconds, bitrate, dir),
-        BenchCommand::PrerecordMemory { prerecord, camera: true, .. } => {
+        BenchCommand::PrerecordMemory {
+            prerecord,
+            camera: true,
+            ..
+        } => {
             println!("{}", camera_standby(prerecord)?);
             Ok(ExitCode::SUCCESS)
         }
-        BenchCommand::PrerecordMemory { prerecord, bitrate, camera: false } => prerecord_memory(prerecord, bitrate),
+        BenchCommand::PrerecordMemory {
+            prerecord,
+            bitrate,
+            camera: false,
+        } => prerecord_memory(prerecord, bitrate),
     }
 }
 
