@@ -173,6 +173,18 @@ impl<D: FrontDisplay> Camera<D> {
         })
     }
 
+    /// Overrides the configured pre-record window for this session only.
+    pub fn set_prerecord_seconds(&mut self, seconds: u32) -> Result<()> {
+        anyhow::ensure!(
+            seconds <= 120,
+            "pre-record is 0 to 120 seconds, not {seconds}"
+        );
+        self.config.prerecord_seconds = seconds;
+        let max_bytes = (self.config.bitrate_bps as usize / 8) * (seconds as usize + 1) * 2;
+        self.ring = PrerecordRing::new(seconds, max_bytes);
+        Ok(())
+    }
+
     pub fn display(&self) -> &D {
         &self.display
     }

@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub frame_limit: Option<u64>,
     /// Camera clock at the first frame, µs since the epoch; default now.
     pub start_time_us: Option<i64>,
+    /// Pre-record window for this run instead of the configured one.
+    pub prerecord_seconds: Option<u32>,
 }
 
 enum Event {
@@ -122,6 +124,9 @@ pub fn run(dir: &CameraDir, options: RunOptions, shutdown: Arc<AtomicBool>) -> R
         )?),
     };
     let mut camera = Camera::open(dir.clone(), SimulatedDisplay::default(), source.describe())?;
+    if let Some(seconds) = options.prerecord_seconds {
+        camera.set_prerecord_seconds(seconds)?;
+    }
 
     let (tx, rx) = mpsc::sync_channel::<Event>(4);
     let frame_limit = options.frame_limit;

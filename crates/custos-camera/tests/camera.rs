@@ -564,3 +564,89 @@ fn damaged_camera_files_give_clear_errors() {
         "nothing half-made"
     );
 }
+
+#[test]
+fn torn_journal_and_damaged_state_are_handled() {
+    let mut rig = rig(0, |_| {});
+    let mut cam = rig.camera();
+    cam.press(Button::Record).unwrap();
+    rig.feed(&mut cam, 3 * FPS + 5);
+    std::mem::forget(cam);
+    // The power cut tore the journal's last line in half.
+    let journal = rig.dir.open_journals().unwrap().remove(0).journal;
+    let mut text = std::fs::read(&journal).unwrap();
+    text.extend_from_slice(b"{\"type\":\"fragment\",\"n\":99,\"end_at\":\"2026-11-2");
+    std::fs::write(&journal, &text).unwrap();
+    let recovered = recover(&rig.dir, &rig.dir.signing_key().unwrap()).unwrap();
+    assert_eq!(recovered.len(), 1);
+    let (signed, ciphertext) = &rig.recordings()[0];
+    assert!(signed.manifest().truncated);
+    assert!(
+        signed.manifest().duration_ms() >= 1900,
+        "{}",
+        signed.manifest().duration_ms()
+    );
+    verify_recording(
+        signed,
+        &rig.dir.verifying_key().unwrap(),
+        std::fs::File::open(ciphertext).unwrap(),
+    )
+    .unwrap();
+
+    // A journal with no readable start line is an error, not a guess.
+    std::fs::write(
+        rig.dir
+            .recordings_dir()
+            .join("00000009-01a207a2-3280-7000-8000-0000000000ff.open"),
+        b"garbage\n",
+    )
+    .unwrap();
+    let err = recover(&rig.dir, &rig.dir.signing_key().unwrap()).unwrap_err();
+    assert!(format!("{err:#}").contains("no start line"), "{err:#}");
+    std::fs::remove_file(
+        rig.dir
+            .recordings_dir()
+            .join("00000009-01a207a2-3280-7000-8000-0000000000ff.open"),
+    )
+    .unwrap();
+
+    // A damaged state file stops the camera with a clear error; nothing is overwritten.
+    std::fs::write(rig.dir.root().join("state.json"), b"{\"next_sequence\":").unwrap();
+    let mut cam = rig.camera();
+    cam.press(Button::Record).unwrap();
+    let f = rig.source.next_frame().unwrap().unwrap();
+    let err = cam.on_frame(f).unwrap_err();
+    assert!(format!("{err:#}").contains("state.json"), "{err:#}");
+    assert_eq!(rig.recordings().len(), 1);
+}
+
+/// The camera cannot play back, decrypt or delete a recording by construction:
+/// its code names no decryption API and removes only journals and its socket.
+#[test]
+fn camera_code_has_no_decrypt_or_delete_path() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for forbidden in [
+            "Decryptor",
+            "decrypt_recording",
+            "x25519::Identity",
+            "scrypt::Identity",
+            "remove_dir",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} uses {forbidden}",
+                path.display()
+            );
+        }
+        for line in text.lines().filter(|l| l.contains("remove_file")) {
+            assert!(
+                line.contains("journal") || line.contains("socket"),
+                "{}: removes something other than a journal or the control socket: {line}",
+                path.display()
+            );
+        }
+    }
+}

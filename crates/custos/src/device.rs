@@ -67,7 +67,7 @@ pub enum DeviceCommand {
         /// synthetic | file:PATH | v4l2:/dev/videoN
         #[arg(long, default_value = "synthetic")]
         source: SourceSpec,
-        /// Override the configured pre-record window for this run (0-120 s).
+        /// Pre-record window for this run (0-120 s) instead of the configured one.
         #[arg(long, value_parser = parse_seconds)]
         prerecord: Option<u32>,
         /// Run as fast as the CPU allows instead of in real time (simulation, tests).
@@ -222,11 +222,6 @@ pub fn run(command: DeviceCommand) -> Result<ExitCode> {
             start_time,
         } => {
             let dir = CameraDir::new(&cam.dir);
-            if let Some(p) = prerecord {
-                let mut config = dir.load_config()?;
-                config.prerecord_seconds = p;
-                dir.save_config(&config)?;
-            }
             let start_time_us = start_time
                 .map(|s| {
                     time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
@@ -247,6 +242,7 @@ pub fn run(command: DeviceCommand) -> Result<ExitCode> {
                 },
                 frame_limit: frames,
                 start_time_us,
+                prerecord_seconds: prerecord,
             };
             let summary = custos_camera::run::run(&dir, options, shutdown)?;
             eprintln!(

@@ -147,7 +147,7 @@ struct Agent {
 }
 
 impl Agent {
-    fn start(cam: &Path) -> Self {
+    fn start(cam: &Path, extra: &[&str]) -> Self {
         let child = custos()
             .args([
                 "device",
@@ -158,6 +158,7 @@ impl Agent {
                 "--dir",
             ])
             .arg(cam)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -232,7 +233,7 @@ fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recordi
     assert_eq!(offline["state"], "off");
     assert_eq!(offline["officer_id"], "boa-31");
 
-    let mut agent = Agent::start(&cam);
+    let mut agent = Agent::start(&cam, &["--prerecord", "1s"]);
     let pressed: serde_json::Value = serde_json::from_str(&ok(custos()
         .args(["device", "press", "record", "--dir"])
         .arg(&cam)))
@@ -281,6 +282,16 @@ fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recordi
         serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     assert_eq!(manifest["truncated"], true);
     assert_eq!(manifest["stop_reason"], "power-loss");
+    assert_eq!(
+        manifest["prerecord_seconds"], 1,
+        "the run's --prerecord, not the configured 2 s"
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cam.join("camera.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["prerecord_seconds"], 2,
+        "a run's override is not persisted"
+    );
     assert_eq!(manifest["officer_id"], "boa-31");
 
     // Verified with the camera's key, and its content with the evidence key.
@@ -366,7 +377,7 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
     let data = tmp.path().join("data");
     let recipient = init_keys(&data);
     let cam = make_camera(tmp.path(), &recipient, "0s");
-    let agent = Agent::start(&cam);
+    let agent = Agent::start(&cam, &[]);
     for _ in 0..3 {
         ok(custos()
             .args(["device", "press", "record", "--dir"])
@@ -571,7 +582,7 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
 
     // Garbage on the control socket is answered, and the camera keeps going.
     let cam = make_camera(tmp.path(), &recipient, "1s");
-    let _agent = Agent::start(&cam);
+    let _agent = Agent::start(&cam, &[]);
     use std::io::{BufRead, BufReader};
     use std::os::unix::net::UnixStream;
     for garbage in [
