@@ -35,26 +35,77 @@ pub fn to_millis(us: i64) -> UtcMillis {
     UtcMillis::from_millis(us.div_euclid(1000)).unwrap_or(UtcMillis::from_millis(0).expect("epoch"))
 }
 
+/// What the journal's first line records: everything about a recording that
+/// is known when it starts.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+struct JournalStart {
+    recording_id: Uuid,
+    sequence: u64,
+    device_id: String,
+    previous_manifest_sha256: String,
+    officer_id: Option<String>,
+    started_at: UtcMillis,
+    triggered_at: UtcMillis,
+    trigger: Trigger,
+    prerecord_seconds: u64,
+    video: VideoParams,
+    recipient: String,
+    firmware: String,
+}
+
+/// What is known only when a recording ends (or is recovered).
+struct RecordingEnd {
+    ended_at: UtcMillis,
+    stop_reason: StopReason,
+    gps: Vec<GpsPoint>,
+    bookmarks: Vec<Bookmark>,
+    display_events: Vec<DisplayEvent>,
+    ciphertext: Ciphertext,
+    /// `None` for a recording recovered after power loss.
+    plaintext: Option<custos_format::Plaintext>,
+}
+
+impl JournalStart {
+    fn manifest(&self, end: RecordingEnd) -> Result<Manifest> {
+        let ended_at = end.ended_at.max(self.triggered_at);
+        Ok(Manifest {
+            format: MANIFEST_FORMAT.into(),
+            recording_id: self.recording_id,
+            device_id: self.device_id.clone(),
+            sequence: self.sequence,
+            previous_manifest_sha256: parse_hash(&self.previous_manifest_sha256)?,
+            officer_id: self.officer_id.clone(),
+            started_at: self.started_at,
+            triggered_at: self.triggered_at,
+            ended_at,
+            trigger: self.trigger,
+            stop_reason: end.stop_reason,
+            prerecord_seconds: self.prerecord_seconds,
+            prerecord_included_ms: (self.triggered_at.as_millis() - self.started_at.as_millis())
+                as u64,
+            video: self.video.clone(),
+            gps: end.gps,
+            bookmarks: end.bookmarks,
+            display_events: end.display_events,
+            encryption: Encryption {
+                scheme: "age-v1".into(),
+                recipient: self.recipient.clone(),
+            },
+            ciphertext: end.ciphertext,
+            truncated: end.plaintext.is_none(),
+            plaintext: end.plaintext,
+            firmware: self.firmware.clone(),
+        })
+    }
+}
+
 /// A journal line. The first is always `start`.
 // Lines live briefly, one at a time: boxing the large variant buys nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 enum JournalLine {
-    Start {
-        recording_id: Uuid,
-        sequence: u64,
-        device_id: String,
-        previous_manifest_sha256: String,
-        officer_id: Option<String>,
-        started_at: UtcMillis,
-        triggered_at: UtcMillis,
-        trigger: Trigger,
-        prerecord_seconds: u64,
-        video: VideoParams,
-        recipient: String,
-        firmware: String,
-    },
+    Start(JournalStart),
     /// Fragment `n` ends at `end_at`; the plaintext up to `plaintext_end` holds it.
     Fragment {
         n: u64,
@@ -87,7 +138,7 @@ pub enum FragmentError {
 
 pub struct ActiveRecording {
     paths: RecordingPaths,
-    start: JournalLine,
+    start: JournalStart,
     writer: Option<RecordingWriter<File>>,
     sync_handle: File,
     journal: File,
@@ -146,7 +197,7 @@ impl ActiveRecording {
             fps: config.fps,
             max_fragment_ms: crate::camera::GOP_MS as u32,
         };
-        let start = JournalLine::Start {
+        let start = JournalStart {
             recording_id,
             sequence,
             device_id: config.device_id.clone(),
@@ -164,7 +215,12 @@ impl ActiveRecording {
         let mut journal = create_new(&paths.journal).map_err(FragmentError::Other)?;
         journal
             .write_all(
-                format!("{}\n", serde_json::to_string(&start).expect("serialisable")).as_bytes(),
+                format!(
+                    "{}\n",
+                    serde_json::to_string(&JournalLine::Start(start.clone()))
+                        .expect("serialisable")
+                )
+                .as_bytes(),
             )
             .and_then(|_| journal.sync_all())
             .context("writing the journal")?;
@@ -219,24 +275,15 @@ impl ActiveRecording {
     }
 
     pub fn recording_id(&self) -> Uuid {
-        match &self.start {
-            JournalLine::Start { recording_id, .. } => *recording_id,
-            _ => unreachable!("start line"),
-        }
+        self.start.recording_id
     }
 
     pub fn sequence(&self) -> u64 {
-        match &self.start {
-            JournalLine::Start { sequence, .. } => *sequence,
-            _ => unreachable!("start line"),
-        }
+        self.start.sequence
     }
 
     pub fn triggered_at(&self) -> UtcMillis {
-        match &self.start {
-            JournalLine::Start { triggered_at, .. } => *triggered_at,
-            _ => unreachable!("start line"),
-        }
+        self.start.triggered_at
     }
 
     pub fn fragments_written(&self) -> u64 {
@@ -341,51 +388,15 @@ impl ActiveRecording {
         let (file, ciphertext, plaintext) = writer.finish().context("finishing encryption")?;
         file.sync_all().context("syncing the recording")?;
         drop(file);
-        let JournalLine::Start {
-            recording_id,
-            sequence,
-            device_id,
-            previous_manifest_sha256,
-            officer_id,
-            started_at,
-            triggered_at,
-            trigger,
-            prerecord_seconds,
-            video,
-            recipient,
-            firmware,
-        } = self.start.clone()
-        else {
-            unreachable!("start line")
-        };
-        let ended_at = to_millis(self.last_frame_end_us).max(triggered_at);
-        let manifest = Manifest {
-            format: MANIFEST_FORMAT.into(),
-            recording_id,
-            device_id,
-            sequence,
-            previous_manifest_sha256: parse_hash(&previous_manifest_sha256)?,
-            officer_id,
-            started_at,
-            triggered_at,
-            ended_at,
-            trigger,
+        let manifest = self.start.manifest(RecordingEnd {
+            ended_at: to_millis(self.last_frame_end_us),
             stop_reason: reason,
-            prerecord_seconds,
-            prerecord_included_ms: (triggered_at.as_millis() - started_at.as_millis()) as u64,
-            video,
             gps: std::mem::take(&mut self.gps),
             bookmarks: std::mem::take(&mut self.bookmarks),
             display_events: std::mem::take(&mut self.display_events),
-            encryption: Encryption {
-                scheme: "age-v1".into(),
-                recipient,
-            },
             ciphertext,
             plaintext: Some(plaintext),
-            firmware,
-            truncated: false,
-        };
+        })?;
         let signed = SignedManifest::sign(manifest, key)?;
         commit_manifest(&self.dir, &self.paths, &signed)?;
         Ok(signed)
@@ -448,21 +459,7 @@ pub fn recover(dir: &CameraDir, key: &DeviceSigningKey) -> Result<Vec<Recovered>
             continue;
         }
         let lines = read_journal(&paths)?;
-        let Some(JournalLine::Start {
-            recording_id,
-            sequence,
-            device_id,
-            previous_manifest_sha256,
-            officer_id,
-            started_at,
-            triggered_at,
-            trigger,
-            prerecord_seconds,
-            video,
-            recipient,
-            firmware,
-        }) = lines.first().cloned()
-        else {
+        let Some(JournalLine::Start(start)) = lines.first().cloned() else {
             bail!("{}: journal has no start line", paths.journal.display());
         };
         if !paths.ciphertext.exists() {
@@ -471,7 +468,7 @@ pub fn recover(dir: &CameraDir, key: &DeviceSigningKey) -> Result<Vec<Recovered>
         }
         let bytes = fs::read(&paths.ciphertext)?;
         let durable_plaintext = durable_plaintext_len(&bytes);
-        let mut ended_at = triggered_at;
+        let (started_at, mut ended_at) = (start.started_at, start.triggered_at);
         let (mut gps, mut bookmarks, mut display_events) = (Vec::new(), Vec::new(), Vec::new());
         for line in &lines[1..] {
             match line {
@@ -507,41 +504,23 @@ pub fn recover(dir: &CameraDir, key: &DeviceSigningKey) -> Result<Vec<Recovered>
         gps.retain(|p| within(&p.at));
         bookmarks.retain(|b| within(&b.at));
         display_events.retain(|d| within(&d.at));
-        let manifest = Manifest {
-            format: MANIFEST_FORMAT.into(),
-            recording_id,
-            device_id,
-            sequence,
-            previous_manifest_sha256: parse_hash(&previous_manifest_sha256)?,
-            officer_id,
-            started_at,
-            triggered_at,
+        let manifest = start.manifest(RecordingEnd {
             ended_at,
-            trigger,
             stop_reason: StopReason::PowerLoss,
-            prerecord_seconds,
-            prerecord_included_ms: (triggered_at.as_millis() - started_at.as_millis()) as u64,
-            video,
             gps,
             bookmarks,
             display_events,
-            encryption: Encryption {
-                scheme: "age-v1".into(),
-                recipient,
-            },
             ciphertext: Ciphertext {
                 length: bytes.len() as u64,
                 sha256: custos_format::sha256(&bytes),
             },
             plaintext: None,
-            firmware,
-            truncated: true,
-        };
+        })?;
         let signed = SignedManifest::sign(manifest, key)?;
         commit_manifest(dir, &paths, &signed)?;
         out.push(Recovered {
-            sequence,
-            recording_id,
+            sequence: start.sequence,
+            recording_id: start.recording_id,
             ciphertext_length: bytes.len() as u64,
             ended_at,
         });

@@ -242,23 +242,19 @@ impl CameraDir {
 
     /// Finished recordings waiting for the dock, in sequence order.
     pub fn pending_recordings(&self) -> Result<Vec<RecordingPaths>> {
-        let mut out = Vec::new();
-        for entry in fs::read_dir(self.recordings_dir())? {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".manifest.json") {
-                out.push(self.paths_for_stem(stem)?);
-            }
-        }
-        out.sort_by(|a, b| a.stem.cmp(&b.stem));
-        Ok(out)
+        self.recordings_with_suffix(".manifest.json")
     }
 
     /// Recordings interrupted by a power loss: a journal without a manifest.
     pub fn open_journals(&self) -> Result<Vec<RecordingPaths>> {
+        self.recordings_with_suffix(".open")
+    }
+
+    fn recordings_with_suffix(&self, suffix: &str) -> Result<Vec<RecordingPaths>> {
         let mut out = Vec::new();
         for entry in fs::read_dir(self.recordings_dir())? {
             let name = entry?.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".open") {
+            if let Some(stem) = name.strip_suffix(suffix) {
                 out.push(self.paths_for_stem(stem)?);
             }
         }

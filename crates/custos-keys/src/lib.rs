@@ -111,31 +111,26 @@ impl EvidenceKeyStore {
         Ok(recipient)
     }
 
+    /// Reads a key file; absence means the deployment has no key yet.
+    fn read(&self, path: &Path) -> Result<Vec<u8>, KeyError> {
+        fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => KeyError::Missing(self.dir.clone()),
+            _ => io_err(path)(e),
+        })
+    }
+
     /// The public recipient cameras encrypt to. Needs no passphrase.
     pub fn recipient(&self) -> Result<age::x25519::Recipient, KeyError> {
         let path = self.recipient_path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(KeyError::Missing(self.dir.clone()))
-            }
-            Err(e) => return Err(io_err(&path)(e)),
-        };
-        text.trim()
+        String::from_utf8_lossy(&self.read(&path)?)
+            .trim()
             .parse()
             .map_err(|e: &str| KeyError::Damaged(format!("{}: {e}", path.display())))
     }
 
     /// Opens the sealed key into memory.
     pub fn unseal(&self, passphrase: &SecretString) -> Result<age::x25519::Identity, KeyError> {
-        let path = self.sealed_path();
-        let sealed = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(KeyError::Missing(self.dir.clone()))
-            }
-            Err(e) => return Err(io_err(&path)(e)),
-        };
+        let sealed = self.read(&self.sealed_path())?;
         let identity = unseal(&sealed, passphrase)?;
         if identity.to_public().to_string() != self.recipient()?.to_string() {
             return Err(KeyError::RecipientMismatch(self.recipient_path()));
@@ -219,6 +214,11 @@ pub fn unseal(sealed: &[u8], passphrase: &SecretString) -> Result<age::x25519::I
     reader
         .read_to_string(&mut text)
         .map_err(|e| KeyError::Damaged(e.to_string()))?;
+    parse_identity_file(&text)
+}
+
+/// The one X25519 identity in an age identity file's text (comments allowed).
+pub fn parse_identity_file(text: &str) -> Result<age::x25519::Identity, KeyError> {
     let keys: Vec<&str> = text
         .lines()
         .map(str::trim)

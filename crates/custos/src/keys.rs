@@ -110,25 +110,12 @@ pub fn run(command: KeysCommand) -> Result<ExitCode> {
                 "Current passphrase: ",
                 false,
             )?;
-            let new = match (new_passphrase_file, std::env::var("CUSTOS_NEW_PASSPHRASE")) {
-                (Some(f), _) => passphrase::obtain(Some(&f), "", false)?,
-                (None, Ok(v)) => custos_keys::secrecy::SecretString::from(v),
-                (None, Err(_)) => {
-                    // Prompt, never taking CUSTOS_PASSPHRASE (that is the old one).
-                    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                        anyhow::bail!("no new passphrase: set CUSTOS_NEW_PASSPHRASE or pass --new-passphrase-file");
-                    }
-                    let first =
-                        zeroize::Zeroizing::new(rpassword::prompt_password("New passphrase: ")?);
-                    let again = zeroize::Zeroizing::new(rpassword::prompt_password(
-                        "Repeat the new passphrase: ",
-                    )?);
-                    if *first != *again {
-                        anyhow::bail!("the passphrases differ; nothing was changed");
-                    }
-                    custos_keys::secrecy::SecretString::from(first.to_string())
-                }
-            };
+            let new = passphrase::obtain_from(
+                new_passphrase_file.as_deref(),
+                passphrase::NEW_ENV,
+                "New passphrase: ",
+                true,
+            )?;
             store.change_passphrase(&old, &new, work_factor)?;
             eprintln!("Evidence key re-sealed.");
         }

@@ -9,8 +9,20 @@ use custos_keys::secrecy::SecretString;
 use zeroize::Zeroizing;
 
 pub const ENV: &str = "CUSTOS_PASSPHRASE";
+/// The new passphrase when re-sealing (the old one stays in `ENV`).
+pub const NEW_ENV: &str = "CUSTOS_NEW_PASSPHRASE";
 
 pub fn obtain(file: Option<&Path>, prompt: &str, confirm: bool) -> Result<SecretString> {
+    obtain_from(file, ENV, prompt, confirm)
+}
+
+/// Like [`obtain`], with the environment variable named.
+pub fn obtain_from(
+    file: Option<&Path>,
+    env: &str,
+    prompt: &str,
+    confirm: bool,
+) -> Result<SecretString> {
     if let Some(path) = file {
         let text = Zeroizing::new(
             std::fs::read_to_string(path)
@@ -21,17 +33,17 @@ pub fn obtain(file: Option<&Path>, prompt: &str, confirm: bool) -> Result<Secret
         let pass = pass.strip_suffix('\r').unwrap_or(pass);
         return Ok(SecretString::from(pass.to_owned()));
     }
-    if let Ok(value) = std::env::var(ENV) {
+    if let Ok(value) = std::env::var(env) {
         return Ok(SecretString::from(value));
     }
     if !std::io::stdin().is_terminal() {
         bail!(
-            "no passphrase: set {ENV}, pass --passphrase-file, or run on a terminal to be prompted"
+            "no passphrase: set {env}, pass a passphrase file, or run on a terminal to be prompted"
         );
     }
     let first = Zeroizing::new(rpassword::prompt_password(prompt)?);
     if confirm {
-        let again = Zeroizing::new(rpassword::prompt_password("Repeat the passphrase: ")?);
+        let again = Zeroizing::new(rpassword::prompt_password("Repeat it: ")?);
         if *again != *first {
             bail!("the passphrases differ; nothing was changed");
         }

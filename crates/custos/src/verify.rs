@@ -3,7 +3,7 @@ use std::io::BufReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use custos_format::verify::{check_chain, decrypt_recording, verify_recording};
 use custos_format::{DeviceVerifyingKey, SignedManifest};
@@ -233,18 +233,5 @@ fn read_identity(path: &PathBuf) -> Result<age::x25519::Identity> {
     let text = zeroize::Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
-    let keys: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
-        .collect();
-    match keys.as_slice() {
-        [one] => one
-            .parse()
-            .map_err(|e: &str| anyhow::anyhow!("{}: {e}", path.display())),
-        _ => bail!(
-            "{}: expected exactly one AGE-SECRET-KEY-1 line",
-            path.display()
-        ),
-    }
+    custos_keys::parse_identity_file(&text).with_context(|| format!("{}", path.display()))
 }
