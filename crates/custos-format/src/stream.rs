@@ -1,12 +1,14 @@
 //! Writing a recording's content: plaintext in, age ciphertext out, with the
 //! SHA-256 of both sides computed on the way so nothing is read twice.
 //!
-//! The two hashes are extra work `age -r` does not do. For large appends
-//! (a camera appends one whole fragment at a time) they run on a second core
-//! beside encryption and the write, so the camera keeps pace with plain age.
+//! The two hashes are work `age -r` does not do. They run on a worker thread
+//! of their own, so on a camera with two cores encryption and writing on one
+//! and hashing on the other keep pace with plain age.
 
 use std::io::{self, Write};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
@@ -17,8 +19,50 @@ pub const AGE_CHUNK_SIZE: u64 = 64 * 1024;
 /// A chunk on disk: plaintext plus the 16-byte Poly1305 tag.
 pub const AGE_ENCRYPTED_CHUNK_SIZE: u64 = AGE_CHUNK_SIZE + 16;
 
-/// Below this, hashing on another thread costs more than it saves.
-const PARALLEL_MIN: usize = 256 * 1024;
+enum HashJob {
+    Plaintext(Vec<u8>),
+    /// Shared with the writer, which writes it out meanwhile.
+    Ciphertext(Arc<Vec<u8>>),
+}
+
+/// Hashes plaintext and ciphertext, in order, off the writing thread.
+struct HashWorker {
+    jobs: mpsc::SyncSender<HashJob>,
+    handle: JoinHandle<(Sha256, Sha256)>,
+}
+
+impl HashWorker {
+    fn start() -> io::Result<Self> {
+        // A few jobs in flight at most: backpressure instead of unbounded memory.
+        let (jobs, rx) = mpsc::sync_channel::<HashJob>(4);
+        let handle = std::thread::Builder::new()
+            .name("recording-hash".into())
+            .spawn(move || {
+                let (mut plain, mut cipher) = (Sha256::new(), Sha256::new());
+                for job in rx {
+                    match job {
+                        HashJob::Plaintext(p) => plain.update(&p),
+                        HashJob::Ciphertext(c) => cipher.update(&c[..]),
+                    }
+                }
+                (plain, cipher)
+            })?;
+        Ok(Self { jobs, handle })
+    }
+
+    fn send(&self, job: HashJob) -> io::Result<()> {
+        self.jobs
+            .send(job)
+            .map_err(|_| io::Error::other("the hashing thread stopped"))
+    }
+
+    fn finish(self) -> io::Result<(Sha256, Sha256)> {
+        drop(self.jobs);
+        self.handle
+            .join()
+            .map_err(|_| io::Error::other("the hashing thread panicked"))
+    }
+}
 
 /// Where age's writer puts ciphertext until we hash and write it out: age
 /// hides its inner writer, so it gets a handle to a buffer we share.
@@ -40,14 +84,13 @@ impl Write for SharedBuf {
 }
 
 /// Encrypts a recording as it is produced. Plaintext exists only in the
-/// caller's buffers and in age's one in-progress 64 KiB chunk in memory.
+/// caller's buffers, a copy queued for hashing, and age's one in-progress
+/// 64 KiB chunk, all in memory.
 pub struct RecordingWriter<W: Write> {
     stream: age::stream::StreamWriter<SharedBuf>,
     sink: SharedBuf,
-    spare: Vec<u8>,
     out: W,
-    plaintext_hasher: Sha256,
-    ciphertext_hasher: Sha256,
+    hasher: HashWorker,
     plaintext_len: u64,
     ciphertext_len: u64,
     header_len: u64,
@@ -64,10 +107,8 @@ impl<W: Write> RecordingWriter<W> {
         let mut this = Self {
             stream,
             sink,
-            spare: Vec::new(),
             out,
-            plaintext_hasher: Sha256::new(),
-            ciphertext_hasher: Sha256::new(),
+            hasher: HashWorker::start()?,
             plaintext_len: 0,
             ciphertext_len: 0,
             header_len: 0,
@@ -81,45 +122,14 @@ impl<W: Write> RecordingWriter<W> {
     /// Appends plaintext. Full 64 KiB chunks reach `out` at once; the tail
     /// waits in memory for the next append or [`RecordingWriter::finish`].
     pub fn append(&mut self, plaintext: &[u8]) -> io::Result<()> {
-        if plaintext.len() >= PARALLEL_MIN {
-            let hasher = &mut self.plaintext_hasher;
-            let stream = &mut self.stream;
-            std::thread::scope(|s| {
-                let hashing = s.spawn(move || hasher.update(plaintext));
-                let written = stream.write_all(plaintext);
-                hashing.join().expect("hashing does not panic");
-                written
-            })?;
-        } else {
-            self.plaintext_hasher.update(plaintext);
-            self.stream.write_all(plaintext)?;
-        }
+        self.hasher.send(HashJob::Plaintext(plaintext.to_vec()))?;
+        self.stream.write_all(plaintext)?;
         self.plaintext_len += plaintext.len() as u64;
         self.drain()
     }
 
-    /// Moves ciphertext from age's buffer to `out`, hashing it on the way.
     fn drain(&mut self) -> io::Result<()> {
-        {
-            let mut buffered = self.sink.0.lock().unwrap_or_else(PoisonError::into_inner);
-            std::mem::swap(&mut *buffered, &mut self.spare);
-        }
-        let ciphertext = &self.spare;
-        if ciphertext.len() >= PARALLEL_MIN {
-            let hasher = &mut self.ciphertext_hasher;
-            let out = &mut self.out;
-            std::thread::scope(|s| {
-                let hashing = s.spawn(move || hasher.update(ciphertext));
-                let written = out.write_all(ciphertext);
-                hashing.join().expect("hashing does not panic");
-                written
-            })?;
-        } else {
-            self.ciphertext_hasher.update(ciphertext);
-            self.out.write_all(ciphertext)?;
-        }
-        self.ciphertext_len += ciphertext.len() as u64;
-        self.spare.clear();
+        self.ciphertext_len += drain(&self.sink, &mut self.out, &self.hasher)?;
         Ok(())
     }
 
@@ -148,27 +158,36 @@ impl<W: Write> RecordingWriter<W> {
             stream,
             sink,
             mut out,
-            plaintext_hasher,
-            mut ciphertext_hasher,
+            hasher,
             plaintext_len,
             mut ciphertext_len,
             ..
         } = self;
         stream.finish()?;
-        // The final chunk is at most 64 KiB: no need for a second thread.
-        let tail = std::mem::take(&mut *sink.0.lock().unwrap_or_else(PoisonError::into_inner));
-        ciphertext_hasher.update(&tail);
-        out.write_all(&tail)?;
+        ciphertext_len += drain(&sink, &mut out, &hasher)?;
         out.flush()?;
-        ciphertext_len += tail.len() as u64;
+        let (plain, cipher) = hasher.finish()?;
         let ciphertext = Ciphertext {
             length: ciphertext_len,
-            sha256: ciphertext_hasher.finalize().into(),
+            sha256: cipher.finalize().into(),
         };
         let plaintext = Plaintext {
             length: plaintext_len,
-            sha256: plaintext_hasher.finalize().into(),
+            sha256: plain.finalize().into(),
         };
         Ok((out, ciphertext, plaintext))
     }
+}
+
+/// Moves ciphertext from age's buffer to `out`, while the worker hashes the
+/// same buffer; returns the bytes moved.
+fn drain<W: Write>(sink: &SharedBuf, out: &mut W, hasher: &HashWorker) -> io::Result<u64> {
+    let ciphertext = std::mem::take(&mut *sink.0.lock().unwrap_or_else(PoisonError::into_inner));
+    if ciphertext.is_empty() {
+        return Ok(0);
+    }
+    let ciphertext = Arc::new(ciphertext);
+    hasher.send(HashJob::Ciphertext(ciphertext.clone()))?;
+    out.write_all(&ciphertext)?;
+    Ok(ciphertext.len() as u64)
 }
