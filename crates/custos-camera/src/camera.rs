@@ -6,8 +6,7 @@
 
 use anyhow::{Context, Result};
 use custos_format::{
-    Bookmark, DeviceSigningKey, DisplayEvent, GpsPoint, SignedManifest, StopReason, Trigger,
-    UtcMillis,
+    Bookmark, DisplayEvent, GpsPoint, SignedManifest, SigningKey, StopReason, Trigger, UtcMillis,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -115,7 +114,7 @@ pub fn offline_status(dir: &CameraDir) -> Result<Status> {
 pub struct Camera<D: FrontDisplay> {
     dir: CameraDir,
     config: CameraConfig,
-    key: DeviceSigningKey,
+    key: SigningKey,
     encoder: VideoEncoder,
     ring: PrerecordRing,
     recording: Option<ActiveRecording>,

@@ -16,6 +16,7 @@ pub mod recorder;
 pub mod run;
 pub mod source;
 pub mod storage;
+pub mod wipe;
 
 pub use camera::{Button, Camera, PressError, State, Status};
 pub use storage::{CameraConfig, CameraDir};

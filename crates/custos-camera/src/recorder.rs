@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 
 use anyhow::{bail, Context, Result};
 use custos_format::{
-    Bookmark, Ciphertext, DeviceSigningKey, DisplayEvent, Encryption, GpsPoint, Manifest,
-    RecordingWriter, SignedManifest, StopReason, Trigger, UtcMillis, VideoParams, AGE_CHUNK_SIZE,
+    Bookmark, Ciphertext, DisplayEvent, Encryption, GpsPoint, Manifest, RecordingWriter,
+    SignedManifest, SigningKey, StopReason, Trigger, UtcMillis, VideoParams, AGE_CHUNK_SIZE,
     AGE_ENCRYPTED_CHUNK_SIZE, MANIFEST_FORMAT,
 };
 use muxide::codec::h264::AvcConfig;
@@ -378,7 +378,7 @@ impl ActiveRecording {
     /// Ends the recording: last fragment, final age chunk, signed manifest.
     /// With `StorageFull` the samples that do not fit are dropped, the rest is
     /// finished normally.
-    pub fn finish(mut self, reason: StopReason, key: &DeviceSigningKey) -> Result<SignedManifest> {
+    pub fn finish(mut self, reason: StopReason, key: &SigningKey) -> Result<SignedManifest> {
         let reason = match self.flush_fragment() {
             Ok(()) => reason,
             Err(FragmentError::StorageFull) => StopReason::StorageFull,
@@ -447,7 +447,7 @@ pub struct Recovered {
 /// Finalises recordings a power cut interrupted: signs a `truncated` manifest
 /// naming the ciphertext exactly as it is on disk, and the last moment whose
 /// fragment is wholly inside the durable, authenticated chunks.
-pub fn recover(dir: &CameraDir, key: &DeviceSigningKey) -> Result<Vec<Recovered>> {
+pub fn recover(dir: &CameraDir, key: &SigningKey) -> Result<Vec<Recovered>> {
     let mut out = Vec::new();
     for paths in dir.open_journals()? {
         if paths.manifest.exists() {

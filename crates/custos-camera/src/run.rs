@@ -88,6 +88,13 @@ pub fn run(dir: &CameraDir, options: RunOptions, shutdown: Arc<AtomicBool>) -> R
         );
     }
     drop(key);
+    let wiped = crate::wipe::finish_interrupted_wipes(dir)?;
+    if wiped > 0 {
+        tracing::info!(
+            recordings = wiped,
+            "completed wipes interrupted by power loss"
+        );
+    }
 
     let start_us = options
         .start_time_us

@@ -9,12 +9,14 @@
 //! CAM/recordings/NNNNNNNN-UUID.open           journal, present only while recording
 //! CAM/recordings/NNNNNNNN-UUID.manifest.json  canonical signed manifest
 //! CAM/recordings/NNNNNNNN-UUID.manifest.sig   64-byte Ed25519 signature
+//! CAM/recordings/NNNNNNNN-UUID.receipt.json   the server's receipt, kept after the wipe
+//! CAM/recordings/NNNNNNNN-UUID.receipt.sig
 //! CAM/camera.lock, CAM/control.sock           while the agent runs
 //! ```
 //!
 //! There is deliberately no function here that removes or reads back a
-//! recording's content: the camera cannot delete or play back (the dock's
-//! wipe-after-receipt arrives with the offload issue, in the dock crate).
+//! recording's content: the camera cannot play back, and deletes only in
+//! `wipe`, against a server receipt it has confirmed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use custos_format::manifest::check_identifier;
-use custos_format::{DeviceSigningKey, DeviceVerifyingKey};
+use custos_format::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 pub const FIRMWARE: &str = concat!("custos-camera/", env!("CARGO_PKG_VERSION"));
@@ -45,6 +47,10 @@ pub struct CameraConfig {
     pub display_triggers_recording: bool,
     /// Attach a simulated GPS track (synthetic cameras have no receiver).
     pub simulated_gps: bool,
+    /// The server's receipt key (Ed25519, hex), pinned at enrollment: the only
+    /// key whose receipts can make the camera delete a recording.
+    #[serde(default)]
+    pub server_receipt_key: Option<String>,
 }
 
 impl CameraConfig {
@@ -63,6 +69,7 @@ impl CameraConfig {
             );
         }
         crate::source::check_size(self.width, self.height)?;
+        self.pinned_receipt_key()?;
         if !(1..=120).contains(&self.fps) {
             bail!("fps must be 1..=120");
         }
@@ -70,6 +77,14 @@ impl CameraConfig {
             bail!("bitrate must be 100 kbit/s to 50 Mbit/s");
         }
         Ok(())
+    }
+
+    /// The pinned server receipt key, if the camera is enrolled.
+    pub fn pinned_receipt_key(&self) -> Result<Option<VerifyingKey>> {
+        self.server_receipt_key
+            .as_deref()
+            .map(|hex| VerifyingKey::from_hex(hex).context("server_receipt_key"))
+            .transpose()
     }
 
     pub fn recipient(&self) -> age::x25519::Recipient {
@@ -113,6 +128,9 @@ pub struct RecordingPaths {
     pub journal: PathBuf,
     pub manifest: PathBuf,
     pub signature: PathBuf,
+    /// The server's receipt, kept after the wipe as proof of handover.
+    pub receipt: PathBuf,
+    pub receipt_signature: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -161,12 +179,14 @@ impl CameraDir {
             journal: dir.join(format!("{stem}.open")),
             manifest: dir.join(format!("{stem}.manifest.json")),
             signature: dir.join(format!("{stem}.manifest.sig")),
+            receipt: dir.join(format!("{stem}.receipt.json")),
+            receipt_signature: dir.join(format!("{stem}.receipt.sig")),
             stem,
         }
     }
 
     /// Creates a camera: identity key, configuration, empty chain.
-    pub fn init(&self, config: &CameraConfig) -> Result<DeviceVerifyingKey> {
+    pub fn init(&self, config: &CameraConfig) -> Result<VerifyingKey> {
         config.validate()?;
         if self.config_path().exists() {
             bail!(
@@ -176,7 +196,7 @@ impl CameraDir {
         }
         fs::create_dir_all(self.root.join("identity"))?;
         fs::create_dir_all(self.recordings_dir())?;
-        let key = DeviceSigningKey::generate();
+        let key = SigningKey::generate();
         write_atomically(&self.key_path(), &key.seed()[..], true)?;
         let public = key.verifying_key();
         write_atomically(&self.public_key_path(), public.to_pem().as_bytes(), false)?;
@@ -228,16 +248,16 @@ impl CameraDir {
         )
     }
 
-    pub fn signing_key(&self) -> Result<DeviceSigningKey> {
+    pub fn signing_key(&self) -> Result<SigningKey> {
         let seed = zeroize::Zeroizing::new(
             fs::read(self.key_path()).context("reading the camera's identity key")?,
         );
-        Ok(DeviceSigningKey::from_seed_slice(&seed)?)
+        Ok(SigningKey::from_seed_slice(&seed)?)
     }
 
-    pub fn verifying_key(&self) -> Result<DeviceVerifyingKey> {
+    pub fn verifying_key(&self) -> Result<VerifyingKey> {
         let pem = fs::read_to_string(self.public_key_path())?;
-        Ok(DeviceVerifyingKey::from_pem(&pem)?)
+        Ok(VerifyingKey::from_pem(&pem)?)
     }
 
     /// Finished recordings waiting for the dock, in sequence order.
@@ -248,6 +268,11 @@ impl CameraDir {
     /// Recordings interrupted by a power loss: a journal without a manifest.
     pub fn open_journals(&self) -> Result<Vec<RecordingPaths>> {
         self.recordings_with_suffix(".open")
+    }
+
+    /// Recordings the server has given a receipt for (wiped, or being wiped).
+    pub fn receipts(&self) -> Result<Vec<RecordingPaths>> {
+        self.recordings_with_suffix(".receipt.json")
     }
 
     fn recordings_with_suffix(&self, suffix: &str) -> Result<Vec<RecordingPaths>> {

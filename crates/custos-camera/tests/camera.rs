@@ -48,6 +48,7 @@ fn rig(prerecord: u32, tweak: impl FnOnce(&mut CameraConfig)) -> Rig {
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: true,
+        server_receipt_key: None,
     };
     tweak(&mut config);
     let dir = CameraDir::new(tmp.path().join("cam"));
@@ -555,6 +556,7 @@ fn damaged_camera_files_give_clear_errors() {
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: false,
+        server_receipt_key: None,
     };
     assert!(CameraDir::new(rig._tmp.path().join("c2"))
         .init(&bad)
@@ -621,7 +623,8 @@ fn torn_journal_and_damaged_state_are_handled() {
 }
 
 /// The camera cannot play back, decrypt or delete a recording by construction:
-/// its code names no decryption API and removes only journals and its socket.
+/// its code names no decryption API, and outside `wipe.rs` (receipt-gated)
+/// removes only journals and its socket.
 #[test]
 fn camera_code_has_no_decrypt_or_delete_path() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -641,6 +644,11 @@ fn camera_code_has_no_decrypt_or_delete_path() {
                 path.display()
             );
         }
+        // wipe.rs deletes, and only against a confirmed receipt (tested below).
+        if path.file_name().unwrap() == "wipe.rs" {
+            assert!(text.contains(".confirm(&pinned, &manifest)"));
+            continue;
+        }
         for line in text.lines().filter(|l| l.contains("remove_file")) {
             assert!(
                 line.contains("journal") || line.contains("socket"),
@@ -649,4 +657,105 @@ fn camera_code_has_no_decrypt_or_delete_path() {
             );
         }
     }
+}
+
+#[test]
+fn wipe_needs_a_receipt_from_the_pinned_server_for_exactly_that_recording() {
+    use custos_camera::wipe::{finish_interrupted_wipes, wipe, WipeOutcome};
+    use custos_format::{Receipt, SignedReceipt, SigningKey, UtcMillis};
+    let server = SigningKey::from_seed(&[42; 32]);
+    let impostor = SigningKey::from_seed(&[43; 32]);
+    let mut rig = rig(0, |_| {});
+    let mut cam = rig.camera();
+    for _ in 0..3 {
+        cam.press(Button::Record).unwrap();
+        rig.feed(&mut cam, FPS);
+        cam.press(Button::Stop).unwrap();
+        rig.feed(&mut cam, 1);
+    }
+    let pending = rig.dir.pending_recordings().unwrap();
+    let recs = rig.recordings();
+    let receipt = |i: usize, key: &SigningKey| {
+        SignedReceipt::sign(
+            Receipt::for_manifest(
+                &recs[i].0,
+                UtcMillis::from_millis(1_795_424_500_000).unwrap(),
+                "rotterdam",
+            ),
+            key,
+        )
+        .unwrap()
+    };
+
+    // Not enrolled: no pinned key, no wipe, whatever the receipt.
+    let err = wipe(&rig.dir, &pending[0], &receipt(0, &server)).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("no pinned server key"),
+        "{err:#}"
+    );
+    let mut config = rig.dir.load_config().unwrap();
+    config.server_receipt_key = Some(server.verifying_key().to_hex());
+    rig.dir.save_config(&config).unwrap();
+
+    let before = walk(&rig.dir.recordings_dir());
+    for (paths, bad, why) in [
+        (&pending[0], receipt(0, &impostor), "pinned server key"),
+        (&pending[1], receipt(0, &server), "another recording"),
+    ] {
+        let err = wipe(&rig.dir, paths, &bad).unwrap_err();
+        assert!(format!("{err:#}").contains(why), "{err:#}");
+    }
+    // The ciphertext changed on the camera after the server received it.
+    let mut tampered = std::fs::read(&pending[2].ciphertext).unwrap();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    std::fs::write(&pending[2].ciphertext, &tampered).unwrap();
+    let err = wipe(&rig.dir, &pending[2], &receipt(2, &server)).unwrap_err();
+    assert!(format!("{err:#}").contains("differs"), "{err:#}");
+    tampered[last] ^= 1;
+    std::fs::write(&pending[2].ciphertext, &tampered).unwrap();
+    assert_eq!(
+        walk(&rig.dir.recordings_dir()),
+        before,
+        "a refused receipt deletes nothing"
+    );
+
+    // The right receipt wipes exactly that recording and is kept as proof.
+    assert_eq!(
+        wipe(&rig.dir, &pending[0], &receipt(0, &server)).unwrap(),
+        WipeOutcome::Wiped
+    );
+    assert!(
+        !pending[0].ciphertext.exists()
+            && !pending[0].manifest.exists()
+            && !pending[0].signature.exists()
+    );
+    assert!(pending[0].receipt.exists());
+    assert_eq!(
+        wipe(&rig.dir, &pending[0], &receipt(0, &server)).unwrap(),
+        WipeOutcome::AlreadyWiped
+    );
+    assert_eq!(rig.dir.pending_recordings().unwrap().len(), 2);
+
+    // Power lost mid-wipe: receipt stored, ciphertext gone, manifest still there.
+    let r1 = receipt(1, &server);
+    std::fs::write(&pending[1].receipt, r1.bytes()).unwrap();
+    std::fs::write(&pending[1].receipt_signature, r1.signature()).unwrap();
+    std::fs::remove_file(&pending[1].ciphertext).unwrap();
+    assert_eq!(finish_interrupted_wipes(&rig.dir).unwrap(), 1);
+    assert!(!pending[1].manifest.exists());
+    assert_eq!(rig.dir.pending_recordings().unwrap().len(), 1);
+
+    // The chain goes on across wiped recordings.
+    cam.press(Button::Record).unwrap();
+    rig.feed(&mut cam, FPS);
+    cam.press(Button::Stop).unwrap();
+    rig.feed(&mut cam, 1);
+    let rest: Vec<_> = rig.recordings().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(rest[1].manifest().sequence, 4);
+    assert_eq!(
+        rest[1].manifest().previous_manifest_sha256,
+        rest[0].sha256()
+    );
 }

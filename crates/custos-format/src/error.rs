@@ -5,12 +5,12 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum FormatError {
-    #[error("manifest is not valid JSON for this format: {0}")]
-    ManifestSyntax(String),
-    #[error("manifest is valid JSON but not in RFC 8785 canonical form")]
-    ManifestNotCanonical,
-    #[error("manifest field `{field}` is invalid: {reason}")]
-    ManifestField { field: &'static str, reason: String },
+    #[error("not valid JSON for this format: {0}")]
+    Syntax(String),
+    #[error("valid JSON but not in RFC 8785 canonical form")]
+    NotCanonical,
+    #[error("field `{field}` is invalid: {reason}")]
+    InvalidField { field: &'static str, reason: String },
     #[error("unsupported manifest format `{0}`")]
     UnsupportedFormat(String),
     #[error("signature is malformed: {0}")]

@@ -13,8 +13,10 @@
 //! [age]: https://age-encryption.org/v1
 #![forbid(unsafe_code)]
 
+mod canonical;
 mod error;
 pub mod manifest;
+pub mod receipt;
 pub mod signing;
 pub mod stream;
 pub mod timestamp;
@@ -25,7 +27,8 @@ pub use manifest::{
     Bookmark, Ciphertext, DisplayEvent, Encryption, GpsPoint, Manifest, Plaintext, StopReason,
     Trigger, VideoParams,
 };
-pub use signing::{DeviceSigningKey, DeviceVerifyingKey, SignedManifest};
+pub use receipt::{ConfirmedReceipt, Receipt, ReceiptMismatch, SignedReceipt, RECEIPT_FORMAT};
+pub use signing::{Canonical, Signed, SignedManifest, SigningKey, VerifyingKey};
 pub use stream::{RecordingWriter, AGE_CHUNK_SIZE, AGE_ENCRYPTED_CHUNK_SIZE};
 pub use timestamp::UtcMillis;
 

@@ -28,7 +28,7 @@ pub struct Manifest {
     /// 1 for a camera's first recording, then +1 for every recording started.
     pub sequence: u64,
     /// SHA-256 of the previous recording's manifest bytes; all zeros for sequence 1.
-    #[serde(with = "hex32")]
+    #[serde(with = "crate::canonical::hex32")]
     pub previous_manifest_sha256: [u8; 32],
     /// The officer checked out to the camera, if any.
     pub officer_id: Option<String>,
@@ -128,7 +128,7 @@ pub struct Encryption {
 #[serde(deny_unknown_fields)]
 pub struct Ciphertext {
     pub length: u64,
-    #[serde(with = "hex32")]
+    #[serde(with = "crate::canonical::hex32")]
     pub sha256: [u8; 32],
 }
 
@@ -136,48 +136,43 @@ pub struct Ciphertext {
 #[serde(deny_unknown_fields)]
 pub struct Plaintext {
     pub length: u64,
-    #[serde(with = "hex32")]
+    #[serde(with = "crate::canonical::hex32")]
     pub sha256: [u8; 32],
+}
+
+impl crate::signing::Canonical for Manifest {
+    fn to_canonical_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        Manifest::to_canonical_bytes(self)
+    }
+
+    fn from_canonical_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        Manifest::from_canonical_bytes(bytes)
+    }
 }
 
 impl Manifest {
     /// The canonical bytes: what is signed, hashed into the chain, and stored.
     pub fn to_canonical_bytes(&self) -> Result<Vec<u8>, FormatError> {
         self.validate()?;
-        serde_jcs::to_vec(self).map_err(|e| FormatError::ManifestSyntax(e.to_string()))
+        crate::canonical::encode(self)
     }
 
     /// Parses manifest bytes, accepting only the canonical encoding of a valid
     /// manifest: any other spelling of the same content is refused, so there is
     /// exactly one byte string per manifest and its hash identifies it.
     pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
-        if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(FormatError::ManifestField {
-                field: "(whole manifest)",
-                reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
-            });
-        }
-        // Look at `format` first, so a future version gets a precise error.
-        let value: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| FormatError::ManifestSyntax(e.to_string()))?;
-        match value.get("format").and_then(|f| f.as_str()) {
-            Some(MANIFEST_FORMAT) => {}
-            Some(other) => return Err(FormatError::UnsupportedFormat(other.to_owned())),
-            None => return Err(FormatError::ManifestSyntax("missing `format`".into())),
-        }
-        let manifest: Manifest = serde_json::from_value(value)
-            .map_err(|e| FormatError::ManifestSyntax(e.to_string()))?;
-        let canonical = manifest.to_canonical_bytes()?;
-        if canonical != bytes {
-            return Err(FormatError::ManifestNotCanonical);
-        }
-        Ok(manifest)
+        crate::canonical::parse(
+            bytes,
+            MANIFEST_FORMAT,
+            MAX_MANIFEST_BYTES,
+            Manifest::to_canonical_bytes,
+        )
     }
 
     /// Checks the rules JSON types cannot express.
     pub fn validate(&self) -> Result<(), FormatError> {
         fn bad(field: &'static str, reason: impl Into<String>) -> FormatError {
-            FormatError::ManifestField {
+            FormatError::InvalidField {
                 field,
                 reason: reason.into(),
             }
@@ -329,23 +324,5 @@ pub fn check_identifier(id: &str) -> Result<(), String> {
             "`{}` is not an identifier (1-64 of A-Z a-z 0-9 . _ -, starting alphanumeric)",
             id.escape_debug()
         ))
-    }
-}
-
-mod hex32 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-        let s = String::deserialize(d)?;
-        if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(serde::de::Error::custom("expected 64 lowercase hex digits"));
-        }
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
-        Ok(out)
     }
 }

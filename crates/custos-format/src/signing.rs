@@ -13,13 +13,13 @@ use crate::{sha256, FormatError, Manifest};
 pub const SIGNATURE_LEN: usize = 64;
 
 /// A camera's private identity key. Never leaves the camera.
-pub struct DeviceSigningKey(ed25519_dalek::SigningKey);
+pub struct SigningKey(ed25519_dalek::SigningKey);
 
 /// A camera's public key, registered with the server at enrollment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeviceVerifyingKey(ed25519_dalek::VerifyingKey);
+pub struct VerifyingKey(ed25519_dalek::VerifyingKey);
 
-impl DeviceSigningKey {
+impl SigningKey {
     pub fn generate() -> Self {
         Self(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng))
     }
@@ -39,8 +39,8 @@ impl DeviceSigningKey {
         Zeroizing::new(self.0.to_bytes())
     }
 
-    pub fn verifying_key(&self) -> DeviceVerifyingKey {
-        DeviceVerifyingKey(self.0.verifying_key())
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey(self.0.verifying_key())
     }
 
     pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
@@ -48,7 +48,7 @@ impl DeviceSigningKey {
     }
 }
 
-impl DeviceVerifyingKey {
+impl VerifyingKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         let bytes: &[u8; 32] = bytes
             .try_into()
@@ -94,27 +94,38 @@ impl DeviceVerifyingKey {
     }
 }
 
-/// A manifest together with its exact bytes and the camera's signature.
+/// A document with exactly one byte encoding, so that a signature over those
+/// bytes and their SHA-256 identify it.
+pub trait Canonical: Sized {
+    fn to_canonical_bytes(&self) -> Result<Vec<u8>, FormatError>;
+    fn from_canonical_bytes(bytes: &[u8]) -> Result<Self, FormatError>;
+}
+
+/// A canonical document together with its exact bytes and an Ed25519
+/// signature over them.
 #[derive(Clone, Debug)]
-pub struct SignedManifest {
-    manifest: Manifest,
+pub struct Signed<T> {
+    content: T,
     bytes: Vec<u8>,
     signature: [u8; SIGNATURE_LEN],
 }
 
-impl SignedManifest {
-    pub fn sign(manifest: Manifest, key: &DeviceSigningKey) -> Result<Self, FormatError> {
-        let bytes = manifest.to_canonical_bytes()?;
+/// A recording manifest signed by its camera.
+pub type SignedManifest = Signed<Manifest>;
+
+impl<T: Canonical> Signed<T> {
+    pub fn sign(content: T, key: &SigningKey) -> Result<Self, FormatError> {
+        let bytes = content.to_canonical_bytes()?;
         let signature = key.sign(&bytes);
         Ok(Self {
-            manifest,
+            content,
             bytes,
             signature,
         })
     }
 
-    /// Parses a manifest and its signature without checking the signature:
-    /// call [`SignedManifest::verify`] with the enrolled key before trusting it.
+    /// Parses a document and its signature without checking the signature:
+    /// call [`Signed::verify`] with the expected key before trusting it.
     pub fn parse(bytes: &[u8], signature: &[u8]) -> Result<Self, FormatError> {
         let signature: [u8; SIGNATURE_LEN] = signature.try_into().map_err(|_| {
             FormatError::SignatureMalformed(format!(
@@ -122,20 +133,20 @@ impl SignedManifest {
                 signature.len()
             ))
         })?;
-        let manifest = Manifest::from_canonical_bytes(bytes)?;
+        let content = T::from_canonical_bytes(bytes)?;
         Ok(Self {
-            manifest,
+            content,
             bytes: bytes.to_vec(),
             signature,
         })
     }
 
-    pub fn verify(&self, key: &DeviceVerifyingKey) -> Result<(), FormatError> {
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), FormatError> {
         key.verify(&self.bytes, &self.signature)
     }
 
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
+    pub fn content(&self) -> &T {
+        &self.content
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -146,8 +157,15 @@ impl SignedManifest {
         &self.signature
     }
 
-    /// The link the next manifest's `previous_manifest_sha256` must carry.
+    /// SHA-256 of the exact bytes: the document's identity (for manifests,
+    /// the link the next manifest's `previous_manifest_sha256` carries).
     pub fn sha256(&self) -> [u8; 32] {
         sha256(&self.bytes)
+    }
+}
+
+impl Signed<Manifest> {
+    pub fn manifest(&self) -> &Manifest {
+        &self.content
     }
 }

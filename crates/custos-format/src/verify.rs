@@ -5,13 +5,13 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
-use crate::{DeviceVerifyingKey, FormatError, SignedManifest, GENESIS_HASH};
+use crate::{FormatError, SignedManifest, VerifyingKey, GENESIS_HASH};
 
 /// Verifies the camera's signature and that `ciphertext` is exactly the bytes
 /// the manifest names. Any flipped, removed, appended or reordered byte fails.
 pub fn verify_recording<R: Read>(
     signed: &SignedManifest,
-    key: &DeviceVerifyingKey,
+    key: &VerifyingKey,
     ciphertext: R,
 ) -> Result<(), FormatError> {
     signed.verify(key)?;

@@ -93,7 +93,7 @@ fn plaintext(len: usize) -> Vec<u8> {
 fn manifest_round_trips_canonically_and_signature_verifies() {
     let (_, ct, pt) = encrypt(&plaintext(10));
     let m = manifest(1, GENESIS_HASH, ct, Some(pt));
-    let key = DeviceSigningKey::from_seed(&[7u8; 32]);
+    let key = SigningKey::from_seed(&[7u8; 32]);
     let signed = SignedManifest::sign(m.clone(), &key).unwrap();
     let parsed = SignedManifest::parse(signed.bytes(), signed.signature()).unwrap();
     assert_eq!(parsed.manifest(), &m);
@@ -114,7 +114,7 @@ fn non_canonical_and_invalid_manifests_are_refused() {
     let pretty = serde_json::to_vec_pretty(&m).unwrap();
     assert!(matches!(
         Manifest::from_canonical_bytes(&pretty),
-        Err(FormatError::ManifestNotCanonical)
+        Err(FormatError::NotCanonical)
     ));
     let upper_hex = text.replace(
         &hex::encode(m.ciphertext.sha256),
@@ -124,7 +124,7 @@ fn non_canonical_and_invalid_manifests_are_refused() {
     let extra = text.replacen('{', "{\"aaa\":1,", 1);
     assert!(matches!(
         Manifest::from_canonical_bytes(extra.as_bytes()),
-        Err(FormatError::ManifestSyntax(_))
+        Err(FormatError::Syntax(_))
     ));
     let future = text.replace(MANIFEST_FORMAT, "custos.recording-manifest/2");
     assert!(matches!(
@@ -201,8 +201,8 @@ fn every_truncation_and_garbage_is_an_error_not_a_panic() {
 #[test]
 fn forged_signatures_and_edited_manifests_fail() {
     let (_, ct, pt) = encrypt(&plaintext(10));
-    let key = DeviceSigningKey::from_seed(&[7u8; 32]);
-    let other = DeviceSigningKey::from_seed(&[8u8; 32]);
+    let key = SigningKey::from_seed(&[7u8; 32]);
+    let other = SigningKey::from_seed(&[8u8; 32]);
     let signed = SignedManifest::sign(manifest(1, GENESIS_HASH, ct, Some(pt)), &key).unwrap();
     assert!(matches!(
         signed.verify(&other.verifying_key()),
@@ -234,7 +234,7 @@ fn forged_signatures_and_edited_manifests_fail() {
 fn ciphertext_tampering_is_detected() {
     let content = plaintext(300_000);
     let (ciphertext, ct, pt) = encrypt(&content);
-    let key = DeviceSigningKey::from_seed(&[7u8; 32]);
+    let key = SigningKey::from_seed(&[7u8; 32]);
     let signed = SignedManifest::sign(manifest(1, GENESIS_HASH, ct, Some(pt)), &key).unwrap();
     let vk = key.verifying_key();
     verify_recording(&signed, &vk, Cursor::new(&ciphertext)).unwrap();
@@ -315,7 +315,7 @@ fn truncated_recording_yields_its_authenticated_prefix() {
         length: cut.len() as u64,
         sha256: sha256(cut),
     };
-    let key = DeviceSigningKey::from_seed(&[7u8; 32]);
+    let key = SigningKey::from_seed(&[7u8; 32]);
     let signed = SignedManifest::sign(manifest(1, GENESIS_HASH, ct, None), &key).unwrap();
     verify_recording(&signed, &key.verifying_key(), Cursor::new(cut)).unwrap();
     let mut out = Vec::new();
@@ -328,7 +328,7 @@ fn truncated_recording_yields_its_authenticated_prefix() {
 
 #[test]
 fn chain_findings_name_gaps_replays_and_broken_links() {
-    let key = DeviceSigningKey::from_seed(&[7u8; 32]);
+    let key = SigningKey::from_seed(&[7u8; 32]);
     let (_, ct, pt) = encrypt(&plaintext(10));
     let mut chain = Vec::new();
     let mut prev = GENESIS_HASH;

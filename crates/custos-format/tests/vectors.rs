@@ -104,10 +104,9 @@ fn committed_vectors_verify_and_reproduce() {
         .unwrap()
         .parse()
         .unwrap();
-    let key =
-        DeviceVerifyingKey::from_pem(&String::from_utf8(read("device.pub.pem")).unwrap()).unwrap();
+    let key = VerifyingKey::from_pem(&String::from_utf8(read("device.pub.pem")).unwrap()).unwrap();
     let seed: [u8; 32] = hex::decode(DEVICE_SEED_HEX).unwrap().try_into().unwrap();
-    assert_eq!(DeviceSigningKey::from_seed(&seed).verifying_key(), key);
+    assert_eq!(SigningKey::from_seed(&seed).verifying_key(), key);
     assert_eq!(
         String::from_utf8(read("device.pub.hex")).unwrap().trim(),
         key.to_hex()
@@ -122,10 +121,7 @@ fn committed_vectors_verify_and_reproduce() {
         verify_recording(&signed, &key, &ciphertext[..]).unwrap();
         // Canonical encoding and Ed25519 are deterministic: we reproduce both.
         assert_eq!(signed.manifest().to_canonical_bytes().unwrap(), bytes);
-        assert_eq!(
-            DeviceSigningKey::from_seed(&seed).sign(&bytes).to_vec(),
-            sig
-        );
+        assert_eq!(SigningKey::from_seed(&seed).sign(&bytes).to_vec(), sig);
         assert_eq!(
             String::from_utf8(read(&format!("{stem}.manifest.sha256")))
                 .unwrap()
@@ -162,7 +158,7 @@ fn regenerate() {
         .as_bytes(),
     );
     let seed: [u8; 32] = hex::decode(DEVICE_SEED_HEX).unwrap().try_into().unwrap();
-    let key = DeviceSigningKey::from_seed(&seed);
+    let key = SigningKey::from_seed(&seed);
     write("device.pub.pem", key.verifying_key().to_pem().as_bytes());
     write(
         "device.pub.hex",

@@ -11,7 +11,7 @@ use custos_camera::prerecord::PrerecordRing;
 use custos_camera::recorder::{ActiveRecording, StartParams};
 use custos_camera::storage::CameraConfig;
 use custos_camera::CameraDir;
-use custos_format::{DeviceSigningKey, RecordingWriter, StopReason, Trigger};
+use custos_format::{RecordingWriter, SigningKey, StopReason, Trigger};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -157,9 +157,10 @@ fn camera_pipeline(
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: false,
+        server_receipt_key: None,
     };
     cam.init(&config)?;
-    let key = DeviceSigningKey::generate();
+    let key = SigningKey::generate();
     let avc = muxide::codec::h264::default_avc_config();
     let mut iter = video.iter().cloned();
     let cpu0 = process_cpu_s()?;
@@ -334,6 +335,7 @@ fn camera_standby(prerecord: u32) -> Result<serde_json::Value> {
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: false,
+        server_receipt_key: None,
     };
     cam.init(&config)?;
     let mut camera =

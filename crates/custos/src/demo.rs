@@ -65,6 +65,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: true,
+        server_receipt_key: None,
     };
     cam_dir.init(&config)?;
     println!("2. Camera zuid-01 enrolled on the camera side, checked out to officer boa-1017, pre-record 30 s");

@@ -190,6 +190,7 @@ pub fn run(command: DeviceCommand) -> Result<ExitCode> {
                 storage_capacity_bytes: storage_capacity,
                 display_triggers_recording,
                 simulated_gps: !no_gps,
+                server_receipt_key: None,
             };
             let public = dir.init(&config)?;
             eprintln!(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use custos_format::verify::{check_chain, decrypt_recording, verify_recording};
-use custos_format::{DeviceVerifyingKey, SignedManifest};
+use custos_format::{SignedManifest, VerifyingKey};
 use serde::Serialize;
 
 use crate::keys::PassphraseArgs;
@@ -95,7 +95,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         .clone()
         .or(default_key)
         .context("--device-key is required")?;
-    let key = DeviceVerifyingKey::from_pem(
+    let key = VerifyingKey::from_pem(
         &std::fs::read_to_string(&key_path)
             .with_context(|| format!("reading {}", key_path.display()))?,
     )
@@ -182,7 +182,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
 
 fn check_one(
     item: &Item,
-    key: &DeviceVerifyingKey,
+    key: &VerifyingKey,
     identity: Option<&age::x25519::Identity>,
 ) -> (Verdict, Option<SignedManifest>) {
     let mut verdict = Verdict {

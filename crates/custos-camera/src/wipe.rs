@@ -1,0 +1,102 @@
+//! The only place a recording leaves the camera: against a server receipt
+//! that verifies with the pinned server key and names exactly this
+//! recording's manifest and ciphertext — the ciphertext being re-hashed from
+//! disk first, so what is deleted is what the server holds.
+
+use std::fs;
+
+use anyhow::{bail, Context, Result};
+use custos_format::verify::digest_reader;
+use custos_format::{SignedManifest, SignedReceipt, VerifyingKey};
+
+use crate::storage::{sync_dir, write_atomically, CameraDir, RecordingPaths};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum WipeOutcome {
+    Wiped,
+    /// Already gone (a wipe interrupted earlier was completed, or a re-sent receipt).
+    AlreadyWiped,
+}
+
+/// Deletes one recording's ciphertext and manifest against `receipt`.
+/// Keeps the receipt itself, as the camera's proof of handover.
+pub fn wipe(
+    dir: &CameraDir,
+    paths: &RecordingPaths,
+    receipt: &SignedReceipt,
+) -> Result<WipeOutcome> {
+    let pinned = pinned_key(dir)?;
+    if !paths.manifest.exists() {
+        return Ok(WipeOutcome::AlreadyWiped);
+    }
+    let manifest = SignedManifest::parse(&fs::read(&paths.manifest)?, &fs::read(&paths.signature)?)
+        .with_context(|| format!("{} is damaged", paths.manifest.display()))?;
+    let confirmed = receipt
+        .confirm(&pinned, &manifest)
+        .map_err(|e| anyhow::anyhow!("not wiping {}: {e}", paths.stem))?;
+    if paths.ciphertext.exists() {
+        let (length, sha256) = digest_reader(fs::File::open(&paths.ciphertext)?)?;
+        let r = confirmed.receipt();
+        if length != r.ciphertext_length || sha256 != r.ciphertext_sha256 {
+            bail!(
+                "not wiping {}: the ciphertext on the camera differs from what the server received",
+                paths.stem
+            );
+        }
+    }
+    // The receipt first: should power fail mid-wipe, the next start finds it
+    // beside what is left and completes the wipe (`finish_interrupted_wipes`).
+    write_atomically(
+        &paths.receipt_signature,
+        confirmed.signed().signature(),
+        false,
+    )?;
+    write_atomically(&paths.receipt, confirmed.signed().bytes(), false)?;
+    remove_recording_files(dir, paths)?;
+    tracing::info!(
+        sequence = manifest.manifest().sequence,
+        "recording wiped after server receipt"
+    );
+    Ok(WipeOutcome::Wiped)
+}
+
+/// Completes wipes a power cut interrupted: a stored receipt beside files
+/// it names. Each is re-confirmed exactly as in [`wipe`].
+pub fn finish_interrupted_wipes(dir: &CameraDir) -> Result<usize> {
+    let mut done = 0;
+    for paths in dir.receipts()? {
+        if !paths.manifest.exists() {
+            // Content and manifest are gone; at most the signature is left.
+            remove_recording_files(dir, &paths)?;
+            continue;
+        }
+        let receipt = SignedReceipt::parse(
+            &fs::read(&paths.receipt)?,
+            &fs::read(&paths.receipt_signature)?,
+        )
+        .with_context(|| format!("{} is damaged", paths.receipt.display()))?;
+        if wipe(dir, &paths, &receipt)? == WipeOutcome::Wiped {
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
+fn pinned_key(dir: &CameraDir) -> Result<VerifyingKey> {
+    dir.load_config()?.pinned_receipt_key()?.context(
+        "the camera has no pinned server key (enroll it first); it never wipes without one",
+    )
+}
+
+fn remove_recording_files(dir: &CameraDir, paths: &RecordingPaths) -> Result<()> {
+    // Ciphertext first, the manifest's signature last: every state in between
+    // still lets `finish_interrupted_wipes` re-confirm or tidy up.
+    for path in [&paths.ciphertext, &paths.manifest, &paths.signature] {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+        }
+    }
+    sync_dir(&dir.recordings_dir())
+}
