@@ -1,0 +1,508 @@
+//! The catalog on SQLite: one file in the data directory, WAL mode, its own
+//! migrations (`migrations/`, applied in order at open).
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use custos_catalog::*;
+use custos_format::UtcMillis;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use uuid::Uuid;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+pub struct SqliteCatalog {
+    pool: SqlitePool,
+}
+
+fn unavailable(e: sqlx::Error) -> CatalogError {
+    CatalogError::Unavailable(e.to_string())
+}
+
+fn corrupt(what: &str) -> CatalogError {
+    CatalogError::Unavailable(format!("corrupt catalog row: {what}"))
+}
+
+fn ms(t: UtcMillis) -> i64 {
+    t.as_millis()
+}
+
+fn time(v: i64) -> Result<UtcMillis> {
+    UtcMillis::from_millis(v).ok_or_else(|| corrupt("timestamp"))
+}
+
+fn hash(s: &str) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).map_err(|_| corrupt("hash"))?;
+    Ok(out)
+}
+
+fn uuid(s: &str) -> Result<Uuid> {
+    s.parse().map_err(|_| corrupt("uuid"))
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) `catalog.sqlite` in `dir` and migrates it.
+    pub async fn open(dir: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(unavailable)?
+            .filename(dir.join("catalog.sqlite"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed row survives a power cut, as a receipt promises.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(unavailable)?;
+        let this = Self { pool };
+        this.migrate().await?;
+        Ok(this)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(version)
+                .bind(UtcMillis::now().as_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+}
+
+fn device_row(r: &SqliteRow) -> Result<Device> {
+    Ok(Device {
+        device_id: r.get("device_id"),
+        public_key: r.get("public_key"),
+        enrolled_at: time(r.get("enrolled_at"))?,
+        revoked_at: r
+            .get::<Option<i64>, _>("revoked_at")
+            .map(time)
+            .transpose()?,
+    })
+}
+
+fn recording_row(r: &SqliteRow) -> Result<Recording> {
+    Ok(Recording {
+        recording_id: uuid(r.get("recording_id"))?,
+        device_id: r.get("device_id"),
+        sequence: r.get::<i64, _>("sequence") as u64,
+        officer_id: r.get("officer_id"),
+        started_at: time(r.get("started_at"))?,
+        ended_at: time(r.get("ended_at"))?,
+        truncated: r.get::<i64, _>("truncated") != 0,
+        ciphertext_sha256: hash(r.get("ciphertext_sha256"))?,
+        ciphertext_length: r.get::<i64, _>("ciphertext_length") as u64,
+        manifest: r.get("manifest"),
+        manifest_signature: r.get("manifest_signature"),
+        manifest_sha256: hash(r.get("manifest_sha256"))?,
+        blob_key: r.get("blob_key"),
+        stored_at: time(r.get("stored_at"))?,
+        receipt: r.get("receipt"),
+        receipt_signature: r.get("receipt_signature"),
+        delete_after: time(r.get("delete_after"))?,
+    })
+}
+
+fn upload_row(r: &SqliteRow) -> Result<Upload> {
+    Ok(Upload {
+        upload_id: uuid(r.get("upload_id"))?,
+        recording_id: uuid(r.get("recording_id"))?,
+        device_id: r.get("device_id"),
+        sequence: r.get::<i64, _>("sequence") as u64,
+        manifest: r.get("manifest"),
+        manifest_signature: r.get("manifest_signature"),
+        dock_id: r.get("dock_id"),
+        created_at: time(r.get("created_at"))?,
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn add_device(&self, d: &Device) -> Result<()> {
+        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at) VALUES (?, ?, ?, ?)")
+            .bind(&d.device_id)
+            .bind(&d.public_key)
+            .bind(ms(d.enrolled_at))
+            .bind(d.revoked_at.map(ms))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    CatalogError::AlreadyExists { what: "camera", id: d.device_id.clone() }
+                } else {
+                    unavailable(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn device(&self, device_id: &str) -> Result<Option<Device>> {
+        sqlx::query("SELECT * FROM devices WHERE device_id = ?")
+            .bind(device_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(device_row)
+            .transpose()
+    }
+
+    async fn revoke_device(&self, device_id: &str, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE device_id = ?",
+        )
+        .bind(ms(at))
+        .bind(device_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound {
+                what: "camera",
+                id: device_id.into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>> {
+        sqlx::query("SELECT * FROM devices ORDER BY device_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(device_row)
+            .collect()
+    }
+
+    async fn chain_head(&self, device_id: &str) -> Result<Option<ChainHead>> {
+        let row =
+            sqlx::query("SELECT sequence, manifest_sha256 FROM chain_heads WHERE device_id = ?")
+                .bind(device_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        row.map(|r| {
+            Ok(ChainHead {
+                sequence: r.get::<i64, _>("sequence") as u64,
+                manifest_sha256: hash(r.get("manifest_sha256"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn add_dock(&self, d: &Dock) -> Result<()> {
+        sqlx::query("INSERT INTO docks (dock_id, token_sha256, enrolled_at, revoked_at) VALUES (?, ?, ?, ?)")
+            .bind(&d.dock_id)
+            .bind(&d.token_sha256)
+            .bind(ms(d.enrolled_at))
+            .bind(d.revoked_at.map(ms))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    CatalogError::AlreadyExists { what: "dock", id: d.dock_id.clone() }
+                } else {
+                    unavailable(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn dock(&self, dock_id: &str) -> Result<Option<Dock>> {
+        let row = sqlx::query("SELECT * FROM docks WHERE dock_id = ?")
+            .bind(dock_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            Ok(Dock {
+                dock_id: r.get("dock_id"),
+                token_sha256: r.get("token_sha256"),
+                enrolled_at: time(r.get("enrolled_at"))?,
+                revoked_at: r
+                    .get::<Option<i64>, _>("revoked_at")
+                    .map(time)
+                    .transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn revoke_dock(&self, dock_id: &str, at: UtcMillis) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE docks SET revoked_at = COALESCE(revoked_at, ?) WHERE dock_id = ?")
+                .bind(ms(at))
+                .bind(dock_id)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound {
+                what: "dock",
+                id: dock_id.into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn create_upload(&self, u: &Upload) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO uploads (upload_id, recording_id, device_id, sequence, manifest, manifest_signature, dock_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(u.upload_id.to_string())
+        .bind(u.recording_id.to_string())
+        .bind(&u.device_id)
+        .bind(u.sequence as i64)
+        .bind(&u.manifest)
+        .bind(&u.manifest_signature)
+        .bind(&u.dock_id)
+        .bind(ms(u.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                CatalogError::AlreadyExists { what: "upload for recording", id: u.recording_id.to_string() }
+            } else {
+                unavailable(e)
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn upload(&self, upload_id: Uuid) -> Result<Option<Upload>> {
+        sqlx::query("SELECT * FROM uploads WHERE upload_id = ?")
+            .bind(upload_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(upload_row)
+            .transpose()
+    }
+
+    async fn upload_for_recording(&self, recording_id: Uuid) -> Result<Option<Upload>> {
+        sqlx::query("SELECT * FROM uploads WHERE recording_id = ?")
+            .bind(recording_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(upload_row)
+            .transpose()
+    }
+
+    async fn delete_upload(&self, upload_id: Uuid) -> Result<()> {
+        sqlx::query("DELETE FROM uploads WHERE upload_id = ?")
+            .bind(upload_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn commit_recording(&self, r: &Recording, upload_id: Option<Uuid>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated,
+               ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at,
+               receipt, receipt_signature, delete_after)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(r.recording_id.to_string())
+        .bind(&r.device_id)
+        .bind(r.sequence as i64)
+        .bind(&r.officer_id)
+        .bind(ms(r.started_at))
+        .bind(ms(r.ended_at))
+        .bind(r.truncated as i64)
+        .bind(hex::encode(r.ciphertext_sha256))
+        .bind(r.ciphertext_length as i64)
+        .bind(&r.manifest)
+        .bind(&r.manifest_signature)
+        .bind(hex::encode(r.manifest_sha256))
+        .bind(&r.blob_key)
+        .bind(ms(r.stored_at))
+        .bind(&r.receipt)
+        .bind(&r.receipt_signature)
+        .bind(ms(r.delete_after))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                CatalogError::AlreadyExists { what: "recording", id: r.recording_id.to_string() }
+            } else {
+                unavailable(e)
+            }
+        })?;
+        sqlx::query(
+            "INSERT INTO chain_heads (device_id, sequence, manifest_sha256) VALUES (?, ?, ?)
+             ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, manifest_sha256 = excluded.manifest_sha256
+             WHERE excluded.sequence > chain_heads.sequence",
+        )
+        .bind(&r.device_id)
+        .bind(r.sequence as i64)
+        .bind(hex::encode(r.manifest_sha256))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if let Some(id) = upload_id {
+            sqlx::query("DELETE FROM uploads WHERE upload_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn recording(&self, recording_id: Uuid) -> Result<Option<Recording>> {
+        sqlx::query("SELECT * FROM recordings WHERE recording_id = ?")
+            .bind(recording_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(recording_row)
+            .transpose()
+    }
+
+    async fn recording_by_sequence(
+        &self,
+        device_id: &str,
+        sequence: u64,
+    ) -> Result<Option<Recording>> {
+        sqlx::query("SELECT * FROM recordings WHERE device_id = ? AND sequence = ?")
+            .bind(device_id)
+            .bind(sequence as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(recording_row)
+            .transpose()
+    }
+
+    async fn recordings(&self) -> Result<Vec<Recording>> {
+        sqlx::query("SELECT * FROM recordings ORDER BY device_id, sequence")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(recording_row)
+            .collect()
+    }
+
+    async fn add_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
+        let kind = i.kind.as_str();
+        let done = sqlx::query(
+            "INSERT INTO incidents (at, kind, device_id, dock_id, sequence, recording_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ms(at))
+        .bind(kind)
+        .bind(&i.device_id)
+        .bind(&i.dock_id)
+        .bind(i.sequence.map(|s| s as i64))
+        .bind(i.recording_id.map(|u| u.to_string()))
+        .bind(&i.detail)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.last_insert_rowid())
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>> {
+        let rows = sqlx::query("SELECT * FROM incidents ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Incident {
+                    id: r.get("id"),
+                    at: time(r.get("at"))?,
+                    kind: IncidentKind::parse(r.get("kind"))
+                        .ok_or_else(|| corrupt("incident kind"))?,
+                    device_id: r.get("device_id"),
+                    dock_id: r.get("dock_id"),
+                    sequence: r.get::<Option<i64>, _>("sequence").map(|s| s as u64),
+                    recording_id: r
+                        .get::<Option<String>, _>("recording_id")
+                        .map(|s| uuid(&s))
+                        .transpose()?,
+                    detail: r.get("detail"),
+                })
+            })
+            .collect()
+    }
+
+    async fn audit(&self, e: &AuditEvent) -> Result<()> {
+        sqlx::query("INSERT INTO audit_events (at, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(ms(e.at))
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.target)
+            .bind(&e.outcome)
+            .bind(&e.detail)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn audit_events(&self) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query("SELECT * FROM audit_events ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    at: time(r.get("at"))?,
+                    actor: r.get("actor"),
+                    action: r.get("action"),
+                    target: r.get("target"),
+                    outcome: r.get("outcome"),
+                    detail: r.get("detail"),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,180 @@
+//! The catalog story: one test of the whole contract, to run against every
+//! backend (SQLite here; PostgreSQL joins with its crate).
+
+use custos_catalog::*;
+use custos_format::UtcMillis;
+use uuid::Uuid;
+
+fn t(ms: i64) -> UtcMillis {
+    UtcMillis::from_millis(1_795_424_400_000 + ms).unwrap()
+}
+
+fn recording(device: &str, seq: u64) -> Recording {
+    Recording {
+        recording_id: Uuid::now_v7(),
+        device_id: device.into(),
+        sequence: seq,
+        officer_id: Some("boa-1".into()),
+        started_at: t(0),
+        ended_at: t(1000),
+        truncated: false,
+        ciphertext_sha256: [seq as u8; 32],
+        ciphertext_length: 1234,
+        manifest: b"{}".to_vec(),
+        manifest_signature: vec![1; 64],
+        manifest_sha256: [seq as u8 + 100; 32],
+        blob_key: format!("{device}/{seq}.age"),
+        stored_at: t(2000),
+        receipt: b"{}".to_vec(),
+        receipt_signature: vec![2; 64],
+        delete_after: t(28 * 86_400_000),
+    }
+}
+
+pub async fn story(catalog: &dyn Catalog) {
+    // Cameras and docks: enroll, refuse duplicates, revoke.
+    let cam = Device {
+        device_id: "cam-1".into(),
+        public_key: "ab".repeat(32),
+        enrolled_at: t(0),
+        revoked_at: None,
+    };
+    catalog.add_device(&cam).await.unwrap();
+    assert!(matches!(
+        catalog.add_device(&cam).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(catalog.device("cam-1").await.unwrap(), Some(cam.clone()));
+    assert_eq!(catalog.device("nope").await.unwrap(), None);
+    assert!(matches!(
+        catalog.revoke_device("nope", t(1)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    let dock = Dock {
+        dock_id: "dock-1".into(),
+        token_sha256: "cd".repeat(32),
+        enrolled_at: t(0),
+        revoked_at: None,
+    };
+    catalog.add_dock(&dock).await.unwrap();
+    assert_eq!(catalog.dock("dock-1").await.unwrap(), Some(dock));
+    catalog.revoke_dock("dock-1", t(5)).await.unwrap();
+    catalog.revoke_dock("dock-1", t(9)).await.unwrap();
+    assert_eq!(
+        catalog.dock("dock-1").await.unwrap().unwrap().revoked_at,
+        Some(t(5)),
+        "first revocation stands"
+    );
+
+    // Uploads: one per recording.
+    let r1 = recording("cam-1", 1);
+    let upload = Upload {
+        upload_id: Uuid::now_v7(),
+        recording_id: r1.recording_id,
+        device_id: "cam-1".into(),
+        sequence: 1,
+        manifest: b"{}".to_vec(),
+        manifest_signature: vec![1; 64],
+        dock_id: "dock-1".into(),
+        created_at: t(3),
+    };
+    catalog.create_upload(&upload).await.unwrap();
+    let again = Upload {
+        upload_id: Uuid::now_v7(),
+        ..upload.clone()
+    };
+    assert!(matches!(
+        catalog.create_upload(&again).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        catalog.upload_for_recording(r1.recording_id).await.unwrap(),
+        Some(upload.clone())
+    );
+
+    // Committing moves the head, removes the upload, refuses duplicates.
+    assert_eq!(catalog.chain_head("cam-1").await.unwrap(), None);
+    catalog
+        .commit_recording(&r1, Some(upload.upload_id))
+        .await
+        .unwrap();
+    assert_eq!(catalog.upload(upload.upload_id).await.unwrap(), None);
+    assert_eq!(
+        catalog.recording(r1.recording_id).await.unwrap(),
+        Some(r1.clone())
+    );
+    assert_eq!(
+        catalog.chain_head("cam-1").await.unwrap(),
+        Some(ChainHead {
+            sequence: 1,
+            manifest_sha256: r1.manifest_sha256
+        })
+    );
+    assert!(matches!(
+        catalog.commit_recording(&r1, None).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    let r3 = recording("cam-1", 3);
+    catalog.commit_recording(&r3, None).await.unwrap();
+    // A late arrival below the head does not move it back.
+    let r2 = recording("cam-1", 2);
+    catalog.commit_recording(&r2, None).await.unwrap();
+    assert_eq!(
+        catalog.chain_head("cam-1").await.unwrap().unwrap().sequence,
+        3
+    );
+    assert_eq!(
+        catalog.recording_by_sequence("cam-1", 2).await.unwrap(),
+        Some(r2)
+    );
+    let dup_seq = recording("cam-1", 2);
+    assert!(
+        catalog.commit_recording(&dup_seq, None).await.is_err(),
+        "one recording per sequence number"
+    );
+    assert_eq!(catalog.recordings().await.unwrap().len(), 3);
+
+    // Incidents and audit events read back in order.
+    for kind in IncidentKind::ALL {
+        let incident = NewIncident {
+            kind,
+            device_id: Some("cam-1".into()),
+            dock_id: None,
+            sequence: Some(7),
+            recording_id: None,
+            detail: format!("{kind:?}"),
+        };
+        catalog.add_incident(&incident, t(10)).await.unwrap();
+    }
+    let incidents = catalog.incidents().await.unwrap();
+    assert_eq!(
+        incidents.iter().map(|i| i.kind).collect::<Vec<_>>(),
+        IncidentKind::ALL.to_vec()
+    );
+    let event = AuditEvent {
+        at: t(11),
+        actor: "dock:dock-1".into(),
+        action: "ingest".into(),
+        target: "cam-1/1".into(),
+        outcome: "ok".into(),
+        detail: String::new(),
+    };
+    catalog.audit(&event).await.unwrap();
+    assert_eq!(catalog.audit_events().await.unwrap(), vec![event]);
+}
+
+#[tokio::test]
+async fn sqlite_story() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
+        .await
+        .unwrap();
+    assert_eq!(catalog.backend(), "sqlite");
+    story(&catalog).await;
+    // Reopening applies no migration twice and keeps everything.
+    drop(catalog);
+    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
+        .await
+        .unwrap();
+    assert_eq!(catalog.recordings().await.unwrap().len(), 3);
+}

@@ -1,0 +1,214 @@
+//! The catalog: what the evidence server knows about cameras, docks,
+//! recordings, uploads in progress, integrity incidents and (until the
+//! transparency log arrives) audit events. Domain code depends on the
+//! [`Catalog`] trait only; each backend is its own crate with its own
+//! migrations, and one story test runs against all of them.
+#![forbid(unsafe_code)]
+
+use async_trait::async_trait;
+use custos_format::UtcMillis;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    #[error("{what} `{id}` already exists")]
+    AlreadyExists { what: &'static str, id: String },
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+    /// A storage outage or a corrupt row: a server error, never the client's fault.
+    #[error("catalog unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub device_id: String,
+    /// Ed25519 public key, 64 hex digits.
+    pub public_key: String,
+    pub enrolled_at: UtcMillis,
+    pub revoked_at: Option<UtcMillis>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dock {
+    pub dock_id: String,
+    /// SHA-256 of the dock's bearer token (hex); the token itself is never stored.
+    pub token_sha256: String,
+    pub enrolled_at: UtcMillis,
+    pub revoked_at: Option<UtcMillis>,
+}
+
+/// The last accepted recording of a camera: where its chain continues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub sequence: u64,
+    pub manifest_sha256: [u8; 32],
+}
+
+/// A recording the server holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recording {
+    pub recording_id: Uuid,
+    pub device_id: String,
+    pub sequence: u64,
+    pub officer_id: Option<String>,
+    pub started_at: UtcMillis,
+    pub ended_at: UtcMillis,
+    pub truncated: bool,
+    pub ciphertext_sha256: [u8; 32],
+    pub ciphertext_length: u64,
+    /// The manifest's exact bytes and the camera's signature.
+    pub manifest: Vec<u8>,
+    pub manifest_signature: Vec<u8>,
+    pub manifest_sha256: [u8; 32],
+    pub blob_key: String,
+    pub stored_at: UtcMillis,
+    /// The receipt's exact bytes and the server's signature: a re-sent
+    /// recording gets exactly this receipt again.
+    pub receipt: Vec<u8>,
+    pub receipt_signature: Vec<u8>,
+    pub delete_after: UtcMillis,
+}
+
+/// An upload in progress (resumable; see docs/PROTOCOL.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    pub upload_id: Uuid,
+    pub recording_id: Uuid,
+    pub device_id: String,
+    pub sequence: u64,
+    pub manifest: Vec<u8>,
+    pub manifest_signature: Vec<u8>,
+    pub dock_id: String,
+    pub created_at: UtcMillis,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum IncidentKind {
+    /// Sequence numbers missing: recordings deleted or lost on the camera.
+    Gap,
+    /// `previous_manifest_sha256` does not link to the stored predecessor.
+    BrokenChain,
+    /// The manifest's signature does not verify with the enrolled key.
+    BadSignature,
+    /// The uploaded ciphertext is not what the manifest names.
+    CiphertextMismatch,
+    /// A sequence number or recording id seen before, with other content.
+    Replay,
+    /// The content is not encrypted to this deployment's evidence key.
+    WrongEvidenceKey,
+    /// The manifest does not parse or breaks the format's rules.
+    MalformedManifest,
+    /// An unknown or revoked camera or dock tried to upload.
+    UnknownOrRevoked,
+}
+
+impl IncidentKind {
+    pub const ALL: [IncidentKind; 8] = [
+        Self::Gap,
+        Self::BrokenChain,
+        Self::BadSignature,
+        Self::CiphertextMismatch,
+        Self::Replay,
+        Self::WrongEvidenceKey,
+        Self::MalformedManifest,
+        Self::UnknownOrRevoked,
+    ];
+
+    /// The stable name stored and shown (`gap`, `broken-chain`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gap => "gap",
+            Self::BrokenChain => "broken-chain",
+            Self::BadSignature => "bad-signature",
+            Self::CiphertextMismatch => "ciphertext-mismatch",
+            Self::Replay => "replay",
+            Self::WrongEvidenceKey => "wrong-evidence-key",
+            Self::MalformedManifest => "malformed-manifest",
+            Self::UnknownOrRevoked => "unknown-or-revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: i64,
+    pub at: UtcMillis,
+    pub kind: IncidentKind,
+    pub device_id: Option<String>,
+    pub dock_id: Option<String>,
+    pub sequence: Option<u64>,
+    pub recording_id: Option<Uuid>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewIncident {
+    pub kind: IncidentKind,
+    pub device_id: Option<String>,
+    pub dock_id: Option<String>,
+    pub sequence: Option<u64>,
+    pub recording_id: Option<Uuid>,
+    pub detail: String,
+}
+
+/// One audited operation. (Issue 4 replaces this table with the Merkle log.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub at: UtcMillis,
+    /// `dock:ID`, `system:cli`, later `user:NAME`.
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// `ok` or `refused`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// Which backend this is (`sqlite`, `postgres`): tests assert on it.
+    fn backend(&self) -> &'static str;
+
+    async fn add_device(&self, device: &Device) -> Result<()>;
+    async fn device(&self, device_id: &str) -> Result<Option<Device>>;
+    async fn revoke_device(&self, device_id: &str, at: UtcMillis) -> Result<()>;
+    async fn devices(&self) -> Result<Vec<Device>>;
+    async fn chain_head(&self, device_id: &str) -> Result<Option<ChainHead>>;
+
+    async fn add_dock(&self, dock: &Dock) -> Result<()>;
+    async fn dock(&self, dock_id: &str) -> Result<Option<Dock>>;
+    async fn revoke_dock(&self, dock_id: &str, at: UtcMillis) -> Result<()>;
+
+    async fn create_upload(&self, upload: &Upload) -> Result<()>;
+    async fn upload(&self, upload_id: Uuid) -> Result<Option<Upload>>;
+    async fn upload_for_recording(&self, recording_id: Uuid) -> Result<Option<Upload>>;
+    async fn delete_upload(&self, upload_id: Uuid) -> Result<()>;
+
+    /// Stores an accepted recording, advances the camera's chain head if this
+    /// is its newest recording, and removes the upload — in one transaction.
+    async fn commit_recording(&self, recording: &Recording, upload_id: Option<Uuid>) -> Result<()>;
+    async fn recording(&self, recording_id: Uuid) -> Result<Option<Recording>>;
+    async fn recording_by_sequence(
+        &self,
+        device_id: &str,
+        sequence: u64,
+    ) -> Result<Option<Recording>>;
+    async fn recordings(&self) -> Result<Vec<Recording>>;
+
+    async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
+    async fn incidents(&self) -> Result<Vec<Incident>>;
+
+    async fn audit(&self, event: &AuditEvent) -> Result<()>;
+    async fn audit_events(&self) -> Result<Vec<AuditEvent>>;
+}
