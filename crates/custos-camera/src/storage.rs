@@ -131,6 +131,9 @@ pub struct RecordingPaths {
     /// The server's receipt, kept after the wipe as proof of handover.
     pub receipt: PathBuf,
     pub receipt_signature: PathBuf,
+    /// Written by the dock when the server refused the recording for good:
+    /// it stays on the camera, and `status` shows it.
+    pub refused: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -181,6 +184,7 @@ impl CameraDir {
             signature: dir.join(format!("{stem}.manifest.sig")),
             receipt: dir.join(format!("{stem}.receipt.json")),
             receipt_signature: dir.join(format!("{stem}.receipt.sig")),
+            refused: dir.join(format!("{stem}.refused.json")),
             stem,
         }
     }

@@ -91,7 +91,12 @@ fn pinned_key(dir: &CameraDir) -> Result<VerifyingKey> {
 fn remove_recording_files(dir: &CameraDir, paths: &RecordingPaths) -> Result<()> {
     // Ciphertext first, the manifest's signature last: every state in between
     // still lets `finish_interrupted_wipes` re-confirm or tidy up.
-    for path in [&paths.ciphertext, &paths.manifest, &paths.signature] {
+    for path in [
+        &paths.ciphertext,
+        &paths.manifest,
+        &paths.signature,
+        &paths.refused,
+    ] {
         match fs::remove_file(path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

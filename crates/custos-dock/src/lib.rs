@@ -1,1 +1,279 @@
+//! The dock: checks a docked camera out to an officer, offloads its
+//! recordings to the evidence server over TLS with the resumable protocol of
+//! docs/PROTOCOL.md, and has the camera wipe each one only against the
+//! server's signed receipt.
 #![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use custos_camera::storage::RecordingPaths;
+use custos_camera::wipe::{finish_interrupted_wipes, wipe};
+use custos_camera::CameraDir;
+use custos_format::SignedReceipt;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Bytes per PATCH request: a broken connection costs at most this much.
+pub const PIECE_SIZE: u64 = 8 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct DockConfig {
+    /// `https://host:port`
+    pub server: String,
+    pub dock_id: String,
+    pub token: String,
+    /// The server's certificate (PEM), pinned as the only trusted root.
+    pub server_certificate_pem: String,
+}
+
+/// How one camera's offload went.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CameraReport {
+    pub device_id: String,
+    pub stored: usize,
+    pub already_stored: usize,
+    pub wiped: usize,
+    /// (recording stem, error code): refused by the server, kept on the camera.
+    pub refused: Vec<(String, String)>,
+    /// Why offloading stopped early (server unreachable, storage full, …);
+    /// the rest stays on the camera for the next docking.
+    pub interrupted: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+enum OfferResponse {
+    Stored {
+        receipt: String,
+        receipt_signature: String,
+    },
+    Upload {
+        upload_id: Uuid,
+        offset: u64,
+        length: u64,
+    },
+}
+
+#[derive(Deserialize, Debug)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize, Debug)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// A refusal the server will repeat however often we ask.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Refused {
+    pub code: String,
+    pub message: String,
+}
+
+pub struct Dock {
+    agent: ureq::Agent,
+    config: DockConfig,
+}
+
+impl Dock {
+    pub fn new(config: DockConfig) -> Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let cert = ureq::tls::Certificate::from_pem(config.server_certificate_pem.as_bytes())
+            .map_err(|e| anyhow!("the server certificate is not PEM: {e}"))?;
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(600)))
+            .build()
+            .into();
+        Ok(Self { agent, config })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.config.server.trim_end_matches('/'))
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}:{}", self.config.dock_id, self.config.token)
+    }
+
+    /// Checks the camera out to an officer for a shift.
+    pub fn checkout(cam: &CameraDir, officer: &str) -> Result<()> {
+        custos_format::manifest::check_identifier(officer).map_err(anyhow::Error::msg)?;
+        let mut config = cam.load_config()?;
+        config.officer_id = Some(officer.to_owned());
+        cam.save_config(&config)
+    }
+
+    /// Offloads every pending recording of one docked camera, in sequence
+    /// order, wiping each only against its receipt. `progress` is told the
+    /// bytes sent.
+    pub fn offload(&self, cam: &CameraDir, progress: &dyn Fn(u64)) -> Result<CameraReport> {
+        let config = cam.load_config()?;
+        if config.server_receipt_key.is_none() {
+            bail!(
+                "camera {} is not enrolled: it has no pinned server key and could never be wiped",
+                config.device_id
+            );
+        }
+        let mut report = CameraReport {
+            device_id: config.device_id.clone(),
+            ..Default::default()
+        };
+        report.wiped += finish_interrupted_wipes(cam)?;
+        for paths in cam.pending_recordings()? {
+            match self.offload_one(cam, &paths, progress) {
+                Ok((receipt, already)) => {
+                    if already {
+                        report.already_stored += 1;
+                    } else {
+                        report.stored += 1;
+                    }
+                    wipe(cam, &paths, &receipt)?;
+                    report.wiped += 1;
+                }
+                Err(e) => match e.downcast::<Refused>() {
+                    Ok(refused) => {
+                        // Kept on the camera, shown in its status; the next one goes on.
+                        let note = serde_json::json!({"code": refused.code, "message": refused.message, "at": custos_format::UtcMillis::now()});
+                        std::fs::write(&paths.refused, serde_json::to_vec_pretty(&note)?)?;
+                        tracing::warn!(recording = %paths.stem, code = %refused.code, "server refused a recording; kept on the camera");
+                        report.refused.push((paths.stem.clone(), refused.code));
+                    }
+                    Err(other) => {
+                        // Transient: keep the order, try again at the next docking.
+                        report.interrupted = Some(format!("{other:#}"));
+                        break;
+                    }
+                },
+            }
+        }
+        Ok(report)
+    }
+
+    /// Returns the receipt and whether the server already had the recording.
+    fn offload_one(
+        &self,
+        cam: &CameraDir,
+        paths: &RecordingPaths,
+        progress: &dyn Fn(u64),
+    ) -> Result<(SignedReceipt, bool)> {
+        let manifest = std::fs::read_to_string(&paths.manifest)
+            .with_context(|| format!("reading {}", paths.manifest.display()))?;
+        let signature = std::fs::read(&paths.signature)?;
+        let _ = cam;
+        let response = self
+            .agent
+            .post(&self.url("/uploads"))
+            .header("authorization", &self.auth())
+            .send_json(
+                serde_json::json!({"manifest": manifest, "signature": hex::encode(&signature)}),
+            )
+            .context("offering a recording to the server")?;
+        let offer: OfferResponse = parse_response(response)?;
+        let (upload_id, mut offset, length) = match offer {
+            OfferResponse::Stored {
+                receipt,
+                receipt_signature,
+            } => return Ok((parse_receipt(&receipt, &receipt_signature)?, true)),
+            OfferResponse::Upload {
+                upload_id,
+                offset,
+                length,
+            } => (upload_id, offset, length),
+        };
+        let mut file = File::open(&paths.ciphertext)?;
+        let mut retried_offset = false;
+        while offset < length {
+            let piece = PIECE_SIZE.min(length - offset);
+            file.seek(SeekFrom::Start(offset))?;
+            let mut reader = (&mut file).take(piece);
+            let response = self
+                .agent
+                .patch(&self.url(&format!("/uploads/{upload_id}")))
+                .header("authorization", &self.auth())
+                .header("upload-offset", &offset.to_string())
+                .header("content-type", "application/offset+octet-stream")
+                .send(ureq::SendBody::from_reader(&mut reader))
+                .context("sending ciphertext")?;
+            let status = response.status().as_u16();
+            let server_offset = response
+                .headers()
+                .get("upload-offset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            match (status, server_offset) {
+                (204, Some(new)) => {
+                    progress(new - offset);
+                    offset = new;
+                    retried_offset = false;
+                }
+                (409, Some(current)) if !retried_offset => {
+                    // Another try got further (or less far) than we thought: follow the server.
+                    offset = current;
+                    retried_offset = true;
+                }
+                _ => {
+                    return Err(parse_response::<serde_json::Value>(response)
+                        .err()
+                        .unwrap_or_else(|| anyhow!("unexpected answer {status}")))
+                }
+            }
+        }
+        let response = self
+            .agent
+            .post(&self.url(&format!("/uploads/{upload_id}/complete")))
+            .header("authorization", &self.auth())
+            .send_empty()
+            .context("completing an upload")?;
+        match parse_response(response)? {
+            OfferResponse::Stored {
+                receipt,
+                receipt_signature,
+            } => Ok((parse_receipt(&receipt, &receipt_signature)?, false)),
+            other => bail!("unexpected answer to complete: {other:?}"),
+        }
+    }
+}
+
+fn parse_receipt(receipt: &str, signature: &str) -> Result<SignedReceipt> {
+    let signature = hex::decode(signature).context("receipt signature is not hex")?;
+    Ok(SignedReceipt::parse(receipt.as_bytes(), &signature)?)
+}
+
+/// Success bodies are parsed as `T`; permanent refusals become [`Refused`];
+/// anything else (5xx, 507, unreadable) is a transient error.
+fn parse_response<T: serde::de::DeserializeOwned>(
+    mut response: ureq::http::Response<ureq::Body>,
+) -> Result<T> {
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    if (200..300).contains(&status) {
+        return serde_json::from_str(&text)
+            .with_context(|| format!("unexpected answer from the server: {text}"));
+    }
+    let detail = serde_json::from_str::<ErrorBody>(&text)
+        .ok()
+        .map(|b| b.error);
+    let (code, message) = detail
+        .map(|d| (d.code, d.message))
+        .unwrap_or_else(|| (format!("http-{status}"), text.clone()));
+    let permanent = matches!(status, 403 | 409 | 413 | 422)
+        && !matches!(code.as_str(), "offset-mismatch" | "incomplete");
+    if permanent {
+        Err(Refused { code, message }.into())
+    } else {
+        Err(anyhow!("server answered {status} {code}: {message}"))
+    }
+}

@@ -1,1 +1,121 @@
+//! The evidence server: verified ingest with signed receipts (this crate),
+//! and later access by purpose, audit log, retention, export.
 #![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod http;
+pub mod ingest;
+pub mod keys;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use custos_blobs::BlobStore;
+use custos_catalog::Catalog;
+use custos_catalog_sqlite::SqliteCatalog;
+use custos_format::UtcMillis;
+use custos_keys::secrecy::SecretString;
+
+/// The server's clock, injected so tests decide what time it is.
+pub type Clock = Arc<dyn Fn() -> UtcMillis + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(UtcMillis::now)
+}
+
+pub struct ServerConfig {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    /// PEM certificate chain and key; `None` generates a self-signed pair
+    /// under `DATA/tls/` on first start (local use).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Identifies this deployment in receipts.
+    pub server_id: String,
+    /// Days after a recording ends until it is deleted (unless held).
+    pub retention_days: u32,
+}
+
+/// Everything the handlers need, opened once at start.
+pub struct Deployment {
+    pub catalog: Arc<dyn Catalog>,
+    pub ingest: ingest::Ingest,
+}
+
+impl Deployment {
+    pub fn ingest_clock(&self) -> Clock {
+        self.ingest.clock()
+    }
+
+    /// Opens the data directory: catalog, blob store, keys (unsealed with `passphrase`).
+    pub async fn open(
+        config: &ServerConfig,
+        passphrase: &SecretString,
+        clock: Clock,
+    ) -> Result<Self> {
+        let catalog: Arc<dyn Catalog> = Arc::new(
+            SqliteCatalog::open(&config.data)
+                .await
+                .context("opening the catalog")?,
+        );
+        let blobs =
+            BlobStore::local(&config.data.join("blobs")).context("opening the blob store")?;
+        let keys = keys::ServerKeys::open(&config.data, passphrase)
+            .context("opening the server's keys")?;
+        let ingest = ingest::Ingest::new(
+            catalog.clone(),
+            blobs,
+            config.data.join("staging"),
+            keys,
+            config.server_id.clone(),
+            config.retention_days,
+            clock,
+        )?;
+        Ok(Self { catalog, ingest })
+    }
+}
+
+/// A running server (tests start one on port 0).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// The certificate the dock pins (PEM).
+    pub certificate_pem: String,
+    handle: axum_server::Handle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub async fn shutdown(self) {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        let _ = self.task.await;
+    }
+}
+
+pub async fn start(
+    config: ServerConfig,
+    passphrase: &SecretString,
+    clock: Clock,
+) -> Result<RunningServer> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let deployment = Arc::new(Deployment::open(&config, passphrase, clock).await?);
+    let (certificate_pem, tls) =
+        tls::load_or_create(&config.data, config.tls.as_ref(), config.listen).await?;
+    let handle = axum_server::Handle::new();
+    let app = http::router(deployment);
+    let server = axum_server::bind_rustls(config.listen, tls).handle(handle.clone());
+    let task = tokio::spawn(server.serve(app.into_make_service()));
+    let addr = handle
+        .listening()
+        .await
+        .context("the server did not start listening")?;
+    tracing::info!(%addr, "evidence server listening (TLS)");
+    Ok(RunningServer {
+        addr,
+        certificate_pem,
+        handle,
+        task,
+    })
+}

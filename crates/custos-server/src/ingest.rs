@@ -1,0 +1,740 @@
+//! Verified ingest, independent of HTTP: a dock offers a signed manifest,
+//! sends the ciphertext in resumable pieces, and asks to complete. The
+//! server refuses what is bad (recording an integrity incident), keeps what
+//! is good, stores it durably, and only then signs a receipt.
+
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use custos_blobs::{BlobError, BlobStore};
+use custos_catalog::{
+    AuditEvent, Catalog, CatalogError, IncidentKind, NewIncident, Recording, Upload,
+};
+use custos_format::verify::{check_chain, digest_reader, ChainFinding};
+use custos_format::{Receipt, SignedManifest, SignedReceipt, VerifyingKey};
+use futures::{Stream, StreamExt};
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::keys::ServerKeys;
+use crate::Clock;
+
+/// A refusal or failure, with the stable code clients see.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    #[error("camera `{0}` is not enrolled")]
+    UnknownCamera(String),
+    #[error("camera `{0}` is revoked")]
+    RevokedCamera(String),
+    #[error("manifest refused: {0}")]
+    MalformedManifest(String),
+    #[error("the manifest's signature does not verify with the enrolled key of `{0}`")]
+    BadSignature(String),
+    #[error("the recording is encrypted to another key than this deployment's evidence key")]
+    WrongEvidenceKey,
+    #[error("sequence {sequence} of `{device}` does not link to its neighbour: {detail}")]
+    BrokenChain {
+        device: String,
+        sequence: u64,
+        detail: String,
+    },
+    #[error("recording replayed: {0}")]
+    Replay(String),
+    #[error("no upload `{0}`")]
+    UploadNotFound(Uuid),
+    #[error("upload is at offset {current}, not {claimed}")]
+    OffsetMismatch { current: u64, claimed: u64 },
+    #[error("upload would exceed the manifest's ciphertext length {length}")]
+    TooLarge { length: u64 },
+    #[error("upload incomplete: {have} of {length} bytes")]
+    Incomplete { have: u64, length: u64 },
+    #[error("the uploaded ciphertext does not match the manifest ({0})")]
+    CiphertextMismatch(String),
+    #[error("the server's storage is full")]
+    StorageFull,
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl IngestError {
+    /// Stable machine-readable code (docs/PROTOCOL.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownCamera(_) => "camera-unknown",
+            Self::RevokedCamera(_) => "camera-revoked",
+            Self::MalformedManifest(_) => "malformed-manifest",
+            Self::BadSignature(_) => "bad-signature",
+            Self::WrongEvidenceKey => "wrong-evidence-key",
+            Self::BrokenChain { .. } => "broken-chain",
+            Self::Replay(_) => "replay",
+            Self::UploadNotFound(_) => "upload-not-found",
+            Self::OffsetMismatch { .. } => "offset-mismatch",
+            Self::TooLarge { .. } => "too-large",
+            Self::Incomplete { .. } => "incomplete",
+            Self::CiphertextMismatch(_) => "ciphertext-mismatch",
+            Self::StorageFull => "storage-full",
+            Self::Unavailable(_) => "storage-unavailable",
+        }
+    }
+
+    /// True when re-sending the same recording can never succeed: the dock
+    /// keeps it on the camera and reports it refused.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(
+            self,
+            Self::OffsetMismatch { .. }
+                | Self::Incomplete { .. }
+                | Self::UploadNotFound(_)
+                | Self::StorageFull
+                | Self::Unavailable(_)
+        )
+    }
+}
+
+impl From<CatalogError> for IngestError {
+    fn from(e: CatalogError) -> Self {
+        IngestError::Unavailable(e.to_string())
+    }
+}
+
+impl From<BlobError> for IngestError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Io(io) => io.into(),
+            other => IngestError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for IngestError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+            IngestError::StorageFull
+        } else {
+            IngestError::Unavailable(e.to_string())
+        }
+    }
+}
+
+/// What a dock learns when it offers a recording.
+#[derive(Debug)]
+pub enum Offer {
+    /// Already stored: here is its receipt (identical to the first one).
+    Stored(Box<SignedReceipt>),
+    /// Send the ciphertext from `offset` (0, or where an earlier try stopped).
+    Upload {
+        upload_id: Uuid,
+        offset: u64,
+        length: u64,
+    },
+}
+
+pub struct Ingest {
+    catalog: Arc<dyn Catalog>,
+    blobs: BlobStore,
+    staging: PathBuf,
+    keys: Arc<ServerKeys>,
+    server_id: String,
+    retention_days: u32,
+    clock: Clock,
+}
+
+impl Ingest {
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        blobs: BlobStore,
+        staging: PathBuf,
+        keys: ServerKeys,
+        server_id: String,
+        retention_days: u32,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&staging)?;
+        Ok(Self {
+            catalog,
+            blobs,
+            staging,
+            keys: Arc::new(keys),
+            server_id,
+            retention_days,
+            clock,
+        })
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
+    }
+
+    pub fn receipt_public(&self) -> VerifyingKey {
+        self.keys.receipt_public()
+    }
+
+    fn staging_path(&self, upload_id: Uuid) -> PathBuf {
+        self.staging.join(format!("{upload_id}.part"))
+    }
+
+    async fn incident(
+        &self,
+        kind: IncidentKind,
+        dock: &str,
+        m: Option<&SignedManifest>,
+        device: Option<&str>,
+        detail: String,
+    ) {
+        let incident = NewIncident {
+            kind,
+            device_id: m
+                .map(|m| m.manifest().device_id.clone())
+                .or(device.map(str::to_owned)),
+            dock_id: Some(dock.to_owned()),
+            sequence: m.map(|m| m.manifest().sequence),
+            recording_id: m.map(|m| m.manifest().recording_id),
+            detail,
+        };
+        if let Err(e) = self.catalog.add_incident(&incident, (self.clock)()).await {
+            tracing::error!(error = %e, "could not record an integrity incident");
+        }
+        tracing::warn!(kind = kind.as_str(), "integrity incident");
+    }
+
+    async fn audit(&self, dock: &str, action: &str, target: String, outcome: &str, detail: String) {
+        let event = AuditEvent {
+            at: (self.clock)(),
+            actor: format!("dock:{dock}"),
+            action: action.into(),
+            target,
+            outcome: outcome.into(),
+            detail,
+        };
+        if let Err(e) = self.catalog.audit(&event).await {
+            tracing::error!(error = %e, "could not write an audit event");
+        }
+    }
+
+    /// A dock offers a recording: its manifest and the camera's signature.
+    pub async fn offer(
+        &self,
+        dock: &str,
+        manifest: &[u8],
+        signature: &[u8],
+    ) -> Result<Offer, IngestError> {
+        let result = self.offer_inner(dock, manifest, signature).await;
+        let target = SignedManifest::parse(manifest, signature)
+            .map(|m| format!("{}/{}", m.manifest().device_id, m.manifest().sequence))
+            .unwrap_or_else(|_| "(unparsable manifest)".into());
+        match &result {
+            Ok(Offer::Stored(_)) => {
+                self.audit(dock, "ingest-offer", target, "ok", "already stored".into())
+                    .await
+            }
+            Ok(Offer::Upload { offset, .. }) => {
+                self.audit(
+                    dock,
+                    "ingest-offer",
+                    target,
+                    "ok",
+                    format!("upload from {offset}"),
+                )
+                .await
+            }
+            Err(e) => {
+                self.audit(dock, "ingest-offer", target, "refused", e.code().into())
+                    .await
+            }
+        }
+        result
+    }
+
+    async fn offer_inner(
+        &self,
+        dock: &str,
+        manifest: &[u8],
+        signature: &[u8],
+    ) -> Result<Offer, IngestError> {
+        let signed = match SignedManifest::parse(manifest, signature) {
+            Ok(s) => s,
+            Err(e) => {
+                self.incident(
+                    IncidentKind::MalformedManifest,
+                    dock,
+                    None,
+                    None,
+                    e.to_string(),
+                )
+                .await;
+                return Err(IngestError::MalformedManifest(e.to_string()));
+            }
+        };
+        let m = signed.manifest();
+        let device = match self.catalog.device(&m.device_id).await? {
+            Some(d) if d.revoked_at.is_none() => d,
+            found => {
+                let revoked = found.is_some();
+                let what = if revoked {
+                    "revoked camera"
+                } else {
+                    "unknown camera"
+                };
+                self.incident(
+                    IncidentKind::UnknownOrRevoked,
+                    dock,
+                    Some(&signed),
+                    None,
+                    what.into(),
+                )
+                .await;
+                return Err(if revoked {
+                    IngestError::RevokedCamera(m.device_id.clone())
+                } else {
+                    IngestError::UnknownCamera(m.device_id.clone())
+                });
+            }
+        };
+        let key = VerifyingKey::from_hex(&device.public_key)
+            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        if signed.verify(&key).is_err() {
+            self.incident(
+                IncidentKind::BadSignature,
+                dock,
+                Some(&signed),
+                None,
+                "signature does not verify".into(),
+            )
+            .await;
+            return Err(IngestError::BadSignature(m.device_id.clone()));
+        }
+        if m.encryption.recipient != self.keys.recipient.to_string() {
+            self.incident(
+                IncidentKind::WrongEvidenceKey,
+                dock,
+                Some(&signed),
+                None,
+                format!("encrypted to {}", m.encryption.recipient),
+            )
+            .await;
+            return Err(IngestError::WrongEvidenceKey);
+        }
+        // Seen before: the same bytes get the same receipt; other bytes are a replay.
+        if let Some(existing) = self.catalog.recording(m.recording_id).await? {
+            return self.same_or_replay(dock, &signed, existing).await;
+        }
+        if let Some(existing) = self
+            .catalog
+            .recording_by_sequence(&m.device_id, m.sequence)
+            .await?
+        {
+            return self.same_or_replay(dock, &signed, existing).await;
+        }
+        self.check_links(dock, &signed).await?;
+        if let Some(upload) = self.catalog.upload_for_recording(m.recording_id).await? {
+            if upload.manifest != manifest {
+                self.incident(
+                    IncidentKind::Replay,
+                    dock,
+                    Some(&signed),
+                    None,
+                    "a different manifest for a recording being uploaded".into(),
+                )
+                .await;
+                return Err(IngestError::Replay(
+                    "another manifest with this recording id is being uploaded".into(),
+                ));
+            }
+            let offset = tokio::fs::metadata(self.staging_path(upload.upload_id))
+                .await
+                .map(|md| md.len())
+                .unwrap_or(0);
+            return Ok(Offer::Upload {
+                upload_id: upload.upload_id,
+                offset,
+                length: m.ciphertext.length,
+            });
+        }
+        let upload = Upload {
+            upload_id: Uuid::now_v7(),
+            recording_id: m.recording_id,
+            device_id: m.device_id.clone(),
+            sequence: m.sequence,
+            manifest: manifest.to_vec(),
+            manifest_signature: signature.to_vec(),
+            dock_id: dock.into(),
+            created_at: (self.clock)(),
+        };
+        // The staging file exists before the row that names it.
+        tokio::fs::File::create(self.staging_path(upload.upload_id)).await?;
+        match self.catalog.create_upload(&upload).await {
+            Ok(()) => Ok(Offer::Upload {
+                upload_id: upload.upload_id,
+                offset: 0,
+                length: m.ciphertext.length,
+            }),
+            // Two docks offered the same recording at once: join the other upload.
+            Err(CatalogError::AlreadyExists { .. }) => {
+                let _ = tokio::fs::remove_file(self.staging_path(upload.upload_id)).await;
+                Box::pin(self.offer_inner(dock, manifest, signature)).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn same_or_replay(
+        &self,
+        dock: &str,
+        signed: &SignedManifest,
+        existing: Recording,
+    ) -> Result<Offer, IngestError> {
+        if existing.manifest == signed.bytes() {
+            let receipt = SignedReceipt::parse(&existing.receipt, &existing.receipt_signature)
+                .map_err(|e| IngestError::Unavailable(format!("stored receipt: {e}")))?;
+            return Ok(Offer::Stored(Box::new(receipt)));
+        }
+        let detail = format!(
+            "sequence {} / recording {} already stored with other content",
+            signed.manifest().sequence,
+            signed.manifest().recording_id
+        );
+        self.incident(
+            IncidentKind::Replay,
+            dock,
+            Some(signed),
+            None,
+            detail.clone(),
+        )
+        .await;
+        Err(IngestError::Replay(detail))
+    }
+
+    /// The manifest must link to a stored predecessor and be linked to by a
+    /// stored successor. Missing neighbours are gaps, recorded at commit.
+    async fn check_links(&self, dock: &str, signed: &SignedManifest) -> Result<(), IngestError> {
+        let m = signed.manifest();
+        let broken = |detail: String| IngestError::BrokenChain {
+            device: m.device_id.clone(),
+            sequence: m.sequence,
+            detail,
+        };
+        if m.sequence > 1 {
+            if let Some(prev) = self
+                .catalog
+                .recording_by_sequence(&m.device_id, m.sequence - 1)
+                .await?
+            {
+                if check_chain(
+                    Some((prev.sequence, prev.manifest_sha256)),
+                    std::slice::from_ref(signed),
+                )
+                .contains(&ChainFinding::BrokenLink {
+                    sequence: m.sequence,
+                }) {
+                    let e = broken("does not name the stored predecessor's manifest hash".into());
+                    self.incident(
+                        IncidentKind::BrokenChain,
+                        dock,
+                        Some(signed),
+                        None,
+                        e.to_string(),
+                    )
+                    .await;
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(next) = self
+            .catalog
+            .recording_by_sequence(&m.device_id, m.sequence + 1)
+            .await?
+        {
+            let next = SignedManifest::parse(&next.manifest, &next.manifest_signature)
+                .map_err(|e| IngestError::Unavailable(format!("stored manifest: {e}")))?;
+            if next.manifest().previous_manifest_sha256 != signed.sha256() {
+                let e = broken("the stored successor names another predecessor".into());
+                self.incident(
+                    IncidentKind::BrokenChain,
+                    dock,
+                    Some(signed),
+                    None,
+                    e.to_string(),
+                )
+                .await;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where an upload stands: (offset, length).
+    pub async fn status(&self, upload_id: Uuid) -> Result<(u64, u64), IngestError> {
+        let upload = self
+            .catalog
+            .upload(upload_id)
+            .await?
+            .ok_or(IngestError::UploadNotFound(upload_id))?;
+        let length = parse_stored(&upload)?.manifest().ciphertext.length;
+        let offset = tokio::fs::metadata(self.staging_path(upload_id))
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Ok((offset, length))
+    }
+
+    /// Appends a piece of ciphertext at `offset`. Whatever arrives before a
+    /// connection breaks is kept, so the next try resumes after it.
+    pub async fn append<S, E>(
+        &self,
+        upload_id: Uuid,
+        offset: u64,
+        mut body: S,
+    ) -> Result<u64, IngestError>
+    where
+        S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let (current, length) = self.status(upload_id).await?;
+        if current != offset {
+            return Err(IngestError::OffsetMismatch {
+                current,
+                claimed: offset,
+            });
+        }
+        let mut file = tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(self.staging_path(upload_id))
+            .await?;
+        let mut position = current;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    file.flush().await?;
+                    return Err(IngestError::Unavailable(format!("upload interrupted: {e}")));
+                }
+            };
+            if position + chunk.len() as u64 > length {
+                file.flush().await?;
+                return Err(IngestError::TooLarge { length });
+            }
+            file.write_all(&chunk).await?;
+            position += chunk.len() as u64;
+        }
+        file.flush().await?;
+        Ok(position)
+    }
+
+    /// Verifies the whole ciphertext, stores it durably, commits the catalog
+    /// row, and signs the receipt — in that order.
+    pub async fn complete(
+        &self,
+        dock: &str,
+        upload_id: Uuid,
+    ) -> Result<SignedReceipt, IngestError> {
+        let result = self.complete_inner(dock, upload_id).await;
+        let outcome = if result.is_ok() { "ok" } else { "refused" };
+        let detail = result
+            .as_ref()
+            .err()
+            .map(|e| e.code().to_owned())
+            .unwrap_or_default();
+        self.audit(
+            dock,
+            "ingest-complete",
+            upload_id.to_string(),
+            outcome,
+            detail,
+        )
+        .await;
+        result
+    }
+
+    async fn complete_inner(
+        &self,
+        dock: &str,
+        upload_id: Uuid,
+    ) -> Result<SignedReceipt, IngestError> {
+        let upload = self
+            .catalog
+            .upload(upload_id)
+            .await?
+            .ok_or(IngestError::UploadNotFound(upload_id))?;
+        let signed = parse_stored(&upload)?;
+        let m = signed.manifest().clone();
+        let staging = self.staging_path(upload_id);
+        let have = tokio::fs::metadata(&staging)
+            .await
+            .map(|md| md.len())
+            .unwrap_or(0);
+        if have < m.ciphertext.length {
+            return Err(IngestError::Incomplete {
+                have,
+                length: m.ciphertext.length,
+            });
+        }
+        // Hash and header check off the async threads: a recording can be gigabytes.
+        let keys = self.keys.clone();
+        let path = staging.clone();
+        let truncated = m.truncated;
+        let (length, sha256, opens) = tokio::task::spawn_blocking(
+            move || -> std::io::Result<(u64, [u8; 32], Result<(), String>)> {
+                let (length, sha256) = digest_reader(BufReader::new(std::fs::File::open(&path)?))?;
+                let opens = if length == 0 && truncated {
+                    Ok(()) // power was lost before the first byte
+                } else {
+                    opens_with(&path, &keys.evidence, !truncated)
+                };
+                Ok((length, sha256, opens))
+            },
+        )
+        .await
+        .map_err(|e| IngestError::Unavailable(e.to_string()))??;
+        if length != m.ciphertext.length || sha256 != m.ciphertext.sha256 {
+            let detail = if length != m.ciphertext.length {
+                "length differs"
+            } else {
+                "SHA-256 differs"
+            };
+            self.incident(
+                IncidentKind::CiphertextMismatch,
+                dock,
+                Some(&signed),
+                None,
+                detail.into(),
+            )
+            .await;
+            self.discard(upload_id).await?;
+            return Err(IngestError::CiphertextMismatch(detail.into()));
+        }
+        if let Err(e) = opens {
+            self.incident(
+                IncidentKind::WrongEvidenceKey,
+                dock,
+                Some(&signed),
+                None,
+                e.clone(),
+            )
+            .await;
+            self.discard(upload_id).await?;
+            return Err(IngestError::WrongEvidenceKey);
+        }
+        let blob_key = format!("{}/{:08}-{}.age", m.device_id, m.sequence, m.recording_id);
+        self.blobs.put_file(&blob_key, &staging).await?;
+        let stored_at = (self.clock)();
+        let receipt = SignedReceipt::sign(
+            Receipt::for_manifest(&signed, stored_at, &self.server_id),
+            &self.keys.receipt,
+        )
+        .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        let recording = Recording {
+            recording_id: m.recording_id,
+            device_id: m.device_id.clone(),
+            sequence: m.sequence,
+            officer_id: m.officer_id.clone(),
+            started_at: m.started_at,
+            ended_at: m.ended_at,
+            truncated: m.truncated,
+            ciphertext_sha256: m.ciphertext.sha256,
+            ciphertext_length: m.ciphertext.length,
+            manifest: signed.bytes().to_vec(),
+            manifest_signature: signed.signature().to_vec(),
+            manifest_sha256: signed.sha256(),
+            blob_key,
+            stored_at,
+            receipt: receipt.bytes().to_vec(),
+            receipt_signature: receipt.signature().to_vec(),
+            delete_after: m
+                .ended_at
+                .plus_millis(self.retention_days as i64 * 86_400_000),
+        };
+        let head = self.catalog.chain_head(&m.device_id).await?;
+        match self
+            .catalog
+            .commit_recording(&recording, Some(upload_id))
+            .await
+        {
+            Ok(()) => {}
+            Err(CatalogError::AlreadyExists { .. }) => {
+                // Completed concurrently by another request: that receipt stands.
+                let stored = self
+                    .catalog
+                    .recording(m.recording_id)
+                    .await?
+                    .ok_or_else(|| IngestError::Unavailable("recording vanished".into()))?;
+                let _ = tokio::fs::remove_file(&staging).await;
+                return SignedReceipt::parse(&stored.receipt, &stored.receipt_signature)
+                    .map_err(|e| IngestError::Unavailable(e.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let _ = tokio::fs::remove_file(&staging).await;
+        if let Some(findings) = gap_before(
+            head.map(|h| h.sequence),
+            m.sequence,
+            &*self.catalog,
+            &m.device_id,
+        )
+        .await?
+        {
+            self.incident(IncidentKind::Gap, dock, Some(&signed), None, findings)
+                .await;
+        }
+        tracing::info!(device = %m.device_id, sequence = m.sequence, bytes = length, "recording stored");
+        Ok(receipt)
+    }
+
+    async fn discard(&self, upload_id: Uuid) -> Result<(), IngestError> {
+        self.catalog.delete_upload(upload_id).await?;
+        let _ = tokio::fs::remove_file(self.staging_path(upload_id)).await;
+        Ok(())
+    }
+}
+
+/// A gap: sequence numbers between the previous head and this recording
+/// that the server has never received.
+async fn gap_before(
+    head: Option<u64>,
+    sequence: u64,
+    catalog: &dyn Catalog,
+    device: &str,
+) -> Result<Option<String>, IngestError> {
+    let head = head.unwrap_or(0);
+    if sequence <= head + 1 {
+        return Ok(None);
+    }
+    let mut missing = Vec::new();
+    for s in head + 1..sequence {
+        if catalog.recording_by_sequence(device, s).await?.is_none() {
+            missing.push(s);
+        }
+    }
+    Ok((!missing.is_empty()).then(|| {
+        format!(
+            "sequence {}..={} missing before {sequence}",
+            missing[0],
+            missing[missing.len() - 1]
+        )
+    }))
+}
+
+fn parse_stored(upload: &Upload) -> Result<SignedManifest, IngestError> {
+    SignedManifest::parse(&upload.manifest, &upload.manifest_signature)
+        .map_err(|e| IngestError::Unavailable(format!("stored manifest: {e}")))
+}
+
+/// The age header opens with the evidence key (and, for a complete
+/// recording, its first chunk authenticates).
+fn opens_with(
+    path: &std::path::Path,
+    identity: &age::x25519::Identity,
+    read_first_chunk: bool,
+) -> Result<(), String> {
+    let file = BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
+    let decryptor = age::Decryptor::new(file).map_err(|e| e.to_string())?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|e| e.to_string())?;
+    if read_first_chunk {
+        let mut byte = [0u8; 1];
+        reader.read(&mut byte).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

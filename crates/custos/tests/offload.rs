@@ -1,0 +1,447 @@
+//! Camera → dock → server, in one process: enrollment, verified ingest,
+//! receipts, wipe, resume, and every refusal leaving the camera's copy.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use custos_camera::camera::Button;
+use custos_camera::display::SimulatedDisplay;
+use custos_camera::source::{CaptureSource, Pacing, SyntheticSource};
+use custos_camera::storage::CameraConfig;
+use custos_camera::{Camera, CameraDir};
+use custos_catalog::IncidentKind;
+use custos_dock::{Dock, DockConfig};
+use custos_keys::secrecy::SecretString;
+use custos_server::admin::Admin;
+use custos_server::{RunningServer, ServerConfig};
+
+const PASS: &str = "offload test passphrase";
+
+struct World {
+    tmp: tempfile::TempDir,
+    data: std::path::PathBuf,
+    server: RunningServer,
+    dock_config: DockConfig,
+}
+
+async fn world() -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    custos_keys::EvidenceKeyStore::new(&data)
+        .init(&SecretString::from(PASS.to_owned()), 10)
+        .unwrap();
+    let config = ServerConfig {
+        data: data.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        server_id: "test-city".into(),
+        retention_days: 28,
+    };
+    let server = custos_server::start(
+        config,
+        &SecretString::from(PASS.to_owned()),
+        custos_server::system_clock(),
+    )
+    .await
+    .unwrap();
+    let admin = Admin::open(&data).await.unwrap();
+    let credential = admin.enroll_dock("dock-1").await.unwrap();
+    let dock_config = DockConfig {
+        server: format!("https://localhost:{}", server.addr.port()),
+        dock_id: credential.dock_id,
+        token: credential.token,
+        server_certificate_pem: server.certificate_pem.clone(),
+    };
+    World {
+        tmp,
+        data,
+        server,
+        dock_config,
+    }
+}
+
+impl World {
+    /// A camera with `n` one-second recordings, enrolled unless told otherwise.
+    async fn camera(&self, name: &str, n: usize, enroll: bool) -> CameraDir {
+        let recipient = custos_keys::EvidenceKeyStore::new(&self.data)
+            .recipient()
+            .unwrap();
+        let dir = CameraDir::new(self.tmp.path().join(name));
+        dir.init(&CameraConfig {
+            device_id: name.into(),
+            evidence_recipient: recipient.to_string(),
+            officer_id: None,
+            prerecord_seconds: 0,
+            width: 160,
+            height: 120,
+            fps: 30,
+            bitrate_bps: 300_000,
+            storage_capacity_bytes: None,
+            display_triggers_recording: false,
+            simulated_gps: false,
+            server_receipt_key: None,
+        })
+        .unwrap();
+        if enroll {
+            let admin = Admin::open(&self.data).await.unwrap();
+            admin
+                .enroll_camera(name, &dir.verifying_key().unwrap())
+                .await
+                .unwrap();
+        }
+        // The camera pins the server's receipt key either way (it may be revoked later).
+        let mut config = dir.load_config().unwrap();
+        config.server_receipt_key = Some(
+            custos_server::keys::receipt_public_key(&self.data)
+                .unwrap()
+                .to_hex(),
+        );
+        dir.save_config(&config).unwrap();
+        Dock::checkout(&dir, "boa-5").unwrap();
+        record(&dir, n);
+        dir
+    }
+
+    async fn offload(&self, cam: &CameraDir) -> (custos_dock::CameraReport, u64) {
+        let config = self.dock_config.clone();
+        let cam = cam.clone();
+        tokio::task::spawn_blocking(move || {
+            let sent = AtomicU64::new(0);
+            let dock = Dock::new(config).unwrap();
+            let report = dock.offload(&cam, &|n| {
+                sent.fetch_add(n, Ordering::Relaxed);
+            });
+            (report.unwrap(), sent.load(Ordering::Relaxed))
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn admin(&self) -> Admin {
+        Admin::open(&self.data).await.unwrap()
+    }
+}
+
+fn record(dir: &CameraDir, n: usize) {
+    let mut source = SyntheticSource::new(
+        160,
+        120,
+        30,
+        1_795_424_400_000_000,
+        "x",
+        Pacing::AsFastAsPossible,
+    )
+    .unwrap();
+    let mut cam = Camera::open(dir.clone(), SimulatedDisplay::default(), "test".into()).unwrap();
+    let mut feed = |cam: &mut Camera<SimulatedDisplay>, frames: usize| {
+        for _ in 0..frames {
+            cam.on_frame(source.next_frame().unwrap().unwrap()).unwrap();
+        }
+    };
+    for _ in 0..n {
+        cam.press(Button::Record).unwrap();
+        feed(&mut cam, 30);
+        cam.press(Button::Stop).unwrap();
+        feed(&mut cam, 1);
+    }
+}
+
+fn files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dock_offloads_verifies_receipts_and_wipes() {
+    let w = world().await;
+    let cam = w.camera("cam-a", 3, true).await;
+    let (report, sent) = w.offload(&cam).await;
+    assert_eq!(
+        (report.stored, report.wiped, report.refused.len()),
+        (3, 3, 0),
+        "{report:?}"
+    );
+    assert!(report.interrupted.is_none());
+    assert!(sent > 0);
+    assert!(
+        cam.pending_recordings().unwrap().is_empty(),
+        "wiped after receipts"
+    );
+    assert_eq!(
+        cam.receipts().unwrap().len(),
+        3,
+        "receipts kept as proof of handover"
+    );
+
+    let admin = w.admin().await;
+    let stored = admin.recordings().await.unwrap();
+    assert_eq!(
+        stored.iter().map(|r| r.sequence).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(stored
+        .iter()
+        .all(|r| r.officer_id.as_deref() == Some("boa-5")));
+    assert!(admin.incidents().await.unwrap().is_empty());
+    // The blobs are the camera's ciphertext and open with the evidence key.
+    let identity = custos_keys::EvidenceKeyStore::new(&w.data)
+        .unseal(&SecretString::from(PASS.to_owned()))
+        .unwrap();
+    for r in admin.catalog().recordings().await.unwrap() {
+        let blob = std::fs::read(w.data.join("blobs").join(&r.blob_key)).unwrap();
+        let signed =
+            custos_format::SignedManifest::parse(&r.manifest, &r.manifest_signature).unwrap();
+        custos_format::verify::verify_recording(&signed, &cam.verifying_key().unwrap(), &blob[..])
+            .unwrap();
+        custos_format::verify::decrypt_recording(&signed, &blob[..], &identity, std::io::sink())
+            .unwrap();
+        assert_eq!(
+            r.delete_after.as_millis() - r.ended_at.as_millis(),
+            28 * 86_400_000
+        );
+    }
+    assert_eq!(files(&w.data.join("staging")), 0, "no staging left behind");
+
+    // More recordings later: the chain continues across the wipe.
+    record(&cam, 2);
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!((report.stored, report.wiped), (2, 2), "{report:?}");
+    assert!(w.admin().await.incidents().await.unwrap().is_empty());
+    w.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_recordings_get_the_same_receipt_and_uploads_resume() {
+    let w = world().await;
+    let cam = w.camera("cam-b", 2, true).await;
+    let pending = cam.pending_recordings().unwrap();
+    // A dock that died after the server stored #1 but before the wipe:
+    // simulate by offloading a copy of the camera, then the original.
+    let copy = CameraDir::new(w.tmp.path().join("cam-b-copy"));
+    copy_dir(cam.root(), copy.root());
+    let (first, _) = w.offload(&copy).await;
+    assert_eq!(first.stored, 2);
+    let (again, sent) = w.offload(&cam).await;
+    assert_eq!(
+        (again.stored, again.already_stored, again.wiped),
+        (0, 2, 2),
+        "{again:?}"
+    );
+    assert_eq!(sent, 0, "nothing re-sent");
+    let receipts_a: Vec<_> = cam
+        .receipts()
+        .unwrap()
+        .iter()
+        .map(|p| std::fs::read(&p.receipt).unwrap())
+        .collect();
+    let receipts_b: Vec<_> = copy
+        .receipts()
+        .unwrap()
+        .iter()
+        .map(|p| std::fs::read(&p.receipt).unwrap())
+        .collect();
+    assert_eq!(receipts_a, receipts_b, "identical receipts");
+    assert_eq!(
+        w.admin().await.recordings().await.unwrap().len(),
+        2,
+        "no duplicates"
+    );
+    drop(pending);
+
+    // An interrupted upload resumes where it stopped.
+    let cam = w.camera("cam-c", 1, true).await;
+    let paths = &cam.pending_recordings().unwrap()[0];
+    let ciphertext = std::fs::read(&paths.ciphertext).unwrap();
+    let half = ciphertext.len() as u64 / 2;
+    let (upload_id, offset) = custom_offer(&w, paths).await;
+    assert_eq!(offset, 0);
+    custom_patch(&w, upload_id, 0, &ciphertext[..half as usize]).await;
+    let (report, sent) = w.offload(&cam).await;
+    assert_eq!(report.stored, 1, "{report:?}");
+    assert_eq!(
+        sent,
+        ciphertext.len() as u64 - half,
+        "only the rest was sent"
+    );
+    w.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_keep_the_recording_and_record_incidents() {
+    let w = world().await;
+    // An unknown camera.
+    let stranger = w.camera("cam-x", 1, false).await;
+    let (report, _) = w.offload(&stranger).await;
+    assert_eq!(
+        report
+            .refused
+            .iter()
+            .map(|r| r.1.as_str())
+            .collect::<Vec<_>>(),
+        vec!["camera-unknown"]
+    );
+    assert_eq!(stranger.pending_recordings().unwrap().len(), 1, "kept");
+    assert_eq!(
+        custos_camera::camera::offline_status(&stranger)
+            .unwrap()
+            .refused_by_server,
+        1
+    );
+
+    // Ciphertext changed after signing; a forged manifest; a recording lost on the camera.
+    let cam = w.camera("cam-y", 4, true).await;
+    let pending = cam.pending_recordings().unwrap();
+    let mut bytes = std::fs::read(&pending[0].ciphertext).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x40;
+    std::fs::write(&pending[0].ciphertext, &bytes).unwrap();
+    let edited = String::from_utf8(std::fs::read(&pending[1].manifest).unwrap())
+        .unwrap()
+        .replace("boa-5", "boa-6");
+    std::fs::write(&pending[1].manifest, edited).unwrap();
+    for p in [
+        &pending[2].ciphertext,
+        &pending[2].manifest,
+        &pending[2].signature,
+    ] {
+        std::fs::remove_file(p).unwrap();
+    }
+    let before: Vec<_> = [&pending[0], &pending[1]]
+        .iter()
+        .map(|p| std::fs::read(&p.ciphertext).unwrap())
+        .collect();
+    let (report, _) = w.offload(&cam).await;
+    let codes: Vec<_> = report.refused.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        codes,
+        vec!["ciphertext-mismatch", "bad-signature"],
+        "{report:?}"
+    );
+    assert_eq!(report.stored, 1, "#4 is good and stored");
+    let after: Vec<_> = [&pending[0], &pending[1]]
+        .iter()
+        .map(|p| std::fs::read(&p.ciphertext).unwrap())
+        .collect();
+    assert_eq!(
+        before, after,
+        "refused recordings stay on the camera, untouched"
+    );
+
+    let kinds: Vec<_> = w
+        .admin()
+        .await
+        .incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.kind)
+        .collect();
+    for expected in [
+        IncidentKind::UnknownOrRevoked,
+        IncidentKind::CiphertextMismatch,
+        IncidentKind::BadSignature,
+        IncidentKind::Gap,
+    ] {
+        assert!(
+            kinds.contains(&expected),
+            "{expected:?} missing from {kinds:?}"
+        );
+    }
+
+    // A revoked camera and a wrong dock token.
+    w.admin().await.revoke_camera("cam-y").await.unwrap();
+    record(&cam, 1);
+    let (report, _) = w.offload(&cam).await;
+    assert!(
+        report.refused.iter().any(|r| r.1 == "camera-revoked"),
+        "{report:?}"
+    );
+    let mut bad = w.dock_config.clone();
+    bad.token = "0".repeat(64);
+    let other = w.camera("cam-z", 1, true).await;
+    let report = tokio::task::spawn_blocking(move || {
+        Dock::new(bad).unwrap().offload(&other, &|_| {}).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        report
+            .interrupted
+            .as_deref()
+            .unwrap_or("")
+            .contains("unauthorized"),
+        "{report:?}"
+    );
+    w.server.shutdown().await;
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn agent(w: &World) -> ureq::Agent {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = ureq::tls::Certificate::from_pem(w.server.certificate_pem.as_bytes()).unwrap();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+async fn custom_offer(
+    w: &World,
+    paths: &custos_camera::storage::RecordingPaths,
+) -> (uuid::Uuid, u64) {
+    let agent = agent(w);
+    let url = format!("{}/api/v1/uploads", w.dock_config.server);
+    let auth = format!("Bearer {}:{}", w.dock_config.dock_id, w.dock_config.token);
+    let body = serde_json::json!({
+        "manifest": std::fs::read_to_string(&paths.manifest).unwrap(),
+        "signature": hex::encode(std::fs::read(&paths.signature).unwrap()),
+    });
+    tokio::task::spawn_blocking(move || {
+        let mut r = agent
+            .post(&url)
+            .header("authorization", &auth)
+            .send_json(body)
+            .unwrap();
+        let v: serde_json::Value = r.body_mut().read_json().unwrap();
+        (
+            v["upload_id"].as_str().unwrap().parse().unwrap(),
+            v["offset"].as_u64().unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+async fn custom_patch(w: &World, id: uuid::Uuid, offset: u64, bytes: &[u8]) {
+    let agent = agent(w);
+    let url = format!("{}/api/v1/uploads/{id}", w.dock_config.server);
+    let auth = format!("Bearer {}:{}", w.dock_config.dock_id, w.dock_config.token);
+    let bytes = bytes.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let r = agent
+            .patch(&url)
+            .header("authorization", &auth)
+            .header("upload-offset", &offset.to_string())
+            .send(&bytes[..])
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    })
+    .await
+    .unwrap();
+}
