@@ -96,6 +96,15 @@ pub enum DeviceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Pin the evidence server's receipt key (second step of enrollment):
+    /// the camera will delete a recording only against receipts signed by it.
+    Pin {
+        #[command(flatten)]
+        cam: CameraDirArg,
+        /// 64 hex digits, printed by `custos enroll camera` and `custos serve`.
+        #[arg(long)]
+        server_key: String,
+    },
     /// Stop the running agent cleanly (a recording in progress is finished).
     Shutdown {
         #[command(flatten)]
@@ -305,6 +314,10 @@ pub fn run(command: DeviceCommand) -> Result<ExitCode> {
                 }
             }
         }
+        DeviceCommand::Pin { cam, server_key } => {
+            pin(&cam.dir, &server_key)?;
+            eprintln!("Server receipt key pinned");
+        }
         DeviceCommand::Shutdown { cam } => {
             let response = control::send(&CameraDir::new(&cam.dir), &Request::Shutdown)?;
             if !response.ok {
@@ -313,4 +326,19 @@ pub fn run(command: DeviceCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Pins a server receipt key into a camera's configuration.
+pub fn pin(dir: &std::path::Path, server_key: &str) -> Result<()> {
+    let key = custos_format::VerifyingKey::from_hex(server_key)
+        .context("--server-key is not an Ed25519 key in hex")?;
+    let cam = CameraDir::new(dir);
+    let mut config = cam.load_config()?;
+    if let Some(existing) = &config.server_receipt_key {
+        if existing != &key.to_hex() {
+            bail!("camera {} is already pinned to another server key; re-enrolling a camera to a new server is a deliberate act: edit camera.json", config.device_id);
+        }
+    }
+    config.server_receipt_key = Some(key.to_hex());
+    cam.save_config(&config)
 }

@@ -5,8 +5,10 @@
 mod bench;
 mod demo;
 mod device;
+mod dock;
 mod keys;
 mod passphrase;
+mod server;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -36,12 +38,31 @@ enum Command {
     /// A body-worn camera: create, assign to an officer, run, press its buttons.
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// The evidence server: verified ingest from docks, signed receipts.
+    Serve(server::ServeArgs),
+    /// Register or revoke cameras and docks (on the server's data directory).
+    #[command(subcommand)]
+    Enroll(server::EnrollCommand),
+    /// The dock: check cameras out, offload docked cameras to the server.
+    #[command(subcommand)]
+    Dock(dock::DockCommand),
+    /// The server's recordings (metadata only; listing is audited).
+    #[command(subcommand)]
+    Recordings(ListCommand),
+    /// Integrity incidents: gaps, broken chains, bad signatures, replays, mismatches.
+    #[command(subcommand)]
+    Incidents(ListCommand),
     /// Check recordings: camera signature, ciphertext digest, hash chain, and
     /// with the evidence key the content itself.
     VerifyRecording(verify::VerifyArgs),
     /// Benchmarks whose figures go in docs/PERFORMANCE.md.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum ListCommand {
+    List(server::ListArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,6 +77,11 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Keys(c) => keys::run(c),
+        Command::Serve(a) => server::serve(a),
+        Command::Enroll(c) => server::enroll(c),
+        Command::Dock(c) => dock::run(c),
+        Command::Recordings(ListCommand::List(a)) => server::recordings(a),
+        Command::Incidents(ListCommand::List(a)) => server::incidents(a),
         Command::Device(c) => device::run(c),
         Command::VerifyRecording(a) => verify::run(a),
         Command::Bench(c) => bench::run(c),

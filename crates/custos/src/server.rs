@@ -1,0 +1,236 @@
+//! `custos serve`, `custos enroll …`, `custos recordings …`, `custos incidents …`:
+//! the evidence server and its operator's commands on the data directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use custos_format::VerifyingKey;
+use custos_server::admin::Admin;
+use custos_server::ServerConfig;
+
+use crate::keys::{DataDir, PassphraseArgs};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data: DataDir,
+    #[command(flatten)]
+    pass: PassphraseArgs,
+    /// Address to listen on (TLS).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// PEM certificate chain; without it a self-signed one is made under DATA/tls/.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// This deployment's id, as named in receipts.
+    #[arg(long, default_value = "custos")]
+    server_id: String,
+    /// Days after a recording ends until it is deleted unless held (Rotterdam: 28).
+    #[arg(long, default_value_t = 28)]
+    retention_days: u32,
+}
+
+pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    custos_format::manifest::check_identifier(&args.server_id).map_err(anyhow::Error::msg)?;
+    let passphrase = crate::passphrase::obtain(
+        args.pass.passphrase_file.as_deref(),
+        "Evidence key passphrase: ",
+        false,
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let config = ServerConfig {
+            data: args.data.data.clone(),
+            listen: args.listen,
+            tls: args.tls_cert.zip(args.tls_key),
+            server_id: args.server_id,
+            retention_days: args.retention_days,
+        };
+        let server =
+            custos_server::start(config, &passphrase, custos_server::system_clock()).await?;
+        drop(passphrase);
+        let receipt_key = custos_server::keys::receipt_public_key(&args.data.data)?;
+        eprintln!("Custos evidence server on https://{}", server.addr);
+        eprintln!("  receipt key (cameras pin it): {}", receipt_key.to_hex());
+        if !args.data.data.join("tls/cert.pem").exists() {
+            eprintln!("  TLS certificate: as given");
+        } else {
+            eprintln!(
+                "  TLS certificate (docks pin it): {}",
+                args.data.data.join("tls/cert.pem").display()
+            );
+        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        server.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum EnrollCommand {
+    /// Register a camera's public key. With --camera (a local camera
+    /// directory) also pins this server's receipt key into the camera.
+    Camera {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        device_id: Option<String>,
+        /// The camera's Ed25519 public key (64 hex digits, from `custos device init`).
+        #[arg(long, conflicts_with = "camera")]
+        public_key: Option<String>,
+        #[arg(long)]
+        camera: Option<PathBuf>,
+    },
+    /// Register a dock; prints its token once (store it in a file only the dock reads).
+    Dock {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        dock_id: String,
+    },
+    RevokeCamera {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        device_id: String,
+    },
+    RevokeDock {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        dock_id: String,
+    },
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+pub fn enroll(command: EnrollCommand) -> Result<ExitCode> {
+    block_on(async move {
+        match command {
+            EnrollCommand::Camera {
+                data,
+                device_id,
+                public_key,
+                camera,
+            } => {
+                let admin = Admin::open(&data.data).await?;
+                let receipt_key = custos_server::keys::receipt_public_key(&data.data)?;
+                let (device_id, key) = match (&camera, public_key) {
+                    (Some(dir), _) => {
+                        let cam = custos_camera::CameraDir::new(dir);
+                        let config = cam.load_config()?;
+                        (device_id.unwrap_or(config.device_id), cam.verifying_key()?)
+                    }
+                    (None, Some(hex)) => (
+                        device_id.context("--device-id is required with --public-key")?,
+                        VerifyingKey::from_hex(&hex).context("--public-key")?,
+                    ),
+                    (None, None) => {
+                        anyhow::bail!("give --camera DIR, or --device-id and --public-key")
+                    }
+                };
+                admin.enroll_camera(&device_id, &key).await?;
+                if let Some(dir) = camera {
+                    crate::device::pin(&dir, &receipt_key.to_hex())?;
+                    eprintln!("Camera {device_id} enrolled and pinned to this server");
+                } else {
+                    eprintln!("Camera {device_id} enrolled; pin the receipt key on the camera:");
+                    eprintln!(
+                        "  custos device pin --dir CAM --server-key {}",
+                        receipt_key.to_hex()
+                    );
+                }
+                println!("{}", receipt_key.to_hex());
+            }
+            EnrollCommand::Dock { data, dock_id } => {
+                let credential = Admin::open(&data.data).await?.enroll_dock(&dock_id).await?;
+                eprintln!("Dock {dock_id} enrolled. Its token (shown once):");
+                println!("{}", credential.token);
+            }
+            EnrollCommand::RevokeCamera { data, device_id } => {
+                Admin::open(&data.data)
+                    .await?
+                    .revoke_camera(&device_id)
+                    .await?;
+                eprintln!("Camera {device_id} revoked: its uploads are refused from now on");
+            }
+            EnrollCommand::RevokeDock { data, dock_id } => {
+                Admin::open(&data.data).await?.revoke_dock(&dock_id).await?;
+                eprintln!("Dock {dock_id} revoked");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    data: DataDir,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn recordings(args: ListArgs) -> Result<ExitCode> {
+    block_on(async move {
+        let list = Admin::open(&args.data.data).await?.recordings().await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        } else {
+            for r in &list {
+                println!(
+                    "{}  {:<12} #{:<6} {} → {}  {:>10} B  {}  delete after {}",
+                    r.recording_id,
+                    r.device_id,
+                    r.sequence,
+                    r.started_at,
+                    r.ended_at,
+                    r.size,
+                    r.status,
+                    r.delete_after
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn incidents(args: ListArgs) -> Result<ExitCode> {
+    block_on(async move {
+        let list = Admin::open(&args.data.data).await?.incidents().await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        } else {
+            for i in &list {
+                println!(
+                    "{}  {:<20} camera {:<12} seq {:<6} {}",
+                    i.at,
+                    i.kind.as_str(),
+                    i.device_id.as_deref().unwrap_or("-"),
+                    i.sequence
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    i.detail
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
