@@ -132,6 +132,20 @@ impl Dock {
             ..Default::default()
         };
         report.wiped += finish_interrupted_wipes(cam)?;
+        // The dock's own standing first: a revoked or unknown dock learns it
+        // even with nothing to send.
+        let standing = self
+            .agent
+            .get(&self.url("/dock"))
+            .header("authorization", &self.auth())
+            .call();
+        if let Err(e) = standing
+            .map_err(anyhow::Error::from)
+            .and_then(parse_response::<serde_json::Value>)
+        {
+            report.interrupted = Some(format!("{e:#}"));
+            return Ok(report);
+        }
         for paths in cam.pending_recordings()? {
             match self.offload_one(cam, &paths, progress) {
                 Ok((receipt, already)) => {

@@ -28,6 +28,7 @@ pub fn router(deployment: Arc<Deployment>) -> Router {
             "/api/v1/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
+        .route("/api/v1/dock", get(whoami))
         .route(
             "/api/v1/uploads",
             post(offer).layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
@@ -40,6 +41,11 @@ pub fn router(deployment: Arc<Deployment>) -> Router {
         )
         .route("/api/v1/uploads/{id}/complete", post(complete))
         .with_state(deployment)
+}
+
+/// Lets a dock check its own standing (enrolled, not revoked, right token).
+async fn whoami(DockAuth(dock): DockAuth) -> Json<serde_json::Value> {
+    Json(serde_json::json!({"dock_id": dock}))
 }
 
 /// An error as clients see it: a status and a stable code.

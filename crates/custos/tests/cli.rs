@@ -632,3 +632,163 @@ fn demo_runs_a_shift_whose_recordings_verify() {
     assert!(!out.status.success());
     assert!(foreign.join("precious.txt").exists());
 }
+
+/// A server started from the CLI on port 0; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = custos()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--server-id",
+                "testcity",
+                "--data",
+            ])
+            .arg(data)
+            .env("CUSTOS_PASSPHRASE", PASS)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(addr) = line.strip_prefix("Custos evidence server on https://") {
+                break format!("https://localhost:{}", addr.rsplit(':').next().unwrap());
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_enroll_dock_offload_and_list_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let recipient = init_keys(&data);
+    let server = Server::start(&data);
+    let cam = make_camera(tmp.path(), &recipient, "0s");
+    // Not enrolled yet: the dock refuses to touch a camera that could never be wiped.
+    let token = tmp.path().join("dock.token");
+    let out = run(custos()
+        .args(["enroll", "dock", "--dock-id", "dock-7", "--data"])
+        .arg(&data));
+    assert!(out.status.success());
+    std::fs::write(&token, &out.stdout).unwrap();
+    let offload = |extra: &[&str]| {
+        run(custos()
+            .args([
+                "dock",
+                "offload",
+                "--json",
+                "--dock-id",
+                "dock-7",
+                "--server",
+                &server.url,
+            ])
+            .arg("--token-file")
+            .arg(&token)
+            .arg("--server-cert")
+            .arg(data.join("tls/cert.pem"))
+            .args(extra)
+            .arg(&cam))
+    };
+    let agent = Agent::start(&cam, &[]);
+    for _ in 0..2 {
+        ok(custos()
+            .args(["device", "press", "record", "--dir"])
+            .arg(&cam));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while status(&cam)["recording"]["fragments_written"]
+            .as_u64()
+            .unwrap_or(0)
+            < 2
+        {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ok(custos()
+            .args(["device", "press", "stop", "--dir"])
+            .arg(&cam));
+    }
+    ok(custos().args(["device", "shutdown", "--dir"]).arg(&cam));
+    drop(agent);
+    let out = offload(&[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not enrolled"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(status(&cam)["pending_offload"], 2);
+
+    let receipt_key = ok(custos()
+        .args(["enroll", "camera", "--data"])
+        .arg(&data)
+        .arg("--camera")
+        .arg(&cam));
+    assert_eq!(receipt_key.trim().len(), 64);
+    ok(custos()
+        .args(["dock", "checkout", "--officer", "boa-77", "--camera"])
+        .arg(&cam));
+    let out = offload(&[]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["stored"], 2);
+    assert_eq!(reports[0]["wiped"], 2);
+    assert_eq!(status(&cam)["pending_offload"], 0);
+
+    let list: serde_json::Value = serde_json::from_str(&ok(custos()
+        .args(["recordings", "list", "--json", "--data"])
+        .arg(&data)))
+    .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["device_id"], "cam-9");
+    assert_eq!(
+        list[0]["officer_id"], "boa-31",
+        "the officer at recording time, not the later checkout"
+    );
+    let incidents: serde_json::Value = serde_json::from_str(&ok(custos()
+        .args(["incidents", "list", "--json", "--data"])
+        .arg(&data)))
+    .unwrap();
+    assert_eq!(incidents, serde_json::json!([]));
+
+    // A revoked dock is refused; nothing on the camera is touched.
+    ok(custos()
+        .args(["enroll", "revoke-dock", "--dock-id", "dock-7", "--data"])
+        .arg(&data));
+    let out = offload(&[]);
+    assert!(!out.status.success());
+    let incidents: serde_json::Value = serde_json::from_str(&ok(custos()
+        .args(["incidents", "list", "--json", "--data"])
+        .arg(&data)))
+    .unwrap();
+    assert_eq!(incidents[0]["kind"], "unknown-or-revoked");
+}
