@@ -52,6 +52,7 @@ pub fn wipe(
         false,
     )?;
     write_atomically(&paths.receipt, confirmed.signed().bytes(), false)?;
+    custos_faults::crash_point("dock:wipe-receipt-stored");
     remove_recording_files(dir, paths)?;
     tracing::info!(
         sequence = manifest.manifest().sequence,
@@ -98,7 +99,7 @@ fn remove_recording_files(dir: &CameraDir, paths: &RecordingPaths) -> Result<()>
         &paths.refused,
     ] {
         match fs::remove_file(path) {
-            Ok(()) => {}
+            Ok(()) => custos_faults::crash_point("dock:wipe-removed-one"),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
         }

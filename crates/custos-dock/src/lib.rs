@@ -154,6 +154,7 @@ impl Dock {
                     } else {
                         report.stored += 1;
                     }
+                    custos_faults::crash_point("dock:before-wipe");
                     wipe(cam, &paths, &receipt)?;
                     report.wiped += 1;
                 }
@@ -196,6 +197,7 @@ impl Dock {
             )
             .context("offering a recording to the server")?;
         let offer: OfferResponse = parse_response(response)?;
+        custos_faults::crash_point("dock:after-offer");
         let (upload_id, mut offset, length) = match offer {
             OfferResponse::Stored {
                 receipt,
@@ -229,6 +231,7 @@ impl Dock {
                 .and_then(|v| v.parse::<u64>().ok());
             match (status, server_offset) {
                 (204, Some(new)) => {
+                    custos_faults::crash_point("dock:after-patch");
                     progress(new - offset);
                     offset = new;
                     retried_offset = false;

@@ -516,6 +516,7 @@ impl Ingest {
                 return Err(IngestError::TooLarge { length });
             }
             file.write_all(&chunk).await?;
+            custos_faults::crash_point("server:append");
             position += chunk.len() as u64;
         }
         file.flush().await?;
@@ -617,7 +618,9 @@ impl Ingest {
             return Err(IngestError::WrongEvidenceKey);
         }
         let blob_key = format!("{}/{:08}-{}.age", m.device_id, m.sequence, m.recording_id);
+        custos_faults::crash_point("server:before-blob");
         self.blobs.put_file(&blob_key, &staging).await?;
+        custos_faults::crash_point("server:after-blob");
         let stored_at = (self.clock)();
         let receipt = SignedReceipt::sign(
             Receipt::for_manifest(&signed, stored_at, &self.server_id),
@@ -665,6 +668,7 @@ impl Ingest {
             }
             Err(e) => return Err(e.into()),
         }
+        custos_faults::crash_point("server:after-commit");
         let _ = tokio::fs::remove_file(&staging).await;
         if let Some(findings) = gap_before(
             head.map(|h| h.sequence),

@@ -124,6 +124,10 @@ impl World {
 }
 
 fn record(dir: &CameraDir, n: usize) {
+    record_frames(dir, n, 30);
+}
+
+fn record_frames(dir: &CameraDir, n: usize, frames: usize) {
     let mut source = SyntheticSource::new(
         160,
         120,
@@ -141,7 +145,7 @@ fn record(dir: &CameraDir, n: usize) {
     };
     for _ in 0..n {
         cam.press(Button::Record).unwrap();
-        feed(&mut cam, 30);
+        feed(&mut cam, frames);
         cam.press(Button::Stop).unwrap();
         feed(&mut cam, 1);
     }
@@ -444,4 +448,183 @@ async fn custom_patch(w: &World, id: uuid::Uuid, offset: u64, bytes: &[u8]) {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_reordered_and_truncated_uploads_and_a_full_disk() {
+    let w = world().await;
+    let cam = w.camera("cam-r", 0, true).await;
+    record_frames(&cam, 3, 300);
+    let pending = cam.pending_recordings().unwrap();
+
+    // Reordered bytes: two 64 KiB chunks swapped on the way.
+    let mut bytes = std::fs::read(&pending[0].ciphertext).unwrap();
+    assert!(
+        bytes.len() > 1000 + 2 * 65552,
+        "need several chunks: {}",
+        bytes.len()
+    );
+    let (a, b, c) = (1000, 1000 + 65552, 65552);
+    let first = bytes[a..a + c].to_vec();
+    bytes.copy_within(b..b + c, a);
+    bytes[b..b + c].copy_from_slice(&first);
+    let (id, _) = custom_offer(&w, &pending[0]).await;
+    custom_patch(&w, id, 0, &bytes).await;
+    assert_eq!(
+        custom_complete(&w, id).await,
+        (422, "ciphertext-mismatch".to_owned())
+    );
+
+    // Completing early: nothing stored, resumable.
+    let good = std::fs::read(&pending[0].ciphertext).unwrap();
+    let (id, offset) = custom_offer(&w, &pending[0]).await;
+    assert_eq!(offset, 0, "the refused upload was discarded");
+    custom_patch(&w, id, 0, &good[..1000]).await;
+    assert_eq!(
+        custom_complete(&w, id).await,
+        (409, "incomplete".to_owned())
+    );
+    // Too many bytes.
+    assert_eq!(custom_patch_status(&w, id, 1000, &good[1000..]).await, 204);
+    assert_eq!(
+        custom_patch_status(&w, id, good.len() as u64, b"extra").await,
+        413
+    );
+
+    // A full disk on the server: 507, and the camera keeps everything.
+    let (id2, _) = custom_offer(&w, &pending[1]).await;
+    let staging = w.data.join("staging").join(format!("{id2}.part"));
+    std::fs::remove_file(&staging).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &staging).unwrap();
+    let ct = std::fs::read(&pending[1].ciphertext).unwrap();
+    assert_eq!(custom_patch_status(&w, id2, 0, &ct).await, 507);
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!(report.stored, 1, "#1 completes; {report:?}");
+    assert!(
+        report
+            .interrupted
+            .as_deref()
+            .unwrap_or("")
+            .contains("storage-full"),
+        "{report:?}"
+    );
+    assert_eq!(
+        cam.pending_recordings().unwrap().len(),
+        2,
+        "#2 and #3 stay on the camera, in order"
+    );
+    // Space is back: the next docking finishes the job.
+    std::fs::remove_file(&staging).unwrap();
+    std::fs::File::create(&staging).unwrap();
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!((report.stored, report.wiped), (2, 2), "{report:?}");
+
+    // Replay: the camera's key signs different content under an old sequence number.
+    let key = cam.signing_key().unwrap();
+    let stored = w
+        .admin()
+        .await
+        .catalog()
+        .recording_by_sequence("cam-r", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    let original =
+        custos_format::SignedManifest::parse(&stored.manifest, &stored.manifest_signature).unwrap();
+    let mut forged = original.manifest().clone();
+    forged.officer_id = Some("someone-else".into());
+    let forged = custos_format::SignedManifest::sign(forged, &key).unwrap();
+    let fake = tempfile::tempdir().unwrap();
+    let paths = custos_camera::storage::RecordingPaths {
+        stem: "x".into(),
+        ciphertext: fake.path().join("x.age"),
+        journal: fake.path().join("x.open"),
+        manifest: fake.path().join("x.manifest.json"),
+        signature: fake.path().join("x.manifest.sig"),
+        receipt: fake.path().join("x.receipt.json"),
+        receipt_signature: fake.path().join("x.receipt.sig"),
+        refused: fake.path().join("x.refused.json"),
+    };
+    std::fs::write(&paths.manifest, forged.bytes()).unwrap();
+    std::fs::write(&paths.signature, forged.signature()).unwrap();
+    assert_eq!(
+        custom_offer_status(&w, &paths).await,
+        (409, "replay".to_owned())
+    );
+    let kinds: Vec<_> = w
+        .admin()
+        .await
+        .incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.kind)
+        .collect();
+    assert!(
+        kinds.contains(&IncidentKind::Replay) && kinds.contains(&IncidentKind::CiphertextMismatch),
+        "{kinds:?}"
+    );
+    w.server.shutdown().await;
+}
+
+async fn custom_complete(w: &World, id: uuid::Uuid) -> (u16, String) {
+    let agent = agent(w);
+    let url = format!("{}/api/v1/uploads/{id}/complete", w.dock_config.server);
+    let auth = format!("Bearer {}:{}", w.dock_config.dock_id, w.dock_config.token);
+    tokio::task::spawn_blocking(move || {
+        let mut r = agent
+            .post(&url)
+            .header("authorization", &auth)
+            .send_empty()
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.body_mut().read_json().unwrap();
+        (status, v["error"]["code"].as_str().unwrap_or("").to_owned())
+    })
+    .await
+    .unwrap()
+}
+
+async fn custom_patch_status(w: &World, id: uuid::Uuid, offset: u64, bytes: &[u8]) -> u16 {
+    let agent = agent(w);
+    let url = format!("{}/api/v1/uploads/{id}", w.dock_config.server);
+    let auth = format!("Bearer {}:{}", w.dock_config.dock_id, w.dock_config.token);
+    let bytes = bytes.to_vec();
+    tokio::task::spawn_blocking(move || {
+        agent
+            .patch(&url)
+            .header("authorization", &auth)
+            .header("upload-offset", &offset.to_string())
+            .send(&bytes[..])
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+    .await
+    .unwrap()
+}
+
+async fn custom_offer_status(
+    w: &World,
+    paths: &custos_camera::storage::RecordingPaths,
+) -> (u16, String) {
+    let agent = agent(w);
+    let url = format!("{}/api/v1/uploads", w.dock_config.server);
+    let auth = format!("Bearer {}:{}", w.dock_config.dock_id, w.dock_config.token);
+    let body = serde_json::json!({
+        "manifest": std::fs::read_to_string(&paths.manifest).unwrap(),
+        "signature": hex::encode(std::fs::read(&paths.signature).unwrap()),
+    });
+    tokio::task::spawn_blocking(move || {
+        let mut r = agent
+            .post(&url)
+            .header("authorization", &auth)
+            .send_json(body)
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.body_mut().read_json().unwrap();
+        (status, v["error"]["code"].as_str().unwrap_or("").to_owned())
+    })
+    .await
+    .unwrap()
 }

@@ -1,0 +1,295 @@
+//! Invariant 7, "nothing is lost": the dock or the server is killed (abort,
+//! like kill -9) at a seeded random crash point during offload, 50 times.
+//! After every crash each recording is on the camera, on the server, or both;
+//! the server never holds a duplicate; and a later dock run completes.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use custos_camera::camera::Button;
+use custos_camera::display::SimulatedDisplay;
+use custos_camera::source::{CaptureSource, Pacing, SyntheticSource};
+use custos_camera::{Camera, CameraDir};
+
+const PASS: &str = "crash test passphrase";
+const TRIALS: u64 = 50;
+
+fn custos() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
+    c.env_remove("CUSTOS_PASSPHRASE")
+        .env_remove("CUSTOS_CRASH_AT")
+        .env("CUSTOS_LOG", "error")
+        .stdin(Stdio::null());
+    c
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(data: &Path, crash: Option<u64>) -> Self {
+        let mut cmd = custos();
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("CUSTOS_PASSPHRASE", PASS);
+        if let Some(n) = crash {
+            cmd.env("CUSTOS_CRASH_AT", n.to_string())
+                .env("CUSTOS_CRASH_FILTER", "server:");
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(addr) = line.strip_prefix("Custos evidence server on https://") {
+                break addr.rsplit(':').next().unwrap().parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, port }
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dock(
+    data: &Path,
+    cam: &Path,
+    token: &Path,
+    port: u16,
+    crash: Option<u64>,
+) -> std::process::ExitStatus {
+    let mut cmd = custos();
+    cmd.args(["dock", "offload", "--dock-id", "dock-1", "--server"])
+        .arg(format!("https://localhost:{port}"))
+        .arg("--token-file")
+        .arg(token)
+        .arg("--server-cert")
+        .arg(data.join("tls/cert.pem"))
+        .arg(cam);
+    if let Some(n) = crash {
+        cmd.env("CUSTOS_CRASH_AT", n.to_string())
+            .env("CUSTOS_CRASH_FILTER", "dock:");
+    }
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+}
+
+/// Recording ids the server holds, after checking each blob against its row.
+fn on_server(data: &Path) -> BTreeSet<String> {
+    let out = custos()
+        .args(["recordings", "list", "--json", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut sequences = BTreeSet::new();
+    for r in &list {
+        assert!(
+            sequences.insert(r["sequence"].as_u64().unwrap()),
+            "duplicate sequence on the server"
+        );
+        let id = r["recording_id"].as_str().unwrap().to_owned();
+        let blob = data
+            .join("blobs/cam-1")
+            .join(format!("{:08}-{id}.age", r["sequence"].as_u64().unwrap()));
+        assert_eq!(
+            std::fs::metadata(&blob).map(|m| m.len()).ok(),
+            r["size"].as_u64(),
+            "blob of {id} missing or short"
+        );
+        assert!(seen.insert(id), "duplicate recording on the server");
+    }
+    seen
+}
+
+/// Recording ids still on the camera with their ciphertext.
+fn on_camera(cam: &CameraDir) -> BTreeSet<String> {
+    cam.pending_recordings()
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.ciphertext.exists())
+        .map(|p| p.stem.split_once('-').unwrap().1.to_owned())
+        .collect()
+}
+
+fn record(cam: &CameraDir, n: usize, start_us: i64) -> Vec<String> {
+    let mut source =
+        SyntheticSource::new(160, 120, 30, start_us, "cam-1", Pacing::AsFastAsPossible).unwrap();
+    let mut camera = Camera::open(cam.clone(), SimulatedDisplay::default(), "test".into()).unwrap();
+    for _ in 0..n {
+        camera.press(Button::Record).unwrap();
+        for _ in 0..31 {
+            camera
+                .on_frame(source.next_frame().unwrap().unwrap())
+                .unwrap();
+        }
+        camera.press(Button::Stop).unwrap();
+        camera
+            .on_frame(source.next_frame().unwrap().unwrap())
+            .unwrap();
+    }
+    camera
+        .take_finished()
+        .iter()
+        .map(|m| m.manifest().recording_id.to_string())
+        .collect()
+}
+
+#[test]
+fn killing_dock_or_server_at_random_points_loses_nothing() {
+    let seed: u64 = std::env::var("CUSTOS_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x00C0_5705);
+    let mut rng = seed | 1;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let ok = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let recipient = ok(custos()
+        .args(["keys", "init", "--work-factor", "10", "--data"])
+        .arg(&data)
+        .env("CUSTOS_PASSPHRASE", PASS));
+    let mut server = Server::start(&data, None);
+    let cam_path: PathBuf = tmp.path().join("cam");
+    ok(custos()
+        .args([
+            "device",
+            "init",
+            "--device-id",
+            "cam-1",
+            "--size",
+            "160x120",
+            "--prerecord",
+            "0s",
+            "--no-gps",
+            "--evidence-key",
+        ])
+        .arg(recipient.trim())
+        .arg("--dir")
+        .arg(&cam_path));
+    ok(custos()
+        .args(["enroll", "camera", "--data"])
+        .arg(&data)
+        .arg("--camera")
+        .arg(&cam_path));
+    let token = tmp.path().join("dock.token");
+    std::fs::write(
+        &token,
+        ok(custos()
+            .args(["enroll", "dock", "--dock-id", "dock-1", "--data"])
+            .arg(&data)),
+    )
+    .unwrap();
+    let cam = CameraDir::new(&cam_path);
+
+    let mut made = BTreeSet::new();
+    let mut crashes = (0, 0);
+    for trial in 0..TRIALS {
+        made.extend(record(
+            &cam,
+            1 + next(2) as usize,
+            1_795_424_400_000_000 + trial as i64 * 10_000_000,
+        ));
+        let crash_at = 1 + next(12);
+        if next(2) == 0 {
+            // Kill the server at its crash_at-th crash point.
+            drop(server);
+            server = Server::start(&data, Some(crash_at));
+            dock(&data, &cam_path, &token, server.port, None);
+            if !server.running() {
+                crashes.0 += 1;
+            }
+        } else {
+            let status = dock(&data, &cam_path, &token, server.port, Some(crash_at));
+            if status.code().is_none() {
+                crashes.1 += 1;
+            }
+        }
+        // Right after the crash: nothing is on neither side.
+        let (camera, stored) = (on_camera(&cam), on_server(&data));
+        for id in &made {
+            assert!(
+                camera.contains(id) || stored.contains(id),
+                "trial {trial}: recording {id} is on neither camera nor server"
+            );
+        }
+        // A clean restart and a later docking complete the job.
+        if !server.running() {
+            server = Server::start(&data, None);
+        }
+        for _ in 0..3 {
+            if on_camera(&cam).is_empty() && cam.pending_recordings().unwrap().is_empty() {
+                break;
+            }
+            dock(&data, &cam_path, &token, server.port, None);
+        }
+        assert!(
+            cam.pending_recordings().unwrap().is_empty(),
+            "trial {trial}: camera not emptied"
+        );
+        assert_eq!(
+            on_server(&data),
+            made,
+            "trial {trial}: server holds exactly what was made"
+        );
+    }
+    // The seeds must really have killed both sides, many times.
+    assert!(
+        crashes.0 >= 10 && crashes.1 >= 10,
+        "crashes (server, dock) = {crashes:?}"
+    );
+    let incidents = ok(custos()
+        .args(["incidents", "list", "--json", "--data"])
+        .arg(&data));
+    assert_eq!(
+        incidents.trim(),
+        "[]",
+        "crashes are not integrity incidents"
+    );
+    eprintln!(
+        "{TRIALS} trials, seed {seed:#x}: server killed {} times, dock killed {} times",
+        crashes.0, crashes.1
+    );
+}
