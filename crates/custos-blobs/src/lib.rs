@@ -95,6 +95,41 @@ impl BlobStore {
         Ok(total)
     }
 
+    /// Takes over the file at `source` as blob `key`, durably. On the local
+    /// backend this is a rename within one filesystem (no copy); elsewhere,
+    /// or across filesystems, a streaming upload followed by removing `source`.
+    pub async fn adopt_file(&self, key: &str, source: &Path) -> Result<u64> {
+        if let Some(root) = &self.local_root {
+            let target = root.join(key);
+            let size = tokio::fs::metadata(source).await?.len();
+            let (source, target2) = (source.to_owned(), target.clone());
+            let renamed = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+                std::fs::File::open(&source)?.sync_all()?;
+                let dir = target2.parent().expect("blob keys have a directory");
+                std::fs::create_dir_all(dir)?;
+                match std::fs::rename(&source, &target2) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(18) => return Ok(false), // EXDEV: another filesystem
+                    Err(e) => return Err(e),
+                }
+                std::fs::File::open(dir)?.sync_all()?;
+                if let Some(from) = source.parent() {
+                    std::fs::File::open(from)?.sync_all()?;
+                }
+                Ok(true)
+            })
+            .await
+            .map_err(|e| BlobError::Unavailable(e.to_string()))??;
+            if renamed {
+                return Ok(size);
+            }
+            let _ = target;
+        }
+        let size = self.put_file(key, source).await?;
+        tokio::fs::remove_file(source).await?;
+        Ok(size)
+    }
+
     /// Size of blob `key`, if it exists.
     pub async fn size(&self, key: &str) -> Result<Option<u64>> {
         let location = ObjectPath::parse(key).map_err(|e| BlobError::Unavailable(e.to_string()))?;

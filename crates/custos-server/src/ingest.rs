@@ -14,6 +14,7 @@ use custos_catalog::{
 use custos_format::verify::{check_chain, digest_reader, ChainFinding};
 use custos_format::{Receipt, SignedManifest, SignedReceipt, VerifyingKey};
 use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
@@ -139,6 +140,8 @@ pub struct Ingest {
     server_id: String,
     retention_days: u32,
     clock: Clock,
+    /// SHA-256 state of uploads in progress: (bytes hashed, state).
+    hashers: std::sync::Mutex<std::collections::HashMap<Uuid, (u64, Sha256)>>,
 }
 
 impl Ingest {
@@ -160,6 +163,7 @@ impl Ingest {
             server_id,
             retention_days,
             clock,
+            hashers: Default::default(),
         })
     }
 
@@ -498,29 +502,62 @@ impl Ingest {
                 claimed: offset,
             });
         }
-        let mut file = tokio::fs::OpenOptions::new()
+        // Created if missing: a crash may have moved it into blob storage
+        // before the catalog row was committed; the upload then starts over.
+        let file = tokio::fs::OpenOptions::new()
+            .create(true)
             .append(true)
             .open(self.staging_path(upload_id))
             .await?;
+        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        // Hash as the bytes arrive, so completing needs no second read; the
+        // state is kept only while it matches the staged bytes exactly.
+        let mut hasher = {
+            let mut hashers = self
+                .hashers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match hashers.remove(&upload_id) {
+                Some((at, h)) if at == current => Some(h),
+                _ if current == 0 => Some(Sha256::new()),
+                _ => None,
+            }
+        };
         let mut position = current;
-        while let Some(chunk) = body.next().await {
+        let outcome = loop {
+            let Some(chunk) = body.next().await else {
+                break Ok(());
+            };
             let chunk = match chunk {
                 Ok(c) => c,
-                Err(e) => {
-                    file.flush().await?;
-                    return Err(IngestError::Unavailable(format!("upload interrupted: {e}")));
-                }
+                Err(e) => break Err(IngestError::Unavailable(format!("upload interrupted: {e}"))),
             };
             if position + chunk.len() as u64 > length {
-                file.flush().await?;
-                return Err(IngestError::TooLarge { length });
+                break Err(IngestError::TooLarge { length });
             }
-            file.write_all(&chunk).await?;
+            if let Err(e) = file.write_all(&chunk).await {
+                break Err(e.into());
+            }
+            if let Some(h) = &mut hasher {
+                h.update(&chunk);
+            }
             custos_faults::crash_point("server:append");
             position += chunk.len() as u64;
+        };
+        let flushed = file.flush().await;
+        match (outcome, flushed) {
+            (Ok(()), Ok(())) => {
+                if let Some(h) = hasher {
+                    self.hashers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(upload_id, (position, h));
+                }
+                Ok(position)
+            }
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(e)) => Err(e.into()),
         }
-        file.flush().await?;
-        Ok(position)
     }
 
     /// Verifies the whole ciphertext, stores it durably, commits the catalog
@@ -575,9 +612,20 @@ impl Ingest {
         let keys = self.keys.clone();
         let path = staging.clone();
         let truncated = m.truncated;
+        let hashed = self
+            .hashers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&upload_id)
+            .filter(|(at, _)| *at == have)
+            .map(|(at, h)| (at, <[u8; 32]>::from(h.finalize())));
         let (length, sha256, opens) = tokio::task::spawn_blocking(
             move || -> std::io::Result<(u64, [u8; 32], Result<(), String>)> {
-                let (length, sha256) = digest_reader(BufReader::new(std::fs::File::open(&path)?))?;
+                // Hashed while arriving, unless the server restarted meanwhile.
+                let (length, sha256) = match hashed {
+                    Some(done) => done,
+                    None => digest_reader(BufReader::new(std::fs::File::open(&path)?))?,
+                };
                 let opens = if length == 0 && truncated {
                     Ok(()) // power was lost before the first byte
                 } else {
@@ -619,7 +667,7 @@ impl Ingest {
         }
         let blob_key = format!("{}/{:08}-{}.age", m.device_id, m.sequence, m.recording_id);
         custos_faults::crash_point("server:before-blob");
-        self.blobs.put_file(&blob_key, &staging).await?;
+        self.blobs.adopt_file(&blob_key, &staging).await?;
         custos_faults::crash_point("server:after-blob");
         let stored_at = (self.clock)();
         let receipt = SignedReceipt::sign(
