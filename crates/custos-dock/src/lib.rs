@@ -147,7 +147,7 @@ impl Dock {
             return Ok(report);
         }
         for paths in cam.pending_recordings()? {
-            match self.offload_one(cam, &paths, progress) {
+            match self.upload_recording(cam, &paths, progress) {
                 Ok((receipt, already)) => {
                     if already {
                         report.already_stored += 1;
@@ -177,8 +177,9 @@ impl Dock {
         Ok(report)
     }
 
-    /// Returns the receipt and whether the server already had the recording.
-    fn offload_one(
+    /// Uploads one recording (offer, resumable send, complete) without
+    /// wiping it; returns the receipt and whether the server already had it.
+    pub fn upload_recording(
         &self,
         cam: &CameraDir,
         paths: &RecordingPaths,
@@ -211,17 +212,23 @@ impl Dock {
         };
         let mut file = File::open(&paths.ciphertext)?;
         let mut retried_offset = false;
+        let mut buffer = Vec::with_capacity(PIECE_SIZE as usize);
         while offset < length {
             let piece = PIECE_SIZE.min(length - offset);
             file.seek(SeekFrom::Start(offset))?;
-            let mut reader = (&mut file).take(piece);
+            // One buffer per piece: sent with a Content-Length in large writes.
+            buffer.clear();
+            (&mut file).take(piece).read_to_end(&mut buffer)?;
+            if buffer.len() as u64 != piece {
+                bail!("{} changed while being sent", paths.ciphertext.display());
+            }
             let response = self
                 .agent
                 .patch(&self.url(&format!("/uploads/{upload_id}")))
                 .header("authorization", &self.auth())
                 .header("upload-offset", &offset.to_string())
                 .header("content-type", "application/offset+octet-stream")
-                .send(ureq::SendBody::from_reader(&mut reader))
+                .send(&buffer[..])
                 .context("sending ciphertext")?;
             let status = response.status().as_u16();
             let server_offset = response

@@ -27,6 +27,16 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// P2: ingest of one large recording through dock → server on loopback
+    /// vs `cp` of the same bytes to the same disk; the server's peak RSS.
+    Ingest {
+        /// Size of the recording's ciphertext, e.g. 2G.
+        #[arg(long, default_value = "2G", value_parser = crate::device::parse_bytes)]
+        size: u64,
+        /// Directory to work in (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Pre-record memory: RSS growth on standby vs bitrate × window.
     PrerecordMemory {
         #[arg(long, default_value = "30s", value_parser = crate::device::parse_seconds)]
@@ -43,6 +53,7 @@ pub enum BenchCommand {
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
+        BenchCommand::Ingest { size, dir } => crate::bench_ingest::run(size, dir),
         BenchCommand::CameraPipeline {
             seconds,
             bitrate,

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_ingest;
 mod demo;
 mod device;
 mod dock;

@@ -1,0 +1,225 @@
+//! P2: one large recording through dock → server (TLS on loopback), against
+//! `cp` of the same bytes onto the same disk, in the same run.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use custos_camera::storage::CameraConfig;
+use custos_camera::CameraDir;
+use custos_dock::{Dock, DockConfig};
+use custos_format::*;
+use custos_keys::secrecy::SecretString;
+
+const PASS: &str = "bench-ingest";
+
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+pub fn run(size: u64, dir: Option<PathBuf>) -> Result<ExitCode> {
+    let tmp = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+    let data = tmp.path().join("server");
+    let store = custos_keys::EvidenceKeyStore::new(&data);
+    let recipient = store.init(&SecretString::from(PASS.to_owned()), 10)?;
+
+    // A camera with one recording of `size` ciphertext bytes.
+    let cam = CameraDir::new(tmp.path().join("cam"));
+    cam.init(&CameraConfig {
+        device_id: "bench-cam".into(),
+        evidence_recipient: recipient.to_string(),
+        officer_id: Some("boa-1".into()),
+        prerecord_seconds: 0,
+        width: 1920,
+        height: 1080,
+        fps: 30,
+        bitrate_bps: 8_000_000,
+        storage_capacity_bytes: None,
+        display_triggers_recording: false,
+        simulated_gps: false,
+        server_receipt_key: None,
+    })?;
+    eprintln!(
+        "writing a {:.2} GiB recording…",
+        size as f64 / (1u64 << 30) as f64
+    );
+    let t0 = UtcMillis::now();
+    let id = uuid::Uuid::now_v7();
+    let paths = cam.recording_paths(1, &id);
+    let file =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&paths.ciphertext)?);
+    let mut writer = RecordingWriter::new(file, &recipient)?;
+    let block = noise(8 << 20, 7);
+    // age adds its header and 16 bytes per 64 KiB: aim the plaintext so the
+    // ciphertext is about `size`.
+    let plaintext_target = size / AGE_ENCRYPTED_CHUNK_SIZE * AGE_CHUNK_SIZE;
+    let mut written = 0u64;
+    while written < plaintext_target {
+        let n = block.len().min((plaintext_target - written) as usize);
+        writer.append(&block[..n])?;
+        written += n as u64;
+    }
+    let (mut file, ciphertext, plaintext) = writer.finish()?;
+    file.flush()?;
+    file.get_ref().sync_all()?;
+    let duration_ms = (size / 1_000_000).max(1) as i64; // 8 Mbit/s: 1 MB per second
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        recording_id: id,
+        device_id: "bench-cam".into(),
+        sequence: 1,
+        previous_manifest_sha256: GENESIS_HASH,
+        officer_id: Some("boa-1".into()),
+        started_at: t0,
+        triggered_at: t0,
+        ended_at: t0.plus_millis(duration_ms * 1000),
+        trigger: Trigger::RecordButton,
+        stop_reason: StopReason::StopButton,
+        prerecord_seconds: 0,
+        prerecord_included_ms: 0,
+        video: VideoParams {
+            codec: "h264".into(),
+            container: "fmp4".into(),
+            width: 1920,
+            height: 1080,
+            fps: 30,
+            max_fragment_ms: 1000,
+        },
+        gps: vec![],
+        bookmarks: vec![],
+        display_events: vec![],
+        encryption: Encryption {
+            scheme: "age-v1".into(),
+            recipient: recipient.to_string(),
+        },
+        ciphertext: ciphertext.clone(),
+        plaintext: Some(plaintext),
+        firmware: "bench".into(),
+        truncated: false,
+    };
+    let signed = SignedManifest::sign(manifest, &cam.signing_key()?)?;
+    std::fs::write(&paths.signature, signed.signature())?;
+    std::fs::write(&paths.manifest, signed.bytes())?;
+
+    // Reference: cp of the same bytes to the server's disk, made durable.
+    let copy = data.join("cp-reference.age");
+    let started = Instant::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(r#"cp "$1" "$2" && sync "$2""#)
+        .arg("sh")
+        .arg(&paths.ciphertext)
+        .arg(&copy)
+        .status()?;
+    let cp_s = started.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("cp failed");
+    }
+    std::fs::remove_file(&copy)?;
+
+    // The server, as its own process so its memory is its own.
+    let mut server = Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("CUSTOS_PASSPHRASE", PASS)
+        .env("CUSTOS_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(server.stderr.take().context("stderr")?).lines();
+    let port: u16 = loop {
+        let line = lines.next().context("the server exited")??;
+        if let Some(addr) = line.strip_prefix("Custos evidence server on https://") {
+            break addr.rsplit(':').next().context("port")?.parse()?;
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let token = rt.block_on(async {
+        let admin = custos_server::admin::Admin::open(&data).await?;
+        admin
+            .enroll_camera("bench-cam", &cam.verifying_key()?)
+            .await?;
+        anyhow::Ok(admin.enroll_dock("bench-dock").await?.token)
+    })?;
+    crate::device::pin(
+        cam.root(),
+        &custos_server::keys::receipt_public_key(&data)?.to_hex(),
+    )?;
+    let rss_before = peak_rss_kib(server.id()).unwrap_or(0);
+    let dock = Dock::new(DockConfig {
+        server: format!("https://localhost:{port}"),
+        dock_id: "bench-dock".into(),
+        token,
+        server_certificate_pem: std::fs::read_to_string(data.join("tls/cert.pem"))?,
+    })?;
+    let started = Instant::now();
+    let last_piece = std::sync::Mutex::new(started);
+    let (receipt, _) = dock.upload_recording(&cam, &paths, &|_| {
+        *last_piece.lock().expect("lock") = Instant::now()
+    })?;
+    let ingest_s = started.elapsed().as_secs_f64();
+    let sending_s = last_piece
+        .lock()
+        .expect("lock")
+        .duration_since(started)
+        .as_secs_f64();
+    let rss_peak = peak_rss_kib(server.id()).unwrap_or(0);
+    let started = Instant::now();
+    custos_camera::wipe::wipe(&cam, &paths, &receipt)?;
+    let wipe_s = started.elapsed().as_secs_f64();
+    let _ = server.kill();
+    let _ = server.wait();
+    let mb = ciphertext.length as f64 / 1e6;
+    let ratio = cp_s / ingest_s;
+    println!(
+        "P2 ingest of one {:.2} GiB recording, dock -> server over TLS on loopback",
+        ciphertext.length as f64 / (1u64 << 30) as f64
+    );
+    println!(
+        "  cp + sync of the same bytes      {cp_s:7.2} s  {:7.1} MB/s",
+        mb / cp_s
+    );
+    println!(
+        "  dock -> server, verified, stored {ingest_s:7.2} s  {:7.1} MB/s",
+        mb / ingest_s
+    );
+    println!("  ratio ingest / cp                {ratio:7.2}x   (goal >= 0.8x)");
+    println!(
+        "    of which offer + sending       {sending_s:7.2} s; verify + store + receipt {:.2} s",
+        ingest_s - sending_s
+    );
+    println!("  then the camera's wipe           {wipe_s:7.2} s  (re-hashes its copy before deleting it)");
+    println!(
+        "  server peak RSS                  {:7.1} MiB (before upload {:.1} MiB; goal <= 256 MiB)",
+        rss_peak as f64 / 1024.0,
+        rss_before as f64 / 1024.0
+    );
+    println!(
+        "{}",
+        serde_json::json!({"bench": "ingest", "bytes": ciphertext.length, "cp_s": cp_s, "ingest_s": ingest_s, "wipe_s": wipe_s, "ratio": ratio, "server_peak_rss_kib": rss_peak})
+    );
+    Ok(ExitCode::SUCCESS)
+}
