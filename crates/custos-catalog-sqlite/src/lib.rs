@@ -144,8 +144,16 @@ fn upload_row(r: &SqliteRow) -> Result<Upload> {
     })
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+/// An INSERT failure: a duplicate key is the caller's conflict, anything
+/// else an outage.
+fn insert_error(e: sqlx::Error, what: &'static str, id: impl ToString) -> CatalogError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => CatalogError::AlreadyExists {
+            what,
+            id: id.to_string(),
+        },
+        _ => unavailable(e),
+    }
 }
 
 #[async_trait]
@@ -162,13 +170,7 @@ impl Catalog for SqliteCatalog {
             .bind(d.revoked_at.map(ms))
             .execute(&self.pool)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    CatalogError::AlreadyExists { what: "camera", id: d.device_id.clone() }
-                } else {
-                    unavailable(e)
-                }
-            })?;
+            .map_err(|e| insert_error(e, "camera", d.device_id.clone()))?;
         Ok(())
     }
 
@@ -235,13 +237,7 @@ impl Catalog for SqliteCatalog {
             .bind(d.revoked_at.map(ms))
             .execute(&self.pool)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    CatalogError::AlreadyExists { what: "dock", id: d.dock_id.clone() }
-                } else {
-                    unavailable(e)
-                }
-            })?;
+            .map_err(|e| insert_error(e, "dock", d.dock_id.clone()))?;
         Ok(())
     }
 
@@ -297,13 +293,7 @@ impl Catalog for SqliteCatalog {
         .bind(ms(u.created_at))
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                CatalogError::AlreadyExists { what: "upload for recording", id: u.recording_id.to_string() }
-            } else {
-                unavailable(e)
-            }
-        })?;
+        .map_err(|e| insert_error(e, "upload for recording", u.recording_id.to_string()))?;
         Ok(())
     }
 
@@ -365,13 +355,7 @@ impl Catalog for SqliteCatalog {
         .bind(ms(r.delete_after))
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                CatalogError::AlreadyExists { what: "recording", id: r.recording_id.to_string() }
-            } else {
-                unavailable(e)
-            }
-        })?;
+        .map_err(|e| insert_error(e, "recording", r.recording_id.to_string()))?;
         sqlx::query(
             "INSERT INTO chain_heads (device_id, sequence, manifest_sha256) VALUES (?, ?, ?)
              ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, manifest_sha256 = excluded.manifest_sha256

@@ -102,7 +102,7 @@ fn rss_bytes() -> Result<u64> {
 }
 
 /// Incompressible stand-in for encoded video: xorshift bytes.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {

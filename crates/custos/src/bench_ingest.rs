@@ -13,20 +13,9 @@ use custos_dock::{Dock, DockConfig};
 use custos_format::*;
 use custos_keys::secrecy::SecretString;
 
-const PASS: &str = "bench-ingest";
+use crate::bench::noise;
 
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
+const PASS: &str = "bench-ingest";
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
