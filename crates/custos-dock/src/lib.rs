@@ -80,6 +80,8 @@ pub struct Refused {
 pub struct Dock {
     agent: ureq::Agent,
     config: DockConfig,
+    /// Request latencies (request sent to response head received), for benchmarks.
+    latencies: Option<Arc<std::sync::Mutex<Vec<Duration>>>>,
 }
 
 impl Dock {
@@ -97,7 +99,28 @@ impl Dock {
             .timeout_recv_response(Some(Duration::from_secs(600)))
             .build()
             .into();
-        Ok(Self { agent, config })
+        Ok(Self {
+            agent,
+            config,
+            latencies: None,
+        })
+    }
+
+    /// Records every request's latency into `sink` (benchmarks).
+    pub fn record_latencies(mut self, sink: Arc<std::sync::Mutex<Vec<Duration>>>) -> Self {
+        self.latencies = Some(sink);
+        self
+    }
+
+    fn timed<T>(&self, request: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let result = request();
+        if let Some(sink) = &self.latencies {
+            sink.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(started.elapsed());
+        }
+        result
     }
 
     fn url(&self, path: &str) -> String {
@@ -134,11 +157,12 @@ impl Dock {
         report.wiped += finish_interrupted_wipes(cam)?;
         // The dock's own standing first: a revoked or unknown dock learns it
         // even with nothing to send.
-        let standing = self
-            .agent
-            .get(&self.url("/dock"))
-            .header("authorization", &self.auth())
-            .call();
+        let standing = self.timed(|| {
+            self.agent
+                .get(&self.url("/dock"))
+                .header("authorization", &self.auth())
+                .call()
+        });
         if let Err(e) = standing
             .map_err(anyhow::Error::from)
             .and_then(parse_response::<serde_json::Value>)
@@ -190,12 +214,11 @@ impl Dock {
         let signature = std::fs::read(&paths.signature)?;
         let _ = cam;
         let response = self
-            .agent
-            .post(&self.url("/uploads"))
-            .header("authorization", &self.auth())
-            .send_json(
-                serde_json::json!({"manifest": manifest, "signature": hex::encode(&signature)}),
-            )
+            .timed(|| {
+                self.agent.post(&self.url("/uploads")).header("authorization", &self.auth()).send_json(
+                    serde_json::json!({"manifest": manifest, "signature": hex::encode(&signature)}),
+                )
+            })
             .context("offering a recording to the server")?;
         let offer: OfferResponse = parse_response(response)?;
         custos_faults::crash_point("dock:after-offer");
@@ -223,12 +246,14 @@ impl Dock {
                 bail!("{} changed while being sent", paths.ciphertext.display());
             }
             let response = self
-                .agent
-                .patch(&self.url(&format!("/uploads/{upload_id}")))
-                .header("authorization", &self.auth())
-                .header("upload-offset", &offset.to_string())
-                .header("content-type", "application/offset+octet-stream")
-                .send(&buffer[..])
+                .timed(|| {
+                    self.agent
+                        .patch(&self.url(&format!("/uploads/{upload_id}")))
+                        .header("authorization", &self.auth())
+                        .header("upload-offset", &offset.to_string())
+                        .header("content-type", "application/offset+octet-stream")
+                        .send(&buffer[..])
+                })
                 .context("sending ciphertext")?;
             let status = response.status().as_u16();
             let server_offset = response
@@ -256,10 +281,12 @@ impl Dock {
             }
         }
         let response = self
-            .agent
-            .post(&self.url(&format!("/uploads/{upload_id}/complete")))
-            .header("authorization", &self.auth())
-            .send_empty()
+            .timed(|| {
+                self.agent
+                    .post(&self.url(&format!("/uploads/{upload_id}/complete")))
+                    .header("authorization", &self.auth())
+                    .send_empty()
+            })
             .context("completing an upload")?;
         match parse_response(response)? {
             OfferResponse::Stored {

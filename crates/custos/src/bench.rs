@@ -37,6 +37,21 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Shift change: many cameras docking at once, several recordings each.
+    ShiftChange {
+        #[arg(long, default_value_t = 200)]
+        cameras: usize,
+        #[arg(long, default_value_t = 5)]
+        recordings: usize,
+        /// Ciphertext size of each recording, e.g. 1M.
+        #[arg(long, default_value = "1M", value_parser = crate::device::parse_bytes)]
+        size: u64,
+        /// Cameras offloaded at once (default: all of them).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Pre-record memory: RSS growth on standby vs bitrate × window.
     PrerecordMemory {
         #[arg(long, default_value = "30s", value_parser = crate::device::parse_seconds)]
@@ -53,6 +68,19 @@ pub enum BenchCommand {
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
+        BenchCommand::ShiftChange {
+            cameras,
+            recordings,
+            size,
+            concurrency,
+            dir,
+        } => crate::bench_ingest::shift_change(
+            cameras,
+            recordings,
+            size,
+            concurrency.unwrap_or(cameras),
+            dir,
+        ),
         BenchCommand::Ingest { size, dir } => crate::bench_ingest::run(size, dir),
         BenchCommand::CameraPipeline {
             seconds,

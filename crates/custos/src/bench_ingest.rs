@@ -126,23 +126,7 @@ pub fn run(size: u64, dir: Option<PathBuf>) -> Result<ExitCode> {
     std::fs::remove_file(&copy)?;
 
     // The server, as its own process so its memory is its own.
-    let mut server = Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("CUSTOS_PASSPHRASE", PASS)
-        .env("CUSTOS_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut lines = BufReader::new(server.stderr.take().context("stderr")?).lines();
-    let port: u16 = loop {
-        let line = lines.next().context("the server exited")??;
-        if let Some(addr) = line.strip_prefix("Custos evidence server on https://") {
-            break addr.rsplit(':').next().context("port")?.parse()?;
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut server, port) = spawn_server(&data)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -211,4 +195,211 @@ pub fn run(size: u64, dir: Option<PathBuf>) -> Result<ExitCode> {
         serde_json::json!({"bench": "ingest", "bytes": ciphertext.length, "cp_s": cp_s, "ingest_s": ingest_s, "wipe_s": wipe_s, "ratio": ratio, "server_peak_rss_kib": rss_peak})
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One synthetic recording of `size` ciphertext bytes on `cam`, chained after
+/// its current head; returns the signed manifest.
+fn synthetic_recording(
+    cam: &CameraDir,
+    recipient: &age::x25519::Recipient,
+    size: u64,
+    seed: u64,
+) -> Result<SignedManifest> {
+    use custos_camera::storage::ChainHead;
+    let mut state = cam.load_state()?;
+    let sequence = state.next_sequence;
+    let t0 =
+        UtcMillis::from_millis(1_795_424_400_000 + sequence as i64 * 120_000).context("time")?;
+    let id = uuid::Uuid::now_v7();
+    let paths = cam.recording_paths(sequence, &id);
+    let file =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&paths.ciphertext)?);
+    let mut writer = RecordingWriter::new(file, recipient)?;
+    let plaintext_target = (size / AGE_ENCRYPTED_CHUNK_SIZE * AGE_CHUNK_SIZE).max(1);
+    let block = noise((plaintext_target as usize).min(8 << 20), seed);
+    let mut written = 0u64;
+    while written < plaintext_target {
+        let n = block.len().min((plaintext_target - written) as usize);
+        writer.append(&block[..n])?;
+        written += n as u64;
+    }
+    let (mut file, ciphertext, plaintext) = writer.finish()?;
+    file.flush()?;
+    let config = cam.load_config()?;
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        recording_id: id,
+        device_id: config.device_id.clone(),
+        sequence,
+        previous_manifest_sha256: state.head_hash()?,
+        officer_id: config.officer_id.clone(),
+        started_at: t0,
+        triggered_at: t0,
+        ended_at: t0.plus_millis(60_000),
+        trigger: Trigger::RecordButton,
+        stop_reason: StopReason::StopButton,
+        prerecord_seconds: 0,
+        prerecord_included_ms: 0,
+        video: VideoParams {
+            codec: "h264".into(),
+            container: "fmp4".into(),
+            width: 1920,
+            height: 1080,
+            fps: 30,
+            max_fragment_ms: 1000,
+        },
+        gps: vec![],
+        bookmarks: vec![],
+        display_events: vec![],
+        encryption: Encryption {
+            scheme: "age-v1".into(),
+            recipient: recipient.to_string(),
+        },
+        ciphertext,
+        plaintext: Some(plaintext),
+        firmware: "bench".into(),
+        truncated: false,
+    };
+    let signed = SignedManifest::sign(manifest, &cam.signing_key()?)?;
+    std::fs::write(&paths.signature, signed.signature())?;
+    std::fs::write(&paths.manifest, signed.bytes())?;
+    state.next_sequence = sequence + 1;
+    state.head = Some(ChainHead {
+        sequence,
+        manifest_sha256: hex::encode(signed.sha256()),
+    });
+    cam.save_state(&state)?;
+    Ok(signed)
+}
+
+/// Starts `custos serve` on port 0 for `data`; returns the child and its port.
+fn spawn_server(data: &std::path::Path) -> Result<(std::process::Child, u16)> {
+    let mut server = Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("CUSTOS_PASSPHRASE", PASS)
+        .env("CUSTOS_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(server.stderr.take().context("stderr")?).lines();
+    let port: u16 = loop {
+        let line = lines.next().context("the server exited")??;
+        if let Some(addr) = line.strip_prefix("Custos evidence server on https://") {
+            break addr.rsplit(':').next().context("port")?.parse()?;
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok((server, port))
+}
+
+pub fn shift_change(
+    cameras: usize,
+    recordings: usize,
+    size: u64,
+    concurrency: usize,
+    dir: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let tmp = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+    let data = tmp.path().join("server");
+    let recipient =
+        custos_keys::EvidenceKeyStore::new(&data).init(&SecretString::from(PASS.to_owned()), 10)?;
+    let (mut server, port) = spawn_server(&data)?;
+    let receipt_key = custos_server::keys::receipt_public_key(&data)?.to_hex();
+    eprintln!("preparing {cameras} cameras with {recordings} recordings of {size} bytes each…");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let admin = rt.block_on(custos_server::admin::Admin::open(&data))?;
+    let mut dirs = Vec::new();
+    for c in 0..cameras {
+        let cam = CameraDir::new(tmp.path().join(format!("cam-{c:04}")));
+        cam.init(&CameraConfig {
+            device_id: format!("cam-{c:04}"),
+            evidence_recipient: recipient.to_string(),
+            officer_id: Some(format!("boa-{c:04}")),
+            prerecord_seconds: 0,
+            width: 1920,
+            height: 1080,
+            fps: 30,
+            bitrate_bps: 8_000_000,
+            storage_capacity_bytes: None,
+            display_triggers_recording: false,
+            simulated_gps: false,
+            server_receipt_key: None,
+        })?;
+        rt.block_on(admin.enroll_camera(&format!("cam-{c:04}"), &cam.verifying_key()?))?;
+        crate::device::pin(cam.root(), &receipt_key)?;
+        for r in 0..recordings {
+            synthetic_recording(&cam, &recipient, size, (c * recordings + r) as u64 + 1)?;
+        }
+        dirs.push(cam.root().to_owned());
+    }
+    let token = rt.block_on(admin.enroll_dock("shift-dock"))?.token;
+    let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let dock = std::sync::Arc::new(
+        Dock::new(DockConfig {
+            server: format!("https://localhost:{port}"),
+            dock_id: "shift-dock".into(),
+            token,
+            server_certificate_pem: std::fs::read_to_string(data.join("tls/cert.pem"))?,
+        })?
+        .record_latencies(latencies.clone()),
+    );
+    let started = Instant::now();
+    let outcomes = crate::dock::offload_all(&dock, dirs, concurrency);
+    let total_s = started.elapsed().as_secs_f64();
+    let rss = peak_rss_kib(server.id()).unwrap_or(0);
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut errors = 0;
+    let mut stored = 0;
+    for (path, outcome) in &outcomes {
+        match outcome {
+            Ok(r) if r.interrupted.is_none() && r.refused.is_empty() && r.wiped == recordings => {
+                stored += r.stored
+            }
+            Ok(r) => {
+                errors += 1;
+                eprintln!("{}: {r:?}", path.display());
+            }
+            Err(e) => {
+                errors += 1;
+                eprintln!("{}: {e:#}", path.display());
+            }
+        }
+    }
+    let mut l: Vec<f64> = latencies
+        .lock()
+        .expect("latencies")
+        .iter()
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
+    l.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    println!("Shift change: {cameras} cameras x {recordings} recordings of {size} B, {concurrency} at once");
+    println!("  total                 {total_s:8.2} s   ({} recordings stored, {errors} cameras with errors)", stored);
+    println!("  requests              {:8}", l.len());
+    println!(
+        "  latency p50 / p99     {:8.1} / {:.1} ms  (dock-side: request sent to answer)",
+        pct(0.5),
+        pct(0.99)
+    );
+    println!("  server peak RSS       {:8.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "{}",
+        serde_json::json!({"bench": "shift-change", "cameras": cameras, "recordings": recordings, "size": size,
+            "concurrency": concurrency, "total_s": total_s, "stored": stored, "errors": errors,
+            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "server_peak_rss_kib": rss})
+    );
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

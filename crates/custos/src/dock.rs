@@ -162,11 +162,15 @@ fn offload(args: OffloadArgs) -> Result<ExitCode> {
     }
 }
 
-type Outcome = (PathBuf, Result<CameraReport>);
+pub(crate) type Outcome = (PathBuf, Result<CameraReport>);
 
 /// Offloads cameras with at most `concurrency` at a time; a progress bar per
 /// camera on a terminal, structured logs otherwise.
-fn offload_all(dock: &Arc<Dock>, cameras: Vec<PathBuf>, concurrency: usize) -> Vec<Outcome> {
+pub(crate) fn offload_all(
+    dock: &Arc<Dock>,
+    cameras: Vec<PathBuf>,
+    concurrency: usize,
+) -> Vec<Outcome> {
     let queue = Arc::new(Mutex::new(cameras.into_iter().collect::<VecDeque<_>>()));
     let results = Arc::new(Mutex::new(Vec::new()));
     let bars = std::io::stderr()
