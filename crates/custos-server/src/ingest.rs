@@ -509,7 +509,8 @@ impl Ingest {
             .append(true)
             .open(self.staging_path(upload_id))
             .await?;
-        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        // 256 KiB per upload in flight keeps memory bounded at a shift change.
+        let mut file = tokio::io::BufWriter::with_capacity(256 << 10, file);
         // Hash as the bytes arrive, so completing needs no second read; the
         // state is kept only while it matches the staged bytes exactly.
         let mut hasher = {
