@@ -51,63 +51,9 @@ pub fn run(size: u64, dir: Option<PathBuf>) -> Result<ExitCode> {
         "writing a {:.2} GiB recording…",
         size as f64 / (1u64 << 30) as f64
     );
-    let t0 = UtcMillis::now();
-    let id = uuid::Uuid::now_v7();
-    let paths = cam.recording_paths(1, &id);
-    let file =
-        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&paths.ciphertext)?);
-    let mut writer = RecordingWriter::new(file, &recipient)?;
-    let block = noise(8 << 20, 7);
-    // age adds its header and 16 bytes per 64 KiB: aim the plaintext so the
-    // ciphertext is about `size`.
-    let plaintext_target = size / AGE_ENCRYPTED_CHUNK_SIZE * AGE_CHUNK_SIZE;
-    let mut written = 0u64;
-    while written < plaintext_target {
-        let n = block.len().min((plaintext_target - written) as usize);
-        writer.append(&block[..n])?;
-        written += n as u64;
-    }
-    let (mut file, ciphertext, plaintext) = writer.finish()?;
-    file.flush()?;
-    file.get_ref().sync_all()?;
-    let duration_ms = (size / 1_000_000).max(1) as i64; // 8 Mbit/s: 1 MB per second
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT.into(),
-        recording_id: id,
-        device_id: "bench-cam".into(),
-        sequence: 1,
-        previous_manifest_sha256: GENESIS_HASH,
-        officer_id: Some("boa-1".into()),
-        started_at: t0,
-        triggered_at: t0,
-        ended_at: t0.plus_millis(duration_ms * 1000),
-        trigger: Trigger::RecordButton,
-        stop_reason: StopReason::StopButton,
-        prerecord_seconds: 0,
-        prerecord_included_ms: 0,
-        video: VideoParams {
-            codec: "h264".into(),
-            container: "fmp4".into(),
-            width: 1920,
-            height: 1080,
-            fps: 30,
-            max_fragment_ms: 1000,
-        },
-        gps: vec![],
-        bookmarks: vec![],
-        display_events: vec![],
-        encryption: Encryption {
-            scheme: "age-v1".into(),
-            recipient: recipient.to_string(),
-        },
-        ciphertext: ciphertext.clone(),
-        plaintext: Some(plaintext),
-        firmware: "bench".into(),
-        truncated: false,
-    };
-    let signed = SignedManifest::sign(manifest, &cam.signing_key()?)?;
-    std::fs::write(&paths.signature, signed.signature())?;
-    std::fs::write(&paths.manifest, signed.bytes())?;
+    let signed = synthetic_recording(&cam, &recipient, size, 7)?;
+    let ciphertext = signed.manifest().ciphertext.clone();
+    let paths = cam.recording_paths(1, &signed.manifest().recording_id);
 
     // Reference: cp of the same bytes to the server's disk, made durable.
     let copy = data.join("cp-reference.age");
