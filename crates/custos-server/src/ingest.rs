@@ -15,7 +15,6 @@ use custos_format::verify::{check_chain, digest_reader, ChainFinding};
 use custos_format::{Receipt, SignedManifest, SignedReceipt, VerifyingKey};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::keys::ServerKeys;
@@ -502,18 +501,9 @@ impl Ingest {
                 claimed: offset,
             });
         }
-        // Created if missing: a crash may have moved it into blob storage
-        // before the catalog row was committed; the upload then starts over.
-        let file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.staging_path(upload_id))
-            .await?;
-        // 256 KiB per upload in flight keeps memory bounded at a shift change.
-        let mut file = tokio::io::BufWriter::with_capacity(256 << 10, file);
         // Hash as the bytes arrive, so completing needs no second read; the
         // state is kept only while it matches the staged bytes exactly.
-        let mut hasher = {
+        let hasher = {
             let mut hashers = self
                 .hashers
                 .lock()
@@ -524,6 +514,37 @@ impl Ingest {
                 _ => None,
             }
         };
+        // Hashing and writing run on their own thread, fed the received
+        // buffers without copying: the connection task only decrypts and frames.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
+        let path = self.staging_path(upload_id);
+        let writer =
+            tokio::task::spawn_blocking(move || -> (std::io::Result<()>, Option<Sha256>) {
+                use std::io::Write;
+                let mut hasher = hasher;
+                // Created if missing: a crash may have moved it into blob storage
+                // before the catalog row was committed; the upload then starts over.
+                let file = match std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                {
+                    Ok(f) => f,
+                    Err(e) => return (Err(e), None),
+                };
+                // 256 KiB per upload in flight keeps memory bounded at a shift change.
+                let mut file = std::io::BufWriter::with_capacity(256 << 10, file);
+                while let Some(chunk) = rx.blocking_recv() {
+                    if let Err(e) = file.write_all(&chunk) {
+                        return (Err(e), None);
+                    }
+                    if let Some(h) = &mut hasher {
+                        h.update(&chunk);
+                    }
+                    custos_faults::crash_point("server:append");
+                }
+                (file.flush(), hasher)
+            });
         let mut position = current;
         let outcome = loop {
             let Some(chunk) = body.next().await else {
@@ -536,17 +557,16 @@ impl Ingest {
             if position + chunk.len() as u64 > length {
                 break Err(IngestError::TooLarge { length });
             }
-            if let Err(e) = file.write_all(&chunk).await {
-                break Err(e.into());
-            }
-            if let Some(h) = &mut hasher {
-                h.update(&chunk);
-            }
-            custos_faults::crash_point("server:append");
             position += chunk.len() as u64;
+            if tx.send(chunk).await.is_err() {
+                break Ok(()); // the writer failed; its error is reported below
+            }
         };
-        let flushed = file.flush().await;
-        match (outcome, flushed) {
+        drop(tx);
+        let (written, hasher) = writer
+            .await
+            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        match (outcome, written) {
             (Ok(()), Ok(())) => {
                 if let Some(h) = hasher {
                     self.hashers
@@ -556,8 +576,8 @@ impl Ingest {
                 }
                 Ok(position)
             }
-            (Err(e), _) => Err(e),
-            (Ok(()), Err(e)) => Err(e.into()),
+            (_, Err(e)) => Err(e.into()),
+            (Err(e), Ok(())) => Err(e),
         }
     }
 
