@@ -6,13 +6,13 @@ use serde::Serialize;
 
 use crate::FormatError;
 
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, FormatError> {
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, FormatError> {
     serde_jcs::to_vec(value).map_err(|e| FormatError::Syntax(e.to_string()))
 }
 
 /// Parses `bytes` as a document of type `format`, accepting only its
 /// canonical encoding: re-encodes with `encode` (which validates) and compares.
-pub(crate) fn parse<T: DeserializeOwned>(
+pub fn parse<T: DeserializeOwned>(
     bytes: &[u8],
     format: &str,
     max_len: usize,
@@ -41,7 +41,7 @@ pub(crate) fn parse<T: DeserializeOwned>(
 }
 
 /// SHA-256 digests as 64 lowercase hex digits, and nothing else.
-pub(crate) mod hex32 {
+pub mod hex32 {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {

@@ -13,7 +13,7 @@
 //! [age]: https://age-encryption.org/v1
 #![forbid(unsafe_code)]
 
-mod canonical;
+pub mod canonical;
 mod error;
 pub mod manifest;
 pub mod receipt;
