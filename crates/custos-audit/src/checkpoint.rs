@@ -48,12 +48,19 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note's body (the signed text).
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        )
     }
 
     fn parse_body(body: &str) -> Result<Self, CheckpointError> {
         let mut lines = body.split('\n');
-        let origin = lines.next().ok_or(CheckpointError::Malformed("no origin"))?;
+        let origin = lines
+            .next()
+            .ok_or(CheckpointError::Malformed("no origin"))?;
         let size = lines.next().ok_or(CheckpointError::Malformed("no size"))?;
         let root = lines.next().ok_or(CheckpointError::Malformed("no root"))?;
         // Extension lines may follow; this log writes none and accepts none.
@@ -97,7 +104,9 @@ fn key_hash(name: &str, key: &VerifyingKey) -> [u8; 4] {
 
 fn check_name(name: &str) -> Result<(), CheckpointError> {
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
-        return Err(CheckpointError::BadKey("name must be non-empty, without spaces or '+'"));
+        return Err(CheckpointError::BadKey(
+            "name must be non-empty, without spaces or '+'",
+        ));
     }
     Ok(())
 }
@@ -202,12 +211,14 @@ impl NoteVerifier {
         if note.len() > MAX_NOTE_LEN {
             return Err(CheckpointError::Malformed("too long"));
         }
-        let split = note
-            .find("\n\n")
-            .ok_or(CheckpointError::Malformed("no blank line before signatures"))?;
+        let split = note.find("\n\n").ok_or(CheckpointError::Malformed(
+            "no blank line before signatures",
+        ))?;
         let (body, signatures) = (&note[..split + 1], &note[split + 2..]);
         if signatures.is_empty() || !signatures.ends_with('\n') {
-            return Err(CheckpointError::Malformed("signature lines must end with a newline"));
+            return Err(CheckpointError::Malformed(
+                "signature lines must end with a newline",
+            ));
         }
         let my_hash = key_hash(&self.name, &self.key);
         let mut found = false;
@@ -215,9 +226,9 @@ impl NoteVerifier {
             let rest = line
                 .strip_prefix(DASH)
                 .ok_or(CheckpointError::Malformed("signature line without em dash"))?;
-            let (name, sig) = rest
-                .split_once(' ')
-                .ok_or(CheckpointError::Malformed("signature line without key name"))?;
+            let (name, sig) = rest.split_once(' ').ok_or(CheckpointError::Malformed(
+                "signature line without key name",
+            ))?;
             let sig = B64
                 .decode(sig)
                 .map_err(|_| CheckpointError::Malformed("signature is not base64"))?;

@@ -236,12 +236,67 @@ pub fn verify_consistency(
     fr == *old_root && sr == *new_root && snode == 0
 }
 
+/// All levels of a tree held in memory (2n hashes): inclusion proofs in
+/// O(log n) each, for exports that prove many entries at once. RFC 6962's
+/// tree is the one where a level's unpaired last node moves up unchanged.
+pub struct Levels {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Levels {
+    pub fn new(leaves: Vec<Hash>) -> Self {
+        let mut levels = vec![leaves];
+        while levels.last().expect("at least the leaves").len() > 1 {
+            let below = levels.last().expect("at least the leaves");
+            let above = below
+                .chunks(2)
+                .map(|pair| match pair {
+                    [l, r] => node_hash(l, r),
+                    [lone] => *lone,
+                    _ => unreachable!("chunks of two"),
+                })
+                .collect();
+            levels.push(above);
+        }
+        Self { levels }
+    }
+
+    pub fn size(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    pub fn root(&self) -> Hash {
+        match self.levels.last() {
+            Some(top) if top.len() == 1 => top[0],
+            _ => empty_root(),
+        }
+    }
+
+    pub fn inclusion_proof(&self, index: usize) -> Option<Vec<Hash>> {
+        if index >= self.size() {
+            return None;
+        }
+        let mut proof = Vec::new();
+        let mut i = index;
+        for level in &self.levels[..self.levels.len() - 1] {
+            let sibling = i ^ 1;
+            if sibling < level.len() {
+                proof.push(level[sibling]);
+            }
+            i >>= 1;
+        }
+        Some(proof)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&(i as u64).to_be_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_be_bytes()))
+            .collect()
     }
 
     /// The RFC 6962 reference tree: roots from certificate-transparency-go's
@@ -276,7 +331,12 @@ mod tests {
         let mut frontier = Frontier::new();
         for (i, h) in hashes.iter().enumerate() {
             frontier.push(*h);
-            assert_eq!(hex::encode(root(&hashes[..=i])), expected[i], "size {}", i + 1);
+            assert_eq!(
+                hex::encode(root(&hashes[..=i])),
+                expected[i],
+                "size {}",
+                i + 1
+            );
             assert_eq!(frontier.root(), root(&hashes[..=i]));
         }
         assert_eq!(
@@ -300,17 +360,32 @@ mod tests {
                     let mut bad = proof.clone();
                     bad[0][0] ^= 1;
                     assert!(!verify_inclusion(m as u64, n as u64, &tree[m], &bad, &r));
-                    assert!(!verify_inclusion(m as u64 + 1, n as u64, &tree[m], &proof, &r));
+                    assert!(!verify_inclusion(
+                        m as u64 + 1,
+                        n as u64,
+                        &tree[m],
+                        &proof,
+                        &r
+                    ));
                 }
             }
             for m in 0..=n {
                 let proof = consistency_proof(m, tree).unwrap();
                 let old = root(&tree[..m]);
-                assert!(verify_consistency(m as u64, n as u64, &old, &r, &proof), "{m}→{n}");
+                assert!(
+                    verify_consistency(m as u64, n as u64, &old, &r, &proof),
+                    "{m}→{n}"
+                );
                 if m > 0 && m < n {
                     let mut other = tree[..m].to_vec();
                     other[m - 1][0] ^= 1;
-                    assert!(!verify_consistency(m as u64, n as u64, &root(&other), &r, &proof));
+                    assert!(!verify_consistency(
+                        m as u64,
+                        n as u64,
+                        &root(&other),
+                        &r,
+                        &proof
+                    ));
                     let mut bad = proof.clone();
                     let last = bad.len() - 1;
                     bad[last][31] ^= 1;
@@ -319,6 +394,14 @@ mod tests {
             }
         }
         assert!(inclusion_proof(5, &all[..5]).is_none());
+        for n in 0..=all.len() {
+            let levels = Levels::new(all[..n].to_vec());
+            assert_eq!(levels.root(), root(&all[..n]));
+            for m in 0..n {
+                assert_eq!(levels.inclusion_proof(m), inclusion_proof(m, &all[..n]));
+            }
+            assert!(levels.inclusion_proof(n).is_none());
+        }
         assert!(consistency_proof(6, &all[..5]).is_none());
     }
 

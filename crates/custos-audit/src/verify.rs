@@ -95,12 +95,11 @@ impl<'a> LogVerifier<'a> {
     ) -> Result<Self, Tampering> {
         let mut parsed: Vec<(u64, Hash, String)> = Vec::with_capacity(checkpoints.len());
         for c in checkpoints {
-            let body = parse_unverified(verifier, &c.note).map_err(|reason| {
-                Tampering::BadCheckpoint {
+            let body =
+                parse_unverified(verifier, &c.note).map_err(|reason| Tampering::BadCheckpoint {
                     size: c.size,
                     reason,
-                }
-            })?;
+                })?;
             if body.size != c.size {
                 return Err(Tampering::BadCheckpoint {
                     size: c.size,
@@ -120,12 +119,10 @@ impl<'a> LogVerifier<'a> {
         // The newest checkpoint carries the proof for everything: its
         // signature is always checked.
         if let Some((size, _, note)) = parsed.last() {
-            verifier
-                .open(note)
-                .map_err(|e| Tampering::BadCheckpoint {
-                    size: *size,
-                    reason: e.to_string(),
-                })?;
+            verifier.open(note).map_err(|e| Tampering::BadCheckpoint {
+                size: *size,
+                reason: e.to_string(),
+            })?;
         }
         let mut this = Self {
             verifier,
@@ -149,10 +146,11 @@ impl<'a> LogVerifier<'a> {
                 claimed: row.index,
             });
         }
-        let entry = AuditEntry::parse(&row.bytes).map_err(|e: FormatError| Tampering::Malformed {
-            index: position,
-            reason: e.to_string(),
-        })?;
+        let entry =
+            AuditEntry::parse(&row.bytes).map_err(|e: FormatError| Tampering::Malformed {
+                index: position,
+                reason: e.to_string(),
+            })?;
         if entry.index != position {
             return Err(Tampering::Misplaced {
                 row: position,

@@ -68,7 +68,10 @@ fn an_edited_entry_is_named() {
     let (rows, cps) = log(&[1, 5, 1, 10, 3]);
     let mut careless = rows.clone();
     edit(&mut careless[8], "investigation", "complaint", false);
-    assert_eq!(verify(&careless, &cps), Err(Tampering::Altered { index: 8 }));
+    assert_eq!(
+        verify(&careless, &cps),
+        Err(Tampering::Altered { index: 8 })
+    );
 
     let mut careful = rows.clone();
     edit(&mut careful[8], "investigation", "complaint", true);
@@ -127,7 +130,10 @@ fn an_inserted_entry_is_named() {
     let forger = NoteSigner::new(signer().origin(), SigningKey::from_seed(&[4; 32])).unwrap();
     let (extra, forged_cp) = append_batch(&mut f, [event(99)], &forger).unwrap();
     at_end.extend(extra.clone());
-    assert_eq!(verify(&at_end, &cps), Err(Tampering::Unsigned { index: 20 }));
+    assert_eq!(
+        verify(&at_end, &cps),
+        Err(Tampering::Unsigned { index: 20 })
+    );
     // A checkpoint signed with another key does not help.
     let mut cps_forged = cps.clone();
     cps_forged.push(forged_cp);
@@ -199,7 +205,9 @@ fn proofs_from_stored_leaves_verify_against_a_checkpoint() {
     let new = v.open(&cps[2].note).unwrap();
     for (i, leaf) in leaves.iter().enumerate() {
         let proof = merkle::inclusion_proof(i, &leaves).unwrap();
-        assert!(merkle::verify_inclusion(i as u64, 16, leaf, &proof, &new.root));
+        assert!(merkle::verify_inclusion(
+            i as u64, 16, leaf, &proof, &new.root
+        ));
     }
     let proof = merkle::consistency_proof(old.size as usize, &leaves).unwrap();
     assert!(merkle::verify_consistency(

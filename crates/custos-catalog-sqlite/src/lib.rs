@@ -14,7 +14,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_audit_log.sql")),
+];
 
 pub struct SqliteCatalog {
     pool: SqlitePool,
@@ -457,36 +460,127 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
-    async fn audit(&self, e: &AuditEvent) -> Result<()> {
-        sqlx::query("INSERT INTO audit_events (at, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(ms(e.at))
-            .bind(&e.actor)
-            .bind(&e.action)
-            .bind(&e.target)
-            .bind(&e.outcome)
-            .bind(&e.detail)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+    async fn audit_tip(&self) -> Result<Option<AuditTip>> {
+        let row = sqlx::query(
+            "SELECT size, note, frontier FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(row.map(|r| AuditTip {
+            checkpoint: StoredCheckpoint {
+                size: r.get::<i64, _>("size") as u64,
+                note: r.get("note"),
+            },
+            frontier: r.get("frontier"),
+        }))
     }
 
-    async fn audit_events(&self) -> Result<Vec<AuditEvent>> {
-        let rows = sqlx::query("SELECT * FROM audit_events ORDER BY id")
-            .fetch_all(&self.pool)
+    async fn append_audit(
+        &self,
+        expected_size: u64,
+        rows: &[StoredEntry],
+        checkpoint: &StoredCheckpoint,
+        frontier: &[u8],
+    ) -> Result<()> {
+        // IMMEDIATE: take the write lock before reading the tip, so that two
+        // processes (the server, an operator's CLI) never both extend it.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(unavailable)?;
+        let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        if size as u64 != expected_size {
+            return Err(CatalogError::Conflict(format!(
+                "audit log has {size} entries, expected {expected_size}"
+            )));
+        }
+        for row in rows {
+            sqlx::query("INSERT INTO audit_log (idx, entry, leaf_hash) VALUES (?, ?, ?)")
+                .bind(row.index as i64)
+                .bind(&row.bytes)
+                .bind(&row.leaf_hash[..])
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        sqlx::query("UPDATE audit_checkpoints SET frontier = x'' WHERE size = ?")
+            .bind(size)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("INSERT INTO audit_checkpoints (size, note, frontier) VALUES (?, ?, ?)")
+            .bind(checkpoint.size as i64)
+            .bind(&checkpoint.note)
+            .bind(frontier)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn audit_entries(&self, from: u64, limit: u64) -> Result<Vec<StoredEntry>> {
+        let rows = sqlx::query(
+            "SELECT idx, entry, leaf_hash FROM audit_log WHERE idx >= ? ORDER BY idx LIMIT ?",
+        )
+        .bind(from as i64)
+        .bind(limit.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
         rows.iter()
             .map(|r| {
-                Ok(AuditEvent {
-                    at: time(r.get("at"))?,
-                    actor: r.get("actor"),
-                    action: r.get("action"),
-                    target: r.get("target"),
-                    outcome: r.get("outcome"),
-                    detail: r.get("detail"),
+                Ok(StoredEntry {
+                    index: r.get::<i64, _>("idx") as u64,
+                    bytes: r.get("entry"),
+                    leaf_hash: r
+                        .get::<Vec<u8>, _>("leaf_hash")
+                        .try_into()
+                        .map_err(|_| corrupt("leaf hash"))?,
                 })
             })
             .collect()
+    }
+
+    async fn audit_leaf_hashes(&self, size: u64) -> Result<Vec<Hash>> {
+        let rows: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT leaf_hash FROM audit_log WHERE idx < ? ORDER BY idx")
+                .bind(size as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        rows.into_iter()
+            .map(|h| h.try_into().map_err(|_| corrupt("leaf hash")))
+            .collect()
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let rows = sqlx::query("SELECT size, note FROM audit_checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredCheckpoint {
+                size: r.get::<i64, _>("size") as u64,
+                note: r.get("note"),
+            })
+            .collect())
+    }
+
+    async fn audit_checkpoint(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        let row = sqlx::query("SELECT size, note FROM audit_checkpoints WHERE size = ?")
+            .bind(size as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(|r| StoredCheckpoint {
+            size: r.get::<i64, _>("size") as u64,
+            note: r.get("note"),
+        }))
     }
 }

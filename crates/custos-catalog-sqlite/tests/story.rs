@@ -151,16 +151,71 @@ pub async fn story(catalog: &dyn Catalog) {
         incidents.iter().map(|i| i.kind).collect::<Vec<_>>(),
         IncidentKind::ALL.to_vec()
     );
-    let event = AuditEvent {
-        at: t(11),
-        actor: "dock:dock-1".into(),
-        action: "ingest".into(),
-        target: "cam-1/1".into(),
-        outcome: "ok".into(),
-        detail: String::new(),
-    };
-    catalog.audit(&event).await.unwrap();
-    assert_eq!(catalog.audit_events().await.unwrap(), vec![event]);
+
+    // The audit log: batches append only onto the tip they were built on.
+    assert!(catalog.audit_tip().await.unwrap().is_none());
+    let key = custos_format::SigningKey::from_seed(&[5; 32]);
+    let signer = custos_audit::NoteSigner::new("test.example/audit", key).unwrap();
+    let mut frontier = custos_audit::Frontier::new();
+    let mut all_rows = Vec::new();
+    for batch in [1usize, 3, 2] {
+        let events = (0..batch).map(|i| {
+            custos_audit::AuditEvent::new(
+                t(11),
+                "system:cli",
+                "test.event",
+                custos_audit::Outcome::Ok,
+            )
+            .detail(format!("{i}"))
+        });
+        let size = frontier.size();
+        let (rows, checkpoint) =
+            custos_audit::append_batch(&mut frontier, events, &signer).unwrap();
+        catalog
+            .append_audit(size, &rows, &checkpoint, &frontier.to_bytes())
+            .await
+            .unwrap();
+        // The same batch again is a conflict, and changes nothing.
+        assert!(matches!(
+            catalog
+                .append_audit(size, &rows, &checkpoint, &frontier.to_bytes())
+                .await,
+            Err(CatalogError::Conflict(_))
+        ));
+        all_rows.extend(rows);
+    }
+    let tip = catalog.audit_tip().await.unwrap().unwrap();
+    assert_eq!(tip.checkpoint.size, 6);
+    assert_eq!(
+        custos_audit::Frontier::from_bytes(&tip.frontier),
+        Some(frontier.clone())
+    );
+    let stored = catalog.audit_entries(0, 100).await.unwrap();
+    assert_eq!(stored.len(), 6);
+    assert_eq!(catalog.audit_entries(4, 1).await.unwrap()[0].index, 4);
+    for (a, b) in stored.iter().zip(&all_rows) {
+        assert_eq!(
+            (a.index, &a.bytes, a.leaf_hash),
+            (b.index, &b.bytes, b.leaf_hash)
+        );
+    }
+    assert_eq!(
+        catalog.audit_leaf_hashes(4).await.unwrap(),
+        all_rows[..4]
+            .iter()
+            .map(|r| r.leaf_hash)
+            .collect::<Vec<_>>()
+    );
+    let checkpoints = catalog.audit_checkpoints().await.unwrap();
+    assert_eq!(
+        checkpoints.iter().map(|c| c.size).collect::<Vec<_>>(),
+        [1, 4, 6]
+    );
+    assert_eq!(
+        catalog.audit_checkpoint(4).await.unwrap().unwrap().note,
+        checkpoints[1].note
+    );
+    custos_audit::verify_log(&signer.verifier(), &stored, &checkpoints).unwrap();
 }
 
 #[tokio::test]

@@ -1,11 +1,11 @@
 //! The catalog: what the evidence server knows about cameras, docks,
-//! recordings, uploads in progress, integrity incidents and (until the
-//! transparency log arrives) audit events. Domain code depends on the
+//! recordings, uploads in progress, integrity incidents and the audit log. Domain code depends on the
 //! [`Catalog`] trait only; each backend is its own crate with its own
 //! migrations, and one story test runs against all of them.
 #![forbid(unsafe_code)]
 
 use async_trait::async_trait;
+pub use custos_audit::{Hash, StoredCheckpoint, StoredEntry};
 use custos_format::UtcMillis;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,6 +17,9 @@ pub enum CatalogError {
     AlreadyExists { what: &'static str, id: String },
     #[error("{what} `{id}` not found")]
     NotFound { what: &'static str, id: String },
+    /// A concurrent writer changed what this write depended on.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A storage outage or a corrupt row: a server error, never the client's fault.
     #[error("catalog unavailable: {0}")]
     Unavailable(String),
@@ -162,17 +165,13 @@ pub struct NewIncident {
     pub detail: String,
 }
 
-/// One audited operation. (Issue 4 replaces this table with the Merkle log.)
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    pub at: UtcMillis,
-    /// `dock:ID`, `system:cli`, later `user:NAME`.
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    /// `ok` or `refused`.
-    pub outcome: String,
-    pub detail: String,
+/// The newest signed checkpoint and the tree's right edge at that size: where
+/// the next batch of audit entries continues.
+#[derive(Clone, Debug)]
+pub struct AuditTip {
+    pub checkpoint: StoredCheckpoint,
+    /// [`custos_audit::Frontier::to_bytes`] at `checkpoint.size`.
+    pub frontier: Vec<u8>,
 }
 
 #[async_trait]
@@ -209,6 +208,23 @@ pub trait Catalog: Send + Sync {
     async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
     async fn incidents(&self) -> Result<Vec<Incident>>;
 
-    async fn audit(&self, event: &AuditEvent) -> Result<()>;
-    async fn audit_events(&self) -> Result<Vec<AuditEvent>>;
+    /// The audit log's newest checkpoint and frontier (`None` when empty).
+    async fn audit_tip(&self) -> Result<Option<AuditTip>>;
+    /// Appends `rows` and their checkpoint in one transaction, provided the
+    /// log still has `expected_size` entries (else [`CatalogError::Conflict`]:
+    /// another writer came first; reload the tip and rebuild the batch).
+    async fn append_audit(
+        &self,
+        expected_size: u64,
+        rows: &[StoredEntry],
+        checkpoint: &StoredCheckpoint,
+        frontier: &[u8],
+    ) -> Result<()>;
+    /// Up to `limit` entries from index `from` on, in index order.
+    async fn audit_entries(&self, from: u64, limit: u64) -> Result<Vec<StoredEntry>>;
+    /// The leaf hashes of the first `size` entries (for proofs).
+    async fn audit_leaf_hashes(&self, size: u64) -> Result<Vec<Hash>>;
+    /// Every checkpoint, ascending by size.
+    async fn audit_checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
+    async fn audit_checkpoint(&self, size: u64) -> Result<Option<StoredCheckpoint>>;
 }

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use custos_catalog::{AuditEvent, Catalog, Device, Dock, Incident};
+use custos_audit::{AuditEvent, NoteSigner, Outcome};
+use custos_catalog::{Catalog, Device, Dock, Incident};
 use custos_catalog_sqlite::SqliteCatalog;
 use custos_format::{UtcMillis, VerifyingKey};
 use rand::RngCore;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub struct Admin {
     catalog: SqliteCatalog,
+    signer: NoteSigner,
     now: UtcMillis,
 }
 
@@ -46,21 +48,19 @@ impl Admin {
         }
         Ok(Self {
             catalog: SqliteCatalog::open(data).await?,
+            signer: crate::audit::load_or_create_signer(data)?,
             now: UtcMillis::now(),
         })
     }
 
-    async fn audit(&self, action: &str, target: &str, detail: &str) -> Result<()> {
-        self.catalog
-            .audit(&AuditEvent {
-                at: self.now,
-                actor: "system:cli".into(),
-                action: action.into(),
-                target: target.into(),
-                outcome: "ok".into(),
-                detail: detail.into(),
-            })
-            .await?;
+    /// Written before the operation takes effect; an operation that cannot
+    /// be audited does not happen.
+    async fn audit(&self, action: &str, object: &str, detail: &str) -> Result<()> {
+        let mut event = AuditEvent::new(self.now, "system:cli", action, Outcome::Ok).object(object);
+        if !detail.is_empty() {
+            event = event.detail(detail);
+        }
+        crate::audit::append(&self.catalog, &self.signer, vec![event]).await?;
         Ok(())
     }
 
@@ -74,13 +74,18 @@ impl Admin {
                 revoked_at: None,
             })
             .await?;
-        self.audit("enroll-camera", device_id, &public_key.to_hex())
-            .await
+        self.audit(
+            "camera.enroll",
+            &format!("camera:{device_id}"),
+            &public_key.to_hex(),
+        )
+        .await
     }
 
     pub async fn revoke_camera(&self, device_id: &str) -> Result<()> {
         self.catalog.revoke_device(device_id, self.now).await?;
-        self.audit("revoke-camera", device_id, "").await
+        self.audit("camera.revoke", &format!("camera:{device_id}"), "")
+            .await
     }
 
     pub async fn enroll_dock(&self, dock_id: &str) -> Result<DockCredential> {
@@ -97,7 +102,8 @@ impl Admin {
                 revoked_at: None,
             })
             .await?;
-        self.audit("enroll-dock", dock_id, "").await?;
+        self.audit("dock.enroll", &format!("dock:{dock_id}"), "")
+            .await?;
         Ok(DockCredential {
             dock_id: dock_id.into(),
             token,
@@ -106,12 +112,14 @@ impl Admin {
 
     pub async fn revoke_dock(&self, dock_id: &str) -> Result<()> {
         self.catalog.revoke_dock(dock_id, self.now).await?;
-        self.audit("revoke-dock", dock_id, "").await
+        self.audit("dock.revoke", &format!("dock:{dock_id}"), "")
+            .await
     }
 
     /// Metadata only; never content.
     pub async fn recordings(&self) -> Result<Vec<RecordingSummary>> {
-        self.audit("list-recordings", "*", "metadata only").await?;
+        self.audit("recordings.list", "recordings", "metadata only")
+            .await?;
         Ok(self
             .catalog
             .recordings()
@@ -137,7 +145,7 @@ impl Admin {
     }
 
     pub async fn incidents(&self) -> Result<Vec<Incident>> {
-        self.audit("list-incidents", "*", "").await?;
+        self.audit("incidents.list", "incidents", "").await?;
         Ok(self.catalog.incidents().await?)
     }
 

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use custos_catalog::{AuditEvent, IncidentKind, NewIncident};
+use custos_audit::{AuditEvent, Outcome};
+use custos_catalog::{IncidentKind, NewIncident};
 use custos_format::SignedReceipt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -152,17 +153,16 @@ impl FromRequestParts<Arc<Deployment>> for DockAuth {
         };
         if let Some(reason) = refusal {
             let now = (d.ingest_clock())();
-            let _ = d
-                .catalog
-                .audit(&AuditEvent {
-                    at: now,
-                    actor: format!("dock:{dock_id}"),
-                    action: "authenticate".into(),
-                    target: "-".into(),
-                    outcome: "refused".into(),
-                    detail: reason.into(),
-                })
-                .await;
+            let event = AuditEvent::new(
+                now,
+                format!("dock:{dock_id}"),
+                "dock.authenticate",
+                Outcome::Refused,
+            )
+            .detail(reason);
+            if let Err(e) = d.audit.record(event).await {
+                tracing::error!(error = %e, "could not write an audit entry");
+            }
             let incident = NewIncident {
                 kind: IncidentKind::UnknownOrRevoked,
                 device_id: None,

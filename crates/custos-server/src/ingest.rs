@@ -7,16 +7,16 @@ use std::io::{BufReader, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use custos_audit::{AuditEvent, Outcome};
 use custos_blobs::{BlobError, BlobStore};
-use custos_catalog::{
-    AuditEvent, Catalog, CatalogError, IncidentKind, NewIncident, Recording, Upload,
-};
+use custos_catalog::{Catalog, CatalogError, IncidentKind, NewIncident, Recording, Upload};
 use custos_format::verify::{check_chain, digest_reader, ChainFinding};
 use custos_format::{Receipt, SignedManifest, SignedReceipt, VerifyingKey};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::audit::AuditLog;
 use crate::keys::ServerKeys;
 use crate::Clock;
 
@@ -139,29 +139,38 @@ pub struct Ingest {
     server_id: String,
     retention_days: u32,
     clock: Clock,
+    audit: AuditLog,
     /// SHA-256 state of uploads in progress: (bytes hashed, state).
     hashers: std::sync::Mutex<std::collections::HashMap<Uuid, (u64, Sha256)>>,
+}
+
+/// Where and under which rules ingest works.
+pub struct IngestSettings {
+    /// Partial uploads live here until they are complete.
+    pub staging: PathBuf,
+    pub server_id: String,
+    pub retention_days: u32,
+    pub clock: Clock,
 }
 
 impl Ingest {
     pub fn new(
         catalog: Arc<dyn Catalog>,
         blobs: BlobStore,
-        staging: PathBuf,
-        keys: ServerKeys,
-        server_id: String,
-        retention_days: u32,
-        clock: Clock,
+        keys: Arc<ServerKeys>,
+        audit: AuditLog,
+        settings: IngestSettings,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&staging)?;
+        std::fs::create_dir_all(&settings.staging)?;
         Ok(Self {
             catalog,
             blobs,
-            staging,
-            keys: Arc::new(keys),
-            server_id,
-            retention_days,
-            clock,
+            staging: settings.staging,
+            keys,
+            server_id: settings.server_id,
+            retention_days: settings.retention_days,
+            clock: settings.clock,
+            audit,
             hashers: Default::default(),
         })
     }
@@ -202,17 +211,23 @@ impl Ingest {
         tracing::warn!(kind = kind.as_str(), "integrity incident");
     }
 
-    async fn audit(&self, dock: &str, action: &str, target: String, outcome: &str, detail: String) {
-        let event = AuditEvent {
-            at: (self.clock)(),
-            actor: format!("dock:{dock}"),
-            action: action.into(),
-            target,
-            outcome: outcome.into(),
-            detail,
-        };
-        if let Err(e) = self.catalog.audit(&event).await {
-            tracing::error!(error = %e, "could not write an audit event");
+    /// Ingest goes on when the audit log cannot be written: refusing would
+    /// only keep footage longer on a camera. The failure is logged loudly.
+    async fn audit(
+        &self,
+        dock: &str,
+        action: &str,
+        object: String,
+        outcome: Outcome,
+        detail: String,
+    ) {
+        let mut event =
+            AuditEvent::new((self.clock)(), format!("dock:{dock}"), action, outcome).object(object);
+        if !detail.is_empty() {
+            event = event.detail(detail);
+        }
+        if let Err(e) = self.audit.record(event).await {
+            tracing::error!(error = %e, "could not write an audit entry");
         }
     }
 
@@ -225,26 +240,38 @@ impl Ingest {
     ) -> Result<Offer, IngestError> {
         let result = self.offer_inner(dock, manifest, signature).await;
         let target = SignedManifest::parse(manifest, signature)
-            .map(|m| format!("{}/{}", m.manifest().device_id, m.manifest().sequence))
+            .map(|m| format!("recording:{}", m.manifest().recording_id))
             .unwrap_or_else(|_| "(unparsable manifest)".into());
         match &result {
             Ok(Offer::Stored(_)) => {
-                self.audit(dock, "ingest-offer", target, "ok", "already stored".into())
-                    .await
+                self.audit(
+                    dock,
+                    "ingest.offer",
+                    target,
+                    Outcome::Ok,
+                    "already stored".into(),
+                )
+                .await
             }
             Ok(Offer::Upload { offset, .. }) => {
                 self.audit(
                     dock,
-                    "ingest-offer",
+                    "ingest.offer",
                     target,
-                    "ok",
+                    Outcome::Ok,
                     format!("upload from {offset}"),
                 )
                 .await
             }
             Err(e) => {
-                self.audit(dock, "ingest-offer", target, "refused", e.code().into())
-                    .await
+                self.audit(
+                    dock,
+                    "ingest.offer",
+                    target,
+                    Outcome::Refused,
+                    e.code().into(),
+                )
+                .await
             }
         }
         result
@@ -589,7 +616,11 @@ impl Ingest {
         upload_id: Uuid,
     ) -> Result<SignedReceipt, IngestError> {
         let result = self.complete_inner(dock, upload_id).await;
-        let outcome = if result.is_ok() { "ok" } else { "refused" };
+        let outcome = if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Refused
+        };
         let detail = result
             .as_ref()
             .err()
@@ -597,8 +628,8 @@ impl Ingest {
             .unwrap_or_default();
         self.audit(
             dock,
-            "ingest-complete",
-            upload_id.to_string(),
+            "ingest.complete",
+            format!("upload:{upload_id}"),
             outcome,
             detail,
         )

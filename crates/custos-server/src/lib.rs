@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod audit;
 pub mod http;
 pub mod ingest;
 pub mod keys;
@@ -41,7 +42,11 @@ pub struct ServerConfig {
 /// Everything the handlers need, opened once at start.
 pub struct Deployment {
     pub catalog: Arc<dyn Catalog>,
+    pub blobs: BlobStore,
+    pub keys: Arc<keys::ServerKeys>,
+    pub clock: Clock,
     pub ingest: ingest::Ingest,
+    pub audit: audit::AuditLog,
 }
 
 impl Deployment {
@@ -62,18 +67,32 @@ impl Deployment {
         );
         let blobs =
             BlobStore::local(&config.data.join("blobs")).context("opening the blob store")?;
-        let keys = keys::ServerKeys::open(&config.data, passphrase)
-            .context("opening the server's keys")?;
+        let keys = Arc::new(
+            keys::ServerKeys::open(&config.data, passphrase)
+                .context("opening the server's keys")?,
+        );
+        let signer = audit::load_or_create_signer(&config.data).context("opening the audit key")?;
+        let audit = audit::AuditLog::start(catalog.clone(), signer);
         let ingest = ingest::Ingest::new(
             catalog.clone(),
-            blobs,
-            config.data.join("staging"),
-            keys,
-            config.server_id.clone(),
-            config.retention_days,
-            clock,
+            blobs.clone(),
+            keys.clone(),
+            audit.clone(),
+            ingest::IngestSettings {
+                staging: config.data.join("staging"),
+                server_id: config.server_id.clone(),
+                retention_days: config.retention_days,
+                clock: clock.clone(),
+            },
         )?;
-        Ok(Self { catalog, ingest })
+        Ok(Self {
+            catalog,
+            blobs,
+            keys,
+            clock,
+            ingest,
+            audit,
+        })
     }
 }
 

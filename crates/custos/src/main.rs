@@ -2,6 +2,7 @@
 //! the offline verifier.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod bench;
 mod bench_ingest;
 mod demo;
@@ -53,6 +54,9 @@ enum Command {
     /// Integrity incidents: gaps, broken chains, bad signatures, replays, mismatches.
     #[command(subcommand)]
     Incidents(ListCommand),
+    /// The tamper-evident audit log: verify, export with proofs, checkpoint.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Check recordings: camera signature, ciphertext digest, hash chain, and
     /// with the evidence key the content itself.
     VerifyRecording(verify::VerifyArgs),
@@ -84,6 +88,7 @@ fn main() -> std::process::ExitCode {
         Command::Recordings(ListCommand::List(a)) => server::recordings(a),
         Command::Incidents(ListCommand::List(a)) => server::incidents(a),
         Command::Device(c) => device::run(c),
+        Command::Audit(c) => audit::run(c),
         Command::VerifyRecording(a) => verify::run(a),
         Command::Bench(c) => bench::run(c),
     };

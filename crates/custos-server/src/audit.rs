@@ -1,0 +1,291 @@
+//! The audit log's writer: every operation is appended here before it takes
+//! effect. Appends from concurrent requests are grouped (group commit): one
+//! transaction, one fsync and one signed checkpoint per batch, so a busy
+//! server pays one disk flush for hundreds of entries and no entry is ever
+//! stored outside a signed checkpoint.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use custos_audit::checkpoint::default_origin;
+use custos_audit::{append_batch, AuditEvent, Frontier, NoteSigner, NoteVerifier};
+use custos_catalog::{Catalog, CatalogError};
+use custos_format::SigningKey;
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+/// Entries per batch at most: bounds a transaction's size.
+const MAX_BATCH: usize = 4096;
+/// Attempts when another process (an operator's CLI) appended first.
+const MAX_CONFLICTS: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit log cannot be written: {0}")]
+    Unavailable(String),
+    #[error(
+        "the audit log's newest checkpoint does not match its frontier: run `custos audit verify`"
+    )]
+    Damaged,
+}
+
+/// The audit signing key: `keys/audit.key` (seed, hex, mode 0600) and its
+/// public half `keys/audit.vkey` (a signed-note verifier key).
+///
+/// Unlike the receipt key it is not sealed with the evidence passphrase:
+/// operator commands on the data directory audit themselves without it. It
+/// makes edits to the catalog (by a database administrator, a restored
+/// backup, a compromised PostgreSQL host) evident; against root on the
+/// evidence server itself, copy checkpoints elsewhere (ADR 0003).
+pub fn load_or_create_signer(data: &Path) -> anyhow::Result<NoteSigner> {
+    let key_path = data.join("keys/audit.key");
+    let key = if key_path.exists() {
+        let text =
+            Zeroizing::new(std::fs::read_to_string(&key_path).context("reading keys/audit.key")?);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), &mut seed[..]).context("keys/audit.key is damaged")?;
+        SigningKey::from_seed(&seed)
+    } else {
+        let key = SigningKey::generate();
+        let hex_seed = Zeroizing::new(format!("{}\n", hex::encode(&key.seed()[..])));
+        write_private(&key_path, hex_seed.as_bytes())?;
+        key
+    };
+    let signer =
+        NoteSigner::new(&default_origin(&key.verifying_key()), key).map_err(anyhow::Error::msg)?;
+    let vkey_path = data.join("keys/audit.vkey");
+    let vkey = format!("{}\n", signer.verifier().to_vkey());
+    match std::fs::read_to_string(&vkey_path) {
+        Ok(existing) if existing == vkey => {}
+        Ok(_) => bail!("keys/audit.vkey does not belong to keys/audit.key"),
+        Err(_) => std::fs::write(&vkey_path, vkey)?,
+    }
+    Ok(signer)
+}
+
+/// The audit log's public key, readable by anyone who verifies.
+pub fn load_verifier(data: &Path) -> anyhow::Result<NoteVerifier> {
+    let text = std::fs::read_to_string(data.join("keys/audit.vkey")).with_context(|| {
+        format!(
+            "no audit key in {}: nothing was audited yet",
+            data.display()
+        )
+    })?;
+    NoteVerifier::parse(text.trim()).map_err(|e| anyhow::anyhow!("keys/audit.vkey: {e}"))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(path.parent().expect("under keys/"))?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(path.parent().expect("under keys/"))?.sync_all()?;
+    Ok(())
+}
+
+/// Appends `events` as one batch; returns their indexes.
+pub async fn append(
+    catalog: &dyn Catalog,
+    signer: &NoteSigner,
+    events: Vec<AuditEvent>,
+) -> Result<Range<u64>, AuditError> {
+    let unavailable = |e: CatalogError| AuditError::Unavailable(e.to_string());
+    for _ in 0..MAX_CONFLICTS {
+        let mut frontier = match catalog.audit_tip().await.map_err(unavailable)? {
+            None => Frontier::new(),
+            Some(tip) => {
+                let frontier = Frontier::from_bytes(&tip.frontier).ok_or(AuditError::Damaged)?;
+                let checkpoint = signer
+                    .verifier()
+                    .open(&tip.checkpoint.note)
+                    .map_err(|_| AuditError::Damaged)?;
+                if checkpoint.size != frontier.size() || checkpoint.root != frontier.root() {
+                    return Err(AuditError::Damaged);
+                }
+                frontier
+            }
+        };
+        let start = frontier.size();
+        let (rows, checkpoint) = append_batch(&mut frontier, events.iter().cloned(), signer)
+            .map_err(|e| AuditError::Unavailable(format!("entry refused: {e}")))?;
+        match catalog
+            .append_audit(start, &rows, &checkpoint, &frontier.to_bytes())
+            .await
+        {
+            Ok(()) => return Ok(start..frontier.size()),
+            Err(CatalogError::Conflict(_)) => continue,
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+    Err(AuditError::Unavailable(
+        "too many concurrent writers".into(),
+    ))
+}
+
+struct Pending {
+    event: AuditEvent,
+    reply: oneshot::Sender<Result<u64, String>>,
+}
+
+/// The server's handle: `record` returns once the entry is durable.
+#[derive(Clone)]
+pub struct AuditLog {
+    sender: mpsc::Sender<Pending>,
+    verifier: NoteVerifier,
+}
+
+impl AuditLog {
+    pub fn start(catalog: Arc<dyn Catalog>, signer: NoteSigner) -> Self {
+        let verifier = signer.verifier();
+        let (sender, mut receiver) = mpsc::channel::<Pending>(MAX_BATCH * 4);
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match receiver.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let events = batch.iter().map(|p| p.event.clone()).collect();
+                let result = append(&*catalog, &signer, events).await;
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "audit append failed");
+                }
+                for (i, p) in batch.into_iter().enumerate() {
+                    let reply = match &result {
+                        Ok(range) => Ok(range.start + i as u64),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = p.reply.send(reply);
+                }
+            }
+        });
+        Self { sender, verifier }
+    }
+
+    /// Appends one entry; returns its index once it is durable and covered
+    /// by a signed checkpoint.
+    pub async fn record(&self, event: AuditEvent) -> Result<u64, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Pending { event, reply })
+            .await
+            .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?
+            .map_err(AuditError::Unavailable)
+    }
+
+    pub fn verifier(&self) -> &NoteVerifier {
+        &self.verifier
+    }
+}
+
+/// Entries read per page when verifying: bounds memory, not time.
+const VERIFY_PAGE: u64 = 20_000;
+
+/// Recomputes the whole stored log against its signed checkpoints.
+pub async fn verify_stored(
+    catalog: &dyn Catalog,
+    verifier: &NoteVerifier,
+) -> Result<Result<custos_audit::VerifiedLog, custos_audit::Tampering>, CatalogError> {
+    let checkpoints = catalog.audit_checkpoints().await?;
+    let mut v = match custos_audit::LogVerifier::new(verifier, &checkpoints) {
+        Ok(v) => v,
+        Err(t) => return Ok(Err(t)),
+    };
+    let mut from = 0;
+    loop {
+        let page = catalog.audit_entries(from, VERIFY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        from = last.index + 1;
+        for row in &page {
+            if let Err(t) = v.push(row) {
+                return Ok(Err(t));
+            }
+        }
+    }
+    Ok(v.finish())
+}
+
+/// One entry with its proof, as handed to the privacy officer.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProvenEntry {
+    pub index: u64,
+    /// The entry's canonical bytes, as text (they are JSON).
+    pub entry: String,
+    /// RFC 6962 inclusion proof against `checkpoint` (hex hashes).
+    pub inclusion_proof: Vec<String>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AuditExport {
+    /// Signed-note verifier key of the log.
+    pub log_key: String,
+    /// The signed checkpoint every proof refers to.
+    pub checkpoint: String,
+    pub tree_size: u64,
+    pub entries: Vec<ProvenEntry>,
+}
+
+/// Entries `from..to` (clamped to the newest checkpoint) with inclusion
+/// proofs against the newest checkpoint.
+pub async fn export(
+    catalog: &dyn Catalog,
+    verifier: &NoteVerifier,
+    from: u64,
+    to: Option<u64>,
+) -> anyhow::Result<AuditExport> {
+    let tip = catalog
+        .audit_tip()
+        .await?
+        .context("the audit log is empty")?;
+    let checkpoint = verifier
+        .open(&tip.checkpoint.note)
+        .map_err(|e| anyhow::anyhow!("newest audit checkpoint: {e}"))?;
+    let size = checkpoint.size;
+    let leaves = catalog.audit_leaf_hashes(size).await?;
+    let levels = custos_audit::merkle::Levels::new(leaves);
+    if levels.root() != checkpoint.root {
+        bail!("the stored log does not match its newest checkpoint: run `custos audit verify`");
+    }
+    let to = to.unwrap_or(size).min(size);
+    let mut entries = Vec::new();
+    let mut next = from;
+    while next < to {
+        let page = catalog
+            .audit_entries(next, (to - next).min(VERIFY_PAGE))
+            .await?;
+        let Some(last) = page.last() else { break };
+        next = last.index + 1;
+        for row in page.into_iter().filter(|r| r.index < to) {
+            let proof = levels
+                .inclusion_proof(row.index as usize)
+                .context("entry beyond the checkpoint")?;
+            entries.push(ProvenEntry {
+                index: row.index,
+                entry: String::from_utf8(row.bytes).context("entry is not UTF-8")?,
+                inclusion_proof: proof.iter().map(hex::encode).collect(),
+            });
+        }
+    }
+    Ok(AuditExport {
+        log_key: verifier.to_vkey(),
+        checkpoint: tip.checkpoint.note,
+        tree_size: size,
+        entries,
+    })
+}
