@@ -17,6 +17,7 @@ use uuid::Uuid;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_audit_log.sql")),
+    (3, include_str!("../migrations/0003_users.sql")),
 ];
 
 pub struct SqliteCatalog {
@@ -131,6 +132,27 @@ fn recording_row(r: &SqliteRow) -> Result<Recording> {
         receipt: r.get("receipt"),
         receipt_signature: r.get("receipt_signature"),
         delete_after: time(r.get("delete_after"))?,
+    })
+}
+
+fn user_row(r: &SqliteRow) -> Result<User> {
+    Ok(User {
+        name: r.get("name"),
+        role: r.get("role"),
+        officer_id: r.get("officer_id"),
+        password_hash: r.get("password_hash"),
+        totp_secret_sealed: r.get("totp_secret_sealed"),
+        failed_attempts: r.get::<i64, _>("failed_attempts") as u32,
+        locked_until: r
+            .get::<Option<i64>, _>("locked_until")
+            .map(time)
+            .transpose()?,
+        totp_last_step: r.get("totp_last_step"),
+        created_at: time(r.get("created_at"))?,
+        disabled_at: r
+            .get::<Option<i64>, _>("disabled_at")
+            .map(time)
+            .transpose()?,
     })
 }
 
@@ -458,6 +480,157 @@ impl Catalog for SqliteCatalog {
                 })
             })
             .collect()
+    }
+
+    async fn add_user(&self, u: &User) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (name, role, officer_id, password_hash, totp_secret_sealed, \
+             failed_attempts, locked_until, totp_last_step, created_at, disabled_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&u.name)
+        .bind(&u.role)
+        .bind(&u.officer_id)
+        .bind(&u.password_hash)
+        .bind(&u.totp_secret_sealed)
+        .bind(u.failed_attempts as i64)
+        .bind(u.locked_until.map(ms))
+        .bind(u.totp_last_step)
+        .bind(ms(u.created_at))
+        .bind(u.disabled_at.map(ms))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(CatalogError::AlreadyExists {
+                    what: "user",
+                    id: u.name.clone(),
+                })
+            }
+            other => other.map(|_| ()).map_err(unavailable),
+        }
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn set_login_state(
+        &self,
+        name: &str,
+        failed_attempts: u32,
+        locked_until: Option<UtcMillis>,
+        totp_last_step: Option<i64>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE users SET failed_attempts = ?, locked_until = ?, totp_last_step = ? WHERE name = ?",
+        )
+        .bind(failed_attempts as i64)
+        .bind(locked_until.map(ms))
+        .bind(totp_last_step)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound {
+                what: "user",
+                id: name.into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn disable_user(&self, name: &str, at: UtcMillis) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE name = ?")
+                .bind(ms(at))
+                .bind(name)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound {
+                what: "user",
+                id: name.into(),
+            });
+        }
+        sqlx::query("UPDATE sessions SET ended_at = ? WHERE user_name = ? AND ended_at IS NULL")
+            .bind(ms(at))
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_session(&self, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_sha256, user_name, csrf_token, created_at, last_seen, ended_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.token_sha256)
+        .bind(&s.user_name)
+        .bind(&s.csrf_token)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_seen))
+        .bind(s.ended_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn session(&self, token_sha256: &str) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE token_sha256 = ?")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            Ok(Session {
+                token_sha256: r.get("token_sha256"),
+                user_name: r.get("user_name"),
+                csrf_token: r.get("csrf_token"),
+                created_at: time(r.get("created_at"))?,
+                last_seen: time(r.get("last_seen"))?,
+                ended_at: r.get::<Option<i64>, _>("ended_at").map(time).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, token_sha256: &str, at: UtcMillis) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen = MAX(last_seen, ?) WHERE token_sha256 = ?")
+            .bind(ms(at))
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, token_sha256: &str, at: UtcMillis) -> Result<()> {
+        sqlx::query("UPDATE sessions SET ended_at = COALESCE(ended_at, ?) WHERE token_sha256 = ?")
+            .bind(ms(at))
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn audit_tip(&self) -> Result<Option<AuditTip>> {

@@ -152,6 +152,80 @@ pub async fn story(catalog: &dyn Catalog) {
         IncidentKind::ALL.to_vec()
     );
 
+    // People and sessions.
+    let anna = User {
+        name: "anna".into(),
+        role: "reviewer".into(),
+        officer_id: None,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret_sealed: vec![1, 2, 3],
+        failed_attempts: 0,
+        locked_until: None,
+        totp_last_step: None,
+        created_at: t(12),
+        disabled_at: None,
+    };
+    catalog.add_user(&anna).await.unwrap();
+    assert!(matches!(
+        catalog.add_user(&anna).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(catalog.user("anna").await.unwrap(), Some(anna.clone()));
+    assert_eq!(catalog.user("bob").await.unwrap(), None);
+    catalog
+        .set_login_state("anna", 5, Some(t(13)), Some(99))
+        .await
+        .unwrap();
+    let locked = catalog.user("anna").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            locked.failed_attempts,
+            locked.locked_until,
+            locked.totp_last_step
+        ),
+        (5, Some(t(13)), Some(99))
+    );
+    assert!(catalog.set_login_state("bob", 1, None, None).await.is_err());
+    let session = Session {
+        token_sha256: "ab".repeat(32),
+        user_name: "anna".into(),
+        csrf_token: "csrf".into(),
+        created_at: t(14),
+        last_seen: t(14),
+        ended_at: None,
+    };
+    catalog.add_session(&session).await.unwrap();
+    catalog
+        .touch_session(&session.token_sha256, t(15))
+        .await
+        .unwrap();
+    catalog
+        .touch_session(&session.token_sha256, t(14))
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog
+            .session(&session.token_sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen,
+        t(15),
+        "last_seen never goes back"
+    );
+    catalog.disable_user("anna", t(16)).await.unwrap();
+    assert_eq!(
+        catalog
+            .session(&session.token_sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            .ended_at,
+        Some(t(16)),
+        "disabling a user ends their sessions"
+    );
+    assert_eq!(catalog.users().await.unwrap().len(), 1);
+
     // The audit log: batches append only onto the tip they were built on.
     assert!(catalog.audit_tip().await.unwrap().is_none());
     let key = custos_format::SigningKey::from_seed(&[5; 32]);

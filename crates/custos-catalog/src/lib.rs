@@ -174,6 +174,40 @@ pub struct AuditTip {
     pub frontier: Vec<u8>,
 }
 
+/// A person who may sign in. Secrets are stored only in forms that do not
+/// reveal them: the password as an Argon2id hash, the TOTP secret encrypted
+/// to the evidence key (only the running server can use it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// `officer`, `reviewer`, `privacy-officer`, `admin`, `auditor`.
+    pub role: String,
+    /// For officers: the officer id their cameras write into manifests.
+    pub officer_id: Option<String>,
+    /// Argon2id, PHC string.
+    pub password_hash: String,
+    /// The TOTP secret, age-encrypted to the evidence key.
+    pub totp_secret_sealed: Vec<u8>,
+    pub failed_attempts: u32,
+    pub locked_until: Option<UtcMillis>,
+    /// The last TOTP time step accepted: a code is good once.
+    pub totp_last_step: Option<i64>,
+    pub created_at: UtcMillis,
+    pub disabled_at: Option<UtcMillis>,
+}
+
+/// A signed-in session (browser cookie or a script's bearer token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 of the session token (hex); the token itself is never stored.
+    pub token_sha256: String,
+    pub user_name: String,
+    pub csrf_token: String,
+    pub created_at: UtcMillis,
+    pub last_seen: UtcMillis,
+    pub ended_at: Option<UtcMillis>,
+}
+
 #[async_trait]
 pub trait Catalog: Send + Sync {
     /// Which backend this is (`sqlite`, `postgres`): tests assert on it.
@@ -207,6 +241,24 @@ pub trait Catalog: Send + Sync {
 
     async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
     async fn incidents(&self) -> Result<Vec<Incident>>;
+
+    async fn add_user(&self, user: &User) -> Result<()>;
+    async fn user(&self, name: &str) -> Result<Option<User>>;
+    async fn users(&self) -> Result<Vec<User>>;
+    /// Failed attempts, lock and last TOTP step: written after every sign-in attempt.
+    async fn set_login_state(
+        &self,
+        name: &str,
+        failed_attempts: u32,
+        locked_until: Option<UtcMillis>,
+        totp_last_step: Option<i64>,
+    ) -> Result<()>;
+    async fn disable_user(&self, name: &str, at: UtcMillis) -> Result<()>;
+
+    async fn add_session(&self, session: &Session) -> Result<()>;
+    async fn session(&self, token_sha256: &str) -> Result<Option<Session>>;
+    async fn touch_session(&self, token_sha256: &str, at: UtcMillis) -> Result<()>;
+    async fn end_session(&self, token_sha256: &str, at: UtcMillis) -> Result<()>;
 
     /// The audit log's newest checkpoint and frontier (`None` when empty).
     async fn audit_tip(&self) -> Result<Option<AuditTip>>;

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub struct Admin {
     catalog: SqliteCatalog,
+    data: std::path::PathBuf,
     signer: NoteSigner,
     now: UtcMillis,
 }
@@ -38,6 +39,26 @@ pub struct RecordingSummary {
     pub delete_after: UtcMillis,
 }
 
+impl RecordingSummary {
+    pub fn of(r: &custos_catalog::Recording) -> Self {
+        Self {
+            recording_id: r.recording_id.to_string(),
+            device_id: r.device_id.clone(),
+            officer_id: r.officer_id.clone(),
+            sequence: r.sequence,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            size: r.ciphertext_length,
+            status: if r.truncated {
+                "stored-truncated"
+            } else {
+                "stored"
+            },
+            delete_after: r.delete_after,
+        }
+    }
+}
+
 impl Admin {
     pub async fn open(data: &Path) -> Result<Self> {
         if !data.join("keys/evidence.recipient").exists() {
@@ -49,6 +70,7 @@ impl Admin {
         Ok(Self {
             catalog: SqliteCatalog::open(data).await?,
             signer: crate::audit::load_or_create_signer(data)?,
+            data: data.to_owned(),
             now: UtcMillis::now(),
         })
     }
@@ -126,21 +148,7 @@ impl Admin {
             .await
             .context("reading the catalog")?
             .into_iter()
-            .map(|r| RecordingSummary {
-                recording_id: r.recording_id.to_string(),
-                device_id: r.device_id,
-                officer_id: r.officer_id,
-                sequence: r.sequence,
-                started_at: r.started_at,
-                ended_at: r.ended_at,
-                size: r.ciphertext_length,
-                status: if r.truncated {
-                    "stored-truncated"
-                } else {
-                    "stored"
-                },
-                delete_after: r.delete_after,
-            })
+            .map(|r| RecordingSummary::of(&r))
             .collect())
     }
 
@@ -151,5 +159,92 @@ impl Admin {
 
     pub fn catalog(&self) -> &dyn Catalog {
         &self.catalog
+    }
+}
+
+/// A user as the admin sees them: no secrets.
+#[derive(Serialize)]
+pub struct UserSummary {
+    pub name: String,
+    pub role: String,
+    pub officer_id: Option<String>,
+    pub locked: bool,
+    pub disabled: bool,
+    pub created_at: UtcMillis,
+}
+
+impl UserSummary {
+    pub fn of(u: &custos_catalog::User, now: UtcMillis) -> Self {
+        Self {
+            name: u.name.clone(),
+            role: u.role.clone(),
+            officer_id: u.officer_id.clone(),
+            locked: u.locked_until.is_some_and(|t| t > now),
+            disabled: u.disabled_at.is_some(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+impl Admin {
+    fn evidence_recipient(&self) -> Result<age::x25519::Recipient> {
+        let text = std::fs::read_to_string(self.data.join("keys/evidence.recipient"))?;
+        text.trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("keys/evidence.recipient: {e}"))
+    }
+
+    /// A new account; the enrollment (initial password, TOTP secret) is shown once.
+    pub async fn add_user(
+        &self,
+        name: &str,
+        role: custos_access::Role,
+        officer_id: Option<String>,
+    ) -> Result<crate::auth::Enrollment> {
+        let (user, enrollment) = crate::auth::new_user(
+            name,
+            role,
+            officer_id,
+            &self.evidence_recipient()?,
+            "custos",
+            self.now,
+        )?;
+        self.catalog.add_user(&user).await?;
+        self.audit(
+            "user.add",
+            &format!("user:{name}"),
+            &format!("role {}", role.as_str()),
+        )
+        .await?;
+        Ok(enrollment)
+    }
+
+    pub async fn unlock_user(&self, name: &str) -> Result<()> {
+        let user = self
+            .catalog
+            .user(name)
+            .await?
+            .with_context(|| format!("no user `{name}`"))?;
+        self.catalog
+            .set_login_state(name, 0, None, user.totp_last_step)
+            .await?;
+        self.audit("user.unlock", &format!("user:{name}"), "").await
+    }
+
+    pub async fn disable_user(&self, name: &str) -> Result<()> {
+        self.catalog.disable_user(name, self.now).await?;
+        self.audit("user.disable", &format!("user:{name}"), "")
+            .await
+    }
+
+    pub async fn users(&self) -> Result<Vec<UserSummary>> {
+        self.audit("users.list", "users", "").await?;
+        Ok(self
+            .catalog
+            .users()
+            .await?
+            .iter()
+            .map(|u| UserSummary::of(u, self.now))
+            .collect())
     }
 }

@@ -41,6 +41,7 @@ pub fn router(deployment: Arc<Deployment>) -> Router {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/uploads/{id}/complete", post(complete))
+        .merge(crate::api::routes())
         .with_state(deployment)
 }
 
@@ -58,7 +59,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,

@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod http;
 pub mod ingest;
 pub mod keys;
@@ -37,6 +39,8 @@ pub struct ServerConfig {
     pub server_id: String,
     /// Days after a recording ends until it is deleted (unless held).
     pub retention_days: u32,
+    /// What the deployment decided beyond the fixed role table.
+    pub policy: custos_access::Policy,
 }
 
 /// Everything the handlers need, opened once at start.
@@ -47,6 +51,8 @@ pub struct Deployment {
     pub clock: Clock,
     pub ingest: ingest::Ingest,
     pub audit: audit::AuditLog,
+    pub auth: auth::Authenticator,
+    pub policy: custos_access::Policy,
 }
 
 impl Deployment {
@@ -85,6 +91,8 @@ impl Deployment {
                 clock: clock.clone(),
             },
         )?;
+        let auth =
+            auth::Authenticator::new(catalog.clone(), keys.clone(), audit.clone(), clock.clone())?;
         Ok(Self {
             catalog,
             blobs,
@@ -92,6 +100,8 @@ impl Deployment {
             clock,
             ingest,
             audit,
+            auth,
+            policy: config.policy,
         })
     }
 }
@@ -125,7 +135,7 @@ pub async fn start(
     let handle = axum_server::Handle::new();
     let app = http::router(deployment);
     let server = axum_server::bind_rustls(config.listen, tls).handle(handle.clone());
-    let task = tokio::spawn(server.serve(app.into_make_service()));
+    let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
     let addr = handle
         .listening()
         .await

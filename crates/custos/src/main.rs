@@ -45,6 +45,9 @@ enum Command {
     /// Register or revoke cameras and docks (on the server's data directory).
     #[command(subcommand)]
     Enroll(server::EnrollCommand),
+    /// People who may sign in: add, list, unlock, disable.
+    #[command(subcommand)]
+    Users(server::UsersCommand),
     /// The dock: check cameras out, offload docked cameras to the server.
     #[command(subcommand)]
     Dock(dock::DockCommand),
@@ -89,6 +92,7 @@ fn main() -> std::process::ExitCode {
         Command::Incidents(ListCommand::List(a)) => server::incidents(a),
         Command::Device(c) => device::run(c),
         Command::Audit(c) => audit::run(c),
+        Command::Users(c) => server::users(c),
         Command::VerifyRecording(a) => verify::run(a),
         Command::Bench(c) => bench::run(c),
     };

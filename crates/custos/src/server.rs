@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Days after a recording ends until it is deleted unless held (Rotterdam: 28).
     #[arg(long, default_value_t = 28)]
     retention_days: u32,
+    /// Let officers play back their own recordings (with a purpose, audited).
+    #[arg(long)]
+    officer_self_review: bool,
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
@@ -52,6 +55,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             tls: args.tls_cert.zip(args.tls_key),
             server_id: args.server_id,
             retention_days: args.retention_days,
+            policy: custos_access::Policy {
+                officer_self_review: args.officer_self_review,
+            },
         };
         let server =
             custos_server::start(config, &passphrase, custos_server::system_clock()).await?;
@@ -174,6 +180,92 @@ pub fn enroll(command: EnrollCommand) -> Result<ExitCode> {
             EnrollCommand::RevokeDock { data, dock_id } => {
                 Admin::open(&data.data).await?.revoke_dock(&dock_id).await?;
                 eprintln!("Dock {dock_id} revoked");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Create an account; prints its initial password and TOTP secret once.
+    Add {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        name: String,
+        /// officer, reviewer, privacy-officer, admin or auditor.
+        #[arg(long)]
+        role: String,
+        /// For officers: the officer id their camera records.
+        #[arg(long)]
+        officer_id: Option<String>,
+    },
+    List(ListArgs),
+    /// Lift a lockout after failed sign-ins.
+    Unlock {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        name: String,
+    },
+    /// End an account and its sessions (the audit trail keeps its name).
+    Disable {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub fn users(command: UsersCommand) -> Result<ExitCode> {
+    block_on(async move {
+        match command {
+            UsersCommand::Add {
+                data,
+                name,
+                role,
+                officer_id,
+            } => {
+                let role = custos_access::Role::parse(&role).with_context(|| {
+                    format!("unknown role `{role}`: officer, reviewer, privacy-officer, admin or auditor")
+                })?;
+                let e = Admin::open(&data.data)
+                    .await?
+                    .add_user(&name, role, officer_id)
+                    .await?;
+                eprintln!(
+                    "User {} ({}) created. Hand these over in person; they are shown once:",
+                    e.name,
+                    e.role.as_str()
+                );
+                println!("initial password: {}", e.password.as_str());
+                println!("TOTP secret:      {}", e.totp_secret.as_str());
+                println!("TOTP URI:         {}", e.otpauth_uri.as_str());
+            }
+            UsersCommand::List(args) => {
+                let list = Admin::open(&args.data.data).await?.users().await?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                } else {
+                    for u in &list {
+                        println!(
+                            "{:<20} {:<16} {}{}",
+                            u.name,
+                            u.role,
+                            if u.locked { "locked " } else { "" },
+                            if u.disabled { "disabled" } else { "" }
+                        );
+                    }
+                }
+            }
+            UsersCommand::Unlock { data, name } => {
+                Admin::open(&data.data).await?.unlock_user(&name).await?;
+                eprintln!("User {name} unlocked");
+            }
+            UsersCommand::Disable { data, name } => {
+                Admin::open(&data.data).await?.disable_user(&name).await?;
+                eprintln!("User {name} disabled; their sessions are over");
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -37,6 +37,7 @@ async fn world() -> World {
         tls: None,
         server_id: "test-city".into(),
         retention_days: 28,
+        policy: Default::default(),
     };
     let server = custos_server::start(
         config,

@@ -1,0 +1,174 @@
+//! Who may do what: the one place where Custos decides. Handlers never
+//! compare roles themselves; they ask [`decide`] with the [`Action`] they are
+//! about to perform, and the authorisation-matrix test checks every endpoint
+//! against this table.
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// An enforcement officer: metadata of their own recordings; playback of
+    /// their own only where the deployment allows self-review.
+    Officer,
+    /// Reviews footage for a case, places holds.
+    Reviewer,
+    /// The privacy officer (FG/DPO): supervises, handles subject access requests.
+    PrivacyOfficer,
+    /// Users, devices and policy — never footage.
+    Admin,
+    /// Reads the audit log and statistics; changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Self::Officer,
+        Self::Reviewer,
+        Self::PrivacyOfficer,
+        Self::Admin,
+        Self::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Officer => "officer",
+            Self::Reviewer => "reviewer",
+            Self::PrivacyOfficer => "privacy-officer",
+            Self::Admin => "admin",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Everything a person can ask the server to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// See recordings' metadata (who, when, which camera, size, delete-after).
+    ListRecordings,
+    /// Play or download footage, or anything derived from it.
+    AccessFootage,
+    ListIncidents,
+    /// Entries, checkpoints and proofs of the audit log.
+    ReadAudit,
+    ListUsers,
+    ManageUsers,
+    ListDevices,
+    ManageDevices,
+}
+
+impl Action {
+    pub const ALL: [Action; 8] = [
+        Self::ListRecordings,
+        Self::AccessFootage,
+        Self::ListIncidents,
+        Self::ReadAudit,
+        Self::ListUsers,
+        Self::ManageUsers,
+        Self::ListDevices,
+        Self::ManageDevices,
+    ];
+
+    /// Footage and what is derived from it needs a purpose and a case.
+    pub fn needs_purpose(self) -> bool {
+        matches!(self, Self::AccessFootage)
+    }
+}
+
+/// What the deployment's policy says beyond the fixed table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Officers may play back their own recordings.
+    pub officer_self_review: bool,
+}
+
+/// Which recordings a permitted action may touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// Only recordings made by this officer.
+    OwnRecordings,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Denied;
+
+/// The whole table. `Ok(scope)` says what the role may touch.
+pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Denied> {
+    use Action::*;
+    use Role::*;
+    match (role, action) {
+        (Officer, ListRecordings) => Ok(Scope::OwnRecordings),
+        (Officer, AccessFootage) if policy.officer_self_review => Ok(Scope::OwnRecordings),
+        (Reviewer | PrivacyOfficer, ListRecordings | AccessFootage) => Ok(Scope::All),
+        (PrivacyOfficer | Auditor | Admin, ListIncidents) => Ok(Scope::All),
+        (PrivacyOfficer | Auditor, ReadAudit) => Ok(Scope::All),
+        (Admin | PrivacyOfficer, ListUsers) => Ok(Scope::All),
+        (Admin, ManageUsers | ListDevices | ManageDevices) => Ok(Scope::All),
+        _ => Err(Denied),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_never_sees_footage_and_auditor_changes_nothing() {
+        for policy in [
+            Policy::default(),
+            Policy {
+                officer_self_review: true,
+            },
+        ] {
+            assert_eq!(
+                decide(Role::Admin, Action::AccessFootage, &policy),
+                Err(Denied)
+            );
+            assert_eq!(
+                decide(Role::Admin, Action::ListRecordings, &policy),
+                Err(Denied)
+            );
+            for a in [
+                Action::ManageUsers,
+                Action::ManageDevices,
+                Action::AccessFootage,
+            ] {
+                assert_eq!(decide(Role::Auditor, a, &policy), Err(Denied));
+            }
+        }
+    }
+
+    #[test]
+    fn officer_self_review_is_the_deployments_choice_and_own_only() {
+        let off = Policy::default();
+        let on = Policy {
+            officer_self_review: true,
+        };
+        assert_eq!(
+            decide(Role::Officer, Action::AccessFootage, &off),
+            Err(Denied)
+        );
+        assert_eq!(
+            decide(Role::Officer, Action::AccessFootage, &on),
+            Ok(Scope::OwnRecordings)
+        );
+        assert_eq!(
+            decide(Role::Officer, Action::ListRecordings, &off),
+            Ok(Scope::OwnRecordings)
+        );
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

@@ -1,0 +1,558 @@
+//! The API for people (`/api/v1/session`, `/recordings`, `/incidents`,
+//! `/audit/…`, `/users`, `/devices`). Every handler asks the policy module
+//! ([`custos_access::decide`]) before it acts, and every call — allowed or
+//! refused — is in the audit log before the response leaves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use custos_access::{decide, Action, Role, Scope};
+use custos_audit::{AuditEvent, Outcome};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::{AuthError, Caller};
+use crate::http::ApiError;
+use crate::Deployment;
+
+pub const SESSION_COOKIE: &str = "custos_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+pub fn routes() -> Router<Arc<Deployment>> {
+    Router::new()
+        .route(
+            "/api/v1/session",
+            post(sign_in).get(session).delete(sign_out),
+        )
+        .route("/api/v1/recordings", get(recordings))
+        .route("/api/v1/recordings/{id}", get(recording))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/audit/checkpoint", get(audit_checkpoint))
+        .route("/api/v1/audit/entries", get(audit_entries))
+        .route("/api/v1/audit/proofs/inclusion", get(inclusion_proof))
+        .route("/api/v1/audit/proofs/consistency", get(consistency_proof))
+        .route("/api/v1/users", get(users).post(add_user))
+        .route("/api/v1/users/{name}/unlock", post(unlock_user))
+        .route("/api/v1/devices", get(devices))
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let (status, code) = match &e {
+            AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad-credentials"),
+            AuthError::Locked => (StatusCode::FORBIDDEN, "locked"),
+            AuthError::NoSession => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AuthError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            AuthError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "authentication failed on the server side");
+        }
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "request failed on the server side");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the server could not do this now",
+    )
+}
+
+fn client_of(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The client's address, for the audit log.
+pub struct Client(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_of(parts)))
+    }
+}
+
+/// A signed-in person: `Authorization: Bearer TOKEN` (scripts), or the
+/// session cookie (browsers), which for anything but reads also needs the
+/// session's CSRF token in `X-CSRF-Token`.
+pub struct Authenticated {
+    pub caller: Caller,
+    pub client: String,
+}
+
+fn cookie_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl FromRequestParts<Arc<Deployment>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, d: &Arc<Deployment>) -> Result<Self, ApiError> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        let (token, from_cookie) = match (bearer, cookie_token(parts)) {
+            (Some(t), _) => (t, false),
+            (None, Some(t)) => (t, true),
+            (None, None) => return Err(AuthError::NoSession.into()),
+        };
+        let caller = d.auth.caller(&token).await?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if from_cookie && !safe {
+            let presented = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !crate::auth::constant_time_eq(presented.as_bytes(), caller.csrf_token.as_bytes()) {
+                return Err(AuthError::Csrf.into());
+            }
+        }
+        Ok(Self {
+            caller,
+            client: client_of(parts),
+        })
+    }
+}
+
+impl Authenticated {
+    fn event(&self, d: &Deployment, action: &str, outcome: Outcome) -> AuditEvent {
+        AuditEvent::new((d.clock)(), self.caller.actor(), action, outcome)
+            .role(self.caller.role.as_str())
+            .client(&self.client)
+    }
+
+    /// Asks the policy; a refusal is audited and answered 403.
+    async fn permit(
+        &self,
+        d: &Deployment,
+        action: Action,
+        audit_action: &str,
+        object: &str,
+    ) -> Result<Scope, ApiError> {
+        match decide(self.caller.role, action, &d.policy) {
+            Ok(scope) => Ok(scope),
+            Err(_) => {
+                self.record(
+                    d,
+                    self.event(d, audit_action, Outcome::Refused)
+                        .object(object)
+                        .detail("not permitted for this role"),
+                )
+                .await?;
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("a {} may not do this", self.caller.role.as_str()),
+                ))
+            }
+        }
+    }
+
+    /// Writes an audit entry; if that fails, the operation does not happen.
+    async fn record(&self, d: &Deployment, event: AuditEvent) -> Result<(), ApiError> {
+        d.audit.record(event).await.map(|_| ()).map_err(unavailable)
+    }
+
+    async fn ok(&self, d: &Deployment, action: &str, object: &str) -> Result<(), ApiError> {
+        self.record(d, self.event(d, action, Outcome::Ok).object(object))
+            .await
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    name: String,
+    password: String,
+    code: String,
+}
+
+fn session_json(c: &Caller) -> serde_json::Value {
+    serde_json::json!({
+        "name": c.name,
+        "role": c.role.as_str(),
+        "officer_id": c.officer_id,
+        "csrf_token": c.csrf_token,
+        "idle_timeout_seconds": crate::auth::IDLE_TIMEOUT_MILLIS / 1000,
+    })
+}
+
+async fn sign_in(
+    State(d): State<Arc<Deployment>>,
+    Client(client): Client,
+    body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) =
+        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let signed_in = d
+        .auth
+        .sign_in(&body.name, &body.password, &body.code, &client)
+        .await?;
+    let mut json = session_json(&signed_in.caller);
+    json["token"] = serde_json::Value::String(signed_in.token.to_string());
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict",
+        signed_in.token.as_str()
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Json(json)).into_response())
+}
+
+async fn session(a: Authenticated) -> Json<serde_json::Value> {
+    Json(session_json(&a.caller))
+}
+
+async fn sign_out(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Response, ApiError> {
+    d.auth.sign_out(&a.caller, &a.client).await?;
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    Ok(([(header::SET_COOKIE, clear)], StatusCode::NO_CONTENT).into_response())
+}
+
+fn visible(scope: Scope, caller: &Caller, r: &custos_catalog::Recording) -> bool {
+    match scope {
+        Scope::All => true,
+        Scope::OwnRecordings => caller.officer_id.is_some() && r.officer_id == caller.officer_id,
+    }
+}
+
+async fn recordings(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<Vec<crate::admin::RecordingSummary>>, ApiError> {
+    let scope = a
+        .permit(&d, Action::ListRecordings, "recordings.list", "recordings")
+        .await?;
+    a.ok(&d, "recordings.list", "recordings").await?;
+    let all = d.catalog.recordings().await.map_err(unavailable)?;
+    Ok(Json(
+        all.iter()
+            .filter(|r| visible(scope, &a.caller, r))
+            .map(crate::admin::RecordingSummary::of)
+            .collect(),
+    ))
+}
+
+async fn recording(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<crate::admin::RecordingSummary>, ApiError> {
+    let object = format!("recording:{}", id.escape_default());
+    let scope = a
+        .permit(&d, Action::ListRecordings, "recording.metadata", &object)
+        .await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+    let id: Uuid = id.parse().map_err(|_| not_found())?;
+    let r = d.catalog.recording(id).await.map_err(unavailable)?;
+    // Someone else's recording is, for an officer, no recording at all.
+    let r = r.filter(|r| visible(scope, &a.caller, r));
+    let outcome = if r.is_some() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    };
+    a.record(
+        &d,
+        a.event(&d, "recording.metadata", outcome).object(&object),
+    )
+    .await?;
+    Ok(Json(crate::admin::RecordingSummary::of(
+        &r.ok_or_else(not_found)?,
+    )))
+}
+
+async fn incidents(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<Vec<custos_catalog::Incident>>, ApiError> {
+    a.permit(&d, Action::ListIncidents, "incidents.list", "incidents")
+        .await?;
+    a.ok(&d, "incidents.list", "incidents").await?;
+    Ok(Json(d.catalog.incidents().await.map_err(unavailable)?))
+}
+
+async fn audit_checkpoint(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    a.permit(&d, Action::ReadAudit, "audit.checkpoint", "audit-log")
+        .await?;
+    a.ok(&d, "audit.checkpoint", "audit-log").await?;
+    let tip = d.catalog.audit_tip().await.map_err(unavailable)?;
+    Ok(Json(serde_json::json!({
+        "log_key": d.audit.verifier().to_vkey(),
+        "checkpoint": tip.map(|t| t.checkpoint.note),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntriesQuery {
+    #[serde(default)]
+    from: u64,
+    #[serde(default = "default_limit")]
+    limit: u64,
+}
+
+fn default_limit() -> u64 {
+    100
+}
+
+async fn audit_entries(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    q: Result<Query<EntriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    a.permit(&d, Action::ReadAudit, "audit.read", "audit-log")
+        .await?;
+    let Query(q) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    a.record(
+        &d,
+        a.event(&d, "audit.read", Outcome::Ok)
+            .object("audit-log")
+            .detail(format!("from {}", q.from)),
+    )
+    .await?;
+    let rows = d
+        .catalog
+        .audit_entries(q.from, q.limit.clamp(1, 1000))
+        .await
+        .map_err(unavailable)?;
+    rows.iter()
+        .map(|r| {
+            let entry: serde_json::Value = serde_json::from_slice(&r.bytes).map_err(unavailable)?;
+            Ok(serde_json::json!({
+                "index": r.index,
+                "entry": entry,
+                "leaf_hash": hex::encode(r.leaf_hash),
+            }))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()
+        .map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionQuery {
+    index: u64,
+    size: u64,
+}
+
+async fn inclusion_proof(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    q: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    a.permit(&d, Action::ReadAudit, "audit.proof", "audit-log")
+        .await?;
+    let Query(q) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let leaves = proof_leaves(&d, q.size).await?;
+    let proof = custos_audit::merkle::Levels::new(leaves)
+        .inclusion_proof(q.index as usize)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "index must be below size",
+            )
+        })?;
+    a.ok(&d, "audit.proof", "audit-log").await?;
+    Ok(Json(serde_json::json!({
+        "index": q.index,
+        "size": q.size,
+        "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+async fn consistency_proof(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    a.permit(&d, Action::ReadAudit, "audit.proof", "audit-log")
+        .await?;
+    let Query(q) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let leaves = proof_leaves(&d, q.to).await?;
+    let proof =
+        custos_audit::merkle::consistency_proof(q.from as usize, &leaves).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "from must not exceed to",
+            )
+        })?;
+    a.ok(&d, "audit.proof", "audit-log").await?;
+    Ok(Json(serde_json::json!({
+        "from": q.from,
+        "to": q.to,
+        "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+    })))
+}
+
+/// Leaves for a proof at `size`, which must be a size some checkpoint signed.
+async fn proof_leaves(d: &Deployment, size: u64) -> Result<Vec<custos_audit::Hash>, ApiError> {
+    if d.catalog
+        .audit_checkpoint(size)
+        .await
+        .map_err(unavailable)?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-checkpoint",
+            "no signed checkpoint of that size",
+        ));
+    }
+    d.catalog.audit_leaf_hashes(size).await.map_err(unavailable)
+}
+
+async fn users(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<Vec<crate::admin::UserSummary>>, ApiError> {
+    a.permit(&d, Action::ListUsers, "users.list", "users")
+        .await?;
+    a.ok(&d, "users.list", "users").await?;
+    let now = (d.clock)();
+    Ok(Json(
+        d.catalog
+            .users()
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|u| crate::admin::UserSummary::of(u, now))
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+    role: String,
+    #[serde(default)]
+    officer_id: Option<String>,
+}
+
+async fn add_user(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    a.permit(&d, Action::ManageUsers, "user.add", "users")
+        .await?;
+    let Json(body) =
+        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "unknown role"))?;
+    let (user, enrollment) = crate::auth::new_user(
+        &body.name,
+        role,
+        body.officer_id,
+        &d.keys.recipient,
+        "custos",
+        (d.clock)(),
+    )?;
+    let object = format!("user:{}", user.name);
+    a.record(
+        &d,
+        a.event(&d, "user.add", Outcome::Ok)
+            .object(&object)
+            .detail(format!("role {}", role.as_str())),
+    )
+    .await?;
+    match d.catalog.add_user(&user).await {
+        Ok(()) => {}
+        Err(custos_catalog::CatalogError::AlreadyExists { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "exists",
+                "that user exists",
+            ))
+        }
+        Err(e) => return Err(unavailable(e)),
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "name": enrollment.name,
+            "role": enrollment.role.as_str(),
+            "initial_password": enrollment.password.as_str(),
+            "totp_secret": enrollment.totp_secret.as_str(),
+            "otpauth_uri": enrollment.otpauth_uri.as_str(),
+        })),
+    ))
+}
+
+async fn unlock_user(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let object = format!("user:{}", name.escape_default());
+    a.permit(&d, Action::ManageUsers, "user.unlock", &object)
+        .await?;
+    let user = d.catalog.user(&name).await.map_err(unavailable)?;
+    let Some(user) = user else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such user",
+        ));
+    };
+    a.ok(&d, "user.unlock", &object).await?;
+    d.catalog
+        .set_login_state(&name, 0, None, user.totp_last_step)
+        .await
+        .map_err(unavailable)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn devices(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<Vec<custos_catalog::Device>>, ApiError> {
+    a.permit(&d, Action::ListDevices, "devices.list", "devices")
+        .await?;
+    a.ok(&d, "devices.list", "devices").await?;
+    Ok(Json(d.catalog.devices().await.map_err(unavailable)?))
+}

@@ -1,0 +1,481 @@
+//! People signing in: Argon2id passwords, TOTP as the mandatory second
+//! factor for every role, lockout after repeated failures, sessions that
+//! expire when idle. Every attempt, good or bad, is audited.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use custos_access::Role;
+use custos_audit::{AuditEvent, Outcome};
+use custos_catalog::{Catalog, CatalogError, Session, User};
+use custos_format::UtcMillis;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use totp_rs::{Algorithm, TOTP};
+use zeroize::Zeroizing;
+
+use crate::audit::AuditLog;
+use crate::keys::ServerKeys;
+use crate::Clock;
+
+/// Consecutive failed sign-ins before the account locks.
+pub const MAX_FAILED_ATTEMPTS: u32 = 5;
+/// How long a locked account stays locked (an admin can unlock sooner).
+pub const LOCKOUT_MILLIS: i64 = 15 * 60 * 1000;
+/// A session unused this long is over.
+pub const IDLE_TIMEOUT_MILLIS: i64 = 30 * 60 * 1000;
+const TOTP_STEP_SECONDS: u64 = 30;
+const TOTP_DIGITS: usize = 6;
+/// Only write `last_seen` when it moved this much: one write a minute, not per request.
+const TOUCH_GRANULARITY_MILLIS: i64 = 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong name, password or code: deliberately one message for all.
+    #[error("wrong name, password or code")]
+    BadCredentials,
+    #[error("account locked after {MAX_FAILED_ATTEMPTS} failed sign-ins; try again later or ask an admin")]
+    Locked,
+    #[error("not signed in, or the session expired")]
+    NoSession,
+    #[error("missing or wrong CSRF token")]
+    Csrf,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("authentication unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<CatalogError> for AuthError {
+    fn from(e: CatalogError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+/// What a new user receives once: never stored in the clear.
+pub struct Enrollment {
+    pub name: String,
+    pub role: Role,
+    pub password: Zeroizing<String>,
+    /// Base32, as authenticator apps take it.
+    pub totp_secret: Zeroizing<String>,
+    pub otpauth_uri: Zeroizing<String>,
+}
+
+fn random_password() -> Zeroizing<String> {
+    // 20 characters from 32 unambiguous ones: 100 bits.
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789-";
+    let mut bytes = Zeroizing::new([0u8; 20]);
+    rand::rngs::OsRng.fill_bytes(&mut bytes[..]);
+    Zeroizing::new(
+        bytes
+            .iter()
+            .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+            .collect(),
+    )
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Unavailable(format!("argon2: {e}")))
+}
+
+fn totp(secret: &[u8]) -> Result<TOTP, AuthError> {
+    TOTP::new(
+        Algorithm::SHA1,
+        TOTP_DIGITS,
+        1,
+        TOTP_STEP_SECONDS,
+        secret.to_vec(),
+    )
+    .map_err(|e| AuthError::Unavailable(format!("totp: {e}")))
+}
+
+/// The current code for a secret (base32): for tests and the demo.
+pub fn totp_code(secret_base32: &str, at: UtcMillis) -> Result<String, AuthError> {
+    let secret = totp_rs::Secret::Encoded(secret_base32.to_owned())
+        .to_bytes()
+        .map_err(|_| AuthError::Invalid("not a base32 TOTP secret".into()))?;
+    Ok(totp(&secret)?.generate(at.as_millis() as u64 / 1000))
+}
+
+fn seal(recipient: &age::x25519::Recipient, secret: &[u8]) -> Result<Vec<u8>, AuthError> {
+    let fail = |e: &dyn std::fmt::Display| AuthError::Unavailable(format!("sealing: {e}"));
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+            .map_err(|e| fail(&e))?;
+    let mut out = Vec::new();
+    let mut w = encryptor.wrap_output(&mut out).map_err(|e| fail(&e))?;
+    w.write_all(secret).map_err(|e| fail(&e))?;
+    w.finish().map_err(|e| fail(&e))?;
+    Ok(out)
+}
+
+fn unseal(
+    identity: &age::x25519::Identity,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, AuthError> {
+    let fail = |e: &dyn std::fmt::Display| AuthError::Unavailable(format!("TOTP secret: {e}"));
+    let decryptor = age::Decryptor::new(sealed).map_err(|e| fail(&e))?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|e| fail(&e))?;
+    let mut out = Zeroizing::new(Vec::new());
+    reader.read_to_end(&mut out).map_err(|e| fail(&e))?;
+    Ok(out)
+}
+
+pub fn check_user_name(name: &str) -> Result<(), AuthError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::Invalid(format!(
+            "user name `{}` must be 1–64 of a-z 0-9 - _ . starting with a letter or digit",
+            name.escape_default()
+        )))
+    }
+}
+
+/// A new account with a random initial password and TOTP secret; the TOTP
+/// secret is sealed to the evidence key, so making users needs no passphrase.
+pub fn new_user(
+    name: &str,
+    role: Role,
+    officer_id: Option<String>,
+    evidence_recipient: &age::x25519::Recipient,
+    deployment: &str,
+    now: UtcMillis,
+) -> Result<(User, Enrollment), AuthError> {
+    check_user_name(name)?;
+    if role == Role::Officer && officer_id.is_none() {
+        return Err(AuthError::Invalid(
+            "an officer account needs the officer id their camera records (--officer-id)".into(),
+        ));
+    }
+    if let Some(id) = &officer_id {
+        custos_format::manifest::check_identifier(id).map_err(AuthError::Invalid)?;
+    }
+    let password = random_password();
+    let mut secret = Zeroizing::new([0u8; 20]);
+    rand::rngs::OsRng.fill_bytes(&mut secret[..]);
+    let encoded = match totp_rs::Secret::Raw(secret.to_vec()).to_encoded() {
+        totp_rs::Secret::Encoded(s) => Zeroizing::new(s),
+        totp_rs::Secret::Raw(_) => unreachable!("to_encoded gives Encoded"),
+    };
+    let uri = Zeroizing::new(format!(
+        "otpauth://totp/Custos%20{deployment}:{name}?secret={}&issuer=Custos%20{deployment}&algorithm=SHA1&digits={TOTP_DIGITS}&period={TOTP_STEP_SECONDS}",
+        encoded.as_str()
+    ));
+    let user = User {
+        name: name.to_owned(),
+        role: role.as_str().to_owned(),
+        officer_id,
+        password_hash: hash_password(&password)?,
+        totp_secret_sealed: seal(evidence_recipient, &secret[..])?,
+        failed_attempts: 0,
+        locked_until: None,
+        totp_last_step: None,
+        created_at: now,
+        disabled_at: None,
+    };
+    Ok((
+        user,
+        Enrollment {
+            name: name.to_owned(),
+            role,
+            password,
+            totp_secret: encoded,
+            otpauth_uri: uri,
+        },
+    ))
+}
+
+/// A signed-in person, as handlers see them.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+    pub officer_id: Option<String>,
+    pub session_sha256: String,
+    pub csrf_token: String,
+}
+
+impl Caller {
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.name)
+    }
+}
+
+pub struct SignedIn {
+    pub token: Zeroizing<String>,
+    pub caller: Caller,
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_token() -> Zeroizing<String> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(&mut bytes[..]);
+    Zeroizing::new(hex::encode(&bytes[..]))
+}
+
+pub struct Authenticator {
+    catalog: Arc<dyn Catalog>,
+    keys: Arc<ServerKeys>,
+    audit: AuditLog,
+    clock: Clock,
+    /// Verified against when the name is unknown, so timing does not tell
+    /// which names exist.
+    dummy_hash: String,
+}
+
+impl Authenticator {
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        keys: Arc<ServerKeys>,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> Result<Self, AuthError> {
+        Ok(Self {
+            catalog,
+            keys,
+            audit,
+            clock,
+            dummy_hash: hash_password("not a password anyone has")?,
+        })
+    }
+
+    async fn record(&self, event: AuditEvent) -> Result<(), AuthError> {
+        self.audit
+            .record(event)
+            .await
+            .map(|_| ())
+            .map_err(|e| AuthError::Unavailable(e.to_string()))
+    }
+
+    /// Password and TOTP code. Audited whatever the outcome.
+    pub async fn sign_in(
+        &self,
+        name: &str,
+        password: &str,
+        code: &str,
+        client: &str,
+    ) -> Result<SignedIn, AuthError> {
+        let now = (self.clock)();
+        let user = match check_user_name(name) {
+            Ok(()) => self.catalog.user(name).await?,
+            Err(_) => None,
+        };
+        let Some(user) = user.filter(|u| u.disabled_at.is_none()) else {
+            // Same work as for a real account; the audit names no one (the
+            // "name" may be a mistyped password).
+            let _ = verify_password(&self.dummy_hash, password).await;
+            self.record(
+                AuditEvent::new(now, "anonymous", "session.sign-in", Outcome::Refused)
+                    .client(client)
+                    .detail("unknown or disabled user"),
+            )
+            .await?;
+            return Err(AuthError::BadCredentials);
+        };
+        let refuse = |detail: &str| {
+            AuditEvent::new(
+                now,
+                format!("user:{}", user.name),
+                "session.sign-in",
+                Outcome::Refused,
+            )
+            .role(&user.role)
+            .client(client)
+            .detail(detail)
+        };
+        if user.locked_until.is_some_and(|t| t > now) {
+            self.record(refuse("locked")).await?;
+            return Err(AuthError::Locked);
+        }
+        let password_ok = verify_password(&user.password_hash, password).await;
+        let step = if password_ok {
+            self.check_code(&user, code, now)?
+        } else {
+            None
+        };
+        let Some(step) = step else {
+            let failed = if user.locked_until.is_some() {
+                1 // a lock that ran out starts a fresh count
+            } else {
+                user.failed_attempts + 1
+            };
+            let lock = (failed >= MAX_FAILED_ATTEMPTS).then(|| now.plus_millis(LOCKOUT_MILLIS));
+            self.catalog
+                .set_login_state(
+                    &user.name,
+                    if lock.is_some() { 0 } else { failed },
+                    lock,
+                    user.totp_last_step,
+                )
+                .await?;
+            let detail = match (password_ok, lock.is_some()) {
+                (_, true) => "wrong credentials; account locked",
+                (true, false) => "wrong or reused code",
+                (false, false) => "wrong password",
+            };
+            self.record(refuse(detail)).await?;
+            return Err(AuthError::BadCredentials);
+        };
+        let role = Role::parse(&user.role).ok_or_else(|| {
+            AuthError::Unavailable(format!("user {} has an unknown role", user.name))
+        })?;
+        self.catalog
+            .set_login_state(&user.name, 0, None, Some(step))
+            .await?;
+        let token = random_token();
+        let csrf_token = random_token();
+        let session = Session {
+            token_sha256: token_hash(&token),
+            user_name: user.name.clone(),
+            csrf_token: csrf_token.to_string(),
+            created_at: now,
+            last_seen: now,
+            ended_at: None,
+        };
+        self.record(
+            AuditEvent::new(
+                now,
+                format!("user:{}", user.name),
+                "session.sign-in",
+                Outcome::Ok,
+            )
+            .role(role.as_str())
+            .client(client),
+        )
+        .await?;
+        self.catalog.add_session(&session).await?;
+        Ok(SignedIn {
+            token,
+            caller: Caller {
+                name: user.name,
+                role,
+                officer_id: user.officer_id,
+                session_sha256: session.token_sha256,
+                csrf_token: session.csrf_token,
+            },
+        })
+    }
+
+    /// The TOTP step the code matches, if it is current (±1 step) and newer
+    /// than the last accepted one.
+    fn check_code(
+        &self,
+        user: &User,
+        code: &str,
+        now: UtcMillis,
+    ) -> Result<Option<i64>, AuthError> {
+        if code.len() != TOTP_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let secret = unseal(&self.keys.evidence, &user.totp_secret_sealed)?;
+        let totp = totp(&secret)?;
+        let now_step = now.as_millis() / 1000 / TOTP_STEP_SECONDS as i64;
+        for step in [now_step - 1, now_step, now_step + 1] {
+            if user.totp_last_step.is_some_and(|last| step <= last) || step < 0 {
+                continue;
+            }
+            let expected = totp.generate(step as u64 * TOTP_STEP_SECONDS);
+            if constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+                return Ok(Some(step));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The caller behind a session token, if the session is live.
+    pub async fn caller(&self, token: &str) -> Result<Caller, AuthError> {
+        let now = (self.clock)();
+        let hash = token_hash(token);
+        let session = self
+            .catalog
+            .session(&hash)
+            .await?
+            .ok_or(AuthError::NoSession)?;
+        if session.ended_at.is_some() {
+            return Err(AuthError::NoSession);
+        }
+        if now.as_millis() - session.last_seen.as_millis() > IDLE_TIMEOUT_MILLIS {
+            self.catalog.end_session(&hash, now).await?;
+            self.record(
+                AuditEvent::new(
+                    now,
+                    format!("user:{}", session.user_name),
+                    "session.expire",
+                    Outcome::Ok,
+                )
+                .detail("idle"),
+            )
+            .await?;
+            return Err(AuthError::NoSession);
+        }
+        let user = self
+            .catalog
+            .user(&session.user_name)
+            .await?
+            .filter(|u| u.disabled_at.is_none())
+            .ok_or(AuthError::NoSession)?;
+        let role = Role::parse(&user.role).ok_or(AuthError::NoSession)?;
+        if now.as_millis() - session.last_seen.as_millis() >= TOUCH_GRANULARITY_MILLIS {
+            self.catalog.touch_session(&hash, now).await?;
+        }
+        Ok(Caller {
+            name: user.name,
+            role,
+            officer_id: user.officer_id,
+            session_sha256: hash,
+            csrf_token: session.csrf_token,
+        })
+    }
+
+    pub async fn sign_out(&self, caller: &Caller, client: &str) -> Result<(), AuthError> {
+        let now = (self.clock)();
+        self.record(
+            AuditEvent::new(now, caller.actor(), "session.sign-out", Outcome::Ok)
+                .role(caller.role.as_str())
+                .client(client),
+        )
+        .await?;
+        self.catalog
+            .end_session(&caller.session_sha256, now)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn verify_password(hash: &str, password: &str) -> bool {
+    let (hash, password) = (hash.to_owned(), Zeroizing::new(password.to_owned()));
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
