@@ -161,10 +161,9 @@ pub struct NoteVerifier {
 
 impl NoteVerifier {
     pub fn parse(vkey: &str) -> Result<Self, CheckpointError> {
-        let mut parts = vkey.trim_end_matches('\n').split('+');
-        let (Some(name), Some(hash), Some(key), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // The key's base64 may itself contain '+': split at the first two only.
+        let mut parts = vkey.trim_end_matches('\n').splitn(3, '+');
+        let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(CheckpointError::BadKey("expected NAME+HASH+KEY"));
         };
         check_name(name)?;
@@ -269,6 +268,17 @@ mod tests {
     fn signer() -> NoteSigner {
         let key = SigningKey::from_seed(&[7; 32]);
         NoteSigner::new(&default_origin(&key.verifying_key()), key).unwrap()
+    }
+
+    #[test]
+    fn verifier_keys_whose_base64_holds_a_plus_parse() {
+        // Seeds until the encoded key contains '+' (and '/'), as real keys do.
+        let with_plus = (0u8..=255)
+            .map(|i| NoteSigner::new("log.example", SigningKey::from_seed(&[i; 32])).unwrap())
+            .find(|s| s.verifier().to_vkey().matches('+').count() > 2)
+            .expect("some key encodes a '+'");
+        let vkey = with_plus.verifier().to_vkey();
+        assert_eq!(NoteVerifier::parse(&vkey).unwrap(), with_plus.verifier());
     }
 
     #[test]

@@ -482,6 +482,15 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
+    async fn uploads_begun_before(&self, before: UtcMillis) -> Result<Vec<Upload>> {
+        let rows = sqlx::query("SELECT * FROM uploads WHERE created_at < ? ORDER BY created_at")
+            .bind(ms(before))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(upload_row).collect()
+    }
+
     async fn add_user(&self, u: &User) -> Result<()> {
         let result = sqlx::query(
             "INSERT INTO users (name, role, officer_id, password_hash, totp_secret_sealed, \

@@ -227,6 +227,8 @@ pub trait Catalog: Send + Sync {
     async fn upload(&self, upload_id: Uuid) -> Result<Option<Upload>>;
     async fn upload_for_recording(&self, recording_id: Uuid) -> Result<Option<Upload>>;
     async fn delete_upload(&self, upload_id: Uuid) -> Result<()>;
+    /// Uploads begun before `before`, oldest first.
+    async fn uploads_begun_before(&self, before: UtcMillis) -> Result<Vec<Upload>>;
 
     /// Stores an accepted recording, advances the camera's chain head if this
     /// is its newest recording, and removes the upload — in one transaction.

@@ -183,6 +183,43 @@ impl Ingest {
         self.keys.receipt_public()
     }
 
+    /// Forgets uploads begun more than `max_age_millis` ago and never
+    /// completed: their partial files would otherwise stay forever. Safe,
+    /// because a camera keeps a recording until it holds a receipt; a later
+    /// docking offers it again from the start.
+    pub async fn expire_abandoned(&self, max_age_millis: i64) -> Result<usize, IngestError> {
+        let now = (self.clock)();
+        let stale = self
+            .catalog
+            .uploads_begun_before(now.plus_millis(-max_age_millis))
+            .await?;
+        for upload in &stale {
+            let event = AuditEvent::new(now, "system:server", "upload.expire", Outcome::Ok)
+                .object(format!("upload:{}", upload.upload_id))
+                .detail(format!(
+                    "begun {} by dock {}",
+                    upload.created_at, upload.dock_id
+                ));
+            if let Err(e) = self.audit.record(event).await {
+                tracing::error!(error = %e, "could not write an audit entry");
+            }
+            self.catalog.delete_upload(upload.upload_id).await?;
+            match std::fs::remove_file(self.staging_path(upload.upload_id)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.hashers
+                .lock()
+                .expect("hasher map poisoned")
+                .remove(&upload.upload_id);
+        }
+        if !stale.is_empty() {
+            tracing::info!(count = stale.len(), "abandoned uploads expired");
+        }
+        Ok(stale.len())
+    }
+
     fn staging_path(&self, upload_id: Uuid) -> PathBuf {
         self.staging.join(format!("{upload_id}.part"))
     }

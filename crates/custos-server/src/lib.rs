@@ -109,6 +109,8 @@ impl Deployment {
 /// A running server (tests start one on port 0).
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The server's state, for tests and in-process maintenance.
+    pub deployment: Arc<Deployment>,
     /// The certificate the dock pins (PEM).
     pub certificate_pem: String,
     handle: axum_server::Handle,
@@ -133,7 +135,8 @@ pub async fn start(
     let (certificate_pem, tls) =
         tls::load_or_create(&config.data, config.tls.as_ref(), config.listen).await?;
     let handle = axum_server::Handle::new();
-    let app = http::router(deployment);
+    let app = http::router(deployment.clone());
+    tokio::spawn(maintenance(deployment.clone()));
     let server = axum_server::bind_rustls(config.listen, tls).handle(handle.clone());
     let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
     let addr = handle
@@ -143,8 +146,23 @@ pub async fn start(
     tracing::info!(%addr, "evidence server listening (TLS)");
     Ok(RunningServer {
         addr,
+        deployment,
         certificate_pem,
         handle,
         task,
     })
+}
+
+/// Uploads untouched for this long are abandoned (docks resume within minutes).
+pub const ABANDONED_UPLOAD_MILLIS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Periodic work inside `serve`: at start, then hourly.
+async fn maintenance(d: Arc<Deployment>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        if let Err(e) = d.ingest.expire_abandoned(ABANDONED_UPLOAD_MILLIS).await {
+            tracing::error!(error = %e, "expiring abandoned uploads failed");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! receipts, wipe, resume, and every refusal leaving the camera's copy.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use custos_camera::camera::Button;
@@ -23,6 +23,8 @@ struct World {
     data: std::path::PathBuf,
     server: RunningServer,
     dock_config: DockConfig,
+    /// Added to the real time on the server's clock: lets a test skip days.
+    clock_offset: Arc<AtomicI64>,
 }
 
 async fn world() -> World {
@@ -39,13 +41,14 @@ async fn world() -> World {
         retention_days: 28,
         policy: Default::default(),
     };
-    let server = custos_server::start(
-        config,
-        &SecretString::from(PASS.to_owned()),
-        custos_server::system_clock(),
-    )
-    .await
-    .unwrap();
+    let clock_offset = Arc::new(AtomicI64::new(0));
+    let offset = clock_offset.clone();
+    let clock: custos_server::Clock = Arc::new(move || {
+        custos_format::UtcMillis::now().plus_millis(offset.load(Ordering::SeqCst))
+    });
+    let server = custos_server::start(config, &SecretString::from(PASS.to_owned()), clock)
+        .await
+        .unwrap();
     let admin = Admin::open(&data).await.unwrap();
     let credential = admin.enroll_dock("dock-1").await.unwrap();
     let dock_config = DockConfig {
@@ -59,6 +62,7 @@ async fn world() -> World {
         data,
         server,
         dock_config,
+        clock_offset,
     }
 }
 
@@ -628,4 +632,56 @@ async fn custom_offer_status(
     })
     .await
     .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_uploads_expire_after_a_week_and_the_camera_offers_again() {
+    let w = world().await;
+    let cam = w.camera("cam-x", 1, true).await;
+    let paths = cam.pending_recordings().unwrap().remove(0);
+    let (id, offset) = custom_offer(&w, &paths).await;
+    assert_eq!(offset, 0);
+    let half = std::fs::read(&paths.ciphertext).unwrap();
+    custom_patch(&w, id, 0, &half[..half.len() / 2]).await;
+    let staged = w.data.join(format!("staging/{id}.part"));
+    assert!(staged.exists());
+    let ingest = &w.server.deployment.ingest;
+
+    // Six days on it is still resumable; after seven it is gone.
+    w.clock_offset.store(6 * 24 * 3600 * 1000, Ordering::SeqCst);
+    assert_eq!(
+        ingest
+            .expire_abandoned(custos_server::ABANDONED_UPLOAD_MILLIS)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(staged.exists());
+    w.clock_offset
+        .store(7 * 24 * 3600 * 1000 + 1000, Ordering::SeqCst);
+    assert_eq!(
+        ingest
+            .expire_abandoned(custos_server::ABANDONED_UPLOAD_MILLIS)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!staged.exists());
+    assert_eq!(
+        ingest
+            .expire_abandoned(custos_server::ABANDONED_UPLOAD_MILLIS)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        custom_patch_status(&w, id, half.len() as u64 / 2, b"x").await,
+        404
+    );
+    // The camera never let go of it: the next docking stores it whole.
+    assert_eq!(cam.pending_recordings().unwrap().len(), 1);
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!((report.stored, report.wiped), (1, 1), "{report:?}");
+    let admin = w.admin().await;
+    assert_eq!(admin.recordings().await.unwrap()[0].size, half.len() as u64);
 }
