@@ -696,24 +696,24 @@ fn serve_enroll_dock_offload_and_list_from_the_command_line() {
         .arg(&data));
     assert!(out.status.success());
     std::fs::write(&token, &out.stdout).unwrap();
-    let offload = |extra: &[&str]| {
-        run(custos()
-            .args([
-                "dock",
-                "offload",
-                "--json",
-                "--dock-id",
-                "dock-7",
-                "--server",
-                &server.url,
-            ])
-            .arg("--token-file")
-            .arg(&token)
-            .arg("--server-cert")
-            .arg(data.join("tls/cert.pem"))
-            .args(extra)
-            .arg(&cam))
+    let dock = || {
+        let mut c = custos();
+        c.args([
+            "dock",
+            "offload",
+            "--json",
+            "--dock-id",
+            "dock-7",
+            "--server",
+            &server.url,
+        ])
+        .arg("--token-file")
+        .arg(&token)
+        .arg("--server-cert")
+        .arg(data.join("tls/cert.pem"));
+        c
     };
+    let offload = |extra: &[&str]| run(dock().args(extra).arg(&cam));
     let agent = Agent::start(&cam, &[]);
     for _ in 0..2 {
         ok(custos()
@@ -752,16 +752,43 @@ fn serve_enroll_dock_offload_and_list_from_the_command_line() {
     ok(custos()
         .args(["dock", "checkout", "--officer", "boa-77", "--camera"])
         .arg(&cam));
-    let out = offload(&[]);
+    // A dock watching its bay: the camera is offloaded when it appears there.
+    let bay = tmp.path().join("bay");
+    std::fs::create_dir(&bay).unwrap();
+    let watcher = dock()
+        .args(["--interval", "1", "--watch"])
+        .arg(&bay)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let docked = bay.join("cam");
+    std::fs::rename(&cam, &docked).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(&docked)["pending_offload"] != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the watching dock never offloaded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGTERM ends the watch cleanly between scans.
+    let killed = Command::new("kill")
+        .args(["-TERM", &watcher.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = watcher.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
+        "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(reports[0]["stored"], 2);
-    assert_eq!(reports[0]["wiped"], 2);
+    assert!(stdout.contains("\"stored\": 2"), "{stdout}");
+    assert!(stdout.contains("\"wiped\": 2"), "{stdout}");
+    std::fs::rename(&docked, &cam).unwrap();
     assert_eq!(status(&cam)["pending_offload"], 0);
 
     let list: serde_json::Value = serde_json::from_str(&ok(custos()
