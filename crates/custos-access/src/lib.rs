@@ -60,10 +60,16 @@ pub enum Action {
     ManageUsers,
     ListDevices,
     ManageDevices,
+    /// Open, read and close cases.
+    ManageCases,
+    /// Place a hold on a recording for a case.
+    PlaceHold,
+    /// The second pair of eyes on a hold, where the deployment asks for one.
+    ApproveHold,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 11] = [
         Self::ListRecordings,
         Self::AccessFootage,
         Self::ListIncidents,
@@ -72,6 +78,9 @@ impl Action {
         Self::ManageUsers,
         Self::ListDevices,
         Self::ManageDevices,
+        Self::ManageCases,
+        Self::PlaceHold,
+        Self::ApproveHold,
     ];
 
     /// Footage and what is derived from it needs a purpose and a case.
@@ -80,11 +89,38 @@ impl Action {
     }
 }
 
+/// The purposes footage may be used for unless a deployment says otherwise.
+pub const DEFAULT_PURPOSES: [&str; 3] = ["investigation", "complaint", "subject-access-request"];
+
 /// What the deployment's policy says beyond the fixed table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Officers may play back their own recordings.
     pub officer_self_review: bool,
+    /// The closed list of purposes an access to footage may state.
+    pub purposes: Vec<String>,
+    /// A hold takes effect only once a second person approved it (NRW asks
+    /// for a superior's approval).
+    pub hold_needs_second_approver: bool,
+    /// After a hold is released the recording stays at least this long.
+    pub hold_release_grace_millis: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            officer_self_review: false,
+            purposes: DEFAULT_PURPOSES.iter().map(|p| p.to_string()).collect(),
+            hold_needs_second_approver: false,
+            hold_release_grace_millis: 7 * 86_400_000,
+        }
+    }
+}
+
+impl Policy {
+    pub fn allows_purpose(&self, purpose: &str) -> bool {
+        self.purposes.iter().any(|p| p == purpose)
+    }
 }
 
 /// Which recordings a permitted action may touch.
@@ -110,6 +146,7 @@ pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Deni
         (PrivacyOfficer | Auditor, ReadAudit) => Ok(Scope::All),
         (Admin | PrivacyOfficer, ListUsers) => Ok(Scope::All),
         (Admin, ManageUsers | ListDevices | ManageDevices) => Ok(Scope::All),
+        (Reviewer | PrivacyOfficer, ManageCases | PlaceHold | ApproveHold) => Ok(Scope::All),
         _ => Err(Denied),
     }
 }
@@ -124,6 +161,7 @@ mod tests {
             Policy::default(),
             Policy {
                 officer_self_review: true,
+                ..Policy::default()
             },
         ] {
             assert_eq!(
@@ -138,6 +176,8 @@ mod tests {
                 Action::ManageUsers,
                 Action::ManageDevices,
                 Action::AccessFootage,
+                Action::PlaceHold,
+                Action::ManageCases,
             ] {
                 assert_eq!(decide(Role::Auditor, a, &policy), Err(Denied));
             }
@@ -149,6 +189,7 @@ mod tests {
         let off = Policy::default();
         let on = Policy {
             officer_self_review: true,
+            ..Policy::default()
         };
         assert_eq!(
             decide(Role::Officer, Action::AccessFootage, &off),

@@ -18,6 +18,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_audit_log.sql")),
     (3, include_str!("../migrations/0003_users.sql")),
+    (
+        4,
+        include_str!("../migrations/0004_cases_holds_retention.sql"),
+    ),
 ];
 
 pub struct SqliteCatalog {
@@ -61,6 +65,8 @@ impl SqliteCatalog {
             // FULL: a committed row survives a power cut, as a receipt promises.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted rows (a shredded recording's key) are overwritten, not left in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -132,6 +138,7 @@ fn recording_row(r: &SqliteRow) -> Result<Recording> {
         receipt: r.get("receipt"),
         receipt_signature: r.get("receipt_signature"),
         delete_after: time(r.get("delete_after"))?,
+        age_header: r.get("age_header"),
     })
 }
 
@@ -156,6 +163,55 @@ fn user_row(r: &SqliteRow) -> Result<User> {
     })
 }
 
+fn opt_time(r: &SqliteRow, column: &str) -> Result<Option<UtcMillis>> {
+    r.get::<Option<i64>, _>(column).map(time).transpose()
+}
+
+fn tombstone_row(r: &SqliteRow) -> Result<Tombstone> {
+    Ok(Tombstone {
+        recording_id: uuid(r.get("recording_id"))?,
+        device_id: r.get("device_id"),
+        sequence: r.get::<i64, _>("sequence") as u64,
+        started_at: time(r.get("started_at"))?,
+        ended_at: time(r.get("ended_at"))?,
+        ciphertext_sha256: hash(r.get("ciphertext_sha256"))?,
+        manifest_sha256: hash(r.get("manifest_sha256"))?,
+        deleted_at: time(r.get("deleted_at"))?,
+        reason: r.get("reason"),
+        blob_key: r.get("blob_key"),
+        blob_deleted: r.get::<i64, _>("blob_deleted") != 0,
+    })
+}
+
+fn case_row(r: &SqliteRow) -> Result<Case> {
+    Ok(Case {
+        case_id: r.get("case_id"),
+        kind: r.get("kind"),
+        reference: r.get("reference"),
+        label: r.get("label"),
+        opened_by: r.get("opened_by"),
+        opened_at: time(r.get("opened_at"))?,
+        due_at: opt_time(r, "due_at")?,
+        closed_by: r.get("closed_by"),
+        closed_at: opt_time(r, "closed_at")?,
+    })
+}
+
+fn hold_row(r: &SqliteRow) -> Result<Hold> {
+    Ok(Hold {
+        hold_id: uuid(r.get("hold_id"))?,
+        case_id: r.get("case_id"),
+        recording_id: uuid(r.get("recording_id"))?,
+        reason: r.get("reason"),
+        placed_by: r.get("placed_by"),
+        placed_at: time(r.get("placed_at"))?,
+        approved_by: r.get("approved_by"),
+        approved_at: opt_time(r, "approved_at")?,
+        released_by: r.get("released_by"),
+        released_at: opt_time(r, "released_at")?,
+    })
+}
+
 fn upload_row(r: &SqliteRow) -> Result<Upload> {
     Ok(Upload {
         upload_id: uuid(r.get("upload_id"))?,
@@ -166,6 +222,7 @@ fn upload_row(r: &SqliteRow) -> Result<Upload> {
         manifest_signature: r.get("manifest_signature"),
         dock_id: r.get("dock_id"),
         created_at: time(r.get("created_at"))?,
+        age_header: r.get("age_header"),
     })
 }
 
@@ -358,8 +415,8 @@ impl Catalog for SqliteCatalog {
         sqlx::query(
             "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated,
                ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at,
-               receipt, receipt_signature, delete_after)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               receipt, receipt_signature, delete_after, age_header)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(r.recording_id.to_string())
         .bind(&r.device_id)
@@ -378,6 +435,7 @@ impl Catalog for SqliteCatalog {
         .bind(&r.receipt)
         .bind(&r.receipt_signature)
         .bind(ms(r.delete_after))
+        .bind(&r.age_header)
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "recording", r.recording_id.to_string()))?;
@@ -480,6 +538,260 @@ impl Catalog for SqliteCatalog {
                 })
             })
             .collect()
+    }
+
+    async fn set_upload_age_header(&self, upload_id: Uuid, header: &[u8]) -> Result<()> {
+        sqlx::query("UPDATE uploads SET age_header = ? WHERE upload_id = ?")
+            .bind(header)
+            .bind(upload_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn due_recordings(&self, now: UtcMillis, limit: u64) -> Result<Vec<Recording>> {
+        let rows = sqlx::query(
+            "SELECT * FROM recordings r WHERE r.delete_after <= ? \
+             AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id AND h.released_at IS NULL) \
+             ORDER BY r.delete_after LIMIT ?",
+        )
+        .bind(ms(now))
+        .bind(limit.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(recording_row).collect()
+    }
+
+    async fn replace_with_tombstone(&self, t: &Tombstone) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO tombstones (recording_id, device_id, sequence, started_at, ended_at, \
+             ciphertext_sha256, manifest_sha256, deleted_at, reason, blob_key, blob_deleted) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.recording_id.to_string())
+        .bind(&t.device_id)
+        .bind(t.sequence as i64)
+        .bind(ms(t.started_at))
+        .bind(ms(t.ended_at))
+        .bind(hex::encode(t.ciphertext_sha256))
+        .bind(hex::encode(t.manifest_sha256))
+        .bind(ms(t.deleted_at))
+        .bind(&t.reason)
+        .bind(&t.blob_key)
+        .bind(t.blob_deleted as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, "tombstone", t.recording_id.to_string()))?;
+        let done = sqlx::query("DELETE FROM recordings WHERE recording_id = ?")
+            .bind(t.recording_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "recording",
+                id: t.recording_id.to_string(),
+            });
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn tombstone(&self, recording_id: Uuid) -> Result<Option<Tombstone>> {
+        let row = sqlx::query("SELECT * FROM tombstones WHERE recording_id = ?")
+            .bind(recording_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(tombstone_row).transpose()
+    }
+
+    async fn tombstone_by_sequence(
+        &self,
+        device_id: &str,
+        sequence: u64,
+    ) -> Result<Option<Tombstone>> {
+        let row = sqlx::query("SELECT * FROM tombstones WHERE device_id = ? AND sequence = ?")
+            .bind(device_id)
+            .bind(sequence as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(tombstone_row).transpose()
+    }
+
+    async fn tombstones_with_blob(&self) -> Result<Vec<Tombstone>> {
+        let rows = sqlx::query("SELECT * FROM tombstones WHERE blob_deleted = 0")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(tombstone_row).collect()
+    }
+
+    async fn mark_blob_deleted(&self, recording_id: Uuid) -> Result<()> {
+        sqlx::query("UPDATE tombstones SET blob_deleted = 1 WHERE recording_id = ?")
+            .bind(recording_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()> {
+        sqlx::query("UPDATE recordings SET delete_after = ? WHERE recording_id = ?")
+            .bind(ms(at))
+            .bind(recording_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_case(&self, c: &Case) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cases (case_id, kind, reference, label, opened_by, opened_at, due_at, closed_by, closed_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.case_id)
+        .bind(&c.kind)
+        .bind(&c.reference)
+        .bind(&c.label)
+        .bind(&c.opened_by)
+        .bind(ms(c.opened_at))
+        .bind(c.due_at.map(ms))
+        .bind(&c.closed_by)
+        .bind(c.closed_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "case", c.case_id.clone()))?;
+        Ok(())
+    }
+
+    async fn case(&self, case_id: &str) -> Result<Option<Case>> {
+        let row = sqlx::query("SELECT * FROM cases WHERE case_id = ?")
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(case_row).transpose()
+    }
+
+    async fn cases(&self) -> Result<Vec<Case>> {
+        let rows = sqlx::query("SELECT * FROM cases ORDER BY opened_at, case_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(case_row).collect()
+    }
+
+    async fn close_case(&self, case_id: &str, by: &str, at: UtcMillis) -> Result<Vec<Hold>> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let done = sqlx::query(
+            "UPDATE cases SET closed_by = ?, closed_at = ? WHERE case_id = ? AND closed_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "open case",
+                id: case_id.into(),
+            });
+        }
+        let rows = sqlx::query("SELECT * FROM holds WHERE case_id = ? AND released_at IS NULL")
+            .bind(case_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("UPDATE holds SET released_by = ?, released_at = ? WHERE case_id = ? AND released_at IS NULL")
+            .bind(by)
+            .bind(ms(at))
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                let mut h = hold_row(r)?;
+                h.released_by = Some(by.into());
+                h.released_at = Some(at);
+                Ok(h)
+            })
+            .collect()
+    }
+
+    async fn add_hold(&self, h: &Hold) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO holds (hold_id, case_id, recording_id, reason, placed_by, placed_at, \
+             approved_by, approved_at, released_by, released_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(h.hold_id.to_string())
+        .bind(&h.case_id)
+        .bind(h.recording_id.to_string())
+        .bind(&h.reason)
+        .bind(&h.placed_by)
+        .bind(ms(h.placed_at))
+        .bind(&h.approved_by)
+        .bind(h.approved_at.map(ms))
+        .bind(&h.released_by)
+        .bind(h.released_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "hold", h.hold_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn hold(&self, hold_id: Uuid) -> Result<Option<Hold>> {
+        let row = sqlx::query("SELECT * FROM holds WHERE hold_id = ?")
+            .bind(hold_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(hold_row).transpose()
+    }
+
+    async fn approve_hold(&self, hold_id: Uuid, by: &str, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE holds SET approved_by = ?, approved_at = ? \
+             WHERE hold_id = ? AND approved_at IS NULL AND released_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(hold_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "hold awaiting approval",
+                id: hold_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn holds_for_recording(&self, recording_id: Uuid) -> Result<Vec<Hold>> {
+        let rows = sqlx::query("SELECT * FROM holds WHERE recording_id = ? ORDER BY placed_at")
+            .bind(recording_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(hold_row).collect()
+    }
+
+    async fn holds_for_case(&self, case_id: &str) -> Result<Vec<Hold>> {
+        let rows = sqlx::query("SELECT * FROM holds WHERE case_id = ? ORDER BY placed_at")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(hold_row).collect()
     }
 
     async fn uploads_begun_before(&self, before: UtcMillis) -> Result<Vec<Upload>> {

@@ -28,6 +28,7 @@ fn recording(device: &str, seq: u64) -> Recording {
         receipt: b"{}".to_vec(),
         receipt_signature: vec![2; 64],
         delete_after: t(28 * 86_400_000),
+        age_header: b"age-encryption.org/v1\n--- x\n".to_vec(),
     }
 }
 
@@ -77,6 +78,7 @@ pub async fn story(catalog: &dyn Catalog) {
         manifest_signature: vec![1; 64],
         dock_id: "dock-1".into(),
         created_at: t(3),
+        age_header: None,
     };
     catalog.create_upload(&upload).await.unwrap();
     let again = Upload {
@@ -290,6 +292,169 @@ pub async fn story(catalog: &dyn Catalog) {
         checkpoints[1].note
     );
     custos_audit::verify_log(&signer.verifier(), &stored, &checkpoints).unwrap();
+
+    // Retention: holds keep due recordings; tombstones replace deleted ones.
+    let all = catalog.recordings().await.unwrap();
+    let held = all[0].clone();
+    let day28 = t(28 * 86_400_000);
+    assert!(catalog
+        .due_recordings(t(27 * 86_400_000), 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 3);
+    assert_eq!(
+        catalog.due_recordings(day28, 1).await.unwrap().len(),
+        1,
+        "limit respected"
+    );
+    let case = Case {
+        case_id: "K-1".into(),
+        kind: "complaint".into(),
+        reference: None,
+        label: "complaint about an arrest".into(),
+        opened_by: "anna".into(),
+        opened_at: t(20),
+        due_at: None,
+        closed_by: None,
+        closed_at: None,
+    };
+    catalog.add_case(&case).await.unwrap();
+    assert!(matches!(
+        catalog.add_case(&case).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    let hold = Hold {
+        hold_id: Uuid::now_v7(),
+        case_id: "K-1".into(),
+        recording_id: held.recording_id,
+        reason: "complaint".into(),
+        placed_by: "anna".into(),
+        placed_at: t(21),
+        approved_by: None,
+        approved_at: None,
+        released_by: None,
+        released_at: None,
+    };
+    catalog.add_hold(&hold).await.unwrap();
+    let due = catalog.due_recordings(day28, 100).await.unwrap();
+    assert_eq!(
+        due.len(),
+        2,
+        "a hold, even one awaiting approval, keeps a recording"
+    );
+    assert!(due.iter().all(|r| r.recording_id != held.recording_id));
+    catalog
+        .approve_hold(hold.hold_id, "bert", t(22))
+        .await
+        .unwrap();
+    assert!(
+        catalog
+            .approve_hold(hold.hold_id, "bert", t(22))
+            .await
+            .is_err(),
+        "approved once"
+    );
+    assert_eq!(
+        catalog
+            .holds_for_recording(held.recording_id)
+            .await
+            .unwrap()[0]
+            .approved_by
+            .as_deref(),
+        Some("bert")
+    );
+    let released = catalog.close_case("K-1", "anna", t(23)).await.unwrap();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].released_at, Some(t(23)));
+    assert!(
+        catalog.close_case("K-1", "anna", t(24)).await.is_err(),
+        "closed once"
+    );
+    assert_eq!(
+        catalog.case("K-1").await.unwrap().unwrap().closed_at,
+        Some(t(23))
+    );
+    assert_eq!(
+        catalog.holds_for_case("K-1").await.unwrap()[0]
+            .released_by
+            .as_deref(),
+        Some("anna")
+    );
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 3);
+    catalog
+        .set_delete_after(held.recording_id, t(40 * 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 2);
+
+    let doomed = recording("cam-1", 9);
+    catalog.commit_recording(&doomed, None).await.unwrap();
+    let tombstone = Tombstone {
+        recording_id: doomed.recording_id,
+        device_id: doomed.device_id.clone(),
+        sequence: 9,
+        started_at: doomed.started_at,
+        ended_at: doomed.ended_at,
+        ciphertext_sha256: doomed.ciphertext_sha256,
+        manifest_sha256: doomed.manifest_sha256,
+        deleted_at: t(30),
+        reason: "retention-period".into(),
+        blob_key: doomed.blob_key.clone(),
+        blob_deleted: false,
+    };
+    catalog.replace_with_tombstone(&tombstone).await.unwrap();
+    assert!(
+        catalog.replace_with_tombstone(&tombstone).await.is_err(),
+        "once"
+    );
+    assert_eq!(catalog.recording(doomed.recording_id).await.unwrap(), None);
+    assert_eq!(
+        catalog.tombstone(doomed.recording_id).await.unwrap(),
+        Some(tombstone.clone())
+    );
+    assert_eq!(
+        catalog.tombstone_by_sequence("cam-1", 9).await.unwrap(),
+        Some(tombstone.clone())
+    );
+    assert_eq!(
+        catalog.tombstones_with_blob().await.unwrap(),
+        vec![tombstone.clone()]
+    );
+    catalog
+        .mark_blob_deleted(doomed.recording_id)
+        .await
+        .unwrap();
+    assert!(catalog.tombstones_with_blob().await.unwrap().is_empty());
+
+    // The age header moves into the upload row before it leaves the file.
+    let pending = Upload {
+        upload_id: Uuid::now_v7(),
+        recording_id: Uuid::now_v7(),
+        device_id: "cam-1".into(),
+        sequence: 10,
+        manifest: b"{}".to_vec(),
+        manifest_signature: vec![1; 64],
+        dock_id: "dock-1".into(),
+        created_at: t(31),
+        age_header: None,
+    };
+    catalog.create_upload(&pending).await.unwrap();
+    catalog
+        .set_upload_age_header(pending.upload_id, b"header")
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog
+            .upload(pending.upload_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .age_header
+            .as_deref(),
+        Some(&b"header"[..])
+    );
+    catalog.delete_upload(pending.upload_id).await.unwrap();
 }
 
 #[tokio::test]

@@ -75,6 +75,9 @@ pub struct Recording {
     pub receipt: Vec<u8>,
     pub receipt_signature: Vec<u8>,
     pub delete_after: UtcMillis,
+    /// The age header (holds the wrapped file key). The blob has zeros in
+    /// its place; deleting this destroys the recording (crypto-shredding).
+    pub age_header: Vec<u8>,
 }
 
 /// An upload in progress (resumable; see docs/PROTOCOL.md).
@@ -88,6 +91,64 @@ pub struct Upload {
     pub manifest_signature: Vec<u8>,
     pub dock_id: String,
     pub created_at: UtcMillis,
+    /// Kept once the server has moved the header out of the staged file.
+    pub age_header: Option<Vec<u8>>,
+}
+
+/// What is left of a deleted recording: no content, no personal data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Tombstone {
+    pub recording_id: Uuid,
+    pub device_id: String,
+    pub sequence: u64,
+    pub started_at: UtcMillis,
+    pub ended_at: UtcMillis,
+    #[serde(with = "hex_hash")]
+    pub ciphertext_sha256: [u8; 32],
+    #[serde(with = "hex_hash")]
+    pub manifest_sha256: [u8; 32],
+    pub deleted_at: UtcMillis,
+    /// `retention-period`, …
+    pub reason: String,
+    #[serde(skip)]
+    pub blob_key: String,
+    pub blob_deleted: bool,
+}
+
+mod hex_hash {
+    pub fn serialize<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(h))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Case {
+    pub case_id: String,
+    /// `incident`, `complaint`, `subject-access-request`, `police-request`.
+    pub kind: String,
+    /// An external reference (a PV number for a police request).
+    pub reference: Option<String>,
+    pub label: String,
+    pub opened_by: String,
+    pub opened_at: UtcMillis,
+    /// Subject access requests: one month after receipt.
+    pub due_at: Option<UtcMillis>,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<UtcMillis>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    pub hold_id: Uuid,
+    pub case_id: String,
+    pub recording_id: Uuid,
+    pub reason: String,
+    pub placed_by: String,
+    pub placed_at: UtcMillis,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<UtcMillis>,
+    pub released_by: Option<String>,
+    pub released_at: Option<UtcMillis>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +288,7 @@ pub trait Catalog: Send + Sync {
     async fn upload(&self, upload_id: Uuid) -> Result<Option<Upload>>;
     async fn upload_for_recording(&self, recording_id: Uuid) -> Result<Option<Upload>>;
     async fn delete_upload(&self, upload_id: Uuid) -> Result<()>;
+    async fn set_upload_age_header(&self, upload_id: Uuid, header: &[u8]) -> Result<()>;
     /// Uploads begun before `before`, oldest first.
     async fn uploads_begun_before(&self, before: UtcMillis) -> Result<Vec<Upload>>;
 
@@ -240,6 +302,35 @@ pub trait Catalog: Send + Sync {
         sequence: u64,
     ) -> Result<Option<Recording>>;
     async fn recordings(&self) -> Result<Vec<Recording>>;
+
+    /// Recordings whose time is up and that no unreleased hold keeps, oldest
+    /// deadline first; found by index, never by scanning the catalog.
+    async fn due_recordings(&self, now: UtcMillis, limit: u64) -> Result<Vec<Recording>>;
+    /// In one transaction: the tombstone in, the recording (and with it its
+    /// age header, the only copy of its key) out.
+    async fn replace_with_tombstone(&self, tombstone: &Tombstone) -> Result<()>;
+    async fn tombstone(&self, recording_id: Uuid) -> Result<Option<Tombstone>>;
+    async fn tombstone_by_sequence(
+        &self,
+        device_id: &str,
+        sequence: u64,
+    ) -> Result<Option<Tombstone>>;
+    /// Tombstones whose blob deletion has not been confirmed.
+    async fn tombstones_with_blob(&self) -> Result<Vec<Tombstone>>;
+    async fn mark_blob_deleted(&self, recording_id: Uuid) -> Result<()>;
+    async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()>;
+
+    async fn add_case(&self, case: &Case) -> Result<()>;
+    async fn case(&self, case_id: &str) -> Result<Option<Case>>;
+    async fn cases(&self) -> Result<Vec<Case>>;
+    /// Closes the case and releases its holds, in one transaction; returns
+    /// the holds it released.
+    async fn close_case(&self, case_id: &str, by: &str, at: UtcMillis) -> Result<Vec<Hold>>;
+    async fn add_hold(&self, hold: &Hold) -> Result<()>;
+    async fn hold(&self, hold_id: Uuid) -> Result<Option<Hold>>;
+    async fn approve_hold(&self, hold_id: Uuid, by: &str, at: UtcMillis) -> Result<()>;
+    async fn holds_for_recording(&self, recording_id: Uuid) -> Result<Vec<Hold>>;
+    async fn holds_for_case(&self, case_id: &str) -> Result<Vec<Hold>>;
 
     async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
     async fn incidents(&self) -> Result<Vec<Incident>>;

@@ -32,6 +32,12 @@ pub fn routes() -> Router<Arc<Deployment>> {
         )
         .route("/api/v1/recordings", get(recordings))
         .route("/api/v1/recordings/{id}", get(recording))
+        .route("/api/v1/recordings/{id}/video", get(video))
+        .route("/api/v1/cases", get(cases).post(open_case))
+        .route("/api/v1/cases/{id}", get(case))
+        .route("/api/v1/cases/{id}/close", post(close_case))
+        .route("/api/v1/cases/{id}/holds", post(place_hold))
+        .route("/api/v1/holds/{id}/approve", post(approve_hold))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/audit/checkpoint", get(audit_checkpoint))
         .route("/api/v1/audit/entries", get(audit_entries))
@@ -555,4 +561,558 @@ async fn devices(
         .await?;
     a.ok(&d, "devices.list", "devices").await?;
     Ok(Json(d.catalog.devices().await.map_err(unavailable)?))
+}
+
+// ---- Footage: purpose-bound, audited before the first byte ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurposeQuery {
+    purpose: Option<String>,
+    case: Option<String>,
+}
+
+impl Authenticated {
+    /// The stated purpose and case, checked against the deployment's list and
+    /// the open cases; a missing or wrong one is refused and audited.
+    async fn purpose(
+        &self,
+        d: &Deployment,
+        q: &PurposeQuery,
+        audit_action: &str,
+        object: &str,
+    ) -> Result<(String, String), ApiError> {
+        let refuse = |why: &'static str, code: &'static str| async move {
+            self.record(
+                d,
+                self.event(d, audit_action, Outcome::Refused)
+                    .object(object)
+                    .detail(why),
+            )
+            .await?;
+            Err::<(String, String), ApiError>(ApiError::new(StatusCode::FORBIDDEN, code, why))
+        };
+        let (Some(purpose), Some(case)) = (&q.purpose, &q.case) else {
+            return refuse("a purpose and a case are required", "purpose-required").await;
+        };
+        if !d.policy.allows_purpose(purpose) {
+            return refuse(
+                "that purpose is not on this deployment's list",
+                "purpose-not-allowed",
+            )
+            .await;
+        }
+        match d.catalog.case(case).await.map_err(unavailable)? {
+            Some(c) if c.closed_at.is_none() => Ok((purpose.clone(), case.clone())),
+            Some(_) => refuse("that case is closed", "case-closed").await,
+            None => refuse("no such case", "case-unknown").await,
+        }
+    }
+}
+
+async fn video(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<PurposeQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let object = format!("recording:{}", id.escape_default());
+    let scope = a
+        .permit(&d, Action::AccessFootage, "recording.play", &object)
+        .await?;
+    let Query(q) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let (purpose, case) = a.purpose(&d, &q, "recording.play", &object).await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+    let recording = match id.parse::<Uuid>() {
+        Ok(uuid) => d.catalog.recording(uuid).await.map_err(unavailable)?,
+        Err(_) => None,
+    }
+    .filter(|r| visible(scope, &a.caller, r));
+    let Some(recording) = recording else {
+        a.record(
+            &d,
+            a.event(&d, "recording.play", Outcome::Failed)
+                .object(&object)
+                .purpose(&purpose, &case)
+                .detail("no such recording"),
+        )
+        .await?;
+        return Err(not_found());
+    };
+    let length = crate::playback::plaintext_length(
+        recording.ciphertext_length,
+        recording.age_header.len() as u64,
+    )
+    .ok_or_else(|| unavailable("stored recording has an impossible length"))?;
+    let range = match headers.get(header::RANGE).map(|v| v.to_str().unwrap_or("")) {
+        None => None,
+        Some(h) => match crate::playback::parse_range(h, length) {
+            Ok(r) => Some(r),
+            Err(crate::playback::RangeError::Unsatisfiable) => {
+                return Ok((
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [(header::CONTENT_RANGE, format!("bytes */{length}"))],
+                )
+                    .into_response())
+            }
+            Err(crate::playback::RangeError::Malformed) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "unsupported Range header",
+                ))
+            }
+        },
+    };
+    let (start, end) = match range {
+        Some(r) => (r.start, r.end),
+        None if length == 0 => (0, 0),
+        None => (0, length - 1),
+    };
+    let count = if length == 0 { 0 } else { end - start + 1 };
+    // The entry is durable before the first byte leaves.
+    a.record(
+        &d,
+        a.event(&d, "recording.play", Outcome::Ok)
+            .object(&object)
+            .purpose(&purpose, &case)
+            .detail(format!("bytes {start}-{end} of {length}")),
+    )
+    .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let reader = crate::playback::StoredCiphertext::new(
+        recording.age_header.clone(),
+        d.blobs.clone(),
+        recording.blob_key.clone(),
+        recording.ciphertext_length,
+        tokio::runtime::Handle::current(),
+    );
+    let identity = d.keys.evidence.clone();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek, SeekFrom};
+        let result = (|| -> std::io::Result<()> {
+            if count == 0 {
+                return Ok(());
+            }
+            let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
+            let mut plain = decryptor
+                .decrypt(std::iter::once(&identity as &dyn age::Identity))
+                .map_err(std::io::Error::other)?;
+            plain.seek(SeekFrom::Start(start))?;
+            let mut left = count;
+            while left > 0 {
+                let mut buf = vec![0u8; left.min(64 * 1024) as usize];
+                let n = plain.read(&mut buf)?;
+                if n == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "recording ends early",
+                    ));
+                }
+                buf.truncate(n);
+                left -= n as u64;
+                if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+                    return Ok(()); // the client went away
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::error!(error = %e, "playback failed");
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream_from(rx));
+    let mut response = Response::builder()
+        .status(if range.is_some() {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        })
+        .header(header::CONTENT_TYPE, "video/mp4")
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_LENGTH, count)
+        .header(header::CACHE_CONTROL, "no-store");
+    if range.is_some() {
+        response = response.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{end}/{length}"),
+        );
+    }
+    response.body(body).map_err(unavailable)
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+// ---- Cases and holds ----
+
+const CASE_KINDS: [&str; 4] = [
+    "incident",
+    "complaint",
+    "subject-access-request",
+    "police-request",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCase {
+    /// The case's id in the city's own register, if it has one.
+    #[serde(default)]
+    case_id: Option<String>,
+    kind: String,
+    /// For police requests: the PV number or other external reference.
+    #[serde(default)]
+    reference: Option<String>,
+    label: String,
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("{field} must be 1–{max} bytes of text without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+async fn open_case(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    body: Result<Json<NewCase>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<custos_catalog::Case>), ApiError> {
+    a.permit(&d, Action::ManageCases, "case.open", "cases")
+        .await?;
+    let Json(body) =
+        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    if !CASE_KINDS.contains(&body.kind.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("kind must be one of {}", CASE_KINDS.join(", ")),
+        ));
+    }
+    check_text("label", &body.label, 200)?;
+    if let Some(r) = &body.reference {
+        check_text("reference", r, 100)?;
+    }
+    if body.kind == "police-request" && body.reference.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "a police request needs its external reference (e.g. the PV number)",
+        ));
+    }
+    let case_id = match body.case_id {
+        Some(id) => {
+            custos_format::manifest::check_identifier(&id).map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("case_id: {e}"))
+            })?;
+            id
+        }
+        None => format!("case-{}", &Uuid::now_v7().simple().to_string()[..12]),
+    };
+    let now = (d.clock)();
+    let due_at = (body.kind == "subject-access-request").then(|| one_month_after(now));
+    let case = custos_catalog::Case {
+        case_id: case_id.clone(),
+        kind: body.kind,
+        reference: body.reference,
+        label: body.label,
+        opened_by: a.caller.name.clone(),
+        opened_at: now,
+        due_at,
+        closed_by: None,
+        closed_at: None,
+    };
+    a.record(
+        &d,
+        a.event(&d, "case.open", Outcome::Ok)
+            .object(format!("case:{case_id}"))
+            .case_only(&case_id)
+            .detail(format!("kind {}", case.kind)),
+    )
+    .await?;
+    match d.catalog.add_case(&case).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(case))),
+        Err(custos_catalog::CatalogError::AlreadyExists { .. }) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            "a case with that id exists",
+        )),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// A subject access request is due one calendar month after receipt (GDPR art. 12(3)).
+fn one_month_after(t: custos_format::UtcMillis) -> custos_format::UtcMillis {
+    let dt = t.to_offset_date_time();
+    let (year, month) = if dt.month() == time::Month::December {
+        (dt.year() + 1, time::Month::January)
+    } else {
+        (dt.year(), dt.month().next())
+    };
+    let last_day = time::util::days_in_month(month, year);
+    let date = time::Date::from_calendar_date(year, month, dt.day().min(last_day))
+        .expect("a valid day of that month");
+    let next = dt.replace_date(date);
+    custos_format::UtcMillis::from_millis((next.unix_timestamp_nanos() / 1_000_000) as i64)
+        .expect("within range")
+}
+
+trait CaseOnly {
+    fn case_only(self, case: &str) -> Self;
+}
+
+impl CaseOnly for AuditEvent {
+    fn case_only(mut self, case: &str) -> Self {
+        self.case = Some(case.to_owned());
+        self
+    }
+}
+
+async fn cases(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<Vec<custos_catalog::Case>>, ApiError> {
+    a.permit(&d, Action::ManageCases, "cases.list", "cases")
+        .await?;
+    a.ok(&d, "cases.list", "cases").await?;
+    Ok(Json(d.catalog.cases().await.map_err(unavailable)?))
+}
+
+async fn case(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let object = format!("case:{}", id.escape_default());
+    a.permit(&d, Action::ManageCases, "case.read", &object)
+        .await?;
+    let case = d.catalog.case(&id).await.map_err(unavailable)?;
+    let Some(case) = case else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such case",
+        ));
+    };
+    a.ok(&d, "case.read", &object).await?;
+    let holds = d.catalog.holds_for_case(&id).await.map_err(unavailable)?;
+    Ok(Json(serde_json::json!({"case": case, "holds": holds})))
+}
+
+async fn close_case(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let object = format!("case:{}", id.escape_default());
+    a.permit(&d, Action::ManageCases, "case.close", &object)
+        .await?;
+    let now = (d.clock)();
+    match d.catalog.case(&id).await.map_err(unavailable)? {
+        Some(c) if c.closed_at.is_none() => {}
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "case-closed",
+                "that case is closed",
+            ))
+        }
+        None => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such case",
+            ))
+        }
+    }
+    a.record(
+        &d,
+        a.event(&d, "case.close", Outcome::Ok)
+            .object(&object)
+            .case_only(&id),
+    )
+    .await?;
+    let released = d
+        .catalog
+        .close_case(&id, &a.caller.name, now)
+        .await
+        .map_err(unavailable)?;
+    // A released recording stays at least the grace period, never less than
+    // its original period.
+    let grace_until = now.plus_millis(d.policy.hold_release_grace_millis);
+    for hold in &released {
+        let hold_object = format!("recording:{}", hold.recording_id);
+        a.record(
+            &d,
+            a.event(&d, "hold.release", Outcome::Ok)
+                .object(&hold_object)
+                .case_only(&id),
+        )
+        .await?;
+        if let Some(r) = d
+            .catalog
+            .recording(hold.recording_id)
+            .await
+            .map_err(unavailable)?
+        {
+            if r.delete_after < grace_until {
+                d.catalog
+                    .set_delete_after(r.recording_id, grace_until)
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+    }
+    Ok(Json(
+        serde_json::json!({"case_id": id, "released_holds": released.len()}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewHold {
+    recording_id: Uuid,
+    reason: String,
+}
+
+async fn place_hold(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(case_id): Path<String>,
+    body: Result<Json<NewHold>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<custos_catalog::Hold>), ApiError> {
+    let object = format!("case:{}", case_id.escape_default());
+    a.permit(&d, Action::PlaceHold, "hold.place", &object)
+        .await?;
+    let Json(body) =
+        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    check_text("reason", &body.reason, 500)?;
+    match d.catalog.case(&case_id).await.map_err(unavailable)? {
+        Some(c) if c.closed_at.is_none() => {}
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "case-closed",
+                "that case is closed",
+            ))
+        }
+        None => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such case",
+            ))
+        }
+    }
+    if d.catalog
+        .recording(body.recording_id)
+        .await
+        .map_err(unavailable)?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such recording",
+        ));
+    }
+    let now = (d.clock)();
+    let needs_approval = d.policy.hold_needs_second_approver;
+    let hold = custos_catalog::Hold {
+        hold_id: Uuid::now_v7(),
+        case_id: case_id.clone(),
+        recording_id: body.recording_id,
+        reason: body.reason,
+        placed_by: a.caller.name.clone(),
+        placed_at: now,
+        approved_by: (!needs_approval).then(|| a.caller.name.clone()),
+        approved_at: (!needs_approval).then_some(now),
+        released_by: None,
+        released_at: None,
+    };
+    a.record(
+        &d,
+        a.event(&d, "hold.place", Outcome::Ok)
+            .object(format!("recording:{}", hold.recording_id))
+            .case_only(&case_id)
+            .detail(if needs_approval {
+                "awaiting a second approver"
+            } else {
+                "in force"
+            }),
+    )
+    .await?;
+    d.catalog.add_hold(&hold).await.map_err(unavailable)?;
+    Ok((StatusCode::CREATED, Json(hold)))
+}
+
+async fn approve_hold(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<custos_catalog::Hold>, ApiError> {
+    let object = format!("hold:{}", id.escape_default());
+    a.permit(&d, Action::ApproveHold, "hold.approve", &object)
+        .await?;
+    let hold = match id.parse::<Uuid>() {
+        Ok(uuid) => d.catalog.hold(uuid).await.map_err(unavailable)?,
+        Err(_) => None,
+    };
+    let Some(hold) = hold else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such hold",
+        ));
+    };
+    if hold.placed_by == a.caller.name {
+        a.record(
+            &d,
+            a.event(&d, "hold.approve", Outcome::Refused)
+                .object(&object)
+                .detail("the placer cannot approve"),
+        )
+        .await?;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "four-eyes",
+            "a hold needs a second person's approval",
+        ));
+    }
+    if hold.approved_at.is_some() || hold.released_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not-pending",
+            "that hold is not awaiting approval",
+        ));
+    }
+    let now = (d.clock)();
+    a.record(
+        &d,
+        a.event(&d, "hold.approve", Outcome::Ok)
+            .object(&object)
+            .case_only(&hold.case_id),
+    )
+    .await?;
+    d.catalog
+        .approve_hold(hold.hold_id, &a.caller.name, now)
+        .await
+        .map_err(unavailable)?;
+    let hold = d
+        .catalog
+        .hold(hold.hold_id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| unavailable("hold vanished"))?;
+    Ok(Json(hold))
 }

@@ -42,7 +42,33 @@ pub fn router(deployment: Arc<Deployment>) -> Router {
         )
         .route("/api/v1/uploads/{id}/complete", post(complete))
         .merge(crate::api::routes())
+        .layer(axum::middleware::from_fn(close_after_unread_body))
         .with_state(deployment)
+}
+
+/// A request refused before its body was read leaves that body on the
+/// connection, and the server then closes it. Saying so (`Connection: close`)
+/// keeps clients from sending their next request into a closing connection.
+async fn close_after_unread_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let has_body = request
+        .headers()
+        .contains_key(axum::http::header::CONTENT_LENGTH)
+        && request.headers().get(axum::http::header::CONTENT_LENGTH)
+            != Some(&HeaderValue::from_static("0"))
+        || request
+            .headers()
+            .contains_key(axum::http::header::TRANSFER_ENCODING);
+    let mut response = next.run(request).await;
+    if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Lets a dock check its own standing (enrolled, not revoked, right token).

@@ -137,7 +137,7 @@ pub struct Ingest {
     staging: PathBuf,
     keys: Arc<ServerKeys>,
     server_id: String,
-    retention_days: u32,
+    retention_millis: i64,
     clock: Clock,
     audit: AuditLog,
     /// SHA-256 state of uploads in progress: (bytes hashed, state).
@@ -149,7 +149,7 @@ pub struct IngestSettings {
     /// Partial uploads live here until they are complete.
     pub staging: PathBuf,
     pub server_id: String,
-    pub retention_days: u32,
+    pub retention_millis: i64,
     pub clock: Clock,
 }
 
@@ -168,7 +168,7 @@ impl Ingest {
             staging: settings.staging,
             keys,
             server_id: settings.server_id,
-            retention_days: settings.retention_days,
+            retention_millis: settings.retention_millis,
             clock: settings.clock,
             audit,
             hashers: Default::default(),
@@ -428,6 +428,7 @@ impl Ingest {
             manifest_signature: signature.to_vec(),
             dock_id: dock.into(),
             created_at: (self.clock)(),
+            age_header: None,
         };
         // The staging file exists before the row that names it.
         tokio::fs::File::create(self.staging_path(upload.upload_id)).await?;
@@ -697,6 +698,14 @@ impl Ingest {
                 length: m.ciphertext.length,
             });
         }
+        // A crash after the header was moved out of the staged file: put it
+        // back, so the file is again exactly what the camera sent.
+        if let Some(header) = upload.age_header.clone() {
+            let path = staging.clone();
+            tokio::task::spawn_blocking(move || write_prefix(&path, &header))
+                .await
+                .map_err(|e| IngestError::Unavailable(e.to_string()))??;
+        }
         // Hash and header check off the async threads: a recording can be gigabytes.
         let keys = self.keys.clone();
         let path = staging.clone();
@@ -754,6 +763,30 @@ impl Ingest {
             self.discard(upload_id).await?;
             return Err(IngestError::WrongEvidenceKey);
         }
+        // Crypto-shredding: the age header (the wrapped file key) goes into
+        // the catalog and is zeroed in the blob, so deleting one catalog row
+        // makes every copy of the blob unreadable. Saved in the upload row
+        // first, so a crash in between loses nothing.
+        let age_header = match upload.age_header.clone() {
+            Some(h) => h,
+            None => {
+                let path = staging.clone();
+                let header = tokio::task::spawn_blocking(move || read_age_header(&path))
+                    .await
+                    .map_err(|e| IngestError::Unavailable(e.to_string()))??;
+                self.catalog
+                    .set_upload_age_header(upload_id, &header)
+                    .await?;
+                header
+            }
+        };
+        {
+            let (path, zeros) = (staging.clone(), vec![0u8; age_header.len()]);
+            tokio::task::spawn_blocking(move || write_prefix(&path, &zeros))
+                .await
+                .map_err(|e| IngestError::Unavailable(e.to_string()))??;
+        }
+        custos_faults::crash_point("server:header-moved");
         let blob_key = format!("{}/{:08}-{}.age", m.device_id, m.sequence, m.recording_id);
         custos_faults::crash_point("server:before-blob");
         self.blobs.adopt_file(&blob_key, &staging).await?;
@@ -781,9 +814,8 @@ impl Ingest {
             stored_at,
             receipt: receipt.bytes().to_vec(),
             receipt_signature: receipt.signature().to_vec(),
-            delete_after: m
-                .ended_at
-                .plus_millis(self.retention_days as i64 * 86_400_000),
+            delete_after: m.ended_at.plus_millis(self.retention_millis),
+            age_header,
         };
         let head = self.catalog.chain_head(&m.device_id).await?;
         match self
@@ -863,6 +895,43 @@ fn parse_stored(upload: &Upload) -> Result<SignedManifest, IngestError> {
 
 /// The age header opens with the evidence key (and, for a complete
 /// recording, its first chunk authenticates).
+/// The age header's bytes: from the start to the end of its `--- MAC` line
+/// (age-encryption.org/v1). Empty for an empty file (power lost at once).
+pub fn read_age_header(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut start = Vec::with_capacity(4096);
+    std::fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut start)?;
+    if start.is_empty() {
+        return Ok(start);
+    }
+    age_header_length(&start)
+        .map(|n| start[..n].to_vec())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no age header"))
+}
+
+/// Length of the age header at the start of `bytes`, if complete.
+pub fn age_header_length(bytes: &[u8]) -> Option<usize> {
+    if !bytes.starts_with(b"age-encryption.org/v1\n") {
+        return None;
+    }
+    let mac_line = bytes.windows(5).position(|w| w == b"\n--- ")? + 1;
+    let end = bytes[mac_line..].iter().position(|&b| b == b'\n')?;
+    Some(mac_line + end + 1)
+}
+
+/// Overwrites the first bytes of a file in place, durably.
+fn write_prefix(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 fn opens_with(
     path: &std::path::Path,
     identity: &age::x25519::Identity,

@@ -9,6 +9,8 @@ pub mod auth;
 pub mod http;
 pub mod ingest;
 pub mod keys;
+pub mod playback;
+pub mod retention;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -37,8 +39,8 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Identifies this deployment in receipts.
     pub server_id: String,
-    /// Days after a recording ends until it is deleted (unless held).
-    pub retention_days: u32,
+    /// How long after a recording ends it is deleted (unless held).
+    pub retention_millis: i64,
     /// What the deployment decided beyond the fixed role table.
     pub policy: custos_access::Policy,
 }
@@ -87,7 +89,7 @@ impl Deployment {
             ingest::IngestSettings {
                 staging: config.data.join("staging"),
                 server_id: config.server_id.clone(),
-                retention_days: config.retention_days,
+                retention_millis: config.retention_millis,
                 clock: clock.clone(),
             },
         )?;
@@ -101,7 +103,7 @@ impl Deployment {
             ingest,
             audit,
             auth,
-            policy: config.policy,
+            policy: config.policy.clone(),
         })
     }
 }
@@ -156,13 +158,34 @@ pub async fn start(
 /// Uploads untouched for this long are abandoned (docks resume within minutes).
 pub const ABANDONED_UPLOAD_MILLIS: i64 = 7 * 24 * 3600 * 1000;
 
-/// Periodic work inside `serve`: at start, then hourly.
+/// Periodic work inside `serve`: at start, then every ten minutes.
 async fn maintenance(d: Arc<Deployment>) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    let audit = retention::AuditSink::Server(d.audit.clone());
     loop {
         every.tick().await;
         if let Err(e) = d.ingest.expire_abandoned(ABANDONED_UPLOAD_MILLIS).await {
             tracing::error!(error = %e, "expiring abandoned uploads failed");
         }
+        if let Err(e) = retention::sweep(&*d.catalog, &d.blobs, &audit, (d.clock)()).await {
+            tracing::error!(error = %e, "retention sweep failed");
+        }
     }
+}
+
+/// `28d`, `72h`, `90m`: a period as written in configuration.
+pub fn parse_period(s: &str) -> Result<i64, String> {
+    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n > 0 && *n <= 100_000)
+        .ok_or_else(|| format!("`{s}`: expected a positive number then d, h or m (28d, 72h)"))?;
+    let unit_millis = match unit {
+        "d" => 86_400_000,
+        "h" => 3_600_000,
+        "m" => 60_000,
+        _ => return Err(format!("`{s}`: the unit must be d, h or m")),
+    };
+    Ok(n * unit_millis)
 }

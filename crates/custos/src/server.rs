@@ -30,9 +30,23 @@ pub struct ServeArgs {
     /// This deployment's id, as named in receipts.
     #[arg(long, default_value = "custos")]
     server_id: String,
-    /// Days after a recording ends until it is deleted unless held (Rotterdam: 28).
-    #[arg(long, default_value_t = 28)]
-    retention_days: u32,
+    /// How long after a recording ends it is deleted unless held: days (28d,
+    /// Rotterdam) or hours (72h, Bocholt's "a few days").
+    #[arg(long, default_value = "28d", value_parser = custos_server::parse_period)]
+    retention: i64,
+    /// The closed list of purposes footage may be accessed for.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "investigation,complaint,subject-access-request"
+    )]
+    purposes: Vec<String>,
+    /// Holds take effect only after a second person approves (four eyes).
+    #[arg(long)]
+    hold_needs_second_approver: bool,
+    /// How long a recording stays after its last hold is released, at least.
+    #[arg(long, default_value = "7d", value_parser = custos_server::parse_period)]
+    hold_release_grace: i64,
     /// Let officers play back their own recordings (with a purpose, audited).
     #[arg(long)]
     officer_self_review: bool,
@@ -54,9 +68,12 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             listen: args.listen,
             tls: args.tls_cert.zip(args.tls_key),
             server_id: args.server_id,
-            retention_days: args.retention_days,
+            retention_millis: args.retention,
             policy: custos_access::Policy {
                 officer_self_review: args.officer_self_review,
+                purposes: args.purposes,
+                hold_needs_second_approver: args.hold_needs_second_approver,
+                hold_release_grace_millis: args.hold_release_grace,
             },
         };
         let server =

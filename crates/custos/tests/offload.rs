@@ -1,164 +1,16 @@
 //! Camera → dock → server, in one process: enrollment, verified ingest,
 //! receipts, wipe, resume, and every refusal leaving the camera's copy.
 
+mod common;
+
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use custos_camera::camera::Button;
-use custos_camera::display::SimulatedDisplay;
-use custos_camera::source::{CaptureSource, Pacing, SyntheticSource};
-use custos_camera::storage::CameraConfig;
-use custos_camera::{Camera, CameraDir};
+use common::*;
+use custos_camera::CameraDir;
 use custos_catalog::IncidentKind;
-use custos_dock::{Dock, DockConfig};
+use custos_dock::Dock;
 use custos_keys::secrecy::SecretString;
-use custos_server::admin::Admin;
-use custos_server::{RunningServer, ServerConfig};
-
-const PASS: &str = "offload test passphrase";
-
-struct World {
-    tmp: tempfile::TempDir,
-    data: std::path::PathBuf,
-    server: RunningServer,
-    dock_config: DockConfig,
-    /// Added to the real time on the server's clock: lets a test skip days.
-    clock_offset: Arc<AtomicI64>,
-}
-
-async fn world() -> World {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    custos_keys::EvidenceKeyStore::new(&data)
-        .init(&SecretString::from(PASS.to_owned()), 10)
-        .unwrap();
-    let config = ServerConfig {
-        data: data.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: None,
-        server_id: "test-city".into(),
-        retention_days: 28,
-        policy: Default::default(),
-    };
-    let clock_offset = Arc::new(AtomicI64::new(0));
-    let offset = clock_offset.clone();
-    let clock: custos_server::Clock = Arc::new(move || {
-        custos_format::UtcMillis::now().plus_millis(offset.load(Ordering::SeqCst))
-    });
-    let server = custos_server::start(config, &SecretString::from(PASS.to_owned()), clock)
-        .await
-        .unwrap();
-    let admin = Admin::open(&data).await.unwrap();
-    let credential = admin.enroll_dock("dock-1").await.unwrap();
-    let dock_config = DockConfig {
-        server: format!("https://localhost:{}", server.addr.port()),
-        dock_id: credential.dock_id,
-        token: credential.token,
-        server_certificate_pem: server.certificate_pem.clone(),
-    };
-    World {
-        tmp,
-        data,
-        server,
-        dock_config,
-        clock_offset,
-    }
-}
-
-impl World {
-    /// A camera with `n` one-second recordings, enrolled unless told otherwise.
-    async fn camera(&self, name: &str, n: usize, enroll: bool) -> CameraDir {
-        let recipient = custos_keys::EvidenceKeyStore::new(&self.data)
-            .recipient()
-            .unwrap();
-        let dir = CameraDir::new(self.tmp.path().join(name));
-        dir.init(&CameraConfig {
-            device_id: name.into(),
-            evidence_recipient: recipient.to_string(),
-            officer_id: None,
-            prerecord_seconds: 0,
-            width: 160,
-            height: 120,
-            fps: 30,
-            bitrate_bps: 300_000,
-            storage_capacity_bytes: None,
-            display_triggers_recording: false,
-            simulated_gps: false,
-            server_receipt_key: None,
-        })
-        .unwrap();
-        if enroll {
-            let admin = Admin::open(&self.data).await.unwrap();
-            admin
-                .enroll_camera(name, &dir.verifying_key().unwrap())
-                .await
-                .unwrap();
-        }
-        // The camera pins the server's receipt key either way (it may be revoked later).
-        let mut config = dir.load_config().unwrap();
-        config.server_receipt_key = Some(
-            custos_server::keys::receipt_public_key(&self.data)
-                .unwrap()
-                .to_hex(),
-        );
-        dir.save_config(&config).unwrap();
-        Dock::checkout(&dir, "boa-5").unwrap();
-        record(&dir, n);
-        dir
-    }
-
-    async fn offload(&self, cam: &CameraDir) -> (custos_dock::CameraReport, u64) {
-        let config = self.dock_config.clone();
-        let cam = cam.clone();
-        tokio::task::spawn_blocking(move || {
-            let sent = AtomicU64::new(0);
-            let dock = Dock::new(config).unwrap();
-            let report = dock.offload(&cam, &|n| {
-                sent.fetch_add(n, Ordering::Relaxed);
-            });
-            (report.unwrap(), sent.load(Ordering::Relaxed))
-        })
-        .await
-        .unwrap()
-    }
-
-    async fn admin(&self) -> Admin {
-        Admin::open(&self.data).await.unwrap()
-    }
-}
-
-fn record(dir: &CameraDir, n: usize) {
-    record_frames(dir, n, 30);
-}
-
-fn record_frames(dir: &CameraDir, n: usize, frames: usize) {
-    let mut source = SyntheticSource::new(
-        160,
-        120,
-        30,
-        1_795_424_400_000_000,
-        "x",
-        Pacing::AsFastAsPossible,
-    )
-    .unwrap();
-    let mut cam = Camera::open(dir.clone(), SimulatedDisplay::default(), "test".into()).unwrap();
-    let mut feed = |cam: &mut Camera<SimulatedDisplay>, frames: usize| {
-        for _ in 0..frames {
-            cam.on_frame(source.next_frame().unwrap().unwrap()).unwrap();
-        }
-    };
-    for _ in 0..n {
-        cam.press(Button::Record).unwrap();
-        feed(&mut cam, frames);
-        cam.press(Button::Stop).unwrap();
-        feed(&mut cam, 1);
-    }
-}
-
-fn files(dir: &Path) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dock_offloads_verifies_receipts_and_wipes() {
@@ -192,12 +44,22 @@ async fn dock_offloads_verifies_receipts_and_wipes() {
         .iter()
         .all(|r| r.officer_id.as_deref() == Some("boa-5")));
     assert!(admin.incidents().await.unwrap().is_empty());
-    // The blobs are the camera's ciphertext and open with the evidence key.
+    // A blob alone opens with nothing: its age header (the wrapped file key)
+    // lives only in the catalog. Header + blob is the camera's ciphertext.
     let identity = custos_keys::EvidenceKeyStore::new(&w.data)
         .unseal(&SecretString::from(PASS.to_owned()))
         .unwrap();
     for r in admin.catalog().recordings().await.unwrap() {
-        let blob = std::fs::read(w.data.join("blobs").join(&r.blob_key)).unwrap();
+        let stored = std::fs::read(w.data.join("blobs").join(&r.blob_key)).unwrap();
+        let h = r.age_header.len();
+        assert!(h > 50 && r.age_header.starts_with(b"age-encryption.org/v1\n"));
+        assert!(
+            stored[..h].iter().all(|&b| b == 0),
+            "header zeroed in the blob"
+        );
+        assert!(age::Decryptor::new(&stored[..]).is_err());
+        let mut blob = r.age_header.clone();
+        blob.extend_from_slice(&stored[h..]);
         let signed =
             custos_format::SignedManifest::parse(&r.manifest, &r.manifest_signature).unwrap();
         custos_format::verify::verify_recording(&signed, &cam.verifying_key().unwrap(), &blob[..])
@@ -395,19 +257,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), target).unwrap();
         }
     }
-}
-
-fn agent(w: &World) -> ureq::Agent {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cert = ureq::tls::Certificate::from_pem(w.server.certificate_pem.as_bytes()).unwrap();
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-        .build();
-    ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .build()
-        .into()
 }
 
 async fn custom_offer(

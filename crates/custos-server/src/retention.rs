@@ -1,0 +1,121 @@
+//! Retention: recordings whose period is over and that no hold keeps are
+//! deleted — their key first (the age header, in the catalog: after that no
+//! copy of the blob anywhere can be decrypted), then the blob — leaving a
+//! content-free tombstone and an audit entry. Cost follows what is due (an
+//! index on `delete_after`), not the size of the catalog. Crash-safe and
+//! idempotent: a tombstone whose blob is not yet gone is finished next time.
+
+use std::sync::Arc;
+
+use custos_audit::{AuditEvent, NoteSigner, Outcome};
+use custos_blobs::BlobStore;
+use custos_catalog::{Catalog, CatalogError, Tombstone};
+use custos_format::UtcMillis;
+
+use crate::audit::{AuditError, AuditLog};
+
+/// Recordings taken from the catalog per round.
+const PAGE: u64 = 500;
+
+/// Where the sweeper's audit entries go: the server's group-committing
+/// writer, or (from the command line) straight into the catalog.
+#[derive(Clone)]
+pub enum AuditSink {
+    Server(AuditLog),
+    Direct {
+        catalog: Arc<dyn Catalog>,
+        signer: Arc<NoteSigner>,
+    },
+}
+
+impl AuditSink {
+    pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        match self {
+            Self::Server(log) => log.record(event).await.map(|_| ()),
+            Self::Direct { catalog, signer } => {
+                crate::audit::append(&**catalog, signer, vec![event])
+                    .await
+                    .map(|_| ())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// Recordings deleted in this sweep.
+    pub deleted: u64,
+    /// Blobs of earlier, interrupted deletions removed now.
+    pub finished_earlier: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Blobs(#[from] custos_blobs::BlobError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+pub async fn sweep(
+    catalog: &dyn Catalog,
+    blobs: &BlobStore,
+    audit: &AuditSink,
+    now: UtcMillis,
+) -> Result<SweepReport, SweepError> {
+    let mut report = SweepReport::default();
+    for t in catalog.tombstones_with_blob().await? {
+        blobs.delete(&t.blob_key).await?;
+        catalog.mark_blob_deleted(t.recording_id).await?;
+        report.finished_earlier += 1;
+    }
+    loop {
+        let due = catalog.due_recordings(now, PAGE).await?;
+        if due.is_empty() {
+            break;
+        }
+        for r in due {
+            let object = format!("recording:{}", r.recording_id);
+            audit
+                .record(
+                    AuditEvent::new(now, "system:sweeper", "recording.delete", Outcome::Ok)
+                        .object(&object)
+                        .detail(format!("retention period ended {}", r.delete_after)),
+                )
+                .await?;
+            let tombstone = Tombstone {
+                recording_id: r.recording_id,
+                device_id: r.device_id.clone(),
+                sequence: r.sequence,
+                started_at: r.started_at,
+                ended_at: r.ended_at,
+                ciphertext_sha256: r.ciphertext_sha256,
+                manifest_sha256: r.manifest_sha256,
+                deleted_at: now,
+                reason: "retention-period".into(),
+                blob_key: r.blob_key.clone(),
+                blob_deleted: false,
+            };
+            match catalog.replace_with_tombstone(&tombstone).await {
+                Ok(()) => {}
+                // Deleted meanwhile by another sweeper: its work stands.
+                Err(CatalogError::NotFound { .. } | CatalogError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            custos_faults::crash_point("sweeper:after-tombstone");
+            blobs.delete(&r.blob_key).await?;
+            catalog.mark_blob_deleted(r.recording_id).await?;
+            report.deleted += 1;
+        }
+    }
+    if report.deleted + report.finished_earlier > 0 {
+        tracing::info!(
+            deleted = report.deleted,
+            finished = report.finished_earlier,
+            "retention sweep"
+        );
+    }
+    Ok(report)
+}

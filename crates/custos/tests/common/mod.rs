@@ -1,0 +1,314 @@
+//! Shared by the in-process tests: a server with a movable clock, cameras
+//! that record synthetic video, a dock, and an HTTP client for people.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use custos_camera::camera::Button;
+use custos_camera::display::SimulatedDisplay;
+use custos_camera::source::{CaptureSource, Pacing, SyntheticSource};
+use custos_camera::storage::CameraConfig;
+use custos_camera::{Camera, CameraDir};
+use custos_dock::{Dock, DockConfig};
+use custos_keys::secrecy::SecretString;
+use custos_server::admin::Admin;
+use custos_server::{RunningServer, ServerConfig};
+
+pub const PASS: &str = "offload test passphrase";
+
+pub struct World {
+    pub tmp: tempfile::TempDir,
+    pub data: std::path::PathBuf,
+    pub server: RunningServer,
+    pub dock_config: DockConfig,
+    /// Added to the real time on the server's clock: lets a test skip days.
+    pub clock_offset: Arc<AtomicI64>,
+}
+
+pub async fn world() -> World {
+    world_with(Default::default()).await
+}
+
+pub async fn world_with(policy: custos_access::Policy) -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    custos_keys::EvidenceKeyStore::new(&data)
+        .init(&SecretString::from(PASS.to_owned()), 10)
+        .unwrap();
+    let config = ServerConfig {
+        data: data.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        server_id: "test-city".into(),
+        retention_millis: 28 * 86_400_000,
+        policy,
+    };
+    let clock_offset = Arc::new(AtomicI64::new(0));
+    let offset = clock_offset.clone();
+    let clock: custos_server::Clock = Arc::new(move || {
+        custos_format::UtcMillis::now().plus_millis(offset.load(Ordering::SeqCst))
+    });
+    let server = custos_server::start(config, &SecretString::from(PASS.to_owned()), clock)
+        .await
+        .unwrap();
+    let admin = Admin::open(&data).await.unwrap();
+    let credential = admin.enroll_dock("dock-1").await.unwrap();
+    let dock_config = DockConfig {
+        server: format!("https://localhost:{}", server.addr.port()),
+        dock_id: credential.dock_id,
+        token: credential.token,
+        server_certificate_pem: server.certificate_pem.clone(),
+    };
+    World {
+        tmp,
+        data,
+        server,
+        dock_config,
+        clock_offset,
+    }
+}
+
+impl World {
+    /// A camera with `n` one-second recordings, enrolled unless told otherwise.
+    pub async fn camera(&self, name: &str, n: usize, enroll: bool) -> CameraDir {
+        let recipient = custos_keys::EvidenceKeyStore::new(&self.data)
+            .recipient()
+            .unwrap();
+        let dir = CameraDir::new(self.tmp.path().join(name));
+        dir.init(&CameraConfig {
+            device_id: name.into(),
+            evidence_recipient: recipient.to_string(),
+            officer_id: None,
+            prerecord_seconds: 0,
+            width: 160,
+            height: 120,
+            fps: 30,
+            bitrate_bps: 300_000,
+            storage_capacity_bytes: None,
+            display_triggers_recording: false,
+            simulated_gps: false,
+            server_receipt_key: None,
+        })
+        .unwrap();
+        if enroll {
+            let admin = Admin::open(&self.data).await.unwrap();
+            admin
+                .enroll_camera(name, &dir.verifying_key().unwrap())
+                .await
+                .unwrap();
+        }
+        // The camera pins the server's receipt key either way (it may be revoked later).
+        let mut config = dir.load_config().unwrap();
+        config.server_receipt_key = Some(
+            custos_server::keys::receipt_public_key(&self.data)
+                .unwrap()
+                .to_hex(),
+        );
+        dir.save_config(&config).unwrap();
+        Dock::checkout(&dir, "boa-5").unwrap();
+        record(&dir, n);
+        dir
+    }
+
+    pub async fn offload(&self, cam: &CameraDir) -> (custos_dock::CameraReport, u64) {
+        let config = self.dock_config.clone();
+        let cam = cam.clone();
+        tokio::task::spawn_blocking(move || {
+            let sent = AtomicU64::new(0);
+            let dock = Dock::new(config).unwrap();
+            let report = dock.offload(&cam, &|n| {
+                sent.fetch_add(n, Ordering::Relaxed);
+            });
+            (report.unwrap(), sent.load(Ordering::Relaxed))
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn admin(&self) -> Admin {
+        Admin::open(&self.data).await.unwrap()
+    }
+}
+
+pub fn record(dir: &CameraDir, n: usize) {
+    record_frames(dir, n, 30);
+}
+
+pub fn record_frames(dir: &CameraDir, n: usize, frames: usize) {
+    let mut source = SyntheticSource::new(
+        160,
+        120,
+        30,
+        1_795_424_400_000_000,
+        "x",
+        Pacing::AsFastAsPossible,
+    )
+    .unwrap();
+    let mut cam = Camera::open(dir.clone(), SimulatedDisplay::default(), "test".into()).unwrap();
+    let mut feed = |cam: &mut Camera<SimulatedDisplay>, frames: usize| {
+        for _ in 0..frames {
+            cam.on_frame(source.next_frame().unwrap().unwrap()).unwrap();
+        }
+    };
+    for _ in 0..n {
+        cam.press(Button::Record).unwrap();
+        feed(&mut cam, frames);
+        cam.press(Button::Stop).unwrap();
+        feed(&mut cam, 1);
+    }
+}
+
+pub fn files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+pub fn agent(w: &World) -> ureq::Agent {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = ureq::tls::Certificate::from_pem(w.server.certificate_pem.as_bytes()).unwrap();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Someone who can sign in.
+pub struct Account {
+    pub name: String,
+    pub password: String,
+    pub secret: String,
+}
+
+/// An HTTP answer, read whole.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+impl World {
+    pub fn base(&self) -> String {
+        format!("https://localhost:{}", self.server.addr.port())
+    }
+
+    pub fn now(&self) -> custos_format::UtcMillis {
+        custos_format::UtcMillis::now().plus_millis(self.clock_offset.load(Ordering::SeqCst))
+    }
+
+    /// Moves the server's clock to `at` (and lets it run on from there).
+    pub fn set_time(&self, at: custos_format::UtcMillis) {
+        let offset = at.as_millis() - custos_format::UtcMillis::now().as_millis();
+        self.clock_offset.store(offset, Ordering::SeqCst);
+    }
+
+    pub async fn add_user(&self, name: &str, role: &str, officer_id: Option<&str>) -> Account {
+        let role = custos_access::Role::parse(role).unwrap();
+        let e = self
+            .admin()
+            .await
+            .add_user(name, role, officer_id.map(str::to_owned))
+            .await
+            .unwrap();
+        Account {
+            name: name.into(),
+            password: e.password.to_string(),
+            secret: e.totp_secret.to_string(),
+        }
+    }
+
+    /// Signs in with a fresh TOTP code (the clock steps 30 s first, so the
+    /// same person can sign in again).
+    pub async fn sign_in(&self, a: &Account) -> String {
+        self.clock_offset.fetch_add(30_000, Ordering::SeqCst);
+        let code = custos_server::auth::totp_code(&a.secret, self.now()).unwrap();
+        let body = serde_json::json!({"name": a.name, "password": a.password, "code": code});
+        let answer = self
+            .call("POST", "/api/v1/session", None, Some(body), &[])
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.json());
+        answer.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let agent = agent(self);
+        let url = format!("{}{path}", self.base());
+        let method = method.to_owned();
+        let token = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let mut request = ureq::http::Request::builder()
+                .method(method.as_str())
+                .uri(&url);
+            if let Some(t) = &token {
+                request = request.header("authorization", t);
+            }
+            for (k, v) in &headers {
+                request = request.header(k, v);
+            }
+            let response = match body {
+                Some(b) => agent.run(
+                    request
+                        .header("content-type", "application/json")
+                        .body(serde_json::to_vec(&b).unwrap())
+                        .unwrap(),
+                ),
+                None => agent.run(request.body(()).unwrap()),
+            };
+            let mut response = response.unwrap();
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                .collect();
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_vec()
+                .unwrap();
+            Answer {
+                status,
+                headers,
+                body,
+            }
+        })
+        .await
+        .unwrap()
+    }
+}

@@ -1,0 +1,455 @@
+//! Footage at the evidence server: played back only for a stated purpose
+//! and an open case, audited before the first byte, decrypted on the fly
+//! with HTTP ranges; deleted on time unless held, leaving a tombstone and a
+//! blob no backup can open. Clock injected.
+
+mod common;
+
+use common::*;
+use custos_keys::secrecy::SecretString;
+use rand::Rng;
+
+const DAY: i64 = 86_400_000;
+
+async fn audit(w: &World) -> Vec<custos_audit::AuditEvent> {
+    let rows = w
+        .server
+        .deployment
+        .catalog
+        .audit_entries(0, 1_000_000)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| custos_audit::AuditEntry::parse(&r.bytes).unwrap().event)
+        .collect()
+}
+
+/// The plaintext of a stored recording, decrypted independently of the
+/// server's playback path: catalog header + blob, through the format crate.
+fn plaintext(w: &World, r: &custos_catalog::Recording) -> Vec<u8> {
+    let stored = std::fs::read(w.data.join("blobs").join(&r.blob_key)).unwrap();
+    let mut file = r.age_header.clone();
+    file.extend_from_slice(&stored[r.age_header.len()..]);
+    let identity = custos_keys::EvidenceKeyStore::new(&w.data)
+        .unseal(&SecretString::from(PASS.to_owned()))
+        .unwrap();
+    let signed = custos_format::SignedManifest::parse(&r.manifest, &r.manifest_signature).unwrap();
+    let mut out = Vec::new();
+    custos_format::verify::decrypt_recording(&signed, &file[..], &identity, &mut out).unwrap();
+    out
+}
+
+async fn open_case(w: &World, token: &str, kind: &str) -> String {
+    let answer = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(token),
+            Some(serde_json::json!({"kind": kind, "label": "test case", "reference": "PV-2026-1"})),
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.json());
+    answer.json()["case_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playback_needs_purpose_and_open_case_is_audited_first_and_seeks() {
+    let w = world().await;
+    // Long enough to span several 64 KiB encryption chunks.
+    let cam = w.camera("cam-p", 0, true).await;
+    record_frames(&cam, 2, 450);
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!(report.stored, 2);
+    let recordings = w.server.deployment.catalog.recordings().await.unwrap();
+    let r = &recordings[0];
+    let expected = plaintext(&w, r);
+    assert!(expected.len() > 3 * 65_536, "{} bytes", expected.len());
+
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let officer = w.add_user("boa5", "officer", Some("boa-5")).await;
+    let admin = w.add_user("root", "admin", None).await;
+    let token = w.sign_in(&anna).await;
+    let case = open_case(&w, &token, "complaint").await;
+    let video = format!("/api/v1/recordings/{}/video", r.recording_id);
+
+    // No purpose, a purpose not on the list, an unknown case: refused, audited.
+    for (query, code) in [
+        (String::new(), "purpose-required"),
+        (format!("?case={case}"), "purpose-required"),
+        (
+            format!("?purpose=curiosity&case={case}"),
+            "purpose-not-allowed",
+        ),
+        (
+            "?purpose=complaint&case=no-such-case".to_string(),
+            "case-unknown",
+        ),
+    ] {
+        let answer = w
+            .call("GET", &format!("{video}{query}"), Some(&token), None, &[])
+            .await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (403, code),
+            "{query}"
+        );
+    }
+    let refused = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "recording.play" && e.outcome == custos_audit::Outcome::Refused)
+        .count();
+    assert_eq!(refused, 4);
+    // Roles that never see footage, whatever they state.
+    let purpose = format!("?purpose=complaint&case={case}");
+    for who in [&officer, &admin] {
+        let t = w.sign_in(who).await;
+        let answer = w
+            .call("GET", &format!("{video}{purpose}"), Some(&t), None, &[])
+            .await;
+        assert_eq!((answer.status, answer.code().as_str()), (403, "forbidden"));
+    }
+
+    // The whole recording, then ranges: byte-exact against an independent decryption.
+    let before = audit(&w).await.len();
+    let whole = w
+        .call("GET", &format!("{video}{purpose}"), Some(&token), None, &[])
+        .await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("content-type"), Some("video/mp4"));
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    assert_eq!(whole.header("cache-control"), Some("no-store"));
+    assert!(
+        whole.body == expected,
+        "playback differs from the recording"
+    );
+    let entries = audit(&w).await;
+    let played = &entries[before];
+    assert_eq!(
+        (
+            played.action.as_str(),
+            played.purpose.as_deref(),
+            played.case.as_deref(),
+            played.actor.as_str()
+        ),
+        (
+            "recording.play",
+            Some("complaint"),
+            Some(case.as_str()),
+            "user:anna"
+        )
+    );
+    assert_eq!(
+        played.object.as_deref(),
+        Some(format!("recording:{}", r.recording_id).as_str())
+    );
+    let len = expected.len() as u64;
+    let mut rng = rand::thread_rng();
+    let mut ranges: Vec<(u64, u64)> = (0..12)
+        .map(|_| {
+            let a = rng.gen_range(0..len);
+            (a, rng.gen_range(a..len.min(a + 200_000)))
+        })
+        .collect();
+    ranges.extend([(0, 0), (len - 1, len - 1), (65_535, 65_536), (0, len - 1)]);
+    for (a, b) in ranges {
+        let answer = w
+            .call(
+                "GET",
+                &format!("{video}{purpose}"),
+                Some(&token),
+                None,
+                &[("range", &format!("bytes={a}-{b}"))],
+            )
+            .await;
+        assert_eq!(answer.status, 206, "{a}-{b}");
+        assert_eq!(
+            answer.header("content-range"),
+            Some(format!("bytes {a}-{b}/{len}").as_str())
+        );
+        assert!(
+            answer.body == expected[a as usize..=b as usize],
+            "bytes {a}-{b} differ"
+        );
+    }
+    let suffix = w
+        .call(
+            "GET",
+            &format!("{video}{purpose}"),
+            Some(&token),
+            None,
+            &[("range", "bytes=-100")],
+        )
+        .await;
+    assert!(suffix.body == expected[expected.len() - 100..]);
+    for (range, status) in [
+        (format!("bytes={len}-"), 416),
+        ("bytes=0-1,5-6".into(), 400),
+        ("pages=1-2".into(), 400),
+    ] {
+        let answer = w
+            .call(
+                "GET",
+                &format!("{video}{purpose}"),
+                Some(&token),
+                None,
+                &[("range", &range)],
+            )
+            .await;
+        assert_eq!(answer.status, status, "{range}");
+    }
+    // ffprobe, an outside reader, sees H.264 video in what was played.
+    let file = w.tmp.path().join("played.mp4");
+    std::fs::write(&file, &whole.body).unwrap();
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "h264");
+    // Unknown recordings and garbage ids: 404, still audited.
+    for id in ["0190f0c4-0000-7000-8000-000000000001", "garbage"] {
+        let answer = w
+            .call(
+                "GET",
+                &format!("/api/v1/recordings/{id}/video{purpose}"),
+                Some(&token),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, 404);
+    }
+    // A closed case opens nothing any more.
+    let close = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/close"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(close.status, 200, "{}", close.json());
+    let answer = w
+        .call("GET", &format!("{video}{purpose}"), Some(&token), None, &[])
+        .await;
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (403, "case-closed")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_on_time_keeps_what_is_held_and_shreds_the_key() {
+    let w = world().await;
+    let cam = w.camera("cam-r", 3, true).await;
+    w.offload(&cam).await;
+    let catalog = w.server.deployment.catalog.clone();
+    let mut recordings = catalog.recordings().await.unwrap();
+    recordings.sort_by_key(|r| r.sequence);
+    let latest_end = recordings.iter().map(|r| r.ended_at).max().unwrap();
+    let due = recordings.iter().map(|r| r.delete_after).max().unwrap();
+    assert_eq!(due.as_millis(), latest_end.as_millis() + 28 * DAY);
+    // A backup taken today holds copies of the blobs.
+    let backups: Vec<Vec<u8>> = recordings
+        .iter()
+        .map(|r| std::fs::read(w.data.join("blobs").join(&r.blob_key)).unwrap())
+        .collect();
+
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let token = w.sign_in(&anna).await;
+    let case = open_case(&w, &token, "incident").await;
+    let held = recordings[0].recording_id;
+    let hold = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&token),
+            Some(serde_json::json!({"recording_id": held, "reason": "incident on the Coolsingel"})),
+            &[],
+        )
+        .await;
+    assert_eq!(hold.status, 201, "{}", hold.json());
+
+    let sink = custos_server::retention::AuditSink::Server(w.server.deployment.audit.clone());
+    let sweep = |at: custos_format::UtcMillis| {
+        let (catalog, blobs, sink) = (
+            catalog.clone(),
+            w.server.deployment.blobs.clone(),
+            sink.clone(),
+        );
+        async move {
+            custos_server::retention::sweep(&*catalog, &blobs, &sink, at)
+                .await
+                .unwrap()
+        }
+    };
+    // Day 27: everything kept.
+    assert_eq!(sweep(latest_end.plus_millis(27 * DAY)).await.deleted, 0);
+    assert_eq!(catalog.recordings().await.unwrap().len(), 3);
+    // Day 28 + 1 h: the two unheld recordings are gone.
+    let after = due.plus_millis(3_600_000);
+    assert_eq!(sweep(after).await.deleted, 2);
+    assert_eq!(sweep(after).await.deleted, 0, "idempotent");
+    let left = catalog.recordings().await.unwrap();
+    assert_eq!(
+        left.iter().map(|r| r.recording_id).collect::<Vec<_>>(),
+        vec![held]
+    );
+    let identity = custos_keys::EvidenceKeyStore::new(&w.data)
+        .unseal(&SecretString::from(PASS.to_owned()))
+        .unwrap();
+    for (r, backup) in recordings.iter().zip(&backups).skip(1) {
+        assert!(
+            !w.data.join("blobs").join(&r.blob_key).exists(),
+            "blob deleted"
+        );
+        let t = catalog.tombstone(r.recording_id).await.unwrap().unwrap();
+        assert_eq!(
+            (t.reason.as_str(), t.blob_deleted, t.ciphertext_sha256),
+            ("retention-period", true, r.ciphertext_sha256)
+        );
+        // Crypto-shredded: the backup's copy opens with nothing, not even the evidence key.
+        assert!(age::Decryptor::new(&backup[..]).is_err());
+        let mut with_guess = b"age-encryption.org/v1\n".to_vec();
+        with_guess.extend_from_slice(&backup[r.age_header.len()..]);
+        assert!(age::Decryptor::new(&with_guess[..])
+            .map(|d| d
+                .decrypt(std::iter::once(&identity as &dyn age::Identity))
+                .is_err())
+            .unwrap_or(true));
+    }
+    let deletions = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "recording.delete" && e.actor == "system:sweeper")
+        .count();
+    assert_eq!(deletions, 2);
+
+    // Closing the case releases the hold: kept max(original, release + 7 days).
+    w.set_time(after);
+    let token = w.sign_in(&anna).await;
+    let close = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/close"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(close.json()["released_holds"], 1);
+    let kept_until = catalog.recording(held).await.unwrap().unwrap().delete_after;
+    assert!(kept_until.as_millis() >= after.as_millis() + 7 * DAY);
+    assert_eq!(sweep(after.plus_millis(6 * DAY)).await.deleted, 0);
+    assert_eq!(sweep(kept_until.plus_millis(1)).await.deleted, 1);
+    assert!(catalog.recordings().await.unwrap().is_empty());
+    assert!(catalog.tombstone(held).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_may_need_a_second_person_and_cases_are_checked() {
+    let w = world_with(custos_access::Policy {
+        hold_needs_second_approver: true,
+        ..Default::default()
+    })
+    .await;
+    let cam = w.camera("cam-h", 1, true).await;
+    w.offload(&cam).await;
+    let recording = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let bert = w.add_user("bert", "privacy-officer", None).await;
+    let (ta, tb) = (w.sign_in(&anna).await, w.sign_in(&bert).await);
+    let case = open_case(&w, &ta, "police-request").await;
+    let hold = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&ta),
+            Some(serde_json::json!({"recording_id": recording.recording_id, "reason": "PV requested"})),
+            &[],
+        )
+        .await
+        .json();
+    assert!(hold["approved_at"].is_null());
+    let approve = format!(
+        "/api/v1/holds/{}/approve",
+        hold["hold_id"].as_str().unwrap()
+    );
+    let own = w.call("POST", &approve, Some(&ta), None, &[]).await;
+    assert_eq!((own.status, own.code().as_str()), (403, "four-eyes"));
+    let second = w.call("POST", &approve, Some(&tb), None, &[]).await;
+    assert_eq!(second.status, 200, "{}", second.json());
+    assert_eq!(second.json()["approved_by"], "bert");
+    assert_eq!(
+        w.call("POST", &approve, Some(&tb), None, &[]).await.status,
+        409
+    );
+
+    // Garbage and forgeries are refused clearly and leave nothing behind.
+    for bad in [
+        serde_json::json!({"kind": "party", "label": "x"}),
+        serde_json::json!({"kind": "police-request", "label": "no PV number"}),
+        serde_json::json!({"kind": "complaint", "label": ""}),
+        serde_json::json!({"kind": "complaint", "label": "x", "case_id": "has spaces"}),
+        serde_json::json!({"kind": "complaint", "label": "x", "extra": 1}),
+        serde_json::json!([1, 2]),
+    ] {
+        let answer = w
+            .call("POST", "/api/v1/cases", Some(&ta), Some(bad.clone()), &[])
+            .await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.json());
+    }
+    let dup = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(&ta),
+            Some(serde_json::json!({"kind": "complaint", "label": "x", "case_id": case})),
+            &[],
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+    let no_rec = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&ta),
+            Some(serde_json::json!({"recording_id": "0190f0c4-0000-7000-8000-000000000001", "reason": "x"})),
+            &[],
+        )
+        .await;
+    assert_eq!(no_rec.status, 404);
+    let cases = w
+        .call("GET", "/api/v1/cases", Some(&ta), None, &[])
+        .await
+        .json();
+    assert_eq!(cases.as_array().unwrap().len(), 1);
+    // A subject access request is due a month after it came in.
+    let sar = open_case(&w, &ta, "subject-access-request").await;
+    let got = w
+        .call("GET", &format!("/api/v1/cases/{sar}"), Some(&ta), None, &[])
+        .await
+        .json();
+    let opened =
+        custos_format::UtcMillis::parse(got["case"]["opened_at"].as_str().unwrap()).unwrap();
+    let due = custos_format::UtcMillis::parse(got["case"]["due_at"].as_str().unwrap()).unwrap();
+    let days = (due.as_millis() - opened.as_millis()) / DAY;
+    assert!((28..=31).contains(&days), "{days}");
+}
