@@ -31,6 +31,15 @@ pub fn router(deployment: Arc<Deployment>) -> Router {
         )
         .route("/api/v1/dock", get(whoami))
         .route(
+            "/api/v1/openapi.json",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    include_str!("openapi.json"),
+                )
+            }),
+        )
+        .route(
             "/api/v1/uploads",
             post(offer).layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
         )

@@ -242,7 +242,19 @@ impl Ingest {
             recording_id: m.map(|m| m.manifest().recording_id),
             detail,
         };
-        if let Err(e) = self.catalog.add_incident(&incident, (self.clock)()).await {
+        let at = (self.clock)();
+        let object = match (&incident.recording_id, &incident.device_id) {
+            (Some(r), _) => format!("recording:{r}"),
+            (None, Some(d)) => format!("camera:{d}"),
+            (None, None) => format!("dock:{dock}"),
+        };
+        let event = AuditEvent::new(at, format!("dock:{dock}"), "incident.record", Outcome::Ok)
+            .object(object)
+            .detail(kind.as_str());
+        if let Err(e) = self.audit.record(event).await {
+            tracing::error!(error = %e, "could not write an audit entry");
+        }
+        if let Err(e) = self.catalog.add_incident(&incident, at).await {
             tracing::error!(error = %e, "could not record an integrity incident");
         }
         tracing::warn!(kind = kind.as_str(), "integrity incident");

@@ -57,6 +57,9 @@ enum Command {
     /// Integrity incidents: gaps, broken chains, bad signatures, replays, mismatches.
     #[command(subcommand)]
     Incidents(ListCommand),
+    /// Retention: delete what is due (also done by `serve` every ten minutes).
+    #[command(subcommand)]
+    Retention(server::RetentionCommand),
     /// The tamper-evident audit log: verify, export with proofs, checkpoint.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -93,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Command::Device(c) => device::run(c),
         Command::Audit(c) => audit::run(c),
         Command::Users(c) => server::users(c),
+        Command::Retention(c) => server::retention(c),
         Command::VerifyRecording(a) => verify::run(a),
         Command::Bench(c) => bench::run(c),
     };

@@ -343,3 +343,57 @@ pub fn incidents(args: ListArgs) -> Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Delete what is due now: recordings past their period that no hold
+    /// keeps (key first, then blob; a tombstone and an audit entry stay).
+    Sweep {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn retention(command: RetentionCommand) -> Result<ExitCode> {
+    let RetentionCommand::Sweep { data, json } = command;
+    block_on(async move {
+        if !data.data.join("keys/evidence.recipient").exists() {
+            anyhow::bail!("{} is not a Custos data directory", data.data.display());
+        }
+        let catalog: std::sync::Arc<dyn custos_catalog::Catalog> =
+            std::sync::Arc::new(custos_catalog_sqlite::SqliteCatalog::open(&data.data).await?);
+        let blobs = custos_blobs::BlobStore::local(&data.data.join("blobs"))?;
+        let signer = std::sync::Arc::new(custos_server::audit::load_or_create_signer(&data.data)?);
+        let sink = custos_server::retention::AuditSink::Direct {
+            catalog: catalog.clone(),
+            signer,
+        };
+        let now = custos_format::UtcMillis::now();
+        let report = custos_server::retention::sweep(&*catalog, &blobs, &sink, now).await?;
+        sink.record(
+            custos_audit::AuditEvent::new(
+                now,
+                "system:cli",
+                "retention.sweep",
+                custos_audit::Outcome::Ok,
+            )
+            .object("recordings")
+            .detail(format!(
+                "{} deleted, {} finished",
+                report.deleted, report.finished_earlier
+            )),
+        )
+        .await?;
+        if json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            eprintln!(
+                "{} recording(s) deleted; {} earlier deletion(s) finished",
+                report.deleted, report.finished_earlier
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

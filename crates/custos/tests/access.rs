@@ -293,14 +293,54 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
         ("GET", "/api/v1/devices".into(), None, &["admin"]),
         // Footage: allowed roles then meet the purpose check (403 purpose-…).
-        ("GET", format!("/api/v1/recordings/{some_id}/video"), None, &["reviewer", "privacy-officer"]),
-        ("GET", format!("/api/v1/recordings/{some_id}/video?purpose=complaint&case=k-1"), None, &["reviewer", "privacy-officer"]),
-        ("GET", "/api/v1/cases".into(), None, &["reviewer", "privacy-officer"]),
-        ("POST", "/api/v1/cases".into(), Some(serde_json::json!({"kind": "nonsense", "label": "x"})), &["reviewer", "privacy-officer"]),
-        ("GET", "/api/v1/cases/k-1".into(), None, &["reviewer", "privacy-officer"]),
-        ("POST", "/api/v1/cases/k-1/close".into(), None, &["reviewer", "privacy-officer"]),
-        ("POST", "/api/v1/cases/k-1/holds".into(), Some(serde_json::json!({"recording_id": some_id, "reason": "x"})), &["reviewer", "privacy-officer"]),
-        ("POST", format!("/api/v1/holds/{some_id}/approve"), None, &["reviewer", "privacy-officer"]),
+        (
+            "GET",
+            format!("/api/v1/recordings/{some_id}/video"),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "GET",
+            format!("/api/v1/recordings/{some_id}/video?purpose=complaint&case=k-1"),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "GET",
+            "/api/v1/cases".into(),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "POST",
+            "/api/v1/cases".into(),
+            Some(serde_json::json!({"kind": "nonsense", "label": "x"})),
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "GET",
+            "/api/v1/cases/k-1".into(),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "POST",
+            "/api/v1/cases/k-1/close".into(),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "POST",
+            "/api/v1/cases/k-1/holds".into(),
+            Some(serde_json::json!({"recording_id": some_id, "reason": "x"})),
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/holds/{some_id}/approve"),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
         // Docks' endpoints take dock credentials, never a person's session.
         ("GET", "/api/v1/dock".into(), None, &[]),
         (
@@ -316,7 +356,8 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             let (status, response) = w.call(method, path, token.as_deref(), body.clone());
             let expect_allowed = allowed.contains(role);
             // A role refusal is 403 `forbidden`; other 403s (no purpose) come after it.
-            let was_allowed = status != 401 && !(status == 403 && response["error"]["code"] == "forbidden");
+            let was_allowed =
+                status != 401 && !(status == 403 && response["error"]["code"] == "forbidden");
             let right_refusal = match (token, expect_allowed) {
                 (None, _) => status == 401,
                 (Some(_), false) if path.contains("dock") || path.contains("uploads") => {
@@ -355,7 +396,11 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         .filter(|(_, path, _, _)| path.contains("/video"))
         .map(|(_, _, _, allowed)| allowed.len())
         .sum();
-    assert_eq!(refused.len(), expected_refusals + purpose_refusals, "{refused:?}");
+    assert_eq!(
+        refused.len(),
+        expected_refusals + purpose_refusals,
+        "{refused:?}"
+    );
     assert!(refused
         .iter()
         .any(|(actor, action, _)| actor == "user:u-admin" && action == "recordings.list"));
@@ -476,7 +521,10 @@ fn sessions_expire_after_thirty_idle_minutes_and_cookies_need_csrf() {
     // Refused before its body was read: the server says it closes the
     // connection, so no client sends its next request into it.
     assert_eq!(
-        without.headers().get("connection").map(|v| v.to_str().unwrap()),
+        without
+            .headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap()),
         Some("close")
     );
     let wrong = w
@@ -536,4 +584,78 @@ fn sessions_expire_after_thirty_idle_minutes_and_cookies_need_csrf() {
     }
     let (_, users) = w.call("GET", "/api/v1/users", Some(&admin_token), None);
     assert_eq!(users.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn openapi_document_describes_exactly_the_routes_served() {
+    let w = World::new();
+    let (status, doc) = w.call("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let raw = |method: &str, path: &str| -> u16 {
+        let url = format!(
+            "{}{}",
+            w.base,
+            path.replace("{id}", "x").replace("{name}", "x")
+        );
+        let request = ureq::http::Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(url)
+            .body(())
+            .unwrap();
+        w.agent.run(request).unwrap().status().as_u16()
+    };
+    // Everything documented is served (anonymous callers get 401, not 404/405)...
+    let mut documented = Vec::new();
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let status = raw(method, path);
+            assert!(
+                status != 404 && status != 405,
+                "{method} {path} documented but not served: {status}"
+            );
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    assert_eq!(
+        raw("get", "/api/v1/not-a-route"),
+        404,
+        "the check above can fail"
+    );
+    // ...and everything served is documented.
+    let served = [
+        "GET /api/v1/health",
+        "GET /api/v1/openapi.json",
+        "POST /api/v1/session",
+        "GET /api/v1/session",
+        "DELETE /api/v1/session",
+        "GET /api/v1/recordings",
+        "GET /api/v1/recordings/{id}",
+        "GET /api/v1/recordings/{id}/video",
+        "GET /api/v1/incidents",
+        "GET /api/v1/audit/checkpoint",
+        "GET /api/v1/audit/entries",
+        "GET /api/v1/audit/proofs/inclusion",
+        "GET /api/v1/audit/proofs/consistency",
+        "GET /api/v1/users",
+        "POST /api/v1/users",
+        "POST /api/v1/users/{name}/unlock",
+        "GET /api/v1/devices",
+        "GET /api/v1/cases",
+        "POST /api/v1/cases",
+        "GET /api/v1/cases/{id}",
+        "POST /api/v1/cases/{id}/close",
+        "POST /api/v1/cases/{id}/holds",
+        "POST /api/v1/holds/{id}/approve",
+        "GET /api/v1/dock",
+        "POST /api/v1/uploads",
+        "PATCH /api/v1/uploads/{id}",
+        "HEAD /api/v1/uploads/{id}",
+        "POST /api/v1/uploads/{id}/complete",
+    ];
+    let mut served: Vec<String> = served.iter().map(|s| s.to_string()).collect();
+    served.sort();
+    documented.sort();
+    assert_eq!(documented, served);
 }

@@ -806,6 +806,25 @@ fn serve_enroll_dock_offload_and_list_from_the_command_line() {
         .arg(&data)))
     .unwrap();
     assert_eq!(incidents, serde_json::json!([]));
+    // Nothing is due yet (28 days): a sweep deletes nothing, and says so.
+    let swept: serde_json::Value = serde_json::from_str(&ok(custos()
+        .args(["retention", "sweep", "--json", "--data"])
+        .arg(&data)))
+    .unwrap();
+    assert_eq!(
+        swept,
+        serde_json::json!({"deleted": 0, "finished_earlier": 0})
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ok(custos()
+            .args(["recordings", "list", "--json", "--data"])
+            .arg(&data)))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len(),
+        2
+    );
 
     // A revoked dock is refused; nothing on the camera is touched.
     ok(custos()
