@@ -564,39 +564,41 @@ impl Catalog for SqliteCatalog {
         rows.iter().map(recording_row).collect()
     }
 
-    async fn replace_with_tombstone(&self, t: &Tombstone) -> Result<()> {
+    async fn replace_with_tombstones(&self, tombstones: &[Tombstone]) -> Result<Vec<Uuid>> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query(
-            "INSERT INTO tombstones (recording_id, device_id, sequence, started_at, ended_at, \
-             ciphertext_sha256, manifest_sha256, deleted_at, reason, blob_key, blob_deleted) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(t.recording_id.to_string())
-        .bind(&t.device_id)
-        .bind(t.sequence as i64)
-        .bind(ms(t.started_at))
-        .bind(ms(t.ended_at))
-        .bind(hex::encode(t.ciphertext_sha256))
-        .bind(hex::encode(t.manifest_sha256))
-        .bind(ms(t.deleted_at))
-        .bind(&t.reason)
-        .bind(&t.blob_key)
-        .bind(t.blob_deleted as i64)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| insert_error(e, "tombstone", t.recording_id.to_string()))?;
-        let done = sqlx::query("DELETE FROM recordings WHERE recording_id = ?")
+        let mut replaced = Vec::with_capacity(tombstones.len());
+        for t in tombstones {
+            let done = sqlx::query("DELETE FROM recordings WHERE recording_id = ?")
+                .bind(t.recording_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            if done.rows_affected() != 1 {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO tombstones (recording_id, device_id, sequence, started_at, ended_at, \
+                 ciphertext_sha256, manifest_sha256, deleted_at, reason, blob_key, blob_deleted) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
             .bind(t.recording_id.to_string())
+            .bind(&t.device_id)
+            .bind(t.sequence as i64)
+            .bind(ms(t.started_at))
+            .bind(ms(t.ended_at))
+            .bind(hex::encode(t.ciphertext_sha256))
+            .bind(hex::encode(t.manifest_sha256))
+            .bind(ms(t.deleted_at))
+            .bind(&t.reason)
+            .bind(&t.blob_key)
+            .bind(t.blob_deleted as i64)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
-        if done.rows_affected() != 1 {
-            return Err(CatalogError::NotFound {
-                what: "recording",
-                id: t.recording_id.to_string(),
-            });
+            .map_err(|e| insert_error(e, "tombstone", t.recording_id.to_string()))?;
+            replaced.push(t.recording_id);
         }
-        tx.commit().await.map_err(unavailable)
+        tx.commit().await.map_err(unavailable)?;
+        Ok(replaced)
     }
 
     async fn tombstone(&self, recording_id: Uuid) -> Result<Option<Tombstone>> {
@@ -630,13 +632,16 @@ impl Catalog for SqliteCatalog {
         rows.iter().map(tombstone_row).collect()
     }
 
-    async fn mark_blob_deleted(&self, recording_id: Uuid) -> Result<()> {
-        sqlx::query("UPDATE tombstones SET blob_deleted = 1 WHERE recording_id = ?")
-            .bind(recording_id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+    async fn mark_blobs_deleted(&self, recording_ids: &[Uuid]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for id in recording_ids {
+            sqlx::query("UPDATE tombstones SET blob_deleted = 1 WHERE recording_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
     }
 
     async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()> {

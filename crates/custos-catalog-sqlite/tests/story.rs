@@ -403,9 +403,19 @@ pub async fn story(catalog: &dyn Catalog) {
         blob_key: doomed.blob_key.clone(),
         blob_deleted: false,
     };
-    catalog.replace_with_tombstone(&tombstone).await.unwrap();
+    assert_eq!(
+        catalog
+            .replace_with_tombstones(std::slice::from_ref(&tombstone))
+            .await
+            .unwrap(),
+        vec![doomed.recording_id]
+    );
     assert!(
-        catalog.replace_with_tombstone(&tombstone).await.is_err(),
+        catalog
+            .replace_with_tombstones(std::slice::from_ref(&tombstone))
+            .await
+            .unwrap()
+            .is_empty(),
         "once"
     );
     assert_eq!(catalog.recording(doomed.recording_id).await.unwrap(), None);
@@ -422,7 +432,7 @@ pub async fn story(catalog: &dyn Catalog) {
         vec![tombstone.clone()]
     );
     catalog
-        .mark_blob_deleted(doomed.recording_id)
+        .mark_blobs_deleted(&[doomed.recording_id])
         .await
         .unwrap();
     assert!(catalog.tombstones_with_blob().await.unwrap().is_empty());

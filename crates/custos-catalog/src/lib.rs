@@ -306,9 +306,10 @@ pub trait Catalog: Send + Sync {
     /// Recordings whose time is up and that no unreleased hold keeps, oldest
     /// deadline first; found by index, never by scanning the catalog.
     async fn due_recordings(&self, now: UtcMillis, limit: u64) -> Result<Vec<Recording>>;
-    /// In one transaction: the tombstone in, the recording (and with it its
-    /// age header, the only copy of its key) out.
-    async fn replace_with_tombstone(&self, tombstone: &Tombstone) -> Result<()>;
+    /// In one transaction: the tombstones in, their recordings (and with them
+    /// their age headers, the only copies of their keys) out. Recordings
+    /// already gone are skipped; returns the ids replaced now.
+    async fn replace_with_tombstones(&self, tombstones: &[Tombstone]) -> Result<Vec<Uuid>>;
     async fn tombstone(&self, recording_id: Uuid) -> Result<Option<Tombstone>>;
     async fn tombstone_by_sequence(
         &self,
@@ -317,7 +318,7 @@ pub trait Catalog: Send + Sync {
     ) -> Result<Option<Tombstone>>;
     /// Tombstones whose blob deletion has not been confirmed.
     async fn tombstones_with_blob(&self) -> Result<Vec<Tombstone>>;
-    async fn mark_blob_deleted(&self, recording_id: Uuid) -> Result<()>;
+    async fn mark_blobs_deleted(&self, recording_ids: &[Uuid]) -> Result<()>;
     async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()>;
 
     async fn add_case(&self, case: &Case) -> Result<()>;

@@ -189,6 +189,27 @@ impl AuditLog {
             .map_err(AuditError::Unavailable)
     }
 
+    /// Appends several entries; they go in the same or consecutive batches
+    /// (the writer groups whatever is queued).
+    pub async fn record_all(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
+        let mut answers = Vec::with_capacity(events.len());
+        for event in events {
+            let (reply, answer) = oneshot::channel();
+            self.sender
+                .send(Pending { event, reply })
+                .await
+                .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?;
+            answers.push(answer);
+        }
+        for answer in answers {
+            answer
+                .await
+                .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?
+                .map_err(AuditError::Unavailable)?;
+        }
+        Ok(())
+    }
+
     pub fn verifier(&self) -> &NoteVerifier {
         &self.verifier
     }

@@ -30,13 +30,16 @@ pub enum AuditSink {
 
 impl AuditSink {
     pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.record_all(vec![event]).await
+    }
+
+    /// Several entries, durable together.
+    pub async fn record_all(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
         match self {
-            Self::Server(log) => log.record(event).await.map(|_| ()),
-            Self::Direct { catalog, signer } => {
-                crate::audit::append(&**catalog, signer, vec![event])
-                    .await
-                    .map(|_| ())
-            }
+            Self::Server(log) => log.record_all(events).await,
+            Self::Direct { catalog, signer } => crate::audit::append(&**catalog, signer, events)
+                .await
+                .map(|_| ()),
         }
     }
 }
@@ -66,26 +69,32 @@ pub async fn sweep(
     now: UtcMillis,
 ) -> Result<SweepReport, SweepError> {
     let mut report = SweepReport::default();
-    for t in catalog.tombstones_with_blob().await? {
+    let unfinished = catalog.tombstones_with_blob().await?;
+    for t in &unfinished {
         blobs.delete(&t.blob_key).await?;
-        catalog.mark_blob_deleted(t.recording_id).await?;
-        report.finished_earlier += 1;
     }
+    let ids: Vec<_> = unfinished.iter().map(|t| t.recording_id).collect();
+    catalog.mark_blobs_deleted(&ids).await?;
+    report.finished_earlier = ids.len() as u64;
     loop {
         let due = catalog.due_recordings(now, PAGE).await?;
         if due.is_empty() {
             break;
         }
-        for r in due {
-            let object = format!("recording:{}", r.recording_id);
-            audit
-                .record(
-                    AuditEvent::new(now, "system:sweeper", "recording.delete", Outcome::Ok)
-                        .object(&object)
-                        .detail(format!("retention period ended {}", r.delete_after)),
-                )
-                .await?;
-            let tombstone = Tombstone {
+        // One audit batch, one transaction and one blob pass per page: a
+        // sweep of thousands pays a few fsyncs, not thousands.
+        let events = due
+            .iter()
+            .map(|r| {
+                AuditEvent::new(now, "system:sweeper", "recording.delete", Outcome::Ok)
+                    .object(format!("recording:{}", r.recording_id))
+                    .detail(format!("retention period ended {}", r.delete_after))
+            })
+            .collect();
+        audit.record_all(events).await?;
+        let tombstones: Vec<Tombstone> = due
+            .iter()
+            .map(|r| Tombstone {
                 recording_id: r.recording_id,
                 device_id: r.device_id.clone(),
                 sequence: r.sequence,
@@ -97,17 +106,21 @@ pub async fn sweep(
                 reason: "retention-period".into(),
                 blob_key: r.blob_key.clone(),
                 blob_deleted: false,
-            };
-            match catalog.replace_with_tombstone(&tombstone).await {
-                Ok(()) => {}
-                // Deleted meanwhile by another sweeper: its work stands.
-                Err(CatalogError::NotFound { .. } | CatalogError::AlreadyExists { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            custos_faults::crash_point("sweeper:after-tombstone");
-            blobs.delete(&r.blob_key).await?;
-            catalog.mark_blob_deleted(r.recording_id).await?;
-            report.deleted += 1;
+            })
+            .collect();
+        // Recordings deleted meanwhile by another sweeper are skipped.
+        let replaced = catalog.replace_with_tombstones(&tombstones).await?;
+        custos_faults::crash_point("sweeper:after-tombstones");
+        for t in tombstones
+            .iter()
+            .filter(|t| replaced.contains(&t.recording_id))
+        {
+            blobs.delete(&t.blob_key).await?;
+        }
+        catalog.mark_blobs_deleted(&replaced).await?;
+        report.deleted += replaced.len() as u64;
+        if replaced.is_empty() {
+            break;
         }
     }
     if report.deleted + report.finished_earlier > 0 {
