@@ -228,16 +228,24 @@ pub async fn verify_stored(
         Ok(v) => v,
         Err(t) => return Ok(Err(t)),
     };
-    let mut from = 0;
-    loop {
-        let page = catalog.audit_entries(from, VERIFY_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        from = last.index + 1;
-        for row in &page {
-            if let Err(t) = v.push(row) {
-                return Ok(Err(t));
-            }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut page = catalog.audit_entries(0, VERIFY_PAGE).await?;
+    while let Some(last) = page.last() {
+        // Read the next page while this one is checked.
+        let from = last.index + 1;
+        let (next, checked) = tokio::join!(
+            catalog.audit_entries(from, VERIFY_PAGE),
+            tokio::task::spawn_blocking(move || {
+                let result = v.push_all(&page, threads);
+                (v, result)
+            })
+        );
+        let (back, result) = checked.map_err(|e| CatalogError::Unavailable(e.to_string()))?;
+        if let Err(t) = result {
+            return Ok(Err(t));
         }
+        v = back;
+        page = next?;
     }
     Ok(v.finish())
 }

@@ -52,6 +52,28 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// P4: durable audit appends per second (group commit) and `audit
+    /// verify` of a large log.
+    Audit {
+        #[arg(long, default_value_t = 200_000)]
+        entries: u64,
+        #[arg(long, default_value_t = 256)]
+        writers: usize,
+        /// Size of the log `audit verify` checks.
+        #[arg(long, default_value_t = 1_000_000)]
+        verify: u64,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// P5: a retention sweep of `due` recordings among `rows`.
+    Sweep {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 10_000)]
+        due: u64,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Pre-record memory: RSS growth on standby vs bitrate × window.
     PrerecordMemory {
         #[arg(long, default_value = "30s", value_parser = crate::device::parse_seconds)]
@@ -82,6 +104,13 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         ),
         BenchCommand::Ingest { size, dir } => crate::bench_ingest::run(size, dir),
+        BenchCommand::Audit {
+            entries,
+            writers,
+            verify,
+            dir,
+        } => crate::bench_server::audit_appends(entries, writers, verify, dir),
+        BenchCommand::Sweep { rows, due, dir } => crate::bench_server::sweep(rows, due, dir),
         BenchCommand::CameraPipeline {
             seconds,
             bitrate,

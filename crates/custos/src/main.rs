@@ -5,6 +5,7 @@
 mod audit;
 mod bench;
 mod bench_ingest;
+mod bench_server;
 mod demo;
 mod device;
 mod dock;
