@@ -184,7 +184,7 @@ impl AuditEntry {
         let e = &self.event;
         let mut out = Vec::with_capacity(320);
         out.push(b'{');
-        let mut field = |out: &mut Vec<u8>, key: &str, value: Option<&str>| {
+        let field = |out: &mut Vec<u8>, key: &str, value: Option<&str>| {
             if let Some(v) = value {
                 if out.len() > 1 {
                     out.push(b',');
