@@ -65,6 +65,22 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// P3: decrypting range playback vs nginx serving the plaintext (wrk),
+    /// and seek latency at random offsets. Needs Debian's nginx and wrk.
+    Playback {
+        #[arg(long, default_value = "4G", value_parser = crate::device::parse_bytes)]
+        size: u64,
+        /// Bytes each request asks for (a player's read-ahead).
+        #[arg(long, default_value = "1M", value_parser = crate::device::parse_bytes)]
+        range: u64,
+        /// Seconds each wrk run lasts.
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        #[arg(long, default_value_t = 500)]
+        seeks: usize,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// P5: a retention sweep of `due` recordings among `rows`.
     Sweep {
         #[arg(long, default_value_t = 1_000_000)]
@@ -111,6 +127,13 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         } => crate::bench_server::audit_appends(entries, writers, verify, dir),
         BenchCommand::Sweep { rows, due, dir } => crate::bench_server::sweep(rows, due, dir),
+        BenchCommand::Playback {
+            size,
+            range,
+            seconds,
+            seeks,
+            dir,
+        } => crate::bench_server::playback(size, range, seconds, seeks, dir),
         BenchCommand::CameraPipeline {
             seconds,
             bitrate,

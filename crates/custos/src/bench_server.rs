@@ -182,3 +182,285 @@ pub fn sweep(
     })?;
     Ok(std::process::ExitCode::SUCCESS)
 }
+
+/// P3: decrypting range playback over loopback (TLS, signed in, purpose and
+/// case, audited per request) vs nginx serving the same plaintext over TLS,
+/// both driven by wrk with random 1 MiB ranges; then the latency of single
+/// 64 KiB reads at random offsets (a player seeking).
+pub fn playback(
+    size: u64,
+    range: u64,
+    seconds: u64,
+    seeks: usize,
+    dir: Option<std::path::PathBuf>,
+) -> Result<std::process::ExitCode> {
+    use std::io::Write;
+    use std::process::Command;
+    anyhow::ensure!(
+        Command::new("wrk").arg("--version").output().is_ok() && std::path::Path::new("/usr/sbin/nginx").exists(),
+        "needs Debian's nginx and wrk: apt-get install nginx-light wrk"
+    );
+    let (_tmp, data) = workdir(dir)?;
+    let pass = custos_keys::secrecy::SecretString::from("bench passphrase".to_owned());
+    custos_keys::EvidenceKeyStore::new(&data).init(&pass, 10)?;
+    let recipient = custos_keys::EvidenceKeyStore::new(&data).recipient()?;
+
+    // The same bytes for both: a plaintext file for nginx, its age encryption for Custos.
+    let started = Instant::now();
+    let plain_path = data.join("plain.mp4");
+    let blob_key = "cam-1/00000001-bench.age";
+    let blob_path = data.join("blobs").join(blob_key);
+    std::fs::create_dir_all(blob_path.parent().expect("in blobs/"))?;
+    {
+        let mut plain = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&plain_path)?);
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))?;
+        let mut cipher = encryptor.wrap_output(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&blob_path)?))?;
+        let mut block = vec![0u8; 1 << 20];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut left = size;
+        while left > 0 {
+            for chunk in block.chunks_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+            }
+            let n = left.min(block.len() as u64) as usize;
+            plain.write_all(&block[..n])?;
+            cipher.write_all(&block[..n])?;
+            left -= n as u64;
+        }
+        plain.flush()?;
+        cipher.finish()?.flush()?;
+    }
+    let header = custos_server::ingest::read_age_header(&blob_path)?;
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&blob_path)?;
+        f.seek(SeekFrom::Start(0))?;
+        f.write_all(&vec![0u8; header.len()])?;
+    }
+    let ciphertext_length = std::fs::metadata(&blob_path)?.len();
+    eprintln!("{} of plaintext and its age encryption written in {:.1} s", human(size), started.elapsed().as_secs_f64());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let recording_id = uuid::Uuid::now_v7();
+    let now = UtcMillis::now();
+    let server = runtime.block_on(async {
+        let sqlite = SqliteCatalog::open(&data).await?;
+        sqlite
+            .add_device(&custos_catalog::Device {
+                device_id: "cam-1".into(),
+                public_key: "00".repeat(32),
+                enrolled_at: now,
+                revoked_at: None,
+            })
+            .await?;
+        sqlite
+            .import_recordings(&[Recording {
+                recording_id,
+                device_id: "cam-1".into(),
+                sequence: 1,
+                officer_id: Some("boa-1".into()),
+                started_at: now,
+                ended_at: now,
+                truncated: false,
+                ciphertext_sha256: [0; 32],
+                ciphertext_length,
+                manifest: b"{}".to_vec(),
+                manifest_signature: vec![0; 64],
+                manifest_sha256: [0; 32],
+                blob_key: blob_key.into(),
+                stored_at: now,
+                receipt: b"{}".to_vec(),
+                receipt_signature: vec![0; 64],
+                delete_after: now.plus_millis(86_400_000),
+                age_header: header.clone(),
+            }])
+            .await?;
+        drop(sqlite);
+        let config = custos_server::ServerConfig {
+            data: data.clone(),
+            listen: "127.0.0.1:0".parse()?,
+            tls: None,
+            server_id: "bench".into(),
+            retention_millis: 28 * 86_400_000,
+            policy: Default::default(),
+        };
+        custos_server::start(config, &pass, custos_server::system_clock()).await
+    })?;
+    let port = server.addr.port();
+    // A reviewer signs in and opens a case, as in real use.
+    let enrollment = runtime.block_on(async {
+        custos_server::admin::Admin::open(&data)
+            .await?
+            .add_user("bench-reviewer", custos_access::Role::Reviewer, None)
+            .await
+    })?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = ureq::tls::Certificate::from_pem(server.certificate_pem.as_bytes())?.to_owned();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let base = format!("https://localhost:{port}");
+    let code = custos_server::auth::totp_code(&enrollment.totp_secret, UtcMillis::now())?;
+    let session: serde_json::Value = agent
+        .post(format!("{base}/api/v1/session"))
+        .send_json(serde_json::json!({"name": "bench-reviewer", "password": enrollment.password.as_str(), "code": code}))?
+        .body_mut()
+        .read_json()?;
+    let token = session["token"].as_str().context_str("sign-in failed")?.to_owned();
+    let case: serde_json::Value = agent
+        .post(format!("{base}/api/v1/cases"))
+        .header("authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::json!({"kind": "complaint", "label": "benchmark"}))?
+        .body_mut()
+        .read_json()?;
+    let case_id = case["case_id"].as_str().context_str("no case")?.to_owned();
+    let video = format!("/api/v1/recordings/{recording_id}/video?purpose=complaint&case={case_id}");
+
+    // nginx on the same certificate, serving the plaintext.
+    let nginx_port = port + 1;
+    let nginx_dir = data.join("nginx");
+    std::fs::create_dir_all(nginx_dir.join("logs"))?;
+    std::fs::write(
+        nginx_dir.join("nginx.conf"),
+        format!(
+            "daemon off; worker_processes 2; error_log {dir}/logs/error.log; pid {dir}/nginx.pid;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; sendfile on; tcp_nopush on;\n\
+               client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir}; uwsgi_temp_path {dir}; scgi_temp_path {dir};\n\
+               server {{ listen 127.0.0.1:{nginx_port} ssl; ssl_certificate {data}/tls/cert.pem; ssl_certificate_key {data}/tls/key.pem;\n\
+                 location = /video.mp4 {{ alias {plain}; }} }} }}\n",
+            dir = nginx_dir.display(),
+            data = data.display(),
+            plain = plain_path.display(),
+        ),
+    )?;
+    let mut nginx = Command::new("/usr/sbin/nginx")
+        .args(["-p", &nginx_dir.to_string_lossy(), "-c", &nginx_dir.join("nginx.conf").to_string_lossy()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    let script = data.join("ranges.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "math.randomseed(42)\nrequest = function()\n  local a = math.random(0, {max})\n  \
+             wrk.headers[\"Range\"] = \"bytes=\" .. a .. \"-\" .. (a + {last})\n  return wrk.format(nil)\nend\n",
+            max = size.saturating_sub(range),
+            last = range - 1
+        ),
+    )?;
+    let wrk = |url: &str, auth: Option<&str>| -> Result<f64> {
+        let mut cmd = Command::new("wrk");
+        cmd.args(["-t2", "-c8", &format!("-d{seconds}s"), "--latency", "-s"]).arg(&script);
+        if let Some(a) = auth {
+            cmd.args(["-H", &format!("Authorization: Bearer {a}")]);
+        }
+        let out = cmd.arg(url).output()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Transfer/sec:"))
+            .with_context_str(&text)?;
+        let value = line.trim_start_matches("Transfer/sec:").trim();
+        let (number, unit) = value.split_at(value.len() - 2);
+        let factor = match unit {
+            "GB" => 1e9 * 1.073_741_824,
+            "MB" => 1e6 * 1.048_576,
+            "KB" => 1e3 * 1.024,
+            _ => 1.0,
+        };
+        if text.contains("Non-2xx") {
+            anyhow::bail!("wrk saw errors:\n{text}");
+        }
+        Ok(number.trim().parse::<f64>()? * factor)
+    };
+    let nginx_rate = wrk(&format!("https://localhost:{nginx_port}/video.mp4"), None);
+    let cpu_before = own_cpu_seconds();
+    let wall = Instant::now();
+    let custos_rate = wrk(&format!("{base}{video}"), Some(&token));
+    let cores = (own_cpu_seconds() - cpu_before) / wall.elapsed().as_secs_f64();
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+    let (nginx_rate, custos_rate) = (nginx_rate?, custos_rate?);
+    println!(
+        "P3 range playback, random {} KiB ranges of {}, wrk -t2 -c8 {seconds}s: nginx (plaintext) {:.0} MB/s, Custos (decrypting, audited) {:.0} MB/s = {:.2}× (goal ≥ 0.7×)",
+        range / 1024,
+        human(size),
+        nginx_rate / 1e6,
+        custos_rate / 1e6,
+        custos_rate / nginx_rate
+    );
+    println!("P3 server CPU during its wrk run: {cores:.2} cores of 2 (wrk shares them)");
+
+    // Seeks: one 64 KiB read at a random offset, one after another.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut latencies = Vec::with_capacity(seeks);
+    for _ in 0..seeks {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let a = state % size.saturating_sub(65_536).max(1);
+        let t = Instant::now();
+        let mut response = agent
+            .get(format!("{base}{video}"))
+            .header("authorization", &format!("Bearer {token}"))
+            .header("range", &format!("bytes={a}-{}", a + 65_535))
+            .call()?;
+        let body = response.body_mut().read_to_vec()?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(response.status() == 206 && body.len() == 65_536, "seek failed");
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "P3 seeks: {seeks} reads of 64 KiB at random offsets of {}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (goal p99 ≤ 10 ms)",
+        human(size),
+        pct(0.50),
+        pct(0.99),
+        latencies[latencies.len() - 1]
+    );
+    runtime.block_on(server.shutdown());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// User + system CPU seconds this process has used (it hosts the server).
+fn own_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of proc(5), counted after the command name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn human(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+trait ContextStr<T> {
+    fn context_str(self, what: &str) -> Result<T>;
+    fn with_context_str(self, what: &str) -> Result<T>;
+}
+
+impl<T> ContextStr<T> for Option<T> {
+    fn context_str(self, what: &str) -> Result<T> {
+        self.ok_or_else(|| anyhow::anyhow!("{what}"))
+    }
+    fn with_context_str(self, what: &str) -> Result<T> {
+        self.ok_or_else(|| anyhow::anyhow!("unexpected output:\n{what}"))
+    }
+}
