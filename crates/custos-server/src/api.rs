@@ -703,8 +703,16 @@ async fn video(
             plain.seek(SeekFrom::Start(start))?;
             let mut left = count;
             while left > 0 {
-                let mut buf = vec![0u8; left.min(64 * 1024) as usize];
-                let n = plain.read(&mut buf)?;
+                // Several STREAM chunks per message: fewer wake-ups per byte.
+                let want = left.min(256 * 1024) as usize;
+                let mut buf = vec![0u8; want];
+                let mut n = 0;
+                while n < want {
+                    match plain.read(&mut buf[n..])? {
+                        0 => break,
+                        read => n += read,
+                    }
+                }
                 if n == 0 {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,

@@ -197,7 +197,8 @@ pub fn playback(
     use std::io::Write;
     use std::process::Command;
     anyhow::ensure!(
-        Command::new("wrk").arg("--version").output().is_ok() && std::path::Path::new("/usr/sbin/nginx").exists(),
+        Command::new("wrk").arg("--version").output().is_ok()
+            && std::path::Path::new("/usr/sbin/nginx").exists(),
         "needs Debian's nginx and wrk: apt-get install nginx-light wrk"
     );
     let (_tmp, data) = workdir(dir)?;
@@ -212,9 +213,14 @@ pub fn playback(
     let blob_path = data.join("blobs").join(blob_key);
     std::fs::create_dir_all(blob_path.parent().expect("in blobs/"))?;
     {
-        let mut plain = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&plain_path)?);
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))?;
-        let mut cipher = encryptor.wrap_output(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&blob_path)?))?;
+        let mut plain =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&plain_path)?);
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))?;
+        let mut cipher = encryptor.wrap_output(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(&blob_path)?,
+        ))?;
         let mut block = vec![0u8; 1 << 20];
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         let mut left = size;
@@ -241,9 +247,15 @@ pub fn playback(
         f.write_all(&vec![0u8; header.len()])?;
     }
     let ciphertext_length = std::fs::metadata(&blob_path)?.len();
-    eprintln!("{} of plaintext and its age encryption written in {:.1} s", human(size), started.elapsed().as_secs_f64());
+    eprintln!(
+        "{} of plaintext and its age encryption written in {:.1} s",
+        human(size),
+        started.elapsed().as_secs_f64()
+    );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let recording_id = uuid::Uuid::now_v7();
     let now = UtcMillis::now();
     let server = runtime.block_on(async {
@@ -315,7 +327,10 @@ pub fn playback(
         .send_json(serde_json::json!({"name": "bench-reviewer", "password": enrollment.password.as_str(), "code": code}))?
         .body_mut()
         .read_json()?;
-    let token = session["token"].as_str().context_str("sign-in failed")?.to_owned();
+    let token = session["token"]
+        .as_str()
+        .context_str("sign-in failed")?
+        .to_owned();
     let case: serde_json::Value = agent
         .post(format!("{base}/api/v1/cases"))
         .header("authorization", &format!("Bearer {token}"))
@@ -344,7 +359,12 @@ pub fn playback(
         ),
     )?;
     let mut nginx = Command::new("/usr/sbin/nginx")
-        .args(["-p", &nginx_dir.to_string_lossy(), "-c", &nginx_dir.join("nginx.conf").to_string_lossy()])
+        .args([
+            "-p",
+            &nginx_dir.to_string_lossy(),
+            "-c",
+            &nginx_dir.join("nginx.conf").to_string_lossy(),
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -363,7 +383,8 @@ pub fn playback(
     )?;
     let wrk = |url: &str, auth: Option<&str>| -> Result<f64> {
         let mut cmd = Command::new("wrk");
-        cmd.args(["-t2", "-c8", &format!("-d{seconds}s"), "--latency", "-s"]).arg(&script);
+        cmd.args(["-t2", "-c8", &format!("-d{seconds}s"), "--latency", "-s"])
+            .arg(&script);
         if let Some(a) = auth {
             cmd.args(["-H", &format!("Authorization: Bearer {a}")]);
         }
@@ -420,7 +441,10 @@ pub fn playback(
             .call()?;
         let body = response.body_mut().read_to_vec()?;
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(response.status() == 206 && body.len() == 65_536, "seek failed");
+        anyhow::ensure!(
+            response.status() == 206 && body.len() == 65_536,
+            "seek failed"
+        );
     }
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
@@ -442,7 +466,12 @@ fn own_cpu_seconds() -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields 14 and 15 of proc(5), counted after the command name.
     (ticks(11) + ticks(12)) / 100.0
 }
