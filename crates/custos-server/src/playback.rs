@@ -191,6 +191,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plaintext_length_matches_real_age_files_and_refuses_impossible_ones() {
+        use std::io::Write;
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public();
+        for size in [0usize, 1, 65_535, 65_536, 65_537, 131_072, 200_000] {
+            let encryptor =
+                age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                    .unwrap();
+            let mut file = Vec::new();
+            let mut w = encryptor.wrap_output(&mut file).unwrap();
+            w.write_all(&vec![7u8; size]).unwrap();
+            w.finish().unwrap();
+            let header = crate::ingest::age_header_length(&file).unwrap() as u64;
+            assert_eq!(
+                plaintext_length(file.len() as u64, header),
+                Some(size as u64),
+                "{size}"
+            );
+        }
+        assert_eq!(plaintext_length(0, 0), Some(0));
+        assert_eq!(plaintext_length(100, 200), None);
+        assert_eq!(plaintext_length(210, 200), None, "shorter than nonce + tag");
+        assert_eq!(
+            plaintext_length(200 + 16 + 65_552 + 5, 200),
+            None,
+            "a torn tag"
+        );
+    }
+
+    #[test]
     fn ranges_parse_like_rfc9110_says() {
         let r = |s, n| parse_range(s, n);
         assert_eq!(r("bytes=0-99", 1000), Ok(ByteRange { start: 0, end: 99 }));

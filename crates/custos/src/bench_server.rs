@@ -247,6 +247,8 @@ pub fn playback(
         f.write_all(&vec![0u8; header.len()])?;
     }
     let ciphertext_length = std::fs::metadata(&blob_path)?.len();
+    // Written pages flushed first: writeback would otherwise steal from whichever run is first.
+    Command::new("sync").status()?;
     eprintln!(
         "{} of plaintext and its age encryption written in {:.1} s",
         human(size),
@@ -407,16 +409,42 @@ pub fn playback(
         }
         Ok(number.trim().parse::<f64>()? * factor)
     };
-    let nginx_rate = wrk(&format!("https://localhost:{nginx_port}/video.mp4"), None);
-    let cpu_before = own_cpu_seconds();
-    let wall = Instant::now();
-    let custos_rate = wrk(&format!("{base}{video}"), Some(&token));
-    let cores = (own_cpu_seconds() - cpu_before) / wall.elapsed().as_secs_f64();
+    // Alternating runs, best of each: the reference moves with the page cache.
+    let (mut nginx_rates, mut custos_rates, mut cores) = (Vec::new(), Vec::new(), 0.0f64);
+    let mut failure = None;
+    for _ in 0..2 {
+        match wrk(&format!("https://localhost:{nginx_port}/video.mp4"), None) {
+            Ok(r) => nginx_rates.push(r),
+            Err(e) => failure = Some(e),
+        }
+        let cpu_before = own_cpu_seconds();
+        let wall = Instant::now();
+        match wrk(&format!("{base}{video}"), Some(&token)) {
+            Ok(r) => custos_rates.push(r),
+            Err(e) => failure = Some(e),
+        }
+        cores = cores.max((own_cpu_seconds() - cpu_before) / wall.elapsed().as_secs_f64());
+    }
     let _ = nginx.kill();
     let _ = nginx.wait();
-    let (nginx_rate, custos_rate) = (nginx_rate?, custos_rate?);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (nginx_rate, custos_rate) = (best(&nginx_rates), best(&custos_rates));
     println!(
-        "P3 range playback, random {} KiB ranges of {}, wrk -t2 -c8 {seconds}s: nginx (plaintext) {:.0} MB/s, Custos (decrypting, audited) {:.0} MB/s = {:.2}× (goal ≥ 0.7×)",
+        "P3 runs (MB/s): nginx {:?}, Custos {:?}",
+        nginx_rates
+            .iter()
+            .map(|r| (r / 1e6).round())
+            .collect::<Vec<_>>(),
+        custos_rates
+            .iter()
+            .map(|r| (r / 1e6).round())
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "P3 range playback, random {} KiB ranges of {}, wrk -t2 -c8 {seconds}s, best of 2: nginx (plaintext) {:.0} MB/s, Custos (decrypting, audited) {:.0} MB/s = {:.2}× (goal ≥ 0.7×)",
         range / 1024,
         human(size),
         nginx_rate / 1e6,
