@@ -81,6 +81,28 @@ impl Deployment {
         );
         let signer = audit::load_or_create_signer(&config.data).context("opening the audit key")?;
         let audit = audit::AuditLog::start(catalog.clone(), signer);
+        // The deployment's settings are configuration changes too: each start says what they are.
+        let p = &config.policy;
+        audit
+            .record(
+                custos_audit::AuditEvent::new(
+                    clock(),
+                    "system:server",
+                    "server.start",
+                    custos_audit::Outcome::Ok,
+                )
+                .object(format!("server:{}", config.server_id))
+                .detail(format!(
+                    "retention {} h; purposes {}; officer self-review {}; hold needs second approver {}; release grace {} h",
+                    config.retention_millis / 3_600_000,
+                    p.purposes.join(","),
+                    p.officer_self_review,
+                    p.hold_needs_second_approver,
+                    p.hold_release_grace_millis / 3_600_000
+                )),
+            )
+            .await
+            .context("writing the audit log")?;
         let ingest = ingest::Ingest::new(
             catalog.clone(),
             blobs.clone(),

@@ -465,6 +465,11 @@ fn sign_in_needs_password_and_fresh_code_and_locks_after_five_failures() {
     assert_eq!(w.sign_in_raw("bert", &bert.password, &w.code(&bert)).0, 200);
 
     let log = w.audit_actions();
+    assert_eq!(
+        log[0],
+        ("system:server".into(), "server.start".into(), "ok".into()),
+        "the settings a server starts with are on record"
+    );
     let failed_bert = log
         .iter()
         .filter(|(a, act, o)| a == "user:bert" && act == "session.sign-in" && o == "refused")
