@@ -453,3 +453,75 @@ async fn a_hold_may_need_a_second_person_and_cases_are_checked() {
     let days = (due.as_millis() - opened.as_millis()) / DAY;
     assert!((28..=31).contains(&days), "{days}");
 }
+
+/// Debian's Chromium plays the decrypted stream in a `<video>` and seeks in
+/// it (HTTP ranges, session cookie) — the way a reviewer watches footage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_plays_and_seeks_a_recording() {
+    let w = world().await;
+    let cam = w.camera("cam-v", 0, true).await;
+    record_frames(&cam, 1, 150);
+    w.offload(&cam).await;
+    let r = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let token = w.sign_in(&anna).await;
+    let case = open_case(&w, &token, "complaint").await;
+    let video = format!(
+        "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
+        r.recording_id
+    );
+    let before = audit(&w).await.len();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/play.mjs");
+    let base = w.base();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(&script)
+            .env("BASE", base)
+            .env("TOKEN", token)
+            .env("VIDEO", video)
+            .output()
+            .expect("node must be installed (see .ci/run)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(result["ok"], true, "{result}");
+    let duration = result["duration"].as_f64().unwrap();
+    assert!(
+        (duration - 5.0).abs() < 0.2,
+        "150 frames at 30 fps: {duration}"
+    );
+    assert_eq!(result["size"], serde_json::json!([160, 120]));
+    let (seeked, target) = (
+        result["seekedTo"].as_f64().unwrap(),
+        result["target"].as_f64().unwrap(),
+    );
+    assert!((seeked - target).abs() < 0.1, "{result}");
+    assert!(result["readyState"].as_u64().unwrap() >= 2, "{result}");
+    // The browser asked with ranges, and every request is in the audit log.
+    let ranges = result["ranges"].as_array().unwrap();
+    assert!(
+        ranges
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r.starts_with("bytes="))),
+        "{result}"
+    );
+    let played = audit(&w).await[before..]
+        .iter()
+        .filter(|e| e.action == "recording.play" && e.outcome == custos_audit::Outcome::Ok)
+        .count();
+    assert!(
+        played >= 1 && played <= ranges.len(),
+        "{played} audited for {} requests",
+        ranges.len()
+    );
+}
