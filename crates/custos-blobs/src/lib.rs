@@ -59,6 +59,15 @@ impl BlobStore {
         })
     }
 
+    /// The file behind blob `key` when blobs are local files: readers that
+    /// seek a lot (playback) read it directly instead of through ranged gets.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        let location = ObjectPath::parse(key).ok()?;
+        self.local_root
+            .as_ref()
+            .map(|root| root.join(location.as_ref()))
+    }
+
     /// Which backend this is (`local`, later `s3`): tests assert on it.
     pub fn backend(&self) -> &'static str {
         self.backend

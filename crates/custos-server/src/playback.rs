@@ -16,6 +16,8 @@ const READAHEAD: u64 = 1 << 20;
 /// where the header was).
 pub struct StoredCiphertext {
     header: Vec<u8>,
+    /// Local blobs are read straight from their file (positioned reads).
+    file: Option<std::fs::File>,
     blobs: BlobStore,
     key: String,
     length: u64,
@@ -34,8 +36,12 @@ impl StoredCiphertext {
         length: u64,
         runtime: tokio::runtime::Handle,
     ) -> Self {
+        let file = blobs
+            .local_path(&key)
+            .and_then(|p| std::fs::File::open(p).ok());
         Self {
             header,
+            file,
             blobs,
             key,
             length,
@@ -57,6 +63,19 @@ impl Read for StoredCiphertext {
             let from = self.position as usize;
             let n = out.len().min(self.header.len() - from);
             out[..n].copy_from_slice(&self.header[from..from + n]);
+            self.position += n as u64;
+            return Ok(n);
+        }
+        if let Some(file) = &self.file {
+            use std::os::unix::fs::FileExt;
+            let want = out.len().min((self.length - self.position) as usize);
+            let n = file.read_at(&mut out[..want], self.position)?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "blob shorter than its recording",
+                ));
+            }
             self.position += n as u64;
             return Ok(n);
         }
