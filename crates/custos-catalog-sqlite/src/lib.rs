@@ -88,33 +88,7 @@ impl SqliteCatalog {
     pub async fn import_recordings(&self, recordings: &[Recording]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         for r in recordings {
-            sqlx::query(
-                "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated,
-                   ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at,
-                   receipt, receipt_signature, delete_after, age_header)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(r.recording_id.to_string())
-            .bind(&r.device_id)
-            .bind(r.sequence as i64)
-            .bind(&r.officer_id)
-            .bind(ms(r.started_at))
-            .bind(ms(r.ended_at))
-            .bind(r.truncated as i64)
-            .bind(hex::encode(r.ciphertext_sha256))
-            .bind(r.ciphertext_length as i64)
-            .bind(&r.manifest)
-            .bind(&r.manifest_signature)
-            .bind(hex::encode(r.manifest_sha256))
-            .bind(&r.blob_key)
-            .bind(ms(r.stored_at))
-            .bind(&r.receipt)
-            .bind(&r.receipt_signature)
-            .bind(ms(r.delete_after))
-            .bind(&r.age_header)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| insert_error(e, "recording", r.recording_id.to_string()))?;
+            insert_recording(&mut tx, r).await?;
         }
         tx.commit().await.map_err(unavailable)
     }
@@ -214,6 +188,41 @@ fn user_row(r: &SqliteRow) -> Result<User> {
             .map(time)
             .transpose()?,
     })
+}
+
+/// One recording row, inside the caller's transaction.
+async fn insert_recording(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    r: &Recording,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated,
+           ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at,
+           receipt, receipt_signature, delete_after, age_header)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(r.recording_id.to_string())
+    .bind(&r.device_id)
+    .bind(r.sequence as i64)
+    .bind(&r.officer_id)
+    .bind(ms(r.started_at))
+    .bind(ms(r.ended_at))
+    .bind(r.truncated as i64)
+    .bind(hex::encode(r.ciphertext_sha256))
+    .bind(r.ciphertext_length as i64)
+    .bind(&r.manifest)
+    .bind(&r.manifest_signature)
+    .bind(hex::encode(r.manifest_sha256))
+    .bind(&r.blob_key)
+    .bind(ms(r.stored_at))
+    .bind(&r.receipt)
+    .bind(&r.receipt_signature)
+    .bind(ms(r.delete_after))
+    .bind(&r.age_header)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| insert_error(e, "recording", r.recording_id.to_string()))?;
+    Ok(())
 }
 
 fn opt_time(r: &SqliteRow, column: &str) -> Result<Option<UtcMillis>> {
@@ -465,33 +474,7 @@ impl Catalog for SqliteCatalog {
 
     async fn commit_recording(&self, r: &Recording, upload_id: Option<Uuid>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query(
-            "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated,
-               ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at,
-               receipt, receipt_signature, delete_after, age_header)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(r.recording_id.to_string())
-        .bind(&r.device_id)
-        .bind(r.sequence as i64)
-        .bind(&r.officer_id)
-        .bind(ms(r.started_at))
-        .bind(ms(r.ended_at))
-        .bind(r.truncated as i64)
-        .bind(hex::encode(r.ciphertext_sha256))
-        .bind(r.ciphertext_length as i64)
-        .bind(&r.manifest)
-        .bind(&r.manifest_signature)
-        .bind(hex::encode(r.manifest_sha256))
-        .bind(&r.blob_key)
-        .bind(ms(r.stored_at))
-        .bind(&r.receipt)
-        .bind(&r.receipt_signature)
-        .bind(ms(r.delete_after))
-        .bind(&r.age_header)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| insert_error(e, "recording", r.recording_id.to_string()))?;
+        insert_recording(&mut tx, r).await?;
         sqlx::query(
             "INSERT INTO chain_heads (device_id, sequence, manifest_sha256) VALUES (?, ?, ?)
              ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, manifest_sha256 = excluded.manifest_sha256

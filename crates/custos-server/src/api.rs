@@ -74,6 +74,37 @@ fn unavailable(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// A query string that did not parse: 400 with the parser's words.
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))
+}
+
+/// A JSON body that did not parse or had unknown fields: 400.
+fn json_body<T>(
+    b: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    b.map(|Json(t)| t)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))
+}
+
+/// The case `id`, if it exists and is open (404 / 409 otherwise).
+async fn open_case_named(d: &Deployment, id: &str) -> Result<custos_catalog::Case, ApiError> {
+    match d.catalog.case(id).await.map_err(unavailable)? {
+        Some(c) if c.closed_at.is_none() => Ok(c),
+        Some(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "case-closed",
+            "that case is closed",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such case",
+        )),
+    }
+}
+
 fn client_of(parts: &Parts) -> String {
     parts
         .extensions
@@ -215,8 +246,7 @@ async fn sign_in(
     Client(client): Client,
     body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let body = json_body(body)?;
     let signed_in = d
         .auth
         .sign_in(&body.name, &body.password, &body.code, &client)
@@ -340,8 +370,7 @@ async fn audit_entries(
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     a.permit(&d, Action::ReadAudit, "audit.read", "audit-log")
         .await?;
-    let Query(q) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let q = query(q)?;
     a.record(
         &d,
         a.event(&d, "audit.read", Outcome::Ok)
@@ -381,8 +410,7 @@ async fn inclusion_proof(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     a.permit(&d, Action::ReadAudit, "audit.proof", "audit-log")
         .await?;
-    let Query(q) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let q = query(q)?;
     let leaves = proof_leaves(&d, q.size).await?;
     let proof = custos_audit::merkle::Levels::new(leaves)
         .inclusion_proof(q.index as usize)
@@ -415,8 +443,7 @@ async fn consistency_proof(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     a.permit(&d, Action::ReadAudit, "audit.proof", "audit-log")
         .await?;
-    let Query(q) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let q = query(q)?;
     let leaves = proof_leaves(&d, q.to).await?;
     let proof =
         custos_audit::merkle::consistency_proof(q.from as usize, &leaves).ok_or_else(|| {
@@ -486,8 +513,7 @@ async fn add_user(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     a.permit(&d, Action::ManageUsers, "user.add", "users")
         .await?;
-    let Json(body) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let body = json_body(body)?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "unknown role"))?;
     let (user, enrollment) = crate::auth::new_user(
@@ -621,8 +647,7 @@ async fn video(
     let scope = a
         .permit(&d, Action::AccessFootage, "recording.play", &object)
         .await?;
-    let Query(q) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let q = query(q)?;
     let (purpose, case) = a.purpose(&d, &q, "recording.play", &object).await?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
     let recording = match id.parse::<Uuid>() {
@@ -798,8 +823,7 @@ async fn open_case(
 ) -> Result<(StatusCode, Json<custos_catalog::Case>), ApiError> {
     a.permit(&d, Action::ManageCases, "case.open", "cases")
         .await?;
-    let Json(body) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let body = json_body(body)?;
     if !CASE_KINDS.contains(&body.kind.as_str()) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -926,23 +950,7 @@ async fn close_case(
     a.permit(&d, Action::ManageCases, "case.close", &object)
         .await?;
     let now = (d.clock)();
-    match d.catalog.case(&id).await.map_err(unavailable)? {
-        Some(c) if c.closed_at.is_none() => {}
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "case-closed",
-                "that case is closed",
-            ))
-        }
-        None => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "no such case",
-            ))
-        }
-    }
+    open_case_named(&d, &id).await?;
     a.record(
         &d,
         a.event(&d, "case.close", Outcome::Ok)
@@ -1002,26 +1010,9 @@ async fn place_hold(
     let object = format!("case:{}", case_id.escape_default());
     a.permit(&d, Action::PlaceHold, "hold.place", &object)
         .await?;
-    let Json(body) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let body = json_body(body)?;
     check_text("reason", &body.reason, 500)?;
-    match d.catalog.case(&case_id).await.map_err(unavailable)? {
-        Some(c) if c.closed_at.is_none() => {}
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "case-closed",
-                "that case is closed",
-            ))
-        }
-        None => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "no such case",
-            ))
-        }
-    }
+    open_case_named(&d, &case_id).await?;
     if d.catalog
         .recording(body.recording_id)
         .await
