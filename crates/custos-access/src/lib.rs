@@ -66,10 +66,12 @@ pub enum Action {
     PlaceHold,
     /// The second pair of eyes on a hold, where the deployment asks for one.
     ApproveHold,
+    /// Move a recording to another retention category (a new deadline).
+    SetRetention,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Self::ListRecordings,
         Self::AccessFootage,
         Self::ListIncidents,
@@ -81,6 +83,7 @@ impl Action {
         Self::ManageCases,
         Self::PlaceHold,
         Self::ApproveHold,
+        Self::SetRetention,
     ];
 
     /// Footage and what is derived from it needs a purpose and a case.
@@ -147,6 +150,8 @@ pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Deni
         (Admin | PrivacyOfficer, ListUsers) => Ok(Scope::All),
         (Admin, ManageUsers | ListDevices | ManageDevices) => Ok(Scope::All),
         (Reviewer | PrivacyOfficer, ManageCases | PlaceHold | ApproveHold) => Ok(Scope::All),
+        // How long personal data is kept is the privacy officer's call.
+        (PrivacyOfficer, SetRetention) => Ok(Scope::All),
         _ => Err(Denied),
     }
 }

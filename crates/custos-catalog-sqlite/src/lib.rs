@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/0004_cases_holds_retention.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/0005_retention_categories.sql"),
+    ),
+    (6, include_str!("../migrations/0006_password_change.sql")),
 ];
 
 /// Due recordings that no unreleased hold keeps: by index on `delete_after`.
@@ -143,6 +148,7 @@ fn device_row(r: &SqliteRow) -> Result<Device> {
             .get::<Option<i64>, _>("revoked_at")
             .map(time)
             .transpose()?,
+        retention_category: r.get("retention_category"),
     })
 }
 
@@ -166,6 +172,7 @@ fn recording_row(r: &SqliteRow) -> Result<Recording> {
         receipt_signature: r.get("receipt_signature"),
         delete_after: time(r.get("delete_after"))?,
         age_header: r.get("age_header"),
+        retention_category: r.get("retention_category"),
     })
 }
 
@@ -187,6 +194,7 @@ fn user_row(r: &SqliteRow) -> Result<User> {
             .get::<Option<i64>, _>("disabled_at")
             .map(time)
             .transpose()?,
+        password_must_change: r.get::<i64, _>("password_must_change") != 0,
     })
 }
 
@@ -198,8 +206,8 @@ async fn insert_recording(
     sqlx::query(
         "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated,
            ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at,
-           receipt, receipt_signature, delete_after, age_header)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           receipt, receipt_signature, delete_after, age_header, retention_category)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(r.recording_id.to_string())
     .bind(&r.device_id)
@@ -219,6 +227,7 @@ async fn insert_recording(
     .bind(&r.receipt_signature)
     .bind(ms(r.delete_after))
     .bind(&r.age_header)
+    .bind(&r.retention_category)
     .execute(&mut **tx)
     .await
     .map_err(|e| insert_error(e, "recording", r.recording_id.to_string()))?;
@@ -307,11 +316,12 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn add_device(&self, d: &Device) -> Result<()> {
-        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category) VALUES (?, ?, ?, ?, ?)")
             .bind(&d.device_id)
             .bind(&d.public_key)
             .bind(ms(d.enrolled_at))
             .bind(d.revoked_at.map(ms))
+            .bind(&d.retention_category)
             .execute(&self.pool)
             .await
             .map_err(|e| insert_error(e, "camera", d.device_id.clone()))?;
@@ -676,6 +686,46 @@ impl Catalog for SqliteCatalog {
         tx.commit().await.map_err(unavailable)
     }
 
+    async fn set_device_retention_category(&self, device_id: &str, category: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE devices SET retention_category = ? WHERE device_id = ?")
+            .bind(category)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound {
+                what: "camera",
+                id: device_id.into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn set_recording_retention(
+        &self,
+        recording_id: Uuid,
+        category: &str,
+        delete_after: UtcMillis,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE recordings SET retention_category = ?, delete_after = ? WHERE recording_id = ?",
+        )
+        .bind(category)
+        .bind(ms(delete_after))
+        .bind(recording_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound {
+                what: "recording",
+                id: recording_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()> {
         sqlx::query("UPDATE recordings SET delete_after = ? WHERE recording_id = ?")
             .bind(ms(at))
@@ -843,8 +893,8 @@ impl Catalog for SqliteCatalog {
     async fn add_user(&self, u: &User) -> Result<()> {
         let result = sqlx::query(
             "INSERT INTO users (name, role, officer_id, password_hash, totp_secret_sealed, \
-             failed_attempts, locked_until, totp_last_step, created_at, disabled_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             failed_attempts, locked_until, totp_last_step, created_at, disabled_at, password_must_change) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&u.name)
         .bind(&u.role)
@@ -856,6 +906,7 @@ impl Catalog for SqliteCatalog {
         .bind(u.totp_last_step)
         .bind(ms(u.created_at))
         .bind(u.disabled_at.map(ms))
+        .bind(u.password_must_change as i64)
         .execute(&self.pool)
         .await;
         match result {
@@ -910,6 +961,42 @@ impl Catalog for SqliteCatalog {
             });
         }
         Ok(())
+    }
+
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+        at: UtcMillis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = ?, password_must_change = ?, failed_attempts = 0, locked_until = NULL WHERE name = ?",
+        )
+        .bind(password_hash)
+        .bind(must_change as i64)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound {
+                what: "user",
+                id: name.into(),
+            });
+        }
+        sqlx::query(
+            "UPDATE sessions SET ended_at = ? WHERE user_name = ? AND ended_at IS NULL AND token_sha256 != ?",
+        )
+        .bind(ms(at))
+        .bind(name)
+        .bind(keep_session.unwrap_or(""))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
     }
 
     async fn disable_user(&self, name: &str, at: UtcMillis) -> Result<()> {

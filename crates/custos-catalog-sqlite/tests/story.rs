@@ -29,6 +29,7 @@ fn recording(device: &str, seq: u64) -> Recording {
         receipt_signature: vec![2; 64],
         delete_after: t(28 * 86_400_000),
         age_header: b"age-encryption.org/v1\n--- x\n".to_vec(),
+        retention_category: STANDARD_CATEGORY.into(),
     }
 }
 
@@ -39,6 +40,7 @@ pub async fn story(catalog: &dyn Catalog) {
         public_key: "ab".repeat(32),
         enrolled_at: t(0),
         revoked_at: None,
+        retention_category: STANDARD_CATEGORY.into(),
     };
     catalog.add_device(&cam).await.unwrap();
     assert!(matches!(
@@ -47,6 +49,30 @@ pub async fn story(catalog: &dyn Catalog) {
     ));
     assert_eq!(catalog.device("cam-1").await.unwrap(), Some(cam.clone()));
     assert_eq!(catalog.device("nope").await.unwrap(), None);
+    // A camera's retention category: its new recordings start in it.
+    catalog
+        .set_device_retention_category("cam-1", "training")
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog
+            .device("cam-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .retention_category,
+        "training"
+    );
+    catalog
+        .set_device_retention_category("cam-1", STANDARD_CATEGORY)
+        .await
+        .unwrap();
+    assert!(matches!(
+        catalog
+            .set_device_retention_category("nope", "training")
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
     assert!(matches!(
         catalog.revoke_device("nope", t(1)).await,
         Err(CatalogError::NotFound { .. })
@@ -166,6 +192,7 @@ pub async fn story(catalog: &dyn Catalog) {
         totp_last_step: None,
         created_at: t(12),
         disabled_at: None,
+        password_must_change: true,
     };
     catalog.add_user(&anna).await.unwrap();
     assert!(matches!(
@@ -215,6 +242,43 @@ pub async fn story(catalog: &dyn Catalog) {
         t(15),
         "last_seen never goes back"
     );
+    // A new password ends every other session, clears the lock, and can
+    // lift (or set) the duty to change it.
+    let other = Session {
+        token_sha256: "cd".repeat(32),
+        ..session.clone()
+    };
+    catalog.add_session(&other).await.unwrap();
+    catalog
+        .set_password(
+            "anna",
+            "$argon2id$new",
+            false,
+            Some(&session.token_sha256),
+            t(15),
+        )
+        .await
+        .unwrap();
+    let changed = catalog.user("anna").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            changed.password_hash.as_str(),
+            changed.password_must_change,
+            changed.failed_attempts,
+            changed.locked_until
+        ),
+        ("$argon2id$new", false, 0, None)
+    );
+    let ended = |token: String| {
+        let catalog = &catalog;
+        async move { catalog.session(&token).await.unwrap().unwrap().ended_at }
+    };
+    assert_eq!(ended(session.token_sha256.clone()).await, None, "kept");
+    assert_eq!(ended(other.token_sha256.clone()).await, Some(t(15)));
+    assert!(matches!(
+        catalog.set_password("bob", "x", true, None, t(15)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
     catalog.disable_user("anna", t(16)).await.unwrap();
     assert_eq!(
         catalog
@@ -384,6 +448,28 @@ pub async fn story(catalog: &dyn Catalog) {
     assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 3);
     catalog
         .set_delete_after(held.recording_id, t(40 * 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 2);
+    // Moving a recording to a shorter category brings its deadline forward.
+    catalog
+        .set_recording_retention(held.recording_id, "training", t(2 * 86_400_000))
+        .await
+        .unwrap();
+    let moved = catalog.recording(held.recording_id).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.retention_category.as_str(), moved.delete_after),
+        ("training", t(2 * 86_400_000))
+    );
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 3);
+    assert!(matches!(
+        catalog
+            .set_recording_retention(Uuid::now_v7(), "training", t(1))
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    catalog
+        .set_recording_retention(held.recording_id, STANDARD_CATEGORY, t(40 * 86_400_000))
         .await
         .unwrap();
     assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 2);

@@ -34,7 +34,14 @@ pub struct Device {
     pub public_key: String,
     pub enrolled_at: UtcMillis,
     pub revoked_at: Option<UtcMillis>,
+    /// The retention category its recordings start in ([`STANDARD_CATEGORY`]
+    /// unless the deployment put the camera in another).
+    pub retention_category: String,
 }
+
+/// The retention category every camera and recording is in unless moved:
+/// the deployment's default period applies.
+pub const STANDARD_CATEGORY: &str = "standard";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dock {
@@ -78,6 +85,8 @@ pub struct Recording {
     /// The age header (holds the wrapped file key). The blob has zeros in
     /// its place; deleting this destroys the recording (crypto-shredding).
     pub age_header: Vec<u8>,
+    /// Which of the deployment's retention periods gave `delete_after`.
+    pub retention_category: String,
 }
 
 /// An upload in progress (resumable; see docs/PROTOCOL.md).
@@ -255,6 +264,9 @@ pub struct User {
     pub totp_last_step: Option<i64>,
     pub created_at: UtcMillis,
     pub disabled_at: Option<UtcMillis>,
+    /// The password was set by someone else (initial or reset): the next
+    /// session may do nothing but replace it.
+    pub password_must_change: bool,
 }
 
 /// A signed-in session (browser cookie or a script's bearer token).
@@ -320,6 +332,15 @@ pub trait Catalog: Send + Sync {
     async fn tombstones_with_blob(&self) -> Result<Vec<Tombstone>>;
     async fn mark_blobs_deleted(&self, recording_ids: &[Uuid]) -> Result<()>;
     async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()>;
+    /// The category new recordings of this camera start in.
+    async fn set_device_retention_category(&self, device_id: &str, category: &str) -> Result<()>;
+    /// Moves a recording to another retention category with its new deadline.
+    async fn set_recording_retention(
+        &self,
+        recording_id: Uuid,
+        category: &str,
+        delete_after: UtcMillis,
+    ) -> Result<()>;
 
     async fn add_case(&self, case: &Case) -> Result<()>;
     async fn case(&self, case_id: &str) -> Result<Option<Case>>;
@@ -346,6 +367,16 @@ pub trait Catalog: Send + Sync {
         failed_attempts: u32,
         locked_until: Option<UtcMillis>,
         totp_last_step: Option<i64>,
+    ) -> Result<()>;
+    /// A new password hash (clearing failed attempts and any lock); every
+    /// other session of the user ends, all but `keep_session` (a token hash).
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+        at: UtcMillis,
     ) -> Result<()>;
     async fn disable_user(&self, name: &str, at: UtcMillis) -> Result<()>;
 

@@ -37,6 +37,7 @@ pub struct RecordingSummary {
     pub size: u64,
     pub status: &'static str,
     pub delete_after: UtcMillis,
+    pub retention_category: String,
 }
 
 impl RecordingSummary {
@@ -55,6 +56,7 @@ impl RecordingSummary {
                 "stored"
             },
             delete_after: r.delete_after,
+            retention_category: r.retention_category.clone(),
         }
     }
 }
@@ -87,19 +89,35 @@ impl Admin {
     }
 
     pub async fn enroll_camera(&self, device_id: &str, public_key: &VerifyingKey) -> Result<()> {
+        self.enroll_camera_in(device_id, public_key, custos_catalog::STANDARD_CATEGORY)
+            .await
+    }
+
+    /// Enrolls a camera whose recordings start in `retention_category`.
+    pub async fn enroll_camera_in(
+        &self,
+        device_id: &str,
+        public_key: &VerifyingKey,
+        retention_category: &str,
+    ) -> Result<()> {
         custos_format::manifest::check_identifier(device_id).map_err(anyhow::Error::msg)?;
+        crate::retention::check_category_name(retention_category).map_err(anyhow::Error::msg)?;
         self.catalog
             .add_device(&Device {
                 device_id: device_id.into(),
                 public_key: public_key.to_hex(),
                 enrolled_at: self.now,
                 revoked_at: None,
+                retention_category: retention_category.into(),
             })
             .await?;
         self.audit(
             "camera.enroll",
             &format!("camera:{device_id}"),
-            &public_key.to_hex(),
+            &format!(
+                "key {}; retention category {retention_category}",
+                public_key.to_hex()
+            ),
         )
         .await
     }

@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use custos_access::{decide, Action, Role, Scope};
 use custos_audit::{AuditEvent, Outcome};
@@ -30,9 +30,14 @@ pub fn routes() -> Router<Arc<Deployment>> {
             "/api/v1/session",
             post(sign_in).get(session).delete(sign_out),
         )
+        .route("/api/v1/session/password", post(change_password))
         .route("/api/v1/recordings", get(recordings))
         .route("/api/v1/recordings/{id}", get(recording))
         .route("/api/v1/recordings/{id}/video", get(video))
+        .route(
+            "/api/v1/recordings/{id}/retention",
+            put(set_recording_retention),
+        )
         .route("/api/v1/cases", get(cases).post(open_case))
         .route("/api/v1/cases/{id}", get(case))
         .route("/api/v1/cases/{id}/close", post(close_case))
@@ -46,6 +51,8 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/users", get(users).post(add_user))
         .route("/api/v1/users/{name}/unlock", post(unlock_user))
         .route("/api/v1/devices", get(devices))
+        .route("/api/v1/devices/{id}/retention", put(set_device_retention))
+        .route("/api/v1/retention", get(retention_policy))
 }
 
 impl From<AuthError> for ApiError {
@@ -160,6 +167,19 @@ impl FromRequestParts<Arc<Deployment>> for Authenticated {
             (None, None) => return Err(AuthError::NoSession.into()),
         };
         let caller = d.auth.caller(&token).await?;
+        // Until a password someone else set is replaced, the session is for
+        // replacing it and nothing else.
+        let session_path = matches!(
+            parts.uri.path(),
+            "/api/v1/session" | "/api/v1/session/password"
+        );
+        if caller.must_change_password && !session_path {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password-change-required",
+                "replace the initial password first (POST /api/v1/session/password)",
+            ));
+        }
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if from_cookie && !safe {
             let presented = parts
@@ -238,7 +258,35 @@ fn session_json(c: &Caller) -> serde_json::Value {
         "officer_id": c.officer_id,
         "csrf_token": c.csrf_token,
         "idle_timeout_seconds": crate::auth::IDLE_TIMEOUT_MILLIS / 1000,
+        "password_change_required": c.must_change_password,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    body: Result<Json<PasswordChange>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(body)?;
+    let (current, new) = (
+        zeroize::Zeroizing::new(body.current_password),
+        zeroize::Zeroizing::new(body.new_password),
+    );
+    d.auth
+        .change_password(&a.caller, &current, &new, &a.client)
+        .await?;
+    let caller = Caller {
+        must_change_password: false,
+        ..a.caller
+    };
+    Ok(Json(session_json(&caller)))
 }
 
 async fn sign_in(
@@ -587,6 +635,171 @@ async fn devices(
         .await?;
     a.ok(&d, "devices.list", "devices").await?;
     Ok(Json(d.catalog.devices().await.map_err(unavailable)?))
+}
+
+// ---- Retention categories ----
+
+/// A category this deployment defines, or 400 naming the ones it does.
+fn known_category(d: &Deployment, category: &str) -> Result<i64, ApiError> {
+    d.retention.period(category).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown-category",
+            format!(
+                "no retention category `{}` here (defined: {})",
+                category.escape_default(),
+                d.retention.describe()
+            ),
+        )
+    })
+}
+
+async fn retention_policy(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    // Everyone signed in may know how long recordings are kept.
+    a.ok(&d, "retention.read", "retention").await?;
+    let mut categories = vec![serde_json::json!({
+        "category": crate::retention::STANDARD_CATEGORY,
+        "period_seconds": d.retention.default_millis / 1000,
+    })];
+    categories.extend(d.retention.categories.iter().map(
+        |(name, period)| serde_json::json!({"category": name, "period_seconds": period / 1000}),
+    ));
+    Ok(Json(serde_json::json!({
+        "categories": categories,
+        "hold_release_grace_seconds": d.policy.hold_release_grace_millis / 1000,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordingRetention {
+    category: String,
+    /// Why: kept in the audit log.
+    reason: String,
+}
+
+async fn set_recording_retention(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<RecordingRetention>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<crate::admin::RecordingSummary>, ApiError> {
+    let object = format!("recording:{}", id.escape_default());
+    a.permit(&d, Action::SetRetention, "recording.retention", &object)
+        .await?;
+    let body = json_body(body)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "a reason of 1–500 characters is required",
+        ));
+    }
+    let period = known_category(&d, &body.category)?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+    let recording = match id.parse::<Uuid>() {
+        Ok(uuid) => d.catalog.recording(uuid).await.map_err(unavailable)?,
+        Err(_) => None,
+    };
+    let Some(r) = recording else {
+        a.record(
+            &d,
+            a.event(&d, "recording.retention", Outcome::Failed)
+                .object(&object)
+                .detail("no such recording"),
+        )
+        .await?;
+        return Err(not_found());
+    };
+    // The new period counts from the recording's end; a released hold's
+    // grace still stands. A deadline already past means the next sweep.
+    let mut deadline = r.ended_at.plus_millis(period);
+    for hold in d
+        .catalog
+        .holds_for_recording(r.recording_id)
+        .await
+        .map_err(unavailable)?
+    {
+        if let Some(released) = hold.released_at {
+            deadline = deadline.max(released.plus_millis(d.policy.hold_release_grace_millis));
+        }
+    }
+    a.record(
+        &d,
+        a.event(&d, "recording.retention", Outcome::Ok)
+            .object(&object)
+            .detail(format!(
+                "category {} -> {}; delete after {deadline} (was {}); reason: {reason}",
+                r.retention_category, body.category, r.delete_after
+            )),
+    )
+    .await?;
+    d.catalog
+        .set_recording_retention(r.recording_id, &body.category, deadline)
+        .await
+        .map_err(unavailable)?;
+    let updated = d
+        .catalog
+        .recording(r.recording_id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(not_found)?;
+    Ok(Json(crate::admin::RecordingSummary::of(&updated)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceRetention {
+    category: String,
+}
+
+async fn set_device_retention(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<DeviceRetention>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<custos_catalog::Device>, ApiError> {
+    let object = format!("camera:{}", id.escape_default());
+    a.permit(&d, Action::ManageDevices, "camera.retention", &object)
+        .await?;
+    let body = json_body(body)?;
+    known_category(&d, &body.category)?;
+    let Some(device) = d.catalog.device(&id).await.map_err(unavailable)? else {
+        a.record(
+            &d,
+            a.event(&d, "camera.retention", Outcome::Failed)
+                .object(&object)
+                .detail("no such camera"),
+        )
+        .await?;
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such camera",
+        ));
+    };
+    a.record(
+        &d,
+        a.event(&d, "camera.retention", Outcome::Ok)
+            .object(&object)
+            .detail(format!(
+                "category {} -> {} (recordings that arrive from now on)",
+                device.retention_category, body.category
+            )),
+    )
+    .await?;
+    d.catalog
+        .set_device_retention_category(&id, &body.category)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(custos_catalog::Device {
+        retention_category: body.category,
+        ..device
+    }))
 }
 
 // ---- Footage: purpose-bound, audited before the first byte ----

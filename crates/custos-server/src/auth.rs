@@ -188,6 +188,7 @@ pub fn new_user(
         totp_last_step: None,
         created_at: now,
         disabled_at: None,
+        password_must_change: true,
     };
     Ok((
         user,
@@ -209,6 +210,9 @@ pub struct Caller {
     pub officer_id: Option<String>,
     pub session_sha256: String,
     pub csrf_token: String,
+    /// Signed in with a password someone else set: this session may only
+    /// replace it (or sign out).
+    pub must_change_password: bool,
 }
 
 impl Caller {
@@ -371,6 +375,7 @@ impl Authenticator {
                 officer_id: user.officer_id,
                 session_sha256: session.token_sha256,
                 csrf_token: session.csrf_token,
+                must_change_password: user.password_must_change,
             },
         })
     }
@@ -443,7 +448,70 @@ impl Authenticator {
             officer_id: user.officer_id,
             session_sha256: hash,
             csrf_token: session.csrf_token,
+            must_change_password: user.password_must_change,
         })
+    }
+
+    /// Replaces the caller's password: the current one again, then a new
+    /// one that passes [`check_new_password`]. A wrong current password
+    /// counts toward the lockout like a failed sign-in; every other session
+    /// of the person ends.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+        client: &str,
+    ) -> Result<(), AuthError> {
+        let now = (self.clock)();
+        let event = |outcome, detail: &str| {
+            let e = AuditEvent::new(now, caller.actor(), "user.password-change", outcome)
+                .role(caller.role.as_str())
+                .client(client)
+                .object(format!("user:{}", caller.name));
+            if detail.is_empty() {
+                e
+            } else {
+                e.detail(detail)
+            }
+        };
+        let user = self
+            .catalog
+            .user(&caller.name)
+            .await?
+            .ok_or(AuthError::NoSession)?;
+        if !verify_password(&user.password_hash, current).await {
+            let failed = user.failed_attempts + 1;
+            let lock = (failed >= MAX_FAILED_ATTEMPTS).then(|| now.plus_millis(LOCKOUT_MILLIS));
+            self.catalog
+                .set_login_state(
+                    &user.name,
+                    if lock.is_some() { 0 } else { failed },
+                    lock,
+                    user.totp_last_step,
+                )
+                .await?;
+            if lock.is_some() {
+                // A locked account's sessions end with it.
+                self.catalog
+                    .end_session(&caller.session_sha256, now)
+                    .await?;
+            }
+            self.record(event(Outcome::Refused, "wrong current password"))
+                .await?;
+            return Err(AuthError::BadCredentials);
+        }
+        if let Err(e) = check_new_password(&user.name, current, new) {
+            self.record(event(Outcome::Refused, "new password too weak"))
+                .await?;
+            return Err(e);
+        }
+        let hash = hash_password(new)?;
+        self.record(event(Outcome::Ok, "")).await?;
+        self.catalog
+            .set_password(&user.name, &hash, false, Some(&caller.session_sha256), now)
+            .await?;
+        Ok(())
     }
 
     pub async fn sign_out(&self, caller: &Caller, client: &str) -> Result<(), AuthError> {
@@ -459,6 +527,33 @@ impl Authenticator {
             .await?;
         Ok(())
     }
+}
+
+/// At least 12 characters (NIST SP 800-63B asks for 8; these people guard
+/// footage), at most 256, not the old one, not containing the user name.
+pub fn check_new_password(name: &str, old: &str, new: &str) -> Result<(), AuthError> {
+    let length = new.chars().count();
+    if length < 12 {
+        return Err(AuthError::Invalid(
+            "the new password must have at least 12 characters".into(),
+        ));
+    }
+    if length > 256 {
+        return Err(AuthError::Invalid(
+            "the new password must have at most 256 characters".into(),
+        ));
+    }
+    if new == old {
+        return Err(AuthError::Invalid(
+            "the new password must differ from the current one".into(),
+        ));
+    }
+    if new.to_lowercase().contains(&name.to_lowercase()) {
+        return Err(AuthError::Invalid(
+            "the new password must not contain the user name".into(),
+        ));
+    }
+    Ok(())
 }
 
 async fn verify_password(hash: &str, password: &str) -> bool {

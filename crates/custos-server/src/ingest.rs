@@ -137,7 +137,7 @@ pub struct Ingest {
     staging: PathBuf,
     keys: Arc<ServerKeys>,
     server_id: String,
-    retention_millis: i64,
+    retention: crate::retention::RetentionPolicy,
     clock: Clock,
     audit: AuditLog,
     /// SHA-256 state of uploads in progress: (bytes hashed, state).
@@ -149,7 +149,7 @@ pub struct IngestSettings {
     /// Partial uploads live here until they are complete.
     pub staging: PathBuf,
     pub server_id: String,
-    pub retention_millis: i64,
+    pub retention: crate::retention::RetentionPolicy,
     pub clock: Clock,
 }
 
@@ -168,7 +168,7 @@ impl Ingest {
             staging: settings.staging,
             keys,
             server_id: settings.server_id,
-            retention_millis: settings.retention_millis,
+            retention: settings.retention,
             clock: settings.clock,
             audit,
             hashers: Default::default(),
@@ -177,6 +177,32 @@ impl Ingest {
 
     pub fn clock(&self) -> Clock {
         self.clock.clone()
+    }
+
+    /// The camera's retention category and its period. A category the
+    /// running server does not define (set from the command line while it
+    /// runs) gets the default period; a restart refuses to start until the
+    /// deployment defines it.
+    async fn retention_for(&self, device_id: &str) -> Result<(String, i64), IngestError> {
+        let category = self
+            .catalog
+            .device(device_id)
+            .await?
+            .map(|d| d.retention_category)
+            .unwrap_or_else(|| crate::retention::STANDARD_CATEGORY.into());
+        match self.retention.period(&category) {
+            Some(period) => Ok((category, period)),
+            None => {
+                tracing::warn!(
+                    category = %category.escape_default(),
+                    "camera in an undefined retention category: default period used"
+                );
+                Ok((
+                    crate::retention::STANDARD_CATEGORY.into(),
+                    self.retention.default_millis,
+                ))
+            }
+        }
     }
 
     pub fn receipt_public(&self) -> VerifyingKey {
@@ -804,6 +830,7 @@ impl Ingest {
         self.blobs.adopt_file(&blob_key, &staging).await?;
         custos_faults::crash_point("server:after-blob");
         let stored_at = (self.clock)();
+        let (retention_category, retention_millis) = self.retention_for(&m.device_id).await?;
         let receipt = SignedReceipt::sign(
             Receipt::for_manifest(&signed, stored_at, &self.server_id),
             &self.keys.receipt,
@@ -826,8 +853,9 @@ impl Ingest {
             stored_at,
             receipt: receipt.bytes().to_vec(),
             receipt_signature: receipt.signature().to_vec(),
-            delete_after: m.ended_at.plus_millis(self.retention_millis),
+            delete_after: m.ended_at.plus_millis(retention_millis),
             age_header,
+            retention_category,
         };
         let head = self.catalog.chain_head(&m.device_id).await?;
         match self

@@ -39,8 +39,8 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Identifies this deployment in receipts.
     pub server_id: String,
-    /// How long after a recording ends it is deleted (unless held).
-    pub retention_millis: i64,
+    /// How long after a recording ends it is deleted (unless held), by category.
+    pub retention: retention::RetentionPolicy,
     /// What the deployment decided beyond the fixed role table.
     pub policy: custos_access::Policy,
 }
@@ -55,6 +55,7 @@ pub struct Deployment {
     pub audit: audit::AuditLog,
     pub auth: auth::Authenticator,
     pub policy: custos_access::Policy,
+    pub retention: retention::RetentionPolicy,
 }
 
 impl Deployment {
@@ -79,6 +80,24 @@ impl Deployment {
             keys::ServerKeys::open(&config.data, passphrase)
                 .context("opening the server's keys")?,
         );
+        // A camera in a category this deployment no longer defines would get
+        // some other period silently: refuse to start instead.
+        for device in catalog.devices().await.context("reading the catalog")? {
+            if config
+                .retention
+                .period(&device.retention_category)
+                .is_none()
+            {
+                anyhow::bail!(
+                    "camera `{}` is in retention category `{}`, which this deployment does not define \
+                     (defined: {}); add --retention-category {}=PERIOD or move the camera",
+                    device.device_id,
+                    device.retention_category,
+                    config.retention.describe(),
+                    device.retention_category
+                );
+            }
+        }
         let signer = audit::load_or_create_signer(&config.data).context("opening the audit key")?;
         let audit = audit::AuditLog::start(catalog.clone(), signer);
         // The deployment's settings are configuration changes too: each start says what they are.
@@ -93,8 +112,8 @@ impl Deployment {
                 )
                 .object(format!("server:{}", config.server_id))
                 .detail(format!(
-                    "retention {} h; purposes {}; officer self-review {}; hold needs second approver {}; release grace {} h",
-                    config.retention_millis / 3_600_000,
+                    "retention {}; purposes {}; officer self-review {}; hold needs second approver {}; release grace {} h",
+                    config.retention.describe(),
                     p.purposes.join(","),
                     p.officer_self_review,
                     p.hold_needs_second_approver,
@@ -111,7 +130,7 @@ impl Deployment {
             ingest::IngestSettings {
                 staging: config.data.join("staging"),
                 server_id: config.server_id.clone(),
-                retention_millis: config.retention_millis,
+                retention: config.retention.clone(),
                 clock: clock.clone(),
             },
         )?;
@@ -126,6 +145,7 @@ impl Deployment {
             audit,
             auth,
             policy: config.policy.clone(),
+            retention: config.retention.clone(),
         })
     }
 }

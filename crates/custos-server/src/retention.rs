@@ -14,6 +14,90 @@ use custos_format::UtcMillis;
 
 use crate::audit::{AuditError, AuditLog};
 
+pub use custos_catalog::STANDARD_CATEGORY;
+
+/// The deployment's retention periods: the default (category `standard`)
+/// and named categories with their own (a training camera kept 2 days, a
+/// team whose DPIA allows 14). A recording's deadline is its end plus its
+/// category's period, fixed when it arrives or is moved; changing a period
+/// later applies to recordings that arrive or move after the change (a
+/// promise made to the people filmed is not stretched after the fact).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    pub default_millis: i64,
+    pub categories: std::collections::BTreeMap<String, i64>,
+}
+
+impl RetentionPolicy {
+    pub fn new(default_millis: i64) -> Self {
+        Self {
+            default_millis,
+            categories: Default::default(),
+        }
+    }
+
+    /// The period of `category`; `None` for a category this deployment does not define.
+    pub fn period(&self, category: &str) -> Option<i64> {
+        if category == STANDARD_CATEGORY {
+            return Some(self.default_millis);
+        }
+        self.categories.get(category).copied()
+    }
+
+    /// `standard 28d, training 2d`: for the start-up audit entry and errors.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!(
+            "{STANDARD_CATEGORY} {}",
+            describe_period(self.default_millis)
+        )];
+        parts.extend(
+            self.categories
+                .iter()
+                .map(|(name, period)| format!("{name} {}", describe_period(*period))),
+        );
+        parts.join(", ")
+    }
+}
+
+fn describe_period(millis: i64) -> String {
+    match millis {
+        m if m % 86_400_000 == 0 => format!("{}d", m / 86_400_000),
+        m if m % 3_600_000 == 0 => format!("{}h", m / 3_600_000),
+        m => format!("{}m", m / 60_000),
+    }
+}
+
+/// A category's name: 1–40 of `a-z`, `0-9`, `-`, starting with a letter.
+pub fn check_category_name(name: &str) -> Result<(), String> {
+    let ok = (1..=40).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}`: a retention category is 1–40 of a-z, 0-9 and -, starting with a letter",
+            name.escape_default()
+        ))
+    }
+}
+
+/// `training=2d` as given to `--retention-category`.
+pub fn parse_category(s: &str) -> Result<(String, i64), String> {
+    let (name, period) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected NAME=PERIOD, e.g. training=2d"))?;
+    check_category_name(name)?;
+    if name == STANDARD_CATEGORY {
+        return Err(format!(
+            "`{STANDARD_CATEGORY}` is the default period: set it with --retention"
+        ));
+    }
+    Ok((name.to_owned(), crate::parse_period(period)?))
+}
+
 /// Recordings taken from the catalog per round.
 const PAGE: u64 = 500;
 
@@ -131,4 +215,42 @@ pub async fn sweep(
         );
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categories_parse_strictly_and_standard_is_the_default() {
+        assert_eq!(
+            parse_category("training=2d"),
+            Ok(("training".into(), 2 * 86_400_000))
+        );
+        assert_eq!(
+            parse_category("team-zuid=14d"),
+            Ok(("team-zuid".into(), 14 * 86_400_000))
+        );
+        for bad in [
+            "training",
+            "=2d",
+            "training=",
+            "training=2w",
+            "training=-2d",
+            "Training=2d",
+            "2fast=2d",
+            "train ing=2d",
+            "standard=14d",
+            &format!("{}=1d", "a".repeat(41)),
+        ] {
+            assert!(parse_category(bad).is_err(), "{bad}");
+        }
+        let mut policy = RetentionPolicy::new(28 * 86_400_000);
+        policy.categories.insert("training".into(), 2 * 86_400_000);
+        policy.categories.insert("bocholt".into(), 36 * 3_600_000);
+        assert_eq!(policy.period(STANDARD_CATEGORY), Some(28 * 86_400_000));
+        assert_eq!(policy.period("training"), Some(2 * 86_400_000));
+        assert_eq!(policy.period("nope"), None);
+        assert_eq!(policy.describe(), "standard 28d, bocholt 36h, training 2d");
+    }
 }

@@ -123,6 +123,7 @@ pub fn sweep(
                     public_key: "00".repeat(32),
                     enrolled_at: now,
                     revoked_at: None,
+                    retention_category: custos_catalog::STANDARD_CATEGORY.into(),
                 })
                 .await?;
         }
@@ -156,6 +157,7 @@ pub fn sweep(
                 receipt_signature: vec![0; 64],
                 delete_after,
                 age_header: vec![7; 200],
+                retention_category: custos_catalog::STANDARD_CATEGORY.into(),
             });
             if batch.len() == 50_000 {
                 sqlite.import_recordings(&batch).await?;
@@ -268,6 +270,7 @@ pub fn playback(
                 public_key: "00".repeat(32),
                 enrolled_at: now,
                 revoked_at: None,
+                retention_category: custos_catalog::STANDARD_CATEGORY.into(),
             })
             .await?;
         sqlite
@@ -290,6 +293,7 @@ pub fn playback(
                 receipt_signature: vec![0; 64],
                 delete_after: now.plus_millis(86_400_000),
                 age_header: header.clone(),
+                retention_category: custos_catalog::STANDARD_CATEGORY.into(),
             }])
             .await?;
         drop(sqlite);
@@ -298,7 +302,7 @@ pub fn playback(
             listen: "127.0.0.1:0".parse()?,
             tls: None,
             server_id: "bench".into(),
-            retention_millis: 28 * 86_400_000,
+            retention: custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
             policy: Default::default(),
         };
         custos_server::start(config, &pass, custos_server::system_clock()).await

@@ -34,6 +34,11 @@ pub struct ServeArgs {
     /// Rotterdam) or hours (72h, Bocholt's "a few days").
     #[arg(long, default_value = "28d", value_parser = custos_server::parse_period)]
     retention: i64,
+    /// A retention category with its own period, e.g. `training=2d`
+    /// (repeatable). Cameras are put in a category at enrollment; the
+    /// privacy officer may move a recording to another.
+    #[arg(long = "retention-category", value_parser = custos_server::retention::parse_category)]
+    retention_categories: Vec<(String, i64)>,
     /// The closed list of purposes footage may be accessed for.
     #[arg(
         long,
@@ -68,7 +73,10 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             listen: args.listen,
             tls: args.tls_cert.zip(args.tls_key),
             server_id: args.server_id,
-            retention_millis: args.retention,
+            retention: custos_server::retention::RetentionPolicy {
+                default_millis: args.retention,
+                categories: args.retention_categories.into_iter().collect(),
+            },
             policy: custos_access::Policy {
                 officer_self_review: args.officer_self_review,
                 purposes: args.purposes,
@@ -115,6 +123,10 @@ pub enum EnrollCommand {
         public_key: Option<String>,
         #[arg(long)]
         camera: Option<PathBuf>,
+        /// The retention category its recordings start in (one the server
+        /// defines with --retention-category).
+        #[arg(long, default_value = "standard", value_parser = parse_category_name)]
+        retention_category: String,
     },
     /// Register a dock; prints its token once (store it in a file only the dock reads).
     Dock {
@@ -137,6 +149,10 @@ pub enum EnrollCommand {
     },
 }
 
+fn parse_category_name(s: &str) -> Result<String, String> {
+    custos_server::retention::check_category_name(s).map(|()| s.to_owned())
+}
+
 pub fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -152,6 +168,7 @@ pub fn enroll(command: EnrollCommand) -> Result<ExitCode> {
                 device_id,
                 public_key,
                 camera,
+                retention_category,
             } => {
                 let admin = Admin::open(&data.data).await?;
                 let receipt_key = custos_server::keys::receipt_public_key(&data.data)?;
@@ -169,7 +186,9 @@ pub fn enroll(command: EnrollCommand) -> Result<ExitCode> {
                         anyhow::bail!("give --camera DIR, or --device-id and --public-key")
                     }
                 };
-                admin.enroll_camera(&device_id, &key).await?;
+                admin
+                    .enroll_camera_in(&device_id, &key, &retention_category)
+                    .await?;
                 if let Some(dir) = camera {
                     crate::device::pin(&dir, &receipt_key.to_hex())?;
                     eprintln!("Camera {device_id} enrolled and pinned to this server");

@@ -47,7 +47,7 @@ impl World {
             listen: "127.0.0.1:0".parse().unwrap(),
             tls: None,
             server_id: "test-city".into(),
-            retention_millis: 28 * 86_400_000,
+            retention: custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
             policy: Default::default(),
         };
         let server = rt
@@ -96,6 +96,45 @@ impl World {
                     .await
                     .unwrap()
                     .add_user(name, role, officer_id.map(str::to_owned))
+                    .await
+            })
+            .unwrap();
+        let initial = Account {
+            name: name.into(),
+            password: e.password.to_string(),
+            secret: e.totp_secret.to_string(),
+        };
+        // The initial password must be replaced at the first sign-in; the
+        // clock steps past the TOTP step used here.
+        self.advance_seconds(30);
+        let token = self.sign_in(&initial);
+        let renewed = format!("renewed {}", initial.password);
+        let (status, body) = self.call(
+            "POST",
+            "/api/v1/session/password",
+            Some(&token),
+            Some(
+                serde_json::json!({"current_password": initial.password, "new_password": renewed}),
+            ),
+        );
+        assert_eq!(status, 200, "{body}");
+        self.advance_seconds(30);
+        Account {
+            password: renewed,
+            ..initial
+        }
+    }
+
+    /// An account as the admin made it: initial password, not yet replaced.
+    fn add_user_initial(&self, name: &str, role: &str) -> Account {
+        let role = custos_access::Role::parse(role).unwrap();
+        let e = self
+            .rt
+            .block_on(async {
+                Admin::open(&self.data)
+                    .await
+                    .unwrap()
+                    .add_user(name, role, None)
                     .await
             })
             .unwrap();
@@ -153,6 +192,13 @@ impl World {
                     req = req.header("authorization", a);
                 }
                 req.call()
+            }
+            ("PUT", body) => {
+                let mut req = self.agent.put(&url);
+                if let Some(a) = &auth {
+                    req = req.header("authorization", a);
+                }
+                req.send_json(body.unwrap_or_default())
             }
             ("DELETE", _) => {
                 let mut req = self.agent.delete(&url);
@@ -292,6 +338,24 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             &["admin"],
         ),
         ("GET", "/api/v1/devices".into(), None, &["admin"]),
+        (
+            "PUT",
+            "/api/v1/devices/nope/retention".into(),
+            Some(serde_json::json!({"category": "standard"})),
+            &["admin"],
+        ),
+        (
+            "GET",
+            "/api/v1/retention".into(),
+            None,
+            &["officer", "reviewer", "privacy-officer", "admin", "auditor"],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/recordings/{some_id}/retention"),
+            Some(serde_json::json!({"category": "standard", "reason": "test footage"})),
+            &["privacy-officer"],
+        ),
         // Footage: allowed roles then meet the purpose check (403 purpose-…).
         (
             "GET",
@@ -561,6 +625,19 @@ fn sessions_expire_after_thirty_idle_minutes_and_cookies_need_csrf() {
         secret: enrollment["totp_secret"].as_str().unwrap().into(),
     };
     let carla_token = w.sign_in(&carla);
+    // ...and must replace the initial password (the admin saw it) first.
+    assert_eq!(
+        w.call("GET", "/api/v1/audit/checkpoint", Some(&carla_token), None)
+            .0,
+        403
+    );
+    let (status, _) = w.call(
+        "POST",
+        "/api/v1/session/password",
+        Some(&carla_token),
+        Some(serde_json::json!({"current_password": carla.password, "new_password": "an auditor's own passphrase"})),
+    );
+    assert_eq!(status, 200);
     assert_eq!(
         w.call("GET", "/api/v1/audit/checkpoint", Some(&carla_token), None)
             .0,
@@ -635,6 +712,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "POST /api/v1/session",
         "GET /api/v1/session",
         "DELETE /api/v1/session",
+        "POST /api/v1/session/password",
         "GET /api/v1/recordings",
         "GET /api/v1/recordings/{id}",
         "GET /api/v1/recordings/{id}/video",
@@ -647,6 +725,9 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "POST /api/v1/users",
         "POST /api/v1/users/{name}/unlock",
         "GET /api/v1/devices",
+        "PUT /api/v1/devices/{id}/retention",
+        "GET /api/v1/retention",
+        "PUT /api/v1/recordings/{id}/retention",
         "GET /api/v1/cases",
         "POST /api/v1/cases",
         "GET /api/v1/cases/{id}",
@@ -663,4 +744,123 @@ fn openapi_document_describes_exactly_the_routes_served() {
     served.sort();
     documented.sort();
     assert_eq!(documented, served);
+}
+
+#[test]
+fn an_initial_password_must_be_replaced_before_anything_else() {
+    let w = World::new();
+    let dora = w.add_user_initial("dora", "admin");
+    let (status, body, _) = w.sign_in_raw("dora", &dora.password, &w.code(&dora));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["password_change_required"], true);
+    let token = body["token"].as_str().unwrap().to_owned();
+    w.advance_seconds(30);
+    let (_, second) = {
+        let (s, b, _) = w.sign_in_raw("dora", &dora.password, &w.code(&dora));
+        (s, b)
+    };
+    let other_session = second["token"].as_str().unwrap().to_owned();
+
+    // Nothing but the session itself and the password change is open.
+    let (status, refused) = w.call("GET", "/api/v1/devices", Some(&token), None);
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("password-change-required"))
+    );
+    assert_eq!(w.call("GET", "/api/v1/users", Some(&token), None).0, 403);
+    assert_eq!(w.call("GET", "/api/v1/session", Some(&token), None).0, 200);
+
+    let change = |current: &str, new: &str| {
+        w.call(
+            "POST",
+            "/api/v1/session/password",
+            Some(&token),
+            Some(serde_json::json!({"current_password": current, "new_password": new})),
+        )
+    };
+    let (status, body) = change("not the password", "a long new passphrase");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("bad-credentials"))
+    );
+    for weak in [
+        "short",
+        &dora.password,
+        "my name is DORA, ok?",
+        &"x".repeat(257),
+    ] {
+        let (status, body) = change(&dora.password, weak);
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid")),
+            "{weak}"
+        );
+    }
+    for garbage in [
+        serde_json::json!({}),
+        serde_json::json!({"current_password": dora.password}),
+        serde_json::json!({"current_password": dora.password, "new_password": 5}),
+        serde_json::json!({"current_password": dora.password, "new_password": "a long new passphrase", "x": 1}),
+    ] {
+        let (status, _) = w.call(
+            "POST",
+            "/api/v1/session/password",
+            Some(&token),
+            Some(garbage.clone()),
+        );
+        assert_eq!(status, 400, "{garbage}");
+    }
+    let (status, body) = change(&dora.password, "a long new passphrase");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["password_change_required"], false);
+
+    // This session goes on with everything the role allows; the other one ended.
+    assert_eq!(w.call("GET", "/api/v1/devices", Some(&token), None).0, 200);
+    assert_eq!(
+        w.call("GET", "/api/v1/devices", Some(&other_session), None)
+            .0,
+        401
+    );
+    w.advance_seconds(30);
+    assert_eq!(
+        w.sign_in_raw("dora", &dora.password, &w.code(&dora)).0,
+        401,
+        "old password"
+    );
+    w.advance_seconds(30);
+    let (status, body, _) = w.sign_in_raw("dora", "a long new passphrase", &w.code(&dora));
+    assert_eq!(status, 200);
+    assert_eq!(body["password_change_required"], false);
+
+    let log = w.audit_actions();
+    let changes: Vec<_> = log
+        .iter()
+        .filter(|(a, act, _)| a == "user:dora" && act == "user.password-change")
+        .map(|(_, _, o)| o.as_str())
+        .collect();
+    assert_eq!(
+        changes,
+        ["refused", "refused", "refused", "refused", "refused", "ok"]
+    );
+
+    // Wrong current passwords count toward the lockout like failed sign-ins.
+    let erik = w.add_user_initial("erik", "auditor");
+    let (_, body, _) = w.sign_in_raw("erik", &erik.password, &w.code(&erik));
+    let erik_token = body["token"].as_str().unwrap().to_owned();
+    for _ in 0..5 {
+        let (status, _) = w.call(
+            "POST",
+            "/api/v1/session/password",
+            Some(&erik_token),
+            Some(serde_json::json!({"current_password": "guess", "new_password": "a long new passphrase"})),
+        );
+        assert_eq!(status, 401);
+    }
+    assert_eq!(
+        w.call("GET", "/api/v1/session", Some(&erik_token), None).0,
+        401,
+        "locked out"
+    );
+    w.advance_seconds(30);
+    assert_eq!(w.sign_in_raw("erik", &erik.password, &w.code(&erik)).0, 403);
 }

@@ -32,6 +32,17 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(policy: custos_access::Policy) -> World {
+    world_with_retention(
+        policy,
+        custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
+    )
+    .await
+}
+
+pub async fn world_with_retention(
+    policy: custos_access::Policy,
+    retention: custos_server::retention::RetentionPolicy,
+) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
     custos_keys::EvidenceKeyStore::new(&data)
@@ -42,7 +53,7 @@ pub async fn world_with(policy: custos_access::Policy) -> World {
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: None,
         server_id: "test-city".into(),
-        retention_millis: 28 * 86_400_000,
+        retention,
         policy,
     };
     let clock_offset = Arc::new(AtomicI64::new(0));
@@ -234,10 +245,27 @@ impl World {
             .add_user(name, role, officer_id.map(str::to_owned))
             .await
             .unwrap();
-        Account {
+        let initial = Account {
             name: name.into(),
             password: e.password.to_string(),
             secret: e.totp_secret.to_string(),
+        };
+        // The initial password must be replaced at the first sign-in.
+        let token = self.sign_in(&initial).await;
+        let renewed = format!("renewed {}", initial.password);
+        let answer = self
+            .call(
+                "POST",
+                "/api/v1/session/password",
+                Some(&token),
+                Some(serde_json::json!({"current_password": initial.password, "new_password": renewed})),
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.json());
+        Account {
+            password: renewed,
+            ..initial
         }
     }
 
