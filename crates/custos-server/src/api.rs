@@ -34,6 +34,8 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/recordings", get(recordings))
         .route("/api/v1/recordings/{id}", get(recording))
         .route("/api/v1/recordings/{id}/video", get(video))
+        .route("/api/v1/recordings/{id}/download", get(download))
+        .route("/api/v1/recordings/{id}/thumbnail", get(thumbnail))
         .route(
             "/api/v1/recordings/{id}/retention",
             put(set_recording_retention),
@@ -811,13 +813,23 @@ struct PurposeQuery {
     case: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThumbnailQuery {
+    purpose: Option<String>,
+    case: Option<String>,
+    /// Seconds from the start of the recording (default 0).
+    at: Option<f64>,
+}
+
 impl Authenticated {
     /// The stated purpose and case, checked against the deployment's list and
     /// the open cases; a missing or wrong one is refused and audited.
     async fn purpose(
         &self,
         d: &Deployment,
-        q: &PurposeQuery,
+        purpose: Option<&str>,
+        case: Option<&str>,
         audit_action: &str,
         object: &str,
     ) -> Result<(String, String), ApiError> {
@@ -831,7 +843,7 @@ impl Authenticated {
             .await?;
             Err::<(String, String), ApiError>(ApiError::new(StatusCode::FORBIDDEN, code, why))
         };
-        let (Some(purpose), Some(case)) = (&q.purpose, &q.case) else {
+        let (Some(purpose), Some(case)) = (purpose, case) else {
             return refuse("a purpose and a case are required", "purpose-required").await;
         };
         if !d.policy.allows_purpose(purpose) {
@@ -842,12 +854,93 @@ impl Authenticated {
             .await;
         }
         match d.catalog.case(case).await.map_err(unavailable)? {
-            Some(c) if c.closed_at.is_none() => Ok((purpose.clone(), case.clone())),
+            Some(c) if c.closed_at.is_none() => Ok((purpose.to_owned(), case.to_owned())),
             Some(_) => refuse("that case is closed", "case-closed").await,
             None => refuse("no such case", "case-unknown").await,
         }
     }
+
+    /// Everything before footage (or anything derived from it) is touched:
+    /// the role, the purpose and case, and the recording as this caller may
+    /// see it. Refusals and misses are audited under `audit_action`.
+    async fn footage(
+        &self,
+        d: &Deployment,
+        id: &str,
+        purpose: Option<&str>,
+        case: Option<&str>,
+        audit_action: &str,
+    ) -> Result<Footage, ApiError> {
+        let object = format!("recording:{}", id.escape_default());
+        let scope = self
+            .permit(d, Action::AccessFootage, audit_action, &object)
+            .await?;
+        let (purpose, case) = self
+            .purpose(d, purpose, case, audit_action, &object)
+            .await?;
+        let recording = match id.parse::<Uuid>() {
+            Ok(uuid) => d.catalog.recording(uuid).await.map_err(unavailable)?,
+            Err(_) => None,
+        }
+        .filter(|r| visible(scope, &self.caller, r));
+        let Some(recording) = recording else {
+            self.record(
+                d,
+                self.event(d, audit_action, Outcome::Failed)
+                    .object(&object)
+                    .purpose(&purpose, &case)
+                    .detail("no such recording"),
+            )
+            .await?;
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such recording",
+            ));
+        };
+        Ok(Footage {
+            recording,
+            object,
+            purpose,
+            case,
+        })
+    }
 }
+
+/// A recording someone may touch now, and why.
+struct Footage {
+    recording: custos_catalog::Recording,
+    object: String,
+    purpose: String,
+    case: String,
+}
+
+impl Footage {
+    /// Read + Seek over the plaintext, decrypted on the fly. On a blocking thread only.
+    fn plaintext(
+        &self,
+        d: &Deployment,
+    ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
+        let reader = crate::playback::StoredCiphertext::new(
+            self.recording.age_header.clone(),
+            d.blobs.clone(),
+            self.recording.blob_key.clone(),
+            self.recording.ciphertext_length,
+            tokio::runtime::Handle::current(),
+        );
+        let identity = d.keys.evidence.clone();
+        move || {
+            let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
+            let plain = decryptor
+                .decrypt(std::iter::once(&identity as &dyn age::Identity))
+                .map_err(std::io::Error::other)?;
+            Ok(Box::new(plain) as Box<dyn ReadSeek>)
+        }
+    }
+}
+
+trait ReadSeek: std::io::Read + std::io::Seek + Send {}
+impl<T: std::io::Read + std::io::Seek + Send> ReadSeek for T {}
 
 async fn video(
     State(d): State<Arc<Deployment>>,
@@ -856,29 +949,54 @@ async fn video(
     q: Result<Query<PurposeQuery>, axum::extract::rejection::QueryRejection>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let object = format!("recording:{}", id.escape_default());
-    let scope = a
-        .permit(&d, Action::AccessFootage, "recording.play", &object)
-        .await?;
     let q = query(q)?;
-    let (purpose, case) = a.purpose(&d, &q, "recording.play", &object).await?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
-    let recording = match id.parse::<Uuid>() {
-        Ok(uuid) => d.catalog.recording(uuid).await.map_err(unavailable)?,
-        Err(_) => None,
-    }
-    .filter(|r| visible(scope, &a.caller, r));
-    let Some(recording) = recording else {
-        a.record(
+    let footage = a
+        .footage(
             &d,
-            a.event(&d, "recording.play", Outcome::Failed)
-                .object(&object)
-                .purpose(&purpose, &case)
-                .detail("no such recording"),
+            &id,
+            q.purpose.as_deref(),
+            q.case.as_deref(),
+            "recording.play",
         )
         .await?;
-        return Err(not_found());
-    };
+    stream_footage(&d, &a, footage, &headers, "recording.play", None).await
+}
+
+/// The same bytes as playback, as a file to keep: audited apart, because a
+/// download leaves the server.
+async fn download(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<PurposeQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let footage = a
+        .footage(
+            &d,
+            &id,
+            q.purpose.as_deref(),
+            q.case.as_deref(),
+            "recording.download",
+        )
+        .await?;
+    let name = format!(
+        "attachment; filename=\"custos-{}.mp4\"",
+        footage.recording.recording_id
+    );
+    stream_footage(&d, &a, footage, &headers, "recording.download", Some(name)).await
+}
+
+async fn stream_footage(
+    d: &Deployment,
+    a: &Authenticated,
+    footage: Footage,
+    headers: &axum::http::HeaderMap,
+    audit_action: &str,
+    disposition: Option<String>,
+) -> Result<Response, ApiError> {
+    let recording = &footage.recording;
     let length = crate::playback::plaintext_length(
         recording.ciphertext_length,
         recording.age_header.len() as u64,
@@ -912,32 +1030,22 @@ async fn video(
     let count = if length == 0 { 0 } else { end - start + 1 };
     // The entry is durable before the first byte leaves.
     a.record(
-        &d,
-        a.event(&d, "recording.play", Outcome::Ok)
-            .object(&object)
-            .purpose(&purpose, &case)
+        d,
+        a.event(d, audit_action, Outcome::Ok)
+            .object(&footage.object)
+            .purpose(&footage.purpose, &footage.case)
             .detail(format!("bytes {start}-{end} of {length}")),
     )
     .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    let reader = crate::playback::StoredCiphertext::new(
-        recording.age_header.clone(),
-        d.blobs.clone(),
-        recording.blob_key.clone(),
-        recording.ciphertext_length,
-        tokio::runtime::Handle::current(),
-    );
-    let identity = d.keys.evidence.clone();
+    let open = footage.plaintext(d);
     tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Seek, SeekFrom};
+        use std::io::{Read, SeekFrom};
         let result = (|| -> std::io::Result<()> {
             if count == 0 {
                 return Ok(());
             }
-            let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
-            let mut plain = decryptor
-                .decrypt(std::iter::once(&identity as &dyn age::Identity))
-                .map_err(std::io::Error::other)?;
+            let mut plain = open()?;
             plain.seek(SeekFrom::Start(start))?;
             let mut left = count;
             while left > 0 {
@@ -987,7 +1095,84 @@ async fn video(
             format!("bytes {start}-{end}/{length}"),
         );
     }
+    if let Some(disposition) = disposition {
+        response = response.header(header::CONTENT_DISPOSITION, disposition);
+    }
     response.body(body).map_err(unavailable)
+}
+
+/// Widest thumbnail served.
+const THUMBNAIL_WIDTH: usize = 320;
+
+/// A still of the keyframe at (or just before) `at` seconds: derived from
+/// footage, so it needs a purpose and a case and is audited like playback.
+async fn thumbnail(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let at_millis = match q.at {
+        None => 0,
+        Some(s) if s.is_finite() && (0.0..=7.0 * 86_400.0).contains(&s) => (s * 1000.0) as u64,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "`at` is seconds from the start of the recording",
+            ))
+        }
+    };
+    let footage = a
+        .footage(
+            &d,
+            &id,
+            q.purpose.as_deref(),
+            q.case.as_deref(),
+            "recording.thumbnail",
+        )
+        .await?;
+    a.record(
+        &d,
+        a.event(&d, "recording.thumbnail", Outcome::Ok)
+            .object(&footage.object)
+            .purpose(&footage.purpose, &footage.case)
+            .detail(format!("frame at {at_millis} ms")),
+    )
+    .await?;
+    let open = footage.plaintext(&d);
+    let made = tokio::task::spawn_blocking(move || {
+        let plain = open().map_err(custos_video::VideoError::Io)?;
+        custos_video::thumbnail(plain, at_millis, THUMBNAIL_WIDTH)
+    })
+    .await
+    .map_err(unavailable)?;
+    let thumbnail = match made {
+        Ok(t) => t,
+        Err(custos_video::VideoError::NoFrame { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no-frame",
+                "the recording has no frame there",
+            ))
+        }
+        Err(custos_video::VideoError::Io(e)) => return Err(unavailable(e)),
+        Err(e) => {
+            tracing::warn!(error = %e, "thumbnail of a stored recording failed");
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "undecodable",
+                "this recording's video could not be decoded",
+            ));
+        }
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, "image/jpeg")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("x-custos-frame-at-ms", thumbnail.at_millis)
+        .body(axum::body::Body::from(thumbnail.jpeg))
+        .map_err(unavailable)
 }
 
 fn tokio_stream_from<T: Send + 'static>(

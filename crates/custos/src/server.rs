@@ -278,6 +278,7 @@ pub fn users(command: UsersCommand) -> Result<ExitCode> {
                 println!("initial password: {}", e.password.as_str());
                 println!("TOTP secret:      {}", e.totp_secret.as_str());
                 println!("TOTP URI:         {}", e.otpauth_uri.as_str());
+                eprintln!("The initial password must be replaced at the first sign-in.");
             }
             UsersCommand::List(args) => {
                 let list = Admin::open(&args.data.data).await?.users().await?;

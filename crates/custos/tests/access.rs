@@ -371,6 +371,18 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
         (
             "GET",
+            format!("/api/v1/recordings/{some_id}/thumbnail?at=1"),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "GET",
+            format!("/api/v1/recordings/{some_id}/download?purpose=complaint&case=k-1"),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "GET",
             "/api/v1/cases".into(),
             None,
             &["reviewer", "privacy-officer"],
@@ -457,7 +469,11 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
     // Allowed roles asking for footage without a valid purpose and case are refused too.
     let purpose_refusals: usize = matrix
         .iter()
-        .filter(|(_, path, _, _)| path.contains("/video"))
+        .filter(|(_, path, _, _)| {
+            ["/video", "/thumbnail", "/download"]
+                .iter()
+                .any(|p| path.contains(p))
+        })
         .map(|(_, _, _, allowed)| allowed.len())
         .sum();
     assert_eq!(
@@ -716,6 +732,8 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "GET /api/v1/recordings",
         "GET /api/v1/recordings/{id}",
         "GET /api/v1/recordings/{id}/video",
+        "GET /api/v1/recordings/{id}/download",
+        "GET /api/v1/recordings/{id}/thumbnail",
         "GET /api/v1/incidents",
         "GET /api/v1/audit/checkpoint",
         "GET /api/v1/audit/entries",

@@ -356,6 +356,183 @@ async fn retention_deletes_on_time_keeps_what_is_held_and_shreds_the_key() {
     assert!(catalog.tombstone(held).await.unwrap().is_some());
 }
 
+/// `ffmpeg` decodes `input` (a file) to RGB24: frame `n`, or the only picture.
+fn ffmpeg_rgb(input: &std::path::Path, n: Option<usize>) -> Vec<u8> {
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-i"]).arg(input);
+    if let Some(n) = n {
+        cmd.args(["-vf", &format!("select=eq(n\\,{n})")]);
+    }
+    let out = cmd
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg must be installed (see .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as f64)
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thumbnails_and_downloads_need_a_purpose_and_are_audited() {
+    let w = world().await;
+    let cam = w.camera("cam-th", 0, true).await;
+    // 91 frames (the stop takes effect at the next frame): keyframes at 0, 1, 2 and 3 s.
+    record_frames(&cam, 1, 90);
+    w.offload(&cam).await;
+    let r = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    let expected = plaintext(&w, &r);
+    let mp4 = w.tmp.path().join("independent.mp4");
+    std::fs::write(&mp4, &expected).unwrap();
+
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let token = w.sign_in(&anna).await;
+    let case = open_case(&w, &token, "subject-access-request").await;
+    let base = format!("/api/v1/recordings/{}", r.recording_id);
+    let purpose = format!("purpose=subject-access-request&case={case}");
+
+    // Without a purpose and case: refused and audited, for both.
+    for (path, action) in [
+        (format!("{base}/thumbnail"), "recording.thumbnail"),
+        (format!("{base}/download"), "recording.download"),
+    ] {
+        let answer = w.call("GET", &path, Some(&token), None, &[]).await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (403, "purpose-required")
+        );
+        assert!(audit(&w)
+            .await
+            .iter()
+            .any(|e| e.action == action && e.outcome == custos_audit::Outcome::Refused));
+    }
+    for bad in ["at=-1", "at=abc", "at=1e12", "at=NaN", "size=9"] {
+        let answer = w
+            .call(
+                "GET",
+                &format!("{base}/thumbnail?{purpose}&{bad}"),
+                Some(&token),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{bad}");
+    }
+
+    // The frame shown is the keyframe at or before `at`, the one ffmpeg
+    // decodes from an independent decryption.
+    for (at, frame, shown) in [("0", 0usize, "0"), ("2.5", 60, "2000")] {
+        let answer = w
+            .call(
+                "GET",
+                &format!("{base}/thumbnail?{purpose}&at={at}"),
+                Some(&token),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.header("content-type"), Some("image/jpeg"));
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+        assert_eq!(answer.header("x-custos-frame-at-ms"), Some(shown));
+        let jpeg = w.tmp.path().join(format!("thumb-{at}.jpg"));
+        std::fs::write(&jpeg, &answer.body).unwrap();
+        let thumb = ffmpeg_rgb(&jpeg, None);
+        let same = mean_abs_diff(&thumb, &ffmpeg_rgb(&mp4, Some(frame)));
+        let other = mean_abs_diff(&thumb, &ffmpeg_rgb(&mp4, Some(frame + 30)));
+        assert!(
+            same < 6.0 && other > same + 1.0,
+            "at {at}: {same} vs {other}"
+        );
+    }
+    let answer = w
+        .call(
+            "GET",
+            &format!("{base}/thumbnail?{purpose}&at=999"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        answer.header("x-custos-frame-at-ms"),
+        Some("3000"),
+        "the last keyframe"
+    );
+    let thumbnails: Vec<_> = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "recording.thumbnail" && e.outcome == custos_audit::Outcome::Ok)
+        .collect();
+    assert_eq!(thumbnails.len(), 3);
+    assert_eq!(
+        thumbnails[0].purpose.as_deref(),
+        Some("subject-access-request")
+    );
+    assert_eq!(thumbnails[0].case.as_deref(), Some(case.as_str()));
+
+    // A download is the same bytes as a file to keep, audited as a download.
+    let download = w
+        .call(
+            "GET",
+            &format!("{base}/download?{purpose}"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.body, expected);
+    assert_eq!(
+        download.header("content-disposition"),
+        Some(format!("attachment; filename=\"custos-{}.mp4\"", r.recording_id).as_str())
+    );
+    let log = audit(&w).await;
+    let entry = log
+        .iter()
+        .find(|e| e.action == "recording.download" && e.outcome == custos_audit::Outcome::Ok)
+        .expect("the download is audited");
+    assert_eq!(entry.actor, "user:anna");
+    assert!(
+        !log.iter().any(|e| e.action == "recording.play"),
+        "not a play"
+    );
+
+    // An admin never gets either.
+    let root = w.add_user("root", "admin", None).await;
+    let root = w.sign_in(&root).await;
+    for path in [
+        format!("{base}/thumbnail?{purpose}"),
+        format!("{base}/download?{purpose}"),
+    ] {
+        let answer = w.call("GET", &path, Some(&root), None, &[]).await;
+        assert_eq!((answer.status, answer.code().as_str()), (403, "forbidden"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_categories_have_their_own_periods_and_the_privacy_officer_moves_recordings() {
     let mut retention = custos_server::retention::RetentionPolicy::new(28 * DAY);

@@ -1,0 +1,370 @@
+//! Frames from footage: reads a recording's fragmented MP4 (as the camera
+//! writes it: one H.264 track, one fragment per GOP, each starting with a
+//! keyframe), finds the keyframe at a given time, decodes it with openh264
+//! and makes a small JPEG. Works on any `Read + Seek` — on the server that is
+//! the decrypting reader, so nothing is written to disk.
+//!
+//! Input is untrusted (a damaged or forged recording must give an error,
+//! never a panic or an allocation its size fields ask for).
+#![forbid(unsafe_code)]
+
+use std::io::{Read, Seek, SeekFrom};
+
+use mp4_atom::{Atom, Codec, FourCC, Header, Moof, Moov, ReadAtom, ReadFrom};
+
+/// Largest `moov`/`moof` read into memory: ours are under a kilobyte or two.
+const MAX_METADATA_BOX: usize = 4 << 20;
+/// Largest single frame accepted (a 4K keyframe at a high bitrate is a few MB).
+const MAX_SAMPLE: usize = 32 << 20;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VideoError {
+    #[error("reading the recording: {0}")]
+    Io(#[from] std::io::Error),
+    /// Not the fragmented MP4 a camera writes, or damaged.
+    #[error("not a fragmented MP4 with one H.264 track: {0}")]
+    Format(String),
+    /// The recording has no keyframe at or before that time.
+    #[error("the recording has no frame at {at_millis} ms")]
+    NoFrame { at_millis: u64 },
+    #[error("decoding H.264: {0}")]
+    Decode(String),
+    #[error("encoding the thumbnail: {0}")]
+    Encode(String),
+}
+
+fn format(what: impl std::fmt::Display) -> VideoError {
+    VideoError::Format(what.to_string())
+}
+
+/// What the init segment (`moov`) says about the video track.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Track {
+    pub track_id: u32,
+    /// Ticks per second of the track's timestamps.
+    pub timescale: u32,
+    pub width: u16,
+    pub height: u16,
+    /// Bytes in each NAL unit's length prefix (1, 2 or 4).
+    pub length_size: u8,
+    pub sps: Vec<Vec<u8>>,
+    pub pps: Vec<Vec<u8>>,
+}
+
+/// One keyframe, as Annex B bytes (start codes, SPS and PPS first) that a
+/// decoder takes on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyframe {
+    /// Its presentation time from the start of the recording.
+    pub at_millis: u64,
+    pub annex_b: Vec<u8>,
+}
+
+/// A decoded picture, 8-bit RGB, row by row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RgbFrame {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+/// A JPEG of one frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub jpeg: Vec<u8>,
+    pub width: usize,
+    pub height: usize,
+    /// The time of the keyframe shown (at or before the time asked for).
+    pub at_millis: u64,
+}
+
+/// A fragmented MP4 opened for reading frames.
+pub struct Fmp4<R> {
+    reader: R,
+    track: Track,
+    /// Where the first fragment starts.
+    fragments_from: u64,
+}
+
+fn read_header<R: Read>(r: &mut R) -> Result<Option<Header>, VideoError> {
+    <Option<Header> as ReadFrom>::read_from(r).map_err(|e| match e {
+        mp4_atom::Error::Io(io) => VideoError::Io(io),
+        other => format(other),
+    })
+}
+
+fn read_box<T: Atom + ReadAtom, R: Read>(h: &Header, r: &mut R) -> Result<T, VideoError> {
+    match h.size {
+        Some(size) if size <= MAX_METADATA_BOX => {}
+        _ => return Err(format(format!("{} box too large", h.kind))),
+    }
+    T::read_atom(h, r).map_err(|e| format(format!("{}: {e}", h.kind)))
+}
+
+impl<R: Read + Seek> Fmp4<R> {
+    /// Reads boxes up to the end of `moov`: the track's description.
+    pub fn open(mut reader: R) -> Result<Self, VideoError> {
+        reader.seek(SeekFrom::Start(0))?;
+        loop {
+            let Some(h) = read_header(&mut reader)? else {
+                return Err(format("no moov box"));
+            };
+            if h.kind == Moov::KIND {
+                let moov: Moov = read_box(&h, &mut reader)?;
+                let track = track_of(&moov)?;
+                let fragments_from = reader.stream_position()?;
+                return Ok(Self {
+                    reader,
+                    track,
+                    fragments_from,
+                });
+            }
+            if h.kind == Moof::KIND || h.kind == FourCC::new(b"mdat") {
+                return Err(format("media before the moov box"));
+            }
+            skip(&mut reader, &h)?;
+        }
+    }
+
+    pub fn track(&self) -> &Track {
+        &self.track
+    }
+
+    /// The keyframe that starts the fragment showing `at_millis` (or the
+    /// last one, if the recording is shorter). Reads fragment headers from
+    /// the start: cost grows with `at_millis`, one `moof` per fragment.
+    pub fn keyframe_at(&mut self, at_millis: u64) -> Result<Keyframe, VideoError> {
+        self.reader.seek(SeekFrom::Start(self.fragments_from))?;
+        let mut best: Option<(u64, u64, u64)> = None; // (time, offset, size)
+        loop {
+            let start = self.reader.stream_position()?;
+            let Some(h) = read_header(&mut self.reader)? else {
+                break;
+            };
+            if h.kind != Moof::KIND {
+                skip(&mut self.reader, &h)?;
+                continue;
+            }
+            let moof: Moof = read_box(&h, &mut self.reader)?;
+            let Some(traf) = moof
+                .traf
+                .iter()
+                .find(|t| t.tfhd.track_id == self.track.track_id)
+            else {
+                continue;
+            };
+            let ticks = traf
+                .tfdt
+                .as_ref()
+                .ok_or_else(|| format("fragment without tfdt"))?
+                .base_media_decode_time;
+            let time = ticks.saturating_mul(1000) / self.track.timescale as u64;
+            if time > at_millis && best.is_some() {
+                break;
+            }
+            let trun = traf
+                .trun
+                .first()
+                .ok_or_else(|| format("fragment without trun"))?;
+            let first = trun
+                .entries
+                .first()
+                .ok_or_else(|| format("empty fragment"))?;
+            let size = first
+                .size
+                .or(traf.tfhd.default_sample_size)
+                .ok_or_else(|| format("sample without a size"))? as u64;
+            let base = traf.tfhd.base_data_offset.unwrap_or(start);
+            let offset = base
+                .checked_add_signed(trun.data_offset.unwrap_or(0) as i64)
+                .ok_or_else(|| format("sample offset out of range"))?;
+            best = Some((time, offset, size));
+            if time >= at_millis {
+                break;
+            }
+        }
+        let (time, offset, size) = best.ok_or(VideoError::NoFrame { at_millis })?;
+        let sample = self.read_sample(offset, size)?;
+        Ok(Keyframe {
+            at_millis: time,
+            annex_b: self.to_annex_b(&sample)?,
+        })
+    }
+
+    fn read_sample(&mut self, offset: u64, size: u64) -> Result<Vec<u8>, VideoError> {
+        if size == 0 || size > MAX_SAMPLE as u64 {
+            return Err(format(format!("implausible frame size {size}")));
+        }
+        self.reader.seek(SeekFrom::Start(offset))?;
+        let mut sample = Vec::new();
+        (&mut self.reader).take(size).read_to_end(&mut sample)?;
+        if sample.len() as u64 != size {
+            return Err(format("the recording ends inside a frame"));
+        }
+        Ok(sample)
+    }
+
+    /// Length-prefixed NAL units → start codes, parameter sets first.
+    fn to_annex_b(&self, sample: &[u8]) -> Result<Vec<u8>, VideoError> {
+        const START: [u8; 4] = [0, 0, 0, 1];
+        let mut out = Vec::with_capacity(sample.len() + 256);
+        for set in self.track.sps.iter().chain(&self.track.pps) {
+            out.extend_from_slice(&START);
+            out.extend_from_slice(set);
+        }
+        let n = self.track.length_size as usize;
+        let mut rest = sample;
+        while !rest.is_empty() {
+            if rest.len() < n {
+                return Err(format("torn NAL length"));
+            }
+            let length = rest[..n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            rest = &rest[n..];
+            if length == 0 || length > rest.len() {
+                return Err(format("NAL unit longer than its frame"));
+            }
+            out.extend_from_slice(&START);
+            out.extend_from_slice(&rest[..length]);
+            rest = &rest[length..];
+        }
+        Ok(out)
+    }
+}
+
+fn skip<R: Seek>(reader: &mut R, h: &Header) -> Result<(), VideoError> {
+    let size = h
+        .size
+        .ok_or_else(|| format(format!("{} box runs to the end", h.kind)))?;
+    reader.seek(SeekFrom::Current(size as i64))?;
+    Ok(())
+}
+
+fn track_of(moov: &Moov) -> Result<Track, VideoError> {
+    let trak = moov
+        .trak
+        .iter()
+        .find(|t| t.mdia.hdlr.handler == FourCC::new(b"vide"))
+        .ok_or_else(|| format("no video track"))?;
+    let avc1 = trak
+        .mdia
+        .minf
+        .stbl
+        .stsd
+        .codecs
+        .iter()
+        .find_map(|c| match c {
+            Codec::Avc1(a) => Some(a),
+            _ => None,
+        })
+        .ok_or_else(|| format("the video track is not H.264"))?;
+    let timescale = trak.mdia.mdhd.timescale;
+    if timescale == 0 {
+        return Err(format("timescale 0"));
+    }
+    if !matches!(avc1.avcc.length_size, 1 | 2 | 4) {
+        return Err(format("NAL length size not 1, 2 or 4"));
+    }
+    Ok(Track {
+        track_id: trak.tkhd.track_id,
+        timescale,
+        width: avc1.visual.width,
+        height: avc1.visual.height,
+        length_size: avc1.avcc.length_size,
+        sps: avc1.avcc.sequence_parameter_sets.clone(),
+        pps: avc1.avcc.picture_parameter_sets.clone(),
+    })
+}
+
+/// Decodes one keyframe.
+pub fn decode(keyframe: &Keyframe) -> Result<RgbFrame, VideoError> {
+    let fail = |e: openh264::Error| VideoError::Decode(e.to_string());
+    let mut decoder = openh264::decoder::Decoder::new().map_err(fail)?;
+    if let Some(picture) = decoder.decode(&keyframe.annex_b).map_err(fail)? {
+        return Ok(rgb_of(&picture));
+    }
+    // The decoder may hold the picture back until flushed.
+    let rest = decoder.flush_remaining().map_err(fail)?;
+    rest.first()
+        .map(rgb_of)
+        .ok_or_else(|| VideoError::Decode("no picture in the keyframe".into()))
+}
+
+fn rgb_of(picture: &openh264::decoder::DecodedYUV<'_>) -> RgbFrame {
+    use openh264::formats::YUVSource;
+    let (width, height) = picture.dimensions();
+    let mut rgb = vec![0u8; width * height * 3];
+    picture.write_rgb8(&mut rgb);
+    RgbFrame { width, height, rgb }
+}
+
+impl RgbFrame {
+    /// Scaled down (never up) to at most `max_width`, keeping the aspect
+    /// ratio; each output pixel is the mean of the input pixels it covers.
+    pub fn scaled_to_width(&self, max_width: usize) -> RgbFrame {
+        if self.width <= max_width || max_width == 0 {
+            return self.clone();
+        }
+        let width = max_width;
+        let height = (self.height * width / self.width).max(1);
+        let mut rgb = vec![0u8; width * height * 3];
+        for y in 0..height {
+            let (y0, y1) = (
+                y * self.height / height,
+                ((y + 1) * self.height / height).max(y * self.height / height + 1),
+            );
+            for x in 0..width {
+                let (x0, x1) = (
+                    x * self.width / width,
+                    ((x + 1) * self.width / width).max(x * self.width / width + 1),
+                );
+                let mut sum = [0u32; 3];
+                for sy in y0..y1 {
+                    let row = &self.rgb[(sy * self.width + x0) * 3..(sy * self.width + x1) * 3];
+                    for pixel in row.chunks_exact(3) {
+                        for (total, value) in sum.iter_mut().zip(pixel) {
+                            *total += *value as u32;
+                        }
+                    }
+                }
+                let count = ((y1 - y0) * (x1 - x0)) as u32;
+                let o = (y * width + x) * 3;
+                for (out, total) in rgb[o..o + 3].iter_mut().zip(sum) {
+                    *out = (total / count) as u8;
+                }
+            }
+        }
+        RgbFrame { width, height, rgb }
+    }
+
+    pub fn to_jpeg(&self, quality: u8) -> Result<Vec<u8>, VideoError> {
+        let (w, h) = (
+            u16::try_from(self.width).map_err(|_| VideoError::Encode("too wide".into()))?,
+            u16::try_from(self.height).map_err(|_| VideoError::Encode("too tall".into()))?,
+        );
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, quality)
+            .encode(&self.rgb, w, h, jpeg_encoder::ColorType::Rgb)
+            .map_err(|e| VideoError::Encode(e.to_string()))?;
+        Ok(out)
+    }
+}
+
+/// The thumbnail of the keyframe at or before `at_millis`, at most `max_width` wide.
+pub fn thumbnail<R: Read + Seek>(
+    reader: R,
+    at_millis: u64,
+    max_width: usize,
+) -> Result<Thumbnail, VideoError> {
+    let mut mp4 = Fmp4::open(reader)?;
+    let keyframe = mp4.keyframe_at(at_millis)?;
+    let frame = decode(&keyframe)?.scaled_to_width(max_width);
+    Ok(Thumbnail {
+        jpeg: frame.to_jpeg(80)?,
+        width: frame.width,
+        height: frame.height,
+        at_millis: keyframe.at_millis,
+    })
+}
