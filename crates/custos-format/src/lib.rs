@@ -16,6 +16,7 @@
 pub mod canonical;
 mod error;
 pub mod manifest;
+pub mod payload;
 pub mod receipt;
 pub mod signing;
 pub mod stream;

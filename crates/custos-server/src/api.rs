@@ -1029,56 +1029,39 @@ async fn stream_footage(
     };
     let count = if length == 0 { 0 } else { end - start + 1 };
     // The entry is durable before the first byte leaves.
-    a.record(
+    let ta = std::time::Instant::now();
+    let rr = a.record(
         d,
         a.event(d, audit_action, Outcome::Ok)
             .object(&footage.object)
             .purpose(&footage.purpose, &footage.case)
             .detail(format!("bytes {start}-{end} of {length}")),
     )
-    .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    let open = footage.plaintext(d);
-    tokio::task::spawn_blocking(move || {
-        use std::io::{Read, SeekFrom};
-        let result = (|| -> std::io::Result<()> {
-            if count == 0 {
-                return Ok(());
+    .await;
+    if ta.elapsed().as_millis() > 5 { tracing::warn!("SLOW audit {:?}", ta.elapsed()); }
+    rr?;
+    let source = crate::playback::CiphertextSource::open(&d.blobs, &recording.blob_key);
+    let body = if count == 0 {
+        axum::body::Body::empty()
+    } else {
+        let payload = crate::playback::open_payload(
+            &recording.age_header,
+            &source,
+            recording.ciphertext_length,
+            &d.keys.evidence,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a stored recording does not open");
+            unavailable(e)
+        })?;
+        let stream = crate::playback::plaintext_range(payload, source, start, end);
+        axum::body::Body::from_stream(futures::StreamExt::inspect(stream, |item| {
+            if let Err(e) = item {
+                tracing::error!(error = %e, "playback failed");
             }
-            let mut plain = open()?;
-            plain.seek(SeekFrom::Start(start))?;
-            let mut left = count;
-            while left > 0 {
-                // Several STREAM chunks per message: fewer wake-ups per byte.
-                let want = left.min(256 * 1024) as usize;
-                let mut buf = vec![0u8; want];
-                let mut n = 0;
-                while n < want {
-                    match plain.read(&mut buf[n..])? {
-                        0 => break,
-                        read => n += read,
-                    }
-                }
-                if n == 0 {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "recording ends early",
-                    ));
-                }
-                buf.truncate(n);
-                left -= n as u64;
-                if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
-                    return Ok(()); // the client went away
-                }
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            tracing::error!(error = %e, "playback failed");
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
-    let body = axum::body::Body::from_stream(tokio_stream_from(rx));
+        }))
+    };
     let mut response = Response::builder()
         .status(if range.is_some() {
             StatusCode::PARTIAL_CONTENT
@@ -1173,12 +1156,6 @@ async fn thumbnail(
         .header("x-custos-frame-at-ms", thumbnail.at_millis)
         .body(axum::body::Body::from(thumbnail.jpeg))
         .map_err(unavailable)
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 // ---- Cases and holds ----

@@ -181,7 +181,11 @@ pub async fn start(
     let handle = axum_server::Handle::new();
     let app = http::router(deployment.clone());
     tokio::spawn(maintenance(deployment.clone()));
-    let server = axum_server::bind_rustls(config.listen, tls).handle(handle.clone());
+    // TCP_NODELAY: without it the last small segment of a response waits for
+    // the client's delayed ACK (40 ms on Linux) — a player's next range with it.
+    let server = axum_server::bind_rustls(config.listen, tls)
+        .map(|rustls| rustls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
+        .handle(handle.clone());
     let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
     let addr = handle
         .listening()

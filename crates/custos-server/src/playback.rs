@@ -4,6 +4,7 @@
 //! (64 KiB), whatever the recording's size: nothing is decrypted to disk.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use custos_blobs::BlobStore;
@@ -119,6 +120,151 @@ impl Seek for StoredCiphertext {
         self.position = target as u64;
         Ok(self.position)
     }
+}
+
+/// Where a stored recording's ciphertext is read from: its local file, or
+/// ranged gets from the object store.
+#[derive(Clone)]
+pub enum CiphertextSource {
+    Local(Arc<std::fs::File>),
+    Store {
+        blobs: BlobStore,
+        key: String,
+        runtime: tokio::runtime::Handle,
+    },
+}
+
+impl CiphertextSource {
+    /// Must be called inside the runtime.
+    pub fn open(blobs: &BlobStore, key: &str) -> Self {
+        match blobs
+            .local_path(key)
+            .and_then(|p| std::fs::File::open(p).ok())
+        {
+            Some(file) => Self::Local(Arc::new(file)),
+            None => Self::Store {
+                blobs: blobs.clone(),
+                key: key.to_owned(),
+                runtime: tokio::runtime::Handle::current(),
+            },
+        }
+    }
+
+    /// Exactly `length` bytes at `offset`. Blocking: call on a blocking thread.
+    fn read(&self, offset: u64, length: usize) -> std::io::Result<Vec<u8>> {
+        let bytes = match self {
+            Self::Local(file) => {
+                // Read into spare capacity: no zeroing pass over the buffer.
+                let mut reader = &**file;
+                reader.seek(SeekFrom::Start(offset))?;
+                let mut out = Vec::with_capacity(length);
+                reader.take(length as u64).read_to_end(&mut out)?;
+                out
+            }
+            Self::Store { blobs, key, runtime } => runtime
+                .block_on(blobs.get_range(key, offset..offset + length as u64))
+                .map_err(std::io::Error::other)?
+                .to_vec(),
+        };
+        if bytes.len() != length {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "blob shorter than its recording",
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+/// STREAM chunks read and decrypted per message (256 KiB).
+const GROUP: u64 = 4;
+
+impl CiphertextSource {
+    /// Exactly `length` bytes at `offset`: a positioned read of the local
+    /// file on the calling thread (the page cache makes it a copy), or a
+    /// ranged get from the object store.
+    async fn read_async(&self, offset: u64, length: usize) -> std::io::Result<Vec<u8>> {
+        match self {
+            Self::Local(_) => self.read(offset, length),
+            Self::Store { blobs, key, .. } => {
+                let bytes = blobs
+                    .get_range(key, offset..offset + length as u64)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                if bytes.len() != length {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "blob shorter than its recording",
+                    ));
+                }
+                Ok(bytes.to_vec())
+            }
+        }
+    }
+}
+
+/// Opens a stored recording's payload: the age header from the catalog, the
+/// payload nonce from the blob, the file key unwrapped (one X25519).
+pub async fn open_payload(
+    header: &[u8],
+    source: &CiphertextSource,
+    ciphertext_length: u64,
+    identity: &age::x25519::Identity,
+) -> std::io::Result<custos_format::payload::Payload> {
+    use custos_format::payload::{Payload, PAYLOAD_NONCE};
+    let nonce: [u8; PAYLOAD_NONCE] = source
+        .read_async(header.len() as u64, PAYLOAD_NONCE)
+        .await?
+        .try_into()
+        .map_err(|_| std::io::Error::other("short nonce"))?;
+    Payload::open(header, &nonce, ciphertext_length, identity).map_err(std::io::Error::other)
+}
+
+/// The plaintext bytes `start..=end`, 256 KiB per message. Each message is
+/// read and decrypted on the task that sends it: handing 64 KiB chunks to
+/// other threads cost more in wake-ups than the decryption itself (ADR 0005).
+pub fn plaintext_range(
+    payload: custos_format::payload::Payload,
+    source: CiphertextSource,
+    start: u64,
+    end: u64,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send {
+    use custos_format::payload::CHUNK;
+    let first = start / CHUNK as u64;
+    let last = end / CHUNK as u64;
+    futures::stream::try_unfold(
+        (payload, source, first),
+        move |(payload, source, g)| async move {
+            if g > last {
+                return Ok(None);
+            }
+            let group_last = (g + GROUP - 1).min(last);
+            let (from, _) = payload.chunk_span(g);
+            let (to_start, to_length) = payload.chunk_span(group_last);
+            let mut buffer = source
+                .read_async(from, (to_start - from) as usize + to_length)
+                .await?;
+            // Each chunk is decrypted in place, then its part of the range is
+            // moved down over the tags before it: one contiguous message.
+            let mut kept = 0;
+            for index in g..=group_last {
+                let (at, length) = payload.chunk_span(index);
+                let at = (at - from) as usize;
+                let n = payload
+                    .decrypt_chunk(index, &mut buffer[at..at + length])
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                let chunk_start = index * CHUNK as u64;
+                let lo = start.saturating_sub(chunk_start).min(n as u64) as usize;
+                let hi = ((end + 1).saturating_sub(chunk_start)).min(n as u64) as usize;
+                if lo < hi {
+                    buffer.copy_within(at + lo..at + hi, kept);
+                    kept += hi - lo;
+                }
+            }
+            buffer.truncate(kept);
+            Ok(Some((Bytes::from(buffer), (payload, source, group_last + 1))))
+        },
+    )
 }
 
 /// The plaintext length of an age file of `ciphertext` bytes whose header

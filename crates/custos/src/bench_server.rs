@@ -337,6 +337,13 @@ pub fn playback(
         .as_str()
         .context_str("sign-in failed")?
         .to_owned();
+    // The initial password must be replaced before anything else.
+    let renewed = format!("bench {}", enrollment.password.as_str());
+    let changed = agent
+        .post(format!("{base}/api/v1/session/password"))
+        .header("authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::json!({"current_password": enrollment.password.as_str(), "new_password": renewed}))?;
+    anyhow::ensure!(changed.status() == 200, "password change refused");
     let case: serde_json::Value = agent
         .post(format!("{base}/api/v1/cases"))
         .header("authorization", &format!("Bearer {token}"))
@@ -396,6 +403,9 @@ pub fn playback(
         }
         let out = cmd.arg(url).output()?;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if std::env::var_os("CUSTOS_BENCH_VERBOSE").is_some() {
+            eprintln!("{text}");
+        }
         let line = text
             .lines()
             .find(|l| l.starts_with("Transfer/sec:"))
