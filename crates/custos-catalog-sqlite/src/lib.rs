@@ -1039,6 +1039,30 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
+    async fn session_with_user(&self, token_sha256: &str) -> Result<Option<(Session, User)>> {
+        let row = sqlx::query(
+            "SELECT s.token_sha256, s.user_name, s.csrf_token, s.created_at AS session_created_at, \
+             s.last_seen, s.ended_at, u.* FROM sessions s JOIN users u ON u.name = s.user_name \
+             WHERE s.token_sha256 = ?",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|r| {
+            let session = Session {
+                token_sha256: r.get("token_sha256"),
+                user_name: r.get("user_name"),
+                csrf_token: r.get("csrf_token"),
+                created_at: time(r.get("session_created_at"))?,
+                last_seen: time(r.get("last_seen"))?,
+                ended_at: opt_time(&r, "ended_at")?,
+            };
+            Ok((session, user_row(&r)?))
+        })
+        .transpose()
+    }
+
     async fn session(&self, token_sha256: &str) -> Result<Option<Session>> {
         let row = sqlx::query("SELECT * FROM sessions WHERE token_sha256 = ?")
             .bind(token_sha256)

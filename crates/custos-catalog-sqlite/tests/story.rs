@@ -224,6 +224,18 @@ pub async fn story(catalog: &dyn Catalog) {
         ended_at: None,
     };
     catalog.add_session(&session).await.unwrap();
+    let (found, user) = catalog
+        .session_with_user(&session.token_sha256)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, session);
+    assert_eq!(user, catalog.user("anna").await.unwrap().unwrap());
+    assert!(catalog
+        .session_with_user(&"00".repeat(32))
+        .await
+        .unwrap()
+        .is_none());
     catalog
         .touch_session(&session.token_sha256, t(15))
         .await

@@ -382,6 +382,14 @@ pub trait Catalog: Send + Sync {
 
     async fn add_session(&self, session: &Session) -> Result<()>;
     async fn session(&self, token_sha256: &str) -> Result<Option<Session>>;
+    /// A session and its user together (every authenticated request asks;
+    /// backends answer in one query).
+    async fn session_with_user(&self, token_sha256: &str) -> Result<Option<(Session, User)>> {
+        let Some(session) = self.session(token_sha256).await? else {
+            return Ok(None);
+        };
+        Ok(self.user(&session.user_name).await?.map(|u| (session, u)))
+    }
     async fn touch_session(&self, token_sha256: &str, at: UtcMillis) -> Result<()>;
     async fn end_session(&self, token_sha256: &str, at: UtcMillis) -> Result<()>;
 

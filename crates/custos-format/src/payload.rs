@@ -60,7 +60,11 @@ impl Payload {
         file_length: u64,
         identity: &dyn age::Identity,
     ) -> Result<Self, FormatError> {
-        let (stanzas, mac_input, mac) = parse_header(header)?;
+        let ParsedHeader {
+            stanzas,
+            covered: mac_input,
+            mac,
+        } = parse_header(header)?;
         let file_key = identity
             .unwrap_stanzas(&stanzas)
             .ok_or_else(|| decrypt_error("no stanza for this identity"))?
@@ -73,11 +77,8 @@ impl Payload {
             &mac,
         )
         .map_err(|_| decrypt_error("header MAC does not verify"))?;
-        let payload_key = zeroize::Zeroizing::new(age_core::primitives::hkdf(
-            nonce,
-            b"payload",
-            file_key,
-        ));
+        let payload_key =
+            zeroize::Zeroizing::new(age_core::primitives::hkdf(nonce, b"payload", file_key));
         let key = LessSafeKey::new(
             UnboundKey::new(&CHACHA20_POLY1305, &payload_key[..])
                 .map_err(|_| decrypt_error("payload key"))?,
@@ -152,8 +153,14 @@ impl Payload {
     }
 }
 
-/// The stanzas, the bytes the MAC covers, and the MAC.
-fn parse_header(header: &[u8]) -> Result<(Vec<Stanza>, &[u8], [u8; 32]), FormatError> {
+/// An age header taken apart: its stanzas, the bytes its MAC covers, the MAC.
+struct ParsedHeader<'a> {
+    stanzas: Vec<Stanza>,
+    covered: &'a [u8],
+    mac: [u8; 32],
+}
+
+fn parse_header(header: &[u8]) -> Result<ParsedHeader<'_>, FormatError> {
     let malformed = || decrypt_error("malformed age header");
     let mut rest = header.strip_prefix(INTRO).ok_or_else(malformed)?;
     let mut stanzas = Vec::new();
@@ -176,7 +183,11 @@ fn parse_header(header: &[u8]) -> Result<(Vec<Stanza>, &[u8], [u8; 32]), FormatE
     if stanzas.is_empty() {
         return Err(malformed());
     }
-    Ok((stanzas, &header[..covered], mac))
+    Ok(ParsedHeader {
+        stanzas,
+        covered: &header[..covered],
+        mac,
+    })
 }
 
 #[cfg(test)]
@@ -232,7 +243,16 @@ mod tests {
     fn decrypts_exactly_what_age_decrypts_at_every_chunk_boundary() {
         let identity = age::x25519::Identity::generate();
         let recipient = identity.to_public();
-        for size in [0usize, 1, 100, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 7] {
+        for size in [
+            0usize,
+            1,
+            100,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            2 * CHUNK,
+            3 * CHUNK + 7,
+        ] {
             let plaintext: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
             let file = encrypt(&recipient, &plaintext);
             assert_eq!(decrypt_all(&file, &identity).unwrap(), plaintext, "{size}");
@@ -290,7 +310,7 @@ mod tests {
         // Chunk index or length out of range.
         let nonce: [u8; 16] = file[h..h + 16].try_into().unwrap();
         let payload = Payload::open(&file[..h], &nonce, file.len() as u64, &identity).unwrap();
-        assert!(payload.decrypt_chunk(99, &mut vec![0; 100]).is_err());
-        assert!(payload.decrypt_chunk(0, &mut vec![0; 100]).is_err());
+        assert!(payload.decrypt_chunk(99, &mut [0; 100]).is_err());
+        assert!(payload.decrypt_chunk(0, &mut [0; 100]).is_err());
     }
 }

@@ -410,9 +410,9 @@ impl Authenticator {
     pub async fn caller(&self, token: &str) -> Result<Caller, AuthError> {
         let now = (self.clock)();
         let hash = token_hash(token);
-        let session = self
+        let (session, user) = self
             .catalog
-            .session(&hash)
+            .session_with_user(&hash)
             .await?
             .ok_or(AuthError::NoSession)?;
         if session.ended_at.is_some() {
@@ -432,12 +432,9 @@ impl Authenticator {
             .await?;
             return Err(AuthError::NoSession);
         }
-        let user = self
-            .catalog
-            .user(&session.user_name)
-            .await?
-            .filter(|u| u.disabled_at.is_none())
-            .ok_or(AuthError::NoSession)?;
+        if user.disabled_at.is_some() {
+            return Err(AuthError::NoSession);
+        }
         let role = Role::parse(&user.role).ok_or(AuthError::NoSession)?;
         if now.as_millis() - session.last_seen.as_millis() >= TOUCH_GRANULARITY_MILLIS {
             self.catalog.touch_session(&hash, now).await?;

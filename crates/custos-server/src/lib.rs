@@ -56,6 +56,8 @@ pub struct Deployment {
     pub auth: auth::Authenticator,
     pub policy: custos_access::Policy,
     pub retention: retention::RetentionPolicy,
+    /// Recently opened recordings, for a player's next range.
+    pub payloads: playback::PayloadCache,
 }
 
 impl Deployment {
@@ -146,6 +148,7 @@ impl Deployment {
             auth,
             policy: config.policy.clone(),
             retention: config.retention.clone(),
+            payloads: Default::default(),
         })
     }
 }

@@ -1,10 +1,15 @@
-//! Decrypting, seekable playback: a recording's age header (from the
-//! catalog) and its blob (from the object store) read as one ciphertext, and
-//! age's STREAM chunks decrypted on the fly. Seeking costs one chunk
-//! (64 KiB), whatever the recording's size: nothing is decrypted to disk.
+//! Decrypting, seekable playback. A recording's age header lives in the
+//! catalog and its payload in the blob store; playback opens the payload
+//! once ([`open_payload`], cached per recording for a minute) and decrypts
+//! only the STREAM chunks a range touches, 256 KiB per message, on the task
+//! that sends them ([`plaintext_range`]). Seeking costs one 64 KiB chunk,
+//! whatever the recording's size; nothing is decrypted to disk.
+//! [`StoredCiphertext`] gives the same ciphertext as `Read + Seek` for the
+//! `age` crate's own reader (thumbnails).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use custos_blobs::BlobStore;
@@ -161,7 +166,11 @@ impl CiphertextSource {
                 reader.take(length as u64).read_to_end(&mut out)?;
                 out
             }
-            Self::Store { blobs, key, runtime } => runtime
+            Self::Store {
+                blobs,
+                key,
+                runtime,
+            } => runtime
                 .block_on(blobs.get_range(key, offset..offset + length as u64))
                 .map_err(std::io::Error::other)?
                 .to_vec(),
@@ -220,11 +229,47 @@ pub async fn open_payload(
     Payload::open(header, &nonce, ciphertext_length, identity).map_err(std::io::Error::other)
 }
 
+/// Opened payloads of recently played recordings. A player asks for many
+/// ranges of one recording in a row; each would otherwise unwrap the file key
+/// again (an X25519 per request). Entries live at most a minute after they
+/// were opened, in this process's memory only; a deleted recording's entry is
+/// never used (the catalog is asked first) and expires with the rest.
+#[derive(Default)]
+pub struct PayloadCache {
+    entries: std::sync::Mutex<
+        std::collections::HashMap<uuid::Uuid, (Arc<custos_format::payload::Payload>, Instant)>,
+    >,
+}
+
+const CACHED_PAYLOADS: usize = 64;
+const CACHED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl PayloadCache {
+    pub fn get(&self, recording: uuid::Uuid) -> Option<Arc<custos_format::payload::Payload>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(&recording)
+            .filter(|(_, opened)| opened.elapsed() < CACHED_FOR)
+            .map(|(p, _)| p.clone())
+    }
+
+    pub fn put(&self, recording: uuid::Uuid, payload: Arc<custos_format::payload::Payload>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (_, opened)| opened.elapsed() < CACHED_FOR);
+        if entries.len() >= CACHED_PAYLOADS {
+            if let Some(oldest) = entries.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k) {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(recording, (payload, Instant::now()));
+    }
+}
+
 /// The plaintext bytes `start..=end`, 256 KiB per message. Each message is
 /// read and decrypted on the task that sends it: handing 64 KiB chunks to
 /// other threads cost more in wake-ups than the decryption itself (ADR 0005).
 pub fn plaintext_range(
-    payload: custos_format::payload::Payload,
+    payload: Arc<custos_format::payload::Payload>,
     source: CiphertextSource,
     start: u64,
     end: u64,
@@ -262,7 +307,10 @@ pub fn plaintext_range(
                 }
             }
             buffer.truncate(kept);
-            Ok(Some((Bytes::from(buffer), (payload, source, group_last + 1))))
+            Ok(Some((
+                Bytes::from(buffer),
+                (payload, source, group_last + 1),
+            )))
         },
     )
 }
