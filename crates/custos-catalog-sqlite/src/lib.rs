@@ -29,6 +29,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_password_change.sql")),
 ];
 
+/// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
+const AUDIT_ROWS_PER_INSERT: usize = 500;
+
 /// Due recordings that no unreleased hold keeps: by index on `delete_after`.
 const DUE_QUERY: &str = "SELECT * FROM recordings r WHERE r.delete_after <= ? \
      AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id AND h.released_at IS NULL) \
@@ -1141,11 +1144,19 @@ impl Catalog for SqliteCatalog {
                 "audit log has {size} entries, expected {expected_size}"
             )));
         }
-        for row in rows {
-            sqlx::query("INSERT INTO audit_log (idx, entry, leaf_hash) VALUES (?, ?, ?)")
-                .bind(row.index as i64)
-                .bind(&row.bytes)
-                .bind(&row.leaf_hash[..])
+        // One statement per few hundred rows, not one per row: each statement
+        // is a round trip to sqlx's SQLite thread.
+        for part in rows.chunks(AUDIT_ROWS_PER_INSERT) {
+            let mut insert =
+                sqlx::QueryBuilder::new("INSERT INTO audit_log (idx, entry, leaf_hash) ");
+            insert.push_values(part, |mut values, row| {
+                values
+                    .push_bind(row.index as i64)
+                    .push_bind(&row.bytes)
+                    .push_bind(&row.leaf_hash[..]);
+            });
+            insert
+                .build()
                 .execute(&mut *tx)
                 .await
                 .map_err(unavailable)?;
