@@ -1042,6 +1042,32 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
+    async fn case_and_recording(
+        &self,
+        case_id: &str,
+        recording_id: Uuid,
+    ) -> Result<(Option<Case>, Option<Recording>)> {
+        // The two tables share no column names.
+        let row = sqlx::query(
+            "SELECT c.*, r.* FROM (SELECT 1) LEFT JOIN cases c ON c.case_id = ? \
+             LEFT JOIN recordings r ON r.recording_id = ?",
+        )
+        .bind(case_id)
+        .bind(recording_id.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let case = match row.get::<Option<String>, _>("case_id") {
+            Some(_) => Some(case_row(&row)?),
+            None => None,
+        };
+        let recording = match row.get::<Option<String>, _>("recording_id") {
+            Some(_) => Some(recording_row(&row)?),
+            None => None,
+        };
+        Ok((case, recording))
+    }
+
     async fn session_with_user(&self, token_sha256: &str) -> Result<Option<(Session, User)>> {
         let row = sqlx::query(
             "SELECT s.token_sha256, s.user_name, s.csrf_token, s.created_at AS session_created_at, \

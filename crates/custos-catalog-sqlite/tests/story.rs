@@ -463,6 +463,27 @@ pub async fn story(catalog: &dyn Catalog) {
         .await
         .unwrap();
     assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 2);
+    // A case and a recording in one read, each if it exists.
+    let (found_case, found_recording) = catalog
+        .case_and_recording("K-1", held.recording_id)
+        .await
+        .unwrap();
+    assert_eq!(found_case, catalog.case("K-1").await.unwrap());
+    assert_eq!(
+        found_recording,
+        catalog.recording(held.recording_id).await.unwrap()
+    );
+    assert!(found_case.is_some() && found_recording.is_some());
+    let (found_case, found_recording) = catalog
+        .case_and_recording("no-such-case", Uuid::now_v7())
+        .await
+        .unwrap();
+    assert!(found_case.is_none() && found_recording.is_none());
+    let (found_case, found_recording) = catalog
+        .case_and_recording("no-such-case", held.recording_id)
+        .await
+        .unwrap();
+    assert!(found_case.is_none() && found_recording.is_some());
     // Moving a recording to a shorter category brings its deadline forward.
     catalog
         .set_recording_retention(held.recording_id, "training", t(2 * 86_400_000))

@@ -314,6 +314,18 @@ pub trait Catalog: Send + Sync {
         sequence: u64,
     ) -> Result<Option<Recording>>;
     async fn recordings(&self) -> Result<Vec<Recording>>;
+    /// A case and a recording, each if it exists (every access to footage
+    /// needs both; backends answer in one query).
+    async fn case_and_recording(
+        &self,
+        case_id: &str,
+        recording_id: Uuid,
+    ) -> Result<(Option<Case>, Option<Recording>)> {
+        Ok((
+            self.case(case_id).await?,
+            self.recording(recording_id).await?,
+        ))
+    }
 
     /// Recordings whose time is up and that no unreleased hold keeps, oldest
     /// deadline first; found by index, never by scanning the catalog.

@@ -823,46 +823,11 @@ struct ThumbnailQuery {
 }
 
 impl Authenticated {
-    /// The stated purpose and case, checked against the deployment's list and
-    /// the open cases; a missing or wrong one is refused and audited.
-    async fn purpose(
-        &self,
-        d: &Deployment,
-        purpose: Option<&str>,
-        case: Option<&str>,
-        audit_action: &str,
-        object: &str,
-    ) -> Result<(String, String), ApiError> {
-        let refuse = |why: &'static str, code: &'static str| async move {
-            self.record(
-                d,
-                self.event(d, audit_action, Outcome::Refused)
-                    .object(object)
-                    .detail(why),
-            )
-            .await?;
-            Err::<(String, String), ApiError>(ApiError::new(StatusCode::FORBIDDEN, code, why))
-        };
-        let (Some(purpose), Some(case)) = (purpose, case) else {
-            return refuse("a purpose and a case are required", "purpose-required").await;
-        };
-        if !d.policy.allows_purpose(purpose) {
-            return refuse(
-                "that purpose is not on this deployment's list",
-                "purpose-not-allowed",
-            )
-            .await;
-        }
-        match d.catalog.case(case).await.map_err(unavailable)? {
-            Some(c) if c.closed_at.is_none() => Ok((purpose.to_owned(), case.to_owned())),
-            Some(_) => refuse("that case is closed", "case-closed").await,
-            None => refuse("no such case", "case-unknown").await,
-        }
-    }
-
     /// Everything before footage (or anything derived from it) is touched:
-    /// the role, the purpose and case, and the recording as this caller may
-    /// see it. Refusals and misses are audited under `audit_action`.
+    /// the role; a purpose from the deployment's list and an open case (a
+    /// missing or wrong one is refused and audited); and the recording as
+    /// this caller may see it (a miss is audited). The case and the
+    /// recording are read together: every play of every range asks.
     async fn footage(
         &self,
         d: &Deployment,
@@ -875,15 +840,44 @@ impl Authenticated {
         let scope = self
             .permit(d, Action::AccessFootage, audit_action, &object)
             .await?;
-        let (purpose, case) = self
-            .purpose(d, purpose, case, audit_action, &object)
-            .await?;
-        let recording = match id.parse::<Uuid>() {
-            Ok(uuid) => d.catalog.recording(uuid).await.map_err(unavailable)?,
-            Err(_) => None,
+        let refuse = |why: &'static str, code: &'static str| {
+            let object = object.clone();
+            async move {
+                self.record(
+                    d,
+                    self.event(d, audit_action, Outcome::Refused)
+                        .object(&object)
+                        .detail(why),
+                )
+                .await?;
+                Err::<Footage, ApiError>(ApiError::new(StatusCode::FORBIDDEN, code, why))
+            }
+        };
+        let (Some(purpose), Some(case_id)) = (purpose, case) else {
+            return refuse("a purpose and a case are required", "purpose-required").await;
+        };
+        if !d.policy.allows_purpose(purpose) {
+            return refuse(
+                "that purpose is not on this deployment's list",
+                "purpose-not-allowed",
+            )
+            .await;
         }
-        .filter(|r| visible(scope, &self.caller, r));
-        let Some(recording) = recording else {
+        let (case, recording) = match id.parse::<Uuid>() {
+            Ok(uuid) => d
+                .catalog
+                .case_and_recording(case_id, uuid)
+                .await
+                .map_err(unavailable)?,
+            Err(_) => (d.catalog.case(case_id).await.map_err(unavailable)?, None),
+        };
+        match case {
+            Some(c) if c.closed_at.is_none() => {}
+            Some(_) => return refuse("that case is closed", "case-closed").await,
+            None => return refuse("no such case", "case-unknown").await,
+        }
+        let (purpose, case) = (purpose.to_owned(), case_id.to_owned());
+        let Some(recording) = recording.filter(|r| visible(scope, &self.caller, r)) else {
             self.record(
                 d,
                 self.event(d, audit_action, Outcome::Failed)
