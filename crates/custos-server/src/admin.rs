@@ -249,6 +249,17 @@ impl Admin {
         self.audit("user.unlock", &format!("user:{name}"), "").await
     }
 
+    /// A new initial password for someone who forgot theirs (shown once).
+    pub async fn reset_password(&self, name: &str) -> Result<zeroize::Zeroizing<String>> {
+        self.catalog
+            .user(name)
+            .await?
+            .with_context(|| format!("no user `{name}`"))?;
+        self.audit("user.password-reset", &format!("user:{name}"), "")
+            .await?;
+        Ok(crate::auth::reset_password(&self.catalog, name, self.now).await?)
+    }
+
     pub async fn disable_user(&self, name: &str) -> Result<()> {
         self.catalog.disable_user(name, self.now).await?;
         self.audit("user.disable", &format!("user:{name}"), "")

@@ -52,6 +52,7 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/audit/proofs/consistency", get(consistency_proof))
         .route("/api/v1/users", get(users).post(add_user))
         .route("/api/v1/users/{name}/unlock", post(unlock_user))
+        .route("/api/v1/users/{name}/reset-password", post(reset_password))
         .route("/api/v1/devices", get(devices))
         .route("/api/v1/devices/{id}/retention", put(set_device_retention))
         .route("/api/v1/retention", get(retention_policy))
@@ -627,6 +628,32 @@ async fn unlock_user(
         .await
         .map_err(unavailable)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new initial password for someone who forgot theirs: shown once to the
+/// admin, replaced at the next sign-in; the person's sessions end.
+async fn reset_password(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let object = format!("user:{}", name.escape_default());
+    a.permit(&d, Action::ManageUsers, "user.password-reset", &object)
+        .await?;
+    if d.catalog.user(&name).await.map_err(unavailable)?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such user",
+        ));
+    }
+    a.ok(&d, "user.password-reset", &object).await?;
+    let password = crate::auth::reset_password(&*d.catalog, &name, (d.clock)()).await?;
+    Ok(Json(serde_json::json!({
+        "name": name,
+        "initial_password": password.as_str(),
+        "password_change_required": true,
+    })))
 }
 
 async fn devices(

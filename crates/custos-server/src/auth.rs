@@ -65,7 +65,7 @@ pub struct Enrollment {
     pub otpauth_uri: Zeroizing<String>,
 }
 
-fn random_password() -> Zeroizing<String> {
+pub fn random_password() -> Zeroizing<String> {
     // 20 characters from 32 unambiguous ones: 100 bits.
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789-";
     let mut bytes = Zeroizing::new([0u8; 20]);
@@ -524,6 +524,27 @@ impl Authenticator {
             .await?;
         Ok(())
     }
+}
+
+/// A forgotten password: a new random one that must be replaced at the next
+/// sign-in; every session of the person ends, and a lockout is lifted.
+/// Returns the new password (to hand over in person).
+pub async fn reset_password(
+    catalog: &dyn Catalog,
+    name: &str,
+    at: UtcMillis,
+) -> Result<Zeroizing<String>, AuthError> {
+    if catalog.user(name).await?.is_none() {
+        return Err(AuthError::Invalid(format!(
+            "no user `{}`",
+            name.escape_default()
+        )));
+    }
+    let password = random_password();
+    catalog
+        .set_password(name, &hash_password(&password)?, true, None, at)
+        .await?;
+    Ok(password)
 }
 
 /// At least 12 characters (NIST SP 800-63B asks for 8; these people guard

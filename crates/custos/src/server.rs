@@ -245,6 +245,14 @@ pub enum UsersCommand {
         #[arg(long)]
         name: String,
     },
+    /// A forgotten password: prints a new initial password once; the person
+    /// replaces it at the next sign-in, and their sessions end.
+    ResetPassword {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        name: String,
+    },
     /// End an account and its sessions (the audit trail keeps its name).
     Disable {
         #[command(flatten)]
@@ -299,6 +307,14 @@ pub fn users(command: UsersCommand) -> Result<ExitCode> {
             UsersCommand::Unlock { data, name } => {
                 Admin::open(&data.data).await?.unlock_user(&name).await?;
                 eprintln!("User {name} unlocked");
+            }
+            UsersCommand::ResetPassword { data, name } => {
+                let password = Admin::open(&data.data).await?.reset_password(&name).await?;
+                eprintln!(
+                    "New initial password for {name}; hand it over in person, it is shown once:"
+                );
+                println!("initial password: {}", password.as_str());
+                eprintln!("It must be replaced at the next sign-in; {name}'s sessions are over.");
             }
             UsersCommand::Disable { data, name } => {
                 Admin::open(&data.data).await?.disable_user(&name).await?;

@@ -337,6 +337,12 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             None,
             &["admin"],
         ),
+        (
+            "POST",
+            "/api/v1/users/nobody/reset-password".into(),
+            None,
+            &["admin"],
+        ),
         ("GET", "/api/v1/devices".into(), None, &["admin"]),
         (
             "PUT",
@@ -742,6 +748,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "GET /api/v1/users",
         "POST /api/v1/users",
         "POST /api/v1/users/{name}/unlock",
+        "POST /api/v1/users/{name}/reset-password",
         "GET /api/v1/devices",
         "PUT /api/v1/devices/{id}/retention",
         "GET /api/v1/retention",
@@ -860,6 +867,47 @@ fn an_initial_password_must_be_replaced_before_anything_else() {
         changes,
         ["refused", "refused", "refused", "refused", "refused", "ok"]
     );
+
+    // A forgotten password: the admin resets it; every session of the person
+    // ends and the new one (shown once) must be replaced again.
+    let root = w.add_user("root", "admin", None);
+    let root_token = w.sign_in(&root);
+    let (status, reset) = w.call(
+        "POST",
+        "/api/v1/users/dora/reset-password",
+        Some(&root_token),
+        None,
+    );
+    assert_eq!(status, 200, "{reset}");
+    assert_eq!(reset["password_change_required"], true);
+    let fresh = reset["initial_password"].as_str().unwrap().to_owned();
+    assert_eq!(w.call("GET", "/api/v1/devices", Some(&token), None).0, 401);
+    w.advance_seconds(30);
+    assert_eq!(
+        w.sign_in_raw("dora", "a long new passphrase", &w.code(&dora))
+            .0,
+        401
+    );
+    w.advance_seconds(30);
+    let (status, body, _) = w.sign_in_raw("dora", &fresh, &w.code(&dora));
+    assert_eq!(
+        (status, body["password_change_required"].clone()),
+        (200, serde_json::json!(true))
+    );
+    assert_eq!(
+        w.call(
+            "POST",
+            "/api/v1/users/nobody/reset-password",
+            Some(&root_token),
+            None
+        )
+        .0,
+        404
+    );
+    assert!(w
+        .audit_actions()
+        .iter()
+        .any(|(a, act, o)| a == "user:root" && act == "user.password-reset" && o == "ok"));
 
     // Wrong current passwords count toward the lockout like failed sign-ins.
     let erik = w.add_user_initial("erik", "auditor");

@@ -1022,3 +1022,59 @@ fn audit_log_verifies_exports_proofs_and_names_the_first_tampered_entry() {
     // The untouched original still verifies.
     ok(custos().args(["audit", "verify", "--data"]).arg(&data));
 }
+
+#[test]
+fn users_from_the_command_line_add_reset_and_refuse_nonsense() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init_keys(&data);
+    let password_of = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("initial password: "))
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_else(|| panic!("{out}"))
+    };
+    let added = ok(custos()
+        .args([
+            "users", "add", "--name", "anna", "--role", "reviewer", "--data",
+        ])
+        .arg(&data));
+    let first = password_of(&added);
+    assert!(
+        added.contains("TOTP secret:") && first.len() >= 20,
+        "{added}"
+    );
+    let reset = ok(custos()
+        .args(["users", "reset-password", "--name", "anna", "--data"])
+        .arg(&data));
+    let second = password_of(&reset);
+    assert!(second.len() >= 20 && second != first);
+    let list = ok(custos()
+        .args(["users", "list", "--json", "--data"])
+        .arg(&data));
+    let users: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(users[0]["name"], "anna");
+    // The audit log names both operations.
+    let export = ok(custos()
+        .args(["audit", "export", "--format", "json", "--data"])
+        .arg(&data));
+    assert!(export.contains("user.add") && export.contains("user.password-reset"));
+    // Nonsense: an unknown user, an unknown role, a badly named retention category.
+    for args in [
+        vec!["users", "reset-password", "--name", "nobody"],
+        vec!["users", "add", "--name", "bert", "--role", "superuser"],
+    ] {
+        let out = run(custos().args(&args).arg("--data").arg(&data));
+        assert!(!out.status.success(), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    let out = run(custos()
+        .args(["serve", "--retention-category", "Training=2d", "--data"])
+        .arg(&data));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("retention category"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
