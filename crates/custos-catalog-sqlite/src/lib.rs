@@ -237,6 +237,21 @@ async fn insert_recording(
     Ok(())
 }
 
+/// An UPDATE that touched no row: the thing it names does not exist.
+fn found(
+    done: &sqlx::sqlite::SqliteQueryResult,
+    what: &'static str,
+    id: impl ToString,
+) -> Result<()> {
+    if done.rows_affected() == 0 {
+        return Err(CatalogError::NotFound {
+            what,
+            id: id.to_string(),
+        });
+    }
+    Ok(())
+}
+
 fn opt_time(r: &SqliteRow, column: &str) -> Result<Option<UtcMillis>> {
     r.get::<Option<i64>, _>(column).map(time).transpose()
 }
@@ -351,12 +366,7 @@ impl Catalog for SqliteCatalog {
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound {
-                what: "camera",
-                id: device_id.into(),
-            });
-        }
+        found(&done, "camera", device_id)?;
         Ok(())
     }
 
@@ -426,12 +436,7 @@ impl Catalog for SqliteCatalog {
                 .execute(&self.pool)
                 .await
                 .map_err(unavailable)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound {
-                what: "dock",
-                id: dock_id.into(),
-            });
-        }
+        found(&done, "dock", dock_id)?;
         Ok(())
     }
 
@@ -696,12 +701,7 @@ impl Catalog for SqliteCatalog {
             .execute(&self.pool)
             .await
             .map_err(unavailable)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound {
-                what: "camera",
-                id: device_id.into(),
-            });
-        }
+        found(&done, "camera", device_id)?;
         Ok(())
     }
 
@@ -720,12 +720,7 @@ impl Catalog for SqliteCatalog {
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound {
-                what: "recording",
-                id: recording_id.to_string(),
-            });
-        }
+        found(&done, "recording", recording_id)?;
         Ok(())
     }
 
@@ -957,12 +952,7 @@ impl Catalog for SqliteCatalog {
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound {
-                what: "user",
-                id: name.into(),
-            });
-        }
+        found(&done, "user", name)?;
         Ok(())
     }
 
@@ -984,12 +974,7 @@ impl Catalog for SqliteCatalog {
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound {
-                what: "user",
-                id: name.into(),
-            });
-        }
+        found(&done, "user", name)?;
         sqlx::query(
             "UPDATE sessions SET ended_at = ? WHERE user_name = ? AND ended_at IS NULL AND token_sha256 != ?",
         )
@@ -1010,12 +995,7 @@ impl Catalog for SqliteCatalog {
                 .execute(&self.pool)
                 .await
                 .map_err(unavailable)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound {
-                what: "user",
-                id: name.into(),
-            });
-        }
+        found(&done, "user", name)?;
         sqlx::query("UPDATE sessions SET ended_at = ? WHERE user_name = ? AND ended_at IS NULL")
             .bind(ms(at))
             .bind(name)

@@ -317,21 +317,8 @@ impl Authenticator {
             None
         };
         let Some(step) = step else {
-            let failed = if user.locked_until.is_some() {
-                1 // a lock that ran out starts a fresh count
-            } else {
-                user.failed_attempts + 1
-            };
-            let lock = (failed >= MAX_FAILED_ATTEMPTS).then(|| now.plus_millis(LOCKOUT_MILLIS));
-            self.catalog
-                .set_login_state(
-                    &user.name,
-                    if lock.is_some() { 0 } else { failed },
-                    lock,
-                    user.totp_last_step,
-                )
-                .await?;
-            let detail = match (password_ok, lock.is_some()) {
+            let locked = self.count_failure(&user, now).await?;
+            let detail = match (password_ok, locked) {
                 (_, true) => "wrong credentials; account locked",
                 (true, false) => "wrong or reused code",
                 (false, false) => "wrong password",
@@ -378,6 +365,26 @@ impl Authenticator {
                 must_change_password: user.password_must_change,
             },
         })
+    }
+
+    /// One more failed attempt; the fifth in a row locks the account.
+    /// Returns whether it is now locked.
+    async fn count_failure(&self, user: &User, now: UtcMillis) -> Result<bool, AuthError> {
+        let failed = if user.locked_until.is_some() {
+            1 // a lock that ran out starts a fresh count
+        } else {
+            user.failed_attempts + 1
+        };
+        let lock = (failed >= MAX_FAILED_ATTEMPTS).then(|| now.plus_millis(LOCKOUT_MILLIS));
+        self.catalog
+            .set_login_state(
+                &user.name,
+                if lock.is_some() { 0 } else { failed },
+                lock,
+                user.totp_last_step,
+            )
+            .await?;
+        Ok(lock.is_some())
     }
 
     /// The TOTP step the code matches, if it is current (±1 step) and newer
@@ -478,17 +485,7 @@ impl Authenticator {
             .await?
             .ok_or(AuthError::NoSession)?;
         if !verify_password(&user.password_hash, current).await {
-            let failed = user.failed_attempts + 1;
-            let lock = (failed >= MAX_FAILED_ATTEMPTS).then(|| now.plus_millis(LOCKOUT_MILLIS));
-            self.catalog
-                .set_login_state(
-                    &user.name,
-                    if lock.is_some() { 0 } else { failed },
-                    lock,
-                    user.totp_last_step,
-                )
-                .await?;
-            if lock.is_some() {
+            if self.count_failure(&user, now).await? {
                 // A locked account's sessions end with it.
                 self.catalog
                     .end_session(&caller.session_sha256, now)
