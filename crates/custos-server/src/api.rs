@@ -240,6 +240,15 @@ impl Authenticated {
         d.audit.record(event).await.map(|_| ()).map_err(unavailable)
     }
 
+    /// Audits an operation that did not happen (`Refused` or `Failed`, with
+    /// the answer's message as the detail), then gives the answer to return.
+    async fn refused(&self, d: &Deployment, event: AuditEvent, answer: ApiError) -> ApiError {
+        match self.record(d, event.detail(answer.message())).await {
+            Ok(()) => answer,
+            Err(outage) => outage,
+        }
+    }
+
     async fn ok(&self, d: &Deployment, action: &str, object: &str) -> Result<(), ApiError> {
         self.record(d, self.event(d, action, Outcome::Ok).object(object))
             .await
@@ -735,14 +744,10 @@ async fn set_recording_retention(
         Err(_) => None,
     };
     let Some(r) = recording else {
-        a.record(
-            &d,
-            a.event(&d, "recording.retention", Outcome::Failed)
-                .object(&object)
-                .detail("no such recording"),
-        )
-        .await?;
-        return Err(not_found());
+        let event = a
+            .event(&d, "recording.retention", Outcome::Failed)
+            .object(&object);
+        return Err(a.refused(&d, event, not_found()).await);
     };
     // The new period counts from the recording's end; a released hold's
     // grace still stands. A deadline already past means the next sweep.
@@ -798,18 +803,11 @@ async fn set_device_retention(
     let body = json_body(body)?;
     known_category(&d, &body.category)?;
     let Some(device) = d.catalog.device(&id).await.map_err(unavailable)? else {
-        a.record(
-            &d,
-            a.event(&d, "camera.retention", Outcome::Failed)
-                .object(&object)
-                .detail("no such camera"),
-        )
-        .await?;
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such camera",
-        ));
+        let event = a
+            .event(&d, "camera.retention", Outcome::Failed)
+            .object(&object);
+        let answer = ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such camera");
+        return Err(a.refused(&d, event, answer).await);
     };
     a.record(
         &d,
@@ -905,19 +903,12 @@ impl Authenticated {
         }
         let (purpose, case) = (purpose.to_owned(), case_id.to_owned());
         let Some(recording) = recording.filter(|r| visible(scope, &self.caller, r)) else {
-            self.record(
-                d,
-                self.event(d, audit_action, Outcome::Failed)
-                    .object(&object)
-                    .purpose(&purpose, &case)
-                    .detail("no such recording"),
-            )
-            .await?;
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "no such recording",
-            ));
+            let event = self
+                .event(d, audit_action, Outcome::Failed)
+                .object(&object)
+                .purpose(&purpose, &case);
+            let answer = ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+            return Err(self.refused(d, event, answer).await);
         };
         Ok(Footage {
             recording,
@@ -1476,18 +1467,15 @@ async fn approve_hold(
         ));
     };
     if hold.placed_by == a.caller.name {
-        a.record(
-            &d,
-            a.event(&d, "hold.approve", Outcome::Refused)
-                .object(&object)
-                .detail("the placer cannot approve"),
-        )
-        .await?;
-        return Err(ApiError::new(
+        let event = a
+            .event(&d, "hold.approve", Outcome::Refused)
+            .object(&object);
+        let answer = ApiError::new(
             StatusCode::FORBIDDEN,
             "four-eyes",
-            "a hold needs a second person's approval",
-        ));
+            "the placer cannot approve: a hold needs a second person's approval",
+        );
+        return Err(a.refused(&d, event, answer).await);
     }
     if hold.approved_at.is_some() || hold.released_at.is_some() {
         return Err(ApiError::new(

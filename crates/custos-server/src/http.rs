@@ -94,6 +94,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The human-readable part of the answer.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
