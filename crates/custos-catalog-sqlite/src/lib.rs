@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0005_retention_categories.sql"),
     ),
     (6, include_str!("../migrations/0006_password_change.sql")),
+    (7, include_str!("../migrations/0007_audit_tip_frontier.sql")),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -1141,11 +1142,25 @@ impl Catalog for SqliteCatalog {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(unavailable)?;
-        let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        if size as u64 != expected_size {
+        // The checkpoint first, and only onto the tip this batch was built
+        // on (a trigger clears the previous checkpoint's frontier).
+        let placed = sqlx::query(
+            "INSERT INTO audit_checkpoints (size, note, frontier) SELECT ?, ?, ? \
+             WHERE (SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints) = ?",
+        )
+        .bind(checkpoint.size as i64)
+        .bind(&checkpoint.note)
+        .bind(frontier)
+        .bind(expected_size as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if placed.rows_affected() == 0 {
+            let size: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
             return Err(CatalogError::Conflict(format!(
                 "audit log has {size} entries, expected {expected_size}"
             )));
@@ -1167,18 +1182,6 @@ impl Catalog for SqliteCatalog {
                 .await
                 .map_err(unavailable)?;
         }
-        sqlx::query("UPDATE audit_checkpoints SET frontier = x'' WHERE size = ?")
-            .bind(size)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        sqlx::query("INSERT INTO audit_checkpoints (size, note, frontier) VALUES (?, ?, ?)")
-            .bind(checkpoint.size as i64)
-            .bind(&checkpoint.note)
-            .bind(frontier)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -1241,5 +1244,67 @@ impl Catalog for SqliteCatalog {
             size: r.get::<i64, _>("size") as u64,
             note: r.get("note"),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_newest_checkpoint_keeps_a_frontier_and_stale_batches_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = SqliteCatalog::open(dir.path()).await.unwrap();
+        let key = custos_format::SigningKey::from_seed(&[9; 32]);
+        let signer = custos_audit::NoteSigner::new("test.example/audit", key).unwrap();
+        let mut frontier = custos_audit::Frontier::new();
+        let event = |i: i64| {
+            custos_audit::AuditEvent::new(
+                UtcMillis::from_millis(1_795_424_400_000 + i).unwrap(),
+                "system:test",
+                "test.append",
+                custos_audit::Outcome::Ok,
+            )
+        };
+        for batch in 0..4 {
+            let size = frontier.size();
+            let (rows, checkpoint) = custos_audit::append_batch(
+                &mut frontier,
+                (0..3).map(|i| event(batch * 3 + i)),
+                &signer,
+            )
+            .unwrap();
+            catalog
+                .append_audit(size, &rows, &checkpoint, &frontier.to_bytes())
+                .await
+                .unwrap();
+            // A batch built on the old tip is refused and leaves nothing behind.
+            if size > 0 {
+                let mut stale = custos_audit::Frontier::new();
+                let (rows, checkpoint) =
+                    custos_audit::append_batch(&mut stale, std::iter::once(event(99)), &signer)
+                        .unwrap();
+                assert!(matches!(
+                    catalog
+                        .append_audit(0, &rows, &checkpoint, &stale.to_bytes())
+                        .await,
+                    Err(CatalogError::Conflict(_))
+                ));
+            }
+        }
+        let with_frontier: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_checkpoints WHERE length(frontier) > 0")
+                .fetch_one(&catalog.pool)
+                .await
+                .unwrap();
+        assert_eq!(with_frontier, 1);
+        let tip = catalog.audit_tip().await.unwrap().unwrap();
+        assert_eq!(tip.checkpoint.size, 12);
+        assert_eq!(
+            custos_audit::Frontier::from_bytes(&tip.frontier),
+            Some(frontier)
+        );
+        assert_eq!(catalog.audit_entries(0, 100).await.unwrap().len(), 12);
+        assert_eq!(catalog.audit_checkpoints().await.unwrap().len(), 4);
     }
 }
