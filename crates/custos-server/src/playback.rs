@@ -132,15 +132,10 @@ impl Seek for StoredCiphertext {
 #[derive(Clone)]
 pub enum CiphertextSource {
     Local(Arc<std::fs::File>),
-    Store {
-        blobs: BlobStore,
-        key: String,
-        runtime: tokio::runtime::Handle,
-    },
+    Store { blobs: BlobStore, key: String },
 }
 
 impl CiphertextSource {
-    /// Must be called inside the runtime.
     pub fn open(blobs: &BlobStore, key: &str) -> Self {
         match blobs
             .local_path(key)
@@ -150,13 +145,19 @@ impl CiphertextSource {
             None => Self::Store {
                 blobs: blobs.clone(),
                 key: key.to_owned(),
-                runtime: tokio::runtime::Handle::current(),
             },
         }
     }
+}
 
-    /// Exactly `length` bytes at `offset`. Blocking: call on a blocking thread.
-    fn read(&self, offset: u64, length: usize) -> std::io::Result<Vec<u8>> {
+/// STREAM chunks read and decrypted per message (256 KiB).
+const GROUP: u64 = 4;
+
+impl CiphertextSource {
+    /// Exactly `length` bytes at `offset`: a read of the local file on the
+    /// calling thread (from the page cache, a copy), or a ranged get from the
+    /// object store.
+    async fn read_async(&self, offset: u64, length: usize) -> std::io::Result<Vec<u8>> {
         let bytes = match self {
             Self::Local(file) => {
                 // Read into spare capacity: no zeroing pass over the buffer.
@@ -166,12 +167,9 @@ impl CiphertextSource {
                 reader.take(length as u64).read_to_end(&mut out)?;
                 out
             }
-            Self::Store {
-                blobs,
-                key,
-                runtime,
-            } => runtime
-                .block_on(blobs.get_range(key, offset..offset + length as u64))
+            Self::Store { blobs, key } => blobs
+                .get_range(key, offset..offset + length as u64)
+                .await
                 .map_err(std::io::Error::other)?
                 .to_vec(),
         };
@@ -182,33 +180,6 @@ impl CiphertextSource {
             ));
         }
         Ok(bytes)
-    }
-}
-
-/// STREAM chunks read and decrypted per message (256 KiB).
-const GROUP: u64 = 4;
-
-impl CiphertextSource {
-    /// Exactly `length` bytes at `offset`: a positioned read of the local
-    /// file on the calling thread (the page cache makes it a copy), or a
-    /// ranged get from the object store.
-    async fn read_async(&self, offset: u64, length: usize) -> std::io::Result<Vec<u8>> {
-        match self {
-            Self::Local(_) => self.read(offset, length),
-            Self::Store { blobs, key, .. } => {
-                let bytes = blobs
-                    .get_range(key, offset..offset + length as u64)
-                    .await
-                    .map_err(std::io::Error::other)?;
-                if bytes.len() != length {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "blob shorter than its recording",
-                    ));
-                }
-                Ok(bytes.to_vec())
-            }
-        }
     }
 }
 
