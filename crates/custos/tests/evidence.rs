@@ -387,18 +387,8 @@ fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thumbnails_and_downloads_need_a_purpose_and_are_audited() {
     let w = world().await;
-    let cam = w.camera("cam-th", 0, true).await;
     // 91 frames (the stop takes effect at the next frame): keyframes at 0, 1, 2 and 3 s.
-    record_frames(&cam, 1, 90);
-    w.offload(&cam).await;
-    let r = w
-        .server
-        .deployment
-        .catalog
-        .recordings()
-        .await
-        .unwrap()
-        .remove(0);
+    let r = w.one_recording("cam-th", 90).await;
     let expected = plaintext(&w, &r);
     let mp4 = w.tmp.path().join("independent.mp4");
     std::fs::write(&mp4, &expected).unwrap();
@@ -823,17 +813,7 @@ async fn a_hold_may_need_a_second_person_and_cases_are_checked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_plays_and_seeks_a_recording() {
     let w = world().await;
-    let cam = w.camera("cam-v", 0, true).await;
-    record_frames(&cam, 1, 150);
-    w.offload(&cam).await;
-    let r = w
-        .server
-        .deployment
-        .catalog
-        .recordings()
-        .await
-        .unwrap()
-        .remove(0);
+    let r = w.one_recording("cam-v", 150).await;
     let anna = w.add_user("anna", "reviewer", None).await;
     let token = w.sign_in(&anna).await;
     let case = open_case(&w, &token, "complaint").await;

@@ -138,6 +138,18 @@ impl World {
         .unwrap()
     }
 
+    /// A camera that made one recording of `frames` frames and docked: the
+    /// recording as the server stored it.
+    pub async fn one_recording(&self, camera: &str, frames: usize) -> custos_catalog::Recording {
+        let cam = self.camera(camera, 0, true).await;
+        record_frames(&cam, 1, frames);
+        self.offload(&cam).await;
+        let mut all = self.server.deployment.catalog.recordings().await.unwrap();
+        all.retain(|r| r.device_id == camera);
+        assert_eq!(all.len(), 1);
+        all.remove(0)
+    }
+
     pub async fn admin(&self) -> Admin {
         Admin::open(&self.data).await.unwrap()
     }
