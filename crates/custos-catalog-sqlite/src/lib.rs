@@ -367,8 +367,7 @@ impl Catalog for SqliteCatalog {
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
-        found(&done, "camera", device_id)?;
-        Ok(())
+        found(&done, "camera", device_id)
     }
 
     async fn devices(&self) -> Result<Vec<Device>> {
@@ -437,8 +436,7 @@ impl Catalog for SqliteCatalog {
                 .execute(&self.pool)
                 .await
                 .map_err(unavailable)?;
-        found(&done, "dock", dock_id)?;
-        Ok(())
+        found(&done, "dock", dock_id)
     }
 
     async fn create_upload(&self, u: &Upload) -> Result<()> {
@@ -702,8 +700,7 @@ impl Catalog for SqliteCatalog {
             .execute(&self.pool)
             .await
             .map_err(unavailable)?;
-        found(&done, "camera", device_id)?;
-        Ok(())
+        found(&done, "camera", device_id)
     }
 
     async fn set_recording_retention(
@@ -721,8 +718,7 @@ impl Catalog for SqliteCatalog {
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
-        found(&done, "recording", recording_id)?;
-        Ok(())
+        found(&done, "recording", recording_id)
     }
 
     async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()> {
@@ -953,8 +949,7 @@ impl Catalog for SqliteCatalog {
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
-        found(&done, "user", name)?;
-        Ok(())
+        found(&done, "user", name)
     }
 
     async fn set_password(

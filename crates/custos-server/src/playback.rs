@@ -135,6 +135,9 @@ pub enum CiphertextSource {
     Store { blobs: BlobStore, key: String },
 }
 
+/// STREAM chunks read and decrypted per message (256 KiB).
+const GROUP: u64 = 4;
+
 impl CiphertextSource {
     pub fn open(blobs: &BlobStore, key: &str) -> Self {
         match blobs
@@ -148,12 +151,7 @@ impl CiphertextSource {
             },
         }
     }
-}
 
-/// STREAM chunks read and decrypted per message (256 KiB).
-const GROUP: u64 = 4;
-
-impl CiphertextSource {
     /// Exactly `length` bytes at `offset`: a read of the local file on the
     /// calling thread (from the page cache, a copy), or a ranged get from the
     /// object store.

@@ -88,22 +88,7 @@ impl World {
     }
 
     fn add_user(&self, name: &str, role: &str, officer_id: Option<&str>) -> Account {
-        let role = custos_access::Role::parse(role).unwrap();
-        let e = self
-            .rt
-            .block_on(async {
-                Admin::open(&self.data)
-                    .await
-                    .unwrap()
-                    .add_user(name, role, officer_id.map(str::to_owned))
-                    .await
-            })
-            .unwrap();
-        let initial = Account {
-            name: name.into(),
-            password: e.password.to_string(),
-            secret: e.totp_secret.to_string(),
-        };
+        let initial = self.add_user_initial(name, role, officer_id);
         // The initial password must be replaced at the first sign-in; the
         // clock steps past the TOTP step used here.
         self.advance_seconds(30);
@@ -126,7 +111,7 @@ impl World {
     }
 
     /// An account as the admin made it: initial password, not yet replaced.
-    fn add_user_initial(&self, name: &str, role: &str) -> Account {
+    fn add_user_initial(&self, name: &str, role: &str, officer_id: Option<&str>) -> Account {
         let role = custos_access::Role::parse(role).unwrap();
         let e = self
             .rt
@@ -134,7 +119,7 @@ impl World {
                 Admin::open(&self.data)
                     .await
                     .unwrap()
-                    .add_user(name, role, None)
+                    .add_user(name, role, officer_id.map(str::to_owned))
                     .await
             })
             .unwrap();
@@ -774,7 +759,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
 #[test]
 fn an_initial_password_must_be_replaced_before_anything_else() {
     let w = World::new();
-    let dora = w.add_user_initial("dora", "admin");
+    let dora = w.add_user_initial("dora", "admin", None);
     let (status, body, _) = w.sign_in_raw("dora", &dora.password, &w.code(&dora));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["password_change_required"], true);
@@ -910,7 +895,7 @@ fn an_initial_password_must_be_replaced_before_anything_else() {
         .any(|(a, act, o)| a == "user:root" && act == "user.password-reset" && o == "ok"));
 
     // Wrong current passwords count toward the lockout like failed sign-ins.
-    let erik = w.add_user_initial("erik", "auditor");
+    let erik = w.add_user_initial("erik", "auditor", None);
     let (_, body, _) = w.sign_in_raw("erik", &erik.password, &w.code(&erik));
     let erik_token = body["token"].as_str().unwrap().to_owned();
     for _ in 0..5 {

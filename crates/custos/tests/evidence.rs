@@ -280,19 +280,7 @@ async fn retention_deletes_on_time_keeps_what_is_held_and_shreds_the_key() {
         .await;
     assert_eq!(hold.status, 201, "{}", hold.json());
 
-    let sink = custos_server::retention::AuditSink::Server(w.server.deployment.audit.clone());
-    let sweep = |at: custos_format::UtcMillis| {
-        let (catalog, blobs, sink) = (
-            catalog.clone(),
-            w.server.deployment.blobs.clone(),
-            sink.clone(),
-        );
-        async move {
-            custos_server::retention::sweep(&*catalog, &blobs, &sink, at)
-                .await
-                .unwrap()
-        }
-    };
+    let sweep = |at| w.sweep(at);
     // Day 27: everything kept.
     assert_eq!(sweep(latest_end.plus_millis(27 * DAY)).await.deleted, 0);
     assert_eq!(catalog.recordings().await.unwrap().len(), 3);
@@ -573,19 +561,9 @@ async fn retention_categories_have_their_own_periods_and_the_privacy_officer_mov
         );
     }
     let latest_end = all.iter().map(|r| r.ended_at).max().unwrap();
-    let sink = custos_server::retention::AuditSink::Server(w.server.deployment.audit.clone());
-    let sweep = |at: custos_format::UtcMillis| {
-        let (catalog, blobs, sink) = (
-            catalog.clone(),
-            w.server.deployment.blobs.clone(),
-            sink.clone(),
-        );
-        async move {
-            custos_server::retention::sweep(&*catalog, &blobs, &sink, at)
-                .await
-                .unwrap()
-                .deleted
-        }
+    let sweep = |at| {
+        let w = &w;
+        async move { w.sweep(at).await.deleted }
     };
     assert_eq!(sweep(latest_end.plus_millis(DAY)).await, 0, "day 1: kept");
     let day2 = latest_end.plus_millis(2 * DAY + 3_600_000);

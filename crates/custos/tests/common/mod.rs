@@ -150,6 +150,18 @@ impl World {
         all.remove(0)
     }
 
+    /// One retention sweep at `at`, as `serve`'s maintenance runs it.
+    pub async fn sweep(
+        &self,
+        at: custos_format::UtcMillis,
+    ) -> custos_server::retention::SweepReport {
+        let d = &self.server.deployment;
+        let sink = custos_server::retention::AuditSink::Server(d.audit.clone());
+        custos_server::retention::sweep(&*d.catalog, &d.blobs, &sink, at)
+            .await
+            .unwrap()
+    }
+
     pub async fn admin(&self) -> Admin {
         Admin::open(&self.data).await.unwrap()
     }
