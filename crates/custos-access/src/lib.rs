@@ -68,10 +68,12 @@ pub enum Action {
     ApproveHold,
     /// Move a recording to another retention category (a new deadline).
     SetRetention,
+    /// One recording's audit trail: who touched it, when and why.
+    ReadRecordingTrail,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Self::ListRecordings,
         Self::AccessFootage,
         Self::ListIncidents,
@@ -84,6 +86,7 @@ impl Action {
         Self::PlaceHold,
         Self::ApproveHold,
         Self::SetRetention,
+        Self::ReadRecordingTrail,
     ];
 
     /// Footage and what is derived from it needs a purpose and a case.
@@ -152,6 +155,9 @@ pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Deni
         (Reviewer | PrivacyOfficer, ManageCases | PlaceHold | ApproveHold) => Ok(Scope::All),
         // How long personal data is kept is the privacy officer's call.
         (PrivacyOfficer, SetRetention) => Ok(Scope::All),
+        // Reviewers see who else looked at what they review: accountability
+        // among the few. An officer does not learn who reviewed them.
+        (Reviewer | PrivacyOfficer | Auditor, ReadRecordingTrail) => Ok(Scope::All),
         _ => Err(Denied),
     }
 }

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (6, include_str!("../migrations/0006_password_change.sql")),
     (7, include_str!("../migrations/0007_audit_tip_frontier.sql")),
+    (8, include_str!("../migrations/0008_search.sql")),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -153,6 +154,17 @@ fn device_row(r: &SqliteRow) -> Result<Device> {
             .map(time)
             .transpose()?,
         retention_category: r.get("retention_category"),
+    })
+}
+
+fn stored_entry(r: &SqliteRow) -> Result<StoredEntry> {
+    Ok(StoredEntry {
+        index: r.get::<i64, _>("idx") as u64,
+        bytes: r.get("entry"),
+        leaf_hash: r
+            .get::<Vec<u8>, _>("leaf_hash")
+            .try_into()
+            .map_err(|_| corrupt("leaf hash"))?,
     })
 }
 
@@ -548,6 +560,77 @@ impl Catalog for SqliteCatalog {
             .iter()
             .map(recording_row)
             .collect()
+    }
+
+    async fn search_recordings(&self, q: &RecordingQuery) -> Result<RecordingPage> {
+        // One WHERE clause for the page and its count.
+        fn narrow(b: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, q: &RecordingQuery) {
+            b.push(" WHERE 1 = 1");
+            if let Some(t) = q.started_from {
+                b.push(" AND r.started_at >= ").push_bind(ms(t));
+            }
+            if let Some(t) = q.started_before {
+                b.push(" AND r.started_at < ").push_bind(ms(t));
+            }
+            if let Some(o) = &q.officer_id {
+                b.push(" AND r.officer_id = ").push_bind(o.clone());
+            }
+            if let Some(dv) = &q.device_id {
+                b.push(" AND r.device_id = ").push_bind(dv.clone());
+            }
+            if let Some(t) = q.truncated {
+                b.push(" AND r.truncated = ").push_bind(t as i64);
+            }
+            if let Some(c) = &q.case_id {
+                b.push(" AND EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id AND h.case_id = ")
+                    .push_bind(c.clone())
+                    .push(")");
+            }
+            let held = "EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id AND h.released_at IS NULL)";
+            match q.held {
+                Some(true) => {
+                    b.push(" AND ").push(held);
+                }
+                Some(false) => {
+                    b.push(" AND NOT ").push(held);
+                }
+                None => {}
+            }
+            if let Some(t) = q.due_before {
+                b.push(" AND r.delete_after < ")
+                    .push_bind(ms(t))
+                    .push(" AND NOT ")
+                    .push(held);
+            }
+        }
+        let mut count = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM recordings r");
+        narrow(&mut count, q);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let mut page = sqlx::QueryBuilder::new(
+            "SELECT r.*, EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id \
+             AND h.released_at IS NULL) AS held FROM recordings r",
+        );
+        narrow(&mut page, q);
+        page.push(" ORDER BY r.started_at DESC, r.recording_id DESC LIMIT ")
+            .push_bind(q.limit.min(1000) as i64)
+            .push(" OFFSET ")
+            .push_bind(q.offset.min(i64::MAX as u64) as i64);
+        let rows = page
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(RecordingPage {
+            recordings: rows
+                .iter()
+                .map(|r| Ok((recording_row(r)?, r.get::<i64, _>("held") != 0)))
+                .collect::<Result<_>>()?,
+            total: total as u64,
+        })
     }
 
     async fn add_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
@@ -1180,6 +1263,19 @@ impl Catalog for SqliteCatalog {
         tx.commit().await.map_err(unavailable)
     }
 
+    async fn audit_entries_for_object(&self, object: &str, limit: u64) -> Result<Vec<StoredEntry>> {
+        let rows = sqlx::query(
+            "SELECT idx, entry, leaf_hash FROM audit_log \
+             WHERE json_extract(CAST(entry AS TEXT), '$.object') = ? ORDER BY idx LIMIT ?",
+        )
+        .bind(object)
+        .bind(limit.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(stored_entry).collect()
+    }
+
     async fn audit_entries(&self, from: u64, limit: u64) -> Result<Vec<StoredEntry>> {
         let rows = sqlx::query(
             "SELECT idx, entry, leaf_hash FROM audit_log WHERE idx >= ? ORDER BY idx LIMIT ?",
@@ -1189,18 +1285,7 @@ impl Catalog for SqliteCatalog {
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredEntry {
-                    index: r.get::<i64, _>("idx") as u64,
-                    bytes: r.get("entry"),
-                    leaf_hash: r
-                        .get::<Vec<u8>, _>("leaf_hash")
-                        .try_into()
-                        .map_err(|_| corrupt("leaf hash"))?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored_entry).collect()
     }
 
     async fn audit_leaf_hashes(&self, size: u64) -> Result<Vec<Hash>> {

@@ -586,6 +586,194 @@ pub async fn story(catalog: &dyn Catalog) {
     catalog.delete_upload(pending.upload_id).await.unwrap();
 }
 
+/// The recordings list's filters and pages (the web UI's and the API's).
+pub async fn search_story(catalog: &dyn Catalog) {
+    for cam in ["cam-a", "cam-b"] {
+        catalog
+            .add_device(&Device {
+                device_id: cam.into(),
+                public_key: "cd".repeat(32),
+                enrolled_at: t(0),
+                revoked_at: None,
+                retention_category: STANDARD_CATEGORY.into(),
+            })
+            .await
+            .unwrap();
+    }
+    let hour = 3_600_000;
+    // Ten recordings an hour apart, alternating cameras; officer boa-2 made
+    // every third; the fifth was cut short; each due 28 days after its end.
+    let mut all = Vec::new();
+    for i in 0..10u64 {
+        let mut r = recording(if i % 2 == 0 { "cam-a" } else { "cam-b" }, i / 2 + 1);
+        r.started_at = t(i as i64 * hour);
+        r.ended_at = t(i as i64 * hour + 60_000);
+        r.delete_after = r.ended_at.plus_millis(28 * 24 * hour);
+        r.officer_id = Some(if i % 3 == 0 { "boa-2" } else { "boa-1" }.into());
+        r.truncated = i == 4;
+        catalog.commit_recording(&r, None).await.unwrap();
+        all.push(r);
+    }
+    let ids = |page: &RecordingPage| -> Vec<Uuid> {
+        page.recordings
+            .iter()
+            .map(|(r, _)| r.recording_id)
+            .collect()
+    };
+    let want = |idx: &[usize]| -> Vec<Uuid> { idx.iter().map(|&i| all[i].recording_id).collect() };
+    let q = |f: fn(&mut RecordingQuery)| {
+        let mut q = RecordingQuery {
+            limit: 100,
+            ..Default::default()
+        };
+        f(&mut q);
+        q
+    };
+
+    let page = catalog.search_recordings(&q(|_| {})).await.unwrap();
+    assert_eq!(page.total, 10);
+    assert_eq!(
+        ids(&page),
+        want(&[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]),
+        "newest first"
+    );
+    assert!(page.recordings.iter().all(|(_, held)| !held));
+
+    // Pages: offset and limit over the same order, the total unchanged.
+    let mut paged = q(|_| {});
+    paged.limit = 4;
+    paged.offset = 4;
+    let page = catalog.search_recordings(&paged).await.unwrap();
+    assert_eq!((page.total, ids(&page)), (10, want(&[5, 4, 3, 2])));
+    paged.offset = 8;
+    assert_eq!(
+        ids(&catalog.search_recordings(&paged).await.unwrap()),
+        want(&[1, 0])
+    );
+    paged.offset = 80;
+    assert!(catalog
+        .search_recordings(&paged)
+        .await
+        .unwrap()
+        .recordings
+        .is_empty());
+
+    // Time window: [from, before).
+    let mut window = q(|_| {});
+    window.started_from = Some(t(2 * hour));
+    window.started_before = Some(t(5 * hour));
+    let page = catalog.search_recordings(&window).await.unwrap();
+    assert_eq!((page.total, ids(&page)), (3, want(&[4, 3, 2])));
+
+    let page = catalog
+        .search_recordings(&q(|q| q.officer_id = Some("boa-2".into())))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), want(&[9, 6, 3, 0]));
+    let page = catalog
+        .search_recordings(&q(|q| {
+            q.device_id = Some("cam-b".into());
+            q.officer_id = Some("boa-1".into());
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), want(&[7, 5, 1]), "filters combine");
+    let page = catalog
+        .search_recordings(&q(|q| q.truncated = Some(true)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), want(&[4]));
+    let page = catalog
+        .search_recordings(&q(|q| q.officer_id = Some("nobody".into())))
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.recordings.len()), (0, 0));
+
+    // A case holds two recordings; one hold is later released.
+    catalog
+        .add_case(&Case {
+            case_id: "K-9".into(),
+            kind: "incident".into(),
+            reference: None,
+            label: "search".into(),
+            opened_by: "anna".into(),
+            opened_at: t(0),
+            due_at: None,
+            closed_by: None,
+            closed_at: None,
+        })
+        .await
+        .unwrap();
+    let mut holds = Vec::new();
+    for i in [2usize, 7] {
+        let hold = Hold {
+            hold_id: Uuid::now_v7(),
+            case_id: "K-9".into(),
+            recording_id: all[i].recording_id,
+            reason: "incident".into(),
+            placed_by: "anna".into(),
+            placed_at: t(10 * hour),
+            approved_by: None,
+            approved_at: None,
+            released_by: None,
+            released_at: None,
+        };
+        catalog.add_hold(&hold).await.unwrap();
+        holds.push(hold);
+    }
+    catalog
+        .close_case("K-9", "anna", t(11 * hour))
+        .await
+        .unwrap();
+    let page = catalog
+        .search_recordings(&q(|q| q.case_id = Some("K-9".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&page),
+        want(&[7, 2]),
+        "a case's recordings, released or not"
+    );
+    assert!(
+        page.recordings.iter().all(|(_, held)| !held),
+        "closing the case released both"
+    );
+
+    let mut again = holds[0].clone();
+    again.hold_id = Uuid::now_v7();
+    again.case_id = "K-10".into();
+    catalog
+        .add_case(&Case {
+            case_id: "K-10".into(),
+            ..catalog.case("K-9").await.unwrap().unwrap()
+        })
+        .await
+        .unwrap();
+    catalog.add_hold(&again).await.unwrap();
+    let page = catalog
+        .search_recordings(&q(|q| q.held = Some(true)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), want(&[2]));
+    assert!(page.recordings[0].1, "marked held");
+    let page = catalog
+        .search_recordings(&q(|q| q.held = Some(false)))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 9);
+    assert!(!ids(&page).contains(&all[2].recording_id));
+
+    // Due before a moment: ends + 28 days before it, and not held.
+    let mut due = q(|_| {});
+    due.due_before = Some(t(28 * 24 * hour + 3 * hour));
+    let page = catalog.search_recordings(&due).await.unwrap();
+    assert_eq!(
+        ids(&page),
+        want(&[1, 0]),
+        "recording 2 is due too, but held"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_story() {
     let tmp = tempfile::tempdir().unwrap();
@@ -600,4 +788,13 @@ async fn sqlite_story() {
         .await
         .unwrap();
     assert_eq!(catalog.recordings().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn sqlite_search_story() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
+        .await
+        .unwrap();
+    search_story(&catalog).await;
 }

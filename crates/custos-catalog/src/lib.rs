@@ -269,6 +269,37 @@ pub struct User {
     pub password_must_change: bool,
 }
 
+/// Which recordings to list, newest first: every field narrows; `None` does not.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordingQuery {
+    /// Started at or after.
+    pub started_from: Option<UtcMillis>,
+    /// Started before.
+    pub started_before: Option<UtcMillis>,
+    pub officer_id: Option<String>,
+    pub device_id: Option<String>,
+    /// `Some(true)`: only recordings cut short by a power loss or crash.
+    pub truncated: Option<bool>,
+    /// Only recordings a hold of this case (released or not) names.
+    pub case_id: Option<String>,
+    /// `Some(true)`: only recordings an unreleased hold keeps; `Some(false)`: none such.
+    pub held: Option<bool>,
+    /// Only recordings the sweeper will delete before this moment (not held).
+    pub due_before: Option<UtcMillis>,
+    pub offset: u64,
+    /// At most this many (backends cap it at 1,000).
+    pub limit: u64,
+}
+
+/// A page of [`RecordingQuery`] results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingPage {
+    /// Each recording, and whether an unreleased hold keeps it.
+    pub recordings: Vec<(Recording, bool)>,
+    /// How many match in all.
+    pub total: u64,
+}
+
 /// A signed-in session (browser cookie or a script's bearer token).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
@@ -314,6 +345,8 @@ pub trait Catalog: Send + Sync {
         sequence: u64,
     ) -> Result<Option<Recording>>;
     async fn recordings(&self) -> Result<Vec<Recording>>;
+    /// Recordings matching `query`, newest first, one page of them.
+    async fn search_recordings(&self, query: &RecordingQuery) -> Result<RecordingPage>;
     /// A case and a recording, each if it exists (every access to footage
     /// needs both; backends answer in one query).
     async fn case_and_recording(
@@ -420,6 +453,8 @@ pub trait Catalog: Send + Sync {
     /// Up to `limit` entries from index `from` on, in index order.
     async fn audit_entries(&self, from: u64, limit: u64) -> Result<Vec<StoredEntry>>;
     /// The leaf hashes of the first `size` entries (for proofs).
+    /// Entries naming `object` (`recording:UUID`, …), oldest first, at most `limit`.
+    async fn audit_entries_for_object(&self, object: &str, limit: u64) -> Result<Vec<StoredEntry>>;
     async fn audit_leaf_hashes(&self, size: u64) -> Result<Vec<Hash>>;
     /// Every checkpoint, ascending by size.
     async fn audit_checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;

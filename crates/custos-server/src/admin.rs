@@ -38,10 +38,12 @@ pub struct RecordingSummary {
     pub status: &'static str,
     pub delete_after: UtcMillis,
     pub retention_category: String,
+    /// An unreleased hold keeps it past `delete_after`.
+    pub held: bool,
 }
 
 impl RecordingSummary {
-    pub fn of(r: &custos_catalog::Recording) -> Self {
+    pub fn of(r: &custos_catalog::Recording, held: bool) -> Self {
         Self {
             recording_id: r.recording_id.to_string(),
             device_id: r.device_id.clone(),
@@ -57,6 +59,7 @@ impl RecordingSummary {
             },
             delete_after: r.delete_after,
             retention_category: r.retention_category.clone(),
+            held,
         }
     }
 }
@@ -160,14 +163,27 @@ impl Admin {
     pub async fn recordings(&self) -> Result<Vec<RecordingSummary>> {
         self.audit("recordings.list", "recordings", "metadata only")
             .await?;
-        Ok(self
-            .catalog
-            .recordings()
-            .await
-            .context("reading the catalog")?
-            .into_iter()
-            .map(|r| RecordingSummary::of(&r))
-            .collect())
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .catalog
+                .search_recordings(&custos_catalog::RecordingQuery {
+                    offset: all.len() as u64,
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await
+                .context("reading the catalog")?;
+            let done = page.recordings.len() < 1000;
+            all.extend(
+                page.recordings
+                    .iter()
+                    .map(|(r, held)| RecordingSummary::of(r, *held)),
+            );
+            if done {
+                return Ok(all);
+            }
+        }
     }
 
     pub async fn incidents(&self) -> Result<Vec<Incident>> {

@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/recordings/{id}/video", get(video))
         .route("/api/v1/recordings/{id}/download", get(download))
         .route("/api/v1/recordings/{id}/thumbnail", get(thumbnail))
+        .route("/api/v1/recordings/{id}/audit", get(recording_audit))
         .route(
             "/api/v1/recordings/{id}/retention",
             put(set_recording_retention),
@@ -75,7 +76,7 @@ impl From<AuthError> for ApiError {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
+pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "request failed on the server side");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -202,14 +203,14 @@ impl FromRequestParts<Arc<Deployment>> for Authenticated {
 }
 
 impl Authenticated {
-    fn event(&self, d: &Deployment, action: &str, outcome: Outcome) -> AuditEvent {
+    pub fn event(&self, d: &Deployment, action: &str, outcome: Outcome) -> AuditEvent {
         AuditEvent::new((d.clock)(), self.caller.actor(), action, outcome)
             .role(self.caller.role.as_str())
             .client(&self.client)
     }
 
     /// Asks the policy; a refusal is audited and answered 403.
-    async fn permit(
+    pub async fn permit(
         &self,
         d: &Deployment,
         action: Action,
@@ -236,20 +237,20 @@ impl Authenticated {
     }
 
     /// Writes an audit entry; if that fails, the operation does not happen.
-    async fn record(&self, d: &Deployment, event: AuditEvent) -> Result<(), ApiError> {
+    pub async fn record(&self, d: &Deployment, event: AuditEvent) -> Result<(), ApiError> {
         d.audit.record(event).await.map(|_| ()).map_err(unavailable)
     }
 
     /// Audits an operation that did not happen (`Refused` or `Failed`, with
     /// the answer's message as the detail), then gives the answer to return.
-    async fn refused(&self, d: &Deployment, event: AuditEvent, answer: ApiError) -> ApiError {
+    pub async fn refused(&self, d: &Deployment, event: AuditEvent, answer: ApiError) -> ApiError {
         match self.record(d, event.detail(answer.message())).await {
             Ok(()) => answer,
             Err(outage) => outage,
         }
     }
 
-    async fn ok(&self, d: &Deployment, action: &str, object: &str) -> Result<(), ApiError> {
+    pub async fn ok(&self, d: &Deployment, action: &str, object: &str) -> Result<(), ApiError> {
         self.record(d, self.event(d, action, Outcome::Ok).object(object))
             .await
     }
@@ -340,50 +341,259 @@ fn visible(scope: Scope, caller: &Caller, r: &custos_catalog::Recording) -> bool
     }
 }
 
+/// `GET /recordings` filters; every one optional. Times are RFC 3339.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingFilter {
+    /// Started at or after.
+    pub from: Option<String>,
+    /// Started before.
+    pub to: Option<String>,
+    pub officer: Option<String>,
+    pub camera: Option<String>,
+    /// `stored` or `stored-truncated`.
+    pub status: Option<String>,
+    pub case: Option<String>,
+    pub held: Option<bool>,
+    /// Deleted by the sweeper before this moment unless held.
+    pub due_before: Option<String>,
+    #[serde(default)]
+    pub offset: u64,
+    /// Default and maximum 1,000.
+    pub limit: Option<u64>,
+}
+
+impl RecordingFilter {
+    pub fn to_query(&self) -> Result<custos_catalog::RecordingQuery, ApiError> {
+        let time = |name: &str,
+                    v: &Option<String>|
+         -> Result<Option<custos_format::UtcMillis>, ApiError> {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    custos_format::UtcMillis::parse(s).ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid",
+                            format!("`{name}` must be an RFC 3339 time (2026-11-24T08:00:00Z)"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let text = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let truncated = match self.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some("stored") => Some(false),
+            Some("stored-truncated") => Some(true),
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "`status` is `stored` or `stored-truncated`",
+                ))
+            }
+        };
+        Ok(custos_catalog::RecordingQuery {
+            started_from: time("from", &self.from)?,
+            started_before: time("to", &self.to)?,
+            officer_id: text(&self.officer),
+            device_id: text(&self.camera),
+            truncated,
+            case_id: text(&self.case),
+            held: self.held,
+            due_before: time("due_before", &self.due_before)?,
+            offset: self.offset,
+            limit: self.limit.unwrap_or(1000).clamp(1, 1000),
+        })
+    }
+}
+
+/// One page of recordings as a caller may see them.
+pub struct RecordingList {
+    pub recordings: Vec<crate::admin::RecordingSummary>,
+    pub total: u64,
+}
+
+/// Lists recordings (an officer: their own only). Audited with the filter's shape.
+pub async fn list_recordings(
+    d: &Deployment,
+    a: &Authenticated,
+    mut query: custos_catalog::RecordingQuery,
+) -> Result<RecordingList, ApiError> {
+    let scope = a
+        .permit(d, Action::ListRecordings, "recordings.list", "recordings")
+        .await?;
+    if scope == Scope::OwnRecordings {
+        // An officer without an officer id has no recordings.
+        query.officer_id = Some(match (&a.caller.officer_id, &query.officer_id) {
+            (Some(own), Some(asked)) if own != asked => String::new(),
+            (Some(own), _) => own.clone(),
+            (None, _) => String::new(),
+        });
+    }
+    a.ok(d, "recordings.list", "recordings").await?;
+    let page = d
+        .catalog
+        .search_recordings(&query)
+        .await
+        .map_err(unavailable)?;
+    Ok(RecordingList {
+        recordings: page
+            .recordings
+            .iter()
+            .map(|(r, held)| crate::admin::RecordingSummary::of(r, *held))
+            .collect(),
+        total: page.total,
+    })
+}
+
 async fn recordings(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
-) -> Result<Json<Vec<crate::admin::RecordingSummary>>, ApiError> {
+    q: Result<Query<RecordingFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = query(q)?.to_query()?;
+    let list = list_recordings(&d, &a, query).await?;
+    Ok((
+        [("x-total-count", list.total.to_string())],
+        Json(list.recordings),
+    )
+        .into_response())
+}
+
+/// A recording's metadata for someone who may see it: the summary, its
+/// manifest (times, trigger, pre-record, GPS track, bookmarks, display use,
+/// hashes), its holds and integrity incidents.
+#[derive(serde::Serialize)]
+pub struct RecordingDetail {
+    #[serde(flatten)]
+    pub summary: crate::admin::RecordingSummary,
+    /// `null` if the stored manifest does not parse (it did at ingest).
+    pub manifest: Option<custos_format::Manifest>,
+    pub manifest_sha256: String,
+    pub ciphertext_sha256: String,
+    pub stored_at: custos_format::UtcMillis,
+    pub holds: Vec<custos_catalog::Hold>,
+    /// Incidents that name this recording or its place in the camera's sequence.
+    pub incidents: Vec<custos_catalog::Incident>,
+}
+
+pub async fn recording_detail(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+) -> Result<RecordingDetail, ApiError> {
+    let object = format!("recording:{}", id.escape_default());
     let scope = a
-        .permit(&d, Action::ListRecordings, "recordings.list", "recordings")
+        .permit(d, Action::ListRecordings, "recording.metadata", &object)
         .await?;
-    a.ok(&d, "recordings.list", "recordings").await?;
-    let all = d.catalog.recordings().await.map_err(unavailable)?;
-    Ok(Json(
-        all.iter()
-            .filter(|r| visible(scope, &a.caller, r))
-            .map(crate::admin::RecordingSummary::of)
-            .collect(),
-    ))
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+    let r = match id.parse::<Uuid>() {
+        Ok(uuid) => d.catalog.recording(uuid).await.map_err(unavailable)?,
+        Err(_) => None,
+    };
+    // Someone else's recording is, for an officer, no recording at all.
+    let Some(r) = r.filter(|r| visible(scope, &a.caller, r)) else {
+        let event = a
+            .event(d, "recording.metadata", Outcome::Failed)
+            .object(&object);
+        return Err(a.refused(d, event, not_found()).await);
+    };
+    a.ok(d, "recording.metadata", &object).await?;
+    let holds = d
+        .catalog
+        .holds_for_recording(r.recording_id)
+        .await
+        .map_err(unavailable)?;
+    let held = holds.iter().any(|h| h.released_at.is_none());
+    let incidents = d
+        .catalog
+        .incidents()
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .filter(|i| {
+            i.recording_id == Some(r.recording_id)
+                || (i.device_id.as_deref() == Some(r.device_id.as_str())
+                    && i.sequence == Some(r.sequence))
+        })
+        .collect();
+    Ok(RecordingDetail {
+        summary: crate::admin::RecordingSummary::of(&r, held),
+        manifest: custos_format::Manifest::from_canonical_bytes(&r.manifest).ok(),
+        manifest_sha256: hex::encode(r.manifest_sha256),
+        ciphertext_sha256: hex::encode(r.ciphertext_sha256),
+        stored_at: r.stored_at,
+        holds,
+        incidents,
+    })
 }
 
 async fn recording(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<crate::admin::RecordingSummary>, ApiError> {
+) -> Result<Json<RecordingDetail>, ApiError> {
+    recording_detail(&d, &a, &id).await.map(Json)
+}
+
+/// Entries naming one recording, oldest first (at most 1,000).
+pub async fn recording_trail(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+) -> Result<Vec<serde_json::Value>, ApiError> {
     let object = format!("recording:{}", id.escape_default());
-    let scope = a
-        .permit(&d, Action::ListRecordings, "recording.metadata", &object)
+    a.permit(d, Action::ReadRecordingTrail, "recording.trail", &object)
         .await?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
-    let id: Uuid = id.parse().map_err(|_| not_found())?;
-    let r = d.catalog.recording(id).await.map_err(unavailable)?;
-    // Someone else's recording is, for an officer, no recording at all.
-    let r = r.filter(|r| visible(scope, &a.caller, r));
-    let outcome = if r.is_some() {
-        Outcome::Ok
-    } else {
-        Outcome::Failed
+    let known = match id.parse::<Uuid>() {
+        Ok(uuid) => {
+            d.catalog
+                .recording(uuid)
+                .await
+                .map_err(unavailable)?
+                .is_some()
+                || d.catalog
+                    .tombstone(uuid)
+                    .await
+                    .map_err(unavailable)?
+                    .is_some()
+        }
+        Err(_) => false,
     };
-    a.record(
-        &d,
-        a.event(&d, "recording.metadata", outcome).object(&object),
-    )
-    .await?;
-    Ok(Json(crate::admin::RecordingSummary::of(
-        &r.ok_or_else(not_found)?,
-    )))
+    if !known {
+        let event = a
+            .event(d, "recording.trail", Outcome::Failed)
+            .object(&object);
+        let answer = ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+        return Err(a.refused(d, event, answer).await);
+    }
+    // Read first, then audited: the trail shown does not include this read.
+    let rows = d
+        .catalog
+        .audit_entries_for_object(&object, 1000)
+        .await
+        .map_err(unavailable)?;
+    a.ok(d, "recording.trail", &object).await?;
+    rows.iter()
+        .map(|r| {
+            let entry: serde_json::Value = serde_json::from_slice(&r.bytes).map_err(unavailable)?;
+            Ok(serde_json::json!({
+                "index": r.index,
+                "entry": entry,
+                "leaf_hash": hex::encode(r.leaf_hash),
+            }))
+        })
+        .collect()
+}
+
+async fn recording_audit(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    recording_trail(&d, &a, &id).await.map(Json)
 }
 
 async fn incidents(
@@ -752,16 +962,17 @@ async fn set_recording_retention(
     // The new period counts from the recording's end; a released hold's
     // grace still stands. A deadline already past means the next sweep.
     let mut deadline = r.ended_at.plus_millis(period);
-    for hold in d
+    let holds = d
         .catalog
         .holds_for_recording(r.recording_id)
         .await
-        .map_err(unavailable)?
-    {
+        .map_err(unavailable)?;
+    for hold in &holds {
         if let Some(released) = hold.released_at {
             deadline = deadline.max(released.plus_millis(d.policy.hold_release_grace_millis));
         }
     }
+    let held = holds.iter().any(|h| h.released_at.is_none());
     a.record(
         &d,
         a.event(&d, "recording.retention", Outcome::Ok)
@@ -782,7 +993,7 @@ async fn set_recording_retention(
         .await
         .map_err(unavailable)?
         .ok_or_else(not_found)?;
-    Ok(Json(crate::admin::RecordingSummary::of(&updated)))
+    Ok(Json(crate::admin::RecordingSummary::of(&updated, held)))
 }
 
 #[derive(Deserialize)]
@@ -853,7 +1064,7 @@ impl Authenticated {
     /// missing or wrong one is refused and audited); and the recording as
     /// this caller may see it (a miss is audited). The case and the
     /// recording are read together: every play of every range asks.
-    async fn footage(
+    pub async fn footage(
         &self,
         d: &Deployment,
         id: &str,
@@ -920,11 +1131,11 @@ impl Authenticated {
 }
 
 /// A recording someone may touch now, and why.
-struct Footage {
-    recording: custos_catalog::Recording,
-    object: String,
-    purpose: String,
-    case: String,
+pub struct Footage {
+    pub recording: custos_catalog::Recording,
+    pub object: String,
+    pub purpose: String,
+    pub case: String,
 }
 
 impl Footage {
@@ -1302,14 +1513,21 @@ impl CaseOnly for AuditEvent {
     }
 }
 
+pub async fn list_cases(
+    d: &Deployment,
+    a: &Authenticated,
+) -> Result<Vec<custos_catalog::Case>, ApiError> {
+    a.permit(d, Action::ManageCases, "cases.list", "cases")
+        .await?;
+    a.ok(d, "cases.list", "cases").await?;
+    d.catalog.cases().await.map_err(unavailable)
+}
+
 async fn cases(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
 ) -> Result<Json<Vec<custos_catalog::Case>>, ApiError> {
-    a.permit(&d, Action::ManageCases, "cases.list", "cases")
-        .await?;
-    a.ok(&d, "cases.list", "cases").await?;
-    Ok(Json(d.catalog.cases().await.map_err(unavailable)?))
+    list_cases(&d, &a).await.map(Json)
 }
 
 async fn case(

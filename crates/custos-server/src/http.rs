@@ -23,7 +23,8 @@ use crate::Deployment;
 pub const UPLOAD_OFFSET: &str = "upload-offset";
 pub const UPLOAD_LENGTH: &str = "upload-length";
 
-pub fn router(deployment: Arc<Deployment>) -> Router {
+/// The server's routes, with `pages` (the web UI, from its own crate) beside them.
+pub fn router(deployment: Arc<Deployment>, pages: Router<Arc<Deployment>>) -> Router {
     Router::new()
         .route(
             "/api/v1/health",
@@ -51,6 +52,7 @@ pub fn router(deployment: Arc<Deployment>) -> Router {
         )
         .route("/api/v1/uploads/{id}/complete", post(complete))
         .merge(crate::api::routes())
+        .merge(pages)
         .layer(axum::middleware::from_fn(close_after_unread_body))
         .with_state(deployment)
 }
@@ -97,6 +99,15 @@ impl ApiError {
     /// The human-readable part of the answer.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable, machine-readable part (`forbidden`, `not-found`, …).
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {

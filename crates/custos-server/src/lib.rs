@@ -177,12 +177,22 @@ pub async fn start(
     passphrase: &SecretString,
     clock: Clock,
 ) -> Result<RunningServer> {
+    start_with_pages(config, passphrase, clock, axum::Router::new()).await
+}
+
+/// [`start`], serving `pages` (the web UI) beside the API.
+pub async fn start_with_pages(
+    config: ServerConfig,
+    passphrase: &SecretString,
+    clock: Clock,
+    pages: axum::Router<Arc<Deployment>>,
+) -> Result<RunningServer> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let deployment = Arc::new(Deployment::open(&config, passphrase, clock).await?);
     let (certificate_pem, tls) =
         tls::load_or_create(&config.data, config.tls.as_ref(), config.listen).await?;
     let handle = axum_server::Handle::new();
-    let app = http::router(deployment.clone());
+    let app = http::router(deployment.clone(), pages);
     tokio::spawn(maintenance(deployment.clone()));
     // TCP_NODELAY: without it the last small segment of a response waits for
     // the client's delayed ACK (40 ms on Linux) — a player's next range with it.

@@ -55,10 +55,22 @@ pub struct ServeArgs {
     /// Let officers play back their own recordings (with a purpose, audited).
     #[arg(long)]
     officer_self_review: bool,
+    /// The web UI shows times, and reads dates in filters, in this zone.
+    #[arg(long, default_value = "Europe/Amsterdam")]
+    time_zone: String,
+    /// The web UI's language when the browser asks for none we have: nl, de or en.
+    #[arg(long, default_value = "nl", value_parser = parse_language)]
+    language: custos_web::Lang,
+}
+
+fn parse_language(s: &str) -> Result<custos_web::Lang, String> {
+    custos_web::Lang::parse(s).ok_or_else(|| format!("`{s}`: the web UI speaks nl, de and en"))
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     custos_format::manifest::check_identifier(&args.server_id).map_err(anyhow::Error::msg)?;
+    let web =
+        custos_web::WebConfig::new(&args.time_zone, args.language).map_err(anyhow::Error::msg)?;
     let passphrase = crate::passphrase::obtain(
         args.pass.passphrase_file.as_deref(),
         "Evidence key passphrase: ",
@@ -84,11 +96,17 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 hold_release_grace_millis: args.hold_release_grace,
             },
         };
-        let server =
-            custos_server::start(config, &passphrase, custos_server::system_clock()).await?;
+        let server = custos_server::start_with_pages(
+            config,
+            &passphrase,
+            custos_server::system_clock(),
+            custos_web::routes(web),
+        )
+        .await?;
         drop(passphrase);
         let receipt_key = custos_server::keys::receipt_public_key(&args.data.data)?;
         eprintln!("Custos evidence server on https://{}", server.addr);
+        eprintln!("  web UI: https://{}/login", server.addr);
         eprintln!("  receipt key (cameras pin it): {}", receipt_key.to_hex());
         if !args.data.data.join("tls/cert.pem").exists() {
             eprintln!("  TLS certificate: as given");

@@ -1,0 +1,181 @@
+# Custos Web-Oberfläche — Deutsch.
+
+skip-to-content = Zum Inhalt springen
+nav-label = Hauptmenü
+nav-recordings = Aufnahmen
+language-label = Sprache
+sign-out = Abmelden
+footer-note = Custos — jeder Zugriff auf Aufnahmen wird mit Zweck und Vorgang protokolliert.
+
+role-officer = Einsatzkraft
+role-reviewer = Sachbearbeitung
+role-privacy-officer = Datenschutzbeauftragte(r)
+role-admin = Administration
+role-auditor = Prüfer(in)
+
+error-title = Nicht möglich
+back-home = Zurück zur Startseite
+error-general = Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.
+error-csrf = Dieses Formular ist abgelaufen oder kam von einer anderen Website. Laden Sie die Seite neu und versuchen Sie es erneut.
+error-unavailable = Der Server kann das gerade nicht ausführen. Bitte versuchen Sie es gleich noch einmal.
+error-invalid = Diese Anfrage wurde nicht verstanden.
+error-forbidden = Ihre Rolle erlaubt das nicht.
+error-not-found = Das gibt es nicht, oder Sie dürfen es nicht sehen.
+error-unauthorized = Bitte melden Sie sich an.
+error-password-change-required = Ersetzen Sie zuerst Ihr Erstpasswort.
+error-bad-credentials = Name, Passwort oder Code ist nicht richtig.
+error-locked = Dieses Konto ist nach zu vielen Fehlversuchen gesperrt. Bitten Sie die Administration, es zu entsperren.
+error-password-mismatch = Die beiden neuen Passwörter stimmen nicht überein.
+error-password-rules = Das neue Passwort erfüllt die Regeln unten nicht.
+error-current-password = Das aktuelle Passwort ist nicht richtig.
+error-purpose-required = Wählen Sie zuerst einen Zweck und einen Vorgang.
+error-purpose-not-allowed = Dieser Zweck ist hier nicht zulässig.
+error-case-closed = Dieser Vorgang ist abgeschlossen.
+error-case-unknown = Es gibt keinen Vorgang mit dieser Nummer.
+error-filter = Der Filter „{ $field }“ ist ungültig.
+
+login-title = Anmelden
+login-intro = Nur berechtigte Personen dürfen sich anmelden. Jede Anmeldung wird protokolliert.
+login-name = Benutzername
+login-password = Passwort
+login-code = Code aus Ihrer Authenticator-App
+login-code-help = Sechs Ziffern; alle 30 Sekunden erscheint ein neuer Code.
+login-submit = Anmelden
+
+password-title = Passwort ändern
+password-required = Sie haben sich mit einem Erstpasswort angemeldet. Wählen Sie Ihr eigenes, bevor Sie fortfahren.
+password-current = Aktuelles Passwort
+password-new = Neues Passwort
+password-rules = Mindestens 12 Zeichen, nicht Ihr Benutzername, nicht das aktuelle Passwort.
+password-repeat = Neues Passwort wiederholen
+password-submit = Passwort speichern
+
+recordings-title = Aufnahmen
+filters-label = Aufnahmen filtern
+filter-from = Von
+filter-to = Bis einschließlich
+filter-officer = Einsatzkraft
+filter-camera = Kamera
+filter-status = Status
+filter-any = Alle
+filter-case = Vorgang
+filter-held = Gesichert
+filter-due = Bald gelöscht
+filter-due-1d = innerhalb von 24 Stunden
+filter-due-7d = innerhalb von 7 Tagen
+filter-page = Seite
+filter-apply = Anwenden
+filter-clear = Filter zurücksetzen
+yes = ja
+no = nein
+status-stored = gespeichert
+status-stored-truncated = gespeichert, abgebrochen
+recordings-count = { $total ->
+    [0] Keine passenden Aufnahmen.
+    [one] 1 Aufnahme.
+   *[other] Aufnahmen { $first }–{ $last } von { $total }.
+}
+col-started = Beginn
+col-duration = Dauer
+col-camera = Kamera
+col-officer = Einsatzkraft
+col-status = Status
+col-deletion = Löschung
+col-actions = Aktionen
+badge-held = gesichert
+details = Details
+details-for = Details der Aufnahme vom { $started }
+play = Abspielen
+play-for = Die Aufnahme vom { $started } abspielen
+pages-label = Seiten
+page-prev = Zurück
+page-next = Weiter
+page-of = Seite { $page } von { $pages }
+deletion-held = gesichert, wird nicht gelöscht
+deletion-due = beim nächsten Löschlauf
+deletion-in = in { $days ->
+    [one] 1 Tag
+   *[other] { $days } Tagen
+}, { $hours } Std.
+
+recording-title = Aufnahme
+back-to-list = ← Alle Aufnahmen
+back-to-recording = ← Zurück zur Aufnahme
+section-metadata = Angaben
+field-recording-id = Aufnahmenummer
+field-sequence = Aufnahme Nr. { $sequence }
+field-ended = Ende
+field-size = Größe (verschlüsselt)
+field-triggered = Aufnahme gestartet
+trigger-record-button = Aufnahmetaste
+trigger-display-touch = Berührung des Displays
+field-prerecord = Voraufzeichnung
+prerecord-value = { $included } s enthalten (Kamera hält { $window } s vor)
+field-stop = Beendet durch
+stop-stop-button = Stopptaste
+stop-storage-full = Speicher voll
+stop-shutdown = Kamera ausgeschaltet
+stop-source-ended = Bildquelle beendet
+stop-power-loss = Stromausfall
+field-video = Video
+field-firmware = Firmware
+field-stored = Beim Server eingegangen
+section-retention = Speicherfrist
+field-category = Speicherkategorie
+field-delete-after = Löschen nach
+section-holds = Für Vorgänge gesichert
+hold-line = Vorgang { $case }, von { $by } am { $at }
+hold-released = freigegeben { $at }
+hold-approved = genehmigt von { $by }
+hold-placed = wartet auf Genehmigung
+section-integrity = Integrität
+integrity-signature = Die Signatur der Kamera auf dieser Aufnahme wurde beim Eingang geprüft.
+integrity-ciphertext = SHA-256 der verschlüsselten Aufnahme:
+integrity-manifest = SHA-256 des signierten Manifests:
+integrity-truncated = Die Kamera verlor während dieser Aufnahme den Strom; die bis dahin geschriebenen Bilder sind erhalten.
+integrity-no-incidents = Keine Integritätsvorfälle zu dieser Aufnahme.
+section-incidents = Integritätsvorfälle
+incident-gap = Aufnahmen fehlen in der Folge der Kamera
+incident-broken-chain = unterbrochene Kette zur vorigen Aufnahme
+incident-bad-signature = Signatur ungültig
+incident-ciphertext-mismatch = Aufnahme passt nicht zu ihrem Manifest
+incident-replay = Aufnahme mit anderem Inhalt erneut angeboten
+incident-wrong-evidence-key = mit einem anderen Schlüssel verschlüsselt
+incident-malformed-manifest = unlesbares Manifest
+incident-unknown-or-revoked = unbekannte oder gesperrte Kamera
+section-gps = Standort
+gps-desc = Weg aus { $count } Positionen von { $start } bis { $end }.
+gps-none = Kein Standort aufgezeichnet.
+section-bookmarks = Markierungen
+bookmark-unnamed = Markierung
+bookmarks-none = Keine Markierungen.
+section-display = Frontdisplay
+display-on = eingeschaltet
+display-off = ausgeschaltet
+display-none = Das Frontdisplay wurde nicht benutzt.
+section-trail = Protokoll dieser Aufnahme
+col-when = Wann
+col-who = Wer
+col-action = Vorgang
+col-purpose = Zweck und Vorgang
+col-outcome = Ergebnis
+outcome-ok = ausgeführt
+outcome-refused = abgelehnt
+outcome-failed = fehlgeschlagen
+
+purpose-investigation = Strafverfolgung
+purpose-complaint = Bearbeitung einer Beschwerde
+purpose-subject-access-request = Auskunftsersuchen einer betroffenen Person
+purpose-title = Warum möchten Sie diese Aufnahme ansehen?
+purpose-intro = Aufnahmen dürfen nur zu den vorab festgelegten Zwecken verwendet werden. Ihre Wahl wird mit Ihrem Namen protokolliert, bevor etwas gezeigt wird.
+purpose-legend = Zweck
+purpose-case = Vorgang
+purpose-case-choose = Vorgang wählen
+purpose-case-help = Die Nummer des Vorgangs, zu dem diese Sichtung gehört.
+purpose-logged = Diese Sichtung wird mit Zweck und Vorgang protokolliert.
+purpose-submit = Player öffnen
+
+player-title = Player
+player-why = Sichtung für: { $purpose }, Vorgang { $case }. Jeder abgespielte Teil wird protokolliert.
+player-label = Aufnahme der Kamera { $camera } vom { $started }
+player-no-video = Ihr Browser kann dieses Video nicht abspielen.

@@ -1,0 +1,181 @@
+# Custos web UI — English. Every key here is in nl.ftl and de.ftl too (a test checks).
+
+skip-to-content = Skip to content
+nav-label = Main menu
+nav-recordings = Recordings
+language-label = Language
+sign-out = Sign out
+footer-note = Custos — every access to footage is logged with its purpose and case.
+
+role-officer = enforcement officer
+role-reviewer = reviewer
+role-privacy-officer = privacy officer
+role-admin = administrator
+role-auditor = auditor
+
+error-title = Not possible
+back-home = Back to the start page
+error-general = Something went wrong. Please try again.
+error-csrf = This form has expired or came from another site. Reload the page and try again.
+error-unavailable = The server cannot do this right now. Please try again in a moment.
+error-invalid = That request was not understood.
+error-forbidden = Your role does not allow this.
+error-not-found = That does not exist, or you may not see it.
+error-unauthorized = Please sign in.
+error-password-change-required = Replace your initial password first.
+error-bad-credentials = Name, password or code is not correct.
+error-locked = This account is locked after too many failed attempts. Ask an administrator to unlock it.
+error-password-mismatch = The two new passwords are not the same.
+error-password-rules = The new password does not meet the rules below.
+error-current-password = The current password is not correct.
+error-purpose-required = Choose a purpose and a case first.
+error-purpose-not-allowed = That purpose is not allowed in this deployment.
+error-case-closed = That case is closed.
+error-case-unknown = There is no case with that number.
+error-filter = The filter “{ $field }” is not valid.
+
+login-title = Sign in
+login-intro = Only authorised persons may sign in. Every sign-in is logged.
+login-name = User name
+login-password = Password
+login-code = Code from your authenticator app
+login-code-help = Six digits; a new code appears every 30 seconds.
+login-submit = Sign in
+
+password-title = Change password
+password-required = You signed in with an initial password. Choose your own before you continue.
+password-current = Current password
+password-new = New password
+password-rules = At least 12 characters, not your user name, not the current password.
+password-repeat = Repeat the new password
+password-submit = Save password
+
+recordings-title = Recordings
+filters-label = Filter recordings
+filter-from = From
+filter-to = To
+filter-officer = Officer
+filter-camera = Camera
+filter-status = Status
+filter-any = Any
+filter-case = Case
+filter-held = Secured
+filter-due = Deleted soon
+filter-due-1d = within 24 hours
+filter-due-7d = within 7 days
+filter-page = Page
+filter-apply = Apply
+filter-clear = Clear filters
+yes = yes
+no = no
+status-stored = stored
+status-stored-truncated = stored, cut short
+recordings-count = { $total ->
+    [0] No recordings match.
+    [one] 1 recording.
+   *[other] Recordings { $first }–{ $last } of { $total }.
+}
+col-started = Start
+col-duration = Length
+col-camera = Camera
+col-officer = Officer
+col-status = Status
+col-deletion = Deletion
+col-actions = Actions
+badge-held = secured
+details = Details
+details-for = Details of the recording of { $started }
+play = Play
+play-for = Play the recording of { $started }
+pages-label = Pages
+page-prev = Previous
+page-next = Next
+page-of = Page { $page } of { $pages }
+deletion-held = secured, not deleted
+deletion-due = at the next deletion run
+deletion-in = in { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}, { $hours } h
+
+recording-title = Recording
+back-to-list = ← All recordings
+back-to-recording = ← Back to the recording
+section-metadata = Details
+field-recording-id = Recording number
+field-sequence = recording no. { $sequence }
+field-ended = End
+field-size = Size (encrypted)
+field-triggered = Recording started
+trigger-record-button = record button
+trigger-display-touch = touch on the display
+field-prerecord = Pre-record
+prerecord-value = { $included } s included (camera keeps { $window } s)
+field-stop = Stopped by
+stop-stop-button = stop button
+stop-storage-full = storage full
+stop-shutdown = camera switched off
+stop-source-ended = image source ended
+stop-power-loss = power loss
+field-video = Video
+field-firmware = Firmware
+field-stored = Received by the server
+section-retention = Retention
+field-category = Retention category
+field-delete-after = Delete after
+section-holds = Secured for cases
+hold-line = Case { $case }, by { $by } on { $at }
+hold-released = released { $at }
+hold-approved = approved by { $by }
+hold-placed = awaiting approval
+section-integrity = Integrity
+integrity-signature = The camera's signature on this recording was verified when it arrived.
+integrity-ciphertext = SHA-256 of the encrypted footage:
+integrity-manifest = SHA-256 of the signed manifest:
+integrity-truncated = The camera lost power during this recording; it holds the footage written up to then.
+integrity-no-incidents = No integrity incidents for this recording.
+section-incidents = Integrity incidents
+incident-gap = recordings missing from the camera's sequence
+incident-broken-chain = broken chain to the previous recording
+incident-bad-signature = signature does not verify
+incident-ciphertext-mismatch = footage does not match its manifest
+incident-replay = recording offered again with other content
+incident-wrong-evidence-key = encrypted to another key
+incident-malformed-manifest = unreadable manifest
+incident-unknown-or-revoked = unknown or revoked camera
+section-gps = Location
+gps-desc = Track of { $count } positions from { $start } to { $end }.
+gps-none = No location recorded.
+section-bookmarks = Bookmarks
+bookmark-unnamed = bookmark
+bookmarks-none = No bookmarks.
+section-display = Front display
+display-on = switched on
+display-off = switched off
+display-none = The front display was not used.
+section-trail = Audit trail of this recording
+col-when = When
+col-who = Who
+col-action = Action
+col-purpose = Purpose and case
+col-outcome = Result
+outcome-ok = done
+outcome-refused = refused
+outcome-failed = failed
+
+purpose-investigation = criminal investigation
+purpose-complaint = handling a complaint
+purpose-subject-access-request = data subject access request
+purpose-title = Why do you want to view this recording?
+purpose-intro = Footage may only be used for the purposes fixed in advance. Your choice is recorded with your name in the audit log before anything is shown.
+purpose-legend = Purpose
+purpose-case = Case
+purpose-case-choose = Choose a case
+purpose-case-help = The number of the case this viewing belongs to.
+purpose-logged = This viewing will be logged with the purpose and case.
+purpose-submit = Open the player
+
+player-title = Player
+player-why = Viewing for: { $purpose }, case { $case }. Every part you play is logged.
+player-label = Recording of camera { $camera } from { $started }
+player-no-video = Your browser cannot play this video.

@@ -1,0 +1,181 @@
+# Custos web-UI — Nederlands.
+
+skip-to-content = Naar de inhoud
+nav-label = Hoofdmenu
+nav-recordings = Opnamen
+language-label = Taal
+sign-out = Afmelden
+footer-note = Custos — elke inzage in beelden wordt vastgelegd met doel en zaak.
+
+role-officer = handhaver
+role-reviewer = beoordelaar
+role-privacy-officer = functionaris gegevensbescherming
+role-admin = beheerder
+role-auditor = auditor
+
+error-title = Niet mogelijk
+back-home = Terug naar de startpagina
+error-general = Er ging iets mis. Probeer het opnieuw.
+error-csrf = Dit formulier is verlopen of kwam van een andere site. Laad de pagina opnieuw en probeer het nog eens.
+error-unavailable = De server kan dit nu niet doen. Probeer het zo nog eens.
+error-invalid = Dit verzoek werd niet begrepen.
+error-forbidden = Uw rol staat dit niet toe.
+error-not-found = Dit bestaat niet, of u mag het niet zien.
+error-unauthorized = Meld u aan.
+error-password-change-required = Vervang eerst uw eerste wachtwoord.
+error-bad-credentials = Naam, wachtwoord of code klopt niet.
+error-locked = Dit account is geblokkeerd na te veel mislukte pogingen. Vraag een beheerder het te deblokkeren.
+error-password-mismatch = De twee nieuwe wachtwoorden zijn niet gelijk.
+error-password-rules = Het nieuwe wachtwoord voldoet niet aan de regels hieronder.
+error-current-password = Het huidige wachtwoord klopt niet.
+error-purpose-required = Kies eerst een doel en een zaak.
+error-purpose-not-allowed = Dat doel is in deze omgeving niet toegestaan.
+error-case-closed = Die zaak is gesloten.
+error-case-unknown = Er is geen zaak met dat nummer.
+error-filter = Het filter ‘{ $field }’ is niet geldig.
+
+login-title = Aanmelden
+login-intro = Alleen bevoegde personen mogen zich aanmelden. Elke aanmelding wordt vastgelegd.
+login-name = Gebruikersnaam
+login-password = Wachtwoord
+login-code = Code uit uw authenticator-app
+login-code-help = Zes cijfers; elke 30 seconden verschijnt een nieuwe code.
+login-submit = Aanmelden
+
+password-title = Wachtwoord wijzigen
+password-required = U bent aangemeld met een eerste wachtwoord. Kies uw eigen wachtwoord voordat u verdergaat.
+password-current = Huidig wachtwoord
+password-new = Nieuw wachtwoord
+password-rules = Minstens 12 tekens, niet uw gebruikersnaam, niet het huidige wachtwoord.
+password-repeat = Herhaal het nieuwe wachtwoord
+password-submit = Wachtwoord opslaan
+
+recordings-title = Opnamen
+filters-label = Opnamen filteren
+filter-from = Van
+filter-to = Tot en met
+filter-officer = Handhaver
+filter-camera = Camera
+filter-status = Status
+filter-any = Alle
+filter-case = Zaak
+filter-held = Veiliggesteld
+filter-due = Binnenkort verwijderd
+filter-due-1d = binnen 24 uur
+filter-due-7d = binnen 7 dagen
+filter-page = Pagina
+filter-apply = Toepassen
+filter-clear = Filters wissen
+yes = ja
+no = nee
+status-stored = opgeslagen
+status-stored-truncated = opgeslagen, afgebroken
+recordings-count = { $total ->
+    [0] Geen opnamen gevonden.
+    [one] 1 opname.
+   *[other] Opnamen { $first }–{ $last } van { $total }.
+}
+col-started = Begin
+col-duration = Duur
+col-camera = Camera
+col-officer = Handhaver
+col-status = Status
+col-deletion = Verwijdering
+col-actions = Acties
+badge-held = veiliggesteld
+details = Details
+details-for = Details van de opname van { $started }
+play = Afspelen
+play-for = De opname van { $started } afspelen
+pages-label = Pagina's
+page-prev = Vorige
+page-next = Volgende
+page-of = Pagina { $page } van { $pages }
+deletion-held = veiliggesteld, wordt niet verwijderd
+deletion-due = bij de volgende verwijderronde
+deletion-in = over { $days ->
+    [one] 1 dag
+   *[other] { $days } dagen
+}, { $hours } u
+
+recording-title = Opname
+back-to-list = ← Alle opnamen
+back-to-recording = ← Terug naar de opname
+section-metadata = Gegevens
+field-recording-id = Opnamenummer
+field-sequence = opname nr. { $sequence }
+field-ended = Einde
+field-size = Grootte (versleuteld)
+field-triggered = Opname gestart
+trigger-record-button = opnameknop
+trigger-display-touch = aanraking van het scherm
+field-prerecord = Vooropname
+prerecord-value = { $included } s opgenomen (camera bewaart { $window } s)
+field-stop = Gestopt door
+stop-stop-button = stopknop
+stop-storage-full = geheugen vol
+stop-shutdown = camera uitgeschakeld
+stop-source-ended = beeldbron beëindigd
+stop-power-loss = stroomuitval
+field-video = Video
+field-firmware = Firmware
+field-stored = Ontvangen door de server
+section-retention = Bewaartermijn
+field-category = Bewaarcategorie
+field-delete-after = Verwijderen na
+section-holds = Veiliggesteld voor zaken
+hold-line = Zaak { $case }, door { $by } op { $at }
+hold-released = vrijgegeven { $at }
+hold-approved = goedgekeurd door { $by }
+hold-placed = wacht op goedkeuring
+section-integrity = Integriteit
+integrity-signature = De handtekening van de camera op deze opname is bij ontvangst gecontroleerd.
+integrity-ciphertext = SHA-256 van de versleutelde beelden:
+integrity-manifest = SHA-256 van het ondertekende manifest:
+integrity-truncated = De camera verloor stroom tijdens deze opname; de beelden tot dat moment zijn bewaard.
+integrity-no-incidents = Geen integriteitsincidenten voor deze opname.
+section-incidents = Integriteitsincidenten
+incident-gap = opnamen ontbreken in de reeks van de camera
+incident-broken-chain = verbroken keten naar de vorige opname
+incident-bad-signature = handtekening klopt niet
+incident-ciphertext-mismatch = beelden komen niet overeen met het manifest
+incident-replay = opname opnieuw aangeboden met andere inhoud
+incident-wrong-evidence-key = versleuteld met een andere sleutel
+incident-malformed-manifest = onleesbaar manifest
+incident-unknown-or-revoked = onbekende of ingetrokken camera
+section-gps = Locatie
+gps-desc = Route van { $count } posities van { $start } tot { $end }.
+gps-none = Geen locatie vastgelegd.
+section-bookmarks = Markeringen
+bookmark-unnamed = markering
+bookmarks-none = Geen markeringen.
+section-display = Frontscherm
+display-on = aangezet
+display-off = uitgezet
+display-none = Het frontscherm is niet gebruikt.
+section-trail = Logboek van deze opname
+col-when = Wanneer
+col-who = Wie
+col-action = Handeling
+col-purpose = Doel en zaak
+col-outcome = Resultaat
+outcome-ok = uitgevoerd
+outcome-refused = geweigerd
+outcome-failed = mislukt
+
+purpose-investigation = strafrechtelijk onderzoek
+purpose-complaint = afhandeling van een klacht
+purpose-subject-access-request = inzageverzoek van een betrokkene
+purpose-title = Waarom wilt u deze opname bekijken?
+purpose-intro = Beelden mogen alleen worden gebruikt voor de vooraf vastgestelde doelen. Uw keuze wordt met uw naam in het logboek vastgelegd voordat er iets wordt getoond.
+purpose-legend = Doel
+purpose-case = Zaak
+purpose-case-choose = Kies een zaak
+purpose-case-help = Het nummer van de zaak waarvoor u deze opname bekijkt.
+purpose-logged = Deze inzage wordt vastgelegd met doel en zaak.
+purpose-submit = Speler openen
+
+player-title = Speler
+player-why = Inzage voor: { $purpose }, zaak { $case }. Elk deel dat u afspeelt wordt vastgelegd.
+player-label = Opname van camera { $camera } van { $started }
+player-no-video = Uw browser kan deze video niet afspelen.
