@@ -276,6 +276,12 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
         (
             "GET",
+            format!("/api/v1/recordings/{some_id}/audit"),
+            None,
+            &["reviewer", "privacy-officer", "auditor"],
+        ),
+        (
+            "GET",
             "/api/v1/incidents".into(),
             None,
             &["privacy-officer", "admin", "auditor"],
@@ -725,6 +731,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "GET /api/v1/recordings/{id}/video",
         "GET /api/v1/recordings/{id}/download",
         "GET /api/v1/recordings/{id}/thumbnail",
+        "GET /api/v1/recordings/{id}/audit",
         "GET /api/v1/incidents",
         "GET /api/v1/audit/checkpoint",
         "GET /api/v1/audit/entries",

@@ -61,9 +61,15 @@ pub async fn world_with_retention(
     let clock: custos_server::Clock = Arc::new(move || {
         custos_format::UtcMillis::now().plus_millis(offset.load(Ordering::SeqCst))
     });
-    let server = custos_server::start(config, &SecretString::from(PASS.to_owned()), clock)
-        .await
-        .unwrap();
+    // As `custos serve` runs it: the web UI beside the API.
+    let server = custos_server::start_with_pages(
+        config,
+        &SecretString::from(PASS.to_owned()),
+        clock,
+        custos_web::routes(custos_web::WebConfig::default()),
+    )
+    .await
+    .unwrap();
     let admin = Admin::open(&data).await.unwrap();
     let credential = admin.enroll_dock("dock-1").await.unwrap();
     let dock_config = DockConfig {
