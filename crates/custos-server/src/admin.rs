@@ -181,6 +181,8 @@ impl Admin {
                     .map(|(r, held)| RecordingSummary::of(r, *held)),
             );
             if done {
+                // The CLI lists each camera's recordings in sequence.
+                all.sort_by(|a, b| (&a.device_id, a.sequence).cmp(&(&b.device_id, b.sequence)));
                 return Ok(all);
             }
         }

@@ -674,3 +674,125 @@ async fn an_admin_sees_no_footage_and_the_language_follows_the_choice() {
         .body
         .contains("<html lang=\"nl\">"));
 }
+
+/// The UI in Debian's Chromium (playwright-core drives it): sign-in with a
+/// TOTP code, the list, a recording, the purpose prompt that blocks the
+/// player, playback and seeking, the language switch, the keyboard's first
+/// stop, and an administrator who gets no footage. Screenshots of the main
+/// pages land in `target/tmp/screenshots/` (the README shows some).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
+    let w = world().await;
+    let r = w.one_recording("cam-v", 150).await;
+    let reviewer = w.add_user("rita", "reviewer", None).await;
+    let admin = w.add_user("adam", "admin", None).await;
+    let token = w.sign_in(&reviewer).await;
+    let case = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(&token),
+            Some(serde_json::json!({"kind": "complaint", "label": "complaint about a stop"})),
+            &[],
+        )
+        .await
+        .json()["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Codes for the server's (shifted) clock; each person signs in once.
+    w.clock_offset
+        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+    let code = |a: &Account| custos_server::auth::totp_code(&a.secret, w.now()).unwrap();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/ui.mjs");
+    let mut command = std::process::Command::new("node");
+    command
+        .arg(&script)
+        .env("BASE", w.base())
+        .env("REVIEWER", &reviewer.name)
+        .env("REVIEWER_PASSWORD", &reviewer.password)
+        .env("REVIEWER_CODE", code(&reviewer))
+        .env("ADMIN", &admin.name)
+        .env("ADMIN_PASSWORD", &admin.password)
+        .env("ADMIN_CODE", code(&admin))
+        .env("RECORDING", r.recording_id.to_string())
+        .env("CASE", &case)
+        .env("SHOTS", &shots);
+    let out = tokio::task::spawn_blocking(move || {
+        command
+            .output()
+            .expect("node must be installed (see .ci/run)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert_eq!(seen["rita_redirected_to"], "/login");
+    assert_eq!(seen["after_sign_in"], "/recordings");
+    assert_eq!(seen["rows"], 1);
+    assert_eq!(seen["nav_en"], "Recordings");
+    assert_eq!(
+        seen["detail_path"],
+        format!("/recordings/{}", r.recording_id)
+    );
+    assert_eq!(seen["detail_has_trail"], true);
+    assert_eq!(
+        seen["video_before_purpose"], 0,
+        "no player before a purpose"
+    );
+    assert_eq!(
+        seen["still_asking"], true,
+        "the form cannot be sent unanswered"
+    );
+    assert_eq!(
+        seen["player_query"],
+        format!("?purpose=complaint&case={case}")
+    );
+    let played = &seen["played"];
+    assert!(
+        (played["duration"].as_f64().unwrap() - 5.0).abs() < 0.2,
+        "{seen}"
+    );
+    assert!(
+        played["advanced"].as_f64().unwrap() > 0.2,
+        "currentTime advances: {seen}"
+    );
+    assert!(
+        (played["seekedTo"].as_f64().unwrap() - played["target"].as_f64().unwrap()).abs() < 0.1,
+        "{seen}"
+    );
+    assert_eq!(seen["lang_nl"], "nl");
+    assert_eq!(seen["nav_nl"], "Opnamen");
+    assert_eq!(seen["nav_de"], "Aufnahmen");
+    assert_eq!(seen["first_tab"], "skip");
+    assert_eq!(seen["admin_status_text"], "error-forbidden");
+    assert_eq!(seen["admin_play_buttons"], 0);
+    assert_eq!(seen["admin_video_status"], 403);
+    for name in [
+        "login-en",
+        "recordings-en",
+        "recording-en",
+        "purpose-en",
+        "player-en",
+        "recordings-nl",
+        "recording-de",
+        "admin-refused-en",
+    ] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{name}");
+    }
+    // The whole visit is in the audit log: the player opened with its purpose, then plays.
+    let entries = audit_actions(&w).await;
+    let opened = entries
+        .iter()
+        .position(|e| e["action"] == "recording.player" && e["outcome"] == "ok")
+        .expect("player audited");
+    assert_eq!(entries[opened]["purpose"], "complaint");
+    assert!(entries[opened..]
+        .iter()
+        .any(|e| e["action"] == "recording.play" && e["outcome"] == "ok"));
+}
