@@ -143,7 +143,8 @@ pub struct Authenticated {
     pub client: String,
 }
 
-fn cookie_token(parts: &Parts) -> Option<String> {
+/// The value of the cookie `name`, if the request has it.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
@@ -151,7 +152,7 @@ fn cookie_token(parts: &Parts) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
 }
 
@@ -165,7 +166,7 @@ impl FromRequestParts<Arc<Deployment>> for Authenticated {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
-        let (token, from_cookie) = match (bearer, cookie_token(parts)) {
+        let (token, from_cookie) = match (bearer, cookie(parts, SESSION_COOKIE)) {
             (Some(t), _) => (t, false),
             (None, Some(t)) => (t, true),
             (None, None) => return Err(AuthError::NoSession.into()),
@@ -576,6 +577,11 @@ pub async fn recording_trail(
         .await
         .map_err(unavailable)?;
     a.ok(d, "recording.trail", &object).await?;
+    entries_json(&rows)
+}
+
+/// Stored audit entries as the API gives them: index, entry, leaf hash.
+fn entries_json(rows: &[custos_catalog::StoredEntry]) -> Result<Vec<serde_json::Value>, ApiError> {
     rows.iter()
         .map(|r| {
             let entry: serde_json::Value = serde_json::from_slice(&r.bytes).map_err(unavailable)?;
@@ -653,17 +659,7 @@ async fn audit_entries(
         .audit_entries(q.from, q.limit.clamp(1, 1000))
         .await
         .map_err(unavailable)?;
-    rows.iter()
-        .map(|r| {
-            let entry: serde_json::Value = serde_json::from_slice(&r.bytes).map_err(unavailable)?;
-            Ok(serde_json::json!({
-                "index": r.index,
-                "entry": entry,
-                "leaf_hash": hex::encode(r.leaf_hash),
-            }))
-        })
-        .collect::<Result<Vec<_>, ApiError>>()
-        .map(Json)
+    entries_json(&rows).map(Json)
 }
 
 #[derive(Deserialize)]

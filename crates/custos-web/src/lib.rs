@@ -22,7 +22,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use custos_server::api::{Authenticated, SESSION_COOKIE};
+use custos_server::api::{cookie, Authenticated, SESSION_COOKIE};
 use custos_server::Deployment;
 
 pub use i18n::Lang;
@@ -102,18 +102,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
             .map(|c| c.default_language)
             .unwrap_or(Lang::En))
     }
-}
-
-fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
 }
 
 /// A POST from a page of another site (or one that will not say) is

@@ -193,6 +193,19 @@ impl Browser {
     }
 }
 
+async fn open_case(w: &World, token: &str, label: &str) -> String {
+    let answer = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(token),
+            Some(serde_json::json!({"kind": "complaint", "label": label})),
+            &[],
+        )
+        .await;
+    answer.json()["case_id"].as_str().unwrap().to_owned()
+}
+
 async fn audit_actions(w: &World) -> Vec<serde_json::Value> {
     w.server
         .deployment
@@ -537,19 +550,7 @@ async fn the_player_asks_for_a_purpose_and_a_case_before_any_footage() {
     let id = r.recording_id.to_string();
     let reviewer = w.add_user("rita", "reviewer", None).await;
     let token = w.sign_in(&reviewer).await;
-    let case = w
-        .call(
-            "POST",
-            "/api/v1/cases",
-            Some(&token),
-            Some(serde_json::json!({"kind": "complaint", "label": "complaint 17"})),
-            &[],
-        )
-        .await
-        .json()["case_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let case = open_case(&w, &token, "complaint 17").await;
     let mut b = Browser::new(&w, "en");
     assert_eq!(b.sign_in(&w, &reviewer).await.status, 303);
 
@@ -687,19 +688,7 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     let reviewer = w.add_user("rita", "reviewer", None).await;
     let admin = w.add_user("adam", "admin", None).await;
     let token = w.sign_in(&reviewer).await;
-    let case = w
-        .call(
-            "POST",
-            "/api/v1/cases",
-            Some(&token),
-            Some(serde_json::json!({"kind": "complaint", "label": "complaint about a stop"})),
-            &[],
-        )
-        .await
-        .json()["case_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let case = open_case(&w, &token, "complaint about a stop").await;
     // Codes for the server's (shifted) clock; each person signs in once.
     w.clock_offset
         .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
