@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use std::sync::Arc;
 
 /// An HTTP answer that does not follow redirects.
 struct Page {
@@ -59,20 +58,9 @@ fn encode(s: &str) -> String {
 
 impl Browser {
     fn new(w: &World, lang: &str) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let cert = ureq::tls::Certificate::from_pem(w.server.certificate_pem.as_bytes()).unwrap();
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .into();
         Self {
             base: w.base(),
-            agent,
+            agent: agent_with_redirects(w, 0),
             jar: Vec::new(),
             accept_language: lang.into(),
         }

@@ -206,6 +206,12 @@ pub fn files(dir: &Path) -> usize {
 }
 
 pub fn agent(w: &World) -> ureq::Agent {
+    agent_with_redirects(w, 10)
+}
+
+/// An agent that trusts the test server and follows at most `redirects`
+/// (0: the web tests look at each 303 themselves).
+pub fn agent_with_redirects(w: &World, redirects: u32) -> ureq::Agent {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cert = ureq::tls::Certificate::from_pem(w.server.certificate_pem.as_bytes()).unwrap();
     let tls = ureq::tls::TlsConfig::builder()
@@ -214,6 +220,7 @@ pub fn agent(w: &World) -> ureq::Agent {
     ureq::Agent::config_builder()
         .tls_config(tls)
         .http_status_as_error(false)
+        .max_redirects(redirects)
         .build()
         .into()
 }
