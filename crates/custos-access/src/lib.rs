@@ -70,10 +70,14 @@ pub enum Action {
     SetRetention,
     /// One recording's audit trail: who touched it, when and why.
     ReadRecordingTrail,
+    /// See the deployment's retention periods and purpose list as configured.
+    ReadSettings,
+    /// Change the retention periods and the purpose list.
+    ManageSettings,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Self::ListRecordings,
         Self::AccessFootage,
         Self::ListIncidents,
@@ -87,6 +91,8 @@ impl Action {
         Self::ApproveHold,
         Self::SetRetention,
         Self::ReadRecordingTrail,
+        Self::ReadSettings,
+        Self::ManageSettings,
     ];
 
     /// Footage and what is derived from it needs a purpose and a case.
@@ -158,6 +164,9 @@ pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Deni
         // Reviewers see who else looked at what they review: accountability
         // among the few. An officer does not learn who reviewed them.
         (Reviewer | PrivacyOfficer | Auditor, ReadRecordingTrail) => Ok(Scope::All),
+        // Policy is the admin's to set; those who supervise it see it.
+        (Admin | PrivacyOfficer | Auditor, ReadSettings) => Ok(Scope::All),
+        (Admin, ManageSettings) => Ok(Scope::All),
         _ => Err(Denied),
     }
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
+pub mod csv;
 pub mod entry;
 pub mod merkle;
 pub mod verify;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use custos_catalog::rows::{self, hash, ms, time, uuid};
 use custos_catalog::*;
 use custos_format::UtcMillis;
 use sqlx::sqlite::{
@@ -29,6 +30,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_password_change.sql")),
     (7, include_str!("../migrations/0007_audit_tip_frontier.sql")),
     (8, include_str!("../migrations/0008_search.sql")),
+    (9, include_str!("../migrations/0009_assigned_officer.sql")),
+    (10, include_str!("../migrations/0010_settings.sql")),
+    (11, include_str!("../migrations/0011_leases.sql")),
+    (12, include_str!("../migrations/0012_truncated_index.sql")),
+    (
+        13,
+        include_str!("../migrations/0013_delete_after_covering.sql"),
+    ),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -45,28 +54,6 @@ pub struct SqliteCatalog {
 
 fn unavailable(e: sqlx::Error) -> CatalogError {
     CatalogError::Unavailable(e.to_string())
-}
-
-fn corrupt(what: &str) -> CatalogError {
-    CatalogError::Unavailable(format!("corrupt catalog row: {what}"))
-}
-
-fn ms(t: UtcMillis) -> i64 {
-    t.as_millis()
-}
-
-fn time(v: i64) -> Result<UtcMillis> {
-    UtcMillis::from_millis(v).ok_or_else(|| corrupt("timestamp"))
-}
-
-fn hash(s: &str) -> Result<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).map_err(|_| corrupt("hash"))?;
-    Ok(out)
-}
-
-fn uuid(s: &str) -> Result<Uuid> {
-    s.parse().map_err(|_| corrupt("uuid"))
 }
 
 impl SqliteCatalog {
@@ -144,76 +131,6 @@ impl SqliteCatalog {
     }
 }
 
-fn device_row(r: &SqliteRow) -> Result<Device> {
-    Ok(Device {
-        device_id: r.get("device_id"),
-        public_key: r.get("public_key"),
-        enrolled_at: time(r.get("enrolled_at"))?,
-        revoked_at: r
-            .get::<Option<i64>, _>("revoked_at")
-            .map(time)
-            .transpose()?,
-        retention_category: r.get("retention_category"),
-    })
-}
-
-fn stored_entry(r: &SqliteRow) -> Result<StoredEntry> {
-    Ok(StoredEntry {
-        index: r.get::<i64, _>("idx") as u64,
-        bytes: r.get("entry"),
-        leaf_hash: r
-            .get::<Vec<u8>, _>("leaf_hash")
-            .try_into()
-            .map_err(|_| corrupt("leaf hash"))?,
-    })
-}
-
-fn recording_row(r: &SqliteRow) -> Result<Recording> {
-    Ok(Recording {
-        recording_id: uuid(r.get("recording_id"))?,
-        device_id: r.get("device_id"),
-        sequence: r.get::<i64, _>("sequence") as u64,
-        officer_id: r.get("officer_id"),
-        started_at: time(r.get("started_at"))?,
-        ended_at: time(r.get("ended_at"))?,
-        truncated: r.get::<i64, _>("truncated") != 0,
-        ciphertext_sha256: hash(r.get("ciphertext_sha256"))?,
-        ciphertext_length: r.get::<i64, _>("ciphertext_length") as u64,
-        manifest: r.get("manifest"),
-        manifest_signature: r.get("manifest_signature"),
-        manifest_sha256: hash(r.get("manifest_sha256"))?,
-        blob_key: r.get("blob_key"),
-        stored_at: time(r.get("stored_at"))?,
-        receipt: r.get("receipt"),
-        receipt_signature: r.get("receipt_signature"),
-        delete_after: time(r.get("delete_after"))?,
-        age_header: r.get("age_header"),
-        retention_category: r.get("retention_category"),
-    })
-}
-
-fn user_row(r: &SqliteRow) -> Result<User> {
-    Ok(User {
-        name: r.get("name"),
-        role: r.get("role"),
-        officer_id: r.get("officer_id"),
-        password_hash: r.get("password_hash"),
-        totp_secret_sealed: r.get("totp_secret_sealed"),
-        failed_attempts: r.get::<i64, _>("failed_attempts") as u32,
-        locked_until: r
-            .get::<Option<i64>, _>("locked_until")
-            .map(time)
-            .transpose()?,
-        totp_last_step: r.get("totp_last_step"),
-        created_at: time(r.get("created_at"))?,
-        disabled_at: r
-            .get::<Option<i64>, _>("disabled_at")
-            .map(time)
-            .transpose()?,
-        password_must_change: r.get::<i64, _>("password_must_change") != 0,
-    })
-}
-
 /// One recording row, inside the caller's transaction.
 async fn insert_recording(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
@@ -265,69 +182,6 @@ fn found(
     Ok(())
 }
 
-fn opt_time(r: &SqliteRow, column: &str) -> Result<Option<UtcMillis>> {
-    r.get::<Option<i64>, _>(column).map(time).transpose()
-}
-
-fn tombstone_row(r: &SqliteRow) -> Result<Tombstone> {
-    Ok(Tombstone {
-        recording_id: uuid(r.get("recording_id"))?,
-        device_id: r.get("device_id"),
-        sequence: r.get::<i64, _>("sequence") as u64,
-        started_at: time(r.get("started_at"))?,
-        ended_at: time(r.get("ended_at"))?,
-        ciphertext_sha256: hash(r.get("ciphertext_sha256"))?,
-        manifest_sha256: hash(r.get("manifest_sha256"))?,
-        deleted_at: time(r.get("deleted_at"))?,
-        reason: r.get("reason"),
-        blob_key: r.get("blob_key"),
-        blob_deleted: r.get::<i64, _>("blob_deleted") != 0,
-    })
-}
-
-fn case_row(r: &SqliteRow) -> Result<Case> {
-    Ok(Case {
-        case_id: r.get("case_id"),
-        kind: r.get("kind"),
-        reference: r.get("reference"),
-        label: r.get("label"),
-        opened_by: r.get("opened_by"),
-        opened_at: time(r.get("opened_at"))?,
-        due_at: opt_time(r, "due_at")?,
-        closed_by: r.get("closed_by"),
-        closed_at: opt_time(r, "closed_at")?,
-    })
-}
-
-fn hold_row(r: &SqliteRow) -> Result<Hold> {
-    Ok(Hold {
-        hold_id: uuid(r.get("hold_id"))?,
-        case_id: r.get("case_id"),
-        recording_id: uuid(r.get("recording_id"))?,
-        reason: r.get("reason"),
-        placed_by: r.get("placed_by"),
-        placed_at: time(r.get("placed_at"))?,
-        approved_by: r.get("approved_by"),
-        approved_at: opt_time(r, "approved_at")?,
-        released_by: r.get("released_by"),
-        released_at: opt_time(r, "released_at")?,
-    })
-}
-
-fn upload_row(r: &SqliteRow) -> Result<Upload> {
-    Ok(Upload {
-        upload_id: uuid(r.get("upload_id"))?,
-        recording_id: uuid(r.get("recording_id"))?,
-        device_id: r.get("device_id"),
-        sequence: r.get::<i64, _>("sequence") as u64,
-        manifest: r.get("manifest"),
-        manifest_signature: r.get("manifest_signature"),
-        dock_id: r.get("dock_id"),
-        created_at: time(r.get("created_at"))?,
-        age_header: r.get("age_header"),
-    })
-}
-
 /// An INSERT failure: a duplicate key is the caller's conflict, anything
 /// else an outage.
 fn insert_error(e: sqlx::Error, what: &'static str, id: impl ToString) -> CatalogError {
@@ -340,6 +194,61 @@ fn insert_error(e: sqlx::Error, what: &'static str, id: impl ToString) -> Catalo
     }
 }
 
+/// A row of this backend, as the shared readers (`custos_catalog::rows`) take it.
+struct Columns<'a>(&'a SqliteRow);
+
+impl rows::SqlRow for Columns<'_> {
+    fn int(&self, column: &str) -> Result<i64> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn text(&self, column: &str) -> Result<String> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+}
+
+fn device_row(r: &SqliteRow) -> Result<Device> {
+    rows::device(&Columns(r))
+}
+fn dock_row(r: &SqliteRow) -> Result<Dock> {
+    rows::dock(&Columns(r))
+}
+fn stored_entry(r: &SqliteRow) -> Result<StoredEntry> {
+    rows::stored_entry(&Columns(r))
+}
+fn recording_row(r: &SqliteRow) -> Result<Recording> {
+    rows::recording(&Columns(r))
+}
+fn user_row(r: &SqliteRow) -> Result<User> {
+    rows::user(&Columns(r))
+}
+fn tombstone_row(r: &SqliteRow) -> Result<Tombstone> {
+    rows::tombstone(&Columns(r))
+}
+fn case_row(r: &SqliteRow) -> Result<Case> {
+    rows::case(&Columns(r))
+}
+fn hold_row(r: &SqliteRow) -> Result<Hold> {
+    rows::hold(&Columns(r))
+}
+fn upload_row(r: &SqliteRow) -> Result<Upload> {
+    rows::upload(&Columns(r))
+}
+fn opt_time(r: &SqliteRow, column: &str) -> Result<Option<UtcMillis>> {
+    rows::opt_time(&Columns(r), column)
+}
+
 #[async_trait]
 impl Catalog for SqliteCatalog {
     fn backend(&self) -> &'static str {
@@ -347,12 +256,13 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn add_device(&self, d: &Device) -> Result<()> {
-        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category, assigned_officer) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&d.device_id)
             .bind(&d.public_key)
             .bind(ms(d.enrolled_at))
             .bind(d.revoked_at.map(ms))
             .bind(&d.retention_category)
+            .bind(&d.assigned_officer)
             .execute(&self.pool)
             .await
             .map_err(|e| insert_error(e, "camera", d.device_id.clone()))?;
@@ -426,18 +336,7 @@ impl Catalog for SqliteCatalog {
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(|r| {
-            Ok(Dock {
-                dock_id: r.get("dock_id"),
-                token_sha256: r.get("token_sha256"),
-                enrolled_at: time(r.get("enrolled_at"))?,
-                revoked_at: r
-                    .get::<Option<i64>, _>("revoked_at")
-                    .map(time)
-                    .transpose()?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(dock_row).transpose()
     }
 
     async fn revoke_dock(&self, dock_id: &str, at: UtcMillis) -> Result<()> {
@@ -582,11 +481,15 @@ impl Catalog for SqliteCatalog {
                 b.push(" AND r.truncated = ").push_bind(t as i64);
             }
             if let Some(c) = &q.case_id {
-                b.push(" AND EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id AND h.case_id = ")
-                    .push_bind(c.clone())
-                    .push(")");
+                // Driven from the holds (few) by their case index, not
+                // probed once per recording (many).
+                b.push(
+                    " AND r.recording_id IN (SELECT h.recording_id FROM holds h WHERE h.case_id = ",
+                )
+                .push_bind(c.clone())
+                .push(")");
             }
-            let held = "EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id AND h.released_at IS NULL)";
+            let held = "r.recording_id IN (SELECT h.recording_id FROM holds h WHERE h.released_at IS NULL)";
             match q.held {
                 Some(true) => {
                     b.push(" AND ").push(held);
@@ -615,10 +518,15 @@ impl Catalog for SqliteCatalog {
              AND h.released_at IS NULL) AS held FROM recordings r",
         );
         narrow(&mut page, q);
-        page.push(" ORDER BY r.started_at DESC, r.recording_id DESC LIMIT ")
-            .push_bind(q.limit.min(1000) as i64)
-            .push(" OFFSET ")
-            .push_bind(q.offset.min(i64::MAX as u64) as i64);
+        // "Deleted soon" lists what goes first first; everything else newest first.
+        page.push(if q.due_before.is_some() {
+            " ORDER BY r.delete_after, r.recording_id LIMIT "
+        } else {
+            " ORDER BY r.started_at DESC, r.recording_id DESC LIMIT "
+        })
+        .push_bind(q.limit.min(1000) as i64)
+        .push(" OFFSET ")
+        .push_bind(q.offset.min(i64::MAX as u64) as i64);
         let rows = page
             .build()
             .fetch_all(&self.pool)
@@ -662,7 +570,7 @@ impl Catalog for SqliteCatalog {
                     id: r.get("id"),
                     at: time(r.get("at"))?,
                     kind: IncidentKind::parse(r.get("kind"))
-                        .ok_or_else(|| corrupt("incident kind"))?,
+                        .ok_or_else(|| rows::corrupt("incident kind"))?,
                     device_id: r.get("device_id"),
                     dock_id: r.get("dock_id"),
                     sequence: r.get::<Option<i64>, _>("sequence").map(|s| s as u64),
@@ -774,6 +682,89 @@ impl Catalog for SqliteCatalog {
                 .map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)
+    }
+
+    async fn assign_officer(&self, device_id: &str, officer_id: Option<&str>) -> Result<()> {
+        let done = sqlx::query("UPDATE devices SET assigned_officer = ? WHERE device_id = ?")
+            .bind(officer_id)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        found(&done, "camera", device_id)
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_setting(&self, key: &str, value: &str, at: UtcMillis) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, changed_at) VALUES (?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<bool> {
+        // Taken when free, expired, or already this holder's (renewal).
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.expires_at <= ? OR leases.holder = excluded.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ms(until))
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<(String, UtcMillis)>> {
+        let row = sqlx::query("SELECT holder, expires_at FROM leases WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| Ok((r.get("holder"), time(r.get("expires_at"))?)))
+            .transpose()
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = ? AND holder = ?")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn docks(&self) -> Result<Vec<Dock>> {
+        let rows = sqlx::query("SELECT * FROM docks ORDER BY dock_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(dock_row).collect()
     }
 
     async fn set_device_retention_category(&self, device_id: &str, category: &str) -> Result<()> {
@@ -941,17 +932,38 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
+    async fn release_hold(&self, hold_id: Uuid, by: &str, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE holds SET released_by = ?, released_at = ? \
+             WHERE hold_id = ? AND released_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(hold_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "hold in force",
+                id: hold_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     async fn holds_for_recording(&self, recording_id: Uuid) -> Result<Vec<Hold>> {
-        let rows = sqlx::query("SELECT * FROM holds WHERE recording_id = ? ORDER BY placed_at")
-            .bind(recording_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let rows =
+            sqlx::query("SELECT * FROM holds WHERE recording_id = ? ORDER BY placed_at, hold_id")
+                .bind(recording_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
         rows.iter().map(hold_row).collect()
     }
 
     async fn holds_for_case(&self, case_id: &str) -> Result<Vec<Hold>> {
-        let rows = sqlx::query("SELECT * FROM holds WHERE case_id = ? ORDER BY placed_at")
+        let rows = sqlx::query("SELECT * FROM holds WHERE case_id = ? ORDER BY placed_at, hold_id")
             .bind(case_id)
             .fetch_all(&self.pool)
             .await
@@ -1081,6 +1093,28 @@ impl Catalog for SqliteCatalog {
             .execute(&self.pool)
             .await
             .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn reset_totp(&self, name: &str, totp_secret_sealed: &[u8], at: UtcMillis) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let done = sqlx::query(
+            "UPDATE users SET totp_secret_sealed = ?, totp_last_step = NULL, \
+             failed_attempts = 0, locked_until = NULL WHERE name = ?",
+        )
+        .bind(totp_secret_sealed)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        found(&done, "user", name)?;
+        sqlx::query("UPDATE sessions SET ended_at = ? WHERE user_name = ? AND ended_at IS NULL")
+            .bind(ms(at))
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -1276,6 +1310,76 @@ impl Catalog for SqliteCatalog {
         rows.iter().map(stored_entry).collect()
     }
 
+    async fn search_audit(&self, q: &AuditQuery) -> Result<(Vec<StoredEntry>, u64)> {
+        fn narrow(b: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, q: &AuditQuery) {
+            // Entries are canonical JSON; `at` is a fixed-width RFC 3339
+            // string, so comparing it as text compares the instants.
+            let field = |f: &str| format!("json_extract(CAST(entry AS TEXT), '$.{f}')");
+            b.push(" WHERE 1 = 1");
+            if let Some(t) = q.from {
+                b.push(format!(" AND {} >= ", field("at")))
+                    .push_bind(t.to_string());
+            }
+            if let Some(t) = q.before {
+                b.push(format!(" AND {} < ", field("at")))
+                    .push_bind(t.to_string());
+            }
+            for (name, value) in [
+                ("actor", &q.actor),
+                ("outcome", &q.outcome),
+                ("object", &q.object),
+                ("case", &q.case),
+                ("purpose", &q.purpose),
+            ] {
+                if let Some(v) = value {
+                    b.push(format!(" AND {} = ", field(name)))
+                        .push_bind(v.clone());
+                }
+            }
+            match &q.action {
+                Some(family) if family.ends_with('.') => {
+                    // A prefix, with LIKE's wildcards taken literally.
+                    let escaped = family
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    b.push(format!(" AND {} LIKE ", field("action")))
+                        .push_bind(format!("{escaped}%"))
+                        .push(" ESCAPE '\\'");
+                }
+                Some(action) => {
+                    b.push(format!(" AND {} = ", field("action")))
+                        .push_bind(action.clone());
+                }
+                None => {}
+            }
+        }
+        let mut count = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM audit_log");
+        narrow(&mut count, q);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let mut page = sqlx::QueryBuilder::new("SELECT idx, entry, leaf_hash FROM audit_log");
+        narrow(&mut page, q);
+        page.push(if q.oldest_first {
+            " ORDER BY idx LIMIT "
+        } else {
+            " ORDER BY idx DESC LIMIT "
+        })
+        .push_bind(q.limit.min(10_000) as i64)
+        .push(" OFFSET ")
+        .push_bind(q.offset.min(i64::MAX as u64) as i64);
+        let rows = page
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let rows = rows.iter().map(stored_entry).collect::<Result<Vec<_>>>()?;
+        Ok((rows, total as u64))
+    }
+
     async fn audit_entries(&self, from: u64, limit: u64) -> Result<Vec<StoredEntry>> {
         let rows = sqlx::query(
             "SELECT idx, entry, leaf_hash FROM audit_log WHERE idx >= ? ORDER BY idx LIMIT ?",
@@ -1296,7 +1400,7 @@ impl Catalog for SqliteCatalog {
                 .await
                 .map_err(unavailable)?;
         rows.into_iter()
-            .map(|h| h.try_into().map_err(|_| corrupt("leaf hash")))
+            .map(|h| h.try_into().map_err(|_| rows::corrupt("leaf hash")))
             .collect()
     }
 

@@ -4,6 +4,8 @@
 //! migrations, and one story test runs against all of them.
 #![forbid(unsafe_code)]
 
+pub mod rows;
+
 use async_trait::async_trait;
 pub use custos_audit::{Hash, StoredCheckpoint, StoredEntry};
 use custos_format::UtcMillis;
@@ -37,6 +39,10 @@ pub struct Device {
     /// The retention category its recordings start in ([`STANDARD_CATEGORY`]
     /// unless the deployment put the camera in another).
     pub retention_category: String,
+    /// A personal camera's officer: docks check it out to them unless told
+    /// otherwise. `None` for pooled cameras.
+    #[serde(default)]
+    pub assigned_officer: Option<String>,
 }
 
 /// The retention category every camera and recording is in unless moved:
@@ -269,7 +275,8 @@ pub struct User {
     pub password_must_change: bool,
 }
 
-/// Which recordings to list, newest first: every field narrows; `None` does not.
+/// Which recordings to list, newest first (with `due_before`: the soonest
+/// deleted first): every field narrows; `None` does not.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordingQuery {
     /// Started at or after.
@@ -288,6 +295,28 @@ pub struct RecordingQuery {
     pub due_before: Option<UtcMillis>,
     pub offset: u64,
     /// At most this many (backends cap it at 1,000).
+    pub limit: u64,
+}
+
+/// Which audit entries to show: every field narrows; `None` does not.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// At or after.
+    pub from: Option<UtcMillis>,
+    pub before: Option<UtcMillis>,
+    /// `user:anna`, `dock:dock-1`, `system:sweeper`, …
+    pub actor: Option<String>,
+    /// An action (`recording.play`), or a family ending in a dot (`hold.`).
+    pub action: Option<String>,
+    /// `ok`, `refused` or `failed`.
+    pub outcome: Option<String>,
+    pub object: Option<String>,
+    pub case: Option<String>,
+    pub purpose: Option<String>,
+    /// Index order (for exports) rather than newest first (for reading).
+    pub oldest_first: bool,
+    pub offset: u64,
+    /// At most this many (backends cap it at 10,000).
     pub limit: u64,
 }
 
@@ -379,6 +408,27 @@ pub trait Catalog: Send + Sync {
     async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()>;
     /// The category new recordings of this camera start in.
     async fn set_device_retention_category(&self, device_id: &str, category: &str) -> Result<()>;
+    /// Assigns a camera to an officer, or (`None`) returns it to the pool.
+    async fn assign_officer(&self, device_id: &str, officer_id: Option<&str>) -> Result<()>;
+    /// Every dock, revoked or not, by id.
+    async fn docks(&self) -> Result<Vec<Dock>>;
+    /// Takes (or renews) the lease on periodic job `name` for `holder` until
+    /// `until`: `true` if it is now `holder`'s, `false` if another holder's
+    /// lease is still running at `now`.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<bool>;
+    /// Who holds lease `name`, and until when.
+    async fn lease(&self, name: &str) -> Result<Option<(String, UtcMillis)>>;
+    /// Ends `holder`'s lease on `name` (nothing if another holds it).
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// A deployment setting saved at run time (JSON), if any.
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str, at: UtcMillis) -> Result<()>;
     /// Moves a recording to another retention category with its new deadline.
     async fn set_recording_retention(
         &self,
@@ -396,6 +446,9 @@ pub trait Catalog: Send + Sync {
     async fn add_hold(&self, hold: &Hold) -> Result<()>;
     async fn hold(&self, hold_id: Uuid) -> Result<Option<Hold>>;
     async fn approve_hold(&self, hold_id: Uuid, by: &str, at: UtcMillis) -> Result<()>;
+    /// Releases one hold (approved or not) that is still in force; `NotFound`
+    /// if there is none such.
+    async fn release_hold(&self, hold_id: Uuid, by: &str, at: UtcMillis) -> Result<()>;
     async fn holds_for_recording(&self, recording_id: Uuid) -> Result<Vec<Hold>>;
     async fn holds_for_case(&self, case_id: &str) -> Result<Vec<Hold>>;
 
@@ -424,6 +477,9 @@ pub trait Catalog: Send + Sync {
         at: UtcMillis,
     ) -> Result<()>;
     async fn disable_user(&self, name: &str, at: UtcMillis) -> Result<()>;
+    /// A new (sealed) TOTP secret for a lost or replaced phone: the last used
+    /// step, failed attempts and any lock are cleared, every session ends.
+    async fn reset_totp(&self, name: &str, totp_secret_sealed: &[u8], at: UtcMillis) -> Result<()>;
 
     async fn add_session(&self, session: &Session) -> Result<()>;
     async fn session(&self, token_sha256: &str) -> Result<Option<Session>>;
@@ -452,9 +508,11 @@ pub trait Catalog: Send + Sync {
     ) -> Result<()>;
     /// Up to `limit` entries from index `from` on, in index order.
     async fn audit_entries(&self, from: u64, limit: u64) -> Result<Vec<StoredEntry>>;
-    /// The leaf hashes of the first `size` entries (for proofs).
     /// Entries naming `object` (`recording:UUID`, …), oldest first, at most `limit`.
     async fn audit_entries_for_object(&self, object: &str, limit: u64) -> Result<Vec<StoredEntry>>;
+    /// The entries an [`AuditQuery`] selects, and how many match in all.
+    async fn search_audit(&self, q: &AuditQuery) -> Result<(Vec<StoredEntry>, u64)>;
+    /// The leaf hashes of the first `size` entries (for proofs).
     async fn audit_leaf_hashes(&self, size: u64) -> Result<Vec<Hash>>;
     /// Every checkpoint, ascending by size.
     async fn audit_checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;

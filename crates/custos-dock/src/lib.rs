@@ -139,6 +139,37 @@ impl Dock {
         cam.save_config(&config)
     }
 
+    /// Checks a personal camera out to the officer the server assigned it
+    /// to; returns that officer. Refuses a camera the server does not know,
+    /// one it revoked (it must not go out), and a pool camera (someone must
+    /// say who takes it).
+    pub fn checkout_assigned(&self, cam: &CameraDir) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Assignment {
+            revoked: bool,
+            assigned_officer: Option<String>,
+        }
+        let device_id = cam.load_config()?.device_id;
+        let answer = self.timed(|| {
+            self.agent
+                .get(&self.url(&format!("/dock/cameras/{device_id}")))
+                .header("authorization", &self.auth())
+                .call()
+        })?;
+        if answer.status().as_u16() == 404 {
+            bail!("the server does not know camera {device_id}: enroll it first");
+        }
+        let assignment: Assignment = parse_response(answer)?;
+        if assignment.revoked {
+            bail!("camera {device_id} is revoked: do not hand it out");
+        }
+        let Some(officer) = assignment.assigned_officer else {
+            bail!("camera {device_id} is a pool camera: name the officer who takes it (--officer)");
+        };
+        Self::checkout(cam, &officer)?;
+        Ok(officer)
+    }
+
     /// Offloads every pending recording of one docked camera, in sequence
     /// order, wiping each only against its receipt. `progress` is told the
     /// bytes sent.

@@ -7,14 +7,13 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use custos_audit::{AuditEvent, NoteSigner, Outcome};
 use custos_catalog::{Catalog, Device, Dock, Incident};
-use custos_catalog_sqlite::SqliteCatalog;
 use custos_format::{UtcMillis, VerifyingKey};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub struct Admin {
-    catalog: SqliteCatalog,
+    catalog: std::sync::Arc<dyn Catalog>,
     data: std::path::PathBuf,
     signer: NoteSigner,
     now: UtcMillis,
@@ -24,6 +23,21 @@ pub struct Admin {
 pub struct DockCredential {
     pub dock_id: String,
     pub token: String,
+}
+
+/// A random 256-bit token for a dock, and the hash the catalog keeps.
+pub fn new_dock_token(dock_id: &str) -> (DockCredential, String) {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let token = hex::encode(secret);
+    let token_sha256 = hex::encode(Sha256::digest(token.as_bytes()));
+    (
+        DockCredential {
+            dock_id: dock_id.into(),
+            token,
+        },
+        token_sha256,
+    )
 }
 
 #[derive(Serialize)]
@@ -73,7 +87,9 @@ impl Admin {
             );
         }
         Ok(Self {
-            catalog: SqliteCatalog::open(data).await?,
+            catalog: crate::storage::StorageConfig::resolve(data, None, None)?
+                .open_catalog(data)
+                .await?,
             signer: crate::audit::load_or_create_signer(data)?,
             data: data.to_owned(),
             now: UtcMillis::now(),
@@ -87,7 +103,7 @@ impl Admin {
         if !detail.is_empty() {
             event = event.detail(detail);
         }
-        crate::audit::append(&self.catalog, &self.signer, vec![event]).await?;
+        crate::audit::append(&*self.catalog, &self.signer, vec![event]).await?;
         Ok(())
     }
 
@@ -112,6 +128,7 @@ impl Admin {
                 enrolled_at: self.now,
                 revoked_at: None,
                 retention_category: retention_category.into(),
+                assigned_officer: None,
             })
             .await?;
         self.audit(
@@ -133,10 +150,7 @@ impl Admin {
 
     pub async fn enroll_dock(&self, dock_id: &str) -> Result<DockCredential> {
         custos_format::manifest::check_identifier(dock_id).map_err(anyhow::Error::msg)?;
-        let mut secret = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let token = hex::encode(secret);
-        let token_sha256 = hex::encode(Sha256::digest(token.as_bytes()));
+        let (credential, token_sha256) = new_dock_token(dock_id);
         self.catalog
             .add_dock(&Dock {
                 dock_id: dock_id.into(),
@@ -147,10 +161,7 @@ impl Admin {
             .await?;
         self.audit("dock.enroll", &format!("dock:{dock_id}"), "")
             .await?;
-        Ok(DockCredential {
-            dock_id: dock_id.into(),
-            token,
-        })
+        Ok(credential)
     }
 
     pub async fn revoke_dock(&self, dock_id: &str) -> Result<()> {
@@ -194,7 +205,7 @@ impl Admin {
     }
 
     pub fn catalog(&self) -> &dyn Catalog {
-        &self.catalog
+        &*self.catalog
     }
 }
 
@@ -275,7 +286,7 @@ impl Admin {
             .with_context(|| format!("no user `{name}`"))?;
         self.audit("user.password-reset", &format!("user:{name}"), "")
             .await?;
-        Ok(crate::auth::reset_password(&self.catalog, name, self.now).await?)
+        Ok(crate::auth::reset_password(&*self.catalog, name, self.now).await?)
     }
 
     pub async fn disable_user(&self, name: &str) -> Result<()> {

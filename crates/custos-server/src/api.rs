@@ -12,7 +12,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use custos_access::{decide, Action, Role, Scope};
+use custos_access::{Action, Role, Scope};
 use custos_audit::{AuditEvent, Outcome};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -41,22 +41,28 @@ pub fn routes() -> Router<Arc<Deployment>> {
             "/api/v1/recordings/{id}/retention",
             put(set_recording_retention),
         )
-        .route("/api/v1/cases", get(cases).post(open_case))
+        .route("/api/v1/cases", get(cases).post(post_case))
         .route("/api/v1/cases/{id}", get(case))
-        .route("/api/v1/cases/{id}/close", post(close_case))
-        .route("/api/v1/cases/{id}/holds", post(place_hold))
-        .route("/api/v1/holds/{id}/approve", post(approve_hold))
+        .route("/api/v1/cases/{id}/close", post(post_close_case))
+        .route("/api/v1/cases/{id}/holds", post(post_hold))
+        .route("/api/v1/holds/{id}/approve", post(post_approve_hold))
+        .route("/api/v1/holds/{id}/release", post(post_release_hold))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/audit/checkpoint", get(audit_checkpoint))
         .route("/api/v1/audit/entries", get(audit_entries))
         .route("/api/v1/audit/proofs/inclusion", get(inclusion_proof))
         .route("/api/v1/audit/proofs/consistency", get(consistency_proof))
-        .route("/api/v1/users", get(users).post(add_user))
-        .route("/api/v1/users/{name}/unlock", post(unlock_user))
-        .route("/api/v1/users/{name}/reset-password", post(reset_password))
-        .route("/api/v1/devices", get(devices))
-        .route("/api/v1/devices/{id}/retention", put(set_device_retention))
+        .route("/api/v1/users", get(users).post(post_user))
+        .route("/api/v1/users/{name}/unlock", post(post_unlock_user))
+        .route(
+            "/api/v1/users/{name}/reset-password",
+            post(post_reset_password),
+        )
+        .route("/api/v1/users/{name}/disable", post(post_disable_user))
+        .route("/api/v1/users/{name}/reset-mfa", post(post_reset_mfa))
         .route("/api/v1/retention", get(retention_policy))
+        .merge(crate::fleet::routes())
+        .merge(crate::settings::api::routes())
 }
 
 impl From<AuthError> for ApiError {
@@ -92,7 +98,7 @@ fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Re
 }
 
 /// A JSON body that did not parse or had unknown fields: 400.
-fn json_body<T>(
+pub(crate) fn json_body<T>(
     b: Result<Json<T>, axum::extract::rejection::JsonRejection>,
 ) -> Result<T, ApiError> {
     b.map(|Json(t)| t)
@@ -218,7 +224,7 @@ impl Authenticated {
         audit_action: &str,
         object: &str,
     ) -> Result<Scope, ApiError> {
-        match decide(self.caller.role, action, &d.policy) {
+        match d.settings.decide(self.caller.role, action) {
             Ok(scope) => Ok(scope),
             Err(_) => {
                 self.record(
@@ -602,14 +608,22 @@ async fn recording_audit(
     recording_trail(&d, &a, &id).await.map(Json)
 }
 
+/// Integrity incidents (gaps, broken chains, bad signatures, …), oldest first.
+pub async fn list_incidents(
+    d: &Deployment,
+    a: &Authenticated,
+) -> Result<Vec<custos_catalog::Incident>, ApiError> {
+    a.permit(d, Action::ListIncidents, "incidents.list", "incidents")
+        .await?;
+    a.ok(d, "incidents.list", "incidents").await?;
+    d.catalog.incidents().await.map_err(unavailable)
+}
+
 async fn incidents(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
 ) -> Result<Json<Vec<custos_catalog::Incident>>, ApiError> {
-    a.permit(&d, Action::ListIncidents, "incidents.list", "incidents")
-        .await?;
-    a.ok(&d, "incidents.list", "incidents").await?;
-    Ok(Json(d.catalog.incidents().await.map_err(unavailable)?))
+    list_incidents(&d, &a).await.map(Json)
 }
 
 async fn audit_checkpoint(
@@ -624,6 +638,92 @@ async fn audit_checkpoint(
         "log_key": d.audit.verifier().to_vkey(),
         "checkpoint": tip.map(|t| t.checkpoint.note),
     })))
+}
+
+/// Audit entries an [`custos_catalog::AuditQuery`] selects (newest first
+/// unless asked otherwise), and how many match; reading them is audited.
+pub async fn search_audit(
+    d: &Deployment,
+    a: &Authenticated,
+    q: custos_catalog::AuditQuery,
+) -> Result<(Vec<serde_json::Value>, u64), ApiError> {
+    a.permit(d, Action::ReadAudit, "audit.read", "audit-log")
+        .await?;
+    a.record(
+        d,
+        a.event(d, "audit.read", Outcome::Ok)
+            .object("audit-log")
+            .detail("search"),
+    )
+    .await?;
+    let (rows, total) = d.catalog.search_audit(&q).await.map_err(unavailable)?;
+    Ok((entries_json(&rows)?, total))
+}
+
+/// The log's newest signed checkpoint, opened with the log's key.
+#[derive(serde::Serialize)]
+pub struct AuditStatus {
+    /// The signed-note verifier key (`origin+keyid+key`).
+    pub log_key: String,
+    /// The checkpoint as stored (a C2SP signed note), if the log has entries.
+    pub note: Option<String>,
+    pub size: u64,
+    pub root: Option<String>,
+    /// The note's signature verifies with `log_key`.
+    pub signature_valid: bool,
+}
+
+pub async fn audit_status(d: &Deployment, a: &Authenticated) -> Result<AuditStatus, ApiError> {
+    a.permit(d, Action::ReadAudit, "audit.checkpoint", "audit-log")
+        .await?;
+    a.ok(d, "audit.checkpoint", "audit-log").await?;
+    let tip = d.catalog.audit_tip().await.map_err(unavailable)?;
+    let note = tip.map(|t| t.checkpoint.note);
+    let opened = note.as_deref().map(|n| d.audit.verifier().open(n));
+    let (size, root, valid) = match &opened {
+        Some(Ok(c)) => (c.size, Some(hex::encode(c.root)), true),
+        Some(Err(_)) | None => (0, None, false),
+    };
+    Ok(AuditStatus {
+        log_key: d.audit.verifier().to_vkey(),
+        note,
+        size,
+        root,
+        signature_valid: valid,
+    })
+}
+
+/// The whole log recomputed against every signed checkpoint, as `custos
+/// audit verify` does: the verified log, or the first finding.
+pub async fn verify_audit_log(
+    d: &Deployment,
+    a: &Authenticated,
+) -> Result<Result<custos_audit::VerifiedLog, custos_audit::Tampering>, ApiError> {
+    a.permit(d, Action::ReadAudit, "audit.verify", "audit-log")
+        .await?;
+    a.ok(d, "audit.verify", "audit-log").await?;
+    crate::audit::verify_stored(&*d.catalog, d.audit.verifier())
+        .await
+        .map_err(unavailable)
+}
+
+/// Starts an export of the entries a query selects: permitted and audited
+/// here, before the first row leaves; the caller then pages through
+/// `d.catalog.search_audit` itself (an export may be long).
+pub async fn begin_audit_export(
+    d: &Deployment,
+    a: &Authenticated,
+    format: &str,
+) -> Result<(), ApiError> {
+    a.permit(d, Action::ReadAudit, "audit.export", "audit-log")
+        .await?;
+    a.record(
+        d,
+        a.event(d, "audit.export", Outcome::Ok)
+            .object("audit-log")
+            .detail(format!("format {format}")),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -744,42 +844,48 @@ async fn proof_leaves(d: &Deployment, size: u64) -> Result<Vec<custos_audit::Has
     d.catalog.audit_leaf_hashes(size).await.map_err(unavailable)
 }
 
+pub async fn list_users(
+    d: &Deployment,
+    a: &Authenticated,
+) -> Result<Vec<crate::admin::UserSummary>, ApiError> {
+    a.permit(d, Action::ListUsers, "users.list", "users")
+        .await?;
+    a.ok(d, "users.list", "users").await?;
+    let now = (d.clock)();
+    Ok(d.catalog
+        .users()
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(|u| crate::admin::UserSummary::of(u, now))
+        .collect())
+}
+
 async fn users(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
 ) -> Result<Json<Vec<crate::admin::UserSummary>>, ApiError> {
-    a.permit(&d, Action::ListUsers, "users.list", "users")
-        .await?;
-    a.ok(&d, "users.list", "users").await?;
-    let now = (d.clock)();
-    Ok(Json(
-        d.catalog
-            .users()
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|u| crate::admin::UserSummary::of(u, now))
-            .collect(),
-    ))
+    list_users(&d, &a).await.map(Json)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
-    name: String,
-    role: String,
+pub struct NewUser {
+    pub name: String,
+    pub role: String,
     #[serde(default)]
-    officer_id: Option<String>,
+    pub officer_id: Option<String>,
 }
 
-async fn add_user(
-    State(d): State<Arc<Deployment>>,
-    a: Authenticated,
-    body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    a.permit(&d, Action::ManageUsers, "user.add", "users")
+/// A new account; its enrollment (initial password, TOTP secret) is shown
+/// once, to the admin who hands it over in person.
+pub async fn add_user(
+    d: &Deployment,
+    a: &Authenticated,
+    body: NewUser,
+) -> Result<crate::auth::Enrollment, ApiError> {
+    a.permit(d, Action::ManageUsers, "user.add", "users")
         .await?;
-    let body = json_body(body)?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "unknown role"))?;
     let (user, enrollment) = crate::auth::new_user(
@@ -791,24 +897,41 @@ async fn add_user(
         (d.clock)(),
     )?;
     let object = format!("user:{}", user.name);
+    let exists = || ApiError::new(StatusCode::CONFLICT, "exists", "that user exists");
+    if d.catalog
+        .user(&user.name)
+        .await
+        .map_err(unavailable)?
+        .is_some()
+    {
+        let event = a.event(d, "user.add", Outcome::Refused).object(&object);
+        return Err(a.refused(d, event, exists()).await);
+    }
     a.record(
-        &d,
-        a.event(&d, "user.add", Outcome::Ok)
+        d,
+        a.event(d, "user.add", Outcome::Ok)
             .object(&object)
             .detail(format!("role {}", role.as_str())),
     )
     .await?;
     match d.catalog.add_user(&user).await {
-        Ok(()) => {}
+        Ok(()) => Ok(enrollment),
         Err(custos_catalog::CatalogError::AlreadyExists { .. }) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "exists",
-                "that user exists",
-            ))
+            let event = a.event(d, "user.add", Outcome::Failed).object(&object);
+            Err(a.refused(d, event, exists()).await)
         }
-        Err(e) => return Err(unavailable(e)),
+        Err(e) => Err(unavailable(e)),
     }
+}
+
+async fn post_user(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    a.permit(&d, Action::ManageUsers, "user.add", "users")
+        .await?;
+    let enrollment = add_user(&d, &a, json_body(body)?).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({
@@ -821,49 +944,61 @@ async fn add_user(
     ))
 }
 
-async fn unlock_user(
-    State(d): State<Arc<Deployment>>,
-    a: Authenticated,
-    Path(name): Path<String>,
-) -> Result<StatusCode, ApiError> {
+/// Permits `action` on a user who exists (404 otherwise), then audits it.
+async fn on_user(
+    d: &Deployment,
+    a: &Authenticated,
+    name: &str,
+    audit_action: &str,
+) -> Result<custos_catalog::User, ApiError> {
     let object = format!("user:{}", name.escape_default());
-    a.permit(&d, Action::ManageUsers, "user.unlock", &object)
+    a.permit(d, Action::ManageUsers, audit_action, &object)
         .await?;
-    let user = d.catalog.user(&name).await.map_err(unavailable)?;
-    let Some(user) = user else {
+    let Some(user) = d.catalog.user(name).await.map_err(unavailable)? else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not-found",
             "no such user",
         ));
     };
-    a.ok(&d, "user.unlock", &object).await?;
+    a.ok(d, audit_action, &object).await?;
+    Ok(user)
+}
+
+pub async fn unlock_user(d: &Deployment, a: &Authenticated, name: &str) -> Result<(), ApiError> {
+    let user = on_user(d, a, name, "user.unlock").await?;
     d.catalog
-        .set_login_state(&name, 0, None, user.totp_last_step)
+        .set_login_state(name, 0, None, user.totp_last_step)
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)
+}
+
+async fn post_unlock_user(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    unlock_user(&d, &a, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// A new initial password for someone who forgot theirs: shown once to the
 /// admin, replaced at the next sign-in; the person's sessions end.
-async fn reset_password(
+pub async fn reset_password(
+    d: &Deployment,
+    a: &Authenticated,
+    name: &str,
+) -> Result<zeroize::Zeroizing<String>, ApiError> {
+    on_user(d, a, name, "user.password-reset").await?;
+    Ok(crate::auth::reset_password(&*d.catalog, name, (d.clock)()).await?)
+}
+
+async fn post_reset_password(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let object = format!("user:{}", name.escape_default());
-    a.permit(&d, Action::ManageUsers, "user.password-reset", &object)
-        .await?;
-    if d.catalog.user(&name).await.map_err(unavailable)?.is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such user",
-        ));
-    }
-    a.ok(&d, "user.password-reset", &object).await?;
-    let password = crate::auth::reset_password(&*d.catalog, &name, (d.clock)()).await?;
+    let password = reset_password(&d, &a, &name).await?;
     Ok(Json(serde_json::json!({
         "name": name,
         "initial_password": password.as_str(),
@@ -871,28 +1006,78 @@ async fn reset_password(
     })))
 }
 
-async fn devices(
+/// Someone who left: they can no longer sign in, their sessions end. The
+/// account stays, so the audit log's names keep meaning someone.
+pub async fn disable_user(d: &Deployment, a: &Authenticated, name: &str) -> Result<(), ApiError> {
+    let object = format!("user:{}", name.escape_default());
+    a.permit(d, Action::ManageUsers, "user.disable", &object)
+        .await?;
+    if a.caller.name == name {
+        let event = a.event(d, "user.disable", Outcome::Refused).object(&object);
+        let answer = ApiError::new(
+            StatusCode::CONFLICT,
+            "self",
+            "an administrator cannot disable their own account",
+        );
+        return Err(a.refused(d, event, answer).await);
+    }
+    on_user(d, a, name, "user.disable").await?;
+    d.catalog
+        .disable_user(name, (d.clock)())
+        .await
+        .map_err(unavailable)
+}
+
+async fn post_disable_user(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
-) -> Result<Json<Vec<custos_catalog::Device>>, ApiError> {
-    a.permit(&d, Action::ListDevices, "devices.list", "devices")
-        .await?;
-    a.ok(&d, "devices.list", "devices").await?;
-    Ok(Json(d.catalog.devices().await.map_err(unavailable)?))
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    disable_user(&d, &a, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A lost or replaced phone: a new TOTP secret (shown once), the old one
+/// stops working, every session of the person ends.
+pub async fn reset_mfa(
+    d: &Deployment,
+    a: &Authenticated,
+    name: &str,
+) -> Result<crate::auth::NewTotp, ApiError> {
+    on_user(d, a, name, "user.mfa-reset").await?;
+    let totp = crate::auth::new_totp_secret(name, &d.keys.recipient, "custos")?;
+    d.catalog
+        .reset_totp(name, &totp.sealed, (d.clock)())
+        .await
+        .map_err(unavailable)?;
+    Ok(totp)
+}
+
+async fn post_reset_mfa(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let totp = reset_mfa(&d, &a, &name).await?;
+    Ok(Json(serde_json::json!({
+        "name": name,
+        "totp_secret": totp.secret.as_str(),
+        "otpauth_uri": totp.otpauth_uri.as_str(),
+    })))
 }
 
 // ---- Retention categories ----
 
 /// A category this deployment defines, or 400 naming the ones it does.
-fn known_category(d: &Deployment, category: &str) -> Result<i64, ApiError> {
-    d.retention.period(category).ok_or_else(|| {
+pub(crate) fn known_category(d: &Deployment, category: &str) -> Result<i64, ApiError> {
+    d.retention().period(category).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "unknown-category",
             format!(
                 "no retention category `{}` here (defined: {})",
                 category.escape_default(),
-                d.retention.describe()
+                d.retention().describe()
             ),
         )
     })
@@ -906,14 +1091,14 @@ async fn retention_policy(
     a.ok(&d, "retention.read", "retention").await?;
     let mut categories = vec![serde_json::json!({
         "category": crate::retention::STANDARD_CATEGORY,
-        "period_seconds": d.retention.default_millis / 1000,
+        "period_seconds": d.retention().default_millis / 1000,
     })];
-    categories.extend(d.retention.categories.iter().map(
+    categories.extend(d.retention().categories.iter().map(
         |(name, period)| serde_json::json!({"category": name, "period_seconds": period / 1000}),
     ));
     Ok(Json(serde_json::json!({
         "categories": categories,
-        "hold_release_grace_seconds": d.policy.hold_release_grace_millis / 1000,
+        "hold_release_grace_seconds": d.policy().hold_release_grace_millis / 1000,
     })))
 }
 
@@ -965,7 +1150,7 @@ async fn set_recording_retention(
         .map_err(unavailable)?;
     for hold in &holds {
         if let Some(released) = hold.released_at {
-            deadline = deadline.max(released.plus_millis(d.policy.hold_release_grace_millis));
+            deadline = deadline.max(released.plus_millis(d.policy().hold_release_grace_millis));
         }
     }
     let held = holds.iter().any(|h| h.released_at.is_none());
@@ -990,50 +1175,6 @@ async fn set_recording_retention(
         .map_err(unavailable)?
         .ok_or_else(not_found)?;
     Ok(Json(crate::admin::RecordingSummary::of(&updated, held)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeviceRetention {
-    category: String,
-}
-
-async fn set_device_retention(
-    State(d): State<Arc<Deployment>>,
-    a: Authenticated,
-    Path(id): Path<String>,
-    body: Result<Json<DeviceRetention>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<custos_catalog::Device>, ApiError> {
-    let object = format!("camera:{}", id.escape_default());
-    a.permit(&d, Action::ManageDevices, "camera.retention", &object)
-        .await?;
-    let body = json_body(body)?;
-    known_category(&d, &body.category)?;
-    let Some(device) = d.catalog.device(&id).await.map_err(unavailable)? else {
-        let event = a
-            .event(&d, "camera.retention", Outcome::Failed)
-            .object(&object);
-        let answer = ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such camera");
-        return Err(a.refused(&d, event, answer).await);
-    };
-    a.record(
-        &d,
-        a.event(&d, "camera.retention", Outcome::Ok)
-            .object(&object)
-            .detail(format!(
-                "category {} -> {} (recordings that arrive from now on)",
-                device.retention_category, body.category
-            )),
-    )
-    .await?;
-    d.catalog
-        .set_device_retention_category(&id, &body.category)
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(custos_catalog::Device {
-        retention_category: body.category,
-        ..device
-    }))
 }
 
 // ---- Footage: purpose-bound, audited before the first byte ----
@@ -1088,7 +1229,7 @@ impl Authenticated {
         let (Some(purpose), Some(case_id)) = (purpose, case) else {
             return refuse("a purpose and a case are required", "purpose-required").await;
         };
-        if !d.policy.allows_purpose(purpose) {
+        if !d.policy().allows_purpose(purpose) {
             return refuse(
                 "that purpose is not on this deployment's list",
                 "purpose-not-allowed",
@@ -1391,17 +1532,18 @@ const CASE_KINDS: [&str; 4] = [
     "police-request",
 ];
 
-#[derive(Deserialize)]
+/// A case to open, as the API and the case form give it.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct NewCase {
+pub struct NewCase {
     /// The case's id in the city's own register, if it has one.
     #[serde(default)]
-    case_id: Option<String>,
-    kind: String,
+    pub case_id: Option<String>,
+    pub kind: String,
     /// For police requests: the PV number or other external reference.
     #[serde(default)]
-    reference: Option<String>,
-    label: String,
+    pub reference: Option<String>,
+    pub label: String,
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
@@ -1415,14 +1557,18 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn open_case(
-    State(d): State<Arc<Deployment>>,
-    a: Authenticated,
-    body: Result<Json<NewCase>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<custos_catalog::Case>), ApiError> {
-    a.permit(&d, Action::ManageCases, "case.open", "cases")
+/// The kinds of case a deployment keeps.
+pub fn case_kinds() -> &'static [&'static str] {
+    &CASE_KINDS
+}
+
+pub async fn open_case(
+    d: &Deployment,
+    a: &Authenticated,
+    body: NewCase,
+) -> Result<custos_catalog::Case, ApiError> {
+    a.permit(d, Action::ManageCases, "case.open", "cases")
         .await?;
-    let body = json_body(body)?;
     if !CASE_KINDS.contains(&body.kind.as_str()) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -1437,7 +1583,7 @@ async fn open_case(
     if body.kind == "police-request" && body.reference.is_none() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid",
+            "reference-needed",
             "a police request needs its external reference (e.g. the PV number)",
         ));
     }
@@ -1450,6 +1596,19 @@ async fn open_case(
         }
         None => format!("case-{}", &Uuid::now_v7().simple().to_string()[..12]),
     };
+    let exists = || ApiError::new(StatusCode::CONFLICT, "exists", "a case with that id exists");
+    let refused = a
+        .event(d, "case.open", Outcome::Refused)
+        .object(format!("case:{case_id}"))
+        .case_only(&case_id);
+    if d.catalog
+        .case(&case_id)
+        .await
+        .map_err(unavailable)?
+        .is_some()
+    {
+        return Err(a.refused(d, refused, exists()).await);
+    }
     let now = (d.clock)();
     let due_at = (body.kind == "subject-access-request").then(|| one_month_after(now));
     let case = custos_catalog::Case {
@@ -1464,22 +1623,37 @@ async fn open_case(
         closed_at: None,
     };
     a.record(
-        &d,
-        a.event(&d, "case.open", Outcome::Ok)
+        d,
+        a.event(d, "case.open", Outcome::Ok)
             .object(format!("case:{case_id}"))
             .case_only(&case_id)
             .detail(format!("kind {}", case.kind)),
     )
     .await?;
     match d.catalog.add_case(&case).await {
-        Ok(()) => Ok((StatusCode::CREATED, Json(case))),
-        Err(custos_catalog::CatalogError::AlreadyExists { .. }) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "exists",
-            "a case with that id exists",
-        )),
+        Ok(()) => Ok(case),
+        // Opened by someone else between the check and now: the entry above
+        // is then followed by one saying it did not happen.
+        Err(custos_catalog::CatalogError::AlreadyExists { .. }) => {
+            let failed = a
+                .event(d, "case.open", Outcome::Failed)
+                .object(format!("case:{case_id}"))
+                .case_only(&case_id);
+            Err(a.refused(d, failed, exists()).await)
+        }
         Err(e) => Err(unavailable(e)),
     }
+}
+
+async fn post_case(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    body: Result<Json<NewCase>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<custos_catalog::Case>), ApiError> {
+    a.permit(&d, Action::ManageCases, "case.open", "cases")
+        .await?;
+    let case = open_case(&d, &a, json_body(body)?).await?;
+    Ok((StatusCode::CREATED, Json(case)))
 }
 
 /// A subject access request is due one calendar month after receipt (GDPR art. 12(3)).
@@ -1526,15 +1700,16 @@ async fn cases(
     list_cases(&d, &a).await.map(Json)
 }
 
-async fn case(
-    State(d): State<Arc<Deployment>>,
-    a: Authenticated,
-    Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+/// A case and every hold ever placed for it (read is audited).
+pub async fn case_with_holds(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+) -> Result<(custos_catalog::Case, Vec<custos_catalog::Hold>), ApiError> {
     let object = format!("case:{}", id.escape_default());
-    a.permit(&d, Action::ManageCases, "case.read", &object)
+    a.permit(d, Action::ManageCases, "case.read", &object)
         .await?;
-    let case = d.catalog.case(&id).await.map_err(unavailable)?;
+    let case = d.catalog.case(id).await.map_err(unavailable)?;
     let Some(case) = case else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -1542,83 +1717,104 @@ async fn case(
             "no such case",
         ));
     };
-    a.ok(&d, "case.read", &object).await?;
-    let holds = d.catalog.holds_for_case(&id).await.map_err(unavailable)?;
-    Ok(Json(serde_json::json!({"case": case, "holds": holds})))
+    a.ok(d, "case.read", &object).await?;
+    let holds = d.catalog.holds_for_case(id).await.map_err(unavailable)?;
+    Ok((case, holds))
 }
 
-async fn close_case(
+async fn case(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let (case, holds) = case_with_holds(&d, &a, &id).await?;
+    Ok(Json(serde_json::json!({"case": case, "holds": holds})))
+}
+
+/// A released recording stays at least the grace period, never less than
+/// its original period.
+async fn keep_for_grace(d: &Deployment, recording_id: Uuid) -> Result<(), ApiError> {
+    let grace_until = (d.clock)().plus_millis(d.policy().hold_release_grace_millis);
+    if let Some(r) = d
+        .catalog
+        .recording(recording_id)
+        .await
+        .map_err(unavailable)?
+    {
+        if r.delete_after < grace_until {
+            d.catalog
+                .set_delete_after(r.recording_id, grace_until)
+                .await
+                .map_err(unavailable)?;
+        }
+    }
+    Ok(())
+}
+
+/// Closes a case and releases its holds; returns how many it released.
+pub async fn close_case(d: &Deployment, a: &Authenticated, id: &str) -> Result<usize, ApiError> {
     let object = format!("case:{}", id.escape_default());
-    a.permit(&d, Action::ManageCases, "case.close", &object)
+    a.permit(d, Action::ManageCases, "case.close", &object)
         .await?;
     let now = (d.clock)();
-    open_case_named(&d, &id).await?;
+    open_case_named(d, id).await?;
     a.record(
-        &d,
-        a.event(&d, "case.close", Outcome::Ok)
+        d,
+        a.event(d, "case.close", Outcome::Ok)
             .object(&object)
-            .case_only(&id),
+            .case_only(id),
     )
     .await?;
     let released = d
         .catalog
-        .close_case(&id, &a.caller.name, now)
+        .close_case(id, &a.caller.name, now)
         .await
         .map_err(unavailable)?;
-    // A released recording stays at least the grace period, never less than
-    // its original period.
-    let grace_until = now.plus_millis(d.policy.hold_release_grace_millis);
     for hold in &released {
         let hold_object = format!("recording:{}", hold.recording_id);
         a.record(
-            &d,
-            a.event(&d, "hold.release", Outcome::Ok)
+            d,
+            a.event(d, "hold.release", Outcome::Ok)
                 .object(&hold_object)
-                .case_only(&id),
+                .case_only(id),
         )
         .await?;
-        if let Some(r) = d
-            .catalog
-            .recording(hold.recording_id)
-            .await
-            .map_err(unavailable)?
-        {
-            if r.delete_after < grace_until {
-                d.catalog
-                    .set_delete_after(r.recording_id, grace_until)
-                    .await
-                    .map_err(unavailable)?;
-            }
-        }
+        keep_for_grace(d, hold.recording_id).await?;
     }
+    Ok(released.len())
+}
+
+async fn post_close_case(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let released = close_case(&d, &a, &id).await?;
     Ok(Json(
-        serde_json::json!({"case_id": id, "released_holds": released.len()}),
+        serde_json::json!({"case_id": id, "released_holds": released}),
     ))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewHold {
-    recording_id: Uuid,
-    reason: String,
+pub struct NewHold {
+    pub recording_id: Uuid,
+    pub reason: String,
 }
 
-async fn place_hold(
-    State(d): State<Arc<Deployment>>,
-    a: Authenticated,
-    Path(case_id): Path<String>,
-    body: Result<Json<NewHold>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<custos_catalog::Hold>), ApiError> {
+/// Keeps a recording for a case past its deletion date; with four eyes it
+/// is in force only once someone else approves it.
+pub async fn place_hold(
+    d: &Deployment,
+    a: &Authenticated,
+    case_id: &str,
+    body: NewHold,
+) -> Result<custos_catalog::Hold, ApiError> {
     let object = format!("case:{}", case_id.escape_default());
-    a.permit(&d, Action::PlaceHold, "hold.place", &object)
+    a.permit(d, Action::PlaceHold, "hold.place", &object)
         .await?;
-    let body = json_body(body)?;
     check_text("reason", &body.reason, 500)?;
-    open_case_named(&d, &case_id).await?;
+    open_case_named(d, case_id).await?;
     if d.catalog
         .recording(body.recording_id)
         .await
@@ -1627,15 +1823,15 @@ async fn place_hold(
     {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not-found",
+            "recording-not-found",
             "no such recording",
         ));
     }
     let now = (d.clock)();
-    let needs_approval = d.policy.hold_needs_second_approver;
+    let needs_approval = d.policy().hold_needs_second_approver;
     let hold = custos_catalog::Hold {
         hold_id: Uuid::now_v7(),
-        case_id: case_id.clone(),
+        case_id: case_id.to_owned(),
         recording_id: body.recording_id,
         reason: body.reason,
         placed_by: a.caller.name.clone(),
@@ -1646,10 +1842,10 @@ async fn place_hold(
         released_at: None,
     };
     a.record(
-        &d,
-        a.event(&d, "hold.place", Outcome::Ok)
+        d,
+        a.event(d, "hold.place", Outcome::Ok)
             .object(format!("recording:{}", hold.recording_id))
-            .case_only(&case_id)
+            .case_only(case_id)
             .detail(if needs_approval {
                 "awaiting a second approver"
             } else {
@@ -1658,38 +1854,48 @@ async fn place_hold(
     )
     .await?;
     d.catalog.add_hold(&hold).await.map_err(unavailable)?;
+    Ok(hold)
+}
+
+async fn post_hold(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(case_id): Path<String>,
+    body: Result<Json<NewHold>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<custos_catalog::Hold>), ApiError> {
+    let object = format!("case:{}", case_id.escape_default());
+    a.permit(&d, Action::PlaceHold, "hold.place", &object)
+        .await?;
+    let hold = place_hold(&d, &a, &case_id, json_body(body)?).await?;
     Ok((StatusCode::CREATED, Json(hold)))
 }
 
-async fn approve_hold(
-    State(d): State<Arc<Deployment>>,
-    a: Authenticated,
-    Path(id): Path<String>,
-) -> Result<Json<custos_catalog::Hold>, ApiError> {
-    let object = format!("hold:{}", id.escape_default());
-    a.permit(&d, Action::ApproveHold, "hold.approve", &object)
-        .await?;
+async fn hold_named(d: &Deployment, id: &str) -> Result<custos_catalog::Hold, ApiError> {
     let hold = match id.parse::<Uuid>() {
         Ok(uuid) => d.catalog.hold(uuid).await.map_err(unavailable)?,
         Err(_) => None,
     };
-    let Some(hold) = hold else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such hold",
-        ));
-    };
+    hold.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such hold"))
+}
+
+/// The second pair of eyes: anyone permitted but the placer.
+pub async fn approve_hold(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+) -> Result<custos_catalog::Hold, ApiError> {
+    let object = format!("hold:{}", id.escape_default());
+    a.permit(d, Action::ApproveHold, "hold.approve", &object)
+        .await?;
+    let hold = hold_named(d, id).await?;
     if hold.placed_by == a.caller.name {
-        let event = a
-            .event(&d, "hold.approve", Outcome::Refused)
-            .object(&object);
+        let event = a.event(d, "hold.approve", Outcome::Refused).object(&object);
         let answer = ApiError::new(
             StatusCode::FORBIDDEN,
             "four-eyes",
             "the placer cannot approve: a hold needs a second person's approval",
         );
-        return Err(a.refused(&d, event, answer).await);
+        return Err(a.refused(d, event, answer).await);
     }
     if hold.approved_at.is_some() || hold.released_at.is_some() {
         return Err(ApiError::new(
@@ -1700,8 +1906,8 @@ async fn approve_hold(
     }
     let now = (d.clock)();
     a.record(
-        &d,
-        a.event(&d, "hold.approve", Outcome::Ok)
+        d,
+        a.event(d, "hold.approve", Outcome::Ok)
             .object(&object)
             .case_only(&hold.case_id),
     )
@@ -1710,11 +1916,64 @@ async fn approve_hold(
         .approve_hold(hold.hold_id, &a.caller.name, now)
         .await
         .map_err(unavailable)?;
-    let hold = d
-        .catalog
+    d.catalog
         .hold(hold.hold_id)
         .await
         .map_err(unavailable)?
-        .ok_or_else(|| unavailable("hold vanished"))?;
-    Ok(Json(hold))
+        .ok_or_else(|| unavailable("hold vanished"))
+}
+
+async fn post_approve_hold(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<custos_catalog::Hold>, ApiError> {
+    approve_hold(&d, &a, &id).await.map(Json)
+}
+
+/// Ends one hold before its case closes (a recording wrongly added, a
+/// complaint withdrawn). The recording then stays at least the grace period.
+pub async fn release_hold(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+) -> Result<custos_catalog::Hold, ApiError> {
+    let object = format!("hold:{}", id.escape_default());
+    a.permit(d, Action::PlaceHold, "hold.release", &object)
+        .await?;
+    let hold = hold_named(d, id).await?;
+    if hold.released_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "released",
+            "that hold was released already",
+        ));
+    }
+    let now = (d.clock)();
+    a.record(
+        d,
+        a.event(d, "hold.release", Outcome::Ok)
+            .object(format!("recording:{}", hold.recording_id))
+            .case_only(&hold.case_id)
+            .detail(format!("hold {}", hold.hold_id)),
+    )
+    .await?;
+    d.catalog
+        .release_hold(hold.hold_id, &a.caller.name, now)
+        .await
+        .map_err(unavailable)?;
+    keep_for_grace(d, hold.recording_id).await?;
+    d.catalog
+        .hold(hold.hold_id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| unavailable("hold vanished"))
+}
+
+async fn post_release_hold(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<custos_catalog::Hold>, ApiError> {
+    release_hold(&d, &a, &id).await.map(Json)
 }

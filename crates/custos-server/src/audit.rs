@@ -18,8 +18,9 @@ use zeroize::Zeroizing;
 
 /// Entries per batch at most: bounds a transaction's size.
 const MAX_BATCH: usize = 4096;
-/// Attempts when another process (an operator's CLI) appended first.
-const MAX_CONFLICTS: usize = 20;
+/// Attempts when another writer (another node, an operator's CLI) appended
+/// first; each waits a random moment, growing to 50 ms.
+const MAX_CONFLICTS: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -101,6 +102,7 @@ pub async fn append(
     events: Vec<AuditEvent>,
 ) -> Result<Range<u64>, AuditError> {
     let unavailable = |e: CatalogError| AuditError::Unavailable(e.to_string());
+    let mut conflicts = 0u32;
     for _ in 0..MAX_CONFLICTS {
         let mut frontier = match catalog.audit_tip().await.map_err(unavailable)? {
             None => Frontier::new(),
@@ -124,7 +126,14 @@ pub async fn append(
             .await
         {
             Ok(()) => return Ok(start..frontier.size()),
-            Err(CatalogError::Conflict(_)) => continue,
+            Err(CatalogError::Conflict(_)) => {
+                // Another writer (another node, the CLI) came first: it made
+                // progress, so waiting a random moment lets both go on.
+                conflicts += 1;
+                let ceiling = (1u64 << conflicts.min(6)).min(50);
+                let wait = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=ceiling);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
             Err(e) => return Err(unavailable(e)),
         }
     }

@@ -147,6 +147,37 @@ pub fn check_user_name(name: &str) -> Result<(), AuthError> {
     }
 }
 
+/// A fresh TOTP secret: sealed for the catalog, and as the person's
+/// authenticator app takes it (shown once).
+pub struct NewTotp {
+    pub sealed: Vec<u8>,
+    /// Base32.
+    pub secret: Zeroizing<String>,
+    pub otpauth_uri: Zeroizing<String>,
+}
+
+pub fn new_totp_secret(
+    name: &str,
+    evidence_recipient: &age::x25519::Recipient,
+    deployment: &str,
+) -> Result<NewTotp, AuthError> {
+    let mut secret = Zeroizing::new([0u8; 20]);
+    rand::rngs::OsRng.fill_bytes(&mut secret[..]);
+    let encoded = match totp_rs::Secret::Raw(secret.to_vec()).to_encoded() {
+        totp_rs::Secret::Encoded(s) => Zeroizing::new(s),
+        totp_rs::Secret::Raw(_) => unreachable!("to_encoded gives Encoded"),
+    };
+    let uri = Zeroizing::new(format!(
+        "otpauth://totp/Custos%20{deployment}:{name}?secret={}&issuer=Custos%20{deployment}&algorithm=SHA1&digits={TOTP_DIGITS}&period={TOTP_STEP_SECONDS}",
+        encoded.as_str()
+    ));
+    Ok(NewTotp {
+        sealed: seal(evidence_recipient, &secret[..])?,
+        secret: encoded,
+        otpauth_uri: uri,
+    })
+}
+
 /// A new account with a random initial password and TOTP secret; the TOTP
 /// secret is sealed to the evidence key, so making users needs no passphrase.
 pub fn new_user(
@@ -167,22 +198,13 @@ pub fn new_user(
         custos_format::manifest::check_identifier(id).map_err(AuthError::Invalid)?;
     }
     let password = random_password();
-    let mut secret = Zeroizing::new([0u8; 20]);
-    rand::rngs::OsRng.fill_bytes(&mut secret[..]);
-    let encoded = match totp_rs::Secret::Raw(secret.to_vec()).to_encoded() {
-        totp_rs::Secret::Encoded(s) => Zeroizing::new(s),
-        totp_rs::Secret::Raw(_) => unreachable!("to_encoded gives Encoded"),
-    };
-    let uri = Zeroizing::new(format!(
-        "otpauth://totp/Custos%20{deployment}:{name}?secret={}&issuer=Custos%20{deployment}&algorithm=SHA1&digits={TOTP_DIGITS}&period={TOTP_STEP_SECONDS}",
-        encoded.as_str()
-    ));
+    let totp = new_totp_secret(name, evidence_recipient, deployment)?;
     let user = User {
         name: name.to_owned(),
         role: role.as_str().to_owned(),
         officer_id,
         password_hash: hash_password(&password)?,
-        totp_secret_sealed: seal(evidence_recipient, &secret[..])?,
+        totp_secret_sealed: totp.sealed,
         failed_attempts: 0,
         locked_until: None,
         totp_last_step: None,
@@ -196,8 +218,8 @@ pub fn new_user(
             name: name.to_owned(),
             role,
             password,
-            totp_secret: encoded,
-            otpauth_uri: uri,
+            totp_secret: totp.secret,
+            otpauth_uri: totp.otpauth_uri,
         },
     ))
 }

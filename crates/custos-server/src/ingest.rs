@@ -137,7 +137,7 @@ pub struct Ingest {
     staging: PathBuf,
     keys: Arc<ServerKeys>,
     server_id: String,
-    retention: crate::retention::RetentionPolicy,
+    settings: Arc<crate::settings::LiveSettings>,
     clock: Clock,
     audit: AuditLog,
     /// SHA-256 state of uploads in progress: (bytes hashed, state).
@@ -149,7 +149,8 @@ pub struct IngestSettings {
     /// Partial uploads live here until they are complete.
     pub staging: PathBuf,
     pub server_id: String,
-    pub retention: crate::retention::RetentionPolicy,
+    /// Retention periods as they are when each recording arrives.
+    pub settings: Arc<crate::settings::LiveSettings>,
     pub clock: Clock,
 }
 
@@ -168,7 +169,7 @@ impl Ingest {
             staging: settings.staging,
             keys,
             server_id: settings.server_id,
-            retention: settings.retention,
+            settings: settings.settings,
             clock: settings.clock,
             audit,
             hashers: Default::default(),
@@ -190,7 +191,8 @@ impl Ingest {
             .await?
             .map(|d| d.retention_category)
             .unwrap_or_else(|| crate::retention::STANDARD_CATEGORY.into());
-        match self.retention.period(&category) {
+        let retention = self.settings.retention();
+        match retention.period(&category) {
             Some(period) => Ok((category, period)),
             None => {
                 tracing::warn!(
@@ -199,7 +201,7 @@ impl Ingest {
                 );
                 Ok((
                     crate::retention::STANDARD_CATEGORY.into(),
-                    self.retention.default_millis,
+                    retention.default_millis,
                 ))
             }
         }

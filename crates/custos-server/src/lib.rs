@@ -6,11 +6,14 @@ pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod fleet;
 pub mod http;
 pub mod ingest;
 pub mod keys;
 pub mod playback;
 pub mod retention;
+pub mod settings;
+pub mod storage;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -20,7 +23,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use custos_blobs::BlobStore;
 use custos_catalog::Catalog;
-use custos_catalog_sqlite::SqliteCatalog;
 use custos_format::UtcMillis;
 use custos_keys::secrecy::SecretString;
 
@@ -43,6 +45,8 @@ pub struct ServerConfig {
     pub retention: retention::RetentionPolicy,
     /// What the deployment decided beyond the fixed role table.
     pub policy: custos_access::Policy,
+    /// Where the catalog and blobs live (default: in `data`).
+    pub storage: storage::StorageConfig,
 }
 
 /// Everything the handlers need, opened once at start.
@@ -54,13 +58,26 @@ pub struct Deployment {
     pub ingest: ingest::Ingest,
     pub audit: audit::AuditLog,
     pub auth: auth::Authenticator,
-    pub policy: custos_access::Policy,
-    pub retention: retention::RetentionPolicy,
+    /// Retention periods and purposes (an admin may change them while it
+    /// runs) with the rest of the policy `serve` was started with.
+    pub settings: Arc<settings::LiveSettings>,
     /// Recently opened recordings, for a player's next range.
     pub payloads: playback::PayloadCache,
+    /// This node, as named in leases (several nodes may serve one deployment).
+    pub node_id: String,
 }
 
 impl Deployment {
+    /// The policy in force now.
+    pub fn policy(&self) -> custos_access::Policy {
+        self.settings.policy()
+    }
+
+    /// The retention periods in force now.
+    pub fn retention(&self) -> retention::RetentionPolicy {
+        self.settings.retention()
+    }
+
     pub fn ingest_clock(&self) -> Clock {
         self.ingest.clock()
     }
@@ -71,31 +88,44 @@ impl Deployment {
         passphrase: &SecretString,
         clock: Clock,
     ) -> Result<Self> {
-        let catalog: Arc<dyn Catalog> = Arc::new(
-            SqliteCatalog::open(&config.data)
-                .await
-                .context("opening the catalog")?,
-        );
-        let blobs =
-            BlobStore::local(&config.data.join("blobs")).context("opening the blob store")?;
+        let catalog: Arc<dyn Catalog> = config.storage.open_catalog(&config.data).await?;
+        let blobs = config.storage.open_blobs(&config.data)?;
         let keys = Arc::new(
             keys::ServerKeys::open(&config.data, passphrase)
                 .context("opening the server's keys")?,
         );
+        // Settings an administrator saved win over the flags.
+        let live = Arc::new(settings::LiveSettings::new(
+            config.policy.clone(),
+            config.retention.clone(),
+        ));
+        let stored = catalog
+            .setting(settings::SETTINGS_KEY)
+            .await
+            .context("reading the catalog")?;
+        let source = match &stored {
+            Some(json) => {
+                let saved: settings::Settings = serde_json::from_str(json)
+                    .context("the settings saved in the catalog do not parse")?;
+                let (retention, purposes) = saved.validate().map_err(|r| {
+                    anyhow::anyhow!("the settings saved in the catalog: {}", r.message)
+                })?;
+                live.apply(retention, purposes);
+                "saved by an administrator"
+            }
+            None => "from the command line",
+        };
+        let retention = live.retention();
         // A camera in a category this deployment no longer defines would get
         // some other period silently: refuse to start instead.
         for device in catalog.devices().await.context("reading the catalog")? {
-            if config
-                .retention
-                .period(&device.retention_category)
-                .is_none()
-            {
+            if retention.period(&device.retention_category).is_none() {
                 anyhow::bail!(
                     "camera `{}` is in retention category `{}`, which this deployment does not define \
                      (defined: {}); add --retention-category {}=PERIOD or move the camera",
                     device.device_id,
                     device.retention_category,
-                    config.retention.describe(),
+                    retention.describe(),
                     device.retention_category
                 );
             }
@@ -103,7 +133,7 @@ impl Deployment {
         let signer = audit::load_or_create_signer(&config.data).context("opening the audit key")?;
         let audit = audit::AuditLog::start(catalog.clone(), signer);
         // The deployment's settings are configuration changes too: each start says what they are.
-        let p = &config.policy;
+        let p = live.policy();
         audit
             .record(
                 custos_audit::AuditEvent::new(
@@ -114,8 +144,8 @@ impl Deployment {
                 )
                 .object(format!("server:{}", config.server_id))
                 .detail(format!(
-                    "retention {}; purposes {}; officer self-review {}; hold needs second approver {}; release grace {} h",
-                    config.retention.describe(),
+                    "retention {} and purposes {} ({source}); officer self-review {}; hold needs second approver {}; release grace {} h",
+                    retention.describe(),
                     p.purposes.join(","),
                     p.officer_self_review,
                     p.hold_needs_second_approver,
@@ -132,7 +162,7 @@ impl Deployment {
             ingest::IngestSettings {
                 staging: config.data.join("staging"),
                 server_id: config.server_id.clone(),
-                retention: config.retention.clone(),
+                settings: live.clone(),
                 clock: clock.clone(),
             },
         )?;
@@ -146,9 +176,9 @@ impl Deployment {
             ingest,
             audit,
             auth,
-            policy: config.policy.clone(),
-            retention: config.retention.clone(),
+            settings: live,
             payloads: Default::default(),
+            node_id: format!("node-{}", uuid::Uuid::now_v7().simple()),
         })
     }
 }
@@ -220,16 +250,79 @@ pub const ABANDONED_UPLOAD_MILLIS: i64 = 7 * 24 * 3600 * 1000;
 /// Periodic work inside `serve`: at start, then every ten minutes.
 async fn maintenance(d: Arc<Deployment>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
-    let audit = retention::AuditSink::Server(d.audit.clone());
     loop {
         every.tick().await;
-        if let Err(e) = d.ingest.expire_abandoned(ABANDONED_UPLOAD_MILLIS).await {
-            tracing::error!(error = %e, "expiring abandoned uploads failed");
+        maintenance_once(&d).await;
+    }
+}
+
+/// The retention sweep runs on the node holding this lease (ADR 0008).
+pub const SWEEP_LEASE: &str = "retention-sweep";
+/// Longer than a sweep takes, shorter than anyone would wait for a dead
+/// node's deletions to be finished by another.
+pub const SWEEP_LEASE_MILLIS: i64 = 15 * 60 * 1000;
+
+/// What one round of maintenance did on this node.
+#[derive(Debug, Default)]
+pub struct MaintenanceReport {
+    /// `None`: another node held the sweep's lease.
+    pub swept: Option<retention::SweepReport>,
+}
+
+/// One round of maintenance: re-read saved settings (another node may have
+/// changed them), forget abandoned uploads, and sweep — if this node gets
+/// the sweep's lease. Errors are logged; the next round tries again.
+pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
+    match d.catalog.setting(settings::SETTINGS_KEY).await {
+        Ok(Some(json)) => match serde_json::from_str::<settings::Settings>(&json)
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.validate().map_err(|r| r.message))
+        {
+            Ok((retention, purposes)) => d.settings.apply(retention, purposes),
+            Err(e) => {
+                tracing::error!(error = %e, "the saved settings do not parse; kept the ones in force")
+            }
+        },
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "reading the saved settings failed"),
+    }
+    if let Err(e) = d.ingest.expire_abandoned(ABANDONED_UPLOAD_MILLIS).await {
+        tracing::error!(error = %e, "expiring abandoned uploads failed");
+    }
+    let now = (d.clock)();
+    let holder = &d.node_id;
+    match d
+        .catalog
+        .take_lease(
+            SWEEP_LEASE,
+            holder,
+            now,
+            now.plus_millis(SWEEP_LEASE_MILLIS),
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!("another node holds the sweep's lease");
+            return MaintenanceReport::default();
         }
-        if let Err(e) = retention::sweep(&*d.catalog, &d.blobs, &audit, (d.clock)()).await {
-            tracing::error!(error = %e, "retention sweep failed");
+        Err(e) => {
+            tracing::error!(error = %e, "taking the sweep's lease failed");
+            return MaintenanceReport::default();
         }
     }
+    let audit = retention::AuditSink::Server(d.audit.clone());
+    let swept = match retention::sweep(&*d.catalog, &d.blobs, &audit, now).await {
+        Ok(report) => Some(report),
+        Err(e) => {
+            tracing::error!(error = %e, "retention sweep failed");
+            None
+        }
+    };
+    if let Err(e) = d.catalog.release_lease(SWEEP_LEASE, holder).await {
+        tracing::error!(error = %e, "releasing the sweep's lease failed; it expires");
+    }
+    MaintenanceReport { swept }
 }
 
 /// `28d`, `72h`, `90m`: a period as written in configuration.

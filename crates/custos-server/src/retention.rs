@@ -44,6 +44,14 @@ impl RetentionPolicy {
         self.categories.get(category).copied()
     }
 
+    /// Every category with its period (`28d`, `72h`), the standard one first.
+    pub fn categories_with_periods(&self) -> Vec<(String, String)> {
+        std::iter::once((STANDARD_CATEGORY.to_owned(), self.default_millis))
+            .chain(self.categories.iter().map(|(n, p)| (n.clone(), *p)))
+            .map(|(name, period)| (name, describe_period(period)))
+            .collect()
+    }
+
     /// `standard 28d, training 2d`: for the start-up audit entry and errors.
     pub fn describe(&self) -> String {
         let mut parts = vec![format!(

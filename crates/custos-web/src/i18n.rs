@@ -173,9 +173,33 @@ mod tests {
     fn every_key_formats_without_errors_in_every_language() {
         let mut args = FluentArgs::new();
         for name in [
-            "field", "first", "last", "total", "started", "page", "pages", "days", "hours",
-            "sequence", "included", "window", "case", "by", "at", "count", "start", "end",
-            "purpose", "camera",
+            "field",
+            "first",
+            "last",
+            "total",
+            "started",
+            "page",
+            "pages",
+            "days",
+            "hours",
+            "sequence",
+            "included",
+            "window",
+            "case",
+            "by",
+            "at",
+            "count",
+            "start",
+            "end",
+            "purpose",
+            "camera",
+            "id",
+            "name",
+            "role",
+            "n",
+            "period",
+            "checkpoint",
+            "size",
         ] {
             args.set(name, 2);
         }

@@ -61,7 +61,7 @@ impl Default for WebConfig {
 
 pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/recordings") }))
+        .route("/", get(pages::start))
         .route(
             "/login",
             get(pages::session::login_form).post(pages::session::login),
@@ -75,6 +75,59 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
         .route("/recordings", get(pages::recordings::list))
         .route("/recordings/{id}", get(pages::recordings::detail))
         .route("/recordings/{id}/play", get(pages::recordings::play))
+        .route(
+            "/recordings/{id}/secure",
+            post(pages::cases::secure_recording),
+        )
+        .route("/cases", get(pages::cases::list).post(pages::cases::open))
+        .route("/cases/{id}", get(pages::cases::detail))
+        .route("/cases/{id}/holds", post(pages::cases::place_hold))
+        .route("/cases/{id}/close", post(pages::cases::close))
+        .route("/holds/{id}/approve", post(pages::cases::approve_hold))
+        .route("/holds/{id}/release", post(pages::cases::release_hold))
+        .route("/incidents", get(pages::incidents::list))
+        .route(
+            "/admin/users",
+            get(pages::admin::users).post(pages::admin::add_user),
+        )
+        .route(
+            "/admin/users/{name}/unlock",
+            post(pages::admin::unlock_user),
+        )
+        .route(
+            "/admin/users/{name}/reset-password",
+            post(pages::admin::reset_password),
+        )
+        .route(
+            "/admin/users/{name}/reset-mfa",
+            post(pages::admin::reset_mfa),
+        )
+        .route(
+            "/admin/users/{name}/disable",
+            post(pages::admin::disable_user),
+        )
+        .route(
+            "/admin/settings",
+            get(pages::admin::settings).post(pages::admin::change_settings),
+        )
+        .route("/admin/devices", get(pages::admin::devices))
+        .route("/admin/devices/cameras", post(pages::admin::enroll_camera))
+        .route(
+            "/admin/devices/cameras/{id}/settings",
+            post(pages::admin::camera_settings),
+        )
+        .route(
+            "/admin/devices/cameras/{id}/revoke",
+            post(pages::admin::revoke_camera),
+        )
+        .route("/admin/devices/docks", post(pages::admin::enroll_dock))
+        .route(
+            "/admin/devices/docks/{id}/revoke",
+            post(pages::admin::revoke_dock),
+        )
+        .route("/audit", get(pages::audit::view))
+        .route("/audit/verify", post(pages::audit::verify))
+        .route("/audit/export.csv", get(pages::audit::export_csv))
         .route("/static/custos.css", get(render::stylesheet))
         .layer(Extension(Arc::new(config)))
 }

@@ -29,6 +29,17 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("purpose.html", include_str!("../templates/purpose.html")),
     ("player.html", include_str!("../templates/player.html")),
     ("deletion.html", include_str!("../templates/deletion.html")),
+    ("cases.html", include_str!("../templates/cases.html")),
+    ("case.html", include_str!("../templates/case.html")),
+    ("audit.html", include_str!("../templates/audit.html")),
+    (
+        "incidents.html",
+        include_str!("../templates/incidents.html"),
+    ),
+    ("users.html", include_str!("../templates/users.html")),
+    ("secret.html", include_str!("../templates/secret.html")),
+    ("devices.html", include_str!("../templates/devices.html")),
+    ("settings.html", include_str!("../templates/settings.html")),
 ];
 
 fn lang_of(state: &State) -> Lang {
@@ -337,8 +348,14 @@ mod template_tests {
         for status in ["stored", "stored-truncated"] {
             family.push(format!("status-{status}"));
         }
+        for kind in ["enrollment", "password", "mfa", "dock"] {
+            family.push(format!("secret-{kind}-how"));
+        }
         for o in ["ok", "refused", "failed"] {
             family.push(format!("outcome-{o}"));
+        }
+        for k in custos_server::api::case_kinds() {
+            family.push(format!("case-kind-{k}"));
         }
         for t in ["record-button", "display-touch"] {
             family.push(format!("trigger-{t}"));
@@ -352,7 +369,7 @@ mod template_tests {
         ] {
             family.push(format!("stop-{s}"));
         }
-        for f in ["from", "to", "status", "held", "due", "page"] {
+        for f in ["from", "to", "status", "held", "due", "page", "outcome"] {
             family.push(format!("filter-{f}"));
         }
         // Error codes the operations answer with.
@@ -370,6 +387,21 @@ mod template_tests {
             "locked",
             "unauthorized",
             "password-change-required",
+            "exists",
+            "reference-needed",
+            "recording-id",
+            "recording-not-found",
+            "four-eyes",
+            "not-pending",
+            "released",
+            "self",
+            "bad-key",
+            "revoked",
+            "unknown-category",
+            "bad-period",
+            "bad-category",
+            "bad-purposes",
+            "category-in-use",
         ] {
             family.push(format!("error-{code}"));
         }

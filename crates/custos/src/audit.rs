@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use custos_audit::{AuditEntry, AuditEvent, Outcome};
+use custos_audit::{AuditEvent, Outcome};
 use custos_catalog::Catalog;
-use custos_catalog_sqlite::SqliteCatalog;
 use custos_format::UtcMillis;
 use custos_server::audit as log;
 
@@ -53,7 +52,7 @@ pub struct ExportArgs {
 }
 
 struct Opened {
-    catalog: SqliteCatalog,
+    catalog: std::sync::Arc<dyn Catalog>,
     signer: custos_audit::NoteSigner,
 }
 
@@ -62,7 +61,9 @@ async fn open(data: &DataDir) -> Result<Opened> {
         anyhow::bail!("{} is not a Custos data directory", data.data.display());
     }
     Ok(Opened {
-        catalog: SqliteCatalog::open(&data.data).await?,
+        catalog: custos_server::storage::StorageConfig::resolve(&data.data, None, None)?
+            .open_catalog(&data.data)
+            .await?,
         signer: log::load_or_create_signer(&data.data)?,
     })
 }
@@ -71,7 +72,7 @@ async fn record(o: &Opened, action: &str, outcome: Outcome, detail: String) -> R
     let event = AuditEvent::new(UtcMillis::now(), "system:cli", action, outcome)
         .object("audit-log")
         .detail(detail);
-    log::append(&o.catalog, &o.signer, vec![event])
+    log::append(&*o.catalog, &o.signer, vec![event])
         .await
         .context("recording this read in the audit log")?;
     Ok(())
@@ -82,7 +83,7 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
         match command {
             AuditCommand::Verify { data, json } => {
                 let o = open(&data).await?;
-                let verdict = log::verify_stored(&o.catalog, &o.signer.verifier()).await?;
+                let verdict = log::verify_stored(&*o.catalog, &o.signer.verifier()).await?;
                 match verdict {
                     Ok(v) => {
                         if json {
@@ -152,7 +153,7 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
                 )
                 .await?;
                 let export =
-                    log::export(&o.catalog, &o.signer.verifier(), args.from, args.to).await?;
+                    log::export(&*o.catalog, &o.signer.verifier(), args.from, args.to).await?;
                 match args.format {
                     ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&export)?),
                     ExportFormat::Csv => print_csv(&export)?,
@@ -173,35 +174,13 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
     })
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 /// One row per entry; the proof and the checkpoint make each row checkable.
 fn print_csv(export: &log::AuditExport) -> Result<()> {
-    println!("index,at,actor,role,action,object,purpose,case,outcome,client,detail,leaf_hash,inclusion_proof");
+    println!("{},inclusion_proof", custos_audit::csv::CSV_HEADER);
     for e in &export.entries {
-        let entry = AuditEntry::parse(e.entry.as_bytes())?;
-        let ev = &entry.event;
-        let opt = |o: &Option<String>| csv_field(o.as_deref().unwrap_or(""));
         println!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            e.index,
-            ev.at,
-            csv_field(&ev.actor),
-            opt(&ev.role),
-            csv_field(&ev.action),
-            opt(&ev.object),
-            opt(&ev.purpose),
-            opt(&ev.case),
-            ev.outcome.as_str(),
-            opt(&ev.client),
-            opt(&ev.detail),
-            hex::encode(custos_audit::merkle::leaf_hash(e.entry.as_bytes())),
+            "{},{}",
+            custos_audit::csv::csv_row(e.entry.as_bytes())?,
             e.inclusion_proof.join(" ")
         );
     }

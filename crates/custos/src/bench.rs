@@ -81,6 +81,20 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// P6: the recordings list's searches over a catalog of `rows`
+    /// recordings (pages of 25 with the total), on SQLite or PostgreSQL.
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Searches in all, spread over the kinds of search.
+        #[arg(long, default_value_t = 400)]
+        queries: usize,
+        /// postgres://… to measure PostgreSQL (a schema of its own); default SQLite.
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// P5: a retention sweep of `due` recordings among `rows`.
     Sweep {
         #[arg(long, default_value_t = 1_000_000)]
@@ -127,6 +141,12 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         } => crate::bench_server::audit_appends(entries, writers, verify, dir),
         BenchCommand::Sweep { rows, due, dir } => crate::bench_server::sweep(rows, due, dir),
+        BenchCommand::Search {
+            rows,
+            queries,
+            database,
+            dir,
+        } => crate::bench_search::search(rows, queries, database, dir),
         BenchCommand::Playback {
             size,
             range,

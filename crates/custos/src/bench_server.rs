@@ -13,7 +13,9 @@ use custos_catalog_sqlite::SqliteCatalog;
 use custos_format::UtcMillis;
 use custos_server::audit::{self, AuditLog};
 
-fn workdir(dir: Option<std::path::PathBuf>) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+pub(crate) fn workdir(
+    dir: Option<std::path::PathBuf>,
+) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
     let tmp = match dir {
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
@@ -124,6 +126,7 @@ pub fn sweep(
                     enrolled_at: now,
                     revoked_at: None,
                     retention_category: custos_catalog::STANDARD_CATEGORY.into(),
+                    assigned_officer: None,
                 })
                 .await?;
         }
@@ -271,6 +274,7 @@ pub fn playback(
                 enrolled_at: now,
                 revoked_at: None,
                 retention_category: custos_catalog::STANDARD_CATEGORY.into(),
+                assigned_officer: None,
             })
             .await?;
         sqlite
@@ -298,6 +302,7 @@ pub fn playback(
             .await?;
         drop(sqlite);
         let config = custos_server::ServerConfig {
+            storage: Default::default(),
             data: data.clone(),
             listen: "127.0.0.1:0".parse()?,
             tls: None,

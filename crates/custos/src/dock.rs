@@ -16,19 +16,31 @@ use custos_dock::{CameraReport, Dock, DockConfig};
 #[derive(Subcommand)]
 pub enum DockCommand {
     /// Start of a shift: check a camera out to an officer.
+    /// Without --officer the dock asks the server whom the camera is
+    /// assigned to (a personal camera); a pool camera needs --officer.
     Checkout {
         #[arg(long)]
         camera: PathBuf,
         #[arg(long)]
-        officer: String,
+        officer: Option<String>,
+        /// The evidence server to ask (with --dock-id, --token-file, --server-cert).
+        #[arg(long, requires_all = ["dock_id", "token_file", "server_cert"])]
+        server: Option<String>,
+        #[arg(long)]
+        dock_id: Option<String>,
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        #[arg(long)]
+        server_cert: Option<PathBuf>,
     },
     /// Offload docked cameras to the evidence server; wipe each recording
     /// only against the server's receipt.
     Offload(OffloadArgs),
 }
 
+/// How a dock reaches the evidence server.
 #[derive(Args)]
-pub struct OffloadArgs {
+pub struct ServerArgs {
     /// The evidence server, https://HOST:PORT.
     #[arg(long)]
     server: String,
@@ -40,6 +52,33 @@ pub struct OffloadArgs {
     /// The server's TLS certificate (PEM), pinned as the only trusted root.
     #[arg(long)]
     server_cert: PathBuf,
+}
+
+impl ServerArgs {
+    fn dock(&self) -> Result<Dock> {
+        let token = std::fs::read_to_string(&self.token_file)
+            .with_context(|| format!("reading the dock token {}", self.token_file.display()))?
+            .trim()
+            .to_owned();
+        let pem = std::fs::read_to_string(&self.server_cert).with_context(|| {
+            format!(
+                "reading the server certificate {}",
+                self.server_cert.display()
+            )
+        })?;
+        Dock::new(DockConfig {
+            server: self.server.clone(),
+            dock_id: self.dock_id.clone(),
+            token,
+            server_certificate_pem: pem,
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct OffloadArgs {
+    #[command(flatten)]
+    server: ServerArgs,
     /// Cameras offloaded at once.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -57,8 +96,36 @@ pub struct OffloadArgs {
 
 pub fn run(command: DockCommand) -> Result<ExitCode> {
     match command {
-        DockCommand::Checkout { camera, officer } => {
-            Dock::checkout(&CameraDir::new(&camera), &officer)?;
+        DockCommand::Checkout {
+            camera,
+            officer,
+            server,
+            dock_id,
+            token_file,
+            server_cert,
+        } => {
+            let cam = CameraDir::new(&camera);
+            let server = match (server, dock_id, token_file, server_cert) {
+                (Some(server), Some(dock_id), Some(token_file), Some(server_cert)) => {
+                    Some(ServerArgs {
+                        server,
+                        dock_id,
+                        token_file,
+                        server_cert,
+                    })
+                }
+                _ => None,
+            };
+            let officer = match (officer, server) {
+                (Some(officer), _) => {
+                    Dock::checkout(&cam, &officer)?;
+                    officer
+                }
+                (None, Some(server)) => server.dock()?.checkout_assigned(&cam)?,
+                (None, None) => bail!(
+                    "name the officer (--officer), or let the server say whom the camera is assigned to (--server, --dock-id, --token-file, --server-cert)"
+                ),
+            };
             eprintln!("Camera checked out to officer {officer}");
             Ok(ExitCode::SUCCESS)
         }
@@ -80,22 +147,7 @@ pub fn docked_cameras(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn offload(args: OffloadArgs) -> Result<ExitCode> {
-    let token = std::fs::read_to_string(&args.token_file)
-        .with_context(|| format!("reading the dock token {}", args.token_file.display()))?
-        .trim()
-        .to_owned();
-    let pem = std::fs::read_to_string(&args.server_cert).with_context(|| {
-        format!(
-            "reading the server certificate {}",
-            args.server_cert.display()
-        )
-    })?;
-    let dock = Arc::new(Dock::new(DockConfig {
-        server: args.server.clone(),
-        dock_id: args.dock_id.clone(),
-        token,
-        server_certificate_pem: pem,
-    })?);
+    let dock = Arc::new(args.server.dock()?);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone())?;

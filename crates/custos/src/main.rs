@@ -5,11 +5,13 @@
 mod audit;
 mod bench;
 mod bench_ingest;
+mod bench_search;
 mod bench_server;
 mod demo;
 mod device;
 mod dock;
 mod keys;
+mod migrate;
 mod passphrase;
 mod server;
 mod verify;
@@ -67,6 +69,9 @@ enum Command {
     /// Check recordings: camera signature, ciphertext digest, hash chain, and
     /// with the evidence key the content itself.
     VerifyRecording(verify::VerifyArgs),
+    /// Move a deployment from SQLite + local files to PostgreSQL + S3
+    /// (resumable, verified; the data directory then names the new storage).
+    Migrate(migrate::MigrateArgs),
     /// Benchmarks whose figures go in docs/PERFORMANCE.md.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -100,6 +105,7 @@ fn main() -> std::process::ExitCode {
         Command::Retention(c) => server::retention(c),
         Command::VerifyRecording(a) => verify::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Migrate(a) => migrate::run(a),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,14 @@ pub struct ServeArgs {
     /// Address to listen on (TLS).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// The catalog: postgres://user@host/db (default: SQLite in DATA, or
+    /// what DATA/custos.toml or CUSTOS_DATABASE says).
+    #[arg(long)]
+    database: Option<String>,
+    /// The blobs: s3://bucket/prefix (default: files in DATA/blobs, or what
+    /// DATA/custos.toml or CUSTOS_BLOBS says; S3 credentials from AWS_*).
+    #[arg(long)]
+    blobs: Option<String>,
     /// PEM certificate chain; without it a self-signed one is made under DATA/tls/.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -63,7 +71,7 @@ pub struct ServeArgs {
     language: custos_web::Lang,
 }
 
-fn parse_language(s: &str) -> Result<custos_web::Lang, String> {
+pub(crate) fn parse_language(s: &str) -> Result<custos_web::Lang, String> {
     custos_web::Lang::parse(s).ok_or_else(|| format!("`{s}`: the web UI speaks nl, de and en"))
 }
 
@@ -80,7 +88,14 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let storage = custos_server::storage::StorageConfig::resolve(
+            &args.data.data,
+            args.database.clone(),
+            args.blobs.clone(),
+        )?;
+        eprintln!("storage: {}", storage.describe());
         let config = ServerConfig {
+            storage,
             data: args.data.data.clone(),
             listen: args.listen,
             tls: args.tls_cert.zip(args.tls_key),
@@ -416,16 +431,33 @@ pub fn retention(command: RetentionCommand) -> Result<ExitCode> {
         if !data.data.join("keys/evidence.recipient").exists() {
             anyhow::bail!("{} is not a Custos data directory", data.data.display());
         }
-        let catalog: std::sync::Arc<dyn custos_catalog::Catalog> =
-            std::sync::Arc::new(custos_catalog_sqlite::SqliteCatalog::open(&data.data).await?);
-        let blobs = custos_blobs::BlobStore::local(&data.data.join("blobs"))?;
+        let storage = custos_server::storage::StorageConfig::resolve(&data.data, None, None)?;
+        let catalog = storage.open_catalog(&data.data).await?;
+        let blobs = storage.open_blobs(&data.data)?;
         let signer = std::sync::Arc::new(custos_server::audit::load_or_create_signer(&data.data)?);
         let sink = custos_server::retention::AuditSink::Direct {
             catalog: catalog.clone(),
             signer,
         };
         let now = custos_format::UtcMillis::now();
-        let report = custos_server::retention::sweep(&*catalog, &blobs, &sink, now).await?;
+        // One sweeper at a time, server nodes included.
+        let holder = format!("cli-{}", std::process::id());
+        let until = now.plus_millis(custos_server::SWEEP_LEASE_MILLIS);
+        if !catalog
+            .take_lease(custos_server::SWEEP_LEASE, &holder, now, until)
+            .await?
+        {
+            let (other, until) = catalog
+                .lease(custos_server::SWEEP_LEASE)
+                .await?
+                .unwrap_or_else(|| ("another sweeper".into(), now));
+            anyhow::bail!("{other} is sweeping (its lease runs until {until}); try again later");
+        }
+        let report = custos_server::retention::sweep(&*catalog, &blobs, &sink, now).await;
+        catalog
+            .release_lease(custos_server::SWEEP_LEASE, &holder)
+            .await?;
+        let report = report?;
         sink.record(
             custos_audit::AuditEvent::new(
                 now,

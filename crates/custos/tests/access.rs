@@ -43,6 +43,7 @@ impl World {
             Arc::new(move || UtcMillis::from_millis(clock_now.load(Ordering::SeqCst)).unwrap());
         let rt = tokio::runtime::Runtime::new().unwrap();
         let config = ServerConfig {
+            storage: Default::default(),
             data: data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             tls: None,
@@ -241,6 +242,11 @@ impl Drop for World {
     }
 }
 
+/// Endpoints that take a dock's credentials, never a person's session.
+fn dock_only(path: &str) -> bool {
+    path == "/api/v1/dock" || path.starts_with("/api/v1/dock/") || path.contains("/uploads")
+}
+
 #[test]
 fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
     let w = World::new();
@@ -334,7 +340,57 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             None,
             &["admin"],
         ),
+        (
+            "POST",
+            "/api/v1/users/nobody/disable".into(),
+            None,
+            &["admin"],
+        ),
+        (
+            "POST",
+            "/api/v1/users/nobody/reset-mfa".into(),
+            None,
+            &["admin"],
+        ),
         ("GET", "/api/v1/devices".into(), None, &["admin"]),
+        (
+            "POST",
+            "/api/v1/devices".into(),
+            Some(serde_json::json!({"device_id": "cam-new", "public_key": "zz"})),
+            &["admin"],
+        ),
+        (
+            "POST",
+            "/api/v1/devices/nope/revoke".into(),
+            None,
+            &["admin"],
+        ),
+        (
+            "PUT",
+            "/api/v1/devices/nope/officer".into(),
+            Some(serde_json::json!({"officer_id": "boa-1"})),
+            &["admin"],
+        ),
+        (
+            "GET",
+            "/api/v1/settings".into(),
+            None,
+            &["privacy-officer", "admin", "auditor"],
+        ),
+        (
+            "PUT",
+            "/api/v1/settings".into(),
+            Some(serde_json::json!({"retention": "0d", "purposes": []})),
+            &["admin"],
+        ),
+        ("GET", "/api/v1/docks".into(), None, &["admin"]),
+        (
+            "POST",
+            "/api/v1/docks".into(),
+            Some(serde_json::json!({"dock_id": "has spaces"})),
+            &["admin"],
+        ),
+        ("POST", "/api/v1/docks/nope/revoke".into(), None, &["admin"]),
         (
             "PUT",
             "/api/v1/devices/nope/retention".into(),
@@ -414,8 +470,15 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             None,
             &["reviewer", "privacy-officer"],
         ),
+        (
+            "POST",
+            format!("/api/v1/holds/{some_id}/release"),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
         // Docks' endpoints take dock credentials, never a person's session.
         ("GET", "/api/v1/dock".into(), None, &[]),
+        ("GET", "/api/v1/dock/cameras/cam-1".into(), None, &[]),
         (
             "POST",
             "/api/v1/uploads".into(),
@@ -433,9 +496,7 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
                 status != 401 && !(status == 403 && response["error"]["code"] == "forbidden");
             let right_refusal = match (token, expect_allowed) {
                 (None, _) => status == 401,
-                (Some(_), false) if path.contains("dock") || path.contains("uploads") => {
-                    status == 401
-                }
+                (Some(_), false) if dock_only(path) => status == 401,
                 (Some(_), false) => status == 403,
                 (Some(_), true) => was_allowed && status < 500,
             };
@@ -458,9 +519,7 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         .collect();
     let expected_refusals: usize = matrix
         .iter()
-        .filter(|(_, path, _, _)| {
-            !path.contains("dock") && !path.contains("uploads") && !path.ends_with("/session")
-        })
+        .filter(|(_, path, _, _)| !dock_only(path) && !path.ends_with("/session"))
         .map(|(_, _, _, allowed)| roles.len() - allowed.len())
         .sum();
     // Allowed roles asking for footage without a valid purpose and case are refused too.
@@ -741,7 +800,18 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "POST /api/v1/users",
         "POST /api/v1/users/{name}/unlock",
         "POST /api/v1/users/{name}/reset-password",
+        "POST /api/v1/users/{name}/disable",
+        "POST /api/v1/users/{name}/reset-mfa",
         "GET /api/v1/devices",
+        "POST /api/v1/devices",
+        "POST /api/v1/devices/{id}/revoke",
+        "PUT /api/v1/devices/{id}/officer",
+        "GET /api/v1/docks",
+        "GET /api/v1/settings",
+        "PUT /api/v1/settings",
+        "POST /api/v1/docks",
+        "POST /api/v1/docks/{id}/revoke",
+        "GET /api/v1/dock/cameras/{id}",
         "PUT /api/v1/devices/{id}/retention",
         "GET /api/v1/retention",
         "PUT /api/v1/recordings/{id}/retention",
@@ -751,6 +821,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "POST /api/v1/cases/{id}/close",
         "POST /api/v1/cases/{id}/holds",
         "POST /api/v1/holds/{id}/approve",
+        "POST /api/v1/holds/{id}/release",
         "GET /api/v1/dock",
         "POST /api/v1/uploads",
         "PATCH /api/v1/uploads/{id}",

@@ -572,6 +572,15 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
         ),
         (vec!["device", "press", "record", "--dir"], "not running"),
         (vec!["device", "status", "--dir"], "not a camera"),
+        (vec!["dock", "checkout", "--camera"], "name the officer"),
+        (
+            vec!["dock", "checkout", "--server", "https://x", "--camera"],
+            "--dock-id",
+        ),
+        (
+            vec!["dock", "checkout", "--officer", "boa 1", "--camera"],
+            "not an identifier",
+        ),
     ] {
         let out = run(custos().args(&args).arg(tmp.path().join("c")));
         assert!(!out.status.success(), "{args:?}");
@@ -606,31 +615,152 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
 }
 
 #[test]
-fn demo_runs_a_shift_whose_recordings_verify() {
+fn demo_serves_its_shift_to_each_role_and_the_audit_log_verifies() {
+    use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("demo");
-    let out = ok(custos().arg("demo").arg("--data").arg(&data));
+    let mut child = custos()
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--language",
+            "en",
+            "--data",
+        ])
+        .arg(&data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let ready = line.starts_with("Ready in ");
+        printed.push(line);
+        if ready {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let out = printed.join("\n");
     assert!(out.contains("custos-demo-only"), "{out}");
-    let cam = data.join("camera-zuid-01");
-    let verified = ok(custos()
-        .args(["verify-recording", "--dir"])
-        .arg(&cam)
-        .arg("--data")
-        .arg(data.join("server"))
-        .env("CUSTOS_PASSPHRASE", "custos-demo-only"));
-    assert_eq!(
-        verified.matches("content decrypted and matches").count(),
-        2,
-        "{verified}"
+    assert!(out.contains("zuid-01: 2 stored"), "{out}");
+    assert!(out.contains("noord-02: 1 stored"), "{out}");
+    let port = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Sign in at https://127.0.0.1:"))
+        .and_then(|l| l.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {out}"))
+        .to_owned();
+    // The table of logins: user, role, password, TOTP secret.
+    let login = |name: &str| -> (String, String) {
+        let row = out
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|cols| cols.len() == 4 && cols[0] == name)
+            .unwrap_or_else(|| panic!("no login for {name} in {out}"));
+        (row[2].to_owned(), row[3].to_owned())
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = std::fs::read(data.join("server/tls/cert.pem")).unwrap();
+    let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+                    cert,
+                ])))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let base = format!("https://localhost:{port}");
+    let sign_in = |name: &str| -> String {
+        let (password, _) = login(name);
+        // `custos demo code` gives the current code, as a person would ask it.
+        let code = ok(custos().args(["demo", "code", name, "--data"]).arg(&data));
+        let mut r = agent
+            .post(format!("{base}/api/v1/session"))
+            .send_json(serde_json::json!({
+                "name": name, "password": password, "code": code.trim()
+            }))
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "{name}: {}",
+            r.body_mut().read_to_string().unwrap()
+        );
+        let session: serde_json::Value = r.body_mut().read_json().unwrap();
+        assert_eq!(session["password_change_required"], false);
+        session["token"].as_str().unwrap().to_owned()
+    };
+    let recordings = |token: &str| -> (u16, serde_json::Value) {
+        let mut r = agent
+            .get(format!("{base}/api/v1/recordings"))
+            .header("authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or_default())
+    };
+    let (status, all) = recordings(&sign_in("reviewer"));
+    assert_eq!(status, 200);
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    let mut cameras: Vec<&str> = all
+        .iter()
+        .map(|r| r["device_id"].as_str().unwrap())
+        .collect();
+    cameras.sort();
+    assert_eq!(cameras, ["noord-02", "zuid-01", "zuid-01"]);
+    // The officer sees their own two; the admin sees none.
+    let (status, own) = recordings(&sign_in("officer"));
+    assert_eq!((status, own.as_array().unwrap().len()), (200, 2));
+    assert_eq!(recordings(&sign_in("admin")).0, 403);
+    // The cameras hold nothing after docking.
+    for cam in ["camera-zuid-01", "camera-noord-02"] {
+        let camera = self::status(&data.join(cam));
+        assert_eq!(camera["pending_offload"], 0, "{cam}: {camera}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let verified = run(custos()
+        .args(["audit", "verify", "--data"])
+        .arg(data.join("server")));
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
     );
+    let out = run(custos()
+        .args(["demo", "code", "nobody", "--data"])
+        .arg(&data));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no demo person `nobody`"));
+
     // Re-running replaces its own demo, but never a directory it did not make.
-    ok(custos().arg("demo").arg("--data").arg(&data));
+    ok(custos()
+        .args(["demo", "--no-serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data));
     let foreign = tmp.path().join("not-a-demo");
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("precious.txt"), b"keep").unwrap();
-    let out = run(custos().arg("demo").arg("--data").arg(&foreign));
+    let out = run(custos()
+        .args(["demo", "--no-serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&foreign));
     assert!(!out.status.success());
     assert!(foreign.join("precious.txt").exists());
+    // A damaged logins file is named, not trusted.
+    std::fs::write(data.join("demo-logins.json"), b"{not json").unwrap();
+    let out = run(custos()
+        .args(["demo", "code", "reviewer", "--data"])
+        .arg(&data));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"));
 }
 
 /// A server started from the CLI on port 0; killed when dropped.

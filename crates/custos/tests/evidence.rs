@@ -666,6 +666,7 @@ async fn retention_categories_have_their_own_periods_and_the_privacy_officer_mov
     // A restart that no longer defines a camera's category refuses to start
     // rather than keep its recordings for some other period.
     let config = custos_server::ServerConfig {
+        storage: Default::default(),
         data: w.data.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: None,
@@ -784,6 +785,61 @@ async fn a_hold_may_need_a_second_person_and_cases_are_checked() {
     let due = custos_format::UtcMillis::parse(got["case"]["due_at"].as_str().unwrap()).unwrap();
     let days = (due.as_millis() - opened.as_millis()) / DAY;
     assert!((28..=31).contains(&days), "{days}");
+    // One hold released before its case closes: audited, and the recording
+    // then stays at least the grace period (7 days), never less.
+    let release = format!(
+        "/api/v1/holds/{}/release",
+        hold["hold_id"].as_str().unwrap()
+    );
+    let before_release = w
+        .server
+        .deployment
+        .catalog
+        .recording(recording.recording_id)
+        .await
+        .unwrap()
+        .unwrap();
+    w.clock_offset
+        .fetch_add(40 * DAY, std::sync::atomic::Ordering::SeqCst);
+    let tb = w.sign_in(&bert).await;
+    let grace_end = (w.server.deployment.clock)().plus_millis(7 * DAY);
+    let released = w.call("POST", &release, Some(&tb), None, &[]).await;
+    assert_eq!(released.status, 200, "{}", released.json());
+    assert_eq!(released.json()["released_by"], "bert");
+    assert_eq!(
+        w.call("POST", &release, Some(&tb), None, &[]).await.status,
+        409,
+        "released once"
+    );
+    assert_eq!(
+        w.call(
+            "POST",
+            "/api/v1/holds/not-a-uuid/release",
+            Some(&tb),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        404
+    );
+    let after = w
+        .server
+        .deployment
+        .catalog
+        .recording(recording.recording_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.delete_after >= grace_end && after.delete_after > before_release.delete_after);
+    assert!(w.sweep((w.server.deployment.clock)()).await.deleted == 0);
+    let releases: Vec<_> = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "hold.release")
+        .collect();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].case.as_deref(), Some(case.as_str()));
 }
 
 /// Debian's Chromium plays the decrypted stream in a `<video>` and seeks in

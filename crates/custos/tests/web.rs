@@ -7,6 +7,8 @@ mod common;
 
 use common::*;
 
+const DAY: i64 = 86_400_000;
+
 /// An HTTP answer that does not follow redirects.
 struct Page {
     status: u16,
@@ -664,17 +666,1112 @@ async fn an_admin_sees_no_footage_and_the_language_follows_the_choice() {
         .contains("<html lang=\"nl\">"));
 }
 
+/// `data-NAME="…"` values in a page, in order.
+fn data_values(page: &Page, name: &str) -> Vec<String> {
+    let needle = format!("data-{name}=\"");
+    page.body
+        .match_indices(&needle)
+        .map(|(at, _)| {
+            let rest = &page.body[at + needle.len()..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn cases_are_opened_recordings_secured_approved_by_a_second_person_released_and_closed() {
+    let w = world_with(custos_access::Policy {
+        hold_needs_second_approver: true,
+        ..Default::default()
+    })
+    .await;
+    let r = w.one_recording("cam-a", 20).await;
+    let id = r.recording_id.to_string();
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let mut b = Browser::new(&w, "en");
+    assert_eq!(b.sign_in(&w, &rita).await.status, 303);
+    let cases = b.get("/cases").await;
+    assert_eq!(cases.status, 200);
+    assert!(cases.body.contains("data-nav=\"cases\""));
+    let csrf = Browser::csrf(&cases);
+
+    // Garbage, a missing reference and a forged form are refused, the form kept.
+    let forged = b
+        .post(
+            "/cases",
+            &[("csrf", "forged"), ("kind", "complaint"), ("label", "x")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    for (fields, status, code) in [
+        (
+            vec![("kind", "police-request"), ("label", "PV asked")],
+            400,
+            "error-reference-needed",
+        ),
+        (
+            vec![("kind", "party"), ("label", "x")],
+            400,
+            "error-invalid",
+        ),
+        (
+            vec![("kind", "complaint"), ("label", "")],
+            400,
+            "error-invalid",
+        ),
+        (
+            vec![
+                ("kind", "complaint"),
+                ("label", "x"),
+                ("case_id", "has spaces"),
+            ],
+            400,
+            "error-invalid",
+        ),
+    ] {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend(fields.iter().copied());
+        let page = b.post("/cases", &all).await;
+        assert_eq!(page.status, status, "{fields:?}");
+        assert!(
+            page.body.contains(&format!("data-error=\"{code}\"")),
+            "{fields:?}: {}",
+            page.body
+        );
+    }
+    let kept = b
+        .post(
+            "/cases",
+            &[
+                ("csrf", &csrf),
+                ("kind", "police-request"),
+                ("label", "PV asked"),
+            ],
+        )
+        .await;
+    assert!(
+        kept.body.contains("value=\"PV asked\""),
+        "the form keeps what was typed"
+    );
+    assert!(w
+        .server
+        .deployment
+        .catalog
+        .cases()
+        .await
+        .unwrap()
+        .is_empty());
+
+    let opened = b
+        .post(
+            "/cases",
+            &[
+                ("csrf", &csrf),
+                ("kind", "complaint"),
+                ("label", "Complaint 2026-17"),
+                ("case_id", "K-17"),
+                ("reference", ""),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (opened.status, opened.location.as_deref()),
+        (303, Some("/cases/K-17"))
+    );
+    let again = b
+        .post(
+            "/cases",
+            &[
+                ("csrf", &csrf),
+                ("kind", "complaint"),
+                ("label", "x"),
+                ("case_id", "K-17"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    assert!(again.body.contains("data-error=\"error-exists\""));
+
+    // Securing a recording: a bad number and an unknown one are the form's errors.
+    for (recording, status, code) in [
+        ("not-a-uuid", 400, "error-recording-id"),
+        (
+            "0190f0c4-0000-7000-8000-000000000001",
+            404,
+            "error-recording-not-found",
+        ),
+        (id.as_str(), 400, "error-invalid"),
+    ] {
+        let reason = if status == 400 && code == "error-invalid" {
+            ""
+        } else {
+            "seen at the scene"
+        };
+        let page = b
+            .post(
+                "/cases/K-17/holds",
+                &[
+                    ("csrf", &csrf),
+                    ("recording_id", recording),
+                    ("reason", reason),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, status, "{recording}");
+        assert!(
+            page.body.contains(&format!("data-error=\"{code}\"")),
+            "{recording}: {}",
+            page.body
+        );
+    }
+    let placed = b
+        .post(
+            "/cases/K-17/holds",
+            &[
+                ("csrf", &csrf),
+                ("recording_id", &id),
+                ("reason", "complaint about the stop"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (placed.status, placed.location.as_deref()),
+        (303, Some("/cases/K-17"))
+    );
+    let case = b.get("/cases/K-17").await;
+    assert_eq!(data_values(&case, "state"), ["pending"]);
+    assert!(
+        !case.body.contains("/approve\""),
+        "the placer is offered no approval"
+    );
+    let first_hold = data_values(&case, "hold").remove(0);
+
+    // From the recording's page, a second hold for the same case.
+    let page = b.get(&format!("/recordings/{id}")).await;
+    assert!(page.body.contains("id=\"secure-recording\""));
+    assert!(page.body.contains("<option value=\"K-17\">"));
+    let secured = b
+        .post(
+            &format!("/recordings/{id}/secure"),
+            &[("csrf", &csrf), ("case", "K-17"), ("reason", "second look")],
+        )
+        .await;
+    assert_eq!(
+        secured.location.as_deref(),
+        Some(format!("/recordings/{id}").as_str())
+    );
+    let case = b.get("/cases/K-17").await;
+    let holds = data_values(&case, "hold");
+    assert_eq!(holds.len(), 2);
+    let second_hold = holds[1].clone();
+    // Approving one's own hold is refused (four eyes) and audited.
+    let own = b
+        .post(&format!("/holds/{first_hold}/approve"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(own.status, 403);
+    assert!(own.body.contains("data-error=\"error-four-eyes\""));
+
+    // The privacy officer approves the first, the reviewer releases the second.
+    let mut p = Browser::new(&w, "nl");
+    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    let seen = p.get("/cases/K-17").await;
+    assert!(seen.body.contains(&format!("/holds/{first_hold}/approve")));
+    let approved = p
+        .post(
+            &format!("/holds/{first_hold}/approve"),
+            &[("csrf", &Browser::csrf(&seen))],
+        )
+        .await;
+    assert_eq!(
+        (approved.status, approved.location.as_deref()),
+        (303, Some("/cases/K-17"))
+    );
+    let released = b
+        .post(&format!("/holds/{second_hold}/release"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(released.status, 303);
+    let twice = b
+        .post(&format!("/holds/{second_hold}/release"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(twice.status, 409);
+    let case = b.get("/cases/K-17").await;
+    assert_eq!(data_values(&case, "state"), ["in-force", "released"]);
+    let held = b.get("/recordings?held=yes").await;
+    assert!(held.body.contains(&format!("data-recording=\"{id}\"")));
+
+    // Closing releases what is left; the forms are gone.
+    let closed = b.post("/cases/K-17/close", &[("csrf", &csrf)]).await;
+    assert_eq!(closed.status, 303);
+    let case = b.get("/cases/K-17").await;
+    assert_eq!(data_values(&case, "state"), ["released", "released"]);
+    assert!(
+        !case.body.contains("id=\"add-recording\"") && !case.body.contains("id=\"close-case\"")
+    );
+    let late = b
+        .post(
+            "/cases/K-17/holds",
+            &[
+                ("csrf", &csrf),
+                ("recording_id", &id),
+                ("reason", "too late"),
+            ],
+        )
+        .await;
+    assert_eq!(late.status, 409);
+    assert!(late.body.contains("data-error=\"error-case-closed\""));
+    let list = b.get("/cases").await;
+    assert_eq!(data_values(&list, "case"), ["K-17"]);
+    assert!(list.body.contains("id=\"closed-cases\""));
+
+    // Every step is the API's audit entry, under the API's action names.
+    let entries = audit_actions(&w).await;
+    let count = |action: &str, outcome: &str| {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && e["outcome"] == outcome && e["case"] == "K-17")
+            .count()
+    };
+    assert_eq!(count("case.open", "ok"), 1);
+    assert_eq!(count("hold.place", "ok"), 2);
+    assert_eq!(count("hold.approve", "ok"), 1);
+    assert_eq!(count("hold.release", "ok"), 2);
+    assert_eq!(count("case.close", "ok"), 1);
+    assert!(entries.iter().any(|e| e["action"] == "hold.approve"
+        && e["outcome"] == "refused"
+        && e["actor"] == "user:rita"));
+
+    // Neither an admin nor an auditor works on cases.
+    for (name, role) in [("adam", "admin"), ("aude", "auditor")] {
+        let who = w.add_user(name, role, None).await;
+        let mut x = Browser::new(&w, "en");
+        x.sign_in(&w, &who).await;
+        let page = x.get("/cases").await;
+        assert_eq!(page.status, 403, "{role}");
+        assert!(!page.body.contains("data-nav=\"cases\""));
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering() {
+    let w = world().await;
+    let r = w.one_recording("cam-a", 20).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    // Rita tries the player without a purpose (refused), then with one.
+    let mut b = Browser::new(&w, "en");
+    b.sign_in(&w, &rita).await;
+    let token = w.sign_in(&rita).await;
+    let case = open_case(&w, &token, "complaint 3").await;
+    b.get(&format!(
+        "/recordings/{}/play?purpose=complaint",
+        r.recording_id
+    ))
+    .await;
+    b.get(&format!(
+        "/recordings/{}/play?purpose=complaint&case={case}",
+        r.recording_id
+    ))
+    .await;
+
+    let mut p = Browser::new(&w, "en");
+    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    // The start page of a privacy officer is the recordings list; of an auditor, this.
+    let log = p.get("/audit").await;
+    assert_eq!(log.status, 200);
+    assert!(
+        log.body.contains("data-signature=\"valid\""),
+        "{}",
+        log.body
+    );
+    assert!(log.body.contains("data-nav=\"audit\""));
+    let all = data_values(&log, "index");
+    assert!(all.len() > 5);
+    assert!(
+        all.windows(2)
+            .all(|x| x[0].parse::<u64>().unwrap() > x[1].parse::<u64>().unwrap()),
+        "newest first"
+    );
+
+    let mine = p.get("/audit?actor=rita&outcome=refused").await;
+    assert_eq!(data_values(&mine, "outcome"), ["refused"]);
+    assert!(mine.body.contains("recording.player"));
+    let played = p
+        .get(&format!("/audit?object={}&case={case}", r.recording_id))
+        .await;
+    assert_eq!(data_values(&played, "outcome"), ["ok"], "{}", played.body);
+    assert!(played
+        .body
+        .contains(&format!("href=\"/recordings/{}\"", r.recording_id)));
+    let family = p.get("/audit?action=session.").await;
+    assert!(!data_values(&family, "index").is_empty());
+    for bad in [
+        "/audit?from=yesterday",
+        "/audit?outcome=maybe",
+        "/audit?page=0",
+    ] {
+        let page = p.get(bad).await;
+        assert_eq!(page.status, 400, "{bad}");
+        assert!(page.body.contains("data-error=\"filter-"), "{bad}");
+    }
+
+    // The CSV export: the same filter, oldest first, leaf hashes as stored.
+    let csv = p.get("/audit/export.csv?actor=rita").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(csv
+        .header("content-disposition")
+        .is_some_and(|d| d.starts_with("attachment; filename=\"custos-audit-")));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines[0], custos_audit::csv::CSV_HEADER);
+    let stored = w
+        .server
+        .deployment
+        .catalog
+        .audit_entries(0, 100_000)
+        .await
+        .unwrap();
+    let rita_rows: Vec<_> = stored
+        .iter()
+        .filter(|e| {
+            serde_json::from_slice::<serde_json::Value>(&e.bytes).unwrap()["actor"] == "user:rita"
+        })
+        .collect();
+    assert_eq!(lines.len() - 1, rita_rows.len());
+    for (line, row) in lines[1..].iter().zip(&rita_rows) {
+        assert!(line.starts_with(&format!("{},", row.index)));
+        assert!(line.ends_with(&hex_of(&row.leaf_hash)), "{line}");
+    }
+    let exports: Vec<_> = audit_actions(&w)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "audit.export")
+        .collect();
+    assert_eq!(exports.len(), 1, "the export is itself audited");
+    assert_eq!(exports[0]["actor"], "user:petra");
+
+    // Checking the whole log: fine, then an edited entry is found and named.
+    let csrf = Browser::csrf(&log);
+    let checked = p.post("/audit/verify", &[("csrf", &csrf)]).await;
+    assert!(
+        checked.body.contains("data-verification=\"ok\""),
+        "{}",
+        checked.body
+    );
+    let victim = rita_rows[0].index;
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3\ndb = sqlite3.connect({:?})\n\
+             db.execute(\"UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), 'user:rita', 'user:nora') AS BLOB) WHERE idx = {victim}\")\n\
+             db.commit()\n",
+            w.data.join("catalog.sqlite").to_str().unwrap()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let checked = p.post("/audit/verify", &[("csrf", &csrf)]).await;
+    assert!(
+        checked.body.contains("data-verification=\"failed\""),
+        "{}",
+        checked.body
+    );
+    assert!(
+        checked.body.contains(&format!("number {victim}.")),
+        "the first bad entry is named: {}",
+        checked.body
+    );
+    let forged = p.post("/audit/verify", &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403);
+
+    // Reviewers and admins have no audit log; an auditor starts there.
+    let refused = b.get("/audit").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(b.get("/audit/export.csv").await.status, 403);
+    let aude = w.add_user("aude", "auditor", None).await;
+    let mut a = Browser::new(&w, "de");
+    a.sign_in(&w, &aude).await;
+    let start = a.get("/").await;
+    assert_eq!(start.location.as_deref(), Some("/audit"));
+    let log = a.get("/audit").await;
+    assert_eq!(log.status, 200);
+    assert!(log.body.contains("Protokoll"));
+}
+
+#[tokio::test]
+async fn integrity_incidents_are_listed_filtered_and_kept_from_reviewers() {
+    let w = world().await;
+    let r = w.one_recording("cam-a", 10).await;
+    let catalog = &w.server.deployment.catalog;
+    for (kind, sequence, recording) in [
+        (custos_catalog::IncidentKind::Gap, Some(3), None),
+        (
+            custos_catalog::IncidentKind::BadSignature,
+            Some(5),
+            Some(r.recording_id),
+        ),
+    ] {
+        catalog
+            .add_incident(
+                &custos_catalog::NewIncident {
+                    kind,
+                    device_id: Some("cam-a".into()),
+                    dock_id: Some("dock-1".into()),
+                    sequence,
+                    recording_id: recording,
+                    detail: "<script>alert(1)</script>".into(),
+                },
+                w.now(),
+            )
+            .await
+            .unwrap();
+    }
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let mut p = Browser::new(&w, "nl");
+    p.sign_in(&w, &petra).await;
+    let all = p.get("/incidents").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(data_values(&all, "incident"), ["bad-signature", "gap"]);
+    assert!(all.body.contains("handtekening"), "in Dutch");
+    assert!(!all.body.contains("<script>alert"), "details are escaped");
+    assert!(all
+        .body
+        .contains(&format!("href=\"/recordings/{}\"", r.recording_id)));
+    let gaps = p.get("/incidents?kind=gap&camera=cam-a").await;
+    assert_eq!(data_values(&gaps, "incident"), ["gap"]);
+    let none = p.get("/incidents?camera=cam-z").await;
+    assert!(none.body.contains("id=\"no-incidents\""));
+    let bad = p.get("/incidents?kind=meteor").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("data-error=\"filter-kind\""));
+    // The admin sees incidents (devices are theirs) but no way to a recording.
+    let adam = w.add_user("adam", "admin", None).await;
+    let mut a = Browser::new(&w, "en");
+    a.sign_in(&w, &adam).await;
+    let seen = a.get("/incidents").await;
+    assert_eq!(data_values(&seen, "incident").len(), 2);
+    assert!(!seen.body.contains("href=\"/recordings/"));
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let mut b = Browser::new(&w, "en");
+    b.sign_in(&w, &rita).await;
+    assert_eq!(b.get("/incidents").await.status, 403);
+    let listed = audit_actions(&w)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "incidents.list")
+        .count();
+    assert!(listed >= 5, "every look is audited: {listed}");
+}
+
+/// The value a one-time page shows for `data-secret="KIND"`.
+fn shown_secret(page: &Page, kind: &str) -> String {
+    let needle = format!("data-secret=\"{kind}\">");
+    let at = page
+        .body
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {kind} in {}", page.body));
+    let rest = &page.body[at + needle.len()..];
+    unescape(&rest[..rest.find('<').unwrap()])
+}
+
+/// A sign-in over the API: its status (the clock moves to a fresh TOTP step).
+async fn api_sign_in(w: &World, name: &str, password: &str, secret: &str) -> u16 {
+    w.clock_offset
+        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+    let code = custos_server::auth::totp_code(secret, w.now()).unwrap();
+    w.call(
+        "POST",
+        "/api/v1/session",
+        None,
+        Some(serde_json::json!({"name": name, "password": password, "code": code})),
+        &[],
+    )
+    .await
+    .status
+}
+
+#[tokio::test]
+async fn an_admin_adds_people_resets_their_password_and_authenticator_unlocks_and_disables() {
+    let w = world().await;
+    let adam = w.add_user("adam", "admin", None).await;
+    let mut b = Browser::new(&w, "en");
+    assert_eq!(b.sign_in(&w, &adam).await.status, 303);
+    assert_eq!(b.get("/").await.location.as_deref(), Some("/admin/users"));
+    let users = b.get("/admin/users").await;
+    assert_eq!(users.status, 200);
+    assert_eq!(data_values(&users, "user"), ["adam"]);
+    let csrf = Browser::csrf(&users);
+
+    for (fields, status, code) in [
+        (
+            vec![("name", "Has Space"), ("role", "reviewer")],
+            400,
+            "error-invalid",
+        ),
+        (
+            vec![("name", "olga"), ("role", "officer")],
+            400,
+            "error-invalid",
+        ),
+        (
+            vec![("name", "x"), ("role", "superuser")],
+            400,
+            "error-invalid",
+        ),
+    ] {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend(fields.iter().copied());
+        let page = b.post("/admin/users", &all).await;
+        assert_eq!(page.status, status, "{fields:?}");
+        assert!(
+            page.body.contains(&format!("data-error=\"{code}\"")),
+            "{fields:?}"
+        );
+    }
+    let added = b
+        .post(
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "rita"),
+                ("role", "reviewer"),
+                ("officer_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(added.header("cache-control"), Some("no-store"));
+    let password = shown_secret(&added, "password");
+    let secret = shown_secret(&added, "totp");
+    assert!(password.len() >= 20 && secret.len() >= 32);
+    let again = b
+        .post(
+            "/admin/users",
+            &[("csrf", &csrf), ("name", "rita"), ("role", "auditor")],
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    assert!(again.body.contains("data-error=\"error-exists\""));
+    assert_eq!(api_sign_in(&w, "rita", &password, &secret).await, 200);
+
+    // A new authenticator: the old secret stops working, the new one works.
+    let mfa = b
+        .post("/admin/users/rita/reset-mfa", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(mfa.status, 200);
+    let new_secret = shown_secret(&mfa, "totp");
+    assert_ne!(new_secret, secret);
+    assert_eq!(api_sign_in(&w, "rita", &password, &secret).await, 401);
+    assert_eq!(api_sign_in(&w, "rita", &password, &new_secret).await, 200);
+    // A new password: the old one stops working.
+    let reset = b
+        .post("/admin/users/rita/reset-password", &[("csrf", &csrf)])
+        .await;
+    let new_password = shown_secret(&reset, "password");
+    assert_eq!(api_sign_in(&w, "rita", &password, &new_secret).await, 401);
+    assert_eq!(
+        api_sign_in(&w, "rita", &new_password, &new_secret).await,
+        200
+    );
+
+    // Locked after five failures; the admin unlocks.
+    for _ in 0..5 {
+        api_sign_in(&w, "rita", "wrong password!", &new_secret).await;
+    }
+    let page = b.get("/admin/users").await;
+    assert!(
+        page.body
+            .contains("data-user=\"rita\" data-state=\"locked\""),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        b.post("/admin/users/rita/unlock", &[("csrf", &csrf)])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        api_sign_in(&w, "rita", &new_password, &new_secret).await,
+        200
+    );
+
+    // Disabled: no more sign-ins; one's own account cannot be disabled.
+    assert_eq!(
+        b.post("/admin/users/rita/disable", &[("csrf", &csrf)])
+            .await
+            .status,
+        303
+    );
+    let page = b.get("/admin/users").await;
+    assert!(page
+        .body
+        .contains("data-user=\"rita\" data-state=\"disabled\""));
+    assert_eq!(
+        api_sign_in(&w, "rita", &new_password, &new_secret).await,
+        401
+    );
+    let own = b
+        .post("/admin/users/adam/disable", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(own.status, 409);
+    assert!(own.body.contains("data-error=\"error-self\""));
+    assert_eq!(
+        b.post("/admin/users/nobody/unlock", &[("csrf", &csrf)])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        b.post("/admin/users/rita/unlock", &[("csrf", "forged")])
+            .await
+            .status,
+        403
+    );
+
+    let entries = audit_actions(&w).await;
+    for action in [
+        "user.add",
+        "user.mfa-reset",
+        "user.password-reset",
+        "user.unlock",
+        "user.disable",
+    ] {
+        assert!(
+            entries.iter().any(|e| e["action"] == action
+                && e["outcome"] == "ok"
+                && e["actor"] == "user:adam"
+                && e["object"] == "user:rita"),
+            "{action}"
+        );
+    }
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "user.disable" && e["outcome"] == "refused"));
+
+    // The privacy officer sees who may sign in, and changes nothing.
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let mut p = Browser::new(&w, "en");
+    p.sign_in(&w, &petra).await;
+    let list = p.get("/admin/users").await;
+    assert_eq!(list.status, 200);
+    assert!(!list.body.contains("id=\"add-user\"") && !list.body.contains("/disable\""));
+    let csrf_p = Browser::csrf(&list);
+    let refused = p
+        .post(
+            "/admin/users",
+            &[("csrf", &csrf_p), ("name", "mallory"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(p.get("/admin/devices").await.status, 403);
+}
+
+#[tokio::test]
+async fn an_admin_enrolls_assigns_and_revokes_cameras_and_docks_and_the_dock_follows() {
+    let w = world().await;
+    let adam = w.add_user("adam", "admin", None).await;
+    let mut b = Browser::new(&w, "en");
+    b.sign_in(&w, &adam).await;
+    let page = b.get("/admin/devices").await;
+    assert_eq!(page.status, 200);
+    let csrf = Browser::csrf(&page);
+    // The world's own dock is listed.
+    assert_eq!(data_values(&page, "dock"), ["dock-1"]);
+
+    let cam = w.camera("cam-p", 0, false).await;
+    let key = cam.verifying_key().unwrap().to_hex();
+    for (fields, code) in [
+        (
+            vec![("device_id", "cam-p"), ("public_key", "zz")],
+            "error-bad-key",
+        ),
+        (
+            vec![("device_id", "cam p"), ("public_key", key.as_str())],
+            "error-invalid",
+        ),
+        (
+            vec![
+                ("device_id", "cam-p"),
+                ("public_key", key.as_str()),
+                ("retention_category", "forever"),
+            ],
+            "error-unknown-category",
+        ),
+    ] {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend(fields.iter().copied());
+        let refused = b.post("/admin/devices/cameras", &all).await;
+        assert_eq!(refused.status, 400, "{fields:?}");
+        assert!(
+            refused.body.contains(&format!("data-error=\"{code}\"")),
+            "{fields:?}"
+        );
+    }
+    let enrolled = b
+        .post(
+            "/admin/devices/cameras",
+            &[
+                ("csrf", &csrf),
+                ("device_id", "cam-p"),
+                ("public_key", &key),
+                ("retention_category", "standard"),
+                ("assigned_officer", "boa-9"),
+            ],
+        )
+        .await;
+    assert_eq!(enrolled.status, 303);
+    let twice = b
+        .post(
+            "/admin/devices/cameras",
+            &[
+                ("csrf", &csrf),
+                ("device_id", "cam-p"),
+                ("public_key", &key),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status, 409);
+
+    // A dock checking the camera out asks the server whose it is.
+    let dock_config = w.dock_config.clone();
+    let ask = |cam: custos_camera::CameraDir| {
+        let config = dock_config.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                custos_dock::Dock::new(config)
+                    .unwrap()
+                    .checkout_assigned(&cam)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(ask(cam.clone()).await, Ok("boa-9".to_owned()));
+    assert_eq!(
+        cam.load_config().unwrap().officer_id.as_deref(),
+        Some("boa-9")
+    );
+    // Back to the pool: the dock needs to be told an officer.
+    let pooled = b
+        .post(
+            "/admin/devices/cameras/cam-p/settings",
+            &[
+                ("csrf", &csrf),
+                ("retention_category", "standard"),
+                ("assigned_officer", ""),
+            ],
+        )
+        .await;
+    assert_eq!(pooled.status, 303);
+    assert!(ask(cam.clone()).await.unwrap_err().contains("pool camera"));
+    let bad = b
+        .post(
+            "/admin/devices/cameras/cam-p/settings",
+            &[("csrf", &csrf), ("assigned_officer", "boa 9")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let unknown = w.camera("cam-x", 0, false).await;
+    assert!(ask(unknown)
+        .await
+        .unwrap_err()
+        .contains("does not know camera cam-x"));
+    // Revoked: the dock will not hand it out.
+    assert_eq!(
+        b.post("/admin/devices/cameras/cam-p/revoke", &[("csrf", &csrf)])
+            .await
+            .status,
+        303
+    );
+    assert!(ask(cam.clone()).await.unwrap_err().contains("revoked"));
+    let page = b.get("/admin/devices").await;
+    assert!(page
+        .body
+        .contains("data-camera=\"cam-p\" data-state=\"revoked\""));
+    assert_eq!(
+        b.post("/admin/devices/cameras/cam-p/revoke", &[("csrf", &csrf)])
+            .await
+            .status,
+        409
+    );
+
+    // A new dock: its token is shown once and works until revoked.
+    let dock = b
+        .post(
+            "/admin/devices/docks",
+            &[("csrf", &csrf), ("dock_id", "dock-2")],
+        )
+        .await;
+    assert_eq!(dock.status, 200);
+    let token = shown_secret(&dock, "token");
+    let whoami = |token: String| {
+        let w = &w;
+        async move {
+            w.call(
+                "GET",
+                "/api/v1/dock",
+                Some(&format!("dock-2:{token}")),
+                None,
+                &[],
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(whoami(token.clone()).await, 200);
+    assert_eq!(
+        b.post("/admin/devices/docks/dock-2/revoke", &[("csrf", &csrf)])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(whoami(token).await, 403, "a revoked dock is refused");
+    let bad_dock = b
+        .post(
+            "/admin/devices/docks",
+            &[("csrf", &csrf), ("dock_id", "dock 3")],
+        )
+        .await;
+    assert_eq!(bad_dock.status, 400);
+
+    let entries = audit_actions(&w).await;
+    for (action, object) in [
+        ("camera.enroll", "camera:cam-p"),
+        ("camera.officer", "camera:cam-p"),
+        ("camera.revoke", "camera:cam-p"),
+        ("dock.enroll", "dock:dock-2"),
+        ("dock.revoke", "dock:dock-2"),
+    ] {
+        assert!(
+            entries.iter().any(|e| e["action"] == action
+                && e["object"] == object
+                && e["actor"] == "user:adam"),
+            "{action}"
+        );
+    }
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "camera.lookup" && e["actor"] == "dock:dock-1"));
+}
+
+async fn post_settings(b: &mut Browser, fields: Vec<(String, String)>) -> Page {
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.post("/admin/settings", &refs).await
+}
+
+#[tokio::test]
+async fn an_admin_changes_retention_and_purposes_which_apply_to_new_recordings_and_survive_a_restart(
+) {
+    let w = world().await;
+    let adam = w.add_user("adam", "admin", None).await;
+    let mut b = Browser::new(&w, "en");
+    b.sign_in(&w, &adam).await;
+    let page = b.get("/admin/settings").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("data-setting=\"retention\">28d<"),
+        "{}",
+        page.body
+    );
+    let csrf = Browser::csrf(&page);
+    let save = |retention: &str, categories: &str, purposes: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.clone()),
+            ("retention".to_owned(), retention.to_owned()),
+            ("categories".to_owned(), categories.to_owned()),
+            ("purposes".to_owned(), purposes.to_owned()),
+        ]
+    };
+    for (fields, status, code) in [
+        (save("forever", "", "complaint"), 400, "error-bad-period"),
+        (save("30m", "", "complaint"), 400, "error-bad-period"),
+        (save("28d", "oops", "complaint"), 400, "error-bad-category"),
+        (
+            save("28d", "Training=2d", "complaint"),
+            400,
+            "error-bad-category",
+        ),
+        (save("28d", "", ""), 400, "error-bad-purposes"),
+        (
+            save("28d", "", "complaint\ncomplaint"),
+            400,
+            "error-bad-purposes",
+        ),
+        (save("28d", "", "<script>"), 400, "error-bad-purposes"),
+    ] {
+        let answer = post_settings(&mut b, fields.clone()).await;
+        assert_eq!(answer.status, status, "{fields:?}");
+        assert!(
+            answer.body.contains(&format!("data-error=\"{code}\"")),
+            "{fields:?}: {}",
+            answer.body
+        );
+        assert!(!answer.body.contains("<script>\n"), "escaped");
+    }
+    assert_eq!(w.server.deployment.retention().default_millis, 28 * DAY);
+
+    let saved = post_settings(
+        &mut b,
+        save(
+            "72h",
+            "training=2d",
+            "investigation\ncomplaint\npolice-request",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (saved.status, saved.location.as_deref()),
+        (303, Some("/admin/settings?saved=1"))
+    );
+    let page = b.get("/admin/settings?saved=1").await;
+    assert!(page.body.contains("data-saved=\"yes\""));
+    // 72 hours are shown as the 3 days they are.
+    assert!(page.body.contains("data-setting=\"retention\">3d<"));
+    assert!(page.body.contains("data-setting=\"category-training\">2d<"));
+
+    // A recording that arrives now gets the new period; the purpose list is the new one.
+    let r = w.one_recording("cam-n", 10).await;
+    assert_eq!(
+        r.delete_after.as_millis() - r.ended_at.as_millis(),
+        72 * 3_600_000
+    );
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let token = w.sign_in(&rita).await;
+    let case = open_case(&w, &token, "complaint 9").await;
+    let mut rb = Browser::new(&w, "en");
+    rb.sign_in(&w, &rita).await;
+    let ask = rb
+        .get(&format!("/recordings/{}/play", r.recording_id))
+        .await;
+    assert!(ask.body.contains("value=\"police-request\""));
+    assert!(!ask.body.contains("value=\"subject-access-request\""));
+    let old_purpose = w
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/recordings/{}/video?purpose=subject-access-request&case={case}",
+                r.recording_id
+            ),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (old_purpose.status, old_purpose.code().as_str()),
+        (403, "purpose-not-allowed")
+    );
+
+    // A category a camera is in cannot be removed.
+    let devices = b.get("/admin/devices").await;
+    let moved = b
+        .post(
+            "/admin/devices/cameras/cam-n/settings",
+            &[
+                ("csrf", &Browser::csrf(&devices)),
+                ("retention_category", "training"),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, 303);
+    let in_use = post_settings(&mut b, save("72h", "", "complaint")).await;
+    assert_eq!(in_use.status, 409);
+    assert!(in_use.body.contains("data-error=\"error-category-in-use\""));
+    assert!(w.server.deployment.retention().period("training").is_some());
+
+    // The privacy officer and the auditor see the settings; only the admin changes them.
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let mut p = Browser::new(&w, "en");
+    p.sign_in(&w, &petra).await;
+    let seen = p.get("/admin/settings").await;
+    assert_eq!(seen.status, 200);
+    assert!(!seen.body.contains("id=\"change-settings\""));
+    let refused = p
+        .post(
+            "/admin/settings",
+            &[
+                ("csrf", &Browser::csrf(&seen)),
+                ("retention", "365d"),
+                ("purposes", "complaint"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(rb.get("/admin/settings").await.status, 403);
+
+    let changes: Vec<_> = audit_actions(&w)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "settings.change")
+        .collect();
+    let ok: Vec<_> = changes.iter().filter(|e| e["outcome"] == "ok").collect();
+    assert_eq!(ok.len(), 1);
+    let detail = ok[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("standard 28d -> standard 3d, training 2d"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("-> investigation,complaint,police-request"),
+        "{detail}"
+    );
+    assert!(changes
+        .iter()
+        .any(|e| e["outcome"] == "refused" && e["actor"] == "user:adam"));
+
+    // A restart (a second server on the same data, started with the old
+    // flags) runs with the saved settings and says so.
+    let again = custos_server::start(
+        custos_server::ServerConfig {
+            storage: Default::default(),
+            data: w.data.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            server_id: "test-city".into(),
+            retention: custos_server::retention::RetentionPolicy::new(28 * DAY),
+            policy: Default::default(),
+        },
+        &custos_keys::secrecy::SecretString::from(PASS.to_owned()),
+        custos_server::system_clock(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.deployment.retention().default_millis, 72 * 3_600_000);
+    assert_eq!(
+        again.deployment.policy().purposes,
+        ["investigation", "complaint", "police-request"]
+    );
+    let starts: Vec<_> = audit_actions(&w)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "server.start")
+        .collect();
+    assert!(starts.last().unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("(saved by an administrator)"));
+    again.shutdown().await;
+}
+
 /// The UI in Debian's Chromium (playwright-core drives it): sign-in with a
 /// TOTP code, the list, a recording, the purpose prompt that blocks the
 /// player, playback and seeking, the language switch, the keyboard's first
-/// stop, and an administrator who gets no footage. Screenshots of the main
-/// pages land in `target/tmp/screenshots/` (the README shows some).
+/// stop, and an administrator who gets no footage; then a hold placed from
+/// the case page, the administrator's pages (a person added from the
+/// keyboard) and an auditor who checks the whole audit log. Screenshots of
+/// the main pages land in `target/tmp/screenshots/` (the README shows some).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     let w = world().await;
     let r = w.one_recording("cam-v", 150).await;
     let reviewer = w.add_user("rita", "reviewer", None).await;
     let admin = w.add_user("adam", "admin", None).await;
+    let auditor = w.add_user("aude", "auditor", None).await;
     let token = w.sign_in(&reviewer).await;
     let case = open_case(&w, &token, "complaint about a stop").await;
     // Codes for the server's (shifted) clock; each person signs in once.
@@ -694,6 +1791,9 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
         .env("ADMIN", &admin.name)
         .env("ADMIN_PASSWORD", &admin.password)
         .env("ADMIN_CODE", code(&admin))
+        .env("AUDITOR", &auditor.name)
+        .env("AUDITOR_PASSWORD", &auditor.password)
+        .env("AUDITOR_CODE", code(&auditor))
         .env("RECORDING", r.recording_id.to_string())
         .env("CASE", &case)
         .env("SHOTS", &shots);
@@ -749,6 +1849,14 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     assert_eq!(seen["admin_status_text"], "error-forbidden");
     assert_eq!(seen["admin_play_buttons"], 0);
     assert_eq!(seen["admin_video_status"], 403);
+    assert_eq!(seen["hold_states"], serde_json::json!(["in-force"]));
+    assert_eq!(seen["admin_users"], 3);
+    assert_eq!(seen["enrollment_shown"], true);
+    assert_eq!(seen["admin_cameras"], 1);
+    assert_eq!(seen["admin_retention"], "28d");
+    assert_eq!(seen["auditor_landed"], "/audit");
+    assert_eq!(seen["auditor_signature"], "valid");
+    assert_eq!(seen["auditor_verified"], 1);
     for name in [
         "login-en",
         "recordings-en",
@@ -758,6 +1866,11 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
         "recordings-nl",
         "recording-de",
         "admin-refused-en",
+        "case-de",
+        "users-en",
+        "devices-en",
+        "settings-en",
+        "audit-nl",
     ] {
         let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{name}");

@@ -1,10 +1,14 @@
 //! One module per area of the UI.
 
+pub mod admin;
+pub mod audit;
+pub mod cases;
+pub mod incidents;
 pub mod recordings;
 pub mod session;
 
 use axum::response::Response;
-use custos_access::{decide, Action};
+use custos_access::Action;
 use custos_server::http::ApiError;
 use minijinja::value::Value;
 
@@ -15,7 +19,7 @@ impl Person {
     /// May this person do `action` (to show or hide a button; the operation
     /// itself asks the policy again).
     pub fn may(&self, d: &custos_server::Deployment, action: Action) -> bool {
-        decide(self.who.caller.role, action, &d.policy).is_ok()
+        d.settings.decide(self.who.caller.role, action).is_ok()
     }
 
     /// What every page's layout needs: language, zone, who is signed in,
@@ -38,6 +42,12 @@ impl Person {
             csrf => c.csrf_token.clone(),
             nav => minijinja::context! {
                 recordings => self.may(d, Action::ListRecordings),
+                cases => self.may(d, Action::ManageCases),
+                audit => self.may(d, Action::ReadAudit),
+                incidents => self.may(d, Action::ListIncidents),
+                users => self.may(d, Action::ListUsers),
+                devices => self.may(d, Action::ListDevices),
+                settings => self.may(d, Action::ReadSettings),
             },
         }
     }
@@ -46,6 +56,24 @@ impl Person {
     pub fn error(&self, d: &custos_server::Deployment, e: ApiError) -> Response {
         render::error_page(self.lang, e.status(), e.code(), Some(self.summary(d)))
     }
+}
+
+/// The start page: the first area this role works in.
+pub async fn start(
+    axum::extract::State(d): axum::extract::State<std::sync::Arc<custos_server::Deployment>>,
+    person: Person,
+) -> Response {
+    use axum::response::IntoResponse;
+    let to = if person.may(&d, Action::ListRecordings) {
+        "/recordings"
+    } else if person.may(&d, Action::ReadAudit) {
+        "/audit"
+    } else if person.may(&d, Action::ManageUsers) {
+        "/admin/users"
+    } else {
+        "/recordings"
+    };
+    axum::response::Redirect::to(to).into_response()
 }
 
 /// `context` with the layout's fields merged in.

@@ -67,13 +67,13 @@ impl ListForm {
 }
 
 /// Midnight starting `date` in `tz`, as a UTC instant.
-fn day_start(date: &str, tz: &jiff::tz::TimeZone) -> Option<UtcMillis> {
+pub(crate) fn day_start(date: &str, tz: &jiff::tz::TimeZone) -> Option<UtcMillis> {
     let date: jiff::civil::Date = date.parse().ok()?;
     let zoned = date.to_zoned(tz.clone()).ok()?;
     UtcMillis::from_millis(zoned.timestamp().as_millisecond())
 }
 
-fn next_day_start(date: &str, tz: &jiff::tz::TimeZone) -> Option<UtcMillis> {
+pub(crate) fn next_day_start(date: &str, tz: &jiff::tz::TimeZone) -> Option<UtcMillis> {
     let date: jiff::civil::Date = date.parse().ok()?;
     let zoned = date.tomorrow().ok()?.to_zoned(tz.clone()).ok()?;
     UtcMillis::from_millis(zoned.timestamp().as_millisecond())
@@ -314,6 +314,14 @@ pub async fn detail(
         })
         .unwrap_or_default();
     let may_play = person.may(&d, Action::AccessFootage);
+    let secure = if person.may(&d, Action::PlaceHold) {
+        match open_cases(&d, &person).await {
+            Ok(cases) => Some(minijinja::context! { cases => cases }),
+            Err(e) => return person.error(&d, e),
+        }
+    } else {
+        None
+    };
     let here = format!("/recordings/{}", detail.summary.recording_id);
     render::page(
         StatusCode::OK,
@@ -332,6 +340,7 @@ pub async fn detail(
                 holds => Value::from_serialize(&detail.holds),
                 incidents => Value::from_serialize(&detail.incidents),
                 trail => trail.map(|t| Value::from_serialize(&t)),
+                secure => secure,
             },
         ),
     )
@@ -427,12 +436,8 @@ async fn purpose_page(
 ) -> Response {
     // Open cases to choose from, where this role may list them.
     let cases: Vec<Value> = if person.may(d, Action::ManageCases) {
-        match api::list_cases(d, &person.who).await {
-            Ok(cases) => cases
-                .iter()
-                .filter(|c| c.closed_at.is_none())
-                .map(|c| minijinja::context! { case_id => c.case_id, label => c.label, kind => c.kind })
-                .collect(),
+        match open_cases(d, person).await {
+            Ok(cases) => cases,
             Err(e) => return person.error(d, e),
         }
     } else {
@@ -445,7 +450,7 @@ async fn purpose_page(
             person.base(d, here),
             minijinja::context! {
                 recording_id => id,
-                purposes => d.policy.purposes.clone(),
+                purposes => d.policy().purposes.clone(),
                 cases => cases,
                 chosen_purpose => form.purpose.clone(),
                 chosen_case => form.case.clone(),
@@ -453,6 +458,19 @@ async fn purpose_page(
             },
         ),
     )
+}
+
+/// The open cases, to choose one from (listing them is audited).
+async fn open_cases(
+    d: &Deployment,
+    person: &Person,
+) -> Result<Vec<Value>, custos_server::http::ApiError> {
+    Ok(api::list_cases(d, &person.who)
+        .await?
+        .iter()
+        .filter(|c| c.closed_at.is_none())
+        .map(|c| minijinja::context! { case_id => c.case_id, label => c.label, kind => c.kind })
+        .collect())
 }
 
 #[cfg(test)]

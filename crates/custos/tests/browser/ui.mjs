@@ -1,8 +1,12 @@
 // The web UI in Debian's Chromium, as a reviewer and an administrator use it:
 // sign in with a TOTP code, list, open a recording, answer the purpose prompt,
 // play and seek, switch language; the administrator finds no footage.
+// Then the reviewer secures the recording for the case, the administrator
+// visits people, cameras and settings and adds a person, and an auditor
+// checks the audit log.
 // Env: BASE, REVIEWER, REVIEWER_PASSWORD, REVIEWER_CODE, ADMIN, ADMIN_PASSWORD,
-// ADMIN_CODE, RECORDING, CASE, SHOTS (a directory for screenshots).
+// ADMIN_CODE, AUDITOR, AUDITOR_PASSWORD, AUDITOR_CODE, RECORDING, CASE, SHOTS
+// (a directory for screenshots).
 // Prints one JSON line with what it saw.
 import { chromium } from 'playwright-core';
 
@@ -14,11 +18,11 @@ const browser = await chromium.launch({
     '--autoplay-policy=no-user-gesture-required'],
 });
 const seen = {};
-const shot = async (page, name) => page.screenshot({ path: `${env.SHOTS}/${name}.png`, fullPage: true });
+const shot = async (page, name, fullPage = true) => page.screenshot({ path: `${env.SHOTS}/${name}.png`, fullPage });
 
-async function signIn(context, name, password, code) {
+async function signIn(context, name, password, code, start = '/recordings') {
   const page = await context.newPage();
-  await page.goto(`${env.BASE}/recordings`);
+  await page.goto(`${env.BASE}${start}`);
   seen[`${name}_redirected_to`] = new URL(page.url()).pathname;
   await page.fill('#name', name);
   await page.fill('#password', password);
@@ -94,6 +98,14 @@ try {
   await page.keyboard.press('Tab');
   seen.first_tab = await page.evaluate(() => document.activeElement.className);
 
+  // The case: secure the recording for it (the page is in German now).
+  await page.goto(`${env.BASE}/cases/${env.CASE}`);
+  await page.fill('#recording_id', env.RECORDING);
+  await page.fill('#reason', 'Beschwerde über die Kontrolle');
+  await Promise.all([page.waitForNavigation(), page.click('#add-recording button[type=submit]')]);
+  seen.hold_states = await page.locator('td[data-state]').evaluateAll((cells) => cells.map((c) => c.dataset.state));
+  await shot(page, 'case-de');
+
   // An administrator: no footage, no play button, 403 on the video itself.
   const adminContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-GB' });
   const admin = await signIn(adminContext, env.ADMIN, env.ADMIN_PASSWORD, env.ADMIN_CODE);
@@ -102,6 +114,34 @@ try {
   seen.admin_video_status = await admin.evaluate(async (url) => (await fetch(url)).status,
     `/api/v1/recordings/${env.RECORDING}/video?purpose=complaint&case=${env.CASE}`);
   await shot(admin, 'admin-refused-en');
+
+  // The administrator's own pages: people, cameras and docks, settings.
+  await admin.goto(`${env.BASE}/admin/users`);
+  seen.admin_users = await admin.locator('tr[data-user]').count();
+  await shot(admin, 'users-en');
+  // Adding a person, the form sent from the keyboard.
+  await admin.fill('#name', 'kees');
+  await admin.selectOption('#role', 'auditor');
+  await admin.focus('#add-user button[type=submit]');
+  await Promise.all([admin.waitForNavigation(), admin.keyboard.press('Enter')]);
+  seen.enrollment_shown = await admin.locator('[data-secret=password]').count() === 1
+    && await admin.locator('[data-secret=totp]').count() === 1;
+  await admin.goto(`${env.BASE}/admin/devices`);
+  seen.admin_cameras = await admin.locator('tr[data-camera]').count();
+  await shot(admin, 'devices-en');
+  await admin.goto(`${env.BASE}/admin/settings`);
+  seen.admin_retention = (await admin.locator('[data-setting=retention]').textContent()).trim();
+  await shot(admin, 'settings-en');
+
+  // An auditor, in Dutch: the start page is the audit log; the whole log checks out.
+  const auditorContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'nl-NL', viewport: { width: 1280, height: 800 } });
+  const auditor = await signIn(auditorContext, env.AUDITOR, env.AUDITOR_PASSWORD, env.AUDITOR_CODE, '/');
+  seen.auditor_landed = new URL(auditor.url()).pathname;
+  seen.auditor_signature = await auditor.locator('[data-signature]').getAttribute('data-signature');
+  await Promise.all([auditor.waitForNavigation(), auditor.click('#verify-log button')]);
+  seen.auditor_verified = await auditor.locator('[data-verification=ok]').count();
+  // The newest entries and the checkpoint: the first screen is what people see.
+  await shot(auditor, 'audit-nl', false);
 
   console.log(JSON.stringify({ ok: true, ...seen }));
 } catch (e) {

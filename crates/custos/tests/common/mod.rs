@@ -43,12 +43,95 @@ pub async fn world_with_retention(
     policy: custos_access::Policy,
     retention: custos_server::retention::RetentionPolicy,
 ) -> World {
+    world_on(policy, retention, None).await
+}
+
+/// The PostgreSQL server the tests use (`CUSTOS_TEST_POSTGRES`), and the
+/// S3-compatible one (`CUSTOS_TEST_S3`, bucket `custos-test`): see .ci/run.
+pub fn test_postgres() -> String {
+    std::env::var("CUSTOS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn test_s3() -> String {
+    std::env::var("CUSTOS_TEST_S3").unwrap_or_else(|_| "http://127.0.0.1:9000".into())
+}
+
+/// A world whose catalog is in a fresh PostgreSQL schema and whose blobs are
+/// under a fresh prefix of the test S3 server, named in `DATA/custos.toml`
+/// as a deployment would name them (so the CLI's `Admin` uses them too).
+pub async fn world_on_postgres_and_s3(name: &str) -> World {
+    world_on_postgres_and_s3_with(
+        name,
+        custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
+    )
+    .await
+}
+
+pub async fn world_on_postgres_and_s3_with(
+    name: &str,
+    retention: custos_server::retention::RetentionPolicy,
+) -> World {
+    let unique = format!(
+        "{name}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let schema = format!("w_{unique}").replace('-', "_");
+    let admin = sqlx::PgPool::connect(&test_postgres())
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {} ({e}): see .ci/run", test_postgres()));
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let database = format!("{}?options=-c%20search_path%3D{schema}", test_postgres());
+    let storage = custos_server::storage::StorageConfig {
+        database: Some(database),
+        blobs: Some(format!("s3://custos-test/{unique}")),
+        s3: custos_server::storage::S3Settings {
+            endpoint: Some(test_s3()),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("custos-test".into()),
+            secret_access_key: Some("custos-test-secret".into()),
+            ..Default::default()
+        },
+    };
+    world_on(Default::default(), retention, Some(storage)).await
+}
+
+pub async fn world_on(
+    policy: custos_access::Policy,
+    retention: custos_server::retention::RetentionPolicy,
+    storage: Option<custos_server::storage::StorageConfig>,
+) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
     custos_keys::EvidenceKeyStore::new(&data)
         .init(&SecretString::from(PASS.to_owned()), 10)
         .unwrap();
+    if let Some(storage) = &storage {
+        let s3 = &storage.s3;
+        std::fs::write(
+            data.join(custos_server::storage::CONFIG_FILE),
+            format!(
+                "database = {:?}\nblobs = {:?}\n[s3]\nendpoint = {:?}\nregion = {:?}\naccess_key_id = {:?}\nsecret_access_key = {:?}\n",
+                storage.database.as_deref().unwrap_or_default(),
+                storage.blobs.as_deref().unwrap_or_default(),
+                s3.endpoint.as_deref().unwrap_or_default(),
+                s3.region.as_deref().unwrap_or_default(),
+                s3.access_key_id.as_deref().unwrap_or_default(),
+                s3.secret_access_key.as_deref().unwrap_or_default(),
+            ),
+        )
+        .unwrap();
+    }
     let config = ServerConfig {
+        storage: storage.unwrap_or_default(),
         data: data.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: None,

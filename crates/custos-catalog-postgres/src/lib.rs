@@ -1,0 +1,1533 @@
+//! The catalog on PostgreSQL, for deployments with several server nodes:
+//! the same contract as the SQLite catalog (one story test runs against
+//! both), its own migrations (`migrations/`, applied in order at connect,
+//! under an advisory lock so that nodes starting together migrate once).
+#![forbid(unsafe_code)]
+
+pub mod import;
+
+use async_trait::async_trait;
+use custos_catalog::rows::{self, hash, ms, time, uuid};
+use custos_catalog::*;
+use custos_format::UtcMillis;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_leases.sql")),
+    (3, include_str!("../migrations/0003_truncated_index.sql")),
+    (
+        4,
+        include_str!("../migrations/0004_delete_after_covering.sql"),
+    ),
+];
+
+/// Held while migrating, so that nodes starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x0063_7573_746f_7301; // "custos" 01
+/// Held while appending to the audit log: one Merkle log for all nodes.
+const AUDIT_LOCK: i64 = 0x0063_7573_746f_7302; // "custos" 02
+
+/// Audit rows per INSERT statement (10 parameters each; PostgreSQL allows 65,535).
+const AUDIT_ROWS_PER_INSERT: usize = 500;
+
+/// Due recordings that no unreleased hold keeps: by index on `delete_after`.
+const DUE_QUERY: &str = "SELECT * FROM recordings r WHERE r.delete_after <= $1 \
+     AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id AND h.released_at IS NULL) \
+     ORDER BY r.delete_after LIMIT $2";
+
+pub struct PostgresCatalog {
+    pool: PgPool,
+}
+
+fn unavailable(e: sqlx::Error) -> CatalogError {
+    CatalogError::Unavailable(e.to_string())
+}
+
+/// A schema name that is safe to put in SQL as it is.
+fn check_schema(schema: &str) -> Result<()> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CatalogError::Unavailable(format!(
+            "schema `{}`: 1-63 of a-z 0-9 _",
+            schema.escape_default()
+        )))
+    }
+}
+
+impl PostgresCatalog {
+    /// Connects to `url` (`postgres://user@host/db`) and migrates.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url.parse().map_err(unavailable)?).await
+    }
+
+    /// Connects with every table in `schema` (made if missing): several
+    /// deployments, or tests, side by side in one database.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self> {
+        check_schema(schema)?;
+        let options: PgConnectOptions = url.parse().map_err(unavailable)?;
+        let setup = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(unavailable)?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&setup)
+            .await
+            .map_err(unavailable)?;
+        setup.close().await;
+        Self::connect_with(options.options([("search_path", schema)])).await
+    }
+
+    async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(unavailable)?;
+        let this = Self { pool };
+        this.migrate().await?;
+        Ok(this)
+    }
+
+    /// Many recordings in one transaction (benchmarks, migrations from
+    /// another system); no chain heads, no uploads.
+    pub async fn import_recordings(&self, recordings: &[Recording]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // 19 parameters a row: 1,000 rows stay under PostgreSQL's 65,535.
+        for part in recordings.chunks(1000) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated, \
+                 ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at, \
+                 receipt, receipt_signature, delete_after, age_header, retention_category) ",
+            );
+            insert.push_values(part, |mut b, r| {
+                b.push_bind(r.recording_id.to_string())
+                    .push_bind(&r.device_id)
+                    .push_bind(r.sequence as i64)
+                    .push_bind(&r.officer_id)
+                    .push_bind(ms(r.started_at))
+                    .push_bind(ms(r.ended_at))
+                    .push_bind(r.truncated as i64)
+                    .push_bind(hex::encode(r.ciphertext_sha256))
+                    .push_bind(r.ciphertext_length as i64)
+                    .push_bind(&r.manifest)
+                    .push_bind(&r.manifest_signature)
+                    .push_bind(hex::encode(r.manifest_sha256))
+                    .push_bind(&r.blob_key)
+                    .push_bind(ms(r.stored_at))
+                    .push_bind(&r.receipt)
+                    .push_bind(&r.receipt_signature)
+                    .push_bind(ms(r.delete_after))
+                    .push_bind(&r.age_header)
+                    .push_bind(&r.retention_category);
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    /// Drops `schema` and everything in it (a benchmark's scratch catalog).
+    pub async fn drop_schema(self, schema: &str) -> Result<()> {
+        check_schema(schema)?;
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Updates the planner's statistics and the visibility map after a bulk
+    /// load (`custos migrate`, benchmarks); autovacuum does it in time.
+    pub async fn vacuum_analyze(&self) -> Result<()> {
+        sqlx::query("VACUUM ANALYZE")
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// PostgreSQL's plan for the sweeper's query: shows it searches an
+    /// index rather than scanning the catalog.
+    pub async fn due_query_plan(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(&format!("EXPLAIN {DUE_QUERY}"))
+            .bind(0i64)
+            .bind(500i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(UtcMillis::now().as_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+}
+
+/// One recording row, inside the caller's transaction.
+async fn insert_recording(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    r: &Recording,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated,
+           ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at,
+           receipt, receipt_signature, delete_after, age_header, retention_category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+    )
+    .bind(r.recording_id.to_string())
+    .bind(&r.device_id)
+    .bind(r.sequence as i64)
+    .bind(&r.officer_id)
+    .bind(ms(r.started_at))
+    .bind(ms(r.ended_at))
+    .bind(r.truncated as i64)
+    .bind(hex::encode(r.ciphertext_sha256))
+    .bind(r.ciphertext_length as i64)
+    .bind(&r.manifest)
+    .bind(&r.manifest_signature)
+    .bind(hex::encode(r.manifest_sha256))
+    .bind(&r.blob_key)
+    .bind(ms(r.stored_at))
+    .bind(&r.receipt)
+    .bind(&r.receipt_signature)
+    .bind(ms(r.delete_after))
+    .bind(&r.age_header)
+    .bind(&r.retention_category)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| insert_error(e, "recording", r.recording_id.to_string()))?;
+    Ok(())
+}
+
+/// An UPDATE that touched no row: the thing it names does not exist.
+fn found(
+    done: &sqlx::postgres::PgQueryResult,
+    what: &'static str,
+    id: impl ToString,
+) -> Result<()> {
+    if done.rows_affected() == 0 {
+        return Err(CatalogError::NotFound {
+            what,
+            id: id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// An INSERT failure: a duplicate key is the caller's conflict, anything
+/// else an outage.
+fn insert_error(e: sqlx::Error, what: &'static str, id: impl ToString) -> CatalogError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => CatalogError::AlreadyExists {
+            what,
+            id: id.to_string(),
+        },
+        _ => unavailable(e),
+    }
+}
+
+/// A row of this backend, as the shared readers (`custos_catalog::rows`) take it.
+struct Columns<'a>(&'a PgRow);
+
+impl rows::SqlRow for Columns<'_> {
+    fn int(&self, column: &str) -> Result<i64> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn text(&self, column: &str) -> Result<String> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        self.0.try_get(column).map_err(|_| rows::corrupt(column))
+    }
+}
+
+fn device_row(r: &PgRow) -> Result<Device> {
+    rows::device(&Columns(r))
+}
+fn dock_row(r: &PgRow) -> Result<Dock> {
+    rows::dock(&Columns(r))
+}
+fn stored_entry(r: &PgRow) -> Result<StoredEntry> {
+    rows::stored_entry(&Columns(r))
+}
+fn recording_row(r: &PgRow) -> Result<Recording> {
+    rows::recording(&Columns(r))
+}
+fn user_row(r: &PgRow) -> Result<User> {
+    rows::user(&Columns(r))
+}
+fn tombstone_row(r: &PgRow) -> Result<Tombstone> {
+    rows::tombstone(&Columns(r))
+}
+fn case_row(r: &PgRow) -> Result<Case> {
+    rows::case(&Columns(r))
+}
+fn hold_row(r: &PgRow) -> Result<Hold> {
+    rows::hold(&Columns(r))
+}
+fn upload_row(r: &PgRow) -> Result<Upload> {
+    rows::upload(&Columns(r))
+}
+fn opt_time(r: &PgRow, column: &str) -> Result<Option<UtcMillis>> {
+    rows::opt_time(&Columns(r), column)
+}
+
+#[async_trait]
+impl Catalog for PostgresCatalog {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn add_device(&self, d: &Device) -> Result<()> {
+        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category, assigned_officer) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&d.device_id)
+            .bind(&d.public_key)
+            .bind(ms(d.enrolled_at))
+            .bind(d.revoked_at.map(ms))
+            .bind(&d.retention_category)
+            .bind(&d.assigned_officer)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| insert_error(e, "camera", d.device_id.clone()))?;
+        Ok(())
+    }
+
+    async fn device(&self, device_id: &str) -> Result<Option<Device>> {
+        sqlx::query("SELECT * FROM devices WHERE device_id = $1")
+            .bind(device_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(device_row)
+            .transpose()
+    }
+
+    async fn revoke_device(&self, device_id: &str, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE device_id = $2",
+        )
+        .bind(ms(at))
+        .bind(device_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found(&done, "camera", device_id)
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>> {
+        sqlx::query("SELECT * FROM devices ORDER BY device_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(device_row)
+            .collect()
+    }
+
+    async fn chain_head(&self, device_id: &str) -> Result<Option<ChainHead>> {
+        let row =
+            sqlx::query("SELECT sequence, manifest_sha256 FROM chain_heads WHERE device_id = $1")
+                .bind(device_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        row.map(|r| {
+            Ok(ChainHead {
+                sequence: r.get::<i64, _>("sequence") as u64,
+                manifest_sha256: hash(r.get("manifest_sha256"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn add_dock(&self, d: &Dock) -> Result<()> {
+        sqlx::query("INSERT INTO docks (dock_id, token_sha256, enrolled_at, revoked_at) VALUES ($1, $2, $3, $4)")
+            .bind(&d.dock_id)
+            .bind(&d.token_sha256)
+            .bind(ms(d.enrolled_at))
+            .bind(d.revoked_at.map(ms))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| insert_error(e, "dock", d.dock_id.clone()))?;
+        Ok(())
+    }
+
+    async fn dock(&self, dock_id: &str) -> Result<Option<Dock>> {
+        let row = sqlx::query("SELECT * FROM docks WHERE dock_id = $1")
+            .bind(dock_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(dock_row).transpose()
+    }
+
+    async fn revoke_dock(&self, dock_id: &str, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE docks SET revoked_at = COALESCE(revoked_at, $1) WHERE dock_id = $2",
+        )
+        .bind(ms(at))
+        .bind(dock_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found(&done, "dock", dock_id)
+    }
+
+    async fn create_upload(&self, u: &Upload) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO uploads (upload_id, recording_id, device_id, sequence, manifest, manifest_signature, dock_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(u.upload_id.to_string())
+        .bind(u.recording_id.to_string())
+        .bind(&u.device_id)
+        .bind(u.sequence as i64)
+        .bind(&u.manifest)
+        .bind(&u.manifest_signature)
+        .bind(&u.dock_id)
+        .bind(ms(u.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "upload for recording", u.recording_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn upload(&self, upload_id: Uuid) -> Result<Option<Upload>> {
+        sqlx::query("SELECT * FROM uploads WHERE upload_id = $1")
+            .bind(upload_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(upload_row)
+            .transpose()
+    }
+
+    async fn upload_for_recording(&self, recording_id: Uuid) -> Result<Option<Upload>> {
+        sqlx::query("SELECT * FROM uploads WHERE recording_id = $1")
+            .bind(recording_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(upload_row)
+            .transpose()
+    }
+
+    async fn delete_upload(&self, upload_id: Uuid) -> Result<()> {
+        sqlx::query("DELETE FROM uploads WHERE upload_id = $1")
+            .bind(upload_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn commit_recording(&self, r: &Recording, upload_id: Option<Uuid>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        insert_recording(&mut tx, r).await?;
+        sqlx::query(
+            "INSERT INTO chain_heads (device_id, sequence, manifest_sha256) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, manifest_sha256 = excluded.manifest_sha256
+             WHERE excluded.sequence > chain_heads.sequence",
+        )
+        .bind(&r.device_id)
+        .bind(r.sequence as i64)
+        .bind(hex::encode(r.manifest_sha256))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if let Some(id) = upload_id {
+            sqlx::query("DELETE FROM uploads WHERE upload_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn recording(&self, recording_id: Uuid) -> Result<Option<Recording>> {
+        sqlx::query("SELECT * FROM recordings WHERE recording_id = $1")
+            .bind(recording_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(recording_row)
+            .transpose()
+    }
+
+    async fn recording_by_sequence(
+        &self,
+        device_id: &str,
+        sequence: u64,
+    ) -> Result<Option<Recording>> {
+        sqlx::query("SELECT * FROM recordings WHERE device_id = $1 AND sequence = $2")
+            .bind(device_id)
+            .bind(sequence as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(recording_row)
+            .transpose()
+    }
+
+    async fn recordings(&self) -> Result<Vec<Recording>> {
+        sqlx::query("SELECT * FROM recordings ORDER BY device_id, sequence")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(recording_row)
+            .collect()
+    }
+
+    async fn search_recordings(&self, q: &RecordingQuery) -> Result<RecordingPage> {
+        // One WHERE clause for the page and its count.
+        fn narrow(b: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, q: &RecordingQuery) {
+            b.push(" WHERE 1 = 1");
+            if let Some(t) = q.started_from {
+                b.push(" AND r.started_at >= ").push_bind(ms(t));
+            }
+            if let Some(t) = q.started_before {
+                b.push(" AND r.started_at < ").push_bind(ms(t));
+            }
+            if let Some(o) = &q.officer_id {
+                b.push(" AND r.officer_id = ").push_bind(o.clone());
+            }
+            if let Some(dv) = &q.device_id {
+                b.push(" AND r.device_id = ").push_bind(dv.clone());
+            }
+            if let Some(t) = q.truncated {
+                b.push(" AND r.truncated = ").push_bind(t as i64);
+            }
+            if let Some(c) = &q.case_id {
+                // Driven from the holds (few) by their case index, not
+                // probed once per recording (many).
+                b.push(
+                    " AND r.recording_id IN (SELECT h.recording_id FROM holds h WHERE h.case_id = ",
+                )
+                .push_bind(c.clone())
+                .push(")");
+            }
+            let held = "r.recording_id IN (SELECT h.recording_id FROM holds h WHERE h.released_at IS NULL)";
+            match q.held {
+                Some(true) => {
+                    b.push(" AND ").push(held);
+                }
+                Some(false) => {
+                    b.push(" AND NOT ").push(held);
+                }
+                None => {}
+            }
+            if let Some(t) = q.due_before {
+                b.push(" AND r.delete_after < ")
+                    .push_bind(ms(t))
+                    .push(" AND NOT ")
+                    .push(held);
+            }
+        }
+        let mut count = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM recordings r");
+        narrow(&mut count, q);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let mut page = sqlx::QueryBuilder::new(
+            "SELECT r.*, CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id \
+             AND h.released_at IS NULL) THEN 1::int8 ELSE 0::int8 END AS held FROM recordings r",
+        );
+        narrow(&mut page, q);
+        // "Deleted soon" lists what goes first first; everything else newest first.
+        page.push(if q.due_before.is_some() {
+            " ORDER BY r.delete_after, r.recording_id LIMIT "
+        } else {
+            " ORDER BY r.started_at DESC, r.recording_id DESC LIMIT "
+        })
+        .push_bind(q.limit.min(1000) as i64)
+        .push(" OFFSET ")
+        .push_bind(q.offset.min(i64::MAX as u64) as i64);
+        let rows = page
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(RecordingPage {
+            recordings: rows
+                .iter()
+                .map(|r| Ok((recording_row(r)?, r.get::<i64, _>("held") != 0)))
+                .collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    async fn add_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
+        let kind = i.kind.as_str();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO incidents (at, kind, device_id, dock_id, sequence, recording_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(ms(at))
+        .bind(kind)
+        .bind(&i.device_id)
+        .bind(&i.dock_id)
+        .bind(i.sequence.map(|s| s as i64))
+        .bind(i.recording_id.map(|u| u.to_string()))
+        .bind(&i.detail)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(id)
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>> {
+        let rows = sqlx::query("SELECT * FROM incidents ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Incident {
+                    id: r.get("id"),
+                    at: time(r.get("at"))?,
+                    kind: IncidentKind::parse(r.get("kind"))
+                        .ok_or_else(|| rows::corrupt("incident kind"))?,
+                    device_id: r.get("device_id"),
+                    dock_id: r.get("dock_id"),
+                    sequence: r.get::<Option<i64>, _>("sequence").map(|s| s as u64),
+                    recording_id: r
+                        .get::<Option<String>, _>("recording_id")
+                        .map(|s| uuid(&s))
+                        .transpose()?,
+                    detail: r.get("detail"),
+                })
+            })
+            .collect()
+    }
+
+    async fn set_upload_age_header(&self, upload_id: Uuid, header: &[u8]) -> Result<()> {
+        sqlx::query("UPDATE uploads SET age_header = $1 WHERE upload_id = $2")
+            .bind(header)
+            .bind(upload_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn due_recordings(&self, now: UtcMillis, limit: u64) -> Result<Vec<Recording>> {
+        let rows = sqlx::query(DUE_QUERY)
+            .bind(ms(now))
+            .bind(limit.min(i64::MAX as u64) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(recording_row).collect()
+    }
+
+    async fn replace_with_tombstones(&self, tombstones: &[Tombstone]) -> Result<Vec<Uuid>> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut replaced = Vec::with_capacity(tombstones.len());
+        for t in tombstones {
+            let done = sqlx::query("DELETE FROM recordings WHERE recording_id = $1")
+                .bind(t.recording_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            if done.rows_affected() != 1 {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO tombstones (recording_id, device_id, sequence, started_at, ended_at, \
+                 ciphertext_sha256, manifest_sha256, deleted_at, reason, blob_key, blob_deleted) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(t.recording_id.to_string())
+            .bind(&t.device_id)
+            .bind(t.sequence as i64)
+            .bind(ms(t.started_at))
+            .bind(ms(t.ended_at))
+            .bind(hex::encode(t.ciphertext_sha256))
+            .bind(hex::encode(t.manifest_sha256))
+            .bind(ms(t.deleted_at))
+            .bind(&t.reason)
+            .bind(&t.blob_key)
+            .bind(t.blob_deleted as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| insert_error(e, "tombstone", t.recording_id.to_string()))?;
+            replaced.push(t.recording_id);
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(replaced)
+    }
+
+    async fn tombstone(&self, recording_id: Uuid) -> Result<Option<Tombstone>> {
+        let row = sqlx::query("SELECT * FROM tombstones WHERE recording_id = $1")
+            .bind(recording_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(tombstone_row).transpose()
+    }
+
+    async fn tombstone_by_sequence(
+        &self,
+        device_id: &str,
+        sequence: u64,
+    ) -> Result<Option<Tombstone>> {
+        let row = sqlx::query("SELECT * FROM tombstones WHERE device_id = $1 AND sequence = $2")
+            .bind(device_id)
+            .bind(sequence as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(tombstone_row).transpose()
+    }
+
+    async fn tombstones_with_blob(&self) -> Result<Vec<Tombstone>> {
+        let rows = sqlx::query("SELECT * FROM tombstones WHERE blob_deleted = 0")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(tombstone_row).collect()
+    }
+
+    async fn mark_blobs_deleted(&self, recording_ids: &[Uuid]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for id in recording_ids {
+            sqlx::query("UPDATE tombstones SET blob_deleted = 1 WHERE recording_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn assign_officer(&self, device_id: &str, officer_id: Option<&str>) -> Result<()> {
+        let done = sqlx::query("UPDATE devices SET assigned_officer = $1 WHERE device_id = $2")
+            .bind(officer_id)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        found(&done, "camera", device_id)
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_setting(&self, key: &str, value: &str, at: UtcMillis) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, changed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<bool> {
+        // Taken when free, expired, or already this holder's (renewal).
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.expires_at <= $4 OR leases.holder = excluded.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ms(until))
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<(String, UtcMillis)>> {
+        let row = sqlx::query("SELECT holder, expires_at FROM leases WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| Ok((r.get("holder"), time(r.get("expires_at"))?)))
+            .transpose()
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn docks(&self) -> Result<Vec<Dock>> {
+        let rows = sqlx::query("SELECT * FROM docks ORDER BY dock_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(dock_row).collect()
+    }
+
+    async fn set_device_retention_category(&self, device_id: &str, category: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE devices SET retention_category = $1 WHERE device_id = $2")
+            .bind(category)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        found(&done, "camera", device_id)
+    }
+
+    async fn set_recording_retention(
+        &self,
+        recording_id: Uuid,
+        category: &str,
+        delete_after: UtcMillis,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE recordings SET retention_category = $1, delete_after = $2 WHERE recording_id = $3",
+        )
+        .bind(category)
+        .bind(ms(delete_after))
+        .bind(recording_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found(&done, "recording", recording_id)
+    }
+
+    async fn set_delete_after(&self, recording_id: Uuid, at: UtcMillis) -> Result<()> {
+        sqlx::query("UPDATE recordings SET delete_after = $1 WHERE recording_id = $2")
+            .bind(ms(at))
+            .bind(recording_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_case(&self, c: &Case) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cases (case_id, kind, reference, label, opened_by, opened_at, due_at, closed_by, closed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&c.case_id)
+        .bind(&c.kind)
+        .bind(&c.reference)
+        .bind(&c.label)
+        .bind(&c.opened_by)
+        .bind(ms(c.opened_at))
+        .bind(c.due_at.map(ms))
+        .bind(&c.closed_by)
+        .bind(c.closed_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "case", c.case_id.clone()))?;
+        Ok(())
+    }
+
+    async fn case(&self, case_id: &str) -> Result<Option<Case>> {
+        let row = sqlx::query("SELECT * FROM cases WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(case_row).transpose()
+    }
+
+    async fn cases(&self) -> Result<Vec<Case>> {
+        let rows = sqlx::query("SELECT * FROM cases ORDER BY opened_at, case_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(case_row).collect()
+    }
+
+    async fn close_case(&self, case_id: &str, by: &str, at: UtcMillis) -> Result<Vec<Hold>> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let done = sqlx::query(
+            "UPDATE cases SET closed_by = $1, closed_at = $2 WHERE case_id = $3 AND closed_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "open case",
+                id: case_id.into(),
+            });
+        }
+        let rows = sqlx::query("SELECT * FROM holds WHERE case_id = $1 AND released_at IS NULL")
+            .bind(case_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("UPDATE holds SET released_by = $1, released_at = $2 WHERE case_id = $3 AND released_at IS NULL")
+            .bind(by)
+            .bind(ms(at))
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                let mut h = hold_row(r)?;
+                h.released_by = Some(by.into());
+                h.released_at = Some(at);
+                Ok(h)
+            })
+            .collect()
+    }
+
+    async fn add_hold(&self, h: &Hold) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO holds (hold_id, case_id, recording_id, reason, placed_by, placed_at, \
+             approved_by, approved_at, released_by, released_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(h.hold_id.to_string())
+        .bind(&h.case_id)
+        .bind(h.recording_id.to_string())
+        .bind(&h.reason)
+        .bind(&h.placed_by)
+        .bind(ms(h.placed_at))
+        .bind(&h.approved_by)
+        .bind(h.approved_at.map(ms))
+        .bind(&h.released_by)
+        .bind(h.released_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "hold", h.hold_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn hold(&self, hold_id: Uuid) -> Result<Option<Hold>> {
+        let row = sqlx::query("SELECT * FROM holds WHERE hold_id = $1")
+            .bind(hold_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(hold_row).transpose()
+    }
+
+    async fn approve_hold(&self, hold_id: Uuid, by: &str, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE holds SET approved_by = $1, approved_at = $2 \
+             WHERE hold_id = $3 AND approved_at IS NULL AND released_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(hold_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "hold awaiting approval",
+                id: hold_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn release_hold(&self, hold_id: Uuid, by: &str, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE holds SET released_by = $1, released_at = $2 \
+             WHERE hold_id = $3 AND released_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(hold_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "hold in force",
+                id: hold_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn holds_for_recording(&self, recording_id: Uuid) -> Result<Vec<Hold>> {
+        let rows =
+            sqlx::query("SELECT * FROM holds WHERE recording_id = $1 ORDER BY placed_at, hold_id")
+                .bind(recording_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        rows.iter().map(hold_row).collect()
+    }
+
+    async fn holds_for_case(&self, case_id: &str) -> Result<Vec<Hold>> {
+        let rows =
+            sqlx::query("SELECT * FROM holds WHERE case_id = $1 ORDER BY placed_at, hold_id")
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        rows.iter().map(hold_row).collect()
+    }
+
+    async fn uploads_begun_before(&self, before: UtcMillis) -> Result<Vec<Upload>> {
+        let rows = sqlx::query("SELECT * FROM uploads WHERE created_at < $1 ORDER BY created_at")
+            .bind(ms(before))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(upload_row).collect()
+    }
+
+    async fn add_user(&self, u: &User) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (name, role, officer_id, password_hash, totp_secret_sealed, \
+             failed_attempts, locked_until, totp_last_step, created_at, disabled_at, password_must_change) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&u.name)
+        .bind(&u.role)
+        .bind(&u.officer_id)
+        .bind(&u.password_hash)
+        .bind(&u.totp_secret_sealed)
+        .bind(u.failed_attempts as i64)
+        .bind(u.locked_until.map(ms))
+        .bind(u.totp_last_step)
+        .bind(ms(u.created_at))
+        .bind(u.disabled_at.map(ms))
+        .bind(u.password_must_change as i64)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(CatalogError::AlreadyExists {
+                    what: "user",
+                    id: u.name.clone(),
+                })
+            }
+            other => other.map(|_| ()).map_err(unavailable),
+        }
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn set_login_state(
+        &self,
+        name: &str,
+        failed_attempts: u32,
+        locked_until: Option<UtcMillis>,
+        totp_last_step: Option<i64>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE users SET failed_attempts = $1, locked_until = $2, totp_last_step = $3 WHERE name = $4",
+        )
+        .bind(failed_attempts as i64)
+        .bind(locked_until.map(ms))
+        .bind(totp_last_step)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found(&done, "user", name)
+    }
+
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+        at: UtcMillis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, password_must_change = $2, failed_attempts = 0, locked_until = NULL WHERE name = $3",
+        )
+        .bind(password_hash)
+        .bind(must_change as i64)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        found(&done, "user", name)?;
+        sqlx::query(
+            "UPDATE sessions SET ended_at = $1 WHERE user_name = $2 AND ended_at IS NULL AND token_sha256 != $3",
+        )
+        .bind(ms(at))
+        .bind(name)
+        .bind(keep_session.unwrap_or(""))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn disable_user(&self, name: &str, at: UtcMillis) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE users SET disabled_at = COALESCE(disabled_at, $1) WHERE name = $2")
+                .bind(ms(at))
+                .bind(name)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        found(&done, "user", name)?;
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_name = $2 AND ended_at IS NULL")
+            .bind(ms(at))
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn reset_totp(&self, name: &str, totp_secret_sealed: &[u8], at: UtcMillis) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let done = sqlx::query(
+            "UPDATE users SET totp_secret_sealed = $1, totp_last_step = NULL, \
+             failed_attempts = 0, locked_until = NULL WHERE name = $2",
+        )
+        .bind(totp_secret_sealed)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        found(&done, "user", name)?;
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_name = $2 AND ended_at IS NULL")
+            .bind(ms(at))
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_session(&self, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_sha256, user_name, csrf_token, created_at, last_seen, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.token_sha256)
+        .bind(&s.user_name)
+        .bind(&s.csrf_token)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_seen))
+        .bind(s.ended_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn case_and_recording(
+        &self,
+        case_id: &str,
+        recording_id: Uuid,
+    ) -> Result<(Option<Case>, Option<Recording>)> {
+        // The two tables share no column names.
+        let row = sqlx::query(
+            "SELECT c.*, r.* FROM (SELECT 1) AS one LEFT JOIN cases c ON c.case_id = $1 \
+             LEFT JOIN recordings r ON r.recording_id = $2",
+        )
+        .bind(case_id)
+        .bind(recording_id.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let case = match row.get::<Option<String>, _>("case_id") {
+            Some(_) => Some(case_row(&row)?),
+            None => None,
+        };
+        let recording = match row.get::<Option<String>, _>("recording_id") {
+            Some(_) => Some(recording_row(&row)?),
+            None => None,
+        };
+        Ok((case, recording))
+    }
+
+    async fn session_with_user(&self, token_sha256: &str) -> Result<Option<(Session, User)>> {
+        let row = sqlx::query(
+            "SELECT s.token_sha256, s.user_name, s.csrf_token, s.created_at AS session_created_at, \
+             s.last_seen, s.ended_at, u.* FROM sessions s JOIN users u ON u.name = s.user_name \
+             WHERE s.token_sha256 = $1",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|r| {
+            let session = Session {
+                token_sha256: r.get("token_sha256"),
+                user_name: r.get("user_name"),
+                csrf_token: r.get("csrf_token"),
+                created_at: time(r.get("session_created_at"))?,
+                last_seen: time(r.get("last_seen"))?,
+                ended_at: opt_time(&r, "ended_at")?,
+            };
+            Ok((session, user_row(&r)?))
+        })
+        .transpose()
+    }
+
+    async fn session(&self, token_sha256: &str) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            Ok(Session {
+                token_sha256: r.get("token_sha256"),
+                user_name: r.get("user_name"),
+                csrf_token: r.get("csrf_token"),
+                created_at: time(r.get("created_at"))?,
+                last_seen: time(r.get("last_seen"))?,
+                ended_at: r.get::<Option<i64>, _>("ended_at").map(time).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, token_sha256: &str, at: UtcMillis) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_seen = GREATEST(last_seen, $1) WHERE token_sha256 = $2",
+        )
+        .bind(ms(at))
+        .bind(token_sha256)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, token_sha256: &str, at: UtcMillis) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET ended_at = COALESCE(ended_at, $1) WHERE token_sha256 = $2",
+        )
+        .bind(ms(at))
+        .bind(token_sha256)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn audit_tip(&self) -> Result<Option<AuditTip>> {
+        let row = sqlx::query(
+            "SELECT size, note, frontier FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(row.map(|r| AuditTip {
+            checkpoint: StoredCheckpoint {
+                size: r.get::<i64, _>("size") as u64,
+                note: r.get("note"),
+            },
+            frontier: r.get("frontier"),
+        }))
+    }
+
+    async fn append_audit(
+        &self,
+        expected_size: u64,
+        rows: &[StoredEntry],
+        checkpoint: &StoredCheckpoint,
+        frontier: &[u8],
+    ) -> Result<()> {
+        // Every node appends under one lock: the log stays one Merkle tree,
+        // and a batch built on an old tip is refused, never interleaved.
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        if size as u64 != expected_size {
+            return Err(CatalogError::Conflict(format!(
+                "audit log has {size} entries, expected {expected_size}"
+            )));
+        }
+        // Only the newest checkpoint keeps the tree's frontier.
+        sqlx::query("UPDATE audit_checkpoints SET frontier = ''::bytea WHERE size = $1")
+            .bind(size)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("INSERT INTO audit_checkpoints (size, note, frontier) VALUES ($1, $2, $3)")
+            .bind(checkpoint.size as i64)
+            .bind(&checkpoint.note)
+            .bind(frontier)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        // The search columns are read from the entry itself.
+        let mut fields = Vec::with_capacity(rows.len());
+        for row in rows {
+            let entry = custos_audit::AuditEntry::parse(&row.bytes).map_err(|e| {
+                CatalogError::Unavailable(format!("audit entry {}: {e}", row.index))
+            })?;
+            fields.push(entry.event);
+        }
+        let rows: Vec<_> = rows.iter().zip(&fields).collect();
+        for part in rows.chunks(AUDIT_ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_log (idx, entry, leaf_hash, at, actor, action, outcome, object, case_id, purpose) ",
+            );
+            insert.push_values(part, |mut values, (row, event)| {
+                values
+                    .push_bind(row.index as i64)
+                    .push_bind(&row.bytes)
+                    .push_bind(&row.leaf_hash[..])
+                    .push_bind(event.at.to_string())
+                    .push_bind(&event.actor)
+                    .push_bind(&event.action)
+                    .push_bind(event.outcome.as_str())
+                    .push_bind(&event.object)
+                    .push_bind(&event.case)
+                    .push_bind(&event.purpose);
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn audit_entries_for_object(&self, object: &str, limit: u64) -> Result<Vec<StoredEntry>> {
+        let rows = sqlx::query(
+            "SELECT idx, entry, leaf_hash FROM audit_log \
+             WHERE object = $1 ORDER BY idx LIMIT $2",
+        )
+        .bind(object)
+        .bind(limit.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(stored_entry).collect()
+    }
+
+    async fn search_audit(&self, q: &AuditQuery) -> Result<(Vec<StoredEntry>, u64)> {
+        fn narrow(b: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, q: &AuditQuery) {
+            // Copies of the entry's fields; `at` is a fixed-width RFC 3339
+            // string, so comparing it as text compares the instants.
+            let field = |f: &str| {
+                if f == "case" {
+                    "case_id".to_owned()
+                } else {
+                    f.to_owned()
+                }
+            };
+            b.push(" WHERE 1 = 1");
+            if let Some(t) = q.from {
+                b.push(format!(" AND {} >= ", field("at")))
+                    .push_bind(t.to_string());
+            }
+            if let Some(t) = q.before {
+                b.push(format!(" AND {} < ", field("at")))
+                    .push_bind(t.to_string());
+            }
+            for (name, value) in [
+                ("actor", &q.actor),
+                ("outcome", &q.outcome),
+                ("object", &q.object),
+                ("case", &q.case),
+                ("purpose", &q.purpose),
+            ] {
+                if let Some(v) = value {
+                    b.push(format!(" AND {} = ", field(name)))
+                        .push_bind(v.clone());
+                }
+            }
+            match &q.action {
+                Some(family) if family.ends_with('.') => {
+                    // A prefix, with LIKE's wildcards taken literally.
+                    let escaped = family
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    b.push(format!(" AND {} LIKE ", field("action")))
+                        .push_bind(format!("{escaped}%"))
+                        .push(" ESCAPE '\\'");
+                }
+                Some(action) => {
+                    b.push(format!(" AND {} = ", field("action")))
+                        .push_bind(action.clone());
+                }
+                None => {}
+            }
+        }
+        let mut count = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM audit_log");
+        narrow(&mut count, q);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let mut page = sqlx::QueryBuilder::new("SELECT idx, entry, leaf_hash FROM audit_log");
+        narrow(&mut page, q);
+        page.push(if q.oldest_first {
+            " ORDER BY idx LIMIT "
+        } else {
+            " ORDER BY idx DESC LIMIT "
+        })
+        .push_bind(q.limit.min(10_000) as i64)
+        .push(" OFFSET ")
+        .push_bind(q.offset.min(i64::MAX as u64) as i64);
+        let rows = page
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let rows = rows.iter().map(stored_entry).collect::<Result<Vec<_>>>()?;
+        Ok((rows, total as u64))
+    }
+
+    async fn audit_entries(&self, from: u64, limit: u64) -> Result<Vec<StoredEntry>> {
+        let rows = sqlx::query(
+            "SELECT idx, entry, leaf_hash FROM audit_log WHERE idx >= $1 ORDER BY idx LIMIT $2",
+        )
+        .bind(from as i64)
+        .bind(limit.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(stored_entry).collect()
+    }
+
+    async fn audit_leaf_hashes(&self, size: u64) -> Result<Vec<Hash>> {
+        let rows: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT leaf_hash FROM audit_log WHERE idx < $1 ORDER BY idx")
+                .bind(size as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        rows.into_iter()
+            .map(|h| h.try_into().map_err(|_| rows::corrupt("leaf hash")))
+            .collect()
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let rows = sqlx::query("SELECT size, note FROM audit_checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredCheckpoint {
+                size: r.get::<i64, _>("size") as u64,
+                note: r.get("note"),
+            })
+            .collect())
+    }
+
+    async fn audit_checkpoint(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        let row = sqlx::query("SELECT size, note FROM audit_checkpoints WHERE size = $1")
+            .bind(size as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(|r| StoredCheckpoint {
+            size: r.get::<i64, _>("size") as u64,
+            note: r.get("note"),
+        }))
+    }
+}

@@ -1,0 +1,1041 @@
+//! The catalog stories: one test of the whole contract, run unchanged
+//! against every backend (each backend crate's `tests/story.rs` opens its
+//! catalog and calls these). A backend passes when every story does.
+
+use custos_catalog::*;
+use custos_format::UtcMillis;
+use uuid::Uuid;
+
+fn t(ms: i64) -> UtcMillis {
+    UtcMillis::from_millis(1_795_424_400_000 + ms).unwrap()
+}
+
+fn recording(device: &str, seq: u64) -> Recording {
+    Recording {
+        recording_id: Uuid::now_v7(),
+        device_id: device.into(),
+        sequence: seq,
+        officer_id: Some("boa-1".into()),
+        started_at: t(0),
+        ended_at: t(1000),
+        truncated: false,
+        ciphertext_sha256: [seq as u8; 32],
+        ciphertext_length: 1234,
+        manifest: b"{}".to_vec(),
+        manifest_signature: vec![1; 64],
+        manifest_sha256: [seq as u8 + 100; 32],
+        blob_key: format!("{device}/{seq}.age"),
+        stored_at: t(2000),
+        receipt: b"{}".to_vec(),
+        receipt_signature: vec![2; 64],
+        delete_after: t(28 * 86_400_000),
+        age_header: b"age-encryption.org/v1\n--- x\n".to_vec(),
+        retention_category: STANDARD_CATEGORY.into(),
+    }
+}
+
+pub async fn story(catalog: &dyn Catalog) {
+    // Cameras and docks: enroll, refuse duplicates, revoke.
+    let cam = Device {
+        device_id: "cam-1".into(),
+        public_key: "ab".repeat(32),
+        enrolled_at: t(0),
+        revoked_at: None,
+        retention_category: STANDARD_CATEGORY.into(),
+        assigned_officer: None,
+    };
+    catalog.add_device(&cam).await.unwrap();
+    assert!(matches!(
+        catalog.add_device(&cam).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(catalog.device("cam-1").await.unwrap(), Some(cam.clone()));
+    assert_eq!(catalog.device("nope").await.unwrap(), None);
+    // A camera's retention category: its new recordings start in it.
+    catalog
+        .set_device_retention_category("cam-1", "training")
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog
+            .device("cam-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .retention_category,
+        "training"
+    );
+    catalog
+        .set_device_retention_category("cam-1", STANDARD_CATEGORY)
+        .await
+        .unwrap();
+    assert!(matches!(
+        catalog
+            .set_device_retention_category("nope", "training")
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert!(matches!(
+        catalog.revoke_device("nope", t(1)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    // A personal camera is assigned to its officer; back to the pool with None.
+    catalog
+        .assign_officer("cam-1", Some("boa-7"))
+        .await
+        .unwrap();
+    let assigned = catalog.device("cam-1").await.unwrap().unwrap();
+    assert_eq!(assigned.assigned_officer.as_deref(), Some("boa-7"));
+    catalog.assign_officer("cam-1", None).await.unwrap();
+    assert_eq!(catalog.device("cam-1").await.unwrap(), Some(cam.clone()));
+    assert!(matches!(
+        catalog.assign_officer("nope", Some("boa-7")).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert!(catalog.docks().await.unwrap().is_empty());
+    // Leases: one holder at a time; renewal by the holder; taken over
+    // only once expired; released only by its holder.
+    assert!(catalog
+        .take_lease("sweep", "node-a", t(0), t(100))
+        .await
+        .unwrap());
+    assert!(!catalog
+        .take_lease("sweep", "node-b", t(50), t(150))
+        .await
+        .unwrap());
+    assert!(catalog
+        .take_lease("sweep", "node-a", t(60), t(160))
+        .await
+        .unwrap());
+    assert_eq!(
+        catalog.lease("sweep").await.unwrap(),
+        Some(("node-a".to_owned(), t(160)))
+    );
+    catalog.release_lease("sweep", "node-b").await.unwrap();
+    assert!(!catalog
+        .take_lease("sweep", "node-b", t(159), t(200))
+        .await
+        .unwrap());
+    assert!(
+        catalog
+            .take_lease("sweep", "node-b", t(160), t(260))
+            .await
+            .unwrap(),
+        "expired"
+    );
+    catalog.release_lease("sweep", "node-b").await.unwrap();
+    assert_eq!(catalog.lease("sweep").await.unwrap(), None);
+    assert!(catalog
+        .take_lease("sweep", "node-a", t(161), t(200))
+        .await
+        .unwrap());
+    assert!(catalog
+        .take_lease("other", "node-b", t(161), t(200))
+        .await
+        .unwrap());
+    // Settings saved at run time: none, then one, then replaced.
+    assert_eq!(catalog.setting("deployment").await.unwrap(), None);
+    catalog
+        .set_setting("deployment", "{\"a\":1}", t(1))
+        .await
+        .unwrap();
+    catalog
+        .set_setting("deployment", "{\"a\":2}", t(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.setting("deployment").await.unwrap().as_deref(),
+        Some("{\"a\":2}")
+    );
+    let dock = Dock {
+        dock_id: "dock-1".into(),
+        token_sha256: "cd".repeat(32),
+        enrolled_at: t(0),
+        revoked_at: None,
+    };
+    catalog.add_dock(&dock).await.unwrap();
+    assert_eq!(catalog.dock("dock-1").await.unwrap(), Some(dock.clone()));
+    assert_eq!(catalog.docks().await.unwrap(), vec![dock]);
+    catalog.revoke_dock("dock-1", t(5)).await.unwrap();
+    catalog.revoke_dock("dock-1", t(9)).await.unwrap();
+    assert_eq!(
+        catalog.dock("dock-1").await.unwrap().unwrap().revoked_at,
+        Some(t(5)),
+        "first revocation stands"
+    );
+
+    // Uploads: one per recording.
+    let r1 = recording("cam-1", 1);
+    let upload = Upload {
+        upload_id: Uuid::now_v7(),
+        recording_id: r1.recording_id,
+        device_id: "cam-1".into(),
+        sequence: 1,
+        manifest: b"{}".to_vec(),
+        manifest_signature: vec![1; 64],
+        dock_id: "dock-1".into(),
+        created_at: t(3),
+        age_header: None,
+    };
+    catalog.create_upload(&upload).await.unwrap();
+    let again = Upload {
+        upload_id: Uuid::now_v7(),
+        ..upload.clone()
+    };
+    assert!(matches!(
+        catalog.create_upload(&again).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        catalog.upload_for_recording(r1.recording_id).await.unwrap(),
+        Some(upload.clone())
+    );
+
+    // Committing moves the head, removes the upload, refuses duplicates.
+    assert_eq!(catalog.chain_head("cam-1").await.unwrap(), None);
+    catalog
+        .commit_recording(&r1, Some(upload.upload_id))
+        .await
+        .unwrap();
+    assert_eq!(catalog.upload(upload.upload_id).await.unwrap(), None);
+    assert_eq!(
+        catalog.recording(r1.recording_id).await.unwrap(),
+        Some(r1.clone())
+    );
+    assert_eq!(
+        catalog.chain_head("cam-1").await.unwrap(),
+        Some(ChainHead {
+            sequence: 1,
+            manifest_sha256: r1.manifest_sha256
+        })
+    );
+    assert!(matches!(
+        catalog.commit_recording(&r1, None).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    let r3 = recording("cam-1", 3);
+    catalog.commit_recording(&r3, None).await.unwrap();
+    // A late arrival below the head does not move it back.
+    let r2 = recording("cam-1", 2);
+    catalog.commit_recording(&r2, None).await.unwrap();
+    assert_eq!(
+        catalog.chain_head("cam-1").await.unwrap().unwrap().sequence,
+        3
+    );
+    assert_eq!(
+        catalog.recording_by_sequence("cam-1", 2).await.unwrap(),
+        Some(r2)
+    );
+    let dup_seq = recording("cam-1", 2);
+    assert!(
+        catalog.commit_recording(&dup_seq, None).await.is_err(),
+        "one recording per sequence number"
+    );
+    assert_eq!(catalog.recordings().await.unwrap().len(), 3);
+
+    // Incidents and audit events read back in order.
+    for kind in IncidentKind::ALL {
+        let incident = NewIncident {
+            kind,
+            device_id: Some("cam-1".into()),
+            dock_id: None,
+            sequence: Some(7),
+            recording_id: None,
+            detail: format!("{kind:?}"),
+        };
+        catalog.add_incident(&incident, t(10)).await.unwrap();
+    }
+    let incidents = catalog.incidents().await.unwrap();
+    assert_eq!(
+        incidents.iter().map(|i| i.kind).collect::<Vec<_>>(),
+        IncidentKind::ALL.to_vec()
+    );
+
+    // People and sessions.
+    let anna = User {
+        name: "anna".into(),
+        role: "reviewer".into(),
+        officer_id: None,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret_sealed: vec![1, 2, 3],
+        failed_attempts: 0,
+        locked_until: None,
+        totp_last_step: None,
+        created_at: t(12),
+        disabled_at: None,
+        password_must_change: true,
+    };
+    catalog.add_user(&anna).await.unwrap();
+    assert!(matches!(
+        catalog.add_user(&anna).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(catalog.user("anna").await.unwrap(), Some(anna.clone()));
+    assert_eq!(catalog.user("bob").await.unwrap(), None);
+    catalog
+        .set_login_state("anna", 5, Some(t(13)), Some(99))
+        .await
+        .unwrap();
+    let locked = catalog.user("anna").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            locked.failed_attempts,
+            locked.locked_until,
+            locked.totp_last_step
+        ),
+        (5, Some(t(13)), Some(99))
+    );
+    assert!(catalog.set_login_state("bob", 1, None, None).await.is_err());
+    let session = Session {
+        token_sha256: "ab".repeat(32),
+        user_name: "anna".into(),
+        csrf_token: "csrf".into(),
+        created_at: t(14),
+        last_seen: t(14),
+        ended_at: None,
+    };
+    catalog.add_session(&session).await.unwrap();
+    let (found, user) = catalog
+        .session_with_user(&session.token_sha256)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, session);
+    assert_eq!(user, catalog.user("anna").await.unwrap().unwrap());
+    assert!(catalog
+        .session_with_user(&"00".repeat(32))
+        .await
+        .unwrap()
+        .is_none());
+    catalog
+        .touch_session(&session.token_sha256, t(15))
+        .await
+        .unwrap();
+    catalog
+        .touch_session(&session.token_sha256, t(14))
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog
+            .session(&session.token_sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen,
+        t(15),
+        "last_seen never goes back"
+    );
+    // A new password ends every other session, clears the lock, and can
+    // lift (or set) the duty to change it.
+    let other = Session {
+        token_sha256: "cd".repeat(32),
+        ..session.clone()
+    };
+    catalog.add_session(&other).await.unwrap();
+    catalog
+        .set_password(
+            "anna",
+            "$argon2id$new",
+            false,
+            Some(&session.token_sha256),
+            t(15),
+        )
+        .await
+        .unwrap();
+    let changed = catalog.user("anna").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            changed.password_hash.as_str(),
+            changed.password_must_change,
+            changed.failed_attempts,
+            changed.locked_until
+        ),
+        ("$argon2id$new", false, 0, None)
+    );
+    let ended = |token: String| {
+        let catalog = &catalog;
+        async move { catalog.session(&token).await.unwrap().unwrap().ended_at }
+    };
+    assert_eq!(ended(session.token_sha256.clone()).await, None, "kept");
+    assert_eq!(ended(other.token_sha256.clone()).await, Some(t(15)));
+    assert!(matches!(
+        catalog.set_password("bob", "x", true, None, t(15)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    catalog.disable_user("anna", t(16)).await.unwrap();
+    assert_eq!(
+        catalog
+            .session(&session.token_sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            .ended_at,
+        Some(t(16)),
+        "disabling a user ends their sessions"
+    );
+    assert_eq!(catalog.users().await.unwrap().len(), 1);
+    // A new phone: a new sealed secret, the old step forgotten.
+    catalog
+        .reset_totp("anna", b"new sealed", t(17))
+        .await
+        .unwrap();
+    let anna = catalog.user("anna").await.unwrap().unwrap();
+    assert_eq!(anna.totp_secret_sealed, b"new sealed");
+    assert_eq!(
+        (anna.totp_last_step, anna.failed_attempts, anna.locked_until),
+        (None, 0, None)
+    );
+    assert!(catalog.reset_totp("nobody", b"x", t(17)).await.is_err());
+
+    // The audit log: batches append only onto the tip they were built on.
+    assert!(catalog.audit_tip().await.unwrap().is_none());
+    let key = custos_format::SigningKey::from_seed(&[5; 32]);
+    let signer = custos_audit::NoteSigner::new("test.example/audit", key).unwrap();
+    let mut frontier = custos_audit::Frontier::new();
+    let mut all_rows = Vec::new();
+    for batch in [1usize, 3, 2] {
+        let events = (0..batch).map(|i| {
+            custos_audit::AuditEvent::new(
+                t(11),
+                "system:cli",
+                "test.event",
+                custos_audit::Outcome::Ok,
+            )
+            .detail(format!("{i}"))
+        });
+        let size = frontier.size();
+        let (rows, checkpoint) =
+            custos_audit::append_batch(&mut frontier, events, &signer).unwrap();
+        catalog
+            .append_audit(size, &rows, &checkpoint, &frontier.to_bytes())
+            .await
+            .unwrap();
+        // The same batch again is a conflict, and changes nothing.
+        assert!(matches!(
+            catalog
+                .append_audit(size, &rows, &checkpoint, &frontier.to_bytes())
+                .await,
+            Err(CatalogError::Conflict(_))
+        ));
+        all_rows.extend(rows);
+    }
+    let tip = catalog.audit_tip().await.unwrap().unwrap();
+    assert_eq!(tip.checkpoint.size, 6);
+    assert_eq!(
+        custos_audit::Frontier::from_bytes(&tip.frontier),
+        Some(frontier.clone())
+    );
+    let stored = catalog.audit_entries(0, 100).await.unwrap();
+    assert_eq!(stored.len(), 6);
+    assert_eq!(catalog.audit_entries(4, 1).await.unwrap()[0].index, 4);
+    for (a, b) in stored.iter().zip(&all_rows) {
+        assert_eq!(
+            (a.index, &a.bytes, a.leaf_hash),
+            (b.index, &b.bytes, b.leaf_hash)
+        );
+    }
+    assert_eq!(
+        catalog.audit_leaf_hashes(4).await.unwrap(),
+        all_rows[..4]
+            .iter()
+            .map(|r| r.leaf_hash)
+            .collect::<Vec<_>>()
+    );
+    let checkpoints = catalog.audit_checkpoints().await.unwrap();
+    assert_eq!(
+        checkpoints.iter().map(|c| c.size).collect::<Vec<_>>(),
+        [1, 4, 6]
+    );
+    assert_eq!(
+        catalog.audit_checkpoint(4).await.unwrap().unwrap().note,
+        checkpoints[1].note
+    );
+    custos_audit::verify_log(&signer.verifier(), &stored, &checkpoints).unwrap();
+
+    // Retention: holds keep due recordings; tombstones replace deleted ones.
+    let all = catalog.recordings().await.unwrap();
+    let held = all[0].clone();
+    let day28 = t(28 * 86_400_000);
+    assert!(catalog
+        .due_recordings(t(27 * 86_400_000), 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 3);
+    assert_eq!(
+        catalog.due_recordings(day28, 1).await.unwrap().len(),
+        1,
+        "limit respected"
+    );
+    let case = Case {
+        case_id: "K-1".into(),
+        kind: "complaint".into(),
+        reference: None,
+        label: "complaint about an arrest".into(),
+        opened_by: "anna".into(),
+        opened_at: t(20),
+        due_at: None,
+        closed_by: None,
+        closed_at: None,
+    };
+    catalog.add_case(&case).await.unwrap();
+    assert!(matches!(
+        catalog.add_case(&case).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    let hold = Hold {
+        hold_id: Uuid::now_v7(),
+        case_id: "K-1".into(),
+        recording_id: held.recording_id,
+        reason: "complaint".into(),
+        placed_by: "anna".into(),
+        placed_at: t(21),
+        approved_by: None,
+        approved_at: None,
+        released_by: None,
+        released_at: None,
+    };
+    catalog.add_hold(&hold).await.unwrap();
+    let due = catalog.due_recordings(day28, 100).await.unwrap();
+    assert_eq!(
+        due.len(),
+        2,
+        "a hold, even one awaiting approval, keeps a recording"
+    );
+    assert!(due.iter().all(|r| r.recording_id != held.recording_id));
+    catalog
+        .approve_hold(hold.hold_id, "bert", t(22))
+        .await
+        .unwrap();
+    assert!(
+        catalog
+            .approve_hold(hold.hold_id, "bert", t(22))
+            .await
+            .is_err(),
+        "approved once"
+    );
+    assert_eq!(
+        catalog
+            .holds_for_recording(held.recording_id)
+            .await
+            .unwrap()[0]
+            .approved_by
+            .as_deref(),
+        Some("bert")
+    );
+    // A second hold on the same case, released on its own before the case closes.
+    let second = Hold {
+        hold_id: Uuid::now_v7(),
+        reason: "second look".into(),
+        ..hold.clone()
+    };
+    catalog.add_hold(&second).await.unwrap();
+    catalog
+        .release_hold(second.hold_id, "bert", t(22))
+        .await
+        .unwrap();
+    assert!(
+        catalog
+            .release_hold(second.hold_id, "bert", t(22))
+            .await
+            .is_err(),
+        "released once"
+    );
+    assert!(catalog
+        .release_hold(Uuid::now_v7(), "bert", t(22))
+        .await
+        .is_err());
+    let second = catalog.hold(second.hold_id).await.unwrap().unwrap();
+    assert_eq!(
+        (second.released_by.as_deref(), second.released_at),
+        (Some("bert"), Some(t(22)))
+    );
+    let released = catalog.close_case("K-1", "anna", t(23)).await.unwrap();
+    assert_eq!(released.len(), 1, "only the hold still in force");
+    assert_eq!(released[0].released_at, Some(t(23)));
+    assert!(
+        catalog.close_case("K-1", "anna", t(24)).await.is_err(),
+        "closed once"
+    );
+    assert_eq!(
+        catalog.case("K-1").await.unwrap().unwrap().closed_at,
+        Some(t(23))
+    );
+    assert_eq!(
+        catalog.holds_for_case("K-1").await.unwrap()[0]
+            .released_by
+            .as_deref(),
+        Some("anna")
+    );
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 3);
+    catalog
+        .set_delete_after(held.recording_id, t(40 * 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 2);
+    // A case and a recording in one read, each if it exists.
+    let (found_case, found_recording) = catalog
+        .case_and_recording("K-1", held.recording_id)
+        .await
+        .unwrap();
+    assert_eq!(found_case, catalog.case("K-1").await.unwrap());
+    assert_eq!(
+        found_recording,
+        catalog.recording(held.recording_id).await.unwrap()
+    );
+    assert!(found_case.is_some() && found_recording.is_some());
+    let (found_case, found_recording) = catalog
+        .case_and_recording("no-such-case", Uuid::now_v7())
+        .await
+        .unwrap();
+    assert!(found_case.is_none() && found_recording.is_none());
+    let (found_case, found_recording) = catalog
+        .case_and_recording("no-such-case", held.recording_id)
+        .await
+        .unwrap();
+    assert!(found_case.is_none() && found_recording.is_some());
+    // Moving a recording to a shorter category brings its deadline forward.
+    catalog
+        .set_recording_retention(held.recording_id, "training", t(2 * 86_400_000))
+        .await
+        .unwrap();
+    let moved = catalog.recording(held.recording_id).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.retention_category.as_str(), moved.delete_after),
+        ("training", t(2 * 86_400_000))
+    );
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 3);
+    assert!(matches!(
+        catalog
+            .set_recording_retention(Uuid::now_v7(), "training", t(1))
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    catalog
+        .set_recording_retention(held.recording_id, STANDARD_CATEGORY, t(40 * 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 2);
+
+    let doomed = recording("cam-1", 9);
+    catalog.commit_recording(&doomed, None).await.unwrap();
+    let tombstone = Tombstone {
+        recording_id: doomed.recording_id,
+        device_id: doomed.device_id.clone(),
+        sequence: 9,
+        started_at: doomed.started_at,
+        ended_at: doomed.ended_at,
+        ciphertext_sha256: doomed.ciphertext_sha256,
+        manifest_sha256: doomed.manifest_sha256,
+        deleted_at: t(30),
+        reason: "retention-period".into(),
+        blob_key: doomed.blob_key.clone(),
+        blob_deleted: false,
+    };
+    assert_eq!(
+        catalog
+            .replace_with_tombstones(std::slice::from_ref(&tombstone))
+            .await
+            .unwrap(),
+        vec![doomed.recording_id]
+    );
+    assert!(
+        catalog
+            .replace_with_tombstones(std::slice::from_ref(&tombstone))
+            .await
+            .unwrap()
+            .is_empty(),
+        "once"
+    );
+    assert_eq!(catalog.recording(doomed.recording_id).await.unwrap(), None);
+    assert_eq!(
+        catalog.tombstone(doomed.recording_id).await.unwrap(),
+        Some(tombstone.clone())
+    );
+    assert_eq!(
+        catalog.tombstone_by_sequence("cam-1", 9).await.unwrap(),
+        Some(tombstone.clone())
+    );
+    assert_eq!(
+        catalog.tombstones_with_blob().await.unwrap(),
+        vec![tombstone.clone()]
+    );
+    catalog
+        .mark_blobs_deleted(&[doomed.recording_id])
+        .await
+        .unwrap();
+    assert!(catalog.tombstones_with_blob().await.unwrap().is_empty());
+
+    // The age header moves into the upload row before it leaves the file.
+    let pending = Upload {
+        upload_id: Uuid::now_v7(),
+        recording_id: Uuid::now_v7(),
+        device_id: "cam-1".into(),
+        sequence: 10,
+        manifest: b"{}".to_vec(),
+        manifest_signature: vec![1; 64],
+        dock_id: "dock-1".into(),
+        created_at: t(31),
+        age_header: None,
+    };
+    catalog.create_upload(&pending).await.unwrap();
+    catalog
+        .set_upload_age_header(pending.upload_id, b"header")
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog
+            .upload(pending.upload_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .age_header
+            .as_deref(),
+        Some(&b"header"[..])
+    );
+    catalog.delete_upload(pending.upload_id).await.unwrap();
+}
+
+/// The recordings list's filters and pages (the web UI's and the API's).
+pub async fn search_story(catalog: &dyn Catalog) {
+    for cam in ["cam-a", "cam-b"] {
+        catalog
+            .add_device(&Device {
+                device_id: cam.into(),
+                public_key: "cd".repeat(32),
+                enrolled_at: t(0),
+                revoked_at: None,
+                retention_category: STANDARD_CATEGORY.into(),
+                assigned_officer: None,
+            })
+            .await
+            .unwrap();
+    }
+    let hour = 3_600_000;
+    // Ten recordings an hour apart, alternating cameras; officer boa-2 made
+    // every third; the fifth was cut short; each due 28 days after its end.
+    let mut all = Vec::new();
+    for i in 0..10u64 {
+        let mut r = recording(if i % 2 == 0 { "cam-a" } else { "cam-b" }, i / 2 + 1);
+        r.started_at = t(i as i64 * hour);
+        r.ended_at = t(i as i64 * hour + 60_000);
+        r.delete_after = r.ended_at.plus_millis(28 * 24 * hour);
+        r.officer_id = Some(if i % 3 == 0 { "boa-2" } else { "boa-1" }.into());
+        r.truncated = i == 4;
+        catalog.commit_recording(&r, None).await.unwrap();
+        all.push(r);
+    }
+    let ids = |page: &RecordingPage| -> Vec<Uuid> {
+        page.recordings
+            .iter()
+            .map(|(r, _)| r.recording_id)
+            .collect()
+    };
+    let want = |idx: &[usize]| -> Vec<Uuid> { idx.iter().map(|&i| all[i].recording_id).collect() };
+    let q = |f: fn(&mut RecordingQuery)| {
+        let mut q = RecordingQuery {
+            limit: 100,
+            ..Default::default()
+        };
+        f(&mut q);
+        q
+    };
+
+    let page = catalog.search_recordings(&q(|_| {})).await.unwrap();
+    assert_eq!(page.total, 10);
+    assert_eq!(
+        ids(&page),
+        want(&[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]),
+        "newest first"
+    );
+    assert!(page.recordings.iter().all(|(_, held)| !held));
+
+    // Pages: offset and limit over the same order, the total unchanged.
+    let mut paged = q(|_| {});
+    paged.limit = 4;
+    paged.offset = 4;
+    let page = catalog.search_recordings(&paged).await.unwrap();
+    assert_eq!((page.total, ids(&page)), (10, want(&[5, 4, 3, 2])));
+    paged.offset = 8;
+    assert_eq!(
+        ids(&catalog.search_recordings(&paged).await.unwrap()),
+        want(&[1, 0])
+    );
+    paged.offset = 80;
+    assert!(catalog
+        .search_recordings(&paged)
+        .await
+        .unwrap()
+        .recordings
+        .is_empty());
+
+    // Time window: [from, before).
+    let mut window = q(|_| {});
+    window.started_from = Some(t(2 * hour));
+    window.started_before = Some(t(5 * hour));
+    let page = catalog.search_recordings(&window).await.unwrap();
+    assert_eq!((page.total, ids(&page)), (3, want(&[4, 3, 2])));
+
+    let page = catalog
+        .search_recordings(&q(|q| q.officer_id = Some("boa-2".into())))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), want(&[9, 6, 3, 0]));
+    let page = catalog
+        .search_recordings(&q(|q| {
+            q.device_id = Some("cam-b".into());
+            q.officer_id = Some("boa-1".into());
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), want(&[7, 5, 1]), "filters combine");
+    let page = catalog
+        .search_recordings(&q(|q| q.truncated = Some(true)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), want(&[4]));
+    let page = catalog
+        .search_recordings(&q(|q| q.officer_id = Some("nobody".into())))
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.recordings.len()), (0, 0));
+
+    // A case holds two recordings; one hold is later released.
+    catalog
+        .add_case(&Case {
+            case_id: "K-9".into(),
+            kind: "incident".into(),
+            reference: None,
+            label: "search".into(),
+            opened_by: "anna".into(),
+            opened_at: t(0),
+            due_at: None,
+            closed_by: None,
+            closed_at: None,
+        })
+        .await
+        .unwrap();
+    let mut holds = Vec::new();
+    for i in [2usize, 7] {
+        let hold = Hold {
+            hold_id: Uuid::now_v7(),
+            case_id: "K-9".into(),
+            recording_id: all[i].recording_id,
+            reason: "incident".into(),
+            placed_by: "anna".into(),
+            placed_at: t(10 * hour),
+            approved_by: None,
+            approved_at: None,
+            released_by: None,
+            released_at: None,
+        };
+        catalog.add_hold(&hold).await.unwrap();
+        holds.push(hold);
+    }
+    catalog
+        .close_case("K-9", "anna", t(11 * hour))
+        .await
+        .unwrap();
+    let page = catalog
+        .search_recordings(&q(|q| q.case_id = Some("K-9".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&page),
+        want(&[7, 2]),
+        "a case's recordings, released or not"
+    );
+    assert!(
+        page.recordings.iter().all(|(_, held)| !held),
+        "closing the case released both"
+    );
+
+    let mut again = holds[0].clone();
+    again.hold_id = Uuid::now_v7();
+    again.case_id = "K-10".into();
+    catalog
+        .add_case(&Case {
+            case_id: "K-10".into(),
+            ..catalog.case("K-9").await.unwrap().unwrap()
+        })
+        .await
+        .unwrap();
+    catalog.add_hold(&again).await.unwrap();
+    let page = catalog
+        .search_recordings(&q(|q| q.held = Some(true)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), want(&[2]));
+    assert!(page.recordings[0].1, "marked held");
+    let page = catalog
+        .search_recordings(&q(|q| q.held = Some(false)))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 9);
+    assert!(!ids(&page).contains(&all[2].recording_id));
+
+    // Due before a moment: ends + 28 days before it, and not held.
+    let mut due = q(|_| {});
+    due.due_before = Some(t(28 * 24 * hour + 3 * hour));
+    let page = catalog.search_recordings(&due).await.unwrap();
+    assert_eq!(
+        ids(&page),
+        want(&[0, 1]),
+        "the soonest deleted first; recording 2 is due too, but held"
+    );
+}
+
+/// Audit entries found by who, what, outcome, object, case, purpose and time.
+pub async fn audit_search_story(catalog: &dyn Catalog) {
+    use custos_audit::{AuditEvent, Outcome};
+    let key = custos_format::SigningKey::from_seed(&[7; 32]);
+    let signer = custos_audit::NoteSigner::new("test.example/audit", key).unwrap();
+    let mut frontier = custos_audit::Frontier::new();
+    let events = vec![
+        AuditEvent::new(t(1_000), "user:anna", "session.sign-in", Outcome::Ok),
+        AuditEvent::new(t(2_000), "user:anna", "recording.play", Outcome::Ok)
+            .object("recording:r1")
+            .purpose("complaint", "K-1"),
+        AuditEvent::new(t(3_000), "user:bert", "recording.play", Outcome::Refused)
+            .object("recording:r1"),
+        AuditEvent::new(t(4_000), "user:anna", "hold.place", Outcome::Ok).object("recording:r1"),
+        AuditEvent::new(t(5_000), "user:bert", "hold.approve", Outcome::Ok).object("hold:h1"),
+        // Wildcards in a filter are taken literally.
+        AuditEvent::new(t(6_000), "system:cli", "hold_x.place", Outcome::Ok),
+        AuditEvent::new(t(7_000), "user:anna", "recording.play", Outcome::Ok)
+            .object("recording:r2")
+            .purpose("investigation", "K-2"),
+    ];
+    let (rows, checkpoint) = custos_audit::append_batch(&mut frontier, events, &signer).unwrap();
+    catalog
+        .append_audit(0, &rows, &checkpoint, &frontier.to_bytes())
+        .await
+        .unwrap();
+    let search = |q: AuditQuery| async move {
+        let (rows, total) = catalog
+            .search_audit(&AuditQuery { limit: 100, ..q })
+            .await
+            .unwrap();
+        (rows.iter().map(|r| r.index).collect::<Vec<_>>(), total)
+    };
+    assert_eq!(
+        search(AuditQuery::default()).await,
+        (vec![6, 5, 4, 3, 2, 1, 0], 7)
+    );
+    let (oldest, _) = catalog
+        .search_audit(&AuditQuery {
+            oldest_first: true,
+            limit: 2,
+            offset: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(oldest.iter().map(|r| r.index).collect::<Vec<_>>(), [1, 2]);
+    let cases: Vec<(AuditQuery, Vec<u64>)> = vec![
+        (
+            AuditQuery {
+                actor: Some("user:bert".into()),
+                ..Default::default()
+            },
+            vec![4, 2],
+        ),
+        (
+            AuditQuery {
+                action: Some("recording.play".into()),
+                ..Default::default()
+            },
+            vec![6, 2, 1],
+        ),
+        (
+            AuditQuery {
+                action: Some("hold.".into()),
+                ..Default::default()
+            },
+            vec![4, 3],
+        ),
+        (
+            AuditQuery {
+                action: Some("hold".into()),
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            AuditQuery {
+                action: Some("hold_".into()),
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            AuditQuery {
+                outcome: Some("refused".into()),
+                ..Default::default()
+            },
+            vec![2],
+        ),
+        (
+            AuditQuery {
+                object: Some("recording:r1".into()),
+                ..Default::default()
+            },
+            vec![3, 2, 1],
+        ),
+        (
+            AuditQuery {
+                case: Some("K-2".into()),
+                ..Default::default()
+            },
+            vec![6],
+        ),
+        (
+            AuditQuery {
+                purpose: Some("complaint".into()),
+                ..Default::default()
+            },
+            vec![1],
+        ),
+        (
+            AuditQuery {
+                from: Some(t(3_000)),
+                before: Some(t(5_000)),
+                ..Default::default()
+            },
+            vec![3, 2],
+        ),
+        (
+            AuditQuery {
+                actor: Some("user:anna".into()),
+                action: Some("recording.".into()),
+                from: Some(t(2_500)),
+                ..Default::default()
+            },
+            vec![6],
+        ),
+        (
+            AuditQuery {
+                actor: Some("user:nobody' OR '1'='1".into()),
+                ..Default::default()
+            },
+            vec![],
+        ),
+    ];
+    for (q, want) in cases {
+        let (got, total) = search(q.clone()).await;
+        assert_eq!(got, want, "{q:?}");
+        assert_eq!(total, want.len() as u64, "{q:?}");
+    }
+    let (page, total) = catalog
+        .search_audit(&AuditQuery {
+            limit: 2,
+            offset: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.iter().map(|r| r.index).collect::<Vec<_>>(), total),
+        (vec![4, 3], 7)
+    );
+}

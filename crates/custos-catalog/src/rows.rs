@@ -1,0 +1,180 @@
+//! Rows as both SQL catalogs store them (ADR 0008: the same shapes on
+//! SQLite and PostgreSQL — epoch milliseconds, 0/1 flags, hex hashes, UUIDs
+//! as text), read once for both. Each backend implements [`SqlRow`] for its
+//! row type; a value of the wrong type is the catalog's corruption, reported
+//! as such.
+
+use custos_format::UtcMillis;
+use uuid::Uuid;
+
+use crate::*;
+
+/// A row's columns by name, as the catalogs' tables hold them.
+pub trait SqlRow {
+    fn int(&self, column: &str) -> Result<i64>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+    fn text(&self, column: &str) -> Result<String>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>>;
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>>;
+}
+
+pub fn corrupt(what: &str) -> CatalogError {
+    CatalogError::Unavailable(format!("corrupt catalog row: {what}"))
+}
+
+pub fn ms(t: UtcMillis) -> i64 {
+    t.as_millis()
+}
+
+pub fn time(v: i64) -> Result<UtcMillis> {
+    UtcMillis::from_millis(v).ok_or_else(|| corrupt("timestamp"))
+}
+
+pub fn hash(s: &str) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).map_err(|_| corrupt("hash"))?;
+    Ok(out)
+}
+
+pub fn uuid(s: &str) -> Result<Uuid> {
+    s.parse().map_err(|_| corrupt("uuid"))
+}
+
+fn at(r: &impl SqlRow, column: &str) -> Result<UtcMillis> {
+    time(r.int(column)?)
+}
+
+pub fn opt_time(r: &impl SqlRow, column: &str) -> Result<Option<UtcMillis>> {
+    r.opt_int(column)?.map(time).transpose()
+}
+
+pub fn device(r: &impl SqlRow) -> Result<Device> {
+    Ok(Device {
+        device_id: r.text("device_id")?,
+        public_key: r.text("public_key")?,
+        enrolled_at: at(r, "enrolled_at")?,
+        revoked_at: opt_time(r, "revoked_at")?,
+        retention_category: r.text("retention_category")?,
+        assigned_officer: r.opt_text("assigned_officer")?,
+    })
+}
+
+pub fn dock(r: &impl SqlRow) -> Result<Dock> {
+    Ok(Dock {
+        dock_id: r.text("dock_id")?,
+        token_sha256: r.text("token_sha256")?,
+        enrolled_at: at(r, "enrolled_at")?,
+        revoked_at: opt_time(r, "revoked_at")?,
+    })
+}
+
+pub fn stored_entry(r: &impl SqlRow) -> Result<StoredEntry> {
+    Ok(StoredEntry {
+        index: r.int("idx")? as u64,
+        bytes: r.bytes("entry")?,
+        leaf_hash: r
+            .bytes("leaf_hash")?
+            .try_into()
+            .map_err(|_| corrupt("leaf hash"))?,
+    })
+}
+
+pub fn recording(r: &impl SqlRow) -> Result<Recording> {
+    Ok(Recording {
+        recording_id: uuid(&r.text("recording_id")?)?,
+        device_id: r.text("device_id")?,
+        sequence: r.int("sequence")? as u64,
+        officer_id: r.opt_text("officer_id")?,
+        started_at: at(r, "started_at")?,
+        ended_at: at(r, "ended_at")?,
+        truncated: r.int("truncated")? != 0,
+        ciphertext_sha256: hash(&r.text("ciphertext_sha256")?)?,
+        ciphertext_length: r.int("ciphertext_length")? as u64,
+        manifest: r.bytes("manifest")?,
+        manifest_signature: r.bytes("manifest_signature")?,
+        manifest_sha256: hash(&r.text("manifest_sha256")?)?,
+        blob_key: r.text("blob_key")?,
+        stored_at: at(r, "stored_at")?,
+        receipt: r.bytes("receipt")?,
+        receipt_signature: r.bytes("receipt_signature")?,
+        delete_after: at(r, "delete_after")?,
+        age_header: r.bytes("age_header")?,
+        retention_category: r.text("retention_category")?,
+    })
+}
+
+pub fn user(r: &impl SqlRow) -> Result<User> {
+    Ok(User {
+        name: r.text("name")?,
+        role: r.text("role")?,
+        officer_id: r.opt_text("officer_id")?,
+        password_hash: r.text("password_hash")?,
+        totp_secret_sealed: r.bytes("totp_secret_sealed")?,
+        failed_attempts: r.int("failed_attempts")? as u32,
+        locked_until: opt_time(r, "locked_until")?,
+        totp_last_step: r.opt_int("totp_last_step")?,
+        created_at: at(r, "created_at")?,
+        disabled_at: opt_time(r, "disabled_at")?,
+        password_must_change: r.int("password_must_change")? != 0,
+    })
+}
+
+pub fn tombstone(r: &impl SqlRow) -> Result<Tombstone> {
+    Ok(Tombstone {
+        recording_id: uuid(&r.text("recording_id")?)?,
+        device_id: r.text("device_id")?,
+        sequence: r.int("sequence")? as u64,
+        started_at: at(r, "started_at")?,
+        ended_at: at(r, "ended_at")?,
+        ciphertext_sha256: hash(&r.text("ciphertext_sha256")?)?,
+        manifest_sha256: hash(&r.text("manifest_sha256")?)?,
+        deleted_at: at(r, "deleted_at")?,
+        reason: r.text("reason")?,
+        blob_key: r.text("blob_key")?,
+        blob_deleted: r.int("blob_deleted")? != 0,
+    })
+}
+
+pub fn case(r: &impl SqlRow) -> Result<Case> {
+    Ok(Case {
+        case_id: r.text("case_id")?,
+        kind: r.text("kind")?,
+        reference: r.opt_text("reference")?,
+        label: r.text("label")?,
+        opened_by: r.text("opened_by")?,
+        opened_at: at(r, "opened_at")?,
+        due_at: opt_time(r, "due_at")?,
+        closed_by: r.opt_text("closed_by")?,
+        closed_at: opt_time(r, "closed_at")?,
+    })
+}
+
+pub fn hold(r: &impl SqlRow) -> Result<Hold> {
+    Ok(Hold {
+        hold_id: uuid(&r.text("hold_id")?)?,
+        case_id: r.text("case_id")?,
+        recording_id: uuid(&r.text("recording_id")?)?,
+        reason: r.text("reason")?,
+        placed_by: r.text("placed_by")?,
+        placed_at: at(r, "placed_at")?,
+        approved_by: r.opt_text("approved_by")?,
+        approved_at: opt_time(r, "approved_at")?,
+        released_by: r.opt_text("released_by")?,
+        released_at: opt_time(r, "released_at")?,
+    })
+}
+
+pub fn upload(r: &impl SqlRow) -> Result<Upload> {
+    Ok(Upload {
+        upload_id: uuid(&r.text("upload_id")?)?,
+        recording_id: uuid(&r.text("recording_id")?)?,
+        device_id: r.text("device_id")?,
+        sequence: r.int("sequence")? as u64,
+        manifest: r.bytes("manifest")?,
+        manifest_signature: r.bytes("manifest_signature")?,
+        dock_id: r.text("dock_id")?,
+        created_at: at(r, "created_at")?,
+        age_header: r.opt_bytes("age_header")?,
+    })
+}

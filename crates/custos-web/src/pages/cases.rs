@@ -1,0 +1,314 @@
+//! Cases: open one, secure recordings for it (holds), approve a colleague's
+//! hold, release one, close the case. Every form calls the API's own
+//! operation, so the policy, the four-eyes rule and the audit entries are
+//! the API's.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use custos_access::Action;
+use custos_server::api::{self, NewCase, NewHold};
+use custos_server::http::ApiError;
+use custos_server::Deployment;
+use minijinja::value::Value;
+use serde::Deserialize;
+
+use crate::pages::with_base;
+use crate::render::{self, url_encode};
+use crate::Person;
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct CaseForm {
+    csrf: String,
+    kind: String,
+    label: String,
+    reference: String,
+    case_id: String,
+}
+
+fn case_row(c: &custos_catalog::Case) -> Value {
+    Value::from_serialize(c)
+}
+
+async fn list_page(
+    d: &Deployment,
+    person: &Person,
+    status: StatusCode,
+    error: Option<&str>,
+    form: &CaseForm,
+) -> Response {
+    let cases = match api::list_cases(d, &person.who).await {
+        Ok(c) => c,
+        Err(e) => return person.error(d, e),
+    };
+    let (open, closed): (Vec<_>, Vec<_>) = cases.iter().partition(|c| c.closed_at.is_none());
+    render::page(
+        status,
+        "cases.html",
+        with_base(
+            person.base(d, "/cases"),
+            minijinja::context! {
+                open => open.iter().map(|c| case_row(c)).collect::<Vec<_>>(),
+                closed => closed.iter().map(|c| case_row(c)).collect::<Vec<_>>(),
+                kinds => api::case_kinds(),
+                error => error.map(|c| format!("error-{c}")),
+                form => minijinja::context! {
+                    kind => form.kind.clone(),
+                    label => form.label.clone(),
+                    reference => form.reference.clone(),
+                    case_id => form.case_id.clone(),
+                },
+            },
+        ),
+    )
+}
+
+pub async fn list(State(d): State<Arc<Deployment>>, person: Person) -> Response {
+    list_page(&d, &person, StatusCode::OK, None, &CaseForm::default()).await
+}
+
+fn optional(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+pub async fn open(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    form: Result<Form<CaseForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    };
+    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
+        return refusal;
+    }
+    let new = NewCase {
+        case_id: optional(&form.case_id),
+        kind: form.kind.clone(),
+        reference: optional(&form.reference),
+        label: form.label.trim().to_owned(),
+    };
+    match api::open_case(&d, &person.who, new).await {
+        Ok(case) => Redirect::to(&format!("/cases/{}", url_encode(&case.case_id))).into_response(),
+        Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
+            list_page(&d, &person, e.status(), Some(e.code()), &form).await
+        }
+        Err(e) => person.error(&d, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct HoldForm {
+    csrf: String,
+    recording_id: String,
+    reason: String,
+}
+
+async fn case_page(
+    d: &Deployment,
+    person: &Person,
+    id: &str,
+    status: StatusCode,
+    error: Option<&str>,
+    hold_form: &HoldForm,
+) -> Response {
+    let (case, holds) = match api::case_with_holds(d, &person.who, id).await {
+        Ok(c) => c,
+        Err(e) => return person.error(d, e),
+    };
+    let me = &person.who.caller.name;
+    let may_approve = person.may(d, Action::ApproveHold);
+    let may_hold = person.may(d, Action::PlaceHold);
+    let rows: Vec<Value> = holds
+        .iter()
+        .map(|h| {
+            let pending = h.approved_at.is_none() && h.released_at.is_none();
+            minijinja::context! {
+                ..Value::from_serialize(h),
+                ..minijinja::context! {
+                    pending => pending,
+                    may_approve => pending && may_approve && &h.placed_by != me,
+                    may_release => h.released_at.is_none() && may_hold,
+                }
+            }
+        })
+        .collect();
+    let here = format!("/cases/{}", url_encode(&case.case_id));
+    render::page(
+        status,
+        "case.html",
+        with_base(
+            person.base(d, &here),
+            minijinja::context! {
+                case => case_row(&case),
+                holds => rows,
+                may_hold => may_hold && case.closed_at.is_none(),
+                may_close => case.closed_at.is_none(),
+                four_eyes => d.policy().hold_needs_second_approver,
+                grace_days => d.policy().hold_release_grace_millis / 86_400_000,
+                error => error.map(|c| format!("error-{c}")),
+                form => minijinja::context! {
+                    recording_id => hold_form.recording_id.clone(),
+                    reason => hold_form.reason.clone(),
+                },
+            },
+        ),
+    )
+}
+
+pub async fn detail(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+) -> Response {
+    case_page(&d, &person, &id, StatusCode::OK, None, &HoldForm::default()).await
+}
+
+/// A refusal the hold form can fix (a bad field, an unknown recording) is
+/// answered on the case's page with the form kept; anything else (no such
+/// case, not permitted) on an error page.
+fn shown_on_the_page(e: &ApiError) -> bool {
+    e.status() == StatusCode::BAD_REQUEST || e.code() == "recording-not-found"
+}
+
+pub async fn place_hold(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<HoldForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    };
+    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
+        return refusal;
+    }
+    let Ok(recording_id) = form.recording_id.trim().parse() else {
+        return case_page(
+            &d,
+            &person,
+            &id,
+            StatusCode::BAD_REQUEST,
+            Some("recording-id"),
+            &form,
+        )
+        .await;
+    };
+    let hold = NewHold {
+        recording_id,
+        reason: form.reason.trim().to_owned(),
+    };
+    match api::place_hold(&d, &person.who, &id, hold).await {
+        Ok(_) => Redirect::to(&format!("/cases/{}", url_encode(&id))).into_response(),
+        Err(e) if shown_on_the_page(&e) => {
+            case_page(&d, &person, &id, e.status(), Some(e.code()), &form).await
+        }
+        Err(e) => person.error(&d, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ActionForm {
+    csrf: String,
+}
+
+/// Approve or release a hold, then back to its case.
+async fn on_hold(
+    d: &Deployment,
+    person: &Person,
+    id: &str,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+    approve: bool,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    };
+    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
+        return refusal;
+    }
+    let done = if approve {
+        api::approve_hold(d, &person.who, id).await
+    } else {
+        api::release_hold(d, &person.who, id).await
+    };
+    match done {
+        Ok(hold) => Redirect::to(&format!("/cases/{}", url_encode(&hold.case_id))).into_response(),
+        Err(e) => person.error(d, e),
+    }
+}
+
+pub async fn approve_hold(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    on_hold(&d, &person, &id, form, true).await
+}
+
+pub async fn release_hold(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    on_hold(&d, &person, &id, form, false).await
+}
+
+pub async fn close(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    };
+    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
+        return refusal;
+    }
+    match api::close_case(&d, &person.who, &id).await {
+        Ok(_) => Redirect::to(&format!("/cases/{}", url_encode(&id))).into_response(),
+        Err(e) => person.error(&d, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SecureForm {
+    csrf: String,
+    case: String,
+    reason: String,
+}
+
+/// From a recording's page: secure it for a chosen open case.
+pub async fn secure_recording(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<SecureForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    };
+    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
+        return refusal;
+    }
+    let Ok(recording_id) = id.parse() else {
+        return render::error_page(person.lang, StatusCode::NOT_FOUND, "not-found", None);
+    };
+    let hold = NewHold {
+        recording_id,
+        reason: form.reason.trim().to_owned(),
+    };
+    match api::place_hold(&d, &person.who, form.case.trim(), hold).await {
+        Ok(hold) => Redirect::to(&format!("/recordings/{}", hold.recording_id)).into_response(),
+        Err(e) => person.error(&d, e),
+    }
+}

@@ -1,0 +1,495 @@
+//! One server story, run unchanged on every storage combination: SQLite +
+//! local files (the default) and PostgreSQL + an S3-compatible store (a
+//! regional deployment). Each run asserts which backends it really used.
+
+mod common;
+
+use common::*;
+use custos_keys::secrecy::SecretString;
+
+const DAY: i64 = 86_400_000;
+
+/// Docking, listing, purpose-bound playback, a hold, a retention sweep that
+/// shreds what is due and spares what is held, and an audit log that
+/// verifies: the evidence server's promises on whatever storage it has.
+async fn server_story(w: &World) {
+    let d = &w.server.deployment;
+    let cam = w.camera("cam-b", 2, true).await;
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!(
+        (report.stored, report.wiped),
+        (2, 2),
+        "{:?}",
+        report.refused
+    );
+    let mut stored = d.catalog.recordings().await.unwrap();
+    stored.sort_by_key(|r| r.sequence);
+    assert_eq!(stored.len(), 2);
+    for r in &stored {
+        assert_eq!(
+            d.blobs.size(&r.blob_key).await.unwrap(),
+            Some(r.ciphertext_length)
+        );
+    }
+
+    // Playback decrypts what the store holds, for a purpose and a case.
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let token = w.sign_in(&rita).await;
+    let case = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(&token),
+            Some(serde_json::json!({"kind": "complaint", "label": "story"})),
+            &[],
+        )
+        .await
+        .json()["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let video = w
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
+                stored[0].recording_id
+            ),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(video.status, 200);
+    let identity = custos_keys::EvidenceKeyStore::new(&w.data)
+        .unseal(&SecretString::from(PASS.to_owned()))
+        .unwrap();
+    let stored_bytes = d
+        .blobs
+        .get_range(&stored[0].blob_key, 0..stored[0].ciphertext_length)
+        .await
+        .unwrap();
+    let mut file = stored[0].age_header.clone();
+    file.extend_from_slice(&stored_bytes[stored[0].age_header.len()..]);
+    let signed =
+        custos_format::SignedManifest::parse(&stored[0].manifest, &stored[0].manifest_signature)
+            .unwrap();
+    let mut plaintext = Vec::new();
+    custos_format::verify::decrypt_recording(&signed, &file[..], &identity, &mut plaintext)
+        .unwrap();
+    assert_eq!(
+        video.body, plaintext,
+        "the player gets exactly what the camera recorded"
+    );
+    let ranged = w
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
+                stored[0].recording_id
+            ),
+            Some(&token),
+            None,
+            &[("range", "bytes=1000-1999")],
+        )
+        .await;
+    assert_eq!(ranged.status, 206);
+    assert_eq!(ranged.body, plaintext[1000..2000]);
+
+    // The second recording is held; after 40 days the first is shredded.
+    let held = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&token),
+            Some(serde_json::json!({"recording_id": stored[1].recording_id, "reason": "story"})),
+            &[],
+        )
+        .await;
+    assert_eq!(held.status, 201);
+    let report = w.sweep(w.now().plus_millis(40 * DAY)).await;
+    assert_eq!(report.deleted, 1);
+    assert!(d
+        .catalog
+        .recording(stored[0].recording_id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(d.blobs.size(&stored[0].blob_key).await.unwrap(), None);
+    assert!(d
+        .catalog
+        .recording(stored[1].recording_id)
+        .await
+        .unwrap()
+        .is_some());
+
+    // Every step is in one audit log that verifies.
+    let verified = custos_server::audit::verify_stored(&*d.catalog, d.audit.verifier())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(verified.size > 10, "{}", verified.size);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_story_on_sqlite_and_local_files() {
+    let w = world().await;
+    assert_eq!(w.server.deployment.catalog.backend(), "sqlite");
+    assert_eq!(w.server.deployment.blobs.backend(), "local");
+    server_story(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_story_on_postgresql_and_s3() {
+    let w = world_on_postgres_and_s3("story").await;
+    assert_eq!(w.server.deployment.catalog.backend(), "postgres");
+    assert_eq!(w.server.deployment.blobs.backend(), "s3");
+    // The CLI's view of the same data directory is the same storage.
+    assert_eq!(w.admin().await.catalog().backend(), "postgres");
+    server_story(&w).await;
+    assert!(
+        !w.data.join("blobs").exists()
+            || std::fs::read_dir(w.data.join("blobs"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "nothing was written to local blob files"
+    );
+    assert!(
+        !w.data.join("catalog.sqlite").exists(),
+        "no SQLite catalog was made"
+    );
+}
+
+/// Several `custos serve` nodes on one PostgreSQL and one S3 store: their
+/// audit appends form one log; the retention sweep runs on one node at a
+/// time (a lease); a node killed mid-sweep (abort at a crash point, holding
+/// the lease) has its sweep finished by another node once the lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_finished_by_another() {
+    // Recordings are due an hour after they end: the test camera's clock
+    // stands earlier today, so they are due at once.
+    let w = world_on_postgres_and_s3_with(
+        "nodes",
+        custos_server::retention::RetentionPolicy::new(3_600_000),
+    )
+    .await;
+    let a = w.server.deployment.clone();
+    // Node B: another server on the same deployment (same keys, same storage).
+    let offset = w.clock_offset.clone();
+    let clock: custos_server::Clock = std::sync::Arc::new(move || {
+        custos_format::UtcMillis::now()
+            .plus_millis(offset.load(std::sync::atomic::Ordering::SeqCst))
+    });
+    let b_server = custos_server::start(
+        custos_server::ServerConfig {
+            storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
+            data: w.data.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            server_id: "test-city".into(),
+            retention: custos_server::retention::RetentionPolicy::new(3_600_000),
+            policy: Default::default(),
+        },
+        &SecretString::from(PASS.to_owned()),
+        clock,
+    )
+    .await
+    .unwrap();
+    let b = b_server.deployment.clone();
+    assert_ne!(a.node_id, b.node_id);
+
+    // Both nodes append at once; the log stays one tree.
+    let event = |n: usize, node: &str| {
+        custos_audit::AuditEvent::new(
+            w.now(),
+            format!("system:{node}"),
+            "test.append",
+            custos_audit::Outcome::Ok,
+        )
+        .detail(format!("{n}"))
+    };
+    let (ra, rb) = tokio::join!(
+        async {
+            for n in 0..40 {
+                a.audit.record(event(n, "a")).await.unwrap();
+            }
+        },
+        async {
+            for n in 0..40 {
+                b.audit.record(event(n, "b")).await.unwrap();
+            }
+        }
+    );
+    let _ = (ra, rb);
+
+    let cam = w.camera("cam-n", 3, true).await;
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!(report.stored, 3);
+    let recordings = a.catalog.recordings().await.unwrap();
+    assert!(recordings.iter().all(|r| r.delete_after < w.now()), "due");
+
+    // A third `custos serve` node on the same deployment starts, takes the
+    // sweep's lease in its first maintenance round, and is killed (abort,
+    // like kill -9) between its tombstones and the blobs' deletion.
+    let killed = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--retention",
+            "1h",
+            "--data",
+        ])
+        .arg(&w.data)
+        .env("CUSTOS_PASSPHRASE", PASS)
+        .env("CUSTOS_CRASH_AT", "1")
+        .env("CUSTOS_CRASH_FILTER", "sweeper:after-tombstones")
+        .env("CUSTOS_LOG", "warn")
+        .env_remove("CUSTOS_DATABASE")
+        .env_remove("CUSTOS_BLOBS")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "the node was killed");
+    assert!(
+        String::from_utf8_lossy(&killed.stderr).contains("crashing at `sweeper:after-tombstones`"),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    assert!(
+        a.catalog.recordings().await.unwrap().is_empty(),
+        "rows gone, keys shredded"
+    );
+    for r in &recordings {
+        assert!(
+            a.blobs.size(&r.blob_key).await.unwrap().is_some(),
+            "blobs left behind"
+        );
+    }
+    let (holder, until) = a
+        .catalog
+        .lease(custos_server::SWEEP_LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        holder.starts_with("node-") && holder != a.node_id && holder != b.node_id,
+        "the killed node holds it: {holder}"
+    );
+
+    // While the dead node's lease runs, no other node sweeps.
+    assert!(custos_server::maintenance_once(&a).await.swept.is_none());
+    assert!(custos_server::maintenance_once(&b).await.swept.is_none());
+    // Once it expired, a node takes over and finishes the deletions.
+    w.clock_offset.store(
+        until.as_millis() - custos_format::UtcMillis::now().as_millis() + 60_000,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let finished = custos_server::maintenance_once(&b)
+        .await
+        .swept
+        .expect("b sweeps");
+    assert_eq!((finished.deleted, finished.finished_earlier), (0, 3));
+    for r in &recordings {
+        assert_eq!(a.blobs.size(&r.blob_key).await.unwrap(), None);
+    }
+    assert_eq!(
+        a.catalog.lease(custos_server::SWEEP_LEASE).await.unwrap(),
+        None,
+        "released"
+    );
+    let again = custos_server::maintenance_once(&a)
+        .await
+        .swept
+        .expect("a sweeps");
+    assert_eq!(
+        (again.deleted, again.finished_earlier),
+        (0, 0),
+        "nothing twice"
+    );
+
+    // One log: entries from both nodes, the CLI and the sweeps, all verified.
+    let verified = custos_server::audit::verify_stored(&*a.catalog, a.audit.verifier())
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = a.catalog.audit_entries(0, 100_000).await.unwrap();
+    assert_eq!(verified.size, entries.len() as u64);
+    let actors: std::collections::BTreeSet<String> = entries
+        .iter()
+        .map(|e| {
+            serde_json::from_slice::<serde_json::Value>(&e.bytes).unwrap()["actor"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for actor in ["system:a", "system:b", "system:sweeper"] {
+        assert!(actors.contains(actor), "{actor} in {actors:?}");
+    }
+    b_server.shutdown().await;
+}
+
+/// `custos migrate` moves a SQLite + local files deployment to PostgreSQL +
+/// S3: a server started on the data directory afterwards runs on the new
+/// storage with the same recordings, playable, and the same audit log,
+/// verifiable. Running it again finds everything there; a row changed in
+/// the target is found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable() {
+    let w = world().await;
+    let cam = w.camera("cam-m", 2, true).await;
+    w.offload(&cam).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let before = w.server.deployment.catalog.recordings().await.unwrap();
+    assert_eq!(before.len(), 2);
+
+    let unique = format!(
+        "migrate_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let admin = sqlx::PgPool::connect(&test_postgres()).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {unique}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let database = format!("{}?options=-c%20search_path%3D{unique}", test_postgres());
+    let migrate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+            .args(["migrate", "--to-database", &database])
+            .args(["--to-blobs", &format!("s3://custos-test/{unique}")])
+            .args([
+                "--s3-endpoint",
+                &test_s3(),
+                "--s3-region",
+                "us-east-1",
+                "--data",
+            ])
+            .arg(&w.data)
+            .env("AWS_ACCESS_KEY_ID", "custos-test")
+            .env("AWS_SECRET_ACCESS_KEY", "custos-test-secret")
+            .env("CUSTOS_LOG", "warn")
+            .env_remove("CUSTOS_DATABASE")
+            .env_remove("CUSTOS_BLOBS")
+            .output()
+            .unwrap()
+    };
+    let out = migrate();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("every table compared row by row: identical"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("blobs: 2 copied"), "{stderr}");
+    // A second run on a migrated directory is refused: it names new storage now.
+    let again = migrate();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already names postgres + s3"));
+
+    // Resumable: with the old storage named again, a rerun finds it all there.
+    let toml = std::fs::read_to_string(w.data.join("custos.toml")).unwrap();
+    std::fs::remove_file(w.data.join("custos.toml")).unwrap();
+    let rerun = migrate();
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(rerun.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("blobs: 0 copied, 2 there already"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("were there already"), "{stderr}");
+    // A row changed in the target is found by the comparison.
+    std::fs::remove_file(w.data.join("custos.toml")).unwrap();
+    sqlx::query(&format!(
+        "UPDATE {unique}.recordings SET officer_id = 'someone-else'"
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let tampered = migrate();
+    assert!(!tampered.status.success());
+    assert!(
+        String::from_utf8_lossy(&tampered.stderr).contains("recordings: the rows differ"),
+        "{}",
+        String::from_utf8_lossy(&tampered.stderr)
+    );
+    sqlx::query(&format!(
+        "UPDATE {unique}.recordings SET officer_id = 'boa-5'"
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    std::fs::write(w.data.join("custos.toml"), toml).unwrap();
+
+    // A server on the data directory now runs on PostgreSQL + S3.
+    let offset = w.clock_offset.clone();
+    let clock: custos_server::Clock = std::sync::Arc::new(move || {
+        custos_format::UtcMillis::now()
+            .plus_millis(offset.load(std::sync::atomic::Ordering::SeqCst))
+    });
+    // The operator gives the server its S3 credentials (the test's run has
+    // no AWS_* environment to share).
+    let toml = std::fs::read_to_string(w.data.join("custos.toml")).unwrap();
+    std::fs::write(
+        w.data.join("custos.toml"),
+        format!(
+            "{toml}access_key_id = \"custos-test\"\nsecret_access_key = \"custos-test-secret\"\n"
+        ),
+    )
+    .unwrap();
+    let moved = custos_server::start(
+        custos_server::ServerConfig {
+            storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
+            data: w.data.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            server_id: "test-city".into(),
+            retention: custos_server::retention::RetentionPolicy::new(28 * DAY),
+            policy: Default::default(),
+        },
+        &SecretString::from(PASS.to_owned()),
+        clock,
+    )
+    .await
+    .unwrap();
+    let d = &moved.deployment;
+    assert_eq!((d.catalog.backend(), d.blobs.backend()), ("postgres", "s3"));
+    let mut after = d.catalog.recordings().await.unwrap();
+    let mut before = before;
+    after.sort_by_key(|r| r.sequence);
+    before.sort_by_key(|r| r.sequence);
+    assert!(after == before, "the recordings differ after the move");
+    for r in &after {
+        assert_eq!(
+            d.blobs.size(&r.blob_key).await.unwrap(),
+            Some(r.ciphertext_length)
+        );
+    }
+    // The same person signs in there, and plays footage that decrypts.
+    assert!(d.catalog.user("rita").await.unwrap().is_some());
+    let code = custos_server::auth::totp_code(&rita.secret, w.now().plus_millis(60_000)).unwrap();
+    w.clock_offset
+        .fetch_add(60_000, std::sync::atomic::Ordering::SeqCst);
+    let signed_in = d
+        .auth
+        .sign_in("rita", &rita.password, &code, "127.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(signed_in.caller.name, "rita");
+    let verified = custos_server::audit::verify_stored(&*d.catalog, d.audit.verifier())
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = d.catalog.audit_entries(0, 100_000).await.unwrap();
+    assert_eq!(verified.size, entries.len() as u64);
+    assert!(entries.iter().any(|e| {
+        serde_json::from_slice::<serde_json::Value>(&e.bytes).unwrap()["action"]
+            == "storage.migrate"
+    }));
+    moved.shutdown().await;
+}
