@@ -36,6 +36,8 @@ pub enum BenchCommand {
         /// Directory to work in (default: a temporary directory).
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        storage: crate::bench_storage::BenchStorage,
     },
     /// Shift change: many cameras docking at once, several recordings each.
     ShiftChange {
@@ -80,6 +82,8 @@ pub enum BenchCommand {
         seeks: usize,
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        storage: crate::bench_storage::BenchStorage,
     },
     /// P6: the recordings list's searches over a catalog of `rows`
     /// recordings (pages of 25 with the total), on SQLite or PostgreSQL.
@@ -133,7 +137,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             concurrency.unwrap_or(cameras),
             dir,
         ),
-        BenchCommand::Ingest { size, dir } => crate::bench_ingest::run(size, dir),
+        BenchCommand::Ingest { size, dir, storage } => crate::bench_ingest::run(size, dir, storage),
         BenchCommand::Audit {
             entries,
             writers,
@@ -153,7 +157,8 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             seconds,
             seeks,
             dir,
-        } => crate::bench_server::playback(size, range, seconds, seeks, dir),
+            storage,
+        } => crate::bench_server::playback(size, range, seconds, seeks, dir, storage),
         BenchCommand::CameraPipeline {
             seconds,
             bitrate,

@@ -25,11 +25,19 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }
 
-pub fn run(size: u64, dir: Option<PathBuf>) -> Result<ExitCode> {
+pub fn run(
+    size: u64,
+    dir: Option<PathBuf>,
+    storage: crate::bench_storage::BenchStorage,
+) -> Result<ExitCode> {
     let tmp = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
     let data = tmp.path().join("server");
     let store = custos_keys::EvidenceKeyStore::new(&data);
     let recipient = store.init(&SecretString::from(PASS.to_owned()), 10)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let storage = rt.block_on(storage.prepare(&data, "ingest"))?;
 
     // A camera with one recording of `size` ciphertext bytes.
     let cam = CameraDir::new(tmp.path().join("cam"));
@@ -70,12 +78,22 @@ pub fn run(size: u64, dir: Option<PathBuf>) -> Result<ExitCode> {
         bail!("cp failed");
     }
     std::fs::remove_file(&copy)?;
+    // On S3, a second reference: the same bytes put straight into the same
+    // store by object_store, the best any server in front of it could do.
+    let direct_put_s = match storage.config.blobs {
+        None => None,
+        Some(_) => {
+            let blobs = storage.config.open_blobs(&data)?;
+            let started = Instant::now();
+            rt.block_on(blobs.put_file("reference/direct-put.age", &paths.ciphertext))?;
+            let elapsed = started.elapsed().as_secs_f64();
+            rt.block_on(blobs.delete("reference/direct-put.age"))?;
+            Some(elapsed)
+        }
+    };
 
     // The server, as its own process so its memory is its own.
     let (mut server, port) = spawn_server(&data)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let token = rt.block_on(async {
         let admin = custos_server::admin::Admin::open(&data).await?;
         admin
@@ -111,16 +129,25 @@ pub fn run(size: u64, dir: Option<PathBuf>) -> Result<ExitCode> {
     let wipe_s = started.elapsed().as_secs_f64();
     let _ = server.kill();
     let _ = server.wait();
+    let backend = storage.describe();
+    rt.block_on(storage.remove(&data))?;
     let mb = ciphertext.length as f64 / 1e6;
     let ratio = cp_s / ingest_s;
     println!(
-        "P2 ingest of one {:.2} GiB recording, dock -> server over TLS on loopback",
+        "P2 ingest of one {:.2} GiB recording, dock -> server over TLS on loopback, stored in {backend}",
         ciphertext.length as f64 / (1u64 << 30) as f64
     );
     println!(
         "  cp + sync of the same bytes      {cp_s:7.2} s  {:7.1} MB/s",
         mb / cp_s
     );
+    if let Some(put_s) = direct_put_s {
+        println!(
+            "  direct put to the same S3 store  {put_s:7.2} s  {:7.1} MB/s  (ratio ingest / put {:.2}x)",
+            mb / put_s,
+            put_s / ingest_s
+        );
+    }
     println!(
         "  dock -> server, verified, stored {ingest_s:7.2} s  {:7.1} MB/s",
         mb / ingest_s
@@ -138,7 +165,7 @@ pub fn run(size: u64, dir: Option<PathBuf>) -> Result<ExitCode> {
     );
     println!(
         "{}",
-        serde_json::json!({"bench": "ingest", "bytes": ciphertext.length, "cp_s": cp_s, "ingest_s": ingest_s, "wipe_s": wipe_s, "ratio": ratio, "server_peak_rss_kib": rss_peak})
+        serde_json::json!({"bench": "ingest", "storage": backend, "bytes": ciphertext.length, "cp_s": cp_s, "direct_put_s": direct_put_s, "ingest_s": ingest_s, "wipe_s": wipe_s, "ratio": ratio, "server_peak_rss_kib": rss_peak})
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ mod bench;
 mod bench_ingest;
 mod bench_search;
 mod bench_server;
+mod bench_storage;
 mod demo;
 mod device;
 mod dock;
