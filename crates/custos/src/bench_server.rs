@@ -480,6 +480,42 @@ pub fn playback(
         custos_rate / nginx_rate
     );
     println!("P3 server CPU during its wrk run: {cores:.2} cores of 2 (wrk shares them)");
+    if storage.config.blobs.is_some() {
+        // The object store's own ceiling for this pattern: the same random
+        // ranges, 8 at a time, fetched straight from it (no TLS, no
+        // decryption, no audit), so Custos's share is visible.
+        let blobs = storage.config.open_blobs(&data)?;
+        let ciphertext = ciphertext_length;
+        let direct = runtime.block_on(async move {
+            let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
+            let mut tasks = Vec::new();
+            for t in 0..8u64 {
+                let blobs = blobs.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (t + 1);
+                    let mut bytes = 0u64;
+                    while Instant::now() < deadline {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        let a = state % ciphertext.saturating_sub(range).max(1);
+                        bytes += blobs.get_range(blob_key, a..a + range).await?.len() as u64;
+                    }
+                    anyhow::Ok(bytes)
+                }));
+            }
+            let mut total = 0;
+            for t in tasks {
+                total += t.await??;
+            }
+            anyhow::Ok(total as f64 / seconds as f64)
+        })?;
+        println!(
+            "P3 the object store alone, same ranges 8 at a time: {:.0} MB/s; Custos = {:.2}× of it",
+            direct / 1e6,
+            custos_rate / direct
+        );
+    }
 
     // Seeks: one 64 KiB read at a random offset, one after another.
     let mut state = 0x2545_F491_4F6C_DD1Du64;
