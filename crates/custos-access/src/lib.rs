@@ -74,10 +74,13 @@ pub enum Action {
     ReadSettings,
     /// Change the retention periods and the purpose list.
     ManageSettings,
+    /// Make an evidence export package of a case's recordings (decrypted
+    /// footage leaves the server, encrypted to its recipient).
+    ExportFootage,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Self::ListRecordings,
         Self::AccessFootage,
         Self::ListIncidents,
@@ -93,11 +96,12 @@ impl Action {
         Self::ReadRecordingTrail,
         Self::ReadSettings,
         Self::ManageSettings,
+        Self::ExportFootage,
     ];
 
     /// Footage and what is derived from it needs a purpose and a case.
     pub fn needs_purpose(self) -> bool {
-        matches!(self, Self::AccessFootage)
+        matches!(self, Self::AccessFootage | Self::ExportFootage)
     }
 }
 
@@ -167,6 +171,8 @@ pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Deni
         // Policy is the admin's to set; those who supervise it see it.
         (Admin | PrivacyOfficer | Auditor, ReadSettings) => Ok(Scope::All),
         (Admin, ManageSettings) => Ok(Scope::All),
+        // Those who may see footage for a case may hand it on for that case.
+        (Reviewer | PrivacyOfficer, ExportFootage) => Ok(Scope::All),
         _ => Err(Denied),
     }
 }

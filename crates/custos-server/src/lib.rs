@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod export;
 pub mod fleet;
 pub mod http;
 pub mod ingest;

@@ -11,11 +11,13 @@ mod bench_storage;
 mod demo;
 mod device;
 mod dock;
+mod export;
 mod keys;
 mod migrate;
 mod passphrase;
 mod server;
 mod verify;
+mod verify_package;
 
 use clap::{Parser, Subcommand};
 
@@ -70,6 +72,12 @@ enum Command {
     /// Check recordings: camera signature, ciphertext digest, hash chain, and
     /// with the evidence key the content itself.
     VerifyRecording(verify::VerifyArgs),
+    /// An evidence package of a case's recordings, for the police, a
+    /// prosecutor or a court (through the server's API, as a reviewer).
+    Export(export::ExportArgs),
+    /// Check an evidence package offline: hashes, signatures, sequence,
+    /// audit proofs. Exits 1 naming what fails.
+    Verify(verify_package::VerifyPackageArgs),
     /// Move a deployment from SQLite + local files to PostgreSQL + S3
     /// (resumable, verified; the data directory then names the new storage).
     Migrate(migrate::MigrateArgs),
@@ -107,6 +115,8 @@ fn main() -> std::process::ExitCode {
         Command::VerifyRecording(a) => verify::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Migrate(a) => migrate::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Verify(a) => verify_package::run(a),
     };
     match result {
         Ok(code) => code,

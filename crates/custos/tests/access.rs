@@ -466,6 +466,14 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
         (
             "POST",
+            "/api/v1/cases/k-1/exports".into(),
+            Some(
+                serde_json::json!({"purpose": "complaint", "recipient": "x", "passphrase": "0123456789abcdef"}),
+            ),
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "POST",
             format!("/api/v1/holds/{some_id}/approve"),
             None,
             &["reviewer", "privacy-officer"],
@@ -522,11 +530,12 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         .filter(|(_, path, _, _)| !dock_only(path) && !path.ends_with("/session"))
         .map(|(_, _, _, allowed)| roles.len() - allowed.len())
         .sum();
-    // Allowed roles asking for footage without a valid purpose and case are refused too.
+    // Allowed roles asking for footage without a valid purpose and case
+    // are refused too (the export names a case that does not exist).
     let purpose_refusals: usize = matrix
         .iter()
         .filter(|(_, path, _, _)| {
-            ["/video", "/thumbnail", "/download"]
+            ["/video", "/thumbnail", "/download", "/exports"]
                 .iter()
                 .any(|p| path.contains(p))
         })
@@ -820,6 +829,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "GET /api/v1/cases/{id}",
         "POST /api/v1/cases/{id}/close",
         "POST /api/v1/cases/{id}/holds",
+        "POST /api/v1/cases/{id}/exports",
         "POST /api/v1/holds/{id}/approve",
         "POST /api/v1/holds/{id}/release",
         "GET /api/v1/dock",

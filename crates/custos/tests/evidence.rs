@@ -903,3 +903,412 @@ async fn chromium_plays_and_seeks_a_recording() {
         ranges.len()
     );
 }
+
+/// Runs `custos verify` on a package; its exit code and what it printed.
+fn verify_package(package: &std::path::Path, extra: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+        .arg("verify")
+        .arg(package)
+        .args(extra)
+        .env("CUSTOS_EXPORT_PASSPHRASE", EXPORT_PASS)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+const EXPORT_PASS: &str = "TEST7-PASS7-PHRAS-EFORX-PORTS";
+
+/// Copies a directory tree (the tests' way to tamper with a copy).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_verifies_offline_and_any_change_is_named() {
+    let w = world().await;
+    let cam = w.camera("cam-x", 3, true).await;
+    w.offload(&cam).await;
+    let mut recordings = w.server.deployment.catalog.recordings().await.unwrap();
+    recordings.sort_by_key(|r| r.sequence);
+    assert_eq!(recordings.len(), 3);
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let adam = w.add_user("adam", "admin", None).await;
+    let (tr, ta) = (w.sign_in(&rita).await, w.sign_in(&adam).await);
+    let case = open_case(&w, &tr, "police-request").await;
+    // #1 and #3 are secured; #2 (between them) is not and must not be exported.
+    for r in [&recordings[0], &recordings[2]] {
+        let hold = w
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{case}/holds"),
+                Some(&tr),
+                Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
+                &[],
+            )
+            .await;
+        assert_eq!(hold.status, 201, "{}", hold.json());
+    }
+    // Someone played #1 for the case before: the package must show it.
+    let played = w
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/recordings/{}/video?purpose=investigation&case={case}",
+                recordings[0].recording_id
+            ),
+            Some(&tr),
+            None,
+            &[("range", "bytes=0-99")],
+        )
+        .await;
+    assert_eq!(played.status, 206);
+    let old_checkpoint = w
+        .call(
+            "GET",
+            "/api/v1/audit/checkpoint",
+            Some(&w.sign_in(&w.add_user("otto", "auditor", None).await).await),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(old_checkpoint.status, 200);
+    let path = format!("/api/v1/cases/{case}/exports");
+    let request = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({"purpose": "investigation", "recipient": "Politie Rotterdam, PV-2026-1"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+
+    // Refused, audited, and nothing written.
+    let before = audit(&w).await.len();
+    for (token, body, status, code) in [
+        (
+            &ta,
+            request(serde_json::json!({"passphrase": EXPORT_PASS})),
+            403,
+            "forbidden",
+        ),
+        (
+            &tr,
+            request(serde_json::json!({"passphrase": EXPORT_PASS, "purpose": "curiosity"})),
+            403,
+            "purpose-not-allowed",
+        ),
+        (
+            &tr,
+            request(serde_json::json!({})),
+            400,
+            "protection-required",
+        ),
+        (
+            &tr,
+            request(serde_json::json!({"passphrase": "short"})),
+            400,
+            "protection-required",
+        ),
+        (
+            &tr,
+            request(serde_json::json!({"age_recipient": "age1notakey"})),
+            400,
+            "bad-recipient-key",
+        ),
+        (
+            &tr,
+            request(serde_json::json!({"passphrase": EXPORT_PASS, "recipient": " "})),
+            400,
+            "recipient-required",
+        ),
+        (
+            &tr,
+            request(
+                serde_json::json!({"passphrase": EXPORT_PASS, "recordings": [recordings[1].recording_id]}),
+            ),
+            409,
+            "not-secured",
+        ),
+    ] {
+        let answer = w
+            .call("POST", &path, Some(token), Some(body.clone()), &[])
+            .await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{body}"
+        );
+    }
+    let refusals = audit(&w).await;
+    assert_eq!(refusals.len(), before + 7);
+    assert!(refusals[before..]
+        .iter()
+        .all(|e| e.action == "export.create" && e.outcome == custos_audit::Outcome::Refused));
+    for garbage in [
+        serde_json::json!([1]),
+        serde_json::json!({"purpose": "investigation"}),
+        request(serde_json::json!({"passphrase": EXPORT_PASS, "extra": 1})),
+    ] {
+        let answer = w
+            .call("POST", &path, Some(&tr), Some(garbage.clone()), &[])
+            .await;
+        assert_eq!(answer.status, 400, "{garbage}");
+    }
+    let unknown = w
+        .call(
+            "POST",
+            "/api/v1/cases/no-such-case/exports",
+            Some(&tr),
+            Some(request(serde_json::json!({"passphrase": EXPORT_PASS}))),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.code().as_str()),
+        (404, "case-unknown")
+    );
+
+    // The export: age-encrypted to a one-time passphrase.
+    let answer = w
+        .call(
+            "POST",
+            &path,
+            Some(&tr),
+            Some(request(serde_json::json!({"passphrase": EXPORT_PASS}))),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert!(answer.body.starts_with(b"age-encryption.org/v1"));
+    let export_id = answer.header("custos-export-id").unwrap().to_owned();
+    let events = audit(&w).await;
+    let made: Vec<_> = events
+        .iter()
+        .filter(|e| e.detail.as_deref().is_some_and(|d| d.contains(&export_id)))
+        .collect();
+    assert_eq!(made.len(), 3, "one entry for the export, one per recording");
+    assert!(made
+        .iter()
+        .all(|e| e.purpose.as_deref() == Some("investigation")
+            && e.case.as_deref() == Some(case.as_str())));
+    let tmp = tempfile::tempdir().unwrap();
+    let delivered = tmp.path().join("package.tar.age");
+    std::fs::write(&delivered, &answer.body).unwrap();
+
+    // As delivered: custos verify opens it with the passphrase and passes.
+    let server_pem = tmp.path().join("server.pem");
+    std::fs::write(
+        &server_pem,
+        w.server.deployment.keys.receipt_public().to_pem(),
+    )
+    .unwrap();
+    let log_key = w.server.deployment.audit.verifier().to_vkey();
+    let (code, out) = verify_package(
+        &delivered,
+        &[
+            "--server-key",
+            server_pem.to_str().unwrap(),
+            "--log-key",
+            &log_key,
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("VERDICT: the package is complete"), "{out}");
+    for item in [
+        "recording cam-x #1",
+        "recording cam-x #3",
+        "audit checkpoint",
+        "SHA256SUMS.sig",
+    ] {
+        assert!(out.contains(&format!("ok   {item}")), "{item}: {out}");
+    }
+    assert!(out.contains("the camera's first recording"), "{out}");
+    assert!(
+        out.contains("next recording #2 links to it (camera-signed)"),
+        "{out}"
+    );
+    // A wrong passphrase, a damaged or cut-off file: clear errors, no verdict.
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(["verify"])
+        .arg(&delivered)
+        .env("CUSTOS_EXPORT_PASSPHRASE", "not the passphrase at all")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("passphrase does not open"));
+    let mut cut = answer.body.clone();
+    cut.truncate(cut.len() - 1000);
+    let cut_path = tmp.path().join("cut.tar.age");
+    std::fs::write(&cut_path, &cut).unwrap();
+    assert_eq!(verify_package(&cut_path, &[]).0, 2);
+    let mut flipped = answer.body.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 1;
+    let flipped_path = tmp.path().join("flipped.tar.age");
+    std::fs::write(&flipped_path, &flipped).unwrap();
+    assert_eq!(verify_package(&flipped_path, &[]).0, 2);
+
+    // Decrypted and unpacked: the videos are the originals, byte for byte.
+    let mut tar = Vec::new();
+    {
+        use std::io::Read;
+        let identity = age::scrypt::Identity::new(SecretString::from(EXPORT_PASS.to_owned()));
+        age::Decryptor::new(&answer.body[..])
+            .unwrap()
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .unwrap()
+            .read_to_end(&mut tar)
+            .unwrap();
+    }
+    let tar_path = tmp.path().join("package.tar");
+    std::fs::write(&tar_path, &tar).unwrap();
+    assert_eq!(verify_package(&tar_path, &[]).0, 0);
+    let good = tmp.path().join("good");
+    std::fs::create_dir(&good).unwrap();
+    assert!(std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&tar_path)
+        .arg("-C")
+        .arg(&good)
+        .status()
+        .unwrap()
+        .success());
+    for r in [&recordings[0], &recordings[2]] {
+        let video =
+            std::fs::read(good.join(format!("recordings/cam-x-{:06}/video.mp4", r.sequence)))
+                .unwrap();
+        assert_eq!(video, plaintext(&w, r));
+    }
+    assert!(!good.join("recordings/cam-x-000002").exists());
+    let report = std::fs::read_to_string(good.join("report.html")).unwrap();
+    assert!(
+        report.contains("recording.play")
+            && report.contains("recording.export")
+            && report.contains("PV-2026-1")
+    );
+    let (code, out) = verify_package(&good, &["--server-key", server_pem.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+
+    // Any single change fails, naming what changed.
+    let video1 = "recordings/cam-x-000001/video.mp4";
+    let manifest3 = "recordings/cam-x-000003/manifest.json";
+    let audit1 = "recordings/cam-x-000001/audit.json";
+    type Change = Box<dyn Fn(&std::path::Path)>;
+    let changes: Vec<(&str, Change, &str)> = vec![
+        (
+            "a byte of a video",
+            Box::new(move |d| {
+                let p = d.join(video1);
+                let mut b = std::fs::read(&p).unwrap();
+                b[1000] ^= 0x20;
+                std::fs::write(p, b).unwrap();
+            }),
+            video1,
+        ),
+        (
+            "a manifest field",
+            Box::new(move |d| {
+                let p = d.join(manifest3);
+                let t = std::fs::read_to_string(&p).unwrap();
+                std::fs::write(p, t.replacen("\"sequence\":3", "\"sequence\":4", 1)).unwrap();
+            }),
+            manifest3,
+        ),
+        (
+            "an audit entry removed",
+            Box::new(move |d| {
+                let p = d.join(audit1);
+                let mut a: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                a["entries"].as_array_mut().unwrap().remove(0);
+                std::fs::write(p, serde_json::to_vec_pretty(&a).unwrap()).unwrap();
+            }),
+            audit1,
+        ),
+        (
+            "a file added",
+            Box::new(|d| {
+                std::fs::write(d.join("recordings/cam-x-000001/extra.mp4"), b"x").unwrap()
+            }),
+            "recordings/cam-x-000001/extra.mp4",
+        ),
+        (
+            "a file removed",
+            Box::new(|d| {
+                std::fs::remove_file(d.join("recordings/cam-x-000003/receipt.sig")).unwrap()
+            }),
+            "recordings/cam-x-000003/receipt.sig",
+        ),
+    ];
+    let old_note = old_checkpoint.json()["checkpoint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!old_note.is_empty(), "{}", old_checkpoint.json());
+    let mut changes = changes;
+    changes.push((
+        "the checkpoint swapped for an older one",
+        Box::new(move |d| std::fs::write(d.join("audit/checkpoint.txt"), &old_note).unwrap()),
+        "audit/checkpoint.txt",
+    ));
+    for (n, (what, change, item)) in changes.iter().enumerate() {
+        let copy = tmp.path().join(format!("bad-{n}"));
+        copy_tree(&good, &copy);
+        change(&copy);
+        let (code, out) = verify_package(&copy, &[]);
+        assert_eq!(code, 1, "{what}: {out}");
+        assert!(
+            out.contains(&format!("FAIL {item}")),
+            "{what} should name {item}: {out}"
+        );
+        assert!(out.contains("VERDICT: NOT VERIFIED"), "{what}: {out}");
+    }
+
+    // A forger who changes a video and re-signs SHA256SUMS with a key of
+    // their own: the receipts betray them, and so does the published key.
+    let forged = tmp.path().join("forged");
+    copy_tree(&good, &forged);
+    {
+        let p = forged.join(video1);
+        let mut b = std::fs::read(&p).unwrap();
+        b[2000] ^= 1;
+        std::fs::write(&p, &b).unwrap();
+        let key = custos_format::SigningKey::generate();
+        std::fs::write(forged.join("server.pub.pem"), key.verifying_key().to_pem()).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("find . -type f ! -name 'SHA256SUMS*' | sed 's|^\\./||' | sort | xargs sha256sum")
+            .current_dir(&forged)
+            .output()
+            .unwrap();
+        std::fs::write(forged.join("SHA256SUMS"), &out.stdout).unwrap();
+        std::fs::write(forged.join("SHA256SUMS.sig"), key.sign(&out.stdout)).unwrap();
+    }
+    let (code, out) = verify_package(&forged, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("not the server's signature of receipt.json"),
+        "{out}"
+    );
+    let (code, out) = verify_package(&forged, &["--server-key", server_pem.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL server.pub.pem: not the server key you named"),
+        "{out}"
+    );
+}

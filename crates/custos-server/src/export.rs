@@ -1,0 +1,577 @@
+//! Evidence exports: a case's recordings as a package a court can check
+//! without us (custos-export's format), encrypted with age to the recipient
+//! before a byte leaves this process. The audit entries that say who
+//! exported what, for which purpose, are durable before the package is
+//! written, and are themselves in the package with their proofs.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::http::StatusCode;
+use custos_access::Action;
+use custos_audit::{AuditEntry, NoteVerifier, Outcome};
+use custos_catalog::{Catalog, Recording};
+use custos_export::package::{PackageWriter, TarSink};
+use custos_export::report::{ReportInput, ReportRecording};
+use custos_export::*;
+use custos_format::{sha256, SignedManifest, SignedReceipt};
+use custos_keys::secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::api::{unavailable, Authenticated};
+use crate::http::ApiError;
+use crate::Deployment;
+
+/// How the package is protected on its way.
+pub enum Protection {
+    /// To the recipient's age public key (`age1…`).
+    Recipient(age::x25519::Recipient),
+    /// To a one-time passphrase handed over out of band.
+    Passphrase(SecretString),
+}
+
+/// `POST /api/v1/cases/{id}/exports`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExport {
+    /// From the deployment's purpose list.
+    pub purpose: String,
+    /// Who receives it, in words (`Politie Rotterdam, PV 2026-0142`).
+    pub recipient: String,
+    /// Default: every recording secured for the case.
+    #[serde(default)]
+    pub recordings: Option<Vec<Uuid>>,
+    /// Encrypt to this age public key (`age1…`) …
+    #[serde(default)]
+    pub age_recipient: Option<String>,
+    /// … or to this one-time passphrase (at least 16 characters), handed
+    /// to the recipient another way.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Recipient(_) => "Recipient",
+            Self::Passphrase(_) => "Passphrase",
+        })
+    }
+}
+
+/// Shortest one-time passphrase accepted (the CLI makes 26 random base32
+/// characters, 130 bits).
+pub const MIN_PASSPHRASE: usize = 16;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExportSummary {
+    pub export_id: Uuid,
+    pub recordings: usize,
+    /// Plaintext bytes of video in the package.
+    pub video_bytes: u64,
+}
+
+/// What is gathered from the catalog before anything is written.
+struct Gathered {
+    recording: Recording,
+    manifest: SignedManifest,
+    receipt: SignedReceipt,
+    enrollment: EnrollmentRecord,
+    camera_pem: String,
+    previous: Neighbour,
+    next: Neighbour,
+}
+
+enum Neighbour {
+    None,
+    InPackage,
+    Manifest(Vec<u8>, Vec<u8>),
+    Deleted(DeletedRecording),
+}
+
+async fn neighbour(
+    catalog: &dyn Catalog,
+    device: &str,
+    sequence: u64,
+    exported: &[Uuid],
+) -> Result<Neighbour> {
+    if sequence == 0 {
+        return Ok(Neighbour::None);
+    }
+    if let Some(r) = catalog.recording_by_sequence(device, sequence).await? {
+        return Ok(if exported.contains(&r.recording_id) {
+            Neighbour::InPackage
+        } else {
+            Neighbour::Manifest(r.manifest, r.manifest_signature)
+        });
+    }
+    if let Some(t) = catalog.tombstone_by_sequence(device, sequence).await? {
+        return Ok(Neighbour::Deleted(DeletedRecording {
+            recording_id: t.recording_id,
+            device_id: t.device_id,
+            sequence: t.sequence,
+            started_at: t.started_at,
+            ended_at: t.ended_at,
+            manifest_sha256: hex::encode(t.manifest_sha256),
+            deleted_at: t.deleted_at,
+            reason: t.reason,
+        }));
+    }
+    Ok(Neighbour::None)
+}
+
+/// An export that passed every check and is in the audit log; `write`
+/// produces it.
+pub struct PreparedExport {
+    pub export_id: Uuid,
+    pub file_name: String,
+    description: ExportDescription,
+    gathered: Vec<Gathered>,
+    trails: Vec<RecordingAudit>,
+    verifier: NoteVerifier,
+    checkpoint_note: String,
+    protection: Protection,
+}
+
+/// Checks the request against the policy and the case, and audits it: one
+/// entry for the export, one per recording (so each recording's own trail
+/// shows that it left, for whom and why), durable before anything is
+/// written. Refusals are audited too.
+pub async fn prepare(
+    d: &Arc<Deployment>,
+    a: &Authenticated,
+    case_id: &str,
+    request: NewExport,
+) -> Result<PreparedExport, ApiError> {
+    let object = format!("case:{}", case_id.escape_default());
+    a.permit(d, Action::ExportFootage, "export.create", &object)
+        .await?;
+    let refuse = |status: StatusCode, code: &'static str, why: String| {
+        let event = a
+            .event(d, "export.create", Outcome::Refused)
+            .object(&object);
+        async move { Err(a.refused(d, event, ApiError::new(status, code, why)).await) }
+    };
+    if !d.policy().allows_purpose(&request.purpose) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "purpose-not-allowed",
+            "that purpose is not on this deployment's list".into(),
+        )
+        .await;
+    }
+    let recipient = request.recipient.trim();
+    if recipient.is_empty() || recipient.len() > 200 || recipient.chars().any(char::is_control) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "recipient-required",
+            "say who receives the package (1 to 200 characters)".into(),
+        )
+        .await;
+    }
+    let protection = match (&request.age_recipient, request.passphrase) {
+        (Some(r), None) => match r.trim().parse::<age::x25519::Recipient>() {
+            Ok(r) => Protection::Recipient(r),
+            Err(_) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "bad-recipient-key",
+                    "age_recipient is not an age public key (age1…)".into(),
+                )
+                .await
+            }
+        },
+        (None, Some(p)) if p.chars().count() >= MIN_PASSPHRASE => {
+            Protection::Passphrase(SecretString::from(p))
+        }
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "protection-required",
+                format!(
+                "give either age_recipient or a passphrase of at least {MIN_PASSPHRASE} characters"
+            ),
+            )
+            .await
+        }
+    };
+    let catalog = d.catalog.clone();
+    let case = match catalog.case(case_id).await.map_err(unavailable)? {
+        Some(c) if c.closed_at.is_none() => c,
+        Some(_) => {
+            return refuse(
+                StatusCode::CONFLICT,
+                "case-closed",
+                "that case is closed".into(),
+            )
+            .await
+        }
+        None => return refuse(StatusCode::NOT_FOUND, "case-unknown", "no such case".into()).await,
+    };
+    let held: Vec<Uuid> = catalog
+        .holds_for_case(&case.case_id)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .filter(|h| h.released_at.is_none())
+        .map(|h| h.recording_id)
+        .collect();
+    let mut wanted = request.recordings.unwrap_or_else(|| held.clone());
+    wanted.sort();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return refuse(
+            StatusCode::CONFLICT,
+            "nothing-to-export",
+            "no recording is secured for this case".into(),
+        )
+        .await;
+    }
+    let mut gathered = Vec::new();
+    for id in &wanted {
+        let recording = match catalog.recording(*id).await.map_err(unavailable)? {
+            Some(r) if held.contains(id) => r,
+            _ => {
+                return refuse(
+                    StatusCode::CONFLICT,
+                    "not-secured",
+                    format!("recording {id} is not secured for this case"),
+                )
+                .await
+            }
+        };
+        gathered.push(gather(&*catalog, recording, &wanted).await.map_err(|e| {
+            tracing::error!(error = %e, "a stored recording cannot be exported");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "damaged",
+                "a stored recording's records do not parse: see the integrity incidents",
+            )
+        })?);
+    }
+    gathered.sort_by(|x, y| {
+        (&x.recording.device_id, x.recording.sequence)
+            .cmp(&(&y.recording.device_id, y.recording.sequence))
+    });
+    let export_id = Uuid::now_v7();
+    let detail = format!("export {export_id} for {recipient}");
+    let mut events = vec![a
+        .event(d, "export.create", Outcome::Ok)
+        .object(&object)
+        .purpose(&request.purpose, &case.case_id)
+        .detail(&detail)];
+    for g in &gathered {
+        events.push(
+            a.event(d, "recording.export", Outcome::Ok)
+                .object(format!("recording:{}", g.recording.recording_id))
+                .purpose(&request.purpose, &case.case_id)
+                .detail(&detail),
+        );
+    }
+    d.audit.record_all(events).await.map_err(unavailable)?;
+
+    // Each recording's trail, proven against the newest checkpoint (which
+    // covers the entries just written: every batch is signed).
+    let verifier = d.audit.verifier().clone();
+    let (note, trails) = trails(&*catalog, &verifier, &gathered)
+        .await
+        .map_err(unavailable)?;
+    let description = ExportDescription {
+        format: EXPORT_FORMAT.into(),
+        export_id,
+        server_id: gathered[0].receipt.content().server_id.clone(),
+        created_at: (d.clock)(),
+        created_by: a.caller.name.clone(),
+        approved_by: None,
+        purpose: request.purpose.clone(),
+        case: ExportCase {
+            case_id: case.case_id.clone(),
+            kind: case.kind.clone(),
+            reference: case.reference.clone(),
+            label: case.label.clone(),
+        },
+        recipient: recipient.to_owned(),
+        audit_tree_size: trails.first().map(|t| t.tree_size).unwrap_or_default(),
+        recordings: gathered
+            .iter()
+            .map(|g| ExportedRecording {
+                recording_id: g.recording.recording_id,
+                device_id: g.recording.device_id.clone(),
+                sequence: g.recording.sequence,
+                officer_id: g.recording.officer_id.clone(),
+                started_at: g.recording.started_at,
+                ended_at: g.recording.ended_at,
+                dir: recording_dir(&g.recording.device_id, g.recording.sequence),
+            })
+            .collect(),
+    };
+    let safe_case: String = case
+        .case_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(PreparedExport {
+        export_id,
+        file_name: format!("custos-export-{safe_case}-{export_id}.tar.age"),
+        description,
+        gathered,
+        trails,
+        verifier,
+        checkpoint_note: note,
+        protection,
+    })
+}
+
+async fn gather(
+    catalog: &dyn Catalog,
+    recording: Recording,
+    exported: &[Uuid],
+) -> Result<Gathered> {
+    let manifest = SignedManifest::parse(&recording.manifest, &recording.manifest_signature)?;
+    let receipt = SignedReceipt::parse(&recording.receipt, &recording.receipt_signature)?;
+    let device = catalog
+        .device(&recording.device_id)
+        .await?
+        .context("the recording's camera is not enrolled")?;
+    let key = custos_format::VerifyingKey::from_hex(&device.public_key)?;
+    let previous = neighbour(
+        catalog,
+        &recording.device_id,
+        recording.sequence - 1,
+        exported,
+    )
+    .await?;
+    let next = neighbour(
+        catalog,
+        &recording.device_id,
+        recording.sequence + 1,
+        exported,
+    )
+    .await?;
+    Ok(Gathered {
+        enrollment: EnrollmentRecord {
+            device_id: device.device_id.clone(),
+            public_key: key.to_hex(),
+            enrolled_at: device.enrolled_at,
+            revoked_at: device.revoked_at,
+        },
+        camera_pem: key.to_pem(),
+        recording,
+        manifest,
+        receipt,
+        previous,
+        next,
+    })
+}
+
+async fn trails(
+    catalog: &dyn Catalog,
+    verifier: &NoteVerifier,
+    gathered: &[Gathered],
+) -> Result<(String, Vec<RecordingAudit>)> {
+    let tip = catalog.audit_tip().await?.context("empty audit log")?;
+    let checkpoint = verifier
+        .open(&tip.checkpoint.note)
+        .map_err(|e| anyhow::anyhow!("newest audit checkpoint: {e}"))?;
+    let levels =
+        custos_audit::merkle::Levels::new(catalog.audit_leaf_hashes(checkpoint.size).await?);
+    anyhow::ensure!(
+        levels.root() == checkpoint.root,
+        "the audit log does not match its newest checkpoint: run `custos audit verify`"
+    );
+    let mut trails = Vec::new();
+    for g in gathered {
+        let rows = catalog
+            .audit_entries_for_object(&format!("recording:{}", g.recording.recording_id), 100_000)
+            .await?;
+        let mut entries = Vec::new();
+        for row in rows.into_iter().filter(|r| r.index < checkpoint.size) {
+            let proof = levels
+                .inclusion_proof(row.index as usize)
+                .context("entry beyond the checkpoint")?;
+            entries.push(ProvenEntry {
+                index: row.index,
+                entry: String::from_utf8(row.bytes).context("audit entry is not UTF-8")?,
+                inclusion_proof: proof.iter().map(hex::encode).collect(),
+            });
+        }
+        trails.push(RecordingAudit {
+            tree_size: checkpoint.size,
+            entries,
+        });
+    }
+    Ok((tip.checkpoint.note, trails))
+}
+
+impl PreparedExport {
+    /// Writes the encrypted package to `out`; on a blocking thread inside
+    /// the runtime (blob reads wait on it). A failure part-way leaves `out`
+    /// without age's final chunk, which every decryptor refuses.
+    pub fn write(self, d: &Deployment, out: Box<dyn Write + Send>) -> Result<ExportSummary> {
+        write(
+            d,
+            tokio::runtime::Handle::current(),
+            &self.description,
+            &self.gathered,
+            &self.trails,
+            &self.verifier,
+            &self.checkpoint_note,
+            self.protection,
+            out,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write(
+    d: &Deployment,
+    runtime: tokio::runtime::Handle,
+    description: &ExportDescription,
+    gathered: &[Gathered],
+    trails: &[RecordingAudit],
+    verifier: &NoteVerifier,
+    checkpoint_note: &str,
+    protection: Protection,
+    out: Box<dyn Write + Send>,
+) -> Result<ExportSummary> {
+    let encryptor = match protection {
+        Protection::Recipient(r) => {
+            age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))?
+        }
+        Protection::Passphrase(p) => age::Encryptor::with_user_passphrase(p),
+    };
+    let encrypted = encryptor.wrap_output(std::io::BufWriter::with_capacity(1 << 20, out))?;
+    let mtime = (description.created_at.as_millis() / 1000).max(0) as u64;
+    let mut package = PackageWriter::new(TarSink::new(encrypted, mtime));
+    let mut video_bytes = 0u64;
+    let mut report_items = Vec::new();
+    let mut parsed_trails = Vec::new();
+    for trail in trails {
+        parsed_trails.push(
+            trail
+                .entries
+                .iter()
+                .map(|e| AuditEntry::parse(e.entry.as_bytes()))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    for ((g, trail), entries) in gathered.iter().zip(trails).zip(parsed_trails) {
+        let r = &g.recording;
+        let dir = recording_dir(&r.device_id, r.sequence);
+        let path = |name: &str| format!("{dir}/{name}");
+        // The original: decrypted as it streams into the (encrypted) archive.
+        let stored = crate::playback::StoredCiphertext::new(
+            r.age_header.clone(),
+            d.blobs.clone(),
+            r.blob_key.clone(),
+            r.ciphertext_length,
+            runtime.clone(),
+        );
+        let length =
+            crate::playback::plaintext_length(r.ciphertext_length, r.age_header.len() as u64)
+                .context("the stored ciphertext has an impossible length")?;
+        let decryptor =
+            age::Decryptor::new_buffered(std::io::BufReader::with_capacity(1 << 20, stored))?;
+        let mut plaintext = decryptor
+            .decrypt(std::iter::once(&d.keys.evidence as &dyn age::Identity))
+            .context("the recording does not open with the evidence key")?;
+        let video_sha256 = package.add_stream(&path(item::VIDEO), length, &mut plaintext)?;
+        video_bytes += length;
+        package.add_bytes(&path(item::MANIFEST), g.manifest.bytes())?;
+        package.add_bytes(&path(item::MANIFEST_SIGNATURE), g.manifest.signature())?;
+        package.add_bytes(&path(item::CAMERA_KEY), g.camera_pem.as_bytes())?;
+        package.add_bytes(
+            &path(item::ENROLLMENT),
+            &serde_json::to_vec_pretty(&g.enrollment)?,
+        )?;
+        package.add_bytes(&path(item::RECEIPT), g.receipt.bytes())?;
+        package.add_bytes(&path(item::RECEIPT_SIGNATURE), g.receipt.signature())?;
+        package.add_bytes(&path(item::AUDIT), &serde_json::to_vec_pretty(trail)?)?;
+        let mut neighbours = Vec::new();
+        for (n, seq, manifest, signature, deleted, word) in [
+            (
+                &g.previous,
+                r.sequence - 1,
+                item::PREVIOUS_MANIFEST,
+                item::PREVIOUS_SIGNATURE,
+                item::PREVIOUS_DELETED,
+                "previous",
+            ),
+            (
+                &g.next,
+                r.sequence + 1,
+                item::NEXT_MANIFEST,
+                item::NEXT_SIGNATURE,
+                item::NEXT_DELETED,
+                "next",
+            ),
+        ] {
+            match n {
+                Neighbour::None if seq == 0 => {
+                    neighbours.push("the camera's first recording".to_owned())
+                }
+                Neighbour::None => {
+                    neighbours.push(format!("no {word} recording #{seq} at the server"))
+                }
+                Neighbour::InPackage => {
+                    neighbours.push(format!("{word} recording #{seq} is in this package"))
+                }
+                Neighbour::Manifest(m, s) => {
+                    package.add_bytes(&path(manifest), m)?;
+                    package.add_bytes(&path(signature), s)?;
+                    neighbours.push(format!(
+                        "{word} recording #{seq}: its signed manifest is included"
+                    ));
+                }
+                Neighbour::Deleted(t) => {
+                    package.add_bytes(&path(deleted), &serde_json::to_vec_pretty(t)?)?;
+                    neighbours.push(format!(
+                        "{word} recording #{seq} was deleted at {} ({})",
+                        t.deleted_at, t.reason
+                    ));
+                }
+            }
+        }
+        report_items.push((g, video_sha256, length, neighbours, entries));
+    }
+    package.add_bytes(CHECKPOINT, checkpoint_note.as_bytes())?;
+    package.add_bytes(LOG_KEY, format!("{}\n", verifier.to_vkey()).as_bytes())?;
+    package.add_bytes(DESCRIPTION, &serde_json::to_vec_pretty(description)?)?;
+    let server_key_sha256 = hex::encode(sha256(&d.keys.receipt_public().to_bytes()));
+    let report = custos_export::report::render(&ReportInput {
+        description,
+        server_key_sha256,
+        log_key: verifier.to_vkey(),
+        recordings: report_items
+            .into_iter()
+            .map(
+                |(g, video_sha256, video_length, neighbours, audit)| ReportRecording {
+                    manifest: g.manifest.manifest(),
+                    manifest_sha256: g.manifest.sha256(),
+                    receipt: g.receipt.content(),
+                    video_sha256,
+                    video_length,
+                    neighbours,
+                    audit,
+                },
+            )
+            .collect(),
+    });
+    package.add_bytes(REPORT, report.as_bytes())?;
+    let sink = package.finish(&d.keys.receipt)?;
+    let encrypted = sink.finish()?;
+    let mut buffered = encrypted.finish()?;
+    buffered.flush()?;
+    Ok(ExportSummary {
+        export_id: description.export_id,
+        recordings: gathered.len(),
+        video_bytes,
+    })
+}
