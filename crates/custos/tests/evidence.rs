@@ -1204,6 +1204,31 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
     let (code, out) = verify_package(&good, &["--server-key", server_pem.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
 
+    // The same checks with standard tools alone (docs/VERIFY.md).
+    let standard = |dir: &std::path::Path| {
+        std::process::Command::new("sh")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../docs/verify-export-with-standard-tools.sh"
+            ))
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let checked = standard(&good);
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(String::from_utf8_lossy(&checked.stdout).contains(&format!(
+        "server key SHA-256 (compare with the published one): {}",
+        hex::encode(custos_format::sha256(
+            &w.server.deployment.keys.receipt_public().to_bytes()
+        ))
+    )));
+
     // Any single change fails, naming what changed.
     let video1 = "recordings/cam-x-000001/video.mp4";
     let manifest3 = "recordings/cam-x-000003/manifest.json";
@@ -1277,6 +1302,8 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
             "{what} should name {item}: {out}"
         );
         assert!(out.contains("VERDICT: NOT VERIFIED"), "{what}: {out}");
+        let checked = standard(&copy);
+        assert!(!checked.status.success(), "standard tools passed {what}");
     }
 
     // A forger who changes a video and re-signs SHA256SUMS with a key of
@@ -1311,4 +1338,51 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
         out.contains("FAIL server.pub.pem: not the server key you named"),
         "{out}"
     );
+    assert!(!standard(&forged).status.success());
+
+    // To the recipient's age key: the standard age CLI opens it.
+    let key = age::x25519::Identity::generate();
+    let key_file = tmp.path().join("police.key");
+    std::fs::write(
+        &key_file,
+        format!(
+            "{}\n",
+            custos_keys::secrecy::ExposeSecret::expose_secret(&key.to_string())
+        ),
+    )
+    .unwrap();
+    let answer = w
+        .call(
+            "POST",
+            &path,
+            Some(&tr),
+            Some(request(serde_json::json!({"age_recipient": key.to_public().to_string(), "recordings": [recordings[2].recording_id]}))),
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let to_key = tmp.path().join("to-key.tar.age");
+    std::fs::write(&to_key, &answer.body).unwrap();
+    let opened = tmp.path().join("to-key.tar");
+    let age_cli = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&key_file)
+        .arg("-o")
+        .arg(&opened)
+        .arg(&to_key)
+        .output()
+        .unwrap();
+    assert!(
+        age_cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&age_cli.stderr)
+    );
+    let (code, out) = verify_package(&opened, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ok   recording cam-x #3") && !out.contains("recording cam-x #1"),
+        "{out}"
+    );
+    let (code, out) = verify_package(&to_key, &["--identity", key_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
 }

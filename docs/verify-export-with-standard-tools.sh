@@ -1,0 +1,134 @@
+#!/bin/sh
+# Checks an unpacked Custos evidence export with standard tools only:
+# openssl (Ed25519), sha256sum, find/sort/cut and python3 for JSON fields and
+# the Merkle proofs. No Custos code. See docs/VERIFY.md, which explains each
+# step; `custos verify` does the same checks.
+#
+#   sh verify-export-with-standard-tools.sh PACKAGE_DIR
+#
+# Exits non-zero at the first failed check, saying which.
+set -eu
+cd "$1"
+fail() { echo "FAILED: $*" >&2; exit 1; }
+ed25519_verify() { # KEY.pem FILE SIGNATURE
+  openssl pkeyutl -verify -pubin -inkey "$1" -rawin -in "$2" -sigfile "$3" >/dev/null 2>&1
+}
+
+# 1. The server signed the list of every file and its SHA-256.
+ed25519_verify server.pub.pem SHA256SUMS SHA256SUMS.sig || fail "SHA256SUMS.sig: not signed by server.pub.pem"
+echo "server key SHA-256 (compare with the published one): $(openssl pkey -pubin -in server.pub.pem -outform DER | tail -c 32 | sha256sum | cut -d' ' -f1)"
+
+# 2. Every listed file is as listed ...
+sha256sum -c --strict --quiet SHA256SUMS || fail "a file differs from SHA256SUMS"
+# ... and nothing was added.
+find . -type f ! -name SHA256SUMS ! -name SHA256SUMS.sig | sed 's|^\./||' | sort > "${TMPDIR:-/tmp}/custos-present.$$"
+cut -c67- SHA256SUMS | sort > "${TMPDIR:-/tmp}/custos-listed.$$"
+if ! cmp -s "${TMPDIR:-/tmp}/custos-present.$$" "${TMPDIR:-/tmp}/custos-listed.$$"; then
+  rm -f "${TMPDIR:-/tmp}/custos-present.$$" "${TMPDIR:-/tmp}/custos-listed.$$"
+  fail "files present that SHA256SUMS does not list"
+fi
+rm -f "${TMPDIR:-/tmp}/custos-present.$$" "${TMPDIR:-/tmp}/custos-listed.$$"
+
+# 3. The audit checkpoint is signed with the log key (a C2SP signed note:
+#    the body up to the blank line, then "— NAME base64(4-byte key hash ||
+#    64-byte signature)"; the key is the last part of audit/log.vkey after a
+#    0x01 algorithm byte). openssl wants the key as PEM.
+python3 - <<'PY' || fail "audit/checkpoint.txt: not signed with audit/log.vkey"
+import base64, subprocess, tempfile, os
+vkey = open("audit/log.vkey").read().strip()
+name, keyhash, key = vkey.split("+", 2)
+raw = base64.b64decode(key)
+assert raw[0] == 1 and len(raw) == 33, "not an Ed25519 note key"
+note = open("audit/checkpoint.txt").read()
+body, sigs = note.split("\n\n", 1)
+body += "\n"
+sig = None
+for line in sigs.splitlines():
+    if line.startswith("\u2014 " + name + " "):
+        blob = base64.b64decode(line.split(" ")[2])
+        if blob[:4].hex() == keyhash:
+            sig = blob[4:]
+assert sig is not None and len(sig) == 64, "no signature by the log key"
+der = bytes.fromhex("302a300506032b6570032100") + raw[1:]
+pem = "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(der).decode() + "\n-----END PUBLIC KEY-----\n"
+with tempfile.TemporaryDirectory() as d:
+    for n, data in (("k.pem", pem.encode()), ("b", body.encode()), ("s", sig)):
+        open(os.path.join(d, n), "wb").write(data)
+    subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", d + "/k.pem",
+                    "-rawin", "-in", d + "/b", "-sigfile", d + "/s"],
+                   check=True, stdout=subprocess.DEVNULL)
+PY
+
+# 4. Each recording.
+for dir in recordings/*/; do
+  dir=${dir%/}
+  ed25519_verify "$dir/camera.pub.pem" "$dir/manifest.json" "$dir/manifest.sig" \
+    || fail "$dir/manifest.sig: not the camera's signature"
+  ed25519_verify server.pub.pem "$dir/receipt.json" "$dir/receipt.sig" \
+    || fail "$dir/receipt.sig: not the server's signature"
+  for side in previous next; do
+    if [ -f "$dir/$side.manifest.json" ]; then
+      ed25519_verify "$dir/camera.pub.pem" "$dir/$side.manifest.json" "$dir/$side.manifest.sig" \
+        || fail "$dir/$side.manifest.sig: not the camera's signature"
+    fi
+  done
+  python3 - "$dir" <<'PY' || fail "$dir: see above"
+import base64, hashlib, json, os, sys
+d = sys.argv[1]
+sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+m = json.load(open(f"{d}/manifest.json"))
+r = json.load(open(f"{d}/receipt.json"))
+own = sha(f"{d}/manifest.json")
+# The video is what the camera recorded.
+v = f"{d}/video.mp4"
+if m.get("plaintext"):
+    assert sha(v) == m["plaintext"]["sha256"], "video.mp4 is not the camera's original"
+    assert os.path.getsize(v) == m["plaintext"]["length"], "video.mp4 has another length"
+# The receipt names this manifest and ciphertext.
+assert r["manifest_sha256"] == own, "receipt.json names another manifest"
+assert r["ciphertext_sha256"] == m["ciphertext"]["sha256"], "receipt.json names another ciphertext"
+# The camera's key is the enrolled one.
+assert json.load(open(f"{d}/enrollment.json"))["device_id"] == m["device_id"], "enrollment.json is another camera"
+# The sequence: the previous recording is the one this manifest follows.
+dev, seq = m["device_id"], m["sequence"]
+neighbour = lambda s: f"recordings/{dev}-{s:06d}/manifest.json"
+if seq > 1:
+    if os.path.exists(neighbour(seq - 1)):
+        assert sha(neighbour(seq - 1)) == m["previous_manifest_sha256"], "chain broken (previous in the package)"
+    elif os.path.exists(f"{d}/previous.manifest.json"):
+        p = json.load(open(f"{d}/previous.manifest.json"))
+        assert p["sequence"] == seq - 1, "previous.manifest.json is not the previous recording"
+        assert sha(f"{d}/previous.manifest.json") == m["previous_manifest_sha256"], "chain broken (previous)"
+    elif os.path.exists(f"{d}/previous.deleted.json"):
+        t = json.load(open(f"{d}/previous.deleted.json"))
+        assert t["sequence"] == seq - 1 and t["manifest_sha256"] == m["previous_manifest_sha256"], "chain broken (deleted previous)"
+    else:
+        raise AssertionError("the previous recording is not accounted for")
+if os.path.exists(f"{d}/next.manifest.json"):
+    n = json.load(open(f"{d}/next.manifest.json"))
+    assert n["sequence"] == seq + 1 and n["previous_manifest_sha256"] == own, "chain broken (next)"
+# Every audit entry is in the signed log (RFC 6962 inclusion proofs).
+note = open("audit/checkpoint.txt").read().split("\n")
+size, root = int(note[1]), base64.b64decode(note[2])
+a = json.load(open(f"{d}/audit.json"))
+assert a["tree_size"] == size, "audit.json refers to another checkpoint"
+h = lambda b: hashlib.sha256(b).digest()
+for e in a["entries"]:
+    assert json.loads(e["entry"]).get("object") == "recording:" + m["recording_id"], "an audit entry about another object"
+    index, last, node = e["index"], size - 1, h(b"\0" + e["entry"].encode())
+    for p in map(bytes.fromhex, e["inclusion_proof"]):
+        if last == 0:
+            raise AssertionError("proof too long")
+        if index % 2 == 1 or index == last:
+            node = h(b"\1" + p + node)
+            if index % 2 == 0:
+                while index % 2 == 0 and index != 0:
+                    index, last = index >> 1, last >> 1
+        else:
+            node = h(b"\1" + node + p)
+        index, last = index >> 1, last >> 1
+    assert last == 0 and node == root, f"audit entry {e['index']} is not in the signed log"
+print(f"{d}: camera-signed, received, original video, sequence and {len(a['entries'])} audit entries verified")
+PY
+done
+echo "package verified with standard tools"
