@@ -64,6 +64,9 @@ impl std::fmt::Debug for Protection {
 /// characters, 130 bits).
 pub const MIN_PASSPHRASE: usize = 16;
 
+/// scrypt's log2(N) for passphrase-protected packages (see `write`).
+pub const SCRYPT_WORK_FACTOR: u8 = 16;
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ExportSummary {
     pub export_id: Uuid,
@@ -445,7 +448,15 @@ fn write(
         Protection::Recipient(r) => {
             age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))?
         }
-        Protection::Passphrase(p) => age::Encryptor::with_user_passphrase(p),
+        Protection::Passphrase(p) => {
+            // age would pick a work factor of about a second here: 2^20 on
+            // this kind of machine, a GiB of memory per export. 2^16 is 64
+            // MiB; the passphrases the CLI and the web UI make carry 125
+            // random bits, which no work factor needs to stretch.
+            let mut recipient = age::scrypt::Recipient::new(p);
+            recipient.set_work_factor(SCRYPT_WORK_FACTOR);
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))?
+        }
     };
     let encrypted = encryptor.wrap_output(std::io::BufWriter::with_capacity(1 << 20, out))?;
     let mtime = (description.created_at.as_millis() / 1000).max(0) as u64;

@@ -39,6 +39,17 @@ pub enum BenchCommand {
         #[command(flatten)]
         storage: crate::bench_storage::BenchStorage,
     },
+    /// Issue 7: an export of a case's recordings through the API vs `cp` of
+    /// the same stored bytes; the server's memory; `custos verify` after.
+    Export {
+        /// Stored bytes in all, e.g. 10G.
+        #[arg(long, default_value = "10G", value_parser = crate::device::parse_bytes)]
+        size: u64,
+        #[arg(long, default_value_t = 5)]
+        recordings: u64,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Shift change: many cameras docking at once, several recordings each.
     ShiftChange {
         #[arg(long, default_value_t = 200)]
@@ -138,6 +149,11 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         ),
         BenchCommand::Ingest { size, dir, storage } => crate::bench_ingest::run(size, dir, storage),
+        BenchCommand::Export {
+            size,
+            recordings,
+            dir,
+        } => crate::bench_export::run(size, recordings, dir),
         BenchCommand::Audit {
             entries,
             writers,

@@ -15,9 +15,9 @@ use custos_keys::secrecy::SecretString;
 
 use crate::bench::noise;
 
-const PASS: &str = "bench-ingest";
+pub(crate) const PASS: &str = "bench-ingest";
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -172,7 +172,7 @@ pub fn run(
 
 /// One synthetic recording of `size` ciphertext bytes on `cam`, chained after
 /// its current head; returns the signed manifest.
-fn synthetic_recording(
+pub(crate) fn synthetic_recording(
     cam: &CameraDir,
     recipient: &age::x25519::Recipient,
     size: u64,
@@ -246,7 +246,7 @@ fn synthetic_recording(
 }
 
 /// Starts `custos serve` on port 0 for `data`; returns the child and its port.
-fn spawn_server(data: &std::path::Path) -> Result<(std::process::Child, u16)> {
+pub(crate) fn spawn_server(data: &std::path::Path) -> Result<(std::process::Child, u16)> {
     let mut server = Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)

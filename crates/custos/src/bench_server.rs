@@ -323,48 +323,9 @@ pub fn playback(
     })?;
     let port = server.addr.port();
     // A reviewer signs in and opens a case, as in real use.
-    let enrollment = runtime.block_on(async {
-        custos_server::admin::Admin::open(&data)
-            .await?
-            .add_user("bench-reviewer", custos_access::Role::Reviewer, None)
-            .await
-    })?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cert = ureq::tls::Certificate::from_pem(server.certificate_pem.as_bytes())?.to_owned();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-                .build(),
-        )
-        .http_status_as_error(false)
-        .build()
-        .into();
     let base = format!("https://localhost:{port}");
-    let code = custos_server::auth::totp_code(&enrollment.totp_secret, UtcMillis::now())?;
-    let session: serde_json::Value = agent
-        .post(format!("{base}/api/v1/session"))
-        .send_json(serde_json::json!({"name": "bench-reviewer", "password": enrollment.password.as_str(), "code": code}))?
-        .body_mut()
-        .read_json()?;
-    let token = session["token"]
-        .as_str()
-        .context_str("sign-in failed")?
-        .to_owned();
-    // The initial password must be replaced before anything else.
-    let renewed = format!("bench {}", enrollment.password.as_str());
-    let changed = agent
-        .post(format!("{base}/api/v1/session/password"))
-        .header("authorization", &format!("Bearer {token}"))
-        .send_json(serde_json::json!({"current_password": enrollment.password.as_str(), "new_password": renewed}))?;
-    anyhow::ensure!(changed.status() == 200, "password change refused");
-    let case: serde_json::Value = agent
-        .post(format!("{base}/api/v1/cases"))
-        .header("authorization", &format!("Bearer {token}"))
-        .send_json(serde_json::json!({"kind": "complaint", "label": "benchmark"}))?
-        .body_mut()
-        .read_json()?;
-    let case_id = case["case_id"].as_str().context_str("no case")?.to_owned();
+    let agent = bench_agent(&server.certificate_pem)?;
+    let (token, case_id) = runtime.block_on(reviewer_with_case(&data, &agent, &base))?;
     let video = format!("/api/v1/recordings/{recording_id}/video?purpose=complaint&case={case_id}");
 
     // nginx on the same certificate, serving the plaintext.
@@ -550,6 +511,62 @@ pub fn playback(
     runtime.block_on(server.shutdown());
     runtime.block_on(storage.remove(&data))?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A ureq agent that trusts the bench server's certificate.
+pub(crate) fn bench_agent(certificate_pem: &str) -> Result<ureq::Agent> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = ureq::tls::Certificate::from_pem(certificate_pem.as_bytes())?.to_owned();
+    Ok(ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .into())
+}
+
+/// A reviewer added, signed in with TOTP (initial password replaced, as the
+/// server insists) and a case of theirs opened: (bearer token, case id).
+pub(crate) async fn reviewer_with_case(
+    data: &std::path::Path,
+    agent: &ureq::Agent,
+    base: &str,
+) -> Result<(String, String)> {
+    let enrollment = custos_server::admin::Admin::open(data)
+        .await?
+        .add_user("bench-reviewer", custos_access::Role::Reviewer, None)
+        .await?;
+    let (agent, base) = (agent.clone(), base.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let code = custos_server::auth::totp_code(&enrollment.totp_secret, UtcMillis::now())?;
+        let session: serde_json::Value = agent
+            .post(format!("{base}/api/v1/session"))
+            .send_json(serde_json::json!({"name": "bench-reviewer", "password": enrollment.password.as_str(), "code": code}))?
+            .body_mut()
+            .read_json()?;
+        let token = session["token"]
+            .as_str()
+            .context_str("sign-in failed")?
+            .to_owned();
+        let renewed = format!("bench {}", enrollment.password.as_str());
+        let changed = agent
+            .post(format!("{base}/api/v1/session/password"))
+            .header("authorization", &format!("Bearer {token}"))
+            .send_json(serde_json::json!({"current_password": enrollment.password.as_str(), "new_password": renewed}))?;
+        anyhow::ensure!(changed.status() == 200, "password change refused");
+        let case: serde_json::Value = agent
+            .post(format!("{base}/api/v1/cases"))
+            .header("authorization", &format!("Bearer {token}"))
+            .send_json(serde_json::json!({"kind": "complaint", "label": "benchmark"}))?
+            .body_mut()
+            .read_json()?;
+        let case_id = case["case_id"].as_str().context_str("no case")?.to_owned();
+        Ok((token, case_id))
+    })
+    .await?
 }
 
 /// User + system CPU seconds this process has used (it hosts the server).
