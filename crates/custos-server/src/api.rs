@@ -1871,8 +1871,7 @@ async fn post_hold(
     Ok((StatusCode::CREATED, Json(hold)))
 }
 
-/// The package streams out as it is made: encrypted to its recipient, so
-/// nothing readable is ever buffered or stored outside the server.
+/// `POST /api/v1/cases/{id}/exports`: see [`crate::export`].
 async fn post_export(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
@@ -1880,50 +1879,7 @@ async fn post_export(
     body: Result<Json<crate::export::NewExport>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let prepared = crate::export::prepare(&d, &a, &case_id, json_body(body)?).await?;
-    let (export_id, file_name) = (prepared.export_id, prepared.file_name.clone());
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
-    let writer = ChannelWriter { tx: tx.clone() };
-    let d2 = d.clone();
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = prepared.write(&d2, Box::new(writer)) {
-            tracing::error!(error = %e, %export_id, "export failed part-way");
-            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
-        }
-    });
-    let body = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file_name}\""),
-        )
-        .header("custos-export-id", export_id.to_string())
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(axum::body::Body::from_stream(body))
-        .map_err(unavailable)
-}
-
-/// A blocking writer whose bytes become a response body.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-            })?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    crate::export::respond(d, prepared)
 }
 
 async fn hold_named(d: &Deployment, id: &str) -> Result<custos_catalog::Hold, ApiError> {

@@ -150,10 +150,19 @@ pub async fn prepare(
     let object = format!("case:{}", case_id.escape_default());
     a.permit(d, Action::ExportFootage, "export.create", &object)
         .await?;
+    // A refusal names the case and purpose asked for, where they can be
+    // written down as given (an auditor filters by case).
+    let plausible = |s: &str| !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control);
+    let (asked_case, asked_purpose) = (
+        plausible(case_id).then(|| case_id.to_owned()),
+        plausible(&request.purpose).then(|| request.purpose.clone()),
+    );
     let refuse = |status: StatusCode, code: &'static str, why: String| {
-        let event = a
+        let mut event = a
             .event(d, "export.create", Outcome::Refused)
             .object(&object);
+        event.case = asked_case.clone();
+        event.purpose = asked_purpose.clone();
         async move { Err(a.refused(d, event, ApiError::new(status, code, why)).await) }
     };
     if !d.policy().allows_purpose(&request.purpose) {
@@ -585,4 +594,76 @@ fn write(
         recordings: gathered.len(),
         video_bytes,
     })
+}
+
+/// The package as an HTTP download, streamed as it is made: encrypted to
+/// its recipient, so nothing readable is ever buffered or stored outside
+/// the server. A failure part-way ends the body early (the client's copy
+/// lacks age's last chunk and does not decrypt).
+pub fn respond(
+    d: Arc<Deployment>,
+    prepared: PreparedExport,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    let (export_id, file_name) = (prepared.export_id, prepared.file_name.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    let writer = ChannelWriter { tx: tx.clone() };
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = prepared.write(&d, Box::new(writer)) {
+            tracing::error!(error = %e, %export_id, "export failed part-way");
+            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+        }
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    axum::response::Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        )
+        .header("custos-export-id", export_id.to_string())
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(axum::body::Body::from_stream(body))
+        .map_err(unavailable)
+}
+
+/// A blocking writer whose bytes become a response body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A one-time passphrase: 25 characters of base32 from the OS's generator
+/// (125 bits) in groups of five, easy to read out over the phone.
+pub fn one_time_passphrase() -> zeroize::Zeroizing<String> {
+    use rand::RngCore;
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = zeroize::Zeroizing::new([0u8; 25]);
+    rand::rngs::OsRng.fill_bytes(&mut bytes[..]);
+    let groups: Vec<String> = bytes
+        .chunks(5)
+        .map(|c| {
+            c.iter()
+                .map(|b| ALPHABET[(*b & 31) as usize] as char)
+                .collect()
+        })
+        .collect();
+    zeroize::Zeroizing::new(groups.join("-"))
 }

@@ -356,3 +356,19 @@ error-bad-period = Eine Aufbewahrungsfrist ist eine Zahl gefolgt von d oder h, z
 error-bad-category = Eine Kategoriezeile lautet Name=Frist, mit einem Namen aus Kleinbuchstaben, Ziffern und Bindestrichen.
 error-bad-purposes = Zwecke: 1 bis 20, jeweils aus Kleinbuchstaben, Ziffern und Bindestrichen, keiner doppelt.
 error-category-in-use = Eine Kamera ist noch in einer entfernten Kategorie. Verschieben Sie sie zuerst in eine andere.
+
+## Evidence exports
+export-title = Export für Polizei, Staatsanwaltschaft oder Gericht
+export-explain = Ein Paket mit den { $count } für diesen Vorgang gesicherten Aufnahmen: die Originale mit ihren Signaturen, Empfangsbestätigungen und Protokolleinträgen sowie ein Bericht zur Beweiskette. Es wird verschlüsselt, bevor es den Server verlässt; der Empfänger prüft es mit `custos verify` oder mit Standardwerkzeugen.
+export-recipient = Für wen
+export-recipient-help = Wer es erhält, z. B. „Polizei Bocholt, Az. 2026-0142“. Wird im Protokoll und im Paket festgehalten.
+export-passphrase-intro = Das Paket öffnet sich mit dieser Einmal-Passphrase:
+export-passphrase-help = Notieren Sie sie jetzt: Sie steht nur auf dieser Seite. Geben Sie sie dem Empfänger auf anderem Weg als das Paket (persönlich, telefonisch).
+export-key = Oder: der öffentliche age-Schlüssel des Empfängers
+export-key-help = Hat der Empfänger Ihnen einen Schlüssel gegeben (age1…), wird das Paket für diesen Schlüssel verschlüsselt und die Passphrase nicht verwendet.
+export-submit = Paket erstellen und herunterladen
+error-recipient-required = Geben Sie an, wer das Paket erhält.
+error-protection-required = Das Paket braucht eine Passphrase mit mindestens 16 Zeichen oder einen age-Schlüssel.
+error-bad-recipient-key = Das ist kein öffentlicher age-Schlüssel (age1…).
+error-nothing-to-export = Für diesen Vorgang ist keine Aufnahme gesichert.
+error-not-secured = Diese Aufnahme ist für diesen Vorgang nicht gesichert.

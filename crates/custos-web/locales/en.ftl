@@ -356,3 +356,19 @@ error-bad-period = A retention period is a number followed by d or h, between 1 
 error-bad-category = A category line must read name=period, with a name of lower-case letters, digits and dashes.
 error-bad-purposes = Purposes: 1 to 20, each of lower-case letters, digits and dashes, none twice.
 error-category-in-use = A camera is still in a category you removed. Move it to another category first.
+
+## Evidence exports
+export-title = Export for the police, prosecutor or court
+export-explain = A package of the { $count } recordings secured for this case: the originals with their signatures, receipts and audit trail, and a chain-of-custody report. It is encrypted before it leaves the server; the recipient checks it with `custos verify` or standard tools.
+export-recipient = For whom
+export-recipient-help = Who receives it, e.g. "Politie Rotterdam, PV 2026-0142". Recorded in the audit log and the package.
+export-passphrase-intro = The package opens with this one-time passphrase:
+export-passphrase-help = Write it down now: it is shown only on this page. Give it to the recipient another way than the package (in person, by phone).
+export-key = Or: the recipient's age public key
+export-key-help = If the recipient gave you a key (age1…), the package is encrypted to that key instead and the passphrase is not used.
+export-submit = Make and download the package
+error-recipient-required = Say who receives the package.
+error-protection-required = The package needs a passphrase of at least 16 characters or an age key.
+error-bad-recipient-key = That is not an age public key (age1…).
+error-nothing-to-export = No recording is secured for this case.
+error-not-secured = That recording is not secured for this case.

@@ -356,3 +356,19 @@ error-bad-period = Een bewaartermijn is een getal gevolgd door d of h, tussen 1 
 error-bad-category = Een categorieregel luidt naam=termijn, met een naam van kleine letters, cijfers en streepjes.
 error-bad-purposes = Doelen: 1 tot 20, elk van kleine letters, cijfers en streepjes, geen dubbele.
 error-category-in-use = Er staat nog een camera in een categorie die u verwijderde. Verplaats die eerst naar een andere categorie.
+
+## Evidence exports
+export-title = Exporteren voor politie, OM of rechter
+export-explain = Een pakket met de { $count } opnamen die voor deze zaak zijn veiliggesteld: de originelen met hun handtekeningen, ontvangstbewijzen en audittrail, en een rapport over de bewijsketen. Het wordt versleuteld voordat het de server verlaat; de ontvanger controleert het met `custos verify` of met standaardgereedschap.
+export-recipient = Voor wie
+export-recipient-help = Wie het ontvangt, bijvoorbeeld "Politie Rotterdam, PV 2026-0142". Wordt vastgelegd in het auditlog en in het pakket.
+export-passphrase-intro = Het pakket opent met deze eenmalige wachtzin:
+export-passphrase-help = Noteer hem nu: hij staat alleen op deze pagina. Geef hem de ontvanger op een andere manier dan het pakket (persoonlijk, telefonisch).
+export-key = Of: de publieke age-sleutel van de ontvanger
+export-key-help = Heeft de ontvanger u een sleutel gegeven (age1…), dan wordt het pakket voor die sleutel versleuteld en wordt de wachtzin niet gebruikt.
+export-submit = Pakket maken en downloaden
+error-recipient-required = Vermeld wie het pakket ontvangt.
+error-protection-required = Het pakket heeft een wachtzin van minstens 16 tekens of een age-sleutel nodig.
+error-bad-recipient-key = Dat is geen publieke age-sleutel (age1…).
+error-nothing-to-export = Voor deze zaak is geen opname veiliggesteld.
+error-not-secured = Die opname is niet voor deze zaak veiliggesteld.

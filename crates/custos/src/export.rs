@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use zeroize::Zeroizing;
 
 #[derive(Args)]
 pub struct ExportArgs {
@@ -43,27 +42,6 @@ pub struct ExportArgs {
     out: PathBuf,
 }
 
-/// 25 characters of base32 from the OS's generator (125 bits), in groups
-/// of five, easier to read out over the phone.
-fn one_time_passphrase() -> Zeroizing<String> {
-    use rand::RngCore;
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = Zeroizing::new([0u8; 25]);
-    rand::rngs::OsRng.fill_bytes(&mut bytes[..]);
-    let chars: String = bytes
-        .iter()
-        .map(|b| ALPHABET[(*b & 31) as usize] as char)
-        .collect();
-    Zeroizing::new(
-        chars
-            .as_bytes()
-            .chunks(5)
-            .map(|c| std::str::from_utf8(c).expect("ASCII"))
-            .collect::<Vec<_>>()
-            .join("-"),
-    )
-}
-
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let roots = match &args.server_cert {
@@ -81,7 +59,10 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         .http_status_as_error(false)
         .build()
         .into();
-    let passphrase = args.to.is_none().then(one_time_passphrase);
+    let passphrase = args
+        .to
+        .is_none()
+        .then(custos_server::export::one_time_passphrase);
     let mut body = serde_json::json!({
         "purpose": args.purpose,
         "recipient": args.recipient,

@@ -15,6 +15,8 @@ struct Page {
     location: Option<String>,
     cookies: Vec<String>,
     body: String,
+    /// The body as sent (downloads).
+    raw: Vec<u8>,
     headers: Vec<(String, String)>,
 }
 
@@ -127,15 +129,20 @@ impl Browser {
                     .iter()
                     .map(|v| v.to_str().unwrap().to_owned())
                     .collect(),
-                body: String::from_utf8_lossy(
-                    &response.body_mut().read_to_vec().unwrap_or_default(),
-                )
-                .into_owned(),
+                raw: response
+                    .body_mut()
+                    .with_config()
+                    .limit(1 << 30)
+                    .read_to_vec()
+                    .unwrap_or_default(),
+                body: String::new(),
                 headers,
             }
         })
         .await
         .unwrap();
+        let mut page = page;
+        page.body = String::from_utf8_lossy(&page.raw).into_owned();
         for c in &page.cookies {
             let pair = c.split(';').next().unwrap();
             let (k, v) = pair.split_once('=').unwrap();
@@ -900,13 +907,105 @@ async fn cases_are_opened_recordings_secured_approved_by_a_second_person_release
     let held = b.get("/recordings?held=yes").await;
     assert!(held.body.contains(&format!("data-recording=\"{id}\"")));
 
+    // The export: a one-time passphrase on the page, the package downloads.
+    let case = b.get("/cases/K-17").await;
+    assert!(case.body.contains("id=\"export\""), "{}", case.body);
+    let passphrase = {
+        let at = case.body.find("id=\"export-passphrase\">").unwrap() + 23;
+        case.body[at..at + case.body[at..].find('<').unwrap()].to_owned()
+    };
+    assert_eq!(passphrase.len(), 29, "{passphrase}");
+    assert_ne!(
+        passphrase,
+        {
+            let again = b.get("/cases/K-17").await;
+            let at = again.body.find("id=\"export-passphrase\">").unwrap() + 23;
+            again.body[at..at + again.body[at..].find('<').unwrap()].to_owned()
+        },
+        "a new passphrase for every page"
+    );
+    for (fields, code) in [
+        (
+            vec![("recipient", ""), ("passphrase", passphrase.as_str())],
+            "error-recipient-required",
+        ),
+        (
+            vec![("recipient", "Politie"), ("passphrase", "short")],
+            "error-protection-required",
+        ),
+        (
+            vec![("recipient", "Politie"), ("age_recipient", "age1nonsense")],
+            "error-bad-recipient-key",
+        ),
+    ] {
+        let mut all = vec![("csrf", csrf.as_str()), ("purpose", "complaint")];
+        all.extend(fields.iter().copied());
+        let page = b.post("/cases/K-17/export", &all).await;
+        assert_eq!(page.status, 400, "{fields:?}");
+        assert!(
+            page.body.contains(&format!("data-error=\"{code}\"")),
+            "{fields:?}: {}",
+            page.body
+        );
+    }
+    let forged = b
+        .post(
+            "/cases/K-17/export",
+            &[
+                ("csrf", "forged"),
+                ("purpose", "complaint"),
+                ("recipient", "x"),
+                ("passphrase", &passphrase),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let download = b
+        .post(
+            "/cases/K-17/export",
+            &[
+                ("csrf", &csrf),
+                ("purpose", "complaint"),
+                ("recipient", "Politie Rotterdam"),
+                ("passphrase", &passphrase),
+                ("age_recipient", ""),
+            ],
+        )
+        .await;
+    assert_eq!(download.status, 200, "{}", download.body);
+    assert!(download
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment; filename=\"custos-export-K-17-"));
+    let mut tar = Vec::new();
+    {
+        use std::io::Read;
+        let identity = age::scrypt::Identity::new(custos_keys::secrecy::SecretString::from(
+            passphrase.clone(),
+        ));
+        age::Decryptor::new(&download.raw[..])
+            .unwrap()
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .unwrap()
+            .read_to_end(&mut tar)
+            .unwrap();
+    }
+    let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
+    let verdict = custos_export::verify::verify(&contents, &Default::default());
+    assert!(verdict.ok(), "{:?}", verdict.findings);
+    assert!(contents
+        .files
+        .contains_key(&format!("recordings/cam-a-{:06}/video.mp4", r.sequence)));
+
     // Closing releases what is left; the forms are gone.
     let closed = b.post("/cases/K-17/close", &[("csrf", &csrf)]).await;
     assert_eq!(closed.status, 303);
     let case = b.get("/cases/K-17").await;
     assert_eq!(data_values(&case, "state"), ["released", "released"]);
     assert!(
-        !case.body.contains("id=\"add-recording\"") && !case.body.contains("id=\"close-case\"")
+        !case.body.contains("id=\"add-recording\"")
+            && !case.body.contains("id=\"close-case\"")
+            && !case.body.contains("id=\"export\"")
     );
     let late = b
         .post(
@@ -937,6 +1036,9 @@ async fn cases_are_opened_recordings_secured_approved_by_a_second_person_release
     assert_eq!(count("hold.approve", "ok"), 1);
     assert_eq!(count("hold.release", "ok"), 2);
     assert_eq!(count("case.close", "ok"), 1);
+    assert_eq!(count("export.create", "ok"), 1);
+    assert_eq!(count("export.create", "refused"), 3);
+    assert_eq!(count("recording.export", "ok"), 1);
     assert!(entries.iter().any(|e| e["action"] == "hold.approve"
         && e["outcome"] == "refused"
         && e["actor"] == "user:rita"));

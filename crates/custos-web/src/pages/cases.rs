@@ -124,6 +124,9 @@ async fn case_page(
     let me = &person.who.caller.name;
     let may_approve = person.may(d, Action::ApproveHold);
     let may_hold = person.may(d, Action::PlaceHold);
+    let secured = holds.iter().filter(|h| h.released_at.is_none()).count();
+    let may_export =
+        person.may(d, Action::ExportFootage) && case.closed_at.is_none() && secured > 0;
     let rows: Vec<Value> = holds
         .iter()
         .map(|h| {
@@ -151,6 +154,12 @@ async fn case_page(
                 may_close => case.closed_at.is_none(),
                 four_eyes => d.policy().hold_needs_second_approver,
                 grace_days => d.policy().hold_release_grace_millis / 86_400_000,
+                may_export => may_export,
+                secured => secured,
+                purposes => d.policy().purposes,
+                // Made for this page only; it goes with the form, so the
+                // reviewer can pass on exactly what encrypted the package.
+                passphrase => may_export.then(|| custos_server::export::one_time_passphrase().to_string()),
                 error => error.map(|c| format!("error-{c}")),
                 form => minijinja::context! {
                     recording_id => hold_form.recording_id.clone(),
@@ -309,6 +318,60 @@ pub async fn secure_recording(
     };
     match api::place_hold(&d, &person.who, form.case.trim(), hold).await {
         Ok(hold) => Redirect::to(&format!("/recordings/{}", hold.recording_id)).into_response(),
+        Err(e) => person.error(&d, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ExportForm {
+    csrf: String,
+    purpose: String,
+    recipient: String,
+    age_recipient: String,
+    passphrase: String,
+}
+
+/// The export: the browser downloads the package as it is made. With an
+/// age key given, the package is for that key only; otherwise for the
+/// passphrase the page showed.
+pub async fn export(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ExportForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    };
+    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
+        return refusal;
+    }
+    let age_recipient = optional(&form.age_recipient);
+    let request = custos_server::export::NewExport {
+        purpose: form.purpose.clone(),
+        recipient: form.recipient.clone(),
+        recordings: None,
+        passphrase: age_recipient.is_none().then(|| form.passphrase.clone()),
+        age_recipient,
+    };
+    let prepared = match custos_server::export::prepare(&d, &person.who, &id, request).await {
+        Ok(p) => p,
+        Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
+            return case_page(
+                &d,
+                &person,
+                &id,
+                e.status(),
+                Some(e.code()),
+                &HoldForm::default(),
+            )
+            .await
+        }
+        Err(e) => return person.error(&d, e),
+    };
+    match custos_server::export::respond(d.clone(), prepared) {
+        Ok(r) => r,
         Err(e) => person.error(&d, e),
     }
 }
