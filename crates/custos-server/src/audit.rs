@@ -259,14 +259,23 @@ pub async fn verify_stored(
     Ok(v.finish())
 }
 
-/// One entry with its proof, as handed to the privacy officer.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ProvenEntry {
-    pub index: u64,
-    /// The entry's canonical bytes, as text (they are JSON).
-    pub entry: String,
-    /// RFC 6962 inclusion proof against `checkpoint` (hex hashes).
-    pub inclusion_proof: Vec<String>,
+/// One entry with its proof, as handed to the privacy officer (and as an
+/// export package carries it).
+pub use custos_export::ProvenEntry;
+
+/// A stored entry with its inclusion proof against `levels`.
+pub fn prove(
+    levels: &custos_audit::merkle::Levels,
+    row: custos_audit::StoredEntry,
+) -> anyhow::Result<ProvenEntry> {
+    let proof = levels
+        .inclusion_proof(row.index as usize)
+        .context("entry beyond the checkpoint")?;
+    Ok(ProvenEntry {
+        index: row.index,
+        entry: String::from_utf8(row.bytes).context("audit entry is not UTF-8")?,
+        inclusion_proof: proof.iter().map(hex::encode).collect(),
+    })
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -279,6 +288,32 @@ pub struct AuditExport {
     pub entries: Vec<ProvenEntry>,
 }
 
+/// The newest signed checkpoint (its note, opened) and the tree it commits
+/// to, rebuilt from the stored leaves and checked against it: what every
+/// inclusion proof handed out is computed from.
+pub async fn newest_tree(
+    catalog: &dyn Catalog,
+    verifier: &NoteVerifier,
+) -> anyhow::Result<(
+    String,
+    custos_audit::Checkpoint,
+    custos_audit::merkle::Levels,
+)> {
+    let tip = catalog
+        .audit_tip()
+        .await?
+        .context("the audit log is empty")?;
+    let checkpoint = verifier
+        .open(&tip.checkpoint.note)
+        .map_err(|e| anyhow::anyhow!("newest audit checkpoint: {e}"))?;
+    let leaves = catalog.audit_leaf_hashes(checkpoint.size).await?;
+    let levels = custos_audit::merkle::Levels::new(leaves);
+    if levels.root() != checkpoint.root {
+        bail!("the stored log does not match its newest checkpoint: run `custos audit verify`");
+    }
+    Ok((tip.checkpoint.note, checkpoint, levels))
+}
+
 /// Entries `from..to` (clamped to the newest checkpoint) with inclusion
 /// proofs against the newest checkpoint.
 pub async fn export(
@@ -287,19 +322,8 @@ pub async fn export(
     from: u64,
     to: Option<u64>,
 ) -> anyhow::Result<AuditExport> {
-    let tip = catalog
-        .audit_tip()
-        .await?
-        .context("the audit log is empty")?;
-    let checkpoint = verifier
-        .open(&tip.checkpoint.note)
-        .map_err(|e| anyhow::anyhow!("newest audit checkpoint: {e}"))?;
+    let (note, checkpoint, levels) = newest_tree(catalog, verifier).await?;
     let size = checkpoint.size;
-    let leaves = catalog.audit_leaf_hashes(size).await?;
-    let levels = custos_audit::merkle::Levels::new(leaves);
-    if levels.root() != checkpoint.root {
-        bail!("the stored log does not match its newest checkpoint: run `custos audit verify`");
-    }
     let to = to.unwrap_or(size).min(size);
     let mut entries = Vec::new();
     let mut next = from;
@@ -310,19 +334,12 @@ pub async fn export(
         let Some(last) = page.last() else { break };
         next = last.index + 1;
         for row in page.into_iter().filter(|r| r.index < to) {
-            let proof = levels
-                .inclusion_proof(row.index as usize)
-                .context("entry beyond the checkpoint")?;
-            entries.push(ProvenEntry {
-                index: row.index,
-                entry: String::from_utf8(row.bytes).context("entry is not UTF-8")?,
-                inclusion_proof: proof.iter().map(hex::encode).collect(),
-            });
+            entries.push(prove(&levels, row)?);
         }
     }
     Ok(AuditExport {
         log_key: verifier.to_vkey(),
-        checkpoint: tip.checkpoint.note,
+        checkpoint: note,
         tree_size: size,
         entries,
     })

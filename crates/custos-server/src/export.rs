@@ -388,38 +388,23 @@ async fn trails(
     verifier: &NoteVerifier,
     gathered: &[Gathered],
 ) -> Result<(String, Vec<RecordingAudit>)> {
-    let tip = catalog.audit_tip().await?.context("empty audit log")?;
-    let checkpoint = verifier
-        .open(&tip.checkpoint.note)
-        .map_err(|e| anyhow::anyhow!("newest audit checkpoint: {e}"))?;
-    let levels =
-        custos_audit::merkle::Levels::new(catalog.audit_leaf_hashes(checkpoint.size).await?);
-    anyhow::ensure!(
-        levels.root() == checkpoint.root,
-        "the audit log does not match its newest checkpoint: run `custos audit verify`"
-    );
+    let (note, checkpoint, levels) = crate::audit::newest_tree(catalog, verifier).await?;
     let mut trails = Vec::new();
     for g in gathered {
         let rows = catalog
             .audit_entries_for_object(&format!("recording:{}", g.recording.recording_id), 100_000)
             .await?;
-        let mut entries = Vec::new();
-        for row in rows.into_iter().filter(|r| r.index < checkpoint.size) {
-            let proof = levels
-                .inclusion_proof(row.index as usize)
-                .context("entry beyond the checkpoint")?;
-            entries.push(ProvenEntry {
-                index: row.index,
-                entry: String::from_utf8(row.bytes).context("audit entry is not UTF-8")?,
-                inclusion_proof: proof.iter().map(hex::encode).collect(),
-            });
-        }
+        let entries = rows
+            .into_iter()
+            .filter(|r| r.index < checkpoint.size)
+            .map(|row| crate::audit::prove(&levels, row))
+            .collect::<Result<Vec<_>>>()?;
         trails.push(RecordingAudit {
             tree_size: checkpoint.size,
             entries,
         });
     }
-    Ok((tip.checkpoint.note, trails))
+    Ok((note, trails))
 }
 
 impl PreparedExport {

@@ -10,12 +10,10 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use custos_camera::storage::CameraConfig;
-use custos_camera::CameraDir;
 use custos_dock::{Dock, DockConfig};
 use custos_keys::secrecy::SecretString;
 
-use crate::bench_ingest::{peak_rss_kib, spawn_server, synthetic_recording, PASS};
+use crate::bench_ingest::{bench_camera, peak_rss_kib, spawn_server, synthetic_recording, PASS};
 
 const EXPORT_PASS: &str = "BENCH-EXPOR-TPASS-PHRAS-E0001";
 
@@ -25,21 +23,7 @@ pub fn run(size: u64, recordings: u64, dir: Option<PathBuf>) -> Result<ExitCode>
     let data = tmp.path().join("server");
     let recipient =
         custos_keys::EvidenceKeyStore::new(&data).init(&SecretString::from(PASS.to_owned()), 10)?;
-    let cam = CameraDir::new(tmp.path().join("cam"));
-    cam.init(&CameraConfig {
-        device_id: "bench-cam".into(),
-        evidence_recipient: recipient.to_string(),
-        officer_id: Some("boa-1".into()),
-        prerecord_seconds: 0,
-        width: 1920,
-        height: 1080,
-        fps: 30,
-        bitrate_bps: 8_000_000,
-        storage_capacity_bytes: None,
-        display_triggers_recording: false,
-        simulated_gps: false,
-        server_receipt_key: None,
-    })?;
+    let cam = bench_camera(&tmp.path().join("cam"), "bench-cam", "boa-1", &recipient)?;
     eprintln!("writing {recordings} recordings, {size} bytes in all, and docking them…");
     for seed in 0..recordings {
         synthetic_recording(&cam, &recipient, size / recordings, seed + 11)?;

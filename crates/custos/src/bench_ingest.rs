@@ -40,21 +40,7 @@ pub fn run(
     let storage = rt.block_on(storage.prepare(&data, "ingest"))?;
 
     // A camera with one recording of `size` ciphertext bytes.
-    let cam = CameraDir::new(tmp.path().join("cam"));
-    cam.init(&CameraConfig {
-        device_id: "bench-cam".into(),
-        evidence_recipient: recipient.to_string(),
-        officer_id: Some("boa-1".into()),
-        prerecord_seconds: 0,
-        width: 1920,
-        height: 1080,
-        fps: 30,
-        bitrate_bps: 8_000_000,
-        storage_capacity_bytes: None,
-        display_triggers_recording: false,
-        simulated_gps: false,
-        server_receipt_key: None,
-    })?;
+    let cam = bench_camera(&tmp.path().join("cam"), "bench-cam", "boa-1", &recipient)?;
     eprintln!(
         "writing a {:.2} GiB recording…",
         size as f64 / (1u64 << 30) as f64
@@ -245,6 +231,32 @@ pub(crate) fn synthetic_recording(
     Ok(signed)
 }
 
+/// A camera for the server benchmarks: 1080p30 at 8 Mbit/s, no pre-record,
+/// worn by `officer`, encrypting to `recipient`.
+pub(crate) fn bench_camera(
+    root: &std::path::Path,
+    device_id: &str,
+    officer: &str,
+    recipient: &age::x25519::Recipient,
+) -> Result<CameraDir> {
+    let cam = CameraDir::new(root);
+    cam.init(&CameraConfig {
+        device_id: device_id.into(),
+        evidence_recipient: recipient.to_string(),
+        officer_id: Some(officer.into()),
+        prerecord_seconds: 0,
+        width: 1920,
+        height: 1080,
+        fps: 30,
+        bitrate_bps: 8_000_000,
+        storage_capacity_bytes: None,
+        display_triggers_recording: false,
+        simulated_gps: false,
+        server_receipt_key: None,
+    })?;
+    Ok(cam)
+}
+
 /// Starts `custos serve` on port 0 for `data`; returns the child and its port.
 pub(crate) fn spawn_server(data: &std::path::Path) -> Result<(std::process::Child, u16)> {
     let mut server = Command::new(std::env::current_exe()?)
@@ -287,21 +299,12 @@ pub fn shift_change(
     let admin = rt.block_on(custos_server::admin::Admin::open(&data))?;
     let mut dirs = Vec::new();
     for c in 0..cameras {
-        let cam = CameraDir::new(tmp.path().join(format!("cam-{c:04}")));
-        cam.init(&CameraConfig {
-            device_id: format!("cam-{c:04}"),
-            evidence_recipient: recipient.to_string(),
-            officer_id: Some(format!("boa-{c:04}")),
-            prerecord_seconds: 0,
-            width: 1920,
-            height: 1080,
-            fps: 30,
-            bitrate_bps: 8_000_000,
-            storage_capacity_bytes: None,
-            display_triggers_recording: false,
-            simulated_gps: false,
-            server_receipt_key: None,
-        })?;
+        let cam = bench_camera(
+            &tmp.path().join(format!("cam-{c:04}")),
+            &format!("cam-{c:04}"),
+            &format!("boa-{c:04}"),
+            &recipient,
+        )?;
         rt.block_on(admin.enroll_camera(&format!("cam-{c:04}"), &cam.verifying_key()?))?;
         crate::device::pin(cam.root(), &receipt_key)?;
         for r in 0..recordings {
