@@ -118,6 +118,9 @@ pub struct Policy {
     /// A hold takes effect only once a second person approved it (NRW asks
     /// for a superior's approval).
     pub hold_needs_second_approver: bool,
+    /// An export is made only once a second person approved the request
+    /// (what leaves, for whom and why), as a deployment may ask.
+    pub export_needs_second_approver: bool,
     /// After a hold is released the recording stays at least this long.
     pub hold_release_grace_millis: i64,
 }
@@ -128,6 +131,7 @@ impl Default for Policy {
             officer_self_review: false,
             purposes: DEFAULT_PURPOSES.iter().map(|p| p.to_string()).collect(),
             hold_needs_second_approver: false,
+            export_needs_second_approver: false,
             hold_release_grace_millis: 7 * 86_400_000,
         }
     }

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/0004_delete_after_covering.sql"),
     ),
+    (5, include_str!("../migrations/0005_export_requests.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -1045,6 +1046,97 @@ impl Catalog for PostgresCatalog {
                 .await
                 .map_err(unavailable)?;
         rows.iter().map(hold_row).collect()
+    }
+
+    async fn add_export_request(&self, x: &ExportRequest) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO export_requests (request_id, case_id, purpose, recipient, recordings, \
+             requested_by, requested_at, approved_by, approved_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(x.request_id.to_string())
+        .bind(&x.case_id)
+        .bind(&x.purpose)
+        .bind(&x.recipient)
+        .bind(rows::export_request_recordings(x))
+        .bind(&x.requested_by)
+        .bind(ms(x.requested_at))
+        .bind(&x.approved_by)
+        .bind(x.approved_at.map(ms))
+        .bind(x.used_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "export request", x.request_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn export_request(&self, request_id: Uuid) -> Result<Option<ExportRequest>> {
+        let row = sqlx::query("SELECT * FROM export_requests WHERE request_id = $1")
+            .bind(request_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref()
+            .map(|r| rows::export_request(&Columns(r)))
+            .transpose()
+    }
+
+    async fn export_requests_for_case(&self, case_id: &str) -> Result<Vec<ExportRequest>> {
+        let found = sqlx::query(
+            "SELECT * FROM export_requests WHERE case_id = $1 ORDER BY requested_at, request_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found
+            .iter()
+            .map(|r| rows::export_request(&Columns(r)))
+            .collect()
+    }
+
+    async fn approve_export_request(
+        &self,
+        request_id: Uuid,
+        by: &str,
+        at: UtcMillis,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE export_requests SET approved_by = $1, approved_at = $2 \
+             WHERE request_id = $3 AND approved_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(request_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "export request awaiting approval",
+                id: request_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn use_export_request(&self, request_id: Uuid, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE export_requests SET used_at = $1 \
+             WHERE request_id = $2 AND approved_at IS NOT NULL AND used_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(request_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "approved, unused export request",
+                id: request_id.to_string(),
+            });
+        }
+        Ok(())
     }
 
     async fn uploads_begun_before(&self, before: UtcMillis) -> Result<Vec<Upload>> {

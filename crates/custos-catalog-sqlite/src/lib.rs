@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/0013_delete_after_covering.sql"),
     ),
+    (14, include_str!("../migrations/0014_export_requests.sql")),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -969,6 +970,97 @@ impl Catalog for SqliteCatalog {
             .await
             .map_err(unavailable)?;
         rows.iter().map(hold_row).collect()
+    }
+
+    async fn add_export_request(&self, x: &ExportRequest) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO export_requests (request_id, case_id, purpose, recipient, recordings, \
+             requested_by, requested_at, approved_by, approved_at, used_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(x.request_id.to_string())
+        .bind(&x.case_id)
+        .bind(&x.purpose)
+        .bind(&x.recipient)
+        .bind(rows::export_request_recordings(x))
+        .bind(&x.requested_by)
+        .bind(ms(x.requested_at))
+        .bind(&x.approved_by)
+        .bind(x.approved_at.map(ms))
+        .bind(x.used_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "export request", x.request_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn export_request(&self, request_id: Uuid) -> Result<Option<ExportRequest>> {
+        let row = sqlx::query("SELECT * FROM export_requests WHERE request_id = ?")
+            .bind(request_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref()
+            .map(|r| rows::export_request(&Columns(r)))
+            .transpose()
+    }
+
+    async fn export_requests_for_case(&self, case_id: &str) -> Result<Vec<ExportRequest>> {
+        let found = sqlx::query(
+            "SELECT * FROM export_requests WHERE case_id = ? ORDER BY requested_at, request_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found
+            .iter()
+            .map(|r| rows::export_request(&Columns(r)))
+            .collect()
+    }
+
+    async fn approve_export_request(
+        &self,
+        request_id: Uuid,
+        by: &str,
+        at: UtcMillis,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE export_requests SET approved_by = ?, approved_at = ? \
+             WHERE request_id = ? AND approved_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(request_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "export request awaiting approval",
+                id: request_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn use_export_request(&self, request_id: Uuid, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE export_requests SET used_at = ? \
+             WHERE request_id = ? AND approved_at IS NOT NULL AND used_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(request_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "approved, unused export request",
+                id: request_id.to_string(),
+            });
+        }
+        Ok(())
     }
 
     async fn uploads_begun_before(&self, before: UtcMillis) -> Result<Vec<Upload>> {

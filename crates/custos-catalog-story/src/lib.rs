@@ -1039,3 +1039,91 @@ pub async fn audit_search_story(catalog: &dyn Catalog) {
         (vec![4, 3], 7)
     );
 }
+
+/// Export requests where a second person approves each export: what may
+/// leave is fixed when asked, an approval is given once and spent once.
+pub async fn export_request_story(catalog: &dyn Catalog) {
+    catalog
+        .add_case(&Case {
+            case_id: "K-7".into(),
+            kind: "police-request".into(),
+            reference: Some("PV 2026-7".into()),
+            label: "exports".into(),
+            opened_by: "anna".into(),
+            opened_at: t(0),
+            due_at: None,
+            closed_by: None,
+            closed_at: None,
+        })
+        .await
+        .unwrap();
+    let request = ExportRequest {
+        request_id: Uuid::now_v7(),
+        case_id: "K-7".into(),
+        purpose: "investigation".into(),
+        recipient: "Politie Rotterdam".into(),
+        recordings: vec![Uuid::now_v7(), Uuid::now_v7()],
+        requested_by: "anna".into(),
+        requested_at: t(10),
+        approved_by: None,
+        approved_at: None,
+        used_at: None,
+    };
+    catalog.add_export_request(&request).await.unwrap();
+    assert!(matches!(
+        catalog.add_export_request(&request).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        catalog.export_request(request.request_id).await.unwrap(),
+        Some(request.clone())
+    );
+    assert_eq!(catalog.export_request(Uuid::now_v7()).await.unwrap(), None);
+    // Not yet approved: it cannot be spent.
+    assert!(matches!(
+        catalog.use_export_request(request.request_id, t(11)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    catalog
+        .approve_export_request(request.request_id, "bert", t(12))
+        .await
+        .unwrap();
+    assert!(matches!(
+        catalog
+            .approve_export_request(request.request_id, "carl", t(13))
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    catalog
+        .use_export_request(request.request_id, t(14))
+        .await
+        .unwrap();
+    assert!(matches!(
+        catalog.use_export_request(request.request_id, t(15)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    let second = ExportRequest {
+        request_id: Uuid::now_v7(),
+        requested_at: t(20),
+        recordings: vec![],
+        ..request.clone()
+    };
+    catalog.add_export_request(&second).await.unwrap();
+    let listed = catalog.export_requests_for_case("K-7").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        (
+            listed[0].approved_by.as_deref(),
+            listed[0].approved_at,
+            listed[0].used_at
+        ),
+        (Some("bert"), Some(t(12)), Some(t(14)))
+    );
+    assert_eq!(listed[0].recordings, request.recordings);
+    assert_eq!(listed[1].request_id, second.request_id);
+    assert!(catalog
+        .export_requests_for_case("K-8")
+        .await
+        .unwrap()
+        .is_empty());
+}

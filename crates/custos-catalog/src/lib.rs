@@ -152,6 +152,23 @@ pub struct Case {
     pub closed_at: Option<UtcMillis>,
 }
 
+/// An export asked for where the deployment wants a second person to
+/// approve each export: what may leave, for whom and why, fixed when asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExportRequest {
+    pub request_id: Uuid,
+    pub case_id: String,
+    pub purpose: String,
+    pub recipient: String,
+    pub recordings: Vec<Uuid>,
+    pub requested_by: String,
+    pub requested_at: UtcMillis,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<UtcMillis>,
+    /// When the approved export was made: an approval serves once.
+    pub used_at: Option<UtcMillis>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Hold {
     pub hold_id: Uuid,
@@ -451,6 +468,17 @@ pub trait Catalog: Send + Sync {
     async fn release_hold(&self, hold_id: Uuid, by: &str, at: UtcMillis) -> Result<()>;
     async fn holds_for_recording(&self, recording_id: Uuid) -> Result<Vec<Hold>>;
     async fn holds_for_case(&self, case_id: &str) -> Result<Vec<Hold>>;
+
+    async fn add_export_request(&self, request: &ExportRequest) -> Result<()>;
+    async fn export_request(&self, request_id: Uuid) -> Result<Option<ExportRequest>>;
+    /// A case's export requests, oldest first.
+    async fn export_requests_for_case(&self, case_id: &str) -> Result<Vec<ExportRequest>>;
+    /// The second person's approval; `NotFound` unless one is awaited.
+    async fn approve_export_request(&self, request_id: Uuid, by: &str, at: UtcMillis)
+        -> Result<()>;
+    /// Spends an approval; `NotFound` unless approved and not yet used, so
+    /// two exports can never share one.
+    async fn use_export_request(&self, request_id: Uuid, at: UtcMillis) -> Result<()>;
 
     async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
     async fn incidents(&self) -> Result<Vec<Incident>>;

@@ -165,6 +165,28 @@ pub fn hold(r: &impl SqlRow) -> Result<Hold> {
     })
 }
 
+pub fn export_request(r: &impl SqlRow) -> Result<ExportRequest> {
+    let recordings: Vec<Uuid> = serde_json::from_str(&r.text("recordings")?)
+        .map_err(|_| corrupt("export request recordings"))?;
+    Ok(ExportRequest {
+        request_id: uuid(&r.text("request_id")?)?,
+        case_id: r.text("case_id")?,
+        purpose: r.text("purpose")?,
+        recipient: r.text("recipient")?,
+        recordings,
+        requested_by: r.text("requested_by")?,
+        requested_at: at(r, "requested_at")?,
+        approved_by: r.opt_text("approved_by")?,
+        approved_at: opt_time(r, "approved_at")?,
+        used_at: opt_time(r, "used_at")?,
+    })
+}
+
+/// The recordings of an export request as stored: a JSON array of UUIDs.
+pub fn export_request_recordings(r: &ExportRequest) -> String {
+    serde_json::to_string(&r.recordings).expect("UUIDs serialize")
+}
+
 pub fn upload(r: &impl SqlRow) -> Result<Upload> {
     Ok(Upload {
         upload_id: uuid(&r.text("upload_id")?)?,

@@ -46,6 +46,14 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/cases/{id}/close", post(post_close_case))
         .route("/api/v1/cases/{id}/holds", post(post_hold))
         .route("/api/v1/cases/{id}/exports", post(post_export))
+        .route(
+            "/api/v1/cases/{id}/export-requests",
+            get(get_export_requests).post(post_export_request),
+        )
+        .route(
+            "/api/v1/export-requests/{id}/approve",
+            post(post_approve_export),
+        )
         .route("/api/v1/holds/{id}/approve", post(post_approve_hold))
         .route("/api/v1/holds/{id}/release", post(post_release_hold))
         .route("/api/v1/incidents", get(incidents))
@@ -1880,6 +1888,34 @@ async fn post_export(
 ) -> Result<Response, ApiError> {
     let prepared = crate::export::prepare(&d, &a, &case_id, json_body(body)?).await?;
     crate::export::respond(d, prepared)
+}
+
+async fn post_export_request(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(case_id): Path<String>,
+    body: Result<Json<crate::export::NewExportRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<custos_catalog::ExportRequest>), ApiError> {
+    let request = crate::export::request_export(&d, &a, &case_id, json_body(body)?).await?;
+    Ok((StatusCode::CREATED, Json(request)))
+}
+
+async fn get_export_requests(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(case_id): Path<String>,
+) -> Result<Json<Vec<custos_catalog::ExportRequest>>, ApiError> {
+    Ok(Json(
+        crate::export::export_requests(&d, &a, &case_id).await?,
+    ))
+}
+
+async fn post_approve_export(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<custos_catalog::ExportRequest>, ApiError> {
+    Ok(Json(crate::export::approve_export(&d, &a, &id).await?))
 }
 
 async fn hold_named(d: &Deployment, id: &str) -> Result<custos_catalog::Hold, ApiError> {

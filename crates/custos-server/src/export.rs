@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use axum::http::StatusCode;
 use custos_access::Action;
 use custos_audit::{AuditEntry, NoteVerifier, Outcome};
-use custos_catalog::{Catalog, Recording};
+use custos_catalog::{Catalog, ExportRequest, Recording};
 use custos_export::package::{PackageWriter, TarSink};
 use custos_export::report::{ReportInput, ReportRecording};
 use custos_export::*;
@@ -49,6 +49,10 @@ pub struct NewExport {
     /// to the recipient another way.
     #[serde(default)]
     pub passphrase: Option<String>,
+    /// The approved request this export makes, where a second person must
+    /// approve exports.
+    #[serde(default)]
+    pub request_id: Option<Uuid>,
 }
 
 impl std::fmt::Debug for Protection {
@@ -147,112 +151,68 @@ pub async fn prepare(
     case_id: &str,
     request: NewExport,
 ) -> Result<PreparedExport, ApiError> {
-    let object = format!("case:{}", case_id.escape_default());
-    a.permit(d, Action::ExportFootage, "export.create", &object)
+    let refusals = Refusals::new(d, a, "export.create", case_id, &request.purpose);
+    a.permit(d, Action::ExportFootage, "export.create", &refusals.object)
         .await?;
-    // A refusal names the case and purpose asked for, where they can be
-    // written down as given (an auditor filters by case).
-    let plausible = |s: &str| !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control);
-    let (asked_case, asked_purpose) = (
-        plausible(case_id).then(|| case_id.to_owned()),
-        plausible(&request.purpose).then(|| request.purpose.clone()),
-    );
-    let refuse = |status: StatusCode, code: &'static str, why: String| {
-        let mut event = a
-            .event(d, "export.create", Outcome::Refused)
-            .object(&object);
-        event.case = asked_case.clone();
-        event.purpose = asked_purpose.clone();
-        async move { Err(a.refused(d, event, ApiError::new(status, code, why)).await) }
+    // Where a second person must approve, the export is the approved
+    // request's, exactly: same case, purpose, recipient and recordings.
+    let approved = match request.request_id {
+        Some(id) => Some(approved_request(d, a, &refusals, case_id, id, &request).await?),
+        None if d.policy().export_needs_second_approver => {
+            return refusals
+                .refuse(
+                    StatusCode::CONFLICT,
+                    "approval-required",
+                    "this deployment exports only what a second person approved: ask for approval first (POST /api/v1/cases/{id}/export-requests)",
+                )
+                .await
+        }
+        None => None,
     };
-    if !d.policy().allows_purpose(&request.purpose) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "purpose-not-allowed",
-            "that purpose is not on this deployment's list".into(),
-        )
-        .await;
-    }
-    let recipient = request.recipient.trim();
-    if recipient.is_empty() || recipient.len() > 200 || recipient.chars().any(char::is_control) {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "recipient-required",
-            "say who receives the package (1 to 200 characters)".into(),
-        )
-        .await;
-    }
+    let recordings = match &approved {
+        Some(r) => Some(r.recordings.clone()),
+        None => request.recordings.clone(),
+    };
+    let scope = check_scope(
+        d,
+        &refusals,
+        case_id,
+        &request.purpose,
+        &request.recipient,
+        recordings,
+    )
+    .await?;
     let protection = match (&request.age_recipient, request.passphrase) {
         (Some(r), None) => match r.trim().parse::<age::x25519::Recipient>() {
             Ok(r) => Protection::Recipient(r),
             Err(_) => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    "bad-recipient-key",
-                    "age_recipient is not an age public key (age1…)".into(),
-                )
-                .await
+                return refusals
+                    .refuse(
+                        StatusCode::BAD_REQUEST,
+                        "bad-recipient-key",
+                        "age_recipient is not an age public key (age1…)",
+                    )
+                    .await
             }
         },
         (None, Some(p)) if p.chars().count() >= MIN_PASSPHRASE => {
             Protection::Passphrase(SecretString::from(p))
         }
         _ => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "protection-required",
-                format!(
-                "give either age_recipient or a passphrase of at least {MIN_PASSPHRASE} characters"
-            ),
-            )
-            .await
+            return refusals
+                .refuse(
+                    StatusCode::BAD_REQUEST,
+                    "protection-required",
+                    format!("give either age_recipient or a passphrase of at least {MIN_PASSPHRASE} characters"),
+                )
+                .await
         }
     };
     let catalog = d.catalog.clone();
-    let case = match catalog.case(case_id).await.map_err(unavailable)? {
-        Some(c) if c.closed_at.is_none() => c,
-        Some(_) => {
-            return refuse(
-                StatusCode::CONFLICT,
-                "case-closed",
-                "that case is closed".into(),
-            )
-            .await
-        }
-        None => return refuse(StatusCode::NOT_FOUND, "case-unknown", "no such case".into()).await,
-    };
-    let held: Vec<Uuid> = catalog
-        .holds_for_case(&case.case_id)
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .filter(|h| h.released_at.is_none())
-        .map(|h| h.recording_id)
-        .collect();
-    let mut wanted = request.recordings.unwrap_or_else(|| held.clone());
-    wanted.sort();
-    wanted.dedup();
-    if wanted.is_empty() {
-        return refuse(
-            StatusCode::CONFLICT,
-            "nothing-to-export",
-            "no recording is secured for this case".into(),
-        )
-        .await;
-    }
+    let (case, wanted, recipient) = (scope.case, scope.wanted, scope.recipient);
+    let object = refusals.object.clone();
     let mut gathered = Vec::new();
-    for id in &wanted {
-        let recording = match catalog.recording(*id).await.map_err(unavailable)? {
-            Some(r) if held.contains(id) => r,
-            _ => {
-                return refuse(
-                    StatusCode::CONFLICT,
-                    "not-secured",
-                    format!("recording {id} is not secured for this case"),
-                )
-                .await
-            }
-        };
+    for recording in scope.recordings {
         gathered.push(gather(&*catalog, recording, &wanted).await.map_err(|e| {
             tracing::error!(error = %e, "a stored recording cannot be exported");
             ApiError::new(
@@ -266,6 +226,22 @@ pub async fn prepare(
         (&x.recording.device_id, x.recording.sequence)
             .cmp(&(&y.recording.device_id, y.recording.sequence))
     });
+    // An approval serves one export: spent before anything is written.
+    if let Some(r) = &approved {
+        if d.catalog
+            .use_export_request(r.request_id, (d.clock)())
+            .await
+            .is_err()
+        {
+            return refusals
+                .refuse(
+                    StatusCode::CONFLICT,
+                    "request-used",
+                    "that approval has been used for an export already",
+                )
+                .await;
+        }
+    }
     let export_id = Uuid::now_v7();
     let detail = format!("export {export_id} for {recipient}");
     let mut events = vec![a
@@ -295,7 +271,7 @@ pub async fn prepare(
         server_id: gathered[0].receipt.content().server_id.clone(),
         created_at: (d.clock)(),
         created_by: a.caller.name.clone(),
-        approved_by: None,
+        approved_by: approved.and_then(|r| r.approved_by),
         purpose: request.purpose.clone(),
         case: ExportCase {
             case_id: case.case_id.clone(),
@@ -339,6 +315,366 @@ pub async fn prepare(
         checkpoint_note: note,
         protection,
     })
+}
+
+/// Refusals of one export operation, audited under its action with the
+/// case and purpose asked for, where they can be written down as given (an
+/// auditor filters by case).
+struct Refusals<'a> {
+    d: &'a Deployment,
+    a: &'a Authenticated,
+    action: &'static str,
+    object: String,
+    case: Option<String>,
+    purpose: Option<String>,
+}
+
+impl<'a> Refusals<'a> {
+    fn new(
+        d: &'a Deployment,
+        a: &'a Authenticated,
+        action: &'static str,
+        case_id: &str,
+        purpose: &str,
+    ) -> Self {
+        let plausible =
+            |s: &str| !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control);
+        Self {
+            d,
+            a,
+            action,
+            object: format!("case:{}", case_id.escape_default()),
+            case: plausible(case_id).then(|| case_id.to_owned()),
+            purpose: plausible(purpose).then(|| purpose.to_owned()),
+        }
+    }
+
+    async fn refuse<T>(
+        &self,
+        status: StatusCode,
+        code: &'static str,
+        why: impl Into<String>,
+    ) -> Result<T, ApiError> {
+        let mut event = self
+            .a
+            .event(self.d, self.action, Outcome::Refused)
+            .object(&self.object);
+        event.case = self.case.clone();
+        event.purpose = self.purpose.clone();
+        Err(self
+            .a
+            .refused(self.d, event, ApiError::new(status, code, why.into()))
+            .await)
+    }
+}
+
+/// What an export, or a request for one, may take out: checked.
+struct Scope {
+    case: custos_catalog::Case,
+    recipient: String,
+    /// Sorted, each once.
+    wanted: Vec<Uuid>,
+    recordings: Vec<Recording>,
+}
+
+/// The purpose is on the list, the recipient is named, the case is open,
+/// and every recording asked for (default: all) is secured for it.
+async fn check_scope(
+    d: &Deployment,
+    refusals: &Refusals<'_>,
+    case_id: &str,
+    purpose: &str,
+    recipient: &str,
+    recordings: Option<Vec<Uuid>>,
+) -> Result<Scope, ApiError> {
+    if !d.policy().allows_purpose(purpose) {
+        return refusals
+            .refuse(
+                StatusCode::FORBIDDEN,
+                "purpose-not-allowed",
+                "that purpose is not on this deployment's list",
+            )
+            .await;
+    }
+    let recipient = recipient.trim();
+    if recipient.is_empty() || recipient.len() > 200 || recipient.chars().any(char::is_control) {
+        return refusals
+            .refuse(
+                StatusCode::BAD_REQUEST,
+                "recipient-required",
+                "say who receives the package (1 to 200 characters)",
+            )
+            .await;
+    }
+    let catalog = &d.catalog;
+    let case = match catalog.case(case_id).await.map_err(unavailable)? {
+        Some(c) if c.closed_at.is_none() => c,
+        Some(_) => {
+            return refusals
+                .refuse(StatusCode::CONFLICT, "case-closed", "that case is closed")
+                .await
+        }
+        None => {
+            return refusals
+                .refuse(StatusCode::NOT_FOUND, "case-unknown", "no such case")
+                .await
+        }
+    };
+    let held: Vec<Uuid> = catalog
+        .holds_for_case(&case.case_id)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .filter(|h| h.released_at.is_none())
+        .map(|h| h.recording_id)
+        .collect();
+    let mut wanted = recordings.unwrap_or_else(|| held.clone());
+    wanted.sort();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return refusals
+            .refuse(
+                StatusCode::CONFLICT,
+                "nothing-to-export",
+                "no recording is secured for this case",
+            )
+            .await;
+    }
+    let mut found = Vec::new();
+    for id in &wanted {
+        match catalog.recording(*id).await.map_err(unavailable)? {
+            Some(r) if held.contains(id) => found.push(r),
+            _ => {
+                return refusals
+                    .refuse(
+                        StatusCode::CONFLICT,
+                        "not-secured",
+                        format!("recording {id} is not secured for this case"),
+                    )
+                    .await
+            }
+        }
+    }
+    Ok(Scope {
+        case,
+        recipient: recipient.to_owned(),
+        wanted,
+        recordings: found,
+    })
+}
+
+/// The approved request an export names: the caller's own, for this case,
+/// approved by someone else, not yet used, and asking for exactly this.
+async fn approved_request(
+    d: &Deployment,
+    a: &Authenticated,
+    refusals: &Refusals<'_>,
+    case_id: &str,
+    id: Uuid,
+    request: &NewExport,
+) -> Result<ExportRequest, ApiError> {
+    let found = d.catalog.export_request(id).await.map_err(unavailable)?;
+    let Some(r) = found.filter(|r| r.case_id == case_id && r.requested_by == a.caller.name) else {
+        return refusals
+            .refuse(
+                StatusCode::NOT_FOUND,
+                "request-unknown",
+                "no such export request of yours for this case",
+            )
+            .await;
+    };
+    if r.approved_at.is_none() {
+        return refusals
+            .refuse(
+                StatusCode::CONFLICT,
+                "not-approved",
+                "a second person has not approved that request yet",
+            )
+            .await;
+    }
+    if r.used_at.is_some() {
+        return refusals
+            .refuse(
+                StatusCode::CONFLICT,
+                "request-used",
+                "that approval has been used for an export already",
+            )
+            .await;
+    }
+    let mut asked = request
+        .recordings
+        .clone()
+        .unwrap_or_else(|| r.recordings.clone());
+    asked.sort();
+    asked.dedup();
+    if r.purpose != request.purpose
+        || r.recipient != request.recipient.trim()
+        || asked != r.recordings
+    {
+        return refusals
+            .refuse(
+                StatusCode::CONFLICT,
+                "request-mismatch",
+                "the export must be what was approved: the same purpose, recipient and recordings",
+            )
+            .await;
+    }
+    Ok(r)
+}
+
+/// `POST /api/v1/cases/{id}/export-requests`: what would leave, for whom
+/// and why, for a second person to approve.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExportRequest {
+    pub purpose: String,
+    pub recipient: String,
+    #[serde(default)]
+    pub recordings: Option<Vec<Uuid>>,
+}
+
+pub async fn request_export(
+    d: &Deployment,
+    a: &Authenticated,
+    case_id: &str,
+    asked: NewExportRequest,
+) -> Result<ExportRequest, ApiError> {
+    let refusals = Refusals::new(d, a, "export.request", case_id, &asked.purpose);
+    a.permit(d, Action::ExportFootage, "export.request", &refusals.object)
+        .await?;
+    let scope = check_scope(
+        d,
+        &refusals,
+        case_id,
+        &asked.purpose,
+        &asked.recipient,
+        asked.recordings,
+    )
+    .await?;
+    let request = ExportRequest {
+        request_id: Uuid::now_v7(),
+        case_id: scope.case.case_id.clone(),
+        purpose: asked.purpose.clone(),
+        recipient: scope.recipient.clone(),
+        recordings: scope.wanted,
+        requested_by: a.caller.name.clone(),
+        requested_at: (d.clock)(),
+        approved_by: None,
+        approved_at: None,
+        used_at: None,
+    };
+    a.record(
+        d,
+        a.event(d, "export.request", Outcome::Ok)
+            .object(&refusals.object)
+            .purpose(&request.purpose, &request.case_id)
+            .detail(format!(
+                "request {} for {}: {} recordings",
+                request.request_id,
+                request.recipient,
+                request.recordings.len()
+            )),
+    )
+    .await?;
+    d.catalog
+        .add_export_request(&request)
+        .await
+        .map_err(unavailable)?;
+    Ok(request)
+}
+
+/// The second pair of eyes: anyone who may export, but the requester.
+pub async fn approve_export(
+    d: &Deployment,
+    a: &Authenticated,
+    request_id: &str,
+) -> Result<ExportRequest, ApiError> {
+    let object = format!("export-request:{}", request_id.escape_default());
+    a.permit(d, Action::ExportFootage, "export.approve", &object)
+        .await?;
+    let found = match request_id.parse::<Uuid>() {
+        Ok(id) => d.catalog.export_request(id).await.map_err(unavailable)?,
+        Err(_) => None,
+    };
+    let Some(request) = found else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such export request",
+        ));
+    };
+    if request.requested_by == a.caller.name {
+        let mut event = a
+            .event(d, "export.approve", Outcome::Refused)
+            .object(&object);
+        event.case = Some(request.case_id.clone());
+        let answer = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "four-eyes",
+            "the requester cannot approve: an export needs a second person's approval",
+        );
+        return Err(a.refused(d, event, answer).await);
+    }
+    if request.approved_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not-pending",
+            "that request is not awaiting approval",
+        ));
+    }
+    match d
+        .catalog
+        .case(&request.case_id)
+        .await
+        .map_err(unavailable)?
+    {
+        Some(c) if c.closed_at.is_none() => {}
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "case-closed",
+                "that case is closed",
+            ))
+        }
+    }
+    a.record(
+        d,
+        a.event(d, "export.approve", Outcome::Ok)
+            .object(&object)
+            .purpose(&request.purpose, &request.case_id)
+            .detail(format!("for {}", request.recipient)),
+    )
+    .await?;
+    d.catalog
+        .approve_export_request(request.request_id, &a.caller.name, (d.clock)())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not-pending",
+                "that request is not awaiting approval",
+            )
+        })?;
+    d.catalog
+        .export_request(request.request_id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| unavailable("the request vanished"))
+}
+
+/// A case's export requests (who asked, for whom, approved, used).
+pub async fn export_requests(
+    d: &Deployment,
+    a: &Authenticated,
+    case_id: &str,
+) -> Result<Vec<ExportRequest>, ApiError> {
+    let object = format!("case:{}", case_id.escape_default());
+    a.permit(d, Action::ExportFootage, "export.requests", &object)
+        .await?;
+    d.catalog
+        .export_requests_for_case(case_id)
+        .await
+        .map_err(unavailable)
 }
 
 async fn gather(

@@ -145,11 +145,12 @@ impl Deployment {
                 )
                 .object(format!("server:{}", config.server_id))
                 .detail(format!(
-                    "retention {} and purposes {} ({source}); officer self-review {}; hold needs second approver {}; release grace {} h",
+                    "retention {} and purposes {} ({source}); officer self-review {}; hold needs second approver {}; export needs second approver {}; release grace {} h",
                     retention.describe(),
                     p.purposes.join(","),
                     p.officer_self_review,
                     p.hold_needs_second_approver,
+                    p.export_needs_second_approver,
                     p.hold_release_grace_millis / 3_600_000
                 )),
             )

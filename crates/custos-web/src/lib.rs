@@ -84,6 +84,14 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
         .route("/cases/{id}/holds", post(pages::cases::place_hold))
         .route("/cases/{id}/close", post(pages::cases::close))
         .route("/cases/{id}/export", post(pages::cases::export))
+        .route(
+            "/cases/{id}/export-requests",
+            post(pages::cases::request_export),
+        )
+        .route(
+            "/export-requests/{id}/approve",
+            post(pages::cases::approve_export),
+        )
         .route("/holds/{id}/approve", post(pages::cases::approve_hold))
         .route("/holds/{id}/release", post(pages::cases::release_hold))
         .route("/incidents", get(pages::incidents::list))

@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// Holds take effect only after a second person approves (four eyes).
     #[arg(long)]
     hold_needs_second_approver: bool,
+    /// Exports are made only after a second person approves the request.
+    #[arg(long)]
+    export_needs_second_approver: bool,
     /// How long a recording stays after its last hold is released, at least.
     #[arg(long, default_value = "7d", value_parser = custos_server::parse_period)]
     hold_release_grace: i64,
@@ -108,6 +111,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 officer_self_review: args.officer_self_review,
                 purposes: args.purposes,
                 hold_needs_second_approver: args.hold_needs_second_approver,
+                export_needs_second_approver: args.export_needs_second_approver,
                 hold_release_grace_millis: args.hold_release_grace,
             },
         };

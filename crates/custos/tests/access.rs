@@ -473,6 +473,24 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             &["reviewer", "privacy-officer"],
         ),
         (
+            "GET",
+            "/api/v1/cases/k-1/export-requests".into(),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "POST",
+            "/api/v1/cases/k-1/export-requests".into(),
+            Some(serde_json::json!({"purpose": "complaint", "recipient": "x"})),
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/export-requests/{some_id}/approve"),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
             "POST",
             format!("/api/v1/holds/{some_id}/approve"),
             None,
@@ -534,10 +552,11 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
     // are refused too (the export names a case that does not exist).
     let purpose_refusals: usize = matrix
         .iter()
-        .filter(|(_, path, _, _)| {
+        .filter(|(method, path, _, _)| {
             ["/video", "/thumbnail", "/download", "/exports"]
                 .iter()
                 .any(|p| path.contains(p))
+                || (*method == "POST" && path.ends_with("/export-requests"))
         })
         .map(|(_, _, _, allowed)| allowed.len())
         .sum();
@@ -830,6 +849,9 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "POST /api/v1/cases/{id}/close",
         "POST /api/v1/cases/{id}/holds",
         "POST /api/v1/cases/{id}/exports",
+        "GET /api/v1/cases/{id}/export-requests",
+        "POST /api/v1/cases/{id}/export-requests",
+        "POST /api/v1/export-requests/{id}/approve",
         "POST /api/v1/holds/{id}/approve",
         "POST /api/v1/holds/{id}/release",
         "GET /api/v1/dock",

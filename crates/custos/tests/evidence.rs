@@ -1181,7 +1181,7 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
     let good = tmp.path().join("good");
     std::fs::create_dir(&good).unwrap();
     assert!(std::process::Command::new("tar")
-        .arg("-xf")
+        .arg("-xmf")
         .arg(&tar_path)
         .arg("-C")
         .arg(&good)
@@ -1385,4 +1385,204 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
     );
     let (code, out) = verify_package(&to_key, &["--identity", key_file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_may_need_a_second_persons_approval_and_is_then_exactly_what_was_approved() {
+    let w = world_with(custos_access::Policy {
+        export_needs_second_approver: true,
+        ..Default::default()
+    })
+    .await;
+    let cam = w.camera("cam-y", 2, true).await;
+    w.offload(&cam).await;
+    let mut recordings = w.server.deployment.catalog.recordings().await.unwrap();
+    recordings.sort_by_key(|r| r.sequence);
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let (tr, tp) = (w.sign_in(&rita).await, w.sign_in(&petra).await);
+    let case = open_case(&w, &tr, "police-request").await;
+    for r in &recordings {
+        let hold = w
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{case}/holds"),
+                Some(&tr),
+                Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
+                &[],
+            )
+            .await;
+        assert_eq!(hold.status, 201);
+    }
+    let exports = format!("/api/v1/cases/{case}/exports");
+    let requests = format!("/api/v1/cases/{case}/export-requests");
+    let body = |extra: serde_json::Value| {
+        let mut b = serde_json::json!({"purpose": "investigation", "recipient": "OM Rotterdam", "passphrase": EXPORT_PASS});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let direct = w
+        .call(
+            "POST",
+            &exports,
+            Some(&tr),
+            Some(body(serde_json::json!({}))),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (direct.status, direct.code().as_str()),
+        (409, "approval-required")
+    );
+
+    // Asking: only what could be exported may be asked for.
+    for (asked, status, code) in [
+        (
+            serde_json::json!({"purpose": "curiosity", "recipient": "OM"}),
+            403,
+            "purpose-not-allowed",
+        ),
+        (
+            serde_json::json!({"purpose": "investigation", "recipient": ""}),
+            400,
+            "recipient-required",
+        ),
+        (
+            serde_json::json!({"purpose": "investigation", "recipient": "OM", "recordings": [uuid::Uuid::now_v7()]}),
+            409,
+            "not-secured",
+        ),
+    ] {
+        let answer = w
+            .call("POST", &requests, Some(&tr), Some(asked.clone()), &[])
+            .await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{asked}"
+        );
+    }
+    let asked = w
+        .call(
+            "POST",
+            &requests,
+            Some(&tr),
+            Some(serde_json::json!({"purpose": "investigation", "recipient": "OM Rotterdam", "recordings": [recordings[0].recording_id]})),
+            &[],
+        )
+        .await;
+    assert_eq!(asked.status, 201, "{}", asked.json());
+    let request_id = asked.json()["request_id"].as_str().unwrap().to_owned();
+    let approve = format!("/api/v1/export-requests/{request_id}/approve");
+    let unapproved = w
+        .call("POST", &exports, Some(&tr), Some(body(serde_json::json!({"request_id": request_id, "recordings": [recordings[0].recording_id]}))), &[])
+        .await;
+    assert_eq!(
+        (unapproved.status, unapproved.code().as_str()),
+        (409, "not-approved")
+    );
+    let own = w.call("POST", &approve, Some(&tr), None, &[]).await;
+    assert_eq!((own.status, own.code().as_str()), (403, "four-eyes"));
+    let approved = w.call("POST", &approve, Some(&tp), None, &[]).await;
+    assert_eq!(approved.status, 200, "{}", approved.json());
+    assert_eq!(approved.json()["approved_by"], "petra");
+    assert_eq!(
+        w.call("POST", &approve, Some(&tp), None, &[]).await.status,
+        409
+    );
+    assert_eq!(
+        w.call(
+            "POST",
+            "/api/v1/export-requests/nonsense/approve",
+            Some(&tp),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        404
+    );
+
+    // Only the requester makes it, and only exactly what was approved.
+    let by_other = w
+        .call(
+            "POST",
+            &exports,
+            Some(&tp),
+            Some(body(serde_json::json!({"request_id": request_id}))),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (by_other.status, by_other.code().as_str()),
+        (404, "request-unknown")
+    );
+    for changed in [
+        serde_json::json!({"request_id": request_id, "recipient": "someone else"}),
+        serde_json::json!({"request_id": request_id, "purpose": "complaint"}),
+        serde_json::json!({"request_id": request_id, "recordings": [recordings[0].recording_id, recordings[1].recording_id]}),
+    ] {
+        let answer = w
+            .call(
+                "POST",
+                &exports,
+                Some(&tr),
+                Some(body(changed.clone())),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (409, "request-mismatch"),
+            "{changed}"
+        );
+    }
+    let made = w
+        .call(
+            "POST",
+            &exports,
+            Some(&tr),
+            Some(body(serde_json::json!({"request_id": request_id}))),
+            &[],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", String::from_utf8_lossy(&made.body));
+    let again = w
+        .call(
+            "POST",
+            &exports,
+            Some(&tr),
+            Some(body(serde_json::json!({"request_id": request_id}))),
+            &[],
+        )
+        .await;
+    assert_eq!((again.status, again.code().as_str()), (409, "request-used"));
+    let tmp = tempfile::tempdir().unwrap();
+    let package = tmp.path().join("approved.tar.age");
+    std::fs::write(&package, &made.body).unwrap();
+    let (code, out) = verify_package(&package, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("approved by petra"), "{out}");
+    assert!(
+        out.contains("recording cam-y #1") && !out.contains("recording cam-y #2"),
+        "{out}"
+    );
+
+    let listed = w.call("GET", &requests, Some(&tr), None, &[]).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(!listed[0]["used_at"].is_null());
+    let events = audit(&w).await;
+    let count = |action: &str, outcome: custos_audit::Outcome| {
+        events
+            .iter()
+            .filter(|e| e.action == action && e.outcome == outcome)
+            .count()
+    };
+    assert_eq!(count("export.request", custos_audit::Outcome::Ok), 1);
+    assert_eq!(count("export.request", custos_audit::Outcome::Refused), 3);
+    assert_eq!(count("export.approve", custos_audit::Outcome::Ok), 1);
+    assert_eq!(count("export.approve", custos_audit::Outcome::Refused), 1);
+    assert_eq!(count("export.create", custos_audit::Outcome::Ok), 1);
 }

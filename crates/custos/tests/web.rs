@@ -1988,3 +1988,143 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
         .iter()
         .any(|e| e["action"] == "recording.play" && e["outcome"] == "ok"));
 }
+
+#[tokio::test]
+async fn an_export_is_asked_for_approved_by_a_colleague_and_then_made_from_the_case_page() {
+    let w = world_with(custos_access::Policy {
+        export_needs_second_approver: true,
+        ..Default::default()
+    })
+    .await;
+    let r = w.one_recording("cam-e", 20).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let tr = w.sign_in(&rita).await;
+    let case = open_case(&w, &tr, "export with four eyes").await;
+    let hold = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&tr),
+            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
+            &[],
+        )
+        .await;
+    assert_eq!(hold.status, 201);
+    let here = format!("/cases/{case}");
+    let mut b = Browser::new(&w, "nl");
+    assert_eq!(b.sign_in(&w, &rita).await.status, 303);
+    let page = b.get(&here).await;
+    assert!(page.body.contains("id=\"ask-export\""), "{}", page.body);
+    assert!(!page.body.contains("id=\"export\""), "no direct export");
+    let csrf = Browser::csrf(&page);
+    let direct = b
+        .post(
+            &format!("{here}/export"),
+            &[
+                ("csrf", &csrf),
+                ("purpose", "complaint"),
+                ("recipient", "OM"),
+                ("passphrase", "ABCDE-FGHJK-LMNPQ-RSTUV-WXYZ2"),
+            ],
+        )
+        .await;
+    assert_eq!(direct.status, 409);
+    assert!(direct
+        .body
+        .contains("data-error=\"error-approval-required\""));
+    let asked = b
+        .post(
+            &format!("{here}/export-requests"),
+            &[
+                ("csrf", &csrf),
+                ("purpose", "complaint"),
+                ("recipient", "OM Rotterdam"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    let page = b.get(&here).await;
+    assert_eq!(
+        data_values(&page, "state").last().map(String::as_str),
+        Some("pending")
+    );
+    let request_id = data_values(&page, "export-request").remove(0);
+    assert!(!page
+        .body
+        .contains(&format!("/export-requests/{request_id}/approve")));
+
+    let mut p = Browser::new(&w, "de");
+    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    let seen = p.get(&here).await;
+    assert!(seen
+        .body
+        .contains(&format!("/export-requests/{request_id}/approve")));
+    let approved = p
+        .post(
+            &format!("/export-requests/{request_id}/approve"),
+            &[("csrf", &Browser::csrf(&seen))],
+        )
+        .await;
+    assert_eq!(
+        (approved.status, approved.location.as_deref()),
+        (303, Some(here.as_str()))
+    );
+    assert!(
+        !p.get(&here)
+            .await
+            .body
+            .contains(&format!("id=\"make-{request_id}\"")),
+        "only the requester makes it"
+    );
+
+    let page = b.get(&here).await;
+    assert!(
+        page.body.contains(&format!("id=\"make-{request_id}\"")),
+        "{}",
+        page.body
+    );
+    let passphrase = {
+        let at = page.body.find("id=\"export-passphrase\">").unwrap() + 23;
+        page.body[at..at + page.body[at..].find('<').unwrap()].to_owned()
+    };
+    let download = b
+        .post(
+            &format!("{here}/export"),
+            &[
+                ("csrf", &csrf),
+                ("request_id", &request_id),
+                ("purpose", "complaint"),
+                ("recipient", "OM Rotterdam"),
+                ("passphrase", &passphrase),
+                ("age_recipient", ""),
+            ],
+        )
+        .await;
+    assert_eq!(download.status, 200, "{}", download.body);
+    let mut tar = Vec::new();
+    {
+        use std::io::Read;
+        let identity = age::scrypt::Identity::new(custos_keys::secrecy::SecretString::from(
+            passphrase.clone(),
+        ));
+        age::Decryptor::new(&download.raw[..])
+            .unwrap()
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .unwrap()
+            .read_to_end(&mut tar)
+            .unwrap();
+    }
+    let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
+    let verdict = custos_export::verify::verify(&contents, &Default::default());
+    assert!(verdict.ok(), "{:?}", verdict.findings);
+    let description: serde_json::Value =
+        serde_json::from_slice(contents.bytes("export.json").unwrap()).unwrap();
+    assert_eq!(description["approved_by"], "petra");
+    let page = b.get(&here).await;
+    assert_eq!(
+        data_values(&page, "state").last().map(String::as_str),
+        Some("used")
+    );
+    assert!(!page.body.contains(&format!("id=\"make-{request_id}\"")));
+}

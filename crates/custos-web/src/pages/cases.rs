@@ -127,6 +127,28 @@ async fn case_page(
     let secured = holds.iter().filter(|h| h.released_at.is_none()).count();
     let may_export =
         person.may(d, Action::ExportFootage) && case.closed_at.is_none() && secured > 0;
+    let four_eyes_exports = d.policy().export_needs_second_approver;
+    let requests: Vec<Value> = if person.may(d, Action::ExportFootage) && four_eyes_exports {
+        match custos_server::export::export_requests(d, &person.who, &case.case_id).await {
+            Ok(list) => list
+                .iter()
+                .map(|r| {
+                    let mine = &r.requested_by == me;
+                    minijinja::context! {
+                        ..Value::from_serialize(r),
+                        ..minijinja::context! {
+                            count => r.recordings.len(),
+                            may_approve => may_export && !mine && r.approved_at.is_none(),
+                            may_make => may_export && mine && r.approved_at.is_some() && r.used_at.is_none(),
+                        }
+                    }
+                })
+                .collect(),
+            Err(e) => return person.error(d, e),
+        }
+    } else {
+        Vec::new()
+    };
     let rows: Vec<Value> = holds
         .iter()
         .map(|h| {
@@ -155,6 +177,8 @@ async fn case_page(
                 four_eyes => d.policy().hold_needs_second_approver,
                 grace_days => d.policy().hold_release_grace_millis / 86_400_000,
                 may_export => may_export,
+                four_eyes_exports => four_eyes_exports,
+                export_requests => requests,
                 secured => secured,
                 purposes => d.policy().purposes,
                 // Made for this page only; it goes with the form, so the
@@ -330,6 +354,7 @@ pub struct ExportForm {
     recipient: String,
     age_recipient: String,
     passphrase: String,
+    request_id: String,
 }
 
 /// The export: the browser downloads the package as it is made. With an
@@ -354,6 +379,7 @@ pub async fn export(
         recordings: None,
         passphrase: age_recipient.is_none().then(|| form.passphrase.clone()),
         age_recipient,
+        request_id: form.request_id.trim().parse().ok(),
     };
     let prepared = match custos_server::export::prepare(&d, &person.who, &id, request).await {
         Ok(p) => p,
@@ -372,6 +398,69 @@ pub async fn export(
     };
     match custos_server::export::respond(d.clone(), prepared) {
         Ok(r) => r,
+        Err(e) => person.error(&d, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ExportRequestForm {
+    csrf: String,
+    purpose: String,
+    recipient: String,
+}
+
+/// Where exports need a second person: ask for one (what, for whom, why).
+pub async fn request_export(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ExportRequestForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    };
+    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
+        return refusal;
+    }
+    let asked = custos_server::export::NewExportRequest {
+        purpose: form.purpose.clone(),
+        recipient: form.recipient.clone(),
+        recordings: None,
+    };
+    match custos_server::export::request_export(&d, &person.who, &id, asked).await {
+        Ok(_) => Redirect::to(&format!("/cases/{}", url_encode(&id))).into_response(),
+        Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
+            case_page(
+                &d,
+                &person,
+                &id,
+                e.status(),
+                Some(e.code()),
+                &HoldForm::default(),
+            )
+            .await
+        }
+        Err(e) => person.error(&d, e),
+    }
+}
+
+/// A colleague's export request approved (never one's own), then back to
+/// its case.
+pub async fn approve_export(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    };
+    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
+        return refusal;
+    }
+    match custos_server::export::approve_export(&d, &person.who, &id).await {
+        Ok(r) => Redirect::to(&format!("/cases/{}", url_encode(&r.case_id))).into_response(),
         Err(e) => person.error(&d, e),
     }
 }
