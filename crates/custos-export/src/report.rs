@@ -4,7 +4,7 @@
 //! scripts, no outside resources) that prints well.
 
 use custos_audit::AuditEntry;
-use custos_format::{Manifest, Receipt};
+use custos_format::{Manifest, Receipt, UtcMillis};
 
 use crate::ExportDescription;
 
@@ -15,8 +15,54 @@ pub struct ReportRecording<'a> {
     pub receipt: &'a Receipt,
     pub video_sha256: [u8; 32],
     pub video_length: u64,
-    pub neighbours: Vec<String>,
+    pub previous: Neighbour,
+    pub next: Neighbour,
     pub audit: Vec<AuditEntry>,
+}
+
+/// What the package says of a recording's neighbour in its camera's sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Neighbour {
+    /// There is none before sequence 1.
+    First,
+    /// None had reached the server when the package was made.
+    NotYet,
+    InPackage,
+    /// Its camera-signed manifest is included.
+    Signed,
+    Deleted {
+        at: UtcMillis,
+        reason: String,
+    },
+}
+
+/// The report's language: the reviewer's, so a Dutch or German court
+/// reads its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Language {
+    Nl,
+    De,
+    #[default]
+    En,
+}
+
+impl Language {
+    /// `nl`, `de` or anything else (English).
+    pub fn from_code(code: &str) -> Self {
+        match code {
+            "nl" => Self::Nl,
+            "de" => Self::De,
+            _ => Self::En,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Nl => "nl",
+            Self::De => "de",
+            Self::En => "en",
+        }
+    }
 }
 
 pub struct ReportInput<'a> {
@@ -24,6 +70,221 @@ pub struct ReportInput<'a> {
     pub server_key_sha256: String,
     pub log_key: String,
     pub recordings: Vec<ReportRecording<'a>>,
+    pub language: Language,
+}
+
+/// Every phrase of the report, per language.
+struct Words {
+    title: &'static str,
+    heading: &'static str,
+    export: &'static str,
+    case: &'static str,
+    reference: &'static str,
+    purpose: &'static str,
+    for_whom: &'static str,
+    made_by: &'static str,
+    at: &'static str,
+    approved_by: &'static str,
+    server: &'static str,
+    signing_key: &'static str,
+    audit_log: &'static str,
+    checkpoint_over: &'static str,
+    camera: &'static str,
+    recording_no: &'static str,
+    recording: &'static str,
+    officer: &'static str,
+    no_officer: &'static str,
+    recorded: &'static str,
+    to: &'static str,
+    cut_short: &'static str,
+    video: &'static str,
+    bytes: &'static str,
+    manifest: &'static str,
+    signed_by_camera: &'static str,
+    received: &'static str,
+    by_server: &'static str,
+    ciphertext: &'static str,
+    sequence: &'static str,
+    previous: &'static str,
+    next: &'static str,
+    first: &'static str,
+    not_yet: &'static str,
+    in_package: &'static str,
+    signed: &'static str,
+    deleted: &'static str,
+    accesses: &'static str,
+    columns: [&'static str; 7],
+    how: &'static str,
+    how_custos: &'static str,
+    how_tools: &'static str,
+    how_key: &'static str,
+    times: &'static str,
+}
+
+const EN: Words = Words {
+    title: "Chain of custody: case",
+    heading: "Chain-of-custody report",
+    export: "Export",
+    case: "Case",
+    reference: "reference",
+    purpose: "Purpose",
+    for_whom: "For",
+    made_by: "Made by",
+    at: "at",
+    approved_by: "approved by",
+    server: "Server",
+    signing_key: "signing key SHA-256",
+    audit_log: "Audit log",
+    checkpoint_over: "key {key}; checkpoint over {n} entries",
+    camera: "Camera",
+    recording_no: "recording",
+    recording: "Recording",
+    officer: "Officer",
+    no_officer: "(none assigned)",
+    recorded: "Recorded",
+    to: "to",
+    cut_short: " (cut short: the camera lost power or storage)",
+    video: "Video",
+    bytes: "bytes",
+    manifest: "Manifest",
+    signed_by_camera: "signed by the camera; SHA-256",
+    received: "Received",
+    by_server: "by server",
+    ciphertext: "ciphertext SHA-256",
+    sequence: "Sequence",
+    previous: "previous",
+    next: "next",
+    first: "the camera's first recording",
+    not_yet: "no {side} recording #{n} had reached the server",
+    in_package: "{side} recording #{n} is in this package",
+    signed: "{side} recording #{n}: its signed manifest is included",
+    deleted: "{side} recording #{n} was deleted at {at} ({reason})",
+    accesses: "Every recorded access to this recording",
+    columns: ["#", "When", "Who", "Action", "Purpose", "Case", "Outcome"],
+    how: "How to check this package",
+    how_custos: "With Custos: <code>custos verify PACKAGE --server-key server.pem --log-key 'KEY'</code>, with the keys your deployment publishes.",
+    how_tools: "With standard tools alone (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, then <code>sha256sum -c SHA256SUMS</code>; each manifest.sig with camera.pub.pem over manifest.json; and <code>sha256sum video.mp4</code> against the manifest's <code>plaintext.sha256</code>.",
+    how_key: "Compare the server key's SHA-256 above with the one the deployment publishes: a package signed with another key is not from this deployment.",
+    times: "All times are UTC.",
+};
+
+const NL: Words = Words {
+    title: "Bewijsketen: zaak",
+    heading: "Rapport bewijsketen",
+    export: "Export",
+    case: "Zaak",
+    reference: "kenmerk",
+    purpose: "Doel",
+    for_whom: "Voor",
+    made_by: "Gemaakt door",
+    at: "op",
+    approved_by: "goedgekeurd door",
+    server: "Server",
+    signing_key: "ondertekeningssleutel SHA-256",
+    audit_log: "Auditlog",
+    checkpoint_over: "sleutel {key}; controlepunt over {n} regels",
+    camera: "Camera",
+    recording_no: "opname",
+    recording: "Opname",
+    officer: "Handhaver",
+    no_officer: "(niet toegewezen)",
+    recorded: "Opgenomen",
+    to: "tot",
+    cut_short: " (afgebroken: de camera verloor stroom of opslag)",
+    video: "Video",
+    bytes: "bytes",
+    manifest: "Manifest",
+    signed_by_camera: "ondertekend door de camera; SHA-256",
+    received: "Ontvangen",
+    by_server: "door server",
+    ciphertext: "versleutelde opname SHA-256",
+    sequence: "Volgorde",
+    previous: "vorige",
+    next: "volgende",
+    first: "de eerste opname van de camera",
+    not_yet: "geen {side} opname #{n} had de server bereikt",
+    in_package: "{side} opname #{n} zit in dit pakket",
+    signed: "{side} opname #{n}: het ondertekende manifest is bijgevoegd",
+    deleted: "{side} opname #{n} is verwijderd op {at} ({reason})",
+    accesses: "Elke vastgelegde toegang tot deze opname",
+    columns: ["#", "Wanneer", "Wie", "Handeling", "Doel", "Zaak", "Uitkomst"],
+    how: "Zo controleert u dit pakket",
+    how_custos: "Met Custos: <code>custos verify PAKKET --server-key server.pem --log-key 'SLEUTEL'</code>, met de sleutels die uw organisatie publiceert.",
+    how_tools: "Met alleen standaardgereedschap (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, daarna <code>sha256sum -c SHA256SUMS</code>; elke manifest.sig met camera.pub.pem over manifest.json; en <code>sha256sum video.mp4</code> tegen <code>plaintext.sha256</code> in het manifest.",
+    how_key: "Vergelijk de SHA-256 van de serversleutel hierboven met die de organisatie publiceert: een pakket dat met een andere sleutel is ondertekend, komt niet van deze organisatie.",
+    times: "Alle tijden in UTC.",
+};
+
+const DE: Words = Words {
+    title: "Beweiskette: Vorgang",
+    heading: "Bericht zur Beweiskette",
+    export: "Export",
+    case: "Vorgang",
+    reference: "Aktenzeichen",
+    purpose: "Zweck",
+    for_whom: "Für",
+    made_by: "Erstellt von",
+    at: "am",
+    approved_by: "freigegeben von",
+    server: "Server",
+    signing_key: "Signaturschlüssel SHA-256",
+    audit_log: "Protokoll",
+    checkpoint_over: "Schlüssel {key}; Prüfpunkt über {n} Einträge",
+    camera: "Kamera",
+    recording_no: "Aufnahme",
+    recording: "Aufnahme",
+    officer: "Einsatzkraft",
+    no_officer: "(nicht zugewiesen)",
+    recorded: "Aufgenommen",
+    to: "bis",
+    cut_short: " (abgebrochen: die Kamera verlor Strom oder Speicher)",
+    video: "Video",
+    bytes: "Bytes",
+    manifest: "Manifest",
+    signed_by_camera: "von der Kamera signiert; SHA-256",
+    received: "Empfangen",
+    by_server: "vom Server",
+    ciphertext: "verschlüsselte Aufnahme SHA-256",
+    sequence: "Reihenfolge",
+    previous: "vorherige",
+    next: "nächste",
+    first: "die erste Aufnahme der Kamera",
+    not_yet: "keine {side} Aufnahme #{n} hatte den Server erreicht",
+    in_package: "{side} Aufnahme #{n} ist in diesem Paket",
+    signed: "{side} Aufnahme #{n}: ihr signiertes Manifest liegt bei",
+    deleted: "{side} Aufnahme #{n} wurde am {at} gelöscht ({reason})",
+    accesses: "Jeder protokollierte Zugriff auf diese Aufnahme",
+    columns: ["#", "Wann", "Wer", "Vorgang", "Zweck", "Vorgang-Nr.", "Ergebnis"],
+    how: "So prüfen Sie dieses Paket",
+    how_custos: "Mit Custos: <code>custos verify PAKET --server-key server.pem --log-key 'SCHLÜSSEL'</code>, mit den Schlüsseln, die Ihre Behörde veröffentlicht.",
+    how_tools: "Nur mit Standardwerkzeugen (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, dann <code>sha256sum -c SHA256SUMS</code>; jede manifest.sig mit camera.pub.pem über manifest.json; und <code>sha256sum video.mp4</code> gegen <code>plaintext.sha256</code> im Manifest.",
+    how_key: "Vergleichen Sie den SHA-256 des Serverschlüssels oben mit dem von der Behörde veröffentlichten: ein mit einem anderen Schlüssel signiertes Paket stammt nicht von dieser Behörde.",
+    times: "Alle Zeiten in UTC.",
+};
+
+fn words(language: Language) -> &'static Words {
+    match language {
+        Language::Nl => &NL,
+        Language::De => &DE,
+        Language::En => &EN,
+    }
+}
+
+fn neighbour(w: &Words, n: &Neighbour, side: &str, sequence: u64) -> String {
+    let fill = |template: &str| {
+        template
+            .replace("{side}", side)
+            .replace("{n}", &sequence.to_string())
+    };
+    match n {
+        Neighbour::First => w.first.to_owned(),
+        Neighbour::NotYet => fill(w.not_yet),
+        Neighbour::InPackage => fill(w.in_package),
+        Neighbour::Signed => fill(w.signed),
+        Neighbour::Deleted { at, reason } => fill(w.deleted)
+            .replace("{at}", &at.to_string())
+            .replace("{reason}", reason),
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -43,24 +304,25 @@ fn esc(s: &str) -> String {
 
 pub fn render(input: &ReportInput) -> String {
     let d = input.description;
+    let w = words(input.language);
     let mut h = String::new();
-    h += "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
     h += &format!(
-        "<title>Chain of custody: case {}</title>\n",
-        esc(&d.case.case_id)
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\n",
+        input.language.code()
     );
+    h += &format!("<title>{} {}</title>\n", w.title, esc(&d.case.case_id));
     h += "<style>body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}\
           table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #999;padding:.25rem .5rem;text-align:left;vertical-align:top}\
           th{background:#eee}code{font-size:13px;word-break:break-all}h2{border-top:2px solid #111;padding-top:1rem}</style>\n";
     h += "</head><body>\n";
-    h += "<h1>Chain-of-custody report</h1>\n<table>\n";
+    h += &format!("<h1>{}</h1>\n<p>{}</p>\n<table>\n", w.heading, w.times);
     let row = |h: &mut String, k: &str, v: &str| {
         *h += &format!("<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n", esc(k), v)
     };
-    row(&mut h, "Export", &format!("<code>{}</code>", d.export_id));
+    row(&mut h, w.export, &format!("<code>{}</code>", d.export_id));
     row(
         &mut h,
-        "Case",
+        w.case,
         &format!(
             "{} ({}){} — {}",
             esc(&d.case.case_id),
@@ -68,106 +330,123 @@ pub fn render(input: &ReportInput) -> String {
             d.case
                 .reference
                 .as_ref()
-                .map(|r| format!(", reference {}", esc(r)))
+                .map(|r| format!(", {} {}", w.reference, esc(r)))
                 .unwrap_or_default(),
             esc(&d.case.label)
         ),
     );
-    row(&mut h, "Purpose", &esc(&d.purpose));
-    row(&mut h, "For", &esc(&d.recipient));
+    row(&mut h, w.purpose, &esc(&d.purpose));
+    row(&mut h, w.for_whom, &esc(&d.recipient));
     row(
         &mut h,
-        "Made by",
+        w.made_by,
         &format!(
-            "{} at {}{}",
+            "{} {} {}{}",
             esc(&d.created_by),
+            w.at,
             d.created_at,
             d.approved_by
                 .as_ref()
-                .map(|a| format!(", approved by {}", esc(a)))
+                .map(|a| format!(", {} {}", w.approved_by, esc(a)))
                 .unwrap_or_default()
         ),
     );
     row(
         &mut h,
-        "Server",
+        w.server,
         &format!(
-            "{}; signing key SHA-256 <code>{}</code>",
+            "{}; {} <code>{}</code>",
             esc(&d.server_id),
+            w.signing_key,
             esc(&input.server_key_sha256)
         ),
     );
     row(
         &mut h,
-        "Audit log",
-        &format!(
-            "key <code>{}</code>; checkpoint over {} entries",
-            esc(&input.log_key),
-            d.audit_tree_size
-        ),
+        w.audit_log,
+        &w.checkpoint_over
+            .replace("{key}", &format!("<code>{}</code>", esc(&input.log_key)))
+            .replace("{n}", &d.audit_tree_size.to_string()),
     );
     h += "</table>\n";
     for r in &input.recordings {
         let m = r.manifest;
         h += &format!(
-            "<h2>Camera {}, recording #{}</h2>\n<table>\n",
+            "<h2>{} {}, {} #{}</h2>\n<table>\n",
+            w.camera,
             esc(&m.device_id),
+            w.recording_no,
             m.sequence
         );
         row(
             &mut h,
-            "Recording",
+            w.recording,
             &format!("<code>{}</code>", m.recording_id),
         );
         row(
             &mut h,
-            "Officer",
-            &esc(m.officer_id.as_deref().unwrap_or("(none assigned)")),
+            w.officer,
+            &esc(m.officer_id.as_deref().unwrap_or(w.no_officer)),
         );
         row(
             &mut h,
-            "Recorded",
+            w.recorded,
             &format!(
-                "{} to {}{}",
+                "{} {} {}{}",
                 m.started_at,
+                w.to,
                 m.ended_at,
-                if m.truncated {
-                    " (cut short: the camera lost power or storage)"
-                } else {
-                    ""
-                }
+                if m.truncated { w.cut_short } else { "" }
             ),
         );
         row(
             &mut h,
-            "Video",
+            w.video,
             &format!(
-                "video.mp4, {} bytes, SHA-256 <code>{}</code>",
+                "video.mp4, {} {}, SHA-256 <code>{}</code>",
                 r.video_length,
+                w.bytes,
                 hex::encode(r.video_sha256)
             ),
         );
         row(
             &mut h,
-            "Manifest",
+            w.manifest,
             &format!(
-                "signed by the camera; SHA-256 <code>{}</code>",
+                "{} <code>{}</code>",
+                w.signed_by_camera,
                 hex::encode(r.manifest_sha256)
             ),
         );
         row(
             &mut h,
-            "Received",
+            w.received,
             &format!(
-                "by server {} at {}; ciphertext SHA-256 <code>{}</code>",
+                "{} {} {} {}; {} <code>{}</code>",
+                w.by_server,
                 esc(&r.receipt.server_id),
+                w.at,
                 r.receipt.stored_at,
+                w.ciphertext,
                 hex::encode(r.receipt.ciphertext_sha256)
             ),
         );
-        row(&mut h, "Sequence", &esc(&r.neighbours.join("; ")));
-        h += "</table>\n<table><caption>Every recorded access to this recording</caption>\n\
-              <tr><th scope=\"col\">#</th><th scope=\"col\">When</th><th scope=\"col\">Who</th><th scope=\"col\">Action</th><th scope=\"col\">Purpose</th><th scope=\"col\">Case</th><th scope=\"col\">Outcome</th></tr>\n";
+        let mut sequence = Vec::new();
+        if r.previous != Neighbour::First || m.sequence == 1 {
+            sequence.push(neighbour(
+                w,
+                &r.previous,
+                w.previous,
+                m.sequence.saturating_sub(1),
+            ));
+        }
+        sequence.push(neighbour(w, &r.next, w.next, m.sequence + 1));
+        row(&mut h, w.sequence, &esc(&sequence.join("; ")));
+        h += &format!("</table>\n<table><caption>{}</caption>\n<tr>", w.accesses);
+        for c in w.columns {
+            h += &format!("<th scope=\"col\">{c}</th>");
+        }
+        h += "</tr>\n";
         for e in &r.audit {
             let ev = &e.event;
             h += &format!(
@@ -187,11 +466,10 @@ pub fn render(input: &ReportInput) -> String {
         }
         h += "</table>\n";
     }
-    h += "<h2>How to check this package</h2>\n<ol>\n\
-          <li>With Custos: <code>custos verify PACKAGE --server-key server.pem --log-key 'KEY'</code>, with the keys your deployment publishes.</li>\n\
-          <li>With standard tools alone (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, then <code>sha256sum -c SHA256SUMS</code>; each manifest.sig with camera.pub.pem over manifest.json; and <code>sha256sum video.mp4</code> against the manifest's <code>plaintext.sha256</code>.</li>\n\
-          <li>Compare the server key's SHA-256 above with the one the deployment publishes: a package signed with another key is not from this deployment.</li>\n\
-          </ol>\n</body></html>\n";
+    h += &format!(
+        "<h2>{}</h2>\n<ol>\n<li>{}</li>\n<li>{}</li>\n<li>{}</li>\n</ol>\n</body></html>\n",
+        w.how, w.how_custos, w.how_tools, w.how_key
+    );
     h
 }
 

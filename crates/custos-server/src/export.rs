@@ -13,7 +13,7 @@ use custos_access::Action;
 use custos_audit::{AuditEntry, NoteVerifier, Outcome};
 use custos_catalog::{Catalog, ExportRequest, Recording};
 use custos_export::package::{PackageWriter, TarSink};
-use custos_export::report::{ReportInput, ReportRecording};
+use custos_export::report::{Language, Neighbour as ReportNeighbour, ReportInput, ReportRecording};
 use custos_export::*;
 use custos_format::{sha256, SignedManifest, SignedReceipt};
 use custos_keys::secrecy::SecretString;
@@ -53,6 +53,9 @@ pub struct NewExport {
     /// approve exports.
     #[serde(default)]
     pub request_id: Option<Uuid>,
+    /// The chain-of-custody report's language: `nl`, `de` or `en` (default).
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 impl std::fmt::Debug for Protection {
@@ -139,6 +142,7 @@ pub struct PreparedExport {
     verifier: NoteVerifier,
     checkpoint_note: String,
     protection: Protection,
+    language: Language,
 }
 
 /// Checks the request against the policy and the case, and audits it: one
@@ -314,6 +318,7 @@ pub async fn prepare(
         verifier,
         checkpoint_note: note,
         protection,
+        language: Language::from_code(request.language.as_deref().unwrap_or("en")),
     })
 }
 
@@ -748,32 +753,27 @@ impl PreparedExport {
     /// the runtime (blob reads wait on it). A failure part-way leaves `out`
     /// without age's final chunk, which every decryptor refuses.
     pub fn write(self, d: &Deployment, out: Box<dyn Write + Send>) -> Result<ExportSummary> {
-        write(
-            d,
-            tokio::runtime::Handle::current(),
-            &self.description,
-            &self.gathered,
-            &self.trails,
-            &self.verifier,
-            &self.checkpoint_note,
-            self.protection,
-            out,
-        )
+        write(d, tokio::runtime::Handle::current(), self, out)
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write(
     d: &Deployment,
     runtime: tokio::runtime::Handle,
-    description: &ExportDescription,
-    gathered: &[Gathered],
-    trails: &[RecordingAudit],
-    verifier: &NoteVerifier,
-    checkpoint_note: &str,
-    protection: Protection,
+    prepared: PreparedExport,
     out: Box<dyn Write + Send>,
 ) -> Result<ExportSummary> {
+    let PreparedExport {
+        description,
+        gathered,
+        trails,
+        verifier,
+        checkpoint_note,
+        protection,
+        language,
+        ..
+    } = prepared;
+    let (description, gathered, trails, verifier) = (&description, &gathered, &trails, &verifier);
     let encryptor = match protection {
         Protection::Recipient(r) => {
             age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))?
@@ -835,15 +835,14 @@ fn write(
         package.add_bytes(&path(item::RECEIPT), g.receipt.bytes())?;
         package.add_bytes(&path(item::RECEIPT_SIGNATURE), g.receipt.signature())?;
         package.add_bytes(&path(item::AUDIT), &serde_json::to_vec_pretty(trail)?)?;
-        let mut neighbours = Vec::new();
-        for (n, seq, manifest, signature, deleted, word) in [
+        let mut noted = Vec::new();
+        for (n, seq, manifest, signature, deleted) in [
             (
                 &g.previous,
                 r.sequence - 1,
                 item::PREVIOUS_MANIFEST,
                 item::PREVIOUS_SIGNATURE,
                 item::PREVIOUS_DELETED,
-                "previous",
             ),
             (
                 &g.next,
@@ -851,36 +850,29 @@ fn write(
                 item::NEXT_MANIFEST,
                 item::NEXT_SIGNATURE,
                 item::NEXT_DELETED,
-                "next",
             ),
         ] {
-            match n {
-                Neighbour::None if seq == 0 => {
-                    neighbours.push("the camera's first recording".to_owned())
-                }
-                Neighbour::None => {
-                    neighbours.push(format!("no {word} recording #{seq} at the server"))
-                }
-                Neighbour::InPackage => {
-                    neighbours.push(format!("{word} recording #{seq} is in this package"))
-                }
+            noted.push(match n {
+                Neighbour::None if seq == 0 => ReportNeighbour::First,
+                Neighbour::None => ReportNeighbour::NotYet,
+                Neighbour::InPackage => ReportNeighbour::InPackage,
                 Neighbour::Manifest(m, s) => {
                     package.add_bytes(&path(manifest), m)?;
                     package.add_bytes(&path(signature), s)?;
-                    neighbours.push(format!(
-                        "{word} recording #{seq}: its signed manifest is included"
-                    ));
+                    ReportNeighbour::Signed
                 }
                 Neighbour::Deleted(t) => {
                     package.add_bytes(&path(deleted), &serde_json::to_vec_pretty(t)?)?;
-                    neighbours.push(format!(
-                        "{word} recording #{seq} was deleted at {} ({})",
-                        t.deleted_at, t.reason
-                    ));
+                    ReportNeighbour::Deleted {
+                        at: t.deleted_at,
+                        reason: t.reason.clone(),
+                    }
                 }
-            }
+            });
         }
-        report_items.push((g, video_sha256, length, neighbours, entries));
+        let next = noted.pop().expect("two sides");
+        let previous = noted.pop().expect("two sides");
+        report_items.push((g, video_sha256, length, previous, next, entries));
     }
     package.add_bytes(CHECKPOINT, checkpoint_note.as_bytes())?;
     package.add_bytes(LOG_KEY, format!("{}\n", verifier.to_vkey()).as_bytes())?;
@@ -893,17 +885,19 @@ fn write(
         recordings: report_items
             .into_iter()
             .map(
-                |(g, video_sha256, video_length, neighbours, audit)| ReportRecording {
+                |(g, video_sha256, video_length, previous, next, audit)| ReportRecording {
                     manifest: g.manifest.manifest(),
                     manifest_sha256: g.manifest.sha256(),
                     receipt: g.receipt.content(),
                     video_sha256,
                     video_length,
-                    neighbours,
+                    previous,
+                    next,
                     audit,
                 },
             )
             .collect(),
+        language,
     });
     package.add_bytes(REPORT, report.as_bytes())?;
     let sink = package.finish(&d.keys.receipt)?;

@@ -40,6 +40,9 @@ pub struct ExportArgs {
     /// The package file to write (must not exist yet).
     #[arg(long)]
     out: PathBuf,
+    /// The chain-of-custody report's language.
+    #[arg(long, default_value = "en", value_parser = ["nl", "de", "en"])]
+    language: String,
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
@@ -66,6 +69,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let mut body = serde_json::json!({
         "purpose": args.purpose,
         "recipient": args.recipient,
+        "language": args.language,
     });
     if !args.recordings.is_empty() {
         body["recordings"] = serde_json::json!(args.recordings);

@@ -1196,6 +1196,11 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
     }
     assert!(!good.join("recordings/cam-x-000002").exists());
     let report = std::fs::read_to_string(good.join("report.html")).unwrap();
+    assert!(report.contains("<html lang=\"en\">") && report.contains("Chain-of-custody report"));
+    assert!(
+        report.contains("next recording #2: its signed manifest is included"),
+        "{report}"
+    );
     assert!(
         report.contains("recording.play")
             && report.contains("recording.export")

@@ -2121,6 +2121,13 @@ async fn an_export_is_asked_for_approved_by_a_colleague_and_then_made_from_the_c
     let description: serde_json::Value =
         serde_json::from_slice(contents.bytes("export.json").unwrap()).unwrap();
     assert_eq!(description["approved_by"], "petra");
+    // The report is in the reviewer's language (rita works in Dutch).
+    let report = String::from_utf8(contents.bytes("report.html").unwrap().to_vec()).unwrap();
+    assert!(
+        report.contains("<html lang=\"nl\">") && report.contains("Rapport bewijsketen"),
+        "{report}"
+    );
+    assert!(report.contains("goedgekeurd door petra"), "{report}");
     let page = b.get(&here).await;
     assert_eq!(
         data_values(&page, "state").last().map(String::as_str),

@@ -380,6 +380,8 @@ pub async fn export(
         passphrase: age_recipient.is_none().then(|| form.passphrase.clone()),
         age_recipient,
         request_id: form.request_id.trim().parse().ok(),
+        // The report in the reviewer's language.
+        language: Some(person.lang.code().to_owned()),
     };
     let prepared = match custos_server::export::prepare(&d, &person.who, &id, request).await {
         Ok(p) => p,
