@@ -1164,17 +1164,7 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
     assert_eq!(verify_package(&flipped_path, &[]).0, 2);
 
     // Decrypted and unpacked: the videos are the originals, byte for byte.
-    let mut tar = Vec::new();
-    {
-        use std::io::Read;
-        let identity = age::scrypt::Identity::new(SecretString::from(EXPORT_PASS.to_owned()));
-        age::Decryptor::new(&answer.body[..])
-            .unwrap()
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .unwrap()
-            .read_to_end(&mut tar)
-            .unwrap();
-    }
+    let tar = open_package(&answer.body, EXPORT_PASS);
     let tar_path = tmp.path().join("package.tar");
     std::fs::write(&tar_path, &tar).unwrap();
     assert_eq!(verify_package(&tar_path, &[]).0, 0);

@@ -977,19 +977,7 @@ async fn cases_are_opened_recordings_secured_approved_by_a_second_person_release
         .header("content-disposition")
         .unwrap()
         .starts_with("attachment; filename=\"custos-export-K-17-"));
-    let mut tar = Vec::new();
-    {
-        use std::io::Read;
-        let identity = age::scrypt::Identity::new(custos_keys::secrecy::SecretString::from(
-            passphrase.clone(),
-        ));
-        age::Decryptor::new(&download.raw[..])
-            .unwrap()
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .unwrap()
-            .read_to_end(&mut tar)
-            .unwrap();
-    }
+    let tar = open_package(&download.raw, &passphrase);
     let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
     let verdict = custos_export::verify::verify(&contents, &Default::default());
     assert!(verdict.ok(), "{:?}", verdict.findings);
@@ -2102,19 +2090,7 @@ async fn an_export_is_asked_for_approved_by_a_colleague_and_then_made_from_the_c
         )
         .await;
     assert_eq!(download.status, 200, "{}", download.body);
-    let mut tar = Vec::new();
-    {
-        use std::io::Read;
-        let identity = age::scrypt::Identity::new(custos_keys::secrecy::SecretString::from(
-            passphrase.clone(),
-        ));
-        age::Decryptor::new(&download.raw[..])
-            .unwrap()
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .unwrap()
-            .read_to_end(&mut tar)
-            .unwrap();
-    }
+    let tar = open_package(&download.raw, &passphrase);
     let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
     let verdict = custos_export::verify::verify(&contents, &Default::default());
     assert!(verdict.ok(), "{:?}", verdict.findings);

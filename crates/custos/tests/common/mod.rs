@@ -460,3 +460,18 @@ impl World {
         .unwrap()
     }
 }
+
+/// An export package opened with its passphrase, as the age CLI would: the
+/// tar inside.
+pub fn open_package(package: &[u8], passphrase: &str) -> Vec<u8> {
+    use std::io::Read;
+    let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+    let mut tar = Vec::new();
+    age::Decryptor::new(package)
+        .unwrap()
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut tar)
+        .unwrap();
+    tar
+}
