@@ -143,6 +143,8 @@ pub struct PreparedExport {
     checkpoint_note: String,
     protection: Protection,
     language: Language,
+    /// The entry written if the package is not delivered whole.
+    failed: custos_audit::AuditEvent,
 }
 
 /// Checks the request against the policy and the case, and audits it: one
@@ -319,6 +321,10 @@ pub async fn prepare(
         checkpoint_note: note,
         protection,
         language: Language::from_code(request.language.as_deref().unwrap_or("en")),
+        failed: a
+            .event(d, "export.create", Outcome::Failed)
+            .object(&object)
+            .purpose(&request.purpose, &case.case_id),
     })
 }
 
@@ -921,11 +927,31 @@ pub fn respond(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::http::header;
     let (export_id, file_name) = (prepared.export_id, prepared.file_name.clone());
+    let failed = prepared.failed.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     let writer = ChannelWriter { tx: tx.clone() };
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         if let Err(e) = prepared.write(&d, Box::new(writer)) {
             tracing::error!(error = %e, %export_id, "export failed part-way");
+            // The log said the export was made; it must also say it was
+            // not delivered whole, before the client sees the end.
+            let went_away = e
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                || format!("{e:#}").contains("the client went away");
+            let mut event = failed.detail(format!(
+                "export {export_id} not delivered whole: {}",
+                if went_away {
+                    "the download was broken off"
+                } else {
+                    "a recording could not be read"
+                }
+            ));
+            event.at = (d.clock)();
+            if let Err(e) = runtime.block_on(d.audit.record(event)) {
+                tracing::error!(error = %e, %export_id, "could not audit the failed export");
+            }
             let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
         }
     });

@@ -1581,3 +1581,80 @@ async fn an_export_may_need_a_second_persons_approval_and_is_then_exactly_what_w
     assert_eq!(count("export.approve", custos_audit::Outcome::Refused), 1);
     assert_eq!(count("export.create", custos_audit::Outcome::Ok), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_that_cannot_be_made_whole_is_cut_off_and_audited_as_failed() {
+    let w = world().await;
+    let cam = w.camera("cam-z", 1, true).await;
+    w.offload(&cam).await;
+    let recording = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let tr = w.sign_in(&rita).await;
+    let case = open_case(&w, &tr, "incident").await;
+    let hold = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&tr),
+            Some(serde_json::json!({"recording_id": recording.recording_id, "reason": "x"})),
+            &[],
+        )
+        .await;
+    assert_eq!(hold.status, 201);
+    // The stored ciphertext is damaged after the checks (a disk fault).
+    let blob = w.data.join("blobs").join(&recording.blob_key);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 1;
+    std::fs::write(&blob, &bytes).unwrap();
+    let agent = agent(&w);
+    let url = format!("{}/api/v1/cases/{case}/exports", w.base());
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        let mut response = agent
+            .post(&url)
+            .header("authorization", &format!("Bearer {tr}"))
+            .send_json(serde_json::json!({"purpose": "investigation", "recipient": "OM", "passphrase": EXPORT_PASS}))
+            .unwrap();
+        let mut body = Vec::new();
+        // The body breaks off: reading it ends in an error or short.
+        let _ = std::io::Read::read_to_end(&mut response.body_mut().as_reader(), &mut body);
+        (response.status().as_u16(), body)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        status, 200,
+        "the checks passed; the failure comes while writing"
+    );
+    // What arrived does not open: age's last chunk never came.
+    let identity = age::scrypt::Identity::new(SecretString::from(EXPORT_PASS.to_owned()));
+    let opened = age::Decryptor::new(&body[..]).ok().and_then(|d| {
+        let mut reader = d
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .ok()?;
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut out).ok()
+    });
+    assert!(opened.is_none(), "a broken-off package must not decrypt");
+    // The log says it was not delivered whole: durable before the body ended.
+    let failed: Vec<_> = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "export.create" && e.outcome == custos_audit::Outcome::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("not delivered whole"));
+    assert_eq!(failed[0].case.as_deref(), Some(case.as_str()));
+    assert_eq!(failed[0].role.as_deref(), Some("reviewer"));
+}
