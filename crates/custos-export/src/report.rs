@@ -71,6 +71,10 @@ pub struct ReportInput<'a> {
     pub log_key: String,
     pub recordings: Vec<ReportRecording<'a>>,
     pub language: Language,
+    /// Times as the reader knows them: the deployment's zone (`UTC`
+    /// when none was given), named in the report.
+    pub zone_name: String,
+    pub format_time: &'a dyn Fn(UtcMillis) -> String,
 }
 
 /// Every phrase of the report, per language.
@@ -165,7 +169,7 @@ const EN: Words = Words {
     how_custos: "With Custos: <code>custos verify PACKAGE --server-key server.pem --log-key 'KEY'</code>, with the keys your deployment publishes.",
     how_tools: "With standard tools alone (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, then <code>sha256sum -c SHA256SUMS</code>; each manifest.sig with camera.pub.pem over manifest.json; and <code>sha256sum video.mp4</code> against the manifest's <code>plaintext.sha256</code>.",
     how_key: "Compare the server key's SHA-256 above with the one the deployment publishes: a package signed with another key is not from this deployment.",
-    times: "All times are UTC.",
+    times: "All times: {zone}.",
 };
 
 const NL: Words = Words {
@@ -212,7 +216,7 @@ const NL: Words = Words {
     how_custos: "Met Custos: <code>custos verify PAKKET --server-key server.pem --log-key 'SLEUTEL'</code>, met de sleutels die uw organisatie publiceert.",
     how_tools: "Met alleen standaardgereedschap (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, daarna <code>sha256sum -c SHA256SUMS</code>; elke manifest.sig met camera.pub.pem over manifest.json; en <code>sha256sum video.mp4</code> tegen <code>plaintext.sha256</code> in het manifest.",
     how_key: "Vergelijk de SHA-256 van de serversleutel hierboven met die de organisatie publiceert: een pakket dat met een andere sleutel is ondertekend, komt niet van deze organisatie.",
-    times: "Alle tijden in UTC.",
+    times: "Alle tijden: {zone}.",
 };
 
 const DE: Words = Words {
@@ -259,7 +263,7 @@ const DE: Words = Words {
     how_custos: "Mit Custos: <code>custos verify PAKET --server-key server.pem --log-key 'SCHLÜSSEL'</code>, mit den Schlüsseln, die Ihre Behörde veröffentlicht.",
     how_tools: "Nur mit Standardwerkzeugen (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, dann <code>sha256sum -c SHA256SUMS</code>; jede manifest.sig mit camera.pub.pem über manifest.json; und <code>sha256sum video.mp4</code> gegen <code>plaintext.sha256</code> im Manifest.",
     how_key: "Vergleichen Sie den SHA-256 des Serverschlüssels oben mit dem von der Behörde veröffentlichten: ein mit einem anderen Schlüssel signiertes Paket stammt nicht von dieser Behörde.",
-    times: "Alle Zeiten in UTC.",
+    times: "Alle Zeiten: {zone}.",
 };
 
 fn words(language: Language) -> &'static Words {
@@ -270,7 +274,13 @@ fn words(language: Language) -> &'static Words {
     }
 }
 
-fn neighbour(w: &Words, n: &Neighbour, side: &str, sequence: u64) -> String {
+fn neighbour(
+    w: &Words,
+    n: &Neighbour,
+    side: &str,
+    sequence: u64,
+    time: &dyn Fn(UtcMillis) -> String,
+) -> String {
     let fill = |template: &str| {
         template
             .replace("{side}", side)
@@ -282,7 +292,7 @@ fn neighbour(w: &Words, n: &Neighbour, side: &str, sequence: u64) -> String {
         Neighbour::InPackage => fill(w.in_package),
         Neighbour::Signed => fill(w.signed),
         Neighbour::Deleted { at, reason } => fill(w.deleted)
-            .replace("{at}", &at.to_string())
+            .replace("{at}", &time(*at))
             .replace("{reason}", reason),
     }
 }
@@ -315,7 +325,12 @@ pub fn render(input: &ReportInput) -> String {
           table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #999;padding:.25rem .5rem;text-align:left;vertical-align:top}\
           th{background:#eee}code{font-size:13px;word-break:break-all}h2{border-top:2px solid #111;padding-top:1rem}</style>\n";
     h += "</head><body>\n";
-    h += &format!("<h1>{}</h1>\n<p>{}</p>\n<table>\n", w.heading, w.times);
+    let time = input.format_time;
+    h += &format!(
+        "<h1>{}</h1>\n<p>{}</p>\n<table>\n",
+        w.heading,
+        w.times.replace("{zone}", &esc(&input.zone_name))
+    );
     let row = |h: &mut String, k: &str, v: &str| {
         *h += &format!("<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n", esc(k), v)
     };
@@ -344,7 +359,7 @@ pub fn render(input: &ReportInput) -> String {
             "{} {} {}{}",
             esc(&d.created_by),
             w.at,
-            d.created_at,
+            time(d.created_at),
             d.approved_by
                 .as_ref()
                 .map(|a| format!(", {} {}", w.approved_by, esc(a)))
@@ -393,9 +408,9 @@ pub fn render(input: &ReportInput) -> String {
             w.recorded,
             &format!(
                 "{} {} {}{}",
-                m.started_at,
+                time(m.started_at),
                 w.to,
-                m.ended_at,
+                time(m.ended_at),
                 if m.truncated { w.cut_short } else { "" }
             ),
         );
@@ -426,7 +441,7 @@ pub fn render(input: &ReportInput) -> String {
                 w.by_server,
                 esc(&r.receipt.server_id),
                 w.at,
-                r.receipt.stored_at,
+                time(r.receipt.stored_at),
                 w.ciphertext,
                 hex::encode(r.receipt.ciphertext_sha256)
             ),
@@ -438,9 +453,10 @@ pub fn render(input: &ReportInput) -> String {
                 &r.previous,
                 w.previous,
                 m.sequence.saturating_sub(1),
+                time,
             ));
         }
-        sequence.push(neighbour(w, &r.next, w.next, m.sequence + 1));
+        sequence.push(neighbour(w, &r.next, w.next, m.sequence + 1, time));
         row(&mut h, w.sequence, &esc(&sequence.join("; ")));
         h += &format!("</table>\n<table><caption>{}</caption>\n<tr>", w.accesses);
         for c in w.columns {
@@ -452,7 +468,7 @@ pub fn render(input: &ReportInput) -> String {
             h += &format!(
                 "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 e.index,
-                ev.at,
+                time(ev.at),
                 esc(&ev.actor),
                 ev.role
                     .as_ref()

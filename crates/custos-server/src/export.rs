@@ -56,6 +56,9 @@ pub struct NewExport {
     /// The chain-of-custody report's language: `nl`, `de` or `en` (default).
     #[serde(default)]
     pub language: Option<String>,
+    /// The report's times in this zone (`Europe/Amsterdam`; default UTC).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 impl std::fmt::Debug for Protection {
@@ -143,6 +146,8 @@ pub struct PreparedExport {
     checkpoint_note: String,
     protection: Protection,
     language: Language,
+    time_zone: jiff::tz::TimeZone,
+    zone_name: String,
     /// The entry written if the package is not delivered whole.
     failed: custos_audit::AuditEvent,
 }
@@ -213,6 +218,16 @@ pub async fn prepare(
                 )
                 .await
         }
+    };
+    let zone_name = request.time_zone.clone().unwrap_or_else(|| "UTC".into());
+    let Ok(time_zone) = jiff::tz::TimeZone::get(&zone_name) else {
+        return refusals
+            .refuse(
+                StatusCode::BAD_REQUEST,
+                "bad-time-zone",
+                "time_zone is not an IANA time zone (Europe/Amsterdam, …)",
+            )
+            .await;
     };
     let catalog = d.catalog.clone();
     let (case, wanted, recipient) = (scope.case, scope.wanted, scope.recipient);
@@ -321,6 +336,8 @@ pub async fn prepare(
         checkpoint_note: note,
         protection,
         language: Language::from_code(request.language.as_deref().unwrap_or("en")),
+        time_zone,
+        zone_name,
         failed: a
             .event(d, "export.create", Outcome::Failed)
             .object(&object)
@@ -777,6 +794,8 @@ fn write(
         checkpoint_note,
         protection,
         language,
+        time_zone,
+        zone_name,
         ..
     } = prepared;
     let (description, gathered, trails, verifier) = (&description, &gathered, &trails, &verifier);
@@ -904,6 +923,8 @@ fn write(
             )
             .collect(),
         language,
+        zone_name,
+        format_time: &|t| local_time(&time_zone, t),
     });
     package.add_bytes(REPORT, report.as_bytes())?;
     let sink = package.finish(&d.keys.receipt)?;
@@ -1007,4 +1028,16 @@ pub fn one_time_passphrase() -> zeroize::Zeroizing<String> {
         })
         .collect();
     zeroize::Zeroizing::new(groups.join("-"))
+}
+
+/// `2026-11-24 17:15:44 CET (+01:00)`: a moment as the report's reader
+/// knows it, with its offset, so it converts back without doubt.
+fn local_time(zone: &jiff::tz::TimeZone, at: custos_format::UtcMillis) -> String {
+    match jiff::Timestamp::from_millisecond(at.as_millis()) {
+        Ok(t) => t
+            .to_zoned(zone.clone())
+            .strftime("%Y-%m-%d %H:%M:%S %Z (%:z)")
+            .to_string(),
+        Err(_) => at.to_string(),
+    }
 }

@@ -43,6 +43,9 @@ pub struct ExportArgs {
     /// The chain-of-custody report's language.
     #[arg(long, default_value = "en", value_parser = ["nl", "de", "en"])]
     language: String,
+    /// The report's times in this zone, e.g. Europe/Amsterdam.
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
@@ -70,6 +73,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         "purpose": args.purpose,
         "recipient": args.recipient,
         "language": args.language,
+        "time_zone": args.time_zone,
     });
     if !args.recordings.is_empty() {
         body["recordings"] = serde_json::json!(args.recordings);

@@ -1038,6 +1038,14 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
             409,
             "not-secured",
         ),
+        (
+            &tr,
+            request(
+                serde_json::json!({"passphrase": EXPORT_PASS, "time_zone": "Mars/Olympus_Mons"}),
+            ),
+            400,
+            "bad-time-zone",
+        ),
     ] {
         let answer = w
             .call("POST", &path, Some(token), Some(body.clone()), &[])
@@ -1049,7 +1057,7 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
         );
     }
     let refusals = audit(&w).await;
-    assert_eq!(refusals.len(), before + 7);
+    assert_eq!(refusals.len(), before + 8);
     assert!(refusals[before..]
         .iter()
         .all(|e| e.action == "export.create" && e.outcome == custos_audit::Outcome::Refused));
@@ -1187,6 +1195,10 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
     assert!(!good.join("recordings/cam-x-000002").exists());
     let report = std::fs::read_to_string(good.join("report.html")).unwrap();
     assert!(report.contains("<html lang=\"en\">") && report.contains("Chain-of-custody report"));
+    assert!(
+        report.contains("All times: UTC.") && report.contains(" UTC (+00:00)"),
+        "{report}"
+    );
     assert!(
         report.contains("next recording #2: its signed manifest is included"),
         "{report}"

@@ -2104,6 +2104,15 @@ async fn an_export_is_asked_for_approved_by_a_colleague_and_then_made_from_the_c
         "{report}"
     );
     assert!(report.contains("goedgekeurd door petra"), "{report}");
+    // … and the deployment's time zone, with the offset.
+    assert!(
+        report.contains("Alle tijden: Europe/Amsterdam."),
+        "{report}"
+    );
+    assert!(
+        report.contains(" CET (+01:00)") || report.contains(" CEST (+02:00)"),
+        "{report}"
+    );
     let page = b.get(&here).await;
     assert_eq!(
         data_values(&page, "state").last().map(String::as_str),

@@ -380,8 +380,9 @@ pub async fn export(
         passphrase: age_recipient.is_none().then(|| form.passphrase.clone()),
         age_recipient,
         request_id: form.request_id.trim().parse().ok(),
-        // The report in the reviewer's language.
+        // The report in the reviewer's language and the deployment's zone.
         language: Some(person.lang.code().to_owned()),
+        time_zone: Some(person.config.time_zone_name.clone()),
     };
     let prepared = match custos_server::export::prepare(&d, &person.who, &id, request).await {
         Ok(p) => p,
