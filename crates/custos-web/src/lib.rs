@@ -272,6 +272,30 @@ impl FromRequestParts<Arc<Deployment>> for Person {
 impl Person {
     /// A form's `csrf` field against the session's token: `None` if it
     /// matches, else the page that says it does not.
+    /// A posted form, parsed and carrying this session's CSRF token;
+    /// otherwise the answer to give (400 for garbage, 403 for a forgery).
+    // Handlers return their `Response` by value anyway; boxing it here
+    // would only move the allocation.
+    #[allow(clippy::result_large_err)]
+    pub fn posted<T>(
+        &self,
+        form: Result<axum::Form<T>, axum::extract::rejection::FormRejection>,
+        csrf: fn(&T) -> &str,
+    ) -> Result<T, Response> {
+        let Ok(axum::Form(form)) = form else {
+            return Err(render::error_page(
+                self.lang,
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                None,
+            ));
+        };
+        match self.csrf_refusal(csrf(&form)) {
+            Some(refusal) => Err(refusal),
+            None => Ok(form),
+        }
+    }
+
     pub fn csrf_refusal(&self, presented: &str) -> Option<Response> {
         let good = custos_server::auth::constant_time_eq(
             presented.as_bytes(),

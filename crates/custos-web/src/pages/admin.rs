@@ -92,12 +92,10 @@ pub async fn add_user(
     person: Person,
     form: Result<Form<UserForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let new = api::NewUser {
         name: form.name.trim().to_owned(),
         role: form.role.clone(),
@@ -299,12 +297,10 @@ pub async fn enroll_camera(
     person: Person,
     form: Result<Form<CameraForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let new = custos_server::fleet::NewCamera {
         device_id: form.device_id.trim().to_owned(),
         public_key: form.public_key.trim().to_owned(),
@@ -358,12 +354,10 @@ pub async fn camera_settings(
     Path(id): Path<String>,
     form: Result<Form<CameraSettingsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let device = match custos_server::fleet::list_devices(&d, &person.who).await {
         Ok(all) => all.into_iter().find(|c| c.device_id == id),
         Err(e) => return person.error(&d, e),
@@ -396,12 +390,10 @@ pub async fn enroll_dock(
     person: Person,
     form: Result<Form<DockForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let new = custos_server::fleet::NewDock {
         dock_id: form.dock_id.trim().to_owned(),
     };
@@ -544,12 +536,10 @@ pub async fn change_settings(
     person: Person,
     form: Result<Form<SettingsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let settings = match form.settings() {
         Ok(s) => s,
         Err(line) => {

@@ -222,11 +222,8 @@ pub async fn verify(
     person: Person,
     form: Result<Form<VerifyForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
-    };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
+    if let Err(answer) = person.posted(form, |f| &f.csrf) {
+        return answer;
     }
     let verification = match api::verify_audit_log(&d, &person.who).await {
         Ok(Ok(log)) => minijinja::context! {

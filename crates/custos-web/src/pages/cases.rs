@@ -80,12 +80,10 @@ pub async fn open(
     person: Person,
     form: Result<Form<CaseForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let new = NewCase {
         case_id: optional(&form.case_id),
         kind: form.kind.clone(),
@@ -215,12 +213,10 @@ pub async fn place_hold(
     Path(id): Path<String>,
     form: Result<Form<HoldForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let Ok(recording_id) = form.recording_id.trim().parse() else {
         return case_page(
             &d,
@@ -259,11 +255,8 @@ async fn on_hold(
     form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
     approve: bool,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
-    };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
+    if let Err(answer) = person.posted(form, |f| &f.csrf) {
+        return answer;
     }
     let done = if approve {
         api::approve_hold(d, &person.who, id).await
@@ -300,11 +293,8 @@ pub async fn close(
     Path(id): Path<String>,
     form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
-    };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
+    if let Err(answer) = person.posted(form, |f| &f.csrf) {
+        return answer;
     }
     match api::close_case(&d, &person.who, &id).await {
         Ok(_) => Redirect::to(&format!("/cases/{}", url_encode(&id))).into_response(),
@@ -327,12 +317,10 @@ pub async fn secure_recording(
     Path(id): Path<String>,
     form: Result<Form<SecureForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let Ok(recording_id) = id.parse() else {
         return render::error_page(person.lang, StatusCode::NOT_FOUND, "not-found", None);
     };
@@ -366,12 +354,10 @@ pub async fn export(
     Path(id): Path<String>,
     form: Result<Form<ExportForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let age_recipient = optional(&form.age_recipient);
     let request = custos_server::export::NewExport {
         purpose: form.purpose.clone(),
@@ -420,12 +406,10 @@ pub async fn request_export(
     Path(id): Path<String>,
     form: Result<Form<ExportRequestForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
-    }
     let asked = custos_server::export::NewExportRequest {
         purpose: form.purpose.clone(),
         recipient: form.recipient.clone(),
@@ -456,11 +440,8 @@ pub async fn approve_export(
     Path(id): Path<String>,
     form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return render::error_page(person.lang, StatusCode::BAD_REQUEST, "invalid", None);
-    };
-    if let Some(refusal) = person.csrf_refusal(&form.csrf) {
-        return refusal;
+    if let Err(answer) = person.posted(form, |f| &f.csrf) {
+        return answer;
     }
     match custos_server::export::approve_export(&d, &person.who, &id).await {
         Ok(r) => Redirect::to(&format!("/cases/{}", url_encode(&r.case_id))).into_response(),
