@@ -30,6 +30,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("cases", "case_id"),
     ("holds", "hold_id"),
     ("export_requests", "request_id"),
+    ("export_links", "link_id"),
     ("settings", "key"),
     ("leases", "name"),
 ];

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0004_delete_after_covering.sql"),
     ),
     (5, include_str!("../migrations/0005_export_requests.sql")),
+    (6, include_str!("../migrations/0006_export_links.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -1136,6 +1137,135 @@ impl Catalog for PostgresCatalog {
                 id: request_id.to_string(),
             });
         }
+        Ok(())
+    }
+
+    async fn add_export_link(&self, x: &ExportLink) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO export_links (link_id, export_id, case_id, purpose, recipient, \
+             token_sha256, blob_key, file_name, size, package_sha256, created_by, created_at, \
+             expires_at, max_downloads, downloads, revoked_by, revoked_at, removed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(x.link_id.to_string())
+        .bind(x.export_id.to_string())
+        .bind(&x.case_id)
+        .bind(&x.purpose)
+        .bind(&x.recipient)
+        .bind(&x.token_sha256)
+        .bind(&x.blob_key)
+        .bind(&x.file_name)
+        .bind(i64::try_from(x.size).map_err(|_| CatalogError::Unavailable("package too large".into()))?)
+        .bind(&x.package_sha256)
+        .bind(&x.created_by)
+        .bind(ms(x.created_at))
+        .bind(ms(x.expires_at))
+        .bind(i64::from(x.max_downloads))
+        .bind(i64::from(x.downloads))
+        .bind(&x.revoked_by)
+        .bind(x.revoked_at.map(ms))
+        .bind(x.removed_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "export link", x.link_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn export_link(&self, link_id: Uuid) -> Result<Option<ExportLink>> {
+        let row = sqlx::query("SELECT * FROM export_links WHERE link_id = $1")
+            .bind(link_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref()
+            .map(|r| rows::export_link(&Columns(r)))
+            .transpose()
+    }
+
+    async fn export_link_by_token(&self, token_sha256: &str) -> Result<Option<ExportLink>> {
+        let row = sqlx::query("SELECT * FROM export_links WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref()
+            .map(|r| rows::export_link(&Columns(r)))
+            .transpose()
+    }
+
+    async fn export_links_for_case(&self, case_id: &str) -> Result<Vec<ExportLink>> {
+        let found = sqlx::query(
+            "SELECT * FROM export_links WHERE case_id = $1 ORDER BY created_at, link_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found
+            .iter()
+            .map(|r| rows::export_link(&Columns(r)))
+            .collect()
+    }
+
+    async fn claim_export_download(&self, link_id: Uuid, at: UtcMillis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE export_links SET downloads = downloads + 1 \
+             WHERE link_id = $1 AND revoked_at IS NULL AND removed_at IS NULL \
+             AND expires_at > $2 AND downloads < max_downloads",
+        )
+        .bind(link_id.to_string())
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_export_link(&self, link_id: Uuid, by: &str, at: UtcMillis) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE export_links SET revoked_by = $1, revoked_at = $2 \
+             WHERE link_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(by)
+        .bind(ms(at))
+        .bind(link_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "download link not yet revoked",
+                id: link_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn export_links_to_remove(&self, now: UtcMillis, limit: u64) -> Result<Vec<ExportLink>> {
+        let found = sqlx::query(
+            "SELECT * FROM export_links WHERE removed_at IS NULL \
+             AND (expires_at <= $1 OR revoked_at IS NOT NULL) ORDER BY expires_at LIMIT $2",
+        )
+        .bind(ms(now))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found
+            .iter()
+            .map(|r| rows::export_link(&Columns(r)))
+            .collect()
+    }
+
+    async fn mark_export_link_removed(&self, link_id: Uuid, at: UtcMillis) -> Result<()> {
+        sqlx::query(
+            "UPDATE export_links SET removed_at = $1 WHERE link_id = $2 AND removed_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(link_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@
 
 use custos_catalog::Catalog;
 use custos_catalog_postgres::PostgresCatalog;
-use custos_catalog_story::{audit_search_story, export_request_story, search_story, story};
+use custos_catalog_story::{audit_search_story, export_story, search_story, story};
 
 fn url() -> String {
     std::env::var("CUSTOS_TEST_POSTGRES")
@@ -55,6 +55,6 @@ async fn postgres_audit_search_story() {
 }
 
 #[tokio::test]
-async fn postgres_export_request_story() {
-    export_request_story(&fresh("exports").await).await;
+async fn postgres_export_story() {
+    export_story(&fresh("exports").await).await;
 }

@@ -1,7 +1,7 @@
 //! The shared catalog stories (`custos-catalog-story`) on SQLite.
 
 use custos_catalog::Catalog;
-use custos_catalog_story::{audit_search_story, export_request_story, search_story, story};
+use custos_catalog_story::{audit_search_story, export_story, search_story, story};
 
 #[tokio::test]
 async fn sqlite_audit_search_story() {
@@ -38,10 +38,10 @@ async fn sqlite_search_story() {
 }
 
 #[tokio::test]
-async fn sqlite_export_request_story() {
+async fn sqlite_export_story() {
     let tmp = tempfile::tempdir().unwrap();
     let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
         .await
         .unwrap();
-    export_request_story(&catalog).await;
+    export_story(&catalog).await;
 }

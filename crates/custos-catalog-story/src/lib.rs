@@ -1042,7 +1042,9 @@ pub async fn audit_search_story(catalog: &dyn Catalog) {
 
 /// Export requests where a second person approves each export: what may
 /// leave is fixed when asked, an approval is given once and spent once.
-pub async fn export_request_story(catalog: &dyn Catalog) {
+/// Download links: found by their token's hash, counted atomically, closed
+/// by revocation, expiry or use, and offered for removal when closed.
+pub async fn export_story(catalog: &dyn Catalog) {
     catalog
         .add_case(&Case {
             case_id: "K-7".into(),
@@ -1126,4 +1128,180 @@ pub async fn export_request_story(catalog: &dyn Catalog) {
         .await
         .unwrap()
         .is_empty());
+
+    export_link_story(catalog).await;
+}
+
+async fn export_link_story(catalog: &dyn Catalog) {
+    let link = ExportLink {
+        link_id: Uuid::now_v7(),
+        export_id: Uuid::now_v7(),
+        case_id: "K-7".into(),
+        purpose: "investigation".into(),
+        recipient: "Politie Rotterdam".into(),
+        token_sha256: "ab".repeat(32),
+        blob_key: "exports/one.age".into(),
+        file_name: "custos-export-K-7.tar.age".into(),
+        size: 5_000_000_000,
+        package_sha256: "cd".repeat(32),
+        created_by: "anna".into(),
+        created_at: t(100),
+        expires_at: t(200),
+        max_downloads: 2,
+        downloads: 0,
+        revoked_by: None,
+        revoked_at: None,
+        removed_at: None,
+    };
+    catalog.add_export_link(&link).await.unwrap();
+    assert!(matches!(
+        catalog.add_export_link(&link).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    // Another link may never share a token.
+    assert!(matches!(
+        catalog
+            .add_export_link(&ExportLink {
+                link_id: Uuid::now_v7(),
+                ..link.clone()
+            })
+            .await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        catalog.export_link(link.link_id).await.unwrap(),
+        Some(link.clone())
+    );
+    assert_eq!(
+        catalog
+            .export_link_by_token(&"ab".repeat(32))
+            .await
+            .unwrap(),
+        Some(link.clone())
+    );
+    assert_eq!(
+        catalog
+            .export_link_by_token(&"ef".repeat(32))
+            .await
+            .unwrap(),
+        None
+    );
+    // Two downloads, then used up; not after expiry either.
+    assert!(!catalog
+        .claim_export_download(link.link_id, t(200))
+        .await
+        .unwrap());
+    assert!(catalog
+        .claim_export_download(link.link_id, t(150))
+        .await
+        .unwrap());
+    assert!(catalog
+        .claim_export_download(link.link_id, t(151))
+        .await
+        .unwrap());
+    assert!(!catalog
+        .claim_export_download(link.link_id, t(152))
+        .await
+        .unwrap());
+    let used = catalog.export_link(link.link_id).await.unwrap().unwrap();
+    assert_eq!(used.downloads, 2);
+    assert_eq!(used.closed(t(152)), Some(LinkClosed::UsedUp));
+    // Used up but not expired: the recipient may still be downloading.
+    assert!(catalog
+        .export_links_to_remove(t(199), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        catalog.export_links_to_remove(t(200), 10).await.unwrap(),
+        vec![used.clone()]
+    );
+
+    let second = ExportLink {
+        link_id: Uuid::now_v7(),
+        token_sha256: "12".repeat(32),
+        blob_key: "exports/two.age".into(),
+        created_at: t(110),
+        expires_at: t(10_000),
+        ..link.clone()
+    };
+    catalog.add_export_link(&second).await.unwrap();
+    catalog
+        .revoke_export_link(second.link_id, "bert", t(120))
+        .await
+        .unwrap();
+    assert!(matches!(
+        catalog
+            .revoke_export_link(second.link_id, "carl", t(121))
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert!(matches!(
+        catalog
+            .revoke_export_link(Uuid::now_v7(), "carl", t(121))
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert!(!catalog
+        .claim_export_download(second.link_id, t(122))
+        .await
+        .unwrap());
+    let revoked = catalog.export_link(second.link_id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            revoked.revoked_by.as_deref(),
+            revoked.revoked_at,
+            revoked.downloads
+        ),
+        (Some("bert"), Some(t(120)), 0)
+    );
+    assert_eq!(revoked.closed(t(122)), Some(LinkClosed::Revoked));
+    // Revoked goes at once; the first only once expired.
+    let due: Vec<Uuid> = catalog
+        .export_links_to_remove(t(130), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.link_id)
+        .collect();
+    assert_eq!(due, vec![second.link_id]);
+    catalog
+        .mark_export_link_removed(second.link_id, t(131))
+        .await
+        .unwrap();
+    // Marking twice (a sweep that crashed and ran again) keeps the first time.
+    catalog
+        .mark_export_link_removed(second.link_id, t(140))
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog
+            .export_link(second.link_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .removed_at,
+        Some(t(131))
+    );
+    assert!(catalog
+        .export_links_to_remove(t(130), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let listed: Vec<Uuid> = catalog
+        .export_links_for_case("K-7")
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.link_id)
+        .collect();
+    assert_eq!(listed, vec![link.link_id, second.link_id]);
+    assert!(catalog
+        .export_links_for_case("K-8")
+        .await
+        .unwrap()
+        .is_empty());
+    // A fresh link serves.
+    assert_eq!(link.closed(t(150)), None);
+    assert_eq!(link.closed(t(200)), Some(LinkClosed::Expired));
 }

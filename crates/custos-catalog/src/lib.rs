@@ -169,6 +169,76 @@ pub struct ExportRequest {
     pub used_at: Option<UtcMillis>,
 }
 
+/// A download link for an export package kept, encrypted to its recipient,
+/// in the blob store: whoever holds the link's token may fetch the package
+/// until it expires, is used up or is revoked. The token itself is never
+/// stored, only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExportLink {
+    pub link_id: Uuid,
+    pub export_id: Uuid,
+    pub case_id: String,
+    pub purpose: String,
+    pub recipient: String,
+    /// Hex SHA-256 of the token in the link.
+    #[serde(skip)]
+    pub token_sha256: String,
+    #[serde(skip)]
+    pub blob_key: String,
+    pub file_name: String,
+    /// Bytes of the (age-encrypted) package.
+    pub size: u64,
+    /// Hex SHA-256 of the package as downloaded.
+    pub package_sha256: String,
+    pub created_by: String,
+    pub created_at: UtcMillis,
+    pub expires_at: UtcMillis,
+    pub max_downloads: u32,
+    /// Downloads begun (each one audited).
+    pub downloads: u32,
+    pub revoked_by: Option<String>,
+    pub revoked_at: Option<UtcMillis>,
+    /// When the package was removed from the blob store.
+    pub removed_at: Option<UtcMillis>,
+}
+
+impl ExportLink {
+    /// Why the link no longer serves at `now`, if it does not.
+    pub fn closed(&self, now: UtcMillis) -> Option<LinkClosed> {
+        if self.revoked_at.is_some() {
+            Some(LinkClosed::Revoked)
+        } else if self.expires_at <= now {
+            Some(LinkClosed::Expired)
+        } else if self.removed_at.is_some() {
+            Some(LinkClosed::Removed)
+        } else if self.downloads >= self.max_downloads {
+            Some(LinkClosed::UsedUp)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkClosed {
+    Revoked,
+    Expired,
+    UsedUp,
+    Removed,
+}
+
+impl LinkClosed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::UsedUp => "used-up",
+            Self::Removed => "removed",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Hold {
     pub hold_id: Uuid,
@@ -479,6 +549,23 @@ pub trait Catalog: Send + Sync {
     /// Spends an approval; `NotFound` unless approved and not yet used, so
     /// two exports can never share one.
     async fn use_export_request(&self, request_id: Uuid, at: UtcMillis) -> Result<()>;
+
+    async fn add_export_link(&self, link: &ExportLink) -> Result<()>;
+    async fn export_link(&self, link_id: Uuid) -> Result<Option<ExportLink>>;
+    async fn export_link_by_token(&self, token_sha256: &str) -> Result<Option<ExportLink>>;
+    /// A case's download links, oldest first.
+    async fn export_links_for_case(&self, case_id: &str) -> Result<Vec<ExportLink>>;
+    /// Counts one more download if the link still serves at `at` (not
+    /// revoked, removed, expired or used up), atomically: two downloads
+    /// racing for the last one cannot both get it. `false` if it does not.
+    async fn claim_export_download(&self, link_id: Uuid, at: UtcMillis) -> Result<bool>;
+    /// `NotFound` unless the link exists and is not revoked yet.
+    async fn revoke_export_link(&self, link_id: Uuid, by: &str, at: UtcMillis) -> Result<()>;
+    /// Links whose package is still stored but no longer serves at `now`
+    /// (revoked or expired), at most `limit`.
+    async fn export_links_to_remove(&self, now: UtcMillis, limit: u64) -> Result<Vec<ExportLink>>;
+    /// The link's package is gone from the blob store.
+    async fn mark_export_link_removed(&self, link_id: Uuid, at: UtcMillis) -> Result<()>;
 
     async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
     async fn incidents(&self) -> Result<Vec<Incident>>;

@@ -187,6 +187,32 @@ pub fn export_request_recordings(r: &ExportRequest) -> String {
     serde_json::to_string(&r.recordings).expect("UUIDs serialize")
 }
 
+pub fn export_link(r: &impl SqlRow) -> Result<ExportLink> {
+    let count = |column: &str| -> Result<u32> {
+        u32::try_from(r.int(column)?).map_err(|_| corrupt("export link count"))
+    };
+    Ok(ExportLink {
+        link_id: uuid(&r.text("link_id")?)?,
+        export_id: uuid(&r.text("export_id")?)?,
+        case_id: r.text("case_id")?,
+        purpose: r.text("purpose")?,
+        recipient: r.text("recipient")?,
+        token_sha256: r.text("token_sha256")?,
+        blob_key: r.text("blob_key")?,
+        file_name: r.text("file_name")?,
+        size: u64::try_from(r.int("size")?).map_err(|_| corrupt("export link size"))?,
+        package_sha256: r.text("package_sha256")?,
+        created_by: r.text("created_by")?,
+        created_at: at(r, "created_at")?,
+        expires_at: at(r, "expires_at")?,
+        max_downloads: count("max_downloads")?,
+        downloads: count("downloads")?,
+        revoked_by: r.opt_text("revoked_by")?,
+        revoked_at: opt_time(r, "revoked_at")?,
+        removed_at: opt_time(r, "removed_at")?,
+    })
+}
+
 pub fn upload(r: &impl SqlRow) -> Result<Upload> {
     Ok(Upload {
         upload_id: uuid(&r.text("upload_id")?)?,
