@@ -123,6 +123,8 @@ pub struct Policy {
     pub export_needs_second_approver: bool,
     /// After a hold is released the recording stays at least this long.
     pub hold_release_grace_millis: i64,
+    /// The longest a download link for an export may stay valid.
+    pub export_link_max_millis: i64,
 }
 
 impl Default for Policy {
@@ -133,6 +135,7 @@ impl Default for Policy {
             hold_needs_second_approver: false,
             export_needs_second_approver: false,
             hold_release_grace_millis: 7 * 86_400_000,
+            export_link_max_millis: 7 * 86_400_000,
         }
     }
 }

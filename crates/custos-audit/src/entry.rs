@@ -40,7 +40,8 @@ impl Outcome {
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {
     pub at: UtcMillis,
-    /// `user:NAME`, `dock:ID`, `camera:ID`, `system:cli`, `system:sweeper`, `anonymous`.
+    /// `user:NAME`, `dock:ID`, `camera:ID`, `system:cli`, `system:sweeper`,
+    /// `link:ID` (whoever holds an export's download link), `anonymous`.
     pub actor: String,
     /// The actor's role at that moment (`reviewer`, …), if a person.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, WriteMultipart};
-use tokio::io::AsyncReadExt;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -154,20 +153,38 @@ impl BlobStore {
     /// Streams the file at `source` into blob `key`, and returns only once
     /// the blob is durable (fsynced locally; acknowledged by an object store).
     pub async fn put_file(&self, key: &str, source: &Path) -> Result<u64> {
+        let file = tokio::fs::File::open(source).await?;
+        self.put_stream(
+            key,
+            tokio_util::io::ReaderStream::with_capacity(file, PART_SIZE),
+        )
+        .await
+    }
+
+    /// Writes what `parts` yields into blob `key`, durably, as
+    /// [`put_file`](Self::put_file) does. An error from `parts` abandons
+    /// the upload: no blob, or the one before, stays under `key`.
+    pub async fn put_stream(
+        &self,
+        key: &str,
+        mut parts: impl futures::Stream<Item = std::io::Result<Bytes>> + Unpin,
+    ) -> Result<u64> {
+        use futures::StreamExt;
         let location = ObjectPath::parse(key).map_err(|e| BlobError::Unavailable(e.to_string()))?;
         let upload = self.store.put_multipart(&location).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut file = tokio::fs::File::open(source).await?;
-        let mut buf = vec![0u8; PART_SIZE];
         let mut total = 0u64;
-        loop {
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
+        while let Some(part) = parts.next().await {
+            let part = match part {
+                Ok(part) => part,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(e.into());
+                }
+            };
             writer.wait_for_capacity(2).await?;
-            writer.write(&buf[..n]);
-            total += n as u64;
+            writer.write(&part);
+            total += part.len() as u64;
         }
         writer.finish().await?;
         if let Some(root) = &self.local_root {
@@ -232,6 +249,20 @@ impl BlobStore {
         Ok(self.store.get_range(&location, range).await?)
     }
 
+    /// The whole blob as a stream of parts, for handing on as it arrives.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<futures::stream::BoxStream<'static, Result<Bytes>>> {
+        use futures::StreamExt;
+        let location = ObjectPath::parse(key).map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        let found = self.store.get(&location).await?;
+        Ok(found
+            .into_stream()
+            .map(|r| r.map_err(BlobError::from))
+            .boxed())
+    }
+
     pub async fn delete(&self, key: &str) -> Result<()> {
         let location = ObjectPath::parse(key).map_err(|e| BlobError::Unavailable(e.to_string()))?;
         match self.store.delete(&location).await {
@@ -270,6 +301,39 @@ mod tests {
                 &data[range.start as usize..range.end as usize]
             );
         }
+        // Streamed in and out in parts, as exports for download links are.
+        let parts: Vec<std::io::Result<Bytes>> = data
+            .chunks(PART_SIZE / 3)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        assert_eq!(
+            blobs
+                .put_stream("exports/p.age", futures::stream::iter(parts))
+                .await
+                .unwrap(),
+            data.len() as u64
+        );
+        let mut back = Vec::new();
+        let mut stream = blobs.get_stream("exports/p.age").await.unwrap();
+        while let Some(part) = futures::StreamExt::next(&mut stream).await {
+            back.extend_from_slice(&part.unwrap());
+        }
+        assert!(back == data, "a streamed blob reads back as written");
+        // A stream that fails part-way leaves no blob behind.
+        let broken = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"half a package")),
+            Err(std::io::Error::other("the writer gave up")),
+        ]);
+        assert!(blobs
+            .put_stream("exports/broken.age", broken)
+            .await
+            .is_err());
+        assert_eq!(blobs.size("exports/broken.age").await.unwrap(), None);
+        assert!(matches!(
+            blobs.get_stream("exports/broken.age").await,
+            Err(BlobError::NotFound(_))
+        ));
+        blobs.delete("exports/p.age").await.unwrap();
         assert_eq!(blobs.size("cam-1/none.age").await.unwrap(), None);
         assert!(matches!(
             blobs.get_range("cam-1/none.age", 0..1).await,

@@ -54,6 +54,9 @@ pub fn routes() -> Router<Arc<Deployment>> {
             "/api/v1/export-requests/{id}/approve",
             post(post_approve_export),
         )
+        .route("/api/v1/cases/{id}/export-links", get(get_export_links))
+        .route("/api/v1/export-links/{id}/revoke", post(post_revoke_link))
+        .route("/api/v1/downloads/{token}", post(post_download))
         .route("/api/v1/holds/{id}/approve", post(post_approve_hold))
         .route("/api/v1/holds/{id}/release", post(post_release_hold))
         .route("/api/v1/incidents", get(incidents))
@@ -1887,7 +1890,32 @@ async fn post_export(
     body: Result<Json<crate::export::NewExport>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let prepared = crate::export::prepare(&d, &a, &case_id, json_body(body)?).await?;
-    crate::export::respond(d, prepared)
+    crate::export::deliver(d, &a, prepared).await
+}
+
+async fn get_export_links(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(case_id): Path<String>,
+) -> Result<Json<Vec<custos_catalog::ExportLink>>, ApiError> {
+    Ok(Json(crate::links::links_for_case(&d, &a, &case_id).await?))
+}
+
+async fn post_revoke_link(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<custos_catalog::ExportLink>, ApiError> {
+    Ok(Json(crate::links::revoke(&d, &a, &id).await?))
+}
+
+/// `POST /api/v1/downloads/{token}`: no session; the token is the key.
+async fn post_download(
+    State(d): State<Arc<Deployment>>,
+    Client(client): Client,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    crate::links::download(&d, &client, &token).await
 }
 
 async fn post_export_request(

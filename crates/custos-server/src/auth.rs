@@ -248,11 +248,11 @@ pub struct SignedIn {
     pub caller: Caller,
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn random_token() -> Zeroizing<String> {
+pub(crate) fn random_token() -> Zeroizing<String> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     rand::rngs::OsRng.fill_bytes(&mut bytes[..]);
     Zeroizing::new(hex::encode(&bytes[..]))

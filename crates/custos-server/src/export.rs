@@ -59,7 +59,26 @@ pub struct NewExport {
     /// The report's times in this zone (`Europe/Amsterdam`; default UTC).
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// Keep the (encrypted) package for a download link instead of
+    /// answering with it.
+    #[serde(default)]
+    pub link: Option<NewLink>,
 }
+
+/// A download link's terms: how long it serves and how often.
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLink {
+    /// From 1 hour to the deployment's longest (default 7 days).
+    pub valid_hours: u32,
+    /// 1 to 10 downloads (default 3: a broken-off download may be retried).
+    #[serde(default)]
+    pub max_downloads: Option<u32>,
+}
+
+/// Downloads a link allows unless told otherwise, and at most.
+pub const DEFAULT_LINK_DOWNLOADS: u32 = 3;
+pub const MAX_LINK_DOWNLOADS: u32 = 10;
 
 impl std::fmt::Debug for Protection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,6 +169,17 @@ pub struct PreparedExport {
     zone_name: String,
     /// The entry written if the package is not delivered whole.
     failed: custos_audit::AuditEvent,
+    /// Kept for a download link rather than answered with.
+    link: Option<LinkTerms>,
+    purpose: String,
+    case_id: String,
+    recipient: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LinkTerms {
+    pub(crate) valid_millis: i64,
+    pub(crate) max_downloads: u32,
 }
 
 /// Checks the request against the policy and the case, and audits it: one
@@ -217,6 +247,39 @@ pub async fn prepare(
                     format!("give either age_recipient or a passphrase of at least {MIN_PASSPHRASE} characters"),
                 )
                 .await
+        }
+    };
+    let link = match request.link {
+        None => None,
+        Some(l) => {
+            let longest = d.policy().export_link_max_millis;
+            let downloads = l.max_downloads.unwrap_or(DEFAULT_LINK_DOWNLOADS);
+            let valid_millis = i64::from(l.valid_hours) * 3_600_000;
+            if l.valid_hours == 0 || valid_millis > longest {
+                return refusals
+                    .refuse(
+                        StatusCode::BAD_REQUEST,
+                        "bad-link",
+                        format!(
+                            "a download link is valid from 1 to {} hours here",
+                            longest / 3_600_000
+                        ),
+                    )
+                    .await;
+            }
+            if downloads == 0 || downloads > MAX_LINK_DOWNLOADS {
+                return refusals
+                    .refuse(
+                        StatusCode::BAD_REQUEST,
+                        "bad-link",
+                        format!("a download link allows 1 to {MAX_LINK_DOWNLOADS} downloads"),
+                    )
+                    .await;
+            }
+            Some(LinkTerms {
+                valid_millis,
+                max_downloads: downloads,
+            })
         }
     };
     let zone_name = request.time_zone.clone().unwrap_or_else(|| "UTC".into());
@@ -342,6 +405,10 @@ pub async fn prepare(
             .event(d, "export.create", Outcome::Failed)
             .object(&object)
             .purpose(&request.purpose, &case.case_id),
+        link,
+        purpose: request.purpose.clone(),
+        case_id: case.case_id.clone(),
+        recipient: recipient.to_owned(),
     })
 }
 
@@ -772,6 +839,25 @@ async fn trails(
 }
 
 impl PreparedExport {
+    /// Set when the package is to be kept for a download link.
+    pub(crate) fn link_terms(&self) -> Option<LinkTerms> {
+        self.link
+    }
+
+    /// Purpose, case and recipient.
+    pub(crate) fn scope(&self) -> (String, String, String) {
+        (
+            self.purpose.clone(),
+            self.case_id.clone(),
+            self.recipient.clone(),
+        )
+    }
+
+    /// The entry that says the package was not delivered whole.
+    pub(crate) fn failed_event(&self) -> custos_audit::AuditEvent {
+        self.failed.clone()
+    }
+
     /// Writes the encrypted package to `out`; on a blocking thread inside
     /// the runtime (blob reads wait on it). A failure part-way leaves `out`
     /// without age's final chunk, which every decryptor refuses.
@@ -938,6 +1024,22 @@ fn write(
     })
 }
 
+/// The export as asked: the package as the response, or kept for a
+/// download link whose details are the response (`201`).
+pub async fn deliver(
+    d: Arc<Deployment>,
+    a: &Authenticated,
+    prepared: PreparedExport,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    if prepared.link_terms().is_some() {
+        let created = crate::links::keep_for_link(d, a, prepared).await?;
+        Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+    } else {
+        respond(d, prepared)
+    }
+}
+
 /// The package as an HTTP download, streamed as it is made: encrypted to
 /// its recipient, so nothing readable is ever buffered or stored outside
 /// the server. A failure part-way ends the body early (the client's copy
@@ -992,9 +1094,15 @@ pub fn respond(
         .map_err(unavailable)
 }
 
-/// A blocking writer whose bytes become a response body.
-struct ChannelWriter {
+/// A blocking writer whose bytes become a stream (a response body, a blob).
+pub(crate) struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+}
+
+impl ChannelWriter {
+    pub(crate) fn new(tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>) -> Self {
+        Self { tx }
+    }
 }
 
 impl Write for ChannelWriter {

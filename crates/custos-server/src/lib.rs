@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod http;
 pub mod ingest;
 pub mod keys;
+pub mod links;
 pub mod playback;
 pub mod retention;
 pub mod settings;
@@ -145,13 +146,14 @@ impl Deployment {
                 )
                 .object(format!("server:{}", config.server_id))
                 .detail(format!(
-                    "retention {} and purposes {} ({source}); officer self-review {}; hold needs second approver {}; export needs second approver {}; release grace {} h",
+                    "retention {} and purposes {} ({source}); officer self-review {}; hold needs second approver {}; export needs second approver {}; release grace {} h; export links at most {} h",
                     retention.describe(),
                     p.purposes.join(","),
                     p.officer_self_review,
                     p.hold_needs_second_approver,
                     p.export_needs_second_approver,
-                    p.hold_release_grace_millis / 3_600_000
+                    p.hold_release_grace_millis / 3_600_000,
+                    p.export_link_max_millis / 3_600_000
                 )),
             )
             .await

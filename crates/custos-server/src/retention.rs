@@ -142,6 +142,8 @@ pub struct SweepReport {
     pub deleted: u64,
     /// Blobs of earlier, interrupted deletions removed now.
     pub finished_earlier: u64,
+    /// Export packages kept for download links that expired or were revoked.
+    pub links_closed: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,10 +217,43 @@ pub async fn sweep(
             break;
         }
     }
-    if report.deleted + report.finished_earlier > 0 {
+    // Packages kept for download links leave once their link cannot serve.
+    loop {
+        let closed = catalog.export_links_to_remove(now, PAGE).await?;
+        if closed.is_empty() {
+            break;
+        }
+        let events = closed
+            .iter()
+            .map(|l| {
+                AuditEvent::new(now, "system:sweeper", "export-link.remove", Outcome::Ok)
+                    .object(format!("export:{}", l.export_id))
+                    .purpose(&l.purpose, &l.case_id)
+                    .detail(format!(
+                        "link {} {}: package removed after {} of {} downloads",
+                        l.link_id,
+                        if l.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "expired"
+                        },
+                        l.downloads,
+                        l.max_downloads
+                    ))
+            })
+            .collect();
+        audit.record_all(events).await?;
+        for l in &closed {
+            blobs.delete(&l.blob_key).await?;
+            catalog.mark_export_link_removed(l.link_id, now).await?;
+        }
+        report.links_closed += closed.len() as u64;
+    }
+    if report.deleted + report.finished_earlier + report.links_closed > 0 {
         tracing::info!(
             deleted = report.deleted,
             finished = report.finished_earlier,
+            links = report.links_closed,
             "retention sweep"
         );
     }

@@ -200,6 +200,7 @@ mod tests {
             "period",
             "checkpoint",
             "size",
+            "max",
         ] {
             args.set(name, 2);
         }

@@ -92,6 +92,8 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
             "/export-requests/{id}/approve",
             post(pages::cases::approve_export),
         )
+        .route("/export-links/{id}/revoke", post(pages::cases::revoke_link))
+        .route("/download/{token}", get(pages::download::landing))
         .route("/holds/{id}/approve", post(pages::cases::approve_hold))
         .route("/holds/{id}/release", post(pages::cases::release_hold))
         .route("/incidents", get(pages::incidents::list))

@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// How long a recording stays after its last hold is released, at least.
     #[arg(long, default_value = "7d", value_parser = custos_server::parse_period)]
     hold_release_grace: i64,
+    /// The longest an export's download link may stay valid.
+    #[arg(long, default_value = "7d", value_parser = custos_server::parse_period)]
+    export_link_max: i64,
     /// Let officers play back their own recordings (with a purpose, audited).
     #[arg(long)]
     officer_self_review: bool,
@@ -113,6 +116,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 hold_needs_second_approver: args.hold_needs_second_approver,
                 export_needs_second_approver: args.export_needs_second_approver,
                 hold_release_grace_millis: args.hold_release_grace,
+                export_link_max_millis: args.export_link_max,
             },
         };
         let server = custos_server::start_with_pages(
@@ -471,8 +475,8 @@ pub fn retention(command: RetentionCommand) -> Result<ExitCode> {
             )
             .object("recordings")
             .detail(format!(
-                "{} deleted, {} finished",
-                report.deleted, report.finished_earlier
+                "{} deleted, {} finished, {} export links closed",
+                report.deleted, report.finished_earlier, report.links_closed
             )),
         )
         .await?;
@@ -480,8 +484,8 @@ pub fn retention(command: RetentionCommand) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&report)?);
         } else {
             eprintln!(
-                "{} recording(s) deleted; {} earlier deletion(s) finished",
-                report.deleted, report.finished_earlier
+                "{} recording(s) deleted; {} earlier deletion(s) finished; {} closed export link(s) removed",
+                report.deleted, report.finished_earlier, report.links_closed
             );
         }
         Ok(ExitCode::SUCCESS)

@@ -1670,3 +1670,472 @@ async fn an_export_that_cannot_be_made_whole_is_cut_off_and_audited_as_failed() 
     assert_eq!(failed[0].case.as_deref(), Some(case.as_str()));
     assert_eq!(failed[0].role.as_deref(), Some("reviewer"));
 }
+
+/// Download links: the package is kept encrypted for its recipient, served
+/// without an account to whoever holds the link until it expires, is used
+/// up or is revoked; every download — refused or broken off too — is in
+/// the audit log with the export's purpose and case; the package leaves
+/// the blob store when the link closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_link_serves_until_it_expires_is_used_up_or_revoked_and_every_download_is_audited(
+) {
+    let w = world().await;
+    let cam = w.camera("cam-l", 2, true).await;
+    w.offload(&cam).await;
+    let recordings = w.server.deployment.catalog.recordings().await.unwrap();
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let adam = w.add_user("adam", "admin", None).await;
+    let (tr, tp, ta) = (
+        w.sign_in(&rita).await,
+        w.sign_in(&petra).await,
+        w.sign_in(&adam).await,
+    );
+    let case = open_case(&w, &tr, "police-request").await;
+    for r in &recordings {
+        let hold = w
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{case}/holds"),
+                Some(&tr),
+                Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
+                &[],
+            )
+            .await;
+        assert_eq!(hold.status, 201);
+    }
+    let exports = format!("/api/v1/cases/{case}/exports");
+    let with_link = |link: serde_json::Value| {
+        serde_json::json!({"purpose": "investigation", "recipient": "Politie Rotterdam",
+            "passphrase": EXPORT_PASS, "link": link})
+    };
+    let kept = || {
+        let dir = w.data.join("blobs").join("exports");
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    };
+
+    // Terms out of bounds: refused with a reason, audited, nothing kept.
+    for link in [
+        serde_json::json!({"valid_hours": 0}),
+        serde_json::json!({"valid_hours": 7 * 24 + 1}),
+        serde_json::json!({"valid_hours": 24, "max_downloads": 0}),
+        serde_json::json!({"valid_hours": 24, "max_downloads": 11}),
+    ] {
+        let answer = w
+            .call(
+                "POST",
+                &exports,
+                Some(&tr),
+                Some(with_link(link.clone())),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.json()["error"]["code"].as_str()),
+            (400, Some("bad-link")),
+            "{link}"
+        );
+    }
+    for garbage in [
+        serde_json::json!({"valid_hours": "24"}),
+        serde_json::json!({"valid_hours": -1}),
+        serde_json::json!({"valid_hours": 24, "extra": true}),
+        serde_json::json!("24h"),
+    ] {
+        let answer = w
+            .call(
+                "POST",
+                &exports,
+                Some(&tr),
+                Some(with_link(garbage.clone())),
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{garbage}");
+    }
+    let refused = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.action == "export.create"
+                && e.outcome == custos_audit::Outcome::Refused
+                && e.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("download link"))
+        })
+        .count();
+    assert_eq!(refused, 4);
+    assert_eq!(kept(), 0);
+
+    // A link for two downloads over two days.
+    let created = w
+        .call(
+            "POST",
+            &exports,
+            Some(&tr),
+            Some(with_link(
+                serde_json::json!({"valid_hours": 48, "max_downloads": 2}),
+            )),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json());
+    let link = created.json();
+    let page = link["page"].as_str().unwrap().to_owned();
+    let path = link["path"].as_str().unwrap().to_owned();
+    let token = path.strip_prefix("/api/v1/downloads/").unwrap().to_owned();
+    assert_eq!(page, format!("/download/{token}"));
+    assert_eq!(token.len(), 64);
+    let link_id: uuid::Uuid = link["link_id"].as_str().unwrap().parse().unwrap();
+    let export_id = link["export_id"].as_str().unwrap().to_owned();
+    assert_eq!(link["max_downloads"], 2);
+    assert_eq!(link["downloads"], 0);
+    assert!(
+        link.get("token_sha256").is_none() && link.get("blob_key").is_none(),
+        "{link}"
+    );
+    // Kept encrypted, under its export's name; the token itself is nowhere.
+    let stored = std::fs::read(
+        w.data
+            .join("blobs/exports")
+            .join(format!("{export_id}.tar.age")),
+    )
+    .unwrap();
+    assert!(stored.starts_with(b"age-encryption.org/v1"));
+    assert_eq!(link["size"], stored.len() as u64);
+    assert_eq!(
+        link["package_sha256"].as_str().unwrap(),
+        hex::encode(custos_format::sha256(&stored))
+    );
+    let row = w
+        .server
+        .deployment
+        .catalog
+        .export_link(link_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(row.token_sha256, token);
+    assert!(audit(&w)
+        .await
+        .iter()
+        .all(|e| !serde_json::to_string(e).unwrap().contains(&token)));
+    let made = audit(&w)
+        .await
+        .into_iter()
+        .find(|e| e.action == "export-link.create")
+        .unwrap();
+    assert_eq!(
+        (
+            made.actor.as_str(),
+            made.purpose.as_deref(),
+            made.case.as_deref()
+        ),
+        ("user:rita", Some("investigation"), Some(case.as_str()))
+    );
+    assert_eq!(made.object, Some(format!("export:{export_id}")));
+
+    // The case lists it for those who may export (no token), not for an admin.
+    let links = w
+        .call(
+            "GET",
+            &format!("/api/v1/cases/{case}/export-links"),
+            Some(&tp),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(links.status, 200);
+    assert_eq!(links.json()[0]["link_id"], link_id.to_string());
+    assert!(!String::from_utf8_lossy(&links.body).contains(&token));
+    assert_eq!(
+        w.call(
+            "GET",
+            &format!("/api/v1/cases/{case}/export-links"),
+            Some(&ta),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        403
+    );
+
+    // The recipient's page says what the package is; looking is not downloading.
+    let landing = w.call("GET", &page, None, None, &[]).await;
+    assert_eq!(landing.status, 200);
+    // (minijinja writes `/` in attributes as `&#x2f;`; browsers read it back.)
+    let html = String::from_utf8_lossy(&landing.body).replace("&#x2f;", "/");
+    assert!(html.contains(link["package_sha256"].as_str().unwrap()));
+    assert!(html.contains(&format!("action=\"{path}\"")));
+    assert_eq!(landing.header("referrer-policy"), Some("no-referrer"));
+
+    // Downloads, without an account: the package, whole and verifiable.
+    let downloads_before = audit(&w).await.len();
+    let first = w.call("POST", &path, None, None, &[]).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body, stored);
+    assert_eq!(
+        first.header("custos-package-sha256"),
+        link["package_sha256"].as_str()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let delivered = tmp.path().join("package.tar.age");
+    std::fs::write(&delivered, &first.body).unwrap();
+    let (code, out) = verify_package(&delivered, &[]);
+    assert_eq!(code, 0, "{out}");
+    let events = audit(&w).await;
+    let downloaded: Vec<_> = events[downloads_before..]
+        .iter()
+        .filter(|e| e.action == "export.download")
+        .collect();
+    assert_eq!(downloaded.len(), 1);
+    assert_eq!(
+        (
+            downloaded[0].actor.clone(),
+            downloaded[0].outcome,
+            downloaded[0].purpose.as_deref(),
+            downloaded[0].case.as_deref(),
+            downloaded[0].client.as_deref(),
+            downloaded[0].object.clone(),
+        ),
+        (
+            format!("link:{link_id}"),
+            custos_audit::Outcome::Ok,
+            Some("investigation"),
+            Some(case.as_str()),
+            Some("127.0.0.1"),
+            Some(format!("export:{export_id}")),
+        )
+    );
+    assert!(downloaded[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("download 1 of 2"));
+    assert_eq!(w.call("POST", &path, None, None, &[]).await.status, 200);
+    // Used up: refused, audited, and the page says so.
+    let third = w.call("POST", &path, None, None, &[]).await;
+    assert_eq!(
+        (third.status, third.json()["error"]["code"].as_str()),
+        (410, Some("link-used-up"))
+    );
+    let landing = w.call("GET", &page, None, None, &[]).await;
+    assert_eq!(landing.status, 410);
+    assert!(String::from_utf8_lossy(&landing.body).contains("data-state=\"used-up\""));
+
+    // Garbage, truncated and forged tokens name no link: 404, audited, nothing counted.
+    let mut forged = token.clone().into_bytes();
+    forged[10] = if forged[10] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).unwrap();
+    let before = audit(&w).await.len();
+    for bad in [
+        "x".to_owned(),
+        token[..63].to_owned(),
+        format!("{token}0"),
+        token.to_uppercase(),
+        forged,
+        row.token_sha256.clone(),
+        "%00".to_owned(),
+    ] {
+        let answer = w
+            .call("POST", &format!("/api/v1/downloads/{bad}"), None, None, &[])
+            .await;
+        assert_eq!(
+            (answer.status, answer.json()["error"]["code"].as_str()),
+            (404, Some("link-unknown")),
+            "{bad}"
+        );
+        assert_eq!(
+            w.call("GET", &format!("/download/{bad}"), None, None, &[])
+                .await
+                .status,
+            404
+        );
+    }
+    let unknown: Vec<_> = audit(&w).await[before..]
+        .iter()
+        .filter(|e| e.action == "export.download")
+        .cloned()
+        .collect();
+    assert_eq!(unknown.len(), 7);
+    assert!(unknown.iter().all(|e| e.actor == "anonymous"
+        && e.outcome == custos_audit::Outcome::Refused
+        && e.case.is_none()));
+    let row = w
+        .server
+        .deployment
+        .catalog
+        .export_link(link_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.downloads, 2);
+
+    // A link for one hour: an hour later it serves no more.
+    let make = |hours: u32, tr: String| {
+        let w = &w;
+        let exports = exports.clone();
+        async move {
+            let answer = w
+                .call(
+                    "POST",
+                    &exports,
+                    Some(&tr),
+                    Some(with_link(serde_json::json!({"valid_hours": hours}))),
+                    &[],
+                )
+                .await;
+            assert_eq!(answer.status, 201, "{}", answer.json());
+            answer.json()
+        }
+    };
+    let short = make(1, tr.clone()).await;
+    let short_path = short["path"].as_str().unwrap().to_owned();
+    assert_eq!(short["max_downloads"], 3, "three downloads unless told");
+    w.clock_offset
+        .fetch_add(3_600_000, std::sync::atomic::Ordering::SeqCst);
+    let late = w.call("POST", &short_path, None, None, &[]).await;
+    assert_eq!(
+        (late.status, late.json()["error"]["code"].as_str()),
+        (410, Some("link-expired"))
+    );
+    // An hour idle ended the sessions: sign in again.
+    let (tr, tp, ta) = (
+        w.sign_in(&rita).await,
+        w.sign_in(&petra).await,
+        w.sign_in(&adam).await,
+    );
+
+    // Revoked by the privacy officer: at once, and the package goes with it.
+    let revocable = make(24, tr.clone()).await;
+    let revocable_id = revocable["link_id"].as_str().unwrap().to_owned();
+    let revocable_blob = w.data.join("blobs/exports").join(format!(
+        "{}.tar.age",
+        revocable["export_id"].as_str().unwrap()
+    ));
+    assert!(revocable_blob.exists());
+    let revoke = format!("/api/v1/export-links/{revocable_id}/revoke");
+    assert_eq!(
+        w.call("POST", &revoke, Some(&ta), None, &[]).await.status,
+        403
+    );
+    let revoked = w.call("POST", &revoke, Some(&tp), None, &[]).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.json());
+    assert_eq!(revoked.json()["revoked_by"], "petra");
+    assert!(!revocable_blob.exists());
+    assert_eq!(
+        w.call("POST", &revoke, Some(&tr), None, &[]).await.status,
+        409
+    );
+    for id in ["nonsense", "0190f0c4-0000-7000-8000-000000000001"] {
+        let answer = w
+            .call(
+                "POST",
+                &format!("/api/v1/export-links/{id}/revoke"),
+                Some(&tr),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, 404, "{id}");
+    }
+    let gone = w
+        .call("POST", revocable["path"].as_str().unwrap(), None, None, &[])
+        .await;
+    assert_eq!(
+        (gone.status, gone.json()["error"]["code"].as_str()),
+        (410, Some("link-revoked"))
+    );
+    let revocation = audit(&w)
+        .await
+        .into_iter()
+        .find(|e| e.action == "export-link.revoke" && e.outcome == custos_audit::Outcome::Ok)
+        .unwrap();
+    assert_eq!(
+        (
+            revocation.actor.as_str(),
+            revocation.role.as_deref(),
+            revocation.case.as_deref()
+        ),
+        ("user:petra", Some("privacy-officer"), Some(case.as_str()))
+    );
+
+    // A kept package that is damaged (cut short) on disk: the download
+    // breaks off and the log says so.
+    let damaged = make(24, tr.clone()).await;
+    let damaged_blob = w.data.join("blobs/exports").join(format!(
+        "{}.tar.age",
+        damaged["export_id"].as_str().unwrap()
+    ));
+    let bytes = std::fs::read(&damaged_blob).unwrap();
+    std::fs::write(&damaged_blob, &bytes[..bytes.len() / 2]).unwrap();
+    let agent = agent(&w);
+    let url = format!("{}{}", w.base(), damaged["path"].as_str().unwrap());
+    let (status, received) = tokio::task::spawn_blocking(move || {
+        let mut response = agent.post(&url).send_empty().unwrap();
+        let mut body = Vec::new();
+        let read = std::io::Read::read_to_end(&mut response.body_mut().as_reader(), &mut body);
+        (response.status().as_u16(), read.map(|_| body.len()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        status, 200,
+        "the link served; the failure comes while sending"
+    );
+    assert!(
+        received.is_err(),
+        "the body breaks off instead of ending short: {received:?}"
+    );
+    // Durable before the body broke off.
+    let failed: Vec<_> = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "export.download" && e.outcome == custos_audit::Outcome::Failed)
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "a broken-off download is audited as failed"
+    );
+    assert!(failed[0].detail.as_deref().unwrap().contains("broken off"));
+    assert_eq!(failed[0].case.as_deref(), Some(case.as_str()));
+
+    // The sweeper removes what can no longer serve: the expired link's
+    // package now, the others once their time is up.
+    let report = w.sweep(w.now()).await;
+    assert_eq!(report.links_closed, 1, "the one-hour link");
+    assert_eq!(kept(), 2, "the two-download link and the damaged one");
+    let report = w.sweep(w.now().plus_millis(48 * 3_600_000)).await;
+    assert_eq!(report.links_closed, 2);
+    assert_eq!(kept(), 0);
+    assert_eq!(
+        w.sweep(w.now().plus_millis(96 * 3_600_000))
+            .await
+            .links_closed,
+        0
+    );
+    let removals = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "export-link.remove")
+        .count();
+    assert_eq!(removals, 3);
+    let listed = w
+        .call(
+            "GET",
+            &format!("/api/v1/cases/{case}/export-links"),
+            Some(&tr),
+            None,
+            &[],
+        )
+        .await
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 4);
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| !l["removed_at"].is_null()));
+}

@@ -2120,3 +2120,143 @@ async fn an_export_is_asked_for_approved_by_a_colleague_and_then_made_from_the_c
     );
     assert!(!page.body.contains(&format!("id=\"make-{request_id}\"")));
 }
+
+/// The case page keeps a package for a download link: the link is shown
+/// once, the recipient opens it without an account (looking downloads
+/// nothing), downloads with the button, and the reviewer sees it counted
+/// and revokes it; the recipient's page then says so.
+#[tokio::test]
+async fn an_export_link_is_made_on_the_case_page_used_by_the_recipient_and_revoked() {
+    let w = world().await;
+    let r = w.one_recording("cam-k", 20).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let tr = w.sign_in(&rita).await;
+    let case = open_case(&w, &tr, "export by link").await;
+    let hold = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&tr),
+            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
+            &[],
+        )
+        .await;
+    assert_eq!(hold.status, 201);
+    let here = format!("/cases/{case}");
+    let mut b = Browser::new(&w, "de");
+    assert_eq!(b.sign_in(&w, &rita).await.status, 303);
+    let page = b.get(&here).await;
+    assert!(page.body.contains("name=\"delivery\" value=\"link\""));
+    assert!(!page.body.contains("id=\"export-links\""), "no links yet");
+    let csrf = Browser::csrf(&page);
+    let passphrase = {
+        let at = page.body.find("id=\"export-passphrase\">").unwrap() + 23;
+        page.body[at..at + page.body[at..].find('<').unwrap()].to_owned()
+    };
+    let form = |hours: &'static str, downloads: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("purpose", "investigation".to_owned()),
+            ("recipient", "Staatsanwaltschaft Münster".to_owned()),
+            ("passphrase", passphrase.clone()),
+            ("age_recipient", String::new()),
+            ("delivery", "link".to_owned()),
+            ("link_hours", hours.to_owned()),
+            ("link_downloads", downloads.to_owned()),
+        ]
+    };
+    let export = format!("{here}/export");
+    async fn post(b: &mut Browser, path: &str, fields: Vec<(&'static str, String)>) -> Page {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post(path, &fields).await
+    }
+    for (hours, downloads) in [
+        ("0", "3"),
+        ("9999", "3"),
+        ("24", "0"),
+        ("24", "eleven"),
+        ("", ""),
+    ] {
+        let refused = post(&mut b, &export, form(hours, downloads)).await;
+        assert_eq!(refused.status, 400, "{hours} {downloads}");
+        assert!(
+            refused.body.contains("data-error=\"error-bad-link\""),
+            "{}",
+            refused.body
+        );
+    }
+    let made = post(&mut b, &export, form("24", "1")).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let unescaped = made.body.replace("&#x2f;", "/");
+    let url = {
+        let at = unescaped.find("id=\"link-url\">").unwrap() + 14;
+        unescaped[at..at + unescaped[at..].find('<').unwrap()].to_owned()
+    };
+    let page_path = url.strip_prefix(&w.base()).unwrap().to_owned();
+    assert!(page_path.starts_with("/download/"), "{url}");
+    assert!(unescaped.contains(&format!("id=\"link-passphrase\">{passphrase}<")));
+    assert!(made.body.contains("Download-Link erstellt"), "in German");
+
+    // The recipient, with no account: the page first, then the button.
+    let mut recipient = Browser::new(&w, "nl");
+    let landing = recipient.get(&page_path).await;
+    assert_eq!(landing.status, 200);
+    assert!(landing.body.contains("Bewijspakket"), "{}", landing.body);
+    let action = {
+        let body = landing.body.replace("&#x2f;", "/");
+        let at = body.find("<form method=\"post\" action=\"").unwrap() + 28;
+        body[at..at + body[at..].find('"').unwrap()].to_owned()
+    };
+    assert!(action.starts_with("/api/v1/downloads/"), "{action}");
+    let package = recipient.post(&action, &[]).await;
+    assert_eq!(package.status, 200);
+    let tar = open_package(&package.raw, &passphrase);
+    let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
+    assert!(custos_export::verify::verify(&contents, &Default::default()).ok());
+    // One download allowed: the page now says it is used up.
+    let used = recipient.get(&page_path).await;
+    assert_eq!(used.status, 410);
+    assert!(used.body.contains("data-state=\"used-up\""));
+
+    // The reviewer sees it counted and revokes it; the page says revoked.
+    let page = b.get(&here).await;
+    assert_eq!(data_values(&page, "export-link").len(), 1);
+    assert!(page.body.contains("1 / 1"), "{}", page.body);
+    let link_id = data_values(&page, "export-link").remove(0);
+    let revoked = b
+        .post(
+            &format!("/export-links/{link_id}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status, 303);
+    let page = b.get(&here).await;
+    assert!(page.body.contains(&format!(
+        "data-export-link=\"{link_id}\" data-state=\"revoked\""
+    )));
+    assert!(!page
+        .body
+        .contains(&format!("/export-links/{link_id}/revoke")));
+    let gone = recipient.get(&page_path).await;
+    assert_eq!(gone.status, 410);
+    assert!(gone.body.contains("data-state=\"revoked\""));
+    let forged = b
+        .post(
+            &format!("/export-links/{link_id}/revoke"),
+            &[("csrf", "forged")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    let entries = audit_actions(&w).await;
+    let count = |action: &str, outcome: &str| {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && e["outcome"] == outcome)
+            .count()
+    };
+    assert_eq!(count("export-link.create", "ok"), 1);
+    assert_eq!(count("export.download", "ok"), 1);
+    assert_eq!(count("export-link.revoke", "ok"), 1);
+    assert_eq!(count("export.create", "refused"), 5);
+}

@@ -147,6 +147,27 @@ async fn case_page(
     } else {
         Vec::new()
     };
+    let now = (d.clock)();
+    let links: Vec<Value> = if person.may(d, Action::ExportFootage) {
+        match custos_server::links::links_for_case(d, &person.who, &case.case_id).await {
+            Ok(list) => list
+                .iter()
+                .map(|l| {
+                    let closed = l.closed(now);
+                    minijinja::context! {
+                        ..Value::from_serialize(l),
+                        ..minijinja::context! {
+                            state => closed.map(|c| c.as_str()).unwrap_or("serving"),
+                            may_revoke => l.revoked_at.is_none() && l.removed_at.is_none(),
+                        }
+                    }
+                })
+                .collect(),
+            Err(e) => return person.error(d, e),
+        }
+    } else {
+        Vec::new()
+    };
     let rows: Vec<Value> = holds
         .iter()
         .map(|h| {
@@ -177,6 +198,11 @@ async fn case_page(
                 may_export => may_export,
                 four_eyes_exports => four_eyes_exports,
                 export_requests => requests,
+                export_links => links,
+                link_max_hours => d.policy().export_link_max_millis / 3_600_000,
+                link_hours => (d.policy().export_link_max_millis / 3_600_000).min(72),
+                max_downloads => custos_server::export::MAX_LINK_DOWNLOADS,
+                default_downloads => custos_server::export::DEFAULT_LINK_DOWNLOADS,
                 secured => secured,
                 purposes => d.policy().purposes,
                 // Made for this page only; it goes with the form, so the
@@ -343,15 +369,21 @@ pub struct ExportForm {
     age_recipient: String,
     passphrase: String,
     request_id: String,
+    /// `download` (default) or `link`.
+    delivery: String,
+    link_hours: String,
+    link_downloads: String,
 }
 
-/// The export: the browser downloads the package as it is made. With an
-/// age key given, the package is for that key only; otherwise for the
-/// passphrase the page showed.
+/// The export: the browser downloads the package as it is made, or it is
+/// kept for a download link the next page shows once. With an age key
+/// given, the package is for that key only; otherwise for the passphrase
+/// the page showed.
 pub async fn export(
     State(d): State<Arc<Deployment>>,
     person: Person,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     form: Result<Form<ExportForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = match person.posted(form, |f| &f.csrf) {
@@ -369,6 +401,11 @@ pub async fn export(
         // The report in the reviewer's language and the deployment's zone.
         language: Some(person.lang.code().to_owned()),
         time_zone: Some(person.config.time_zone_name.clone()),
+        link: (form.delivery == "link").then(|| custos_server::export::NewLink {
+            // Unparsable numbers become 0, which the export refuses as bad-link.
+            valid_hours: form.link_hours.trim().parse().unwrap_or(0),
+            max_downloads: Some(form.link_downloads.trim().parse().unwrap_or(0)),
+        }),
     };
     let prepared = match custos_server::export::prepare(&d, &person.who, &id, request).await {
         Ok(p) => p,
@@ -385,8 +422,50 @@ pub async fn export(
         }
         Err(e) => return person.error(&d, e),
     };
-    match custos_server::export::respond(d.clone(), prepared) {
-        Ok(r) => r,
+    if form.delivery != "link" {
+        return match custos_server::export::respond(d.clone(), prepared) {
+            Ok(r) => r,
+            Err(e) => person.error(&d, e),
+        };
+    }
+    let created = match custos_server::links::keep_for_link(d.clone(), &person.who, prepared).await
+    {
+        Ok(c) => c,
+        Err(e) => return person.error(&d, e),
+    };
+    // The address as this browser reached the server, which is the one
+    // to give out (Custos serves HTTPS only).
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    render::page(
+        StatusCode::CREATED,
+        "link.html",
+        with_base(
+            person.base(&d, &format!("/cases/{}", url_encode(&id))),
+            minijinja::context! {
+                case_id => id.clone(),
+                url => format!("https://{host}{}", created.page),
+                link => Value::from_serialize(&created.link),
+                passphrase => form.age_recipient.trim().is_empty().then(|| form.passphrase.clone()),
+            },
+        ),
+    )
+}
+
+/// A download link revoked, then back to its case.
+pub async fn revoke_link(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if let Err(answer) = person.posted(form, |f| &f.csrf) {
+        return answer;
+    }
+    match custos_server::links::revoke(&d, &person.who, &id).await {
+        Ok(l) => Redirect::to(&format!("/cases/{}", url_encode(&l.case_id))).into_response(),
         Err(e) => person.error(&d, e),
     }
 }

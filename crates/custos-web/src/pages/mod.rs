@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod cases;
+pub mod download;
 pub mod incidents;
 pub mod recordings;
 pub mod session;
