@@ -37,9 +37,20 @@ pub struct ExportArgs {
     /// one-time passphrase is made here and printed once.
     #[arg(long)]
     to: Option<String>,
-    /// The package file to write (must not exist yet).
+    /// The package file to write (must not exist yet) …
+    #[arg(
+        long,
+        required_unless_present = "link_hours",
+        conflicts_with = "link_hours"
+    )]
+    out: Option<PathBuf>,
+    /// … or keep the package on the server for a download link that
+    /// serves this many hours (printed once, for the recipient).
     #[arg(long)]
-    out: PathBuf,
+    link_hours: Option<u32>,
+    /// Downloads the link allows (1–10; default 3).
+    #[arg(long)]
+    link_downloads: Option<u32>,
     /// The chain-of-custody report's language.
     #[arg(long, default_value = "en", value_parser = ["nl", "de", "en"])]
     language: String,
@@ -65,6 +76,18 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         .http_status_as_error(false)
         .build()
         .into();
+    if args.link_downloads.is_some() && args.link_hours.is_none() {
+        bail!("--link-downloads goes with --link-hours (a download link), not with --out");
+    }
+    // The file first: an export the server made and audited must not
+    // then fail for want of a place to put it.
+    let mut file = match &args.out {
+        Some(out) => Some(
+            std::fs::File::create_new(out)
+                .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?,
+        ),
+        None => None,
+    };
     let passphrase = args
         .to
         .is_none()
@@ -78,6 +101,12 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     if !args.recordings.is_empty() {
         body["recordings"] = serde_json::json!(args.recordings);
     }
+    if let Some(hours) = args.link_hours {
+        body["link"] = serde_json::json!({"valid_hours": hours});
+        if let Some(n) = args.link_downloads {
+            body["link"]["max_downloads"] = serde_json::json!(n);
+        }
+    }
     match (&args.to, &passphrase) {
         (Some(key), _) => body["age_recipient"] = serde_json::json!(key),
         (None, Some(p)) => body["passphrase"] = serde_json::json!(p.as_str()),
@@ -88,32 +117,64 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         args.server.trim_end_matches('/'),
         args.case
     );
-    let mut response = agent
+    let sent = agent
         .post(&url)
         .header("authorization", &format!("Bearer {}", args.token))
         .send_json(&body)
-        .with_context(|| format!("POST {url}"))?;
+        .with_context(|| format!("POST {url}"));
+    let forget = || {
+        if let Some(out) = &args.out {
+            let _ = std::fs::remove_file(out);
+        }
+    };
+    let mut response = sent.inspect_err(|_| forget())?;
     // The JSON body held the passphrase; it is gone with it.
     drop(body);
-    if response.status() != 200 {
+    let expected = if args.link_hours.is_some() { 201 } else { 200 };
+    if response.status() != expected {
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let message = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
             .unwrap_or(text);
+        forget();
         bail!(
             "the server refused the export ({}): {message}",
             response.status()
         );
     }
+    let (Some(out), Some(file)) = (&args.out, file.as_mut()) else {
+        let link: serde_json::Value = response
+            .body_mut()
+            .read_json()
+            .context("the server's answer about the link")?;
+        let field = |name: &str| link[name].as_str().map(str::to_owned).unwrap_or_default();
+        println!(
+            "Download link (shown only now): {}{}",
+            args.server.trim_end_matches('/'),
+            field("page")
+        );
+        println!(
+            "Export {}, {} bytes, SHA-256 {}, encrypted with age.",
+            field("export_id"),
+            link["size"],
+            field("package_sha256")
+        );
+        println!(
+            "It serves until {} for {} download(s); revoke it with POST /api/v1/export-links/{}/revoke.",
+            field("expires_at"),
+            link["max_downloads"],
+            field("link_id")
+        );
+        print_opening(&args, passphrase.as_deref().map(String::as_str), "FILE");
+        return Ok(ExitCode::SUCCESS);
+    };
     let export_id = response
         .headers()
         .get("custos-export-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("?")
         .to_owned();
-    let mut file = std::fs::File::create_new(&args.out)
-        .with_context(|| format!("creating {} (it must not exist yet)", args.out.display()))?;
     let progress = indicatif::ProgressBar::new_spinner().with_style(
         indicatif::ProgressStyle::with_template("{spinner} {bytes} written ({bytes_per_sec})")
             .expect("template"),
@@ -134,30 +195,35 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     })();
     progress.finish_and_clear();
     if let Err(e) = copied.and_then(|()| Ok(file.sync_all()?)) {
-        let _ = std::fs::remove_file(&args.out);
+        let _ = std::fs::remove_file(out);
         bail!("the package did not arrive whole ({e:#}); nothing was kept");
     }
     println!(
         "Package {} ({total} bytes), export {export_id}, encrypted with age.",
-        args.out.display()
+        out.display()
     );
+    print_opening(
+        &args,
+        passphrase.as_deref().map(String::as_str),
+        &out.display().to_string(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How the recipient opens and checks the package (`file` as they have it).
+fn print_opening(args: &ExportArgs, passphrase: Option<&str>, file: &str) {
     match passphrase {
         Some(p) => {
-            println!("One-time passphrase (shown only now): {}", p.as_str());
+            println!("One-time passphrase (shown only now): {p}");
             println!(
                 "Hand it to the recipient another way than the package (in person, by phone)."
             );
-            println!(
-                "They open it with: age -d -o package.tar {} && tar xf package.tar",
-                args.out.display()
-            );
+            println!("They open it with: age -d -o package.tar {file} && tar xf package.tar");
         }
         None => println!(
-            "Only the holder of the key for {} can open it: age -d -i KEY -o package.tar {}",
+            "Only the holder of the key for {} can open it: age -d -i KEY -o package.tar {file}",
             args.to.as_deref().unwrap_or_default(),
-            args.out.display()
         ),
     }
-    println!("Check it with: custos verify {}", args.out.display());
-    Ok(ExitCode::SUCCESS)
+    println!("Check it with: custos verify {file}");
 }

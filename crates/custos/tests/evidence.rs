@@ -2139,3 +2139,215 @@ async fn an_export_link_serves_until_it_expires_is_used_up_or_revoked_and_every_
         .iter()
         .all(|l| !l["removed_at"].is_null()));
 }
+
+/// `custos export` for scripts: a package to a file, or a download link;
+/// refusals are the server's words, and no file is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_command_writes_a_package_or_makes_a_link_and_refusals_leave_nothing() {
+    let w = world().await;
+    let cam = w.camera("cam-c", 1, true).await;
+    w.offload(&cam).await;
+    let recording = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let tr = w.sign_in(&rita).await;
+    let case = open_case(&w, &tr, "incident").await;
+    let hold = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&tr),
+            Some(serde_json::json!({"recording_id": recording.recording_id, "reason": "x"})),
+            &[],
+        )
+        .await;
+    assert_eq!(hold.status, 201);
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = tmp.path().join("server.pem");
+    std::fs::write(&cert, &w.server.certificate_pem).unwrap();
+    let (base, token) = (w.base(), tr.clone());
+    let export = move |extra: Vec<String>| {
+        let (cert, base, token, case) = (cert.clone(), base.clone(), token.clone(), case.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+                    .arg("export")
+                    .args(["--server", &base, "--case", &case, "--for", "OM Rotterdam"])
+                    .arg("--server-cert")
+                    .arg(&cert)
+                    .env("CUSTOS_TOKEN", &token)
+                    .args(extra)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap();
+                (
+                    out.status.code().unwrap_or(-1),
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let passphrase_in = |stdout: &str| {
+        let marker = "One-time passphrase (shown only now): ";
+        let at = stdout.find(marker).unwrap() + marker.len();
+        stdout[at..at + stdout[at..].find('\n').unwrap()].to_owned()
+    };
+    let file = tmp.path().join("package.tar.age");
+    let s = |v: &str| v.to_owned();
+    let path = file.to_str().unwrap().to_owned();
+
+    // A package to a file, opened with the passphrase printed once.
+    let (code, stdout, stderr) = export(vec![
+        s("--purpose"),
+        s("investigation"),
+        s("--out"),
+        path.clone(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let passphrase = passphrase_in(&stdout);
+    let package = std::fs::read(&file).unwrap();
+    let tar = open_package(&package, &passphrase);
+    let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
+    assert!(custos_export::verify::verify(&contents, &Default::default()).ok());
+
+    // An existing file is never overwritten, and the server is not asked.
+    let exports_before = audit(&w)
+        .await
+        .iter()
+        .filter(|e| e.action == "export.create")
+        .count();
+    let (code, _, stderr) = export(vec![
+        s("--purpose"),
+        s("investigation"),
+        s("--out"),
+        path.clone(),
+    ])
+    .await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("must not exist yet"), "{stderr}");
+    assert_eq!(std::fs::read(&file).unwrap(), package);
+    assert_eq!(
+        audit(&w)
+            .await
+            .iter()
+            .filter(|e| e.action == "export.create")
+            .count(),
+        exports_before
+    );
+
+    // Refusals: the server's reason, and no file left behind.
+    let other = tmp
+        .path()
+        .join("other.tar.age")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for (extra, words) in [
+        (
+            vec![s("--purpose"), s("curiosity"), s("--out"), other.clone()],
+            "not on this deployment's list",
+        ),
+        (
+            vec![
+                s("--purpose"),
+                s("investigation"),
+                s("--to"),
+                s("age1nonsense"),
+                s("--out"),
+                other.clone(),
+            ],
+            "age public key",
+        ),
+        (
+            vec![
+                s("--purpose"),
+                s("investigation"),
+                s("--link-hours"),
+                s("100000"),
+            ],
+            "download link is valid from 1 to 168 hours",
+        ),
+    ] {
+        let (code, stdout, stderr) = export(extra.clone()).await;
+        assert_ne!(code, 0, "{extra:?}: {stdout}");
+        assert!(stderr.contains("the server refused the export"), "{stderr}");
+        assert!(stderr.contains(words), "{extra:?}: {stderr}");
+        assert!(!std::path::Path::new(&other).exists());
+    }
+    // Arguments that do not go together are refused before anything happens.
+    let (code, _, stderr) = export(vec![
+        s("--purpose"),
+        s("investigation"),
+        s("--out"),
+        other.clone(),
+        s("--link-downloads"),
+        s("2"),
+    ])
+    .await;
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("--link-downloads goes with --link-hours"),
+        "{stderr}"
+    );
+    assert!(!std::path::Path::new(&other).exists());
+    for extra in [
+        vec![s("--purpose"), s("investigation")],
+        vec![
+            s("--purpose"),
+            s("investigation"),
+            s("--out"),
+            other.clone(),
+            s("--link-hours"),
+            s("24"),
+        ],
+    ] {
+        let (code, _, stderr) = export(extra.clone()).await;
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains("Usage: custos export"), "{stderr}");
+        assert!(!std::path::Path::new(&other).exists());
+    }
+
+    // A download link, printed once; it serves the package.
+    let (code, stdout, stderr) = export(vec![
+        s("--purpose"),
+        s("investigation"),
+        s("--link-hours"),
+        s("24"),
+        s("--link-downloads"),
+        s("1"),
+    ])
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let url = {
+        let at = stdout.find("Download link (shown only now): ").unwrap() + 32;
+        stdout[at..at + stdout[at..].find('\n').unwrap()].to_owned()
+    };
+    let token = url
+        .strip_prefix(&format!("{}/download/", w.base()))
+        .unwrap_or_else(|| panic!("{url}"))
+        .to_owned();
+    let passphrase = passphrase_in(&stdout);
+    let fetched = w
+        .call(
+            "POST",
+            &format!("/api/v1/downloads/{token}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(fetched.status, 200);
+    let tar = open_package(&fetched.body, &passphrase);
+    let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
+    assert!(custos_export::verify::verify(&contents, &Default::default()).ok());
+}
