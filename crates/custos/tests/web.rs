@@ -1898,6 +1898,20 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     let seen: serde_json::Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(seen["ok"], true, "{seen}");
+    // The export link made in the browser, and used by a recipient in another.
+    assert_eq!(seen["link_path"], "/download/TOKEN");
+    assert_eq!(seen["link_passphrase"].as_str().unwrap().len(), 29);
+    assert_eq!(seen["landing_title"], "Bewijspakket");
+    assert_eq!(seen["downloaded_sha256_matches"], true);
+    assert_eq!(seen["downloaded_is_age"], true);
+    assert_eq!(seen["downloads_left"], "1");
+    assert!(
+        seen["downloaded_name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-ID.tar.age"),
+        "{seen}"
+    );
     assert_eq!(seen["rita_redirected_to"], "/login");
     assert_eq!(seen["after_sign_in"], "/recordings");
     assert_eq!(seen["rows"], 1);

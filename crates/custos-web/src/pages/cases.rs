@@ -384,6 +384,7 @@ pub async fn export(
     person: Person,
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
     form: Result<Form<ExportForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = match person.posted(form, |f| &f.csrf) {
@@ -434,11 +435,14 @@ pub async fn export(
         Err(e) => return person.error(&d, e),
     };
     // The address as this browser reached the server, which is the one
-    // to give out (Custos serves HTTPS only).
+    // to give out (Custos serves HTTPS only): HTTP/1.1's Host header, or
+    // HTTP/2's authority.
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
     render::page(
         StatusCode::CREATED,
         "link.html",

@@ -106,6 +106,38 @@ try {
   seen.hold_states = await page.locator('td[data-state]').evaluateAll((cells) => cells.map((c) => c.dataset.state));
   await shot(page, 'case-de');
 
+  // An export for the police, kept for a download link (the form, then the
+  // link page shown once).
+  await page.fill('#export-recipient', 'Polizei Bocholt, Az. 2026-17');
+  await page.check('#delivery-link');
+  await page.fill('#link-hours', '48');
+  await page.fill('#link-downloads', '2');
+  await shot(page, 'export-form-de');
+  // Sent from the keyboard, as the administrator's form below is.
+  await page.focus('#export button[type=submit]');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  const linkUrl = (await page.locator('#link-url').textContent()).trim();
+  seen.link_passphrase = (await page.locator('#link-passphrase').textContent()).trim();
+  seen.link_path = new URL(linkUrl).pathname.replace(/[0-9a-f]{64}$/, 'TOKEN');
+  await shot(page, 'export-link-de');
+
+  // The recipient, with no account, in Dutch: the page, then the button.
+  const recipientContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'nl-NL', acceptDownloads: true, viewport: { width: 1280, height: 800 } });
+  const recipient = await recipientContext.newPage();
+  await recipient.goto(linkUrl);
+  seen.landing_title = (await recipient.locator('h1').textContent()).trim();
+  const shown = (await recipient.locator('#download-sha256').textContent()).trim();
+  await shot(recipient, 'download-nl');
+  const [download] = await Promise.all([recipient.waitForEvent('download'), recipient.click('#download button')]);
+  const bytes = await (await import('node:fs/promises')).readFile(await download.path());
+  const { createHash } = await import('node:crypto');
+  seen.downloaded_sha256_matches = createHash('sha256').update(bytes).digest('hex') === shown;
+  seen.downloaded_is_age = bytes.subarray(0, 21).toString() === 'age-encryption.org/v1';
+  seen.downloaded_name = download.suggestedFilename().replace(/-[0-9a-f-]{36}\.tar\.age$/, '-ID.tar.age');
+  await recipient.reload();
+  seen.downloads_left = (await recipient.locator('#download-left').textContent()).trim();
+  await recipientContext.close();
+
   // An administrator: no footage, no play button, 403 on the video itself.
   const adminContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-GB' });
   const admin = await signIn(adminContext, env.ADMIN, env.ADMIN_PASSWORD, env.ADMIN_CODE);
