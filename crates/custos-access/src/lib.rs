@@ -77,10 +77,13 @@ pub enum Action {
     /// Make an evidence export package of a case's recordings (decrypted
     /// footage leaves the server, encrypted to its recipient).
     ExportFootage,
+    /// Take in a data subject's access request (who asked, how their
+    /// identity was checked), extend its deadline, search for their footage.
+    HandleSubjectRequests,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Self::ListRecordings,
         Self::AccessFootage,
         Self::ListIncidents,
@@ -97,6 +100,7 @@ impl Action {
         Self::ReadSettings,
         Self::ManageSettings,
         Self::ExportFootage,
+        Self::HandleSubjectRequests,
     ];
 
     /// Footage and what is derived from it needs a purpose and a case.
@@ -180,6 +184,8 @@ pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Deni
         (Admin, ManageSettings) => Ok(Scope::All),
         // Those who may see footage for a case may hand it on for that case.
         (Reviewer | PrivacyOfficer, ExportFootage) => Ok(Scope::All),
+        // Requesters' identities and requests are the privacy officer's (GDPR art. 38–39).
+        (PrivacyOfficer, HandleSubjectRequests) => Ok(Scope::All),
         _ => Err(Denied),
     }
 }

@@ -31,6 +31,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("holds", "hold_id"),
     ("export_requests", "request_id"),
     ("export_links", "link_id"),
+    ("subject_requests", "case_id"),
     ("settings", "key"),
     ("leases", "name"),
 ];

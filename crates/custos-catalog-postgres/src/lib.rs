@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/0005_export_requests.sql")),
     (6, include_str!("../migrations/0006_export_links.sql")),
+    (7, include_str!("../migrations/0007_subject_requests.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -1137,6 +1138,101 @@ impl Catalog for PostgresCatalog {
                 id: request_id.to_string(),
             });
         }
+        Ok(())
+    }
+
+    async fn open_subject_request(&self, c: &Case, x: &SubjectRequest) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO cases (case_id, kind, reference, label, opened_by, opened_at, due_at, closed_by, closed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&c.case_id)
+        .bind(&c.kind)
+        .bind(&c.reference)
+        .bind(&c.label)
+        .bind(&c.opened_by)
+        .bind(ms(c.opened_at))
+        .bind(c.due_at.map(ms))
+        .bind(&c.closed_by)
+        .bind(c.closed_at.map(ms))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, "case", c.case_id.clone()))?;
+        sqlx::query(
+            "INSERT INTO subject_requests (case_id, requester, contact, identity_check, description, \
+             window_from, window_to, place_lat_e7, place_lon_e7, place_radius_m, received_at, \
+             extension_reason, extended_by, extended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&x.case_id)
+        .bind(&x.requester)
+        .bind(&x.contact)
+        .bind(&x.identity_check)
+        .bind(&x.description)
+        .bind(ms(x.window_from))
+        .bind(ms(x.window_to))
+        .bind(x.place.map(|p| p.lat_e7))
+        .bind(x.place.map(|p| p.lon_e7))
+        .bind(x.place.map(|p| i64::from(p.radius_m)))
+        .bind(ms(x.received_at))
+        .bind(&x.extension_reason)
+        .bind(&x.extended_by)
+        .bind(x.extended_at.map(ms))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, "subject request", x.case_id.clone()))?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn subject_request(&self, case_id: &str) -> Result<Option<SubjectRequest>> {
+        let row = sqlx::query("SELECT * FROM subject_requests WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref()
+            .map(|r| rows::subject_request(&Columns(r)))
+            .transpose()
+    }
+
+    async fn extend_subject_request(
+        &self,
+        case_id: &str,
+        due_at: UtcMillis,
+        reason: &str,
+        by: &str,
+        at: UtcMillis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let moved = sqlx::query(
+            "UPDATE cases SET due_at = $1 WHERE case_id = $2 AND closed_at IS NULL \
+             AND EXISTS (SELECT 1 FROM subject_requests s WHERE s.case_id = cases.case_id)",
+        )
+        .bind(ms(due_at))
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if moved.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "open subject access request",
+                id: case_id.to_owned(),
+            });
+        }
+        sqlx::query(
+            "UPDATE subject_requests SET extension_reason = $1, extended_by = $2, extended_at = $3 \
+             WHERE case_id = $4",
+        )
+        .bind(reason)
+        .bind(by)
+        .bind(ms(at))
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
         Ok(())
     }
 

@@ -6,7 +6,9 @@
 
 use custos_catalog::Catalog;
 use custos_catalog_postgres::PostgresCatalog;
-use custos_catalog_story::{audit_search_story, export_story, search_story, story};
+use custos_catalog_story::{
+    audit_search_story, export_story, search_story, story, subject_request_story,
+};
 
 fn url() -> String {
     std::env::var("CUSTOS_TEST_POSTGRES")
@@ -57,4 +59,9 @@ async fn postgres_audit_search_story() {
 #[tokio::test]
 async fn postgres_export_story() {
     export_story(&fresh("exports").await).await;
+}
+
+#[tokio::test]
+async fn postgres_subject_request_story() {
+    subject_request_story(&fresh("subjects").await).await;
 }

@@ -1,7 +1,9 @@
 //! The shared catalog stories (`custos-catalog-story`) on SQLite.
 
 use custos_catalog::Catalog;
-use custos_catalog_story::{audit_search_story, export_story, search_story, story};
+use custos_catalog_story::{
+    audit_search_story, export_story, search_story, story, subject_request_story,
+};
 
 #[tokio::test]
 async fn sqlite_audit_search_story() {
@@ -44,4 +46,13 @@ async fn sqlite_export_story() {
         .await
         .unwrap();
     export_story(&catalog).await;
+}
+
+#[tokio::test]
+async fn sqlite_subject_request_story() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
+        .await
+        .unwrap();
+    subject_request_story(&catalog).await;
 }

@@ -169,6 +169,41 @@ pub struct ExportRequest {
     pub used_at: Option<UtcMillis>,
 }
 
+/// Where a data subject says they were filmed: a point and a radius.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// Degrees × 10^7, as manifests' GPS points.
+    pub lat_e7: i64,
+    pub lon_e7: i64,
+    pub radius_m: u32,
+}
+
+/// A data subject's access request (GDPR art. 15), the intake of a case of
+/// kind `subject-access-request`: who asked, how their identity was
+/// checked, and what they describe. Personal data of the requester: shown
+/// to the privacy officer only, never written to logs or the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubjectRequest {
+    pub case_id: String,
+    pub requester: String,
+    /// How to reach them (an address, an e-mail), if given.
+    pub contact: Option<String>,
+    /// How their identity was verified (e.g. "passport shown at the desk").
+    pub identity_check: String,
+    /// What they describe: the situation, their clothing, …
+    pub description: String,
+    /// When they say they were filmed.
+    pub window_from: UtcMillis,
+    pub window_to: UtcMillis,
+    pub place: Option<Place>,
+    /// When the request reached the city (the month runs from here).
+    pub received_at: UtcMillis,
+    /// Art. 12(3): up to two more months, with a reason given to the requester.
+    pub extension_reason: Option<String>,
+    pub extended_by: Option<String>,
+    pub extended_at: Option<UtcMillis>,
+}
+
 /// A download link for an export package kept, encrypted to its recipient,
 /// in the blob store: whoever holds the link's token may fetch the package
 /// until it expires, is used up or is revoked. The token itself is never
@@ -549,6 +584,20 @@ pub trait Catalog: Send + Sync {
     /// Spends an approval; `NotFound` unless approved and not yet used, so
     /// two exports can never share one.
     async fn use_export_request(&self, request_id: Uuid, at: UtcMillis) -> Result<()>;
+
+    /// Opens the request's case and records the request, in one transaction.
+    async fn open_subject_request(&self, case: &Case, request: &SubjectRequest) -> Result<()>;
+    async fn subject_request(&self, case_id: &str) -> Result<Option<SubjectRequest>>;
+    /// Moves the case's deadline to `due_at` with a reason, in one
+    /// transaction; `NotFound` unless the request exists and is open.
+    async fn extend_subject_request(
+        &self,
+        case_id: &str,
+        due_at: UtcMillis,
+        reason: &str,
+        by: &str,
+        at: UtcMillis,
+    ) -> Result<()>;
 
     async fn add_export_link(&self, link: &ExportLink) -> Result<()>;
     async fn export_link(&self, link_id: Uuid) -> Result<Option<ExportLink>>;

@@ -187,6 +187,36 @@ pub fn export_request_recordings(r: &ExportRequest) -> String {
     serde_json::to_string(&r.recordings).expect("UUIDs serialize")
 }
 
+pub fn subject_request(r: &impl SqlRow) -> Result<SubjectRequest> {
+    let place = match (
+        r.opt_int("place_lat_e7")?,
+        r.opt_int("place_lon_e7")?,
+        r.opt_int("place_radius_m")?,
+    ) {
+        (Some(lat_e7), Some(lon_e7), Some(radius)) => Some(Place {
+            lat_e7,
+            lon_e7,
+            radius_m: u32::try_from(radius).map_err(|_| corrupt("place radius"))?,
+        }),
+        (None, None, None) => None,
+        _ => return Err(corrupt("subject request place")),
+    };
+    Ok(SubjectRequest {
+        case_id: r.text("case_id")?,
+        requester: r.text("requester")?,
+        contact: r.opt_text("contact")?,
+        identity_check: r.text("identity_check")?,
+        description: r.text("description")?,
+        window_from: at(r, "window_from")?,
+        window_to: at(r, "window_to")?,
+        place,
+        received_at: at(r, "received_at")?,
+        extension_reason: r.opt_text("extension_reason")?,
+        extended_by: r.opt_text("extended_by")?,
+        extended_at: opt_time(r, "extended_at")?,
+    })
+}
+
 pub fn export_link(r: &impl SqlRow) -> Result<ExportLink> {
     let count = |column: &str| -> Result<u32> {
         u32::try_from(r.int(column)?).map_err(|_| corrupt("export link count"))
