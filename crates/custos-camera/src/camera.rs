@@ -369,7 +369,13 @@ impl<D: FrontDisplay> Camera<D> {
             if let Some(rec) = &mut self.recording {
                 if self.last_gps_us.is_none_or(|t| now - t >= GPS_INTERVAL_US) {
                     self.last_gps_us = Some(now);
-                    rec.add_gps(simulated_fix(now, self.first_frame_us.unwrap_or(now)));
+                    rec.add_gps(simulated_fix(
+                        now,
+                        self.first_frame_us.unwrap_or(now),
+                        self.config
+                            .simulated_gps_start
+                            .unwrap_or(SIMULATED_GPS_START),
+                    ));
                 }
             }
         }
@@ -464,14 +470,17 @@ impl<D: FrontDisplay> Camera<D> {
     }
 }
 
-/// A walking officer south of the Maas: a fix every five seconds.
-fn simulated_fix(now_us: i64, origin_us: i64) -> GpsPoint {
+/// Where a synthetic camera's walk starts unless configured: south of the Maas.
+const SIMULATED_GPS_START: [i64; 2] = [518_850_000, 44_930_000];
+
+/// A walking officer: a fix every five seconds.
+fn simulated_fix(now_us: i64, origin_us: i64, start: [i64; 2]) -> GpsPoint {
     let seconds = (now_us - origin_us).max(0) / 1_000_000;
     GpsPoint {
         at: UtcMillis::from_millis(now_us / 1000).unwrap_or(to_millis(0)),
         // ~1.3 m/s east, a little north: 1e-7 degree is about 1 cm.
-        lat_e7: 518_850_000 + seconds * 30,
-        lon_e7: 44_930_000 + seconds * 190,
+        lat_e7: start[0] + seconds * 30,
+        lon_e7: start[1] + seconds * 190,
         accuracy_m: 5,
     }
 }

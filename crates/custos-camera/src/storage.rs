@@ -47,6 +47,10 @@ pub struct CameraConfig {
     pub display_triggers_recording: bool,
     /// Attach a simulated GPS track (synthetic cameras have no receiver).
     pub simulated_gps: bool,
+    /// Where the simulated track starts (degrees × 10^7, latitude then
+    /// longitude); default a street south of the Maas in Rotterdam.
+    #[serde(default)]
+    pub simulated_gps_start: Option<[i64; 2]>,
     /// The server's receipt key (Ed25519, hex), pinned at enrollment: the only
     /// key whose receipts can make the camera delete a recording.
     #[serde(default)]
@@ -62,6 +66,11 @@ impl CameraConfig {
         self.evidence_recipient
             .parse::<age::x25519::Recipient>()
             .map_err(|e| anyhow::anyhow!("evidence key `{}`: {e}", self.evidence_recipient))?;
+        if let Some([lat, lon]) = self.simulated_gps_start {
+            if lat.abs() > 900_000_000 || lon.abs() > 1_800_000_000 {
+                bail!("the simulated GPS start must be a point on Earth (degrees × 10^7)");
+            }
+        }
         if self.prerecord_seconds > 120 {
             bail!(
                 "pre-record is 0 to 120 seconds, not {}",

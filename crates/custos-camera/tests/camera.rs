@@ -48,6 +48,7 @@ fn rig(prerecord: u32, tweak: impl FnOnce(&mut CameraConfig)) -> Rig {
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: true,
+        simulated_gps_start: None,
         server_receipt_key: None,
     };
     tweak(&mut config);
@@ -556,6 +557,7 @@ fn damaged_camera_files_give_clear_errors() {
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: false,
+        simulated_gps_start: None,
         server_receipt_key: None,
     };
     assert!(CameraDir::new(rig._tmp.path().join("c2"))

@@ -57,6 +57,16 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/cases/{id}/export-links", get(get_export_links))
         .route("/api/v1/export-links/{id}/revoke", post(post_revoke_link))
         .route("/api/v1/downloads/{token}", post(post_download))
+        .route("/api/v1/subject-requests", post(post_subject_request))
+        .route("/api/v1/subject-requests/{id}", get(get_subject_request))
+        .route(
+            "/api/v1/subject-requests/{id}/extend",
+            post(post_extend_subject_request),
+        )
+        .route(
+            "/api/v1/subject-requests/{id}/search",
+            post(post_search_subject_request),
+        )
         .route("/api/v1/holds/{id}/approve", post(post_approve_hold))
         .route("/api/v1/holds/{id}/release", post(post_release_hold))
         .route("/api/v1/incidents", get(incidents))
@@ -1622,7 +1632,8 @@ pub async fn open_case(
         return Err(a.refused(d, refused, exists()).await);
     }
     let now = (d.clock)();
-    let due_at = (body.kind == "subject-access-request").then(|| one_month_after(now));
+    // Opened without an intake: a month from now (the intake sets it from receipt).
+    let due_at = (body.kind == crate::subject::KIND).then(|| crate::subject::months_after(now, 1));
     let case = custos_catalog::Case {
         case_id: case_id.clone(),
         kind: body.kind,
@@ -1666,22 +1677,6 @@ async fn post_case(
         .await?;
     let case = open_case(&d, &a, json_body(body)?).await?;
     Ok((StatusCode::CREATED, Json(case)))
-}
-
-/// A subject access request is due one calendar month after receipt (GDPR art. 12(3)).
-fn one_month_after(t: custos_format::UtcMillis) -> custos_format::UtcMillis {
-    let dt = t.to_offset_date_time();
-    let (year, month) = if dt.month() == time::Month::December {
-        (dt.year() + 1, time::Month::January)
-    } else {
-        (dt.year(), dt.month().next())
-    };
-    let last_day = time::util::days_in_month(month, year);
-    let date = time::Date::from_calendar_date(year, month, dt.day().min(last_day))
-        .expect("a valid day of that month");
-    let next = dt.replace_date(date);
-    custos_format::UtcMillis::from_millis((next.unix_timestamp_nanos() / 1_000_000) as i64)
-        .expect("within range")
 }
 
 trait CaseOnly {
@@ -1907,6 +1902,68 @@ async fn post_revoke_link(
     Path(id): Path<String>,
 ) -> Result<Json<custos_catalog::ExportLink>, ApiError> {
     Ok(Json(crate::links::revoke(&d, &a, &id).await?))
+}
+
+async fn post_subject_request(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    body: Result<Json<crate::subject::NewSubjectRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<crate::subject::SubjectRequestView>), ApiError> {
+    a.permit(
+        &d,
+        Action::HandleSubjectRequests,
+        "subject-request.open",
+        "subject-requests",
+    )
+    .await?;
+    let view = crate::subject::open(&d, &a, json_body(body)?).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn get_subject_request(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<crate::subject::SubjectRequestView>, ApiError> {
+    Ok(Json(crate::subject::get(&d, &a, &id).await?))
+}
+
+async fn post_extend_subject_request(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<crate::subject::Extension>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<crate::subject::SubjectRequestView>, ApiError> {
+    let object = format!("case:{}", id.escape_default());
+    a.permit(
+        &d,
+        Action::HandleSubjectRequests,
+        "subject-request.extend",
+        &object,
+    )
+    .await?;
+    Ok(Json(
+        crate::subject::extend(&d, &a, &id, json_body(body)?).await?,
+    ))
+}
+
+async fn post_search_subject_request(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<crate::subject::Search>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Vec<crate::subject::Candidate>>, ApiError> {
+    let object = format!("case:{}", id.escape_default());
+    a.permit(
+        &d,
+        Action::HandleSubjectRequests,
+        "subject-request.search",
+        &object,
+    )
+    .await?;
+    Ok(Json(
+        crate::subject::search(&d, &a, &id, json_body(body)?).await?,
+    ))
 }
 
 /// `POST /api/v1/downloads/{token}`: no session; the token is the key.

@@ -16,6 +16,7 @@ pub mod playback;
 pub mod retention;
 pub mod settings;
 pub mod storage;
+pub mod subject;
 pub mod tls;
 
 use std::net::SocketAddr;

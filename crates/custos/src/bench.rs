@@ -289,6 +289,7 @@ fn camera_pipeline(
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: false,
+        simulated_gps_start: None,
         server_receipt_key: None,
     };
     cam.init(&config)?;
@@ -467,6 +468,7 @@ fn camera_standby(prerecord: u32) -> Result<serde_json::Value> {
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: false,
+        simulated_gps_start: None,
         server_receipt_key: None,
     };
     cam.init(&config)?;

@@ -252,6 +252,7 @@ pub(crate) fn bench_camera(
         storage_capacity_bytes: None,
         display_triggers_recording: false,
         simulated_gps: false,
+        simulated_gps_start: None,
         server_receipt_key: None,
     })?;
     Ok(cam)

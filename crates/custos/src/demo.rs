@@ -283,6 +283,7 @@ fn demo(args: RunArgs) -> Result<ExitCode> {
             storage_capacity_bytes: None,
             display_triggers_recording: false,
             simulated_gps: true,
+            simulated_gps_start: None,
             server_receipt_key: Some(receipt_key.clone()),
         })?;
         runtime.block_on(admin.enroll_camera(c.device_id, &dir.verifying_key()?))?;

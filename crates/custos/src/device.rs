@@ -199,6 +199,7 @@ pub fn run(command: DeviceCommand) -> Result<ExitCode> {
                 storage_capacity_bytes: storage_capacity,
                 display_triggers_recording,
                 simulated_gps: !no_gps,
+                simulated_gps_start: None,
                 server_receipt_key: None,
             };
             let public = dir.init(&config)?;

@@ -2351,3 +2351,465 @@ async fn the_export_command_writes_a_package_or_makes_a_link_and_refusals_leave_
     let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
     assert!(custos_export::verify::verify(&contents, &Default::default()).ok());
 }
+
+/// A data subject's access request: taken in by the privacy officer (the
+/// requester's details never reach the audit log), due one calendar month
+/// after receipt and extendable by two with a reason; the search finds the
+/// recordings that overlap the window and pass the place (or cannot be
+/// placed), holds them so retention cannot destroy them, and leaves out
+/// the rest — which retention then deletes as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subject_access_request_is_taken_in_due_in_a_month_and_finds_footage_by_time_and_place() {
+    let w = world().await;
+    // Three cameras: one walking near the place, one 3 km away, one without GPS.
+    for (name, start) in [
+        ("cam-near", Some([519_220_000_i64, 44_790_000_i64])),
+        ("cam-far", Some([519_490_000, 44_790_000])),
+        ("cam-nogps", None),
+    ] {
+        let cam = w.camera(name, 0, true).await;
+        let mut config = cam.load_config().unwrap();
+        config.simulated_gps = start.is_some();
+        config.simulated_gps_start = start;
+        cam.save_config(&config).unwrap();
+        record_frames(&cam, 1, 30);
+        w.offload(&cam).await;
+    }
+    let recordings = w.server.deployment.catalog.recordings().await.unwrap();
+    let id_of = |device: &str| {
+        recordings
+            .iter()
+            .find(|r| r.device_id == device)
+            .unwrap()
+            .recording_id
+    };
+    let earliest = recordings.iter().map(|r| r.started_at).min().unwrap();
+    let latest = recordings.iter().map(|r| r.ended_at).max().unwrap();
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let adam = w.add_user("adam", "admin", None).await;
+    let (tp, tr, ta) = (
+        w.sign_in(&petra).await,
+        w.sign_in(&rita).await,
+        w.sign_in(&adam).await,
+    );
+    let received = w.now().plus_millis(-3 * DAY);
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    let intake = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({
+            "requester": "Johanna Jansen",
+            "contact": "j.jansen@example.nl",
+            "identity_check": "passport shown at the Stadswinkel, no copy kept",
+            "description": "red coat, spoken to about cycling on the pavement",
+            "window_from": rfc(earliest.plus_millis(-60_000)),
+            "window_to": rfc(latest.plus_millis(60_000)),
+            "place": {"lat": 51.9222, "lon": 4.4790, "radius_m": 300},
+            "received_at": rfc(received),
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        body
+    };
+    let open = |token: String, body: serde_json::Value| {
+        let w = &w;
+        async move {
+            w.call(
+                "POST",
+                "/api/v1/subject-requests",
+                Some(&token),
+                Some(body),
+                &[],
+            )
+            .await
+        }
+    };
+
+    // Only the privacy officer takes requests in.
+    for token in [&tr, &ta] {
+        assert_eq!(
+            open(token.clone(), intake(serde_json::json!({})))
+                .await
+                .status,
+            403
+        );
+    }
+    assert_eq!(
+        w.call(
+            "POST",
+            "/api/v1/subject-requests",
+            None,
+            Some(intake(serde_json::json!({}))),
+            &[]
+        )
+        .await
+        .status,
+        401
+    );
+    // Bad input: a reason each, nothing opened.
+    for (extra, code) in [
+        (serde_json::json!({"requester": " "}), "invalid"),
+        (serde_json::json!({"identity_check": ""}), "invalid"),
+        (serde_json::json!({"description": "a\u{0}b"}), "invalid"),
+        (
+            serde_json::json!({"window_from": rfc(latest), "window_to": rfc(earliest)}),
+            "bad-window",
+        ),
+        (
+            serde_json::json!({"window_from": rfc(earliest.plus_millis(-40 * DAY)), "window_to": rfc(latest)}),
+            "bad-window",
+        ),
+        (
+            serde_json::json!({"window_from": rfc(w.now().plus_millis(DAY)), "window_to": rfc(w.now().plus_millis(2 * DAY))}),
+            "bad-window",
+        ),
+        (
+            serde_json::json!({"place": {"lat": 51.9, "lon": 4.4, "radius_m": 5}}),
+            "bad-place",
+        ),
+        (
+            serde_json::json!({"place": {"lat": 91.0, "lon": 4.4, "radius_m": 100}}),
+            "bad-place",
+        ),
+        (
+            serde_json::json!({"received_at": rfc(w.now().plus_millis(DAY))}),
+            "bad-received",
+        ),
+        (
+            serde_json::json!({"received_at": rfc(w.now().plus_millis(-400 * DAY))}),
+            "bad-received",
+        ),
+        (
+            serde_json::json!({"case_id": "no spaces allowed"}),
+            "invalid",
+        ),
+        (serde_json::json!({"window_from": "yesterday"}), "invalid"),
+        (serde_json::json!({"requester": null}), "invalid"),
+        (serde_json::json!({"surplus": 1}), "invalid"),
+    ] {
+        let answer = open(tp.clone(), intake(extra.clone())).await;
+        assert_eq!(
+            (answer.status, answer.json()["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{extra}"
+        );
+    }
+    assert!(w
+        .server
+        .deployment
+        .catalog
+        .cases()
+        .await
+        .unwrap()
+        .is_empty());
+
+    let opened = open(
+        tp.clone(),
+        intake(serde_json::json!({"case_id": "SAR-2026-7"})),
+    )
+    .await;
+    assert_eq!(opened.status, 201, "{}", opened.json());
+    let view = opened.json();
+    assert_eq!(view["case"]["kind"], "subject-access-request");
+    assert_eq!(view["case"]["label"], "subject access request");
+    assert_eq!(
+        view["case"]["due_at"],
+        rfc(custos_server::subject::months_after(received, 1))
+    );
+    assert_eq!(
+        view["latest_due_at"],
+        rfc(custos_server::subject::months_after(received, 3))
+    );
+    assert_eq!(view["request"]["requester"], "Johanna Jansen");
+    assert_eq!(view["request"]["place"]["radius_m"], 300);
+    assert_eq!(
+        open(
+            tp.clone(),
+            intake(serde_json::json!({"case_id": "SAR-2026-7"}))
+        )
+        .await
+        .status,
+        409
+    );
+    let case = "SAR-2026-7";
+    let base = format!("/api/v1/subject-requests/{case}");
+    assert_eq!(w.call("GET", &base, Some(&tr), None, &[]).await.status, 403);
+    let read = w.call("GET", &base, Some(&tp), None, &[]).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(
+        read.json()["request"]["identity_check"],
+        view["request"]["identity_check"]
+    );
+    assert_eq!(
+        w.call(
+            "GET",
+            "/api/v1/subject-requests/K-none",
+            Some(&tp),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        404
+    );
+
+    // The search: the near camera and the one that cannot be placed; held.
+    let search = format!("{base}/search");
+    assert_eq!(
+        w.call("POST", &search, Some(&tr), Some(serde_json::json!({})), &[])
+            .await
+            .status,
+        403
+    );
+    let found = w
+        .call("POST", &search, Some(&tp), Some(serde_json::json!({})), &[])
+        .await;
+    assert_eq!(found.status, 200, "{}", found.json());
+    let mut devices: Vec<(String, bool, bool)> = found
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["device_id"].as_str().unwrap().to_owned(),
+                c["location_known"].as_bool().unwrap(),
+                c["distance_m"].as_u64().is_some_and(|m| m <= 300),
+            )
+        })
+        .collect();
+    devices.sort();
+    assert_eq!(
+        devices,
+        [
+            ("cam-near".to_owned(), true, true),
+            ("cam-nogps".to_owned(), false, false)
+        ]
+    );
+    let holds = w
+        .server
+        .deployment
+        .catalog
+        .holds_for_case(case)
+        .await
+        .unwrap();
+    assert_eq!(holds.len(), 2);
+    assert!(holds
+        .iter()
+        .all(|h| h.approved_at.is_some() && h.released_at.is_none()));
+    // Searching again holds nothing twice; narrowing by camera.
+    let again = w
+        .call(
+            "POST",
+            &search,
+            Some(&tp),
+            Some(serde_json::json!({"device_id": "cam-nogps"})),
+            &[],
+        )
+        .await;
+    assert_eq!(again.json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        again.json()[0]["recording_id"],
+        id_of("cam-nogps").to_string()
+    );
+    assert_eq!(
+        w.server
+            .deployment
+            .catalog
+            .holds_for_case(case)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    for bad in [
+        serde_json::json!({"device_id": ""}),
+        serde_json::json!({"camera": "x"}),
+    ] {
+        assert_eq!(
+            w.call("POST", &search, Some(&tp), Some(bad.clone()), &[])
+                .await
+                .status,
+            400,
+            "{bad}"
+        );
+    }
+    // A window before any recording finds nothing (and holds nothing).
+    let empty = open(
+        tp.clone(),
+        intake(serde_json::json!({
+            "case_id": "SAR-2026-8",
+            "window_from": rfc(earliest.plus_millis(-3 * 3_600_000 * 24)),
+            "window_to": rfc(earliest.plus_millis(-2 * 3_600_000 * 24)),
+            "place": null,
+        })),
+    )
+    .await;
+    assert_eq!(empty.status, 201);
+    let none = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests/SAR-2026-8/search",
+            Some(&tp),
+            Some(serde_json::json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(none.json(), serde_json::json!([]));
+
+    // The retention clock: what the request holds stays, the rest goes.
+    let report = w.sweep(w.now().plus_millis(60 * DAY)).await;
+    assert_eq!(report.deleted, 1);
+    let left: Vec<String> = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.device_id)
+        .collect();
+    assert!(
+        !left.contains(&"cam-far".to_owned()) && left.len() == 2,
+        "{left:?}"
+    );
+
+    // The deadline: extended once by up to two months, with a reason.
+    let extend = format!("{base}/extend");
+    for (body, status) in [
+        (
+            serde_json::json!({"months": 3, "reason": "many recordings"}),
+            400,
+        ),
+        (
+            serde_json::json!({"months": 0, "reason": "many recordings"}),
+            400,
+        ),
+        (serde_json::json!({"months": 2, "reason": " "}), 400),
+        (serde_json::json!({"months": 2}), 400),
+    ] {
+        assert_eq!(
+            w.call("POST", &extend, Some(&tp), Some(body.clone()), &[])
+                .await
+                .status,
+            status,
+            "{body}"
+        );
+    }
+    assert_eq!(
+        w.call(
+            "POST",
+            &extend,
+            Some(&tr),
+            Some(serde_json::json!({"months": 1, "reason": "x"})),
+            &[]
+        )
+        .await
+        .status,
+        403
+    );
+    let extended = w
+        .call(
+            "POST",
+            &extend,
+            Some(&tp),
+            Some(serde_json::json!({"months": 2, "reason": "forty recordings to redact by hand"})),
+            &[],
+        )
+        .await;
+    assert_eq!(extended.status, 200, "{}", extended.json());
+    assert_eq!(
+        extended.json()["case"]["due_at"],
+        rfc(custos_server::subject::months_after(received, 3))
+    );
+    assert_eq!(extended.json()["request"]["extended_by"], "petra");
+    let shorter = w
+        .call(
+            "POST",
+            &extend,
+            Some(&tp),
+            Some(serde_json::json!({"months": 1, "reason": "x"})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (shorter.status, shorter.json()["error"]["code"].as_str()),
+        (409, Some("not-later"))
+    );
+
+    // The audit log names the case and the purpose, never the requester.
+    let entries = audit(&w).await;
+    let text = serde_json::to_string(&entries).unwrap();
+    for secret in [
+        "Johanna",
+        "Jansen",
+        "j.jansen@example.nl",
+        "passport",
+        "red coat",
+        "forty recordings",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the audit log");
+    }
+    let searched: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "subject-request.search" && e.case.as_deref() == Some(case))
+        .collect();
+    assert_eq!(searched.len(), 2);
+    assert!(searched
+        .iter()
+        .all(|e| e.purpose.as_deref() == Some("subject-access-request")));
+    for action in [
+        "subject-request.open",
+        "subject-request.read",
+        "subject-request.extend",
+    ] {
+        assert!(
+            entries.iter().any(|e| e.action == action
+                && e.case.as_deref() == Some(case)
+                && e.outcome == custos_audit::Outcome::Ok),
+            "{action}"
+        );
+    }
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.action == "hold.place" && e.case.as_deref() == Some(case))
+            .count(),
+        2
+    );
+
+    // Closed: nothing more is searched or extended.
+    let closed = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/close"),
+            Some(&tp),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.json());
+    assert_eq!(
+        w.call("POST", &search, Some(&tp), Some(serde_json::json!({})), &[])
+            .await
+            .status,
+        409
+    );
+    assert_eq!(
+        w.call(
+            "POST",
+            &extend,
+            Some(&tp),
+            Some(serde_json::json!({"months": 2, "reason": "x"})),
+            &[]
+        )
+        .await
+        .status,
+        409
+    );
+}

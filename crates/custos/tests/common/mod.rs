@@ -189,6 +189,7 @@ impl World {
             storage_capacity_bytes: None,
             display_triggers_recording: false,
             simulated_gps: false,
+            simulated_gps_start: None,
             server_receipt_key: None,
         })
         .unwrap();
