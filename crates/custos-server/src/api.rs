@@ -57,7 +57,10 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/cases/{id}/export-links", get(get_export_links))
         .route("/api/v1/export-links/{id}/revoke", post(post_revoke_link))
         .route("/api/v1/downloads/{token}", post(post_download))
-        .route("/api/v1/subject-requests", post(post_subject_request))
+        .route(
+            "/api/v1/subject-requests",
+            get(get_subject_requests).post(post_subject_request),
+        )
         .route("/api/v1/subject-requests/{id}", get(get_subject_request))
         .route(
             "/api/v1/subject-requests/{id}/extend",
@@ -1918,6 +1921,13 @@ async fn post_subject_request(
     .await?;
     let view = crate::subject::open(&d, &a, json_body(body)?).await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn get_subject_requests(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<Vec<crate::subject::SubjectRequestView>>, ApiError> {
+    Ok(Json(crate::subject::list(&d, &a).await?))
 }
 
 async fn get_subject_request(

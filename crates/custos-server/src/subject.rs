@@ -275,6 +275,39 @@ async fn request_named(
     }
 }
 
+/// Every request with its case, open ones first by deadline, for the
+/// privacy officer's list (audited as one read).
+pub async fn list(d: &Deployment, a: &Authenticated) -> Result<Vec<SubjectRequestView>, ApiError> {
+    a.permit(
+        d,
+        Action::HandleSubjectRequests,
+        "subject-request.list",
+        "subject-requests",
+    )
+    .await?;
+    let mut views = Vec::new();
+    for case in d.catalog.cases().await.map_err(unavailable)? {
+        if case.kind != KIND {
+            continue;
+        }
+        if let Some(request) = d
+            .catalog
+            .subject_request(&case.case_id)
+            .await
+            .map_err(unavailable)?
+        {
+            views.push(SubjectRequestView {
+                latest_due_at: months_after(request.received_at, 3),
+                case,
+                request,
+            });
+        }
+    }
+    views.sort_by_key(|v| (v.case.closed_at.is_some(), v.case.due_at));
+    a.ok(d, "subject-request.list", "subject-requests").await?;
+    Ok(views)
+}
+
 /// `GET /api/v1/subject-requests/{case}`: the request, for the privacy
 /// officer; the reading is audited (the requester's data was seen).
 pub async fn get(

@@ -201,6 +201,7 @@ mod tests {
             "checkpoint",
             "size",
             "max",
+            "tz",
         ] {
             args.set(name, 2);
         }

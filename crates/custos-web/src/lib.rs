@@ -94,6 +94,19 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
         )
         .route("/export-links/{id}/revoke", post(pages::cases::revoke_link))
         .route("/download/{token}", get(pages::download::landing))
+        .route(
+            "/subject-requests",
+            get(pages::subjects::list).post(pages::subjects::open),
+        )
+        .route("/subject-requests/{id}", get(pages::subjects::detail))
+        .route(
+            "/subject-requests/{id}/extend",
+            post(pages::subjects::extend),
+        )
+        .route(
+            "/subject-requests/{id}/search",
+            post(pages::subjects::search),
+        )
         .route("/holds/{id}/approve", post(pages::cases::approve_hold))
         .route("/holds/{id}/release", post(pages::cases::release_hold))
         .route("/incidents", get(pages::incidents::list))

@@ -39,6 +39,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("users.html", include_str!("../templates/users.html")),
     ("secret.html", include_str!("../templates/secret.html")),
     ("link.html", include_str!("../templates/link.html")),
+    (
+        "subject_requests.html",
+        include_str!("../templates/subject_requests.html"),
+    ),
+    (
+        "subject_request.html",
+        include_str!("../templates/subject_request.html"),
+    ),
     ("download.html", include_str!("../templates/download.html")),
     ("devices.html", include_str!("../templates/devices.html")),
     ("settings.html", include_str!("../templates/settings.html")),

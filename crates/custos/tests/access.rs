@@ -510,6 +510,12 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
         (
             "GET",
+            "/api/v1/subject-requests".into(),
+            None,
+            &["privacy-officer"],
+        ),
+        (
+            "GET",
             "/api/v1/subject-requests/k-1".into(),
             None,
             &["privacy-officer"],
@@ -904,6 +910,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "POST /api/v1/export-links/{id}/revoke",
         "POST /api/v1/downloads/{token}",
         "POST /api/v1/subject-requests",
+        "GET /api/v1/subject-requests",
         "GET /api/v1/subject-requests/{id}",
         "POST /api/v1/subject-requests/{id}/extend",
         "POST /api/v1/subject-requests/{id}/search",

@@ -2274,3 +2274,196 @@ async fn an_export_link_is_made_on_the_case_page_used_by_the_recipient_and_revok
     assert_eq!(count("export-link.revoke", "ok"), 1);
     assert_eq!(count("export.create", "refused"), 5);
 }
+
+/// The privacy officer's pages for subject access requests: intake in the
+/// deployment's zone (a form that does not parse says why), the list with
+/// each deadline marked as it nears and passes, the request's page with
+/// the search (thumbnails asked for with the request's purpose and case)
+/// and the extension; nobody else sees any of it.
+#[tokio::test]
+async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_privacy_officers_pages()
+{
+    let w = world().await;
+    let r = w.one_recording("cam-s", 20).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let mut p = Browser::new(&w, "en");
+    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    let list = p.get("/subject-requests").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("data-nav=\"subject-requests\""));
+    let csrf = Browser::csrf(&list);
+    // The recording's minute, as the form takes it (Europe/Amsterdam).
+    let tz = jiff::tz::TimeZone::get("Europe/Amsterdam").unwrap();
+    let local = |t: custos_format::UtcMillis| {
+        jiff::Timestamp::from_millisecond(t.as_millis())
+            .unwrap()
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    let from = local(r.started_at.plus_millis(-120_000));
+    let to = local(r.ended_at.plus_millis(120_000));
+    let fields = |window_from: &str, lat: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("case_id", "SAR-web-1".to_owned()),
+            ("requester", "Pieter de Vries".to_owned()),
+            ("contact", String::new()),
+            ("identity_check", "ID card shown at the desk".to_owned()),
+            ("description", "blue jacket".to_owned()),
+            ("window_from", window_from.to_owned()),
+            ("window_to", to.clone()),
+            ("lat", lat.to_owned()),
+            ("lon", String::new()),
+            ("radius_m", "250".to_owned()),
+            ("received", String::new()),
+        ]
+    };
+    async fn post(b: &mut Browser, path: &str, fields: Vec<(&'static str, String)>) -> Page {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post(path, &fields).await
+    }
+    for (window_from, lat, code) in [
+        ("tomorrow", "", "error-bad-window"),
+        (from.as_str(), "51,92", "error-bad-place"),
+    ] {
+        let refused = post(&mut p, "/subject-requests", fields(window_from, lat)).await;
+        assert_eq!(refused.status, 400);
+        assert!(
+            refused.body.contains(&format!("data-error=\"{code}\"")),
+            "{}",
+            refused.body
+        );
+        // What was typed is shown again.
+        assert!(refused.body.contains("value=\"Pieter de Vries\""));
+    }
+    let opened = post(&mut p, "/subject-requests", fields(&from, "")).await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    assert_eq!(
+        opened.location.as_deref(),
+        Some("/subject-requests/SAR-web-1")
+    );
+    let page = p.get("/subject-requests/SAR-web-1").await;
+    assert!(page.body.contains("Pieter de Vries"));
+    assert!(page.body.contains("data-state=\"open\""), "{}", page.body);
+
+    // The search: the recording, with its thumbnail for this purpose and case.
+    let found = post(
+        &mut p,
+        "/subject-requests/SAR-web-1/search",
+        vec![
+            ("csrf", csrf.clone()),
+            ("officer", String::new()),
+            ("camera", String::new()),
+        ],
+    )
+    .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(
+        data_values(&found, "candidate"),
+        [r.recording_id.to_string()]
+    );
+    let thumbnail = format!(
+        "/api/v1/recordings/{}/thumbnail?purpose=subject-access-request&amp;case=SAR-web-1",
+        r.recording_id
+    );
+    assert!(
+        found.body.replace("&#x2f;", "/").contains(&thumbnail),
+        "{}",
+        found.body
+    );
+    let image = p.get(&thumbnail.replace("&amp;", "&")).await;
+    assert_eq!(image.status, 200);
+    assert_eq!(image.header("content-type"), Some("image/jpeg"));
+    let none = post(
+        &mut p,
+        "/subject-requests/SAR-web-1/search",
+        vec![
+            ("csrf", csrf.clone()),
+            ("officer", String::new()),
+            ("camera", "cam-other".into()),
+        ],
+    )
+    .await;
+    assert!(none.body.contains("id=\"no-candidates\""));
+
+    // The deadline as it nears, passes, and is extended.
+    let list = p.get("/subject-requests").await;
+    assert_eq!(data_values(&list, "subject-request"), ["SAR-web-1"]);
+    assert!(list.body.contains("data-state=\"open\""));
+    w.clock_offset
+        .fetch_add(26 * 86_400_000, std::sync::atomic::Ordering::SeqCst);
+    let mut p = Browser::new(&w, "nl");
+    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    let list = p.get("/subject-requests").await;
+    assert!(
+        list.body.contains("data-state=\"due-soon\""),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("verloopt over"));
+    w.clock_offset
+        .fetch_add(6 * 86_400_000, std::sync::atomic::Ordering::SeqCst);
+    let mut p = Browser::new(&w, "de");
+    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    let list = p.get("/subject-requests").await;
+    assert!(
+        list.body.contains("data-state=\"overdue\""),
+        "{}",
+        list.body
+    );
+    let csrf = Browser::csrf(&list);
+    let bad = post(
+        &mut p,
+        "/subject-requests/SAR-web-1/extend",
+        vec![
+            ("csrf", csrf.clone()),
+            ("months", "5".into()),
+            ("reason", "x".into()),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("data-error=\"error-bad-extension\""));
+    let extended = post(
+        &mut p,
+        "/subject-requests/SAR-web-1/extend",
+        vec![
+            ("csrf", csrf.clone()),
+            ("months", "2".into()),
+            ("reason", "viele Aufnahmen".into()),
+        ],
+    )
+    .await;
+    assert_eq!(extended.status, 303);
+    let page = p.get("/subject-requests/SAR-web-1").await;
+    assert!(page.body.contains("data-state=\"open\""), "{}", page.body);
+    assert!(page.body.contains("viele Aufnahmen"));
+    assert!(
+        !page.body.contains("id=\"extend\""),
+        "three months is the most"
+    );
+    let forged = post(
+        &mut p,
+        "/subject-requests/SAR-web-1/search",
+        vec![
+            ("csrf", "forged".into()),
+            ("officer", String::new()),
+            ("camera", String::new()),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+
+    // A reviewer sees none of it.
+    let mut b = Browser::new(&w, "en");
+    assert_eq!(b.sign_in(&w, &rita).await.status, 303);
+    let home = b.get("/recordings").await;
+    assert!(!home.body.contains("data-nav=\"subject-requests\""));
+    for path in ["/subject-requests", "/subject-requests/SAR-web-1"] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 403, "{path}");
+        assert!(!page.body.contains("Pieter"));
+    }
+}

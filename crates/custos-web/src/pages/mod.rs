@@ -7,6 +7,7 @@ pub mod download;
 pub mod incidents;
 pub mod recordings;
 pub mod session;
+pub mod subjects;
 
 use axum::response::Response;
 use custos_access::Action;
@@ -44,6 +45,7 @@ impl Person {
             nav => minijinja::context! {
                 recordings => self.may(d, Action::ListRecordings),
                 cases => self.may(d, Action::ManageCases),
+                subject_requests => self.may(d, Action::HandleSubjectRequests),
                 audit => self.may(d, Action::ReadAudit),
                 incidents => self.may(d, Action::ListIncidents),
                 users => self.may(d, Action::ListUsers),

@@ -1,0 +1,313 @@
+//! Subject access requests, the privacy officer's pages: the list with
+//! each deadline (overdue and nearly due ones marked), the intake form, and
+//! a request's page with the extension form and the search for candidate
+//! recordings (shown with thumbnails, asked for with the request's purpose
+//! and case, so every one is audited). Times are read and shown in the
+//! deployment's zone.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use custos_format::UtcMillis;
+use custos_server::subject::{self, SubjectRequestView};
+use custos_server::Deployment;
+use minijinja::value::Value;
+use serde::Deserialize;
+
+use crate::pages::with_base;
+use crate::render::{self, url_encode};
+use crate::Person;
+
+/// A request counts as nearly due this long before its deadline.
+const NEARLY_DUE_MILLIS: i64 = 7 * 86_400_000;
+
+fn row(view: &SubjectRequestView, now: UtcMillis) -> Value {
+    let due = view.case.due_at.unwrap_or(now);
+    let left = due.as_millis() - now.as_millis();
+    let state = if view.case.closed_at.is_some() {
+        "closed"
+    } else if left < 0 {
+        "overdue"
+    } else if left <= NEARLY_DUE_MILLIS {
+        "due-soon"
+    } else {
+        "open"
+    };
+    minijinja::context! {
+        ..Value::from_serialize(view),
+        ..minijinja::context! {
+            state => state,
+            // Whole days left, rounded up (0 on the deadline's day).
+            days_left => (left.max(0) + 86_399_999) / 86_400_000,
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct IntakeForm {
+    csrf: String,
+    case_id: String,
+    requester: String,
+    contact: String,
+    identity_check: String,
+    description: String,
+    window_from: String,
+    window_to: String,
+    lat: String,
+    lon: String,
+    radius_m: String,
+    received: String,
+}
+
+async fn list_page(
+    d: &Deployment,
+    person: &Person,
+    status: StatusCode,
+    error: Option<&str>,
+    form: &IntakeForm,
+) -> Response {
+    let views = match subject::list(d, &person.who).await {
+        Ok(v) => v,
+        Err(e) => return person.error(d, e),
+    };
+    let now = (d.clock)();
+    render::page(
+        status,
+        "subject_requests.html",
+        with_base(
+            person.base(d, "/subject-requests"),
+            minijinja::context! {
+                requests => views.iter().map(|v| row(v, now)).collect::<Vec<_>>(),
+                error => error.map(|c| format!("error-{c}")),
+                form => Value::from_serialize(FormEcho::from(form)),
+            },
+        ),
+    )
+}
+
+/// What the intake form shows again after a refusal: never the CSRF token.
+#[derive(serde::Serialize)]
+struct FormEcho {
+    case_id: String,
+    requester: String,
+    contact: String,
+    identity_check: String,
+    description: String,
+    window_from: String,
+    window_to: String,
+    lat: String,
+    lon: String,
+    radius_m: String,
+    received: String,
+}
+
+impl From<&IntakeForm> for FormEcho {
+    fn from(f: &IntakeForm) -> Self {
+        Self {
+            case_id: f.case_id.clone(),
+            requester: f.requester.clone(),
+            contact: f.contact.clone(),
+            identity_check: f.identity_check.clone(),
+            description: f.description.clone(),
+            window_from: f.window_from.clone(),
+            window_to: f.window_to.clone(),
+            lat: f.lat.clone(),
+            lon: f.lon.clone(),
+            radius_m: f.radius_m.clone(),
+            received: f.received.clone(),
+        }
+    }
+}
+
+pub async fn list(State(d): State<Arc<Deployment>>, person: Person) -> Response {
+    list_page(&d, &person, StatusCode::OK, None, &IntakeForm::default()).await
+}
+
+/// `2026-11-23T09:00` in the deployment's zone.
+fn local_minute(s: &str, tz: &jiff::tz::TimeZone) -> Option<UtcMillis> {
+    let t: jiff::civil::DateTime = s.trim().parse().ok()?;
+    let zoned = t.to_zoned(tz.clone()).ok()?;
+    UtcMillis::from_millis(zoned.timestamp().as_millisecond())
+}
+
+fn optional(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// The form as the API's request; `Err(code)` for what the form itself
+/// cannot say (a time or number that does not parse).
+fn intake(form: &IntakeForm, person: &Person) -> Result<subject::NewSubjectRequest, &'static str> {
+    let tz = &person.config.time_zone;
+    let window_from = local_minute(&form.window_from, tz).ok_or("bad-window")?;
+    let window_to = local_minute(&form.window_to, tz).ok_or("bad-window")?;
+    let received_at = match optional(&form.received) {
+        None => None,
+        Some(day) => Some(crate::pages::recordings::day_start(&day, tz).ok_or("bad-received")?),
+    };
+    let place = match (optional(&form.lat), optional(&form.lon)) {
+        (None, None) => None,
+        (Some(lat), Some(lon)) => Some(subject::NewPlace {
+            lat: lat.replace(',', ".").parse().map_err(|_| "bad-place")?,
+            lon: lon.replace(',', ".").parse().map_err(|_| "bad-place")?,
+            radius_m: optional(&form.radius_m)
+                .unwrap_or_else(|| "250".into())
+                .parse()
+                .map_err(|_| "bad-place")?,
+        }),
+        _ => return Err("bad-place"),
+    };
+    Ok(subject::NewSubjectRequest {
+        case_id: optional(&form.case_id),
+        requester: form.requester.clone(),
+        contact: optional(&form.contact),
+        identity_check: form.identity_check.clone(),
+        description: form.description.clone(),
+        window_from,
+        window_to,
+        place,
+        received_at,
+    })
+}
+
+pub async fn open(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    form: Result<Form<IntakeForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let request = match intake(&form, &person) {
+        Ok(r) => r,
+        Err(code) => {
+            return list_page(&d, &person, StatusCode::BAD_REQUEST, Some(code), &form).await
+        }
+    };
+    match subject::open(&d, &person.who, request).await {
+        Ok(view) => Redirect::to(&format!(
+            "/subject-requests/{}",
+            url_encode(&view.case.case_id)
+        ))
+        .into_response(),
+        Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
+            list_page(&d, &person, e.status(), Some(e.code()), &form).await
+        }
+        Err(e) => person.error(&d, e),
+    }
+}
+
+async fn request_page(
+    d: &Deployment,
+    person: &Person,
+    view: SubjectRequestView,
+    status: StatusCode,
+    error: Option<&str>,
+    candidates: Option<Vec<subject::Candidate>>,
+) -> Response {
+    let now = (d.clock)();
+    let case_id = view.case.case_id.clone();
+    render::page(
+        status,
+        "subject_request.html",
+        with_base(
+            person.base(d, &format!("/subject-requests/{}", url_encode(&case_id))),
+            minijinja::context! {
+                r => row(&view, now),
+                may_extend => view.case.closed_at.is_none() && view.case.due_at < Some(view.latest_due_at),
+                candidates => candidates.map(|c| c.iter().map(Value::from_serialize).collect::<Vec<_>>()),
+                purpose => subject::PURPOSE,
+                error => error.map(|c| format!("error-{c}")),
+            },
+        ),
+    )
+}
+
+pub async fn detail(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+) -> Response {
+    match subject::get(&d, &person.who, &id).await {
+        Ok(view) => request_page(&d, &person, view, StatusCode::OK, None, None).await,
+        Err(e) => person.error(&d, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ExtendForm {
+    csrf: String,
+    months: String,
+    reason: String,
+}
+
+pub async fn extend(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ExtendForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let body = subject::Extension {
+        months: form.months.trim().parse().unwrap_or(0),
+        reason: form.reason.clone(),
+    };
+    match subject::extend(&d, &person.who, &id, body).await {
+        Ok(_) => Redirect::to(&format!("/subject-requests/{}", url_encode(&id))).into_response(),
+        Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
+            match subject::get(&d, &person.who, &id).await {
+                Ok(view) => request_page(&d, &person, view, e.status(), Some(e.code()), None).await,
+                Err(e) => person.error(&d, e),
+            }
+        }
+        Err(e) => person.error(&d, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SearchForm {
+    csrf: String,
+    officer: String,
+    camera: String,
+}
+
+/// The search, and the request's page with what it found.
+pub async fn search(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<SearchForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let body = subject::Search {
+        officer_id: optional(&form.officer),
+        device_id: optional(&form.camera),
+    };
+    let found = subject::search(&d, &person.who, &id, body).await;
+    let view = match subject::get(&d, &person.who, &id).await {
+        Ok(v) => v,
+        Err(e) => return person.error(&d, e),
+    };
+    match found {
+        Ok(candidates) => {
+            request_page(&d, &person, view, StatusCode::OK, None, Some(candidates)).await
+        }
+        Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
+            request_page(&d, &person, view, e.status(), Some(e.code()), None).await
+        }
+        Err(e) => person.error(&d, e),
+    }
+}
