@@ -61,6 +61,26 @@ pub struct Keyframe {
     pub annex_b: Vec<u8>,
 }
 
+/// Where one frame of the track is, and when it is decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRef {
+    /// In the track's timescale, from the start of the recording.
+    pub decode_ticks: u64,
+    pub duration_ticks: u64,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// Most frames accepted from one recording (a 12-hour shift at 60 fps).
+const MAX_FRAMES: usize = 12 * 3600 * 60;
+
+/// Whether Annex B bytes hold an IDR slice (NAL type 5).
+pub fn is_keyframe(annex_b: &[u8]) -> bool {
+    annex_b
+        .windows(4)
+        .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
+}
+
 /// A decoded picture, 8-bit RGB, row by row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RgbFrame {
@@ -190,6 +210,92 @@ impl<R: Read + Seek> Fmp4<R> {
             at_millis: time,
             annex_b: self.to_annex_b(&sample)?,
         })
+    }
+
+    /// Every frame of the track in decode order: where it is and when.
+    /// Reads each fragment's header once; frames are then read one by one
+    /// with [`frame`](Self::frame), so memory stays with one frame.
+    pub fn frames(&mut self) -> Result<Vec<FrameRef>, VideoError> {
+        self.reader.seek(SeekFrom::Start(self.fragments_from))?;
+        let mut frames = Vec::new();
+        loop {
+            let start = self.reader.stream_position()?;
+            let Some(h) = read_header(&mut self.reader)? else {
+                break;
+            };
+            if h.kind != Moof::KIND {
+                skip(&mut self.reader, &h)?;
+                continue;
+            }
+            let moof: Moof = read_box(&h, &mut self.reader)?;
+            for traf in moof
+                .traf
+                .iter()
+                .filter(|t| t.tfhd.track_id == self.track.track_id)
+            {
+                let mut ticks = traf
+                    .tfdt
+                    .as_ref()
+                    .ok_or_else(|| format("fragment without tfdt"))?
+                    .base_media_decode_time;
+                let base = traf.tfhd.base_data_offset.unwrap_or(start);
+                for trun in &traf.trun {
+                    let mut offset = base
+                        .checked_add_signed(trun.data_offset.unwrap_or(0) as i64)
+                        .ok_or_else(|| format("sample offset out of range"))?;
+                    for entry in &trun.entries {
+                        let size = entry
+                            .size
+                            .or(traf.tfhd.default_sample_size)
+                            .ok_or_else(|| format("sample without a size"))?
+                            as u64;
+                        let duration = entry
+                            .duration
+                            .or(traf.tfhd.default_sample_duration)
+                            .ok_or_else(|| format("sample without a duration"))?
+                            as u64;
+                        if frames.len() >= MAX_FRAMES {
+                            return Err(format("more frames than a recording can hold"));
+                        }
+                        frames.push(FrameRef {
+                            decode_ticks: ticks,
+                            duration_ticks: duration,
+                            offset,
+                            size,
+                        });
+                        ticks = ticks
+                            .checked_add(duration)
+                            .ok_or_else(|| format("time out of range"))?;
+                        offset = offset
+                            .checked_add(size)
+                            .ok_or_else(|| format("sample offset out of range"))?;
+                    }
+                }
+            }
+        }
+        Ok(frames)
+    }
+
+    /// One frame's bytes as stored: length-prefixed NAL units.
+    pub fn frame(&mut self, frame: &FrameRef) -> Result<Vec<u8>, VideoError> {
+        self.read_sample(frame.offset, frame.size)
+    }
+
+    /// A stored frame as Annex B for a decoder: start codes, and the
+    /// parameter sets before a keyframe.
+    pub fn annex_b(&self, sample: &[u8]) -> Result<Vec<u8>, VideoError> {
+        let with_sets = self.to_annex_b(sample)?;
+        if is_keyframe(&with_sets) {
+            return Ok(with_sets);
+        }
+        let sets: usize = self
+            .track
+            .sps
+            .iter()
+            .chain(&self.track.pps)
+            .map(|s| s.len() + 4)
+            .sum();
+        Ok(with_sets[sets..].to_vec())
     }
 
     fn read_sample(&mut self, offset: u64, size: u64) -> Result<Vec<u8>, VideoError> {

@@ -50,6 +50,19 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Issue 8: redaction render speed as a multiple of real time (decode,
+    /// pixelate three moving boxes, encode), on a synthetic clip.
+    Redact {
+        #[arg(long, default_value_t = 1280)]
+        width: usize,
+        #[arg(long, default_value_t = 720)]
+        height: usize,
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
+        /// Seconds of video.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+    },
     /// Shift change: many cameras docking at once, several recordings each.
     ShiftChange {
         #[arg(long, default_value_t = 200)]
@@ -149,6 +162,12 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         ),
         BenchCommand::Ingest { size, dir, storage } => crate::bench_ingest::run(size, dir, storage),
+        BenchCommand::Redact {
+            width,
+            height,
+            fps,
+            seconds,
+        } => redact(width, height, fps, seconds),
         BenchCommand::Export {
             size,
             recordings,
@@ -194,6 +213,71 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             camera: false,
         } => prerecord_memory(prerecord, bitrate),
     }
+}
+
+/// Renders a synthetic clip with three boxes that cross the picture, and
+/// reports the render's speed against the clip's own duration.
+fn redact(width: usize, height: usize, fps: u32, seconds: u32) -> Result<ExitCode> {
+    use custos_redact::{BoxKeyframe, BoxKind, Plan, Region, Track};
+    eprintln!("making a {width}×{height} {fps} fps clip of {seconds} s …");
+    let clip = custos_redact::synthetic_clip(width, height, fps, seconds)?;
+    let end = u64::from(seconds) * 1000;
+    let moving = |label: &str, y: f32| Track {
+        label: label.into(),
+        kind: BoxKind::Pixelate,
+        keyframes: vec![
+            BoxKeyframe {
+                at_millis: 0,
+                region: Region {
+                    x: 0.0,
+                    y,
+                    w: 0.2,
+                    h: 0.3,
+                },
+            },
+            BoxKeyframe {
+                at_millis: end,
+                region: Region {
+                    x: 0.8,
+                    y,
+                    w: 0.2,
+                    h: 0.3,
+                },
+            },
+        ],
+    };
+    let plan = Plan {
+        tracks: vec![
+            moving("person-1", 0.0),
+            moving("person-2", 0.35),
+            moving("plate", 0.7),
+        ],
+        mute: vec![],
+    };
+    let cpu0 = process_cpu_s()?;
+    let started = std::time::Instant::now();
+    let mut out = Vec::with_capacity(clip.len() * 2);
+    let rendered = custos_redact::render(std::io::Cursor::new(&clip), &plan, &mut out)?;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_s()? - cpu0;
+    let realtime = rendered.duration_millis as f64 / 1000.0 / wall;
+    println!(
+        "{}",
+        serde_json::json!({
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "frames": rendered.frames,
+            "video_seconds": rendered.duration_millis as f64 / 1000.0,
+            "render_seconds": wall,
+            "times_real_time": realtime,
+            "frames_per_second": rendered.frames as f64 / wall,
+            "cpu_cores": cpu / wall,
+            "input_bytes": clip.len(),
+            "output_bytes": rendered.bytes,
+        })
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// CPU time (user + system) of the whole process, all threads, in seconds.
