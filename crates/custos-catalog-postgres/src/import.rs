@@ -32,6 +32,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("export_requests", "request_id"),
     ("export_links", "link_id"),
     ("subject_requests", "case_id"),
+    ("derivatives", "derivative_id"),
     ("settings", "key"),
     ("leases", "name"),
 ];

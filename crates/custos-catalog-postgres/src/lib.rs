@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_export_requests.sql")),
     (6, include_str!("../migrations/0006_export_links.sql")),
     (7, include_str!("../migrations/0007_subject_requests.sql")),
+    (8, include_str!("../migrations/0008_derivatives.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -1233,6 +1234,88 @@ impl Catalog for PostgresCatalog {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_derivative(&self, x: &Derivative) -> Result<()> {
+        let int = |v: u64| {
+            i64::try_from(v).map_err(|_| CatalogError::Unavailable("size out of range".into()))
+        };
+        sqlx::query(
+            "INSERT INTO derivatives (derivative_id, recording_id, case_id, plan, sha256, \
+             plaintext_length, age_header, blob_key, ciphertext_length, frames, created_by, \
+             created_at, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(x.derivative_id.to_string())
+        .bind(x.recording_id.to_string())
+        .bind(&x.case_id)
+        .bind(&x.plan)
+        .bind(&x.sha256)
+        .bind(int(x.plaintext_length)?)
+        .bind(&x.age_header)
+        .bind(&x.blob_key)
+        .bind(int(x.ciphertext_length)?)
+        .bind(int(x.frames)?)
+        .bind(&x.created_by)
+        .bind(ms(x.created_at))
+        .bind(x.deleted_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "derivative", x.derivative_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn derivative(&self, derivative_id: Uuid) -> Result<Option<Derivative>> {
+        let row = sqlx::query("SELECT * FROM derivatives WHERE derivative_id = $1")
+            .bind(derivative_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref()
+            .map(|r| rows::derivative(&Columns(r)))
+            .transpose()
+    }
+
+    async fn derivatives_for_case(&self, case_id: &str) -> Result<Vec<Derivative>> {
+        let found = sqlx::query(
+            "SELECT * FROM derivatives WHERE case_id = $1 ORDER BY created_at, derivative_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found
+            .iter()
+            .map(|r| rows::derivative(&Columns(r)))
+            .collect()
+    }
+
+    async fn orphaned_derivatives(&self, limit: u64) -> Result<Vec<Derivative>> {
+        let found = sqlx::query(
+            "SELECT d.* FROM derivatives d WHERE d.deleted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.recording_id = d.recording_id) \
+             ORDER BY d.created_at LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found
+            .iter()
+            .map(|r| rows::derivative(&Columns(r)))
+            .collect()
+    }
+
+    async fn delete_derivative(&self, derivative_id: Uuid, at: UtcMillis) -> Result<()> {
+        sqlx::query(
+            "UPDATE derivatives SET age_header = NULL, deleted_at = $1 \
+             WHERE derivative_id = $2 AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(derivative_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 

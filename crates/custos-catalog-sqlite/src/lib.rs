@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_export_requests.sql")),
     (15, include_str!("../migrations/0015_export_links.sql")),
     (16, include_str!("../migrations/0016_subject_requests.sql")),
+    (17, include_str!("../migrations/0017_derivatives.sql")),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -1157,6 +1158,88 @@ impl Catalog for SqliteCatalog {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_derivative(&self, x: &Derivative) -> Result<()> {
+        let int = |v: u64| {
+            i64::try_from(v).map_err(|_| CatalogError::Unavailable("size out of range".into()))
+        };
+        sqlx::query(
+            "INSERT INTO derivatives (derivative_id, recording_id, case_id, plan, sha256, \
+             plaintext_length, age_header, blob_key, ciphertext_length, frames, created_by, \
+             created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(x.derivative_id.to_string())
+        .bind(x.recording_id.to_string())
+        .bind(&x.case_id)
+        .bind(&x.plan)
+        .bind(&x.sha256)
+        .bind(int(x.plaintext_length)?)
+        .bind(&x.age_header)
+        .bind(&x.blob_key)
+        .bind(int(x.ciphertext_length)?)
+        .bind(int(x.frames)?)
+        .bind(&x.created_by)
+        .bind(ms(x.created_at))
+        .bind(x.deleted_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error(e, "derivative", x.derivative_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn derivative(&self, derivative_id: Uuid) -> Result<Option<Derivative>> {
+        let row = sqlx::query("SELECT * FROM derivatives WHERE derivative_id = ?")
+            .bind(derivative_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref()
+            .map(|r| rows::derivative(&Columns(r)))
+            .transpose()
+    }
+
+    async fn derivatives_for_case(&self, case_id: &str) -> Result<Vec<Derivative>> {
+        let found = sqlx::query(
+            "SELECT * FROM derivatives WHERE case_id = ? ORDER BY created_at, derivative_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found
+            .iter()
+            .map(|r| rows::derivative(&Columns(r)))
+            .collect()
+    }
+
+    async fn orphaned_derivatives(&self, limit: u64) -> Result<Vec<Derivative>> {
+        let found = sqlx::query(
+            "SELECT d.* FROM derivatives d WHERE d.deleted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.recording_id = d.recording_id) \
+             ORDER BY d.created_at LIMIT ?",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        found
+            .iter()
+            .map(|r| rows::derivative(&Columns(r)))
+            .collect()
+    }
+
+    async fn delete_derivative(&self, derivative_id: Uuid, at: UtcMillis) -> Result<()> {
+        sqlx::query(
+            "UPDATE derivatives SET age_header = NULL, deleted_at = ? \
+             WHERE derivative_id = ? AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(derivative_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 

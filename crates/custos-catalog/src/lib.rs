@@ -204,6 +204,33 @@ pub struct SubjectRequest {
     pub extended_at: Option<UtcMillis>,
 }
 
+/// A redacted copy of a recording, made for a subject access request:
+/// its own MP4 (FORMAT.md §13), encrypted to the evidence key and stored
+/// as recordings are (age header here, zeros in its place in the blob).
+/// It lives only as long as its source recording.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Derivative {
+    pub derivative_id: Uuid,
+    /// The original it was made from.
+    pub recording_id: Uuid,
+    pub case_id: String,
+    /// The redaction plan (JSON, FORMAT.md §13.1).
+    pub plan: String,
+    /// Hex SHA-256 of the derived MP4 (plaintext).
+    pub sha256: String,
+    pub plaintext_length: u64,
+    #[serde(skip)]
+    pub age_header: Vec<u8>,
+    #[serde(skip)]
+    pub blob_key: String,
+    pub ciphertext_length: u64,
+    pub frames: u64,
+    pub created_by: String,
+    pub created_at: UtcMillis,
+    /// Set when its source was deleted and it went with it.
+    pub deleted_at: Option<UtcMillis>,
+}
+
 /// A download link for an export package kept, encrypted to its recipient,
 /// in the blob store: whoever holds the link's token may fetch the package
 /// until it expires, is used up or is revoked. The token itself is never
@@ -598,6 +625,15 @@ pub trait Catalog: Send + Sync {
         by: &str,
         at: UtcMillis,
     ) -> Result<()>;
+
+    async fn add_derivative(&self, derivative: &Derivative) -> Result<()>;
+    async fn derivative(&self, derivative_id: Uuid) -> Result<Option<Derivative>>;
+    /// A case's derivatives, oldest first (deleted ones too).
+    async fn derivatives_for_case(&self, case_id: &str) -> Result<Vec<Derivative>>;
+    /// Derivatives not yet deleted whose source recording is gone.
+    async fn orphaned_derivatives(&self, limit: u64) -> Result<Vec<Derivative>>;
+    /// Forgets the derivative's key (its age header) and marks it deleted.
+    async fn delete_derivative(&self, derivative_id: Uuid, at: UtcMillis) -> Result<()>;
 
     async fn add_export_link(&self, link: &ExportLink) -> Result<()>;
     async fn export_link(&self, link_id: Uuid) -> Result<Option<ExportLink>>;

@@ -217,6 +217,27 @@ pub fn subject_request(r: &impl SqlRow) -> Result<SubjectRequest> {
     })
 }
 
+pub fn derivative(r: &impl SqlRow) -> Result<Derivative> {
+    let count = |column: &str| -> Result<u64> {
+        u64::try_from(r.int(column)?).map_err(|_| corrupt("derivative size"))
+    };
+    Ok(Derivative {
+        derivative_id: uuid(&r.text("derivative_id")?)?,
+        recording_id: uuid(&r.text("recording_id")?)?,
+        case_id: r.text("case_id")?,
+        plan: r.text("plan")?,
+        sha256: r.text("sha256")?,
+        plaintext_length: count("plaintext_length")?,
+        age_header: r.opt_bytes("age_header")?.unwrap_or_default(),
+        blob_key: r.text("blob_key")?,
+        ciphertext_length: count("ciphertext_length")?,
+        frames: count("frames")?,
+        created_by: r.text("created_by")?,
+        created_at: at(r, "created_at")?,
+        deleted_at: opt_time(r, "deleted_at")?,
+    })
+}
+
 pub fn export_link(r: &impl SqlRow) -> Result<ExportLink> {
     let count = |column: &str| -> Result<u32> {
         u32::try_from(r.int(column)?).map_err(|_| corrupt("export link count"))

@@ -70,6 +70,11 @@ pub fn routes() -> Router<Arc<Deployment>> {
             "/api/v1/subject-requests/{id}/search",
             post(post_search_subject_request),
         )
+        .route(
+            "/api/v1/subject-requests/{id}/derivatives",
+            get(get_derivatives).post(post_derivative),
+        )
+        .route("/api/v1/derivatives/{id}/video", get(derivative_video))
         .route("/api/v1/holds/{id}/approve", post(post_approve_hold))
         .route("/api/v1/holds/{id}/release", post(post_release_hold))
         .route("/api/v1/incidents", get(incidents))
@@ -1974,6 +1979,55 @@ async fn post_search_subject_request(
     Ok(Json(
         crate::subject::search(&d, &a, &id, json_body(body)?).await?,
     ))
+}
+
+async fn post_derivative(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<crate::redaction::NewDerivative>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<custos_catalog::Derivative>), ApiError> {
+    let object = format!("case:{}", id.escape_default());
+    a.permit(
+        &d,
+        Action::HandleSubjectRequests,
+        "recording.redact",
+        &object,
+    )
+    .await?;
+    let made = crate::redaction::create(&d, &a, &id, json_body(body)?).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+async fn get_derivatives(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<custos_catalog::Derivative>>, ApiError> {
+    Ok(Json(crate::redaction::list(&d, &a, &id).await?))
+}
+
+async fn derivative_video(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<PurposeQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    crate::redaction::video(
+        &d,
+        &a,
+        &id,
+        q.purpose.as_deref(),
+        q.case.as_deref(),
+        range.as_deref(),
+    )
+    .await
 }
 
 /// `POST /api/v1/downloads/{token}`: no session; the token is the key.

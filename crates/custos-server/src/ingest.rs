@@ -248,6 +248,11 @@ impl Ingest {
         Ok(stale.len())
     }
 
+    /// Where files are staged before they become blobs (ciphertext only).
+    pub fn staging_dir(&self) -> &std::path::Path {
+        &self.staging
+    }
+
     fn staging_path(&self, upload_id: Uuid) -> PathBuf {
         self.staging.join(format!("{upload_id}.part"))
     }

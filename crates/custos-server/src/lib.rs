@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod keys;
 pub mod links;
 pub mod playback;
+pub mod redaction;
 pub mod retention;
 pub mod settings;
 pub mod storage;

@@ -144,6 +144,8 @@ pub struct SweepReport {
     pub finished_earlier: u64,
     /// Export packages kept for download links that expired or were revoked.
     pub links_closed: u64,
+    /// Redacted copies deleted because their source recording was.
+    pub derivatives_deleted: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +219,9 @@ pub async fn sweep(
             break;
         }
     }
+    // A redacted copy lives only as long as its source.
+    report.derivatives_deleted =
+        crate::redaction::sweep_orphans(catalog, blobs, audit, now).await?;
     // Packages kept for download links leave once their link cannot serve.
     loop {
         let closed = catalog.export_links_to_remove(now, PAGE).await?;
@@ -249,7 +254,9 @@ pub async fn sweep(
         }
         report.links_closed += closed.len() as u64;
     }
-    if report.deleted + report.finished_earlier + report.links_closed > 0 {
+    if report.deleted + report.finished_earlier + report.links_closed + report.derivatives_deleted
+        > 0
+    {
         tracing::info!(
             deleted = report.deleted,
             finished = report.finished_earlier,

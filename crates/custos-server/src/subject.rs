@@ -246,7 +246,7 @@ pub async fn open(
     })
 }
 
-async fn request_named(
+pub(crate) async fn request_named(
     d: &Deployment,
     a: &Authenticated,
     case_id: &str,

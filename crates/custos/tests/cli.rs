@@ -943,7 +943,7 @@ fn serve_enroll_dock_offload_and_list_from_the_command_line() {
     .unwrap();
     assert_eq!(
         swept,
-        serde_json::json!({"deleted": 0, "finished_earlier": 0, "links_closed": 0})
+        serde_json::json!({"deleted": 0, "finished_earlier": 0, "links_closed": 0, "derivatives_deleted": 0})
     );
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&ok(custos()

@@ -2813,3 +2813,346 @@ async fn a_subject_access_request_is_taken_in_due_in_a_month_and_finds_footage_b
         409
     );
 }
+
+/// A redacted copy for a subject access request: made from a recording the
+/// request holds, stored encrypted like recordings (its key in the catalog,
+/// zeros in the blob), played only for its request, with its own hash; the
+/// original is untouched; a render that fails leaves nothing; the copy goes
+/// when its source goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_its_source() {
+    let w = world().await;
+    let cam = w.camera("cam-r", 0, true).await;
+    record_frames(&cam, 2, 45);
+    w.offload(&cam).await;
+    let mut recordings = w.server.deployment.catalog.recordings().await.unwrap();
+    recordings.sort_by_key(|r| r.sequence);
+    let (source, other) = (recordings[0].clone(), recordings[1].clone());
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let (tp, tr) = (w.sign_in(&petra).await, w.sign_in(&rita).await);
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    let opened = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(&tp),
+            Some(serde_json::json!({
+                "case_id": "SAR-R", "requester": "A. Visser", "identity_check": "ID card",
+                "description": "grey hoodie",
+                "window_from": rfc(source.started_at.plus_millis(-1_000)),
+                "window_to": rfc(source.ended_at),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.json());
+    let found = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests/SAR-R/search",
+            Some(&tp),
+            Some(serde_json::json!({})),
+            &[],
+        )
+        .await;
+    let held: Vec<String> = found
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["recording_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(held.contains(&source.recording_id.to_string()));
+    assert!(!held.contains(&other.recording_id.to_string()), "{held:?}");
+    let source_blob = w.data.join("blobs").join(&source.blob_key);
+    let source_before = std::fs::read(&source_blob).unwrap();
+    let plan = serde_json::json!({"tracks": [{"label": "passer-by", "kind": "pixelate",
+        "keyframes": [{"at_millis": 0, "x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5}]}]});
+    let derivatives = "/api/v1/subject-requests/SAR-R/derivatives";
+
+    // Refused: the wrong role, a broken plan, a recording not held for it.
+    let make = |token: String, body: serde_json::Value| {
+        let w = &w;
+        async move {
+            w.call("POST", derivatives, Some(&token), Some(body), &[])
+                .await
+        }
+    };
+    assert_eq!(
+        make(
+            tr.clone(),
+            serde_json::json!({"recording_id": source.recording_id, "plan": plan})
+        )
+        .await
+        .status,
+        403
+    );
+    for (body, status, code) in [
+        (
+            serde_json::json!({"recording_id": source.recording_id, "plan": {"tracks": [{"label": "x", "kind": "pixelate", "keyframes": [{"at_millis": 0, "x": 0.9, "y": 0.0, "w": 0.5, "h": 0.5}]}]}}),
+            400,
+            "bad-plan",
+        ),
+        (
+            serde_json::json!({"recording_id": source.recording_id, "plan": {"tracks": "none"}}),
+            400,
+            "invalid",
+        ),
+        (
+            serde_json::json!({"recording_id": other.recording_id, "plan": plan}),
+            409,
+            "not-held",
+        ),
+        (
+            serde_json::json!({"recording_id": "0190f0c4-0000-7000-8000-000000000001", "plan": plan}),
+            409,
+            "not-held",
+        ),
+    ] {
+        let answer = make(tp.clone(), body.clone()).await;
+        assert_eq!(
+            (answer.status, answer.json()["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+
+    let made = make(
+        tp.clone(),
+        serde_json::json!({"recording_id": source.recording_id, "plan": plan}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.json());
+    let derivative = made.json();
+    let id = derivative["derivative_id"].as_str().unwrap().to_owned();
+    assert_eq!(derivative["recording_id"], source.recording_id.to_string());
+    let frames = derivative["frames"].as_u64().unwrap();
+    assert!((45..=47).contains(&frames), "{frames}");
+    assert!(derivative.get("age_header").is_none() && derivative.get("blob_key").is_none());
+    assert_eq!(
+        std::fs::read(&source_blob).unwrap(),
+        source_before,
+        "the original is only read"
+    );
+    // Stored as recordings are: no key in the blob, nothing readable.
+    let stored = std::fs::read(w.data.join("blobs/derived").join(format!("{id}.age"))).unwrap();
+    let row = w
+        .server
+        .deployment
+        .catalog
+        .derivative(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.age_header.starts_with(b"age-encryption.org/v1\n"));
+    assert!(stored[..row.age_header.len()].iter().all(|b| *b == 0));
+    assert!(!stored.windows(4).any(|w| w == b"moof" || w == b"ftyp"));
+    assert_eq!(
+        w.call("GET", derivatives, Some(&tp), None, &[])
+            .await
+            .json()[0]["derivative_id"],
+        id.as_str()
+    );
+
+    // Played for its request only: the derived MP4, whose hash is recorded.
+    let video = format!("/api/v1/derivatives/{id}/video");
+    for (query, status) in [
+        ("", 403),
+        ("?purpose=complaint&case=SAR-R", 403),
+        ("?purpose=subject-access-request&case=K-other", 403),
+    ] {
+        assert_eq!(
+            w.call("GET", &format!("{video}{query}"), Some(&tp), None, &[])
+                .await
+                .status,
+            status,
+            "{query}"
+        );
+    }
+    let good = format!("{video}?purpose=subject-access-request&case=SAR-R");
+    assert_eq!(w.call("GET", &good, Some(&tr), None, &[]).await.status, 403);
+    assert_eq!(
+        w.call(
+            "GET",
+            "/api/v1/derivatives/nonsense/video?purpose=subject-access-request&case=SAR-R",
+            Some(&tp),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        404
+    );
+    let played = w.call("GET", &good, Some(&tp), None, &[]).await;
+    assert_eq!(played.status, 200);
+    assert_eq!(
+        hex::encode(custos_format::sha256(&played.body)),
+        derivative["sha256"].as_str().unwrap()
+    );
+    assert_eq!(
+        played.body.len() as u64,
+        derivative["plaintext_length"].as_u64().unwrap()
+    );
+    let part = w
+        .call("GET", &good, Some(&tp), None, &[("range", "bytes=10-109")])
+        .await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, played.body[10..110]);
+    assert_eq!(
+        w.call(
+            "GET",
+            &good,
+            Some(&tp),
+            None,
+            &[("range", "bytes=999999999-")]
+        )
+        .await
+        .status,
+        416
+    );
+    // Inside the box the picture is gone; outside it is as it was.
+    let original = custos_redact::decode_all(std::io::Cursor::new(plaintext(&w, &source))).unwrap();
+    let redacted = custos_redact::decode_all(std::io::Cursor::new(&played.body)).unwrap();
+    assert_eq!(original.len(), redacted.len());
+    assert_eq!(
+        original.len() as u64,
+        frames,
+        "one derived frame per original frame"
+    );
+    let (width, height) = (original[0].width, original[0].height);
+    let mean_diff = |a: &custos_redact::Picture,
+                     b: &custos_redact::Picture,
+                     x0: usize,
+                     y0: usize,
+                     x1: usize,
+                     y1: usize| {
+        let mut sum = 0f64;
+        for row in y0..y1 {
+            for col in x0..x1 {
+                sum += (a.y[row * width + col] as f64 - b.y[row * width + col] as f64).abs();
+            }
+        }
+        sum / ((x1 - x0) * (y1 - y0)) as f64
+    };
+    // The box (0.25..0.75 of 160×120) is 40..120 × 30..90: a mosaic of
+    // 16-pixel blocks from (40, 30). Inside each block (away from its
+    // edges, where the encoder rings) the derived picture is flat; the
+    // original's scrolling colour bars are not.
+    let block_range = |p: &custos_redact::Picture| {
+        let mut total = 0f64;
+        let mut blocks = 0f64;
+        for by in [30, 46, 62] {
+            for bx in [40, 56, 72, 88, 104] {
+                let mut lo = 255u8;
+                let mut hi = 0u8;
+                for row in by + 3..by + 13 {
+                    for col in bx + 3..bx + 13 {
+                        let v = p.y[row * width + col];
+                        lo = lo.min(v);
+                        hi = hi.max(v);
+                    }
+                }
+                total += f64::from(hi - lo);
+                blocks += 1.0;
+            }
+        }
+        total / blocks
+    };
+    let frames_n = original.len() as f64;
+    let before: f64 = original.iter().map(block_range).sum::<f64>() / frames_n;
+    let after: f64 = redacted.iter().map(block_range).sum::<f64>() / frames_n;
+    assert!(
+        after < 10.0 && before > after * 2.0 + 10.0,
+        "inside the box, range within a block: {after:.1} derived vs {before:.1} original"
+    );
+    assert_eq!(height, 120);
+    for (a, b) in original.iter().zip(&redacted) {
+        assert!(mean_diff(a, b, 0, 0, width, 24) < 6.0, "above the box");
+    }
+
+    // The log: made for the request, before the original was read; played for it.
+    let entries = audit(&w).await;
+    let redacts: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "recording.redact")
+        .collect();
+    assert!(redacts
+        .iter()
+        .any(|e| e.outcome == custos_audit::Outcome::Ok
+            && e.purpose.as_deref() == Some("subject-access-request")
+            && e.case.as_deref() == Some("SAR-R")
+            && e.object.as_deref() == Some(format!("recording:{}", source.recording_id).as_str())));
+    assert!(entries
+        .iter()
+        .any(|e| e.action == "derivative.play" && e.outcome == custos_audit::Outcome::Refused));
+    assert!(entries.iter().any(|e| e.action == "derivative.play"
+        && e.outcome == custos_audit::Outcome::Ok
+        && e.case.as_deref() == Some("SAR-R")));
+
+    // A source that no longer decrypts: the render fails, audited, nothing kept.
+    let mut damaged = source_before.clone();
+    let at = damaged.len() - 100;
+    damaged[at] ^= 1;
+    std::fs::write(&source_blob, &damaged).unwrap();
+    let failed = make(
+        tp.clone(),
+        serde_json::json!({"recording_id": source.recording_id, "plan": plan}),
+    )
+    .await;
+    assert_eq!(
+        (failed.status, failed.json()["error"]["code"].as_str()),
+        (422, Some("render-failed"))
+    );
+    std::fs::write(&source_blob, &source_before).unwrap();
+    assert_eq!(
+        std::fs::read_dir(w.data.join("blobs/derived"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert!(std::fs::read_dir(w.data.join("staging"))
+        .unwrap()
+        .all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("derived-")));
+    assert!(audit(&w)
+        .await
+        .iter()
+        .any(|e| e.action == "recording.redact" && e.outcome == custos_audit::Outcome::Failed));
+
+    // Closed, released, and past retention: source and copy go together.
+    let closed = w
+        .call("POST", "/api/v1/cases/SAR-R/close", Some(&tp), None, &[])
+        .await;
+    assert_eq!(closed.status, 200);
+    let report = w.sweep(w.now().plus_millis(90 * DAY)).await;
+    assert_eq!((report.deleted, report.derivatives_deleted), (2, 1));
+    assert_eq!(
+        std::fs::read_dir(w.data.join("blobs/derived"))
+            .unwrap()
+            .count(),
+        0
+    );
+    let row = w
+        .server
+        .deployment
+        .catalog
+        .derivative(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.deleted_at.is_some() && row.age_header.is_empty());
+    assert!(audit(&w)
+        .await
+        .iter()
+        .any(|e| e.action == "derivative.delete"));
+    assert_eq!(
+        w.sweep(w.now().plus_millis(91 * DAY))
+            .await
+            .derivatives_deleted,
+        0
+    );
+}
