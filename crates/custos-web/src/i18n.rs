@@ -202,6 +202,7 @@ mod tests {
             "size",
             "max",
             "tz",
+            "seconds",
         ] {
             args.set(name, 2);
         }

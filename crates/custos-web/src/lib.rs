@@ -107,6 +107,10 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
             "/subject-requests/{id}/search",
             post(pages::subjects::search),
         )
+        .route(
+            "/subject-requests/{id}/recordings/{recording}/redact",
+            get(pages::subjects::editor).post(pages::subjects::make_copy),
+        )
         .route("/holds/{id}/approve", post(pages::cases::approve_hold))
         .route("/holds/{id}/release", post(pages::cases::release_hold))
         .route("/incidents", get(pages::incidents::list))
@@ -153,6 +157,7 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
         .route("/audit/verify", post(pages::audit::verify))
         .route("/audit/export.csv", get(pages::audit::export_csv))
         .route("/static/custos.css", get(render::stylesheet))
+        .route("/static/redact.js", get(render::editor_script))
         .layer(Extension(Arc::new(config)))
 }
 

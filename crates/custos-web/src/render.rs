@@ -39,6 +39,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("users.html", include_str!("../templates/users.html")),
     ("secret.html", include_str!("../templates/secret.html")),
     ("link.html", include_str!("../templates/link.html")),
+    ("redact.html", include_str!("../templates/redact.html")),
     (
         "subject_requests.html",
         include_str!("../templates/subject_requests.html"),
@@ -159,7 +160,7 @@ fn with_headers(status: StatusCode, html: String) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
              media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
@@ -219,6 +220,20 @@ pub fn languages() -> Vec<Value> {
         .iter()
         .map(|l| minijinja::context! { code => l.code(), name => l.name() })
         .collect()
+}
+
+/// The redaction editor's script: the only script the UI has, same origin.
+pub async fn editor_script() -> Response {
+    let mut r = include_str!("../static/redact.js").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
 }
 
 pub async fn stylesheet() -> Response {

@@ -2467,3 +2467,97 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
         assert!(!page.body.contains("Pieter"));
     }
 }
+
+/// The redaction editor in Chromium: a privacy officer drags a box on one
+/// frame, steps two seconds on and drags it again, makes the copy, and the
+/// request's page plays it. The plan the browser sent is the plan stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_copy() {
+    let w = world().await;
+    let r = w.one_recording("cam-e", 150).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let tp = w.sign_in(&petra).await;
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    let opened = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(&tp),
+            Some(serde_json::json!({
+                "case_id": "SAR-E", "requester": "B. Bakker", "identity_check": "passport",
+                "description": "green scarf",
+                "window_from": rfc(r.started_at.plus_millis(-1_000)),
+                "window_to": rfc(r.ended_at),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201);
+    let found = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests/SAR-E/search",
+            Some(&tp),
+            Some(serde_json::json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(found.json().as_array().unwrap().len(), 1);
+    w.clock_offset
+        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/redact.mjs");
+    let mut command = std::process::Command::new("node");
+    command
+        .arg(&script)
+        .env("BASE", w.base())
+        .env("NAME", &petra.name)
+        .env("PASSWORD", &petra.password)
+        .env(
+            "CODE",
+            custos_server::auth::totp_code(&petra.secret, w.now()).unwrap(),
+        )
+        .env("CASE", "SAR-E")
+        .env("RECORDING", r.recording_id.to_string())
+        .env("SHOTS", &shots);
+    let out = tokio::task::spawn_blocking(move || command.output().expect("node (see .ci/run)"))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert!(seen.get("page_error").is_none(), "{seen}");
+    assert_eq!(seen["keyframes_after_first"], "1");
+    assert_eq!(seen["keyframes"], "2");
+    assert!(seen["second_frame_at"].as_u64().unwrap() >= 2000, "{seen}");
+    assert_eq!(seen["after_render"], "/subject-requests/SAR-E");
+    assert_eq!(seen["derivatives"], 1);
+    let duration = seen["duration"].as_f64().unwrap();
+    assert!((4.0..6.0).contains(&duration), "the copy plays: {seen}");
+    // What the browser drew is what was stored and rendered.
+    let stored = w
+        .server
+        .deployment
+        .catalog
+        .derivatives_for_case("SAR-E")
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let plan: custos_redact::Plan = serde_json::from_str(&stored[0].plan).unwrap();
+    assert_eq!(plan, serde_json::from_value(seen["plan"].clone()).unwrap());
+    assert_eq!(plan.tracks.len(), 1);
+    let keyframes = &plan.tracks[0].keyframes;
+    assert_eq!(keyframes.len(), 2);
+    assert_eq!(keyframes[0].at_millis, 0);
+    assert!(
+        keyframes[1].region.x > keyframes[0].region.x + 0.3,
+        "{keyframes:?}"
+    );
+    for k in keyframes {
+        assert!((0.25..0.35).contains(&k.region.w), "{k:?}");
+        assert!((0.45..0.55).contains(&k.region.h), "{k:?}");
+    }
+    assert!((150..=151).contains(&stored[0].frames), "{}", stored[0].frames);
+}

@@ -212,6 +212,18 @@ async fn request_page(
 ) -> Response {
     let now = (d.clock)();
     let case_id = view.case.case_id.clone();
+    let derivatives = match custos_server::redaction::list(d, &person.who, &case_id).await {
+        Ok(list) => list,
+        Err(e) => return person.error(d, e),
+    };
+    let held: Vec<String> = match d.catalog.holds_for_case(&case_id).await {
+        Ok(holds) => holds
+            .into_iter()
+            .filter(|h| h.released_at.is_none())
+            .map(|h| h.recording_id.to_string())
+            .collect(),
+        Err(e) => return person.error(d, custos_server::api::unavailable(e)),
+    };
     render::page(
         status,
         "subject_request.html",
@@ -221,6 +233,8 @@ async fn request_page(
                 r => row(&view, now),
                 may_extend => view.case.closed_at.is_none() && view.case.due_at < Some(view.latest_due_at),
                 candidates => candidates.map(|c| c.iter().map(Value::from_serialize).collect::<Vec<_>>()),
+                derivatives => derivatives.iter().filter(|x| x.deleted_at.is_none()).map(Value::from_serialize).collect::<Vec<_>>(),
+                held => held,
                 purpose => subject::PURPOSE,
                 error => error.map(|c| format!("error-{c}")),
             },
@@ -307,6 +321,134 @@ pub async fn search(
         }
         Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
             request_page(&d, &person, view, e.status(), Some(e.code()), None).await
+        }
+        Err(e) => person.error(&d, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RedactForm {
+    csrf: String,
+    plan: String,
+}
+
+async fn editor_page(
+    d: &Deployment,
+    person: &Person,
+    case_id: &str,
+    recording_id: &str,
+    status: StatusCode,
+    error: Option<(&str, Option<String>)>,
+    plan: &str,
+) -> Response {
+    if let Err(e) = subject::get(d, &person.who, case_id).await {
+        return person.error(d, e);
+    }
+    let recording = match recording_id.parse::<uuid::Uuid>() {
+        Ok(id) => d.catalog.recording(id).await.ok().flatten(),
+        Err(_) => None,
+    };
+    let Some(recording) = recording else {
+        return person.error(
+            d,
+            custos_server::http::ApiError::new(
+                StatusCode::NOT_FOUND,
+                "recording-not-found",
+                "no such recording",
+            ),
+        );
+    };
+    let seconds = (recording.ended_at.as_millis() - recording.started_at.as_millis()).max(0) / 1000;
+    render::page(
+        status,
+        "redact.html",
+        with_base(
+            person.base(
+                d,
+                &format!(
+                    "/subject-requests/{}/recordings/{}/redact",
+                    url_encode(case_id),
+                    recording.recording_id
+                ),
+            ),
+            minijinja::context! {
+                case_id => case_id,
+                recording => minijinja::context! { recording_id => recording.recording_id.to_string() },
+                seconds => seconds,
+                purpose => subject::PURPOSE,
+                plan => plan,
+                error => error.as_ref().map(|(c, _)| format!("error-{c}")),
+                detail => error.and_then(|(_, detail)| detail),
+            },
+        ),
+    )
+}
+
+/// The editor: a frame, boxes drawn on it, the plan in the form.
+pub async fn editor(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path((case_id, recording_id)): Path<(String, String)>,
+) -> Response {
+    editor_page(
+        &d,
+        &person,
+        &case_id,
+        &recording_id,
+        StatusCode::OK,
+        None,
+        "",
+    )
+    .await
+}
+
+/// Renders the plan into a redacted copy, then back to the request.
+pub async fn make_copy(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path((case_id, recording_id)): Path<(String, String)>,
+    form: Result<Form<RedactForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let again = |code: &'static str, detail: Option<String>| {
+        let (d, person, case_id, recording_id, plan) =
+            (&d, &person, &case_id, &recording_id, form.plan.clone());
+        async move {
+            editor_page(
+                d,
+                person,
+                case_id,
+                recording_id,
+                StatusCode::BAD_REQUEST,
+                Some((code, detail)),
+                &plan,
+            )
+            .await
+        }
+    };
+    let plan: custos_redact::Plan = match serde_json::from_str(&form.plan) {
+        Ok(p) => p,
+        Err(e) => return again("bad-plan", Some(e.to_string())).await,
+    };
+    let Ok(recording) = recording_id.parse::<uuid::Uuid>() else {
+        return again("not-held", None).await;
+    };
+    let body = custos_server::redaction::NewDerivative {
+        recording_id: recording,
+        plan,
+    };
+    match custos_server::redaction::create(&d, &person.who, &case_id, body).await {
+        Ok(_) => Redirect::to(&format!(
+            "/subject-requests/{}#derivatives",
+            url_encode(&case_id)
+        ))
+        .into_response(),
+        Err(e) if e.status().is_client_error() && e.status() != StatusCode::FORBIDDEN => {
+            again(e.code(), Some(e.message().to_owned())).await
         }
         Err(e) => person.error(&d, e),
     }
