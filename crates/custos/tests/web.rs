@@ -2559,5 +2559,9 @@ async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_cop
         assert!((0.25..0.35).contains(&k.region.w), "{k:?}");
         assert!((0.45..0.55).contains(&k.region.h), "{k:?}");
     }
-    assert!((150..=151).contains(&stored[0].frames), "{}", stored[0].frames);
+    assert!(
+        (150..=151).contains(&stored[0].frames),
+        "{}",
+        stored[0].frames
+    );
 }
