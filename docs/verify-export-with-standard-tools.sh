@@ -59,8 +59,9 @@ with tempfile.TemporaryDirectory() as d:
                    check=True, stdout=subprocess.DEVNULL)
 PY
 
-# 4. Each recording.
+# 4. Each recording (an answer to a subject access request has none).
 for dir in recordings/*/; do
+  [ -d "$dir" ] || continue
   dir=${dir%/}
   ed25519_verify "$dir/camera.pub.pem" "$dir/manifest.json" "$dir/manifest.sig" \
     || fail "$dir/manifest.sig: not the camera's signature"
@@ -130,5 +131,17 @@ for e in a["entries"]:
     assert last == 0 and node == root, f"audit entry {e['index']} is not in the signed log"
 print(f"{d}: camera-signed, received, original video, sequence and {len(a['entries'])} audit entries verified")
 PY
+done
+
+# 5. Each redacted copy: its video is the one its record names (both are
+# already covered by the signed SHA256SUMS above).
+for dir in derived/*/; do
+  [ -d "$dir" ] || continue
+  dir=${dir%/}
+  want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' "$dir/derivative.json") \
+    || fail "$dir/derivative.json: unreadable"
+  got=$(sha256sum "$dir/video.mp4" | cut -d' ' -f1)
+  [ "$want" = "$got" ] || fail "$dir/video.mp4: not the copy derivative.json names"
+  echo "$dir: redacted copy, SHA-256 as recorded"
 done
 echo "package verified with standard tools"

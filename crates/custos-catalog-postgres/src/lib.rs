@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_export_links.sql")),
     (7, include_str!("../migrations/0007_subject_requests.sql")),
     (8, include_str!("../migrations/0008_derivatives.sql")),
+    (9, include_str!("../migrations/0009_subject_deliveries.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -1234,6 +1235,30 @@ impl Catalog for PostgresCatalog {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn record_subject_delivery(
+        &self,
+        case_id: &str,
+        export_id: Uuid,
+        at: UtcMillis,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE subject_requests SET delivered_export = $1, delivered_at = $2 WHERE case_id = $3",
+        )
+        .bind(export_id.to_string())
+        .bind(ms(at))
+        .bind(case_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "subject access request",
+                id: case_id.to_owned(),
+            });
+        }
         Ok(())
     }
 

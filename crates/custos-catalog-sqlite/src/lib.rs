@@ -42,6 +42,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_export_links.sql")),
     (16, include_str!("../migrations/0016_subject_requests.sql")),
     (17, include_str!("../migrations/0017_derivatives.sql")),
+    (
+        18,
+        include_str!("../migrations/0018_subject_deliveries.sql"),
+    ),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -1158,6 +1162,30 @@ impl Catalog for SqliteCatalog {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn record_subject_delivery(
+        &self,
+        case_id: &str,
+        export_id: Uuid,
+        at: UtcMillis,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE subject_requests SET delivered_export = ?, delivered_at = ? WHERE case_id = ?",
+        )
+        .bind(export_id.to_string())
+        .bind(ms(at))
+        .bind(case_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::NotFound {
+                what: "subject access request",
+                id: case_id.to_owned(),
+            });
+        }
         Ok(())
     }
 

@@ -1337,6 +1337,8 @@ pub async fn subject_request_story(catalog: &dyn Catalog) {
         extension_reason: None,
         extended_by: None,
         extended_at: None,
+        delivered_export: None,
+        delivered_at: None,
     };
     catalog.open_subject_request(&case, &request).await.unwrap();
     assert_eq!(catalog.case("SAR-1").await.unwrap(), Some(case.clone()));
@@ -1430,6 +1432,23 @@ pub async fn subject_request_story(catalog: &dyn Catalog) {
         ));
     }
     assert_eq!(catalog.case("K-plain").await.unwrap().unwrap().due_at, None);
+    // What was delivered.
+    let export_id = Uuid::now_v7();
+    catalog
+        .record_subject_delivery("SAR-1", export_id, t(650))
+        .await
+        .unwrap();
+    let delivered = catalog.subject_request("SAR-1").await.unwrap().unwrap();
+    assert_eq!(
+        (delivered.delivered_export, delivered.delivered_at),
+        (Some(export_id), Some(t(650)))
+    );
+    assert!(matches!(
+        catalog
+            .record_subject_delivery("K-plain", export_id, t(650))
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
     catalog.close_case("SAR-2", "petra", t(700)).await.unwrap();
     assert!(matches!(
         catalog

@@ -202,6 +202,9 @@ pub struct SubjectRequest {
     pub extension_reason: Option<String>,
     pub extended_by: Option<String>,
     pub extended_at: Option<UtcMillis>,
+    /// The latest answer: its export package and when it was made.
+    pub delivered_export: Option<Uuid>,
+    pub delivered_at: Option<UtcMillis>,
 }
 
 /// A redacted copy of a recording, made for a subject access request:
@@ -623,6 +626,14 @@ pub trait Catalog: Send + Sync {
         due_at: UtcMillis,
         reason: &str,
         by: &str,
+        at: UtcMillis,
+    ) -> Result<()>;
+
+    /// Records that an answer (export `export_id`) was made for the request.
+    async fn record_subject_delivery(
+        &self,
+        case_id: &str,
+        export_id: Uuid,
         at: UtcMillis,
     ) -> Result<()>;
 

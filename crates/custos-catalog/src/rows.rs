@@ -214,6 +214,11 @@ pub fn subject_request(r: &impl SqlRow) -> Result<SubjectRequest> {
         extension_reason: r.opt_text("extension_reason")?,
         extended_by: r.opt_text("extended_by")?,
         extended_at: opt_time(r, "extended_at")?,
+        delivered_export: r
+            .opt_text("delivered_export")?
+            .map(|u| uuid(&u))
+            .transpose()?,
+        delivered_at: opt_time(r, "delivered_at")?,
     })
 }
 

@@ -21,6 +21,9 @@
 //!   audit.json                    this recording's audit entries with inclusion proofs
 //!   previous.manifest.json/.sig or previous.deleted.json   sequence neighbours
 //!   next.manifest.json/.sig     or next.deleted.json
+//! derived/DERIVATIVE-ID/            a redacted copy (subject access requests)
+//!   video.mp4                     the derived MP4, as the server rendered it
+//!   derivative.json               what it was made from and how (DerivativeRecord)
 //! ```
 #![forbid(unsafe_code)]
 
@@ -60,6 +63,13 @@ pub mod item {
     pub const NEXT_MANIFEST: &str = "next.manifest.json";
     pub const NEXT_SIGNATURE: &str = "next.manifest.sig";
     pub const NEXT_DELETED: &str = "next.deleted.json";
+    /// In a derived item's directory.
+    pub const DERIVATIVE: &str = "derivative.json";
+}
+
+/// The directory of one derived item (a redacted copy) in a package.
+pub fn derived_dir(derivative_id: Uuid) -> String {
+    format!("derived/{derivative_id}")
 }
 
 /// The directory of one recording in a package.
@@ -101,6 +111,44 @@ pub struct ExportDescription {
     /// The audit checkpoint every proof in the package refers to.
     pub audit_tree_size: u64,
     pub recordings: Vec<ExportedRecording>,
+    /// Redacted copies (a subject access request's answer holds only these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<ExportedDerivative>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedDerivative {
+    pub derivative_id: Uuid,
+    /// The recording it was made from (not in the package).
+    pub source_recording_id: Uuid,
+    /// Hex SHA-256 of its `video.mp4`.
+    pub sha256: String,
+    /// Its directory in the package (`derived/ID`).
+    pub dir: String,
+}
+
+/// `derivative.json`: a redacted copy, linked to its source by the source
+/// manifest's hash (the camera-signed evidence stays with the city), with
+/// the plan that made it (FORMAT.md §13).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivativeRecord {
+    pub derivative_id: Uuid,
+    pub source_recording_id: Uuid,
+    pub source_device_id: String,
+    pub source_sequence: u64,
+    pub source_started_at: UtcMillis,
+    pub source_ended_at: UtcMillis,
+    /// Hex SHA-256 of the source's camera-signed manifest.
+    pub source_manifest_sha256: String,
+    /// Hex SHA-256 and length of the derived MP4.
+    pub sha256: String,
+    pub length: u64,
+    pub frames: u64,
+    pub plan: serde_json::Value,
+    pub made_by: String,
+    pub made_at: UtcMillis,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 use custos_audit::AuditEntry;
 use custos_format::{Manifest, Receipt, UtcMillis};
 
-use crate::ExportDescription;
+use crate::{DerivativeRecord, ExportDescription};
 
 /// One recording as the report shows it.
 pub struct ReportRecording<'a> {
@@ -70,6 +70,8 @@ pub struct ReportInput<'a> {
     pub server_key_sha256: String,
     pub log_key: String,
     pub recordings: Vec<ReportRecording<'a>>,
+    /// Redacted copies (a subject access request's answer).
+    pub derived: Vec<&'a DerivativeRecord>,
     pub language: Language,
     /// Times as the reader knows them: the deployment's zone (`UTC`
     /// when none was given), named in the report.
@@ -123,6 +125,9 @@ struct Words {
     how_tools: &'static str,
     how_key: &'static str,
     times: &'static str,
+    derived: &'static str,
+    derived_from: &'static str,
+    frames: &'static str,
 }
 
 const EN: Words = Words {
@@ -170,6 +175,9 @@ const EN: Words = Words {
     how_tools: "With standard tools alone (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, then <code>sha256sum -c SHA256SUMS</code>; each manifest.sig with camera.pub.pem over manifest.json; and <code>sha256sum video.mp4</code> against the manifest's <code>plaintext.sha256</code>.",
     how_key: "Compare the server key's SHA-256 above with the one the deployment publishes: a package signed with another key is not from this deployment.",
     times: "All times: {zone}.",
+    derived: "Redacted copy",
+    derived_from: "Made from recording",
+    frames: "frames",
 };
 
 const NL: Words = Words {
@@ -217,6 +225,9 @@ const NL: Words = Words {
     how_tools: "Met alleen standaardgereedschap (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, daarna <code>sha256sum -c SHA256SUMS</code>; elke manifest.sig met camera.pub.pem over manifest.json; en <code>sha256sum video.mp4</code> tegen <code>plaintext.sha256</code> in het manifest.",
     how_key: "Vergelijk de SHA-256 van de serversleutel hierboven met die de organisatie publiceert: een pakket dat met een andere sleutel is ondertekend, komt niet van deze organisatie.",
     times: "Alle tijden: {zone}.",
+    derived: "Geanonimiseerde kopie",
+    derived_from: "Gemaakt uit opname",
+    frames: "beelden",
 };
 
 const DE: Words = Words {
@@ -264,6 +275,9 @@ const DE: Words = Words {
     how_tools: "Nur mit Standardwerkzeugen (docs/VERIFY.md): <code>openssl pkeyutl -verify -pubin -inkey server.pub.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig</code>, dann <code>sha256sum -c SHA256SUMS</code>; jede manifest.sig mit camera.pub.pem über manifest.json; und <code>sha256sum video.mp4</code> gegen <code>plaintext.sha256</code> im Manifest.",
     how_key: "Vergleichen Sie den SHA-256 des Serverschlüssels oben mit dem von der Behörde veröffentlichten: ein mit einem anderen Schlüssel signiertes Paket stammt nicht von dieser Behörde.",
     times: "Alle Zeiten: {zone}.",
+    derived: "Geschwärzte Kopie",
+    derived_from: "Erstellt aus Aufnahme",
+    frames: "Bilder",
 };
 
 fn words(language: Language) -> &'static Words {
@@ -480,6 +494,46 @@ pub fn render(input: &ReportInput) -> String {
                 esc(ev.outcome.as_str()),
             );
         }
+        h += "</table>\n";
+    }
+    for x in &input.derived {
+        h += &format!(
+            "<h2>{} <code>{}</code></h2>\n<table>\n",
+            w.derived, x.derivative_id
+        );
+        row(
+            &mut h,
+            w.derived_from,
+            &format!(
+                "<code>{}</code>, {} {} #{}, {} {} {}; {} <code>{}</code>",
+                x.source_recording_id,
+                w.camera,
+                esc(&x.source_device_id),
+                x.source_sequence,
+                time(x.source_started_at),
+                w.to,
+                time(x.source_ended_at),
+                w.manifest,
+                esc(&x.source_manifest_sha256)
+            ),
+        );
+        row(
+            &mut h,
+            w.video,
+            &format!(
+                "video.mp4, {} {}, {} {}, SHA-256 <code>{}</code>",
+                x.length,
+                w.bytes,
+                x.frames,
+                w.frames,
+                esc(&x.sha256)
+            ),
+        );
+        row(
+            &mut h,
+            w.made_by,
+            &format!("{} {} {}", esc(&x.made_by), w.at, time(x.made_at)),
+        );
         h += "</table>\n";
     }
     h += &format!(

@@ -138,7 +138,75 @@ pub fn verify(contents: &Contents, expected: &Expected) -> Verdict {
             Err(problem) => v.fail(item, problem),
         }
     }
+    let mut seen = std::collections::BTreeSet::new();
+    for x in &description.derived {
+        let item = format!("redacted copy {}", x.derivative_id);
+        if !seen.insert(x.derivative_id) {
+            v.fail(DESCRIPTION, "the same redacted copy listed twice");
+            continue;
+        }
+        match check_derived(&listed, contents, x) {
+            Ok(note) => v.pass(item, note),
+            Err(problem) => v.fail(item, problem),
+        }
+    }
+    if description.recordings.is_empty() && description.derived.is_empty() {
+        v.fail(DESCRIPTION, "the package holds no recording");
+    }
     v
+}
+
+/// A redacted copy: its record and video as listed, the video's hash as
+/// the record and `export.json` say, in its own directory.
+fn check_derived<'a>(
+    listed: &dyn Fn(&str) -> Option<&'a [u8]>,
+    contents: &Contents,
+    x: &ExportedDerivative,
+) -> Result<String, String> {
+    if x.dir != derived_dir(x.derivative_id) {
+        return Err(format!(
+            "its directory is {}, expected {}",
+            x.dir,
+            derived_dir(x.derivative_id)
+        ));
+    }
+    let path = |name: &str| format!("{}/{name}", x.dir);
+    let record: DerivativeRecord = match listed(&path(item::DERIVATIVE)).map(serde_json::from_slice)
+    {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return Err(format!("derivative.json unreadable: {e}")),
+        None => return Err("derivative.json missing or not as listed".into()),
+    };
+    // (Whether it is listed in SHA256SUMS, and as listed, is checked for
+    // every file above; here: is it the copy the records name.)
+    let video = contents
+        .files
+        .get(&path(item::VIDEO))
+        .ok_or("video.mp4 missing")?;
+    let sha256 = hex::encode(video.sha256);
+    if record.derivative_id != x.derivative_id
+        || record.source_recording_id != x.source_recording_id
+    {
+        return Err("derivative.json names another copy or source than export.json".into());
+    }
+    if sha256 != record.sha256 || sha256 != x.sha256 {
+        return Err("video.mp4 is not the copy its record names (SHA-256 differs)".into());
+    }
+    if video.length != record.length {
+        return Err("video.mp4 has another length than its record".into());
+    }
+    Ok(format!(
+        "redacted copy of recording {} ({} #{}, {} to {}), {} frames, SHA-256 {}, made by {} at {}",
+        record.source_recording_id,
+        record.source_device_id,
+        record.source_sequence,
+        record.source_started_at,
+        record.source_ended_at,
+        record.frames,
+        record.sha256,
+        record.made_by,
+        record.made_at
+    ))
 }
 
 fn check_signature(

@@ -75,6 +75,10 @@ pub fn routes() -> Router<Arc<Deployment>> {
             get(get_derivatives).post(post_derivative),
         )
         .route("/api/v1/derivatives/{id}/video", get(derivative_video))
+        .route(
+            "/api/v1/subject-requests/{id}/delivery",
+            post(post_subject_delivery),
+        )
         .route("/api/v1/holds/{id}/approve", post(post_approve_hold))
         .route("/api/v1/holds/{id}/release", post(post_release_hold))
         .route("/api/v1/incidents", get(incidents))
@@ -1773,13 +1777,22 @@ pub async fn close_case(d: &Deployment, a: &Authenticated, id: &str) -> Result<u
         .await?;
     let now = (d.clock)();
     open_case_named(d, id).await?;
-    a.record(
-        d,
-        a.event(d, "case.close", Outcome::Ok)
-            .object(&object)
-            .case_only(id),
-    )
-    .await?;
+    // A subject access request's closing says what was delivered.
+    let delivered = match d.catalog.subject_request(id).await.map_err(unavailable)? {
+        Some(r) => Some(match (r.delivered_export, r.delivered_at) {
+            (Some(export), Some(at)) => format!("answered: export {export} made {at}"),
+            _ => "closed without an answer delivered".to_owned(),
+        }),
+        None => None,
+    };
+    let mut closing = a
+        .event(d, "case.close", Outcome::Ok)
+        .object(&object)
+        .case_only(id);
+    if let Some(delivered) = delivered {
+        closing = closing.detail(delivered);
+    }
+    a.record(d, closing).await?;
     let released = d
         .catalog
         .close_case(id, &a.caller.name, now)
@@ -1997,6 +2010,25 @@ async fn post_derivative(
     .await?;
     let made = crate::redaction::create(&d, &a, &id, json_body(body)?).await?;
     Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// The answer to a request: see [`crate::export::prepare_subject_delivery`].
+async fn post_subject_delivery(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<crate::export::NewDelivery>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let object = format!("case:{}", id.escape_default());
+    a.permit(
+        &d,
+        Action::HandleSubjectRequests,
+        "subject-request.deliver",
+        &object,
+    )
+    .await?;
+    let prepared = crate::export::prepare_subject_delivery(&d, &a, &id, json_body(body)?).await?;
+    crate::export::deliver(d, &a, prepared).await
 }
 
 async fn get_derivatives(

@@ -174,6 +174,8 @@ pub struct PreparedExport {
     purpose: String,
     case_id: String,
     recipient: String,
+    /// Redacted copies, each with its source recording.
+    derived: Vec<(custos_catalog::Derivative, Recording)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -223,75 +225,20 @@ pub async fn prepare(
         recordings,
     )
     .await?;
-    let protection = match (&request.age_recipient, request.passphrase) {
-        (Some(r), None) => match r.trim().parse::<age::x25519::Recipient>() {
-            Ok(r) => Protection::Recipient(r),
-            Err(_) => {
-                return refusals
-                    .refuse(
-                        StatusCode::BAD_REQUEST,
-                        "bad-recipient-key",
-                        "age_recipient is not an age public key (age1…)",
-                    )
-                    .await
-            }
-        },
-        (None, Some(p)) if p.chars().count() >= MIN_PASSPHRASE => {
-            Protection::Passphrase(SecretString::from(p))
-        }
-        _ => {
-            return refusals
-                .refuse(
-                    StatusCode::BAD_REQUEST,
-                    "protection-required",
-                    format!("give either age_recipient or a passphrase of at least {MIN_PASSPHRASE} characters"),
-                )
-                .await
-        }
-    };
-    let link = match request.link {
-        None => None,
-        Some(l) => {
-            let longest = d.policy().export_link_max_millis;
-            let downloads = l.max_downloads.unwrap_or(DEFAULT_LINK_DOWNLOADS);
-            let valid_millis = i64::from(l.valid_hours) * 3_600_000;
-            if l.valid_hours == 0 || valid_millis > longest {
-                return refusals
-                    .refuse(
-                        StatusCode::BAD_REQUEST,
-                        "bad-link",
-                        format!(
-                            "a download link is valid from 1 to {} hours here",
-                            longest / 3_600_000
-                        ),
-                    )
-                    .await;
-            }
-            if downloads == 0 || downloads > MAX_LINK_DOWNLOADS {
-                return refusals
-                    .refuse(
-                        StatusCode::BAD_REQUEST,
-                        "bad-link",
-                        format!("a download link allows 1 to {MAX_LINK_DOWNLOADS} downloads"),
-                    )
-                    .await;
-            }
-            Some(LinkTerms {
-                valid_millis,
-                max_downloads: downloads,
-            })
-        }
-    };
-    let zone_name = request.time_zone.clone().unwrap_or_else(|| "UTC".into());
-    let Ok(time_zone) = jiff::tz::TimeZone::get(&zone_name) else {
-        return refusals
-            .refuse(
-                StatusCode::BAD_REQUEST,
-                "bad-time-zone",
-                "time_zone is not an IANA time zone (Europe/Amsterdam, …)",
-            )
-            .await;
-    };
+    let Terms {
+        protection,
+        link,
+        zone_name,
+        time_zone,
+    } = terms(
+        d,
+        &refusals,
+        request.age_recipient.clone(),
+        request.passphrase,
+        request.link,
+        request.time_zone.clone(),
+    )
+    .await?;
     let catalog = d.catalog.clone();
     let (case, wanted, recipient) = (scope.case, scope.wanted, scope.recipient);
     let object = refusals.object.clone();
@@ -364,6 +311,7 @@ pub async fn prepare(
             label: case.label.clone(),
         },
         recipient: recipient.to_owned(),
+        derived: Vec::new(),
         audit_tree_size: trails.first().map(|t| t.tree_size).unwrap_or_default(),
         recordings: gathered
             .iter()
@@ -409,6 +357,100 @@ pub async fn prepare(
         purpose: request.purpose.clone(),
         case_id: case.case_id.clone(),
         recipient: recipient.to_owned(),
+        derived: Vec::new(),
+    })
+}
+
+/// How a package is protected and delivered, checked (refusals audited).
+struct Terms {
+    protection: Protection,
+    link: Option<LinkTerms>,
+    zone_name: String,
+    time_zone: jiff::tz::TimeZone,
+}
+
+async fn terms(
+    d: &Deployment,
+    refusals: &Refusals<'_>,
+    age_recipient: Option<String>,
+    passphrase: Option<String>,
+    link: Option<NewLink>,
+    time_zone: Option<String>,
+) -> Result<Terms, ApiError> {
+    let protection = match (&age_recipient, passphrase) {
+        (Some(r), None) => match r.trim().parse::<age::x25519::Recipient>() {
+            Ok(r) => Protection::Recipient(r),
+            Err(_) => {
+                return refusals
+                    .refuse(
+                        StatusCode::BAD_REQUEST,
+                        "bad-recipient-key",
+                        "age_recipient is not an age public key (age1…)",
+                    )
+                    .await
+            }
+        },
+        (None, Some(p)) if p.chars().count() >= MIN_PASSPHRASE => {
+            Protection::Passphrase(SecretString::from(p))
+        }
+        _ => {
+            return refusals
+                .refuse(
+                    StatusCode::BAD_REQUEST,
+                    "protection-required",
+                    format!("give either age_recipient or a passphrase of at least {MIN_PASSPHRASE} characters"),
+                )
+                .await
+        }
+    };
+    let link = match link {
+        None => None,
+        Some(l) => {
+            let longest = d.policy().export_link_max_millis;
+            let downloads = l.max_downloads.unwrap_or(DEFAULT_LINK_DOWNLOADS);
+            let valid_millis = i64::from(l.valid_hours) * 3_600_000;
+            if l.valid_hours == 0 || valid_millis > longest {
+                return refusals
+                    .refuse(
+                        StatusCode::BAD_REQUEST,
+                        "bad-link",
+                        format!(
+                            "a download link is valid from 1 to {} hours here",
+                            longest / 3_600_000
+                        ),
+                    )
+                    .await;
+            }
+            if downloads == 0 || downloads > MAX_LINK_DOWNLOADS {
+                return refusals
+                    .refuse(
+                        StatusCode::BAD_REQUEST,
+                        "bad-link",
+                        format!("a download link allows 1 to {MAX_LINK_DOWNLOADS} downloads"),
+                    )
+                    .await;
+            }
+            Some(LinkTerms {
+                valid_millis,
+                max_downloads: downloads,
+            })
+        }
+    };
+    let zone_name = time_zone.unwrap_or_else(|| "UTC".into());
+    let Ok(time_zone) = jiff::tz::TimeZone::get(&zone_name) else {
+        return refusals
+            .refuse(
+                StatusCode::BAD_REQUEST,
+                "bad-time-zone",
+                "time_zone is not an IANA time zone (Europe/Amsterdam, …)",
+            )
+            .await;
+    };
+    Ok(Terms {
+        protection,
+        link,
+        zone_name,
+        time_zone,
     })
 }
 
@@ -882,6 +924,7 @@ fn write(
         language,
         time_zone,
         zone_name,
+        derived,
         ..
     } = prepared;
     let (description, gathered, trails, verifier) = (&description, &gathered, &trails, &verifier);
@@ -985,6 +1028,52 @@ fn write(
         let previous = noted.pop().expect("two sides");
         report_items.push((g, video_sha256, length, previous, next, entries));
     }
+    let mut derived_records = Vec::new();
+    for (x, source) in &derived {
+        let dir = derived_dir(x.derivative_id);
+        let stored = crate::playback::StoredCiphertext::new(
+            x.age_header.clone(),
+            d.blobs.clone(),
+            x.blob_key.clone(),
+            x.ciphertext_length,
+            runtime.clone(),
+        );
+        let decryptor =
+            age::Decryptor::new_buffered(std::io::BufReader::with_capacity(1 << 20, stored))?;
+        let mut plaintext = decryptor
+            .decrypt(std::iter::once(&d.keys.evidence as &dyn age::Identity))
+            .context("a redacted copy does not open with the evidence key")?;
+        let sha = package.add_stream(
+            &format!("{dir}/{}", item::VIDEO),
+            x.plaintext_length,
+            &mut plaintext,
+        )?;
+        anyhow::ensure!(
+            hex::encode(sha) == x.sha256,
+            "redacted copy {} is not what was rendered",
+            x.derivative_id
+        );
+        let record = DerivativeRecord {
+            derivative_id: x.derivative_id,
+            source_recording_id: source.recording_id,
+            source_device_id: source.device_id.clone(),
+            source_sequence: source.sequence,
+            source_started_at: source.started_at,
+            source_ended_at: source.ended_at,
+            source_manifest_sha256: hex::encode(source.manifest_sha256),
+            sha256: x.sha256.clone(),
+            length: x.plaintext_length,
+            frames: x.frames,
+            plan: serde_json::from_str(&x.plan)?,
+            made_by: x.created_by.clone(),
+            made_at: x.created_at,
+        };
+        package.add_bytes(
+            &format!("{dir}/{}", item::DERIVATIVE),
+            &serde_json::to_vec_pretty(&record)?,
+        )?;
+        derived_records.push(record);
+    }
     package.add_bytes(CHECKPOINT, checkpoint_note.as_bytes())?;
     package.add_bytes(LOG_KEY, format!("{}\n", verifier.to_vkey()).as_bytes())?;
     package.add_bytes(DESCRIPTION, &serde_json::to_vec_pretty(description)?)?;
@@ -1008,6 +1097,7 @@ fn write(
                 },
             )
             .collect(),
+        derived: derived_records.iter().collect(),
         language,
         zone_name,
         format_time: &|t| local_time(&time_zone, t),
@@ -1019,7 +1109,7 @@ fn write(
     buffered.flush()?;
     Ok(ExportSummary {
         export_id: description.export_id,
-        recordings: gathered.len(),
+        recordings: gathered.len() + derived.len(),
         video_bytes,
     })
 }
@@ -1148,4 +1238,230 @@ fn local_time(zone: &jiff::tz::TimeZone, at: custos_format::UtcMillis) -> String
             .to_string(),
         Err(_) => at.to_string(),
     }
+}
+
+/// `POST /api/v1/subject-requests/{case}/delivery`: the answer to a data
+/// subject's access request, as an export package (FORMAT.md §12) holding
+/// only the request's redacted copies.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDelivery {
+    /// Default: every redacted copy made for the request.
+    #[serde(default)]
+    pub derivatives: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub age_recipient: Option<String>,
+    #[serde(default)]
+    pub passphrase: Option<String>,
+    /// A download link instead of the package (default one download).
+    #[serde(default)]
+    pub link: Option<NewLink>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// Checks and audits a delivery (one entry for the request, one per copy,
+/// durable before anything is written) and records it on the request. The
+/// package names no requester: its recipient is "the data subject of
+/// request CASE"; no original, neighbour or audit trail goes in.
+pub async fn prepare_subject_delivery(
+    d: &Arc<Deployment>,
+    a: &Authenticated,
+    case_id: &str,
+    request: NewDelivery,
+) -> Result<PreparedExport, ApiError> {
+    let purpose = crate::subject::PURPOSE;
+    let refusals = Refusals::new(d, a, "subject-request.deliver", case_id, purpose);
+    a.permit(
+        d,
+        Action::HandleSubjectRequests,
+        "subject-request.deliver",
+        &refusals.object,
+    )
+    .await?;
+    let case = match d.catalog.case(case_id).await.map_err(unavailable)? {
+        Some(c) if c.kind == crate::subject::KIND && c.closed_at.is_none() => c,
+        Some(c) if c.kind == crate::subject::KIND => {
+            return refusals
+                .refuse(
+                    StatusCode::CONFLICT,
+                    "case-closed",
+                    "that request is closed",
+                )
+                .await
+        }
+        _ => {
+            return refusals
+                .refuse(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "no subject access request for that case",
+                )
+                .await
+        }
+    };
+    let live: Vec<custos_catalog::Derivative> = d
+        .catalog
+        .derivatives_for_case(case_id)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .filter(|x| x.deleted_at.is_none())
+        .collect();
+    let chosen: Vec<custos_catalog::Derivative> = match &request.derivatives {
+        None => live,
+        Some(ids) => {
+            let mut wanted = ids.clone();
+            wanted.sort();
+            wanted.dedup();
+            let found: Vec<_> = live
+                .into_iter()
+                .filter(|x| wanted.contains(&x.derivative_id))
+                .collect();
+            if found.len() != wanted.len() {
+                return refusals
+                    .refuse(
+                        StatusCode::CONFLICT,
+                        "not-a-copy",
+                        "one of those is not a redacted copy of this request",
+                    )
+                    .await;
+            }
+            found
+        }
+    };
+    if chosen.is_empty() {
+        return refusals
+            .refuse(
+                StatusCode::CONFLICT,
+                "nothing-to-deliver",
+                "make a redacted copy first: the answer holds only redacted copies",
+            )
+            .await;
+    }
+    let mut derived = Vec::new();
+    for x in chosen {
+        match d
+            .catalog
+            .recording(x.recording_id)
+            .await
+            .map_err(unavailable)?
+        {
+            Some(source) => derived.push((x, source)),
+            None => {
+                return refusals
+                    .refuse(
+                        StatusCode::CONFLICT,
+                        "source-gone",
+                        "the recording a copy was made from has been deleted",
+                    )
+                    .await
+            }
+        }
+    }
+    let Terms {
+        protection,
+        link,
+        zone_name,
+        time_zone,
+    } = terms(
+        d,
+        &refusals,
+        request.age_recipient,
+        request.passphrase,
+        request.link.map(|l| NewLink {
+            max_downloads: l.max_downloads.or(Some(1)),
+            ..l
+        }),
+        request.time_zone,
+    )
+    .await?;
+    let export_id = Uuid::now_v7();
+    let recipient = format!("the data subject of request {case_id}");
+    let mut events = vec![a
+        .event(d, "subject-request.deliver", Outcome::Ok)
+        .object(&refusals.object)
+        .purpose(purpose, case_id)
+        .detail(format!(
+            "export {export_id}: {} redacted copies",
+            derived.len()
+        ))];
+    for (x, _) in &derived {
+        events.push(
+            a.event(d, "derivative.export", Outcome::Ok)
+                .object(format!("derivative:{}", x.derivative_id))
+                .purpose(purpose, case_id)
+                .detail(format!("export {export_id}")),
+        );
+    }
+    d.audit.record_all(events).await.map_err(unavailable)?;
+    d.catalog
+        .record_subject_delivery(case_id, export_id, (d.clock)())
+        .await
+        .map_err(unavailable)?;
+    let verifier = d.audit.verifier().clone();
+    let (note, checkpoint, _) = crate::audit::newest_tree(&*d.catalog, &verifier)
+        .await
+        .map_err(unavailable)?;
+    let description = ExportDescription {
+        format: EXPORT_FORMAT.into(),
+        export_id,
+        server_id: d.ingest.server_id().to_owned(),
+        created_at: (d.clock)(),
+        created_by: a.caller.name.clone(),
+        approved_by: None,
+        purpose: purpose.into(),
+        case: ExportCase {
+            case_id: case.case_id.clone(),
+            kind: case.kind.clone(),
+            reference: None,
+            label: case.label.clone(),
+        },
+        recipient: recipient.clone(),
+        audit_tree_size: checkpoint.size,
+        recordings: Vec::new(),
+        derived: derived
+            .iter()
+            .map(|(x, _)| ExportedDerivative {
+                derivative_id: x.derivative_id,
+                source_recording_id: x.recording_id,
+                sha256: x.sha256.clone(),
+                dir: derived_dir(x.derivative_id),
+            })
+            .collect(),
+    };
+    let safe_case: String = case_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(PreparedExport {
+        export_id,
+        file_name: format!("custos-access-{safe_case}-{export_id}.tar.age"),
+        description,
+        gathered: Vec::new(),
+        trails: Vec::new(),
+        verifier,
+        checkpoint_note: note,
+        protection,
+        language: Language::from_code(request.language.as_deref().unwrap_or("en")),
+        time_zone,
+        zone_name,
+        failed: a
+            .event(d, "subject-request.deliver", Outcome::Failed)
+            .object(&refusals.object)
+            .purpose(purpose, case_id),
+        link,
+        purpose: purpose.into(),
+        case_id: case_id.to_owned(),
+        recipient,
+        derived,
+    })
 }

@@ -248,6 +248,11 @@ impl Ingest {
         Ok(stale.len())
     }
 
+    /// This deployment's name in receipts and packages.
+    pub fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
     /// Where files are staged before they become blobs (ciphertext only).
     pub fn staging_dir(&self) -> &std::path::Path {
         &self.staging

@@ -205,6 +205,8 @@ pub async fn open(
         extension_reason: None,
         extended_by: None,
         extended_at: None,
+        delivered_export: None,
+        delivered_at: None,
     };
     let event = |outcome| {
         let mut e = a

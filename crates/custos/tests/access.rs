@@ -540,6 +540,12 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
         (
             "POST",
+            "/api/v1/subject-requests/k-1/delivery".into(),
+            Some(serde_json::json!({"passphrase": "0123456789abcdef"})),
+            &["privacy-officer"],
+        ),
+        (
+            "POST",
             "/api/v1/subject-requests/k-1/derivatives".into(),
             Some(serde_json::json!({})),
             &["privacy-officer"],
@@ -617,6 +623,8 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
                 .iter()
                 .any(|p| path.contains(p))
                 || (*method == "POST" && path.ends_with("/export-requests"))
+                // An answer to an unknown request is refused and audited too.
+                || path.ends_with("/delivery")
         })
         .map(|(_, _, _, allowed)| allowed.len())
         .sum();
@@ -935,6 +943,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "GET /api/v1/subject-requests/{id}/derivatives",
         "POST /api/v1/subject-requests/{id}/derivatives",
         "GET /api/v1/derivatives/{id}/video",
+        "POST /api/v1/subject-requests/{id}/delivery",
         "POST /api/v1/holds/{id}/approve",
         "POST /api/v1/holds/{id}/release",
         "GET /api/v1/dock",

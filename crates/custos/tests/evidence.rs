@@ -3156,3 +3156,317 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         0
     );
 }
+
+/// The answer to a subject access request: an export package holding only
+/// the request's redacted copies (no original, no neighbour, no audit
+/// trail, no requester's name), encrypted to a passphrase or kept for a
+/// one-download link, verifiable offline; the request records it, and its
+/// closing says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_verifies() {
+    let w = world().await;
+    let cam = w.camera("cam-q", 0, true).await;
+    record_frames(&cam, 2, 30);
+    w.offload(&cam).await;
+    let mut recordings = w.server.deployment.catalog.recordings().await.unwrap();
+    recordings.sort_by_key(|r| r.sequence);
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let (tp, tr) = (w.sign_in(&petra).await, w.sign_in(&rita).await);
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    for case in ["SAR-D", "SAR-EMPTY"] {
+        let opened = w
+            .call(
+                "POST",
+                "/api/v1/subject-requests",
+                Some(&tp),
+                Some(serde_json::json!({
+                    "case_id": case, "requester": "Cornelia Visser", "identity_check": "passport",
+                    "description": "yellow bag",
+                    "window_from": rfc(recordings[0].started_at.plus_millis(-1_000)),
+                    "window_to": rfc(recordings[1].ended_at),
+                })),
+                &[],
+            )
+            .await;
+        assert_eq!(opened.status, 201);
+        let found = w
+            .call(
+                "POST",
+                &format!("/api/v1/subject-requests/{case}/search"),
+                Some(&tp),
+                Some(serde_json::json!({})),
+                &[],
+            )
+            .await;
+        assert_eq!(found.status, 200);
+    }
+    let made = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests/SAR-D/derivatives",
+            Some(&tp),
+            Some(serde_json::json!({"recording_id": recordings[0].recording_id, "plan": {"tracks": [
+                {"label": "p", "kind": "pixelate", "keyframes": [{"at_millis": 0, "x": 0.5, "y": 0.5, "w": 0.5, "h": 0.5}]}]}})),
+            &[],
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.json());
+    let derivative = made.json();
+    let delivery = "/api/v1/subject-requests/SAR-D/delivery";
+    let with = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({"passphrase": EXPORT_PASS});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        body
+    };
+
+    // Refused: another role, no protection, a copy of something else, nothing to give.
+    assert_eq!(
+        w.call(
+            "POST",
+            delivery,
+            Some(&tr),
+            Some(with(serde_json::json!({}))),
+            &[]
+        )
+        .await
+        .status,
+        403
+    );
+    for (path, body, status, code) in [
+        (
+            delivery,
+            with(serde_json::json!({"passphrase": null})),
+            400,
+            "protection-required",
+        ),
+        (
+            delivery,
+            with(serde_json::json!({"derivatives": ["0190f0c4-0000-7000-8000-000000000001"]})),
+            409,
+            "not-a-copy",
+        ),
+        (
+            "/api/v1/subject-requests/SAR-EMPTY/delivery",
+            with(serde_json::json!({})),
+            409,
+            "nothing-to-deliver",
+        ),
+        (
+            "/api/v1/subject-requests/K-none/delivery",
+            with(serde_json::json!({})),
+            404,
+            "not-found",
+        ),
+        (
+            delivery,
+            with(serde_json::json!({"link": {"valid_hours": 0}})),
+            400,
+            "bad-link",
+        ),
+    ] {
+        let answer = w
+            .call("POST", path, Some(&tp), Some(body.clone()), &[])
+            .await;
+        assert_eq!(
+            (answer.status, answer.json()["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path} {body}"
+        );
+    }
+
+    let answer = w
+        .call(
+            "POST",
+            delivery,
+            Some(&tp),
+            Some(with(serde_json::json!({"language": "nl"}))),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let export_id = answer.header("custos-export-id").unwrap().to_owned();
+    let tar = open_package(&answer.body, EXPORT_PASS);
+    assert!(
+        !tar.windows(7).any(|w| w == b"Visser ") && !tar.windows(6).any(|w| w == b"Visser"),
+        "the requester's name is nowhere in the package"
+    );
+    let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
+    let verdict = custos_export::verify::verify(&contents, &Default::default());
+    assert!(verdict.ok(), "{:?}", verdict.findings);
+    let id = derivative["derivative_id"].as_str().unwrap();
+    let mut paths: Vec<&str> = contents.files.keys().map(String::as_str).collect();
+    paths.sort();
+    assert!(
+        paths.iter().all(|p| !p.starts_with("recordings/")),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&format!("derived/{id}/video.mp4").as_str()),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&format!("derived/{id}/derivative.json").as_str()));
+    let description: serde_json::Value =
+        serde_json::from_slice(contents.bytes("export.json").unwrap()).unwrap();
+    assert_eq!(
+        description["recipient"],
+        "the data subject of request SAR-D"
+    );
+    assert_eq!(description["purpose"], "subject-access-request");
+    assert_eq!(description["derived"].as_array().unwrap().len(), 1);
+    assert_eq!(description["recordings"], serde_json::json!([]));
+    let record: serde_json::Value = serde_json::from_slice(
+        contents
+            .bytes(&format!("derived/{id}/derivative.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["sha256"], derivative["sha256"]);
+    assert_eq!(
+        record["source_recording_id"],
+        recordings[0].recording_id.to_string()
+    );
+    assert_eq!(
+        record["source_manifest_sha256"],
+        hex::encode(recordings[0].manifest_sha256)
+    );
+    let report = String::from_utf8(contents.bytes("report.html").unwrap().to_vec()).unwrap();
+    assert!(report.contains("Geanonimiseerde kopie"), "{report}");
+    // Any change to the copy is named.
+    let mut changed = contents.clone();
+    changed
+        .files
+        .get_mut(&format!("derived/{id}/video.mp4"))
+        .unwrap()
+        .sha256[0] ^= 1;
+    let verdict = custos_export::verify::verify(&changed, &Default::default());
+    assert!(!verdict.ok());
+    assert!(
+        verdict
+            .findings
+            .iter()
+            .any(|f| !f.ok && f.item == format!("derived/{id}/video.mp4")),
+        "{:?}",
+        verdict.findings
+    );
+    // And the offline verifier agrees on the delivered file.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("answer.tar.age");
+    std::fs::write(&file, &answer.body).unwrap();
+    let (code, out) = verify_package(&file, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("redacted copy {id}")), "{out}");
+    // … and so do standard tools alone (docs/VERIFY.md).
+    let unpacked = tmp.path().join("answer");
+    std::fs::create_dir(&unpacked).unwrap();
+    std::fs::write(tmp.path().join("answer.tar"), &tar).unwrap();
+    assert!(std::process::Command::new("tar")
+        .arg("-xmf")
+        .arg(tmp.path().join("answer.tar"))
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap()
+        .success());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/verify-export-with-standard-tools.sh"
+    );
+    let checked = std::process::Command::new("sh")
+        .arg(script)
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned()
+        + &String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "{said}");
+    assert!(
+        said.contains("redacted copy, SHA-256 as recorded"),
+        "{said}"
+    );
+    // A changed copy fails there too (its hash no longer as listed).
+    let video = unpacked.join(format!("derived/{id}/video.mp4"));
+    let mut bytes = std::fs::read(&video).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&video, &bytes).unwrap();
+    assert!(!std::process::Command::new("sh")
+        .arg(script)
+        .arg(&unpacked)
+        .output()
+        .unwrap()
+        .status
+        .success());
+
+    // A view-once link by default.
+    let linked = w
+        .call(
+            "POST",
+            delivery,
+            Some(&tp),
+            Some(with(serde_json::json!({"link": {"valid_hours": 48}}))),
+            &[],
+        )
+        .await;
+    assert_eq!(linked.status, 201, "{}", linked.json());
+    assert_eq!(linked.json()["max_downloads"], 1);
+    let path = linked.json()["path"].as_str().unwrap().to_owned();
+    assert_eq!(w.call("POST", &path, None, None, &[]).await.status, 200);
+    assert_eq!(w.call("POST", &path, None, None, &[]).await.status, 410);
+
+    // The request records its latest answer; its closing says so.
+    let view = w
+        .call(
+            "GET",
+            "/api/v1/subject-requests/SAR-D",
+            Some(&tp),
+            None,
+            &[],
+        )
+        .await
+        .json();
+    assert_eq!(
+        view["request"]["delivered_export"],
+        linked.json()["export_id"]
+    );
+    assert_ne!(view["request"]["delivered_export"], export_id.as_str());
+    let closed = w
+        .call("POST", "/api/v1/cases/SAR-D/close", Some(&tp), None, &[])
+        .await;
+    assert_eq!(closed.status, 200);
+    let entries = audit(&w).await;
+    let closing = entries
+        .iter()
+        .find(|e| e.action == "case.close" && e.case.as_deref() == Some("SAR-D"))
+        .unwrap();
+    assert!(
+        closing
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("answered: export "),
+        "{closing:?}"
+    );
+    assert_eq!(
+        entries
+            .iter()
+            .filter(
+                |e| e.action == "subject-request.deliver" && e.outcome == custos_audit::Outcome::Ok
+            )
+            .count(),
+        2
+    );
+    assert!(entries.iter().any(|e| e.action == "derivative.export"
+        && e.object.as_deref() == Some(format!("derivative:{id}").as_str())));
+    assert!(!serde_json::to_string(&entries).unwrap().contains("Visser"));
+}
