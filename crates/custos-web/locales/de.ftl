@@ -502,3 +502,13 @@ sar-frames = Bilder
 error-bad-plan = Der Plan ist ungültig.
 error-not-held = Diese Aufnahme ist für dieses Ersuchen nicht gesichert: suchen Sie sie zuerst.
 error-render-failed = Die geschwärzte Kopie konnte nicht erstellt werden; das Original ist unverändert.
+
+# The answer to a subject access request
+sar-deliver = Antwort herausgeben
+sar-deliver-explain = Ein Paket mit den { $count } geschwärzten Kopien oben und sonst nichts (keine Originale, keine Namen), verschlüsselt, bevor es den Server verlässt. Der Antragsteller prüft es mit custos verify oder Standardwerkzeugen.
+sar-delivered = Letzte Antwort erstellt { $at }.
+sar-deliver-link = Für einen Download-Link für den Antragsteller aufbewahren (ein Download)
+sar-deliver-submit = Antwort erstellen
+error-nothing-to-deliver = Erstellen Sie zuerst eine geschwärzte Kopie: die Antwort enthält nur geschwärzte Kopien.
+error-not-a-copy = Das ist keine geschwärzte Kopie dieses Ersuchens.
+error-source-gone = Die Aufnahme, aus der eine Kopie erstellt wurde, ist gelöscht.

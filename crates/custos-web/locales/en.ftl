@@ -502,3 +502,13 @@ sar-frames = frames
 error-bad-plan = The plan is not valid.
 error-not-held = That recording is not held for this request: find it with the search first.
 error-render-failed = The redacted copy could not be made; the original is unchanged.
+
+# The answer to a subject access request
+sar-deliver = Deliver the answer
+sar-deliver-explain = A package with the { $count } redacted copies above and nothing else (no originals, no names), encrypted before it leaves the server. The requester checks it with custos verify or standard tools.
+sar-delivered = Last answer made { $at }.
+sar-deliver-link = Keep it for a download link for the requester (one download)
+sar-deliver-submit = Make the answer
+error-nothing-to-deliver = Make a redacted copy first: the answer holds only redacted copies.
+error-not-a-copy = That is not a redacted copy of this request.
+error-source-gone = The recording a copy was made from has been deleted.

@@ -502,3 +502,13 @@ sar-frames = beelden
 error-bad-plan = Het plan is niet geldig.
 error-not-held = Die opname is niet veiliggesteld voor dit verzoek: zoek haar eerst.
 error-render-failed = De geanonimiseerde kopie kon niet worden gemaakt; het origineel is ongewijzigd.
+
+# The answer to a subject access request
+sar-deliver = Antwoord verstrekken
+sar-deliver-explain = Een pakket met de { $count } geanonimiseerde kopieën hierboven en verder niets (geen originelen, geen namen), versleuteld voordat het de server verlaat. De verzoeker controleert het met custos verify of standaardgereedschap.
+sar-delivered = Laatste antwoord gemaakt { $at }.
+sar-deliver-link = Bewaren voor een downloadlink voor de verzoeker (één download)
+sar-deliver-submit = Antwoord maken
+error-nothing-to-deliver = Maak eerst een geanonimiseerde kopie: het antwoord bevat alleen geanonimiseerde kopieën.
+error-not-a-copy = Dat is geen geanonimiseerde kopie van dit verzoek.
+error-source-gone = De opname waaruit een kopie is gemaakt, is gewist.

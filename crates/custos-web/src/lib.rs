@@ -108,6 +108,10 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
             post(pages::subjects::search),
         )
         .route(
+            "/subject-requests/{id}/delivery",
+            post(pages::subjects::deliver),
+        )
+        .route(
             "/subject-requests/{id}/recordings/{recording}/redact",
             get(pages::subjects::editor).post(pages::subjects::make_copy),
         )

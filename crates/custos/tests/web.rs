@@ -2565,3 +2565,162 @@ async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_cop
         stored[0].frames
     );
 }
+
+/// Without the editor's script: a plan written into the form makes the
+/// copy (a broken one is refused with the reason); the request's page then
+/// answers the request — downloaded now, or as a one-download link.
+#[tokio::test]
+async fn a_request_is_redacted_and_answered_from_the_privacy_officers_pages() {
+    let w = world().await;
+    let r = w.one_recording("cam-w", 30).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let tp = w.sign_in(&petra).await;
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    assert_eq!(
+        w.call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(&tp),
+            Some(serde_json::json!({
+                "case_id": "SAR-W", "requester": "D. de Boer", "identity_check": "passport",
+                "description": "cap", "window_from": rfc(r.started_at.plus_millis(-1_000)),
+                "window_to": rfc(r.ended_at),
+            })),
+            &[],
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        w.call(
+            "POST",
+            "/api/v1/subject-requests/SAR-W/search",
+            Some(&tp),
+            Some(serde_json::json!({})),
+            &[]
+        )
+        .await
+        .status,
+        200
+    );
+    let mut p = Browser::new(&w, "en");
+    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    let page = p.get("/subject-requests/SAR-W").await;
+    assert_eq!(data_values(&page, "redact"), [r.recording_id.to_string()]);
+    assert!(
+        !page.body.contains("id=\"deliver\""),
+        "nothing to deliver yet"
+    );
+    let editor_path = format!(
+        "/subject-requests/SAR-W/recordings/{}/redact",
+        r.recording_id
+    );
+    let editor = p.get(&editor_path).await;
+    assert_eq!(editor.status, 200);
+    assert!(editor
+        .body
+        .replace("&#x2f;", "/")
+        .contains("<script src=\"/static/redact.js\" defer></script>"));
+    let script = p.get("/static/redact.js").await;
+    assert_eq!(script.status, 200);
+    assert!(script
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
+    let csrf = Browser::csrf(&editor);
+    let refused = p
+        .post(
+            &editor_path,
+            &[("csrf", &csrf), ("plan", r#"{"tracks": [{"label": "x"}]}"#)],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("data-error=\"error-bad-plan\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("id=\"plan-detail\""));
+    let plan = r#"{"tracks":[{"label":"p","kind":"pixelate","keyframes":[{"at_millis":0,"x":0.2,"y":0.2,"w":0.3,"h":0.3}]}]}"#;
+    let made = p
+        .post(&editor_path, &[("csrf", &csrf), ("plan", plan)])
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert_eq!(
+        made.location.as_deref(),
+        Some("/subject-requests/SAR-W#derivatives")
+    );
+    let page = p.get("/subject-requests/SAR-W").await;
+    assert_eq!(data_values(&page, "derivative").len(), 1);
+    assert!(page.body.contains("id=\"deliver\""));
+    let passphrase = {
+        let at = page.body.find("id=\"deliver-passphrase\">").unwrap() + 24;
+        page.body[at..at + page.body[at..].find('<').unwrap()].to_owned()
+    };
+
+    // Downloaded now: the package holds the copy and verifies.
+    let package = p
+        .post(
+            "/subject-requests/SAR-W/delivery",
+            &[
+                ("csrf", &csrf),
+                ("passphrase", &passphrase),
+                ("age_recipient", ""),
+                ("delivery", "download"),
+                ("link_hours", "24"),
+            ],
+        )
+        .await;
+    assert_eq!(package.status, 200, "{}", package.body);
+    let tar = open_package(&package.raw, &passphrase);
+    let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
+    assert!(custos_export::verify::verify(&contents, &Default::default()).ok());
+    assert!(contents.files.keys().all(|f| !f.starts_with("recordings/")));
+    let report = String::from_utf8(contents.bytes("report.html").unwrap().to_vec()).unwrap();
+    assert!(report.contains("Redacted copy"));
+    // Or a link for one download.
+    let linked = p
+        .post(
+            "/subject-requests/SAR-W/delivery",
+            &[
+                ("csrf", &csrf),
+                ("passphrase", &passphrase),
+                ("age_recipient", ""),
+                ("delivery", "link"),
+                ("link_hours", "24"),
+            ],
+        )
+        .await;
+    assert_eq!(linked.status, 201, "{}", linked.body);
+    let unescaped = linked.body.replace("&#x2f;", "/");
+    assert!(unescaped.contains("href=\"/subject-requests/SAR-W\""));
+    let at = unescaped.find("id=\"link-url\">").unwrap() + 14;
+    let url = &unescaped[at..at + unescaped[at..].find('<').unwrap()];
+    let token = url.rsplit('/').next().unwrap();
+    let fetched = w
+        .call(
+            "POST",
+            &format!("/api/v1/downloads/{token}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(
+        w.call(
+            "POST",
+            &format!("/api/v1/downloads/{token}"),
+            None,
+            None,
+            &[]
+        )
+        .await
+        .status,
+        410,
+        "one download"
+    );
+    let page = p.get("/subject-requests/SAR-W").await;
+    assert!(page.body.contains("id=\"delivered\""));
+}

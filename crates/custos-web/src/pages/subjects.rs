@@ -235,6 +235,10 @@ async fn request_page(
                 candidates => candidates.map(|c| c.iter().map(Value::from_serialize).collect::<Vec<_>>()),
                 derivatives => derivatives.iter().filter(|x| x.deleted_at.is_none()).map(Value::from_serialize).collect::<Vec<_>>(),
                 held => held,
+                // Made for this page only, as on the case page's export form.
+                passphrase => custos_server::export::one_time_passphrase().to_string(),
+                link_max_hours => d.policy().export_link_max_millis / 3_600_000,
+                link_hours => (d.policy().export_link_max_millis / 3_600_000).min(72),
                 purpose => subject::PURPOSE,
                 error => error.map(|c| format!("error-{c}")),
             },
@@ -452,4 +456,91 @@ pub async fn make_copy(
         }
         Err(e) => person.error(&d, e),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DeliveryForm {
+    csrf: String,
+    passphrase: String,
+    age_recipient: String,
+    /// `download` (default) or `link`.
+    delivery: String,
+    link_hours: String,
+}
+
+/// The answer: downloaded now, or kept for a one-download link shown once.
+pub async fn deliver(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+    form: Result<Form<DeliveryForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let age_recipient = optional(&form.age_recipient);
+    let link = form.delivery == "link";
+    let request = custos_server::export::NewDelivery {
+        derivatives: None,
+        passphrase: age_recipient.is_none().then(|| form.passphrase.clone()),
+        age_recipient,
+        link: link.then(|| custos_server::export::NewLink {
+            valid_hours: form.link_hours.trim().parse().unwrap_or(0),
+            max_downloads: Some(1),
+        }),
+        language: Some(person.lang.code().to_owned()),
+        time_zone: Some(person.config.time_zone_name.clone()),
+    };
+    let prepared = match custos_server::export::prepare_subject_delivery(
+        &d,
+        &person.who,
+        &id,
+        request,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
+            return match subject::get(&d, &person.who, &id).await {
+                Ok(view) => request_page(&d, &person, view, e.status(), Some(e.code()), None).await,
+                Err(e) => person.error(&d, e),
+            }
+        }
+        Err(e) => return person.error(&d, e),
+    };
+    if !link {
+        return match custos_server::export::respond(d.clone(), prepared) {
+            Ok(r) => r,
+            Err(e) => person.error(&d, e),
+        };
+    }
+    let created = match custos_server::links::keep_for_link(d.clone(), &person.who, prepared).await
+    {
+        Ok(c) => c,
+        Err(e) => return person.error(&d, e),
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    render::page(
+        StatusCode::CREATED,
+        "link.html",
+        with_base(
+            person.base(&d, &format!("/subject-requests/{}", url_encode(&id))),
+            minijinja::context! {
+                case_id => id.clone(),
+                back => format!("/subject-requests/{}", url_encode(&id)),
+                url => format!("https://{host}{}", created.page),
+                link => Value::from_serialize(&created.link),
+                passphrase => form.age_recipient.trim().is_empty().then(|| form.passphrase.clone()),
+            },
+        ),
+    )
 }
