@@ -63,6 +63,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         seconds: u32,
     },
+    /// Issue 8: face proposals per second on 1280×720 frames tiled from the
+    /// labelled clip, and its precision and recall.
+    Faces {
+        /// The labelled clip (PGM frames and their JSON labels beside them).
+        #[arg(long, default_value = "crates/custos-faces/testdata/clip.pgm")]
+        clip: std::path::PathBuf,
+        #[arg(long, default_value_t = 30)]
+        frames: usize,
+    },
     /// Shift change: many cameras docking at once, several recordings each.
     ShiftChange {
         #[arg(long, default_value_t = 200)]
@@ -162,6 +171,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         ),
         BenchCommand::Ingest { size, dir, storage } => crate::bench_ingest::run(size, dir, storage),
+        BenchCommand::Faces { clip, frames } => faces(&clip, frames),
         BenchCommand::Redact {
             width,
             height,
@@ -275,6 +285,81 @@ fn redact(width: usize, height: usize, fps: u32, seconds: u32) -> Result<ExitCod
             "cpu_cores": cpu / wall,
             "input_bytes": clip.len(),
             "output_bytes": rendered.bytes,
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn faces(clip: &std::path::Path, count: usize) -> Result<ExitCode> {
+    let bytes = std::fs::read(clip).with_context(|| {
+        format!(
+            "reading {} (run from the repository's root)",
+            clip.display()
+        )
+    })?;
+    let frames = custos_faces::read_pgms(&bytes).context("the clip is not PGM frames")?;
+    let labels: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(clip.with_extension("json"))?)?;
+    let mut detector = custos_faces::FaceDetector::new();
+    // Precision and recall on the clip as it is.
+    let (mut hits, mut proposed, mut labelled) = (0, 0, 0);
+    for ((luma, w, h), truth) in frames
+        .iter()
+        .zip(labels["frames"].as_array().unwrap_or(&Vec::new()))
+    {
+        let truth: Vec<custos_faces::Face> = truth["faces"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|l| custos_faces::Face {
+                        x: l["x"].as_f64().unwrap_or(0.0) as f32 / *w as f32,
+                        y: l["y"].as_f64().unwrap_or(0.0) as f32 / *h as f32,
+                        w: l["w"].as_f64().unwrap_or(0.0) as f32 / *w as f32,
+                        h: l["h"].as_f64().unwrap_or(0.0) as f32 / *h as f32,
+                        score: 0.0,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (t, p, l) = custos_faces::score(&detector.detect(luma, *w, *h), &truth, 0.3);
+        hits += t;
+        proposed += p;
+        labelled += l;
+    }
+    // Speed on 1280×720: the clip's frames tiled.
+    let (w, h) = (1280usize, 720usize);
+    let tiled: Vec<Vec<u8>> = (0..count)
+        .map(|n| {
+            let mut out = vec![0u8; w * h];
+            for y in 0..h {
+                for x in 0..w {
+                    let (luma, fw, fh) = &frames[(n + x / 480 + 3 * (y / 270)) % frames.len()];
+                    out[y * w + x] = luma[(y % fh) * fw + x % fw];
+                }
+            }
+            out
+        })
+        .collect();
+    let cpu0 = process_cpu_s()?;
+    let started = std::time::Instant::now();
+    let mut found = 0;
+    for frame in &tiled {
+        found += detector.detect(frame, w, h).len();
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_s()? - cpu0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "precision": hits as f64 / proposed.max(1) as f64,
+            "recall": hits as f64 / labelled.max(1) as f64,
+            "true_positives": hits,
+            "proposals": proposed,
+            "labelled_faces": labelled,
+            "frames_1280x720": count,
+            "frames_per_second": count as f64 / wall,
+            "faces_found_per_frame": found as f64 / count as f64,
+            "cpu_cores": cpu / wall,
         })
     );
     Ok(ExitCode::SUCCESS)
