@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/recordings/{id}/video", get(video))
         .route("/api/v1/recordings/{id}/download", get(download))
         .route("/api/v1/recordings/{id}/thumbnail", get(thumbnail))
+        .route("/api/v1/recordings/{id}/faces", get(faces))
         .route("/api/v1/recordings/{id}/audit", get(recording_audit))
         .route(
             "/api/v1/recordings/{id}/retention",
@@ -1481,6 +1482,82 @@ async fn stream_footage(
         response = response.header(header::CONTENT_DISPOSITION, disposition);
     }
     response.body(body).map_err(unavailable)
+}
+
+/// Face proposals for one frame (the keyframe at or before `at` seconds),
+/// for the redaction editor: derived from footage, so purpose-bound and
+/// audited like a thumbnail. Boxes in fractions of the picture.
+async fn faces(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let q = query(q)?;
+    let at_millis = match q.at {
+        None => 0,
+        Some(s) if s.is_finite() && (0.0..=7.0 * 86_400.0).contains(&s) => (s * 1000.0) as u64,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "`at` is seconds from the start of the recording",
+            ))
+        }
+    };
+    let footage = a
+        .footage(
+            &d,
+            &id,
+            q.purpose.as_deref(),
+            q.case.as_deref(),
+            "recording.faces",
+        )
+        .await?;
+    a.record(
+        &d,
+        a.event(&d, "recording.faces", Outcome::Ok)
+            .object(&footage.object)
+            .purpose(&footage.purpose, &footage.case)
+            .detail(format!("frame at {at_millis} ms")),
+    )
+    .await?;
+    let open = footage.plaintext(&d);
+    let found = tokio::task::spawn_blocking(move || {
+        let plain = open().map_err(custos_video::VideoError::Io)?;
+        let mut mp4 = custos_video::Fmp4::open(plain)?;
+        let keyframe = mp4.keyframe_at(at_millis)?;
+        let frame = custos_video::decode(&keyframe)?;
+        let luma: Vec<u8> = frame
+            .rgb
+            .chunks_exact(3)
+            .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
+            .collect();
+        let faces = custos_faces::FaceDetector::new().detect(&luma, frame.width, frame.height);
+        Ok::<_, custos_video::VideoError>((keyframe.at_millis, faces))
+    })
+    .await
+    .map_err(unavailable)?;
+    match found {
+        Ok((at_millis, faces)) => Ok(Json(serde_json::json!({
+            "at_millis": at_millis,
+            "faces": faces,
+        }))),
+        Err(custos_video::VideoError::NoFrame { .. }) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-frame",
+            "the recording has no frame there",
+        )),
+        Err(custos_video::VideoError::Io(e)) => Err(unavailable(e)),
+        Err(e) => {
+            tracing::warn!(error = %e, "face proposals for a stored recording failed");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "undecodable",
+                "this recording's video could not be decoded",
+            ))
+        }
+    }
 }
 
 /// Widest thumbnail served.

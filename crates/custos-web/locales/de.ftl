@@ -512,3 +512,5 @@ sar-deliver-submit = Antwort erstellen
 error-nothing-to-deliver = Erstellen Sie zuerst eine geschwärzte Kopie: die Antwort enthält nur geschwärzte Kopien.
 error-not-a-copy = Das ist keine geschwärzte Kopie dieses Ersuchens.
 error-source-gone = Die Aufnahme, aus der eine Kopie erstellt wurde, ist gelöscht.
+redact-propose = Gesichter auf diesem Bild vorschlagen
+redact-propose-help = Automatisch gefundene Gesichter sind orange gestrichelt; klicken Sie darauf, um sie zu verpixeln. Nur was Sie annehmen, wird geschwärzt: prüfen Sie auf Gesichter, die der Detektor übersieht (Profile, kleine oder verdeckte Gesichter).

@@ -512,3 +512,5 @@ sar-deliver-submit = Make the answer
 error-nothing-to-deliver = Make a redacted copy first: the answer holds only redacted copies.
 error-not-a-copy = That is not a redacted copy of this request.
 error-source-gone = The recording a copy was made from has been deleted.
+redact-propose = Propose faces on this frame
+redact-propose-help = Faces found automatically are drawn dashed orange; click one to pixelate it. Only what you accept is redacted: check for faces the detector missed (profiles, small or covered faces).

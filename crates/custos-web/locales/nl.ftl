@@ -512,3 +512,5 @@ sar-deliver-submit = Antwoord maken
 error-nothing-to-deliver = Maak eerst een geanonimiseerde kopie: het antwoord bevat alleen geanonimiseerde kopieën.
 error-not-a-copy = Dat is geen geanonimiseerde kopie van dit verzoek.
 error-source-gone = De opname waaruit een kopie is gemaakt, is gewist.
+redact-propose = Gezichten voorstellen op dit beeld
+redact-propose-help = Automatisch gevonden gezichten staan gestippeld oranje; klik erop om ze te pixeleren. Alleen wat u accepteert wordt geanonimiseerd: controleer op gezichten die de detector mist (profielen, kleine of bedekte gezichten).

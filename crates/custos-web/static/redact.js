@@ -14,6 +14,7 @@ const trackSelect = document.getElementById('track');
 const kindSelect = document.getElementById('kind');
 const addButton = document.getElementById('add-track');
 const form = document.getElementById('redact');
+const proposeButton = document.getElementById('propose');
 
 let plan = { tracks: [], mute: [] };
 try {
@@ -23,6 +24,7 @@ try {
 let current = plan.tracks.length - 1;
 let shownAt = 0; // the time of the frame on screen (a keyframe), in ms
 let drag = null;
+let proposals = []; // faces the detector found on the frame shown, not yet accepted
 
 function regionAt(track, t) {
   const k = track.keyframes;
@@ -66,6 +68,11 @@ function draw(extra) {
     g.strokeStyle = t.kind === 'keep' ? '#1a7f37' : '#c62828';
     g.strokeRect(r.x * canvas.width, r.y * canvas.height, r.w * canvas.width, r.h * canvas.height);
   });
+  g.setLineDash([6, 4]);
+  g.lineWidth = 2;
+  g.strokeStyle = '#e8710a';
+  proposals.forEach((p) => g.strokeRect(p.x * canvas.width, p.y * canvas.height, p.w * canvas.width, p.h * canvas.height));
+  g.setLineDash([]);
   if (extra) {
     g.setLineDash([4, 3]);
     g.strokeStyle = '#0b57d0';
@@ -82,6 +89,8 @@ async function showFrame(seconds) {
     return;
   }
   shownAt = parseInt(response.headers.get('x-custos-frame-at-ms') || '0', 10);
+  proposals = [];
+  root.dataset.proposals = '0';
   shownField.textContent = (shownAt / 1000).toFixed(2);
   root.dataset.shownAt = String(shownAt);
   const url = URL.createObjectURL(await response.blob());
@@ -116,7 +125,15 @@ canvas.addEventListener('pointerup', (e) => {
     h: Math.abs(p.y - drag.y) / canvas.height,
   };
   drag = null;
-  if (box.w < 0.01 || box.h < 0.01) { draw(); return; }
+  if (box.w < 0.01 || box.h < 0.01) {
+    // A click, not a drag: on a proposal, it accepts it.
+    const x = p.x / canvas.width;
+    const y = p.y / canvas.height;
+    const hit = proposals.find((f) => x >= f.x && x <= f.x + f.w && y >= f.y && y <= f.y + f.h);
+    if (hit) accept(hit);
+    draw();
+    return;
+  }
   if (current < 0) addTrack();
   const track = plan.tracks[current];
   const keyframe = { at_millis: shownAt, x: box.x, y: box.y, w: Math.min(box.w, 1 - box.x), h: Math.min(box.h, 1 - box.y) };
@@ -128,6 +145,32 @@ canvas.addEventListener('pointerup', (e) => {
   draw();
 });
 
+/// A proposal accepted: a new pixelate box with one keyframe here.
+function accept(face) {
+  plan.tracks.push({
+    label: `face-${plan.tracks.length + 1}`,
+    kind: 'pixelate',
+    keyframes: [{ at_millis: shownAt, x: face.x, y: face.y, w: face.w, h: face.h }],
+  });
+  current = plan.tracks.length - 1;
+  proposals = proposals.filter((f) => f !== face);
+  root.dataset.proposals = String(proposals.length);
+  save();
+  listTracks();
+}
+
+async function propose() {
+  const response = await fetch(`${root.dataset.faces}&at=${shownAt / 1000}`, { credentials: 'same-origin' });
+  if (!response.ok) {
+    root.dataset.error = String(response.status);
+    return;
+  }
+  proposals = (await response.json()).faces;
+  root.dataset.proposals = String(proposals.length);
+  root.dataset.proposedAt = String(shownAt);
+  draw();
+}
+
 function addTrack() {
   const kind = kindSelect.value === 'keep' ? 'keep' : 'pixelate';
   plan.tracks.push({ label: `${kind === 'keep' ? 'keep' : 'person'}-${plan.tracks.length + 1}`, kind, keyframes: [] });
@@ -136,6 +179,7 @@ function addTrack() {
 }
 
 addButton.addEventListener('click', () => { addTrack(); draw(); });
+proposeButton.addEventListener('click', () => propose());
 trackSelect.addEventListener('change', () => { current = parseInt(trackSelect.value, 10); draw(); });
 atField.addEventListener('change', () => showFrame(parseFloat(atField.value)));
 document.querySelectorAll('[data-step]').forEach((b) => b.addEventListener('click', () => {

@@ -430,6 +430,12 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
         (
             "GET",
+            format!("/api/v1/recordings/{some_id}/faces?at=1"),
+            None,
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "GET",
             format!("/api/v1/recordings/{some_id}/download?purpose=complaint&case=k-1"),
             None,
             &["reviewer", "privacy-officer"],
@@ -619,7 +625,7 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
     let purpose_refusals: usize = matrix
         .iter()
         .filter(|(method, path, _, _)| {
-            ["/video", "/thumbnail", "/download", "/exports"]
+            ["/video", "/thumbnail", "/faces", "/download", "/exports"]
                 .iter()
                 .any(|p| path.contains(p))
                 || (*method == "POST" && path.ends_with("/export-requests"))
@@ -898,6 +904,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "GET /api/v1/recordings/{id}/video",
         "GET /api/v1/recordings/{id}/download",
         "GET /api/v1/recordings/{id}/thumbnail",
+        "GET /api/v1/recordings/{id}/faces",
         "GET /api/v1/recordings/{id}/audit",
         "GET /api/v1/incidents",
         "GET /api/v1/audit/checkpoint",

@@ -3470,3 +3470,105 @@ async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_ver
         && e.object.as_deref() == Some(format!("derivative:{id}").as_str())));
     assert!(!serde_json::to_string(&entries).unwrap().contains("Visser"));
 }
+
+/// Face proposals for the redaction editor: on a recording of the labelled
+/// clip, the faces of the frame asked for are found (where the labels say),
+/// only with a purpose and a case, and every ask is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faces_are_proposed_on_a_frame_for_a_purpose_and_audited() {
+    let w = world().await;
+    let cam = w.camera("cam-f", 0, true).await;
+    record_face_clip(&cam);
+    w.offload(&cam).await;
+    let r = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let adam = w.add_user("adam", "admin", None).await;
+    let (tr, ta) = (w.sign_in(&rita).await, w.sign_in(&adam).await);
+    let case = open_case(&w, &tr, "complaint").await;
+    let path = |q: &str| format!("/api/v1/recordings/{}/faces{q}", r.recording_id);
+    for (token, q, status) in [
+        (&tr, String::new(), 403),
+        (&tr, "?purpose=curiosity&case=x".to_owned(), 403),
+        (&ta, format!("?purpose=complaint&case={case}"), 403),
+        (&tr, format!("?purpose=complaint&case={case}&at=-1"), 400),
+        (&tr, format!("?purpose=complaint&case={case}&at=soon"), 400),
+    ] {
+        assert_eq!(
+            w.call("GET", &path(&q), Some(token), None, &[])
+                .await
+                .status,
+            status,
+            "{q}"
+        );
+    }
+    let labels: serde_json::Value =
+        serde_json::from_slice(include_bytes!("../../custos-faces/testdata/clip.json")).unwrap();
+    let mut shown = Vec::new();
+    for at in [0, 3] {
+        let answer = w
+            .call(
+                "GET",
+                &path(&format!("?purpose=complaint&case={case}&at={at}")),
+                Some(&tr),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.json());
+        let body = answer.json();
+        // The keyframe at or before `at` (the camera's GOP decides which):
+        // frame n of the recording shows clip frame n / 10 (30 fps).
+        let at_millis = body["at_millis"].as_u64().unwrap();
+        assert!(at_millis <= at * 1000);
+        let clip_frame = (at_millis * 30 / 1000 / 10) as usize;
+        shown.push(clip_frame);
+        let found: Vec<custos_faces::Face> = body["faces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| custos_faces::Face {
+                x: f["x"].as_f64().unwrap() as f32,
+                y: f["y"].as_f64().unwrap() as f32,
+                w: f["w"].as_f64().unwrap() as f32,
+                h: f["h"].as_f64().unwrap() as f32,
+                score: f["score"].as_f64().unwrap(),
+            })
+            .collect();
+        let truth: Vec<custos_faces::Face> = labels["frames"][clip_frame]["faces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| custos_faces::Face {
+                x: l["x"].as_f64().unwrap() as f32 / 480.0,
+                y: l["y"].as_f64().unwrap() as f32 / 270.0,
+                w: l["w"].as_f64().unwrap() as f32 / 480.0,
+                h: l["h"].as_f64().unwrap() as f32 / 270.0,
+                score: 0.0,
+            })
+            .collect();
+        let (hits, proposed, labelled) = custos_faces::score(&found, &truth, 0.3);
+        assert_eq!(labelled, 5);
+        assert!(
+            hits >= 4 && hits == proposed,
+            "frame {clip_frame}: {hits} of {proposed} proposals on {labelled} faces"
+        );
+    }
+    let entries = audit(&w).await;
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.action == "recording.faces" && e.outcome == custos_audit::Outcome::Ok)
+            .count(),
+        2
+    );
+    assert!(entries.iter().any(|e| e.action == "recording.faces"
+        && e.outcome == custos_audit::Outcome::Refused
+        && e.actor == "user:adam"));
+}

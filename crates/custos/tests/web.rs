@@ -2724,3 +2724,96 @@ async fn a_request_is_redacted_and_answered_from_the_privacy_officers_pages() {
     let page = p.get("/subject-requests/SAR-W").await;
     assert!(page.body.contains("id=\"delivered\""));
 }
+
+/// Face proposals in the editor, in Chromium: on a recording of the
+/// labelled face clip, the privacy officer asks for proposals, clicks one,
+/// and the copy is made with that face's box.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_proposes_faces_and_a_clicked_one_is_redacted() {
+    let w = world().await;
+    let cam = w.camera("cam-g", 0, true).await;
+    record_face_clip(&cam);
+    w.offload(&cam).await;
+    let r = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let tp = w.sign_in(&petra).await;
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    let opened = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(&tp),
+            Some(serde_json::json!({
+                "case_id": "SAR-G", "requester": "E. Jong", "identity_check": "passport",
+                "description": "-", "window_from": rfc(r.started_at.plus_millis(-1_000)),
+                "window_to": rfc(r.ended_at),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201);
+    w.call(
+        "POST",
+        "/api/v1/subject-requests/SAR-G/search",
+        Some(&tp),
+        Some(serde_json::json!({})),
+        &[],
+    )
+    .await;
+    w.clock_offset
+        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/redact.mjs");
+    let mut command = std::process::Command::new("node");
+    command
+        .arg(&script)
+        .env("BASE", w.base())
+        .env("NAME", &petra.name)
+        .env("PASSWORD", &petra.password)
+        .env(
+            "CODE",
+            custos_server::auth::totp_code(&petra.secret, w.now()).unwrap(),
+        )
+        .env("CASE", "SAR-G")
+        .env("RECORDING", r.recording_id.to_string())
+        .env("FACES", "1")
+        .env("SHOTS", &shots);
+    let out = tokio::task::spawn_blocking(move || command.output().expect("node (see .ci/run)"))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert!(seen["proposals"].as_u64().unwrap() >= 4, "{seen}");
+    assert_eq!(seen["keyframes"], "1", "{seen}");
+    assert_eq!(
+        seen["proposals_left"].as_u64().unwrap(),
+        seen["proposals"].as_u64().unwrap() - 1
+    );
+    assert_eq!(seen["after_render"], "/subject-requests/SAR-G");
+    assert_eq!(seen["derivatives"], 1);
+    let stored = w
+        .server
+        .deployment
+        .catalog
+        .derivatives_for_case("SAR-G")
+        .await
+        .unwrap();
+    let plan: custos_redact::Plan = serde_json::from_str(&stored[0].plan).unwrap();
+    assert_eq!(plan.tracks.len(), 1);
+    assert_eq!(plan.tracks[0].kind, custos_redact::BoxKind::Pixelate);
+    let k = plan.tracks[0].keyframes[0];
+    let accepted = &seen["accepted"];
+    assert_eq!(k.at_millis, 0);
+    assert!((k.region.x - accepted["x"].as_f64().unwrap() as f32).abs() < 1e-4);
+    assert!((k.region.w - accepted["w"].as_f64().unwrap() as f32).abs() < 1e-4);
+}

@@ -285,6 +285,37 @@ pub fn record_frames(dir: &CameraDir, n: usize, frames: usize) {
     }
 }
 
+/// One recording of the labelled face clip (custos-faces/testdata): the
+/// camera set to 480×270 and fed each clip frame for a third of a second,
+/// so the keyframes at 0, 1, 2 and 3 s show clip frames 0, 3, 6 and 9.
+pub fn record_face_clip(dir: &CameraDir) {
+    let clip =
+        custos_faces::read_pgms(include_bytes!("../../../custos-faces/testdata/clip.pgm")).unwrap();
+    let mut config = dir.load_config().unwrap();
+    config.width = 480;
+    config.height = 270;
+    dir.save_config(&config).unwrap();
+    let mut cam = Camera::open(dir.clone(), SimulatedDisplay::default(), "test".into()).unwrap();
+    let start_us = 1_795_424_400_000_000i64;
+    let frame = |n: usize| {
+        let (luma, w, h) = &clip[(n / 10).min(clip.len() - 1)];
+        let mut data = luma.clone();
+        data.extend(std::iter::repeat_n(128u8, w * h / 2));
+        custos_camera::source::RawFrame {
+            data,
+            width: *w,
+            height: *h,
+            captured_at_us: start_us + n as i64 * 1_000_000 / 30,
+        }
+    };
+    cam.press(Button::Record).unwrap();
+    for n in 0..100 {
+        cam.on_frame(frame(n)).unwrap();
+    }
+    cam.press(Button::Stop).unwrap();
+    cam.on_frame(frame(100)).unwrap();
+}
+
 pub fn files(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
