@@ -257,3 +257,32 @@ fn damaged_or_foreign_input_is_an_error_never_a_panic() {
     }
     let _ = render(Cursor::new(&flipped), &plan, &mut Vec::new());
 }
+
+#[test]
+fn a_derived_copy_carries_one_video_track_and_no_sound() {
+    use mp4_atom::{Any, ReadFrom};
+    let original = synthetic_clip(160, 120, 10, 1).unwrap();
+    let plan = Plan {
+        tracks: vec![],
+        mute: vec![MuteRange {
+            from_millis: 0,
+            to_millis: 500,
+        }],
+    };
+    let mut derived = Vec::new();
+    render(Cursor::new(&original), &plan, &mut derived).unwrap();
+    let mut reader = Cursor::new(&derived);
+    let mut moov = None;
+    while let Ok(atom) = Any::read_from(&mut reader) {
+        if let Any::Moov(m) = atom {
+            moov = Some(m);
+            break;
+        }
+    }
+    let moov = moov.expect("a moov box");
+    assert_eq!(moov.trak.len(), 1);
+    assert_eq!(
+        moov.trak[0].mdia.hdlr.handler,
+        mp4_atom::FourCC::new(b"vide")
+    );
+}

@@ -15,6 +15,7 @@ const kindSelect = document.getElementById('kind');
 const addButton = document.getElementById('add-track');
 const form = document.getElementById('redact');
 const proposeButton = document.getElementById('propose');
+const muteList = document.getElementById('mutes');
 
 let plan = { tracks: [], mute: [] };
 try {
@@ -44,6 +45,15 @@ function save() {
   const kept = { tracks: plan.tracks.filter((t) => t.keyframes.length > 0), mute: plan.mute };
   planField.value = JSON.stringify(kept);
   root.dataset.keyframes = String(kept.tracks.reduce((n, t) => n + t.keyframes.length, 0));
+}
+
+function listMutes() {
+  muteList.replaceChildren(...plan.mute.map((m) => {
+    const li = document.createElement('li');
+    li.textContent = `${(m.from_millis / 1000).toFixed(1)}–${(m.to_millis / 1000).toFixed(1)} s`;
+    return li;
+  }));
+  root.dataset.mutes = String(plan.mute.length);
 }
 
 function listTracks() {
@@ -180,6 +190,14 @@ function addTrack() {
 
 addButton.addEventListener('click', () => { addTrack(); draw(); });
 proposeButton.addEventListener('click', () => propose());
+document.getElementById('add-mute').addEventListener('click', () => {
+  const from = Math.round(parseFloat(document.getElementById('mute-from').value) * 1000);
+  const to = Math.round(parseFloat(document.getElementById('mute-to').value) * 1000);
+  if (!(from >= 0 && to > from)) return;
+  plan.mute.push({ from_millis: from, to_millis: to });
+  save();
+  listMutes();
+});
 trackSelect.addEventListener('change', () => { current = parseInt(trackSelect.value, 10); draw(); });
 atField.addEventListener('change', () => showFrame(parseFloat(atField.value)));
 document.querySelectorAll('[data-step]').forEach((b) => b.addEventListener('click', () => {
@@ -189,5 +207,6 @@ form.addEventListener('submit', save);
 window.addEventListener('resize', () => draw());
 
 listTracks();
+listMutes();
 save();
 showFrame(parseFloat(atField.value || '0'));

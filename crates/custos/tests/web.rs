@@ -2531,6 +2531,7 @@ async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_cop
     assert!(seen.get("page_error").is_none(), "{seen}");
     assert_eq!(seen["keyframes_after_first"], "1");
     assert_eq!(seen["keyframes"], "2");
+    assert_eq!(seen["mutes"], "1");
     assert!(seen["second_frame_at"].as_u64().unwrap() >= 2000, "{seen}");
     assert_eq!(seen["after_render"], "/subject-requests/SAR-E");
     assert_eq!(seen["derivatives"], 1);
@@ -2548,6 +2549,13 @@ async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_cop
     let plan: custos_redact::Plan = serde_json::from_str(&stored[0].plan).unwrap();
     assert_eq!(plan, serde_json::from_value(seen["plan"].clone()).unwrap());
     assert_eq!(plan.tracks.len(), 1);
+    assert_eq!(
+        plan.mute,
+        [custos_redact::MuteRange {
+            from_millis: 1000,
+            to_millis: 2500
+        }]
+    );
     let keyframes = &plan.tracks[0].keyframes;
     assert_eq!(keyframes.len(), 2);
     assert_eq!(keyframes[0].at_millis, 0);

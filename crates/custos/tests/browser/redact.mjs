@@ -69,6 +69,11 @@ try {
   seen.second_frame_at = Number(await page.locator('#editor').getAttribute('data-shown-at'));
   await drag(0.5, 0.2, 0.8, 0.7);
   seen.keyframes = await page.locator('#editor').getAttribute('data-keyframes');
+  // A span whose sound is removed.
+  await page.fill('#mute-from', '1');
+  await page.fill('#mute-to', '2.5');
+  await page.click('#add-mute');
+  seen.mutes = await page.locator('#editor').getAttribute('data-mutes');
   seen.plan = JSON.parse(await page.inputValue('#plan'));
   await page.screenshot({ path: `${env.SHOTS}/redact-editor-nl.png`, fullPage: true });
   await page.focus('#redact button[type=submit]');
