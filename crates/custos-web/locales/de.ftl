@@ -519,3 +519,4 @@ redact-mute-from = von (s)
 redact-mute-to = bis (s)
 redact-mute-add = Hinzufügen
 redact-mute-help = Custos-Kameras nehmen derzeit keinen Ton auf, und eine geschwärzte Kopie enthält keinen: die Zeiträume werden mit dem Plan für Kameras aufbewahrt, die es tun werden.
+sar-due-banner = Auskunftsersuchen: { $overdue } überfällig, { $soon } binnen einer Woche fällig.

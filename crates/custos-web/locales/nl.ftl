@@ -519,3 +519,4 @@ redact-mute-from = van (s)
 redact-mute-to = tot (s)
 redact-mute-add = Toevoegen
 redact-mute-help = Custos-camera's nemen nu geen geluid op, en een geanonimiseerde kopie bevat geen geluid: de tijdvakken worden bij het plan bewaard voor camera's die dat wel doen.
+sar-due-banner = Inzageverzoeken: { $overdue } over de termijn, { $soon } binnen een week af te handelen.

@@ -203,6 +203,8 @@ mod tests {
             "max",
             "tz",
             "seconds",
+            "overdue",
+            "soon",
         ] {
             args.set(name, 2);
         }

@@ -2403,6 +2403,16 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
         list.body
     );
     assert!(list.body.contains("verloopt over"));
+    // The landing page says so too, with counts and no names.
+    let landing = p.get("/recordings").await;
+    assert!(
+        landing
+            .body
+            .contains("id=\"requests-due\" data-overdue=\"0\" data-soon=\"1\""),
+        "{}",
+        landing.body
+    );
+    assert!(!landing.body.contains("Pieter"));
     w.clock_offset
         .fetch_add(6 * 86_400_000, std::sync::atomic::Ordering::SeqCst);
     let mut p = Browser::new(&w, "de");
@@ -2461,6 +2471,7 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
     assert_eq!(b.sign_in(&w, &rita).await.status, 303);
     let home = b.get("/recordings").await;
     assert!(!home.body.contains("data-nav=\"subject-requests\""));
+    assert!(!home.body.contains("id=\"requests-due\""));
     for path in ["/subject-requests", "/subject-requests/SAR-web-1"] {
         let page = b.get(path).await;
         assert_eq!(page.status, 403, "{path}");

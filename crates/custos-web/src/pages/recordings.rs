@@ -203,12 +203,14 @@ pub async fn list(
         (page - 1) * PAGE_SIZE + 1
     };
     let last = ((page - 1) * PAGE_SIZE + rows.len() as u64).min(list.total);
+    let due = crate::pages::subjects::due_soon(&d, &person).await;
     render::page(
         StatusCode::OK,
         "recordings.html",
         with_base(
             person.base(&d, &here),
             minijinja::context! {
+                requests_due => due,
                 form => Value::from_serialize(form_values(&form)),
                 bad_field => (),
                 rows => rows,

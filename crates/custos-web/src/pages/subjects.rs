@@ -46,6 +46,28 @@ fn row(view: &SubjectRequestView, now: UtcMillis) -> Value {
     }
 }
 
+/// For the privacy officer's landing page: how many open requests are
+/// overdue or due within a week (counts only; nobody is named).
+pub async fn due_soon(d: &Deployment, person: &Person) -> Option<Value> {
+    if !person.may(d, custos_access::Action::HandleSubjectRequests) {
+        return None;
+    }
+    let now = (d.clock)();
+    let cases = d.catalog.cases().await.ok()?;
+    let open = cases
+        .iter()
+        .filter(|c| c.kind == subject::KIND && c.closed_at.is_none());
+    let (mut overdue, mut soon) = (0, 0);
+    for c in open {
+        match c.due_at {
+            Some(due) if due <= now => overdue += 1,
+            Some(due) if due.as_millis() - now.as_millis() <= NEARLY_DUE_MILLIS => soon += 1,
+            _ => {}
+        }
+    }
+    (overdue + soon > 0).then(|| minijinja::context! { overdue => overdue, soon => soon })
+}
+
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 pub struct IntakeForm {
