@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthError, Caller};
 use crate::http::ApiError;
+use crate::playback::ReadSeek;
 use crate::Deployment;
 
 pub const SESSION_COOKIE: &str = "custos_session";
@@ -1316,26 +1317,14 @@ impl Footage {
         &self,
         d: &Deployment,
     ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
-        let reader = crate::playback::StoredCiphertext::new(
+        crate::playback::decrypting_reader(
+            d,
             self.recording.age_header.clone(),
-            d.blobs.clone(),
             self.recording.blob_key.clone(),
             self.recording.ciphertext_length,
-            tokio::runtime::Handle::current(),
-        );
-        let identity = d.keys.evidence.clone();
-        move || {
-            let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
-            let plain = decryptor
-                .decrypt(std::iter::once(&identity as &dyn age::Identity))
-                .map_err(std::io::Error::other)?;
-            Ok(Box::new(plain) as Box<dyn ReadSeek>)
-        }
+        )
     }
 }
-
-trait ReadSeek: std::io::Read + std::io::Seek + Send {}
-impl<T: std::io::Read + std::io::Seek + Send> ReadSeek for T {}
 
 async fn video(
     State(d): State<Arc<Deployment>>,
@@ -1493,6 +1482,37 @@ async fn faces(
     Path(id): Path<String>,
     q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let (at_millis, faces) = from_frame(&d, &a, &id, q, "recording.faces", |plain, at| {
+        let mut mp4 = custos_video::Fmp4::open(plain)?;
+        let keyframe = mp4.keyframe_at(at)?;
+        let frame = custos_video::decode(&keyframe)?;
+        let luma: Vec<u8> = frame
+            .rgb
+            .chunks_exact(3)
+            .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
+            .collect();
+        let faces = custos_faces::FaceDetector::new().detect(&luma, frame.width, frame.height);
+        Ok((keyframe.at_millis, faces))
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "at_millis": at_millis,
+        "faces": faces,
+    })))
+}
+
+/// What thumbnails and face proposals share: `at` checked, the footage
+/// checks (purpose, case), the audit entry before anything is decoded,
+/// `work` on the decrypted recording on a blocking thread, and its
+/// failures as answers.
+async fn from_frame<T: Send + 'static>(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+    q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
+    action: &str,
+    work: impl FnOnce(Box<dyn ReadSeek>, u64) -> Result<T, custos_video::VideoError> + Send + 'static,
+) -> Result<T, ApiError> {
     let q = query(q)?;
     let at_millis = match q.at {
         None => 0,
@@ -1506,43 +1526,25 @@ async fn faces(
         }
     };
     let footage = a
-        .footage(
-            &d,
-            &id,
-            q.purpose.as_deref(),
-            q.case.as_deref(),
-            "recording.faces",
-        )
+        .footage(d, id, q.purpose.as_deref(), q.case.as_deref(), action)
         .await?;
     a.record(
-        &d,
-        a.event(&d, "recording.faces", Outcome::Ok)
+        d,
+        a.event(d, action, Outcome::Ok)
             .object(&footage.object)
             .purpose(&footage.purpose, &footage.case)
             .detail(format!("frame at {at_millis} ms")),
     )
     .await?;
-    let open = footage.plaintext(&d);
-    let found = tokio::task::spawn_blocking(move || {
+    let open = footage.plaintext(d);
+    let done = tokio::task::spawn_blocking(move || {
         let plain = open().map_err(custos_video::VideoError::Io)?;
-        let mut mp4 = custos_video::Fmp4::open(plain)?;
-        let keyframe = mp4.keyframe_at(at_millis)?;
-        let frame = custos_video::decode(&keyframe)?;
-        let luma: Vec<u8> = frame
-            .rgb
-            .chunks_exact(3)
-            .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
-            .collect();
-        let faces = custos_faces::FaceDetector::new().detect(&luma, frame.width, frame.height);
-        Ok::<_, custos_video::VideoError>((keyframe.at_millis, faces))
+        work(plain, at_millis)
     })
     .await
     .map_err(unavailable)?;
-    match found {
-        Ok((at_millis, faces)) => Ok(Json(serde_json::json!({
-            "at_millis": at_millis,
-            "faces": faces,
-        }))),
+    match done {
+        Ok(t) => Ok(t),
         Err(custos_video::VideoError::NoFrame { .. }) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "no-frame",
@@ -1550,7 +1552,7 @@ async fn faces(
         )),
         Err(custos_video::VideoError::Io(e)) => Err(unavailable(e)),
         Err(e) => {
-            tracing::warn!(error = %e, "face proposals for a stored recording failed");
+            tracing::warn!(error = %e, action, "a frame of a stored recording failed");
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "undecodable",
@@ -1571,61 +1573,10 @@ async fn thumbnail(
     Path(id): Path<String>,
     q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = query(q)?;
-    let at_millis = match q.at {
-        None => 0,
-        Some(s) if s.is_finite() && (0.0..=7.0 * 86_400.0).contains(&s) => (s * 1000.0) as u64,
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                "`at` is seconds from the start of the recording",
-            ))
-        }
-    };
-    let footage = a
-        .footage(
-            &d,
-            &id,
-            q.purpose.as_deref(),
-            q.case.as_deref(),
-            "recording.thumbnail",
-        )
-        .await?;
-    a.record(
-        &d,
-        a.event(&d, "recording.thumbnail", Outcome::Ok)
-            .object(&footage.object)
-            .purpose(&footage.purpose, &footage.case)
-            .detail(format!("frame at {at_millis} ms")),
-    )
-    .await?;
-    let open = footage.plaintext(&d);
-    let made = tokio::task::spawn_blocking(move || {
-        let plain = open().map_err(custos_video::VideoError::Io)?;
-        custos_video::thumbnail(plain, at_millis, THUMBNAIL_WIDTH)
+    let thumbnail = from_frame(&d, &a, &id, q, "recording.thumbnail", |plain, at| {
+        custos_video::thumbnail(plain, at, THUMBNAIL_WIDTH)
     })
-    .await
-    .map_err(unavailable)?;
-    let thumbnail = match made {
-        Ok(t) => t,
-        Err(custos_video::VideoError::NoFrame { .. }) => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no-frame",
-                "the recording has no frame there",
-            ))
-        }
-        Err(custos_video::VideoError::Io(e)) => return Err(unavailable(e)),
-        Err(e) => {
-            tracing::warn!(error = %e, "thumbnail of a stored recording failed");
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "undecodable",
-                "this recording's video could not be decoded",
-            ));
-        }
-    };
+    .await?;
     Response::builder()
         .header(header::CONTENT_TYPE, "image/jpeg")
         .header(header::CACHE_CONTROL, "no-store")

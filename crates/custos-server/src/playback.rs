@@ -192,6 +192,37 @@ impl CiphertextSource {
     }
 }
 
+/// A decrypted recording (or redacted copy) to read and seek, for readers
+/// that want the whole file (thumbnails, face proposals, redaction).
+pub(crate) trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// Opens stored ciphertext (header from the catalog, blob from the store)
+/// for the `age` crate's own decrypting reader. Made on the runtime; the
+/// returned function runs on a blocking thread.
+pub(crate) fn decrypting_reader(
+    d: &crate::Deployment,
+    age_header: Vec<u8>,
+    blob_key: String,
+    ciphertext_length: u64,
+) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
+    let reader = StoredCiphertext::new(
+        age_header,
+        d.blobs.clone(),
+        blob_key,
+        ciphertext_length,
+        tokio::runtime::Handle::current(),
+    );
+    let identity = d.keys.evidence.clone();
+    move || {
+        let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
+        let plain = decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(std::io::Error::other)?;
+        Ok(Box::new(plain) as Box<dyn ReadSeek>)
+    }
+}
+
 /// Opens a stored recording's payload: the age header from the catalog, the
 /// payload nonce from the blob, the file key unwrapped (one X25519).
 pub async fn open_payload(

@@ -59,7 +59,7 @@ struct Made {
 /// Renders `plan` over the recording's plaintext into `staged`, encrypted
 /// to the evidence key, and moves the age header out of the file.
 fn make(
-    plain: Box<dyn ReadSeekSend>,
+    plain: Box<dyn crate::playback::ReadSeek>,
     plan: &custos_redact::Plan,
     recipient: &age::x25519::Recipient,
     staged: &std::path::Path,
@@ -103,32 +103,6 @@ fn make(
         age_header,
         ciphertext_length,
     })
-}
-
-trait ReadSeekSend: Read + Seek + Send {}
-impl<T: Read + Seek + Send> ReadSeekSend for T {}
-
-fn plaintext_of(
-    d: &Deployment,
-    age_header: Vec<u8>,
-    blob_key: String,
-    ciphertext_length: u64,
-) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeekSend>> + Send + 'static {
-    let reader = crate::playback::StoredCiphertext::new(
-        age_header,
-        d.blobs.clone(),
-        blob_key,
-        ciphertext_length,
-        tokio::runtime::Handle::current(),
-    );
-    let identity = d.keys.evidence.clone();
-    move || {
-        let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
-        let plain = decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .map_err(std::io::Error::other)?;
-        Ok(Box::new(plain) as Box<dyn ReadSeekSend>)
-    }
 }
 
 /// Makes a redacted copy of a recording held for the request. Audited
@@ -193,7 +167,7 @@ pub async fn create(
         .ingest
         .staging_dir()
         .join(format!("derived-{derivative_id}.part"));
-    let open = plaintext_of(
+    let open = crate::playback::decrypting_reader(
         d,
         recording.age_header.clone(),
         recording.blob_key.clone(),

@@ -434,27 +434,17 @@ pub async fn export(
         Ok(c) => c,
         Err(e) => return person.error(&d, e),
     };
-    // The address as this browser reached the server, which is the one
-    // to give out (Custos serves HTTPS only): HTTP/1.1's Host header, or
-    // HTTP/2's authority.
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "localhost".into());
-    render::page(
-        StatusCode::CREATED,
-        "link.html",
-        with_base(
-            person.base(&d, &format!("/cases/{}", url_encode(&id))),
-            minijinja::context! {
-                case_id => id.clone(),
-                url => format!("https://{host}{}", created.page),
-                link => Value::from_serialize(&created.link),
-                passphrase => form.age_recipient.trim().is_empty().then(|| form.passphrase.clone()),
-            },
-        ),
+    crate::pages::link_page(
+        &d,
+        &person,
+        &headers,
+        &uri,
+        format!("/cases/{}", url_encode(&id)),
+        &created,
+        form.age_recipient
+            .trim()
+            .is_empty()
+            .then(|| form.passphrase.clone()),
     )
 }
 

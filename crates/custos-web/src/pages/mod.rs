@@ -83,3 +83,36 @@ pub async fn start(
 pub fn with_base(base: Value, context: Value) -> Value {
     minijinja::context! { ..base, ..context }
 }
+
+/// The page that shows a new download link once, with its address as this
+/// browser reached the server (Custos serves HTTPS only): HTTP/1.1's Host
+/// header, or HTTP/2's authority. `back` is where the page leads back to.
+pub fn link_page(
+    d: &custos_server::Deployment,
+    person: &Person,
+    headers: &axum::http::HeaderMap,
+    uri: &axum::http::Uri,
+    back: String,
+    created: &custos_server::links::CreatedLink,
+    passphrase: Option<String>,
+) -> Response {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    render::page(
+        axum::http::StatusCode::CREATED,
+        "link.html",
+        with_base(
+            person.base(d, &back),
+            minijinja::context! {
+                back => back,
+                url => format!("https://{host}{}", created.page),
+                link => Value::from_serialize(&created.link),
+                passphrase => passphrase,
+            },
+        ),
+    )
+}

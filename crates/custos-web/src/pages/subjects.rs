@@ -545,24 +545,16 @@ pub async fn deliver(
         Ok(c) => c,
         Err(e) => return person.error(&d, e),
     };
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "localhost".into());
-    render::page(
-        StatusCode::CREATED,
-        "link.html",
-        with_base(
-            person.base(&d, &format!("/subject-requests/{}", url_encode(&id))),
-            minijinja::context! {
-                case_id => id.clone(),
-                back => format!("/subject-requests/{}", url_encode(&id)),
-                url => format!("https://{host}{}", created.page),
-                link => Value::from_serialize(&created.link),
-                passphrase => form.age_recipient.trim().is_empty().then(|| form.passphrase.clone()),
-            },
-        ),
+    crate::pages::link_page(
+        &d,
+        &person,
+        &headers,
+        &uri,
+        format!("/subject-requests/{}", url_encode(&id)),
+        &created,
+        form.age_recipient
+            .trim()
+            .is_empty()
+            .then(|| form.passphrase.clone()),
     )
 }
