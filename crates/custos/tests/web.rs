@@ -1898,6 +1898,35 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     let seen: serde_json::Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(seen["ok"], true, "{seen}");
+    // WCAG 2.1 AA basics (tests/browser/a11y.mjs): the checker finds each
+    // kind of fault on a page made to have them, and none on ours.
+    let selftest: Vec<String> = serde_json::from_value(seen["a11y_selftest"].clone()).unwrap();
+    for fault in [
+        "h1 elements",
+        "used 2 times",
+        "has no label",
+        "has no alt",
+        "<svg> without",
+        "has no accessible name",
+        "contrast",
+        "focus not visible on <button>",
+    ] {
+        assert!(
+            selftest.iter().any(|p| p.contains(fault)),
+            "the checker misses {fault:?}: {selftest:?}"
+        );
+    }
+    let pages = seen["a11y"].as_object().unwrap();
+    assert_eq!(pages.len(), 17, "{pages:?}");
+    for (page, checked) in pages {
+        assert_eq!(checked["problems"], serde_json::json!([]), "{page}");
+        // Each page was looked at: its text, and a keyboard walk through it.
+        assert!(checked["texts"].as_u64().unwrap() >= 5, "{page}: {checked}");
+        assert!(checked["stops"].as_u64().unwrap() >= 2, "{page}: {checked}");
+    }
+    // The forms were among what was checked.
+    assert!(pages["login-en"]["controls"].as_u64().unwrap() >= 3);
+    assert!(pages["case-de"]["controls"].as_u64().unwrap() >= 5);
     // The export link made in the browser, and used by a recipient in another.
     assert_eq!(seen["link_path"], "/download/TOKEN");
     assert_eq!(seen["link_passphrase"].as_str().unwrap().len(), 29);

@@ -9,6 +9,7 @@
 // (a directory for screenshots).
 // Prints one JSON line with what it saw.
 import { chromium } from 'playwright-core';
+import { audit } from './a11y.mjs';
 
 const env = process.env;
 const browser = await chromium.launch({
@@ -19,6 +20,9 @@ const browser = await chromium.launch({
 });
 const seen = {};
 const shot = async (page, name, fullPage = true) => page.screenshot({ path: `${env.SHOTS}/${name}.png`, fullPage });
+// Every page screenshotted is also checked for WCAG 2.1 AA basics (a11y.mjs).
+const a11y = {};
+const check = async (page, name) => { a11y[name] = await audit(page); };
 
 async function signIn(context, name, password, code, start = '/recordings') {
   const page = await context.newPage();
@@ -33,11 +37,21 @@ async function signIn(context, name, password, code, start = '/recordings') {
 
 try {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-GB', viewport: { width: 1280, height: 800 } });
+  // The checker itself, on a page that breaks each rule once: it must say so.
+  {
+    const p = await context.newPage();
+    await p.setContent('<html><body><h2>x</h2><input id="a"><span id="a"></span><img src="data:,">'
+      + '<svg width="9" height="9"></svg><a href="#x"></a><p style="color:#aaa;background:#fff">faint</p>'
+      + '<button style="outline:none;box-shadow:none">b</button></body></html>');
+    seen.a11y_selftest = (await audit(p)).problems;
+    await p.close();
+  }
   // The sign-in page, as the first thing anyone sees.
   {
     const p = await context.newPage();
     await p.goto(`${env.BASE}/login`);
     await shot(p, 'login-en');
+  await check(p, 'login-en');
     await p.close();
   }
   const page = await signIn(context, env.REVIEWER, env.REVIEWER_PASSWORD, env.REVIEWER_CODE);
@@ -45,12 +59,14 @@ try {
   seen.rows = await page.locator('tr[data-recording]').count();
   seen.nav_en = (await page.locator('[data-nav=recordings]').textContent()).trim();
   await shot(page, 'recordings-en');
+  await check(page, 'recordings-en');
 
   // The recording's page.
   await page.click(`tr[data-recording="${env.RECORDING}"] a >> nth=0`);
   seen.detail_path = new URL(page.url()).pathname;
   seen.detail_has_trail = await page.locator('#trail').count() === 1;
   await shot(page, 'recording-en');
+  await check(page, 'recording-en');
 
   // The player asks first; an unanswered form does not go anywhere.
   await page.goto(`${env.BASE}/recordings/${env.RECORDING}/play`);
@@ -58,6 +74,7 @@ try {
   await page.click('#purpose-form button[type=submit]');
   seen.still_asking = new URL(page.url()).search === '' && await page.locator('video').count() === 0;
   await shot(page, 'purpose-en');
+  await check(page, 'purpose-en');
   await page.check('input[name=purpose][value=complaint]');
   await page.selectOption('#case', env.CASE);
   await Promise.all([page.waitForNavigation(), page.click('#purpose-form button[type=submit]')]);
@@ -82,6 +99,7 @@ try {
   });
   Object.assign(seen, { played });
   await shot(page, 'player-en');
+  await check(page, 'player-en');
 
   // Language: the switch changes every label and is remembered.
   await page.goto(`${env.BASE}/recordings`);
@@ -89,6 +107,7 @@ try {
   seen.lang_nl = await page.evaluate(() => document.documentElement.lang);
   seen.nav_nl = (await page.locator('[data-nav=recordings]').textContent()).trim();
   await shot(page, 'recordings-nl');
+  await check(page, 'recordings-nl');
   await Promise.all([page.waitForNavigation(), page.click('a[hreflang=de]')]);
   seen.nav_de = (await page.locator('[data-nav=recordings]').textContent()).trim();
   await page.goto(`${env.BASE}/recordings/${env.RECORDING}`);
@@ -97,6 +116,9 @@ try {
   // Keyboard: the first Tab reaches the skip link, which is then visible.
   await page.keyboard.press('Tab');
   seen.first_tab = await page.evaluate(() => document.activeElement.className);
+  await check(page, 'recording-de');
+  await page.goto(`${env.BASE}/cases`);
+  await check(page, 'cases-de');
 
   // The case: secure the recording for it (the page is in German now).
   await page.goto(`${env.BASE}/cases/${env.CASE}`);
@@ -105,6 +127,7 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('#add-recording button[type=submit]')]);
   seen.hold_states = await page.locator('td[data-state]').evaluateAll((cells) => cells.map((c) => c.dataset.state));
   await shot(page, 'case-de');
+  await check(page, 'case-de');
 
   // An export for the police, kept for a download link (the form, then the
   // link page shown once).
@@ -120,6 +143,7 @@ try {
   seen.link_passphrase = (await page.locator('#link-passphrase').textContent()).trim();
   seen.link_path = new URL(linkUrl).pathname.replace(/[0-9a-f]{64}$/, 'TOKEN');
   await shot(page, 'export-link-de');
+  await check(page, 'export-link-de');
 
   // The recipient, with no account, in Dutch: the page, then the button.
   const recipientContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'nl-NL', acceptDownloads: true, viewport: { width: 1280, height: 800 } });
@@ -128,6 +152,7 @@ try {
   seen.landing_title = (await recipient.locator('h1').textContent()).trim();
   const shown = (await recipient.locator('#download-sha256').textContent()).trim();
   await shot(recipient, 'download-nl');
+  await check(recipient, 'download-nl');
   const [download] = await Promise.all([recipient.waitForEvent('download'), recipient.click('#download button')]);
   const bytes = await (await import('node:fs/promises')).readFile(await download.path());
   const { createHash } = await import('node:crypto');
@@ -146,11 +171,13 @@ try {
   seen.admin_video_status = await admin.evaluate(async (url) => (await fetch(url)).status,
     `/api/v1/recordings/${env.RECORDING}/video?purpose=complaint&case=${env.CASE}`);
   await shot(admin, 'admin-refused-en');
+  await check(admin, 'admin-refused-en');
 
   // The administrator's own pages: people, cameras and docks, settings.
   await admin.goto(`${env.BASE}/admin/users`);
   seen.admin_users = await admin.locator('tr[data-user]').count();
   await shot(admin, 'users-en');
+  await check(admin, 'users-en');
   // Adding a person, the form sent from the keyboard.
   await admin.fill('#name', 'kees');
   await admin.selectOption('#role', 'auditor');
@@ -161,9 +188,11 @@ try {
   await admin.goto(`${env.BASE}/admin/devices`);
   seen.admin_cameras = await admin.locator('tr[data-camera]').count();
   await shot(admin, 'devices-en');
+  await check(admin, 'devices-en');
   await admin.goto(`${env.BASE}/admin/settings`);
   seen.admin_retention = (await admin.locator('[data-setting=retention]').textContent()).trim();
   await shot(admin, 'settings-en');
+  await check(admin, 'settings-en');
 
   // An auditor, in Dutch: the start page is the audit log; the whole log checks out.
   const auditorContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'nl-NL', viewport: { width: 1280, height: 800 } });
@@ -174,10 +203,13 @@ try {
   seen.auditor_verified = await auditor.locator('[data-verification=ok]').count();
   // The newest entries and the checkpoint: the first screen is what people see.
   await shot(auditor, 'audit-nl', false);
+  await check(auditor, 'audit-nl');
+  await auditor.goto(`${env.BASE}/incidents`);
+  await check(auditor, 'incidents-nl');
 
-  console.log(JSON.stringify({ ok: true, ...seen }));
+  console.log(JSON.stringify({ ok: true, ...seen, a11y }));
 } catch (e) {
-  console.log(JSON.stringify({ ok: false, error: String(e), ...seen }));
+  console.log(JSON.stringify({ ok: false, error: String(e), ...seen, a11y }));
   process.exitCode = 1;
 } finally {
   await browser.close();
