@@ -20,6 +20,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("docks", "dock_id"),
     ("chain_heads", "device_id"),
     ("recordings", "recording_id"),
+    ("recording_facts", "recording_id"),
     ("uploads", "upload_id"),
     ("incidents", "id"),
     ("audit_checkpoints", "size"),

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_subject_requests.sql")),
     (8, include_str!("../migrations/0008_derivatives.sql")),
     (9, include_str!("../migrations/0009_subject_deliveries.sql")),
+    (10, include_str!("../migrations/0010_statistics.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -141,6 +142,15 @@ impl PostgresCatalog {
                 .await
                 .map_err(unavailable)?;
         }
+        let ids: Vec<String> = recordings
+            .iter()
+            .map(|r| r.recording_id.to_string())
+            .collect();
+        sqlx::query(&FACTS_INSERT.replace("recording_id = $1", "recording_id = ANY($1)"))
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -273,6 +283,38 @@ fn insert_error(e: sqlx::Error, what: &'static str, id: impl ToString) -> Catalo
     }
 }
 
+/// A committed recording's facts for the statistics, read from its signed
+/// manifest (migration 0010 fills them for recordings committed before).
+const FACTS_INSERT: &str = "INSERT INTO recording_facts
+SELECT r.recording_id, r.device_id, d.team, r.officer_id, r.started_at, r.ended_at, r.stored_at,
+       (r.m->>'prerecord_included_ms')::BIGINT,
+       (SELECT COUNT(*) FROM jsonb_array_elements(r.m->'display_events') e WHERE (e->>'on')::BOOLEAN),
+       r.m->>'trigger', r.m->>'stop_reason', r.m->>'firmware',
+       r.truncated
+FROM (SELECT *, convert_from(manifest, 'UTF8')::jsonb AS m FROM recordings WHERE recording_id = $1) r
+LEFT JOIN devices d ON d.device_id = r.device_id";
+
+/// Runs one of the statistics' statements in `tx` (one snapshot for all).
+async fn statistic(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    statement: statistics::Statement,
+    q: &statistics::StatisticsQuery,
+) -> Result<Vec<PgRow>> {
+    let sql = statistics::numbered(&statement.sql);
+    let mut query = sqlx::query(&sql);
+    for bind in q.binds(statement.params) {
+        query = match bind {
+            statistics::Bind::Int(v) => query.bind(v),
+            statistics::Bind::Text(v) => query.bind(v),
+        };
+    }
+    query.fetch_all(&mut **tx).await.map_err(unavailable)
+}
+
+fn columns(rows: &[PgRow]) -> Vec<Columns<'_>> {
+    rows.iter().map(Columns).collect()
+}
+
 /// A row of this backend, as the shared readers (`custos_catalog::rows`) take it.
 struct Columns<'a>(&'a PgRow);
 
@@ -335,13 +377,14 @@ impl Catalog for PostgresCatalog {
     }
 
     async fn add_device(&self, d: &Device) -> Result<()> {
-        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category, assigned_officer) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category, assigned_officer, team) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&d.device_id)
             .bind(&d.public_key)
             .bind(ms(d.enrolled_at))
             .bind(d.revoked_at.map(ms))
             .bind(&d.retention_category)
             .bind(&d.assigned_officer)
+            .bind(&d.team)
             .execute(&self.pool)
             .await
             .map_err(|e| insert_error(e, "camera", d.device_id.clone()))?;
@@ -483,6 +526,11 @@ impl Catalog for PostgresCatalog {
     async fn commit_recording(&self, r: &Recording, upload_id: Option<Uuid>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         insert_recording(&mut tx, r).await?;
+        sqlx::query(FACTS_INSERT)
+            .bind(r.recording_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO chain_heads (device_id, sequence, manifest_sha256) VALUES ($1, $2, $3)
              ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, manifest_sha256 = excluded.manifest_sha256
@@ -772,6 +820,54 @@ impl Catalog for PostgresCatalog {
             .await
             .map_err(unavailable)?;
         found(&done, "camera", device_id)
+    }
+
+    async fn set_device_team(&self, device_id: &str, team: Option<&str>) -> Result<()> {
+        let done = sqlx::query("UPDATE devices SET team = $1 WHERE device_id = $2")
+            .bind(team)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        found(&done, "camera", device_id)
+    }
+
+    async fn statistics(
+        &self,
+        q: &statistics::StatisticsQuery,
+    ) -> Result<statistics::StatisticsSources> {
+        use statistics::*;
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // An officer's own numbers are about their recordings only.
+        let all = q.officer_id.is_none();
+        let mut s = StatisticsSources {
+            recordings: Reader::recordings(&columns(
+                &statistic(&mut tx, recordings_sql(), q).await?,
+            ))?,
+            upload_delays: Reader::upload_delays(&columns(
+                &statistic(&mut tx, upload_delays_sql(), q).await?,
+            ))?,
+            stop_reasons: Reader::kinds(&columns(
+                &statistic(&mut tx, stop_reasons_sql(), q).await?,
+            ))?,
+            firmware: Reader::firmware(&columns(&statistic(&mut tx, firmware_sql(), q).await?))?,
+            holds: Reader::kinds(&columns(&statistic(&mut tx, holds_sql(), q).await?))?,
+            accesses: Reader::accesses(&columns(&statistic(&mut tx, accesses_sql(), q).await?))?,
+            deletions: Reader::deletions(&columns(&statistic(&mut tx, deletions_sql(), q).await?))?,
+            ..Default::default()
+        };
+        if all {
+            s.exports = Reader::actions(&columns(&statistic(&mut tx, exports_sql(), q).await?))?;
+            s.incidents = Reader::kinds(&columns(&statistic(&mut tx, incidents_sql(), q).await?))?;
+            s.upload_failures = Reader::dated_kinds(&columns(
+                &statistic(&mut tx, upload_failures_sql(), q).await?,
+            ))?;
+            s.subject_requests = Reader::subject_requests(&columns(
+                &statistic(&mut tx, subject_requests_sql(), q).await?,
+            ))?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(s)
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -7,7 +7,7 @@
 use custos_catalog::Catalog;
 use custos_catalog_postgres::PostgresCatalog;
 use custos_catalog_story::{
-    audit_search_story, export_story, search_story, story, subject_request_story,
+    audit_search_story, export_story, search_story, statistics_story, story, subject_request_story,
 };
 
 fn url() -> String {
@@ -64,4 +64,9 @@ async fn postgres_export_story() {
 #[tokio::test]
 async fn postgres_subject_request_story() {
     subject_request_story(&fresh("subjects").await).await;
+}
+
+#[tokio::test]
+async fn postgres_statistics_story() {
+    statistics_story(&fresh("statistics").await).await;
 }

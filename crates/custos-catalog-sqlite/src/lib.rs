@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         18,
         include_str!("../migrations/0018_subject_deliveries.sql"),
     ),
+    (19, include_str!("../migrations/0019_statistics.sql")),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -202,6 +203,38 @@ fn insert_error(e: sqlx::Error, what: &'static str, id: impl ToString) -> Catalo
     }
 }
 
+/// A committed recording's facts for the statistics, read from its signed
+/// manifest (migration 0019 fills them for recordings committed before).
+const FACTS_INSERT: &str = "INSERT INTO recording_facts
+SELECT r.recording_id, r.device_id, d.team, r.officer_id, r.started_at, r.ended_at, r.stored_at,
+       json_extract(r.m, '$.prerecord_included_ms'),
+       (SELECT COUNT(*) FROM json_each(r.m, '$.display_events') WHERE json_extract(value, '$.on') = 1),
+       json_extract(r.m, '$.trigger'), json_extract(r.m, '$.stop_reason'), json_extract(r.m, '$.firmware'),
+       r.truncated
+FROM (SELECT *, CAST(manifest AS TEXT) AS m FROM recordings WHERE recording_id = ?) r
+LEFT JOIN devices d ON d.device_id = r.device_id";
+
+/// Runs one of the statistics' statements in `tx` (one snapshot for all).
+async fn statistic(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    statement: statistics::Statement,
+    q: &statistics::StatisticsQuery,
+) -> Result<Vec<SqliteRow>> {
+    let sql = statement.sql;
+    let mut query = sqlx::query(&sql);
+    for bind in q.binds(statement.params) {
+        query = match bind {
+            statistics::Bind::Int(v) => query.bind(v),
+            statistics::Bind::Text(v) => query.bind(v),
+        };
+    }
+    query.fetch_all(&mut **tx).await.map_err(unavailable)
+}
+
+fn columns(rows: &[SqliteRow]) -> Vec<Columns<'_>> {
+    rows.iter().map(Columns).collect()
+}
+
 /// A row of this backend, as the shared readers (`custos_catalog::rows`) take it.
 struct Columns<'a>(&'a SqliteRow);
 
@@ -264,13 +297,14 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn add_device(&self, d: &Device) -> Result<()> {
-        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category, assigned_officer) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category, assigned_officer, team) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(&d.device_id)
             .bind(&d.public_key)
             .bind(ms(d.enrolled_at))
             .bind(d.revoked_at.map(ms))
             .bind(&d.retention_category)
             .bind(&d.assigned_officer)
+            .bind(&d.team)
             .execute(&self.pool)
             .await
             .map_err(|e| insert_error(e, "camera", d.device_id.clone()))?;
@@ -411,6 +445,11 @@ impl Catalog for SqliteCatalog {
     async fn commit_recording(&self, r: &Recording, upload_id: Option<Uuid>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         insert_recording(&mut tx, r).await?;
+        sqlx::query(FACTS_INSERT)
+            .bind(r.recording_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO chain_heads (device_id, sequence, manifest_sha256) VALUES (?, ?, ?)
              ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, manifest_sha256 = excluded.manifest_sha256
@@ -700,6 +739,54 @@ impl Catalog for SqliteCatalog {
             .await
             .map_err(unavailable)?;
         found(&done, "camera", device_id)
+    }
+
+    async fn set_device_team(&self, device_id: &str, team: Option<&str>) -> Result<()> {
+        let done = sqlx::query("UPDATE devices SET team = ? WHERE device_id = ?")
+            .bind(team)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        found(&done, "camera", device_id)
+    }
+
+    async fn statistics(
+        &self,
+        q: &statistics::StatisticsQuery,
+    ) -> Result<statistics::StatisticsSources> {
+        use statistics::*;
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // An officer's own numbers are about their recordings only.
+        let all = q.officer_id.is_none();
+        let mut s = StatisticsSources {
+            recordings: Reader::recordings(&columns(
+                &statistic(&mut tx, recordings_sql(), q).await?,
+            ))?,
+            upload_delays: Reader::upload_delays(&columns(
+                &statistic(&mut tx, upload_delays_sql(), q).await?,
+            ))?,
+            stop_reasons: Reader::kinds(&columns(
+                &statistic(&mut tx, stop_reasons_sql(), q).await?,
+            ))?,
+            firmware: Reader::firmware(&columns(&statistic(&mut tx, firmware_sql(), q).await?))?,
+            holds: Reader::kinds(&columns(&statistic(&mut tx, holds_sql(), q).await?))?,
+            accesses: Reader::accesses(&columns(&statistic(&mut tx, accesses_sql(), q).await?))?,
+            deletions: Reader::deletions(&columns(&statistic(&mut tx, deletions_sql(), q).await?))?,
+            ..Default::default()
+        };
+        if all {
+            s.exports = Reader::actions(&columns(&statistic(&mut tx, exports_sql(), q).await?))?;
+            s.incidents = Reader::kinds(&columns(&statistic(&mut tx, incidents_sql(), q).await?))?;
+            s.upload_failures = Reader::dated_kinds(&columns(
+                &statistic(&mut tx, upload_failures_sql(), q).await?,
+            ))?;
+            s.subject_requests = Reader::subject_requests(&columns(
+                &statistic(&mut tx, subject_requests_sql(), q).await?,
+            ))?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(s)
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -2,7 +2,7 @@
 
 use custos_catalog::Catalog;
 use custos_catalog_story::{
-    audit_search_story, export_story, search_story, story, subject_request_story,
+    audit_search_story, export_story, search_story, statistics_story, story, subject_request_story,
 };
 
 #[tokio::test]
@@ -55,4 +55,13 @@ async fn sqlite_subject_request_story() {
         .await
         .unwrap();
     subject_request_story(&catalog).await;
+}
+
+#[tokio::test]
+async fn sqlite_statistics_story() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
+        .await
+        .unwrap();
+    statistics_story(&catalog).await;
 }

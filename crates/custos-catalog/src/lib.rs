@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod rows;
+pub mod statistics;
 
 use async_trait::async_trait;
 pub use custos_audit::{Hash, StoredCheckpoint, StoredEntry};
@@ -43,6 +44,9 @@ pub struct Device {
     /// otherwise. `None` for pooled cameras.
     #[serde(default)]
     pub assigned_officer: Option<String>,
+    /// The team or district it serves, for the statistics.
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 /// The retention category every camera and recording is in unless moved:
@@ -562,6 +566,14 @@ pub trait Catalog: Send + Sync {
     async fn set_device_retention_category(&self, device_id: &str, category: &str) -> Result<()>;
     /// Assigns a camera to an officer, or (`None`) returns it to the pool.
     async fn assign_officer(&self, device_id: &str, officer_id: Option<&str>) -> Result<()>;
+    /// Puts a camera in a team or district (`None`: none). Its next
+    /// recordings are counted for that team in the statistics.
+    async fn set_device_team(&self, device_id: &str, team: Option<&str>) -> Result<()>;
+    /// What the evaluation statistics count, per day (module [`statistics`]).
+    async fn statistics(
+        &self,
+        query: &statistics::StatisticsQuery,
+    ) -> Result<statistics::StatisticsSources>;
     /// Every dock, revoked or not, by id.
     async fn docks(&self) -> Result<Vec<Dock>>;
     /// Takes (or renews) the lease on periodic job `name` for `holder` until

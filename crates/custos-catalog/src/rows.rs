@@ -57,6 +57,7 @@ pub fn device(r: &impl SqlRow) -> Result<Device> {
         revoked_at: opt_time(r, "revoked_at")?,
         retention_category: r.text("retention_category")?,
         assigned_officer: r.opt_text("assigned_officer")?,
+        team: r.opt_text("team")?,
     })
 }
 

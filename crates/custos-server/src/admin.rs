@@ -129,6 +129,7 @@ impl Admin {
                 revoked_at: None,
                 retention_category: retention_category.into(),
                 assigned_officer: None,
+                team: None,
             })
             .await?;
         self.audit(

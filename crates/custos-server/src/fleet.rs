@@ -24,6 +24,7 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/devices/{id}/revoke", post(post_revoke_device))
         .route("/api/v1/devices/{id}/retention", put(put_device_retention))
         .route("/api/v1/devices/{id}/officer", put(put_officer))
+        .route("/api/v1/devices/{id}/team", put(put_team))
         .route("/api/v1/docks", get(get_docks).post(post_dock))
         .route("/api/v1/docks/{id}/revoke", post(post_revoke_dock))
         .route("/api/v1/dock/cameras/{id}", get(dock_camera))
@@ -66,6 +67,9 @@ pub struct NewCamera {
     pub retention_category: Option<String>,
     #[serde(default)]
     pub assigned_officer: Option<String>,
+    /// The team or district it serves, for the statistics.
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 /// Registers a camera's key: from now on the server accepts its recordings.
@@ -91,6 +95,9 @@ pub async fn enroll_camera(
     if let Some(o) = &body.assigned_officer {
         identifier("assigned_officer", o)?;
     }
+    if let Some(t) = &body.team {
+        identifier("team", t)?;
+    }
     let object = format!("camera:{}", body.device_id);
     let exists = || ApiError::new(StatusCode::CONFLICT, "exists", "that camera is enrolled");
     if d.catalog
@@ -111,6 +118,7 @@ pub async fn enroll_camera(
         revoked_at: None,
         retention_category: category,
         assigned_officer: body.assigned_officer,
+        team: body.team,
     };
     a.record(
         d,
@@ -294,6 +302,68 @@ async fn put_officer(
         .await?;
     let body = json_body(body)?;
     assign_officer(&d, &a, &id, body.officer_id.as_deref())
+        .await
+        .map(Json)
+}
+
+/// The team or district a camera serves (`None`: none). Its recordings
+/// from now on count for that team in the statistics; earlier ones keep the
+/// team they were made in.
+pub async fn set_camera_team(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+    team: Option<&str>,
+) -> Result<Device, ApiError> {
+    let object = format!("camera:{}", id.escape_default());
+    a.permit(d, Action::ManageDevices, "camera.team", &object)
+        .await?;
+    if let Some(t) = team {
+        identifier("team", t)?;
+    }
+    let device = d
+        .catalog
+        .device(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| no_such("camera"))?;
+    a.record(
+        d,
+        a.event(d, "camera.team", Outcome::Ok)
+            .object(&object)
+            .detail(match team {
+                Some(t) => format!("team {t}"),
+                None => "no team".into(),
+            }),
+    )
+    .await?;
+    d.catalog
+        .set_device_team(id, team)
+        .await
+        .map_err(unavailable)?;
+    Ok(Device {
+        team: team.map(str::to_owned),
+        ..device
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Team {
+    team: Option<String>,
+}
+
+async fn put_team(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<Team>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Device>, ApiError> {
+    let object = format!("camera:{}", id.escape_default());
+    a.permit(&d, Action::ManageDevices, "camera.team", &object)
+        .await?;
+    let body = json_body(body)?;
+    set_camera_team(&d, &a, &id, body.team.as_deref())
         .await
         .map(Json)
 }

@@ -520,3 +520,5 @@ redact-mute-to = bis (s)
 redact-mute-add = Hinzufügen
 redact-mute-help = Custos-Kameras nehmen derzeit keinen Ton auf, und eine geschwärzte Kopie enthält keinen: die Zeiträume werden mit dem Plan für Kameras aufbewahrt, die es tun werden.
 sar-due-banner = Auskunftsersuchen: { $overdue } überfällig, { $soon } binnen einer Woche fällig.
+devices-team = Team oder Bezirk
+devices-team-help = Für die Statistik: die nächsten Aufnahmen dieser Kamera zählen für dieses Team.

@@ -520,3 +520,5 @@ redact-mute-to = to (s)
 redact-mute-add = Add
 redact-mute-help = Custos cameras record no sound today, and a redacted copy carries none: the ranges are kept with the plan for cameras that will.
 sar-due-banner = Subject access requests: { $overdue } overdue, { $soon } due within a week.
+devices-team = Team or district
+devices-team-help = For the statistics: this camera's next recordings count for this team.

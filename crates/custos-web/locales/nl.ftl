@@ -520,3 +520,5 @@ redact-mute-to = tot (s)
 redact-mute-add = Toevoegen
 redact-mute-help = Custos-camera's nemen nu geen geluid op, en een geanonimiseerde kopie bevat geen geluid: de tijdvakken worden bij het plan bewaard voor camera's die dat wel doen.
 sar-due-banner = Inzageverzoeken: { $overdue } over de termijn, { $soon } binnen een week af te handelen.
+devices-team = Team of wijk
+devices-team-help = Voor de statistieken: de volgende opnamen van deze camera tellen voor dit team.

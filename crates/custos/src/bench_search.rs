@@ -87,6 +87,7 @@ pub fn search(
                     revoked_at: None,
                     retention_category: custos_catalog::STANDARD_CATEGORY.into(),
                     assigned_officer: None,
+                    team: None,
                 })
                 .await?;
         }

@@ -127,6 +127,7 @@ pub fn sweep(
                     revoked_at: None,
                     retention_category: custos_catalog::STANDARD_CATEGORY.into(),
                     assigned_officer: None,
+                    team: None,
                 })
                 .await?;
         }
@@ -281,6 +282,7 @@ pub fn playback(
                 revoked_at: None,
                 retention_category: custos_catalog::STANDARD_CATEGORY.into(),
                 assigned_officer: None,
+                team: None,
             })
             .await?;
         catalog

@@ -224,6 +224,7 @@ pub struct CameraForm {
     public_key: String,
     retention_category: String,
     assigned_officer: String,
+    team: String,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -306,6 +307,7 @@ pub async fn enroll_camera(
         public_key: form.public_key.trim().to_owned(),
         retention_category: optional(&form.retention_category),
         assigned_officer: optional(&form.assigned_officer),
+        team: optional(&form.team),
     };
     match custos_server::fleet::enroll_camera(&d, &person.who, new).await {
         Ok(_) => Redirect::to("/admin/devices").into_response(),
@@ -345,9 +347,10 @@ pub struct CameraSettingsForm {
     csrf: String,
     retention_category: String,
     assigned_officer: String,
+    team: String,
 }
 
-/// A camera's retention category and assigned officer, from its row.
+/// A camera's retention category, assigned officer and team, from its row.
 pub async fn camera_settings(
     State(d): State<Arc<Deployment>>,
     person: Person,
@@ -378,6 +381,14 @@ pub async fn camera_settings(
     if officer != device.assigned_officer {
         if let Err(e) =
             custos_server::fleet::assign_officer(&d, &person.who, &id, officer.as_deref()).await
+        {
+            return person.error(&d, e);
+        }
+    }
+    let team = optional(&form.team);
+    if team != device.team {
+        if let Err(e) =
+            custos_server::fleet::set_camera_team(&d, &person.who, &id, team.as_deref()).await
         {
             return person.error(&d, e);
         }

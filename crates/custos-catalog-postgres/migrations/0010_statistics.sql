@@ -1,0 +1,46 @@
+-- Evaluation statistics (issue 9, ADR 0011): the SQLite catalog's migration
+-- 0019. recording_facts is a projection of each signed manifest, written
+-- with the recording and kept after it is deleted; the audit log's search
+-- columns (filled from each entry) get an index for the statistics.
+
+ALTER TABLE devices ADD COLUMN team TEXT;
+
+CREATE TABLE recording_facts (
+    recording_id        TEXT PRIMARY KEY,
+    device_id           TEXT NOT NULL,
+    team                TEXT,
+    officer_id          TEXT,
+    started_at          BIGINT NOT NULL,
+    ended_at            BIGINT NOT NULL,
+    stored_at           BIGINT,
+    prerecord_ms        BIGINT,
+    display_activations BIGINT,
+    trigger             TEXT,
+    stop_reason         TEXT,
+    firmware            TEXT,
+    truncated           BIGINT
+);
+
+INSERT INTO recording_facts
+SELECT r.recording_id, r.device_id, d.team, r.officer_id, r.started_at, r.ended_at, r.stored_at,
+       (r.m->>'prerecord_included_ms')::BIGINT,
+       (SELECT COUNT(*) FROM jsonb_array_elements(r.m->'display_events') e WHERE (e->>'on')::BOOLEAN),
+       r.m->>'trigger', r.m->>'stop_reason', r.m->>'firmware',
+       r.truncated
+FROM (SELECT *, convert_from(manifest, 'UTF8')::jsonb AS m FROM recordings) r
+LEFT JOIN devices d ON d.device_id = r.device_id;
+
+INSERT INTO recording_facts (recording_id, device_id, started_at, ended_at)
+SELECT recording_id, device_id, started_at, ended_at FROM tombstones
+WHERE recording_id NOT IN (SELECT recording_id FROM recording_facts);
+
+CREATE INDEX recording_facts_started ON recording_facts (started_at);
+
+CREATE INDEX audit_log_statistics ON audit_log (action, at) INCLUDE (outcome, purpose, actor, object, case_id);
+
+-- The same name and columns as the SQLite catalog's view, so both backends
+-- run the statistics' SQL alike.
+CREATE VIEW audit_facts AS
+SELECT idx, at, action, outcome, purpose, actor, object, case_id FROM audit_log;
+
+CREATE INDEX tombstones_deleted_at ON tombstones (deleted_at);

@@ -1,0 +1,72 @@
+-- Evaluation statistics (issue 9, ADR 0011). Two projections, no counters:
+--
+-- 1. recording_facts: the content-free facts of each recording that a pilot
+--    evaluation counts, copied from its signed manifest when the recording
+--    is committed (the same SELECT as below) and kept after the recording
+--    is deleted, so a year's statistics survive a 28-day retention. Nothing
+--    in it shows what was filmed: times, the camera, its team, the officer
+--    (for their own numbers), pre-record and display use, how it stopped,
+--    the firmware.
+-- 2. audit_facts: the audit entries' fields, read from the canonical entry
+--    itself, with an index over the columns the statistics read. A view of
+--    the log, so it cannot disagree with it.
+
+-- The team or district a camera serves (set by an administrator, audited).
+ALTER TABLE devices ADD COLUMN team TEXT;
+
+CREATE TABLE recording_facts (
+    recording_id        TEXT PRIMARY KEY,
+    device_id           TEXT NOT NULL,
+    team                TEXT,
+    officer_id          TEXT,
+    started_at          INTEGER NOT NULL,
+    ended_at            INTEGER NOT NULL,
+    -- NULL below: a recording deleted before these facts were kept.
+    stored_at           INTEGER,
+    prerecord_ms        INTEGER,
+    display_activations INTEGER,
+    trigger             TEXT,
+    stop_reason         TEXT,
+    firmware            TEXT,
+    truncated           INTEGER
+);
+
+INSERT INTO recording_facts
+SELECT r.recording_id, r.device_id, d.team, r.officer_id, r.started_at, r.ended_at, r.stored_at,
+       json_extract(r.m, '$.prerecord_included_ms'),
+       (SELECT COUNT(*) FROM json_each(r.m, '$.display_events') WHERE json_extract(value, '$.on') = 1),
+       json_extract(r.m, '$.trigger'), json_extract(r.m, '$.stop_reason'), json_extract(r.m, '$.firmware'),
+       r.truncated
+FROM (SELECT *, CAST(manifest AS TEXT) AS m FROM recordings) r
+LEFT JOIN devices d ON d.device_id = r.device_id;
+
+INSERT INTO recording_facts (recording_id, device_id, started_at, ended_at)
+SELECT recording_id, device_id, started_at, ended_at FROM tombstones
+WHERE recording_id NOT IN (SELECT recording_id FROM recording_facts);
+
+CREATE INDEX recording_facts_started ON recording_facts (started_at);
+
+CREATE VIEW audit_facts AS
+SELECT idx,
+       json_extract(CAST(entry AS TEXT), '$.at') AS at,
+       json_extract(CAST(entry AS TEXT), '$.action') AS action,
+       json_extract(CAST(entry AS TEXT), '$.outcome') AS outcome,
+       json_extract(CAST(entry AS TEXT), '$.purpose') AS purpose,
+       json_extract(CAST(entry AS TEXT), '$.actor') AS actor,
+       json_extract(CAST(entry AS TEXT), '$.object') AS object,
+       json_extract(CAST(entry AS TEXT), '$.case') AS case_id
+FROM audit_log;
+
+-- The statistics read entries by action and time: this index answers them
+-- without touching the entries (SQLite uses indexed expressions as columns).
+CREATE INDEX audit_log_statistics ON audit_log (
+    json_extract(CAST(entry AS TEXT), '$.action'),
+    json_extract(CAST(entry AS TEXT), '$.at'),
+    json_extract(CAST(entry AS TEXT), '$.outcome'),
+    json_extract(CAST(entry AS TEXT), '$.purpose'),
+    json_extract(CAST(entry AS TEXT), '$.actor'),
+    json_extract(CAST(entry AS TEXT), '$.object'),
+    json_extract(CAST(entry AS TEXT), '$.case')
+);
+
+CREATE INDEX tombstones_deleted_at ON tombstones (deleted_at);
