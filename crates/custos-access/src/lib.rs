@@ -20,15 +20,18 @@ pub enum Role {
     Admin,
     /// Reads the audit log and statistics; changes nothing.
     Auditor,
+    /// Evaluates a pilot for the council: the statistics and nothing else.
+    Evaluator,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Self::Officer,
         Self::Reviewer,
         Self::PrivacyOfficer,
         Self::Admin,
         Self::Auditor,
+        Self::Evaluator,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Role {
             Self::PrivacyOfficer => "privacy-officer",
             Self::Admin => "admin",
             Self::Auditor => "auditor",
+            Self::Evaluator => "evaluator",
         }
     }
 
@@ -80,10 +84,12 @@ pub enum Action {
     /// Take in a data subject's access request (who asked, how their
     /// identity was checked), extend its deadline, search for their footage.
     HandleSubjectRequests,
+    /// The evaluation statistics: aggregates only, small counts suppressed.
+    ReadStatistics,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Self::ListRecordings,
         Self::AccessFootage,
         Self::ListIncidents,
@@ -101,6 +107,7 @@ impl Action {
         Self::ManageSettings,
         Self::ExportFootage,
         Self::HandleSubjectRequests,
+        Self::ReadStatistics,
     ];
 
     /// Footage and what is derived from it needs a purpose and a case.
@@ -129,6 +136,8 @@ pub struct Policy {
     pub hold_release_grace_millis: i64,
     /// The longest a download link for an export may stay valid.
     pub export_link_max_millis: i64,
+    /// The statistics hide counts from 1 to this minus one (k-anonymity).
+    pub statistics_min_count: u64,
 }
 
 impl Default for Policy {
@@ -140,6 +149,7 @@ impl Default for Policy {
             export_needs_second_approver: false,
             hold_release_grace_millis: 7 * 86_400_000,
             export_link_max_millis: 7 * 86_400_000,
+            statistics_min_count: 5,
         }
     }
 }
@@ -186,6 +196,10 @@ pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Deni
         (Reviewer | PrivacyOfficer, ExportFootage) => Ok(Scope::All),
         // Requesters' identities and requests are the privacy officer's (GDPR art. 38–39).
         (PrivacyOfficer, HandleSubjectRequests) => Ok(Scope::All),
+        // Aggregates with small counts suppressed; an officer sees their
+        // own numbers (unsuppressed: they are theirs).
+        (PrivacyOfficer | Auditor | Evaluator, ReadStatistics) => Ok(Scope::All),
+        (Officer, ReadStatistics) => Ok(Scope::OwnRecordings),
         _ => Err(Denied),
     }
 }
@@ -242,6 +256,26 @@ mod tests {
             decide(Role::Officer, Action::ListRecordings, &off),
             Ok(Scope::OwnRecordings)
         );
+    }
+
+    #[test]
+    fn an_evaluator_sees_the_statistics_and_nothing_else() {
+        let policy = Policy::default();
+        for a in Action::ALL {
+            let wanted = if a == Action::ReadStatistics {
+                Ok(Scope::All)
+            } else {
+                Err(Denied)
+            };
+            assert_eq!(decide(Role::Evaluator, a, &policy), wanted, "{a:?}");
+        }
+        assert_eq!(
+            decide(Role::Officer, Action::ReadStatistics, &policy),
+            Ok(Scope::OwnRecordings)
+        );
+        for r in [Role::Admin, Role::Reviewer] {
+            assert_eq!(decide(r, Action::ReadStatistics, &policy), Err(Denied));
+        }
     }
 
     #[test]

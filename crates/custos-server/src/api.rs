@@ -99,6 +99,7 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/retention", get(retention_policy))
         .merge(crate::fleet::routes())
         .merge(crate::settings::api::routes())
+        .merge(crate::statistics::routes())
 }
 
 impl From<AuthError> for ApiError {

@@ -16,6 +16,7 @@ pub mod playback;
 pub mod redaction;
 pub mod retention;
 pub mod settings;
+pub mod statistics;
 pub mod storage;
 pub mod subject;
 pub mod tls;

@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// The longest an export's download link may stay valid.
     #[arg(long, default_value = "7d", value_parser = custos_server::parse_period)]
     export_link_max: i64,
+    /// The statistics show a count from 1 to this minus one as "< N", so
+    /// that nobody is singled out (k-anonymity; 1 shows everything).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    statistics_min_count: u64,
     /// Let officers play back their own recordings (with a purpose, audited).
     #[arg(long)]
     officer_self_review: bool,
@@ -117,6 +121,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 export_needs_second_approver: args.export_needs_second_approver,
                 hold_release_grace_millis: args.hold_release_grace,
                 export_link_max_millis: args.export_link_max,
+                statistics_min_count: args.statistics_min_count,
             },
         };
         let server = custos_server::start_with_pages(

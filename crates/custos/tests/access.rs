@@ -250,7 +250,14 @@ fn dock_only(path: &str) -> bool {
 #[test]
 fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
     let w = World::new();
-    let roles = ["officer", "reviewer", "privacy-officer", "admin", "auditor"];
+    let roles = [
+        "officer",
+        "reviewer",
+        "privacy-officer",
+        "admin",
+        "auditor",
+        "evaluator",
+    ];
     let mut tokens = Vec::new();
     for role in roles {
         let officer_id = (role == "officer").then_some("boa-1");
@@ -266,7 +273,33 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             "GET",
             "/api/v1/session".into(),
             None,
-            &["officer", "reviewer", "privacy-officer", "admin", "auditor"],
+            &[
+                "officer",
+                "reviewer",
+                "privacy-officer",
+                "admin",
+                "auditor",
+                "evaluator",
+            ],
+        ),
+        // Aggregates only: an officer gets their own numbers.
+        (
+            "GET",
+            "/api/v1/statistics".into(),
+            None,
+            &["officer", "privacy-officer", "auditor", "evaluator"],
+        ),
+        (
+            "GET",
+            "/api/v1/statistics/csv?from=2026-01-01&to=2026-01-31".into(),
+            None,
+            &["officer", "privacy-officer", "auditor", "evaluator"],
+        ),
+        (
+            "PUT",
+            "/api/v1/devices/cam-1/team".into(),
+            Some(serde_json::json!({"team": "noord"})),
+            &["admin"],
         ),
         (
             "GET",
@@ -401,7 +434,14 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             "GET",
             "/api/v1/retention".into(),
             None,
-            &["officer", "reviewer", "privacy-officer", "admin", "auditor"],
+            &[
+                "officer",
+                "reviewer",
+                "privacy-officer",
+                "admin",
+                "auditor",
+                "evaluator",
+            ],
         ),
         (
             "PUT",
@@ -928,6 +968,9 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "POST /api/v1/docks/{id}/revoke",
         "GET /api/v1/dock/cameras/{id}",
         "PUT /api/v1/devices/{id}/retention",
+        "PUT /api/v1/devices/{id}/team",
+        "GET /api/v1/statistics",
+        "GET /api/v1/statistics/csv",
         "GET /api/v1/retention",
         "PUT /api/v1/recordings/{id}/retention",
         "GET /api/v1/cases",

@@ -1,0 +1,190 @@
+//! The evaluation statistics over the API (issue 9, ADR 0011):
+//! `GET /api/v1/statistics` (JSON) and `GET /api/v1/statistics/csv`, with
+//! `from` and `to` (whole UTC days, both counted), and optionally `team` and
+//! `camera`. The privacy officer, auditors and evaluators see every camera
+//! with small counts suppressed; an officer sees their own numbers. Each
+//! reading is audited, with the period and filters as its detail.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use custos_access::{Action, Scope};
+use custos_audit::Outcome;
+use custos_stats::{Period, Report};
+use serde::Deserialize;
+
+use crate::api::{unavailable, Authenticated};
+use crate::http::ApiError;
+use crate::Deployment;
+
+pub fn routes() -> Router<Arc<Deployment>> {
+    Router::new()
+        .route("/api/v1/statistics", get(get_json))
+        .route("/api/v1/statistics/csv", get(get_csv))
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// What is asked: the period and, optionally, a team and a camera.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatisticsAsked {
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub team: Option<String>,
+    #[serde(default)]
+    pub camera: Option<String>,
+}
+
+/// The report for `asked`, as this person may see it. Without a period:
+/// the last 12 weeks up to today.
+pub async fn report(
+    d: &Deployment,
+    a: &Authenticated,
+    asked: &StatisticsAsked,
+) -> Result<Report, ApiError> {
+    let scope = a
+        .permit(d, Action::ReadStatistics, "statistics.read", "statistics")
+        .await?;
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad-period", message);
+    let refuse = |answer: ApiError| async move {
+        let event = a
+            .event(d, "statistics.read", Outcome::Refused)
+            .object("statistics");
+        Err(a.refused(d, event, answer).await)
+    };
+    let period = match (nonempty(&asked.from), nonempty(&asked.to)) {
+        (None, None) => Period::ending((d.clock)(), 84),
+        (Some(from), Some(to)) => match Period::parse(from, to) {
+            Ok(p) => p,
+            Err(e) => return refuse(bad(e.to_string())).await,
+        },
+        _ => return refuse(bad("give both `from` and `to`, or neither".into())).await,
+    };
+    let mut filter = custos_stats::Scope::default();
+    for (field, value, slot) in [
+        ("team", nonempty(&asked.team), &mut filter.team),
+        ("camera", nonempty(&asked.camera), &mut filter.device_id),
+    ] {
+        if let Some(v) = value {
+            if custos_format::manifest::check_identifier(v).is_err() {
+                let answer = ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-filter",
+                    format!("`{field}` must be an identifier (letters, digits, . _ -)"),
+                );
+                return refuse(answer).await;
+            }
+            *slot = Some(v.to_owned());
+        }
+    }
+    if scope == Scope::OwnRecordings {
+        match &a.caller.officer_id {
+            Some(id) => filter.officer_id = Some(id.clone()),
+            None => {
+                let answer = ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "this officer account has no officer id: it has no numbers of its own",
+                );
+                return refuse(answer).await;
+            }
+        }
+    }
+    let mut query = period.query();
+    query.team = filter.team.clone();
+    query.device_id = filter.device_id.clone();
+    query.officer_id = filter.officer_id.clone();
+    // Audited before anything is read: when, what period, which filters.
+    a.record(
+        d,
+        a.event(d, "statistics.read", Outcome::Ok)
+            .object("statistics")
+            .detail(format!(
+                "{}..{}{}{}{}",
+                period.from,
+                period.to,
+                filter
+                    .team
+                    .as_deref()
+                    .map(|t| format!(" team {t}"))
+                    .unwrap_or_default(),
+                filter
+                    .device_id
+                    .as_deref()
+                    .map(|c| format!(" camera {c}"))
+                    .unwrap_or_default(),
+                if filter.officer_id.is_some() {
+                    " own"
+                } else {
+                    ""
+                },
+            )),
+    )
+    .await?;
+    let sources = d.catalog.statistics(&query).await.map_err(unavailable)?;
+    Ok(custos_stats::build(
+        period,
+        filter,
+        d.policy().statistics_min_count,
+        &sources,
+    ))
+}
+
+async fn get_json(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    asked: Result<Query<StatisticsAsked>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Report>, ApiError> {
+    let asked = query(asked)?;
+    report(&d, &a, &asked).await.map(Json)
+}
+
+async fn get_csv(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    asked: Result<Query<StatisticsAsked>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let asked = query(asked)?;
+    let report = report(&d, &a, &asked).await?;
+    Ok(csv_response(&report))
+}
+
+/// The CSV as a download named after its period.
+pub fn csv_response(report: &Report) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"custos-statistics-{}-{}.csv\"",
+                    report.period.from, report.period.to
+                ),
+            ),
+        ],
+        report.csv(),
+    )
+        .into_response()
+}
+
+fn query(
+    asked: Result<Query<StatisticsAsked>, axum::extract::rejection::QueryRejection>,
+) -> Result<StatisticsAsked, ApiError> {
+    asked.map(|Query(q)| q).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            format!("query: {}", e.body_text()),
+        )
+    })
+}
