@@ -1558,18 +1558,19 @@ fn day_at(d: i64, hour: i64) -> UtcMillis {
     UtcMillis::from_millis(1_793_577_600_000 + d * 86_400_000 + hour * 3_600_000).unwrap()
 }
 
+/// What a story recording's manifest says: seconds long, stored hours
+/// after its end, pre-record kept, display switched on, how it stopped.
+struct Facts(i64, i64, u64, usize, &'static str);
+
 /// A recording whose manifest carries the facts the statistics read.
 fn recording_with_facts(
     device: &str,
     seq: u64,
     officer: &str,
     started: UtcMillis,
-    seconds: i64,
-    stored_after_hours: i64,
-    prerecord_ms: u64,
-    display_on: usize,
-    stop_reason: &str,
+    facts: Facts,
 ) -> Recording {
+    let Facts(seconds, stored_after_hours, prerecord_ms, display_on, stop_reason) = facts;
     let ended = UtcMillis::from_millis(started.as_millis() + seconds * 1000).unwrap();
     let mut display = Vec::new();
     for i in 0..display_on {
@@ -1622,56 +1623,42 @@ pub async fn statistics_story(catalog: &dyn Catalog) {
             1,
             "boa-1",
             day_at(0, 9),
-            60,
-            2,
-            30_000,
-            1,
-            "stop-button",
+            Facts(60, 2, 30_000, 1, "stop-button"),
         ),
         recording_with_facts(
             "cam-a",
             2,
             "boa-1",
             day_at(0, 10),
-            120,
-            2,
-            0,
-            0,
-            "stop-button",
+            Facts(120, 2, 0, 0, "stop-button"),
         ),
         recording_with_facts(
             "cam-a",
             3,
             "boa-1",
             day_at(0, 11),
-            30,
-            30,
-            5_000,
-            2,
-            "storage-full",
+            Facts(30, 30, 5_000, 2, "storage-full"),
         ),
-        recording_with_facts("cam-a", 4, "boa-1", day_at(1, 9), 90, 1, 0, 0, "power-loss"),
+        recording_with_facts(
+            "cam-a",
+            4,
+            "boa-1",
+            day_at(1, 9),
+            Facts(90, 1, 0, 0, "power-loss"),
+        ),
         recording_with_facts(
             "cam-b",
             1,
             "boa-2",
             day_at(2, 9),
-            45,
-            5,
-            10_000,
-            0,
-            "stop-button",
+            Facts(45, 5, 10_000, 0, "stop-button"),
         ),
         recording_with_facts(
             "cam-b",
             2,
             "boa-2",
             day_at(8, 9),
-            15,
-            50,
-            0,
-            1,
-            "stop-button",
+            Facts(15, 50, 0, 1, "stop-button"),
         ),
     ];
     for r in &recordings {

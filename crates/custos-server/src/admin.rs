@@ -143,6 +143,18 @@ impl Admin {
         .await
     }
 
+    /// Puts a camera in a team or district, for the statistics.
+    pub async fn set_camera_team(&self, device_id: &str, team: &str) -> Result<()> {
+        custos_format::manifest::check_identifier(team).map_err(anyhow::Error::msg)?;
+        self.catalog.set_device_team(device_id, Some(team)).await?;
+        self.audit(
+            "camera.team",
+            &format!("camera:{device_id}"),
+            &format!("team {team}"),
+        )
+        .await
+    }
+
     pub async fn revoke_camera(&self, device_id: &str) -> Result<()> {
         self.catalog.revoke_device(device_id, self.now).await?;
         self.audit("camera.revoke", &format!("camera:{device_id}"), "")

@@ -58,7 +58,8 @@ pub fn bar_chart(id: &str, title: &str, description: &str, weeks: &[String], row
         escape(title),
         escape(description)
     );
-    out.push_str("<defs><pattern id=\"hatch\" width=\"4\" height=\"4\" patternUnits=\"userSpaceOnUse\"><path d=\"M0 4 L4 0\" stroke=\"#595959\" stroke-width=\"1\"/></pattern></defs>");
+    // Ids are the page's: each chart's pattern has its own.
+    out.push_str(&format!("<defs><pattern id=\"{id}-hatch\" width=\"4\" height=\"4\" patternUnits=\"userSpaceOnUse\"><path d=\"M0 4 L4 0\" stroke=\"#595959\" stroke-width=\"1\"/></pattern></defs>"));
     // The axis: 0, half and the top, with grid lines.
     for f in [0.0, 0.5, 1.0] {
         let y = TOP + plot_h * (1.0 - f);
@@ -87,7 +88,7 @@ pub fn bar_chart(id: &str, title: &str, description: &str, weeks: &[String], row
             Cell::Suppressed(k) => {
                 let h = (plot_h * 0.06).max(3.0);
                 out.push_str(&format!(
-                    "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" fill=\"url(#hatch)\" stroke=\"#595959\" stroke-width=\"0.5\"><title>{}: &lt;{k}</title></rect>",
+                    "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" fill=\"url(#{id}-hatch)\" stroke=\"#595959\" stroke-width=\"0.5\"><title>{}: &lt;{k}</title></rect>",
                     TOP + plot_h - h,
                     escape(&weeks[i]),
                 ));

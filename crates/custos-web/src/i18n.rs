@@ -205,6 +205,9 @@ mod tests {
             "seconds",
             "overdue",
             "soon",
+            "from",
+            "to",
+            "k",
         ] {
             args.set(name, 2);
         }

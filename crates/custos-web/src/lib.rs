@@ -118,6 +118,9 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
         .route("/holds/{id}/approve", post(pages::cases::approve_hold))
         .route("/holds/{id}/release", post(pages::cases::release_hold))
         .route("/incidents", get(pages::incidents::list))
+        .route("/statistics", get(pages::statistics::view_page))
+        .route("/statistics/report", get(pages::statistics::report_page))
+        .route("/statistics/export.csv", get(pages::statistics::export_csv))
         .route(
             "/admin/users",
             get(pages::admin::users).post(pages::admin::add_user),

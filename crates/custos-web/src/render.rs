@@ -51,6 +51,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("download.html", include_str!("../templates/download.html")),
     ("devices.html", include_str!("../templates/devices.html")),
     ("settings.html", include_str!("../templates/settings.html")),
+    (
+        "statistics.html",
+        include_str!("../templates/statistics.html"),
+    ),
 ];
 
 fn lang_of(state: &State) -> Lang {
@@ -263,11 +267,12 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-/// A local path to come back to (`/recordings?page=2`), never another site.
+/// A local path to come back to (`/recordings?page=2`), never another
+/// site. Without one: the start page, which knows where each role begins.
 pub fn local_path(next: Option<&str>) -> String {
     match next {
         Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/recordings".to_owned(),
+        _ => "/".to_owned(),
     }
 }
 
@@ -297,9 +302,9 @@ mod tests {
             "/\\evil",
             "javascript:x",
         ] {
-            assert_eq!(local_path(Some(bad)), "/recordings", "{bad}");
+            assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }
-        assert_eq!(local_path(None), "/recordings");
+        assert_eq!(local_path(None), "/");
     }
 
     #[test]

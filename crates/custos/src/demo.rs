@@ -62,7 +62,7 @@ struct RunArgs {
 enum DemoCommand {
     /// Print a demo person's current sign-in code (TOTP), e.g. `custos demo code reviewer`.
     Code {
-        /// The demo person: officer, reviewer, privacy-officer, admin or auditor.
+        /// The demo person: officer, reviewer, privacy-officer, admin, auditor or evaluator.
         name: String,
         #[arg(long, default_value = "./custos-demo")]
         data: PathBuf,
@@ -187,12 +187,13 @@ fn shift_noord(s: &mut Shift) -> Result<Vec<String>> {
 }
 
 /// The demo's people: one per role.
-const PEOPLE: [(&str, Role, Option<&str>); 5] = [
+const PEOPLE: [(&str, Role, Option<&str>); 6] = [
     ("officer", Role::Officer, Some("boa-1017")),
     ("reviewer", Role::Reviewer, None),
     ("privacy-officer", Role::PrivacyOfficer, None),
     ("admin", Role::Admin, None),
     ("auditor", Role::Auditor, None),
+    ("evaluator", Role::Evaluator, None),
 ];
 
 fn prepare(root: &Path) -> Result<()> {
@@ -287,6 +288,9 @@ fn demo(args: RunArgs) -> Result<ExitCode> {
             server_receipt_key: Some(receipt_key.clone()),
         })?;
         runtime.block_on(admin.enroll_camera(c.device_id, &dir.verifying_key()?))?;
+        // zuid-01 serves district zuid: the statistics can be asked per team.
+        let team = c.device_id.split('-').next().unwrap_or("centrum");
+        runtime.block_on(admin.set_camera_team(c.device_id, team))?;
         Dock::checkout(&dir, c.officer_id)?;
         cameras.push(dir);
     }
@@ -426,7 +430,7 @@ fn demo(args: RunArgs) -> Result<ExitCode> {
     )?;
     writeln!(
         out,
-        "Then: open a case, play a recording for it, place a hold and approve it as the privacy officer, read the audit log as the auditor."
+        "Then: open a case, play a recording for it, place a hold and approve it as the privacy officer, read the audit log as the auditor, see the statistics as the evaluator."
     )?;
     writeln!(
         out,

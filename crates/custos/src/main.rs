@@ -17,6 +17,7 @@ mod keys;
 mod migrate;
 mod passphrase;
 mod server;
+mod stats;
 mod verify;
 mod verify_package;
 
@@ -82,6 +83,9 @@ enum Command {
     /// Move a deployment from SQLite + local files to PostgreSQL + S3
     /// (resumable, verified; the data directory then names the new storage).
     Migrate(migrate::MigrateArgs),
+    /// Evaluation statistics: how often cameras were used and recordings
+    /// viewed, for which purposes (aggregates, small counts suppressed).
+    Stats(stats::StatsArgs),
     /// Benchmarks whose figures go in docs/PERFORMANCE.md.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -118,6 +122,7 @@ fn main() -> std::process::ExitCode {
         Command::Migrate(a) => migrate::run(a),
         Command::Export(a) => export::run(a),
         Command::Verify(a) => verify_package::run(a),
+        Command::Stats(a) => stats::run(a),
     };
     match result {
         Ok(code) => code,

@@ -376,10 +376,9 @@ async fn sign_in_with_totp_then_replace_the_initial_password_then_sign_out() {
             ],
         )
         .await;
-    assert_eq!(
-        (page.status, page.location.as_deref()),
-        (303, Some("/recordings"))
-    );
+    // To the start page, which sends each role where it begins.
+    assert_eq!((page.status, page.location.as_deref()), (303, Some("/")));
+    assert_eq!(b.get("/").await.location.as_deref(), Some("/recordings"));
     let list = b.get("/recordings").await;
     assert_eq!(list.status, 200, "{}", list.body);
     for header in [
@@ -660,7 +659,7 @@ async fn an_admin_sees_no_footage_and_the_language_follows_the_choice() {
     let away = anon
         .get("/language?set=en&back=https%3A%2F%2Fevil.example%2F")
         .await;
-    assert_eq!(away.location.as_deref(), Some("/recordings"));
+    assert_eq!(away.location.as_deref(), Some("/"));
     for bad in ["/language?set=fr", "/language", "/language?set="] {
         assert_eq!(anon.get(bad).await.status, 400, "{bad}");
     }

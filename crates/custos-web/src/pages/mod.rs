@@ -7,6 +7,7 @@ pub mod download;
 pub mod incidents;
 pub mod recordings;
 pub mod session;
+pub mod statistics;
 pub mod subjects;
 
 use axum::response::Response;
@@ -51,6 +52,7 @@ impl Person {
                 users => self.may(d, Action::ListUsers),
                 devices => self.may(d, Action::ListDevices),
                 settings => self.may(d, Action::ReadSettings),
+                statistics => self.may(d, Action::ReadStatistics),
             },
         }
     }
@@ -73,6 +75,8 @@ pub async fn start(
         "/audit"
     } else if person.may(&d, Action::ManageUsers) {
         "/admin/users"
+    } else if person.may(&d, Action::ReadStatistics) {
+        "/statistics"
     } else {
         "/recordings"
     };

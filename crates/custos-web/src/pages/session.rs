@@ -198,7 +198,7 @@ pub async fn change_password(
         )
         .await;
     match changed {
-        Ok(()) => Redirect::to("/recordings").into_response(),
+        Ok(()) => Redirect::to("/").into_response(),
         Err(AuthError::BadCredentials) => password_page(
             &d,
             &person,
