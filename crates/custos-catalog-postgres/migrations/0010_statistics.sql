@@ -36,7 +36,7 @@ WHERE recording_id NOT IN (SELECT recording_id FROM recording_facts);
 
 CREATE INDEX recording_facts_started ON recording_facts (started_at);
 
-CREATE INDEX audit_log_statistics ON audit_log (action, at) INCLUDE (outcome, purpose, actor, object, case_id);
+CREATE INDEX audit_log_statistics ON audit_log (action, outcome, at) INCLUDE (purpose);
 
 -- The same name and columns as the SQLite catalog's view, so both backends
 -- run the statistics' SQL alike.
@@ -44,3 +44,23 @@ CREATE VIEW audit_facts AS
 SELECT idx, at, action, outcome, purpose, actor, object, case_id FROM audit_log;
 
 CREATE INDEX tombstones_deleted_at ON tombstones (deleted_at);
+
+-- One row per person, recording, purpose and case a day (SQLite's 0019).
+CREATE TABLE footage_accesses (
+    day       TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    object    TEXT NOT NULL,
+    purpose   TEXT NOT NULL,
+    case_id   TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    first_idx BIGINT NOT NULL,
+    PRIMARY KEY (day, actor, object, purpose, case_id, outcome)
+);
+INSERT INTO footage_accesses
+SELECT substr(at, 1, 10), actor, COALESCE(object, ''), COALESCE(purpose, ''), COALESCE(case_id, ''), outcome, MIN(idx)
+FROM audit_log
+WHERE action IN ('recording.player', 'recording.play', 'recording.download', 'recording.thumbnail',
+                 'recording.faces', 'recording.redact', 'recording.export', 'derivative.play')
+GROUP BY 1, 2, 3, 4, 5, 6;
+
+CREATE INDEX holds_recording_any ON holds (recording_id);

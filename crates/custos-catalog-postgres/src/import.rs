@@ -25,6 +25,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("incidents", "id"),
     ("audit_checkpoints", "size"),
     ("audit_log", "idx"),
+    ("footage_accesses", "first_idx"),
     ("users", "name"),
     ("sessions", "token_sha256"),
     ("tombstones", "recording_id"),

@@ -1911,6 +1911,13 @@ impl Catalog for PostgresCatalog {
                 .await
                 .map_err(unavailable)?;
         }
+        // The statistics' projection of these entries, in the same transaction.
+        sqlx::query(&statistics::numbered(&statistics::project_accesses_sql()))
+            .bind(expected_size as i64)
+            .bind((expected_size + rows.len() as u64) as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
     }
 

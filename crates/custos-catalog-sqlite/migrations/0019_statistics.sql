@@ -57,16 +57,39 @@ SELECT idx,
        json_extract(CAST(entry AS TEXT), '$.case') AS case_id
 FROM audit_log;
 
--- The statistics read entries by action and time: this index answers them
--- without touching the entries (SQLite uses indexed expressions as columns).
+-- The statistics read entries by action, outcome and time: this index
+-- answers them without touching the entries (SQLite uses indexed
+-- expressions as columns).
 CREATE INDEX audit_log_statistics ON audit_log (
     json_extract(CAST(entry AS TEXT), '$.action'),
-    json_extract(CAST(entry AS TEXT), '$.at'),
     json_extract(CAST(entry AS TEXT), '$.outcome'),
-    json_extract(CAST(entry AS TEXT), '$.purpose'),
-    json_extract(CAST(entry AS TEXT), '$.actor'),
-    json_extract(CAST(entry AS TEXT), '$.object'),
-    json_extract(CAST(entry AS TEXT), '$.case')
+    json_extract(CAST(entry AS TEXT), '$.at'),
+    json_extract(CAST(entry AS TEXT), '$.purpose')
 );
+
+-- 3. footage_accesses: one row per person, recording, purpose and case a
+--    day (the first entry that made it), written in the same transaction as
+--    the entries (append_audit) and filled here from the log so far. A
+--    viewing is dozens of range requests; counting them from the log at
+--    each page view would read every one of them.
+CREATE TABLE footage_accesses (
+    day       TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    object    TEXT NOT NULL,
+    purpose   TEXT NOT NULL,
+    case_id   TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    first_idx INTEGER NOT NULL,
+    PRIMARY KEY (day, actor, object, purpose, case_id, outcome)
+);
+INSERT OR IGNORE INTO footage_accesses
+SELECT substr(at, 1, 10), actor, COALESCE(object, ''), COALESCE(purpose, ''), COALESCE(case_id, ''), outcome, idx
+FROM audit_facts
+WHERE action IN ('recording.player', 'recording.play', 'recording.download', 'recording.thumbnail',
+                 'recording.faces', 'recording.redact', 'recording.export', 'derivative.play')
+ORDER BY idx;
+
+-- Deletions ask whether a recording was ever held, released or not.
+CREATE INDEX holds_recording_any ON holds (recording_id);
 
 CREATE INDEX tombstones_deleted_at ON tombstones (deleted_at);

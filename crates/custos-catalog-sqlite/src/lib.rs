@@ -95,6 +95,11 @@ impl SqliteCatalog {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         for r in recordings {
             insert_recording(&mut tx, r).await?;
+            sqlx::query(FACTS_INSERT)
+                .bind(r.recording_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)
     }
@@ -1813,6 +1818,13 @@ impl Catalog for SqliteCatalog {
                 .await
                 .map_err(unavailable)?;
         }
+        // The statistics' projection of these entries, in the same transaction.
+        sqlx::query(&statistics::project_accesses_sql())
+            .bind(expected_size as i64)
+            .bind((expected_size + rows.len() as u64) as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
     }
 

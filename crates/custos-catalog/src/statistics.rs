@@ -24,8 +24,17 @@ pub struct StatisticsQuery {
     pub officer_id: Option<String>,
 }
 
-/// Days are counted since 1970-01-01 (UTC).
+/// Days are counted since 1970-01-01 (UTC). Sources with times in
+/// milliseconds are grouped by ISO week in SQL ([`week_of_millis`]) and
+/// report the week's Monday: a year is 53 groups, not 365.
 pub type Day = i64;
+
+/// SQL for the Monday (a [`Day`]) of the UTC week of `column` (epoch ms):
+/// 1970-01-05 was a Monday, day 4, so weeks start where `day + 3` is a
+/// multiple of 7.
+fn week_of_millis(column: &str) -> String {
+    format!("((({column}) / 86400000 + 3) / 7) * 7 - 3")
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RecordingDay {
@@ -176,6 +185,9 @@ pub enum Param {
     /// The period's ends as audit entry times (RFC 3339 text, which sorts).
     FromText,
     ToText,
+    /// The period's ends as dates (`YYYY-MM-DD`).
+    FromDay,
+    ToDay,
     /// The six parameters of the facts filter.
     Filter,
     /// Its first four: team and camera.
@@ -197,7 +209,7 @@ use Param::*;
 pub fn recordings_sql() -> Statement {
     Statement {
         sql: format!(
-            "SELECT f.started_at / 86400000 AS day, COUNT(*) AS recordings,
+            "SELECT {week} AS day, COUNT(*) AS recordings,
                CAST(COALESCE(SUM(f.ended_at - f.started_at), 0) AS BIGINT) AS recorded_ms,
                CAST(COALESCE(SUM(CASE WHEN f.stored_at IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) AS known,
                CAST(COALESCE(SUM(CASE WHEN f.prerecord_ms > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS with_prerecord,
@@ -206,7 +218,8 @@ pub fn recordings_sql() -> Statement {
                CAST(COALESCE(SUM(CASE WHEN f.stored_at - f.ended_at <= 86400000 THEN 1 ELSE 0 END), 0) AS BIGINT) AS within_24h
              FROM recording_facts f
              WHERE f.started_at >= ? AND f.started_at < ? AND {FACT_FILTER}
-             GROUP BY f.started_at / 86400000 ORDER BY 1"
+             GROUP BY 1 ORDER BY 1",
+            week = week_of_millis("f.started_at")
         ),
         params: &[FromMillis, ToMillis, Filter],
     }
@@ -215,10 +228,11 @@ pub fn recordings_sql() -> Statement {
 pub fn upload_delays_sql() -> Statement {
     Statement {
         sql: format!(
-            "SELECT f.started_at / 86400000 AS day, (f.stored_at - f.ended_at) / 3600000 AS hours, COUNT(*) AS n
+            "SELECT {week} AS day, (f.stored_at - f.ended_at) / 3600000 AS hours, COUNT(*) AS n
              FROM recording_facts f
              WHERE f.started_at >= ? AND f.started_at < ? AND f.stored_at IS NOT NULL AND {FACT_FILTER}
-             GROUP BY f.started_at / 86400000, (f.stored_at - f.ended_at) / 3600000 ORDER BY 1, 2"
+             GROUP BY 1, 2 ORDER BY 1, 2",
+            week = week_of_millis("f.started_at")
         ),
         params: &[FromMillis, ToMillis, Filter],
     }
@@ -227,10 +241,11 @@ pub fn upload_delays_sql() -> Statement {
 pub fn stop_reasons_sql() -> Statement {
     Statement {
         sql: format!(
-            "SELECT f.started_at / 86400000 AS day, f.stop_reason AS kind, COUNT(*) AS n
+            "SELECT {week} AS day, f.stop_reason AS kind, COUNT(*) AS n
              FROM recording_facts f
              WHERE f.started_at >= ? AND f.started_at < ? AND f.stop_reason IS NOT NULL AND {FACT_FILTER}
-             GROUP BY f.started_at / 86400000, f.stop_reason ORDER BY 1, 2"
+             GROUP BY 1, 2 ORDER BY 1, 2",
+            week = week_of_millis("f.started_at")
         ),
         params: &[FromMillis, ToMillis, Filter],
     }
@@ -251,28 +266,45 @@ pub fn firmware_sql() -> Statement {
 pub fn holds_sql() -> Statement {
     Statement {
         sql: format!(
-            "SELECT h.placed_at / 86400000 AS day, c.kind AS kind, COUNT(*) AS n
+            "SELECT {week} AS day, c.kind AS kind, COUNT(*) AS n
              FROM holds h JOIN cases c ON c.case_id = h.case_id
              LEFT JOIN recording_facts f ON f.recording_id = h.recording_id
              WHERE h.placed_at >= ? AND h.placed_at < ? AND {FACT_FILTER}
-             GROUP BY h.placed_at / 86400000, c.kind ORDER BY 1, 2"
+             GROUP BY 1, 2 ORDER BY 1, 2",
+            week = week_of_millis("h.placed_at")
         ),
         params: &[FromMillis, ToMillis, Filter],
     }
 }
 
+/// Accesses come from `footage_accesses`, the log's projection of one row
+/// per person, recording, purpose, case and day ([`project_accesses_sql`]).
 pub fn accesses_sql() -> Statement {
     Statement {
         sql: format!(
-            "SELECT substr(a.at, 1, 10) AS date, a.purpose AS purpose, a.outcome AS outcome,
-               COUNT(DISTINCT a.actor || '|' || COALESCE(a.object, '') || '|' || COALESCE(a.purpose, '') || '|' || COALESCE(a.case_id, '')) AS n
-             FROM audit_facts a LEFT JOIN recording_facts f ON f.recording_id = substr(a.object, 11)
-             WHERE a.action IN ({}) AND a.at >= ? AND a.at < ? AND {FACT_FILTER}
-             GROUP BY substr(a.at, 1, 10), a.purpose, a.outcome ORDER BY 1, 2, 3",
-            quoted(&FOOTAGE_ACTIONS)
+            "SELECT p.day AS date, NULLIF(p.purpose, '') AS purpose, p.outcome AS outcome, COUNT(*) AS n
+             FROM footage_accesses p LEFT JOIN recording_facts f ON f.recording_id = substr(p.object, 11)
+             WHERE p.day >= ? AND p.day < ? AND {FACT_FILTER}
+             GROUP BY p.day, p.purpose, p.outcome ORDER BY 1, 2, 3"
         ),
-        params: &[FromText, ToText, Filter],
+        params: &[FromDay, ToDay, Filter],
     }
+}
+
+/// Adds the accesses among the entries `from..to` (indexes) to
+/// `footage_accesses`; run by `append_audit` in the transaction that
+/// appends them, so the projection never lags the log.
+pub fn project_accesses_sql() -> String {
+    format!(
+        "INSERT INTO footage_accesses (day, actor, object, purpose, case_id, outcome, first_idx)
+         SELECT substr(a.at, 1, 10), a.actor, COALESCE(a.object, ''), COALESCE(a.purpose, ''),
+                COALESCE(a.case_id, ''), a.outcome, a.idx
+         FROM audit_facts a
+         WHERE a.idx >= ? AND a.idx < ? AND a.action IN ({})
+         ORDER BY a.idx
+         ON CONFLICT DO NOTHING",
+        quoted(&FOOTAGE_ACTIONS)
+    )
 }
 
 pub fn exports_sql() -> Statement {
@@ -280,7 +312,8 @@ pub fn exports_sql() -> Statement {
         sql: format!(
             "SELECT substr(a.at, 1, 10) AS date, a.action AS action, a.outcome AS outcome, a.purpose AS purpose, COUNT(*) AS n
              FROM audit_facts a
-             WHERE a.action IN ({}) AND a.at >= ? AND a.at < ?
+             WHERE a.action IN ({}) AND a.outcome IN ('ok', 'refused', 'failed')
+               AND a.at >= ? AND a.at < ?
              GROUP BY substr(a.at, 1, 10), a.action, a.outcome, a.purpose ORDER BY 1, 2, 3, 4",
             quoted(&EXPORT_ACTIONS)
         ),
@@ -291,12 +324,13 @@ pub fn exports_sql() -> Statement {
 pub fn deletions_sql() -> Statement {
     Statement {
         sql: format!(
-            "SELECT t.deleted_at / 86400000 AS day, t.reason AS kind,
+            "SELECT {week} AS day, t.reason AS kind,
                CAST(CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = t.recording_id) THEN 1 ELSE 0 END AS BIGINT) AS after_hold,
                COUNT(*) AS n
              FROM tombstones t LEFT JOIN recording_facts f ON f.recording_id = t.recording_id
              WHERE t.deleted_at >= ? AND t.deleted_at < ? AND {FACT_FILTER}
-             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            week = week_of_millis("t.deleted_at")
         ),
         params: &[FromMillis, ToMillis, Filter],
     }
@@ -306,13 +340,15 @@ pub fn deletions_sql() -> Statement {
 /// through the camera; an officer's own numbers have none.
 pub fn incidents_sql() -> Statement {
     Statement {
-        sql: "SELECT i.at / 86400000 AS day, i.kind AS kind, COUNT(*) AS n
+        sql: format!(
+            "SELECT {week} AS day, i.kind AS kind, COUNT(*) AS n
              FROM incidents i LEFT JOIN devices d ON d.device_id = i.device_id
              WHERE i.at >= ? AND i.at < ?
                AND (CAST(? AS TEXT) IS NULL OR d.team = ?)
                AND (CAST(? AS TEXT) IS NULL OR i.device_id = ?)
-             GROUP BY i.at / 86400000, i.kind ORDER BY 1, 2"
-            .to_owned(),
+             GROUP BY 1, 2 ORDER BY 1, 2",
+            week = week_of_millis("i.at")
+        ),
         params: &[FromMillis, ToMillis, CameraFilter],
     }
 }
@@ -322,7 +358,7 @@ pub fn upload_failures_sql() -> Statement {
         sql: format!(
             "SELECT substr(a.at, 1, 10) AS date, a.action AS kind, COUNT(*) AS n
              FROM audit_facts a
-             WHERE a.action IN ({}) AND a.at >= ? AND a.at < ? AND a.outcome <> 'ok'
+             WHERE a.action IN ({}) AND a.outcome IN ('failed', 'refused') AND a.at >= ? AND a.at < ?
              GROUP BY substr(a.at, 1, 10), a.action ORDER BY 1, 2",
             quoted(&UPLOAD_ACTIONS)
         ),
@@ -358,6 +394,8 @@ impl StatisticsQuery {
                 ToMillis => out.push(Bind::Int(self.to.as_millis())),
                 FromText => out.push(Bind::Text(Some(self.from.to_string()))),
                 ToText => out.push(Bind::Text(Some(self.to.to_string()))),
+                FromDay => out.push(Bind::Text(Some(self.from.to_string()[..10].to_owned()))),
+                ToDay => out.push(Bind::Text(Some(self.to.to_string()[..10].to_owned()))),
                 Filter | CameraFilter => {
                     let mut pairs = vec![&self.team, &self.device_id];
                     if *p == Filter {

@@ -125,8 +125,14 @@ pub async fn enroll_camera(
         a.event(d, "camera.enroll", Outcome::Ok)
             .object(&object)
             .detail(format!(
-                "key {}; retention category {}",
-                device.public_key, device.retention_category
+                "key {}; retention category {}{}",
+                device.public_key,
+                device.retention_category,
+                device
+                    .team
+                    .as_deref()
+                    .map(|t| format!("; team {t}"))
+                    .unwrap_or_default()
             )),
     )
     .await?;

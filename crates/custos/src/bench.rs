@@ -132,6 +132,23 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// P7: the statistics page over a year of a city's cameras.
+    Stats {
+        #[arg(long, default_value_t = 1_000_000)]
+        recordings: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        entries: u64,
+        #[arg(long, default_value_t = 400)]
+        cameras: u64,
+        /// Measurements of each kind (half of them for one team).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Keep the generated deployment (its path is printed) to look into.
+        #[arg(long)]
+        keep: bool,
+    },
     /// P5: a retention sweep of `due` recordings among `rows`.
     Sweep {
         #[arg(long, default_value_t = 1_000_000)]
@@ -190,6 +207,14 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         } => crate::bench_server::audit_appends(entries, writers, verify, dir),
         BenchCommand::Sweep { rows, due, dir } => crate::bench_server::sweep(rows, due, dir),
+        BenchCommand::Stats {
+            recordings,
+            entries,
+            cameras,
+            runs,
+            dir,
+            keep,
+        } => crate::bench_stats::stats(recordings, entries, cameras, runs.max(1), dir, keep),
         BenchCommand::Search {
             rows,
             queries,

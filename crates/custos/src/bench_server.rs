@@ -530,23 +530,25 @@ pub(crate) fn bench_agent(certificate_pem: &str) -> Result<ureq::Agent> {
         .into())
 }
 
-/// A reviewer added, signed in with TOTP (initial password replaced, as the
-/// server insists) and a case of theirs opened: (bearer token, case id).
-pub(crate) async fn reviewer_with_case(
+/// A person of `role` added and signed in with TOTP (the initial password
+/// replaced, as the server insists): their bearer token.
+pub(crate) async fn signed_in(
     data: &std::path::Path,
     agent: &ureq::Agent,
     base: &str,
-) -> Result<(String, String)> {
+    name: &str,
+    role: custos_access::Role,
+) -> Result<String> {
     let enrollment = custos_server::admin::Admin::open(data)
         .await?
-        .add_user("bench-reviewer", custos_access::Role::Reviewer, None)
+        .add_user(name, role, None)
         .await?;
-    let (agent, base) = (agent.clone(), base.to_owned());
+    let (agent, base, name) = (agent.clone(), base.to_owned(), name.to_owned());
     tokio::task::spawn_blocking(move || {
         let code = custos_server::auth::totp_code(&enrollment.totp_secret, UtcMillis::now())?;
         let session: serde_json::Value = agent
             .post(format!("{base}/api/v1/session"))
-            .send_json(serde_json::json!({"name": "bench-reviewer", "password": enrollment.password.as_str(), "code": code}))?
+            .send_json(serde_json::json!({"name": name, "password": enrollment.password.as_str(), "code": code}))?
             .body_mut()
             .read_json()?;
         let token = session["token"]
@@ -559,6 +561,27 @@ pub(crate) async fn reviewer_with_case(
             .header("authorization", &format!("Bearer {token}"))
             .send_json(serde_json::json!({"current_password": enrollment.password.as_str(), "new_password": renewed}))?;
         anyhow::ensure!(changed.status() == 200, "password change refused");
+        Ok(token)
+    })
+    .await?
+}
+
+/// A reviewer signed in and a case of theirs opened: (bearer token, case id).
+pub(crate) async fn reviewer_with_case(
+    data: &std::path::Path,
+    agent: &ureq::Agent,
+    base: &str,
+) -> Result<(String, String)> {
+    let token = signed_in(
+        data,
+        agent,
+        base,
+        "bench-reviewer",
+        custos_access::Role::Reviewer,
+    )
+    .await?;
+    let (agent, base) = (agent.clone(), base.to_owned());
+    tokio::task::spawn_blocking(move || {
         let case: serde_json::Value = agent
             .post(format!("{base}/api/v1/cases"))
             .header("authorization", &format!("Bearer {token}"))

@@ -8,6 +8,7 @@ mod bench_export;
 mod bench_ingest;
 mod bench_search;
 mod bench_server;
+mod bench_stats;
 mod bench_storage;
 mod demo;
 mod device;

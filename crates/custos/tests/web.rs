@@ -1506,10 +1506,14 @@ async fn an_admin_enrolls_assigns_and_revokes_cameras_and_docks_and_the_dock_fol
                 ("public_key", &key),
                 ("retention_category", "standard"),
                 ("assigned_officer", "boa-9"),
+                ("team", "noord"),
             ],
         )
         .await;
     assert_eq!(enrolled.status, 303);
+    let catalog = &w.server.deployment.catalog;
+    let team_of = |id: &'static str| async move { catalog.device(id).await.unwrap().unwrap().team };
+    assert_eq!(team_of("cam-p").await.as_deref(), Some("noord"));
     let twice = b
         .post(
             "/admin/devices/cameras",
@@ -1550,10 +1554,28 @@ async fn an_admin_enrolls_assigns_and_revokes_cameras_and_docks_and_the_dock_fol
                 ("csrf", &csrf),
                 ("retention_category", "standard"),
                 ("assigned_officer", ""),
+                ("team", "zuid"),
             ],
         )
         .await;
     assert_eq!(pooled.status, 303);
+    // The team changed too, and was audited (the officer as well).
+    assert_eq!(team_of("cam-p").await.as_deref(), Some("zuid"));
+    let teams: Vec<_> = audit_actions(&w)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "camera.team")
+        .map(|e| e["detail"].clone())
+        .collect();
+    assert_eq!(teams, [serde_json::json!("team zuid")]);
+    let bad_team = b
+        .post(
+            "/admin/devices/cameras/cam-p/settings",
+            &[("csrf", &csrf), ("team", "<b>zuid</b>")],
+        )
+        .await;
+    assert_eq!(bad_team.status, 400);
+    assert_eq!(team_of("cam-p").await.as_deref(), Some("zuid"));
     assert!(ask(cam.clone()).await.unwrap_err().contains("pool camera"));
     let bad = b
         .post(
@@ -1861,6 +1883,7 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     let reviewer = w.add_user("rita", "reviewer", None).await;
     let admin = w.add_user("adam", "admin", None).await;
     let auditor = w.add_user("aude", "auditor", None).await;
+    let evaluator = w.add_user("eva", "evaluator", None).await;
     let token = w.sign_in(&reviewer).await;
     let case = open_case(&w, &token, "complaint about a stop").await;
     // Codes for the server's (shifted) clock; each person signs in once.
@@ -1883,6 +1906,9 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
         .env("AUDITOR", &auditor.name)
         .env("AUDITOR_PASSWORD", &auditor.password)
         .env("AUDITOR_CODE", code(&auditor))
+        .env("EVALUATOR", &evaluator.name)
+        .env("EVALUATOR_PASSWORD", &evaluator.password)
+        .env("EVALUATOR_CODE", code(&evaluator))
         .env("RECORDING", r.recording_id.to_string())
         .env("CASE", &case)
         .env("SHOTS", &shots);
@@ -1916,7 +1942,7 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
         );
     }
     let pages = seen["a11y"].as_object().unwrap();
-    assert_eq!(pages.len(), 17, "{pages:?}");
+    assert_eq!(pages.len(), 19, "{pages:?}");
     for (page, checked) in pages {
         assert_eq!(checked["problems"], serde_json::json!([]), "{page}");
         // Each page was looked at: its text, and a keyboard walk through it.
@@ -1982,13 +2008,24 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     assert_eq!(seen["admin_play_buttons"], 0);
     assert_eq!(seen["admin_video_status"], 403);
     assert_eq!(seen["hold_states"], serde_json::json!(["in-force"]));
-    assert_eq!(seen["admin_users"], 3);
+    assert_eq!(seen["admin_users"], 4);
     assert_eq!(seen["enrollment_shown"], true);
     assert_eq!(seen["admin_cameras"], 1);
     assert_eq!(seen["admin_retention"], "28d");
     assert_eq!(seen["auditor_landed"], "/audit");
     assert_eq!(seen["auditor_signature"], "valid");
     assert_eq!(seen["auditor_verified"], 1);
+    // The evaluator's statistics: charts, the deployment's k, the one
+    // recording of this story (a small count, hidden), report and CSV.
+    assert_eq!(seen["evaluator_landed"], "/statistics");
+    assert!(seen["evaluator_charts"].as_u64().unwrap() >= 5, "{seen}");
+    assert_eq!(seen["evaluator_k"], "5");
+    assert_eq!(seen["evaluator_activations"], "<5");
+    assert_eq!(seen["evaluator_csv"]["status"], 200);
+    assert_eq!(seen["evaluator_csv"]["type"], "text/csv; charset=utf-8");
+    assert_eq!(seen["evaluator_csv"]["first"], "table,row,column,value");
+    assert_eq!(seen["report_title"], "Evaluatierapport bodycams");
+    assert_eq!(seen["report_nav_printed"], false, "the menu is not printed");
     for name in [
         "login-en",
         "recordings-en",
@@ -2003,6 +2040,8 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
         "devices-en",
         "settings-en",
         "audit-nl",
+        "statistics-nl",
+        "report-nl",
     ] {
         let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{name}");

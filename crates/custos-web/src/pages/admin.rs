@@ -265,6 +265,7 @@ async fn devices_page(
                     public_key => camera.public_key.clone(),
                     retention_category => camera.retention_category.clone(),
                     assigned_officer => camera.assigned_officer.clone(),
+                    team => camera.team.clone(),
                 },
                 dock => minijinja::context! { dock_id => dock.dock_id.clone() },
             },

@@ -5,7 +5,8 @@
 // visits people, cameras and settings and adds a person, and an auditor
 // checks the audit log.
 // Env: BASE, REVIEWER, REVIEWER_PASSWORD, REVIEWER_CODE, ADMIN, ADMIN_PASSWORD,
-// ADMIN_CODE, AUDITOR, AUDITOR_PASSWORD, AUDITOR_CODE, RECORDING, CASE, SHOTS
+// ADMIN_CODE, AUDITOR, AUDITOR_PASSWORD, AUDITOR_CODE, EVALUATOR,
+// EVALUATOR_PASSWORD, EVALUATOR_CODE, RECORDING, CASE, SHOTS
 // (a directory for screenshots).
 // Prints one JSON line with what it saw.
 import { chromium } from 'playwright-core';
@@ -206,6 +207,29 @@ try {
   await check(auditor, 'audit-nl');
   await auditor.goto(`${env.BASE}/incidents`);
   await check(auditor, 'incidents-nl');
+
+  // An evaluator, in Dutch: the start page is the statistics, with charts,
+  // the printable report and the CSV.
+  const evaluatorContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'nl-NL', viewport: { width: 1280, height: 800 } });
+  const evaluator = await signIn(evaluatorContext, env.EVALUATOR, env.EVALUATOR_PASSWORD, env.EVALUATOR_CODE, '/');
+  seen.evaluator_landed = new URL(evaluator.url()).pathname;
+  seen.evaluator_charts = await evaluator.locator('svg.chart[role=img]').count();
+  seen.evaluator_k = await evaluator.locator('#stats-k').getAttribute('data-k');
+  seen.evaluator_activations = (await evaluator.locator('[data-table=activations] tr[data-row=recordings] td[data-column=total]').textContent()).trim();
+  await shot(evaluator, 'statistics-nl', false);
+  await check(evaluator, 'statistics-nl');
+  const csv = await evaluator.evaluate(async () => {
+    const r = await fetch(document.querySelector('#stats-csv-link').href);
+    return { status: r.status, type: r.headers.get('content-type'), first: (await r.text()).split('\n')[0] };
+  });
+  seen.evaluator_csv = csv;
+  await Promise.all([evaluator.waitForNavigation(), evaluator.click('#stats-report-link')]);
+  seen.report_title = (await evaluator.locator('h1').textContent()).trim();
+  await evaluator.emulateMedia({ media: 'print' });
+  seen.report_nav_printed = await evaluator.locator('header.top').isVisible();
+  await shot(evaluator, 'report-nl', false);
+  await evaluator.emulateMedia({ media: 'screen' });
+  await check(evaluator, 'report-nl');
 
   console.log(JSON.stringify({ ok: true, ...seen, a11y }));
 } catch (e) {
