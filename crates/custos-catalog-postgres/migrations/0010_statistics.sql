@@ -64,3 +64,38 @@ WHERE action IN ('recording.player', 'recording.play', 'recording.download', 're
 GROUP BY 1, 2, 3, 4, 5, 6;
 
 CREATE INDEX holds_recording_any ON holds (recording_id);
+
+-- 4. The weekly cache (statistics::fill_week_sql): a week's recordings'
+--    facts and tombstones counted once per team and kept; writers that
+--    change a week drop its mark in statistics_weeks, and a page view counts
+--    unmarked weeks live. Derived only from the tables above.
+CREATE TABLE statistics_weeks (week BIGINT PRIMARY KEY);
+CREATE TABLE week_recordings (
+    week BIGINT NOT NULL, team TEXT NOT NULL,
+    recordings BIGINT NOT NULL, recorded_ms BIGINT NOT NULL, known BIGINT NOT NULL,
+    with_prerecord BIGINT NOT NULL, with_display BIGINT NOT NULL,
+    display_activations BIGINT NOT NULL, within_24h BIGINT NOT NULL,
+    PRIMARY KEY (week, team)
+);
+CREATE TABLE week_delays (
+    week BIGINT NOT NULL, team TEXT NOT NULL, hours BIGINT NOT NULL, n BIGINT NOT NULL,
+    PRIMARY KEY (week, team, hours)
+);
+CREATE TABLE week_stops (
+    week BIGINT NOT NULL, team TEXT NOT NULL, stop_reason TEXT NOT NULL, n BIGINT NOT NULL,
+    PRIMARY KEY (week, team, stop_reason)
+);
+CREATE TABLE week_firmware (
+    week BIGINT NOT NULL, team TEXT NOT NULL, firmware TEXT NOT NULL, device_id TEXT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (week, team, firmware, device_id)
+);
+CREATE TABLE week_deletions (
+    week BIGINT NOT NULL, team TEXT NOT NULL, reason TEXT NOT NULL, after_hold BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (week, team, reason, after_hold)
+);
+
+-- A camera's and an officer's numbers are counted from these.
+CREATE INDEX recording_facts_device ON recording_facts (device_id, started_at);
+CREATE INDEX recording_facts_officer ON recording_facts (officer_id, started_at);

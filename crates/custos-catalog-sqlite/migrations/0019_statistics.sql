@@ -93,3 +93,38 @@ ORDER BY idx;
 CREATE INDEX holds_recording_any ON holds (recording_id);
 
 CREATE INDEX tombstones_deleted_at ON tombstones (deleted_at);
+
+-- 4. The weekly cache (statistics::fill_week_sql): a week's recordings'
+--    facts and tombstones counted once per team and kept; writers that
+--    change a week drop its mark in statistics_weeks, and a page view counts
+--    unmarked weeks live. Derived only from the tables above.
+CREATE TABLE statistics_weeks (week INTEGER PRIMARY KEY);
+CREATE TABLE week_recordings (
+    week INTEGER NOT NULL, team TEXT NOT NULL,
+    recordings INTEGER NOT NULL, recorded_ms INTEGER NOT NULL, known INTEGER NOT NULL,
+    with_prerecord INTEGER NOT NULL, with_display INTEGER NOT NULL,
+    display_activations INTEGER NOT NULL, within_24h INTEGER NOT NULL,
+    PRIMARY KEY (week, team)
+);
+CREATE TABLE week_delays (
+    week INTEGER NOT NULL, team TEXT NOT NULL, hours INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (week, team, hours)
+);
+CREATE TABLE week_stops (
+    week INTEGER NOT NULL, team TEXT NOT NULL, stop_reason TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (week, team, stop_reason)
+);
+CREATE TABLE week_firmware (
+    week INTEGER NOT NULL, team TEXT NOT NULL, firmware TEXT NOT NULL, device_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (week, team, firmware, device_id)
+);
+CREATE TABLE week_deletions (
+    week INTEGER NOT NULL, team TEXT NOT NULL, reason TEXT NOT NULL, after_hold INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (week, team, reason, after_hold)
+);
+
+-- A camera's and an officer's numbers are counted from these.
+CREATE INDEX recording_facts_device ON recording_facts (device_id, started_at);
+CREATE INDEX recording_facts_officer ON recording_facts (officer_id, started_at);

@@ -101,6 +101,7 @@ impl SqliteCatalog {
                 .await
                 .map_err(unavailable)?;
         }
+        invalidate_weeks(&mut tx, recordings.iter().map(|r| r.started_at)).await?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -219,25 +220,87 @@ SELECT r.recording_id, r.device_id, d.team, r.officer_id, r.started_at, r.ended_
 FROM (SELECT *, CAST(manifest AS TEXT) AS m FROM recordings WHERE recording_id = ?) r
 LEFT JOIN devices d ON d.device_id = r.device_id";
 
-/// Runs one of the statistics' statements in `tx` (one snapshot for all).
-async fn statistic(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    statement: statistics::Statement,
-    q: &statistics::StatisticsQuery,
-) -> Result<Vec<SqliteRow>> {
-    let sql = statement.sql;
-    let mut query = sqlx::query(&sql);
-    for bind in q.binds(statement.params) {
+/// The statistics' statements run in one transaction of this backend.
+struct StatisticsRunner<'t>(sqlx::Transaction<'t, sqlx::Sqlite>);
+
+fn bound<'q>(
+    statement: &'q statistics::Statement,
+    sql: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments<'q>> {
+    let mut query = sqlx::query(sql);
+    for bind in &statement.binds {
         query = match bind {
-            statistics::Bind::Int(v) => query.bind(v),
-            statistics::Bind::Text(v) => query.bind(v),
+            statistics::Bind::Int(v) => query.bind(*v),
+            statistics::Bind::Text(v) => query.bind(v.as_str()),
         };
     }
-    query.fetch_all(&mut **tx).await.map_err(unavailable)
+    query
 }
 
-fn columns(rows: &[SqliteRow]) -> Vec<Columns<'_>> {
-    rows.iter().map(Columns).collect()
+/// A row copied out as the shared statistics code reads it.
+fn owned(row: &SqliteRow) -> statistics::OwnedRow {
+    use sqlx::Column;
+    statistics::OwnedRow(
+        row.columns()
+            .iter()
+            .map(|c| {
+                let name = c.name();
+                let value = if let Ok(Some(v)) = row.try_get::<Option<i64>, _>(name) {
+                    statistics::Value::Int(v)
+                } else if let Ok(Some(v)) = row.try_get::<Option<String>, _>(name) {
+                    statistics::Value::Text(v)
+                } else {
+                    statistics::Value::Null
+                };
+                (name.to_owned(), value)
+            })
+            .collect(),
+    )
+}
+
+#[async_trait]
+impl statistics::Runner for StatisticsRunner<'_> {
+    async fn rows(
+        &mut self,
+        statement: statistics::Statement,
+    ) -> Result<Vec<statistics::OwnedRow>> {
+        let sql = statement.sql.clone();
+        let rows = bound(&statement, &sql)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.iter().map(owned).collect())
+    }
+
+    async fn execute(&mut self, statement: statistics::Statement) -> Result<()> {
+        let sql = statement.sql.clone();
+        bound(&statement, &sql)
+            .execute(&mut *self.0)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// Drops the statistics cache's marks of the weeks these times fall in.
+async fn invalidate_weeks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    times: impl Iterator<Item = UtcMillis>,
+) -> Result<()> {
+    let mut weeks: Vec<i64> = times
+        .map(|t| statistics::monday_of(t.as_millis()))
+        .collect();
+    weeks.sort_unstable();
+    weeks.dedup();
+    for part in weeks.chunks(500) {
+        let statement = statistics::invalidate_weeks_sql(part);
+        let sql = statement.sql.clone();
+        bound(&statement, &sql)
+            .execute(&mut **tx)
+            .await
+            .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 /// A row of this backend, as the shared readers (`custos_catalog::rows`) take it.
@@ -455,6 +518,7 @@ impl Catalog for SqliteCatalog {
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
+        invalidate_weeks(&mut tx, std::iter::once(r.started_at)).await?;
         sqlx::query(
             "INSERT INTO chain_heads (device_id, sequence, manifest_sha256) VALUES (?, ?, ?)
              ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, manifest_sha256 = excluded.manifest_sha256
@@ -689,6 +753,7 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| insert_error(e, "tombstone", t.recording_id.to_string()))?;
             replaced.push(t.recording_id);
         }
+        invalidate_weeks(&mut tx, tombstones.iter().map(|t| t.deleted_at)).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(replaced)
     }
@@ -756,42 +821,35 @@ impl Catalog for SqliteCatalog {
         found(&done, "camera", device_id)
     }
 
+    async fn statistics_projection_differences(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(&statistics::projection_differences_sql())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        u64::try_from(n).map_err(|_| rows::corrupt("a negative count"))
+    }
+
     async fn statistics(
         &self,
         q: &statistics::StatisticsQuery,
     ) -> Result<statistics::StatisticsSources> {
-        use statistics::*;
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        // An officer's own numbers are about their recordings only.
-        let all = q.officer_id.is_none();
-        let mut s = StatisticsSources {
-            recordings: Reader::recordings(&columns(
-                &statistic(&mut tx, recordings_sql(), q).await?,
-            ))?,
-            upload_delays: Reader::upload_delays(&columns(
-                &statistic(&mut tx, upload_delays_sql(), q).await?,
-            ))?,
-            stop_reasons: Reader::kinds(&columns(
-                &statistic(&mut tx, stop_reasons_sql(), q).await?,
-            ))?,
-            firmware: Reader::firmware(&columns(&statistic(&mut tx, firmware_sql(), q).await?))?,
-            holds: Reader::kinds(&columns(&statistic(&mut tx, holds_sql(), q).await?))?,
-            accesses: Reader::accesses(&columns(&statistic(&mut tx, accesses_sql(), q).await?))?,
-            deletions: Reader::deletions(&columns(&statistic(&mut tx, deletions_sql(), q).await?))?,
-            ..Default::default()
-        };
-        if all {
-            s.exports = Reader::actions(&columns(&statistic(&mut tx, exports_sql(), q).await?))?;
-            s.incidents = Reader::kinds(&columns(&statistic(&mut tx, incidents_sql(), q).await?))?;
-            s.upload_failures = Reader::dated_kinds(&columns(
-                &statistic(&mut tx, upload_failures_sql(), q).await?,
-            ))?;
-            s.subject_requests = Reader::subject_requests(&columns(
-                &statistic(&mut tx, subject_requests_sql(), q).await?,
-            ))?;
+        // Whole weeks not yet in the cache are counted into it first (a
+        // writer's transaction), then everything is read in one snapshot.
+        if !statistics::cacheable_weeks(q).is_empty() {
+            let tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(unavailable)?;
+            let mut runner = StatisticsRunner(tx);
+            statistics::fill_cache(&mut runner, q).await?;
+            runner.0.commit().await.map_err(unavailable)?;
         }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(s)
+        let tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut runner = StatisticsRunner(tx);
+        let sources = statistics::compute(&mut runner, q).await?;
+        runner.0.commit().await.map_err(unavailable)?;
+        Ok(sources)
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -569,6 +569,9 @@ pub trait Catalog: Send + Sync {
     /// Puts a camera in a team or district (`None`: none). Its next
     /// recordings are counted for that team in the statistics.
     async fn set_device_team(&self, device_id: &str, team: Option<&str>) -> Result<()>;
+    /// Rows by which the statistics' projection of accesses differs from
+    /// the audit log ([`statistics::projection_differences_sql`]).
+    async fn statistics_projection_differences(&self) -> Result<u64>;
     /// What the evaluation statistics count, per day (module [`statistics`]).
     async fn statistics(
         &self,

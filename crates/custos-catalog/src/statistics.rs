@@ -165,129 +165,248 @@ fn quoted(list: &[&str]) -> String {
         .join(", ")
 }
 
-/// The filter on `recording_facts f`: six parameters, team, team, device,
-/// device, officer, officer.
-const FACT_FILTER: &str = "(CAST(? AS TEXT) IS NULL OR f.team = ?) \
-     AND (CAST(? AS TEXT) IS NULL OR f.device_id = ?) \
-     AND (CAST(? AS TEXT) IS NULL OR f.officer_id = ?)";
+const DAY_MS: i64 = 86_400_000;
 
-/// The statistics' SQL, `?` placeholders. Each statement names its
-/// parameters in [`Statement::params`].
+/// The Monday (a [`Day`]) of the UTC week of `millis`, as
+/// [`week_of_millis`] computes it in SQL.
+pub fn monday_of(millis: i64) -> Day {
+    (millis.div_euclid(DAY_MS) + 3).div_euclid(7) * 7 - 3
+}
+
+/// A value bound to a `?`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// One statement of the statistics, `?` placeholders, and its values.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {
     pub sql: String,
-    pub params: &'static [Param],
+    pub binds: Vec<Bind>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Param {
-    FromMillis,
-    ToMillis,
-    /// The period's ends as audit entry times (RFC 3339 text, which sorts).
-    FromText,
-    ToText,
-    /// The period's ends as dates (`YYYY-MM-DD`).
-    FromDay,
-    ToDay,
-    /// The six parameters of the facts filter.
-    Filter,
-    /// Its first four: team and camera.
-    CameraFilter,
+/// A row as the statistics read it, owned (the backends copy their rows in).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedRow(pub Vec<(String, Value)>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
 }
 
-impl Param {
-    pub fn count(self) -> usize {
-        match self {
-            Param::Filter => 6,
-            Param::CameraFilter => 4,
-            _ => 1,
-        }
+impl OwnedRow {
+    fn get(&self, column: &str) -> Result<&Value> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == column)
+            .map(|(_, v)| v)
+            .ok_or_else(|| corrupt(column))
     }
 }
 
-use Param::*;
+impl SqlRow for OwnedRow {
+    fn int(&self, column: &str) -> Result<i64> {
+        match self.get(column)? {
+            Value::Int(v) => Ok(*v),
+            _ => Err(corrupt(column)),
+        }
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        match self.get(column)? {
+            Value::Int(v) => Ok(Some(*v)),
+            Value::Null => Ok(None),
+            _ => Err(corrupt(column)),
+        }
+    }
+    fn text(&self, column: &str) -> Result<String> {
+        match self.get(column)? {
+            Value::Text(v) => Ok(v.clone()),
+            _ => Err(corrupt(column)),
+        }
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        match self.get(column)? {
+            Value::Text(v) => Ok(Some(v.clone())),
+            Value::Null => Ok(None),
+            _ => Err(corrupt(column)),
+        }
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+        Err(corrupt(column))
+    }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        Err(corrupt(column))
+    }
+}
 
-pub fn recordings_sql() -> Statement {
+/// How a backend runs the statistics' statements: in one transaction.
+#[async_trait::async_trait]
+pub trait Runner: Send {
+    async fn rows(&mut self, statement: Statement) -> Result<Vec<OwnedRow>>;
+    async fn execute(&mut self, statement: Statement) -> Result<()>;
+}
+
+/// The facts filter: only the filters asked for, so that the catalog's
+/// indexes on camera and officer are used.
+fn filter(q: &StatisticsQuery, binds: &mut Vec<Bind>) -> String {
+    let mut out = String::new();
+    for (column, value) in [
+        ("f.team", &q.team),
+        ("f.device_id", &q.device_id),
+        ("f.officer_id", &q.officer_id),
+    ] {
+        if let Some(v) = value {
+            out.push_str(&format!(" AND {column} = ?"));
+            binds.push(Bind::Text(v.clone()));
+        }
+    }
+    out
+}
+
+fn range(q: &StatisticsQuery) -> Vec<Bind> {
+    vec![Bind::Int(q.from.as_millis()), Bind::Int(q.to.as_millis())]
+}
+
+fn text_range(q: &StatisticsQuery) -> Vec<Bind> {
+    vec![Bind::Text(q.from.to_string()), Bind::Text(q.to.to_string())]
+}
+
+fn day_range(q: &StatisticsQuery) -> Vec<Bind> {
+    vec![
+        Bind::Text(q.from.to_string()[..10].to_owned()),
+        Bind::Text(q.to.to_string()[..10].to_owned()),
+    ]
+}
+
+/// The columns of a week's recordings, summed: shared by the live query
+/// and the cache.
+const RECORDING_SUMS: &str = "COUNT(*) AS recordings,
+       CAST(COALESCE(SUM(f.ended_at - f.started_at), 0) AS BIGINT) AS recorded_ms,
+       CAST(COALESCE(SUM(CASE WHEN f.stored_at IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) AS known,
+       CAST(COALESCE(SUM(CASE WHEN f.prerecord_ms > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS with_prerecord,
+       CAST(COALESCE(SUM(CASE WHEN f.display_activations > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS with_display,
+       CAST(COALESCE(SUM(f.display_activations), 0) AS BIGINT) AS display_activations,
+       CAST(COALESCE(SUM(CASE WHEN f.stored_at - f.ended_at <= 86400000 THEN 1 ELSE 0 END), 0) AS BIGINT) AS within_24h";
+
+pub fn recordings_sql(q: &StatisticsQuery) -> Statement {
+    let mut binds = range(q);
+    let f = filter(q, &mut binds);
     Statement {
         sql: format!(
-            "SELECT {week} AS day, COUNT(*) AS recordings,
-               CAST(COALESCE(SUM(f.ended_at - f.started_at), 0) AS BIGINT) AS recorded_ms,
-               CAST(COALESCE(SUM(CASE WHEN f.stored_at IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) AS known,
-               CAST(COALESCE(SUM(CASE WHEN f.prerecord_ms > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS with_prerecord,
-               CAST(COALESCE(SUM(CASE WHEN f.display_activations > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS with_display,
-               CAST(COALESCE(SUM(f.display_activations), 0) AS BIGINT) AS display_activations,
-               CAST(COALESCE(SUM(CASE WHEN f.stored_at - f.ended_at <= 86400000 THEN 1 ELSE 0 END), 0) AS BIGINT) AS within_24h
+            "SELECT {week} AS day, {RECORDING_SUMS}
              FROM recording_facts f
-             WHERE f.started_at >= ? AND f.started_at < ? AND {FACT_FILTER}
+             WHERE f.started_at >= ? AND f.started_at < ?{f}
              GROUP BY 1 ORDER BY 1",
             week = week_of_millis("f.started_at")
         ),
-        params: &[FromMillis, ToMillis, Filter],
+        binds,
     }
 }
 
-pub fn upload_delays_sql() -> Statement {
+pub fn upload_delays_sql(q: &StatisticsQuery) -> Statement {
+    let mut binds = range(q);
+    let f = filter(q, &mut binds);
     Statement {
         sql: format!(
             "SELECT {week} AS day, (f.stored_at - f.ended_at) / 3600000 AS hours, COUNT(*) AS n
              FROM recording_facts f
-             WHERE f.started_at >= ? AND f.started_at < ? AND f.stored_at IS NOT NULL AND {FACT_FILTER}
+             WHERE f.started_at >= ? AND f.started_at < ? AND f.stored_at IS NOT NULL{f}
              GROUP BY 1, 2 ORDER BY 1, 2",
             week = week_of_millis("f.started_at")
         ),
-        params: &[FromMillis, ToMillis, Filter],
+        binds,
     }
 }
 
-pub fn stop_reasons_sql() -> Statement {
+pub fn stop_reasons_sql(q: &StatisticsQuery) -> Statement {
+    let mut binds = range(q);
+    let f = filter(q, &mut binds);
     Statement {
         sql: format!(
             "SELECT {week} AS day, f.stop_reason AS kind, COUNT(*) AS n
              FROM recording_facts f
-             WHERE f.started_at >= ? AND f.started_at < ? AND f.stop_reason IS NOT NULL AND {FACT_FILTER}
+             WHERE f.started_at >= ? AND f.started_at < ? AND f.stop_reason IS NOT NULL{f}
              GROUP BY 1, 2 ORDER BY 1, 2",
             week = week_of_millis("f.started_at")
         ),
-        params: &[FromMillis, ToMillis, Filter],
+        binds,
     }
 }
 
-pub fn firmware_sql() -> Statement {
+/// Recordings per firmware and camera (cameras are counted once per
+/// period, so the distinct count is made after weeks are merged).
+pub fn firmware_sql(q: &StatisticsQuery) -> Statement {
+    let mut binds = range(q);
+    let f = filter(q, &mut binds);
     Statement {
         sql: format!(
-            "SELECT f.firmware AS firmware, COUNT(DISTINCT f.device_id) AS cameras, COUNT(*) AS n
+            "SELECT COALESCE(f.firmware, '') AS firmware, f.device_id AS device_id, COUNT(*) AS n
              FROM recording_facts f
-             WHERE f.started_at >= ? AND f.started_at < ? AND {FACT_FILTER}
-             GROUP BY f.firmware ORDER BY 1"
+             WHERE f.started_at >= ? AND f.started_at < ?{f}
+             GROUP BY 1, 2 ORDER BY 1, 2"
         ),
-        params: &[FromMillis, ToMillis, Filter],
+        binds,
     }
 }
 
-pub fn holds_sql() -> Statement {
+pub fn deletions_sql(q: &StatisticsQuery) -> Statement {
+    let mut binds = range(q);
+    let f = filter(q, &mut binds);
+    // With a filter the facts drive (by their camera, officer or team
+    // index); without, the tombstones by deletion time.
+    let join = if f.is_empty() { "LEFT JOIN" } else { "JOIN" };
+    Statement {
+        sql: format!(
+            "SELECT {week} AS day, t.reason AS kind,
+               CAST(CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = t.recording_id) THEN 1 ELSE 0 END AS BIGINT) AS after_hold,
+               COUNT(*) AS n
+             FROM tombstones t {join} recording_facts f ON f.recording_id = t.recording_id
+             WHERE t.deleted_at >= ? AND t.deleted_at < ?{f}
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            week = week_of_millis("t.deleted_at")
+        ),
+        binds,
+    }
+}
+
+pub fn holds_sql(q: &StatisticsQuery) -> Statement {
+    let mut binds = range(q);
+    let f = filter(q, &mut binds);
     Statement {
         sql: format!(
             "SELECT {week} AS day, c.kind AS kind, COUNT(*) AS n
              FROM holds h JOIN cases c ON c.case_id = h.case_id
              LEFT JOIN recording_facts f ON f.recording_id = h.recording_id
-             WHERE h.placed_at >= ? AND h.placed_at < ? AND {FACT_FILTER}
+             WHERE h.placed_at >= ? AND h.placed_at < ?{f}
              GROUP BY 1, 2 ORDER BY 1, 2",
             week = week_of_millis("h.placed_at")
         ),
-        params: &[FromMillis, ToMillis, Filter],
+        binds,
     }
 }
 
 /// Accesses come from `footage_accesses`, the log's projection of one row
 /// per person, recording, purpose, case and day ([`project_accesses_sql`]).
-pub fn accesses_sql() -> Statement {
+pub fn accesses_sql(q: &StatisticsQuery) -> Statement {
+    let mut binds = day_range(q);
+    let f = filter(q, &mut binds);
+    let join = if f.is_empty() {
+        ""
+    } else {
+        " JOIN recording_facts f ON f.recording_id = substr(p.object, 11)"
+    };
     Statement {
         sql: format!(
             "SELECT p.day AS date, NULLIF(p.purpose, '') AS purpose, p.outcome AS outcome, COUNT(*) AS n
-             FROM footage_accesses p LEFT JOIN recording_facts f ON f.recording_id = substr(p.object, 11)
-             WHERE p.day >= ? AND p.day < ? AND {FACT_FILTER}
+             FROM footage_accesses p{join}
+             WHERE p.day >= ? AND p.day < ?{f}
              GROUP BY p.day, p.purpose, p.outcome ORDER BY 1, 2, 3"
         ),
-        params: &[FromDay, ToDay, Filter],
+        binds,
     }
 }
 
@@ -307,7 +426,7 @@ pub fn project_accesses_sql() -> String {
     )
 }
 
-pub fn exports_sql() -> Statement {
+pub fn exports_sql(q: &StatisticsQuery) -> Statement {
     Statement {
         sql: format!(
             "SELECT substr(a.at, 1, 10) AS date, a.action AS action, a.outcome AS outcome, a.purpose AS purpose, COUNT(*) AS n
@@ -317,43 +436,36 @@ pub fn exports_sql() -> Statement {
              GROUP BY substr(a.at, 1, 10), a.action, a.outcome, a.purpose ORDER BY 1, 2, 3, 4",
             quoted(&EXPORT_ACTIONS)
         ),
-        params: &[FromText, ToText],
-    }
-}
-
-pub fn deletions_sql() -> Statement {
-    Statement {
-        sql: format!(
-            "SELECT {week} AS day, t.reason AS kind,
-               CAST(CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = t.recording_id) THEN 1 ELSE 0 END AS BIGINT) AS after_hold,
-               COUNT(*) AS n
-             FROM tombstones t LEFT JOIN recording_facts f ON f.recording_id = t.recording_id
-             WHERE t.deleted_at >= ? AND t.deleted_at < ? AND {FACT_FILTER}
-             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            week = week_of_millis("t.deleted_at")
-        ),
-        params: &[FromMillis, ToMillis, Filter],
+        binds: text_range(q),
     }
 }
 
 /// Incidents name a camera (or a dock): the team and camera filters apply
 /// through the camera; an officer's own numbers have none.
-pub fn incidents_sql() -> Statement {
+pub fn incidents_sql(q: &StatisticsQuery) -> Statement {
+    let mut binds = range(q);
+    let mut f = String::new();
+    if let Some(t) = &q.team {
+        f.push_str(" AND d.team = ?");
+        binds.push(Bind::Text(t.clone()));
+    }
+    if let Some(c) = &q.device_id {
+        f.push_str(" AND i.device_id = ?");
+        binds.push(Bind::Text(c.clone()));
+    }
     Statement {
         sql: format!(
             "SELECT {week} AS day, i.kind AS kind, COUNT(*) AS n
              FROM incidents i LEFT JOIN devices d ON d.device_id = i.device_id
-             WHERE i.at >= ? AND i.at < ?
-               AND (CAST(? AS TEXT) IS NULL OR d.team = ?)
-               AND (CAST(? AS TEXT) IS NULL OR i.device_id = ?)
+             WHERE i.at >= ? AND i.at < ?{f}
              GROUP BY 1, 2 ORDER BY 1, 2",
             week = week_of_millis("i.at")
         ),
-        params: &[FromMillis, ToMillis, CameraFilter],
+        binds,
     }
 }
 
-pub fn upload_failures_sql() -> Statement {
+pub fn upload_failures_sql(q: &StatisticsQuery) -> Statement {
     Statement {
         sql: format!(
             "SELECT substr(a.at, 1, 10) AS date, a.action AS kind, COUNT(*) AS n
@@ -362,11 +474,11 @@ pub fn upload_failures_sql() -> Statement {
              GROUP BY substr(a.at, 1, 10), a.action ORDER BY 1, 2",
             quoted(&UPLOAD_ACTIONS)
         ),
-        params: &[FromText, ToText],
+        binds: text_range(q),
     }
 }
 
-pub fn subject_requests_sql() -> Statement {
+pub fn subject_requests_sql(q: &StatisticsQuery) -> Statement {
     Statement {
         sql:
             "SELECT s.received_at AS received_at, c.due_at AS due_at, s.delivered_at AS delivered_at
@@ -374,42 +486,396 @@ pub fn subject_requests_sql() -> Statement {
              WHERE s.received_at >= ? AND s.received_at < ?
              ORDER BY 1"
                 .to_owned(),
-        params: &[FromMillis, ToMillis],
+        binds: range(q),
     }
 }
 
-/// The parameters of a statement, in order, as the backends bind them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Bind {
-    Int(i64),
-    Text(Option<String>),
+/// How many rows `footage_accesses` and the log's own accesses differ by
+/// (both ways): 0 unless someone changed the table behind the log's back.
+/// No parameters; reads every footage entry (for `custos audit verify`).
+pub fn projection_differences_sql() -> String {
+    let from_log = format!(
+        "SELECT substr(a.at, 1, 10), a.actor, COALESCE(a.object, ''), COALESCE(a.purpose, ''),
+                COALESCE(a.case_id, ''), a.outcome
+         FROM audit_facts a WHERE a.action IN ({})",
+        quoted(&FOOTAGE_ACTIONS)
+    );
+    let table = "SELECT day, actor, object, purpose, case_id, outcome FROM footage_accesses";
+    format!(
+        "SELECT CAST((SELECT COUNT(*) FROM ({table} EXCEPT {from_log}) extra)
+                   + (SELECT COUNT(*) FROM ({from_log} EXCEPT {table}) missing) AS BIGINT) AS n"
+    )
 }
 
-impl StatisticsQuery {
-    pub fn binds(&self, params: &[Param]) -> Vec<Bind> {
-        let mut out = Vec::new();
-        for p in params {
-            match p {
-                FromMillis => out.push(Bind::Int(self.from.as_millis())),
-                ToMillis => out.push(Bind::Int(self.to.as_millis())),
-                FromText => out.push(Bind::Text(Some(self.from.to_string()))),
-                ToText => out.push(Bind::Text(Some(self.to.to_string()))),
-                FromDay => out.push(Bind::Text(Some(self.from.to_string()[..10].to_owned()))),
-                ToDay => out.push(Bind::Text(Some(self.to.to_string()[..10].to_owned()))),
-                Filter | CameraFilter => {
-                    let mut pairs = vec![&self.team, &self.device_id];
-                    if *p == Filter {
-                        pairs.push(&self.officer_id);
-                    }
-                    for v in pairs {
-                        out.push(Bind::Text(v.clone()));
-                        out.push(Bind::Text(v.clone()));
-                    }
-                }
-            }
+// The weekly cache. A year of recordings' facts and tombstones is read
+// once per week and kept per team in `week_*` tables, marked done in
+// `statistics_weeks`. Whatever changes a week's facts or tombstones
+// (committing or importing recordings, deleting them) drops the week's
+// mark in the same transaction ([`invalidate_weeks_sql`]); a page view then
+// reads the marked weeks from the cache and counts the rest live.
+
+/// Drops the marks of the given weeks (Mondays), in the writer's transaction.
+pub fn invalidate_weeks_sql(weeks: &[Day]) -> Statement {
+    Statement {
+        sql: format!(
+            "DELETE FROM statistics_weeks WHERE week IN ({})",
+            vec!["?"; weeks.len()].join(", ")
+        ),
+        binds: weeks.iter().map(|w| Bind::Int(*w)).collect(),
+    }
+}
+
+/// The statements that count week `monday` into the cache.
+pub fn fill_week_sql(monday: Day) -> Vec<Statement> {
+    let (start, end) = (monday * DAY_MS, (monday + 7) * DAY_MS);
+    let week = || vec![Bind::Int(monday), Bind::Int(start), Bind::Int(end)];
+    let mut out: Vec<Statement> = [
+        "week_recordings",
+        "week_delays",
+        "week_stops",
+        "week_firmware",
+        "week_deletions",
+    ]
+    .iter()
+    .map(|t| Statement {
+        sql: format!("DELETE FROM {t} WHERE week = ?"),
+        binds: vec![Bind::Int(monday)],
+    })
+    .collect();
+    out.push(Statement {
+        sql: format!(
+            "INSERT INTO week_recordings (week, team, recordings, recorded_ms, known, with_prerecord,
+                                          with_display, display_activations, within_24h)
+             SELECT ?, COALESCE(f.team, ''), {RECORDING_SUMS}
+             FROM recording_facts f WHERE f.started_at >= ? AND f.started_at < ?
+             GROUP BY COALESCE(f.team, '')
+             ON CONFLICT DO NOTHING"
+        ),
+        binds: week(),
+    });
+    out.push(Statement {
+        sql: "INSERT INTO week_delays (week, team, hours, n)
+              SELECT ?, COALESCE(f.team, ''), (f.stored_at - f.ended_at) / 3600000, COUNT(*)
+              FROM recording_facts f
+              WHERE f.started_at >= ? AND f.started_at < ? AND f.stored_at IS NOT NULL
+              GROUP BY COALESCE(f.team, ''), (f.stored_at - f.ended_at) / 3600000
+              ON CONFLICT DO NOTHING"
+            .into(),
+        binds: week(),
+    });
+    out.push(Statement {
+        sql: "INSERT INTO week_stops (week, team, stop_reason, n)
+              SELECT ?, COALESCE(f.team, ''), f.stop_reason, COUNT(*)
+              FROM recording_facts f
+              WHERE f.started_at >= ? AND f.started_at < ? AND f.stop_reason IS NOT NULL
+              GROUP BY COALESCE(f.team, ''), f.stop_reason
+              ON CONFLICT DO NOTHING"
+            .into(),
+        binds: week(),
+    });
+    out.push(Statement {
+        sql: "INSERT INTO week_firmware (week, team, firmware, device_id, n)
+              SELECT ?, COALESCE(f.team, ''), COALESCE(f.firmware, ''), f.device_id, COUNT(*)
+              FROM recording_facts f WHERE f.started_at >= ? AND f.started_at < ?
+              GROUP BY COALESCE(f.team, ''), COALESCE(f.firmware, ''), f.device_id
+              ON CONFLICT DO NOTHING"
+            .into(),
+        binds: week(),
+    });
+    out.push(Statement {
+        sql: "INSERT INTO week_deletions (week, team, reason, after_hold, n)
+              SELECT ?, COALESCE(f.team, ''), t.reason,
+                     CAST(CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = t.recording_id) THEN 1 ELSE 0 END AS BIGINT),
+                     COUNT(*)
+              FROM tombstones t LEFT JOIN recording_facts f ON f.recording_id = t.recording_id
+              WHERE t.deleted_at >= ? AND t.deleted_at < ?
+              GROUP BY 2, 3, 4
+              ON CONFLICT DO NOTHING"
+            .into(),
+        binds: week(),
+    });
+    out.push(Statement {
+        sql: "INSERT INTO statistics_weeks (week) VALUES (?) ON CONFLICT DO NOTHING".into(),
+        binds: vec![Bind::Int(monday)],
+    });
+    out
+}
+
+/// The whole weeks of the query that the cache may answer (Mondays): none
+/// for a camera's or an officer's numbers, which their indexes answer.
+pub fn cacheable_weeks(q: &StatisticsQuery) -> Vec<Day> {
+    if q.device_id.is_some() || q.officer_id.is_some() {
+        return Vec::new();
+    }
+    let (from, to) = (q.from.as_millis(), q.to.as_millis());
+    let mut monday = monday_of(from);
+    if monday * DAY_MS < from {
+        monday += 7;
+    }
+    let mut out = Vec::new();
+    while (monday + 7) * DAY_MS <= to {
+        out.push(monday);
+        monday += 7;
+    }
+    out
+}
+
+fn marked_sql(weeks: &[Day]) -> Statement {
+    Statement {
+        sql: format!(
+            "SELECT week AS day FROM statistics_weeks WHERE week IN ({})",
+            vec!["?"; weeks.len()].join(", ")
+        ),
+        binds: weeks.iter().map(|w| Bind::Int(*w)).collect(),
+    }
+}
+
+async fn marked(runner: &mut dyn Runner, weeks: &[Day]) -> Result<Vec<Day>> {
+    let mut out = Vec::new();
+    // A few hundred placeholders at most per statement.
+    for part in weeks.chunks(200) {
+        for row in runner.rows(marked_sql(part)).await? {
+            out.push(row.int("day")?);
         }
-        out
     }
+    Ok(out)
+}
+
+/// Counts the query's cacheable weeks that are not in the cache yet into
+/// it. Run in a writing transaction before [`compute`].
+pub async fn fill_cache(runner: &mut dyn Runner, q: &StatisticsQuery) -> Result<usize> {
+    let weeks = cacheable_weeks(q);
+    if weeks.is_empty() {
+        return Ok(0);
+    }
+    let done = marked(runner, &weeks).await?;
+    let mut filled = 0;
+    for w in weeks.iter().filter(|w| !done.contains(w)) {
+        for statement in fill_week_sql(*w) {
+            runner.execute(statement).await?;
+        }
+        filled += 1;
+    }
+    Ok(filled)
+}
+
+fn cache_team(q: &StatisticsQuery, binds: &mut Vec<Bind>) -> String {
+    match &q.team {
+        Some(t) => {
+            binds.push(Bind::Text(t.clone()));
+            " AND c.team = ?".into()
+        }
+        None => String::new(),
+    }
+}
+
+/// The cached weeks `from..=to` (Mondays) that are marked.
+fn cached_weeks(first: Day, last: Day) -> (String, Vec<Bind>) {
+    (
+        "c.week >= ? AND c.week <= ? AND c.week IN (SELECT week FROM statistics_weeks)".into(),
+        vec![Bind::Int(first), Bind::Int(last)],
+    )
+}
+
+/// Everything the statistics count, for `q`: whole weeks from the cache
+/// where marked, the rest (the period's ends, weeks just changed, and any
+/// camera's or officer's numbers) counted live. One transaction.
+pub async fn compute(runner: &mut dyn Runner, q: &StatisticsQuery) -> Result<StatisticsSources> {
+    let weeks = cacheable_weeks(q);
+    let cached = if weeks.is_empty() {
+        Vec::new()
+    } else {
+        let mut m = marked(runner, &weeks).await?;
+        m.sort();
+        m
+    };
+    // The stretches of time the cache does not answer.
+    let mut live: Vec<StatisticsQuery> = Vec::new();
+    let mut at = q.from.as_millis();
+    for w in &cached {
+        if w * DAY_MS > at {
+            live.push(part(q, at, w * DAY_MS));
+        }
+        at = (w + 7) * DAY_MS;
+    }
+    if at < q.to.as_millis() {
+        live.push(part(q, at, q.to.as_millis()));
+    }
+
+    let mut s = StatisticsSources::default();
+    let mut firmware: Vec<(String, String, u64)> = Vec::new();
+    if let (Some(first), Some(last)) = (cached.first(), cached.last()) {
+        let (weeks_sql, week_binds) = cached_weeks(*first, *last);
+        let mut binds = week_binds.clone();
+        let team = cache_team(q, &mut binds);
+        s.recordings.extend(Reader::recordings(
+            &runner
+                .rows(Statement {
+                    sql: format!(
+                        "SELECT c.week AS day, CAST(SUM(c.recordings) AS BIGINT) AS recordings,
+                           CAST(SUM(c.recorded_ms) AS BIGINT) AS recorded_ms, CAST(SUM(c.known) AS BIGINT) AS known,
+                           CAST(SUM(c.with_prerecord) AS BIGINT) AS with_prerecord,
+                           CAST(SUM(c.with_display) AS BIGINT) AS with_display,
+                           CAST(SUM(c.display_activations) AS BIGINT) AS display_activations,
+                           CAST(SUM(c.within_24h) AS BIGINT) AS within_24h
+                         FROM week_recordings c WHERE {weeks_sql}{team} GROUP BY c.week"
+                    ),
+                    binds: binds.clone(),
+                })
+                .await?,
+        )?);
+        s.upload_delays.extend(Reader::upload_delays(
+            &runner
+                .rows(Statement {
+                    sql: format!(
+                        "SELECT c.week AS day, c.hours AS hours, CAST(SUM(c.n) AS BIGINT) AS n
+                         FROM week_delays c WHERE {weeks_sql}{team} GROUP BY c.week, c.hours"
+                    ),
+                    binds: binds.clone(),
+                })
+                .await?,
+        )?);
+        s.stop_reasons.extend(Reader::kinds(
+            &runner
+                .rows(Statement {
+                    sql: format!(
+                        "SELECT c.week AS day, c.stop_reason AS kind, CAST(SUM(c.n) AS BIGINT) AS n
+                         FROM week_stops c WHERE {weeks_sql}{team} GROUP BY c.week, c.stop_reason"
+                    ),
+                    binds: binds.clone(),
+                })
+                .await?,
+        )?);
+        firmware.extend(Reader::firmware_rows(
+            &runner
+                .rows(Statement {
+                    sql: format!(
+                        "SELECT c.firmware AS firmware, c.device_id AS device_id, CAST(SUM(c.n) AS BIGINT) AS n
+                         FROM week_firmware c WHERE {weeks_sql}{team} GROUP BY c.firmware, c.device_id"
+                    ),
+                    binds: binds.clone(),
+                })
+                .await?,
+        )?);
+        s.deletions.extend(Reader::deletions(
+            &runner
+                .rows(Statement {
+                    sql: format!(
+                        "SELECT c.week AS day, c.reason AS kind, c.after_hold AS after_hold, CAST(SUM(c.n) AS BIGINT) AS n
+                         FROM week_deletions c WHERE {weeks_sql}{team} GROUP BY c.week, c.reason, c.after_hold"
+                    ),
+                    binds,
+                })
+                .await?,
+        )?);
+    }
+    for l in &live {
+        s.recordings
+            .extend(Reader::recordings(&runner.rows(recordings_sql(l)).await?)?);
+        s.upload_delays.extend(Reader::upload_delays(
+            &runner.rows(upload_delays_sql(l)).await?,
+        )?);
+        s.stop_reasons
+            .extend(Reader::kinds(&runner.rows(stop_reasons_sql(l)).await?)?);
+        firmware.extend(Reader::firmware_rows(&runner.rows(firmware_sql(l)).await?)?);
+        s.deletions
+            .extend(Reader::deletions(&runner.rows(deletions_sql(l)).await?)?);
+    }
+    s.firmware = merge_firmware(firmware);
+    s.holds = Reader::kinds(&runner.rows(holds_sql(q)).await?)?;
+    s.accesses = Reader::accesses(&runner.rows(accesses_sql(q)).await?)?;
+    // An officer's own numbers are about their recordings only.
+    if q.officer_id.is_none() {
+        s.exports = Reader::actions(&runner.rows(exports_sql(q)).await?)?;
+        s.incidents = Reader::kinds(&runner.rows(incidents_sql(q)).await?)?;
+        s.upload_failures = Reader::dated_kinds(&runner.rows(upload_failures_sql(q)).await?)?;
+        s.subject_requests =
+            Reader::subject_requests(&runner.rows(subject_requests_sql(q)).await?)?;
+    }
+    normalise(&mut s);
+    Ok(s)
+}
+
+fn part(q: &StatisticsQuery, from: i64, to: i64) -> StatisticsQuery {
+    StatisticsQuery {
+        from: UtcMillis::from_millis(from).expect("within the query"),
+        to: UtcMillis::from_millis(to).expect("within the query"),
+        ..q.clone()
+    }
+}
+
+/// Cameras counted once per firmware over the whole period.
+fn merge_firmware(rows: Vec<(String, String, u64)>) -> Vec<FirmwareUse> {
+    let mut by: std::collections::BTreeMap<String, (std::collections::BTreeSet<String>, u64)> =
+        Default::default();
+    for (firmware, device, n) in rows {
+        let e = by.entry(firmware).or_default();
+        e.0.insert(device);
+        e.1 += n;
+    }
+    by.into_iter()
+        .map(|(firmware, (devices, n))| FirmwareUse {
+            firmware: Some(firmware).filter(|f| !f.is_empty()),
+            cameras: devices.len() as u64,
+            recordings: n,
+        })
+        .collect()
+}
+
+/// One row per week and key: the cache's and the live parts merged (a week
+/// is either cached or live, but a live stretch's week may meet a cached
+/// neighbour's only at its edge), in order.
+fn normalise(s: &mut StatisticsSources) {
+    let mut recordings: std::collections::BTreeMap<Day, RecordingDay> = Default::default();
+    for r in s.recordings.drain(..) {
+        let e = recordings.entry(r.day).or_insert_with(|| RecordingDay {
+            day: r.day,
+            ..Default::default()
+        });
+        e.recordings += r.recordings;
+        e.recorded_ms += r.recorded_ms;
+        e.known += r.known;
+        e.with_prerecord += r.with_prerecord;
+        e.with_display += r.with_display;
+        e.display_activations += r.display_activations;
+        e.uploaded_within_24h += r.uploaded_within_24h;
+    }
+    s.recordings = recordings.into_values().collect();
+    let mut delays: std::collections::BTreeMap<(Day, i64), u64> = Default::default();
+    for d in s.upload_delays.drain(..) {
+        *delays.entry((d.day, d.hours)).or_default() += d.recordings;
+    }
+    s.upload_delays = delays
+        .into_iter()
+        .map(|((day, hours), recordings)| UploadDelay {
+            day,
+            hours,
+            recordings,
+        })
+        .collect();
+    let mut stops: std::collections::BTreeMap<(Day, String), u64> = Default::default();
+    for k in s.stop_reasons.drain(..) {
+        *stops.entry((k.day, k.kind)).or_default() += k.count;
+    }
+    s.stop_reasons = stops
+        .into_iter()
+        .map(|((day, kind), count)| KindDay { day, kind, count })
+        .collect();
+    let mut deletions: std::collections::BTreeMap<(Day, String, bool), u64> = Default::default();
+    for d in s.deletions.drain(..) {
+        *deletions
+            .entry((d.day, d.reason, d.after_hold))
+            .or_default() += d.count;
+    }
+    s.deletions = deletions
+        .into_iter()
+        .map(|((day, reason, after_hold), count)| DeletionDay {
+            day,
+            reason,
+            after_hold,
+            count,
+        })
+        .collect();
 }
 
 fn count(r: &impl SqlRow, column: &str) -> Result<u64> {
@@ -478,15 +944,9 @@ impl Reader {
             .collect()
     }
 
-    pub fn firmware(rows: &[impl SqlRow]) -> Result<Vec<FirmwareUse>> {
+    pub fn firmware_rows(rows: &[impl SqlRow]) -> Result<Vec<(String, String, u64)>> {
         rows.iter()
-            .map(|r| {
-                Ok(FirmwareUse {
-                    firmware: r.opt_text("firmware")?,
-                    cameras: count(r, "cameras")?,
-                    recordings: count(r, "n")?,
-                })
-            })
+            .map(|r| Ok((r.text("firmware")?, r.text("device_id")?, count(r, "n")?)))
             .collect()
     }
 
@@ -585,21 +1045,65 @@ pub fn day_of_date_text(text: &str) -> Option<Day> {
 mod tests {
     use super::*;
 
+    fn query(team: Option<&str>, device: Option<&str>, officer: Option<&str>) -> StatisticsQuery {
+        StatisticsQuery {
+            from: UtcMillis::from_millis(20_759 * DAY_MS + 5).unwrap(),
+            to: UtcMillis::from_millis(20_780 * DAY_MS).unwrap(),
+            team: team.map(str::to_owned),
+            device_id: device.map(str::to_owned),
+            officer_id: officer.map(str::to_owned),
+        }
+    }
+
     #[test]
-    fn placeholders_are_numbered_in_order() {
+    fn placeholders_are_numbered_in_order_and_each_has_its_value() {
         assert_eq!(
             numbered("a = ? AND b IN (?, ?)"),
             "a = $1 AND b IN ($2, $3)"
         );
-        for s in [
-            recordings_sql(),
-            accesses_sql(),
-            incidents_sql(),
-            subject_requests_sql(),
+        for q in [
+            query(None, None, None),
+            query(Some("noord"), None, None),
+            query(Some("noord"), Some("cam-1"), Some("boa-1")),
         ] {
-            let wanted: usize = s.params.iter().map(|p| p.count()).sum();
-            assert_eq!(s.sql.matches('?').count(), wanted, "{}", s.sql);
+            let mut all = vec![
+                recordings_sql(&q),
+                upload_delays_sql(&q),
+                stop_reasons_sql(&q),
+                firmware_sql(&q),
+                deletions_sql(&q),
+                holds_sql(&q),
+                accesses_sql(&q),
+                exports_sql(&q),
+                incidents_sql(&q),
+                upload_failures_sql(&q),
+                subject_requests_sql(&q),
+                invalidate_weeks_sql(&[1, 8]),
+            ];
+            all.extend(fill_week_sql(20_759));
+            for s in all {
+                assert_eq!(s.sql.matches('?').count(), s.binds.len(), "{}", s.sql);
+            }
         }
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_only_whole_ones_are_cached() {
+        // 1970-01-05 and 2026-11-02 were Mondays; 2026-11-08 a Sunday.
+        assert_eq!(monday_of(4 * DAY_MS), 4);
+        assert_eq!(monday_of(20_759 * DAY_MS + 1), 20_759);
+        assert_eq!(monday_of(20_765 * DAY_MS + DAY_MS - 1), 20_759);
+        assert_eq!(monday_of(20_766 * DAY_MS), 20_766);
+        // From just after Monday 20 759 to Monday 20 780 (exclusive): the
+        // first week is partial, the next two whole.
+        assert_eq!(cacheable_weeks(&query(None, None, None)), [20_766, 20_773]);
+        assert_eq!(
+            cacheable_weeks(&query(Some("noord"), None, None)),
+            [20_766, 20_773]
+        );
+        // A camera's or an officer's numbers are counted from their index.
+        assert!(cacheable_weeks(&query(None, Some("cam-1"), None)).is_empty());
+        assert!(cacheable_weeks(&query(None, None, Some("boa-1"))).is_empty());
     }
 
     #[test]

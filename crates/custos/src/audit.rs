@@ -86,6 +86,37 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
                 let verdict = log::verify_stored(&*o.catalog, &o.signer.verifier()).await?;
                 match verdict {
                     Ok(v) => {
+                        // The statistics' projection of the log must say
+                        // what the log says.
+                        let differences = o.catalog.statistics_projection_differences().await?;
+                        if differences > 0 {
+                            if json {
+                                println!(
+                                    "{}",
+                                    serde_json::json!({
+                                        "verified": false,
+                                        "entries": v.size,
+                                        "finding": "statistics projection differs from the log",
+                                        "projection_differences": differences,
+                                    })
+                                );
+                            }
+                            eprintln!(
+                                "STATISTICS PROJECTION DIFFERS FROM THE AUDIT LOG: {differences} access row(s) in footage_accesses that the log does not have, or the other way round (the log itself verified: {} entries)",
+                                v.size
+                            );
+                            if let Err(e) = record(
+                                &o,
+                                "audit.verify",
+                                Outcome::Failed,
+                                format!("statistics projection: {differences} rows differ"),
+                            )
+                            .await
+                            {
+                                eprintln!("(this verification could not be recorded: {e:#})");
+                            }
+                            return Ok(ExitCode::from(1));
+                        }
                         if json {
                             println!(
                                 "{}",

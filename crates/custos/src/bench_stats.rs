@@ -23,7 +23,7 @@ const TEAMS: u64 = 8;
 fn manifest(i: u64) -> Vec<u8> {
     // A third keep pre-record, one in eight shows the front display, a few
     // stop on a full memory or an empty battery; two firmware versions.
-    let display: Vec<_> = if i % 8 == 0 {
+    let display: Vec<_> = if i.is_multiple_of(8) {
         vec![
             serde_json::json!({"at": "2026-01-01T00:00:00.000Z", "on": true}),
             serde_json::json!({"at": "2026-01-01T00:00:10.000Z", "on": false}),
@@ -37,11 +37,11 @@ fn manifest(i: u64) -> Vec<u8> {
         _ => "stop-button",
     };
     serde_json::to_vec(&serde_json::json!({
-        "prerecord_included_ms": if i % 3 == 0 { 30_000 } else { 0 },
+        "prerecord_included_ms": if i.is_multiple_of(3) { 30_000 } else { 0 },
         "display_events": display,
         "trigger": "record-button",
         "stop_reason": stop,
-        "firmware": if i % 5 == 0 { "1.4.2" } else { "1.5.0" },
+        "firmware": if i.is_multiple_of(5) { "1.4.2" } else { "1.5.0" },
     }))
     .expect("json")
 }
@@ -229,7 +229,7 @@ pub fn stats(
                 }
                 30 if i % 3000 == 30 => AuditEvent::new(at, person, "export.create", Outcome::Ok)
                     .object(format!("case:case-{}", i % 400))
-                    .purpose("investigation", &format!("case-{}", i % 400)),
+                    .purpose("investigation", format!("case-{}", i % 400)),
                 // What people do all day: sign in, lists, pages, the log.
                 n => AuditEvent::new(
                     at,

@@ -1149,6 +1149,21 @@ fn audit_log_verifies_exports_proofs_and_names_the_first_tampered_entry() {
         assert_eq!(out.status.code(), Some(1), "{what}, later: {stderr}");
         assert!(stderr.contains(expected), "{what}, later: {stderr}");
     }
+    // The statistics' projection of accesses is checked against the log: a
+    // row made up in it (the log untouched) fails the verification too.
+    let copy = tmp.path().join("projection-tampered");
+    copy_dir(&data, &copy);
+    tamper(
+        &copy,
+        "db.execute(\"INSERT INTO footage_accesses VALUES ('2026-01-01', 'user:x', 'recording:y', 'complaint', 'K-1', 'ok', 0)\")",
+    );
+    let out = run(custos().args(["audit", "verify", "--data"]).arg(&copy));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("STATISTICS PROJECTION DIFFERS FROM THE AUDIT LOG: 1 access row"),
+        "{stderr}"
+    );
     // The untouched original still verifies.
     ok(custos().args(["audit", "verify", "--data"]).arg(&data));
 }
