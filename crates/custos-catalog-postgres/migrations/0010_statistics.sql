@@ -53,13 +53,19 @@ CREATE TABLE footage_accesses (
     purpose   TEXT NOT NULL,
     case_id   TEXT NOT NULL,
     outcome   TEXT NOT NULL,
+    -- The recording's team, camera and officer (from its facts, which do
+    -- not change), so that a team's or an officer's accesses need no join.
+    team      TEXT,
+    device_id TEXT,
+    officer_id TEXT,
     first_idx BIGINT NOT NULL,
     PRIMARY KEY (day, actor, object, purpose, case_id, outcome)
 );
 INSERT INTO footage_accesses
-SELECT substr(at, 1, 10), actor, COALESCE(object, ''), COALESCE(purpose, ''), COALESCE(case_id, ''), outcome, MIN(idx)
-FROM audit_log
-WHERE action IN ('recording.player', 'recording.play', 'recording.download', 'recording.thumbnail',
+SELECT substr(a.at, 1, 10), a.actor, COALESCE(a.object, ''), COALESCE(a.purpose, ''), COALESCE(a.case_id, ''), a.outcome,
+       MIN(f.team), MIN(f.device_id), MIN(f.officer_id), MIN(a.idx)
+FROM audit_log a LEFT JOIN recording_facts f ON f.recording_id = substr(a.object, 11)
+WHERE a.action IN ('recording.player', 'recording.play', 'recording.download', 'recording.thumbnail',
                  'recording.faces', 'recording.redact', 'recording.export', 'derivative.play')
 GROUP BY 1, 2, 3, 4, 5, 6;
 

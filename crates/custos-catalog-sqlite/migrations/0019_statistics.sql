@@ -79,15 +79,21 @@ CREATE TABLE footage_accesses (
     purpose   TEXT NOT NULL,
     case_id   TEXT NOT NULL,
     outcome   TEXT NOT NULL,
+    -- The recording's team, camera and officer (from its facts, which do
+    -- not change), so that a team's or an officer's accesses need no join.
+    team      TEXT,
+    device_id TEXT,
+    officer_id TEXT,
     first_idx INTEGER NOT NULL,
     PRIMARY KEY (day, actor, object, purpose, case_id, outcome)
 );
 INSERT OR IGNORE INTO footage_accesses
-SELECT substr(at, 1, 10), actor, COALESCE(object, ''), COALESCE(purpose, ''), COALESCE(case_id, ''), outcome, idx
-FROM audit_facts
-WHERE action IN ('recording.player', 'recording.play', 'recording.download', 'recording.thumbnail',
+SELECT substr(a.at, 1, 10), a.actor, COALESCE(a.object, ''), COALESCE(a.purpose, ''), COALESCE(a.case_id, ''), a.outcome,
+       f.team, f.device_id, f.officer_id, a.idx
+FROM audit_facts a LEFT JOIN recording_facts f ON f.recording_id = substr(a.object, 11)
+WHERE a.action IN ('recording.player', 'recording.play', 'recording.download', 'recording.thumbnail',
                  'recording.faces', 'recording.redact', 'recording.export', 'derivative.play')
-ORDER BY idx;
+ORDER BY a.idx;
 
 -- Deletions ask whether a recording was ever held, released or not.
 CREATE INDEX holds_recording_any ON holds (recording_id);

@@ -105,6 +105,16 @@ impl SqliteCatalog {
         tx.commit().await.map_err(unavailable)
     }
 
+    /// Moves the write-ahead log into the database file (SQLite does this
+    /// as it goes; after a bulk import, a benchmark asks for it at once).
+    pub async fn checkpoint(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// SQLite's plan for the sweeper's query: shows it searches an index
     /// rather than scanning the catalog.
     pub async fn due_query_plan(&self) -> Result<Vec<String>> {

@@ -214,7 +214,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             runs,
             dir,
             keep,
-        } => crate::bench_stats::stats(recordings, entries, cameras, runs.max(1), dir, keep),
+        } => crate::bench_stats::stats(recordings, entries, cameras, runs.max(2), dir, keep),
         BenchCommand::Search {
             rows,
             queries,

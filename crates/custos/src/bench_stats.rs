@@ -122,7 +122,7 @@ pub fn stats(
                 retention_category: custos_catalog::STANDARD_CATEGORY.into(),
             };
             ids.push(r.recording_id);
-            if r.delete_after < now && i % 100 != 0 {
+            if r.delete_after < now && i % 97 != 0 {
                 tombstones.push(Tombstone {
                     recording_id: r.recording_id,
                     device_id: r.device_id.clone(),
@@ -146,7 +146,7 @@ pub fn stats(
         for part in tombstones.chunks(10_000) {
             sqlite.replace_with_tombstones(part).await?;
         }
-        // One in a hundred recordings is held for a case (those the sweep
+        // About one in a hundred recordings is held for a case (those the sweep
         // left alone above), in a few hundred cases of each kind.
         let kinds = ["incident", "complaint", "subject-access-request", "police-request"];
         for c in 0..400 {
@@ -164,7 +164,7 @@ pub fn stats(
                 })
                 .await?;
         }
-        for (n, i) in (0..recordings).step_by(100).enumerate() {
+        for (n, i) in (0..recordings).step_by(97).enumerate() {
             let started = year_start.plus_millis((i as i64) * 365 * DAY / recordings as i64);
             sqlite
                 .add_hold(&custos_catalog::Hold {
@@ -184,7 +184,7 @@ pub fn stats(
         eprintln!(
             "{recordings} recordings ({} deleted, {} held) in {:.1} s",
             tombstones.len(),
-            recordings / 100,
+            recordings.div_ceil(97),
             built.elapsed().as_secs_f64()
         );
 
@@ -196,8 +196,10 @@ pub fn stats(
         let purposes = ["investigation", "complaint", "subject-access-request"];
         for i in 0..entries {
             let at = year_start.plus_millis((i as i64) * 365 * DAY / entries as i64);
-            // The recording made about now, which is what gets looked at.
-            let near = ((i as u128 * recordings as u128) / entries as u128) as usize;
+            // A recording made shortly before, which is what gets looked at
+            // (from any camera, so every team has its viewings).
+            let now_made = ((i as u128 * recordings as u128) / entries as u128) as usize;
+            let near = now_made.saturating_sub(((i / 16) % 97) as usize);
             let recording = format!("recording:{}", ids[near.min(ids.len() - 1)]);
             let person = format!("user:reviewer{}", (i / 16) % 12);
             let event = match i % 100 {
@@ -260,23 +262,32 @@ pub fn stats(
             .sum::<u64>();
 
         // The computation, in process: the catalog's query and the tables.
+        // The first reading after the year was written counts every week
+        // into the cache; later ones read it. Half of them ask for a team.
+        let catalog_file = SqliteCatalog::open(&data).await?;
+        catalog_file.checkpoint().await?;
         let to = custos_format::UtcMillis::from_millis(now.as_millis()).expect("now");
         let period = custos_stats::Period::ending(to, 365);
-        let mut timings = Vec::new();
-        let mut query_timings = Vec::new();
+        let mut all_timings = Vec::new();
+        let mut team_timings = Vec::new();
+        let mut first = Duration::ZERO;
         let mut report = None;
-        for run in 0..runs {
+        for run in 0..=runs {
             let mut q = period.query();
-            if run % 2 == 1 {
+            if run % 2 == 0 && run > 0 {
                 q.team = Some("team-3".into());
             }
             let started = Instant::now();
             let sources = catalog.statistics(&q).await?;
-            query_timings.push(started.elapsed());
             let built = custos_stats::build(period, custos_stats::Scope::default(), 5, &sources);
-            timings.push(started.elapsed());
-            if run == 0 {
-                report = Some(built);
+            let took = started.elapsed();
+            match run {
+                0 => {
+                    first = took;
+                    report = Some(built);
+                }
+                r if r % 2 == 0 => team_timings.push(took),
+                _ => all_timings.push(took),
             }
         }
         let report = report.context("no run")?;
@@ -294,8 +305,8 @@ pub fn stats(
             cell("accesses", "complaint"),
             cell("deletions", "on-schedule")
         );
-        timings.sort();
-        query_timings.sort();
+        all_timings.sort();
+        team_timings.sort();
 
         // The page, over HTTPS, as an evaluator opens it.
         let config = custos_server::ServerConfig {
@@ -318,24 +329,35 @@ pub fn stats(
         let agent = crate::bench_server::bench_agent(&server.certificate_pem)?;
         let token = crate::bench_server::signed_in(&data, &agent, &base, "bench-evaluator", custos_access::Role::Evaluator).await?;
         let path = format!("/statistics?from={}&to={}", period.from, period.to);
-        let page_timings = tokio::task::spawn_blocking(move || -> Result<(Vec<Duration>, usize)> {
-            let mut t = Vec::new();
+        let page_timings = tokio::task::spawn_blocking(move || -> Result<(Vec<Duration>, Vec<Duration>, usize)> {
+            let (mut all, mut team) = (Vec::new(), Vec::new());
             let mut size = 0;
-            for _ in 0..runs {
+            for run in 0..2 * runs {
+                let url = if run % 2 == 0 {
+                    format!("{base}{path}")
+                } else {
+                    format!("{base}{path}&team=team-3")
+                };
                 let started = Instant::now();
                 let mut response = agent
-                    .get(format!("{base}{path}"))
+                    .get(url)
                     .header("cookie", &format!("custos_session={token}"))
                     .call()?;
                 anyhow::ensure!(response.status() == 200, "page: {}", response.status());
-                size = response.body_mut().read_to_vec()?.len();
-                t.push(started.elapsed());
+                let body = response.body_mut().read_to_vec()?;
+                if run % 2 == 0 {
+                    size = body.len();
+                    all.push(started.elapsed());
+                } else {
+                    team.push(started.elapsed());
+                }
             }
-            t.sort();
-            Ok((t, size))
+            all.sort();
+            team.sort();
+            Ok((all, team, size))
         })
         .await??;
-        let (page_timings, size) = page_timings;
+        let (page_all, page_team, size) = page_timings;
         server.shutdown().await;
         println!(
             "P7 statistics over a year: {recordings} recordings ({} kept, the rest tombstones), {entries} audit entries, {cameras} cameras; catalog {:.1} GB",
@@ -343,17 +365,23 @@ pub fn stats(
             file as f64 / 1e9
         );
         println!(
-            "P7 catalog query: median {:.0} ms, max {:.0} ms; with the tables: median {:.0} ms, max {:.0} ms ({runs} runs, every other one for a team)",
-            ms(percentile(&query_timings, 0.5)),
-            ms(*query_timings.last().expect("runs")),
-            ms(percentile(&timings, 0.5)),
-            ms(*timings.last().expect("runs"))
+            "P7 first reading (counts 51 weeks into the cache): {:.0} ms",
+            ms(first)
         );
         println!(
-            "P7 page over HTTPS (charts, tables, {} KiB): median {:.0} ms, max {:.0} ms (goal ≤ 1000 ms)",
+            "P7 catalog and tables, whole deployment: median {:.0} ms, max {:.0} ms; one team: median {:.0} ms, max {:.0} ms ({runs} runs)",
+            ms(percentile(&all_timings, 0.5)),
+            ms(*all_timings.last().expect("runs")),
+            ms(percentile(&team_timings, 0.5)),
+            ms(*team_timings.last().expect("runs"))
+        );
+        println!(
+            "P7 page over HTTPS (charts, tables, {} KiB), whole deployment: median {:.0} ms, max {:.0} ms; one team: median {:.0} ms, max {:.0} ms (goal ≤ 1000 ms)",
             size / 1024,
-            ms(percentile(&page_timings, 0.5)),
-            ms(*page_timings.last().expect("runs"))
+            ms(percentile(&page_all, 0.5)),
+            ms(*page_all.last().expect("runs")),
+            ms(percentile(&page_team, 0.5)),
+            ms(*page_team.last().expect("runs"))
         );
         anyhow::Ok(())
     })?;

@@ -1155,7 +1155,7 @@ fn audit_log_verifies_exports_proofs_and_names_the_first_tampered_entry() {
     copy_dir(&data, &copy);
     tamper(
         &copy,
-        "db.execute(\"INSERT INTO footage_accesses VALUES ('2026-01-01', 'user:x', 'recording:y', 'complaint', 'K-1', 'ok', 0)\")",
+        "db.execute(\"INSERT INTO footage_accesses (day, actor, object, purpose, case_id, outcome, first_idx) VALUES ('2026-01-01', 'user:x', 'recording:y', 'complaint', 'K-1', 'ok', 0)\")",
     );
     let out = run(custos().args(["audit", "verify", "--data"]).arg(&copy));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -124,7 +124,7 @@ fn view(report: &Report) -> Value {
 }
 
 /// The charts, drawn here because their titles are in the page's language.
-fn charts(person: &Person, report: &Report) -> Vec<(String, String)> {
+fn charts(person: &Person, report: &Report) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for t in &report.tables {
         if t.columns.last().map(String::as_str) != Some("total") {
@@ -147,7 +147,10 @@ fn charts(person: &Person, report: &Report) -> Vec<(String, String)> {
             let description = i18n::t(person.lang, "stats-chart-description", None);
             out.push((
                 id.clone(),
-                custos_stats::svg::bar_chart(&id, &title, &description, weeks, r),
+                minijinja::context! {
+                    svg => custos_stats::svg::bar_chart(&id, &title, &description, weeks, r),
+                    caption => row,
+                },
             ));
         }
     }
@@ -175,7 +178,7 @@ async fn page(d: &Deployment, person: &Person, form: StatisticsForm, printable: 
         Err(e) => return person.error(d, e),
     };
     let query = form.query_string(&report);
-    let charts: std::collections::BTreeMap<String, String> =
+    let charts: std::collections::BTreeMap<String, Value> =
         charts(person, &report).into_iter().collect();
     render::page(
         StatusCode::OK,
