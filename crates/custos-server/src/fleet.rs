@@ -251,19 +251,20 @@ async fn put_device_retention(
         .map(Json)
 }
 
-/// A personal camera's officer (`None`: back to the pool). Docks check the
-/// camera out to this officer unless told another.
-pub async fn assign_officer(
+/// What changing one of a camera's attributes shares: the policy, the new
+/// value's check, the camera itself, and the audit entry before the change.
+async fn camera_to_change(
     d: &Deployment,
     a: &Authenticated,
     id: &str,
-    officer_id: Option<&str>,
+    (action, field): (&str, &str),
+    value: Option<&str>,
+    detail: String,
 ) -> Result<Device, ApiError> {
     let object = format!("camera:{}", id.escape_default());
-    a.permit(d, Action::ManageDevices, "camera.officer", &object)
-        .await?;
-    if let Some(o) = officer_id {
-        identifier("officer_id", o)?;
+    a.permit(d, Action::ManageDevices, action, &object).await?;
+    if let Some(v) = value {
+        identifier(field, v)?;
     }
     let device = d
         .catalog
@@ -273,12 +274,33 @@ pub async fn assign_officer(
         .ok_or_else(|| no_such("camera"))?;
     a.record(
         d,
-        a.event(d, "camera.officer", Outcome::Ok)
+        a.event(d, action, Outcome::Ok)
             .object(&object)
-            .detail(match officer_id {
-                Some(o) => format!("assigned to {o}"),
-                None => "returned to the pool".into(),
-            }),
+            .detail(detail),
+    )
+    .await?;
+    Ok(device)
+}
+
+/// A personal camera's officer (`None`: back to the pool). Docks check the
+/// camera out to this officer unless told another.
+pub async fn assign_officer(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+    officer_id: Option<&str>,
+) -> Result<Device, ApiError> {
+    let detail = match officer_id {
+        Some(o) => format!("assigned to {o}"),
+        None => "returned to the pool".into(),
+    };
+    let device = camera_to_change(
+        d,
+        a,
+        id,
+        ("camera.officer", "officer_id"),
+        officer_id,
+        detail,
     )
     .await?;
     d.catalog
@@ -321,28 +343,11 @@ pub async fn set_camera_team(
     id: &str,
     team: Option<&str>,
 ) -> Result<Device, ApiError> {
-    let object = format!("camera:{}", id.escape_default());
-    a.permit(d, Action::ManageDevices, "camera.team", &object)
-        .await?;
-    if let Some(t) = team {
-        identifier("team", t)?;
-    }
-    let device = d
-        .catalog
-        .device(id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| no_such("camera"))?;
-    a.record(
-        d,
-        a.event(d, "camera.team", Outcome::Ok)
-            .object(&object)
-            .detail(match team {
-                Some(t) => format!("team {t}"),
-                None => "no team".into(),
-            }),
-    )
-    .await?;
+    let detail = match team {
+        Some(t) => format!("team {t}"),
+        None => "no team".into(),
+    };
+    let device = camera_to_change(d, a, id, ("camera.team", "team"), team, detail).await?;
     d.catalog
         .set_device_team(id, team)
         .await
