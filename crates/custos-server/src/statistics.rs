@@ -109,26 +109,7 @@ pub async fn report(
         d,
         a.event(d, "statistics.read", Outcome::Ok)
             .object("statistics")
-            .detail(format!(
-                "{}..{}{}{}{}",
-                period.from,
-                period.to,
-                filter
-                    .team
-                    .as_deref()
-                    .map(|t| format!(" team {t}"))
-                    .unwrap_or_default(),
-                filter
-                    .device_id
-                    .as_deref()
-                    .map(|c| format!(" camera {c}"))
-                    .unwrap_or_default(),
-                if filter.officer_id.is_some() {
-                    " own"
-                } else {
-                    ""
-                },
-            )),
+            .detail(reading_detail(&period, &filter)),
     )
     .await?;
     let sources = d.catalog.statistics(&query).await.map_err(unavailable)?;
@@ -138,6 +119,21 @@ pub async fn report(
         d.policy().statistics_min_count,
         &sources,
     ))
+}
+
+/// A reading's audit detail: `FROM..TO[ team T][ camera C][ own]`.
+pub fn reading_detail(period: &Period, scope: &custos_stats::Scope) -> String {
+    let mut out = format!("{}..{}", period.from, period.to);
+    if let Some(t) = &scope.team {
+        out.push_str(&format!(" team {t}"));
+    }
+    if let Some(c) = &scope.device_id {
+        out.push_str(&format!(" camera {c}"));
+    }
+    if scope.officer_id.is_some() {
+        out.push_str(" own");
+    }
+    out
 }
 
 async fn get_json(

@@ -63,6 +63,11 @@ pub fn run(args: StatsArgs) -> Result<ExitCode> {
         let mut query = period.query();
         query.team = args.team.clone();
         query.device_id = args.camera.clone();
+        let scope = custos_stats::Scope {
+            team: args.team.clone(),
+            device_id: args.camera.clone(),
+            officer_id: None,
+        };
         // Audited before anything is read, as the API does.
         let event = AuditEvent::new(
             UtcMillis::now(),
@@ -71,33 +76,12 @@ pub fn run(args: StatsArgs) -> Result<ExitCode> {
             Outcome::Ok,
         )
         .object("statistics")
-        .detail(format!(
-            "{}..{}{}{}",
-            period.from,
-            period.to,
-            args.team
-                .as_deref()
-                .map(|t| format!(" team {t}"))
-                .unwrap_or_default(),
-            args.camera
-                .as_deref()
-                .map(|c| format!(" camera {c}"))
-                .unwrap_or_default()
-        ));
+        .detail(custos_server::statistics::reading_detail(&period, &scope));
         custos_server::audit::append(&*catalog, &signer, vec![event])
             .await
             .context("recording this reading in the audit log")?;
         let sources = catalog.statistics(&query).await?;
-        let report = custos_stats::build(
-            period,
-            custos_stats::Scope {
-                team: args.team.clone(),
-                device_id: args.camera.clone(),
-                officer_id: None,
-            },
-            args.min_count,
-            &sources,
-        );
+        let report = custos_stats::build(period, scope, args.min_count, &sources);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else if args.csv {
