@@ -81,6 +81,11 @@ impl SqliteCatalog {
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // sqlx pings a pooled connection before lending it out, to catch
+            // a server that hung up. An in-process database cannot hang up,
+            // and the ping is one more wake-up of the connection's thread on
+            // every query (P3: two of a range request's hops).
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(unavailable)?;
