@@ -101,22 +101,27 @@ pub async fn append(
     signer: &NoteSigner,
     events: Vec<AuditEvent>,
 ) -> Result<Range<u64>, AuditError> {
+    append_onto(catalog, signer, &mut None, events).await
+}
+
+/// [`append`], building on `tip` when it holds the frontier this writer
+/// left after its own last batch, instead of reading and checking the
+/// stored tip again. The catalog still refuses a batch built on an old tip
+/// (another node or an operator's CLI appended since): then the tip is
+/// read again, as it is when `tip` is empty. `tip` holds the new frontier
+/// after a success and is emptied by any failure.
+async fn append_onto(
+    catalog: &dyn Catalog,
+    signer: &NoteSigner,
+    tip: &mut Option<Frontier>,
+    events: Vec<AuditEvent>,
+) -> Result<Range<u64>, AuditError> {
     let unavailable = |e: CatalogError| AuditError::Unavailable(e.to_string());
     let mut conflicts = 0u32;
     for _ in 0..MAX_CONFLICTS {
-        let mut frontier = match catalog.audit_tip().await.map_err(unavailable)? {
-            None => Frontier::new(),
-            Some(tip) => {
-                let frontier = Frontier::from_bytes(&tip.frontier).ok_or(AuditError::Damaged)?;
-                let checkpoint = signer
-                    .verifier()
-                    .open(&tip.checkpoint.note)
-                    .map_err(|_| AuditError::Damaged)?;
-                if checkpoint.size != frontier.size() || checkpoint.root != frontier.root() {
-                    return Err(AuditError::Damaged);
-                }
-                frontier
-            }
+        let mut frontier = match tip.take() {
+            Some(frontier) => frontier,
+            None => stored_frontier(catalog, signer).await?,
         };
         let start = frontier.size();
         let (rows, checkpoint) = append_batch(&mut frontier, events.iter().cloned(), signer)
@@ -125,7 +130,11 @@ pub async fn append(
             .append_audit(start, &rows, &checkpoint, &frontier.to_bytes())
             .await
         {
-            Ok(()) => return Ok(start..frontier.size()),
+            Ok(()) => {
+                let appended = start..frontier.size();
+                *tip = Some(frontier);
+                return Ok(appended);
+            }
             Err(CatalogError::Conflict(_)) => {
                 // Another writer (another node, the CLI) came first: it made
                 // progress, so waiting a random moment lets both go on.
@@ -140,6 +149,29 @@ pub async fn append(
     Err(AuditError::Unavailable(
         "too many concurrent writers".into(),
     ))
+}
+
+/// The stored tip's frontier, checked against its signed checkpoint.
+async fn stored_frontier(
+    catalog: &dyn Catalog,
+    signer: &NoteSigner,
+) -> Result<Frontier, AuditError> {
+    let tip = catalog
+        .audit_tip()
+        .await
+        .map_err(|e| AuditError::Unavailable(e.to_string()))?;
+    let Some(tip) = tip else {
+        return Ok(Frontier::new());
+    };
+    let frontier = Frontier::from_bytes(&tip.frontier).ok_or(AuditError::Damaged)?;
+    let checkpoint = signer
+        .verifier()
+        .open(&tip.checkpoint.note)
+        .map_err(|_| AuditError::Damaged)?;
+    if checkpoint.size != frontier.size() || checkpoint.root != frontier.root() {
+        return Err(AuditError::Damaged);
+    }
+    Ok(frontier)
 }
 
 struct Pending {
@@ -159,6 +191,10 @@ impl AuditLog {
         let verifier = signer.verifier();
         let (sender, mut receiver) = mpsc::channel::<Pending>(MAX_BATCH * 4);
         tokio::spawn(async move {
+            // The frontier after this writer's last batch: each batch but
+            // the first (or one after a failure) skips reading the tip, one
+            // database hop less on every audited request (P3).
+            let mut tip = None;
             while let Some(first) = receiver.recv().await {
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
@@ -168,7 +204,7 @@ impl AuditLog {
                     }
                 }
                 let events = batch.iter().map(|p| p.event.clone()).collect();
-                let result = append(&*catalog, &signer, events).await;
+                let result = append_onto(&*catalog, &signer, &mut tip, events).await;
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "audit append failed");
                 }
@@ -343,4 +379,118 @@ pub async fn export(
         tree_size: size,
         entries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custos_audit::Outcome;
+    use custos_format::UtcMillis;
+
+    fn event(n: u64) -> AuditEvent {
+        AuditEvent::new(
+            UtcMillis::from_millis(1_700_000_000_000 + n as i64).unwrap(),
+            "system:test",
+            "test.append",
+            Outcome::Ok,
+        )
+        .detail(format!("entry {n}"))
+    }
+
+    /// The server's writer keeps its own frontier between batches; another
+    /// writer (an operator's CLI on the same data directory) appending in
+    /// between must make it read the tip again, never fork the tree.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_notices_another_writer_and_the_log_stays_one_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog: Arc<dyn Catalog> = Arc::new(
+            custos_catalog_sqlite::SqliteCatalog::open(dir.path())
+                .await
+                .unwrap(),
+        );
+        let signer = load_or_create_signer(dir.path()).unwrap();
+        let verifier = signer.verifier();
+        let other = load_or_create_signer(dir.path()).unwrap();
+        let log = AuditLog::start(catalog.clone(), signer);
+
+        assert_eq!(log.record(event(0)).await.unwrap(), 0);
+        assert_eq!(log.record(event(1)).await.unwrap(), 1);
+        // The CLI appends two while the server's writer holds frontier 2.
+        assert_eq!(
+            append(&*catalog, &other, vec![event(2), event(3)])
+                .await
+                .unwrap(),
+            2..4
+        );
+        assert_eq!(log.record(event(4)).await.unwrap(), 4);
+
+        // Both at once, many times over.
+        let mut tasks = Vec::new();
+        for n in 5..65u64 {
+            let (log, catalog, other) = (
+                log.clone(),
+                catalog.clone(),
+                load_or_create_signer(dir.path()).unwrap(),
+            );
+            tasks.push(tokio::spawn(async move {
+                if n % 6 == 0 {
+                    let range = append(&*catalog, &other, vec![event(n)]).await.unwrap();
+                    range.start
+                } else {
+                    log.record(event(n)).await.unwrap()
+                }
+            }));
+        }
+        let mut indexes = vec![0, 1, 2, 3, 4];
+        for t in tasks {
+            indexes.push(t.await.unwrap());
+        }
+        indexes.sort();
+        assert_eq!(
+            indexes,
+            (0..65).collect::<Vec<_>>(),
+            "each entry once, no gaps"
+        );
+
+        let entries = catalog.audit_entries(0, 1000).await.unwrap();
+        let checkpoints = catalog.audit_checkpoints().await.unwrap();
+        let verified = custos_audit::verify::verify_log(&verifier, &entries, &checkpoints).unwrap();
+        assert_eq!(verified.size, 65);
+        let details: std::collections::BTreeSet<String> = entries
+            .iter()
+            .map(|e| {
+                custos_audit::AuditEntry::parse(&e.bytes)
+                    .unwrap()
+                    .event
+                    .detail
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(details.len(), 65, "every event stored once");
+    }
+
+    /// A writer whose frontier is stale because the stored log was cut
+    /// short behind its back (a restored backup) is refused by the
+    /// catalog, reads the tip again and goes on from there.
+    #[tokio::test]
+    async fn a_stale_frontier_is_refused_not_appended_onto() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = custos_catalog_sqlite::SqliteCatalog::open(dir.path())
+            .await
+            .unwrap();
+        let signer = load_or_create_signer(dir.path()).unwrap();
+        let mut tip = None;
+        append_onto(&catalog, &signer, &mut tip, vec![event(0), event(1)])
+            .await
+            .unwrap();
+        // A frontier from a tree that never was: one entry ahead.
+        let mut ahead = tip.clone().unwrap();
+        append_batch(&mut ahead, std::iter::once(event(9)), &signer).unwrap();
+        let mut stale = Some(ahead);
+        let range = append_onto(&catalog, &signer, &mut stale, vec![event(2)])
+            .await
+            .unwrap();
+        assert_eq!(range, 2..3, "re-read the tip, appended at its end");
+        assert_eq!(stale.as_ref().map(Frontier::size), Some(3));
+    }
 }
