@@ -90,26 +90,11 @@ impl VideoEncoder {
             self.config = extract_avc_config(&annexb);
         }
         // Parameter sets live in the init segment; samples carry slices only.
-        let avcc = strip_parameter_sets(&annexb_to_avcc(&annexb));
+        let avcc = custos_video::strip_parameter_sets(&annexb_to_avcc(&annexb));
         Ok(Some(EncodedFrame {
             avcc,
             keyframe,
             captured_at_us: frame.captured_at_us,
         }))
     }
-}
-
-fn strip_parameter_sets(avcc: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(avcc.len());
-    let mut i = 0;
-    while i + 4 <= avcc.len() {
-        let len = u32::from_be_bytes(avcc[i..i + 4].try_into().expect("4 bytes")) as usize;
-        let end = (i + 4 + len).min(avcc.len());
-        let nal_type = avcc.get(i + 4).map(|b| b & 0x1f).unwrap_or(0);
-        if !matches!(nal_type, 7 | 8) {
-            out.extend_from_slice(&avcc[i..end]);
-        }
-        i = end;
-    }
-    out
 }

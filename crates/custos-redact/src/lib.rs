@@ -464,7 +464,7 @@ pub fn render<R: Read + Seek, W: Write>(
             }
             in_fragment = 0;
         }
-        let sample = strip_parameter_sets(&annexb_to_avcc(&encoded));
+        let sample = custos_video::strip_parameter_sets(&annexb_to_avcc(&encoded));
         m.write_video(frame.decode_ticks, frame.decode_ticks, &sample, intra)
             .map_err(|e| RedactError::Encode(format!("muxing: {e}")))?;
         in_fragment += 1;
@@ -483,21 +483,6 @@ pub fn render<R: Read + Seek, W: Write>(
         duration_millis: total_ticks * 1000 / timescale.max(1),
         bytes: out.bytes,
     })
-}
-
-fn strip_parameter_sets(avcc: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(avcc.len());
-    let mut i = 0;
-    while i + 4 <= avcc.len() {
-        let len = u32::from_be_bytes(avcc[i..i + 4].try_into().expect("4 bytes")) as usize;
-        let end = (i + 4 + len).min(avcc.len());
-        let nal_type = avcc.get(i + 4).map(|b| b & 0x1f).unwrap_or(0);
-        if !matches!(nal_type, 7 | 8) {
-            out.extend_from_slice(&avcc[i..end]);
-        }
-        i = end;
-    }
-    out
 }
 
 /// Decodes every frame of an MP4 (tests and benchmarks compare pictures).
@@ -593,7 +578,7 @@ pub fn synthetic_clip(
         m.write_video(
             dts,
             dts,
-            &strip_parameter_sets(&annexb_to_avcc(&encoded)),
+            &custos_video::strip_parameter_sets(&annexb_to_avcc(&encoded)),
             intra,
         )
         .map_err(|e| RedactError::Encode(e.to_string()))?;

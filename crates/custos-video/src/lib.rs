@@ -81,6 +81,26 @@ pub fn is_keyframe(annex_b: &[u8]) -> bool {
         .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
 }
 
+/// An AVCC access unit (NAL units behind 4-byte big-endian lengths)
+/// without its sequence and picture parameter sets (NAL types 7 and 8): an
+/// MP4 keeps those in the init segment's `avcC` box, so samples carry
+/// slices only (the camera's recordings and redacted copies alike). A length
+/// that runs past the end keeps what is there.
+pub fn strip_parameter_sets(avcc: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(avcc.len());
+    let mut i = 0;
+    while i + 4 <= avcc.len() {
+        let len = u32::from_be_bytes(avcc[i..i + 4].try_into().expect("4 bytes")) as usize;
+        let end = (i + 4 + len).min(avcc.len());
+        let nal_type = avcc.get(i + 4).map(|b| b & 0x1f).unwrap_or(0);
+        if !matches!(nal_type, 7 | 8) {
+            out.extend_from_slice(&avcc[i..end]);
+        }
+        i = end;
+    }
+    out
+}
+
 /// A decoded picture, 8-bit RGB, row by row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RgbFrame {

@@ -160,3 +160,41 @@ fn damaged_recordings_give_errors_not_panics() {
         Err(VideoError::Format(_))
     ));
 }
+
+fn nal(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut unit = ((body.len() + 1) as u32).to_be_bytes().to_vec();
+    unit.push(0x60 | kind);
+    unit.extend_from_slice(body);
+    unit
+}
+
+#[test]
+fn samples_keep_their_slices_and_lose_their_parameter_sets() {
+    let (sps, pps, sei, idr) = (
+        nal(7, &[0x42, 0, 0x1e]),
+        nal(8, &[0xce, 0x38]),
+        nal(6, &[5, 1, 0]),
+        nal(5, &[0x88, 0x84, 0x21]),
+    );
+    let unit = [sps.clone(), pps.clone(), sei.clone(), idr.clone()].concat();
+    assert_eq!(
+        custos_video::strip_parameter_sets(&unit),
+        [sei.clone(), idr.clone()].concat()
+    );
+    // Nothing to strip: the same bytes.
+    let slices = [sei.clone(), idr.clone()].concat();
+    assert_eq!(custos_video::strip_parameter_sets(&slices), slices);
+    // Garbage and truncations: never a panic, never bytes that were not there.
+    assert!(custos_video::strip_parameter_sets(&[]).is_empty());
+    assert!(custos_video::strip_parameter_sets(&[0, 0, 1]).is_empty());
+    let cut = &unit[..unit.len() - 2];
+    assert_eq!(
+        custos_video::strip_parameter_sets(cut),
+        [sei.clone(), idr[..idr.len() - 2].to_vec()].concat(),
+        "a length that runs past the end keeps what is there"
+    );
+    let huge = [&[0xff, 0xff, 0xff, 0xff, 0x65][..], &[1, 2, 3]].concat();
+    assert_eq!(custos_video::strip_parameter_sets(&huge), huge);
+    let only_sps_cut = &sps[..sps.len() - 1];
+    assert!(custos_video::strip_parameter_sets(only_sps_cut).is_empty());
+}
