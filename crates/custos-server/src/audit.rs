@@ -119,6 +119,7 @@ async fn append_onto(
     let unavailable = |e: CatalogError| AuditError::Unavailable(e.to_string());
     let mut conflicts = 0u32;
     for _ in 0..MAX_CONFLICTS {
+        let remembered = tip.is_some();
         let mut frontier = match tip.take() {
             Some(frontier) => frontier,
             None => stored_frontier(catalog, signer).await?,
@@ -135,6 +136,10 @@ async fn append_onto(
                 *tip = Some(frontier);
                 return Ok(appended);
             }
+            // The remembered frontier was old (another node appended since
+            // this writer's last batch): no race to back off from, so build
+            // on the stored tip at once.
+            Err(CatalogError::Conflict(_)) if remembered => {}
             Err(CatalogError::Conflict(_)) => {
                 // Another writer (another node, the CLI) came first: it made
                 // progress, so waiting a random moment lets both go on.
