@@ -620,19 +620,7 @@ pub async fn story(catalog: &dyn Catalog) {
 
     let doomed = recording("cam-1", 9);
     catalog.commit_recording(&doomed, None).await.unwrap();
-    let tombstone = Tombstone {
-        recording_id: doomed.recording_id,
-        device_id: doomed.device_id.clone(),
-        sequence: 9,
-        started_at: doomed.started_at,
-        ended_at: doomed.ended_at,
-        ciphertext_sha256: doomed.ciphertext_sha256,
-        manifest_sha256: doomed.manifest_sha256,
-        deleted_at: t(30),
-        reason: "retention-period".into(),
-        blob_key: doomed.blob_key.clone(),
-        blob_deleted: false,
-    };
+    let tombstone = doomed.tombstone(t(30), "retention-period");
     assert_eq!(
         catalog
             .replace_with_tombstones(std::slice::from_ref(&tombstone))
@@ -1518,19 +1506,7 @@ async fn derivative_story(catalog: &dyn Catalog) {
         .is_empty());
     // While the source exists, nothing is orphaned.
     assert!(catalog.orphaned_derivatives(10).await.unwrap().is_empty());
-    let tombstone = Tombstone {
-        recording_id: source.recording_id,
-        device_id: source.device_id.clone(),
-        sequence: source.sequence,
-        started_at: source.started_at,
-        ended_at: source.ended_at,
-        ciphertext_sha256: source.ciphertext_sha256,
-        manifest_sha256: source.manifest_sha256,
-        deleted_at: t(1_000),
-        reason: "retention-period".into(),
-        blob_key: source.blob_key.clone(),
-        blob_deleted: false,
-    };
+    let tombstone = source.tombstone(t(1_000), "retention-period");
     catalog.replace_with_tombstones(&[tombstone]).await.unwrap();
     let orphaned = catalog.orphaned_derivatives(10).await.unwrap();
     assert_eq!(orphaned, vec![derivative.clone()]);
@@ -1717,19 +1693,7 @@ pub async fn statistics_story(catalog: &dyn Catalog) {
             .await
             .unwrap();
     }
-    let tombstone = |r: &Recording, day: i64| Tombstone {
-        recording_id: r.recording_id,
-        device_id: r.device_id.clone(),
-        sequence: r.sequence,
-        started_at: r.started_at,
-        ended_at: r.ended_at,
-        ciphertext_sha256: r.ciphertext_sha256,
-        manifest_sha256: r.manifest_sha256,
-        deleted_at: day_at(day, 3),
-        reason: "retention-period".into(),
-        blob_key: r.blob_key.clone(),
-        blob_deleted: false,
-    };
+    let tombstone = |r: &Recording, day: i64| r.tombstone(day_at(day, 3), "retention-period");
     catalog
         .replace_with_tombstones(&[tombstone(&recordings[1], 9)])
         .await

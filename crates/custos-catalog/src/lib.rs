@@ -114,6 +114,26 @@ pub struct Upload {
     pub age_header: Option<Vec<u8>>,
 }
 
+impl Recording {
+    /// What is left of this recording once deleted at `deleted_at` for
+    /// `reason` (its blob still to be deleted).
+    pub fn tombstone(&self, deleted_at: UtcMillis, reason: &str) -> Tombstone {
+        Tombstone {
+            recording_id: self.recording_id,
+            device_id: self.device_id.clone(),
+            sequence: self.sequence,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            ciphertext_sha256: self.ciphertext_sha256,
+            manifest_sha256: self.manifest_sha256,
+            deleted_at,
+            reason: reason.to_owned(),
+            blob_key: self.blob_key.clone(),
+            blob_deleted: false,
+        }
+    }
+}
+
 /// What is left of a deleted recording: no content, no personal data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Tombstone {

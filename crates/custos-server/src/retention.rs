@@ -190,19 +190,7 @@ pub async fn sweep(
         audit.record_all(events).await?;
         let tombstones: Vec<Tombstone> = due
             .iter()
-            .map(|r| Tombstone {
-                recording_id: r.recording_id,
-                device_id: r.device_id.clone(),
-                sequence: r.sequence,
-                started_at: r.started_at,
-                ended_at: r.ended_at,
-                ciphertext_sha256: r.ciphertext_sha256,
-                manifest_sha256: r.manifest_sha256,
-                deleted_at: now,
-                reason: "retention-period".into(),
-                blob_key: r.blob_key.clone(),
-                blob_deleted: false,
-            })
+            .map(|r| r.tombstone(now, "retention-period"))
             .collect();
         // Recordings deleted meanwhile by another sweeper are skipped.
         let replaced = catalog.replace_with_tombstones(&tombstones).await?;

@@ -124,17 +124,8 @@ pub fn stats(
             ids.push(r.recording_id);
             if r.delete_after < now && i % 97 != 0 {
                 tombstones.push(Tombstone {
-                    recording_id: r.recording_id,
-                    device_id: r.device_id.clone(),
-                    sequence: r.sequence,
-                    started_at: r.started_at,
-                    ended_at: r.ended_at,
-                    ciphertext_sha256: r.ciphertext_sha256,
-                    manifest_sha256: r.manifest_sha256,
-                    deleted_at: r.delete_after.plus_millis(600_000),
-                    reason: "retention-period".into(),
-                    blob_key: r.blob_key.clone(),
                     blob_deleted: true,
+                    ..r.tombstone(r.delete_after.plus_millis(600_000), "retention-period")
                 });
             }
             batch.push(r);
