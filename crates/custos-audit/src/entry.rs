@@ -138,6 +138,59 @@ struct Wire {
     detail: Option<String>,
 }
 
+/// Longest value, in bytes, of each text field: an entry with a longer one
+/// is not an entry.
+const MAX_FIELD_LEN: usize = 200;
+const MAX_ACTION_LEN: usize = 100;
+const MAX_DETAIL_LEN: usize = 2000;
+
+/// Bytes of escaped text an [`excerpt`] keeps before it cuts.
+pub const EXCERPT_BYTES: usize = 64;
+
+/// Characters that change how text around them is shown or read: control
+/// characters (C0, DEL, C1), bidirectional overrides and isolates, zero-width
+/// characters and the byte-order mark. None belongs in an identifier, and a
+/// log reader must see them, not be steered by them.
+pub fn is_hostile_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// A bounded, escaped excerpt of a value as it came from the network: what
+/// an audit entry keeps of input it refused, never the value as given.
+/// Hostile characters ([`is_hostile_char`]) and `\` are written as
+/// `\u{…}` and `\\`; after [`EXCERPT_BYTES`] bytes of that the rest is cut
+/// and its size said: `AAAA…(+236 bytes)`. The result is at most 100 bytes
+/// and always a valid entry field (if the value was empty: `(empty)`).
+pub fn excerpt(value: &str) -> String {
+    if value.is_empty() {
+        return "(empty)".into();
+    }
+    let mut out = String::new();
+    for (at, c) in value.char_indices() {
+        let piece = if c == '\\' {
+            "\\\\".to_owned()
+        } else if is_hostile_char(c) {
+            format!("\\u{{{:x}}}", c as u32)
+        } else {
+            c.to_string()
+        };
+        if out.len() + piece.len() > EXCERPT_BYTES {
+            out.push_str(&format!("…(+{} bytes)", value.len() - at));
+            return out;
+        }
+        out.push_str(&piece);
+    }
+    out
+}
+
 fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), FormatError> {
     if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
         return Err(FormatError::InvalidField {
@@ -148,6 +201,71 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), Format
     Ok(())
 }
 
+impl AuditEvent {
+    /// Whether this event makes a valid entry: each text field 1–200 bytes
+    /// (the action 100, the detail 2,000) without control characters.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        check_text("actor", &self.actor, MAX_FIELD_LEN)?;
+        check_text("action", &self.action, MAX_ACTION_LEN)?;
+        for (field, value) in [
+            ("role", &self.role),
+            ("object", &self.object),
+            ("purpose", &self.purpose),
+            ("case", &self.case),
+            ("client", &self.client),
+        ] {
+            if let Some(v) = value {
+                check_text(field, v, MAX_FIELD_LEN)?;
+            }
+        }
+        if let Some(d) = &self.detail {
+            check_text("detail", d, MAX_DETAIL_LEN)?;
+        }
+        Ok(())
+    }
+
+    /// This event as a valid entry: each field that is not valid (too long,
+    /// empty, control characters — typically a value taken from a hostile
+    /// request) is replaced by its [`excerpt`], and the detail says which
+    /// were. A writer that appends only bounded events cannot have one
+    /// request's entry refuse a batch holding others' entries.
+    pub fn bounded(mut self) -> Self {
+        if self.validate().is_ok() {
+            return self;
+        }
+        let mut shortened = Vec::new();
+        let mut fix = |field: &'static str, value: &mut String, max: usize| {
+            if check_text(field, value, max).is_err() {
+                *value = excerpt(value);
+                shortened.push(field);
+            }
+        };
+        fix("actor", &mut self.actor, MAX_FIELD_LEN);
+        fix("action", &mut self.action, MAX_ACTION_LEN);
+        for (field, value) in [
+            ("role", &mut self.role),
+            ("object", &mut self.object),
+            ("purpose", &mut self.purpose),
+            ("case", &mut self.case),
+            ("client", &mut self.client),
+        ] {
+            if let Some(v) = value {
+                fix(field, v, MAX_FIELD_LEN);
+            }
+        }
+        let mut detail = self.detail.take();
+        if let Some(d) = &mut detail {
+            fix("detail", d, MAX_DETAIL_LEN);
+        }
+        let note = format!("[shortened: {}]", shortened.join(", "));
+        self.detail = Some(match detail {
+            Some(d) => format!("{d} {note}"),
+            None => note,
+        });
+        self
+    }
+}
+
 impl AuditEntry {
     fn validate(&self) -> Result<(), FormatError> {
         if self.index > MAX_INDEX {
@@ -156,24 +274,7 @@ impl AuditEntry {
                 reason: "larger than 2^53 - 1".into(),
             });
         }
-        let e = &self.event;
-        check_text("actor", &e.actor, 200)?;
-        check_text("action", &e.action, 100)?;
-        for (field, value) in [
-            ("role", &e.role),
-            ("object", &e.object),
-            ("purpose", &e.purpose),
-            ("case", &e.case),
-            ("client", &e.client),
-        ] {
-            if let Some(v) = value {
-                check_text(field, v, 200)?;
-            }
-        }
-        if let Some(d) = &e.detail {
-            check_text("detail", d, 2000)?;
-        }
-        Ok(())
+        self.event.validate()
     }
 
     /// The canonical bytes: the Merkle leaf's data. Written by hand (keys in
@@ -401,6 +502,56 @@ mod tests {
         let mut bytes = Vec::new();
         write_json_string(&mut bytes, s);
         out.push_str(std::str::from_utf8(&bytes).unwrap());
+    }
+
+    #[test]
+    fn an_excerpt_is_bounded_escaped_and_says_what_it_cut() {
+        assert_eq!(excerpt("K-17"), "K-17");
+        assert_eq!(excerpt(""), "(empty)");
+        assert_eq!(excerpt("a\u{85}b\u{202e}c\\d"), "a\\u{85}b\\u{202e}c\\\\d");
+        let long = "A".repeat(300);
+        assert_eq!(excerpt(&long), format!("{}…(+236 bytes)", "A".repeat(64)));
+        // Multi-byte characters are never split, whatever the cut.
+        for value in ["é".repeat(300), "😀".repeat(300), "\u{0}".repeat(300)] {
+            let e = excerpt(&value);
+            assert!(e.len() <= 100, "{e}");
+            assert!(!e.chars().any(is_hostile_char), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_bounded_event_is_always_a_valid_entry() {
+        let hostile = [
+            String::new(),
+            "x".repeat(5000),
+            "a\u{0}b".into(),
+            "\u{85}\u{9b}".into(),
+            "é".repeat(1001),
+        ];
+        for value in &hostile {
+            let event = AuditEvent::new(
+                UtcMillis::from_millis(1_790_000_000_000).unwrap(),
+                format!("dock:{value}"),
+                "dock.authenticate",
+                Outcome::Refused,
+            )
+            .object(value.clone())
+            .client(value.clone())
+            .detail(value.clone());
+            assert!(event.validate().is_err());
+            let bounded = event.clone().bounded();
+            let entry = AuditEntry {
+                index: 1,
+                event: bounded.clone(),
+            };
+            let bytes = entry.to_bytes().expect("a bounded event encodes");
+            assert_eq!(AuditEntry::parse(&bytes).unwrap().event, bounded);
+            assert!(bounded.detail.unwrap().contains("[shortened: "));
+            assert!(bytes.len() < 1000);
+        }
+        // A valid event is left as it is.
+        let good = entry().event;
+        assert_eq!(good.clone().bounded(), good);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod merkle;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError, NoteSigner, NoteVerifier};
-pub use entry::{AuditEntry, AuditEvent, Outcome, AUDIT_ENTRY_FORMAT};
+pub use entry::{excerpt, is_hostile_char, AuditEntry, AuditEvent, Outcome, AUDIT_ENTRY_FORMAT};
 pub use merkle::{Frontier, Hash};
 pub use verify::{verify_log, StoredCheckpoint, StoredEntry, Tampering, VerifiedLog};
 
@@ -53,4 +53,40 @@ pub fn append_batch(
     };
     *frontier = next;
     Ok((rows, checkpoint))
+}
+
+/// Fuzz entry point (`fuzz/fuzz_targets/audit_entry.rs`): bytes as a stored
+/// entry, and as a checkpoint note with its verifier key (split at the
+/// first `\0`): parsed and checked or refused, never a panic; an entry that
+/// parses re-encodes to exactly its bytes.
+#[doc(hidden)]
+pub fn fuzz_entry_and_checkpoint(data: &[u8]) {
+    if let Ok(entry) = AuditEntry::parse(data) {
+        assert_eq!(entry.to_bytes().expect("a parsed entry encodes"), data);
+    }
+    let (verifier, note) = match data.iter().position(|b| *b == 0) {
+        Some(i) => {
+            let Some(verifier) = std::str::from_utf8(&data[..i])
+                .ok()
+                .and_then(|k| NoteVerifier::parse(k).ok())
+            else {
+                return;
+            };
+            (verifier, &data[i + 1..])
+        }
+        None => (fuzz_signer().verifier(), data),
+    };
+    if let Ok(note) = std::str::from_utf8(note) {
+        let _ = verifier.open(note);
+    }
+}
+
+/// The fixed signer whose checkpoints seed the fuzzer (`fuzz/seeds/audit_entry`).
+#[doc(hidden)]
+pub fn fuzz_signer() -> NoteSigner {
+    NoteSigner::new(
+        "fuzz.custos.invalid/audit",
+        custos_format::SigningKey::from_seed(&[7u8; 32]),
+    )
+    .expect("a valid origin")
 }

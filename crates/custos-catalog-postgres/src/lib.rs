@@ -7,7 +7,7 @@
 pub mod import;
 
 use async_trait::async_trait;
-use custos_catalog::rows::{self, hash, ms, time, uuid};
+use custos_catalog::rows::{self, hash, ms, time};
 use custos_catalog::*;
 use custos_format::UtcMillis;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_derivatives.sql")),
     (9, include_str!("../migrations/0009_subject_deliveries.sql")),
     (10, include_str!("../migrations/0010_statistics.sql")),
+    (11, include_str!("../migrations/0011_admission.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -751,29 +752,64 @@ impl Catalog for PostgresCatalog {
         Ok(id)
     }
 
-    async fn incidents(&self) -> Result<Vec<Incident>> {
-        let rows = sqlx::query("SELECT * FROM incidents ORDER BY id")
+    async fn count_refused_credential(
+        &self,
+        i: &NewIncident,
+        source: &str,
+        window_start: UtcMillis,
+        at: UtcMillis,
+    ) -> Result<i64> {
+        sqlx::query_scalar(admission::COUNT_REFUSED_CREDENTIAL_SQL)
+            .bind(ms(at))
+            .bind(i.kind.as_str())
+            .bind(&i.device_id)
+            .bind(&i.dock_id)
+            .bind(&i.detail)
+            .bind(source)
+            .bind(ms(window_start))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn incidents_page(&self, after_id: i64, limit: u64) -> Result<Vec<Incident>> {
+        let rows = sqlx::query(admission::INCIDENTS_PAGE_SQL)
+            .bind(after_id)
+            .bind(limit.min(i64::MAX as u64) as i64)
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Incident {
-                    id: r.get("id"),
-                    at: time(r.get("at"))?,
-                    kind: IncidentKind::parse(r.get("kind"))
-                        .ok_or_else(|| rows::corrupt("incident kind"))?,
-                    device_id: r.get("device_id"),
-                    dock_id: r.get("dock_id"),
-                    sequence: r.get::<Option<i64>, _>("sequence").map(|s| s as u64),
-                    recording_id: r
-                        .get::<Option<String>, _>("recording_id")
-                        .map(|s| uuid(&s))
-                        .transpose()?,
-                    detail: r.get("detail"),
-                })
-            })
-            .collect()
+        rows.iter().map(|r| rows::incident(&Columns(r))).collect()
+    }
+
+    async fn search_incidents(&self, q: &IncidentQuery) -> Result<Vec<Incident>> {
+        let rows = sqlx::query(admission::SEARCH_INCIDENTS_SQL)
+            .bind(q.kind.map(|k| k.as_str()))
+            .bind(&q.device_id)
+            .bind(q.before_id.unwrap_or(i64::MAX))
+            .bind(q.limit.min(i64::MAX as u64) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(|r| rows::incident(&Columns(r))).collect()
+    }
+
+    async fn incidents_for_recording(
+        &self,
+        recording_id: Uuid,
+        device_id: &str,
+        sequence: u64,
+        limit: u64,
+    ) -> Result<Vec<Incident>> {
+        let rows = sqlx::query(admission::INCIDENTS_FOR_RECORDING_SQL)
+            .bind(recording_id.to_string())
+            .bind(device_id)
+            .bind(sequence as i64)
+            .bind(limit.min(i64::MAX as u64) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(|r| rows::incident(&Columns(r))).collect()
     }
 
     async fn set_upload_age_header(&self, upload_id: Uuid, header: &[u8]) -> Result<()> {
@@ -1677,6 +1713,58 @@ impl Catalog for PostgresCatalog {
             .await
             .map_err(unavailable)?;
         rows.iter().map(user_row).collect()
+    }
+
+    async fn count_failed_sign_in(
+        &self,
+        name: &str,
+        at: UtcMillis,
+        backoff: &SignInBackoff,
+    ) -> Result<Option<(u32, Option<UtcMillis>)>> {
+        let sql = if *backoff == SignInBackoff::DEFAULT {
+            std::borrow::Cow::Borrowed(SignInBackoff::default_failure_sql())
+        } else {
+            std::borrow::Cow::Owned(backoff.failure_sql())
+        };
+        let row: Option<(i64, Option<i64>)> = sqlx::query_as(&sql)
+            .bind(name)
+            .bind(ms(at))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|(failed, until)| {
+            Ok((
+                failed.clamp(0, u32::MAX as i64) as u32,
+                until.map(time).transpose()?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn claim_sign_in_attempt(
+        &self,
+        name: &str,
+        at: UtcMillis,
+        hold_until: UtcMillis,
+    ) -> Result<bool> {
+        let done = sqlx::query(admission::CLAIM_ATTEMPT_SQL)
+            .bind(name)
+            .bind(ms(at))
+            .bind(ms(hold_until))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn accept_sign_in(&self, name: &str, step: i64) -> Result<bool> {
+        let done = sqlx::query(admission::ACCEPT_SIGN_IN_SQL)
+            .bind(name)
+            .bind(step)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn set_login_state(

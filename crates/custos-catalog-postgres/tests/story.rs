@@ -7,7 +7,8 @@
 use custos_catalog::Catalog;
 use custos_catalog_postgres::PostgresCatalog;
 use custos_catalog_story::{
-    audit_search_story, export_story, search_story, statistics_story, story, subject_request_story,
+    admission_story, audit_search_story, export_story, search_story, statistics_story, story,
+    subject_request_story,
 };
 
 fn url() -> String {
@@ -69,4 +70,9 @@ async fn postgres_subject_request_story() {
 #[tokio::test]
 async fn postgres_statistics_story() {
     statistics_story(&fresh("statistics").await).await;
+}
+
+#[tokio::test]
+async fn postgres_admission_story() {
+    admission_story(&fresh("admission").await).await;
 }

@@ -2,7 +2,8 @@
 
 use custos_catalog::Catalog;
 use custos_catalog_story::{
-    audit_search_story, export_story, search_story, statistics_story, story, subject_request_story,
+    admission_story, audit_search_story, export_story, search_story, statistics_story, story,
+    subject_request_story,
 };
 
 #[tokio::test]
@@ -64,4 +65,13 @@ async fn sqlite_statistics_story() {
         .await
         .unwrap();
     statistics_story(&catalog).await;
+}
+
+#[tokio::test]
+async fn sqlite_admission_story() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
+        .await
+        .unwrap();
+    admission_story(&catalog).await;
 }

@@ -6,7 +6,7 @@ use custos_catalog::*;
 use custos_format::UtcMillis;
 use uuid::Uuid;
 
-fn t(ms: i64) -> UtcMillis {
+pub(crate) fn t(ms: i64) -> UtcMillis {
     UtcMillis::from_millis(1_795_424_400_000 + ms).unwrap()
 }
 
@@ -2015,3 +2015,6 @@ pub async fn statistics_story(catalog: &dyn Catalog) {
         0
     );
 }
+
+mod admission;
+pub use admission::admission_story;

@@ -4,7 +4,9 @@
 //! migrations, and one story test runs against all of them.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod rows;
+pub use admission::SignInBackoff;
 pub mod statistics;
 
 use async_trait::async_trait;
@@ -398,6 +400,7 @@ impl IncidentKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: i64,
+    /// When it happened (for a group: the first time in its window).
     pub at: UtcMillis,
     pub kind: IncidentKind,
     pub device_id: Option<String>,
@@ -405,6 +408,20 @@ pub struct Incident {
     pub sequence: Option<u64>,
     pub recording_id: Option<Uuid>,
     pub detail: String,
+    /// For refused credentials: the network source they came from (an
+    /// IPv4 address, or an IPv6 /64), grouped per hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// How many times it happened (a group counts each refusal once).
+    #[serde(default = "one")]
+    pub occurrences: u64,
+    /// The last time it happened, for a group of more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<UtcMillis>,
+}
+
+fn one() -> u64 {
+    1
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -415,6 +432,16 @@ pub struct NewIncident {
     pub sequence: Option<u64>,
     pub recording_id: Option<Uuid>,
     pub detail: String,
+}
+
+/// Which incidents to list, newest first: every field narrows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentQuery {
+    pub kind: Option<IncidentKind>,
+    pub device_id: Option<String>,
+    /// Only incidents with a smaller id (the next page after one ending there).
+    pub before_id: Option<i64>,
+    pub limit: u64,
 }
 
 /// The newest signed checkpoint and the tree's right edge at that size: where
@@ -699,12 +726,71 @@ pub trait Catalog: Send + Sync {
     async fn mark_export_link_removed(&self, link_id: Uuid, at: UtcMillis) -> Result<()>;
 
     async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
-    async fn incidents(&self) -> Result<Vec<Incident>>;
+    /// A refused credential from `source`, counted into the one incident
+    /// that source has for its kind, detail and the window starting at
+    /// `window_start` (made if there is none): a flood of refusals is one
+    /// row with a count, in one statement however many race.
+    async fn count_refused_credential(
+        &self,
+        incident: &NewIncident,
+        source: &str,
+        window_start: UtcMillis,
+        at: UtcMillis,
+    ) -> Result<i64>;
+    /// Incidents after `after_id`, oldest first, at most `limit`.
+    async fn incidents_page(&self, after_id: i64, limit: u64) -> Result<Vec<Incident>>;
+    /// Incidents newest first, narrowed as `query` says.
+    async fn search_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>>;
+    /// The incidents about one recording: naming it, or its camera and
+    /// sequence number; oldest first, at most `limit`.
+    async fn incidents_for_recording(
+        &self,
+        recording_id: Uuid,
+        device_id: &str,
+        sequence: u64,
+        limit: u64,
+    ) -> Result<Vec<Incident>>;
+    /// Every incident, oldest first (read page by page).
+    async fn incidents(&self) -> Result<Vec<Incident>> {
+        let mut all: Vec<Incident> = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |i| i.id);
+            let page = self.incidents_page(after, 1000).await?;
+            let done = page.len() < 1000;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
 
     async fn add_user(&self, user: &User) -> Result<()>;
     async fn user(&self, name: &str) -> Result<Option<User>>;
     async fn users(&self) -> Result<Vec<User>>;
-    /// Failed attempts, lock and last TOTP step: written after every sign-in attempt.
+    /// One more consecutive failed sign-in, counted in one statement (each
+    /// of many parallel failures counts): returns the failures now and the
+    /// time before which the next attempt is not looked at, as
+    /// [`SignInBackoff`] sets it. `None` if there is no such user.
+    async fn count_failed_sign_in(
+        &self,
+        name: &str,
+        at: UtcMillis,
+        backoff: &SignInBackoff,
+    ) -> Result<Option<(u32, Option<UtcMillis>)>>;
+    /// Claims the one attempt an account in back-off may have once its
+    /// wait is over, holding off the next until `hold_until`: true for
+    /// exactly one of many racing attempts.
+    async fn claim_sign_in_attempt(
+        &self,
+        name: &str,
+        at: UtcMillis,
+        hold_until: UtcMillis,
+    ) -> Result<bool>;
+    /// A sign-in whose code matched TOTP step `step`: taken only if no
+    /// sign-in took this step or a later one (a code opens one session,
+    /// however many race), clearing failures and back-off.
+    async fn accept_sign_in(&self, name: &str, step: i64) -> Result<bool>;
+    /// Failed attempts, lock and last TOTP step, set as given (an admin's unlock).
     async fn set_login_state(
         &self,
         name: &str,

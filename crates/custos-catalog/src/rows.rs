@@ -105,6 +105,22 @@ pub fn recording(r: &impl SqlRow) -> Result<Recording> {
     })
 }
 
+pub fn incident(r: &impl SqlRow) -> Result<Incident> {
+    Ok(Incident {
+        id: r.int("id")?,
+        at: at(r, "at")?,
+        kind: IncidentKind::parse(&r.text("kind")?).ok_or_else(|| corrupt("incident kind"))?,
+        device_id: r.opt_text("device_id")?,
+        dock_id: r.opt_text("dock_id")?,
+        sequence: r.opt_int("sequence")?.map(|s| s as u64),
+        recording_id: r.opt_text("recording_id")?.map(|s| uuid(&s)).transpose()?,
+        detail: r.text("detail")?,
+        source: r.opt_text("source")?,
+        occurrences: r.int("occurrences")?.max(1) as u64,
+        last_at: opt_time(r, "last_at")?,
+    })
+}
+
 pub fn user(r: &impl SqlRow) -> Result<User> {
     Ok(User {
         name: r.text("name")?,

@@ -135,3 +135,16 @@ impl Contents {
         Ok(contents)
     }
 }
+
+/// Fuzz entry point (`fuzz/fuzz_targets/export_tar.rs`): bytes as the
+/// decrypted archive of a package: read and verified, or refused — never
+/// a panic, and never a file kept outside the package's own paths.
+#[doc(hidden)]
+pub fn fuzz_tar(data: &[u8]) {
+    if let Ok(contents) = Contents::from_tar(data) {
+        for path in contents.files.keys() {
+            assert!(crate::check_path(path).is_ok(), "{path}");
+        }
+        let _ = crate::verify::verify(&contents, &crate::verify::Expected::default());
+    }
+}

@@ -22,7 +22,9 @@ use crate::http::ApiError;
 use crate::playback::ReadSeek;
 use crate::Deployment;
 
-pub const SESSION_COOKIE: &str = "custos_session";
+/// `__Host-`: the browser keeps it only as set here (Secure, `Path=/`, no
+/// `Domain`), so no other host of the city's domain can plant or overwrite it.
+pub const SESSION_COOKIE: &str = "__Host-custos_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 pub fn routes() -> Router<Arc<Deployment>> {
@@ -106,7 +108,10 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         let (status, code) = match &e {
             AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad-credentials"),
-            AuthError::Locked => (StatusCode::FORBIDDEN, "locked"),
+            AuthError::SlowDown { retry_after_secs } => {
+                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "slow-down", e.to_string())
+                    .retry_after(*retry_after_secs)
+            }
             AuthError::NoSession => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AuthError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
@@ -188,8 +193,12 @@ pub struct Authenticated {
 
 /// The value of the cookie `name`, if the request has it.
 pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+/// The value of the cookie `name` among `headers`.
+pub fn cookie_in(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -348,13 +357,13 @@ async fn change_password(
 
 async fn sign_in(
     State(d): State<Arc<Deployment>>,
-    Client(client): Client,
+    source: crate::admission::Source,
     body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
     let signed_in = d
         .auth
-        .sign_in(&body.name, &body.password, &body.code, &client)
+        .sign_in(&body.name, &body.password, &body.code, &source)
         .await?;
     let mut json = session_json(&signed_in.caller);
     json["token"] = serde_json::Value::String(signed_in.token.to_string());
@@ -519,9 +528,15 @@ pub struct RecordingDetail {
     pub ciphertext_sha256: String,
     pub stored_at: custos_format::UtcMillis,
     pub holds: Vec<custos_catalog::Hold>,
-    /// Incidents that name this recording or its place in the camera's sequence.
+    /// Incidents that name this recording or its place in the camera's
+    /// sequence, oldest first: the first [`RECORDING_INCIDENTS`].
     pub incidents: Vec<custos_catalog::Incident>,
+    /// There are more than these (`GET /api/v1/incidents` pages through all).
+    pub more_incidents: bool,
 }
+
+/// Incidents shown with a recording at most.
+pub const RECORDING_INCIDENTS: u64 = 50;
 
 pub async fn recording_detail(
     d: &Deployment,
@@ -551,18 +566,18 @@ pub async fn recording_detail(
         .await
         .map_err(unavailable)?;
     let held = holds.iter().any(|h| h.released_at.is_none());
-    let incidents = d
+    let mut incidents = d
         .catalog
-        .incidents()
+        .incidents_for_recording(
+            r.recording_id,
+            &r.device_id,
+            r.sequence,
+            RECORDING_INCIDENTS + 1,
+        )
         .await
-        .map_err(unavailable)?
-        .into_iter()
-        .filter(|i| {
-            i.recording_id == Some(r.recording_id)
-                || (i.device_id.as_deref() == Some(r.device_id.as_str())
-                    && i.sequence == Some(r.sequence))
-        })
-        .collect();
+        .map_err(unavailable)?;
+    let more_incidents = incidents.len() as u64 > RECORDING_INCIDENTS;
+    incidents.truncate(RECORDING_INCIDENTS as usize);
     Ok(RecordingDetail {
         summary: crate::admin::RecordingSummary::of(&r, held),
         manifest: custos_format::Manifest::from_canonical_bytes(&r.manifest).ok(),
@@ -571,6 +586,7 @@ pub async fn recording_detail(
         stored_at: r.stored_at,
         holds,
         incidents,
+        more_incidents,
     })
 }
 
@@ -645,22 +661,69 @@ async fn recording_audit(
     recording_trail(&d, &a, &id).await.map(Json)
 }
 
-/// Integrity incidents (gaps, broken chains, bad signatures, …), oldest first.
+/// A page of incidents: those after id `after`, oldest first.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentPage {
+    #[serde(default)]
+    pub after: i64,
+    #[serde(default = "default_incident_limit")]
+    pub limit: u64,
+}
+
+fn default_incident_limit() -> u64 {
+    100
+}
+
+/// Incidents per page at most.
+pub const MAX_INCIDENT_PAGE: u64 = 1000;
+
+/// Integrity incidents (gaps, broken chains, bad signatures, refused
+/// credentials counted per source and hour, …), oldest first, a page at a
+/// time (the next one starts after the last id).
 pub async fn list_incidents(
     d: &Deployment,
     a: &Authenticated,
+    page: &IncidentPage,
+) -> Result<Vec<custos_catalog::Incident>, ApiError> {
+    a.permit(d, Action::ListIncidents, "incidents.list", "incidents")
+        .await?;
+    if !(1..=MAX_INCIDENT_PAGE).contains(&page.limit) || page.after < 0 {
+        let answer = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("limit must be 1–{MAX_INCIDENT_PAGE} and after at least 0"),
+        );
+        let event = a
+            .event(d, "incidents.list", Outcome::Refused)
+            .object("incidents");
+        return Err(a.refused(d, event, answer).await);
+    }
+    a.ok(d, "incidents.list", "incidents").await?;
+    d.catalog
+        .incidents_page(page.after, page.limit)
+        .await
+        .map_err(unavailable)
+}
+
+/// Incidents newest first, narrowed by kind and camera (the web UI's list).
+pub async fn search_incidents(
+    d: &Deployment,
+    a: &Authenticated,
+    query: &custos_catalog::IncidentQuery,
 ) -> Result<Vec<custos_catalog::Incident>, ApiError> {
     a.permit(d, Action::ListIncidents, "incidents.list", "incidents")
         .await?;
     a.ok(d, "incidents.list", "incidents").await?;
-    d.catalog.incidents().await.map_err(unavailable)
+    d.catalog.search_incidents(query).await.map_err(unavailable)
 }
 
 async fn incidents(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
+    page: Result<Query<IncidentPage>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<custos_catalog::Incident>>, ApiError> {
-    list_incidents(&d, &a).await.map(Json)
+    list_incidents(&d, &a, &query(page)?).await.map(Json)
 }
 
 async fn audit_checkpoint(
@@ -925,14 +988,10 @@ pub async fn add_user(
         .await?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "unknown role"))?;
-    let (user, enrollment) = crate::auth::new_user(
-        &body.name,
-        role,
-        body.officer_id,
-        &d.keys.recipient,
-        "custos",
-        (d.clock)(),
-    )?;
+    let (user, enrollment) = d
+        .auth
+        .new_user(&body.name, role, body.officer_id, "custos", (d.clock)())
+        .await?;
     let object = format!("user:{}", user.name);
     let exists = || ApiError::new(StatusCode::CONFLICT, "exists", "that user exists");
     if d.catalog
@@ -1027,7 +1086,7 @@ pub async fn reset_password(
     name: &str,
 ) -> Result<zeroize::Zeroizing<String>, ApiError> {
     on_user(d, a, name, "user.password-reset").await?;
-    Ok(crate::auth::reset_password(&*d.catalog, name, (d.clock)()).await?)
+    Ok(d.auth.reset_password(name, (d.clock)()).await?)
 }
 
 async fn post_reset_password(

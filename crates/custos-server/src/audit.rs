@@ -117,6 +117,10 @@ async fn append_onto(
     events: Vec<AuditEvent>,
 ) -> Result<Range<u64>, AuditError> {
     let unavailable = |e: CatalogError| AuditError::Unavailable(e.to_string());
+    // One request's hostile value (a 300-byte id, a control character) must
+    // not make the batch it shares with other requests' entries invalid:
+    // each entry is bounded before it joins one.
+    let events: Vec<AuditEvent> = events.into_iter().map(AuditEvent::bounded).collect();
     let mut conflicts = 0u32;
     for _ in 0..MAX_CONFLICTS {
         let remembered = tip.is_some();
@@ -472,6 +476,66 @@ mod tests {
             })
             .collect();
         assert_eq!(details.len(), 65, "every event stored once");
+    }
+
+    /// Entries from hostile requests (over-long ids, control characters,
+    /// empty fields) land in the same batch as good ones: every entry is
+    /// stored, the hostile ones as bounded excerpts, and no request fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hostile_entry_fails_no_one_in_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog: Arc<dyn Catalog> = Arc::new(
+            custos_catalog_sqlite::SqliteCatalog::open(dir.path())
+                .await
+                .unwrap(),
+        );
+        let signer = load_or_create_signer(dir.path()).unwrap();
+        let verifier = signer.verifier();
+        let log = AuditLog::start(catalog.clone(), signer);
+        let hostile = |n: u64| {
+            let value = match n % 4 {
+                0 => "D".repeat(300),
+                1 => format!("x{}{n}", '\u{85}'),
+                2 => String::new(),
+                _ => format!("{n}{}\n{}", '\u{0}', "é".repeat(1500)),
+            };
+            AuditEvent::new(
+                UtcMillis::from_millis(1_700_000_000_000).unwrap(),
+                format!("dock:{value}"),
+                "dock.authenticate",
+                Outcome::Refused,
+            )
+            .object(format!("recording:{value}"))
+            .detail(value)
+        };
+        let mut tasks = Vec::new();
+        for n in 0..400u64 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let event = if n % 2 == 0 { event(n) } else { hostile(n) };
+                log.record(event).await
+            }));
+        }
+        for t in tasks {
+            t.await
+                .unwrap()
+                .expect("no request fails for another's entry");
+        }
+        let entries = catalog.audit_entries(0, 1000).await.unwrap();
+        assert_eq!(entries.len(), 400);
+        let checkpoints = catalog.audit_checkpoints().await.unwrap();
+        custos_audit::verify::verify_log(&verifier, &entries, &checkpoints).unwrap();
+        let shortened = entries
+            .iter()
+            .map(|e| custos_audit::AuditEntry::parse(&e.bytes).unwrap().event)
+            .filter(|e| {
+                e.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("[shortened: "))
+            })
+            .count();
+        assert_eq!(shortened, 200, "each hostile entry kept as an excerpt");
+        assert!(entries.iter().all(|e| e.bytes.len() < 1200));
     }
 
     /// A writer whose frontier is stale because the stored log was cut

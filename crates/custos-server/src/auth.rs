@@ -10,23 +10,28 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use custos_access::Role;
 use custos_audit::{AuditEvent, Outcome};
-use custos_catalog::{Catalog, CatalogError, Session, User};
+use custos_catalog::{Catalog, CatalogError, Session, SignInBackoff, User};
 use custos_format::UtcMillis;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, TOTP};
 use zeroize::Zeroizing;
 
+use crate::admission::{Admission, AdmissionConfig, Source};
 use crate::audit::AuditLog;
 use crate::keys::ServerKeys;
 use crate::Clock;
 
-/// Consecutive failed sign-ins before the account locks.
-pub const MAX_FAILED_ATTEMPTS: u32 = 5;
-/// How long a locked account stays locked (an admin can unlock sooner).
-pub const LOCKOUT_MILLIS: i64 = 15 * 60 * 1000;
+/// How consecutive failed sign-ins slow the next attempt at an account.
+pub const BACKOFF: SignInBackoff = SignInBackoff::DEFAULT;
 /// A session unused this long is over.
 pub const IDLE_TIMEOUT_MILLIS: i64 = 30 * 60 * 1000;
+/// A session this old is over, however busy: a stolen token, or a browser
+/// left signed in at a shared desk, does not live past a working day.
+pub const ABSOLUTE_LIFETIME_MILLIS: i64 = 12 * 3600 * 1000;
+/// Longest password looked at: nothing longer was ever set (at most 256
+/// characters, 4 bytes each).
+const MAX_PASSWORD_BYTES: usize = 1024;
 const TOTP_STEP_SECONDS: u64 = 30;
 const TOTP_DIGITS: usize = 6;
 /// Only write `last_seen` when it moved this much: one write a minute, not per request.
@@ -37,8 +42,10 @@ pub enum AuthError {
     /// Wrong name, password or code: deliberately one message for all.
     #[error("wrong name, password or code")]
     BadCredentials,
-    #[error("account locked after {MAX_FAILED_ATTEMPTS} failed sign-ins; try again later or ask an admin")]
-    Locked,
+    /// Too many attempts (from this source, at this account, or on the
+    /// server at once): not looked at; try again after the wait.
+    #[error("too many sign-in attempts; try again in {retry_after_secs} s")]
+    SlowDown { retry_after_secs: u64 },
     #[error("not signed in, or the session expired")]
     NoSession,
     #[error("missing or wrong CSRF token")]
@@ -142,7 +149,7 @@ pub fn check_user_name(name: &str) -> Result<(), AuthError> {
     } else {
         Err(AuthError::Invalid(format!(
             "user name `{}` must be 1–64 of a-z 0-9 - _ . starting with a letter or digit",
-            name.escape_default()
+            custos_audit::excerpt(name)
         )))
     }
 }
@@ -266,6 +273,8 @@ pub struct Authenticator {
     /// Verified against when the name is unknown, so timing does not tell
     /// which names exist.
     dummy_hash: String,
+    /// Who may make this node hash a password now.
+    admission: Admission,
 }
 
 impl Authenticator {
@@ -274,6 +283,7 @@ impl Authenticator {
         keys: Arc<ServerKeys>,
         audit: AuditLog,
         clock: Clock,
+        admission: AdmissionConfig,
     ) -> Result<Self, AuthError> {
         Ok(Self {
             catalog,
@@ -281,7 +291,49 @@ impl Authenticator {
             audit,
             clock,
             dummy_hash: hash_password("not a password anyone has")?,
+            admission: Admission::new(admission),
         })
+    }
+
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// A new password's hash, in turn with every other hash on this node.
+    pub async fn hash_new_password(&self, password: &str) -> Result<String, AuthError> {
+        let _turn = self.admission.hash_turn().await;
+        hash_off_the_runtime(password).await
+    }
+
+    /// [`reset_password`], in turn with every other hash on this node.
+    pub async fn reset_password(
+        &self,
+        name: &str,
+        at: UtcMillis,
+    ) -> Result<Zeroizing<String>, AuthError> {
+        let _turn = self.admission.hash_turn().await;
+        reset_password(&*self.catalog, name, at).await
+    }
+
+    /// [`new_user`] (which hashes its initial password), in turn with
+    /// every other hash on this node and off the async runtime.
+    pub async fn new_user(
+        &self,
+        name: &str,
+        role: Role,
+        officer_id: Option<String>,
+        deployment: &str,
+        now: UtcMillis,
+    ) -> Result<(User, Enrollment), AuthError> {
+        check_user_name(name)?;
+        let _turn = self.admission.hash_turn().await;
+        let (name, deployment) = (name.to_owned(), deployment.to_owned());
+        let recipient = self.keys.recipient.clone();
+        tokio::task::spawn_blocking(move || {
+            new_user(&name, role, officer_id, &recipient, &deployment, now)
+        })
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?
     }
 
     async fn record(&self, event: AuditEvent) -> Result<(), AuthError> {
@@ -293,14 +345,38 @@ impl Authenticator {
     }
 
     /// Password and TOTP code. Audited whatever the outcome.
+    ///
+    /// Cheapest refusals first: a source that must wait, or no hashing
+    /// permit free, is answered at once without looking anything up; an
+    /// account in back-off is answered without hashing; only then is a
+    /// password hashed, under a permit.
     pub async fn sign_in(
         &self,
         name: &str,
         password: &str,
         code: &str,
-        client: &str,
+        source: &Source,
     ) -> Result<SignedIn, AuthError> {
         let now = (self.clock)();
+        let client = source.address();
+        let anonymous = |detail: &str| {
+            AuditEvent::new(now, "anonymous", "session.sign-in", Outcome::Refused)
+                .client(&client)
+                .detail(detail)
+        };
+        let permit = match self.admission.admit(source, now) {
+            Ok(permit) => permit,
+            Err(busy) => {
+                let detail = match busy {
+                    crate::admission::Busy::Source { .. } => "too many failures from this source",
+                    crate::admission::Busy::Server => "no sign-in capacity free",
+                };
+                self.record(anonymous(detail)).await?;
+                return Err(AuthError::SlowDown {
+                    retry_after_secs: busy.retry_after_secs(),
+                });
+            }
+        };
         let user = match check_user_name(name) {
             Ok(()) => self.catalog.user(name).await?,
             Err(_) => None,
@@ -309,12 +385,9 @@ impl Authenticator {
             // Same work as for a real account; the audit names no one (the
             // "name" may be a mistyped password).
             let _ = verify_password(&self.dummy_hash, password).await;
-            self.record(
-                AuditEvent::new(now, "anonymous", "session.sign-in", Outcome::Refused)
-                    .client(client)
-                    .detail("unknown or disabled user"),
-            )
-            .await?;
+            drop(permit);
+            self.admission.failed(source, now);
+            self.record(anonymous("unknown or disabled user")).await?;
             return Err(AuthError::BadCredentials);
         };
         let refuse = |detail: &str| {
@@ -325,35 +398,64 @@ impl Authenticator {
                 Outcome::Refused,
             )
             .role(&user.role)
-            .client(client)
+            .client(&client)
             .detail(detail)
         };
-        if user.locked_until.is_some_and(|t| t > now) {
-            self.record(refuse("locked")).await?;
-            return Err(AuthError::Locked);
+        // An account in back-off is not looked at until its wait is over;
+        // then one attempt (of however many race) is, and holds off the
+        // rest for the wait its failures have earned.
+        if let Some(until) = user.locked_until {
+            let wait = BACKOFF
+                .delay_millis(user.failed_attempts)
+                .unwrap_or(BACKOFF.first_millis);
+            let claimed = until <= now
+                && self
+                    .catalog
+                    .claim_sign_in_attempt(&user.name, now, now.plus_millis(wait))
+                    .await?;
+            if !claimed {
+                drop(permit);
+                self.admission.failed(source, now);
+                self.record(refuse("account in back-off after failed sign-ins"))
+                    .await?;
+                let left = (until.as_millis() - now.as_millis()).max(0) as u64;
+                return Err(AuthError::SlowDown {
+                    retry_after_secs: left.div_ceil(1000).max(1),
+                });
+            }
         }
-        let password_ok = verify_password(&user.password_hash, password).await;
+        let password_ok = password.len() <= MAX_PASSWORD_BYTES
+            && verify_password(&user.password_hash, password).await;
+        drop(permit);
         let step = if password_ok {
             self.check_code(&user, code, now)?
         } else {
             None
         };
-        let Some(step) = step else {
-            let locked = self.count_failure(&user, now).await?;
-            let detail = match (password_ok, locked) {
-                (_, true) => "wrong credentials; account locked",
+        // One code, one session: of parallel sign-ins with the same code,
+        // the catalog lets one take its step.
+        let accepted = match step {
+            Some(step) => self.catalog.accept_sign_in(&user.name, step).await?,
+            None => false,
+        };
+        if !accepted {
+            self.admission.failed(source, now);
+            let (failures, _) = self
+                .catalog
+                .count_failed_sign_in(&user.name, now, &BACKOFF)
+                .await?
+                .unwrap_or((0, None));
+            let detail = match (password_ok, BACKOFF.delay_millis(failures).is_some()) {
+                (_, true) => "wrong credentials; account in back-off",
                 (true, false) => "wrong or reused code",
                 (false, false) => "wrong password",
             };
             self.record(refuse(detail)).await?;
             return Err(AuthError::BadCredentials);
-        };
+        }
         let role = Role::parse(&user.role).ok_or_else(|| {
             AuthError::Unavailable(format!("user {} has an unknown role", user.name))
         })?;
-        self.catalog
-            .set_login_state(&user.name, 0, None, Some(step))
-            .await?;
         let token = random_token();
         let csrf_token = random_token();
         let session = Session {
@@ -372,7 +474,7 @@ impl Authenticator {
                 Outcome::Ok,
             )
             .role(role.as_str())
-            .client(client),
+            .client(&client),
         )
         .await?;
         self.catalog.add_session(&session).await?;
@@ -387,26 +489,6 @@ impl Authenticator {
                 must_change_password: user.password_must_change,
             },
         })
-    }
-
-    /// One more failed attempt; the fifth in a row locks the account.
-    /// Returns whether it is now locked.
-    async fn count_failure(&self, user: &User, now: UtcMillis) -> Result<bool, AuthError> {
-        let failed = if user.locked_until.is_some() {
-            1 // a lock that ran out starts a fresh count
-        } else {
-            user.failed_attempts + 1
-        };
-        let lock = (failed >= MAX_FAILED_ATTEMPTS).then(|| now.plus_millis(LOCKOUT_MILLIS));
-        self.catalog
-            .set_login_state(
-                &user.name,
-                if lock.is_some() { 0 } else { failed },
-                lock,
-                user.totp_last_step,
-            )
-            .await?;
-        Ok(lock.is_some())
     }
 
     /// The TOTP step the code matches, if it is current (±1 step) and newer
@@ -447,7 +529,14 @@ impl Authenticator {
         if session.ended_at.is_some() {
             return Err(AuthError::NoSession);
         }
-        if now.as_millis() - session.last_seen.as_millis() > IDLE_TIMEOUT_MILLIS {
+        let over = if now.as_millis() - session.created_at.as_millis() > ABSOLUTE_LIFETIME_MILLIS {
+            Some("absolute lifetime")
+        } else if now.as_millis() - session.last_seen.as_millis() > IDLE_TIMEOUT_MILLIS {
+            Some("idle")
+        } else {
+            None
+        };
+        if let Some(why) = over {
             self.catalog.end_session(&hash, now).await?;
             self.record(
                 AuditEvent::new(
@@ -456,7 +545,7 @@ impl Authenticator {
                     "session.expire",
                     Outcome::Ok,
                 )
-                .detail("idle"),
+                .detail(why),
             )
             .await?;
             return Err(AuthError::NoSession);
@@ -506,9 +595,29 @@ impl Authenticator {
             .user(&caller.name)
             .await?
             .ok_or(AuthError::NoSession)?;
-        if !verify_password(&user.password_hash, current).await {
-            if self.count_failure(&user, now).await? {
-                // A locked account's sessions end with it.
+        if let Some(until) = user.locked_until.filter(|u| *u > now) {
+            self.record(event(
+                Outcome::Refused,
+                "account in back-off after failed sign-ins",
+            ))
+            .await?;
+            let left = (until.as_millis() - now.as_millis()) as u64;
+            return Err(AuthError::SlowDown {
+                retry_after_secs: left.div_ceil(1000).max(1),
+            });
+        }
+        let current_ok = current.len() <= MAX_PASSWORD_BYTES && {
+            let _turn = self.admission.hash_turn().await;
+            verify_password(&user.password_hash, current).await
+        };
+        if !current_ok {
+            let (failures, _) = self
+                .catalog
+                .count_failed_sign_in(&user.name, now, &BACKOFF)
+                .await?
+                .unwrap_or((0, None));
+            if BACKOFF.delay_millis(failures).is_some() {
+                // Whoever holds this session is guessing: it ends.
                 self.catalog
                     .end_session(&caller.session_sha256, now)
                     .await?;
@@ -522,7 +631,7 @@ impl Authenticator {
                 .await?;
             return Err(e);
         }
-        let hash = hash_password(new)?;
+        let hash = self.hash_new_password(new).await?;
         self.record(event(Outcome::Ok, "")).await?;
         self.catalog
             .set_password(&user.name, &hash, false, Some(&caller.session_sha256), now)
@@ -556,13 +665,12 @@ pub async fn reset_password(
     if catalog.user(name).await?.is_none() {
         return Err(AuthError::Invalid(format!(
             "no user `{}`",
-            name.escape_default()
+            custos_audit::excerpt(name)
         )));
     }
     let password = random_password();
-    catalog
-        .set_password(name, &hash_password(&password)?, true, None, at)
-        .await?;
+    let hash = hash_off_the_runtime(&password).await?;
+    catalog.set_password(name, &hash, true, None, at).await?;
     Ok(password)
 }
 
@@ -591,6 +699,14 @@ pub fn check_new_password(name: &str, old: &str, new: &str) -> Result<(), AuthEr
         ));
     }
     Ok(())
+}
+
+/// Argon2id costs tens of milliseconds of CPU: never on the async runtime.
+async fn hash_off_the_runtime(password: &str) -> Result<String, AuthError> {
+    let password = Zeroizing::new(password.to_owned());
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?
 }
 
 async fn verify_password(hash: &str, password: &str) -> bool {

@@ -53,7 +53,12 @@ pub fn router(deployment: Arc<Deployment>, pages: Router<Arc<Deployment>>) -> Ro
         .route("/api/v1/uploads/{id}/complete", post(complete))
         .merge(crate::api::routes())
         .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(
+            deployment.clone(),
+            crate::edge::refuse_malformed,
+        ))
         .layer(axum::middleware::from_fn(close_after_unread_body))
+        .layer(axum::middleware::from_fn(crate::headers::secure_headers))
         .with_state(deployment)
 }
 
@@ -93,6 +98,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     offset: Option<u64>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -116,7 +122,19 @@ impl ApiError {
             code,
             message: message.into(),
             offset: None,
+            retry_after: None,
         }
+    }
+
+    /// Says when to try again (`Retry-After`, seconds).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// When to try again, if the answer says.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
     }
 }
 
@@ -149,6 +167,7 @@ impl From<IngestError> for ApiError {
             code: e.code(),
             message: e.to_string(),
             offset,
+            retry_after: None,
         }
     }
 }
@@ -162,12 +181,20 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(UPLOAD_OFFSET, HeaderValue::from(offset));
         }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
 
 /// An authenticated, enrolled, unrevoked dock.
 pub struct DockAuth(pub String);
+
+/// Longest dock token looked at (ours are 64 hex digits).
+const MAX_DOCK_TOKEN_LEN: usize = 256;
 
 impl FromRequestParts<Arc<Deployment>> for DockAuth {
     type Rejection = ApiError;
@@ -180,15 +207,30 @@ impl FromRequestParts<Arc<Deployment>> for DockAuth {
                 "a dock token is required: Authorization: Bearer DOCK_ID:TOKEN",
             )
         };
-        let value = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(unauthorized)?;
+        let source = crate::admission::source_of(parts);
+        let Some(value) = parts.headers.get("authorization") else {
+            return Err(unauthorized());
+        };
+        // Credentials that are not text are refused like a malformed id:
+        // on record, as an excerpt. Text that is no dock credential at all
+        // (a person's session token) is simply not one.
+        let Ok(value) = value.to_str() else {
+            let shown = String::from_utf8_lossy(value.as_bytes());
+            refuse_dock(d, &shown, &source, "malformed dock credentials").await?;
+            return Err(malformed_credentials());
+        };
         let (dock_id, token) = value
             .strip_prefix("Bearer ")
             .and_then(|t| t.split_once(':'))
             .ok_or_else(unauthorized)?;
+        // A dock id that is no identifier is never looked up, nor kept as
+        // given: its refusal and incident hold an excerpt.
+        if custos_format::manifest::check_identifier(dock_id).is_err()
+            || token.len() > MAX_DOCK_TOKEN_LEN
+        {
+            refuse_dock(d, dock_id, &source, "malformed dock credentials").await?;
+            return Err(malformed_credentials());
+        }
         let dock = d
             .catalog
             .dock(dock_id)
@@ -204,26 +246,7 @@ impl FromRequestParts<Arc<Deployment>> for DockAuth {
             Some(_) => None,
         };
         if let Some(reason) = refusal {
-            let now = (d.ingest_clock())();
-            let event = AuditEvent::new(
-                now,
-                format!("dock:{dock_id}"),
-                "dock.authenticate",
-                Outcome::Refused,
-            )
-            .detail(reason);
-            if let Err(e) = d.audit.record(event).await {
-                tracing::error!(error = %e, "could not write an audit entry");
-            }
-            let incident = NewIncident {
-                kind: IncidentKind::UnknownOrRevoked,
-                device_id: None,
-                dock_id: Some(dock_id.into()),
-                sequence: None,
-                recording_id: None,
-                detail: reason.into(),
-            };
-            let _ = d.catalog.add_incident(&incident, now).await;
+            refuse_dock(d, dock_id, &source, reason).await?;
             return Err(if reason == "revoked dock" {
                 ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -237,6 +260,60 @@ impl FromRequestParts<Arc<Deployment>> for DockAuth {
         Ok(DockAuth(dock_id.to_owned()))
     }
 }
+
+fn malformed_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "malformed-request",
+        "expected Authorization: Bearer DOCK_ID:TOKEN, the id 1-64 of A-Z a-z 0-9 . _ - \
+         starting alphanumeric, the token at most 256 bytes",
+    )
+}
+
+/// A refused dock credential: audited (the dock id as an excerpt), and
+/// counted into its source's incident for the hour rather than a row each.
+async fn refuse_dock(
+    d: &Deployment,
+    dock_id: &str,
+    source: &crate::admission::Source,
+    reason: &'static str,
+) -> Result<(), ApiError> {
+    let now = (d.ingest_clock())();
+    let dock = custos_audit::excerpt(dock_id);
+    let event = AuditEvent::new(
+        now,
+        format!("dock:{dock}"),
+        "dock.authenticate",
+        Outcome::Refused,
+    )
+    .client(source.address())
+    .detail(reason);
+    d.audit
+        .record(event)
+        .await
+        .map_err(crate::api::unavailable)?;
+    let incident = NewIncident {
+        kind: IncidentKind::UnknownOrRevoked,
+        device_id: None,
+        dock_id: Some(dock),
+        sequence: None,
+        recording_id: None,
+        detail: reason.into(),
+    };
+    let window = now.as_millis() - now.as_millis().rem_euclid(REFUSAL_WINDOW_MILLIS);
+    let window = custos_format::UtcMillis::from_millis(window).unwrap_or(now);
+    if let Err(e) = d
+        .catalog
+        .count_refused_credential(&incident, &source.group(), window, now)
+        .await
+    {
+        tracing::error!(error = %e, "could not count a refused dock credential");
+    }
+    Ok(())
+}
+
+/// Refused dock credentials from one source are one incident per hour.
+pub const REFUSAL_WINDOW_MILLIS: i64 = 3_600_000;
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

@@ -3,14 +3,18 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admission;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod edge;
 pub mod export;
 pub mod fleet;
+pub mod headers;
 pub mod http;
 pub mod ingest;
 pub mod keys;
+pub mod limits;
 pub mod links;
 pub mod playback;
 pub mod redaction;
@@ -52,6 +56,9 @@ pub struct ServerConfig {
     pub policy: custos_access::Policy,
     /// Where the catalog and blobs live (default: in `data`).
     pub storage: storage::StorageConfig,
+    /// Caps on connections, timeouts, and on password hashing for people
+    /// not signed in (issue 19).
+    pub limits: limits::Limits,
 }
 
 /// Everything the handlers need, opened once at start.
@@ -173,8 +180,13 @@ impl Deployment {
                 clock: clock.clone(),
             },
         )?;
-        let auth =
-            auth::Authenticator::new(catalog.clone(), keys.clone(), audit.clone(), clock.clone())?;
+        let auth = auth::Authenticator::new(
+            catalog.clone(),
+            keys.clone(),
+            audit.clone(),
+            clock.clone(),
+            config.limits.admission.clone(),
+        )?;
         Ok(Self {
             catalog,
             blobs,
@@ -229,13 +241,32 @@ pub async fn start_with_pages(
     let (certificate_pem, tls) =
         tls::load_or_create(&config.data, config.tls.as_ref(), config.listen).await?;
     let handle = axum_server::Handle::new();
-    let app = http::router(deployment.clone(), pages);
+    let limits = config.limits.clone();
+    let app = http::router(deployment.clone(), pages).layer(
+        tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle_timeout),
+    );
     tokio::spawn(maintenance(deployment.clone()));
-    // TCP_NODELAY: without it the last small segment of a response waits for
-    // the client's delayed ACK (40 ms on Linux) — a player's next range with it.
-    let server = axum_server::bind_rustls(config.listen, tls)
-        .map(|rustls| rustls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
+    let acceptor = limits::LimitedAcceptor::new(&limits);
+    let mut server = axum_server::bind_rustls(config.listen, tls)
+        .map(|rustls| {
+            rustls
+                .handshake_timeout(limits.tls_handshake_timeout)
+                .acceptor(acceptor)
+        })
         .handle(handle.clone());
+    // HTTP/1.1 only (ADR 0012): its header timeout also closes idle
+    // keep-alive connections, and HTTP/2's stream floods are not on offer.
+    let builder = std::mem::replace(
+        server.http_builder(),
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()),
+    );
+    *server.http_builder() = builder.http1_only();
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(64);
     let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
     let addr = handle
         .listening()
@@ -334,17 +365,48 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
 
 /// `28d`, `72h`, `90m`: a period as written in configuration.
 pub fn parse_period(s: &str) -> Result<i64, String> {
-    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    // The unit is the last character, whatever its width (`28é` is refused,
+    // not split inside the `é`).
+    let cut = s.char_indices().last().map_or(0, |(i, _)| i);
+    let (number, unit) = s.split_at(cut);
     let n: i64 = number
         .parse()
         .ok()
         .filter(|n| *n > 0 && *n <= 100_000)
-        .ok_or_else(|| format!("`{s}`: expected a positive number then d, h or m (28d, 72h)"))?;
+        .ok_or_else(|| {
+            format!(
+                "`{}`: expected a positive number then d, h or m (28d, 72h)",
+                custos_audit::excerpt(s)
+            )
+        })?;
     let unit_millis = match unit {
         "d" => 86_400_000,
         "h" => 3_600_000,
         "m" => 60_000,
-        _ => return Err(format!("`{s}`: the unit must be d, h or m")),
+        _ => {
+            return Err(format!(
+                "`{}`: the unit must be d, h or m",
+                custos_audit::excerpt(s)
+            ))
+        }
     };
     Ok(n * unit_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn periods_parse_and_garbage_is_refused_not_a_panic() {
+        assert_eq!(super::parse_period("28d"), Ok(28 * 86_400_000));
+        assert_eq!(super::parse_period("72h"), Ok(72 * 3_600_000));
+        assert_eq!(super::parse_period("90m"), Ok(90 * 60_000));
+        let long = "9".repeat(5000);
+        for bad in [
+            "", "d", "28", "28é", "é", "😀", "2😀", "0d", "-1d", "100001d", "28 d", "28D",
+            "2\u{0}d", &long,
+        ] {
+            let e = super::parse_period(bad).unwrap_err();
+            assert!(e.len() < 200, "{e}");
+        }
+    }
 }

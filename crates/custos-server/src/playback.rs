@@ -362,6 +362,29 @@ pub enum RangeError {
     Unsatisfiable,
 }
 
+/// Fuzz entry point (`fuzz/fuzz_targets/range_header.rs`): a `Range`
+/// header's bytes against a length (the first eight bytes): a range inside
+/// the content or an error, never a panic.
+#[doc(hidden)]
+pub fn fuzz_range(data: &[u8]) {
+    let (length, header) = data.split_at(data.len().min(8));
+    let mut bytes = [0u8; 8];
+    bytes[..length.len()].copy_from_slice(length);
+    let length = u64::from_le_bytes(bytes);
+    let Ok(header) = axum::http::HeaderValue::from_bytes(header) else {
+        return;
+    };
+    let Ok(header) = header.to_str() else {
+        return;
+    };
+    if let Ok(range) = parse_range(header, length) {
+        assert!(
+            range.start <= range.end && range.end < length,
+            "{header} {length}"
+        );
+    }
+}
+
 /// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` against a length.
 pub fn parse_range(header: &str, length: u64) -> Result<ByteRange, RangeError> {
     let spec = header

@@ -388,3 +388,22 @@ pub async fn sweep_orphans(
         removed += orphans.len() as u64;
     }
 }
+
+/// Fuzz entry point (`fuzz/fuzz_targets/redaction_plan.rs`): bytes as a
+/// plan posted by the editor (the API's JSON body and the web form's
+/// field parse it the same way): refused, or checked and then asked for
+/// its boxes at any time — never a panic.
+#[doc(hidden)]
+pub fn fuzz_plan(data: &[u8]) {
+    let Ok(plan) = serde_json::from_slice::<custos_redact::Plan>(data) else {
+        return;
+    };
+    if plan.check().is_ok() {
+        for at in [0, 1, 999, 60_000, u64::MAX / 2, u64::MAX] {
+            let _ = plan.boxes_at(at);
+            for track in &plan.tracks {
+                let _ = track.region_at(at);
+            }
+        }
+    }
+}

@@ -46,6 +46,10 @@ pub async fn load_or_create(
                 key.display()
             )
         })?;
+    // HTTP/1.1 only (see `start`): say so in ALPN, so no client tries h2.
+    let mut server_config = (*config.get_inner()).clone();
+    server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.reload_from_config(std::sync::Arc::new(server_config));
     Ok((pem, config))
 }
 

@@ -360,6 +360,26 @@ impl<R: Read + Seek> Fmp4<R> {
     }
 }
 
+/// Fuzz entry point (`fuzz/fuzz_targets/fmp4_read.rs`): any bytes as a
+/// recording's plaintext give a track, frames and keyframes, or an error —
+/// never a panic, an endless loop or an allocation beyond the limits above.
+#[doc(hidden)]
+pub fn fuzz_fmp4(data: &[u8]) {
+    let Ok(mut mp4) = Fmp4::open(std::io::Cursor::new(data)) else {
+        return;
+    };
+    for at in [0, 1_000, u64::MAX] {
+        let _ = mp4.keyframe_at(at);
+    }
+    if let Ok(frames) = mp4.frames() {
+        for frame in frames.iter().take(16) {
+            if let Ok(sample) = mp4.frame(frame) {
+                let _ = mp4.annex_b(&sample);
+            }
+        }
+    }
+}
+
 fn skip<R: Seek>(reader: &mut R, h: &Header) -> Result<(), VideoError> {
     let size = h
         .size

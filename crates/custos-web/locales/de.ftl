@@ -24,7 +24,7 @@ error-not-found = Das gibt es nicht, oder Sie dürfen es nicht sehen.
 error-unauthorized = Bitte melden Sie sich an.
 error-password-change-required = Ersetzen Sie zuerst Ihr Erstpasswort.
 error-bad-credentials = Name, Passwort oder Code ist nicht richtig.
-error-locked = Dieses Konto ist nach zu vielen Fehlversuchen gesperrt. Bitten Sie die Administration, es zu entsperren.
+error-slow-down = Zu viele Anmeldeversuche. Warten Sie einige Minuten und versuchen Sie es erneut; Ihre eigene erfolgreiche Anmeldung beendet die Wartezeit.
 error-password-mismatch = Die beiden neuen Passwörter stimmen nicht überein.
 error-password-rules = Das neue Passwort erfüllt die Regeln unten nicht.
 error-current-password = Das aktuelle Passwort ist nicht richtig.
@@ -268,7 +268,13 @@ incidents-intro = Was der Server beim Andocken der Kameras bemerkt hat: Aufnahme
 incidents-filters = Vorfälle filtern
 incidents-kind = Art
 incidents-dock = Dockingstation
-incidents-count = { $n } von { $total } Vorfällen
+incidents-shown = { $n ->
+    [one] 1 Vorfall
+   *[other] { $n } Vorfälle
+}, neueste zuerst
+incidents-occurrences = { $n }-mal von { $source }
+incidents-last = zuletzt { $at }
+incidents-older = Ältere Vorfälle
 incidents-none = Keine Integritätsvorfälle.
 
 nav-users = Personen

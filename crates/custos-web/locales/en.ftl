@@ -24,7 +24,7 @@ error-not-found = That does not exist, or you may not see it.
 error-unauthorized = Please sign in.
 error-password-change-required = Replace your initial password first.
 error-bad-credentials = Name, password or code is not correct.
-error-locked = This account is locked after too many failed attempts. Ask an administrator to unlock it.
+error-slow-down = Too many sign-in attempts. Wait a few minutes and try again; your own successful sign-in ends the wait.
 error-password-mismatch = The two new passwords are not the same.
 error-password-rules = The new password does not meet the rules below.
 error-current-password = The current password is not correct.
@@ -268,7 +268,13 @@ incidents-intro = What the server noticed when cameras were docked: recordings m
 incidents-filters = Filter incidents
 incidents-kind = Kind
 incidents-dock = Dock
-incidents-count = { $n } of { $total } incidents
+incidents-shown = { $n ->
+    [one] 1 incident
+   *[other] { $n } incidents
+}, newest first
+incidents-occurrences = { $n } times from { $source }
+incidents-last = last at { $at }
+incidents-older = Older incidents
 incidents-none = No integrity incidents.
 
 nav-users = People

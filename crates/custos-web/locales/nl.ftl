@@ -24,7 +24,7 @@ error-not-found = Dit bestaat niet, of u mag het niet zien.
 error-unauthorized = Meld u aan.
 error-password-change-required = Vervang eerst uw eerste wachtwoord.
 error-bad-credentials = Naam, wachtwoord of code klopt niet.
-error-locked = Dit account is geblokkeerd na te veel mislukte pogingen. Vraag een beheerder het te deblokkeren.
+error-slow-down = Te veel aanmeldpogingen. Wacht een paar minuten en probeer het opnieuw; uw eigen geslaagde aanmelding beëindigt de wachttijd.
 error-password-mismatch = De twee nieuwe wachtwoorden zijn niet gelijk.
 error-password-rules = Het nieuwe wachtwoord voldoet niet aan de regels hieronder.
 error-current-password = Het huidige wachtwoord klopt niet.
@@ -268,7 +268,13 @@ incidents-intro = Wat de server opmerkte bij het docken van camera's: opnamen di
 incidents-filters = Incidenten filteren
 incidents-kind = Soort
 incidents-dock = Dock
-incidents-count = { $n } van { $total } incidenten
+incidents-shown = { $n ->
+    [one] 1 incident
+   *[other] { $n } incidenten
+}, nieuwste eerst
+incidents-occurrences = { $n } keer vanaf { $source }
+incidents-last = laatst om { $at }
+incidents-older = Oudere incidenten
 incidents-none = Geen integriteitsincidenten.
 
 nav-users = Personen

@@ -208,6 +208,8 @@ mod tests {
             "from",
             "to",
             "k",
+            "source",
+            "at",
         ] {
             args.set(name, 2);
         }

@@ -269,9 +269,30 @@ pub fn url_encode(s: &str) -> String {
 
 /// A local path to come back to (`/recordings?page=2`), never another
 /// site. Without one: the start page, which knows where each role begins.
+///
+/// Only a path on this origin survives: one `/` then visible ASCII, no
+/// backslash, at most 2,000 bytes — and the same once percent-decoded, so
+/// `/%2F/evil.example` or `/%09/evil.example` is not a way round. Browsers
+/// drop tabs and newlines and read `\\` as `/`, which is how `/\t/evil.example`
+/// left the site (issue 19); a header value with them made a 500.
 pub fn local_path(next: Option<&str>) -> String {
+    fn local(p: &str) -> bool {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.contains('\\')
+            && !p.chars().any(custos_audit::is_hostile_char)
+    }
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        Some(p)
+            if p.len() <= 2000
+                && p.bytes().all(|b| b.is_ascii_graphic())
+                && local(p)
+                && percent_encoding::percent_decode_str(p)
+                    .decode_utf8()
+                    .is_ok_and(|decoded| local(&decoded)) =>
+        {
+            p.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -296,14 +317,57 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(local_path(Some("/recordings?page=2")), "/recordings?page=2");
+        for good in [
+            "/",
+            "/recordings/0190f0c4-0000-7000-8000-000000000001",
+            "/cases/K-17?tab=holds#top",
+            "/recordings?officer=boa%2017&from=2026-01-01",
+            "/@evil.example",
+            "/.//x",
+        ] {
+            assert_eq!(local_path(Some(good)), good);
+        }
+        // Shapes known to leave a site (OWASP's open-redirect list, and
+        // what Chromium does with tabs, newlines and backslashes).
         for bad in [
             "https://evil.example/",
+            "http:evil.example",
             "//evil.example/x",
+            "///evil.example",
+            "////evil.example",
             "/\\evil",
-            "javascript:x",
+            "\\/evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/\r\n/evil.example",
+            "/\u{0}/evil.example",
+            "/\u{7f}",
+            "/\u{85}/evil.example",
+            " /evil.example",
+            "/ /evil.example",
+            "\t//evil.example",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "/%5Cevil.example",
+            "/%5c/evil.example",
+            "/%09/evil.example",
+            "/%0a/evil.example",
+            "/%0D%0ALocation:%20https://evil.example",
+            "/%00",
+            "/%FF",
+            "/\u{3000}evil.example",
+            "\u{ff0f}\u{ff0f}evil.example",
+            "/\u{2215}\u{2215}evil.example",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "evil.example",
+            "",
         ] {
-            assert_eq!(local_path(Some(bad)), "/", "{bad}");
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
         }
+        assert_eq!(local_path(Some(&format!("/{}", "a".repeat(2000)))), "/");
         assert_eq!(local_path(None), "/");
     }
 
@@ -414,7 +478,7 @@ mod template_tests {
             "invalid",
             "csrf",
             "bad-credentials",
-            "locked",
+            "slow-down",
             "unauthorized",
             "password-change-required",
             "exists",

@@ -316,6 +316,7 @@ pub fn playback(
             .await?;
         drop(catalog);
         let config = custos_server::ServerConfig {
+            limits: Default::default(),
             storage: storage.config.clone(),
             data: data.clone(),
             listen: "127.0.0.1:0".parse()?,

@@ -301,6 +301,7 @@ pub fn stats(
 
         // The page, over HTTPS, as an evaluator opens it.
         let config = custos_server::ServerConfig {
+            limits: Default::default(),
             storage: Default::default(),
             data: data.clone(),
             listen: "127.0.0.1:0".parse()?,
@@ -332,7 +333,7 @@ pub fn stats(
                 let started = Instant::now();
                 let mut response = agent
                     .get(url)
-                    .header("cookie", &format!("custos_session={token}"))
+                    .header("cookie", &format!("__Host-custos_session={token}"))
                     .call()?;
                 anyhow::ensure!(response.status() == 200, "page: {}", response.status());
                 let body = response.body_mut().read_to_vec()?;

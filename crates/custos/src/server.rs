@@ -105,6 +105,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         )?;
         eprintln!("storage: {}", storage.describe());
         let config = ServerConfig {
+            limits: Default::default(),
             storage,
             data: args.data.data.clone(),
             listen: args.listen,

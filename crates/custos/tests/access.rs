@@ -43,6 +43,15 @@ impl World {
             Arc::new(move || UtcMillis::from_millis(clock_now.load(Ordering::SeqCst)).unwrap());
         let rt = tokio::runtime::Runtime::new().unwrap();
         let config = ServerConfig {
+            // Every person here signs in from 127.0.0.1: the limits on one
+            // source have tests of their own (abuse.rs), these test accounts.
+            limits: custos_server::limits::Limits {
+                admission: custos_server::admission::AdmissionConfig {
+                    source_free_failures: 1000,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             storage: Default::default(),
             data: data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -154,6 +163,34 @@ impl World {
             .unwrap_or_default();
         let body = r.body_mut().read_json().unwrap_or(serde_json::Value::Null);
         (r.status().as_u16(), body, cookie)
+    }
+
+    /// The `Retry-After` of a sign-in refused with 429 (the body: a wrong
+    /// password, which an account in back-off does not look at).
+    fn retry_after(&self, name: &str) -> Option<u64> {
+        let r = self
+            .agent
+            .post(format!("{}/api/v1/session", self.base))
+            .send_json(serde_json::json!({"name": name, "password": "x", "code": "000000"}))
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            429,
+            "only asked of an account in back-off"
+        );
+        r.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// The wait the catalog holds for an account, in seconds from now.
+    fn stored_wait(&self, name: &str) -> Option<i64> {
+        let d = &self.server.as_ref().unwrap().deployment;
+        let user = self.rt.block_on(d.catalog.user(name)).unwrap().unwrap();
+        user.locked_until
+            .map(|t| (t.as_millis() - self.now().as_millis()) / 1000)
+            .filter(|s| *s > 0)
     }
 
     fn sign_in(&self, a: &Account) -> String {
@@ -708,7 +745,13 @@ fn sign_in_needs_password_and_fresh_code_and_locks_after_five_failures() {
     assert_eq!(w.sign_in_raw("anna", &anna.password, "12345").0, 401);
     let (status, body, cookie) = w.sign_in_raw("anna", &anna.password, &w.code(&anna));
     assert_eq!(status, 200, "{body}");
-    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "custos_session="] {
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "__Host-custos_session=",
+        "Path=/",
+    ] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
     // The same code is good once.
@@ -726,20 +769,48 @@ fn sign_in_needs_password_and_fresh_code_and_locks_after_five_failures() {
         );
     }
 
-    // Five failures lock the account; then even the right answer is refused.
+    // Five failures in a row: the account's next attempt is not looked at
+    // for 15 s (429, no password hashed), even with the right answer.
     for _ in 0..5 {
         assert_eq!(w.sign_in_raw("bert", "guess", "123456").0, 401);
     }
-    w.advance_seconds(30);
     let (status, body, _) = w.sign_in_raw("bert", &bert.password, &w.code(&bert));
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (403, Some("locked"))
+        (429, Some("slow-down"))
     );
-    // The lock lasts 15 minutes.
-    w.advance_seconds(14 * 60);
-    assert_eq!(w.sign_in_raw("bert", &bert.password, &w.code(&bert)).0, 403);
-    w.advance_seconds(60);
+    assert_eq!(w.retry_after("bert"), Some(15));
+    // After the wait the person's own sign-in (password and a fresh code)
+    // gets in, and ends the back-off.
+    w.advance_seconds(30);
+    assert_eq!(w.sign_in_raw("bert", &bert.password, &w.code(&bert)).0, 200);
+    // Someone else guessing on: each wait doubles, up to five minutes and
+    // no more, so nobody can keep the person out for longer than that.
+    let mut waits = Vec::new();
+    for _ in 0..9 {
+        w.advance_seconds(300);
+        assert_eq!(w.sign_in_raw("bert", "guess", "123456").0, 401);
+        waits.push(w.stored_wait("bert"));
+    }
+    assert_eq!(
+        waits,
+        [
+            None,
+            None,
+            None,
+            None,
+            Some(15),
+            Some(30),
+            Some(60),
+            Some(120),
+            Some(240)
+        ]
+    );
+    w.advance_seconds(300);
+    assert_eq!(w.sign_in_raw("bert", "guess", "123456").0, 401);
+    assert_eq!(w.stored_wait("bert"), Some(300), "the ceiling");
+    assert_eq!(w.retry_after("bert"), Some(300));
+    w.advance_seconds(300);
     assert_eq!(w.sign_in_raw("bert", &bert.password, &w.code(&bert)).0, 200);
 
     let log = w.audit_actions();
@@ -752,7 +823,11 @@ fn sign_in_needs_password_and_fresh_code_and_locks_after_five_failures() {
         .iter()
         .filter(|(a, act, o)| a == "user:bert" && act == "session.sign-in" && o == "refused")
         .count();
-    assert_eq!(failed_bert, 7, "5 failures + 2 refusals while locked");
+    assert_eq!(
+        failed_bert,
+        5 + 2 + 10 + 1,
+        "5 failures, 2 refusals in back-off, 10 failures, 1 more refusal in back-off"
+    );
     assert!(log
         .iter()
         .any(|(a, act, o)| a == "anonymous" && act == "session.sign-in" && o == "refused"));
@@ -784,7 +859,7 @@ fn sessions_expire_after_thirty_idle_minutes_and_cookies_need_csrf() {
     // A browser's cookie works for reads; changes need the CSRF token too.
     w.advance_seconds(30);
     let (_, body, _) = w.sign_in_raw(&admin.name, &admin.password, &w.code(&admin));
-    let cookie = format!("custos_session={}", body["token"].as_str().unwrap());
+    let cookie = format!("__Host-custos_session={}", body["token"].as_str().unwrap());
     let csrf = body["csrf_token"].as_str().unwrap().to_owned();
     let get = w
         .agent
@@ -1162,8 +1237,10 @@ fn an_initial_password_must_be_replaced_before_anything_else() {
     assert_eq!(
         w.call("GET", "/api/v1/session", Some(&erik_token), None).0,
         401,
-        "locked out"
+        "whoever held the session was guessing: it ended"
     );
+    let (status, _, _) = w.sign_in_raw("erik", &erik.password, &w.code(&erik));
+    assert_eq!(status, 429, "the account is in back-off");
     w.advance_seconds(30);
-    assert_eq!(w.sign_in_raw("erik", &erik.password, &w.code(&erik)).0, 403);
+    assert_eq!(w.sign_in_raw("erik", &erik.password, &w.code(&erik)).0, 200);
 }

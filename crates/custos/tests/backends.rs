@@ -183,6 +183,7 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
     });
     let b_server = custos_server::start(
         custos_server::ServerConfig {
+            limits: Default::default(),
             storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
             data: w.data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -444,6 +445,7 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
     .unwrap();
     let moved = custos_server::start(
         custos_server::ServerConfig {
+            limits: Default::default(),
             storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
             data: w.data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -477,7 +479,12 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
         .fetch_add(60_000, std::sync::atomic::Ordering::SeqCst);
     let signed_in = d
         .auth
-        .sign_in("rita", &rita.password, &code, "127.0.0.1")
+        .sign_in(
+            "rita",
+            &rita.password,
+            &code,
+            &custos_server::admission::Source::new([127, 0, 0, 1].into()),
+        )
         .await
         .unwrap();
     assert_eq!(signed_in.caller.name, "rita");

@@ -22,7 +22,12 @@ use crate::Person;
 pub struct IncidentForm {
     kind: String,
     camera: String,
+    /// The next page: incidents older than this id.
+    before: Option<i64>,
 }
+
+/// Incidents on one page.
+const PAGE: u64 = 100;
 
 pub async fn list(
     State(d): State<Arc<Deployment>>,
@@ -35,24 +40,34 @@ pub async fn list(
         .map(|k| k.as_str())
         .collect();
     let (kind, camera) = (form.kind.trim(), form.camera.trim());
-    let bad = !kind.is_empty() && !kinds.contains(&kind);
-    let incidents = match api::list_incidents(&d, &person.who).await {
-        Ok(i) => i,
-        Err(e) => return person.error(&d, e),
+    let parsed_kind = custos_catalog::IncidentKind::parse(kind);
+    let bad = !kind.is_empty() && parsed_kind.is_none();
+    let query = custos_catalog::IncidentQuery {
+        kind: parsed_kind,
+        device_id: (!camera.is_empty()).then(|| camera.to_owned()),
+        before_id: form.before,
+        limit: PAGE + 1,
     };
-    // Newest first; the catalog gives them in the order they were found.
-    let rows: Vec<Value> = incidents
-        .iter()
-        .rev()
-        .filter(|i| kind.is_empty() || i.kind.as_str() == kind)
-        .filter(|i| camera.is_empty() || i.device_id.as_deref() == Some(camera))
-        .map(Value::from_serialize)
-        .collect();
-    let here = format!(
-        "/incidents?kind={}&camera={}",
-        url_encode(kind),
-        url_encode(camera)
-    );
+    let mut incidents = if bad {
+        Vec::new()
+    } else {
+        match api::search_incidents(&d, &person.who, &query).await {
+            Ok(i) => i,
+            Err(e) => return person.error(&d, e),
+        }
+    };
+    let more = incidents.len() as u64 > PAGE;
+    incidents.truncate(PAGE as usize);
+    let rows: Vec<Value> = incidents.iter().map(Value::from_serialize).collect();
+    let filters = format!("kind={}&camera={}", url_encode(kind), url_encode(camera));
+    let here = format!("/incidents?{filters}");
+    let older = more
+        .then(|| {
+            incidents
+                .last()
+                .map(|i| format!("/incidents?{filters}&before={}", i.id))
+        })
+        .flatten();
     render::page(
         if bad {
             StatusCode::BAD_REQUEST
@@ -63,8 +78,8 @@ pub async fn list(
         with_base(
             person.base(&d, &here),
             minijinja::context! {
-                rows => if bad { Vec::new() } else { rows },
-                total => incidents.len(),
+                rows => rows,
+                older => older,
                 kinds => kinds,
                 form => minijinja::context! { kind => kind, camera => camera },
                 bad_kind => bad,

@@ -7,7 +7,8 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use custos_server::api::{Client, SESSION_COOKIE};
+use custos_server::admission::Source;
+use custos_server::api::SESSION_COOKIE;
 use custos_server::auth::AuthError;
 use custos_server::Deployment;
 use serde::Deserialize;
@@ -64,7 +65,7 @@ pub struct SignIn {
 pub async fn login(
     State(d): State<Arc<Deployment>>,
     lang: Lang,
-    Client(client): Client,
+    source: Source,
     headers: HeaderMap,
     form: Result<Form<SignIn>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -83,18 +84,23 @@ pub async fn login(
     let next = local_path(form.next.as_deref());
     let signed_in = d
         .auth
-        .sign_in(form.name.trim(), &form.password, form.code.trim(), &client)
+        .sign_in(form.name.trim(), &form.password, form.code.trim(), &source)
         .await;
     let signed_in = match signed_in {
         Ok(s) => s,
         Err(e) => {
             let (status, key) = match e {
-                AuthError::Locked => (StatusCode::FORBIDDEN, "error-locked"),
+                AuthError::SlowDown { .. } => (StatusCode::TOO_MANY_REQUESTS, "error-slow-down"),
                 AuthError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "error-unavailable"),
                 // Which of name, password or code was wrong is not said.
                 _ => (StatusCode::UNAUTHORIZED, "error-bad-credentials"),
             };
-            return login_page(lang, status, &next, form.name.trim(), Some(key));
+            let mut page = login_page(lang, status, &next, form.name.trim(), Some(key));
+            if let AuthError::SlowDown { retry_after_secs } = e {
+                page.headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_secs.into());
+            }
+            return page;
         }
     };
     let cookie = format!(

@@ -12,13 +12,16 @@ const browser = await chromium.launch({
 });
 try {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  await context.addCookies([{ name: 'custos_session', value: TOKEN, domain: 'localhost', path: '/',
+  // A __Host- cookie is host-only: set by URL, not by domain.
+  await context.addCookies([{ name: '__Host-custos_session', value: TOKEN, url: `${BASE}/`,
     secure: true, httpOnly: true, sameSite: 'Strict' }]);
   const page = await context.newPage();
   const ranges = [];
   page.on('request', (r) => { if (r.url().includes('/video')) ranges.push(r.headers()['range'] ?? null); });
-  // Same origin as the API, so the SameSite=Strict cookie goes along.
-  await page.goto(`${BASE}/api/v1/health`);
+  // Same origin as the API, so the SameSite=Strict cookie goes along; a
+  // page of the web UI, whose CSP lets it play media from its own origin
+  // (API answers carry `default-src 'none'; sandbox`).
+  await page.goto(`${BASE}/login`);
   const result = await page.evaluate(async (src) => {
     const v = document.createElement('video');
     v.muted = true;

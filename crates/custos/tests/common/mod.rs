@@ -16,6 +16,8 @@ use custos_keys::secrecy::SecretString;
 use custos_server::admin::Admin;
 use custos_server::{RunningServer, ServerConfig};
 
+pub mod raw;
+
 pub const PASS: &str = "offload test passphrase";
 
 pub struct World {
@@ -131,6 +133,7 @@ pub async fn world_on(
         .unwrap();
     }
     let config = ServerConfig {
+        limits: Default::default(),
         storage: storage.unwrap_or_default(),
         data: data.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),

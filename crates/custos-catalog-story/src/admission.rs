@@ -1,0 +1,274 @@
+//! Sign-in back-off, one-time codes and refused-credential incidents under
+//! races: each counted by one statement, so parallel attempts cannot slip
+//! between a read and a write.
+
+use custos_catalog::*;
+use futures::future::join_all;
+use uuid::Uuid;
+
+use crate::t;
+
+fn person(name: &str) -> User {
+    User {
+        name: name.into(),
+        role: "reviewer".into(),
+        officer_id: None,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret_sealed: vec![1, 2, 3],
+        failed_attempts: 0,
+        locked_until: None,
+        totp_last_step: None,
+        created_at: t(0),
+        disabled_at: None,
+        password_must_change: false,
+    }
+}
+
+fn refused_dock(dock: &str, detail: &str) -> NewIncident {
+    NewIncident {
+        kind: IncidentKind::UnknownOrRevoked,
+        device_id: None,
+        dock_id: Some(dock.into()),
+        sequence: None,
+        recording_id: None,
+        detail: detail.into(),
+    }
+}
+
+pub async fn admission_story(catalog: &dyn Catalog) {
+    let backoff = SignInBackoff::DEFAULT;
+    catalog.add_user(&person("anna")).await.unwrap();
+    catalog.add_user(&person("bert")).await.unwrap();
+
+    // Twenty wrong passwords at once: twenty failures, not one.
+    let now = t(1_000);
+    let counted =
+        join_all((0..20).map(|_| catalog.count_failed_sign_in("anna", now, &backoff))).await;
+    let mut counts: Vec<u32> = counted.into_iter().map(|c| c.unwrap().unwrap().0).collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        (1..=20).collect::<Vec<_>>(),
+        "each failure counted once"
+    );
+    let anna = catalog.user("anna").await.unwrap().unwrap();
+    assert_eq!(anna.failed_attempts, 20);
+    assert_eq!(
+        anna.locked_until,
+        Some(now.plus_millis(backoff.max_millis)),
+        "the wait is at its ceiling, no longer"
+    );
+    assert_eq!(
+        catalog
+            .count_failed_sign_in("nobody", now, &backoff)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Below the free failures there is no wait; the fifth sets the first one.
+    for n in 1..=5u32 {
+        let (failed, until) = catalog
+            .count_failed_sign_in("bert", t(n as i64), &backoff)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failed, n);
+        assert_eq!(
+            until,
+            backoff.delay_millis(n).map(|d| t(n as i64).plus_millis(d))
+        );
+    }
+
+    // While the wait runs nobody gets an attempt; after it, exactly one of
+    // many racing attempts does, and it holds off the others.
+    let waiting = catalog
+        .user("anna")
+        .await
+        .unwrap()
+        .unwrap()
+        .locked_until
+        .unwrap();
+    let early = catalog
+        .claim_sign_in_attempt("anna", waiting.plus_millis(-1), waiting.plus_millis(60_000))
+        .await
+        .unwrap();
+    assert!(!early);
+    let later = waiting.plus_millis(5);
+    let claims = join_all(
+        (0..10).map(|_| catalog.claim_sign_in_attempt("anna", later, later.plus_millis(300_000))),
+    )
+    .await;
+    assert_eq!(
+        claims.into_iter().filter(|c| *c.as_ref().unwrap()).count(),
+        1
+    );
+    assert_eq!(
+        catalog.user("anna").await.unwrap().unwrap().locked_until,
+        Some(later.plus_millis(300_000))
+    );
+    // An account without a wait has nothing to claim.
+    catalog.add_user(&person("carl")).await.unwrap();
+    assert!(!catalog
+        .claim_sign_in_attempt("carl", later, later)
+        .await
+        .unwrap());
+
+    // One code, one sign-in: ten racing with the same step, one wins; the
+    // win clears the failures and the wait; an older step is refused.
+    let accepted = join_all((0..10).map(|_| catalog.accept_sign_in("anna", 1_000))).await;
+    assert_eq!(
+        accepted
+            .into_iter()
+            .filter(|a| *a.as_ref().unwrap())
+            .count(),
+        1
+    );
+    let anna = catalog.user("anna").await.unwrap().unwrap();
+    assert_eq!(
+        (anna.failed_attempts, anna.locked_until, anna.totp_last_step),
+        (0, None, Some(1_000))
+    );
+    assert!(!catalog.accept_sign_in("anna", 999).await.unwrap());
+    assert!(catalog.accept_sign_in("anna", 1_001).await.unwrap());
+    assert!(!catalog.accept_sign_in("nobody", 5).await.unwrap());
+
+    // Refused dock credentials: fifty at once from one source are one
+    // incident counting fifty; another source, reason or hour is another.
+    let hour = t(3_600_000);
+    let dock = refused_dock("dock-x", "unknown dock");
+    let ids =
+        join_all((0..50).map(|n| {
+            catalog.count_refused_credential(&dock, "192.0.2.7", hour, hour.plus_millis(n))
+        }))
+        .await;
+    let ids: std::collections::BTreeSet<i64> = ids.into_iter().map(Result::unwrap).collect();
+    assert_eq!(ids.len(), 1, "one incident for the source and hour");
+    let other_source = catalog
+        .count_refused_credential(&dock, "2001:db8:1:2::/64", hour, hour)
+        .await
+        .unwrap();
+    let other_reason = catalog
+        .count_refused_credential(
+            &refused_dock("dock-1", "wrong dock token"),
+            "192.0.2.7",
+            hour,
+            hour,
+        )
+        .await
+        .unwrap();
+    let next_hour = catalog
+        .count_refused_credential(&dock, "192.0.2.7", t(7_200_000), t(7_200_001))
+        .await
+        .unwrap();
+    let group = *ids.first().unwrap();
+    let all = catalog.incidents().await.unwrap();
+    let find = |id: i64| all.iter().find(|i| i.id == id).unwrap().clone();
+    let first = find(group);
+    assert_eq!(first.occurrences, 50);
+    // Whichever came first made it; the last one seen is the latest.
+    assert!(first.at >= hour && first.at <= hour.plus_millis(49));
+    assert_eq!(first.last_at, Some(hour.plus_millis(49)));
+    assert_eq!(first.source.as_deref(), Some("192.0.2.7"));
+    assert_eq!(first.dock_id.as_deref(), Some("dock-x"));
+    for id in [other_source, other_reason, next_hour] {
+        assert_ne!(id, group);
+        assert_eq!(find(id).occurrences, 1);
+    }
+    // Incidents that are not grouped are one each, as before.
+    let gap = NewIncident {
+        kind: IncidentKind::Gap,
+        device_id: Some("cam-9".into()),
+        dock_id: None,
+        sequence: Some(4),
+        recording_id: None,
+        detail: "3 missing before 4".into(),
+    };
+    let a = catalog.add_incident(&gap, hour).await.unwrap();
+    let b = catalog.add_incident(&gap, hour).await.unwrap();
+    assert_ne!(a, b);
+
+    // Pages, oldest first, and a recording's own incidents by index.
+    let recording_id = Uuid::now_v7();
+    for n in 0..7u64 {
+        let mismatch = NewIncident {
+            kind: IncidentKind::CiphertextMismatch,
+            device_id: Some("cam-9".into()),
+            dock_id: None,
+            sequence: Some(if n % 2 == 0 { 5 } else { 6 }),
+            recording_id: (n % 2 == 0).then_some(recording_id),
+            detail: format!("mismatch {n}"),
+        };
+        catalog.add_incident(&mismatch, hour).await.unwrap();
+    }
+    let all = catalog.incidents().await.unwrap();
+    assert_eq!(all.len(), 13);
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = catalog.incidents_page(after, 4).await.unwrap();
+        assert!(page.len() <= 4);
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    // Newest first, narrowed by kind and camera, page by page.
+    let query = |kind, device: Option<&str>, before_id, limit| IncidentQuery {
+        kind,
+        device_id: device.map(str::to_owned),
+        before_id,
+        limit,
+    };
+    let newest = catalog
+        .search_incidents(&query(None, None, None, 100))
+        .await
+        .unwrap();
+    assert_eq!(newest, all.iter().rev().cloned().collect::<Vec<_>>());
+    let cam9 = catalog
+        .search_incidents(&query(None, Some("cam-9"), None, 100))
+        .await
+        .unwrap();
+    assert_eq!(cam9.len(), 9);
+    let mismatches = catalog
+        .search_incidents(&query(
+            Some(IncidentKind::CiphertextMismatch),
+            Some("cam-9"),
+            None,
+            3,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(mismatches.len(), 3);
+    let older = catalog
+        .search_incidents(&query(
+            Some(IncidentKind::CiphertextMismatch),
+            Some("cam-9"),
+            mismatches.last().map(|i| i.id),
+            100,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 4);
+    assert!(older
+        .iter()
+        .all(|i| i.id < mismatches[2].id && i.kind == IncidentKind::CiphertextMismatch));
+    let none = catalog
+        .search_incidents(&query(Some(IncidentKind::Replay), None, None, 100))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    let about = catalog
+        .incidents_for_recording(recording_id, "cam-9", 4, 100)
+        .await
+        .unwrap();
+    // Four name the recording, two more its camera's sequence number 4.
+    assert_eq!(about.len(), 6);
+    assert!(about.windows(2).all(|w| w[0].id < w[1].id));
+    let limited = catalog
+        .incidents_for_recording(recording_id, "cam-9", 4, 3)
+        .await
+        .unwrap();
+    assert_eq!(limited, about[..3]);
+}
