@@ -481,3 +481,493 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
         .iter()
         .all(|i| i.dock_id.as_deref().is_some_and(|d| d.len() < 100)));
 }
+
+fn short_limits() -> custos_server::limits::Limits {
+    custos_server::limits::Limits {
+        max_connections: 64,
+        max_connections_per_source: 4,
+        header_read_timeout: std::time::Duration::from_millis(300),
+        body_idle_timeout: std::time::Duration::from_millis(300),
+        tls_handshake_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    }
+}
+
+/// Whether the server closes `stream` within `limit` (reads give the end
+/// of the stream or a reset), reading whatever it sends first.
+fn closed_within(stream: &mut impl std::io::Read, limit: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    while std::time::Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                continue
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+fn tls_to(
+    w: &World,
+    tcp: std::net::TcpStream,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(
+            rustls::pki_types::CertificateDer::from_pem_slice(w.server.certificate_pem.as_bytes())
+                .unwrap(),
+        )
+        .unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connection = rustls::ClientConnection::new(
+        std::sync::Arc::new(config),
+        rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    rustls::StreamOwned::new(connection, tcp)
+}
+
+/// Slowloris and its cousins: connections that never finish their TLS
+/// handshake, their headers or their body are closed after the limits, a
+/// source's connections are capped — and everyone else is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_cut_off_and_capped_while_others_are_served() {
+    use std::io::Write;
+    use std::time::Duration;
+    let w = world_with_limits(
+        Default::default(),
+        custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
+        None,
+        short_limits(),
+    )
+    .await;
+    let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
+    let slow = IpAddr::from([127, 0, 0, 3]);
+
+    // Four connections that say nothing hold the source's four places…
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(raw.connect(slow).await.unwrap());
+    }
+    // … a fifth from that source is closed at once …
+    let mut fifth = raw.connect(slow).await.unwrap();
+    fifth
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    assert!(closed_within(&mut fifth, Duration::from_secs(5)));
+    // … while another source is served.
+    let health = w.call("GET", "/api/v1/health", None, None, &[]).await;
+    assert_eq!(health.status, 200);
+
+    // The silent ones never finished their TLS handshake: cut off after it.
+    let cut = tokio::task::spawn_blocking(move || {
+        silent
+            .iter_mut()
+            .map(|s| {
+                s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+                closed_within(s, Duration::from_secs(5))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    assert_eq!(cut, [true; 4]);
+
+    // Headers sent a byte at a time, slower than the limit: cut off
+    // before they are done, though bytes keep coming.
+    let tcp = raw.connect(slow).await.unwrap();
+    let mut tls = tls_to(&w, tcp);
+    let dribbled = tokio::task::spawn_blocking(move || {
+        let head = b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        let mut sent = 0;
+        for byte in head {
+            if tls.write_all(&[*byte]).and_then(|_| tls.flush()).is_err() {
+                break;
+            }
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        tls.sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut answer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut tls, &mut answer);
+        (sent, head.len(), String::from_utf8_lossy(&answer).into_owned())
+    })
+    .await
+    .unwrap();
+    assert!(
+        dribbled.0 < dribbled.1 || !dribbled.2.contains("200 OK"),
+        "slow headers were served: {dribbled:?}"
+    );
+
+    // A body that stops half-way: the request fails on its own, not the server.
+    let tcp = raw.connect(slow).await.unwrap();
+    let mut tls = tls_to(&w, tcp);
+    let stalled = tokio::task::spawn_blocking(move || {
+        tls.write_all(
+            b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":",
+        )
+        .unwrap();
+        tls.flush().unwrap();
+        tls.sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let started = std::time::Instant::now();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while started.elapsed() < Duration::from_secs(5) {
+            match std::io::Read::read(&mut tls, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => continue,
+                Err(_) => break,
+            }
+        }
+        (started.elapsed(), String::from_utf8_lossy(&answer).into_owned())
+    })
+    .await
+    .unwrap();
+    assert!(stalled.0 < Duration::from_secs(5), "{stalled:?}");
+    assert!(
+        stalled.1.is_empty() || stalled.1.starts_with("HTTP/1.1 4"),
+        "{stalled:?}"
+    );
+
+    // The source's places are free again, and it is served like anyone.
+    let again = raw
+        .send(slow, request("GET", b"/api/v1/health", &[], b""))
+        .await
+        .unwrap();
+    assert_eq!(again.status, Some(200));
+    assert_eq!(
+        w.call("GET", "/api/v1/health", None, None, &[])
+            .await
+            .status,
+        200
+    );
+}
+
+/// Every kind of response carries the headers that keep footage and
+/// personal data out of caches, frames and other sites.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_security_headers() {
+    let w = world().await;
+    let r = w.one_recording("cam-h", 60).await;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let token = w.sign_in(&anna).await;
+    let case = open_case(&w, &token).await;
+    let footage = format!(
+        "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
+        r.recording_id
+    );
+    let thumbnail = format!(
+        "/api/v1/recordings/{}/thumbnail?at=0&purpose=complaint&case={case}",
+        r.recording_id
+    );
+    let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
+    let edge = raw
+        .send(
+            IpAddr::from([127, 0, 0, 1]),
+            request("GET", b"/api/v1/recordings/%00", &[], b""),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edge.status, Some(400));
+    let mut answers = vec![(
+        "edge refusal".to_owned(),
+        400,
+        edge.head.to_ascii_lowercase(),
+    )];
+    for (what, path, auth, range, status) in [
+        ("api json", "/api/v1/recordings", true, None, 200),
+        ("api refusal", "/api/v1/recordings", false, None, 401),
+        ("footage", footage.as_str(), true, Some("bytes=0-99"), 206),
+        ("thumbnail", thumbnail.as_str(), true, None, 200),
+        ("page", "/login", false, None, 200),
+        ("not found", "/nothing-here", false, None, 404),
+        ("openapi", "/api/v1/openapi.json", false, None, 200),
+    ] {
+        let headers: Vec<(&str, &str)> = range.map(|r| ("range", r)).into_iter().collect();
+        let answer = w
+            .call("GET", path, auth.then_some(token.as_str()), None, &headers)
+            .await;
+        assert_eq!(answer.status, status, "{what}");
+        let head = answer
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect::<String>()
+            .to_ascii_lowercase();
+        answers.push((what.to_owned(), answer.status, head));
+    }
+    for (what, _, head) in &answers {
+        for expected in [
+            "strict-transport-security: max-age=31536000",
+            "x-content-type-options: nosniff",
+            "x-frame-options: deny",
+            "referrer-policy: no-referrer",
+            "cache-control: no-store",
+            "frame-ancestors 'none'",
+            "cross-origin-resource-policy: same-origin",
+        ] {
+            assert!(head.contains(expected), "{what} lacks {expected}:\n{head}");
+        }
+    }
+    // The stylesheet may be cached (it holds nothing personal); still framed by no one.
+    let css = w.call("GET", "/static/custos.css", None, None, &[]).await;
+    assert_eq!(css.header("cache-control"), Some("public, max-age=3600"));
+    assert!(css.header("strict-transport-security").is_some());
+    // A page keeps its own policy, which lets it load its own media.
+    let page = w.call("GET", "/login", None, None, &[]).await;
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("media-src 'self'"));
+}
+
+/// Where the web UI sends someone back to: only a path on this site,
+/// whatever shape an attacker gives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_never_leave_the_site() {
+    let w = world().await;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let agent = agent_with_redirects(&w, 0);
+    let targets = [
+        "//evil.example/",
+        "/%09/evil.example",
+        "/%0A/evil.example",
+        "/%0D%0A/evil.example",
+        "/%00",
+        "/%7F",
+        "/%5Cevil.example",
+        "%5C%5Cevil.example",
+        "/%2F/evil.example",
+        "/%252F/evil.example",
+        "https://evil.example",
+        "https:evil.example",
+        "%2F%2Fevil.example",
+        "/%E3%80%80evil.example",
+        "%EF%BC%8F%EF%BC%8Fevil.example",
+        "javascript:alert(1)",
+        "/recordings?page=2",
+    ];
+    let local = |location: &str| {
+        location.starts_with('/')
+            && !location.starts_with("//")
+            && !location.contains('\\')
+            && !location.contains("evil.example/")
+            && location.bytes().all(|b| b.is_ascii_graphic())
+    };
+    for target in targets {
+        let url = format!("{}/language?set=en&back={target}", w.base());
+        let (status, location) = tokio::task::spawn_blocking({
+            let agent = agent.clone();
+            move || {
+                let r = agent.get(&url).call().unwrap();
+                (
+                    r.status().as_u16(),
+                    r.headers()
+                        .get("location")
+                        .map(|v| v.to_str().unwrap().to_owned()),
+                )
+            }
+        })
+        .await
+        .unwrap();
+        match status {
+            // A control character in it: refused at the edge.
+            400 => assert!(location.is_none()),
+            303 => {
+                let location = location.unwrap();
+                assert!(local(&location), "{target} → {location}");
+            }
+            other => panic!("{target}: {other}"),
+        }
+    }
+    // After signing in: the same, through the sign-in form's return target.
+    for (n, target) in [
+        "//evil.example/",
+        "/\\evil.example",
+        "https://evil.example",
+        "/cases",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        w.clock_offset
+            .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+        let code = custos_server::auth::totp_code(&anna.secret, w.now()).unwrap();
+        let url = format!("{}/login", w.base());
+        let form = [
+            ("name", anna.name.clone()),
+            ("password", anna.password.clone()),
+            ("code", code),
+            ("next", target.to_owned()),
+        ];
+        let (status, location) = tokio::task::spawn_blocking({
+            let agent = agent.clone();
+            move || {
+                let r = agent.post(&url).send_form(form).unwrap();
+                (
+                    r.status().as_u16(),
+                    r.headers()
+                        .get("location")
+                        .map(|v| v.to_str().unwrap().to_owned()),
+                )
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, 303, "{n}: {target}");
+        let location = location.unwrap();
+        assert!(local(&location), "{target} → {location}");
+        if target == "/cases" {
+            assert_eq!(location, "/cases");
+        } else {
+            assert_eq!(location, "/");
+        }
+    }
+}
+
+/// Twenty wrong passwords at once count twenty; ten sign-ins with one
+/// code make one session; a session ends after twelve hours however busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_and_codes_are_counted_once_each_and_sessions_end_after_twelve_hours() {
+    // Enough hashing at once that the racing attempts really race.
+    let w = world_with_limits(
+        Default::default(),
+        custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
+        None,
+        custos_server::limits::Limits {
+            admission: custos_server::admission::AdmissionConfig {
+                hash_permits: 32,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let bert = w.add_user("bert", "reviewer", None).await;
+    let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
+    let sign_in = |name: &str, password: &str, code: &str| {
+        request(
+            "POST",
+            b"/api/v1/session",
+            &[("content-type", b"application/json")],
+            serde_json::json!({"name": name, "password": password, "code": code})
+                .to_string()
+                .as_bytes(),
+        )
+    };
+
+    // Each from its own address, so the limits on a source do not mix in.
+    let wrong: Vec<_> = (0..20)
+        .map(|n| {
+            let (raw, body) = (raw.clone(), sign_in("bert", "guess", "123456"));
+            tokio::spawn(async move {
+                raw.send(IpAddr::from([127, 0, 1, n as u8 + 1]), body)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in wrong {
+        answers.push(t.await.unwrap());
+    }
+    let refused = answers.iter().filter(|a| a.status == Some(401)).count();
+    let busy: Vec<_> = answers.iter().filter(|a| a.status == Some(429)).collect();
+    assert_eq!(refused + busy.len(), 20);
+    assert!(busy.iter().all(|a| a.header("retry-after").is_some()));
+    let stored = w
+        .server
+        .deployment
+        .catalog
+        .user("bert")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.failed_attempts as usize, refused,
+        "each failure that was looked at counted once"
+    );
+    assert!(refused > 5, "only {refused} raced: nothing shown");
+    // The person themself gets in once the wait is over.
+    w.clock_offset
+        .fetch_add(300_000, std::sync::atomic::Ordering::SeqCst);
+    w.sign_in(&bert).await;
+
+    // Ten sign-ins with the same right code at once: one session.
+    w.clock_offset
+        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+    let code = custos_server::auth::totp_code(&anna.secret, w.now()).unwrap();
+    let racing: Vec<_> = (0..10)
+        .map(|n| {
+            let (raw, body) = (raw.clone(), sign_in("anna", &anna.password, &code));
+            tokio::spawn(async move {
+                raw.send(IpAddr::from([127, 0, 2, n as u8 + 1]), body)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in racing {
+        let answer = t.await.unwrap();
+        match answer.status {
+            Some(200) => ok += 1,
+            Some(401) | Some(429) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(ok, 1, "a code opens one session");
+    // Nine reused codes are nine failures: anna waits, then gets in.
+    let anna_now = w
+        .server
+        .deployment
+        .catalog
+        .user("anna")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(anna_now.failed_attempts, 9);
+    w.clock_offset
+        .fetch_add(300_000, std::sync::atomic::Ordering::SeqCst);
+
+    // A session in use all day still ends twelve hours after it began.
+    let token = w.sign_in(&anna).await;
+    for _ in 0..40 {
+        w.clock_offset
+            .fetch_add(20 * 60_000, std::sync::atomic::Ordering::SeqCst);
+        let session = w
+            .call("GET", "/api/v1/session", Some(&token), None, &[])
+            .await;
+        if session.status != 200 {
+            break;
+        }
+    }
+    let after = w
+        .call("GET", "/api/v1/session", Some(&token), None, &[])
+        .await;
+    assert_eq!(after.status, 401);
+    let entries = w
+        .server
+        .deployment
+        .catalog
+        .audit_entries(0, 100_000)
+        .await
+        .unwrap();
+    assert!(entries.iter().any(|e| {
+        let e = custos_audit::AuditEntry::parse(&e.bytes).unwrap().event;
+        e.action == "session.expire" && e.detail.as_deref() == Some("absolute lifetime")
+    }));
+}

@@ -111,6 +111,16 @@ pub async fn world_on(
     retention: custos_server::retention::RetentionPolicy,
     storage: Option<custos_server::storage::StorageConfig>,
 ) -> World {
+    world_with_limits(policy, retention, storage, Default::default()).await
+}
+
+/// A world whose server runs with `limits` (connections, timeouts, sign-in admission).
+pub async fn world_with_limits(
+    policy: custos_access::Policy,
+    retention: custos_server::retention::RetentionPolicy,
+    storage: Option<custos_server::storage::StorageConfig>,
+    limits: custos_server::limits::Limits,
+) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
     custos_keys::EvidenceKeyStore::new(&data)
@@ -133,7 +143,7 @@ pub async fn world_on(
         .unwrap();
     }
     let config = ServerConfig {
-        limits: Default::default(),
+        limits,
         storage: storage.unwrap_or_default(),
         data: data.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
