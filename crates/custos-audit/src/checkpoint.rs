@@ -170,8 +170,11 @@ impl NoteVerifier {
         let key = B64
             .decode(key)
             .map_err(|_| CheckpointError::BadKey("key is not base64"))?;
-        let (Some(&ALG_ED25519), Ok(key)) = (key.first(), VerifyingKey::from_bytes(&key[1..]))
-        else {
+        // An empty key once panicked here (found by the fuzzer, fuzz/regressions/audit_entry).
+        let Some((&ALG_ED25519, public)) = key.split_first() else {
+            return Err(CheckpointError::BadKey("not an Ed25519 key"));
+        };
+        let Ok(key) = VerifyingKey::from_bytes(public) else {
             return Err(CheckpointError::BadKey("not an Ed25519 key"));
         };
         let this = Self {
@@ -279,6 +282,21 @@ mod tests {
             .expect("some key encodes a '+'");
         let vkey = with_plus.verifier().to_vkey();
         assert_eq!(NoteVerifier::parse(&vkey).unwrap(), with_plus.verifier());
+    }
+
+    #[test]
+    fn verifier_keys_with_no_key_or_the_wrong_one_are_refused_not_a_panic() {
+        let good = signer().verifier().to_vkey();
+        let (name_and_hash, _) = good.rsplit_once('+').unwrap();
+        for bad in [
+            format!("{name_and_hash}+"),
+            format!("{name_and_hash}+AQ=="),
+            format!("{name_and_hash}+Ag{}", &good[good.len() - 42..]),
+            "a+b+".to_owned(),
+            "++".to_owned(),
+        ] {
+            assert!(NoteVerifier::parse(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

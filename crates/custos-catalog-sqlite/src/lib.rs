@@ -696,16 +696,19 @@ impl Catalog for SqliteCatalog {
         i: &NewIncident,
         source: &str,
         window_start: UtcMillis,
-        at: UtcMillis,
+        (first, last): (UtcMillis, UtcMillis),
+        count: u64,
     ) -> Result<i64> {
         sqlx::query_scalar(admission::COUNT_REFUSED_CREDENTIAL_SQL)
-            .bind(ms(at))
+            .bind(ms(first))
             .bind(i.kind.as_str())
             .bind(&i.device_id)
             .bind(&i.dock_id)
             .bind(&i.detail)
             .bind(source)
             .bind(ms(window_start))
+            .bind(count.min(i64::MAX as u64) as i64)
+            .bind(ms(last))
             .fetch_one(&self.pool)
             .await
             .map_err(unavailable)

@@ -137,15 +137,20 @@ pub async fn admission_story(catalog: &dyn Catalog) {
     // incident counting fifty; another source, reason or hour is another.
     let hour = t(3_600_000);
     let dock = refused_dock("dock-x", "unknown dock");
-    let ids =
-        join_all((0..50).map(|n| {
-            catalog.count_refused_credential(&dock, "192.0.2.7", hour, hour.plus_millis(n))
-        }))
-        .await;
+    let ids = join_all((0..50).map(|n| {
+        catalog.count_refused_credential(
+            &dock,
+            "192.0.2.7",
+            hour,
+            (hour.plus_millis(n), hour.plus_millis(n)),
+            1,
+        )
+    }))
+    .await;
     let ids: std::collections::BTreeSet<i64> = ids.into_iter().map(Result::unwrap).collect();
     assert_eq!(ids.len(), 1, "one incident for the source and hour");
     let other_source = catalog
-        .count_refused_credential(&dock, "2001:db8:1:2::/64", hour, hour)
+        .count_refused_credential(&dock, "2001:db8:1:2::/64", hour, (hour, hour), 1)
         .await
         .unwrap();
     let other_reason = catalog
@@ -153,12 +158,19 @@ pub async fn admission_story(catalog: &dyn Catalog) {
             &refused_dock("dock-1", "wrong dock token"),
             "192.0.2.7",
             hour,
-            hour,
+            (hour, hour),
+            1,
         )
         .await
         .unwrap();
     let next_hour = catalog
-        .count_refused_credential(&dock, "192.0.2.7", t(7_200_000), t(7_200_001))
+        .count_refused_credential(
+            &dock,
+            "192.0.2.7",
+            t(7_200_000),
+            (t(7_200_001), t(7_200_001)),
+            1,
+        )
         .await
         .unwrap();
     let group = *ids.first().unwrap();
@@ -175,6 +187,22 @@ pub async fn admission_story(catalog: &dyn Catalog) {
         assert_ne!(id, group);
         assert_eq!(find(id).occurrences, 1);
     }
+    // Counted in memory and written as one: the count adds up.
+    let batch = catalog
+        .count_refused_credential(
+            &dock,
+            "192.0.2.7",
+            hour,
+            (hour.plus_millis(100), hour.plus_millis(900)),
+            1000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(batch, group);
+    let all = catalog.incidents().await.unwrap();
+    let regrouped = all.iter().find(|i| i.id == group).unwrap();
+    assert_eq!(regrouped.occurrences, 1050);
+    assert_eq!(regrouped.last_at, Some(hour.plus_millis(900)));
     // Incidents that are not grouped are one each, as before.
     let gap = NewIncident {
         kind: IncidentKind::Gap,

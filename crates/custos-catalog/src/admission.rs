@@ -81,14 +81,15 @@ pub const ACCEPT_SIGN_IN_SQL: &str = "UPDATE users SET totp_last_step = $2, \
      failed_attempts = 0, locked_until = NULL \
      WHERE name = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)";
 
-/// A refused credential counted into its source's incident for the window
-/// (`$1` at, `$2` kind, `$3` device, `$4` dock, `$5` detail, `$6` source,
-/// `$7` window start); returns the incident's id.
+/// Refused credentials counted into their source's incident for the window
+/// (`$1` first seen, `$2` kind, `$3` device, `$4` dock, `$5` detail, `$6`
+/// source, `$7` window start, `$8` how many, `$9` last seen); returns the
+/// incident's id.
 pub const COUNT_REFUSED_CREDENTIAL_SQL: &str = "INSERT INTO incidents \
      (at, kind, device_id, dock_id, sequence, recording_id, detail, source, window_start, occurrences, last_at) \
-     VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, $7, 1, $1) \
+     VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, $7, $8, $9) \
      ON CONFLICT (kind, source, window_start, detail) WHERE window_start IS NOT NULL \
-     DO UPDATE SET occurrences = incidents.occurrences + 1, \
+     DO UPDATE SET occurrences = incidents.occurrences + excluded.occurrences, \
      last_at = CASE WHEN excluded.last_at > incidents.last_at THEN excluded.last_at ELSE incidents.last_at END \
      RETURNING id";
 

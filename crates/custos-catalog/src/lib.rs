@@ -726,16 +726,18 @@ pub trait Catalog: Send + Sync {
     async fn mark_export_link_removed(&self, link_id: Uuid, at: UtcMillis) -> Result<()>;
 
     async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
-    /// A refused credential from `source`, counted into the one incident
-    /// that source has for its kind, detail and the window starting at
-    /// `window_start` (made if there is none): a flood of refusals is one
-    /// row with a count, in one statement however many race.
+    /// `count` refused credentials from `source`, seen from `first` to
+    /// `last`, counted into the one incident that source has for its kind,
+    /// detail and the window starting at `window_start` (made if there is
+    /// none): a flood of refusals is one row with a count, in one statement
+    /// however many race.
     async fn count_refused_credential(
         &self,
         incident: &NewIncident,
         source: &str,
         window_start: UtcMillis,
-        at: UtcMillis,
+        seen: (UtcMillis, UtcMillis),
+        count: u64,
     ) -> Result<i64>;
     /// Incidents after `after_id`, oldest first, at most `limit`.
     async fn incidents_page(&self, after_id: i64, limit: u64) -> Result<Vec<Incident>>;

@@ -49,7 +49,9 @@ impl Contents {
         let mut kept = Vec::new();
         let mut hasher = Sha256::new();
         let mut seen = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
+        // Sized to the file (at most 1 MiB): a package of many small files
+        // does not allocate a megabyte for each.
+        let mut buf = vec![0u8; length.clamp(1, 1 << 20) as usize];
         loop {
             let n = content.read(&mut buf)?;
             if n == 0 {

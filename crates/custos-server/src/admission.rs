@@ -16,6 +16,57 @@ use axum::http::request::Parts;
 use custos_format::UtcMillis;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// The threads that hash passwords: as many as there are permits, made once.
+/// Each Argon2 call takes ~19 MiB and gives it back to its thread's malloc
+/// arena; run on tokio's blocking pool (hundreds of threads, a new arena
+/// each) that memory stayed resident thread after thread — gigabytes after
+/// a flood. On a fixed few threads it is reused.
+pub struct HashThreads {
+    jobs: std::sync::mpsc::SyncSender<Box<dyn FnOnce() + Send>>,
+}
+
+impl HashThreads {
+    pub fn new(threads: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(threads * 4);
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("custos-hash-{n}"))
+                .spawn(move || loop {
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .expect("a hashing thread starts");
+        }
+        Self { jobs }
+    }
+
+    /// Runs `work` on a hashing thread; `None` if the threads are gone.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let _ = reply.send(work());
+        });
+        // The permits bound what is queued here; the send never waits long.
+        let jobs = self.jobs.clone();
+        tokio::task::spawn_blocking(move || jobs.send(job))
+            .await
+            .ok()?
+            .ok()?;
+        answer.await.ok()
+    }
+}
+
 /// Where a request came from: its address, and the group it is counted in
 /// (an IPv4 address; an IPv6 /64, which one host can fill at will).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +181,8 @@ impl Busy {
 
 pub struct Admission {
     config: AdmissionConfig,
+    /// Where the hashing is done.
+    pub threads: HashThreads,
     /// Permits anyone may take (all but one).
     hashes: Arc<Semaphore>,
     /// The last permit: only for a source that has not failed, so whoever
@@ -163,6 +216,7 @@ impl Admission {
     pub fn new(config: AdmissionConfig) -> Self {
         let permits = config.hash_permits.max(2);
         Self {
+            threads: HashThreads::new(permits),
             hashes: Arc::new(Semaphore::new(permits - 1)),
             reserve: Arc::new(Semaphore::new(1)),
             config,

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use custos_access::Role;
 use custos_audit::{AuditEvent, Outcome};
@@ -302,7 +302,22 @@ impl Authenticator {
     /// A new password's hash, in turn with every other hash on this node.
     pub async fn hash_new_password(&self, password: &str) -> Result<String, AuthError> {
         let _turn = self.admission.hash_turn().await;
-        hash_off_the_runtime(password).await
+        let password = Zeroizing::new(password.to_owned());
+        self.admission
+            .threads
+            .run(move || hash_password(&password))
+            .await
+            .ok_or_else(|| AuthError::Unavailable("the hashing threads stopped".into()))?
+    }
+
+    /// Whether `password` matches `hash`, on a hashing thread.
+    async fn verify(&self, hash: &str, password: &str) -> bool {
+        let (hash, password) = (hash.to_owned(), Zeroizing::new(password.to_owned()));
+        self.admission
+            .threads
+            .run(move || password_matches(&hash, &password))
+            .await
+            .unwrap_or(false)
     }
 
     /// [`reset_password`], in turn with every other hash on this node.
@@ -311,8 +326,18 @@ impl Authenticator {
         name: &str,
         at: UtcMillis,
     ) -> Result<Zeroizing<String>, AuthError> {
-        let _turn = self.admission.hash_turn().await;
-        reset_password(&*self.catalog, name, at).await
+        if self.catalog.user(name).await?.is_none() {
+            return Err(AuthError::Invalid(format!(
+                "no user `{}`",
+                custos_audit::excerpt(name)
+            )));
+        }
+        let password = random_password();
+        let hash = self.hash_new_password(&password).await?;
+        self.catalog
+            .set_password(name, &hash, true, None, at)
+            .await?;
+        Ok(password)
     }
 
     /// [`new_user`] (which hashes its initial password), in turn with
@@ -329,11 +354,11 @@ impl Authenticator {
         let _turn = self.admission.hash_turn().await;
         let (name, deployment) = (name.to_owned(), deployment.to_owned());
         let recipient = self.keys.recipient.clone();
-        tokio::task::spawn_blocking(move || {
-            new_user(&name, role, officer_id, &recipient, &deployment, now)
-        })
-        .await
-        .map_err(|e| AuthError::Unavailable(e.to_string()))?
+        self.admission
+            .threads
+            .run(move || new_user(&name, role, officer_id, &recipient, &deployment, now))
+            .await
+            .ok_or_else(|| AuthError::Unavailable("the hashing threads stopped".into()))?
     }
 
     async fn record(&self, event: AuditEvent) -> Result<(), AuthError> {
@@ -384,7 +409,7 @@ impl Authenticator {
         let Some(user) = user.filter(|u| u.disabled_at.is_none()) else {
             // Same work as for a real account; the audit names no one (the
             // "name" may be a mistyped password).
-            let _ = verify_password(&self.dummy_hash, password).await;
+            let _ = self.verify(&self.dummy_hash, password).await;
             drop(permit);
             self.admission.failed(source, now);
             self.record(anonymous("unknown or disabled user")).await?;
@@ -425,7 +450,7 @@ impl Authenticator {
             }
         }
         let password_ok = password.len() <= MAX_PASSWORD_BYTES
-            && verify_password(&user.password_hash, password).await;
+            && self.verify(&user.password_hash, password).await;
         drop(permit);
         let step = if password_ok {
             self.check_code(&user, code, now)?
@@ -608,7 +633,7 @@ impl Authenticator {
         }
         let current_ok = current.len() <= MAX_PASSWORD_BYTES && {
             let _turn = self.admission.hash_turn().await;
-            verify_password(&user.password_hash, current).await
+            self.verify(&user.password_hash, current).await
         };
         if !current_ok {
             let (failures, _) = self
@@ -709,21 +734,113 @@ async fn hash_off_the_runtime(password: &str) -> Result<String, AuthError> {
         .map_err(|e| AuthError::Unavailable(e.to_string()))?
 }
 
-async fn verify_password(hash: &str, password: &str) -> bool {
-    let (hash, password) = (hash.to_owned(), Zeroizing::new(password.to_owned()));
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+/// Argon2 memory above this (in 1 KiB blocks) is not allocated for a
+/// stored hash: ours use 19,456; a hash asking for more is not ours.
+const MAX_ARGON2_BLOCKS: usize = 256 * 1024;
+
+thread_local! {
+    /// This thread's Argon2 memory, kept between verifications: allocated
+    /// and freed each time, 19 MiB a sign-in stayed in malloc's arenas.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `password` matches the PHC string `hash`, computed in this
+/// thread's kept memory (wiped after).
+fn password_matches(hash: &str, password: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        argon2::Algorithm::try_from(parsed.algorithm),
+        argon2::Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; argon2::password_hash::Salt::MAX_LENGTH];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > MAX_ARGON2_BLOCKS {
+        return false;
+    }
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    let computed = ARGON2_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        let result = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut out,
+            &mut memory[..blocks],
+        );
+        memory[..blocks].fill(argon2::Block::default());
+        result
+    });
+    computed.is_ok() && constant_time_eq(&out, expected.as_bytes())
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Verification in kept, reused memory agrees with the argon2 crate's
+    /// own, for right and wrong passwords and for other parameters.
+    #[test]
+    fn verifying_in_kept_memory_agrees_with_argon2() {
+        use argon2::password_hash::PasswordVerifier;
+        let hashes = [
+            hash_password("correct horse battery staple").unwrap(),
+            hash_password("").unwrap(),
+            Argon2::new(
+                argon2::Algorithm::Argon2id,
+                argon2::Version::V0x13,
+                argon2::Params::new(64, 3, 2, Some(16)).unwrap(),
+            )
+            .hash_password(b"small one", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string(),
+        ];
+        for hash in &hashes {
+            for password in ["correct horse battery staple", "", "small one", "wrong"] {
+                let reference = Argon2::default()
+                    .verify_password(password.as_bytes(), &PasswordHash::new(hash).unwrap())
+                    .is_ok();
+                // Twice: the second time in memory the first left behind.
+                assert_eq!(
+                    password_matches(hash, password),
+                    reference,
+                    "{hash} {password}"
+                );
+                assert_eq!(
+                    password_matches(hash, password),
+                    reference,
+                    "{hash} {password}"
+                );
+            }
+        }
+        let too_big = "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        for garbage in [
+            "",
+            "$argon2id$",
+            "plain",
+            too_big,
+            "$argon2id$v=99$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        ] {
+            assert!(!password_matches(garbage, "x"), "{garbage}");
+        }
+    }
 }

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use custos_audit::{AuditEvent, Outcome};
-use custos_catalog::{IncidentKind, NewIncident};
 use custos_format::SignedReceipt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -271,7 +270,8 @@ fn malformed_credentials() -> ApiError {
 }
 
 /// A refused dock credential: audited (the dock id as an excerpt), and
-/// counted into its source's incident for the hour rather than a row each.
+/// counted into its source's incident for the hour rather than a row each
+/// (written once a second, `refusals.rs`).
 async fn refuse_dock(
     d: &Deployment,
     dock_id: &str,
@@ -292,28 +292,11 @@ async fn refuse_dock(
         .record(event)
         .await
         .map_err(crate::api::unavailable)?;
-    let incident = NewIncident {
-        kind: IncidentKind::UnknownOrRevoked,
-        device_id: None,
-        dock_id: Some(dock),
-        sequence: None,
-        recording_id: None,
-        detail: reason.into(),
-    };
-    let window = now.as_millis() - now.as_millis().rem_euclid(REFUSAL_WINDOW_MILLIS);
-    let window = custos_format::UtcMillis::from_millis(window).unwrap_or(now);
-    if let Err(e) = d
-        .catalog
-        .count_refused_credential(&incident, &source.group(), window, now)
-        .await
-    {
-        tracing::error!(error = %e, "could not count a refused dock credential");
-    }
+    d.refusals
+        .count(&*d.catalog, source.group(), reason, dock, now)
+        .await;
     Ok(())
 }
-
-/// Refused dock credentials from one source are one incident per hour.
-pub const REFUSAL_WINDOW_MILLIS: i64 = 3_600_000;
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod links;
 pub mod playback;
 pub mod redaction;
+pub mod refusals;
 pub mod retention;
 pub mod settings;
 pub mod statistics;
@@ -77,6 +78,8 @@ pub struct Deployment {
     pub payloads: playback::PayloadCache,
     /// This node, as named in leases (several nodes may serve one deployment).
     pub node_id: String,
+    /// Refused dock credentials not yet written as incidents.
+    pub refusals: refusals::RefusalCounter,
 }
 
 impl Deployment {
@@ -198,6 +201,7 @@ impl Deployment {
             settings: live,
             payloads: Default::default(),
             node_id: format!("node-{}", uuid::Uuid::now_v7().simple()),
+            refusals: Default::default(),
         })
     }
 }
@@ -246,6 +250,7 @@ pub async fn start_with_pages(
         tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle_timeout),
     );
     tokio::spawn(maintenance(deployment.clone()));
+    tokio::spawn(write_refusals(deployment.clone()));
     let acceptor = limits::LimitedAcceptor::new(&limits);
     let mut server = axum_server::bind_rustls(config.listen, tls)
         .map(|rustls| {
@@ -280,6 +285,15 @@ pub async fn start_with_pages(
         handle,
         task,
     })
+}
+
+/// Refused dock credentials counted in memory, written once a second.
+async fn write_refusals(d: Arc<Deployment>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        d.refusals.flush(&*d.catalog).await;
+    }
 }
 
 /// Uploads untouched for this long are abandoned (docks resume within minutes).

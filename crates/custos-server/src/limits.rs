@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum_server::accept::Accept;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -26,6 +26,11 @@ pub struct Limits {
     pub max_connections: usize,
     /// Open connections from one source (address, or IPv6 /64).
     pub max_connections_per_source: usize,
+    /// New connections one source may open per second, on average, and at
+    /// once after a pause: each costs a TLS handshake before anything else
+    /// can be said about it, so a flood of them is refused before that.
+    pub new_connections_per_source_per_second: u32,
+    pub new_connections_per_source_burst: u32,
     /// A request's headers must arrive within this (also: an idle
     /// keep-alive connection is closed after it).
     pub header_read_timeout: Duration,
@@ -42,6 +47,8 @@ impl Default for Limits {
         Self {
             max_connections: 1024,
             max_connections_per_source: 256,
+            new_connections_per_source_per_second: 32,
+            new_connections_per_source_burst: 64,
             header_read_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
@@ -54,7 +61,12 @@ impl Default for Limits {
 struct Counts {
     total: usize,
     per_source: HashMap<String, usize>,
+    /// Each source's token bucket for new connections: (tokens, when counted).
+    buckets: HashMap<String, (f64, Instant)>,
 }
+
+/// Sources whose buckets are remembered at most (full buckets are forgotten first).
+const MAX_BUCKETS: usize = 65_536;
 
 /// Accepts a connection only while it is under the caps; sets `TCP_NODELAY`
 /// (without it the last small segment of a response waits for the client's
@@ -64,6 +76,8 @@ pub struct LimitedAcceptor {
     counts: Arc<Mutex<Counts>>,
     max_total: usize,
     max_per_source: usize,
+    rate: f64,
+    burst: f64,
 }
 
 impl LimitedAcceptor {
@@ -72,6 +86,8 @@ impl LimitedAcceptor {
             counts: Default::default(),
             max_total: limits.max_connections,
             max_per_source: limits.max_connections_per_source,
+            rate: f64::from(limits.new_connections_per_source_per_second.max(1)),
+            burst: f64::from(limits.new_connections_per_source_burst.max(1)),
         }
     }
 
@@ -80,13 +96,30 @@ impl LimitedAcceptor {
         self.counts.lock().unwrap_or_else(|p| p.into_inner()).total
     }
 
-    fn admit(&self, peer: SocketAddr) -> io::Result<Guard> {
+    fn admit(&self, peer: SocketAddr, now: Instant) -> io::Result<Guard> {
         let group = Source::new(peer.ip()).group();
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mine = counts.per_source.get(&group).copied().unwrap_or(0);
         if counts.total >= self.max_total || mine >= self.max_per_source {
             return Err(io::Error::other("connection limit reached"));
         }
+        if !counts.buckets.contains_key(&group) && counts.buckets.len() >= MAX_BUCKETS {
+            let (rate, burst) = (self.rate, self.burst);
+            counts.buckets.retain(|_, (tokens, at)| {
+                *tokens + now.saturating_duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = counts
+            .buckets
+            .entry(group.clone())
+            .or_insert((self.burst, now));
+        *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.rate)
+            .min(self.burst);
+        *at = now;
+        if *tokens < 1.0 {
+            return Err(io::Error::other("connection rate limit reached"));
+        }
+        *tokens -= 1.0;
         counts.total += 1;
         *counts.per_source.entry(group.clone()).or_default() += 1;
         Ok(Guard {
@@ -128,7 +161,7 @@ impl<S> Accept<TcpStream, S> for LimitedAcceptor {
 
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         std::future::ready((|| {
-            let guard = self.admit(stream.peer_addr()?)?;
+            let guard = self.admit(stream.peer_addr()?, Instant::now())?;
             stream.set_nodelay(true)?;
             Ok((
                 LimitedStream {
@@ -186,25 +219,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn new_connections_are_rate_limited_per_source_with_a_burst() {
+        let acceptor = LimitedAcceptor::new(&Limits {
+            new_connections_per_source_per_second: 10,
+            new_connections_per_source_burst: 5,
+            ..Default::default()
+        });
+        let t0 = Instant::now();
+        let a: SocketAddr = "192.0.2.1:1000".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:1000".parse().unwrap();
+        let mut open = Vec::new();
+        for _ in 0..5 {
+            open.push(acceptor.admit(a, t0).unwrap());
+        }
+        assert!(acceptor.admit(a, t0).is_err(), "the burst is spent");
+        assert!(acceptor.admit(b, t0).is_ok(), "another source has its own");
+        // A tenth of a second later there is one more.
+        assert!(acceptor.admit(a, t0 + Duration::from_millis(100)).is_ok());
+        assert!(acceptor.admit(a, t0 + Duration::from_millis(100)).is_err());
+        // Closing connections gives no new ones; time does, up to the burst.
+        drop(open);
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..5 {
+            assert!(acceptor.admit(a, later).is_ok());
+        }
+        assert!(acceptor.admit(a, later).is_err());
+    }
+
+    #[test]
     fn the_caps_count_in_all_and_per_source_and_free_on_close() {
         let acceptor = LimitedAcceptor::new(&Limits {
             max_connections: 3,
             max_connections_per_source: 2,
             ..Default::default()
         });
+        let now = Instant::now();
         let a: SocketAddr = "192.0.2.1:1000".parse().unwrap();
         let a2: SocketAddr = "192.0.2.1:1001".parse().unwrap();
         let b: SocketAddr = "[2001:db8::1]:1000".parse().unwrap();
         let b_same_64: SocketAddr = "[2001:db8::ffff]:1000".parse().unwrap();
-        let g1 = acceptor.admit(a).unwrap();
-        let g2 = acceptor.admit(a2).unwrap();
-        assert!(acceptor.admit(a).is_err(), "two per source");
-        let g3 = acceptor.admit(b).unwrap();
-        assert!(acceptor.admit(b_same_64).is_err(), "three in all");
+        let g1 = acceptor.admit(a, now).unwrap();
+        let g2 = acceptor.admit(a2, now).unwrap();
+        assert!(acceptor.admit(a, now).is_err(), "two per source");
+        let g3 = acceptor.admit(b, now).unwrap();
+        assert!(acceptor.admit(b_same_64, now).is_err(), "three in all");
         assert_eq!(acceptor.open(), 3);
         drop(g3);
-        let g4 = acceptor.admit(b_same_64).unwrap();
-        assert!(acceptor.admit(b).is_err(), "full again");
+        let g4 = acceptor.admit(b_same_64, now).unwrap();
+        assert!(acceptor.admit(b, now).is_err(), "full again");
         drop((g1, g2, g4));
         assert_eq!(acceptor.open(), 0);
         assert!(acceptor.counts.lock().unwrap().per_source.is_empty());

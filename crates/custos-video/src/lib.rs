@@ -12,6 +12,8 @@ use std::io::{Read, Seek, SeekFrom};
 
 use mp4_atom::{Atom, Codec, FourCC, Header, Moof, Moov, ReadAtom, ReadFrom};
 
+mod shape;
+
 /// Largest `moov`/`moof` read into memory: ours are under a kilobyte or two.
 const MAX_METADATA_BOX: usize = 4 << 20;
 /// Largest single frame accepted (a 4K keyframe at a high bitrate is a few MB).
@@ -135,11 +137,21 @@ fn read_header<R: Read>(r: &mut R) -> Result<Option<Header>, VideoError> {
 }
 
 fn read_box<T: Atom + ReadAtom, R: Read>(h: &Header, r: &mut R) -> Result<T, VideoError> {
-    match h.size {
-        Some(size) if size <= MAX_METADATA_BOX => {}
+    let size = match h.size {
+        Some(size) if size <= MAX_METADATA_BOX => size,
         _ => return Err(format(format!("{} box too large", h.kind))),
+    };
+    let mut body = Vec::with_capacity(size);
+    r.take(size as u64).read_to_end(&mut body)?;
+    if body.len() != size {
+        return Err(format(format!(
+            "the recording ends inside a {} box",
+            h.kind
+        )));
     }
-    T::read_atom(h, r).map_err(|e| format(format!("{}: {e}", h.kind)))
+    shape::check(h.kind.as_ref(), &body).map_err(format)?;
+    T::read_atom(h, &mut std::io::Cursor::new(&body))
+        .map_err(|e| format(format!("{}: {e}", h.kind)))
 }
 
 impl<R: Read + Seek> Fmp4<R> {

@@ -158,6 +158,34 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Under attack (issue 19): `custos serve` while CLIENTS from eight
+    /// other addresses flood sign-in and send malformed dock and API
+    /// requests; a reviewer plays ranges and reviewers sign in meanwhile.
+    Abuse {
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// Seconds the flood lasts.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Seconds of range playback measured before, with no flood.
+        #[arg(long, default_value_t = 15)]
+        idle_seconds: u64,
+        /// The recording played.
+        #[arg(long, default_value = "256M", value_parser = crate::device::parse_bytes)]
+        size: u64,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Run the flood at the same CPU priority as the server (by default it
+        /// runs at nice 19, as if from other hosts: on one machine its own
+        /// CPU would otherwise be taken from the server it attacks).
+        #[arg(long)]
+        same_priority: bool,
+        /// Internal: be the flood, against this port (with --flood-cert).
+        #[arg(long, hide = true)]
+        flood_port: Option<u16>,
+        #[arg(long, hide = true)]
+        flood_cert: Option<std::path::PathBuf>,
+    },
     /// Pre-record memory: RSS growth on standby vs bitrate × window.
     PrerecordMemory {
         #[arg(long, default_value = "30s", value_parser = crate::device::parse_seconds)]
@@ -207,6 +235,22 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         } => crate::bench_server::audit_appends(entries, writers, verify, dir),
         BenchCommand::Sweep { rows, due, dir } => crate::bench_server::sweep(rows, due, dir),
+        BenchCommand::Abuse {
+            clients,
+            seconds,
+            flood_port: Some(port),
+            flood_cert: Some(cert),
+            ..
+        } => crate::bench_abuse::flood(clients, seconds, port, &cert),
+        BenchCommand::Abuse {
+            clients,
+            seconds,
+            idle_seconds,
+            size,
+            dir,
+            same_priority,
+            ..
+        } => crate::bench_abuse::abuse(clients, seconds, idle_seconds, size, dir, same_priority),
         BenchCommand::Stats {
             recordings,
             entries,

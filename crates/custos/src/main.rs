@@ -4,6 +4,7 @@
 
 mod audit;
 mod bench;
+mod bench_abuse;
 mod bench_export;
 mod bench_ingest;
 mod bench_search;

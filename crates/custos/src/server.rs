@@ -79,6 +79,49 @@ pub struct ServeArgs {
     /// The web UI's language when the browser asks for none we have: nl, de or en.
     #[arg(long, default_value = "nl", value_parser = parse_language)]
     language: custos_web::Lang,
+    /// Connections open at once at most; more are closed as they arrive.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Connections from one address (an IPv6 /64 counts as one) at most.
+    /// Behind a reverse proxy every client has the proxy's address: raise it.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections_per_source: u64,
+    /// New connections one address may open per second, on average (and
+    /// twice as many at once after a pause); more are closed before TLS.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    new_connections_per_source: u32,
+    /// Seconds a request's headers may take to arrive; an idle keep-alive
+    /// connection is closed after as long.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a request's body may pause between two pieces.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_idle_timeout: u64,
+    /// Password hashes at once for sign-ins (each holds about 19 MiB);
+    /// default twice the cores, at least 4 and at most 32.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=256))]
+    sign_in_hashes: Option<u64>,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> custos_server::limits::Limits {
+        let defaults = custos_server::limits::Limits::default();
+        custos_server::limits::Limits {
+            max_connections: self.max_connections as usize,
+            max_connections_per_source: self.max_connections_per_source as usize,
+            new_connections_per_source_per_second: self.new_connections_per_source,
+            new_connections_per_source_burst: self.new_connections_per_source.saturating_mul(2),
+            header_read_timeout: std::time::Duration::from_secs(self.header_timeout),
+            body_idle_timeout: std::time::Duration::from_secs(self.body_idle_timeout),
+            admission: custos_server::admission::AdmissionConfig {
+                hash_permits: self
+                    .sign_in_hashes
+                    .map_or(defaults.admission.hash_permits, |n| n as usize),
+                ..defaults.admission
+            },
+            ..defaults
+        }
+    }
 }
 
 pub(crate) fn parse_language(s: &str) -> Result<custos_web::Lang, String> {
@@ -105,7 +148,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         )?;
         eprintln!("storage: {}", storage.describe());
         let config = ServerConfig {
-            limits: Default::default(),
+            limits: args.limits(),
             storage,
             data: args.data.data.clone(),
             listen: args.listen,

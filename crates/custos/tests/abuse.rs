@@ -278,7 +278,19 @@ fn malformed(n: usize, who: &Insiders, recording: &str, case: &str) -> (Vec<u8>,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and_the_sweeper_sweeps(
 ) {
-    let w = world().await;
+    // Every request on a connection of its own, faster than a source may
+    // open them (that limit has its test below): here each must be answered.
+    let w = world_with_limits(
+        Default::default(),
+        custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
+        None,
+        custos_server::limits::Limits {
+            new_connections_per_source_per_second: 1_000_000,
+            new_connections_per_source_burst: 1_000_000,
+            ..Default::default()
+        },
+    )
+    .await;
     let r = w.one_recording("cam-a", 60).await;
     // Recordings the sweeper will delete during the flood.
     let due = w.camera("cam-b", 3, true).await;
@@ -466,7 +478,9 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
         .expect("the audit log verifies");
     assert_eq!(verified.size as usize, entries.len());
 
-    // Refused dock credentials: a few incidents with counts, not one each.
+    // Refused dock credentials: a few incidents with counts, not one each
+    // (the last second's counts written as `serve` writes them, each second).
+    d.refusals.flush(&*d.catalog).await;
     let incidents = d.catalog.incidents().await.unwrap();
     let refused: Vec<_> = incidents
         .iter()
@@ -486,6 +500,8 @@ fn short_limits() -> custos_server::limits::Limits {
     custos_server::limits::Limits {
         max_connections: 64,
         max_connections_per_source: 4,
+        new_connections_per_source_per_second: 2,
+        new_connections_per_source_burst: 10,
         header_read_timeout: std::time::Duration::from_millis(300),
         body_idle_timeout: std::time::Duration::from_millis(300),
         tls_handshake_timeout: std::time::Duration::from_millis(300),
@@ -639,6 +655,31 @@ async fn slow_and_idle_connections_are_cut_off_and_capped_while_others_are_serve
     assert!(
         stalled.1.is_empty() || stalled.1.starts_with("HTTP/1.1 4"),
         "{stalled:?}"
+    );
+
+    // A burst of new connections from one source: past its burst they are
+    // closed before any TLS, while another source connects as it likes.
+    let burst = IpAddr::from([127, 0, 0, 4]);
+    let mut served = 0;
+    let mut closed = 0;
+    for _ in 0..40 {
+        match raw
+            .send(burst, request("GET", b"/api/v1/health", &[], b""))
+            .await
+        {
+            Ok(a) if a.status == Some(200) => served += 1,
+            _ => closed += 1,
+        }
+    }
+    assert!(
+        (8..=12).contains(&served),
+        "{served} served, {closed} closed"
+    );
+    assert_eq!(
+        w.call("GET", "/api/v1/health", None, None, &[])
+            .await
+            .status,
+        200
     );
 
     // The source's places are free again, and it is served like anyone.

@@ -50,6 +50,8 @@ impl World {
                     source_free_failures: 1000,
                     ..Default::default()
                 },
+                new_connections_per_source_per_second: 1_000_000,
+                new_connections_per_source_burst: 1_000_000,
                 ..Default::default()
             },
             storage: Default::default(),

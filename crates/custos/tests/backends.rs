@@ -183,7 +183,7 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
     });
     let b_server = custos_server::start(
         custos_server::ServerConfig {
-            limits: Default::default(),
+            limits: test_limits(),
             storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
             data: w.data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -445,7 +445,7 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
     .unwrap();
     let moved = custos_server::start(
         custos_server::ServerConfig {
-            limits: Default::default(),
+            limits: test_limits(),
             storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
             data: w.data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),

@@ -666,7 +666,7 @@ async fn retention_categories_have_their_own_periods_and_the_privacy_officer_mov
     // A restart that no longer defines a camera's category refuses to start
     // rather than keep its recordings for some other period.
     let config = custos_server::ServerConfig {
-        limits: Default::default(),
+        limits: test_limits(),
         storage: Default::default(),
         data: w.data.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -1844,7 +1844,7 @@ async fn an_admin_changes_retention_and_purposes_which_apply_to_new_recordings_a
     // flags) runs with the saved settings and says so.
     let again = custos_server::start(
         custos_server::ServerConfig {
-            limits: Default::default(),
+            limits: test_limits(),
             storage: Default::default(),
             data: w.data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),

@@ -111,7 +111,18 @@ pub async fn world_on(
     retention: custos_server::retention::RetentionPolicy,
     storage: Option<custos_server::storage::StorageConfig>,
 ) -> World {
-    world_with_limits(policy, retention, storage, Default::default()).await
+    world_with_limits(policy, retention, storage, test_limits()).await
+}
+
+/// The server's limits for tests that are not about them: each call here
+/// opens a connection of its own, far faster than one source may in
+/// production (abuse.rs tests the limits themselves).
+pub fn test_limits() -> custos_server::limits::Limits {
+    custos_server::limits::Limits {
+        new_connections_per_source_per_second: 1_000_000,
+        new_connections_per_source_burst: 1_000_000,
+        ..Default::default()
+    }
 }
 
 /// A world whose server runs with `limits` (connections, timeouts, sign-in admission).

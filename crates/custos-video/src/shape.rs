@@ -1,0 +1,133 @@
+//! The box tree of a `moov` or `moof`, checked before the mp4-atom crate
+//! decodes it. mp4-atom sizes some vectors from counts in the input
+//! (`Vec::with_capacity(count)`): a 200-byte `moov` with a `uncv` sample
+//! entry once asked for 62 GB and aborted the process (found by the fuzzer,
+//! fuzz/regressions/fmp4_read). A recording Custos reads is one it or its
+//! cameras wrote, so only the boxes they write are let through, and mp4-atom
+//! never sees the others.
+
+/// Boxes that hold boxes, and what each may hold; anything else in them is
+/// refused. `stsd` holds sample entries after a version, flags and count.
+const CHILDREN: &[(&[u8; 4], &[&[u8; 4]])] = &[
+    (b"moov", &[b"mvhd", b"trak", b"mvex"]),
+    (b"trak", &[b"tkhd", b"mdia", b"edts"]),
+    (b"edts", &[b"elst"]),
+    (b"mdia", &[b"mdhd", b"hdlr", b"minf"]),
+    (b"minf", &[b"vmhd", b"dinf", b"stbl"]),
+    (b"dinf", &[b"dref"]),
+    (
+        b"stbl",
+        &[
+            b"stsd", b"stts", b"stsc", b"stsz", b"stco", b"co64", b"stss", b"ctts",
+        ],
+    ),
+    (b"stsd", &[b"avc1", b"avc3"]),
+    (b"mvex", &[b"mehd", b"trex"]),
+    (b"moof", &[b"mfhd", b"traf"]),
+    (b"traf", &[b"tfhd", b"tfdt", b"trun"]),
+];
+
+/// Nesting deeper than this is no recording of ours.
+const MAX_DEPTH: usize = 8;
+
+/// Checks the body of a box of `kind` (its bytes after the header).
+pub fn check(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
+    check_in(kind, body, 0)
+}
+
+fn check_in(kind: &[u8; 4], body: &[u8], depth: usize) -> Result<(), String> {
+    let Some((_, allowed)) = CHILDREN.iter().find(|(k, _)| *k == kind) else {
+        return Ok(());
+    };
+    if depth > MAX_DEPTH {
+        return Err("boxes nested too deep".into());
+    }
+    let mut rest = if kind == b"stsd" {
+        body.get(8..).ok_or("stsd too short")?
+    } else {
+        body
+    };
+    while !rest.is_empty() {
+        let (child, child_body, after) = next_box(rest)?;
+        if !allowed.contains(&&child) {
+            return Err(format!(
+                "a `{}` box in `{}`",
+                String::from_utf8_lossy(&child).escape_default(),
+                String::from_utf8_lossy(kind)
+            ));
+        }
+        // Sample entries are read by mp4-atom's avc1 decoder as a whole.
+        if kind != b"stsd" {
+            check_in(&child, child_body, depth + 1)?;
+        }
+        rest = after;
+    }
+    Ok(())
+}
+
+/// A box's type, its body, and the bytes after it.
+type Split<'a> = ([u8; 4], &'a [u8], &'a [u8]);
+
+/// The next box in `bytes`.
+fn next_box(bytes: &[u8]) -> Result<Split<'_>, String> {
+    let head = bytes.get(..8).ok_or("a box header is cut off")?;
+    let size32 = u32::from_be_bytes(head[..4].try_into().expect("4 bytes"));
+    let kind: [u8; 4] = head[4..8].try_into().expect("4 bytes");
+    let (size, header) = match size32 {
+        0 => (bytes.len() as u64, 8),
+        1 => {
+            let large = bytes.get(8..16).ok_or("a box header is cut off")?;
+            (u64::from_be_bytes(large.try_into().expect("8 bytes")), 16)
+        }
+        n => (u64::from(n), 8),
+    };
+    if size < header as u64 || size > bytes.len() as u64 {
+        return Err("a box's size does not fit".into());
+    }
+    let size = size as usize;
+    Ok((kind, &bytes[header..size], &bytes[size..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn our_own_boxes_pass_and_others_are_refused() {
+        let stsd = |entry: &[u8; 4]| {
+            let mut body = vec![0u8; 8];
+            body.extend(boxed(entry, &[0u8; 90]));
+            boxed(b"stsd", &body)
+        };
+        let moov = |entry| {
+            let stbl = boxed(b"stbl", &[stsd(entry), boxed(b"stts", &[0; 8])].concat());
+            let minf = boxed(b"minf", &[boxed(b"vmhd", &[0; 12]), stbl].concat());
+            let mdia = boxed(b"mdia", &[boxed(b"mdhd", &[0; 24]), minf].concat());
+            [boxed(b"mvhd", &[0; 100]), boxed(b"trak", &mdia)].concat()
+        };
+        assert_eq!(check(b"moov", &moov(b"avc1")), Ok(()));
+        assert!(check(b"moov", &moov(b"uncv")).unwrap_err().contains("uncv"));
+        assert!(check(b"moov", &moov(b"hvc1")).is_err());
+        let with_udta = [moov(b"avc1"), boxed(b"udta", &[0; 4])].concat();
+        assert!(check(b"moov", &with_udta).is_err());
+        // Sizes that do not fit, cut-off headers, nothing at all.
+        let mut wrong = moov(b"avc1");
+        wrong[0] = 0xff;
+        assert!(check(b"moov", &wrong).is_err());
+        assert!(check(b"moov", &[0, 0, 0]).is_err());
+        assert!(check(b"moov", &[0, 0, 0, 4, b'm', b'v', b'h', b'd']).is_err());
+        assert_eq!(check(b"moov", &[]), Ok(()));
+        let traf = boxed(
+            b"traf",
+            &[boxed(b"tfhd", &[0; 8]), boxed(b"saiz", &[0; 9])].concat(),
+        );
+        assert!(check(b"moof", &traf).unwrap_err().contains("saiz"));
+    }
+}
