@@ -406,11 +406,8 @@ mod tests {
         .detail(format!("entry {n}"))
     }
 
-    /// The server's writer keeps its own frontier between batches; another
-    /// writer (an operator's CLI on the same data directory) appending in
-    /// between must make it read the tip again, never fork the tree.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_writer_notices_another_writer_and_the_log_stays_one_tree() {
+    /// A catalog in a fresh directory and the server's writer on it.
+    async fn server_log() -> (tempfile::TempDir, Arc<dyn Catalog>, NoteVerifier, AuditLog) {
         let dir = tempfile::tempdir().unwrap();
         let catalog: Arc<dyn Catalog> = Arc::new(
             custos_catalog_sqlite::SqliteCatalog::open(dir.path())
@@ -419,8 +416,17 @@ mod tests {
         );
         let signer = load_or_create_signer(dir.path()).unwrap();
         let verifier = signer.verifier();
-        let other = load_or_create_signer(dir.path()).unwrap();
         let log = AuditLog::start(catalog.clone(), signer);
+        (dir, catalog, verifier, log)
+    }
+
+    /// The server's writer keeps its own frontier between batches; another
+    /// writer (an operator's CLI on the same data directory) appending in
+    /// between must make it read the tip again, never fork the tree.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_notices_another_writer_and_the_log_stays_one_tree() {
+        let (dir, catalog, verifier, log) = server_log().await;
+        let other = load_or_create_signer(dir.path()).unwrap();
 
         assert_eq!(log.record(event(0)).await.unwrap(), 0);
         assert_eq!(log.record(event(1)).await.unwrap(), 1);
@@ -483,15 +489,7 @@ mod tests {
     /// stored, the hostile ones as bounded excerpts, and no request fails.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_hostile_entry_fails_no_one_in_its_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog: Arc<dyn Catalog> = Arc::new(
-            custos_catalog_sqlite::SqliteCatalog::open(dir.path())
-                .await
-                .unwrap(),
-        );
-        let signer = load_or_create_signer(dir.path()).unwrap();
-        let verifier = signer.verifier();
-        let log = AuditLog::start(catalog.clone(), signer);
+        let (_dir, catalog, verifier, log) = server_log().await;
         let hostile = |n: u64| {
             let value = match n % 4 {
                 0 => "D".repeat(300),

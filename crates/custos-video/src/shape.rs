@@ -29,6 +29,8 @@ const CHILDREN: &[(&[u8; 4], &[&[u8; 4]])] = &[
 
 /// Nesting deeper than this is no recording of ours.
 const MAX_DEPTH: usize = 8;
+/// Samples in one `trun`: a fragment of ours is two seconds.
+const MAX_TRUN_SAMPLES: u64 = 100_000;
 
 /// Checks the body of a box of `kind` (its bytes after the header).
 pub fn check(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
@@ -36,6 +38,9 @@ pub fn check(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
 }
 
 fn check_in(kind: &[u8; 4], body: &[u8], depth: usize) -> Result<(), String> {
+    if kind == b"trun" {
+        return check_trun(body);
+    }
     let Some((_, allowed)) = CHILDREN.iter().find(|(k, _)| *k == kind) else {
         return Ok(());
     };
@@ -61,6 +66,28 @@ fn check_in(kind: &[u8; 4], body: &[u8], depth: usize) -> Result<(), String> {
             check_in(&child, child_body, depth + 1)?;
         }
         rest = after;
+    }
+    Ok(())
+}
+
+/// A `trun` whose samples have no fields of their own made mp4-atom loop
+/// once per claimed sample, pushing empty entries (the fuzzer's 80-second
+/// input): its sample count must be what its bytes hold.
+fn check_trun(body: &[u8]) -> Result<(), String> {
+    let head = body.get(..8).ok_or("trun too short")?;
+    let flags = u32::from_be_bytes(head[..4].try_into().expect("4 bytes")) & 0x00ff_ffff;
+    let samples = u64::from(u32::from_be_bytes(head[4..8].try_into().expect("4 bytes")));
+    let optional = 4 * (u64::from(flags & 0x1 != 0) + u64::from(flags & 0x4 != 0));
+    let per_sample = 4 * [0x100, 0x200, 0x400, 0x800]
+        .iter()
+        .filter(|bit| flags & **bit != 0)
+        .count() as u64;
+    let needed = 8 + optional + samples * per_sample;
+    if samples > MAX_TRUN_SAMPLES || needed != body.len() as u64 {
+        return Err(format!(
+            "a trun of {samples} samples in {} bytes",
+            body.len()
+        ));
     }
     Ok(())
 }
@@ -129,5 +156,17 @@ mod tests {
             &[boxed(b"tfhd", &[0; 8]), boxed(b"saiz", &[0; 9])].concat(),
         );
         assert!(check(b"moof", &traf).unwrap_err().contains("saiz"));
+        // A trun's sample count must be what its bytes hold.
+        let trun = |flags: u32, samples: u32, extra: usize| {
+            let mut body = flags.to_be_bytes().to_vec();
+            body.extend(samples.to_be_bytes());
+            body.extend(vec![0u8; extra]);
+            boxed(b"traf", &boxed(b"trun", &body))
+        };
+        // A data offset, then each sample's size and flags: 4 + 3 × 8 bytes.
+        assert_eq!(check(b"moof", &trun(0x601, 3, 28)), Ok(()));
+        assert!(check(b"moof", &trun(0x601, 3, 27)).is_err());
+        assert!(check(b"moof", &trun(0x000, u32::MAX, 0)).is_err());
+        assert!(check(b"moof", &trun(0x100, 200_000, 800_000)).is_err());
     }
 }

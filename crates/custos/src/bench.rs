@@ -176,7 +176,7 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
         /// Run the flood at the same CPU priority as the server (by default it
-        /// runs at nice 19, as if from other hosts: on one machine its own
+        /// runs as SCHED_IDLE, as if from other hosts: on one machine its own
         /// CPU would otherwise be taken from the server it attacks).
         #[arg(long)]
         same_priority: bool,

@@ -338,7 +338,7 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
     let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
     let insiders = Arc::new(insiders);
     let (recording, case) = (r.recording_id.to_string(), case);
-    const FLOOD: usize = 1_536;
+    const FLOOD: usize = 3_072;
     let next = Arc::new(AtomicUsize::new(0));
     let edge_refused = Arc::new(AtomicUsize::new(0));
     let mut flood = Vec::new();
