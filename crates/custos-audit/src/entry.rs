@@ -191,6 +191,21 @@ pub fn excerpt(value: &str) -> String {
     out
 }
 
+/// `value` with hostile characters and `\` escaped, whole.
+fn escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if is_hostile_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), FormatError> {
     if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
         return Err(FormatError::InvalidField {
@@ -253,13 +268,29 @@ impl AuditEvent {
                 fix(field, v, MAX_FIELD_LEN);
             }
         }
+        // The detail is prose: its hostile characters escaped and its end
+        // cut, not the whole of it reduced to an excerpt.
         let mut detail = self.detail.take();
         if let Some(d) = &mut detail {
-            fix("detail", d, MAX_DETAIL_LEN);
+            if check_text("detail", d, MAX_DETAIL_LEN).is_err() {
+                *d = escaped(d);
+                shortened.push("detail");
+            }
         }
         let note = format!("[shortened: {}]", shortened.join(", "));
+        let room = MAX_DETAIL_LEN - note.len() - 1;
         self.detail = Some(match detail {
-            Some(d) => format!("{d} {note}"),
+            Some(d) if d.is_empty() => note,
+            Some(mut d) => {
+                if d.len() > room {
+                    let mut cut = room;
+                    while !d.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    d.truncate(cut);
+                }
+                format!("{d} {note}")
+            }
             None => note,
         });
         self
@@ -547,11 +578,32 @@ mod tests {
             let bytes = entry.to_bytes().expect("a bounded event encodes");
             assert_eq!(AuditEntry::parse(&bytes).unwrap().event, bounded);
             assert!(bounded.detail.unwrap().contains("[shortened: "));
-            assert!(bytes.len() < 1000);
+            assert!(bytes.len() < 2600, "{}", bytes.len());
         }
         // A valid event is left as it is.
         let good = entry().event;
         assert_eq!(good.clone().bounded(), good);
+        // A detail just short of its limit and another field too long: the
+        // note still fits.
+        let mut near = entry().event.detail("d".repeat(1995));
+        near.case = Some("c".repeat(300));
+        let bounded = near.bounded();
+        assert!(
+            bounded.validate().is_ok(),
+            "{}",
+            bounded.detail.unwrap().len()
+        );
+        // A newline in prose keeps the prose, escaped.
+        let prose = entry()
+            .event
+            .detail("category standard -> training; reason: line one\nline two")
+            .bounded();
+        let detail = prose.detail.unwrap();
+        assert!(
+            detail.starts_with("category standard -> training; reason: line one\\u{a}line two"),
+            "{detail}"
+        );
+        assert!(detail.ends_with("[shortened: detail]"));
     }
 
     #[test]

@@ -103,9 +103,11 @@ pub async fn admission_story(catalog: &dyn Catalog) {
         claims.into_iter().filter(|c| *c.as_ref().unwrap()).count(),
         1
     );
+    let claimed = catalog.user("anna").await.unwrap().unwrap();
     assert_eq!(
-        catalog.user("anna").await.unwrap().unwrap().locked_until,
-        Some(later.plus_millis(300_000))
+        (claimed.locked_until, claimed.failed_attempts),
+        (Some(later.plus_millis(300_000)), 21),
+        "the claimed attempt counts as a failure until it succeeds"
     );
     // An account without a wait has nothing to claim.
     catalog.add_user(&person("carl")).await.unwrap();

@@ -71,8 +71,11 @@ impl SignInBackoff {
 }
 
 /// Takes the one attempt an account in back-off may have once its wait
-/// (`locked_until`) is over: `$1` name, `$2` now, `$3` the next hold.
-pub const CLAIM_ATTEMPT_SQL: &str = "UPDATE users SET locked_until = $3 \
+/// (`locked_until`) is over, and counts it as a failure until it succeeds
+/// (a client that hangs up half-way has still spent it): `$1` name, `$2`
+/// now, `$3` the next hold.
+pub const CLAIM_ATTEMPT_SQL: &str = "UPDATE users SET locked_until = $3, \
+     failed_attempts = failed_attempts + 1 \
      WHERE name = $1 AND locked_until IS NOT NULL AND locked_until <= $2";
 
 /// A sign-in with TOTP step `$2` for `$1`, if no sign-in used that step or a

@@ -780,8 +780,9 @@ pub trait Catalog: Send + Sync {
         backoff: &SignInBackoff,
     ) -> Result<Option<(u32, Option<UtcMillis>)>>;
     /// Claims the one attempt an account in back-off may have once its
-    /// wait is over, holding off the next until `hold_until`: true for
-    /// exactly one of many racing attempts.
+    /// wait is over, holding off the next until `hold_until` and counting
+    /// it as a failure until [`Catalog::accept_sign_in`] says otherwise:
+    /// true for exactly one of many racing attempts.
     async fn claim_sign_in_attempt(
         &self,
         name: &str,

@@ -26,8 +26,11 @@ pub struct HashThreads {
 }
 
 impl HashThreads {
+    /// `threads` threads, and room for as many jobs waiting: every job
+    /// holds a hashing permit until it is done (see [`Self::run`]), so no
+    /// more can ever wait.
     pub fn new(threads: usize) -> Self {
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(threads * 4);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(threads * 2);
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads {
             let queue = queue.clone();
@@ -48,21 +51,22 @@ impl HashThreads {
         Self { jobs }
     }
 
-    /// Runs `work` on a hashing thread; `None` if the threads are gone.
-    pub async fn run<T: Send + 'static>(
+    /// Runs `work` on a hashing thread, holding `permit` until it is done:
+    /// a client that hangs up does not give the permit back while its hash
+    /// still runs. `None` if the threads are gone or (never, with permits
+    /// held) their queue is full.
+    pub async fn run<T: Send + 'static, P: Send + 'static>(
         &self,
+        permit: P,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Box<dyn FnOnce() + Send> = Box::new(move || {
-            let _ = reply.send(work());
+            let result = work();
+            drop(permit);
+            let _ = reply.send(result);
         });
-        // The permits bound what is queued here; the send never waits long.
-        let jobs = self.jobs.clone();
-        tokio::task::spawn_blocking(move || jobs.send(job))
-            .await
-            .ok()?
-            .ok()?;
+        self.jobs.try_send(job).ok()?;
         answer.await.ok()
     }
 }
@@ -102,9 +106,17 @@ impl Source {
 /// The source of a request (unspecified when it came in without one, as in
 /// tests that call the router directly).
 pub fn source_of(parts: &Parts) -> Source {
+    source_in(&parts.extensions)
+}
+
+/// [`source_of`] for a whole request.
+pub fn source_of_request(request: &axum::extract::Request) -> Source {
+    source_in(request.extensions())
+}
+
+fn source_in(extensions: &axum::http::Extensions) -> Source {
     Source::new(
-        parts
-            .extensions
+        extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
     )
@@ -121,8 +133,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
 /// Limits on password hashing for people who are not signed in.
 #[derive(Clone, Debug)]
 pub struct AdmissionConfig {
-    /// Password hashes at once on this node (each holds ~19 MiB); one of
-    /// them only for sources that have not failed. At least 2.
+    /// Password hashes at once on this node (each thread keeps ~19 MiB);
+    /// one of them only for sources that have not failed. At least 2.
     pub hash_permits: usize,
     /// Of those, at most this many for one source.
     pub per_source: u32,
@@ -141,7 +153,7 @@ impl Default for AdmissionConfig {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
-            hash_permits: (2 * cores).clamp(4, 32),
+            hash_permits: (2 * cores).clamp(4, 16),
             per_source: 2,
             source_free_failures: 20,
             source_first_wait_millis: 1_000,
@@ -230,12 +242,28 @@ impl Admission {
         let group = source.group();
         let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
         if !sources.contains_key(&group) && sources.len() >= self.config.max_sources {
+            // Forget what no longer matters: sources with nothing in flight,
+            // no wait, and no failure within the window.
             let window = self.config.source_window_millis;
             sources.retain(|_, s| {
-                s.in_flight > 0 || s.wait_until > now || now - s.window_start < window
+                s.in_flight > 0
+                    || s.wait_until > now
+                    || (s.failures > 0 && now - s.window_start < window)
             });
             if sources.len() >= self.config.max_sources {
-                return Err(Busy::Server);
+                // Still full (many sources failing at once): this one is
+                // admitted unremembered, as one that has failed — it may
+                // not take the reserve permit. Nobody new is shut out.
+                let permit = self
+                    .hashes
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| Busy::Server)?;
+                return Ok(HashPermit {
+                    _permit: permit,
+                    sources: self.sources.clone(),
+                    group: String::new(),
+                });
             }
         }
         let state = sources.entry(group.clone()).or_insert_with(|| SourceState {
@@ -288,6 +316,15 @@ impl Admission {
                 .unwrap_or(i64::MAX)
                 .min(self.config.source_max_wait_millis);
             state.wait_until = now + wait;
+        }
+    }
+
+    /// A success from `source` takes back the failure counted for it when
+    /// its attempt began.
+    pub fn forgive(&self, source: &Source) {
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = sources.get_mut(&source.group()) {
+            state.failures = state.failures.saturating_sub(1);
         }
     }
 
@@ -417,13 +454,109 @@ mod tests {
             admission.failed(&s, at(0));
         }
         assert_eq!(admission.remembered_sources(), 100);
-        // Full of sources that failed within the hour: a new one waits …
+        // Full of sources that failed within the hour: a new one is let in
+        // unremembered (and may not take the reserve permit) …
+        let newcomer = src("203.0.113.9");
+        let held: Vec<_> = (0..3)
+            .map(|_| admission.admit(&newcomer, at(1_000)).unwrap())
+            .collect();
+        assert_eq!(admission.remembered_sources(), 100);
         assert_eq!(
-            admission.admit(&src("203.0.113.9"), at(1_000)).err(),
-            Some(Busy::Server)
+            admission.admit(&newcomer, at(1_000)).err(),
+            Some(Busy::Server),
+            "the reserve permit is not for the unremembered"
         );
+        drop(held);
         // … and once their hour is over they are forgotten.
-        assert!(admission.admit(&src("203.0.113.9"), at(3_600_001)).is_ok());
+        assert!(admission.admit(&newcomer, at(3_600_001)).is_ok());
         assert_eq!(admission.remembered_sources(), 1);
+    }
+}
+
+/// Audit entries for anonymous refusals (malformed requests, sign-ins for
+/// names that do not exist or with no capacity free, refused dock
+/// credentials), per source: up to [`Self::PER_SECOND`] a second one by one
+/// (twice as many at once), and past that counted and written as one entry
+/// per source a second, with the count. Every refusal is still answered and
+/// still on record — but an outsider cannot fill the disk with signed
+/// entries at the speed of the network.
+#[derive(Default)]
+pub struct RefusalAudit {
+    buckets: Mutex<HashMap<String, RefusalBucket>>,
+}
+
+struct RefusalBucket {
+    tokens: f64,
+    at: i64,
+    suppressed: u64,
+}
+
+impl RefusalAudit {
+    pub const PER_SECOND: f64 = 10.0;
+    const BURST: f64 = 20.0;
+    const MAX_SOURCES: usize = 65_536;
+
+    /// Whether this refusal gets an entry of its own; if not, it is counted
+    /// for [`Self::take_counted`].
+    pub fn admit(&self, source: &Source, now: UtcMillis) -> bool {
+        let now = now.as_millis();
+        let group = source.group();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if !buckets.contains_key(&group) && buckets.len() >= Self::MAX_SOURCES {
+            buckets.retain(|_, b| {
+                b.suppressed > 0
+                    || b.tokens + (now - b.at) as f64 / 1000.0 * Self::PER_SECOND < Self::BURST
+            });
+        }
+        let bucket = buckets.entry(group).or_insert(RefusalBucket {
+            tokens: Self::BURST,
+            at: now,
+            suppressed: 0,
+        });
+        bucket.tokens = (bucket.tokens
+            + (now - bucket.at).max(0) as f64 / 1000.0 * Self::PER_SECOND)
+            .min(Self::BURST);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            bucket.suppressed += 1;
+            false
+        }
+    }
+
+    /// The refusals counted since the last call, by source.
+    pub fn take_counted(&self) -> Vec<(String, u64)> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .iter_mut()
+            .filter(|(_, b)| b.suppressed > 0)
+            .map(|(g, b)| (g.clone(), std::mem::take(&mut b.suppressed)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod refusal_audit_tests {
+    use super::*;
+
+    #[test]
+    fn a_source_gets_its_entries_one_by_one_up_to_its_rate_and_the_rest_counted() {
+        let audit = RefusalAudit::default();
+        let at = |ms: i64| UtcMillis::from_millis(1_795_424_400_000 + ms).unwrap();
+        let flood = Source::new("192.0.2.66".parse().unwrap());
+        let other = Source::new("198.51.100.1".parse().unwrap());
+        let own = (0..100).filter(|_| audit.admit(&flood, at(0))).count();
+        assert_eq!(own, 20, "the burst");
+        assert!(audit.admit(&other, at(0)), "another source has its own");
+        // A second later, ten more of its own.
+        let own = (0..100).filter(|_| audit.admit(&flood, at(1_000))).count();
+        assert_eq!(own, 10);
+        assert_eq!(
+            audit.take_counted(),
+            vec![("192.0.2.66".to_owned(), 80 + 90)]
+        );
+        assert!(audit.take_counted().is_empty(), "counted once");
     }
 }

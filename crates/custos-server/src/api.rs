@@ -358,12 +358,20 @@ async fn change_password(
 async fn sign_in(
     State(d): State<Arc<Deployment>>,
     source: crate::admission::Source,
+    headers: axum::http::HeaderMap,
     body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
+    let device = cookie_in(&headers, crate::auth::DEVICE_COOKIE);
     let signed_in = d
         .auth
-        .sign_in(&body.name, &body.password, &body.code, &source)
+        .sign_in(
+            &body.name,
+            &body.password,
+            &body.code,
+            &source,
+            device.as_deref(),
+        )
         .await?;
     let mut json = session_json(&signed_in.caller);
     json["token"] = serde_json::Value::String(signed_in.token.to_string());
@@ -371,7 +379,14 @@ async fn sign_in(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict",
         signed_in.token.as_str()
     );
-    Ok(([(header::SET_COOKIE, cookie)], Json(json)).into_response())
+    Ok((
+        axum::response::AppendHeaders([
+            (header::SET_COOKIE, cookie),
+            (header::SET_COOKIE, signed_in.device_cookie),
+        ]),
+        Json(json),
+    )
+        .into_response())
 }
 
 async fn session(a: Authenticated) -> Json<serde_json::Value> {
@@ -1217,11 +1232,14 @@ async fn set_recording_retention(
         .await?;
     let body = json_body(body)?;
     let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
+    if reason.is_empty()
+        || reason.chars().count() > 500
+        || reason.chars().any(custos_audit::is_hostile_char)
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid",
-            "a reason of 1–500 characters is required",
+            "a reason of 1–500 characters without control characters is required",
         ));
     }
     let period = known_category(&d, &body.category)?;
@@ -1669,7 +1687,10 @@ pub struct NewCase {
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
+    if value.trim().is_empty()
+        || value.len() > max
+        || value.chars().any(custos_audit::is_hostile_char)
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid",

@@ -32,6 +32,12 @@ pub const ABSOLUTE_LIFETIME_MILLIS: i64 = 12 * 3600 * 1000;
 /// Longest password looked at: nothing longer was ever set (at most 256
 /// characters, 4 bytes each).
 const MAX_PASSWORD_BYTES: usize = 1024;
+/// The cookie a browser gets when someone signs in with it: a later
+/// sign-in from it as the same person is not held up by others' failures
+/// at that account (OWASP's "device cookies"; ADR 0012).
+pub const DEVICE_COOKIE: &str = "__Host-custos_device";
+/// How long a device cookie counts (half a year).
+const DEVICE_LIFETIME_MILLIS: i64 = 183 * 86_400_000;
 const TOTP_STEP_SECONDS: u64 = 30;
 const TOTP_DIGITS: usize = 6;
 /// Only write `last_seen` when it moved this much: one write a minute, not per request.
@@ -253,6 +259,8 @@ impl Caller {
 pub struct SignedIn {
     pub token: Zeroizing<String>,
     pub caller: Caller,
+    /// `Set-Cookie` for the browser (see [`DEVICE_COOKIE`]).
+    pub device_cookie: String,
 }
 
 pub(crate) fn token_hash(token: &str) -> String {
@@ -275,6 +283,10 @@ pub struct Authenticator {
     dummy_hash: String,
     /// Who may make this node hash a password now.
     admission: Admission,
+    /// Signs device cookies.
+    device_key: ring::hmac::Key,
+    /// How many anonymous refusals get entries of their own.
+    pub refusal_audit: crate::admission::RefusalAudit,
 }
 
 impl Authenticator {
@@ -284,6 +296,7 @@ impl Authenticator {
         audit: AuditLog,
         clock: Clock,
         admission: AdmissionConfig,
+        device_key: &[u8; 32],
     ) -> Result<Self, AuthError> {
         Ok(Self {
             catalog,
@@ -292,7 +305,43 @@ impl Authenticator {
             clock,
             dummy_hash: hash_password("not a password anyone has")?,
             admission: Admission::new(admission),
+            device_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, device_key),
+            refusal_audit: Default::default(),
         })
+    }
+
+    fn device_tag(&self, name: &str, issued: i64) -> String {
+        let tag = ring::hmac::sign(&self.device_key, format!("v1:{name}:{issued}").as_bytes());
+        hex::encode(tag.as_ref())
+    }
+
+    /// The `Set-Cookie` value that marks this browser as one `name` signed
+    /// in with (HttpOnly, Secure, SameSite=Strict, half a year).
+    pub fn device_cookie(&self, name: &str, now: UtcMillis) -> String {
+        let issued = now.as_millis();
+        format!(
+            "{DEVICE_COOKIE}=v1:{name}:{issued}:{}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+            self.device_tag(name, issued),
+            DEVICE_LIFETIME_MILLIS / 1000
+        )
+    }
+
+    /// Whether `cookie` (the device cookie's value) says this browser
+    /// signed in as `name` within the last half year.
+    fn known_device(&self, cookie: Option<&str>, name: &str, now: UtcMillis) -> bool {
+        let Some(parts) = cookie.map(|c| c.split(':').collect::<Vec<_>>()) else {
+            return false;
+        };
+        let ["v1", who, issued, tag] = parts[..] else {
+            return false;
+        };
+        let Ok(issued) = issued.parse::<i64>() else {
+            return false;
+        };
+        let age = now.as_millis() - issued;
+        who == name
+            && (-300_000..=DEVICE_LIFETIME_MILLIS).contains(&age)
+            && constant_time_eq(self.device_tag(name, issued).as_bytes(), tag.as_bytes())
     }
 
     pub fn admission(&self) -> &Admission {
@@ -301,21 +350,22 @@ impl Authenticator {
 
     /// A new password's hash, in turn with every other hash on this node.
     pub async fn hash_new_password(&self, password: &str) -> Result<String, AuthError> {
-        let _turn = self.admission.hash_turn().await;
+        let turn = self.admission.hash_turn().await;
         let password = Zeroizing::new(password.to_owned());
         self.admission
             .threads
-            .run(move || hash_password(&password))
+            .run(turn, move || hash_password(&password))
             .await
             .ok_or_else(|| AuthError::Unavailable("the hashing threads stopped".into()))?
     }
 
-    /// Whether `password` matches `hash`, on a hashing thread.
-    async fn verify(&self, hash: &str, password: &str) -> bool {
+    /// Whether `password` matches `hash`, on a hashing thread that holds
+    /// `permit` until it is done.
+    async fn verify<P: Send + 'static>(&self, permit: P, hash: &str, password: &str) -> bool {
         let (hash, password) = (hash.to_owned(), Zeroizing::new(password.to_owned()));
         self.admission
             .threads
-            .run(move || password_matches(&hash, &password))
+            .run(permit, move || password_matches(&hash, &password))
             .await
             .unwrap_or(false)
     }
@@ -351,12 +401,14 @@ impl Authenticator {
         now: UtcMillis,
     ) -> Result<(User, Enrollment), AuthError> {
         check_user_name(name)?;
-        let _turn = self.admission.hash_turn().await;
+        let turn = self.admission.hash_turn().await;
         let (name, deployment) = (name.to_owned(), deployment.to_owned());
         let recipient = self.keys.recipient.clone();
         self.admission
             .threads
-            .run(move || new_user(&name, role, officer_id, &recipient, &deployment, now))
+            .run(turn, move || {
+                new_user(&name, role, officer_id, &recipient, &deployment, now)
+            })
             .await
             .ok_or_else(|| AuthError::Unavailable("the hashing threads stopped".into()))?
     }
@@ -374,13 +426,20 @@ impl Authenticator {
     /// Cheapest refusals first: a source that must wait, or no hashing
     /// permit free, is answered at once without looking anything up; an
     /// account in back-off is answered without hashing; only then is a
-    /// password hashed, under a permit.
+    /// password hashed, on a hashing thread that keeps the permit until it
+    /// is done. Each attempt counts as a failure of its source (and, in
+    /// back-off, of its account) before it is looked at, and is forgiven
+    /// if it succeeds: hanging up half-way spends the attempt all the same.
+    ///
+    /// `device` is the browser's device cookie: one this person signed in
+    /// with before is not held up by others' failures at their account.
     pub async fn sign_in(
         &self,
         name: &str,
         password: &str,
         code: &str,
         source: &Source,
+        device: Option<&str>,
     ) -> Result<SignedIn, AuthError> {
         let now = (self.clock)();
         let client = source.address();
@@ -389,6 +448,13 @@ impl Authenticator {
                 .client(&client)
                 .detail(detail)
         };
+        let record_anonymous = |detail: &'static str| async move {
+            if self.refusal_audit.admit(source, now) {
+                self.record(anonymous(detail)).await
+            } else {
+                Ok(())
+            }
+        };
         let permit = match self.admission.admit(source, now) {
             Ok(permit) => permit,
             Err(busy) => {
@@ -396,23 +462,25 @@ impl Authenticator {
                     crate::admission::Busy::Source { .. } => "too many failures from this source",
                     crate::admission::Busy::Server => "no sign-in capacity free",
                 };
-                self.record(anonymous(detail)).await?;
+                record_anonymous(detail).await?;
                 return Err(AuthError::SlowDown {
                     retry_after_secs: busy.retry_after_secs(),
                 });
             }
         };
+        self.admission.failed(source, now);
         let user = match check_user_name(name) {
             Ok(()) => self.catalog.user(name).await?,
             Err(_) => None,
         };
         let Some(user) = user.filter(|u| u.disabled_at.is_none()) else {
-            // Same work as for a real account; the audit names no one (the
-            // "name" may be a mistyped password).
-            let _ = self.verify(&self.dummy_hash, password).await;
-            drop(permit);
-            self.admission.failed(source, now);
-            self.record(anonymous("unknown or disabled user")).await?;
+            // Same work as for a real account (no hash for an over-long
+            // password either way); the audit names no one (the "name" may
+            // be a mistyped password).
+            if password.len() <= MAX_PASSWORD_BYTES {
+                let _ = self.verify(permit, &self.dummy_hash, password).await;
+            }
+            record_anonymous("unknown or disabled user").await?;
             return Err(AuthError::BadCredentials);
         };
         let refuse = |detail: &str| {
@@ -427,31 +495,40 @@ impl Authenticator {
             .detail(detail)
         };
         // An account in back-off is not looked at until its wait is over;
-        // then one attempt (of however many race) is, and holds off the
-        // rest for the wait its failures have earned.
+        // then one attempt (of however many race) is, counted as a failure
+        // until it succeeds, and holds off the rest for the wait a failure
+        // would earn. A browser the person signed in with before skips it:
+        // an attacker cannot keep them out by winning each slot.
+        let mut claimed = false;
         if let Some(until) = user.locked_until {
-            let wait = BACKOFF
-                .delay_millis(user.failed_attempts)
-                .unwrap_or(BACKOFF.first_millis);
-            let claimed = until <= now
-                && self
-                    .catalog
-                    .claim_sign_in_attempt(&user.name, now, now.plus_millis(wait))
-                    .await?;
-            if !claimed {
-                drop(permit);
-                self.admission.failed(source, now);
-                self.record(refuse("account in back-off after failed sign-ins"))
-                    .await?;
-                let left = (until.as_millis() - now.as_millis()).max(0) as u64;
-                return Err(AuthError::SlowDown {
-                    retry_after_secs: left.div_ceil(1000).max(1),
-                });
+            if !self.known_device(device, &user.name, now) {
+                let hold = BACKOFF
+                    .delay_millis(user.failed_attempts.saturating_add(1))
+                    .unwrap_or(BACKOFF.first_millis);
+                claimed = until <= now
+                    && self
+                        .catalog
+                        .claim_sign_in_attempt(&user.name, now, now.plus_millis(hold))
+                        .await?;
+                if !claimed {
+                    // Waiting out the person's own back-off is no failure
+                    // of their address.
+                    self.admission.forgive(source);
+                    self.record(refuse("account in back-off after failed sign-ins"))
+                        .await?;
+                    let left = if until > now {
+                        until.as_millis() - now.as_millis()
+                    } else {
+                        hold
+                    };
+                    return Err(AuthError::SlowDown {
+                        retry_after_secs: (left as u64).div_ceil(1000).max(1),
+                    });
+                }
             }
         }
         let password_ok = password.len() <= MAX_PASSWORD_BYTES
-            && self.verify(&user.password_hash, password).await;
-        drop(permit);
+            && self.verify(permit, &user.password_hash, password).await;
         let step = if password_ok {
             self.check_code(&user, code, now)?
         } else {
@@ -464,12 +541,14 @@ impl Authenticator {
             None => false,
         };
         if !accepted {
-            self.admission.failed(source, now);
-            let (failures, _) = self
-                .catalog
-                .count_failed_sign_in(&user.name, now, &BACKOFF)
-                .await?
-                .unwrap_or((0, None));
+            let failures = if claimed {
+                user.failed_attempts.saturating_add(1)
+            } else {
+                self.catalog
+                    .count_failed_sign_in(&user.name, now, &BACKOFF)
+                    .await?
+                    .map_or(0, |(failures, _)| failures)
+            };
             let detail = match (password_ok, BACKOFF.delay_millis(failures).is_some()) {
                 (_, true) => "wrong credentials; account in back-off",
                 (true, false) => "wrong or reused code",
@@ -478,6 +557,7 @@ impl Authenticator {
             self.record(refuse(detail)).await?;
             return Err(AuthError::BadCredentials);
         }
+        self.admission.forgive(source);
         let role = Role::parse(&user.role).ok_or_else(|| {
             AuthError::Unavailable(format!("user {} has an unknown role", user.name))
         })?;
@@ -504,6 +584,7 @@ impl Authenticator {
         .await?;
         self.catalog.add_session(&session).await?;
         Ok(SignedIn {
+            device_cookie: self.device_cookie(&user.name, now),
             token,
             caller: Caller {
                 name: user.name,
@@ -632,8 +713,8 @@ impl Authenticator {
             });
         }
         let current_ok = current.len() <= MAX_PASSWORD_BYTES && {
-            let _turn = self.admission.hash_turn().await;
-            self.verify(&user.password_hash, current).await
+            let turn = self.admission.hash_turn().await;
+            self.verify(turn, &user.password_hash, current).await
         };
         if !current_ok {
             let (failures, _) = self

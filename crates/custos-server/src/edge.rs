@@ -86,7 +86,7 @@ pub fn check_target(uri: &Uri) -> Result<(), Malformed> {
 }
 
 /// Refuses a malformed target with `400`, audited: the actor is whoever
-/// the request's session names (an insider's probing is theirs), else
+/// the request's bearer token names (an insider's probing is theirs), else
 /// `anonymous`; the object is an excerpt of the path.
 pub async fn refuse_malformed(
     State(d): State<Arc<Deployment>>,
@@ -101,13 +101,15 @@ pub async fn refuse_malformed(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
+    // Only a bearer token names the sender: a cookie is sent by the
+    // browser whoever made it send the request (another host of the city's
+    // domain is same-site), and a refusal must not be pinned on its owner.
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned)
-        .or_else(|| crate::api::cookie_in(request.headers(), crate::api::SESSION_COOKIE));
+        .map(str::to_owned);
     let caller = match token {
         Some(token) => d.auth.caller(&token).await.ok(),
         None => None,
@@ -126,8 +128,16 @@ pub async fn refuse_malformed(
     if let Some(c) = &caller {
         event = event.role(c.role.as_str());
     }
-    if let Err(e) = d.audit.record(event).await {
-        return crate::api::unavailable(e).into_response();
+    // An insider's refusals are each theirs on record; an anonymous source
+    // past its rate is counted and recorded once a second (RefusalAudit).
+    let own_entry = caller.is_some()
+        || d.auth
+            .refusal_audit
+            .admit(&crate::admission::source_of_request(&request), (d.clock)());
+    if own_entry {
+        if let Err(e) = d.audit.record(event).await {
+            return crate::api::unavailable(e).into_response();
+        }
     }
     let answer = ApiError::new(
         StatusCode::BAD_REQUEST,

@@ -288,10 +288,12 @@ async fn refuse_dock(
     )
     .client(source.address())
     .detail(reason);
-    d.audit
-        .record(event)
-        .await
-        .map_err(crate::api::unavailable)?;
+    if d.auth.refusal_audit.admit(source, now) {
+        d.audit
+            .record(event)
+            .await
+            .map_err(crate::api::unavailable)?;
+    }
     d.refusals
         .count(&*d.catalog, source.group(), reason, dock, now)
         .await;
@@ -380,11 +382,20 @@ fn upload_headers(offset: u64, length: Option<u64>) -> HeaderMap {
     headers
 }
 
+/// An upload's id from the path: a UUID, else `400` in the API's own shape.
+fn upload_id(
+    path: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
+) -> Result<Uuid, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "an upload id is a UUID"))
+}
+
 async fn status(
     State(d): State<Arc<Deployment>>,
     _dock: DockAuth,
-    Path(id): Path<Uuid>,
+    id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
 ) -> Result<(StatusCode, HeaderMap), ApiError> {
+    let id = upload_id(id)?;
     let (offset, length) = d.ingest.status(id).await?;
     Ok((StatusCode::NO_CONTENT, upload_headers(offset, Some(length))))
 }
@@ -392,10 +403,11 @@ async fn status(
 async fn append(
     State(d): State<Arc<Deployment>>,
     _dock: DockAuth,
-    Path(id): Path<Uuid>,
+    id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, HeaderMap), ApiError> {
+    let id = upload_id(id)?;
     let offset = headers
         .get(UPLOAD_OFFSET)
         .and_then(|v| v.to_str().ok())
@@ -414,8 +426,9 @@ async fn append(
 async fn complete(
     State(d): State<Arc<Deployment>>,
     DockAuth(dock): DockAuth,
-    Path(id): Path<Uuid>,
+    id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<OfferResponse>, ApiError> {
+    let id = upload_id(id)?;
     let receipt = d.ingest.complete(&dock, id).await?;
     Ok(Json(receipt_response(&receipt)))
 }

@@ -183,12 +183,15 @@ impl Deployment {
                 clock: clock.clone(),
             },
         )?;
+        let device_key = audit::derive_key(&config.data, "custos device cookies v1")
+            .context("deriving the device cookies' key")?;
         let auth = auth::Authenticator::new(
             catalog.clone(),
             keys.clone(),
             audit.clone(),
             clock.clone(),
             config.limits.admission.clone(),
+            &device_key,
         )?;
         Ok(Self {
             catalog,
@@ -246,9 +249,14 @@ pub async fn start_with_pages(
         tls::load_or_create(&config.data, config.tls.as_ref(), config.listen).await?;
     let handle = axum_server::Handle::new();
     let limits = config.limits.clone();
-    let app = http::router(deployment.clone(), pages).layer(
-        tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle_timeout),
-    );
+    let app = http::router(deployment.clone(), pages)
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            limits.body_idle_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_total_timeout,
+            limits::body_deadline,
+        ));
     tokio::spawn(maintenance(deployment.clone()));
     tokio::spawn(write_refusals(deployment.clone()));
     let acceptor = limits::LimitedAcceptor::new(&limits);
@@ -287,12 +295,44 @@ pub async fn start_with_pages(
     })
 }
 
-/// Refused dock credentials counted in memory, written once a second.
+/// Refusals counted in memory, written once a second.
 async fn write_refusals(d: Arc<Deployment>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         every.tick().await;
-        d.refusals.flush(&*d.catalog).await;
+        d.write_refusals().await;
+    }
+}
+
+impl Deployment {
+    /// Writes what was counted of refusals: refused dock credentials into
+    /// their incidents, and anonymous refusals past a source's rate as one
+    /// audit entry per source with the count (`serve` does this each second).
+    pub async fn write_refusals(&self) {
+        self.refusals.flush(&*self.catalog).await;
+        let now = (self.clock)();
+        let counted = self.auth.refusal_audit.take_counted();
+        let events: Vec<_> = counted
+            .into_iter()
+            .map(|(source, count)| {
+                custos_audit::AuditEvent::new(
+                    now,
+                    "anonymous",
+                    "request.refused",
+                    custos_audit::Outcome::Refused,
+                )
+                .client(source)
+                .detail(format!(
+                    "{count} more refusals from this source, past {} a second, not recorded one by one",
+                    admission::RefusalAudit::PER_SECOND
+                ))
+            })
+            .collect();
+        if !events.is_empty() {
+            if let Err(e) = self.audit.record_all(events).await {
+                tracing::error!(error = %e, "could not record the counted refusals");
+            }
+        }
     }
 }
 

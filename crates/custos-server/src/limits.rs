@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
 use axum_server::accept::Accept;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -36,6 +38,10 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// A request body may pause this long between two pieces, no longer.
     pub body_idle_timeout: Duration,
+    /// A request body must have arrived whole within this (a docked
+    /// camera's upload, which may take long, is the dock's own business
+    /// once it is authenticated: it has only the pause limit).
+    pub body_total_timeout: Duration,
     /// The TLS handshake must be done within this.
     pub tls_handshake_timeout: Duration,
     /// Password hashing for people who are not signed in.
@@ -51,6 +57,7 @@ impl Default for Limits {
             new_connections_per_source_burst: 64,
             header_read_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),
+            body_total_timeout: Duration::from_secs(60),
             tls_handshake_timeout: Duration::from_secs(10),
             admission: AdmissionConfig::default(),
         }
@@ -102,6 +109,16 @@ impl LimitedAcceptor {
         let mine = counts.per_source.get(&group).copied().unwrap_or(0);
         if counts.total >= self.max_total || mine >= self.max_per_source {
             return Err(io::Error::other("connection limit reached"));
+        }
+        // Past three quarters full, each source holds at most an equal
+        // share, counting one more for whoever comes next: a few sources
+        // cannot take every place (four at the per-source cap would), and
+        // a newcomer always has a share.
+        if counts.total * 4 >= self.max_total * 3 {
+            let sources = counts.per_source.len() + 1;
+            if mine >= (self.max_total / sources).max(1) {
+                return Err(io::Error::other("connection share reached"));
+            }
         }
         if !counts.buckets.contains_key(&group) && counts.buckets.len() >= MAX_BUCKETS {
             let (rate, burst) = (self.rate, self.burst);
@@ -214,6 +231,63 @@ impl AsyncWrite for LimitedStream {
     }
 }
 
+/// A request body that must end by a deadline (see
+/// [`Limits::body_total_timeout`]): a byte every 29 s would pass the pause
+/// limit forever.
+struct DeadlineBody {
+    inner: axum::body::Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(axum::Error::new(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request body took too long",
+            )))));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Puts the deadline on every request body but a dock's upload.
+pub async fn body_deadline(
+    axum::extract::State(total): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let upload = request.method() == axum::http::Method::PATCH
+        && request.uri().path().starts_with("/api/v1/uploads/");
+    if upload {
+        return next.run(request).await;
+    }
+    let (parts, inner) = request.into_parts();
+    let body = DeadlineBody {
+        inner,
+        deadline: Box::pin(tokio::time::sleep(total)),
+    };
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::new(body),
+    ))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +318,35 @@ mod tests {
             assert!(acceptor.admit(a, later).is_ok());
         }
         assert!(acceptor.admit(a, later).is_err());
+    }
+
+    #[test]
+    fn past_three_quarters_each_source_holds_a_share_and_newcomers_get_in() {
+        let acceptor = LimitedAcceptor::new(&Limits {
+            max_connections: 100,
+            max_connections_per_source: 40,
+            new_connections_per_source_per_second: 1_000,
+            new_connections_per_source_burst: 1_000,
+            ..Default::default()
+        });
+        let now = Instant::now();
+        let source = |n: u8| -> SocketAddr { format!("192.0.2.{n}:1000").parse().unwrap() };
+        // Two sources fill 75 places; then each may hold only a third (a
+        // newcomer counts), so neither may take more …
+        let mut held = Vec::new();
+        for _ in 0..38 {
+            held.push(acceptor.admit(source(1), now).unwrap());
+        }
+        for _ in 0..37 {
+            held.push(acceptor.admit(source(2), now).unwrap());
+        }
+        assert!(acceptor.admit(source(1), now).is_err());
+        assert!(acceptor.admit(source(2), now).is_err());
+        // … while newcomers still get theirs.
+        for n in 3..=10 {
+            held.push(acceptor.admit(source(n), now).unwrap());
+        }
+        assert_eq!(acceptor.open(), 83);
     }
 
     #[test]

@@ -392,11 +392,16 @@ pub fn fuzz_fmp4(data: &[u8]) {
     }
 }
 
+/// Past a box's body, forward only: a size of 2^64 − 256 once read as −256
+/// sent the reader back to the same box for ever (found by the fuzzer,
+/// fuzz/regressions/fmp4_read/box-size-backwards).
 fn skip<R: Seek>(reader: &mut R, h: &Header) -> Result<(), VideoError> {
     let size = h
         .size
         .ok_or_else(|| format(format!("{} box runs to the end", h.kind)))?;
-    reader.seek(SeekFrom::Current(size as i64))?;
+    let forward =
+        i64::try_from(size).map_err(|_| format(format!("{} box larger than any file", h.kind)))?;
+    reader.seek(SeekFrom::Current(forward))?;
     Ok(())
 }
 

@@ -70,9 +70,9 @@ fn check_in(kind: &[u8; 4], body: &[u8], depth: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// A `trun` whose samples have no fields of their own made mp4-atom loop
-/// once per claimed sample, pushing empty entries (the fuzzer's 80-second
-/// input): its sample count must be what its bytes hold.
+/// A `trun` whose samples have no fields of their own lets mp4-atom loop
+/// once per claimed sample (up to four billion), pushing empty entries:
+/// its sample count must be what its bytes hold.
 fn check_trun(body: &[u8]) -> Result<(), String> {
     let head = body.get(..8).ok_or("trun too short")?;
     let flags = u32::from_be_bytes(head[..4].try_into().expect("4 bytes")) & 0x00ff_ffff;

@@ -198,3 +198,34 @@ fn samples_keep_their_slices_and_lose_their_parameter_sets() {
     let only_sps_cut = &sps[..sps.len() - 1];
     assert!(custos_video::strip_parameter_sets(only_sps_cut).is_empty());
 }
+
+/// What the fuzzer found: a `moov` with a sample entry mp4-atom would size
+/// from its input (62 GB) is refused before mp4-atom reads it
+/// (fuzz/regressions/fmp4_read/uncv-allocation).
+#[test]
+fn the_fuzzers_finding_is_refused_before_mp4_atom_reads_it() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/regressions/fmp4_read"
+    );
+    let input = std::fs::read(format!("{dir}/uncv-allocation")).unwrap();
+    let Err(e) = custos_video::Fmp4::open(std::io::Cursor::new(input)) else {
+        panic!("the uncv recording opened")
+    };
+    assert!(e.to_string().contains("` box in `"), "{e}");
+}
+
+/// A box whose size reads as negative once sent the reader back to the same
+/// box for ever (fuzz/regressions/fmp4_read/box-size-backwards): now an
+/// error, reached in one pass.
+#[test]
+fn a_box_size_that_would_seek_backwards_is_refused() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/regressions/fmp4_read"
+    );
+    let input = std::fs::read(format!("{dir}/box-size-backwards")).unwrap();
+    let mut mp4 = custos_video::Fmp4::open(std::io::Cursor::new(input)).unwrap();
+    let e = mp4.keyframe_at(u64::MAX).map(|k| k.at_millis).unwrap_err();
+    assert!(e.to_string().contains("larger than any file"), "{e}");
+}

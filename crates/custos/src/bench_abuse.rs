@@ -50,6 +50,12 @@ fn attack(
     )
     .map_err(std::io::Error::other)?;
     let mut stream = rustls::StreamOwned::new(connection, tcp);
+    // The handshake first: a connection closed before it is the rate or
+    // the cap (an error here); one closed after the request is sent without
+    // an answer is `Ok(None)`.
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
     stream.write_all(request)?;
     stream.flush()?;
     let mut head = [0u8; 12];
@@ -121,6 +127,9 @@ struct Tally {
     too_many: AtomicU64,
     server_errors: AtomicU64,
     other: AtomicU64,
+    /// Closed before TLS was done: the source's connection rate or cap.
+    refused: AtomicU64,
+    /// TLS done, the request sent, and the connection closed with no answer.
     unanswered: AtomicU64,
 }
 
@@ -352,9 +361,9 @@ pub fn abuse(
         let flooded = flooder.wait_with_output()?;
         stop.store(true, Ordering::Relaxed);
         sampler.join().ok();
-        let tally: [u64; 6] =
+        let tally: [u64; 7] =
             serde_json::from_slice(&flooded.stdout).context("the flood's tally")?;
-        let [total, client_errors, too_many, server_errors, other, unanswered] = tally;
+        let [total, client_errors, too_many, server_errors, other, refused, unanswered] = tally;
         std::thread::sleep(Duration::from_secs(3));
         let rss_after = rss_kib(pid).unwrap_or(0);
         let peak_kib = peak
@@ -369,7 +378,7 @@ pub fn abuse(
             if same_priority { "same CPU priority as the server" } else { "SCHED_IDLE" }
         );
         println!(
-            "  flood: {total} requests ({:.0}/s): {client_errors} 4xx, {too_many} 429, {server_errors} 5xx, {other} other, {unanswered} connections closed before TLS (rate or cap)",
+            "  flood: {total} requests ({:.0}/s): {client_errors} 4xx, {too_many} 429, {server_errors} 5xx, {other} other, {unanswered} closed without an answer, {refused} connections closed before TLS (rate or cap)",
             total as f64 / seconds as f64,
         );
         println!(
@@ -396,7 +405,9 @@ pub fn abuse(
             && !sign_ins.is_empty()
             && ratio >= 0.5
             && play_failures == 0
-            && server_errors == 0;
+            && server_errors == 0
+            && other == 0
+            && unanswered == 0;
         println!("  goals {}", if met { "met" } else { "NOT met" });
         Ok(met)
     })();
@@ -410,7 +421,8 @@ pub fn abuse(
 
 /// The flood on its own (a child of [`abuse`]): `clients` threads, each from
 /// one of eight loopback addresses, until `seconds` are over; prints the
-/// tally as JSON `[sent, 4xx, 429, 5xx, other, closed before TLS]`.
+/// tally as JSON `[sent, 4xx, 429, 5xx, other, closed before TLS, closed
+/// without an answer]`.
 pub fn flood(
     clients: usize,
     seconds: u64,
@@ -444,12 +456,13 @@ pub fn flood(
                     Ok(Some(s)) if (400..500).contains(&s) => &tally.client_errors,
                     Ok(Some(s)) if s >= 500 => &tally.server_errors,
                     Ok(Some(_)) => &tally.other,
-                    Ok(None) | Err(_) => {
+                    Ok(None) => &tally.unanswered,
+                    Err(_) => {
                         // Closed before TLS (the source's connection rate or
                         // cap): a remote attacker retries at its own cost;
                         // here its CPU is the server's, so it pauses.
                         std::thread::sleep(Duration::from_millis(10));
-                        &tally.unanswered
+                        &tally.refused
                     }
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -468,6 +481,7 @@ pub fn flood(
             load(&tally.too_many),
             load(&tally.server_errors),
             load(&tally.other),
+            load(&tally.refused),
             load(&tally.unanswered)
         ])
     );

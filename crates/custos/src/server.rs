@@ -97,10 +97,15 @@ pub struct ServeArgs {
     /// Seconds a request's body may pause between two pieces.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     body_idle_timeout: u64,
-    /// Password hashes at once for sign-ins (each holds about 19 MiB);
-    /// default twice the cores, at least 4 and at most 32.
+    /// Password hashes at once for sign-ins (each thread keeps about 19
+    /// MiB); default twice the cores, at least 4 and at most 16.
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..=256))]
     sign_in_hashes: Option<u64>,
+    /// The failed sign-in of one address (within an hour) from which it
+    /// waits, 1 s doubling to 15 minutes. Behind a reverse proxy or one
+    /// NAT address everyone shares it: raise it.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    sign_in_failures_per_source: u32,
 }
 
 impl ServeArgs {
@@ -117,6 +122,7 @@ impl ServeArgs {
                 hash_permits: self
                     .sign_in_hashes
                     .map_or(defaults.admission.hash_permits, |n| n as usize),
+                source_free_failures: self.sign_in_failures_per_source,
                 ..defaults.admission
             },
             ..defaults

@@ -448,18 +448,51 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
     assert!(by_shape[&3].contains(&(400, "malformed-request".into())));
     assert!(by_shape[&0].contains(&(400, "malformed-request".into())));
 
-    // The audit log holds every refusal at the edge, and is one tree.
+    // The audit log holds every refusal, and is one tree. An insider's are
+    // each on record; an anonymous source's past ten a second are counted
+    // and recorded once a second (as `serve` writes them, each second).
     let d = &w.server.deployment;
+    d.write_refusals().await;
     let entries = d.catalog.audit_entries(0, 10_000_000).await.unwrap();
     let events: Vec<_> = entries[audit_before..]
         .iter()
         .map(|e| custos_audit::AuditEntry::parse(&e.bytes).unwrap().event)
         .collect();
-    let refused_at_edge = events
+    let per_shape = FLOOD / 24;
+    let attributed = events
         .iter()
-        .filter(|e| e.action == "request.refused")
+        .filter(|e| e.action == "request.refused" && e.actor.starts_with("user:"))
         .count();
-    assert_eq!(refused_at_edge, edge_refused.load(Ordering::Relaxed));
+    assert_eq!(attributed, 7 * per_shape);
+    assert_eq!(
+        attributed,
+        edge_refused.load(Ordering::Relaxed) - per_shape,
+        "all at the edge but the anonymous language switch"
+    );
+    let counted = |e: &custos_audit::AuditEvent| {
+        e.detail
+            .as_deref()
+            .filter(|d| d.contains("more refusals from this source"))
+            .and_then(|d| d.split(' ').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let anonymous_one_by_one = events
+        .iter()
+        .filter(|e| {
+            counted(e).is_none()
+                && e.actor != "user:anna"
+                && (e.action == "dock.authenticate"
+                    || (e.action == "request.refused" && e.actor == "anonymous")
+                    || (e.action == "session.sign-in" && e.actor == "anonymous"))
+        })
+        .count();
+    let anonymous_counted: usize = events.iter().filter_map(counted).sum();
+    assert!(anonymous_counted > 0, "the flood was past ten a second");
+    assert_eq!(
+        anonymous_one_by_one + anonymous_counted,
+        6 * per_shape,
+        "dock credentials, unknown names and the language switch: each on record"
+    );
     // Insiders' probing is theirs, with an excerpt of what they sent.
     let probe = events
         .iter()
@@ -467,20 +500,13 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
         .expect("the admin's over-long user name is on record");
     let object = probe.object.as_deref().unwrap();
     assert!(object.len() < 120 && object.contains("bytes)"), "{object}");
-    let docks = events
-        .iter()
-        .filter(|e| e.action == "dock.authenticate")
-        .count();
-    assert_eq!(docks, 3 * FLOOD / 24);
     let verified = custos_server::audit::verify_stored(&*d.catalog, d.audit.verifier())
         .await
         .unwrap()
         .expect("the audit log verifies");
     assert_eq!(verified.size as usize, entries.len());
 
-    // Refused dock credentials: a few incidents with counts, not one each
-    // (the last second's counts written as `serve` writes them, each second).
-    d.refusals.flush(&*d.catalog).await;
+    // Refused dock credentials: a few incidents with counts, not one each.
     let incidents = d.catalog.incidents().await.unwrap();
     let refused: Vec<_> = incidents
         .iter()
@@ -504,6 +530,7 @@ fn short_limits() -> custos_server::limits::Limits {
         new_connections_per_source_burst: 10,
         header_read_timeout: std::time::Duration::from_millis(300),
         body_idle_timeout: std::time::Duration::from_millis(300),
+        body_total_timeout: std::time::Duration::from_secs(1),
         tls_handshake_timeout: std::time::Duration::from_millis(300),
         ..Default::default()
     }
@@ -680,6 +707,46 @@ async fn slow_and_idle_connections_are_cut_off_and_capped_while_others_are_serve
             .await
             .status,
         200
+    );
+
+    // A body that trickles in under the pause limit but never ends: cut
+    // off at its total deadline.
+    let tcp = raw.connect(slow).await.unwrap();
+    let mut tls = tls_to(&w, tcp);
+    let trickled = tokio::task::spawn_blocking(move || {
+        tls.write_all(
+            b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        )
+        .unwrap();
+        tls.flush().unwrap();
+        tls.sock.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let started = std::time::Instant::now();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while started.elapsed() < Duration::from_secs(10) {
+            if tls.write_all(b" ").and_then(|_| tls.flush()).is_err() {
+                break;
+            }
+            match std::io::Read::read(&mut tls, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (started.elapsed(), String::from_utf8_lossy(&answer).into_owned())
+    })
+    .await
+    .unwrap();
+    assert!(trickled.0 < Duration::from_secs(5), "{trickled:?}");
+    assert!(
+        trickled.1.is_empty() || trickled.1.starts_with("HTTP/1.1 4"),
+        "{trickled:?}"
     );
 
     // The source's places are free again, and it is served like anyone.
@@ -1011,4 +1078,128 @@ async fn failures_and_codes_are_counted_once_each_and_sessions_end_after_twelve_
         let e = custos_audit::AuditEntry::parse(&e.bytes).unwrap().event;
         e.action == "session.expire" && e.detail.as_deref() == Some("absolute lifetime")
     }));
+}
+
+/// Someone who knows a person's name and keeps guessing, taking the one
+/// attempt each wait allows the moment it opens, keeps that name in
+/// back-off — but not the person: the browser they signed in with before
+/// carries a device cookie, and its sign-in is not held up by others'
+/// failures. A forged, foreign or stale cookie is no such browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attacker_taking_every_slot_cannot_keep_the_person_out_of_their_own_browser() {
+    let w = world().await;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
+    let sign_in_body = |password: &str, code: &str| serde_json::json!({"name": "anna", "password": password, "code": code});
+    let fresh_code = || {
+        w.clock_offset
+            .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+        custos_server::auth::totp_code(&anna.secret, w.now()).unwrap()
+    };
+    // Anna signs in from her browser: it gets the device cookie.
+    let first = w
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(sign_in_body(&anna.password, &fresh_code())),
+            &[],
+        )
+        .await;
+    assert_eq!(first.status, 200);
+    let device = first
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-custos_device="))
+        .expect("a device cookie");
+    // A new address each round, as a patient attacker would have: a source's
+    // own limit is not what is tested here.
+    let attacker = |round: u8| IpAddr::from([127, 0, 3, round + 1]);
+    let guess = || {
+        request(
+            "POST",
+            b"/api/v1/session",
+            &[("content-type", b"application/json")],
+            br#"{"name":"anna","password":"guess","code":"123456"}"#,
+        )
+    };
+    for _ in 0..5 {
+        let answer = raw.send(attacker(0), guess()).await.unwrap();
+        assert_eq!(answer.status, Some(401));
+    }
+    let stolen_name = device.replace(":anna:", ":bert:");
+    let mut forged = device.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    // Six times over: the wait ends, the attacker takes the attempt at
+    // once; Anna from another browser waits, from her own she gets in.
+    for round in 0..6u8 {
+        let user = w
+            .server
+            .deployment
+            .catalog
+            .user("anna")
+            .await
+            .unwrap()
+            .unwrap();
+        let until = user.locked_until.expect("in back-off");
+        w.set_time(until);
+        let taken = raw.send(attacker(round), guess()).await.unwrap();
+        assert_eq!(
+            taken.status,
+            Some(401),
+            "round {round}: the attacker's claim"
+        );
+        // Refused before her password or code is looked at: any code will do.
+        let any_code = custos_server::auth::totp_code(&anna.secret, w.now()).unwrap();
+        let elsewhere = w
+            .call(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(sign_in_body(&anna.password, &any_code)),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            elsewhere.status, 429,
+            "round {round}: another browser waits"
+        );
+        assert!(elsewhere.header("retry-after").is_some());
+        for bad in [
+            &stolen_name,
+            &forged,
+            &"__Host-custos_device=v1:anna:0:00".to_owned(),
+        ] {
+            let refused = w
+                .call(
+                    "POST",
+                    "/api/v1/session",
+                    None,
+                    Some(sign_in_body(&anna.password, &any_code)),
+                    &[("cookie", bad)],
+                )
+                .await;
+            assert_eq!(
+                refused.status, 429,
+                "round {round}: {bad} is no device of hers"
+            );
+        }
+        let own = w
+            .call(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(sign_in_body(&anna.password, &fresh_code())),
+                &[("cookie", &device)],
+            )
+            .await;
+        assert_eq!(own.status, 200, "round {round}: her own browser gets in");
+        // Her success ended the back-off: the attacker must start over.
+        for _ in 0..5 {
+            raw.send(attacker(round + 1), guess()).await.unwrap();
+        }
+    }
 }

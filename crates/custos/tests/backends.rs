@@ -484,6 +484,7 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
             &rita.password,
             &code,
             &custos_server::admission::Source::new([127, 0, 0, 1].into()),
+            None,
         )
         .await
         .unwrap();

@@ -1,9 +1,9 @@
 //! The API document is the truth (issue 19): schemathesis (PyPI, an
 //! outside witness) generates requests from `/api/v1/openapi.json` and
 //! checks every answer — no server error, a status the document lists for
-//! the operation, a body of the documented type and schema — as nobody and
-//! as each role, against a server with footage, a case, a hold, an export
-//! request and a subject access request in it.
+//! the operation, a body of the documented type and schema — as nobody, as
+//! a dock and as each role, against a server with footage, a case, a hold
+//! and a subject access request in it.
 //!
 //! Left out, because they end the tester's own session: `DELETE
 //! /api/v1/session` (sign-out) and `POST /api/v1/session/password` (ends
@@ -123,6 +123,12 @@ async fn the_api_answers_as_its_document_says_for_nobody_and_every_role() {
     let (ok, text) = schemathesis(&w, &cert, None);
     if !ok {
         failed.push(("nobody".to_owned(), text));
+    }
+    // A dock: the upload routes answer its credential, the rest refuse it.
+    let dock = w.admin().await.enroll_dock("dock-st").await.unwrap();
+    let (ok, text) = schemathesis(&w, &cert, Some(&format!("dock-st:{}", dock.token)));
+    if !ok {
+        failed.push(("dock".to_owned(), text));
     }
     // The admin last: its run disables and resets accounts.
     for role in [

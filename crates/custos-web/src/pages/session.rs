@@ -82,9 +82,16 @@ pub async fn login(
         );
     };
     let next = local_path(form.next.as_deref());
+    let device = custos_server::api::cookie_in(&headers, custos_server::auth::DEVICE_COOKIE);
     let signed_in = d
         .auth
-        .sign_in(form.name.trim(), &form.password, form.code.trim(), &source)
+        .sign_in(
+            form.name.trim(),
+            &form.password,
+            form.code.trim(),
+            &source,
+            device.as_deref(),
+        )
         .await;
     let signed_in = match signed_in {
         Ok(s) => s,
@@ -112,7 +119,14 @@ pub async fn login(
     } else {
         next
     };
-    ([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response()
+    (
+        axum::response::AppendHeaders([
+            (header::SET_COOKIE, cookie),
+            (header::SET_COOKIE, signed_in.device_cookie),
+        ]),
+        Redirect::to(&to),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
