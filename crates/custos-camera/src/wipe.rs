@@ -1,13 +1,14 @@
 //! The only place a recording leaves the camera: against a server receipt
 //! that verifies with the pinned server key and names exactly this
 //! recording's manifest and ciphertext — the ciphertext being re-hashed from
-//! disk first, so what is deleted is what the server holds.
+//! disk first, so what is deleted is what the server holds (or, for a
+//! deletion receipt, what the server held and has deleted for good).
 
 use std::fs;
 
 use anyhow::{bail, Context, Result};
 use custos_format::verify::digest_reader;
-use custos_format::{SignedManifest, SignedReceipt, VerifyingKey};
+use custos_format::{Handover, SignedManifest, VerifyingKey};
 
 use crate::storage::{sync_dir, write_atomically, CameraDir, RecordingPaths};
 
@@ -18,13 +19,10 @@ pub enum WipeOutcome {
     AlreadyWiped,
 }
 
-/// Deletes one recording's ciphertext and manifest against `receipt`.
-/// Keeps the receipt itself, as the camera's proof of handover.
-pub fn wipe(
-    dir: &CameraDir,
-    paths: &RecordingPaths,
-    receipt: &SignedReceipt,
-) -> Result<WipeOutcome> {
+/// Deletes one recording's ciphertext and manifest against `receipt` (an
+/// ingest or a deletion receipt). Keeps the receipt itself, as the camera's
+/// proof of handover.
+pub fn wipe(dir: &CameraDir, paths: &RecordingPaths, receipt: &Handover) -> Result<WipeOutcome> {
     let pinned = pinned_key(dir)?;
     if !paths.manifest.exists() {
         return Ok(WipeOutcome::AlreadyWiped);
@@ -36,8 +34,7 @@ pub fn wipe(
         .map_err(|e| anyhow::anyhow!("not wiping {}: {e}", paths.stem))?;
     if paths.ciphertext.exists() {
         let (length, sha256) = digest_reader(fs::File::open(&paths.ciphertext)?)?;
-        let r = confirmed.receipt();
-        if length != r.ciphertext_length || sha256 != r.ciphertext_sha256 {
+        if (sha256, length) != confirmed.ciphertext() {
             bail!(
                 "not wiping {}: the ciphertext on the camera differs from what the server received",
                 paths.stem
@@ -46,16 +43,14 @@ pub fn wipe(
     }
     // The receipt first: should power fail mid-wipe, the next start finds it
     // beside what is left and completes the wipe (`finish_interrupted_wipes`).
-    write_atomically(
-        &paths.receipt_signature,
-        confirmed.signed().signature(),
-        false,
-    )?;
-    write_atomically(&paths.receipt, confirmed.signed().bytes(), false)?;
+    let handover = confirmed.handover();
+    write_atomically(&paths.receipt_signature, handover.signature(), false)?;
+    write_atomically(&paths.receipt, handover.bytes(), false)?;
     custos_faults::crash_point("dock:wipe-receipt-stored");
     remove_recording_files(dir, paths)?;
     tracing::info!(
         sequence = manifest.manifest().sequence,
+        deleted_on_the_server = confirmed.is_deletion(),
         "recording wiped after server receipt"
     );
     Ok(WipeOutcome::Wiped)
@@ -71,7 +66,7 @@ pub fn finish_interrupted_wipes(dir: &CameraDir) -> Result<usize> {
             remove_recording_files(dir, &paths)?;
             continue;
         }
-        let receipt = SignedReceipt::parse(
+        let receipt = Handover::parse(
             &fs::read(&paths.receipt)?,
             &fs::read(&paths.receipt_signature)?,
         )

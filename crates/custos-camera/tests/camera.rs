@@ -664,7 +664,10 @@ fn camera_code_has_no_decrypt_or_delete_path() {
 #[test]
 fn wipe_needs_a_receipt_from_the_pinned_server_for_exactly_that_recording() {
     use custos_camera::wipe::{finish_interrupted_wipes, wipe, WipeOutcome};
-    use custos_format::{Receipt, SignedReceipt, SigningKey, UtcMillis};
+    use custos_format::{
+        DeletionReceipt, Handover, Receipt, SignedDeletionReceipt, SignedReceipt, SigningKey,
+        UtcMillis,
+    };
     let server = SigningKey::from_seed(&[42; 32]);
     let impostor = SigningKey::from_seed(&[43; 32]);
     let mut rig = rig(0, |_| {});
@@ -678,15 +681,31 @@ fn wipe_needs_a_receipt_from_the_pinned_server_for_exactly_that_recording() {
     let pending = rig.dir.pending_recordings().unwrap();
     let recs = rig.recordings();
     let receipt = |i: usize, key: &SigningKey| {
-        SignedReceipt::sign(
-            Receipt::for_manifest(
-                &recs[i].0,
-                UtcMillis::from_millis(1_795_424_500_000).unwrap(),
-                "rotterdam",
-            ),
-            key,
+        Handover::from(
+            SignedReceipt::sign(
+                Receipt::for_manifest(
+                    &recs[i].0,
+                    UtcMillis::from_millis(1_795_424_500_000).unwrap(),
+                    "rotterdam",
+                ),
+                key,
+            )
+            .unwrap(),
         )
-        .unwrap()
+    };
+    let deleted = |i: usize, key: &SigningKey| {
+        Handover::from(
+            SignedDeletionReceipt::sign(
+                DeletionReceipt::for_manifest(
+                    &recs[i].0,
+                    UtcMillis::from_millis(1_795_424_600_000).unwrap(),
+                    "retention-period",
+                    "rotterdam",
+                ),
+                key,
+            )
+            .unwrap(),
+        )
     };
 
     // Not enrolled: no pinned key, no wipe, whatever the receipt.
@@ -759,5 +778,32 @@ fn wipe_needs_a_receipt_from_the_pinned_server_for_exactly_that_recording() {
     assert_eq!(
         rest[1].manifest().previous_manifest_sha256,
         rest[0].sha256()
+    );
+
+    // A deletion receipt (the server held it and deleted it at the end of
+    // its retention period) lets go of a copy the same way, and on the same
+    // conditions: pinned key, this recording, this manifest, these bytes.
+    let before = walk(&rig.dir.recordings_dir());
+    for (bad, why) in [
+        (deleted(2, &impostor), "pinned server key"),
+        (deleted(0, &server), "another recording"),
+    ] {
+        let err = wipe(&rig.dir, &pending[2], &bad).unwrap_err();
+        assert!(format!("{err:#}").contains(why), "{err:#}");
+    }
+    assert_eq!(walk(&rig.dir.recordings_dir()), before);
+    assert_eq!(
+        wipe(&rig.dir, &pending[2], &deleted(2, &server)).unwrap(),
+        WipeOutcome::Wiped
+    );
+    assert!(!pending[2].ciphertext.exists() && !pending[2].manifest.exists());
+    let kept = Handover::parse(
+        &std::fs::read(&pending[2].receipt).unwrap(),
+        &std::fs::read(&pending[2].receipt_signature).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        matches!(kept, Handover::Deleted(_)),
+        "the deletion receipt is kept as proof"
     );
 }

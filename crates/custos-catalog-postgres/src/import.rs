@@ -37,6 +37,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("tombstones", "recording_id"),
     ("cases", "case_id"),
     ("holds", "hold_id"),
+    ("case_links", "case_id, recording_id"),
     ("export_requests", "request_id"),
     ("export_links", "link_id"),
     ("subject_requests", "case_id"),

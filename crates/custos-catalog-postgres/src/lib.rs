@@ -29,6 +29,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_subject_deliveries.sql")),
     (10, include_str!("../migrations/0010_statistics.sql")),
     (11, include_str!("../migrations/0011_admission.sql")),
+    (12, include_str!("../migrations/0012_deletion_final.sql")),
+    (13, include_str!("../migrations/0013_case_links.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -423,6 +425,9 @@ fn tombstone_row(r: &PgRow) -> Result<Tombstone> {
 }
 fn case_row(r: &PgRow) -> Result<Case> {
     rows::case(&Columns(r))
+}
+fn case_link_row(r: &PgRow) -> Result<CaseLink> {
+    rows::case_link(&Columns(r))
 }
 fn hold_row(r: &PgRow) -> Result<Hold> {
     rows::hold(&Columns(r))
@@ -825,6 +830,16 @@ impl Catalog for PostgresCatalog {
         Ok(())
     }
 
+    async fn move_upload(&self, upload_id: Uuid, dock_id: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE uploads SET dock_id = $1 WHERE upload_id = $2")
+            .bind(dock_id)
+            .bind(upload_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn due_recordings(&self, now: UtcMillis, limit: u64) -> Result<Vec<Recording>> {
         let rows = sqlx::query(DUE_QUERY)
             .bind(ms(now))
@@ -847,6 +862,13 @@ impl Catalog for PostgresCatalog {
             if done.rows_affected() != 1 {
                 continue;
             }
+            // An upload row of the same recording would keep its age header
+            // (the key) alive: it goes in the same transaction.
+            sqlx::query("DELETE FROM uploads WHERE recording_id = $1")
+                .bind(t.recording_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
             sqlx::query(
                 "INSERT INTO tombstones (recording_id, device_id, sequence, started_at, ended_at, \
                  ciphertext_sha256, manifest_sha256, deleted_at, reason, blob_key, blob_deleted) \
@@ -1882,10 +1904,12 @@ impl Catalog for PostgresCatalog {
         &self,
         case_id: &str,
         recording_id: Uuid,
-    ) -> Result<(Option<Case>, Option<Recording>)> {
-        // The two tables share no column names.
+    ) -> Result<CaseAndRecording> {
+        // The tables share no column names; `case_attached` is neither's.
         let row = sqlx::query(
-            "SELECT c.*, r.* FROM (SELECT 1) AS one LEFT JOIN cases c ON c.case_id = $1 \
+            "SELECT c.*, r.*, (EXISTS (SELECT 1 FROM holds h WHERE h.case_id = $1 AND h.recording_id = $2) \
+             OR EXISTS (SELECT 1 FROM case_links l WHERE l.case_id = $1 AND l.recording_id = $2)) \
+             AS case_attached FROM (SELECT 1) AS one LEFT JOIN cases c ON c.case_id = $1 \
              LEFT JOIN recordings r ON r.recording_id = $2",
         )
         .bind(case_id)
@@ -1901,7 +1925,38 @@ impl Catalog for PostgresCatalog {
             Some(_) => Some(recording_row(&row)?),
             None => None,
         };
-        Ok((case, recording))
+        Ok(CaseAndRecording {
+            case,
+            recording,
+            attached: row.get::<bool, _>("case_attached"),
+        })
+    }
+
+    async fn link_recording(&self, l: &CaseLink) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO case_links (case_id, recording_id, reason, linked_by, linked_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id, recording_id) DO NOTHING",
+        )
+        .bind(&l.case_id)
+        .bind(l.recording_id.to_string())
+        .bind(&l.reason)
+        .bind(&l.linked_by)
+        .bind(ms(l.linked_at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn case_links(&self, case_id: &str) -> Result<Vec<CaseLink>> {
+        let rows = sqlx::query(
+            "SELECT * FROM case_links WHERE case_id = $1 ORDER BY linked_at, recording_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(case_link_row).collect()
     }
 
     async fn session_with_user(&self, token_sha256: &str) -> Result<Option<(Session, User)>> {

@@ -48,6 +48,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (19, include_str!("../migrations/0019_statistics.sql")),
     (20, include_str!("../migrations/0020_admission.sql")),
+    (21, include_str!("../migrations/0021_deletion_final.sql")),
+    (22, include_str!("../migrations/0022_case_links.sql")),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -363,6 +365,9 @@ fn tombstone_row(r: &SqliteRow) -> Result<Tombstone> {
 }
 fn case_row(r: &SqliteRow) -> Result<Case> {
     rows::case(&Columns(r))
+}
+fn case_link_row(r: &SqliteRow) -> Result<CaseLink> {
+    rows::case_link(&Columns(r))
 }
 fn hold_row(r: &SqliteRow) -> Result<Hold> {
     rows::hold(&Columns(r))
@@ -764,6 +769,16 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
+    async fn move_upload(&self, upload_id: Uuid, dock_id: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE uploads SET dock_id = ? WHERE upload_id = ?")
+            .bind(dock_id)
+            .bind(upload_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn due_recordings(&self, now: UtcMillis, limit: u64) -> Result<Vec<Recording>> {
         let rows = sqlx::query(DUE_QUERY)
             .bind(ms(now))
@@ -786,6 +801,13 @@ impl Catalog for SqliteCatalog {
             if done.rows_affected() != 1 {
                 continue;
             }
+            // An upload row of the same recording would keep its age header
+            // (the key) alive: it goes in the same transaction.
+            sqlx::query("DELETE FROM uploads WHERE recording_id = ?")
+                .bind(t.recording_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
             sqlx::query(
                 "INSERT INTO tombstones (recording_id, device_id, sequence, started_at, ended_at, \
                  ciphertext_sha256, manifest_sha256, deleted_at, reason, blob_key, blob_deleted) \
@@ -1827,14 +1849,21 @@ impl Catalog for SqliteCatalog {
         &self,
         case_id: &str,
         recording_id: Uuid,
-    ) -> Result<(Option<Case>, Option<Recording>)> {
-        // The two tables share no column names.
+    ) -> Result<CaseAndRecording> {
+        // The tables share no column names; `case_attached` is neither's.
+        let id = recording_id.to_string();
         let row = sqlx::query(
-            "SELECT c.*, r.* FROM (SELECT 1) LEFT JOIN cases c ON c.case_id = ? \
+            "SELECT c.*, r.*, (EXISTS (SELECT 1 FROM holds h WHERE h.case_id = ? AND h.recording_id = ?) \
+             OR EXISTS (SELECT 1 FROM case_links l WHERE l.case_id = ? AND l.recording_id = ?)) \
+             AS case_attached FROM (SELECT 1) LEFT JOIN cases c ON c.case_id = ? \
              LEFT JOIN recordings r ON r.recording_id = ?",
         )
         .bind(case_id)
-        .bind(recording_id.to_string())
+        .bind(&id)
+        .bind(case_id)
+        .bind(&id)
+        .bind(case_id)
+        .bind(&id)
         .fetch_one(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -1846,7 +1875,38 @@ impl Catalog for SqliteCatalog {
             Some(_) => Some(recording_row(&row)?),
             None => None,
         };
-        Ok((case, recording))
+        Ok(CaseAndRecording {
+            case,
+            recording,
+            attached: row.get::<bool, _>("case_attached"),
+        })
+    }
+
+    async fn link_recording(&self, l: &CaseLink) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO case_links (case_id, recording_id, reason, linked_by, linked_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (case_id, recording_id) DO NOTHING",
+        )
+        .bind(&l.case_id)
+        .bind(l.recording_id.to_string())
+        .bind(&l.reason)
+        .bind(&l.linked_by)
+        .bind(ms(l.linked_at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn case_links(&self, case_id: &str) -> Result<Vec<CaseLink>> {
+        let rows = sqlx::query(
+            "SELECT * FROM case_links WHERE case_id = ? ORDER BY linked_at, recording_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(case_link_row).collect()
     }
 
     async fn session_with_user(&self, token_sha256: &str) -> Result<Option<(Session, User)>> {

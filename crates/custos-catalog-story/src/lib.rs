@@ -191,6 +191,25 @@ pub async fn story(catalog: &dyn Catalog) {
         catalog.upload_for_recording(r1.recording_id).await.unwrap(),
         Some(upload.clone())
     );
+    // The camera moved to another dock mid-upload: the upload moves with it.
+    assert!(catalog
+        .move_upload(upload.upload_id, "dock-2")
+        .await
+        .unwrap());
+    assert_eq!(
+        catalog
+            .upload(upload.upload_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .dock_id,
+        "dock-2"
+    );
+    assert!(catalog
+        .move_upload(upload.upload_id, "dock-1")
+        .await
+        .unwrap());
+    assert!(!catalog.move_upload(Uuid::now_v7(), "dock-1").await.unwrap());
 
     // Committing moves the head, removes the upload, refuses duplicates.
     assert_eq!(catalog.chain_head("cam-1").await.unwrap(), None);
@@ -574,27 +593,66 @@ pub async fn story(catalog: &dyn Catalog) {
         .await
         .unwrap();
     assert_eq!(catalog.due_recordings(day28, 100).await.unwrap().len(), 2);
-    // A case and a recording in one read, each if it exists.
-    let (found_case, found_recording) = catalog
+    // A case and a recording in one read, each if it exists, and whether
+    // the recording is attached to the case (a hold of it, in any state).
+    let found = catalog
         .case_and_recording("K-1", held.recording_id)
         .await
         .unwrap();
-    assert_eq!(found_case, catalog.case("K-1").await.unwrap());
+    assert_eq!(found.case, catalog.case("K-1").await.unwrap());
     assert_eq!(
-        found_recording,
+        found.recording,
         catalog.recording(held.recording_id).await.unwrap()
     );
-    assert!(found_case.is_some() && found_recording.is_some());
-    let (found_case, found_recording) = catalog
+    assert!(found.case.is_some() && found.recording.is_some());
+    assert!(found.attached, "a released hold still attached it");
+    let found = catalog
         .case_and_recording("no-such-case", Uuid::now_v7())
         .await
         .unwrap();
-    assert!(found_case.is_none() && found_recording.is_none());
-    let (found_case, found_recording) = catalog
+    assert!(found.case.is_none() && found.recording.is_none() && !found.attached);
+    let found = catalog
         .case_and_recording("no-such-case", held.recording_id)
         .await
         .unwrap();
-    assert!(found_case.is_none() && found_recording.is_some());
+    assert!(found.case.is_none() && found.recording.is_some() && !found.attached);
+    // Another recording is attached only once linked, with its reason;
+    // the first link stands.
+    let other = catalog
+        .recordings()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.recording_id != held.recording_id)
+        .expect("a second recording");
+    let found = catalog
+        .case_and_recording("K-1", other.recording_id)
+        .await
+        .unwrap();
+    assert!(found.case.is_some() && found.recording.is_some() && !found.attached);
+    let link = CaseLink {
+        case_id: "K-1".into(),
+        recording_id: other.recording_id,
+        reason: "seen at the scene".into(),
+        linked_by: "anna".into(),
+        linked_at: t(25),
+    };
+    assert!(catalog.link_recording(&link).await.unwrap());
+    let again = CaseLink {
+        reason: "another reason".into(),
+        linked_at: t(26),
+        ..link.clone()
+    };
+    assert!(!catalog.link_recording(&again).await.unwrap());
+    assert_eq!(catalog.case_links("K-1").await.unwrap(), vec![link]);
+    assert!(catalog.case_links("no-such-case").await.unwrap().is_empty());
+    assert!(
+        catalog
+            .case_and_recording("K-1", other.recording_id)
+            .await
+            .unwrap()
+            .attached
+    );
     // Moving a recording to a shorter category brings its deadline forward.
     catalog
         .set_recording_retention(held.recording_id, "training", t(2 * 86_400_000))

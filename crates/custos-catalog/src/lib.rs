@@ -344,6 +344,28 @@ pub struct Hold {
     pub released_at: Option<UtcMillis>,
 }
 
+/// A recording attached to a case for viewing, with its reason, before
+/// anyone looks at it for that case. A hold attaches too; a link does not
+/// keep the recording past its deletion date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseLink {
+    pub case_id: String,
+    pub recording_id: Uuid,
+    pub reason: String,
+    pub linked_by: String,
+    pub linked_at: UtcMillis,
+}
+
+/// What every access to footage needs, read in one query: the case, the
+/// recording, and whether the recording is attached to the case (a hold
+/// of that case, in any state, or a [`CaseLink`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseAndRecording {
+    pub case: Option<Case>,
+    pub recording: Option<Recording>,
+    pub attached: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -364,10 +386,18 @@ pub enum IncidentKind {
     MalformedManifest,
     /// An unknown or revoked camera or dock tried to upload.
     UnknownOrRevoked,
+    /// A recording deleted for good was offered again: a copy outlived the
+    /// server's (a dock died before the receipt, a camera was copied). It
+    /// was not stored; the camera was told to wipe it.
+    DeletedOffered,
+    /// The retention sweep could not delete one recording (a row it could
+    /// not replace, a blob the store would not delete) and went on with
+    /// the rest; the next sweep tries it again.
+    SweepFailed,
 }
 
 impl IncidentKind {
-    pub const ALL: [IncidentKind; 8] = [
+    pub const ALL: [IncidentKind; 10] = [
         Self::Gap,
         Self::BrokenChain,
         Self::BadSignature,
@@ -376,6 +406,8 @@ impl IncidentKind {
         Self::WrongEvidenceKey,
         Self::MalformedManifest,
         Self::UnknownOrRevoked,
+        Self::DeletedOffered,
+        Self::SweepFailed,
     ];
 
     /// The stable name stored and shown (`gap`, `broken-chain`, …).
@@ -389,6 +421,8 @@ impl IncidentKind {
             Self::WrongEvidenceKey => "wrong-evidence-key",
             Self::MalformedManifest => "malformed-manifest",
             Self::UnknownOrRevoked => "unknown-or-revoked",
+            Self::DeletedOffered => "deleted-offered",
+            Self::SweepFailed => "sweep-failed",
         }
     }
 
@@ -564,6 +598,10 @@ pub trait Catalog: Send + Sync {
     async fn upload_for_recording(&self, recording_id: Uuid) -> Result<Option<Upload>>;
     async fn delete_upload(&self, upload_id: Uuid) -> Result<()>;
     async fn set_upload_age_header(&self, upload_id: Uuid, header: &[u8]) -> Result<()>;
+    /// Hands an upload to the dock now sending it (the camera moved to
+    /// another dock mid-upload). Only that dock may append to it or
+    /// complete it from then on. False if there is no such upload.
+    async fn move_upload(&self, upload_id: Uuid, dock_id: &str) -> Result<bool>;
     /// Uploads begun before `before`, oldest first.
     async fn uploads_begun_before(&self, before: UtcMillis) -> Result<Vec<Upload>>;
 
@@ -579,18 +617,19 @@ pub trait Catalog: Send + Sync {
     async fn recordings(&self) -> Result<Vec<Recording>>;
     /// Recordings matching `query`, newest first, one page of them.
     async fn search_recordings(&self, query: &RecordingQuery) -> Result<RecordingPage>;
-    /// A case and a recording, each if it exists (every access to footage
-    /// needs both; backends answer in one query).
+    /// A case and a recording, each if it exists, and whether the one is
+    /// attached to the other (every access to footage needs all three;
+    /// backends answer in one query).
     async fn case_and_recording(
         &self,
         case_id: &str,
         recording_id: Uuid,
-    ) -> Result<(Option<Case>, Option<Recording>)> {
-        Ok((
-            self.case(case_id).await?,
-            self.recording(recording_id).await?,
-        ))
-    }
+    ) -> Result<CaseAndRecording>;
+    /// Attaches a recording to a case for viewing; false if it already was
+    /// (the first link and its reason stand).
+    async fn link_recording(&self, link: &CaseLink) -> Result<bool>;
+    /// A case's links, oldest first.
+    async fn case_links(&self, case_id: &str) -> Result<Vec<CaseLink>>;
 
     /// Recordings whose time is up and that no unreleased hold keeps, oldest
     /// deadline first; found by index, never by scanning the catalog.

@@ -182,6 +182,16 @@ pub fn hold(r: &impl SqlRow) -> Result<Hold> {
     })
 }
 
+pub fn case_link(r: &impl SqlRow) -> Result<CaseLink> {
+    Ok(CaseLink {
+        case_id: r.text("case_id")?,
+        recording_id: uuid(&r.text("recording_id")?)?,
+        reason: r.text("reason")?,
+        linked_by: r.text("linked_by")?,
+        linked_at: at(r, "linked_at")?,
+    })
+}
+
 pub fn export_request(r: &impl SqlRow) -> Result<ExportRequest> {
     let recordings: Vec<Uuid> = serde_json::from_str(&r.text("recordings")?)
         .map_err(|_| corrupt("export request recordings"))?;

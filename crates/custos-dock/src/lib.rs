@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use custos_camera::storage::RecordingPaths;
 use custos_camera::wipe::{finish_interrupted_wipes, wipe};
 use custos_camera::CameraDir;
-use custos_format::SignedReceipt;
+use custos_format::{Handover, SignedDeletionReceipt, SignedReceipt};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -36,6 +36,11 @@ pub struct CameraReport {
     pub device_id: String,
     pub stored: usize,
     pub already_stored: usize,
+    /// Copies of recordings the server held and has deleted for good (its
+    /// retention period ended before this copy came back): wiped against
+    /// the server's deletion receipt, never stored again.
+    #[serde(default)]
+    pub deleted_on_server: usize,
     pub wiped: usize,
     /// (recording stem, error code): refused by the server, kept on the camera.
     pub refused: Vec<(String, String)>,
@@ -48,6 +53,10 @@ pub struct CameraReport {
 #[serde(tag = "status", rename_all = "kebab-case")]
 enum OfferResponse {
     Stored {
+        receipt: String,
+        receipt_signature: String,
+    },
+    Deleted {
         receipt: String,
         receipt_signature: String,
     },
@@ -67,6 +76,17 @@ struct ErrorBody {
 struct ErrorDetail {
     code: String,
     message: String,
+}
+
+/// How a recording came to be let go of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handed {
+    /// Sent now and stored.
+    Stored,
+    /// The server had it already (an earlier docking's receipt was lost).
+    AlreadyStored,
+    /// The server had it and has deleted it for good.
+    DeletedOnServer,
 }
 
 /// A refusal the server will repeat however often we ask.
@@ -203,11 +223,11 @@ impl Dock {
         }
         for paths in cam.pending_recordings()? {
             match self.upload_recording(cam, &paths, progress) {
-                Ok((receipt, already)) => {
-                    if already {
-                        report.already_stored += 1;
-                    } else {
-                        report.stored += 1;
+                Ok((receipt, how)) => {
+                    match how {
+                        Handed::Stored => report.stored += 1,
+                        Handed::AlreadyStored => report.already_stored += 1,
+                        Handed::DeletedOnServer => report.deleted_on_server += 1,
                     }
                     custos_faults::crash_point("dock:before-wipe");
                     wipe(cam, &paths, &receipt)?;
@@ -233,13 +253,13 @@ impl Dock {
     }
 
     /// Uploads one recording (offer, resumable send, complete) without
-    /// wiping it; returns the receipt and whether the server already had it.
+    /// wiping it; returns the receipt and how the server came to give it.
     pub fn upload_recording(
         &self,
         cam: &CameraDir,
         paths: &RecordingPaths,
         progress: &dyn Fn(u64),
-    ) -> Result<(SignedReceipt, bool)> {
+    ) -> Result<(Handover, Handed)> {
         let manifest = std::fs::read_to_string(&paths.manifest)
             .with_context(|| format!("reading {}", paths.manifest.display()))?;
         let signature = std::fs::read(&paths.signature)?;
@@ -257,7 +277,19 @@ impl Dock {
             OfferResponse::Stored {
                 receipt,
                 receipt_signature,
-            } => return Ok((parse_receipt(&receipt, &receipt_signature)?, true)),
+            } => {
+                let receipt = parse_receipt(&receipt, &receipt_signature)?;
+                return Ok((receipt.into(), Handed::AlreadyStored));
+            }
+            OfferResponse::Deleted {
+                receipt,
+                receipt_signature,
+            } => {
+                let signature =
+                    hex::decode(&receipt_signature).context("receipt signature is not hex")?;
+                let receipt = SignedDeletionReceipt::parse(receipt.as_bytes(), &signature)?;
+                return Ok((receipt.into(), Handed::DeletedOnServer));
+            }
             OfferResponse::Upload {
                 upload_id,
                 offset,
@@ -323,7 +355,10 @@ impl Dock {
             OfferResponse::Stored {
                 receipt,
                 receipt_signature,
-            } => Ok((parse_receipt(&receipt, &receipt_signature)?, false)),
+            } => Ok((
+                parse_receipt(&receipt, &receipt_signature)?.into(),
+                Handed::Stored,
+            )),
             other => bail!("unexpected answer to complete: {other:?}"),
         }
     }
@@ -351,8 +386,11 @@ fn parse_response<T: serde::de::DeserializeOwned>(
     let (code, message) = detail
         .map(|d| (d.code, d.message))
         .unwrap_or_else(|| (format!("http-{status}"), text.clone()));
-    let permanent = matches!(status, 403 | 409 | 413 | 422)
-        && !matches!(code.as_str(), "offset-mismatch" | "incomplete");
+    let permanent = matches!(status, 403 | 409 | 410 | 413 | 422)
+        && !matches!(
+            code.as_str(),
+            "offset-mismatch" | "upload-busy" | "incomplete"
+        );
     if permanent {
         Err(Refused { code, message }.into())
     } else {

@@ -28,7 +28,10 @@ pub use manifest::{
     Bookmark, Ciphertext, DisplayEvent, Encryption, GpsPoint, Manifest, Plaintext, StopReason,
     Trigger, VideoParams,
 };
-pub use receipt::{ConfirmedReceipt, Receipt, ReceiptMismatch, SignedReceipt, RECEIPT_FORMAT};
+pub use receipt::{
+    ConfirmedHandover, ConfirmedReceipt, DeletionReceipt, Handover, Receipt, ReceiptMismatch,
+    SignedDeletionReceipt, SignedReceipt, DELETION_RECEIPT_FORMAT, RECEIPT_FORMAT,
+};
 pub use signing::{Canonical, Signed, SignedManifest, SigningKey, VerifyingKey};
 pub use stream::{RecordingWriter, AGE_CHUNK_SIZE, AGE_ENCRYPTED_CHUNK_SIZE};
 pub use timestamp::UtcMillis;

@@ -151,3 +151,220 @@ impl Signed<Receipt> {
         Ok(ConfirmedReceipt { receipt: self })
     }
 }
+
+pub const DELETION_RECEIPT_FORMAT: &str = "custos.deletion-receipt/1";
+
+/// The server's answer to an offer of a recording it once held and has
+/// since deleted (its retention period ended): "I had exactly this
+/// recording; it is gone and stays gone". A camera that still holds a copy
+/// (a dock died before the ingest receipt reached it, or the camera was
+/// copied) may wipe it against this, exactly as against an ingest receipt;
+/// the server never stores it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletionReceipt {
+    /// Always [`DELETION_RECEIPT_FORMAT`].
+    pub format: String,
+    pub recording_id: Uuid,
+    pub device_id: String,
+    pub sequence: u64,
+    /// SHA-256 of the manifest bytes the server once accepted.
+    #[serde(with = "canonical::hex32")]
+    pub manifest_sha256: [u8; 32],
+    #[serde(with = "canonical::hex32")]
+    pub ciphertext_sha256: [u8; 32],
+    pub ciphertext_length: u64,
+    /// When the server deleted its copy (and the key that opened it).
+    pub deleted_at: UtcMillis,
+    /// Why, as in the tombstone: `retention-period`, …
+    pub reason: String,
+    pub server_id: String,
+}
+
+/// A deletion receipt signed by the server's receipt key.
+pub type SignedDeletionReceipt = Signed<DeletionReceipt>;
+
+impl DeletionReceipt {
+    /// The receipt for `manifest`, which the caller has matched to its
+    /// tombstone (same manifest hash).
+    pub fn for_manifest(
+        manifest: &SignedManifest,
+        deleted_at: UtcMillis,
+        reason: &str,
+        server_id: &str,
+    ) -> Self {
+        let m = manifest.manifest();
+        Self {
+            format: DELETION_RECEIPT_FORMAT.into(),
+            recording_id: m.recording_id,
+            device_id: m.device_id.clone(),
+            sequence: m.sequence,
+            manifest_sha256: manifest.sha256(),
+            ciphertext_sha256: m.ciphertext.sha256,
+            ciphertext_length: m.ciphertext.length,
+            deleted_at,
+            reason: reason.into(),
+            server_id: server_id.into(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), FormatError> {
+        let bad = |field: &'static str, reason: &str| FormatError::InvalidField {
+            field,
+            reason: reason.into(),
+        };
+        if self.format != DELETION_RECEIPT_FORMAT {
+            return Err(FormatError::UnsupportedFormat(self.format.clone()));
+        }
+        crate::manifest::check_identifier(&self.device_id).map_err(|r| bad("device_id", &r))?;
+        crate::manifest::check_identifier(&self.server_id).map_err(|r| bad("server_id", &r))?;
+        crate::manifest::check_identifier(&self.reason).map_err(|r| bad("reason", &r))?;
+        if self.sequence == 0 || self.sequence > crate::manifest::MAX_SAFE_INTEGER {
+            return Err(bad("sequence", "must be between 1 and 2^53-1"));
+        }
+        if self.ciphertext_length > crate::manifest::MAX_SAFE_INTEGER {
+            return Err(bad("ciphertext_length", "too large"));
+        }
+        Ok(())
+    }
+}
+
+impl Canonical for DeletionReceipt {
+    fn to_canonical_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        self.validate()?;
+        canonical::encode(self)
+    }
+
+    fn from_canonical_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        canonical::parse(
+            bytes,
+            DELETION_RECEIPT_FORMAT,
+            MAX_RECEIPT_BYTES,
+            |r: &DeletionReceipt| r.to_canonical_bytes(),
+        )
+    }
+}
+
+/// What lets a camera let go of a recording: the server holds it, or held
+/// it and deleted it. Both name the recording, its manifest and its
+/// ciphertext, and are checked the same way.
+#[derive(Clone, Debug)]
+pub enum Handover {
+    Stored(SignedReceipt),
+    Deleted(SignedDeletionReceipt),
+}
+
+impl From<SignedReceipt> for Handover {
+    fn from(r: SignedReceipt) -> Self {
+        Self::Stored(r)
+    }
+}
+
+impl From<SignedDeletionReceipt> for Handover {
+    fn from(r: SignedDeletionReceipt) -> Self {
+        Self::Deleted(r)
+    }
+}
+
+impl Handover {
+    /// Parses either receipt, told apart by its `format`.
+    pub fn parse(bytes: &[u8], signature: &[u8]) -> Result<Self, FormatError> {
+        match SignedReceipt::parse(bytes, signature) {
+            Ok(r) => Ok(Self::Stored(r)),
+            Err(FormatError::UnsupportedFormat(f)) if f == DELETION_RECEIPT_FORMAT => Ok(
+                Self::Deleted(SignedDeletionReceipt::parse(bytes, signature)?),
+            ),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Stored(r) => r.bytes(),
+            Self::Deleted(r) => r.bytes(),
+        }
+    }
+
+    pub fn signature(&self) -> &[u8; crate::signing::SIGNATURE_LEN] {
+        match self {
+            Self::Stored(r) => r.signature(),
+            Self::Deleted(r) => r.signature(),
+        }
+    }
+
+    fn names(&self) -> (Uuid, &str, u64, [u8; 32], [u8; 32], u64) {
+        match self {
+            Self::Stored(r) => {
+                let r = r.content();
+                (
+                    r.recording_id,
+                    &r.device_id,
+                    r.sequence,
+                    r.manifest_sha256,
+                    r.ciphertext_sha256,
+                    r.ciphertext_length,
+                )
+            }
+            Self::Deleted(r) => {
+                let r = r.content();
+                (
+                    r.recording_id,
+                    &r.device_id,
+                    r.sequence,
+                    r.manifest_sha256,
+                    r.ciphertext_sha256,
+                    r.ciphertext_length,
+                )
+            }
+        }
+    }
+
+    /// As [`SignedReceipt::confirm`], for either kind.
+    pub fn confirm<'a>(
+        &'a self,
+        pinned: &VerifyingKey,
+        manifest: &SignedManifest,
+    ) -> Result<ConfirmedHandover<'a>, ReceiptMismatch> {
+        let verified = match self {
+            Self::Stored(r) => r.verify(pinned),
+            Self::Deleted(r) => r.verify(pinned),
+        };
+        verified.map_err(|_| ReceiptMismatch::Signature)?;
+        let (recording_id, device_id, sequence, manifest_sha256, ciphertext_sha256, length) =
+            self.names();
+        let m = manifest.manifest();
+        if recording_id != m.recording_id || device_id != m.device_id || sequence != m.sequence {
+            return Err(ReceiptMismatch::Recording);
+        }
+        if manifest_sha256 != manifest.sha256() {
+            return Err(ReceiptMismatch::Manifest);
+        }
+        if ciphertext_sha256 != m.ciphertext.sha256 || length != m.ciphertext.length {
+            return Err(ReceiptMismatch::Ciphertext);
+        }
+        Ok(ConfirmedHandover { handover: self })
+    }
+}
+
+/// A [`Handover`] checked against the pinned key and a manifest: only
+/// [`Handover::confirm`] makes one.
+#[derive(Debug)]
+pub struct ConfirmedHandover<'a> {
+    handover: &'a Handover,
+}
+
+impl ConfirmedHandover<'_> {
+    pub fn handover(&self) -> &Handover {
+        self.handover
+    }
+
+    /// The ciphertext the camera must still hold, byte for byte, to wipe it.
+    pub fn ciphertext(&self) -> ([u8; 32], u64) {
+        let (_, _, _, _, sha256, length) = self.handover.names();
+        (sha256, length)
+    }
+
+    pub fn is_deletion(&self) -> bool {
+        matches!(self.handover, Handover::Deleted(_))
+    }
+}

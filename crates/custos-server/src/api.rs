@@ -49,6 +49,7 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/cases/{id}", get(case))
         .route("/api/v1/cases/{id}/close", post(post_close_case))
         .route("/api/v1/cases/{id}/holds", post(post_hold))
+        .route("/api/v1/cases/{id}/recordings", post(post_link))
         .route("/api/v1/cases/{id}/exports", post(post_export))
         .route(
             "/api/v1/cases/{id}/export-requests",
@@ -162,6 +163,33 @@ async fn open_case_named(d: &Deployment, id: &str) -> Result<custos_catalog::Cas
             "no such case",
         )),
     }
+}
+
+/// A subject access request is the privacy officer's (GDPR art. 38–39):
+/// its case, its holds and the footage looked at for it are refused to
+/// every other role, and the refusal is audited. Otherwise a reviewer could
+/// close the request's case or release its holds (making footage the
+/// request needs deletable) or export it unredacted.
+pub(crate) async fn subject_case_guard(
+    d: &Deployment,
+    a: &Authenticated,
+    case: &custos_catalog::Case,
+    action: &str,
+    object: &str,
+) -> Result<(), ApiError> {
+    if case.kind != crate::subject::KIND || a.caller.role == Role::PrivacyOfficer {
+        return Ok(());
+    }
+    let event = a
+        .event(d, action, Outcome::Refused)
+        .object(object)
+        .case_only(&case.case_id);
+    let answer = ApiError::new(
+        StatusCode::FORBIDDEN,
+        "subject-request-case",
+        "a subject access request's case is handled by the privacy officer only",
+    );
+    Err(a.refused(d, event, answer).await)
 }
 
 fn client_of(parts: &Parts) -> String {
@@ -542,6 +570,7 @@ pub struct RecordingDetail {
     pub manifest_sha256: String,
     pub ciphertext_sha256: String,
     pub stored_at: custos_format::UtcMillis,
+    /// Empty for an officer, who sees only `held` (secured or not).
     pub holds: Vec<custos_catalog::Hold>,
     /// Incidents that name this recording or its place in the camera's
     /// sequence, oldest first: the first [`RECORDING_INCIDENTS`].
@@ -581,6 +610,13 @@ pub async fn recording_detail(
         .await
         .map_err(unavailable)?;
     let held = holds.iter().any(|h| h.released_at.is_none());
+    // An officer sees that their recording is secured, never by whom, for
+    // which case or why: an investigation (a complaint, a subject's
+    // request) about them is not theirs to follow.
+    let holds = match scope {
+        Scope::All => holds,
+        Scope::OwnRecordings => Vec::new(),
+    };
     let mut incidents = d
         .catalog
         .incidents_for_recording(
@@ -1350,16 +1386,26 @@ impl Authenticated {
             )
             .await;
         }
-        let (case, recording) = match id.parse::<Uuid>() {
+        let custos_catalog::CaseAndRecording {
+            case,
+            recording,
+            attached,
+        } = match id.parse::<Uuid>() {
             Ok(uuid) => d
                 .catalog
                 .case_and_recording(case_id, uuid)
                 .await
                 .map_err(unavailable)?,
-            Err(_) => (d.catalog.case(case_id).await.map_err(unavailable)?, None),
+            Err(_) => custos_catalog::CaseAndRecording {
+                case: d.catalog.case(case_id).await.map_err(unavailable)?,
+                recording: None,
+                attached: false,
+            },
         };
         match case {
-            Some(c) if c.closed_at.is_none() => {}
+            Some(c) if c.closed_at.is_none() => {
+                subject_case_guard(d, self, &c, audit_action, &object).await?;
+            }
             Some(_) => return refuse("that case is closed", "case-closed").await,
             None => return refuse("no such case", "case-unknown").await,
         }
@@ -1372,6 +1418,21 @@ impl Authenticated {
             let answer = ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
             return Err(self.refused(d, event, answer).await);
         };
+        // The purpose is the case's, not the viewer's say-so: the recording
+        // must have been attached to the case (a hold, or a link with its
+        // reason) before anyone looks at it for that case.
+        if !attached {
+            let event = self
+                .event(d, audit_action, Outcome::Refused)
+                .object(&object)
+                .purpose(&purpose, &case);
+            let answer = ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not-attached",
+                "the recording is not attached to that case: secure it for the case, or link it to the case with a reason, first",
+            );
+            return Err(self.refused(d, event, answer).await);
+        }
         Ok(Footage {
             recording,
             object,
@@ -1719,6 +1780,15 @@ pub async fn open_case(
             format!("kind must be one of {}", CASE_KINDS.join(", ")),
         ));
     }
+    if body.kind == crate::subject::KIND && a.caller.role != Role::PrivacyOfficer {
+        let event = a.event(d, "case.open", Outcome::Refused).object("cases");
+        let answer = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "subject-request-case",
+            "a subject access request's case is opened by the privacy officer only",
+        );
+        return Err(a.refused(d, event, answer).await);
+    }
     check_text("label", &body.label, 200)?;
     if let Some(r) = &body.reference {
         check_text("reference", r, 100)?;
@@ -1818,7 +1888,12 @@ pub async fn list_cases(
     a.permit(d, Action::ManageCases, "cases.list", "cases")
         .await?;
     a.ok(d, "cases.list", "cases").await?;
-    d.catalog.cases().await.map_err(unavailable)
+    let mut cases = d.catalog.cases().await.map_err(unavailable)?;
+    // Subject access requests are listed for the privacy officer only.
+    if a.caller.role != Role::PrivacyOfficer {
+        cases.retain(|c| c.kind != crate::subject::KIND);
+    }
+    Ok(cases)
 }
 
 async fn cases(
@@ -1845,9 +1920,106 @@ pub async fn case_with_holds(
             "no such case",
         ));
     };
+    subject_case_guard(d, a, &case, "case.read", &object).await?;
     a.ok(d, "case.read", &object).await?;
     let holds = d.catalog.holds_for_case(id).await.map_err(unavailable)?;
     Ok((case, holds))
+}
+
+/// The recordings linked to a case for viewing (read with the case).
+pub async fn case_links(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+) -> Result<Vec<custos_catalog::CaseLink>, ApiError> {
+    let object = format!("case:{}", id.escape_default());
+    a.permit(d, Action::ManageCases, "case.read", &object)
+        .await?;
+    d.catalog.case_links(id).await.map_err(unavailable)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLink {
+    pub recording_id: Uuid,
+    pub reason: String,
+}
+
+/// Attaches a recording to a case for viewing, with the reason, before
+/// anyone plays, thumbnails or downloads it for that case. Audited
+/// `case.link`. Linking twice keeps the first link (and says so).
+pub async fn link_recording(
+    d: &Deployment,
+    a: &Authenticated,
+    case_id: &str,
+    body: NewLink,
+) -> Result<(bool, custos_catalog::CaseLink), ApiError> {
+    let object = format!("case:{}", case_id.escape_default());
+    a.permit(d, Action::ManageCases, "case.link", &object)
+        .await?;
+    check_text("reason", &body.reason, 500)?;
+    let case = open_case_named(d, case_id).await?;
+    subject_case_guard(d, a, &case, "case.link", &object).await?;
+    let recording_object = format!("recording:{}", body.recording_id);
+    let found = d
+        .catalog
+        .recording(body.recording_id)
+        .await
+        .map_err(unavailable)?;
+    if found.is_none() {
+        let event = a
+            .event(d, "case.link", Outcome::Failed)
+            .object(&recording_object)
+            .case_only(case_id);
+        let answer = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "recording-not-found",
+            "no such recording",
+        );
+        return Err(a.refused(d, event, answer).await);
+    }
+    let link = custos_catalog::CaseLink {
+        case_id: case_id.to_owned(),
+        recording_id: body.recording_id,
+        reason: body.reason,
+        linked_by: a.caller.name.clone(),
+        linked_at: (d.clock)(),
+    };
+    a.record(
+        d,
+        a.event(d, "case.link", Outcome::Ok)
+            .object(&recording_object)
+            .case_only(case_id),
+    )
+    .await?;
+    let new = d.catalog.link_recording(&link).await.map_err(unavailable)?;
+    if new {
+        return Ok((true, link));
+    }
+    let first = d
+        .catalog
+        .case_links(case_id)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .find(|l| l.recording_id == link.recording_id)
+        .ok_or_else(|| unavailable("link vanished"))?;
+    Ok((false, first))
+}
+
+async fn post_link(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(case_id): Path<String>,
+    body: Result<Json<NewLink>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<custos_catalog::CaseLink>), ApiError> {
+    let (new, link) = link_recording(&d, &a, &case_id, json_body(body)?).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(link)))
 }
 
 async fn case(
@@ -1856,7 +2028,10 @@ async fn case(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (case, holds) = case_with_holds(&d, &a, &id).await?;
-    Ok(Json(serde_json::json!({"case": case, "holds": holds})))
+    let links = d.catalog.case_links(&id).await.map_err(unavailable)?;
+    Ok(Json(
+        serde_json::json!({"case": case, "holds": holds, "links": links}),
+    ))
 }
 
 /// A released recording stays at least the grace period, never less than
@@ -1885,7 +2060,8 @@ pub async fn close_case(d: &Deployment, a: &Authenticated, id: &str) -> Result<u
     a.permit(d, Action::ManageCases, "case.close", &object)
         .await?;
     let now = (d.clock)();
-    open_case_named(d, id).await?;
+    let case = open_case_named(d, id).await?;
+    subject_case_guard(d, a, &case, "case.close", &object).await?;
     // A subject access request's closing says what was delivered.
     let delivered = match d.catalog.subject_request(id).await.map_err(unavailable)? {
         Some(r) => Some(match (r.delivered_export, r.delivered_at) {
@@ -1951,7 +2127,8 @@ pub async fn place_hold(
     a.permit(d, Action::PlaceHold, "hold.place", &object)
         .await?;
     check_text("reason", &body.reason, 500)?;
-    open_case_named(d, case_id).await?;
+    let case = open_case_named(d, case_id).await?;
+    subject_case_guard(d, a, &case, "hold.place", &object).await?;
     if d.catalog
         .recording(body.recording_id)
         .await
@@ -2226,6 +2403,9 @@ pub async fn approve_hold(
     a.permit(d, Action::ApproveHold, "hold.approve", &object)
         .await?;
     let hold = hold_named(d, id).await?;
+    if let Some(case) = d.catalog.case(&hold.case_id).await.map_err(unavailable)? {
+        subject_case_guard(d, a, &case, "hold.approve", &object).await?;
+    }
     if hold.placed_by == a.caller.name {
         let event = a.event(d, "hold.approve", Outcome::Refused).object(&object);
         let answer = ApiError::new(
@@ -2280,6 +2460,9 @@ pub async fn release_hold(
     a.permit(d, Action::PlaceHold, "hold.release", &object)
         .await?;
     let hold = hold_named(d, id).await?;
+    if let Some(case) = d.catalog.case(&hold.case_id).await.map_err(unavailable)? {
+        subject_case_guard(d, a, &case, "hold.release", &object).await?;
+    }
     if hold.released_at.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

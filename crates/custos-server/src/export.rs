@@ -557,12 +557,25 @@ async fn check_scope(
                 .await
         }
     };
+    if case.kind == crate::subject::KIND
+        && refusals.a.caller.role != custos_access::Role::PrivacyOfficer
+    {
+        return refusals
+            .refuse(
+                StatusCode::FORBIDDEN,
+                "subject-request-case",
+                "a subject access request's case is handled by the privacy officer only",
+            )
+            .await;
+    }
+    // Only holds in force secure a recording: one still awaiting its
+    // second approver does not.
     let held: Vec<Uuid> = catalog
         .holds_for_case(&case.case_id)
         .await
         .map_err(unavailable)?
         .into_iter()
-        .filter(|h| h.released_at.is_none())
+        .filter(|h| h.released_at.is_none() && h.approved_at.is_some())
         .map(|h| h.recording_id)
         .collect();
     let mut wanted = recordings.unwrap_or_else(|| held.clone());
@@ -808,10 +821,16 @@ pub async fn export_requests(
     let object = format!("case:{}", case_id.escape_default());
     a.permit(d, Action::ExportFootage, "export.requests", &object)
         .await?;
-    d.catalog
+    if let Some(case) = d.catalog.case(case_id).await.map_err(unavailable)? {
+        crate::api::subject_case_guard(d, a, &case, "export.requests", &object).await?;
+    }
+    let requests = d
+        .catalog
         .export_requests_for_case(case_id)
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+    a.ok(d, "export.requests", &object).await?;
+    Ok(requests)
 }
 
 async fn gather(

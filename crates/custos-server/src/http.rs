@@ -147,14 +147,17 @@ impl From<IngestError> for ApiError {
             | WrongEvidenceKey
             | BrokenChain { .. }
             | CiphertextMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Replay(_) | OffsetMismatch { .. } | Incomplete { .. } => StatusCode::CONFLICT,
+            Replay(_) | OffsetMismatch { .. } | UploadBusy { .. } | Incomplete { .. } => {
+                StatusCode::CONFLICT
+            }
             UploadNotFound(_) => StatusCode::NOT_FOUND,
+            RecordingDeleted(_) => StatusCode::GONE,
             TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };
         let offset = match &e {
-            OffsetMismatch { current, .. } => Some(*current),
+            OffsetMismatch { current, .. } | UploadBusy { current } => Some(*current),
             Incomplete { have, .. } => Some(*have),
             _ => None,
         };
@@ -320,6 +323,11 @@ pub enum OfferResponse {
         receipt: String,
         receipt_signature: String,
     },
+    /// Stored once, deleted for good: a deletion receipt, nothing stored.
+    Deleted {
+        receipt: String,
+        receipt_signature: String,
+    },
     Upload {
         upload_id: Uuid,
         offset: u64,
@@ -360,6 +368,10 @@ async fn offer(
             .await?
         {
             Offer::Stored(receipt) => receipt_response(&receipt),
+            Offer::Deleted(receipt) => OfferResponse::Deleted {
+                receipt: String::from_utf8_lossy(receipt.bytes()).into_owned(),
+                receipt_signature: hex::encode(receipt.signature()),
+            },
             Offer::Upload {
                 upload_id,
                 offset,
@@ -392,17 +404,17 @@ fn upload_id(
 
 async fn status(
     State(d): State<Arc<Deployment>>,
-    _dock: DockAuth,
+    DockAuth(dock): DockAuth,
     id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
 ) -> Result<(StatusCode, HeaderMap), ApiError> {
     let id = upload_id(id)?;
-    let (offset, length) = d.ingest.status(id).await?;
+    let (offset, length) = d.ingest.status(&dock, id).await?;
     Ok((StatusCode::NO_CONTENT, upload_headers(offset, Some(length))))
 }
 
 async fn append(
     State(d): State<Arc<Deployment>>,
-    _dock: DockAuth,
+    DockAuth(dock): DockAuth,
     id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
     body: Body,
@@ -419,7 +431,10 @@ async fn append(
                 "Upload-Offset header required",
             )
         })?;
-    let new_offset = d.ingest.append(id, offset, body.into_data_stream()).await?;
+    let new_offset = d
+        .ingest
+        .append(&dock, id, offset, body.into_data_stream())
+        .await?;
     Ok((StatusCode::NO_CONTENT, upload_headers(new_offset, None)))
 }
 

@@ -9,9 +9,12 @@ use std::sync::Arc;
 
 use custos_audit::{AuditEvent, Outcome};
 use custos_blobs::{BlobError, BlobStore};
+use custos_catalog::Tombstone;
 use custos_catalog::{Catalog, CatalogError, IncidentKind, NewIncident, Recording, Upload};
 use custos_format::verify::{check_chain, digest_reader, ChainFinding};
-use custos_format::{Receipt, SignedManifest, SignedReceipt, VerifyingKey};
+use custos_format::{
+    DeletionReceipt, Receipt, SignedDeletionReceipt, SignedManifest, SignedReceipt, VerifyingKey,
+};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -42,10 +45,19 @@ pub enum IngestError {
     },
     #[error("recording replayed: {0}")]
     Replay(String),
+    /// The recording was stored once and deleted for good: never again.
+    #[error(
+        "recording {0} was deleted at the end of its retention period; it is not stored again"
+    )]
+    RecordingDeleted(Uuid),
     #[error("no upload `{0}`")]
     UploadNotFound(Uuid),
     #[error("upload is at offset {current}, not {claimed}")]
     OffsetMismatch { current: u64, claimed: u64 },
+    /// Another request is writing this upload now: one writer at a time,
+    /// or two pieces at one offset would both be kept.
+    #[error("upload is being written by another request (at offset {current})")]
+    UploadBusy { current: u64 },
     #[error("upload would exceed the manifest's ciphertext length {length}")]
     TooLarge { length: u64 },
     #[error("upload incomplete: {have} of {length} bytes")]
@@ -69,8 +81,10 @@ impl IngestError {
             Self::WrongEvidenceKey => "wrong-evidence-key",
             Self::BrokenChain { .. } => "broken-chain",
             Self::Replay(_) => "replay",
+            Self::RecordingDeleted(_) => "recording-deleted",
             Self::UploadNotFound(_) => "upload-not-found",
             Self::OffsetMismatch { .. } => "offset-mismatch",
+            Self::UploadBusy { .. } => "upload-busy",
             Self::TooLarge { .. } => "too-large",
             Self::Incomplete { .. } => "incomplete",
             Self::CiphertextMismatch(_) => "ciphertext-mismatch",
@@ -85,6 +99,7 @@ impl IngestError {
         !matches!(
             self,
             Self::OffsetMismatch { .. }
+                | Self::UploadBusy { .. }
                 | Self::Incomplete { .. }
                 | Self::UploadNotFound(_)
                 | Self::StorageFull
@@ -123,6 +138,9 @@ impl From<std::io::Error> for IngestError {
 pub enum Offer {
     /// Already stored: here is its receipt (identical to the first one).
     Stored(Box<SignedReceipt>),
+    /// Stored once and deleted for good: nothing is stored, and this
+    /// receipt lets the camera wipe its copy.
+    Deleted(Box<SignedDeletionReceipt>),
     /// Send the ciphertext from `offset` (0, or where an earlier try stopped).
     Upload {
         upload_id: Uuid,
@@ -142,6 +160,11 @@ pub struct Ingest {
     audit: AuditLog,
     /// SHA-256 state of uploads in progress: (bytes hashed, state).
     hashers: std::sync::Mutex<std::collections::HashMap<Uuid, (u64, Sha256)>>,
+    /// Uploads a request is writing or completing now.
+    writing: std::sync::Mutex<std::collections::HashSet<Uuid>>,
+    /// Staging files found without an upload row at the last maintenance
+    /// round: removed if still without one at the next.
+    orphans: std::sync::Mutex<std::collections::HashSet<Uuid>>,
 }
 
 /// Where and under which rules ingest works.
@@ -173,6 +196,8 @@ impl Ingest {
             clock: settings.clock,
             audit,
             hashers: Default::default(),
+            writing: Default::default(),
+            orphans: Default::default(),
         })
     }
 
@@ -245,7 +270,64 @@ impl Ingest {
         if !stale.is_empty() {
             tracing::info!(count = stale.len(), "abandoned uploads expired");
         }
+        self.remove_orphaned_staging().await?;
         Ok(stale.len())
+    }
+
+    /// Staging files no upload row names any more (their row went with a
+    /// deleted recording, or a crash came between the two) still hold a
+    /// recording's age header, i.e. its key: they go. A file is created
+    /// just before its row, so one is removed only when it was orphaned at
+    /// the previous round too. Returns how many were removed.
+    pub async fn remove_orphaned_staging(&self) -> Result<usize, IngestError> {
+        let mut found = std::collections::HashSet::new();
+        let mut entries = tokio::fs::read_dir(&self.staging).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".part"))
+                .and_then(|n| Uuid::parse_str(n).ok())
+            else {
+                continue;
+            };
+            if self.catalog.upload(id).await?.is_none() {
+                found.insert(id);
+            }
+        }
+        let earlier = std::mem::replace(
+            &mut *self
+                .orphans
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            found.clone(),
+        );
+        let mut removed = 0;
+        for id in found.intersection(&earlier) {
+            match tokio::fs::remove_file(self.staging_path(*id)).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.hashers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(id);
+        }
+        if removed > 0 {
+            let event = AuditEvent::new(
+                (self.clock)(),
+                "system:server",
+                "upload.orphans-remove",
+                Outcome::Ok,
+            )
+            .detail(format!("{removed} staging files without an upload"));
+            if let Err(e) = self.audit.record(event).await {
+                tracing::error!(error = %e, "could not write an audit entry");
+            }
+            tracing::info!(count = removed, "orphaned staging files removed");
+        }
+        Ok(removed)
     }
 
     /// This deployment's name in receipts and packages.
@@ -337,6 +419,16 @@ impl Ingest {
                     target,
                     Outcome::Ok,
                     "already stored".into(),
+                )
+                .await
+            }
+            Ok(Offer::Deleted(_)) => {
+                self.audit(
+                    dock,
+                    "ingest.offer",
+                    target,
+                    Outcome::Refused,
+                    "recording-deleted: answered with a deletion receipt".into(),
                 )
                 .await
             }
@@ -433,6 +525,20 @@ impl Ingest {
             .await;
             return Err(IngestError::WrongEvidenceKey);
         }
+        // Deleted is final: a copy that comes back after the retention sweep
+        // (a dock died before the receipt reached the camera, a camera was
+        // copied) is refused before a byte is stored, or the deleted key
+        // would be stored again and the crypto-shredding undone.
+        if let Some(t) = self.catalog.tombstone(m.recording_id).await? {
+            return self.deleted_or_replay(dock, &signed, t).await;
+        }
+        if let Some(t) = self
+            .catalog
+            .tombstone_by_sequence(&m.device_id, m.sequence)
+            .await?
+        {
+            return self.deleted_or_replay(dock, &signed, t).await;
+        }
         // Seen before: the same bytes get the same receipt; other bytes are a replay.
         if let Some(existing) = self.catalog.recording(m.recording_id).await? {
             return self.same_or_replay(dock, &signed, existing).await;
@@ -458,6 +564,19 @@ impl Ingest {
                 return Err(IngestError::Replay(
                     "another manifest with this recording id is being uploaded".into(),
                 ));
+            }
+            // The camera moved to this dock mid-upload: the upload moves
+            // with it, and the dock it left can no longer write to it.
+            if upload.dock_id != dock {
+                self.catalog.move_upload(upload.upload_id, dock).await?;
+                self.audit(
+                    dock,
+                    "upload.move",
+                    format!("upload:{}", upload.upload_id),
+                    Outcome::Ok,
+                    format!("from dock {}", upload.dock_id),
+                )
+                .await;
             }
             let offset = tokio::fs::metadata(self.staging_path(upload.upload_id))
                 .await
@@ -524,6 +643,57 @@ impl Ingest {
         Err(IngestError::Replay(detail))
     }
 
+    /// An offer of a deleted recording: the same manifest gets a deletion
+    /// receipt (and an incident: a copy existed outside the server); any
+    /// other manifest under its id or sequence is a replay.
+    async fn deleted_or_replay(
+        &self,
+        dock: &str,
+        signed: &SignedManifest,
+        tombstone: Tombstone,
+    ) -> Result<Offer, IngestError> {
+        let m = signed.manifest();
+        if tombstone.manifest_sha256 != signed.sha256() {
+            let detail = format!(
+                "sequence {} / recording {} was deleted and had other content",
+                m.sequence, m.recording_id
+            );
+            self.incident(
+                IncidentKind::Replay,
+                dock,
+                Some(signed),
+                None,
+                detail.clone(),
+            )
+            .await;
+            return Err(IngestError::Replay(detail));
+        }
+        self.incident(
+            IncidentKind::DeletedOffered,
+            dock,
+            Some(signed),
+            None,
+            format!(
+                "deleted at {} ({}); a copy was offered again and wiped",
+                tombstone.deleted_at, tombstone.reason
+            ),
+        )
+        .await;
+        // Tombstone reasons are identifiers; anything else still gets a
+        // receipt the format accepts, so the camera can let go.
+        let reason = if custos_format::manifest::check_identifier(&tombstone.reason).is_ok() {
+            tombstone.reason.as_str()
+        } else {
+            "deleted"
+        };
+        let receipt = SignedDeletionReceipt::sign(
+            DeletionReceipt::for_manifest(signed, tombstone.deleted_at, reason, &self.server_id),
+            &self.keys.receipt,
+        )
+        .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        Ok(Offer::Deleted(Box::new(receipt)))
+    }
+
     /// The manifest must link to a stored predecessor and be linked to by a
     /// stored successor. Missing neighbours are gaps, recorded at commit.
     async fn check_links(&self, dock: &str, signed: &SignedManifest) -> Result<(), IngestError> {
@@ -582,25 +752,52 @@ impl Ingest {
         Ok(())
     }
 
-    /// Where an upload stands: (offset, length).
-    pub async fn status(&self, upload_id: Uuid) -> Result<(u64, u64), IngestError> {
-        let upload = self
-            .catalog
+    /// Where an upload stands: (offset, length). Only the dock sending it
+    /// learns it; to any other the upload does not exist.
+    pub async fn status(&self, dock: &str, upload_id: Uuid) -> Result<(u64, u64), IngestError> {
+        let upload = self.upload_of(dock, upload_id).await?;
+        let length = parse_stored(&upload)?.manifest().ciphertext.length;
+        Ok((self.staged_length(upload_id).await, length))
+    }
+
+    async fn upload_of(&self, dock: &str, upload_id: Uuid) -> Result<Upload, IngestError> {
+        self.catalog
             .upload(upload_id)
             .await?
-            .ok_or(IngestError::UploadNotFound(upload_id))?;
-        let length = parse_stored(&upload)?.manifest().ciphertext.length;
-        let offset = tokio::fs::metadata(self.staging_path(upload_id))
+            .filter(|u| u.dock_id == dock)
+            .ok_or(IngestError::UploadNotFound(upload_id))
+    }
+
+    async fn staged_length(&self, upload_id: Uuid) -> u64 {
+        tokio::fs::metadata(self.staging_path(upload_id))
             .await
             .map(|m| m.len())
-            .unwrap_or(0);
-        Ok((offset, length))
+            .unwrap_or(0)
+    }
+
+    /// One request at a time writes or completes an upload.
+    async fn claim(&self, upload_id: Uuid) -> Result<Writing<'_>, IngestError> {
+        let claimed = self
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(upload_id);
+        if !claimed {
+            return Err(IngestError::UploadBusy {
+                current: self.staged_length(upload_id).await,
+            });
+        }
+        Ok(Writing {
+            ingest: self,
+            upload_id,
+        })
     }
 
     /// Appends a piece of ciphertext at `offset`. Whatever arrives before a
     /// connection breaks is kept, so the next try resumes after it.
     pub async fn append<S, E>(
         &self,
+        dock: &str,
         upload_id: Uuid,
         offset: u64,
         mut body: S,
@@ -609,7 +806,8 @@ impl Ingest {
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let (current, length) = self.status(upload_id).await?;
+        let _writing = self.claim(upload_id).await?;
+        let (current, length) = self.status(dock, upload_id).await?;
         if current != offset {
             return Err(IngestError::OffsetMismatch {
                 current,
@@ -730,13 +928,16 @@ impl Ingest {
         dock: &str,
         upload_id: Uuid,
     ) -> Result<SignedReceipt, IngestError> {
-        let upload = self
-            .catalog
-            .upload(upload_id)
-            .await?
-            .ok_or(IngestError::UploadNotFound(upload_id))?;
+        let _writing = self.claim(upload_id).await?;
+        let upload = self.upload_of(dock, upload_id).await?;
         let signed = parse_stored(&upload)?;
         let m = signed.manifest().clone();
+        // Deleted while this upload waited (or begun before this check
+        // existed): nothing of it is kept.
+        if self.catalog.tombstone(m.recording_id).await?.is_some() {
+            self.discard(upload_id).await?;
+            return Err(IngestError::RecordingDeleted(m.recording_id));
+        }
         let staging = self.staging_path(upload_id);
         let have = tokio::fs::metadata(&staging)
             .await
@@ -887,7 +1088,17 @@ impl Ingest {
                 return SignedReceipt::parse(&stored.receipt, &stored.receipt_signature)
                     .map_err(|e| IngestError::Unavailable(e.to_string()));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // Deleted between the check above and the commit: the blob
+                // just written must go again, with the upload row that holds
+                // its header.
+                if self.catalog.tombstone(m.recording_id).await?.is_some() {
+                    self.blobs.delete(&recording.blob_key).await?;
+                    self.discard(upload_id).await?;
+                    return Err(IngestError::RecordingDeleted(m.recording_id));
+                }
+                return Err(e.into());
+            }
         }
         custos_faults::crash_point("server:after-commit");
         let _ = tokio::fs::remove_file(&staging).await;
@@ -910,6 +1121,23 @@ impl Ingest {
         self.catalog.delete_upload(upload_id).await?;
         let _ = tokio::fs::remove_file(self.staging_path(upload_id)).await;
         Ok(())
+    }
+}
+
+/// An upload claimed by one request; released when the request ends,
+/// however it ends.
+struct Writing<'a> {
+    ingest: &'a Ingest,
+    upload_id: Uuid,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.ingest
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.upload_id);
     }
 }
 

@@ -425,10 +425,18 @@ pub async fn links_for_case(
     let object = format!("case:{}", case_id.escape_default());
     a.permit(d, Action::ExportFootage, "export-link.list", &object)
         .await?;
-    d.catalog
+    if let Some(case) = d.catalog.case(case_id).await.map_err(unavailable)? {
+        crate::api::subject_case_guard(d, a, &case, "export-link.list", &object).await?;
+    }
+    let links = d
+        .catalog
         .export_links_for_case(case_id)
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+    // Who received footage, and how often they fetched it, is read only
+    // with an entry naming the case.
+    a.ok(d, "export-link.list", &object).await?;
+    Ok(links)
 }
 
 /// `POST /api/v1/export-links/{id}/revoke`: the link stops serving at once

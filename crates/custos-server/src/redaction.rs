@@ -237,10 +237,16 @@ pub async fn list(
     case_id: &str,
 ) -> Result<Vec<Derivative>, ApiError> {
     crate::subject::request_named(d, a, case_id, "derivative.list").await?;
-    d.catalog
+    let derivatives = d
+        .catalog
         .derivatives_for_case(case_id)
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+    // Which redacted copies exist for whom is itself personal data: read
+    // only with an entry naming the request.
+    a.ok(d, "derivative.list", &format!("case:{case_id}"))
+        .await?;
+    Ok(derivatives)
 }
 
 /// `GET /api/v1/derivatives/{id}/video?purpose=subject-access-request&case=…`:

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use custos_audit::{AuditEvent, NoteSigner, Outcome};
 use custos_blobs::BlobStore;
-use custos_catalog::{Catalog, CatalogError, Tombstone};
+use custos_catalog::{Catalog, CatalogError, IncidentKind, NewIncident, Tombstone};
 use custos_format::UtcMillis;
 
 use crate::audit::{AuditError, AuditLog};
@@ -148,6 +148,35 @@ pub struct SweepReport {
     pub derivatives_deleted: u64,
 }
 
+/// A recording the sweep could not finish: an incident (the privacy
+/// officer sees it) and an audit entry, then the sweep goes on.
+async fn sweep_failed(
+    catalog: &dyn Catalog,
+    audit: &AuditSink,
+    now: UtcMillis,
+    t: &Tombstone,
+    why: &str,
+) -> Result<(), SweepError> {
+    tracing::error!(error = %why, "the retention sweep could not delete a recording");
+    let incident = NewIncident {
+        kind: IncidentKind::SweepFailed,
+        device_id: Some(t.device_id.clone()),
+        dock_id: None,
+        sequence: Some(t.sequence),
+        recording_id: Some(t.recording_id),
+        detail: why.to_owned(),
+    };
+    audit
+        .record(
+            AuditEvent::new(now, "system:sweeper", "recording.delete", Outcome::Failed)
+                .object(format!("recording:{}", t.recording_id))
+                .detail(why.to_owned()),
+        )
+        .await?;
+    catalog.add_incident(&incident, now).await?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     #[error(transparent)]
@@ -165,18 +194,31 @@ pub async fn sweep(
     now: UtcMillis,
 ) -> Result<SweepReport, SweepError> {
     let mut report = SweepReport::default();
+    // One recording that cannot be deleted (a row the catalog refuses, a
+    // blob the store will not delete) is recorded as an incident and left
+    // for the next sweep; it never keeps the others past their time.
     let unfinished = catalog.tombstones_with_blob().await?;
+    let mut finished = Vec::with_capacity(unfinished.len());
     for t in &unfinished {
-        blobs.delete(&t.blob_key).await?;
+        match blobs.delete(&t.blob_key).await {
+            Ok(()) => finished.push(t.recording_id),
+            Err(e) => sweep_failed(catalog, audit, now, t, &format!("blob: {e}")).await?,
+        }
     }
-    let ids: Vec<_> = unfinished.iter().map(|t| t.recording_id).collect();
-    catalog.mark_blobs_deleted(&ids).await?;
-    report.finished_earlier = ids.len() as u64;
+    catalog.mark_blobs_deleted(&finished).await?;
+    report.finished_earlier = finished.len() as u64;
+    let mut failed = std::collections::HashSet::new();
     loop {
-        let due = catalog.due_recordings(now, PAGE).await?;
+        let due: Vec<_> = catalog
+            .due_recordings(now, PAGE)
+            .await?
+            .into_iter()
+            .filter(|r| !failed.contains(&r.recording_id))
+            .collect();
         if due.is_empty() {
             break;
         }
+        let failed_before = failed.len();
         // One audit batch, one transaction and one blob pass per page: a
         // sweep of thousands pays a few fsyncs, not thousands.
         let events = due
@@ -192,18 +234,43 @@ pub async fn sweep(
             .iter()
             .map(|r| r.tombstone(now, "retention-period"))
             .collect();
-        // Recordings deleted meanwhile by another sweeper are skipped.
-        let replaced = catalog.replace_with_tombstones(&tombstones).await?;
+        // Recordings deleted meanwhile by another sweeper are skipped. A
+        // page the catalog refuses is retried one by one, to find the row.
+        let replaced = match catalog.replace_with_tombstones(&tombstones).await {
+            Ok(replaced) => replaced,
+            Err(_) => {
+                let mut replaced = Vec::new();
+                for t in &tombstones {
+                    match catalog
+                        .replace_with_tombstones(std::slice::from_ref(t))
+                        .await
+                    {
+                        Ok(one) => replaced.extend(one),
+                        Err(e) => {
+                            failed.insert(t.recording_id);
+                            sweep_failed(catalog, audit, now, t, &format!("catalog: {e}")).await?;
+                        }
+                    }
+                }
+                replaced
+            }
+        };
         custos_faults::crash_point("sweeper:after-tombstones");
+        let mut gone = Vec::with_capacity(replaced.len());
         for t in tombstones
             .iter()
             .filter(|t| replaced.contains(&t.recording_id))
         {
-            blobs.delete(&t.blob_key).await?;
+            // The key is already gone with the row: a blob left behind is
+            // unreadable, and finished by the next sweep.
+            match blobs.delete(&t.blob_key).await {
+                Ok(()) => gone.push(t.recording_id),
+                Err(e) => sweep_failed(catalog, audit, now, t, &format!("blob: {e}")).await?,
+            }
         }
-        catalog.mark_blobs_deleted(&replaced).await?;
+        catalog.mark_blobs_deleted(&gone).await?;
         report.deleted += replaced.len() as u64;
-        if replaced.is_empty() {
+        if replaced.is_empty() && failed.len() == failed_before {
             break;
         }
     }

@@ -75,6 +75,7 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
         .route("/recordings", get(pages::recordings::list))
         .route("/recordings/{id}", get(pages::recordings::detail))
         .route("/recordings/{id}/play", get(pages::recordings::play))
+        .route("/recordings/{id}/link", post(pages::recordings::link))
         .route(
             "/recordings/{id}/secure",
             post(pages::cases::secure_recording),

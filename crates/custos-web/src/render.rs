@@ -496,6 +496,8 @@ mod template_tests {
             "bad-category",
             "bad-purposes",
             "category-in-use",
+            "not-attached",
+            "subject-request-case",
         ] {
             family.push(format!("error-{code}"));
         }

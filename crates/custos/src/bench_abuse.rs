@@ -276,6 +276,15 @@ pub fn abuse(
             .body_mut()
             .read_json()?;
         let case = case["case_id"].as_str().context("no case")?.to_owned();
+        let linked = agent
+            .post(format!("{base}/api/v1/cases/{case}/recordings"))
+            .header("authorization", &format!("Bearer {token}"))
+            .send_json(serde_json::json!({"recording_id": recording.recording_id, "reason": "abuse bench"}))?;
+        anyhow::ensure!(
+            linked.status() == 201,
+            "linking refused: {}",
+            linked.status()
+        );
         let url = format!(
             "{base}/api/v1/recordings/{}/video?purpose=complaint&case={case}",
             recording.recording_id

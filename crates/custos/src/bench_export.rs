@@ -61,7 +61,7 @@ pub fn run(size: u64, recordings: u64, dir: Option<PathBuf>) -> Result<ExitCode>
     let base = format!("https://localhost:{port}");
     let agent = crate::bench_server::bench_agent(&certificate)?;
     let (bearer, case_id) = rt.block_on(crate::bench_server::reviewer_with_case(
-        &data, &agent, &base,
+        &data, &agent, &base, None,
     ))?;
     for r in &stored {
         let placed = agent

@@ -331,7 +331,12 @@ pub fn playback(
     // A reviewer signs in and opens a case, as in real use.
     let base = format!("https://localhost:{port}");
     let agent = bench_agent(&server.certificate_pem)?;
-    let (token, case_id) = runtime.block_on(reviewer_with_case(&data, &agent, &base))?;
+    let (token, case_id) = runtime.block_on(reviewer_with_case(
+        &data,
+        &agent,
+        &base,
+        Some(recording_id.to_string()),
+    ))?;
     let video = format!("/api/v1/recordings/{recording_id}/video?purpose=complaint&case={case_id}");
 
     // nginx on the same certificate, serving the plaintext.
@@ -589,10 +594,13 @@ pub(crate) async fn signed_in(
 }
 
 /// A reviewer signed in and a case of theirs opened: (bearer token, case id).
+/// A reviewer's session and a case; `link`ed to the case for viewing (as a
+/// reviewer must before playing it for the case), if given.
 pub(crate) async fn reviewer_with_case(
     data: &std::path::Path,
     agent: &ureq::Agent,
     base: &str,
+    link: Option<String>,
 ) -> Result<(String, String)> {
     let token = signed_in(
         data,
@@ -611,6 +619,19 @@ pub(crate) async fn reviewer_with_case(
             .body_mut()
             .read_json()?;
         let case_id = case["case_id"].as_str().context_str("no case")?.to_owned();
+        if let Some(recording_id) = link {
+            let linked = agent
+                .post(format!("{base}/api/v1/cases/{case_id}/recordings"))
+                .header("authorization", &format!("Bearer {token}"))
+                .send_json(
+                    serde_json::json!({"recording_id": recording_id, "reason": "benchmark"}),
+                )?;
+            anyhow::ensure!(
+                linked.status() == 201,
+                "linking refused: {}",
+                linked.status()
+            );
+        }
         Ok((token, case_id))
     })
     .await?

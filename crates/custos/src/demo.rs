@@ -431,7 +431,7 @@ fn demo(args: RunArgs) -> Result<ExitCode> {
     )?;
     writeln!(
         out,
-        "Then: open a case, play a recording for it, place a hold and approve it as the privacy officer, read the audit log as the auditor, see the statistics as the evaluator."
+        "Then: open a case, link a recording to it (the player asks) and play it, place a hold and approve it as the privacy officer, read the audit log as the auditor, see the statistics as the evaluator."
     )?;
     writeln!(
         out,

@@ -168,10 +168,11 @@ fn offload(args: OffloadArgs) -> Result<ExitCode> {
                     failed |= r.interrupted.is_some() || !r.refused.is_empty();
                     if !args.json {
                         eprintln!(
-                            "{}: {} stored, {} already stored, {} wiped, {} refused{}",
+                            "{}: {} stored, {} already stored, {} deleted on the server, {} wiped, {} refused{}",
                             r.device_id,
                             r.stored,
                             r.already_stored,
+                            r.deleted_on_server,
                             r.wiped,
                             r.refused.len(),
                             r.interrupted

@@ -772,6 +772,7 @@ async fn every_response_carries_the_security_headers() {
     let anna = w.add_user("anna", "reviewer", None).await;
     let token = w.sign_in(&anna).await;
     let case = open_case(&w, &token).await;
+    w.link(&token, &case, r.recording_id).await;
     let footage = format!(
         "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
         r.recording_id

@@ -551,6 +551,12 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
         (
             "POST",
+            "/api/v1/cases/k-1/recordings".into(),
+            Some(serde_json::json!({"recording_id": some_id, "reason": "x"})),
+            &["reviewer", "privacy-officer"],
+        ),
+        (
+            "POST",
             "/api/v1/cases/k-1/exports".into(),
             Some(
                 serde_json::json!({"purpose": "complaint", "recipient": "x", "passphrase": "0123456789abcdef"}),
@@ -1055,6 +1061,7 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "GET /api/v1/cases/{id}",
         "POST /api/v1/cases/{id}/close",
         "POST /api/v1/cases/{id}/holds",
+        "POST /api/v1/cases/{id}/recordings",
         "POST /api/v1/cases/{id}/exports",
         "GET /api/v1/cases/{id}/export-requests",
         "POST /api/v1/cases/{id}/export-requests",

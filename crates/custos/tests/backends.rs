@@ -5,6 +5,8 @@
 mod common;
 
 use common::*;
+use custos_camera::CameraDir;
+use custos_catalog::IncidentKind;
 use custos_keys::secrecy::SecretString;
 
 const DAY: i64 = 86_400_000;
@@ -48,6 +50,7 @@ async fn server_story(w: &World) {
         .as_str()
         .unwrap()
         .to_owned();
+    w.link(&token, &case, stored[0].recording_id).await;
     let video = w
         .call(
             "GET",
@@ -129,6 +132,190 @@ async fn server_story(w: &World) {
         .unwrap()
         .unwrap();
     assert!(verified.size > 10, "{}", verified.size);
+}
+
+/// A deletion is final, whatever copy comes back: a camera copied before it
+/// was offloaded (the state a dock leaves when it dies after the server
+/// stored a recording but before the receipt reached the camera) docks
+/// after the retention sweep. Nothing of the deleted recordings is stored
+/// again — no blob, no age header, no staging file — the copy is wiped
+/// against signed deletion receipts, each offer is an incident, and the
+/// copy's later recordings are offloaded as usual. One recording the
+/// catalog will not delete does not keep the others past their time.
+async fn deletion_story(w: &World) {
+    use custos_format::{Handover, Manifest, SignedManifest};
+    let d = &w.server.deployment;
+    let cam = w.camera("cam-d", 3, true).await;
+    let copy = CameraDir::new(w.tmp.path().join("cam-d-copy"));
+    copy_dir(cam.root(), copy.root());
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!((report.stored, report.wiped), (3, 3), "{report:?}");
+    let mut stored = d.catalog.recordings().await.unwrap();
+    stored.retain(|r| r.device_id == "cam-d");
+    stored.sort_by_key(|r| r.sequence);
+
+    // A row the catalog will refuse to replace with a tombstone: its
+    // device and sequence already have one (written behind the server's
+    // back, as a damaged or hand-edited catalog would have it).
+    let mut ghost = stored[0].clone();
+    ghost.recording_id = uuid::Uuid::now_v7();
+    ghost.sequence = 99;
+    ghost.blob_key = "cam-d/ghost-1.age".into();
+    d.catalog.commit_recording(&ghost, None).await.unwrap();
+    let gone = d
+        .catalog
+        .replace_with_tombstones(&[ghost.tombstone(w.now(), "retention-period")])
+        .await
+        .unwrap();
+    assert_eq!(gone, vec![ghost.recording_id]);
+    let mut bad = ghost.clone();
+    bad.recording_id = uuid::Uuid::now_v7();
+    bad.blob_key = "cam-d/ghost-2.age".into();
+    d.catalog.commit_recording(&bad, None).await.unwrap();
+
+    let report = w.sweep(w.now().plus_millis(40 * DAY)).await;
+    assert_eq!(
+        report.deleted, 3,
+        "the bad row stopped the sweep: {report:?}"
+    );
+    assert!(d
+        .catalog
+        .recording(bad.recording_id)
+        .await
+        .unwrap()
+        .is_some());
+    let incidents = d.catalog.incidents().await.unwrap();
+    let failed: Vec<_> = incidents
+        .iter()
+        .filter(|i| i.kind == IncidentKind::SweepFailed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{incidents:?}");
+    assert_eq!(failed[0].recording_id, Some(bad.recording_id));
+    for r in &stored {
+        assert!(d.catalog.recording(r.recording_id).await.unwrap().is_none());
+        assert_eq!(d.blobs.size(&r.blob_key).await.unwrap(), None);
+    }
+
+    // The copy docks: every recording is answered with a deletion receipt.
+    let (report, sent) = w.offload(&copy).await;
+    assert_eq!(
+        (
+            report.stored,
+            report.already_stored,
+            report.deleted_on_server,
+            report.wiped
+        ),
+        (0, 0, 3, 3),
+        "{report:?}"
+    );
+    assert!(report.refused.is_empty() && report.interrupted.is_none());
+    assert_eq!(sent, 0, "not a byte of a deleted recording was sent");
+    assert!(copy.pending_recordings().unwrap().is_empty());
+    for paths in copy.receipts().unwrap() {
+        let kept = Handover::parse(
+            &std::fs::read(&paths.receipt).unwrap(),
+            &std::fs::read(&paths.receipt_signature).unwrap(),
+        )
+        .unwrap();
+        match kept {
+            Handover::Deleted(r) => {
+                r.verify(&d.ingest.receipt_public()).unwrap();
+                assert_eq!(r.content().reason, "retention-period");
+            }
+            Handover::Stored(_) => panic!("the copy holds an ingest receipt"),
+        }
+    }
+    for r in &stored {
+        assert!(d.catalog.recording(r.recording_id).await.unwrap().is_none());
+        assert!(d
+            .catalog
+            .upload_for_recording(r.recording_id)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(d.blobs.size(&r.blob_key).await.unwrap(), None);
+    }
+    let offered: Vec<_> = d
+        .catalog
+        .incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == IncidentKind::DeletedOffered)
+        .collect();
+    assert_eq!(offered.len(), 3, "{offered:?}");
+    let staging = d.ingest.staging_dir();
+    assert_eq!(files(staging), 0, "nothing was staged");
+
+    // The same sequence with other content (re-signed with the camera's
+    // own key) is a replay, not a deletion receipt.
+    let key = cam.signing_key().unwrap();
+    let mut forged: Manifest = serde_json::from_slice(&stored[0].manifest).unwrap();
+    forged.firmware = "forged".into();
+    let forged = SignedManifest::sign(forged, &key).unwrap();
+    let dock = &w.dock_config.dock_id;
+    let refused = d
+        .ingest
+        .offer(dock, forged.bytes(), forged.signature())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "replay");
+
+    // An upload an older server began for a deleted recording (its row
+    // holding the age header) is discarded, with its staged file, when it
+    // is completed, and answered `recording-deleted`.
+    let upload = custos_catalog::Upload {
+        upload_id: uuid::Uuid::now_v7(),
+        recording_id: stored[1].recording_id,
+        device_id: "cam-d".into(),
+        sequence: stored[1].sequence,
+        manifest: stored[1].manifest.clone(),
+        manifest_signature: stored[1].manifest_signature.clone(),
+        dock_id: dock.clone(),
+        created_at: w.now(),
+        age_header: Some(stored[1].age_header.clone()),
+    };
+    d.catalog.create_upload(&upload).await.unwrap();
+    let part = staging.join(format!("{}.part", upload.upload_id));
+    std::fs::write(&part, b"ciphertext").unwrap();
+    let refused = d.ingest.complete(dock, upload.upload_id).await.unwrap_err();
+    assert_eq!(refused.code(), "recording-deleted");
+    assert!(d.catalog.upload(upload.upload_id).await.unwrap().is_none());
+    assert!(!part.exists());
+
+    // A staged file no upload names (its row went with a deleted
+    // recording) goes at the second maintenance round that finds it.
+    let stray = staging.join(format!("{}.part", uuid::Uuid::now_v7()));
+    std::fs::write(&stray, b"age-encryption.org/v1 ...").unwrap();
+    assert_eq!(d.ingest.remove_orphaned_staging().await.unwrap(), 0);
+    assert!(stray.exists(), "a file may be created just before its row");
+    assert_eq!(d.ingest.remove_orphaned_staging().await.unwrap(), 1);
+    assert!(!stray.exists());
+
+    // The copy's next recording is offloaded as usual.
+    record(&copy, 1);
+    let (report, _) = w.offload(&copy).await;
+    assert_eq!((report.stored, report.wiped), (1, 1), "{report:?}");
+    assert!(report.interrupted.is_none() && report.refused.is_empty());
+
+    let verified = custos_server::audit::verify_stored(&*d.catalog, d.audit.verifier())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(verified.size > 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_is_final_on_sqlite_and_local_files() {
+    let w = world().await;
+    deletion_story(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_is_final_on_postgresql_and_s3() {
+    let w = world_on_postgres_and_s3("deletion").await;
+    assert_eq!(w.server.deployment.catalog.backend(), "postgres");
+    deletion_story(&w).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,6 +85,8 @@ async fn playback_needs_purpose_and_open_case_is_audited_first_and_seeks() {
             "?purpose=complaint&case=no-such-case".to_string(),
             "case-unknown",
         ),
+        // A real case the recording has nothing to do with (yet).
+        (format!("?purpose=complaint&case={case}"), "not-attached"),
     ] {
         let answer = w
             .call("GET", &format!("{video}{query}"), Some(&token), None, &[])
@@ -100,7 +102,8 @@ async fn playback_needs_purpose_and_open_case_is_audited_first_and_seeks() {
         .into_iter()
         .filter(|e| e.action == "recording.play" && e.outcome == custos_audit::Outcome::Refused)
         .count();
-    assert_eq!(refused, 4);
+    assert_eq!(refused, 5);
+    w.link(&token, &case, r.recording_id).await;
     // Roles that never see footage, whatever they state.
     let purpose = format!("?purpose=complaint&case={case}");
     for who in [&officer, &admin] {
@@ -383,9 +386,10 @@ async fn thumbnails_and_downloads_need_a_purpose_and_are_audited() {
 
     let anna = w.add_user("anna", "reviewer", None).await;
     let token = w.sign_in(&anna).await;
-    let case = open_case(&w, &token, "subject-access-request").await;
+    let case = open_case(&w, &token, "complaint").await;
+    w.link(&token, &case, r.recording_id).await;
     let base = format!("/api/v1/recordings/{}", r.recording_id);
-    let purpose = format!("purpose=subject-access-request&case={case}");
+    let purpose = format!("purpose=complaint&case={case}");
 
     // Without a purpose and case: refused and audited, for both.
     for (path, action) in [
@@ -466,10 +470,7 @@ async fn thumbnails_and_downloads_need_a_purpose_and_are_audited() {
         .filter(|e| e.action == "recording.thumbnail" && e.outcome == custos_audit::Outcome::Ok)
         .collect();
     assert_eq!(thumbnails.len(), 3);
-    assert_eq!(
-        thumbnails[0].purpose.as_deref(),
-        Some("subject-access-request")
-    );
+    assert_eq!(thumbnails[0].purpose.as_deref(), Some("complaint"));
     assert_eq!(thumbnails[0].case.as_deref(), Some(case.as_str()));
 
     // A download is the same bytes as a file to keep, audited as a download.
@@ -775,10 +776,11 @@ async fn a_hold_may_need_a_second_person_and_cases_are_checked() {
         .await
         .json();
     assert_eq!(cases.as_array().unwrap().len(), 1);
-    // A subject access request is due a month after it came in.
-    let sar = open_case(&w, &ta, "subject-access-request").await;
+    // A subject access request is due a month after it came in (its case
+    // is the privacy officer's).
+    let sar = open_case(&w, &tb, "subject-access-request").await;
     let got = w
-        .call("GET", &format!("/api/v1/cases/{sar}"), Some(&ta), None, &[])
+        .call("GET", &format!("/api/v1/cases/{sar}"), Some(&tb), None, &[])
         .await
         .json();
     let opened =
@@ -852,6 +854,7 @@ async fn chromium_plays_and_seeks_a_recording() {
     let anna = w.add_user("anna", "reviewer", None).await;
     let token = w.sign_in(&anna).await;
     let case = open_case(&w, &token, "complaint").await;
+    w.link(&token, &case, r.recording_id).await;
     let video = format!(
         "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
         r.recording_id
@@ -3514,6 +3517,7 @@ async fn faces_are_proposed_on_a_frame_for_a_purpose_and_audited() {
     let adam = w.add_user("adam", "admin", None).await;
     let (tr, ta) = (w.sign_in(&rita).await, w.sign_in(&adam).await);
     let case = open_case(&w, &tr, "complaint").await;
+    w.link(&tr, &case, r.recording_id).await;
     let path = |q: &str| format!("/api/v1/recordings/{}/faces{q}", r.recording_id);
     for (token, q, status) in [
         (&tr, String::new(), 403),

@@ -163,6 +163,7 @@ async fn every_number_of_the_statistics_follows_a_scripted_scenario() {
         .unwrap()
         .to_owned();
     let first = noord[0].recording_id;
+    w.link(&tr, &case, first).await;
     for range in ["bytes=0-99", "bytes=100-199", "bytes=200-299"] {
         let a = w
             .call(

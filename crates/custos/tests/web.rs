@@ -593,6 +593,76 @@ async fn the_player_asks_for_a_purpose_and_a_case_before_any_footage() {
         .count();
     assert_eq!(refused, 4, "every refused attempt is in the audit log");
 
+    // A real case the recording is not attached to: the page asks for the
+    // link and its reason (audited), and nothing of the footage is shown.
+    let unlinked = b
+        .get(&format!(
+            "/recordings/{id}/play?purpose=complaint&case={case}"
+        ))
+        .await;
+    assert_eq!(unlinked.status, 403);
+    assert!(unlinked.body.contains("data-error=\"error-not-attached\""));
+    assert!(unlinked
+        .body
+        .contains(&format!("action=\"/recordings/{id}/link\"")));
+    assert!(!unlinked.body.contains("<video"));
+    let csrf = Browser::csrf(&unlinked);
+    // Without a reason, or with a forged form: refused, nothing linked.
+    let empty = b
+        .post(
+            &format!("/recordings/{id}/link"),
+            &[
+                ("csrf", &csrf),
+                ("purpose", "complaint"),
+                ("case", &case),
+                ("reason", " "),
+            ],
+        )
+        .await;
+    assert_eq!(empty.status, 400, "{}", empty.body);
+    let forged = b
+        .post(
+            &format!("/recordings/{id}/link"),
+            &[
+                ("csrf", "forged"),
+                ("purpose", "complaint"),
+                ("case", &case),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(w
+        .server
+        .deployment
+        .catalog
+        .case_links(&case)
+        .await
+        .unwrap()
+        .is_empty());
+    let linked = b
+        .post(
+            &format!("/recordings/{id}/link"),
+            &[
+                ("csrf", &csrf),
+                ("purpose", "complaint"),
+                ("case", &case),
+                ("reason", "the complaint names this shift"),
+            ],
+        )
+        .await;
+    assert_eq!(linked.status, 303, "{}", linked.body);
+    assert_eq!(
+        linked.header("location"),
+        Some(format!("/recordings/{id}/play?purpose=complaint&case={case}").as_str())
+    );
+    let links = w.server.deployment.catalog.case_links(&case).await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (links[0].reason.as_str(), links[0].linked_by.as_str()),
+        ("the complaint names this shift", "rita")
+    );
+
     let player = b
         .get(&format!(
             "/recordings/{id}/play?purpose=complaint&case={case}"
@@ -1057,6 +1127,7 @@ async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering
     b.sign_in(&w, &rita).await;
     let token = w.sign_in(&rita).await;
     let case = open_case(&w, &token, "complaint 3").await;
+    w.link(&token, &case, r.recording_id).await;
     b.get(&format!(
         "/recordings/{}/play?purpose=complaint",
         r.recording_id
@@ -1093,7 +1164,14 @@ async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering
     let played = p
         .get(&format!("/audit?object={}&case={case}", r.recording_id))
         .await;
-    assert_eq!(data_values(&played, "outcome"), ["ok"], "{}", played.body);
+    // The link to the case, then the player opened for it.
+    assert_eq!(
+        data_values(&played, "outcome"),
+        ["ok", "ok"],
+        "{}",
+        played.body
+    );
+    assert!(played.body.contains("case.link") && played.body.contains("recording.player"));
     assert!(played
         .body
         .contains(&format!("href=\"/recordings/{}\"", r.recording_id)));
@@ -1929,6 +2007,7 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     let seen: serde_json::Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(seen["ok"], true, "{seen}");
+    assert_eq!(seen["asked_to_link"], true, "{seen}");
     // WCAG 2.1 AA basics (tests/browser/a11y.mjs): the checker finds each
     // kind of fault on a page made to have them, and none on ours.
     let selftest: Vec<String> = serde_json::from_value(seen["a11y_selftest"].clone()).unwrap();
@@ -1948,7 +2027,7 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
         );
     }
     let pages = seen["a11y"].as_object().unwrap();
-    assert_eq!(pages.len(), 19, "{pages:?}");
+    assert_eq!(pages.len(), 20, "{pages:?}");
     for (page, checked) in pages {
         assert_eq!(checked["problems"], serde_json::json!([]), "{page}");
         // Each page was looked at: its text, and a keyboard walk through it.
@@ -1958,6 +2037,7 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     // The forms were among what was checked.
     assert!(pages["login-en"]["controls"].as_u64().unwrap() >= 3);
     assert!(pages["case-de"]["controls"].as_u64().unwrap() >= 5);
+    assert!(pages["link-en"]["controls"].as_u64().unwrap() >= 5);
     // The export link made in the browser, and used by a recipient in another.
     assert_eq!(seen["link_path"], "/download/TOKEN");
     assert_eq!(seen["link_passphrase"].as_str().unwrap().len(), 29);

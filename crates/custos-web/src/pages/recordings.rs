@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use custos_access::Action;
 use custos_audit::Outcome;
 use custos_catalog::RecordingQuery;
@@ -425,6 +425,46 @@ pub async fn play(
             },
         ),
     )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LinkForm {
+    csrf: String,
+    purpose: String,
+    case: String,
+    reason: String,
+}
+
+/// Links the recording to the case with the reason given, then opens the
+/// player for that purpose and case (the purpose page offers this when
+/// the recording is not attached to the case yet).
+pub async fn link(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<axum::Form<LinkForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = match person.posted(form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let Ok(recording_id) = id.parse() else {
+        return render::error_page(person.lang, StatusCode::NOT_FOUND, "not-found", None);
+    };
+    let body = api::NewLink {
+        recording_id,
+        reason: form.reason.trim().to_owned(),
+    };
+    match api::link_recording(&d, &person.who, form.case.trim(), body).await {
+        Ok(_) => axum::response::Redirect::to(&format!(
+            "/recordings/{recording_id}/play?purpose={}&case={}",
+            url_encode(form.purpose.trim()),
+            url_encode(form.case.trim())
+        ))
+        .into_response(),
+        Err(e) => person.error(&d, e),
+    }
 }
 
 async fn purpose_page(

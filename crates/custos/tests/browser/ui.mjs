@@ -79,6 +79,13 @@ try {
   await page.check('input[name=purpose][value=complaint]');
   await page.selectOption('#case', env.CASE);
   await Promise.all([page.waitForNavigation(), page.click('#purpose-form button[type=submit]')]);
+  // The recording is not attached to the case yet: the page asks for the
+  // link and its reason, and shows no footage until then.
+  seen.asked_to_link = await page.locator('#link-form').count() === 1
+    && await page.locator('video').count() === 0;
+  await check(page, 'link-en');
+  await page.fill('#link-reason', 'The complaint names this stop.');
+  await Promise.all([page.waitForNavigation(), page.click('#link-form button[type=submit]')]);
   seen.player_query = new URL(page.url()).search;
   const played = await page.evaluate(async () => {
     const v = document.querySelector('video');

@@ -340,6 +340,20 @@ pub fn record_face_clip(dir: &CameraDir) {
     cam.on_frame(frame(100)).unwrap();
 }
 
+/// A copy of a directory tree (a camera copied before it was offloaded).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
 pub fn files(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
@@ -447,6 +461,26 @@ impl World {
 
     /// Signs in with a fresh TOTP code (the clock steps 30 s first, so the
     /// same person can sign in again).
+    /// Links a recording to a case for viewing (as a reviewer or privacy
+    /// officer must before playing it for that case).
+    pub async fn link(&self, token: &str, case: &str, recording: impl std::fmt::Display) {
+        let answer = self
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{case}/recordings"),
+                Some(token),
+                Some(serde_json::json!({"recording_id": recording.to_string(), "reason": "seen at the scene"})),
+                &[],
+            )
+            .await;
+        assert!(
+            answer.status == 201 || answer.status == 200,
+            "linking: {} {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+
     pub async fn sign_in(&self, a: &Account) -> String {
         self.clock_offset.fetch_add(30_000, Ordering::SeqCst);
         let code = custos_server::auth::totp_code(&a.secret, self.now()).unwrap();

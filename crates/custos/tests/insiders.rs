@@ -1,0 +1,716 @@
+//! Insiders: each role tries the detours around the access matrix that a
+//! person in that role would try, and each is refused (issue 20). The
+//! matrix itself is `access.rs`; these are the ways around it.
+
+mod common;
+
+use common::*;
+
+/// A recording of officer boa-5, secured by a reviewer for a complaint
+/// about that officer.
+async fn complaint_about_boa_5(w: &World) -> (custos_catalog::Recording, String) {
+    let r = w.one_recording("cam-a", 10).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let token = w.sign_in(&rita).await;
+    let case = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(&token),
+            Some(serde_json::json!({"kind": "complaint", "label": "Klacht over optreden boa-5"})),
+            &[],
+        )
+        .await;
+    assert_eq!(case.status, 201, "{}", case.json());
+    let case_id = case.json()["case_id"].as_str().unwrap().to_owned();
+    let held = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case_id}/holds"),
+            Some(&token),
+            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "onderzoek naar boa-5"})),
+            &[],
+        )
+        .await;
+    assert_eq!(held.status, 201, "{}", held.json());
+    (r, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_sees_that_a_recording_is_secured_never_by_whom_for_what_or_why() {
+    let w = world().await;
+    let (r, reviewer) = complaint_about_boa_5(&w).await;
+    let olga = w.add_user("olga", "officer", Some("boa-5")).await;
+    let officer = w.sign_in(&olga).await;
+    let path = format!("/api/v1/recordings/{}", r.recording_id);
+
+    let seen = w.call("GET", &path, Some(&officer), None, &[]).await;
+    assert_eq!(seen.status, 200, "{}", seen.json());
+    let body = seen.json();
+    assert_eq!(body["held"], true, "the officer sees that it is secured");
+    assert_eq!(body["holds"], serde_json::json!([]), "{body}");
+    let text = String::from_utf8_lossy(&seen.body);
+    for secret in ["Klacht", "onderzoek", "rita", "complaint"] {
+        assert!(!text.contains(secret), "{secret} shown to the officer");
+    }
+    // The list says the same, and no more.
+    let list = w
+        .call("GET", "/api/v1/recordings", Some(&officer), None, &[])
+        .await;
+    assert_eq!(list.status, 200);
+    let text = String::from_utf8_lossy(&list.body);
+    assert!(text.contains(&r.recording_id.to_string()));
+    for secret in ["Klacht", "onderzoek", "rita"] {
+        assert!(!text.contains(secret), "{secret} in the officer's list");
+    }
+
+    // The reviewer handling the case sees the hold in full.
+    let seen = w.call("GET", &path, Some(&reviewer), None, &[]).await;
+    assert_eq!(seen.status, 200);
+    let holds = seen.json()["holds"].as_array().unwrap().clone();
+    assert_eq!(holds.len(), 1);
+    assert_eq!(holds[0]["reason"], "onderzoek naar boa-5");
+    assert_eq!(holds[0]["placed_by"], "rita");
+}
+
+async fn audit(w: &World) -> Vec<custos_audit::AuditEvent> {
+    let rows = w
+        .server
+        .deployment
+        .catalog
+        .audit_entries(0, 1_000_000)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| custos_audit::AuditEntry::parse(&r.bytes).unwrap().event)
+        .collect()
+}
+
+/// A subject access request is the privacy officer's: a reviewer cannot
+/// read, list, close, add to, release from, export from or watch footage
+/// under its case, nor open one; each attempt is refused and audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_cannot_touch_a_subject_access_request() {
+    let w = world().await;
+    let r = w.one_recording("cam-s", 10).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let (tp, tr) = (w.sign_in(&petra).await, w.sign_in(&rita).await);
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    let opened = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(&tp),
+            Some(serde_json::json!({
+                "case_id": "SAR-9", "requester": "A. Visser", "identity_check": "ID card",
+                "description": "grey hoodie",
+                "window_from": rfc(r.started_at.plus_millis(-1_000)),
+                "window_to": rfc(r.ended_at),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.json());
+    let found = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests/SAR-9/search",
+            Some(&tp),
+            Some(serde_json::json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.json());
+    let holds = w
+        .server
+        .deployment
+        .catalog
+        .holds_for_case("SAR-9")
+        .await
+        .unwrap();
+    assert_eq!(holds.len(), 1, "the search secured the recording");
+    let hold = holds[0].hold_id;
+    let before = audit(&w).await.len();
+
+    let video = format!(
+        "/api/v1/recordings/{}/video?purpose=complaint&case=SAR-9",
+        r.recording_id
+    );
+    let tries: Vec<(&str, String, Option<serde_json::Value>)> = vec![
+        ("GET", "/api/v1/cases/SAR-9".into(), None),
+        ("POST", "/api/v1/cases/SAR-9/close".into(), None),
+        (
+            "POST",
+            "/api/v1/cases/SAR-9/holds".into(),
+            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "mine now"})),
+        ),
+        ("POST", format!("/api/v1/holds/{hold}/release"), None),
+        ("GET", video.clone(), None),
+        (
+            "POST",
+            "/api/v1/cases/SAR-9/exports".into(),
+            Some(
+                serde_json::json!({"purpose": "complaint", "recipient": "me",
+                "passphrase": "a passphrase of some length"}),
+            ),
+        ),
+        ("GET", "/api/v1/cases/SAR-9/export-links".into(), None),
+        ("GET", "/api/v1/cases/SAR-9/export-requests".into(), None),
+        (
+            "POST",
+            "/api/v1/cases".into(),
+            Some(serde_json::json!({"kind": "subject-access-request", "label": "my own"})),
+        ),
+    ];
+    for (method, path, body) in &tries {
+        let answer = w.call(method, path, Some(&tr), body.clone(), &[]).await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (403, "subject-request-case"),
+            "{method} {path}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    let refused: Vec<_> = audit(&w).await[before..]
+        .iter()
+        .filter(|e| {
+            e.outcome == custos_audit::Outcome::Refused
+                && e.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("privacy officer only"))
+        })
+        .map(|e| e.action.clone())
+        .collect();
+    assert_eq!(
+        refused.len(),
+        tries.len(),
+        "each refusal audited: {refused:?}"
+    );
+
+    // Nothing changed: the case is open, the hold in force.
+    let case = w
+        .server
+        .deployment
+        .catalog
+        .case("SAR-9")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(case.closed_at.is_none());
+    let holds = w
+        .server
+        .deployment
+        .catalog
+        .holds_for_case("SAR-9")
+        .await
+        .unwrap();
+    assert_eq!(holds.len(), 1);
+    assert!(holds[0].released_at.is_none());
+    // The list of cases does not show it to the reviewer; the privacy
+    // officer sees and reads it.
+    let listed = w.call("GET", "/api/v1/cases", Some(&tr), None, &[]).await;
+    assert_eq!(listed.status, 200);
+    assert!(!String::from_utf8_lossy(&listed.body).contains("SAR-9"));
+    let listed = w.call("GET", "/api/v1/cases", Some(&tp), None, &[]).await;
+    assert!(String::from_utf8_lossy(&listed.body).contains("SAR-9"));
+    let read = w
+        .call("GET", "/api/v1/cases/SAR-9", Some(&tp), None, &[])
+        .await;
+    assert_eq!(read.status, 200);
+}
+
+/// An export takes only recordings whose hold is in force: one awaiting
+/// its second approver secures nothing yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_counts_only_holds_in_force() {
+    let w = world_with(custos_access::Policy {
+        hold_needs_second_approver: true,
+        ..Default::default()
+    })
+    .await;
+    let r = w.one_recording("cam-e", 10).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let rob = w.add_user("rob", "reviewer", None).await;
+    let (tr, tb) = (w.sign_in(&rita).await, w.sign_in(&rob).await);
+    let case = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(&tr),
+            Some(serde_json::json!({"kind": "incident", "label": "export test"})),
+            &[],
+        )
+        .await
+        .json()["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let held = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&tr),
+            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "evidence"})),
+            &[],
+        )
+        .await;
+    assert_eq!(held.status, 201);
+    let hold = held.json()["hold_id"].as_str().unwrap().to_owned();
+    let export = |token: String| {
+        let (w, case) = (&w, case.clone());
+        async move {
+            w.call(
+                "POST",
+                &format!("/api/v1/cases/{case}/exports"),
+                Some(&token),
+                Some(
+                    serde_json::json!({"purpose": "investigation", "recipient": "Politie",
+                    "passphrase": "a passphrase of some length"}),
+                ),
+                &[],
+            )
+            .await
+        }
+    };
+    let pending = export(tr.clone()).await;
+    assert_eq!(
+        (pending.status, pending.code().as_str()),
+        (409, "nothing-to-export"),
+        "a pending hold secured the recording"
+    );
+    let approved = w
+        .call(
+            "POST",
+            &format!("/api/v1/holds/{hold}/approve"),
+            Some(&tb),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.json());
+    let done = export(tr.clone()).await;
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+}
+
+/// Reading who received footage, which exports were asked for and which
+/// redacted copies exist leaves an entry naming the case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_links_export_requests_and_redacted_copies_is_audited() {
+    let w = world().await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let (tr, tp) = (w.sign_in(&rita).await, w.sign_in(&petra).await);
+    let case = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(&tr),
+            Some(serde_json::json!({"kind": "incident", "label": "reads"})),
+            &[],
+        )
+        .await
+        .json()["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = w.now();
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    let opened = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(&tp),
+            Some(serde_json::json!({
+                "case_id": "SAR-R", "requester": "B. de Vries", "identity_check": "passport",
+                "description": "red coat",
+                "window_from": rfc(now.plus_millis(-60_000)), "window_to": rfc(now),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201);
+    for (token, path, action, object) in [
+        (
+            &tr,
+            format!("/api/v1/cases/{case}/export-links"),
+            "export-link.list",
+            format!("case:{case}"),
+        ),
+        (
+            &tr,
+            format!("/api/v1/cases/{case}/export-requests"),
+            "export.requests",
+            format!("case:{case}"),
+        ),
+        (
+            &tp,
+            "/api/v1/subject-requests/SAR-R/derivatives".to_owned(),
+            "derivative.list",
+            "case:SAR-R".to_owned(),
+        ),
+    ] {
+        let before = audit(&w).await.len();
+        let answer = w.call("GET", &path, Some(token), None, &[]).await;
+        assert_eq!(answer.status, 200, "{path}");
+        let wrote: Vec<_> = audit(&w).await[before..]
+            .iter()
+            .filter(|e| {
+                e.action == action
+                    && e.outcome == custos_audit::Outcome::Ok
+                    && e.object.as_deref() == Some(object.as_str())
+            })
+            .cloned()
+            .collect();
+        assert_eq!(wrote.len(), 1, "{path}: {wrote:?}");
+    }
+}
+
+type Piece = Result<bytes::Bytes, std::io::Error>;
+
+fn pieces(chunks: Vec<&'static [u8]>) -> futures::stream::Iter<std::vec::IntoIter<Piece>> {
+    futures::stream::iter(
+        chunks
+            .into_iter()
+            .map(|c| Ok(bytes::Bytes::from_static(c)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// An upload belongs to the dock sending it: another dock can neither
+/// learn where it stands, nor write to it, nor complete it; two writes at
+/// once are not both kept; a camera moved to another dock mid-upload takes
+/// its upload along, and the dock it left can no longer write to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_bound_to_its_dock_and_written_by_one_request_at_a_time() {
+    use custos_server::ingest::Offer;
+    use futures::StreamExt;
+    let w = world().await;
+    let d = &w.server.deployment;
+    let cam = w.camera("cam-u", 1, true).await;
+    let paths = &cam.pending_recordings().unwrap()[0];
+    let manifest = std::fs::read(&paths.manifest).unwrap();
+    let signature = std::fs::read(&paths.signature).unwrap();
+    let ciphertext = std::fs::read(&paths.ciphertext).unwrap();
+    let ciphertext: &'static [u8] = Box::leak(ciphertext.into_boxed_slice());
+    let (a, b) = ("dock-a", "dock-b");
+    let Offer::Upload {
+        upload_id, length, ..
+    } = d.ingest.offer(a, &manifest, &signature).await.unwrap()
+    else {
+        panic!("expected an upload")
+    };
+    assert_eq!(length, ciphertext.len() as u64);
+    let half = ciphertext.len() / 2;
+
+    // Another dock: the upload does not exist for it.
+    assert_eq!(
+        d.ingest.status(b, upload_id).await.unwrap_err().code(),
+        "upload-not-found"
+    );
+    let err = d
+        .ingest
+        .append(b, upload_id, 0, pieces(vec![&ciphertext[..half]]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "upload-not-found");
+    assert_eq!(
+        d.ingest.complete(b, upload_id).await.unwrap_err().code(),
+        "upload-not-found"
+    );
+    assert_eq!(d.ingest.status(a, upload_id).await.unwrap(), (0, length));
+
+    // Two writes at offset 0 at once: the second is told the upload is busy.
+    let (release, held) = futures::channel::oneshot::channel::<()>();
+    let first_piece: &'static [u8] = &ciphertext[..half];
+    let slow = futures::stream::once(async move {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(first_piece))
+    })
+    .chain(futures::stream::once(async move {
+        let _ = held.await;
+        Ok::<_, std::io::Error>(bytes::Bytes::new())
+    }))
+    .boxed();
+    let ingest = &d.ingest;
+    let first = ingest.append(a, upload_id, 0, slow);
+    let second = async {
+        // Let the first request claim the upload and write its piece.
+        for _ in 0..1000 {
+            if ingest.status(a, upload_id).await.unwrap().0 > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let busy = ingest
+            .append(a, upload_id, 0, pieces(vec![&ciphertext[..half]]))
+            .await;
+        let _ = release.send(());
+        busy
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.unwrap(), half as u64);
+    assert_eq!(second.unwrap_err().code(), "upload-busy");
+    assert_eq!(
+        d.ingest.status(a, upload_id).await.unwrap(),
+        (half as u64, length),
+        "only one of the two writes was kept"
+    );
+
+    // The camera moves to dock B: the upload goes with it, at its offset.
+    match d.ingest.offer(b, &manifest, &signature).await.unwrap() {
+        Offer::Upload {
+            upload_id: moved,
+            offset,
+            ..
+        } => assert_eq!((moved, offset), (upload_id, half as u64)),
+        other => panic!("{other:?}"),
+    }
+    let err = d
+        .ingest
+        .append(a, upload_id, half as u64, pieces(vec![&ciphertext[half..]]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        "upload-not-found",
+        "the dock it left cannot write"
+    );
+    d.ingest
+        .append(b, upload_id, half as u64, pieces(vec![&ciphertext[half..]]))
+        .await
+        .unwrap();
+    let receipt = d.ingest.complete(b, upload_id).await.unwrap();
+    assert_eq!(receipt.receipt().ciphertext_length, length);
+    let moved: Vec<_> = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "upload.move")
+        .collect();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].detail.as_deref(), Some("from dock dock-a"));
+}
+
+/// A purpose is bound to its case: a reviewer who opens a case with any
+/// label cannot play, thumbnail, download or look for faces in a recording
+/// that has nothing to do with it; only once the recording is attached to
+/// the case (a hold, or a link with its reason, audited) is it seen for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
+    let w = world().await;
+    let r = w.one_recording("cam-p", 30).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let rob = w.add_user("rob", "reviewer", None).await;
+    let (tr, tb) = (w.sign_in(&rita).await, w.sign_in(&rob).await);
+    let case = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(&tr),
+            Some(serde_json::json!({"kind": "incident", "label": "anything at all"})),
+            &[],
+        )
+        .await
+        .json()["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let q = format!("purpose=complaint&case={case}");
+    let base = format!("/api/v1/recordings/{}", r.recording_id);
+    let footage = [
+        format!("{base}/video?{q}"),
+        format!("{base}/thumbnail?{q}"),
+        format!("{base}/download?{q}"),
+        format!("{base}/faces?{q}"),
+    ];
+    let before = audit(&w).await.len();
+    for path in &footage {
+        let answer = w.call("GET", path, Some(&tr), None, &[]).await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (403, "not-attached"),
+            "{path}"
+        );
+        assert!(answer.body.len() < 1_000, "no footage in a refusal");
+    }
+    let refused = audit(&w).await[before..]
+        .iter()
+        .filter(|e| e.outcome == custos_audit::Outcome::Refused)
+        .count();
+    assert_eq!(refused, footage.len(), "each refusal is audited");
+
+    // Linking: bad input gets a clear answer and links nothing.
+    let link = |token: String, case: String, body: serde_json::Value| {
+        let w = &w;
+        async move {
+            w.call(
+                "POST",
+                &format!("/api/v1/cases/{case}/recordings"),
+                Some(&token),
+                Some(body),
+                &[],
+            )
+            .await
+        }
+    };
+    let id = r.recording_id.to_string();
+    for (body, status, code) in [
+        (
+            serde_json::json!({"recording_id": id, "reason": " "}),
+            400,
+            "invalid",
+        ),
+        (
+            serde_json::json!({"recording_id": id, "reason": "x".repeat(501)}),
+            400,
+            "invalid",
+        ),
+        (
+            serde_json::json!({"recording_id": id, "reason": "evil\u{202e}txt"}),
+            400,
+            "invalid",
+        ),
+        (serde_json::json!({"recording_id": id}), 400, "invalid"),
+        (
+            serde_json::json!({"recording_id": "not-a-uuid", "reason": "x"}),
+            400,
+            "invalid",
+        ),
+        (
+            serde_json::json!({"recording_id": id, "reason": "x", "extra": 1}),
+            400,
+            "invalid",
+        ),
+        (
+            serde_json::json!({"recording_id": uuid::Uuid::now_v7(), "reason": "x"}),
+            404,
+            "recording-not-found",
+        ),
+    ] {
+        let answer = link(tr.clone(), case.clone(), body.clone()).await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{body}"
+        );
+    }
+    let unknown = link(
+        tr.clone(),
+        "no-such-case".into(),
+        serde_json::json!({"recording_id": id, "reason": "x"}),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    for role in ["officer", "admin", "auditor", "evaluator"] {
+        let who = w
+            .add_user(
+                &format!("x-{role}"),
+                role,
+                Some("boa-1").filter(|_| role == "officer"),
+            )
+            .await;
+        let token = w.sign_in(&who).await;
+        let answer = link(
+            token,
+            case.clone(),
+            serde_json::json!({"recording_id": id, "reason": "x"}),
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (403, "forbidden"),
+            "{role}"
+        );
+    }
+    let none = w.server.deployment.catalog.case_links(&case).await.unwrap();
+    assert!(none.is_empty(), "{none:?}");
+
+    // Linked with a reason: audited (without the reason, which may name
+    // people), shown with the case, and the footage is seen for it — by
+    // any reviewer working on the case.
+    let made = link(
+        tr.clone(),
+        case.clone(),
+        serde_json::json!({"recording_id": id, "reason": "the complainant names this stop"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.json());
+    let again = link(
+        tb.clone(),
+        case.clone(),
+        serde_json::json!({"recording_id": id, "reason": "another reason"}),
+    )
+    .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["reason"], "the complainant names this stop");
+    assert_eq!(again.json()["linked_by"], "rita");
+    let entries: Vec<_> = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "case.link" && e.outcome == custos_audit::Outcome::Ok)
+        .collect();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        entries[0].object.as_deref(),
+        Some(format!("recording:{id}").as_str())
+    );
+    assert_eq!(entries[0].case.as_deref(), Some(case.as_str()));
+    assert!(entries
+        .iter()
+        .all(|e| !format!("{e:?}").contains("complainant")));
+    let read = w
+        .call(
+            "GET",
+            &format!("/api/v1/cases/{case}"),
+            Some(&tb),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(read.json()["links"][0]["recording_id"], id.as_str());
+    for (token, path) in [(&tr, &footage[0]), (&tb, &footage[0]), (&tr, &footage[1])] {
+        let answer = w.call("GET", path, Some(token), None, &[]).await;
+        assert_eq!(answer.status, 200, "{path}");
+    }
+    // Another case still does not reach it.
+    let other = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(&tb),
+            Some(serde_json::json!({"kind": "complaint", "label": "unrelated"})),
+            &[],
+        )
+        .await
+        .json()["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = w
+        .call(
+            "GET",
+            &format!("{base}/video?purpose=complaint&case={other}"),
+            Some(&tb),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(answer.code(), "not-attached");
+    // A closed case links nothing more.
+    let closed = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{other}/close"),
+            Some(&tb),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(closed.status, 200);
+    let late = link(
+        tb.clone(),
+        other.clone(),
+        serde_json::json!({"recording_id": id, "reason": "x"}),
+    )
+    .await;
+    assert_eq!((late.status, late.code().as_str()), (409, "case-closed"));
+}
