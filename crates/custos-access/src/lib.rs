@@ -86,10 +86,14 @@ pub enum Action {
     HandleSubjectRequests,
     /// The evaluation statistics: aggregates only, small counts suppressed.
     ReadStatistics,
+    /// The second person on an account that can see footage: approve (or
+    /// refuse) its creation or the reset of its credentials, which then
+    /// reach the person only by a one-time activation link.
+    ApproveAccounts,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Self::ListRecordings,
         Self::AccessFootage,
         Self::ListIncidents,
@@ -108,6 +112,7 @@ impl Action {
         Self::ExportFootage,
         Self::HandleSubjectRequests,
         Self::ReadStatistics,
+        Self::ApproveAccounts,
     ];
 
     /// Footage and what is derived from it needs a purpose and a case.
@@ -200,8 +205,18 @@ pub fn decide(role: Role, action: Action, policy: &Policy) -> Result<Scope, Deni
         // own numbers (unsuppressed: they are theirs).
         (PrivacyOfficer | Auditor | Evaluator, ReadStatistics) => Ok(Scope::All),
         (Officer, ReadStatistics) => Ok(Scope::OwnRecordings),
+        // Separation of duties: the admin manages accounts, but one that can
+        // see footage needs the privacy officer too (see `sees_footage`).
+        (PrivacyOfficer, ApproveAccounts) => Ok(Scope::All),
         _ => Err(Denied),
     }
+}
+
+/// Whether an account of this role can see footage under this policy:
+/// such an account is created, or its credentials reset, only with a second
+/// person's approval, and its credentials never pass through the admin.
+pub fn sees_footage(role: Role, policy: &Policy) -> bool {
+    decide(role, Action::AccessFootage, policy).is_ok()
 }
 
 #[cfg(test)]
@@ -276,6 +291,31 @@ mod tests {
         for r in [Role::Admin, Role::Reviewer] {
             assert_eq!(decide(r, Action::ReadStatistics, &policy), Err(Denied));
         }
+    }
+
+    #[test]
+    fn only_the_privacy_officer_approves_accounts_that_see_footage() {
+        let off = Policy::default();
+        let on = Policy {
+            officer_self_review: true,
+            ..Policy::default()
+        };
+        for r in Role::ALL {
+            let wanted = if r == Role::PrivacyOfficer {
+                Ok(Scope::All)
+            } else {
+                Err(Denied)
+            };
+            assert_eq!(decide(r, Action::ApproveAccounts, &off), wanted, "{r:?}");
+        }
+        assert!(sees_footage(Role::Reviewer, &off) && sees_footage(Role::PrivacyOfficer, &off));
+        for r in [Role::Admin, Role::Auditor, Role::Evaluator, Role::Officer] {
+            assert!(!sees_footage(r, &off), "{r:?}");
+        }
+        assert!(
+            sees_footage(Role::Officer, &on),
+            "self-review: officers see footage"
+        );
     }
 
     #[test]

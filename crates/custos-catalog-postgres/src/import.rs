@@ -33,6 +33,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("week_firmware", "week, team, firmware, device_id"),
     ("week_deletions", "week, team, reason, after_hold"),
     ("users", "name"),
+    ("account_activations", "activation_id"),
     ("sessions", "token_sha256"),
     ("tombstones", "recording_id"),
     ("cases", "case_id"),

@@ -7,6 +7,7 @@
 pub mod import;
 
 use async_trait::async_trait;
+use custos_catalog::activations;
 use custos_catalog::rows::{self, hash, ms, time};
 use custos_catalog::*;
 use custos_format::UtcMillis;
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_admission.sql")),
     (12, include_str!("../migrations/0012_deletion_final.sql")),
     (13, include_str!("../migrations/0013_case_links.sql")),
+    (14, include_str!("../migrations/0014_activations.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.
@@ -425,6 +427,9 @@ fn tombstone_row(r: &PgRow) -> Result<Tombstone> {
 }
 fn case_row(r: &PgRow) -> Result<Case> {
     rows::case(&Columns(r))
+}
+fn activation_row(r: &PgRow) -> Result<Activation> {
+    rows::activation(&Columns(r))
 }
 fn case_link_row(r: &PgRow) -> Result<CaseLink> {
     rows::case_link(&Columns(r))
@@ -1930,6 +1935,98 @@ impl Catalog for PostgresCatalog {
             recording,
             attached: row.get::<bool, _>("case_attached"),
         })
+    }
+
+    async fn add_activation(&self, a: &Activation) -> Result<()> {
+        sqlx::query(activations::INSERT_SQL)
+            .bind(a.activation_id.to_string())
+            .bind(&a.user_name)
+            .bind(&a.kind)
+            .bind(&a.role)
+            .bind(&a.officer_id)
+            .bind(&a.requested_by)
+            .bind(ms(a.requested_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| insert_error(e, "activation", a.activation_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn activation(&self, id: Uuid) -> Result<Option<Activation>> {
+        let row = sqlx::query(activations::BY_ID_SQL)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(activation_row).transpose()
+    }
+
+    async fn activation_by_token(&self, token_sha256: &str) -> Result<Option<Activation>> {
+        let row = sqlx::query(activations::BY_TOKEN_SQL)
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(activation_row).transpose()
+    }
+
+    async fn activations(&self) -> Result<Vec<Activation>> {
+        let rows = sqlx::query(activations::LIST_SQL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(activation_row).collect()
+    }
+
+    async fn open_activations_for(&self, name: &str, now: UtcMillis) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(activations::OPEN_FOR_NAME_SQL)
+            .bind(name)
+            .bind(ms(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(n as u64)
+    }
+
+    async fn approve_activation(
+        &self,
+        id: Uuid,
+        by: &str,
+        at: UtcMillis,
+        token_sha256: &str,
+        expires_at: UtcMillis,
+    ) -> Result<bool> {
+        let done = sqlx::query(activations::APPROVE_SQL)
+            .bind(id.to_string())
+            .bind(by)
+            .bind(ms(at))
+            .bind(token_sha256)
+            .bind(ms(expires_at))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reject_activation(&self, id: Uuid, by: &str, at: UtcMillis) -> Result<bool> {
+        let done = sqlx::query(activations::REJECT_SQL)
+            .bind(id.to_string())
+            .bind(by)
+            .bind(ms(at))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_activation(&self, id: Uuid, at: UtcMillis) -> Result<bool> {
+        let done = sqlx::query(activations::FINISH_SQL)
+            .bind(id.to_string())
+            .bind(ms(at))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn link_recording(&self, l: &CaseLink) -> Result<bool> {

@@ -76,3 +76,8 @@ async fn postgres_statistics_story() {
 async fn postgres_admission_story() {
     admission_story(&fresh("admission").await).await;
 }
+
+#[tokio::test]
+async fn postgres_activation_story() {
+    custos_catalog_story::activation_story(&fresh("activation").await).await;
+}

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use custos_catalog::activations;
 use custos_catalog::rows::{self, hash, ms, time};
 use custos_catalog::*;
 use custos_format::UtcMillis;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("../migrations/0020_admission.sql")),
     (21, include_str!("../migrations/0021_deletion_final.sql")),
     (22, include_str!("../migrations/0022_case_links.sql")),
+    (23, include_str!("../migrations/0023_activations.sql")),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).
@@ -365,6 +367,9 @@ fn tombstone_row(r: &SqliteRow) -> Result<Tombstone> {
 }
 fn case_row(r: &SqliteRow) -> Result<Case> {
     rows::case(&Columns(r))
+}
+fn activation_row(r: &SqliteRow) -> Result<Activation> {
+    rows::activation(&Columns(r))
 }
 fn case_link_row(r: &SqliteRow) -> Result<CaseLink> {
     rows::case_link(&Columns(r))
@@ -1880,6 +1885,98 @@ impl Catalog for SqliteCatalog {
             recording,
             attached: row.get::<bool, _>("case_attached"),
         })
+    }
+
+    async fn add_activation(&self, a: &Activation) -> Result<()> {
+        sqlx::query(activations::INSERT_SQL)
+            .bind(a.activation_id.to_string())
+            .bind(&a.user_name)
+            .bind(&a.kind)
+            .bind(&a.role)
+            .bind(&a.officer_id)
+            .bind(&a.requested_by)
+            .bind(ms(a.requested_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| insert_error(e, "activation", a.activation_id.to_string()))?;
+        Ok(())
+    }
+
+    async fn activation(&self, id: Uuid) -> Result<Option<Activation>> {
+        let row = sqlx::query(activations::BY_ID_SQL)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(activation_row).transpose()
+    }
+
+    async fn activation_by_token(&self, token_sha256: &str) -> Result<Option<Activation>> {
+        let row = sqlx::query(activations::BY_TOKEN_SQL)
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(activation_row).transpose()
+    }
+
+    async fn activations(&self) -> Result<Vec<Activation>> {
+        let rows = sqlx::query(activations::LIST_SQL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(activation_row).collect()
+    }
+
+    async fn open_activations_for(&self, name: &str, now: UtcMillis) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(activations::OPEN_FOR_NAME_SQL)
+            .bind(name)
+            .bind(ms(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(n as u64)
+    }
+
+    async fn approve_activation(
+        &self,
+        id: Uuid,
+        by: &str,
+        at: UtcMillis,
+        token_sha256: &str,
+        expires_at: UtcMillis,
+    ) -> Result<bool> {
+        let done = sqlx::query(activations::APPROVE_SQL)
+            .bind(id.to_string())
+            .bind(by)
+            .bind(ms(at))
+            .bind(token_sha256)
+            .bind(ms(expires_at))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reject_activation(&self, id: Uuid, by: &str, at: UtcMillis) -> Result<bool> {
+        let done = sqlx::query(activations::REJECT_SQL)
+            .bind(id.to_string())
+            .bind(by)
+            .bind(ms(at))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_activation(&self, id: Uuid, at: UtcMillis) -> Result<bool> {
+        let done = sqlx::query(activations::FINISH_SQL)
+            .bind(id.to_string())
+            .bind(ms(at))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn link_recording(&self, l: &CaseLink) -> Result<bool> {

@@ -75,3 +75,12 @@ async fn sqlite_admission_story() {
         .unwrap();
     admission_story(&catalog).await;
 }
+
+#[tokio::test]
+async fn sqlite_activation_story() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
+        .await
+        .unwrap();
+    custos_catalog_story::activation_story(&catalog).await;
+}

@@ -2074,5 +2074,7 @@ pub async fn statistics_story(catalog: &dyn Catalog) {
     );
 }
 
+mod activations;
 mod admission;
+pub use activations::activation_story;
 pub use admission::admission_story;

@@ -4,6 +4,7 @@
 //! migrations, and one story test runs against all of them.
 #![forbid(unsafe_code)]
 
+pub mod activations;
 pub mod admission;
 pub mod rows;
 pub use admission::SignInBackoff;
@@ -342,6 +343,31 @@ pub struct Hold {
     pub approved_at: Option<UtcMillis>,
     pub released_by: Option<String>,
     pub released_at: Option<UtcMillis>,
+}
+
+/// A request to create, or to renew the credentials of, an account that
+/// can see footage: made by an administrator, decided by the privacy
+/// officer; once approved, the person sets their own password and gets
+/// their own TOTP secret through a one-time link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activation {
+    pub activation_id: Uuid,
+    pub user_name: String,
+    /// `add` (a new account) or `reset` (new credentials for an existing one).
+    pub kind: String,
+    pub role: String,
+    pub officer_id: Option<String>,
+    pub requested_by: String,
+    pub requested_at: UtcMillis,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<UtcMillis>,
+    pub rejected_by: Option<String>,
+    pub rejected_at: Option<UtcMillis>,
+    /// SHA-256 (hex) of the link's token while it can be used.
+    #[serde(skip)]
+    pub token_sha256: Option<String>,
+    pub expires_at: Option<UtcMillis>,
+    pub activated_at: Option<UtcMillis>,
 }
 
 /// A recording attached to a case for viewing, with its reason, before
@@ -808,6 +834,26 @@ pub trait Catalog: Send + Sync {
     async fn add_user(&self, user: &User) -> Result<()>;
     async fn user(&self, name: &str) -> Result<Option<User>>;
     async fn users(&self) -> Result<Vec<User>>;
+    async fn add_activation(&self, a: &Activation) -> Result<()>;
+    async fn activation(&self, id: Uuid) -> Result<Option<Activation>>;
+    async fn activation_by_token(&self, token_sha256: &str) -> Result<Option<Activation>>;
+    /// The newest 200, newest first.
+    async fn activations(&self) -> Result<Vec<Activation>>;
+    /// Requests for `name` still open at `now` (see [`activations`]).
+    async fn open_activations_for(&self, name: &str, now: UtcMillis) -> Result<u64>;
+    /// False if it was decided already.
+    async fn approve_activation(
+        &self,
+        id: Uuid,
+        by: &str,
+        at: UtcMillis,
+        token_sha256: &str,
+        expires_at: UtcMillis,
+    ) -> Result<bool>;
+    /// False if it was decided already.
+    async fn reject_activation(&self, id: Uuid, by: &str, at: UtcMillis) -> Result<bool>;
+    /// False unless approved, unused and unexpired at `at`.
+    async fn finish_activation(&self, id: Uuid, at: UtcMillis) -> Result<bool>;
     /// One more consecutive failed sign-in, counted in one statement (each
     /// of many parallel failures counts): returns the failures now and the
     /// time before which the next attempt is not looked at, as

@@ -182,6 +182,25 @@ pub fn hold(r: &impl SqlRow) -> Result<Hold> {
     })
 }
 
+pub fn activation(r: &impl SqlRow) -> Result<Activation> {
+    Ok(Activation {
+        activation_id: uuid(&r.text("activation_id")?)?,
+        user_name: r.text("user_name")?,
+        kind: r.text("kind")?,
+        role: r.text("role")?,
+        officer_id: r.opt_text("officer_id")?,
+        requested_by: r.text("requested_by")?,
+        requested_at: at(r, "requested_at")?,
+        approved_by: r.opt_text("approved_by")?,
+        approved_at: opt_time(r, "approved_at")?,
+        rejected_by: r.opt_text("rejected_by")?,
+        rejected_at: opt_time(r, "rejected_at")?,
+        token_sha256: r.opt_text("token_sha256")?,
+        expires_at: opt_time(r, "expires_at")?,
+        activated_at: opt_time(r, "activated_at")?,
+    })
+}
+
 pub fn case_link(r: &impl SqlRow) -> Result<CaseLink> {
     Ok(CaseLink {
         case_id: r.text("case_id")?,

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use custos_access::{Action, Role, Scope};
+
+pub use crate::accounts::Credentials;
 use custos_audit::{AuditEvent, Outcome};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -99,6 +101,16 @@ pub fn routes() -> Router<Arc<Deployment>> {
         )
         .route("/api/v1/users/{name}/disable", post(post_disable_user))
         .route("/api/v1/users/{name}/reset-mfa", post(post_reset_mfa))
+        .route("/api/v1/activations", get(get_activations))
+        .route(
+            "/api/v1/activations/{id}/approve",
+            post(post_approve_activation),
+        )
+        .route(
+            "/api/v1/activations/{id}/reject",
+            post(post_reject_activation),
+        )
+        .route("/api/v1/activate", post(post_activate))
         .route("/api/v1/retention", get(retention_policy))
         .merge(crate::fleet::routes())
         .merge(crate::settings::api::routes())
@@ -163,6 +175,23 @@ async fn open_case_named(d: &Deployment, id: &str) -> Result<custos_catalog::Cas
             "no such case",
         )),
     }
+}
+
+/// Whether `case_id` names a subject access request's case that `a` may
+/// not see (anyone but the privacy officer).
+pub(crate) async fn hidden_subject_case(
+    d: &Deployment,
+    a: &Authenticated,
+    case_id: &str,
+) -> Result<bool, ApiError> {
+    if a.caller.role == Role::PrivacyOfficer {
+        return Ok(false);
+    }
+    Ok(d.catalog
+        .case(case_id)
+        .await
+        .map_err(unavailable)?
+        .is_some_and(|c| c.kind == crate::subject::KIND))
 }
 
 /// A subject access request is the privacy officer's (GDPR art. 38–39):
@@ -520,6 +549,23 @@ pub async fn list_recordings(
     let scope = a
         .permit(d, Action::ListRecordings, "recordings.list", "recordings")
         .await?;
+    if let Some(case_id) = query.case_id.clone() {
+        // An officer does not learn which case holds their recordings; no
+        // one but the privacy officer lists a subject request's candidates.
+        let refused = scope == Scope::OwnRecordings || hidden_subject_case(d, a, &case_id).await?;
+        if refused {
+            let event = a
+                .event(d, "recordings.list", Outcome::Refused)
+                .object("recordings")
+                .case_only(&case_id);
+            let answer = ApiError::new(
+                StatusCode::FORBIDDEN,
+                "case-filter-not-allowed",
+                "this role may not list recordings by that case",
+            );
+            return Err(a.refused(d, event, answer).await);
+        }
+    }
     if scope == Scope::OwnRecordings {
         // An officer without an officer id has no recordings.
         query.officer_id = Some(match (&a.caller.officer_id, &query.officer_id) {
@@ -614,7 +660,16 @@ pub async fn recording_detail(
     // which case or why: an investigation (a complaint, a subject's
     // request) about them is not theirs to follow.
     let holds = match scope {
-        Scope::All => holds,
+        Scope::All => {
+            // A subject request's holds are the privacy officer's to see.
+            let mut shown = Vec::with_capacity(holds.len());
+            for h in holds {
+                if !hidden_subject_case(d, a, &h.case_id).await? {
+                    shown.push(h);
+                }
+            }
+            shown
+        }
         Scope::OwnRecordings => Vec::new(),
     };
     let mut incidents = d
@@ -687,7 +742,30 @@ pub async fn recording_trail(
         .await
         .map_err(unavailable)?;
     a.ok(d, "recording.trail", &object).await?;
-    entries_json(&rows)
+    // Entries made for a subject request show who asked about whom: the
+    // privacy officer's to see (others see that the trail leaves them out).
+    let mut kinds: std::collections::HashMap<String, bool> = Default::default();
+    let mut shown = Vec::with_capacity(rows.len());
+    for row in rows {
+        let case = custos_audit::AuditEntry::parse(&row.bytes)
+            .ok()
+            .and_then(|e| e.event.case);
+        if let Some(case) = case {
+            let hidden = match kinds.get(&case) {
+                Some(h) => *h,
+                None => {
+                    let h = hidden_subject_case(d, a, &case).await?;
+                    kinds.insert(case, h);
+                    h
+                }
+            };
+            if hidden {
+                continue;
+            }
+        }
+        shown.push(row);
+    }
+    entries_json(&shown)
 }
 
 /// Stored audit entries as the API gives them: index, entry, leaf hash.
@@ -1028,17 +1106,47 @@ pub struct NewUser {
     pub officer_id: Option<String>,
 }
 
-/// A new account; its enrollment (initial password, TOTP secret) is shown
-/// once, to the admin who hands it over in person.
+/// A new account. One that cannot see footage gets its enrollment (initial
+/// password, TOTP secret), shown once to the admin who hands it over in
+/// person; one that can is a request for the privacy officer
+/// ([`crate::accounts`]).
 pub async fn add_user(
     d: &Deployment,
     a: &Authenticated,
     body: NewUser,
-) -> Result<crate::auth::Enrollment, ApiError> {
+) -> Result<Credentials<crate::auth::Enrollment>, ApiError> {
     a.permit(d, Action::ManageUsers, "user.add", "users")
         .await?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "unknown role"))?;
+    if crate::accounts::sees_footage(d, role) {
+        crate::auth::check_user_name(&body.name)?;
+        if let Some(officer) = &body.officer_id {
+            custos_format::manifest::check_identifier(officer).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("officer_id: {e}"),
+                )
+            })?;
+        }
+        if d.catalog
+            .user(&body.name)
+            .await
+            .map_err(unavailable)?
+            .is_some()
+        {
+            let event = a
+                .event(d, "user.add", Outcome::Refused)
+                .object(format!("user:{}", body.name));
+            let answer = ApiError::new(StatusCode::CONFLICT, "exists", "that user exists");
+            return Err(a.refused(d, event, answer).await);
+        }
+        let request =
+            crate::accounts::request(d, a, "user.add", "add", &body.name, role, body.officer_id)
+                .await?;
+        return Ok(Credentials::AwaitingApproval(Box::new(request)));
+    }
     let (user, enrollment) = d
         .auth
         .new_user(&body.name, role, body.officer_id, "custos", (d.clock)())
@@ -1062,7 +1170,7 @@ pub async fn add_user(
     )
     .await?;
     match d.catalog.add_user(&user).await {
-        Ok(()) => Ok(enrollment),
+        Ok(()) => Ok(Credentials::Shown(enrollment)),
         Err(custos_catalog::CatalogError::AlreadyExists { .. }) => {
             let event = a.event(d, "user.add", Outcome::Failed).object(&object);
             Err(a.refused(d, event, exists()).await)
@@ -1078,17 +1186,32 @@ async fn post_user(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     a.permit(&d, Action::ManageUsers, "user.add", "users")
         .await?;
-    let enrollment = add_user(&d, &a, json_body(body)?).await?;
-    Ok((
-        StatusCode::CREATED,
+    match add_user(&d, &a, json_body(body)?).await? {
+        Credentials::Shown(enrollment) => Ok((
+            StatusCode::CREATED,
+            Json(serde_json::json!({
+                "name": enrollment.name,
+                "role": enrollment.role.as_str(),
+                "initial_password": enrollment.password.as_str(),
+                "totp_secret": enrollment.totp_secret.as_str(),
+                "otpauth_uri": enrollment.otpauth_uri.as_str(),
+            })),
+        )),
+        Credentials::AwaitingApproval(request) => Ok(awaiting(&request)),
+    }
+}
+
+/// `202`: a request for the privacy officer, and no credentials.
+fn awaiting(request: &custos_catalog::Activation) -> (StatusCode, Json<serde_json::Value>) {
+    (
+        StatusCode::ACCEPTED,
         Json(serde_json::json!({
-            "name": enrollment.name,
-            "role": enrollment.role.as_str(),
-            "initial_password": enrollment.password.as_str(),
-            "totp_secret": enrollment.totp_secret.as_str(),
-            "otpauth_uri": enrollment.otpauth_uri.as_str(),
+            "name": request.user_name,
+            "role": request.role,
+            "status": "awaiting-approval",
+            "activation_id": request.activation_id,
         })),
-    ))
+    )
 }
 
 /// Permits `action` on a user who exists (404 otherwise), then audits it.
@@ -1130,27 +1253,65 @@ async fn post_unlock_user(
 }
 
 /// A new initial password for someone who forgot theirs: shown once to the
-/// admin, replaced at the next sign-in; the person's sessions end.
+/// admin, replaced at the next sign-in; the person's sessions end. For an
+/// account that can see footage: a request for the privacy officer, after
+/// which the person sets their own through a link.
 pub async fn reset_password(
     d: &Deployment,
     a: &Authenticated,
     name: &str,
-) -> Result<zeroize::Zeroizing<String>, ApiError> {
-    on_user(d, a, name, "user.password-reset").await?;
-    Ok(d.auth.reset_password(name, (d.clock)()).await?)
+) -> Result<Credentials<zeroize::Zeroizing<String>>, ApiError> {
+    let user = on_user(d, a, name, "user.password-reset").await?;
+    if let Some(request) = reset_request(d, a, &user, "user.password-reset").await? {
+        return Ok(Credentials::AwaitingApproval(Box::new(request)));
+    }
+    Ok(Credentials::Shown(
+        d.auth.reset_password(name, (d.clock)()).await?,
+    ))
+}
+
+/// For an account that can see footage, a reset is a request.
+async fn reset_request(
+    d: &Deployment,
+    a: &Authenticated,
+    user: &custos_catalog::User,
+    audit_action: &str,
+) -> Result<Option<custos_catalog::Activation>, ApiError> {
+    let Some(role) = Role::parse(&user.role) else {
+        return Ok(None);
+    };
+    if !crate::accounts::sees_footage(d, role) {
+        return Ok(None);
+    }
+    crate::accounts::request(
+        d,
+        a,
+        audit_action,
+        "reset",
+        &user.name,
+        role,
+        user.officer_id.clone(),
+    )
+    .await
+    .map(Some)
 }
 
 async fn post_reset_password(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let password = reset_password(&d, &a, &name).await?;
-    Ok(Json(serde_json::json!({
-        "name": name,
-        "initial_password": password.as_str(),
-        "password_change_required": true,
-    })))
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    match reset_password(&d, &a, &name).await? {
+        Credentials::Shown(password) => Ok((
+            StatusCode::OK,
+            Json(serde_json::json!({
+                "name": name,
+                "initial_password": password.as_str(),
+                "password_change_required": true,
+            })),
+        )),
+        Credentials::AwaitingApproval(request) => Ok(awaiting(&request)),
+    }
 }
 
 /// Someone who left: they can no longer sign in, their sessions end. The
@@ -1190,26 +1351,85 @@ pub async fn reset_mfa(
     d: &Deployment,
     a: &Authenticated,
     name: &str,
-) -> Result<crate::auth::NewTotp, ApiError> {
-    on_user(d, a, name, "user.mfa-reset").await?;
+) -> Result<Credentials<crate::auth::NewTotp>, ApiError> {
+    let user = on_user(d, a, name, "user.mfa-reset").await?;
+    if let Some(request) = reset_request(d, a, &user, "user.mfa-reset").await? {
+        return Ok(Credentials::AwaitingApproval(Box::new(request)));
+    }
     let totp = crate::auth::new_totp_secret(name, &d.keys.recipient, "custos")?;
     d.catalog
         .reset_totp(name, &totp.sealed, (d.clock)())
         .await
         .map_err(unavailable)?;
-    Ok(totp)
+    Ok(Credentials::Shown(totp))
 }
 
 async fn post_reset_mfa(
     State(d): State<Arc<Deployment>>,
     a: Authenticated,
     Path(name): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    match reset_mfa(&d, &a, &name).await? {
+        Credentials::Shown(totp) => Ok((
+            StatusCode::OK,
+            Json(serde_json::json!({
+                "name": name,
+                "totp_secret": totp.secret.as_str(),
+                "otpauth_uri": totp.otpauth_uri.as_str(),
+            })),
+        )),
+        Credentials::AwaitingApproval(request) => Ok(awaiting(&request)),
+    }
+}
+
+async fn get_activations(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+) -> Result<Json<Vec<custos_catalog::Activation>>, ApiError> {
+    Ok(Json(crate::accounts::list(&d, &a).await?))
+}
+
+async fn post_approve_activation(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let totp = reset_mfa(&d, &a, &name).await?;
+    let approved = crate::accounts::approve(&d, &a, &id).await?;
     Ok(Json(serde_json::json!({
-        "name": name,
-        "totp_secret": totp.secret.as_str(),
-        "otpauth_uri": totp.otpauth_uri.as_str(),
+        "activation": approved.activation,
+        "activation_link": approved.link.as_str(),
+    })))
+}
+
+async fn post_reject_activation(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<custos_catalog::Activation>, ApiError> {
+    Ok(Json(crate::accounts::reject(&d, &a, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Activate {
+    token: String,
+    password: String,
+}
+
+/// `POST /api/v1/activate`: the person, not signed in, with their link's
+/// token and the password they chose.
+async fn post_activate(
+    State(d): State<Arc<Deployment>>,
+    source: crate::admission::Source,
+    body: Result<Json<Activate>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(body)?;
+    let done = crate::accounts::activate(&d, &body.token, &body.password, &source).await?;
+    Ok(Json(serde_json::json!({
+        "name": done.name,
+        "role": done.role.as_str(),
+        "totp_secret": done.totp.secret.as_str(),
+        "otpauth_uri": done.totp.otpauth_uri.as_str(),
     })))
 }
 
@@ -1402,6 +1622,14 @@ impl Authenticated {
                 attached: false,
             },
         };
+        // An officer (self-review) learns nothing about cases from the
+        // refusal: one answer whether the case is unknown, closed, a
+        // subject request's or not holding this recording.
+        if scope == Scope::OwnRecordings
+            && !matches!(&case, Some(c) if c.closed_at.is_none() && c.kind != crate::subject::KIND && attached)
+        {
+            return refuse("no such case for this recording", "case-unknown").await;
+        }
         match case {
             Some(c) if c.closed_at.is_none() => {
                 subject_case_guard(d, self, &c, audit_action, &object).await?;
@@ -1926,18 +2154,6 @@ pub async fn case_with_holds(
     Ok((case, holds))
 }
 
-/// The recordings linked to a case for viewing (read with the case).
-pub async fn case_links(
-    d: &Deployment,
-    a: &Authenticated,
-    id: &str,
-) -> Result<Vec<custos_catalog::CaseLink>, ApiError> {
-    let object = format!("case:{}", id.escape_default());
-    a.permit(d, Action::ManageCases, "case.read", &object)
-        .await?;
-    d.catalog.case_links(id).await.map_err(unavailable)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewLink {
@@ -1977,6 +2193,17 @@ pub async fn link_recording(
             "no such recording",
         );
         return Err(a.refused(d, event, answer).await);
+    }
+    // Linked already: the first link stands, and nothing new happened.
+    if let Some(first) = d
+        .catalog
+        .case_links(case_id)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .find(|l| l.recording_id == body.recording_id)
+    {
+        return Ok((false, first));
     }
     let link = custos_catalog::CaseLink {
         case_id: case_id.to_owned(),

@@ -753,6 +753,16 @@ pub async fn approve_export(
             "no such export request",
         ));
     };
+    // A subject request's export (its recipient, its recordings) is the
+    // privacy officer's to approve, before anything else is said of it.
+    if let Some(case) = d
+        .catalog
+        .case(&request.case_id)
+        .await
+        .map_err(unavailable)?
+    {
+        crate::api::subject_case_guard(d, a, &case, "export.approve", &object).await?;
+    }
     if request.requested_by == a.caller.name {
         let mut event = a
             .event(d, "export.approve", Outcome::Refused)

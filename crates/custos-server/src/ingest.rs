@@ -525,20 +525,6 @@ impl Ingest {
             .await;
             return Err(IngestError::WrongEvidenceKey);
         }
-        // Deleted is final: a copy that comes back after the retention sweep
-        // (a dock died before the receipt reached the camera, a camera was
-        // copied) is refused before a byte is stored, or the deleted key
-        // would be stored again and the crypto-shredding undone.
-        if let Some(t) = self.catalog.tombstone(m.recording_id).await? {
-            return self.deleted_or_replay(dock, &signed, t).await;
-        }
-        if let Some(t) = self
-            .catalog
-            .tombstone_by_sequence(&m.device_id, m.sequence)
-            .await?
-        {
-            return self.deleted_or_replay(dock, &signed, t).await;
-        }
         // Seen before: the same bytes get the same receipt; other bytes are a replay.
         if let Some(existing) = self.catalog.recording(m.recording_id).await? {
             return self.same_or_replay(dock, &signed, existing).await;
@@ -549,6 +535,22 @@ impl Ingest {
             .await?
         {
             return self.same_or_replay(dock, &signed, existing).await;
+        }
+        // Deleted is final: a copy that comes back after the retention sweep
+        // (a dock died before the receipt reached the camera, a camera was
+        // copied) is refused before a byte is stored, or the deleted key
+        // would be stored again and the crypto-shredding undone. Looked for
+        // after the recording: a sweep only turns a recording into a
+        // tombstone, so none can slip between the two reads unseen.
+        if let Some(t) = self.catalog.tombstone(m.recording_id).await? {
+            return self.deleted_or_replay(dock, &signed, t).await;
+        }
+        if let Some(t) = self
+            .catalog
+            .tombstone_by_sequence(&m.device_id, m.sequence)
+            .await?
+        {
+            return self.deleted_or_replay(dock, &signed, t).await;
         }
         self.check_links(dock, &signed).await?;
         if let Some(upload) = self.catalog.upload_for_recording(m.recording_id).await? {
@@ -806,6 +808,8 @@ impl Ingest {
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        // Whose it is first: another dock learns nothing, not even "busy".
+        self.upload_of(dock, upload_id).await?;
         let _writing = self.claim(upload_id).await?;
         let (current, length) = self.status(dock, upload_id).await?;
         if current != offset {
@@ -928,8 +932,8 @@ impl Ingest {
         dock: &str,
         upload_id: Uuid,
     ) -> Result<SignedReceipt, IngestError> {
-        let _writing = self.claim(upload_id).await?;
         let upload = self.upload_of(dock, upload_id).await?;
+        let _writing = self.claim(upload_id).await?;
         let signed = parse_stored(&upload)?;
         let m = signed.manifest().clone();
         // Deleted while this upload waited (or begun before this check

@@ -2,6 +2,7 @@
 //! and later access by purpose, audit log, retention, export.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod admin;
 pub mod admission;
 pub mod api;

@@ -459,6 +459,9 @@ pub async fn revoke(
     let Some(link) = found else {
         return Err(unknown());
     };
+    if let Some(case) = d.catalog.case(&link.case_id).await.map_err(unavailable)? {
+        crate::api::subject_case_guard(d, a, &case, "export-link.revoke", &object).await?;
+    }
     let event = |outcome| {
         a.event(d, "export-link.revoke", outcome)
             .object(format!("export:{}", link.export_id))

@@ -173,7 +173,15 @@ async fn sweep_failed(
                 .detail(why.to_owned()),
         )
         .await?;
-    catalog.add_incident(&incident, now).await?;
+    // One incident per recording, not one per round while a store is down.
+    let known = catalog
+        .incidents_for_recording(t.recording_id, &t.device_id, t.sequence, 1_000)
+        .await?
+        .iter()
+        .any(|i| i.kind == IncidentKind::SweepFailed && i.recording_id == Some(t.recording_id));
+    if !known {
+        catalog.add_incident(&incident, now).await?;
+    }
     Ok(())
 }
 

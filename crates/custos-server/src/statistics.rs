@@ -70,6 +70,27 @@ pub async fn report(
         },
         _ => return refuse(bad("give both `from` and `to`, or neither".into())).await,
     };
+    // Counted in whole ISO weeks (fixed buckets) for everyone but an
+    // officer looking at their own: two readings never differ by part of a
+    // week, so no subtraction of readings yields a hidden count.
+    let period = if scope == Scope::All {
+        period.whole_weeks()
+    } else {
+        period
+    };
+    // An evaluator sees the deployment as a whole: a team or camera (often
+    // one officer) filter, subtracted from the whole, would give back what
+    // suppression hides. Those who may filter see the audit log anyway.
+    if a.caller.role == custos_access::Role::Evaluator
+        && (nonempty(&asked.team).is_some() || nonempty(&asked.camera).is_some())
+    {
+        let answer = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "filter-not-allowed",
+            "an evaluator reads the statistics of the whole deployment, without team or camera filters",
+        );
+        return refuse(answer).await;
+    }
     let mut filter = custos_stats::Scope::default();
     for (field, value, slot) in [
         ("team", nonempty(&asked.team), &mut filter.team),

@@ -87,6 +87,19 @@ impl Period {
         Ok(Period { from, to })
     }
 
+    /// The period widened to whole ISO weeks (Monday to Sunday): the
+    /// buckets every non-officer report is counted in, so that two reports
+    /// never differ by part of a week.
+    pub fn whole_weeks(&self) -> Period {
+        let from = day_number(self.from);
+        let to = day_number(self.to);
+        let monday = |day: Day| day - (day + 3).rem_euclid(7);
+        Period {
+            from: date_of(monday(from)),
+            to: date_of(monday(to) + 6),
+        }
+    }
+
     /// The last `days` days up to and including `today`.
     pub fn ending(today: UtcMillis, days: i64) -> Period {
         let to = date_of(today.as_millis().div_euclid(86_400_000));
@@ -255,26 +268,15 @@ impl Series {
 }
 
 /// Small-count suppression for one row: a cell made of 1 to k − 1 events
-/// is hidden; if that leaves exactly one hidden cell beside a shown total,
-/// the smallest other non-zero cell is hidden too, so the hidden one cannot
-/// be had by subtraction. Zero is shown: it singles nobody out.
+/// is hidden, and so is the row's total whenever any of its cells is. A
+/// week is the same fixed bucket in every report (periods are whole ISO
+/// weeks), so every number shown is a sum of shown weeks: no difference
+/// of two reports, or of a total and its weeks, gives a hidden one (issue
+/// 20). Zero is shown: it singles nobody out.
 fn suppress(series: &Series, k: u64, with_total: bool) -> Row {
     let small = |n: u64| n > 0 && n < k;
-    let mut hidden: Vec<bool> = series.n.iter().map(|&n| small(n)).collect();
-    let total_hidden = small(series.total_n);
-    let additive = series.unit == Unit::Count || series.unit == Unit::Minutes;
-    if with_total && additive && !total_hidden && hidden.iter().filter(|h| **h).count() == 1 {
-        let partner = series
-            .n
-            .iter()
-            .enumerate()
-            .filter(|(i, n)| !hidden[*i] && **n > 0)
-            .min_by_key(|(_, n)| **n)
-            .map(|(i, _)| i);
-        if let Some(i) = partner {
-            hidden[i] = true;
-        }
-    }
+    let hidden: Vec<bool> = series.n.iter().map(|&n| small(n)).collect();
+    let total_hidden = small(series.total_n) || hidden.iter().any(|h| *h);
     let cell = |value: Option<f64>, hide: bool| match value {
         _ if hide => Cell::Suppressed(k),
         Some(v) => Cell::Shown((v * 10.0).round() / 10.0),
@@ -309,7 +311,13 @@ fn share(key: &str, part: &[u64], whole: &[u64], k: u64) -> Row {
         }
     };
     let mut cells: Vec<Cell> = part.iter().zip(whole).map(|(p, w)| pct(*p, *w)).collect();
-    cells.push(pct(part.iter().sum(), whole.iter().sum()));
+    // The whole period's share is hidden where a week's is (as totals are).
+    let any_hidden = cells.iter().any(|c| matches!(c, Cell::Suppressed(_)));
+    cells.push(if any_hidden {
+        Cell::Suppressed(k)
+    } else {
+        pct(part.iter().sum(), whole.iter().sum())
+    });
     Row {
         key: key.to_owned(),
         unit: Unit::Percent,

@@ -101,21 +101,22 @@ fn small_counts_are_suppressed_and_cannot_be_had_by_subtraction() {
         ..Default::default()
     };
     let r = build(period(), Scope::default(), 5, &sources);
-    // Week 46 has 3: hidden. The total (35) is shown, so the smallest
-    // other week (12) is hidden too: 35 − 20 gives only their sum.
+    // Week 46 has 3: hidden, and with it the total (35 − 12 − 20 would
+    // give it back). Every number shown is a sum of shown weeks.
     assert_eq!(
         texts(row(&r, "activations", "recordings")),
-        ["<5", "<5", "20", "35"]
+        ["12", "<5", "20", "<5"]
     );
     // Minutes follow the recordings they are made of.
     assert_eq!(
         texts(row(&r, "recorded-minutes", "minutes")),
-        ["<5", "<5", "30", "52.5"]
+        ["18", "<5", "30", "<5"]
     );
-    // A share is hidden where its part or whole is a small count.
+    // A share is hidden where its part or whole is a small count, and the
+    // period's share where a week's is.
     assert_eq!(
         texts(row(&r, "prerecord", "share")),
-        ["50", "<5", "50", "48.6"]
+        ["50", "<5", "50", "<5"]
     );
     // Nothing is a small count at k = 1 (an officer's own numbers).
     let own = build(
@@ -133,7 +134,7 @@ fn small_counts_are_suppressed_and_cannot_be_had_by_subtraction() {
         ["12", "3", "20", "35"]
     );
     assert!(own.table("exports").is_none() && own.table("subject-requests").is_none());
-    // Two small weeks need no partner; a small total hides itself.
+    // Two small weeks; a small total hides itself.
     let r = build(
         period(),
         Scope::default(),
@@ -159,7 +160,24 @@ fn small_counts_are_suppressed_and_cannot_be_had_by_subtraction() {
     );
     assert_eq!(
         texts(row(&r, "activations", "recordings")),
-        ["<13", "30", "<13", "62"]
+        ["<13", "30", "20", "<13"]
+    );
+    // Periods widen to whole ISO weeks, so a report never counts part of
+    // a week: a Wednesday-to-Tuesday period is counted Monday to Sunday.
+    let odd = Period::parse("2026-11-04", "2026-11-17").unwrap();
+    let whole = odd.whole_weeks();
+    assert_eq!(
+        (whole.from.to_string(), whole.to.to_string()),
+        ("2026-11-02".into(), "2026-11-22".into())
+    );
+    assert_eq!(whole.weeks(), odd.weeks());
+    assert_eq!(period().whole_weeks(), period());
+    let sunday = Period::parse("2026-11-08", "2026-11-08")
+        .unwrap()
+        .whole_weeks();
+    assert_eq!(
+        (sunday.from.to_string(), sunday.to.to_string()),
+        ("2026-11-02".into(), "2026-11-08".into())
     );
 }
 
@@ -345,10 +363,11 @@ fn every_source_lands_in_its_table_and_the_csv_says_the_same() {
         texts(row(&r, "subject-requests", "median-days-to-answer")),
         ["12", "", "", "12"]
     );
-    // 6 activations a week, but from 3 recordings: few people, hidden.
+    // 6 activations a week, but from 3 recordings: few people, hidden,
+    // and so is the total (another period's total would give a week back).
     assert_eq!(
         texts(row(&r, "front-display", "display-activations")),
-        ["<5", "<5", "<5", "18"]
+        ["<5", "<5", "<5", "<5"]
     );
     let csv = r.csv();
     assert!(csv.starts_with("table,row,column,value\n"));

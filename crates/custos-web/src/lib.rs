@@ -96,6 +96,18 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
         .route("/export-links/{id}/revoke", post(pages::cases::revoke_link))
         .route("/download/{token}", get(pages::download::landing))
         .route(
+            "/activate/{token}",
+            get(pages::activate::form).post(pages::activate::submit),
+        )
+        .route(
+            "/admin/activations/{id}/approve",
+            post(pages::admin::approve_activation),
+        )
+        .route(
+            "/admin/activations/{id}/reject",
+            post(pages::admin::reject_activation),
+        )
+        .route(
             "/subject-requests",
             get(pages::subjects::list).post(pages::subjects::open),
         )

@@ -38,6 +38,12 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("users.html", include_str!("../templates/users.html")),
     ("secret.html", include_str!("../templates/secret.html")),
+    ("awaiting.html", include_str!("../templates/awaiting.html")),
+    (
+        "activation_link.html",
+        include_str!("../templates/activation_link.html"),
+    ),
+    ("activate.html", include_str!("../templates/activate.html")),
     ("link.html", include_str!("../templates/link.html")),
     ("redact.html", include_str!("../templates/redact.html")),
     (
@@ -498,6 +504,8 @@ mod template_tests {
             "category-in-use",
             "not-attached",
             "subject-request-case",
+            "awaiting-approval",
+            "expired",
         ] {
             family.push(format!("error-{code}"));
         }

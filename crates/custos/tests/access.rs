@@ -659,6 +659,26 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             None,
             &["reviewer", "privacy-officer"],
         ),
+        // Accounts that can see footage: asked by an admin, decided by the
+        // privacy officer (issue 20).
+        (
+            "GET",
+            "/api/v1/activations".into(),
+            None,
+            &["privacy-officer", "admin"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/activations/{some_id}/approve"),
+            None,
+            &["privacy-officer"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/activations/{some_id}/reject"),
+            None,
+            &["privacy-officer"],
+        ),
         // Docks' endpoints take dock credentials, never a person's session.
         ("GET", "/api/v1/dock".into(), None, &[]),
         ("GET", "/api/v1/dock/cameras/cam-1".into(), None, &[]),
@@ -1040,6 +1060,10 @@ fn openapi_document_describes_exactly_the_routes_served() {
         "POST /api/v1/users/{name}/reset-password",
         "POST /api/v1/users/{name}/disable",
         "POST /api/v1/users/{name}/reset-mfa",
+        "GET /api/v1/activations",
+        "POST /api/v1/activations/{id}/approve",
+        "POST /api/v1/activations/{id}/reject",
+        "POST /api/v1/activate",
         "GET /api/v1/devices",
         "POST /api/v1/devices",
         "POST /api/v1/devices/{id}/revoke",

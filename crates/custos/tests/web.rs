@@ -1362,6 +1362,99 @@ async fn api_sign_in(w: &World, name: &str, password: &str, secret: &str) -> u16
     .status
 }
 
+/// An account that can see footage, in the browser: the admin asks, the
+/// privacy officer approves and hands over a link, the person chooses their
+/// own password on it and gets their own authenticator secret. The admin's
+/// pages never show a credential of it.
+#[tokio::test]
+async fn a_reviewer_account_is_approved_by_the_privacy_officer_and_activated_by_its_person() {
+    let w = world().await;
+    let adam = w.add_user("adam", "admin", None).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let mut b = Browser::new(&w, "en");
+    assert_eq!(b.sign_in(&w, &adam).await.status, 303);
+    let users = b.get("/admin/users").await;
+    let csrf = Browser::csrf(&users);
+    let asked = b
+        .post(
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "robin"),
+                ("role", "reviewer"),
+                ("officer_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    assert!(asked.body.contains("id=\"awaiting\""));
+    assert!(
+        !asked.body.contains("data-secret"),
+        "no credential for the admin"
+    );
+    let page = b.get("/admin/users").await;
+    assert!(page
+        .body
+        .contains("data-user=\"robin\" data-state=\"pending\""));
+    assert!(
+        !page.body.contains("/approve\""),
+        "the admin cannot approve"
+    );
+
+    let mut p = Browser::new(&w, "nl");
+    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    let page = p.get("/admin/users").await;
+    assert_eq!(page.status, 200);
+    let id = data_values(&page, "activation")[0].clone();
+    let csrf = Browser::csrf(&page);
+    let forged = p
+        .post(
+            &format!("/admin/activations/{id}/approve"),
+            &[("csrf", "forged")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let approved = p
+        .post(
+            &format!("/admin/activations/{id}/approve"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.header("cache-control"), Some("no-store"));
+    let link = shown_secret(&approved, "link");
+    let path = link
+        .find("/activate/")
+        .map(|at| link[at..].to_owned())
+        .expect("a link to this server");
+
+    // The person, without an account yet: the page changes nothing; a weak
+    // password is refused with the form again; then their own secret.
+    let mut person = Browser::new(&w, "de");
+    let form = person.get(&path).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("id=\"activate\"") && form.body.contains("robin"));
+    let weak = person.post(&path, &[("password", "robin12345678")]).await;
+    assert_eq!(weak.status, 400);
+    assert!(weak.body.contains("id=\"activate\""));
+    let done = person
+        .post(&path, &[("password", "mijn eigen wachtwoord")])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let secret = shown_secret(&done, "totp");
+    assert_eq!(
+        api_sign_in(&w, "robin", "mijn eigen wachtwoord", &secret).await,
+        200
+    );
+    let gone = person.get(&path).await;
+    assert_eq!(gone.status, 404, "a link works once");
+    assert!(!gone.body.contains("id=\"activate\""));
+    let page = p.get("/admin/users").await;
+    assert!(page
+        .body
+        .contains("data-user=\"robin\" data-state=\"activated\""));
+}
+
 #[tokio::test]
 async fn an_admin_adds_people_resets_their_password_and_authenticator_unlocks_and_disables() {
     let w = world().await;
@@ -1406,7 +1499,7 @@ async fn an_admin_adds_people_resets_their_password_and_authenticator_unlocks_an
             &[
                 ("csrf", &csrf),
                 ("name", "rita"),
-                ("role", "reviewer"),
+                ("role", "auditor"),
                 ("officer_id", ""),
             ],
         )

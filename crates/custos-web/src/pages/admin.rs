@@ -41,6 +41,36 @@ async fn users_page(
         Ok(u) => u,
         Err(e) => return person.error(d, e),
     };
+    let may_approve = person.may(d, Action::ApproveAccounts);
+    let requests = if may_approve || person.may(d, Action::ManageUsers) {
+        match custos_server::accounts::list(d, &person.who).await {
+            Ok(list) => list,
+            Err(e) => return person.error(d, e),
+        }
+    } else {
+        Vec::new()
+    };
+    let now = (d.clock)();
+    let requests: Vec<Value> = requests
+        .iter()
+        .map(|r| {
+            let state = if r.rejected_at.is_some() {
+                "rejected"
+            } else if r.activated_at.is_some() {
+                "activated"
+            } else if r.approved_at.is_none() {
+                "pending"
+            } else if r.expires_at.is_some_and(|at| at <= now) {
+                "expired"
+            } else {
+                "approved"
+            };
+            minijinja::context! {
+                ..Value::from_serialize(r),
+                ..minijinja::context! { state => state }
+            }
+        })
+        .collect();
     let me = &person.who.caller.name;
     let rows: Vec<Value> = users
         .iter()
@@ -59,6 +89,8 @@ async fn users_page(
             minijinja::context! {
                 users => rows,
                 may_manage => person.may(d, Action::ManageUsers),
+                may_approve => may_approve,
+                requests => requests,
                 roles => Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
                 error => error.map(|c| format!("error-{c}")),
                 form => minijinja::context! {
@@ -87,6 +119,65 @@ fn once_page(d: &Deployment, person: &Person, kind: &str, secret: Value) -> Resp
     )
 }
 
+/// An account that can see footage: what happens next, and no credentials.
+fn awaiting_page(
+    d: &Deployment,
+    person: &Person,
+    request: &custos_catalog::Activation,
+) -> Response {
+    render::page(
+        StatusCode::ACCEPTED,
+        "awaiting.html",
+        with_base(
+            person.base(d, "/admin/users"),
+            minijinja::context! { request => Value::from_serialize(request) },
+        ),
+    )
+}
+
+/// The privacy officer approves: the link, shown once.
+pub async fn approve_activation(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if let Some(refusal) = checked(&person, form) {
+        return refusal;
+    }
+    match custos_server::accounts::approve(&d, &person.who, &id).await {
+        Ok(approved) => render::page(
+            StatusCode::OK,
+            "activation_link.html",
+            with_base(
+                person.base(&d, "/admin/users"),
+                minijinja::context! {
+                    activation => Value::from_serialize(&approved.activation),
+                    link => format!("{}{}", super::origin(&headers, &uri), approved.link.as_str()),
+                },
+            ),
+        ),
+        Err(e) => person.error(&d, e),
+    }
+}
+
+pub async fn reject_activation(
+    State(d): State<Arc<Deployment>>,
+    person: Person,
+    Path(id): Path<String>,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if let Some(refusal) = checked(&person, form) {
+        return refusal;
+    }
+    match custos_server::accounts::reject(&d, &person.who, &id).await {
+        Ok(_) => Redirect::to("/admin/users").into_response(),
+        Err(e) => person.error(&d, e),
+    }
+}
+
 pub async fn add_user(
     State(d): State<Arc<Deployment>>,
     person: Person,
@@ -102,7 +193,8 @@ pub async fn add_user(
         officer_id: Some(form.officer_id.trim().to_owned()).filter(|o| !o.is_empty()),
     };
     match api::add_user(&d, &person.who, new).await {
-        Ok(e) => once_page(
+        Ok(api::Credentials::AwaitingApproval(request)) => awaiting_page(&d, &person, &request),
+        Ok(api::Credentials::Shown(e)) => once_page(
             &d,
             &person,
             "enrollment",
@@ -182,7 +274,8 @@ pub async fn reset_password(
         return refusal;
     }
     match api::reset_password(&d, &person.who, &name).await {
-        Ok(password) => once_page(
+        Ok(api::Credentials::AwaitingApproval(request)) => awaiting_page(&d, &person, &request),
+        Ok(api::Credentials::Shown(password)) => once_page(
             &d,
             &person,
             "password",
@@ -202,7 +295,8 @@ pub async fn reset_mfa(
         return refusal;
     }
     match api::reset_mfa(&d, &person.who, &name).await {
-        Ok(totp) => once_page(
+        Ok(api::Credentials::AwaitingApproval(request)) => awaiting_page(&d, &person, &request),
+        Ok(api::Credentials::Shown(totp)) => once_page(
             &d,
             &person,
             "mfa",

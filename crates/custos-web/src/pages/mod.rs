@@ -1,5 +1,6 @@
 //! One module per area of the UI.
 
+pub mod activate;
 pub mod admin;
 pub mod audit;
 pub mod cases;
@@ -91,6 +92,18 @@ pub fn with_base(base: Value, context: Value) -> Value {
 /// The page that shows a new download link once, with its address as this
 /// browser reached the server (Custos serves HTTPS only): HTTP/1.1's Host
 /// header, or HTTP/2's authority. `back` is where the page leads back to.
+/// This server's address as the browser reached it (Custos serves HTTPS
+/// only): HTTP/1.1's Host header, or HTTP/2's authority.
+pub fn origin(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    format!("https://{host}")
+}
+
 pub fn link_page(
     d: &custos_server::Deployment,
     person: &Person,
@@ -100,12 +113,7 @@ pub fn link_page(
     created: &custos_server::links::CreatedLink,
     passphrase: Option<String>,
 ) -> Response {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "localhost".into());
+    let origin = origin(headers, uri);
     render::page(
         axum::http::StatusCode::CREATED,
         "link.html",
@@ -113,7 +121,7 @@ pub fn link_page(
             person.base(d, &back),
             minijinja::context! {
                 back => back,
-                url => format!("https://{host}{}", created.page),
+                url => format!("{origin}{}", created.page),
                 link => Value::from_serialize(&created.link),
                 passphrase => passphrase,
             },

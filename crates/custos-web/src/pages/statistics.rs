@@ -157,6 +157,11 @@ fn charts(person: &Person, report: &Report) -> Vec<(String, Value)> {
     out
 }
 
+/// An evaluator reads the whole deployment only (no team or camera filter).
+fn may_filter(person: &Person) -> bool {
+    person.who.caller.role != custos_access::Role::Evaluator
+}
+
 async fn page(d: &Deployment, person: &Person, form: StatisticsForm, printable: bool) -> Response {
     let report = match statistics::report(d, &person.who, &form.asked()).await {
         Ok(r) => r,
@@ -167,6 +172,7 @@ async fn page(d: &Deployment, person: &Person, form: StatisticsForm, printable: 
                 with_base(
                     person.base(d, "/statistics"),
                     minijinja::context! {
+                        may_filter => may_filter(person),
                         error => e.code(),
                         form => minijinja::context! {
                             from => form.from, to => form.to, team => form.team, camera => form.camera,
@@ -187,6 +193,7 @@ async fn page(d: &Deployment, person: &Person, form: StatisticsForm, printable: 
             person.base(d, &format!("/statistics?{query}")),
             minijinja::context! {
                 printable => printable,
+                may_filter => may_filter(person),
                 report => view(&report),
                 charts => Value::from_serialize(&charts),
                 query => query,
