@@ -199,18 +199,20 @@ impl<T: Read + Seek + Send> ReadSeek for T {}
 
 /// Opens stored ciphertext (header from the catalog, blob from the store)
 /// for the `age` crate's own decrypting reader. Made on the runtime; the
-/// returned function runs on a blocking thread.
+/// returned function runs on a blocking thread. Only for a [`Footage`]:
+/// the capability that the access was checked.
+///
+/// [`Footage`]: crate::api::Footage
 pub(crate) fn decrypting_reader(
     d: &crate::Deployment,
-    age_header: Vec<u8>,
-    blob_key: String,
-    ciphertext_length: u64,
+    footage: &crate::api::Footage,
 ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
+    let recording = footage.recording();
     let reader = StoredCiphertext::new(
-        age_header,
+        recording.age_header.clone(),
         d.blobs.clone(),
-        blob_key,
-        ciphertext_length,
+        recording.blob_key.clone(),
+        recording.ciphertext_length,
         tokio::runtime::Handle::current(),
     );
     let identity = d.keys.evidence.clone();

@@ -167,12 +167,8 @@ pub async fn create(
         .ingest
         .staging_dir()
         .join(format!("derived-{derivative_id}.part"));
-    let open = crate::playback::decrypting_reader(
-        d,
-        recording.age_header.clone(),
-        recording.blob_key.clone(),
-        recording.ciphertext_length,
-    );
+    let footage = crate::api::Footage::held_for_subject_request(recording.clone(), case_id);
+    let open = crate::playback::decrypting_reader(d, &footage);
     let (plan, recipient, staged) = (body.plan.clone(), d.keys.recipient.clone(), staging.clone());
     let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Made> {
         let plain = open()?;

@@ -253,6 +253,20 @@ impl World {
         (status, body)
     }
 
+    /// The audit entries from index `from` on, read from the running server's catalog.
+    fn audit_since(&self, from: u64) -> Vec<custos_audit::AuditEvent> {
+        let catalog = self.server.as_ref().unwrap().deployment.catalog.clone();
+        self.rt.block_on(async {
+            catalog
+                .audit_entries(from, 100_000)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| custos_audit::AuditEntry::parse(&r.bytes).unwrap().event)
+                .collect()
+        })
+    }
+
     fn audit_actions(&self) -> Vec<(String, String, String)> {
         self.rt.block_on(async {
             let catalog = custos_catalog_sqlite::SqliteCatalog::open(&self.data)
@@ -690,9 +704,28 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         ),
     ];
     let mut failures = Vec::new();
+    let mut seen = w.audit_since(0).len() as u64;
+    let mut reads_checked = Vec::new();
     for (method, path, body, allowed) in &matrix {
         for (role, token) in &tokens {
             let (status, response) = w.call(method, path, token.as_deref(), body.clone());
+            // Every read and change that succeeded wrote an entry, by this
+            // person, naming what it was about (issue 20: no read leaves no
+            // trace). One's own session is the only thing read unrecorded.
+            let written = w.audit_since(seen);
+            seen += written.len() as u64;
+            if (200..300).contains(&status) && token.is_some() && path != "/api/v1/session" {
+                reads_checked.push(format!("{method} {path}"));
+                let actor = format!("user:u-{role}");
+                if !written
+                    .iter()
+                    .any(|e| e.actor == actor && e.object.is_some())
+                {
+                    failures.push(format!(
+                        "{method} {path} as {role}: {status} without an audit entry naming its object: {written:?}"
+                    ));
+                }
+            }
             let expect_allowed = allowed.contains(role);
             // A role refusal is 403 `forbidden`; other 403s (no purpose) come after it.
             let was_allowed =
@@ -713,6 +746,13 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
         "matrix broken:\n{}",
         failures.join("\n")
     );
+    reads_checked.sort();
+    reads_checked.dedup();
+    eprintln!(
+        "{} routes answered 2xx and were checked for their audit entry",
+        reads_checked.len()
+    );
+    assert!(reads_checked.len() >= 15, "{reads_checked:?}");
 
     // Every refusal of a signed-in person is in the audit log.
     let refused: Vec<_> = w

@@ -396,19 +396,15 @@ pub async fn play(
         }
         Err(e) => return person.error(&d, e),
     };
-    let event = person
-        .who
-        .event(&d, "recording.player", Outcome::Ok)
-        .object(&footage.object)
-        .purpose(&footage.purpose, &footage.case);
+    let event = footage.event(&d, &person.who, "recording.player", Outcome::Ok);
     if let Err(e) = person.who.record(&d, event).await {
         return person.error(&d, e);
     }
     let video = format!(
         "/api/v1/recordings/{}/video?purpose={}&case={}",
-        footage.recording.recording_id,
-        url_encode(&footage.purpose),
-        url_encode(&footage.case)
+        footage.recording().recording_id,
+        url_encode(footage.purpose()),
+        url_encode(footage.case())
     );
     render::page(
         StatusCode::OK,
@@ -416,11 +412,11 @@ pub async fn play(
         with_base(
             person.base(&d, &here),
             minijinja::context! {
-                recording_id => footage.recording.recording_id.to_string(),
-                device_id => footage.recording.device_id,
-                started_at => footage.recording.started_at,
-                purpose => footage.purpose,
-                case => footage.case,
+                recording_id => footage.recording().recording_id.to_string(),
+                device_id => footage.recording().device_id.clone(),
+                started_at => footage.recording().started_at,
+                purpose => footage.purpose(),
+                case => footage.case(),
                 video => video,
             },
         ),

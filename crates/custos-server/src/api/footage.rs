@@ -1,0 +1,532 @@
+//! Footage and what is derived from it: every access checked (role,
+//! purpose, an open case the recording is attached to) and audited before
+//! the first byte.
+
+use super::*;
+
+// ---- Footage: purpose-bound, audited before the first byte ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PurposeQuery {
+    pub(crate) purpose: Option<String>,
+    pub(crate) case: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ThumbnailQuery {
+    purpose: Option<String>,
+    case: Option<String>,
+    /// Seconds from the start of the recording (default 0).
+    at: Option<f64>,
+}
+
+impl Authenticated {
+    /// Everything before footage (or anything derived from it) is touched:
+    /// the role; a purpose from the deployment's list and an open case (a
+    /// missing or wrong one is refused and audited); and the recording as
+    /// this caller may see it (a miss is audited). The case and the
+    /// recording are read together: every play of every range asks.
+    pub async fn footage(
+        &self,
+        d: &Deployment,
+        id: &str,
+        purpose: Option<&str>,
+        case: Option<&str>,
+        audit_action: &str,
+    ) -> Result<Footage, ApiError> {
+        let object = format!("recording:{}", id.escape_default());
+        let scope = self
+            .permit(d, Action::AccessFootage, audit_action, &object)
+            .await?;
+        let refuse = |why: &'static str, code: &'static str| {
+            let object = object.clone();
+            async move {
+                self.record(
+                    d,
+                    self.event(d, audit_action, Outcome::Refused)
+                        .object(&object)
+                        .detail(why),
+                )
+                .await?;
+                Err::<Footage, ApiError>(ApiError::new(StatusCode::FORBIDDEN, code, why))
+            }
+        };
+        let (Some(purpose), Some(case_id)) = (purpose, case) else {
+            return refuse("a purpose and a case are required", "purpose-required").await;
+        };
+        if !d.policy().allows_purpose(purpose) {
+            return refuse(
+                "that purpose is not on this deployment's list",
+                "purpose-not-allowed",
+            )
+            .await;
+        }
+        let custos_catalog::CaseAndRecording {
+            case,
+            recording,
+            attached,
+        } = match id.parse::<Uuid>() {
+            Ok(uuid) => d
+                .catalog
+                .case_and_recording(case_id, uuid)
+                .await
+                .map_err(unavailable)?,
+            Err(_) => custos_catalog::CaseAndRecording {
+                case: d.catalog.case(case_id).await.map_err(unavailable)?,
+                recording: None,
+                attached: false,
+            },
+        };
+        // An officer (self-review) learns nothing about cases from the
+        // refusal: one answer whether the case is unknown, closed, a
+        // subject request's or not holding this recording.
+        if scope == Scope::OwnRecordings
+            && !matches!(&case, Some(c) if c.closed_at.is_none() && c.kind != crate::subject::KIND && attached)
+        {
+            return refuse("no such case for this recording", "case-unknown").await;
+        }
+        match case {
+            Some(c) if c.closed_at.is_none() => {
+                subject_case_guard(d, self, &c, audit_action, &object).await?;
+            }
+            Some(_) => return refuse("that case is closed", "case-closed").await,
+            None => return refuse("no such case", "case-unknown").await,
+        }
+        let (purpose, case) = (purpose.to_owned(), case_id.to_owned());
+        let Some(recording) = recording.filter(|r| visible(scope, &self.caller, r)) else {
+            let event = self
+                .event(d, audit_action, Outcome::Failed)
+                .object(&object)
+                .purpose(&purpose, &case);
+            let answer = ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+            return Err(self.refused(d, event, answer).await);
+        };
+        // The purpose is the case's, not the viewer's say-so: the recording
+        // must have been attached to the case (a hold, or a link with its
+        // reason) before anyone looks at it for that case.
+        if !attached {
+            let event = self
+                .event(d, audit_action, Outcome::Refused)
+                .object(&object)
+                .purpose(&purpose, &case);
+            let answer = ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not-attached",
+                "the recording is not attached to that case: secure it for the case, or link it to the case with a reason, first",
+            );
+            return Err(self.refused(d, event, answer).await);
+        }
+        Ok(Footage {
+            recording,
+            object,
+            purpose,
+            case,
+        })
+    }
+}
+
+/// A recording someone may touch now, and why: a capability. Only
+/// [`Authenticated::footage`] makes one, after the role, the purpose, the
+/// case and the recording's attachment to it were checked (and a refusal
+/// audited); for a subject request's redaction, only
+/// [`Footage::held_for_subject_request`], after its own checks. The reader
+/// that decrypts footage ([`crate::playback::decrypting_reader`]) and the
+/// audit entry of an access ([`Footage::event`]) take one, so code that
+/// skipped the check has nothing to give them and does not compile.
+pub struct Footage {
+    recording: custos_catalog::Recording,
+    object: String,
+    purpose: String,
+    case: String,
+}
+
+impl Footage {
+    /// For `crate::redaction`: a recording held in force for the privacy
+    /// officer's subject request `case`, which that module checked.
+    pub(crate) fn held_for_subject_request(
+        recording: custos_catalog::Recording,
+        case: &str,
+    ) -> Footage {
+        Footage {
+            object: format!("recording:{}", recording.recording_id),
+            recording,
+            purpose: crate::subject::PURPOSE.to_owned(),
+            case: case.to_owned(),
+        }
+    }
+
+    pub fn recording(&self) -> &custos_catalog::Recording {
+        &self.recording
+    }
+
+    /// `recording:ID`, as the audit log names it.
+    pub fn object(&self) -> &str {
+        &self.object
+    }
+
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    pub fn case(&self) -> &str {
+        &self.case
+    }
+
+    /// The audit entry of this access: who, which recording, for which
+    /// purpose and case.
+    pub fn event(
+        &self,
+        d: &Deployment,
+        a: &Authenticated,
+        action: &str,
+        outcome: Outcome,
+    ) -> AuditEvent {
+        a.event(d, action, outcome)
+            .object(&self.object)
+            .purpose(&self.purpose, &self.case)
+    }
+
+    /// Read + Seek over the plaintext, decrypted on the fly. On a blocking thread only.
+    fn plaintext(
+        &self,
+        d: &Deployment,
+    ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
+        crate::playback::decrypting_reader(d, self)
+    }
+}
+
+pub(crate) async fn video(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<PurposeQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let footage = a
+        .footage(
+            &d,
+            &id,
+            q.purpose.as_deref(),
+            q.case.as_deref(),
+            "recording.play",
+        )
+        .await?;
+    stream_footage(&d, &a, footage, &headers, "recording.play", None).await
+}
+
+/// The same bytes as playback, as a file to keep: audited apart, because a
+/// download leaves the server.
+pub(crate) async fn download(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<PurposeQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let footage = a
+        .footage(
+            &d,
+            &id,
+            q.purpose.as_deref(),
+            q.case.as_deref(),
+            "recording.download",
+        )
+        .await?;
+    let name = format!(
+        "attachment; filename=\"custos-{}.mp4\"",
+        footage.recording.recording_id
+    );
+    stream_footage(&d, &a, footage, &headers, "recording.download", Some(name)).await
+}
+
+pub(crate) async fn stream_footage(
+    d: &Deployment,
+    a: &Authenticated,
+    footage: Footage,
+    headers: &axum::http::HeaderMap,
+    audit_action: &str,
+    disposition: Option<String>,
+) -> Result<Response, ApiError> {
+    let recording = &footage.recording;
+    let length = crate::playback::plaintext_length(
+        recording.ciphertext_length,
+        recording.age_header.len() as u64,
+    )
+    .ok_or_else(|| unavailable("stored recording has an impossible length"))?;
+    let range = match headers.get(header::RANGE).map(|v| v.to_str().unwrap_or("")) {
+        None => None,
+        Some(h) => match crate::playback::parse_range(h, length) {
+            Ok(r) => Some(r),
+            Err(crate::playback::RangeError::Unsatisfiable) => {
+                return Ok((
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [(header::CONTENT_RANGE, format!("bytes */{length}"))],
+                )
+                    .into_response())
+            }
+            Err(crate::playback::RangeError::Malformed) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "unsupported Range header",
+                ))
+            }
+        },
+    };
+    let (start, end) = match range {
+        Some(r) => (r.start, r.end),
+        None if length == 0 => (0, 0),
+        None => (0, length - 1),
+    };
+    let count = if length == 0 { 0 } else { end - start + 1 };
+    // The entry is durable before the first byte leaves.
+    a.record(
+        d,
+        footage
+            .event(d, a, audit_action, Outcome::Ok)
+            .detail(format!("bytes {start}-{end} of {length}")),
+    )
+    .await?;
+    let source = crate::playback::CiphertextSource::open(&d.blobs, &recording.blob_key);
+    let body = if count == 0 {
+        axum::body::Body::empty()
+    } else {
+        let payload = match d.payloads.get(recording.recording_id) {
+            Some(p) => p,
+            None => {
+                let opened = crate::playback::open_payload(
+                    &recording.age_header,
+                    &source,
+                    recording.ciphertext_length,
+                    &d.keys.evidence,
+                )
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "a stored recording does not open");
+                    unavailable(e)
+                })?;
+                let opened = Arc::new(opened);
+                d.payloads.put(recording.recording_id, opened.clone());
+                opened
+            }
+        };
+        let stream = crate::playback::plaintext_range(payload, source, start, end);
+        axum::body::Body::from_stream(futures::StreamExt::inspect(stream, |item| {
+            if let Err(e) = item {
+                tracing::error!(error = %e, "playback failed");
+            }
+        }))
+    };
+    let mut response = Response::builder()
+        .status(if range.is_some() {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        })
+        .header(header::CONTENT_TYPE, "video/mp4")
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_LENGTH, count)
+        .header(header::CACHE_CONTROL, "no-store");
+    if range.is_some() {
+        response = response.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{end}/{length}"),
+        );
+    }
+    if let Some(disposition) = disposition {
+        response = response.header(header::CONTENT_DISPOSITION, disposition);
+    }
+    response.body(body).map_err(unavailable)
+}
+
+/// Face proposals for one frame (the keyframe at or before `at` seconds),
+/// for the redaction editor: derived from footage, so purpose-bound and
+/// audited like a thumbnail. Boxes in fractions of the picture.
+pub(crate) async fn faces(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (at_millis, faces) = from_frame(&d, &a, &id, q, "recording.faces", |plain, at| {
+        let mut mp4 = custos_video::Fmp4::open(plain)?;
+        let keyframe = mp4.keyframe_at(at)?;
+        let frame = custos_video::decode(&keyframe)?;
+        let luma: Vec<u8> = frame
+            .rgb
+            .chunks_exact(3)
+            .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
+            .collect();
+        let faces = custos_faces::FaceDetector::new().detect(&luma, frame.width, frame.height);
+        Ok((keyframe.at_millis, faces))
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "at_millis": at_millis,
+        "faces": faces,
+    })))
+}
+
+/// What thumbnails and face proposals share: `at` checked, the footage
+/// checks (purpose, case), the audit entry before anything is decoded,
+/// `work` on the decrypted recording on a blocking thread, and its
+/// failures as answers.
+pub(crate) async fn from_frame<T: Send + 'static>(
+    d: &Deployment,
+    a: &Authenticated,
+    id: &str,
+    q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
+    action: &str,
+    work: impl FnOnce(Box<dyn ReadSeek>, u64) -> Result<T, custos_video::VideoError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let q = query(q)?;
+    let at_millis = match q.at {
+        None => 0,
+        Some(s) if s.is_finite() && (0.0..=7.0 * 86_400.0).contains(&s) => (s * 1000.0) as u64,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "`at` is seconds from the start of the recording",
+            ))
+        }
+    };
+    let footage = a
+        .footage(d, id, q.purpose.as_deref(), q.case.as_deref(), action)
+        .await?;
+    a.record(
+        d,
+        footage
+            .event(d, a, action, Outcome::Ok)
+            .detail(format!("frame at {at_millis} ms")),
+    )
+    .await?;
+    let open = footage.plaintext(d);
+    let done = tokio::task::spawn_blocking(move || {
+        let plain = open().map_err(custos_video::VideoError::Io)?;
+        work(plain, at_millis)
+    })
+    .await
+    .map_err(unavailable)?;
+    match done {
+        Ok(t) => Ok(t),
+        Err(custos_video::VideoError::NoFrame { .. }) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-frame",
+            "the recording has no frame there",
+        )),
+        Err(custos_video::VideoError::Io(e)) => Err(unavailable(e)),
+        Err(e) => {
+            tracing::warn!(error = %e, action, "a frame of a stored recording failed");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "undecodable",
+                "this recording's video could not be decoded",
+            ))
+        }
+    }
+}
+
+/// Widest thumbnail served.
+pub(crate) const THUMBNAIL_WIDTH: usize = 320;
+
+/// A still of the keyframe at (or just before) `at` seconds: derived from
+/// footage, so it needs a purpose and a case and is audited like playback.
+pub(crate) async fn thumbnail(
+    State(d): State<Arc<Deployment>>,
+    a: Authenticated,
+    Path(id): Path<String>,
+    q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let thumbnail = from_frame(&d, &a, &id, q, "recording.thumbnail", |plain, at| {
+        custos_video::thumbnail(plain, at, THUMBNAIL_WIDTH)
+    })
+    .await?;
+    Response::builder()
+        .header(header::CONTENT_TYPE, "image/jpeg")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("x-custos-frame-at-ms", thumbnail.at_millis)
+        .body(axum::body::Body::from(thumbnail.jpeg))
+        .map_err(unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The footage capability holds only if nothing else makes one or
+    /// reaches the evidence key: every place that does is named here, with
+    /// the check it makes. A new one fails this test until it is added, and
+    /// so looked at.
+    #[test]
+    fn only_named_places_make_a_footage_capability_or_use_the_evidence_key() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        let mut dirs = vec![src.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        let mut makers = Vec::new();
+        let mut key_users = Vec::new();
+        let mut readers = Vec::new();
+        for path in &files {
+            let name = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let text = std::fs::read_to_string(path).unwrap();
+            // This test's own text names what it looks for.
+            let text = text.split("#[cfg(test)]").next().unwrap();
+            if text.contains("Footage {\n") && !text.contains("pub struct Footage {") {
+                makers.push(name.clone());
+            }
+            if text.contains("Ok(Footage {") || text.contains("\n        Footage {") {
+                makers.push(name.clone());
+            }
+            if text.contains("keys.evidence") {
+                key_users.push(name.clone());
+            }
+            if text.contains("decrypting_reader(") {
+                readers.push(name.clone());
+            }
+        }
+        for list in [&mut makers, &mut key_users, &mut readers] {
+            list.sort();
+            list.dedup();
+        }
+        // Authenticated::footage and the redaction's constructor.
+        assert_eq!(makers, ["api/footage.rs"]);
+        assert_eq!(
+            readers,
+            ["api/footage.rs", "playback.rs", "redaction.rs"],
+            "the decrypting reader takes a Footage: these are its callers"
+        );
+        assert_eq!(
+            key_users,
+            [
+                // Playback's payload cache, for a Footage only.
+                "api/footage.rs",
+                // TOTP secrets are sealed to the evidence key.
+                "auth.rs",
+                // Export packages: recordings held in force for an open case.
+                "export.rs",
+                // Ingest checks that a recording opens, never reads it.
+                "ingest.rs",
+                // The decrypting reader itself.
+                "playback.rs",
+                // A subject request's redacted copies, for the privacy officer.
+                "redaction.rs",
+            ]
+        );
+    }
+}
