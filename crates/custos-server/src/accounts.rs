@@ -23,9 +23,15 @@ use crate::Deployment;
 /// How long an approved link can be used.
 pub const ACTIVATION_MILLIS: i64 = 72 * 3_600_000;
 
-/// A password hash no password matches: the account exists, but nobody
-/// can sign in to it until its person has used their activation link.
-pub const AWAITING_ACTIVATION: &str = "!awaiting-activation";
+/// A real Argon2 hash of 32 random bytes nobody keeps: the account exists,
+/// but nobody can sign in to it until its person has used their link, and a
+/// sign-in attempt takes as long as any other (no telling such accounts by
+/// the time an answer takes).
+async fn unusable_password(d: &Deployment) -> Result<String, ApiError> {
+    let mut secret = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(&mut secret[..]);
+    Ok(d.auth.hash_new_password(&hex::encode(&secret[..])).await?)
+}
 
 /// What an administrator's change to an account came to.
 pub enum Credentials<T> {
@@ -35,9 +41,11 @@ pub enum Credentials<T> {
     AwaitingApproval(Box<Activation>),
 }
 
-/// Whether an account of `role` sees footage in this deployment now.
+/// Whether an account of `role` sees footage in this deployment now, or
+/// may later: an officer does as soon as the deployment turns self-review
+/// on, and credentials the admin once held would then open footage.
 pub fn sees_footage(d: &Deployment, role: Role) -> bool {
-    custos_access::sees_footage(role, &d.policy())
+    role == Role::Officer || custos_access::sees_footage(role, &d.policy())
 }
 
 /// An administrator asks for an account that can see footage, or for new
@@ -202,18 +210,8 @@ pub async fn approve(d: &Deployment, a: &Authenticated, id: &str) -> Result<Appr
     rand::rngs::OsRng.fill_bytes(&mut token[..]);
     let token = Zeroizing::new(hex::encode(&token[..]));
     let expires_at = now.plus_millis(ACTIVATION_MILLIS);
-    a.record(
-        d,
-        a.event(d, "user.approve", Outcome::Ok)
-            .object(format!("user:{}", activation.user_name))
-            .detail(format!(
-                "{} {} requested by {} ({object}); link valid until {expires_at}",
-                activation.kind,
-                role.as_str(),
-                activation.requested_by
-            )),
-    )
-    .await?;
+    // Decided once, whoever races: the conditional update first, the
+    // entry after it (a loser writes nothing), the account last.
     if !d
         .catalog
         .approve_activation(
@@ -232,12 +230,25 @@ pub async fn approve(d: &Deployment, a: &Authenticated, id: &str) -> Result<Appr
             "that request was decided already",
         ));
     }
+    a.record(
+        d,
+        a.event(d, "user.approve", Outcome::Ok)
+            .object(format!("user:{}", activation.user_name))
+            .detail(format!(
+                "{} {} requested by {} ({object}); link valid until {expires_at}",
+                activation.kind,
+                role.as_str(),
+                activation.requested_by
+            )),
+    )
+    .await?;
+    let unusable = unusable_password(d).await?;
     if existing.is_none() {
         let user = custos_catalog::User {
             name: activation.user_name.clone(),
             role: role.as_str().to_owned(),
             officer_id: activation.officer_id.clone(),
-            password_hash: AWAITING_ACTIVATION.to_owned(),
+            password_hash: unusable,
             totp_secret_sealed: Vec::new(),
             failed_attempts: 0,
             locked_until: None,
@@ -255,7 +266,7 @@ pub async fn approve(d: &Deployment, a: &Authenticated, id: &str) -> Result<Appr
     } else {
         // The old credentials stop now: whoever held them is out.
         d.catalog
-            .set_password(&activation.user_name, AWAITING_ACTIVATION, false, None, now)
+            .set_password(&activation.user_name, &unusable, false, None, now)
             .await
             .map_err(unavailable)?;
     }
@@ -275,16 +286,6 @@ pub async fn approve(d: &Deployment, a: &Authenticated, id: &str) -> Result<Appr
 pub async fn reject(d: &Deployment, a: &Authenticated, id: &str) -> Result<Activation, ApiError> {
     let (activation, object) = pending(d, a, id, "user.reject").await?;
     let now = (d.clock)();
-    a.record(
-        d,
-        a.event(d, "user.reject", Outcome::Ok)
-            .object(format!("user:{}", activation.user_name))
-            .detail(format!(
-                "{} {} requested by {} ({object})",
-                activation.kind, activation.role, activation.requested_by
-            )),
-    )
-    .await?;
     if !d
         .catalog
         .reject_activation(activation.activation_id, &a.caller.name, now)
@@ -297,6 +298,16 @@ pub async fn reject(d: &Deployment, a: &Authenticated, id: &str) -> Result<Activ
             "that request was decided already",
         ));
     }
+    a.record(
+        d,
+        a.event(d, "user.reject", Outcome::Ok)
+            .object(format!("user:{}", activation.user_name))
+            .detail(format!(
+                "{} {} requested by {} ({object})",
+                activation.kind, activation.role, activation.requested_by
+            )),
+    )
+    .await?;
     d.catalog
         .activation(activation.activation_id)
         .await
@@ -393,14 +404,8 @@ pub async fn activate(
     }
     let hash = d.auth.hash_new_password(password).await?;
     let totp = crate::auth::new_totp_secret(&name, &d.keys.recipient, "custos")?;
-    d.audit
-        .record(event(
-            Outcome::Ok,
-            &format!("activation {}", found.activation_id),
-        ))
-        .await
-        .map_err(unavailable)?;
-    // Claimed first, so two uses of one link cannot both set credentials.
+    // Claimed first, so two uses of one link cannot both set credentials
+    // (and the loser writes no entry that says it did).
     if !d
         .catalog
         .finish_activation(found.activation_id, now)
@@ -413,6 +418,13 @@ pub async fn activate(
             "this link has expired: ask for a new one",
         ));
     }
+    d.audit
+        .record(event(
+            Outcome::Ok,
+            &format!("activation {}", found.activation_id),
+        ))
+        .await
+        .map_err(unavailable)?;
     d.catalog
         .reset_totp(&name, &totp.sealed, now)
         .await

@@ -13,7 +13,9 @@ use custos_keys::EvidenceKeyStore;
 use zeroize::Zeroizing;
 
 pub struct ServerKeys {
-    pub evidence: age::x25519::Identity,
+    /// Reached only inside this crate, at the places `api::footage::tests`
+    /// names: no other crate (the web pages, the CLI) can decrypt anything.
+    pub(crate) evidence: age::x25519::Identity,
     pub recipient: age::x25519::Recipient,
     pub receipt: SigningKey,
 }

@@ -76,7 +76,7 @@ pub struct Deployment {
     /// runs) with the rest of the policy `serve` was started with.
     pub settings: Arc<settings::LiveSettings>,
     /// Recently opened recordings, for a player's next range.
-    pub payloads: playback::PayloadCache,
+    pub(crate) payloads: playback::PayloadCache,
     /// This node, as named in leases (several nodes may serve one deployment).
     pub node_id: String,
     /// Refused dock credentials not yet written as incidents.

@@ -227,7 +227,7 @@ pub(crate) fn decrypting_reader(
 
 /// Opens a stored recording's payload: the age header from the catalog, the
 /// payload nonce from the blob, the file key unwrapped (one X25519).
-pub async fn open_payload(
+pub(crate) async fn open_payload(
     header: &[u8],
     source: &CiphertextSource,
     ciphertext_length: u64,
@@ -282,7 +282,7 @@ impl PayloadCache {
 /// object store). Each message is
 /// read and decrypted on the task that sends it: handing 64 KiB chunks to
 /// other threads cost more in wake-ups than the decryption itself (ADR 0005).
-pub fn plaintext_range(
+pub(crate) fn plaintext_range(
     payload: Arc<custos_format::payload::Payload>,
     source: CiphertextSource,
     start: u64,

@@ -130,28 +130,9 @@ pub async fn create(
             e.to_string(),
         ));
     }
-    let held = d
-        .catalog
-        .holds_for_case(case_id)
-        .await
-        .map_err(unavailable)?
-        .iter()
-        .any(|h| h.recording_id == body.recording_id && h.released_at.is_none());
-    let recording = match d
-        .catalog
-        .recording(body.recording_id)
-        .await
-        .map_err(unavailable)?
-    {
-        Some(r) if held => r,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not-held",
-                "that recording is not held for this request: find it with the search first",
-            ))
-        }
-    };
+    let footage =
+        crate::api::Footage::held_for_subject_request(d, a, case_id, body.recording_id).await?;
+    let recording = footage.recording().clone();
     let derivative_id = Uuid::now_v7();
     let event = |outcome| {
         a.event(d, "recording.redact", outcome)
@@ -167,7 +148,6 @@ pub async fn create(
         .ingest
         .staging_dir()
         .join(format!("derived-{derivative_id}.part"));
-    let footage = crate::api::Footage::held_for_subject_request(recording.clone(), case_id);
     let open = crate::playback::decrypting_reader(d, &footage);
     let (plan, recipient, staged) = (body.plan.clone(), d.keys.recipient.clone(), staging.clone());
     let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Made> {

@@ -73,8 +73,17 @@ pub async fn report(
     // Counted in whole ISO weeks (fixed buckets) for everyone but an
     // officer looking at their own: two readings never differ by part of a
     // week, so no subtraction of readings yields a hidden count.
+    // And only weeks already closed: a week still being counted, read on
+    // two days, would give away what came in between.
     let period = if scope == Scope::All {
-        period.whole_weeks()
+        match period.whole_weeks().closed_by((d.clock)()) {
+            Some(p) => p,
+            None => return refuse(bad(
+                "the period has no closed week yet: statistics count whole weeks that have ended"
+                    .into(),
+            ))
+            .await,
+        }
     } else {
         period
     };

@@ -100,6 +100,20 @@ impl Period {
         }
     }
 
+    /// The period cut at the end of the last week closed by `today` (the
+    /// Sunday before this week's Monday): a week still being counted would
+    /// give its new recordings away to two readings a day apart. `None` if
+    /// no closed week is left.
+    pub fn closed_by(&self, today: UtcMillis) -> Option<Period> {
+        let day = today.as_millis().div_euclid(86_400_000);
+        let last_sunday = day - (day + 3).rem_euclid(7) - 1;
+        let to = day_number(self.to).min(last_sunday);
+        (to >= day_number(self.from)).then(|| Period {
+            from: self.from,
+            to: date_of(to),
+        })
+    }
+
     /// The last `days` days up to and including `today`.
     pub fn ending(today: UtcMillis, days: i64) -> Period {
         let to = date_of(today.as_millis().div_euclid(86_400_000));
@@ -472,43 +486,48 @@ pub fn build(period: Period, scope: Scope, k: u64, s: &StatisticsSources) -> Rep
         ],
     ));
 
-    // Holds per case kind.
-    let holds = by_key(
-        &mut s.holds.iter().map(|h| (h.day, h.kind.clone(), h.count)),
-        &[
-            "incident",
-            "complaint",
-            "subject-access-request",
-            "police-request",
-        ],
-    );
-    tables.push(table(
-        "holds",
-        holds
-            .iter()
-            .map(|(key, counts)| suppress(&Series::counts(key, counts), k, true))
-            .collect(),
-    ));
+    // Holds per case kind and accesses per purpose: what others do about a
+    // recording, which an officer's own view leaves out (an officer does
+    // not learn that a complaint or a subject request concerns them).
+    if scope.officer_id.is_none() {
+        // Holds per case kind.
+        let holds = by_key(
+            &mut s.holds.iter().map(|h| (h.day, h.kind.clone(), h.count)),
+            &[
+                "incident",
+                "complaint",
+                "subject-access-request",
+                "police-request",
+            ],
+        );
+        tables.push(table(
+            "holds",
+            holds
+                .iter()
+                .map(|(key, counts)| suppress(&Series::counts(key, counts), k, true))
+                .collect(),
+        ));
 
-    // Accesses per purpose; refused attempts in one row of their own.
-    let accesses = by_key(
-        &mut s.accesses.iter().map(|a| {
-            let key = if a.outcome == "ok" {
-                a.purpose.clone().unwrap_or_else(|| "none".into())
-            } else {
-                "refused".into()
-            };
-            (a.day, key, a.accesses)
-        }),
-        &[],
-    );
-    tables.push(table(
-        "accesses",
-        accesses
-            .iter()
-            .map(|(key, counts)| suppress(&Series::counts(key, counts), k, true))
-            .collect(),
-    ));
+        // Accesses per purpose; refused attempts in one row of their own.
+        let accesses = by_key(
+            &mut s.accesses.iter().map(|a| {
+                let key = if a.outcome == "ok" {
+                    a.purpose.clone().unwrap_or_else(|| "none".into())
+                } else {
+                    "refused".into()
+                };
+                (a.day, key, a.accesses)
+            }),
+            &[],
+        );
+        tables.push(table(
+            "accesses",
+            accesses
+                .iter()
+                .map(|(key, counts)| suppress(&Series::counts(key, counts), k, true))
+                .collect(),
+        ));
+    }
 
     if scope.officer_id.is_none() {
         let exports = by_key(
@@ -639,9 +658,16 @@ pub fn build(period: Period, scope: Scope, k: u64, s: &StatisticsSources) -> Rep
             .map(|f| Row {
                 key: f.firmware.clone().unwrap_or_else(|| "unknown".into()),
                 unit: Unit::Count,
+                // Recordings per version would add up to the period's
+                // recordings, a total hidden when a week is: for a reading
+                // with suppression, only the cameras are counted.
                 cells: vec![
                     Cell::Shown(f.cameras as f64),
-                    Cell::Shown(f.recordings as f64),
+                    if k > 1 {
+                        Cell::Suppressed(k)
+                    } else {
+                        Cell::Shown(f.recordings as f64)
+                    },
                 ],
             })
             .collect(),

@@ -646,3 +646,4 @@ activate-done-how = Fügen Sie das Geheimnis jetzt Ihrer Authenticator-App hinzu
 error-awaiting-approval = Für dieses Konto wartet bereits ein Antrag.
 error-expired = Dieser Link ist abgelaufen oder wurde benutzt: Fordern Sie einen neuen an.
 stats-whole-weeks = Gezählt in ganzen Wochen (Montag bis Sonntag); eine Summe ist verborgen, wenn eine ihrer Wochen es ist, damit keine Subtraktion eine kleine Zahl zurückgibt.
+error-officer-id-taken = Ein anderes Konto hat diese Dienstnummer bereits.

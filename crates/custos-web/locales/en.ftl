@@ -646,3 +646,4 @@ activate-done-how = Add the secret to your authenticator app now, then sign in w
 error-awaiting-approval = A request for this account is already waiting.
 error-expired = This link has expired or was used: ask for a new one.
 stats-whole-weeks = Counted in whole weeks (Monday to Sunday); a total is hidden when one of its weeks is, so that no subtraction gives a small count back.
+error-officer-id-taken = Another account already has that officer number.

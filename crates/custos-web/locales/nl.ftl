@@ -646,3 +646,4 @@ activate-done-how = Voeg het geheim nu toe aan uw authenticator-app en meld u da
 error-awaiting-approval = Er wacht al een verzoek voor dit account.
 error-expired = Deze link is verlopen of al gebruikt: vraag een nieuwe aan.
 stats-whole-weeks = Geteld in hele weken (maandag tot en met zondag); een totaal is verborgen als een van zijn weken dat is, zodat geen aftreksom een klein aantal teruggeeft.
+error-officer-id-taken = Een ander account heeft dat handhaversnummer al.

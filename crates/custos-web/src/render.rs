@@ -506,6 +506,7 @@ mod template_tests {
             "subject-request-case",
             "awaiting-approval",
             "expired",
+            "officer-id-taken",
         ] {
             family.push(format!("error-{code}"));
         }

@@ -872,6 +872,36 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         (twice.status, twice.code().as_str()),
         (409, "awaiting-approval")
     );
+    // An officer account too: the deployment may let officers see their
+    // own footage at any time. Nor can the admin make a second account
+    // with an officer's id (it would list that officer's recordings).
+    let officer = w
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&ta),
+            Some(serde_json::json!({"name": "ouda", "role": "officer", "officer_id": "boa-9"})),
+            &[],
+        )
+        .await;
+    assert_eq!(officer.status, 202, "{}", officer.json());
+    w.add_user("olga", "officer", Some("boa-5")).await;
+    for role in ["officer", "auditor"] {
+        let twin = w
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&ta),
+                Some(serde_json::json!({"name": "twin", "role": role, "officer_id": "boa-5"})),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (twin.status, twin.code().as_str()),
+            (409, "officer-id-taken"),
+            "{role}"
+        );
+    }
     // Accounts that cannot see footage: as before.
     let auditor = w
         .call(
@@ -1102,12 +1132,13 @@ async fn statistics_give_an_evaluator_nothing_below_k_by_subtraction() {
     const DAY: i64 = 86_400_000;
     let w = world().await;
     let template = w.one_recording("cam-d", 10).await;
-    // Three weeks: 6, 7 and 2 recordings (the last below k = 5).
+    // Three weeks before the camera's (all closed by the server's clock):
+    // 6, 7 and 2 recordings (the last below k = 5).
     let day = template.started_at.as_millis().div_euclid(DAY);
-    let monday3 = day - (day + 3).rem_euclid(7);
-    let weeks = [monday3 - 14, monday3 - 7, monday3];
+    let monday = day - (day + 3).rem_euclid(7);
+    let weeks = [monday - 21, monday - 14, monday - 7];
     let mut sequence = 100;
-    for (week, count) in weeks.iter().zip([6, 7, 1]) {
+    for (week, count) in weeks.iter().zip([6, 7, 2]) {
         for i in 0..count {
             sequence += 1;
             let mut r = template.clone();
@@ -1163,6 +1194,8 @@ async fn statistics_give_an_evaluator_nothing_below_k_by_subtraction() {
         (weeks[2] + 1, weeks[2] + 2),
         (weeks[1] + 3, weeks[1] + 3),
         (weeks[0], weeks[0] + 6),
+        // Into the camera's own week.
+        (weeks[0], monday + 3),
     ] {
         let answer = read(from, to, "").await;
         assert_eq!(answer.status, 200, "{}", answer.json());
@@ -1218,6 +1251,11 @@ async fn statistics_give_an_evaluator_nothing_below_k_by_subtraction() {
             shown_totals.push(total);
         }
     }
+    // A period of nothing but the week the server is in is refused.
+    let today = w.now().as_millis().div_euclid(DAY);
+    let this_monday = today - (today + 3).rem_euclid(7);
+    let open = read(this_monday, this_monday + 6, "").await;
+    assert_eq!((open.status, open.code().as_str()), (400, "bad-period"));
     // What the evaluator can combine: 6, 7 and 13, never anything with the 2.
     shown_totals.sort_by(f64::total_cmp);
     shown_totals.dedup();

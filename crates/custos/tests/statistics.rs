@@ -142,8 +142,6 @@ async fn every_number_of_the_statistics_follows_a_scripted_scenario() {
     let admin_person = w.add_user("adam", "admin", None).await;
     let tr = w.sign_in(&reviewer).await;
     let tp = w.sign_in(&privacy).await;
-    let te = w.sign_in(&evaluator).await;
-    let t_officer = w.sign_in(&officer).await;
     let ta = w.sign_in(&admin_person).await;
 
     // The reviewer opens a complaint, plays noord's first recording three
@@ -386,7 +384,18 @@ async fn every_number_of_the_statistics_follows_a_scripted_scenario() {
         serde_json::json!([2.0, 8.0])
     );
 
-    // As the deployment shows them (k = 5): the evaluator's view.
+    // As the deployment shows them (k = 5): the evaluator's view, read
+    // once the weeks are over (a week still open is never counted), by
+    // people who sign in again then.
+    let sunday = period.query().to.as_millis();
+    w.set_time(custos_format::UtcMillis::from_millis(sunday + DAY).unwrap());
+    let (tr, tp, te, t_officer, ta) = (
+        w.sign_in(&reviewer).await,
+        w.sign_in(&privacy).await,
+        w.sign_in(&evaluator).await,
+        w.sign_in(&officer).await,
+        w.sign_in(&admin_person).await,
+    );
     let query = format!("from={from}&to={to}");
     let api = w
         .call(
@@ -512,18 +521,22 @@ async fn every_number_of_the_statistics_follows_a_scripted_scenario() {
         cells(&own, "activations", "recordings"),
         row(rec, "2", "0", "2")
     );
-    assert_eq!(
-        table(&own, "accesses")["rows"],
-        serde_json::json!([]),
-        "nobody looked at zuid's recordings"
-    );
+
     let own_tables: Vec<_> = own["tables"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["id"].clone())
         .collect();
-    for other in ["exports", "subject-requests", "incidents"] {
+    // Nor what others did about their recordings: holds by case kind and
+    // accesses by purpose would tell them a complaint concerns them.
+    for other in [
+        "exports",
+        "subject-requests",
+        "incidents",
+        "holds",
+        "accesses",
+    ] {
         assert!(!own_tables.contains(&serde_json::json!(other)), "{other}");
     }
     // Reviewers and admins are refused; bad periods and filters are named.

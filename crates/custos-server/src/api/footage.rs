@@ -143,18 +143,57 @@ pub struct Footage {
 }
 
 impl Footage {
-    /// For `crate::redaction`: a recording held in force for the privacy
-    /// officer's subject request `case`, which that module checked.
-    pub(crate) fn held_for_subject_request(
-        recording: custos_catalog::Recording,
+    /// For `crate::redaction`: a recording held (unreleased) for the open
+    /// subject access request `case`, for the person who handles such
+    /// requests (the privacy officer). Checks all of that itself; a
+    /// recording not held for the request is `409 not-held`.
+    pub(crate) async fn held_for_subject_request(
+        d: &Deployment,
+        a: &Authenticated,
         case: &str,
-    ) -> Footage {
-        Footage {
-            object: format!("recording:{}", recording.recording_id),
+        recording_id: Uuid,
+    ) -> Result<Footage, ApiError> {
+        let object = format!("recording:{recording_id}");
+        a.permit(
+            d,
+            Action::HandleSubjectRequests,
+            "recording.redact",
+            &object,
+        )
+        .await?;
+        let open_request = d
+            .catalog
+            .case(case)
+            .await
+            .map_err(unavailable)?
+            .is_some_and(|c| c.kind == crate::subject::KIND && c.closed_at.is_none());
+        let held = open_request
+            && d.catalog
+                .holds_for_case(case)
+                .await
+                .map_err(unavailable)?
+                .iter()
+                .any(|h| h.recording_id == recording_id && h.released_at.is_none());
+        let recording =
+            match d
+                .catalog
+                .recording(recording_id)
+                .await
+                .map_err(unavailable)?
+            {
+                Some(r) if held => r,
+                _ => return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "not-held",
+                    "that recording is not held for this request: find it with the search first",
+                )),
+            };
+        Ok(Footage {
+            object,
             recording,
             purpose: crate::subject::PURPOSE.to_owned(),
             case: case.to_owned(),
-        }
+        })
     }
 
     pub fn recording(&self) -> &custos_catalog::Recording {
@@ -478,6 +517,7 @@ mod tests {
         let mut makers = Vec::new();
         let mut key_users = Vec::new();
         let mut readers = Vec::new();
+        let mut subject_makers = Vec::new();
         for path in &files {
             let name = path
                 .strip_prefix(&src)
@@ -496,11 +536,23 @@ mod tests {
             if text.contains("keys.evidence") {
                 key_users.push(name.clone());
             }
-            if text.contains("decrypting_reader(") {
+            if text.contains("decrypting_reader(")
+                || text.contains("open_payload(")
+                || text.contains("plaintext_range(")
+                || text.contains("payloads.")
+            {
                 readers.push(name.clone());
             }
+            if text.contains("held_for_subject_request(") {
+                subject_makers.push(name.clone());
+            }
         }
-        for list in [&mut makers, &mut key_users, &mut readers] {
+        for list in [
+            &mut makers,
+            &mut key_users,
+            &mut readers,
+            &mut subject_makers,
+        ] {
             list.sort();
             list.dedup();
         }
@@ -509,8 +561,10 @@ mod tests {
         assert_eq!(
             readers,
             ["api/footage.rs", "playback.rs", "redaction.rs"],
-            "the decrypting reader takes a Footage: these are its callers"
+            "the decrypting reader takes a Footage; the payload (playback's \
+             path, and a redacted copy's) is opened only here"
         );
+        assert_eq!(subject_makers, ["api/footage.rs", "redaction.rs"]);
         assert_eq!(
             key_users,
             [

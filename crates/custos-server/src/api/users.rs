@@ -49,17 +49,44 @@ pub async fn add_user(
         .await?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "unknown role"))?;
-    if crate::accounts::sees_footage(d, role) {
-        crate::auth::check_user_name(&body.name)?;
-        if let Some(officer) = &body.officer_id {
-            custos_format::manifest::check_identifier(officer).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    format!("officer_id: {e}"),
-                )
-            })?;
+    crate::auth::check_user_name(&body.name)?;
+    if role == Role::Officer && body.officer_id.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "an officer account needs the officer id their camera records",
+        ));
+    }
+    if let Some(officer) = &body.officer_id {
+        custos_format::manifest::check_identifier(officer).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("officer_id: {e}"),
+            )
+        })?;
+        // One account per officer id: another would see that officer's
+        // recordings (and, with self-review, footage) as its own.
+        let taken = d
+            .catalog
+            .users()
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .any(|u| u.officer_id.as_deref() == Some(officer.as_str()) && u.disabled_at.is_none());
+        if taken {
+            let event = a
+                .event(d, "user.add", Outcome::Refused)
+                .object(format!("user:{}", body.name));
+            let answer = ApiError::new(
+                StatusCode::CONFLICT,
+                "officer-id-taken",
+                "another account has that officer id",
+            );
+            return Err(a.refused(d, event, answer).await);
         }
+    }
+    if crate::accounts::sees_footage(d, role) {
         if d.catalog
             .user(&body.name)
             .await
@@ -153,18 +180,28 @@ pub(crate) async fn on_user(
     name: &str,
     audit_action: &str,
 ) -> Result<custos_catalog::User, ApiError> {
+    let user = user_named(d, a, name, audit_action).await?;
+    a.ok(d, audit_action, &format!("user:{}", user.name))
+        .await?;
+    Ok(user)
+}
+
+/// Permits `action` on a user who exists (404 otherwise); audits nothing
+/// yet (what is done decides what is written).
+pub(crate) async fn user_named(
+    d: &Deployment,
+    a: &Authenticated,
+    name: &str,
+    audit_action: &str,
+) -> Result<custos_catalog::User, ApiError> {
     let object = format!("user:{}", name.escape_default());
     a.permit(d, Action::ManageUsers, audit_action, &object)
         .await?;
-    let Some(user) = d.catalog.user(name).await.map_err(unavailable)? else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such user",
-        ));
-    };
-    a.ok(d, audit_action, &object).await?;
-    Ok(user)
+    d.catalog
+        .user(name)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such user"))
 }
 
 pub async fn unlock_user(d: &Deployment, a: &Authenticated, name: &str) -> Result<(), ApiError> {
@@ -193,10 +230,12 @@ pub async fn reset_password(
     a: &Authenticated,
     name: &str,
 ) -> Result<Credentials<zeroize::Zeroizing<String>>, ApiError> {
-    let user = on_user(d, a, name, "user.password-reset").await?;
+    let user = user_named(d, a, name, "user.password-reset").await?;
     if let Some(request) = reset_request(d, a, &user, "user.password-reset").await? {
         return Ok(Credentials::AwaitingApproval(Box::new(request)));
     }
+    a.ok(d, "user.password-reset", &format!("user:{}", user.name))
+        .await?;
     Ok(Credentials::Shown(
         d.auth.reset_password(name, (d.clock)()).await?,
     ))
@@ -284,10 +323,12 @@ pub async fn reset_mfa(
     a: &Authenticated,
     name: &str,
 ) -> Result<Credentials<crate::auth::NewTotp>, ApiError> {
-    let user = on_user(d, a, name, "user.mfa-reset").await?;
+    let user = user_named(d, a, name, "user.mfa-reset").await?;
     if let Some(request) = reset_request(d, a, &user, "user.mfa-reset").await? {
         return Ok(Credentials::AwaitingApproval(Box::new(request)));
     }
+    a.ok(d, "user.mfa-reset", &format!("user:{}", user.name))
+        .await?;
     let totp = crate::auth::new_totp_secret(name, &d.keys.recipient, "custos")?;
     d.catalog
         .reset_totp(name, &totp.sealed, (d.clock)())
