@@ -74,7 +74,21 @@ pub async fn add_user(
             .map_err(unavailable)?
             .iter()
             .any(|u| u.officer_id.as_deref() == Some(officer.as_str()) && u.disabled_at.is_none());
-        if taken {
+        // Nor a request for it still waiting for its decision or its person.
+        let now = (d.clock)();
+        let asked = d
+            .catalog
+            .activations()
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .any(|r| {
+                r.officer_id.as_deref() == Some(officer.as_str())
+                    && r.rejected_at.is_none()
+                    && r.activated_at.is_none()
+                    && r.expires_at.is_none_or(|at| at > now)
+            });
+        if taken || asked {
             let event = a
                 .event(d, "user.add", Outcome::Refused)
                 .object(format!("user:{}", body.name));

@@ -340,6 +340,20 @@ pub fn record_face_clip(dir: &CameraDir) {
     cam.on_frame(frame(100)).unwrap();
 }
 
+/// Every audit entry's event, oldest first.
+pub async fn audit_events(w: &World) -> Vec<custos_audit::AuditEvent> {
+    let rows = w
+        .server
+        .deployment
+        .catalog
+        .audit_entries(0, 1_000_000)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| custos_audit::AuditEntry::parse(&r.bytes).unwrap().event)
+        .collect()
+}
+
 /// A copy of a directory tree (a camera copied before it was offloaded).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
