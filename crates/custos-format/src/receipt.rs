@@ -54,23 +54,44 @@ impl Receipt {
     }
 
     pub fn validate(&self) -> Result<(), FormatError> {
-        let bad = |field: &'static str, reason: &str| FormatError::InvalidField {
-            field,
-            reason: reason.into(),
-        };
-        if self.format != RECEIPT_FORMAT {
-            return Err(FormatError::UnsupportedFormat(self.format.clone()));
-        }
-        crate::manifest::check_identifier(&self.device_id).map_err(|r| bad("device_id", &r))?;
-        crate::manifest::check_identifier(&self.server_id).map_err(|r| bad("server_id", &r))?;
-        if self.sequence == 0 || self.sequence > crate::manifest::MAX_SAFE_INTEGER {
-            return Err(bad("sequence", "must be between 1 and 2^53-1"));
-        }
-        if self.ciphertext_length > crate::manifest::MAX_SAFE_INTEGER {
-            return Err(bad("ciphertext_length", "too large"));
-        }
-        Ok(())
+        check_fields(
+            (&self.format, RECEIPT_FORMAT),
+            &self.device_id,
+            &self.server_id,
+            self.sequence,
+            self.ciphertext_length,
+        )
     }
+}
+
+fn bad(field: &'static str, reason: &str) -> FormatError {
+    FormatError::InvalidField {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// The rules both receipts share: their format, the identifiers, the
+/// sequence and the length as JSON can carry them exactly.
+fn check_fields(
+    (format, expected): (&str, &str),
+    device_id: &str,
+    server_id: &str,
+    sequence: u64,
+    ciphertext_length: u64,
+) -> Result<(), FormatError> {
+    if format != expected {
+        return Err(FormatError::UnsupportedFormat(format.to_owned()));
+    }
+    crate::manifest::check_identifier(device_id).map_err(|r| bad("device_id", &r))?;
+    crate::manifest::check_identifier(server_id).map_err(|r| bad("server_id", &r))?;
+    if sequence == 0 || sequence > crate::manifest::MAX_SAFE_INTEGER {
+        return Err(bad("sequence", "must be between 1 and 2^53-1"));
+    }
+    if ciphertext_length > crate::manifest::MAX_SAFE_INTEGER {
+        return Err(bad("ciphertext_length", "too large"));
+    }
+    Ok(())
 }
 
 impl Canonical for Receipt {
@@ -209,23 +230,14 @@ impl DeletionReceipt {
     }
 
     pub fn validate(&self) -> Result<(), FormatError> {
-        let bad = |field: &'static str, reason: &str| FormatError::InvalidField {
-            field,
-            reason: reason.into(),
-        };
-        if self.format != DELETION_RECEIPT_FORMAT {
-            return Err(FormatError::UnsupportedFormat(self.format.clone()));
-        }
-        crate::manifest::check_identifier(&self.device_id).map_err(|r| bad("device_id", &r))?;
-        crate::manifest::check_identifier(&self.server_id).map_err(|r| bad("server_id", &r))?;
-        crate::manifest::check_identifier(&self.reason).map_err(|r| bad("reason", &r))?;
-        if self.sequence == 0 || self.sequence > crate::manifest::MAX_SAFE_INTEGER {
-            return Err(bad("sequence", "must be between 1 and 2^53-1"));
-        }
-        if self.ciphertext_length > crate::manifest::MAX_SAFE_INTEGER {
-            return Err(bad("ciphertext_length", "too large"));
-        }
-        Ok(())
+        check_fields(
+            (&self.format, DELETION_RECEIPT_FORMAT),
+            &self.device_id,
+            &self.server_id,
+            self.sequence,
+            self.ciphertext_length,
+        )?;
+        crate::manifest::check_identifier(&self.reason).map_err(|r| bad("reason", &r))
     }
 }
 
