@@ -7,7 +7,6 @@
 //! password or secret of such an account ever passes through the admin.
 //! Accounts that cannot see footage are handled as before.
 
-use axum::http::StatusCode;
 use custos_access::{Action, Role};
 use custos_audit::{AuditEvent, Outcome};
 use custos_catalog::Activation;
@@ -17,7 +16,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::api::{unavailable, Authenticated};
-use crate::http::ApiError;
+use crate::http::{ApiError, Code};
 use crate::Deployment;
 
 /// How long an approved link can be used.
@@ -71,8 +70,7 @@ pub async fn request(
     {
         let event = a.event(d, audit_action, Outcome::Refused).object(&object);
         let answer = ApiError::new(
-            StatusCode::CONFLICT,
-            "awaiting-approval",
+            Code::AwaitingApproval,
             "a request for this account is already waiting for the privacy officer or its person",
         );
         return Err(a.refused(d, event, answer).await);
@@ -143,24 +141,18 @@ async fn pending(
         Err(_) => None,
     };
     let Some(activation) = found else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such request",
-        ));
+        return Err(ApiError::new(Code::NotFound, "no such request"));
     };
     if activation.approved_at.is_some() || activation.rejected_at.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-pending",
+            Code::NotPending,
             "that request was decided already",
         ));
     }
     if activation.requested_by == a.caller.name {
         let event = a.event(d, audit_action, Outcome::Refused).object(&object);
         let answer = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "four-eyes",
+            Code::FourEyes,
             "a request is decided by someone other than who made it",
         );
         return Err(a.refused(d, event, answer).await);
@@ -191,20 +183,8 @@ pub async fn approve(d: &Deployment, a: &Authenticated, id: &str) -> Result<Appr
         .map_err(unavailable)?;
     match (activation.kind.as_str(), &existing) {
         ("add", None) | ("reset", Some(_)) => {}
-        ("add", Some(_)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "exists",
-                "that user exists",
-            ))
-        }
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "no such user",
-            ))
-        }
+        ("add", Some(_)) => return Err(ApiError::new(Code::Exists, "that user exists")),
+        _ => return Err(ApiError::new(Code::NotFound, "no such user")),
     }
     let mut token = Zeroizing::new([0u8; 32]);
     rand::rngs::OsRng.fill_bytes(&mut token[..]);
@@ -225,8 +205,7 @@ pub async fn approve(d: &Deployment, a: &Authenticated, id: &str) -> Result<Appr
         .map_err(unavailable)?
     {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-pending",
+            Code::NotPending,
             "that request was decided already",
         ));
     }
@@ -259,7 +238,7 @@ pub async fn approve(d: &Deployment, a: &Authenticated, id: &str) -> Result<Appr
         };
         d.catalog.add_user(&user).await.map_err(|e| match e {
             custos_catalog::CatalogError::AlreadyExists { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "exists", "that user exists")
+                ApiError::new(Code::Exists, "that user exists")
             }
             e => unavailable(e),
         })?;
@@ -293,8 +272,7 @@ pub async fn reject(d: &Deployment, a: &Authenticated, id: &str) -> Result<Activ
         .map_err(unavailable)?
     {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-pending",
+            Code::NotPending,
             "that request was decided already",
         ));
     }
@@ -339,8 +317,7 @@ fn well_formed(token: &str) -> bool {
 pub async fn look_up(d: &Deployment, token: &str) -> Result<Activation, ApiError> {
     let gone = || {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
+            Code::NotFound,
             "this link is not valid: it was used, refused, or never made",
         )
     };
@@ -356,8 +333,7 @@ pub async fn look_up(d: &Deployment, token: &str) -> Result<Activation, ApiError
     let now = (d.clock)();
     if found.expires_at.is_none_or(|at| at <= now) || found.activated_at.is_some() {
         return Err(ApiError::new(
-            StatusCode::GONE,
-            "expired",
+            Code::Expired,
             "this link has expired: ask for a new one",
         ));
     }
@@ -380,7 +356,7 @@ pub async fn activate(
             if d.auth.refusal_audit.admit(source, now) {
                 let event = AuditEvent::new(now, "anonymous", "user.activate", Outcome::Refused)
                     .client(source.address())
-                    .detail(answer.code());
+                    .detail(answer.code().as_str());
                 d.audit.record(event).await.map_err(unavailable)?;
             }
             return Err(answer);
@@ -413,8 +389,7 @@ pub async fn activate(
         .map_err(unavailable)?
     {
         return Err(ApiError::new(
-            StatusCode::GONE,
-            "expired",
+            Code::Expired,
             "this link has expired: ask for a new one",
         ));
     }

@@ -2,7 +2,7 @@
 //! factor for every role, lockout after repeated failures, sessions that
 //! expire when idle. Every attempt, good or bad, is audited.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -127,20 +127,6 @@ fn seal(recipient: &age::x25519::Recipient, secret: &[u8]) -> Result<Vec<u8>, Au
     let mut w = encryptor.wrap_output(&mut out).map_err(|e| fail(&e))?;
     w.write_all(secret).map_err(|e| fail(&e))?;
     w.finish().map_err(|e| fail(&e))?;
-    Ok(out)
-}
-
-fn unseal(
-    identity: &age::x25519::Identity,
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, AuthError> {
-    let fail = |e: &dyn std::fmt::Display| AuthError::Unavailable(format!("TOTP secret: {e}"));
-    let decryptor = age::Decryptor::new(sealed).map_err(|e| fail(&e))?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
-        .map_err(|e| fail(&e))?;
-    let mut out = Zeroizing::new(Vec::new());
-    reader.read_to_end(&mut out).map_err(|e| fail(&e))?;
     Ok(out)
 }
 
@@ -490,6 +476,7 @@ impl Authenticator {
                 "session.sign-in",
                 Outcome::Refused,
             )
+            .object(format!("user:{}", user.name))
             .role(&user.role)
             .client(&client)
             .detail(detail)
@@ -578,6 +565,7 @@ impl Authenticator {
                 "session.sign-in",
                 Outcome::Ok,
             )
+            .object(format!("user:{}", user.name))
             .role(role.as_str())
             .client(&client),
         )
@@ -608,7 +596,11 @@ impl Authenticator {
         if code.len() != TOTP_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(None);
         }
-        let secret = unseal(&self.keys.evidence, &user.totp_secret_sealed)?;
+        let secret = self
+            .keys
+            .evidence
+            .unseal_secret(&user.totp_secret_sealed)
+            .map_err(|e| AuthError::Unavailable(format!("TOTP secret: {e}")))?;
         let totp = totp(&secret)?;
         let now_step = now.as_millis() / 1000 / TOTP_STEP_SECONDS as i64;
         for step in [now_step - 1, now_step, now_step + 1] {
@@ -749,6 +741,7 @@ impl Authenticator {
         let now = (self.clock)();
         self.record(
             AuditEvent::new(now, caller.actor(), "session.sign-out", Outcome::Ok)
+                .object(caller.actor())
                 .role(caller.role.as_str())
                 .client(client),
         )

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use custos_audit::{excerpt, is_hostile_char, AuditEvent, Outcome};
 
-use crate::http::ApiError;
+use crate::http::{ApiError, Code};
 use crate::Deployment;
 
 /// Every id Custos hands out or accepts (recording and hold UUIDs, case,
@@ -139,11 +139,7 @@ pub async fn refuse_malformed(
             return crate::api::unavailable(e).into_response();
         }
     }
-    let answer = ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "malformed-request",
-        malformed.to_string(),
-    );
+    let answer = ApiError::new(Code::MalformedRequest, malformed.to_string());
     if request.uri().path().starts_with("/api/") {
         answer.into_response()
     } else {

@@ -20,7 +20,7 @@ use custos_keys::secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::api::{unavailable, Authenticated};
-use crate::http::ApiError;
+use crate::http::{ApiError, Code};
 use crate::Deployment;
 
 /// How the package is protected on its way.
@@ -154,7 +154,8 @@ async fn neighbour(
 }
 
 /// An export that passed every check and is in the audit log; `write`
-/// produces it.
+/// produces it. Made only by [`prepare`] and [`prepare_subject_delivery`],
+/// it is the grant that opens the recordings and copies it names.
 pub struct PreparedExport {
     pub export_id: Uuid,
     pub file_name: String,
@@ -177,6 +178,8 @@ pub struct PreparedExport {
     /// Redacted copies, each with its source recording.
     derived: Vec<(custos_catalog::Derivative, Recording)>,
 }
+
+impl crate::keys::Grant for PreparedExport {}
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LinkTerms {
@@ -203,9 +206,7 @@ pub async fn prepare(
         Some(id) => Some(approved_request(d, a, &refusals, case_id, id, &request).await?),
         None if d.policy().export_needs_second_approver => {
             return refusals
-                .refuse(
-                    StatusCode::CONFLICT,
-                    "approval-required",
+                .refuse(Code::ApprovalRequired,
                     "this deployment exports only what a second person approved: ask for approval first (POST /api/v1/cases/{id}/export-requests)",
                 )
                 .await
@@ -247,8 +248,7 @@ pub async fn prepare(
         gathered.push(gather(&*catalog, recording, &wanted).await.map_err(|e| {
             tracing::error!(error = %e, "a stored recording cannot be exported");
             ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "damaged",
+                Code::Damaged,
                 "a stored recording's records do not parse: see the integrity incidents",
             )
         })?);
@@ -266,8 +266,7 @@ pub async fn prepare(
         {
             return refusals
                 .refuse(
-                    StatusCode::CONFLICT,
-                    "request-used",
+                    Code::RequestUsed,
                     "that approval has been used for an export already",
                 )
                 .await;
@@ -293,7 +292,7 @@ pub async fn prepare(
     // Each recording's trail, proven against the newest checkpoint (which
     // covers the entries just written: every batch is signed).
     let verifier = d.audit.verifier().clone();
-    let (note, trails) = trails(&*catalog, &verifier, &gathered)
+    let (note, trails) = trails(&*catalog, &verifier, &gathered, &case.case_id)
         .await
         .map_err(unavailable)?;
     let description = ExportDescription {
@@ -382,9 +381,7 @@ async fn terms(
             Ok(r) => Protection::Recipient(r),
             Err(_) => {
                 return refusals
-                    .refuse(
-                        StatusCode::BAD_REQUEST,
-                        "bad-recipient-key",
+                    .refuse(Code::BadRecipientKey,
                         "age_recipient is not an age public key (age1…)",
                     )
                     .await
@@ -395,9 +392,7 @@ async fn terms(
         }
         _ => {
             return refusals
-                .refuse(
-                    StatusCode::BAD_REQUEST,
-                    "protection-required",
+                .refuse(Code::ProtectionRequired,
                     format!("give either age_recipient or a passphrase of at least {MIN_PASSPHRASE} characters"),
                 )
                 .await
@@ -412,8 +407,7 @@ async fn terms(
             if l.valid_hours == 0 || valid_millis > longest {
                 return refusals
                     .refuse(
-                        StatusCode::BAD_REQUEST,
-                        "bad-link",
+                        Code::BadLink,
                         format!(
                             "a download link is valid from 1 to {} hours here",
                             longest / 3_600_000
@@ -424,8 +418,7 @@ async fn terms(
             if downloads == 0 || downloads > MAX_LINK_DOWNLOADS {
                 return refusals
                     .refuse(
-                        StatusCode::BAD_REQUEST,
-                        "bad-link",
+                        Code::BadLink,
                         format!("a download link allows 1 to {MAX_LINK_DOWNLOADS} downloads"),
                     )
                     .await;
@@ -440,8 +433,7 @@ async fn terms(
     let Ok(time_zone) = jiff::tz::TimeZone::get(&zone_name) else {
         return refusals
             .refuse(
-                StatusCode::BAD_REQUEST,
-                "bad-time-zone",
+                Code::BadTimeZone,
                 "time_zone is not an IANA time zone (Europe/Amsterdam, …)",
             )
             .await;
@@ -486,12 +478,7 @@ impl<'a> Refusals<'a> {
         }
     }
 
-    async fn refuse<T>(
-        &self,
-        status: StatusCode,
-        code: &'static str,
-        why: impl Into<String>,
-    ) -> Result<T, ApiError> {
+    async fn refuse<T>(&self, code: Code, why: impl Into<String>) -> Result<T, ApiError> {
         let mut event = self
             .a
             .event(self.d, self.action, Outcome::Refused)
@@ -500,7 +487,7 @@ impl<'a> Refusals<'a> {
         event.purpose = self.purpose.clone();
         Err(self
             .a
-            .refused(self.d, event, ApiError::new(status, code, why.into()))
+            .refused(self.d, event, ApiError::new(code, why.into()))
             .await)
     }
 }
@@ -527,8 +514,7 @@ async fn check_scope(
     if !d.policy().allows_purpose(purpose) {
         return refusals
             .refuse(
-                StatusCode::FORBIDDEN,
-                "purpose-not-allowed",
+                Code::PurposeNotAllowed,
                 "that purpose is not on this deployment's list",
             )
             .await;
@@ -537,8 +523,7 @@ async fn check_scope(
     if recipient.is_empty() || recipient.len() > 200 || recipient.chars().any(char::is_control) {
         return refusals
             .refuse(
-                StatusCode::BAD_REQUEST,
-                "recipient-required",
+                Code::RecipientRequired,
                 "say who receives the package (1 to 200 characters)",
             )
             .await;
@@ -548,22 +533,17 @@ async fn check_scope(
         Some(c) if c.closed_at.is_none() => c,
         Some(_) => {
             return refusals
-                .refuse(StatusCode::CONFLICT, "case-closed", "that case is closed")
+                .refuse(Code::CaseClosed, "that case is closed")
                 .await
         }
-        None => {
-            return refusals
-                .refuse(StatusCode::NOT_FOUND, "case-unknown", "no such case")
-                .await
-        }
+        None => return refusals.refuse(Code::CaseUnknown, "no such case").await,
     };
     if case.kind == crate::subject::KIND
         && refusals.a.caller.role != custos_access::Role::PrivacyOfficer
     {
         return refusals
             .refuse(
-                StatusCode::FORBIDDEN,
-                "subject-request-case",
+                Code::SubjectRequestCase,
                 "a subject access request's case is handled by the privacy officer only",
             )
             .await;
@@ -584,8 +564,7 @@ async fn check_scope(
     if wanted.is_empty() {
         return refusals
             .refuse(
-                StatusCode::CONFLICT,
-                "nothing-to-export",
+                Code::NothingToExport,
                 "no recording is secured for this case",
             )
             .await;
@@ -597,8 +576,7 @@ async fn check_scope(
             _ => {
                 return refusals
                     .refuse(
-                        StatusCode::CONFLICT,
-                        "not-secured",
+                        Code::NotSecured,
                         format!("recording {id} is not secured for this case"),
                     )
                     .await
@@ -627,8 +605,7 @@ async fn approved_request(
     let Some(r) = found.filter(|r| r.case_id == case_id && r.requested_by == a.caller.name) else {
         return refusals
             .refuse(
-                StatusCode::NOT_FOUND,
-                "request-unknown",
+                Code::RequestUnknown,
                 "no such export request of yours for this case",
             )
             .await;
@@ -636,8 +613,7 @@ async fn approved_request(
     if r.approved_at.is_none() {
         return refusals
             .refuse(
-                StatusCode::CONFLICT,
-                "not-approved",
+                Code::NotApproved,
                 "a second person has not approved that request yet",
             )
             .await;
@@ -645,8 +621,7 @@ async fn approved_request(
     if r.used_at.is_some() {
         return refusals
             .refuse(
-                StatusCode::CONFLICT,
-                "request-used",
+                Code::RequestUsed,
                 "that approval has been used for an export already",
             )
             .await;
@@ -663,8 +638,7 @@ async fn approved_request(
     {
         return refusals
             .refuse(
-                StatusCode::CONFLICT,
-                "request-mismatch",
+                Code::RequestMismatch,
                 "the export must be what was approved: the same purpose, recipient and recordings",
             )
             .await;
@@ -747,11 +721,7 @@ pub async fn approve_export(
         Err(_) => None,
     };
     let Some(request) = found else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such export request",
-        ));
+        return Err(ApiError::new(Code::NotFound, "no such export request"));
     };
     // A subject request's export (its recipient, its recordings) is the
     // privacy officer's to approve, before anything else is said of it.
@@ -769,16 +739,14 @@ pub async fn approve_export(
             .object(&object);
         event.case = Some(request.case_id.clone());
         let answer = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "four-eyes",
+            Code::FourEyes,
             "the requester cannot approve: an export needs a second person's approval",
         );
         return Err(a.refused(d, event, answer).await);
     }
     if request.approved_at.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-pending",
+            Code::NotPending,
             "that request is not awaiting approval",
         ));
     }
@@ -789,13 +757,7 @@ pub async fn approve_export(
         .map_err(unavailable)?
     {
         Some(c) if c.closed_at.is_none() => {}
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "case-closed",
-                "that case is closed",
-            ))
-        }
+        _ => return Err(ApiError::new(Code::CaseClosed, "that case is closed")),
     }
     a.record(
         d,
@@ -808,13 +770,7 @@ pub async fn approve_export(
     d.catalog
         .approve_export_request(request.request_id, &a.caller.name, (d.clock)())
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "not-pending",
-                "that request is not awaiting approval",
-            )
-        })?;
+        .map_err(|_| ApiError::new(Code::NotPending, "that request is not awaiting approval"))?;
     d.catalog
         .export_request(request.request_id)
         .await
@@ -885,25 +841,50 @@ async fn gather(
     })
 }
 
+/// Each recording's audit entries with their inclusion proofs, less those
+/// of another subject access request: who asked the privacy officer about
+/// whom is not for the package's recipient. They are counted in `withheld`,
+/// so the report says that entries were left out and why.
 async fn trails(
     catalog: &dyn Catalog,
     verifier: &NoteVerifier,
     gathered: &[Gathered],
+    export_case: &str,
 ) -> Result<(String, Vec<RecordingAudit>)> {
     let (note, checkpoint, levels) = crate::audit::newest_tree(catalog, verifier).await?;
+    let mut subject_cases: std::collections::HashMap<String, bool> = Default::default();
     let mut trails = Vec::new();
     for g in gathered {
         let rows = catalog
             .audit_entries_for_object(&format!("recording:{}", g.recording.recording_id), 100_000)
             .await?;
-        let entries = rows
-            .into_iter()
-            .filter(|r| r.index < checkpoint.size)
-            .map(|row| crate::audit::prove(&levels, row))
-            .collect::<Result<Vec<_>>>()?;
+        let mut entries = Vec::with_capacity(rows.len());
+        let mut withheld = 0;
+        for row in rows.into_iter().filter(|r| r.index < checkpoint.size) {
+            let case = AuditEntry::parse(&row.bytes)?.event.case;
+            if let Some(case) = case.filter(|c| c != export_case) {
+                let subject = match subject_cases.get(&case) {
+                    Some(s) => *s,
+                    None => {
+                        let s = catalog
+                            .case(&case)
+                            .await?
+                            .is_some_and(|c| c.kind == crate::subject::KIND);
+                        subject_cases.insert(case, s);
+                        s
+                    }
+                };
+                if subject {
+                    withheld += 1;
+                    continue;
+                }
+            }
+            entries.push(crate::audit::prove(&levels, row)?);
+        }
         trails.push(RecordingAudit {
             tree_size: checkpoint.size,
             entries,
+            withheld,
         });
     }
     Ok((note, trails))
@@ -943,6 +924,7 @@ fn write(
     prepared: PreparedExport,
     out: Box<dyn Write + Send>,
 ) -> Result<ExportSummary> {
+    let identity = d.keys.evidence.identity(&prepared).clone();
     let PreparedExport {
         description,
         gathered,
@@ -1004,7 +986,7 @@ fn write(
         let decryptor =
             age::Decryptor::new_buffered(std::io::BufReader::with_capacity(1 << 20, stored))?;
         let mut plaintext = decryptor
-            .decrypt(std::iter::once(&d.keys.evidence as &dyn age::Identity))
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
             .context("the recording does not open with the evidence key")?;
         let video_sha256 = package.add_stream(&path(item::VIDEO), length, &mut plaintext)?;
         video_bytes += length;
@@ -1055,7 +1037,15 @@ fn write(
         }
         let next = noted.pop().expect("two sides");
         let previous = noted.pop().expect("two sides");
-        report_items.push((g, video_sha256, length, previous, next, entries));
+        report_items.push((
+            g,
+            video_sha256,
+            length,
+            previous,
+            next,
+            entries,
+            trail.withheld,
+        ));
     }
     let mut derived_records = Vec::new();
     for (x, source) in &derived {
@@ -1070,7 +1060,7 @@ fn write(
         let decryptor =
             age::Decryptor::new_buffered(std::io::BufReader::with_capacity(1 << 20, stored))?;
         let mut plaintext = decryptor
-            .decrypt(std::iter::once(&d.keys.evidence as &dyn age::Identity))
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
             .context("a redacted copy does not open with the evidence key")?;
         let sha = package.add_stream(
             &format!("{dir}/{}", item::VIDEO),
@@ -1114,15 +1104,18 @@ fn write(
         recordings: report_items
             .into_iter()
             .map(
-                |(g, video_sha256, video_length, previous, next, audit)| ReportRecording {
-                    manifest: g.manifest.manifest(),
-                    manifest_sha256: g.manifest.sha256(),
-                    receipt: g.receipt.content(),
-                    video_sha256,
-                    video_length,
-                    previous,
-                    next,
-                    audit,
+                |(g, video_sha256, video_length, previous, next, audit, withheld)| {
+                    ReportRecording {
+                        manifest: g.manifest.manifest(),
+                        manifest_sha256: g.manifest.sha256(),
+                        receipt: g.receipt.content(),
+                        video_sha256,
+                        video_length,
+                        previous,
+                        next,
+                        audit,
+                        withheld,
+                    }
                 },
             )
             .collect(),
@@ -1314,20 +1307,12 @@ pub async fn prepare_subject_delivery(
         Some(c) if c.kind == crate::subject::KIND && c.closed_at.is_none() => c,
         Some(c) if c.kind == crate::subject::KIND => {
             return refusals
-                .refuse(
-                    StatusCode::CONFLICT,
-                    "case-closed",
-                    "that request is closed",
-                )
+                .refuse(Code::CaseClosed, "that request is closed")
                 .await
         }
         _ => {
             return refusals
-                .refuse(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    "no subject access request for that case",
-                )
+                .refuse(Code::NotFound, "no subject access request for that case")
                 .await
         }
     };
@@ -1352,8 +1337,7 @@ pub async fn prepare_subject_delivery(
             if found.len() != wanted.len() {
                 return refusals
                     .refuse(
-                        StatusCode::CONFLICT,
-                        "not-a-copy",
+                        Code::NotACopy,
                         "one of those is not a redacted copy of this request",
                     )
                     .await;
@@ -1364,8 +1348,7 @@ pub async fn prepare_subject_delivery(
     if chosen.is_empty() {
         return refusals
             .refuse(
-                StatusCode::CONFLICT,
-                "nothing-to-deliver",
+                Code::NothingToDeliver,
                 "make a redacted copy first: the answer holds only redacted copies",
             )
             .await;
@@ -1382,8 +1365,7 @@ pub async fn prepare_subject_delivery(
             None => {
                 return refusals
                     .refuse(
-                        StatusCode::CONFLICT,
-                        "source-gone",
+                        Code::SourceGone,
                         "the recording a copy was made from has been deleted",
                     )
                     .await

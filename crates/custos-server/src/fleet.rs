@@ -15,7 +15,7 @@ use custos_catalog::{CatalogError, Device, Dock};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{json_body, known_category, unavailable, Authenticated};
-use crate::http::{ApiError, DockAuth};
+use crate::http::{ApiError, Code, DockAuth};
 use crate::Deployment;
 
 pub fn routes() -> Router<Arc<Deployment>> {
@@ -32,15 +32,11 @@ pub fn routes() -> Router<Arc<Deployment>> {
 
 fn identifier(field: &str, value: &str) -> Result<(), ApiError> {
     custos_format::manifest::check_identifier(value)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{field}: {e}")))
+        .map_err(|e| ApiError::new(Code::Invalid, format!("{field}: {e}")))
 }
 
 fn no_such(what: &'static str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        format!("no such {what}"),
-    )
+    ApiError::new(Code::NotFound, format!("no such {what}"))
 }
 
 pub async fn list_devices(d: &Deployment, a: &Authenticated) -> Result<Vec<Device>, ApiError> {
@@ -81,13 +77,8 @@ pub async fn enroll_camera(
     a.permit(d, Action::ManageDevices, "camera.enroll", "devices")
         .await?;
     identifier("device_id", &body.device_id)?;
-    let key = custos_format::VerifyingKey::from_hex(body.public_key.trim()).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-key",
-            format!("public_key: {e}"),
-        )
-    })?;
+    let key = custos_format::VerifyingKey::from_hex(body.public_key.trim())
+        .map_err(|e| ApiError::new(Code::BadKey, format!("public_key: {e}")))?;
     let category = body
         .retention_category
         .unwrap_or_else(|| custos_catalog::STANDARD_CATEGORY.into());
@@ -99,7 +90,7 @@ pub async fn enroll_camera(
         identifier("team", t)?;
     }
     let object = format!("camera:{}", body.device_id);
-    let exists = || ApiError::new(StatusCode::CONFLICT, "exists", "that camera is enrolled");
+    let exists = || ApiError::new(Code::Exists, "that camera is enrolled");
     if d.catalog
         .device(&body.device_id)
         .await
@@ -171,8 +162,7 @@ pub async fn revoke_camera(d: &Deployment, a: &Authenticated, id: &str) -> Resul
         .ok_or_else(|| no_such("camera"))?;
     if device.revoked_at.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "revoked",
+            Code::Revoked,
             "that camera is revoked already",
         ));
     }
@@ -427,7 +417,7 @@ pub async fn enroll_dock(
         .await?;
     identifier("dock_id", &body.dock_id)?;
     let object = format!("dock:{}", body.dock_id);
-    let exists = || ApiError::new(StatusCode::CONFLICT, "exists", "that dock is enrolled");
+    let exists = || ApiError::new(Code::Exists, "that dock is enrolled");
     if d.catalog
         .dock(&body.dock_id)
         .await
@@ -483,11 +473,7 @@ pub async fn revoke_dock(d: &Deployment, a: &Authenticated, id: &str) -> Result<
         .map_err(unavailable)?
         .ok_or_else(|| no_such("dock"))?;
     if dock.revoked_at.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "revoked",
-            "that dock is revoked already",
-        ));
+        return Err(ApiError::new(Code::Revoked, "that dock is revoked already"));
     }
     a.ok(d, "dock.revoke", &object).await?;
     d.catalog

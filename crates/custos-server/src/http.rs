@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use custos_audit::{AuditEvent, Outcome};
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub use crate::error::{ApiError, Code};
 use crate::ingest::{IngestError, Offer};
 use crate::Deployment;
 
@@ -91,104 +92,19 @@ async fn whoami(DockAuth(dock): DockAuth) -> Json<serde_json::Value> {
     Json(serde_json::json!({"dock_id": dock}))
 }
 
-/// An error as clients see it: a status and a stable code.
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    offset: Option<u64>,
-    retry_after: Option<u64>,
-}
-
-impl ApiError {
-    /// The human-readable part of the answer.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The stable, machine-readable part (`forbidden`, `not-found`, …).
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            offset: None,
-            retry_after: None,
-        }
-    }
-
-    /// Says when to try again (`Retry-After`, seconds).
-    pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
-        self
-    }
-
-    /// When to try again, if the answer says.
-    pub fn retry_after_secs(&self) -> Option<u64> {
-        self.retry_after
-    }
-}
-
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         use IngestError::*;
-        let status = match &e {
-            UnknownCamera(_) | RevokedCamera(_) => StatusCode::FORBIDDEN,
-            MalformedManifest(_)
-            | BadSignature(_)
-            | WrongEvidenceKey
-            | BrokenChain { .. }
-            | CiphertextMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Replay(_) | OffsetMismatch { .. } | UploadBusy { .. } | Incomplete { .. } => {
-                StatusCode::CONFLICT
-            }
-            UploadNotFound(_) => StatusCode::NOT_FOUND,
-            RecordingDeleted(_) => StatusCode::GONE,
-            TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            StorageFull => StatusCode::INSUFFICIENT_STORAGE,
-            _ => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        let offset = match &e {
-            OffsetMismatch { current, .. } | UploadBusy { current } => Some(*current),
-            Incomplete { have, .. } => Some(*have),
-            _ => None,
-        };
-        if status.is_server_error() {
-            tracing::error!(code = e.code(), error = %e, "ingest failed on the server side");
+        let code = e.code();
+        if code.status().is_server_error() {
+            tracing::error!(code = code.as_str(), error = %e, "ingest failed on the server side");
         }
-        Self {
-            status,
-            code: e.code(),
-            message: e.to_string(),
-            offset,
-            retry_after: None,
+        let answer = ApiError::new(code, e.to_string());
+        match &e {
+            OffsetMismatch { current, .. } | UploadBusy { current } => answer.at_offset(*current),
+            Incomplete { have, .. } => answer.at_offset(*have),
+            _ => answer,
         }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = Json(serde_json::json!({"error": {"code": self.code, "message": self.message}}));
-        let mut response = (self.status, body).into_response();
-        if let Some(offset) = self.offset {
-            response
-                .headers_mut()
-                .insert(UPLOAD_OFFSET, HeaderValue::from(offset));
-        }
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
     }
 }
 
@@ -204,8 +120,7 @@ impl FromRequestParts<Arc<Deployment>> for DockAuth {
     async fn from_request_parts(parts: &mut Parts, d: &Arc<Deployment>) -> Result<Self, ApiError> {
         let unauthorized = || {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                Code::Unauthorized,
                 "a dock token is required: Authorization: Bearer DOCK_ID:TOKEN",
             )
         };
@@ -250,11 +165,7 @@ impl FromRequestParts<Arc<Deployment>> for DockAuth {
         if let Some(reason) = refusal {
             refuse_dock(d, dock_id, &source, reason).await?;
             return Err(if reason == "revoked dock" {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "dock-revoked",
-                    "this dock is revoked",
-                )
+                ApiError::new(Code::DockRevoked, "this dock is revoked")
             } else {
                 unauthorized()
             });
@@ -265,8 +176,7 @@ impl FromRequestParts<Arc<Deployment>> for DockAuth {
 
 fn malformed_credentials() -> ApiError {
     ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "malformed-request",
+        Code::MalformedRequest,
         "expected Authorization: Bearer DOCK_ID:TOKEN, the id 1-64 of A-Z a-z 0-9 . _ - \
          starting alphanumeric, the token at most 256 bytes",
     )
@@ -349,18 +259,12 @@ async fn offer(
 ) -> Result<Json<OfferResponse>, ApiError> {
     let request: OfferRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
+            Code::BadRequest,
             format!("expected {{manifest, signature}}: {e}"),
         )
     })?;
-    let signature = hex::decode(&request.signature).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            "signature is not hex",
-        )
-    })?;
+    let signature = hex::decode(&request.signature)
+        .map_err(|_| ApiError::new(Code::BadRequest, "signature is not hex"))?;
     Ok(Json(
         match d
             .ingest
@@ -399,7 +303,7 @@ fn upload_id(
     path: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
 ) -> Result<Uuid, ApiError> {
     path.map(|Path(id)| id)
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "an upload id is a UUID"))
+        .map_err(|_| ApiError::new(Code::Invalid, "an upload id is a UUID"))
 }
 
 async fn status(
@@ -424,13 +328,7 @@ async fn append(
         .get(UPLOAD_OFFSET)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad-request",
-                "Upload-Offset header required",
-            )
-        })?;
+        .ok_or_else(|| ApiError::new(Code::BadRequest, "Upload-Offset header required"))?;
     let new_offset = d
         .ingest
         .append(&dock, id, offset, body.into_data_stream())

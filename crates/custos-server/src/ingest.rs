@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::AuditLog;
+use crate::error::Code;
 use crate::keys::ServerKeys;
 use crate::Clock;
 
@@ -72,24 +73,24 @@ pub enum IngestError {
 
 impl IngestError {
     /// Stable machine-readable code (docs/PROTOCOL.md).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::UnknownCamera(_) => "camera-unknown",
-            Self::RevokedCamera(_) => "camera-revoked",
-            Self::MalformedManifest(_) => "malformed-manifest",
-            Self::BadSignature(_) => "bad-signature",
-            Self::WrongEvidenceKey => "wrong-evidence-key",
-            Self::BrokenChain { .. } => "broken-chain",
-            Self::Replay(_) => "replay",
-            Self::RecordingDeleted(_) => "recording-deleted",
-            Self::UploadNotFound(_) => "upload-not-found",
-            Self::OffsetMismatch { .. } => "offset-mismatch",
-            Self::UploadBusy { .. } => "upload-busy",
-            Self::TooLarge { .. } => "too-large",
-            Self::Incomplete { .. } => "incomplete",
-            Self::CiphertextMismatch(_) => "ciphertext-mismatch",
-            Self::StorageFull => "storage-full",
-            Self::Unavailable(_) => "storage-unavailable",
+            Self::UnknownCamera(_) => Code::CameraUnknown,
+            Self::RevokedCamera(_) => Code::CameraRevoked,
+            Self::MalformedManifest(_) => Code::MalformedManifest,
+            Self::BadSignature(_) => Code::BadSignature,
+            Self::WrongEvidenceKey => Code::WrongEvidenceKey,
+            Self::BrokenChain { .. } => Code::BrokenChain,
+            Self::Replay(_) => Code::Replay,
+            Self::RecordingDeleted(_) => Code::RecordingDeleted,
+            Self::UploadNotFound(_) => Code::UploadNotFound,
+            Self::OffsetMismatch { .. } => Code::OffsetMismatch,
+            Self::UploadBusy { .. } => Code::UploadBusy,
+            Self::TooLarge { .. } => Code::TooLarge,
+            Self::Incomplete { .. } => Code::Incomplete,
+            Self::CiphertextMismatch(_) => Code::CiphertextMismatch,
+            Self::StorageFull => Code::StorageFull,
+            Self::Unavailable(_) => Code::StorageUnavailable,
         }
     }
 
@@ -448,7 +449,7 @@ impl Ingest {
                     "ingest.offer",
                     target,
                     Outcome::Refused,
-                    e.code().into(),
+                    e.code().as_str().into(),
                 )
                 .await
             }
@@ -911,19 +912,18 @@ impl Ingest {
         } else {
             Outcome::Refused
         };
-        let detail = result
-            .as_ref()
-            .err()
-            .map(|e| e.code().to_owned())
-            .unwrap_or_default();
-        self.audit(
-            dock,
-            "ingest.complete",
-            format!("upload:{upload_id}"),
-            outcome,
-            detail,
-        )
-        .await;
+        // A stored recording's entry names the recording, so its trail
+        // (and an export's extract of it) shows when it arrived; a refusal
+        // names the upload, which may belong to no recording at all.
+        let (object, detail) = match &result {
+            Ok(signed) => (
+                format!("recording:{}", signed.receipt().recording_id),
+                format!("upload {upload_id}"),
+            ),
+            Err(e) => (format!("upload:{upload_id}"), e.code().as_str().to_owned()),
+        };
+        self.audit(dock, "ingest.complete", object, outcome, detail)
+            .await;
         result
     }
 
@@ -982,7 +982,7 @@ impl Ingest {
                 let opens = if length == 0 && truncated {
                     Ok(()) // power was lost before the first byte
                 } else {
-                    opens_with(&path, &keys.evidence, !truncated)
+                    keys.evidence.check_opens(&path, !truncated)
                 };
                 Ok((length, sha256, opens))
             },
@@ -1247,21 +1247,4 @@ fn write_prefix(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
-}
-
-fn opens_with(
-    path: &std::path::Path,
-    identity: &age::x25519::Identity,
-    read_first_chunk: bool,
-) -> Result<(), String> {
-    let file = BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
-    let decryptor = age::Decryptor::new(file).map_err(|e| e.to_string())?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
-        .map_err(|e| e.to_string())?;
-    if read_first_chunk {
-        let mut byte = [0u8; 1];
-        reader.read(&mut byte).map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }

@@ -13,9 +13,9 @@ use custos_keys::EvidenceKeyStore;
 use zeroize::Zeroizing;
 
 pub struct ServerKeys {
-    /// Reached only inside this crate, at the places `api::footage::tests`
-    /// names: no other crate (the web pages, the CLI) can decrypt anything.
-    pub(crate) evidence: age::x25519::Identity,
+    /// Opens footage only against a [`Grant`]; no other crate (the web
+    /// pages, the CLI) can reach it at all.
+    pub(crate) evidence: EvidenceKey,
     pub recipient: age::x25519::Recipient,
     pub receipt: SigningKey,
 }
@@ -53,7 +53,7 @@ impl ServerKeys {
             key
         };
         Ok(Self {
-            evidence,
+            evidence: EvidenceKey(evidence),
             recipient,
             receipt,
         })
@@ -61,6 +61,47 @@ impl ServerKeys {
 
     pub fn receipt_public(&self) -> VerifyingKey {
         self.receipt.verifying_key()
+    }
+}
+
+/// A checked permission to decrypt evidence: a value made only where the
+/// policy's checks were passed and audited ([`crate::api::Footage`], a
+/// [`crate::export::PreparedExport`], a redacted copy seen for its request).
+/// Code that skipped the check has no grant to show, so it does not compile.
+pub(crate) trait Grant {}
+
+/// The evidence identity, behind the grants and the two narrow uses that
+/// read no footage.
+pub(crate) struct EvidenceKey(age::x25519::Identity);
+
+impl EvidenceKey {
+    /// The identity, for what `grant` allows.
+    pub(crate) fn identity(&self, _grant: &impl Grant) -> &age::x25519::Identity {
+        &self.0
+    }
+
+    /// Ingest's check that an upload opens with this key (its header, and
+    /// its first chunk if it is complete): nothing of the content leaves.
+    pub(crate) fn check_opens(&self, path: &Path, read_first_chunk: bool) -> Result<(), String> {
+        let file = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
+        let decryptor = age::Decryptor::new(file).map_err(|e| e.to_string())?;
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&self.0 as &dyn age::Identity))
+            .map_err(|e| e.to_string())?;
+        if read_first_chunk {
+            let mut byte = [0u8; 1];
+            reader.read(&mut byte).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// A TOTP secret sealed to the evidence key (only sign-in needs it).
+    pub(crate) fn unseal_secret(&self, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let decryptor = age::Decryptor::new(sealed)?;
+        let mut reader = decryptor.decrypt(std::iter::once(&self.0 as &dyn age::Identity))?;
+        let mut out = Zeroizing::new(Vec::new());
+        reader.read_to_end(&mut out)?;
+        Ok(out)
     }
 }
 

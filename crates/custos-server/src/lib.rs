@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod edge;
+pub mod error;
 pub mod export;
 pub mod fleet;
 pub mod headers;

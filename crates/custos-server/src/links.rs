@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::api::{unavailable, Authenticated};
 use crate::audit::AuditLog;
 use crate::export::PreparedExport;
-use crate::http::ApiError;
+use crate::http::{ApiError, Code};
 use crate::Deployment;
 
 /// Where a link's token goes: `POST` here downloads (the web UI's landing
@@ -114,8 +114,7 @@ pub async fn keep_for_link(
             event.at = (d.clock)();
             d.audit.record(event).await.map_err(unavailable)?;
             return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "export-failed",
+                Code::ExportFailed,
                 "the package could not be made whole; nothing was kept (see the audit log)",
             ));
         }
@@ -203,11 +202,7 @@ async fn find(d: &Deployment, token: &str) -> Result<Option<ExportLink>, ApiErro
 }
 
 fn unknown() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "link-unknown",
-        "there is no such download link",
-    )
+    ApiError::new(Code::LinkUnknown, "there is no such download link")
 }
 
 /// For the landing page: `None` for a token that names no link. Looking
@@ -274,12 +269,11 @@ pub async fn download(
             .await
             .map_err(unavailable)?;
         return Err(ApiError::new(
-            StatusCode::GONE,
             match why {
-                LinkClosed::Revoked => "link-revoked",
-                LinkClosed::Expired => "link-expired",
-                LinkClosed::UsedUp => "link-used-up",
-                LinkClosed::Removed => "link-removed",
+                LinkClosed::Revoked => Code::LinkRevoked,
+                LinkClosed::Expired => Code::LinkExpired,
+                LinkClosed::UsedUp => Code::LinkUsedUp,
+                LinkClosed::Removed => Code::LinkRemoved,
             },
             match why {
                 LinkClosed::Revoked => "this download link was revoked",
@@ -474,8 +468,7 @@ pub async fn revoke(
         .is_err()
     {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "link-revoked",
+            Code::AlreadyRevoked,
             "that link was revoked already",
         ));
     }

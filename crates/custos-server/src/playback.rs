@@ -215,7 +215,7 @@ pub(crate) fn decrypting_reader(
         recording.ciphertext_length,
         tokio::runtime::Handle::current(),
     );
-    let identity = d.keys.evidence.clone();
+    let identity = d.keys.evidence.identity(footage).clone();
     move || {
         let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
         let plain = decryptor

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::api::{unavailable, Authenticated};
-use crate::http::ApiError;
+use crate::http::{ApiError, Code};
 use crate::subject::PURPOSE;
 use crate::Deployment;
 
@@ -117,18 +117,10 @@ pub async fn create(
 ) -> Result<Derivative, ApiError> {
     let view = crate::subject::request_named(d, a, case_id, "recording.redact").await?;
     if view.case.closed_at.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "case-closed",
-            "that request is closed",
-        ));
+        return Err(ApiError::new(Code::CaseClosed, "that request is closed"));
     }
     if let Err(e) = body.plan.check() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-plan",
-            e.to_string(),
-        ));
+        return Err(ApiError::new(Code::BadPlan, e.to_string()));
     }
     let footage =
         crate::api::Footage::held_for_subject_request(d, a, case_id, body.recording_id).await?;
@@ -178,8 +170,7 @@ pub async fn create(
             )
             .await?;
             return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "render-failed",
+                Code::RenderFailed,
                 "the redacted copy could not be made (the original is unchanged)",
             ));
         }
@@ -228,6 +219,12 @@ pub async fn list(
 /// `GET /api/v1/derivatives/{id}/video?purpose=subject-access-request&case=…`:
 /// the redacted copy, decrypted on the fly (HTTP ranges), for the privacy
 /// officer to check before it is delivered; audited like playback.
+/// A redacted copy checked to belong to the open request it is seen for, by
+/// the person who handles requests: the grant that opens it.
+struct CopyForItsRequest<'a>(&'a custos_catalog::Derivative);
+
+impl crate::keys::Grant for CopyForItsRequest<'_> {}
+
 pub async fn video(
     d: &Arc<Deployment>,
     a: &Authenticated,
@@ -250,10 +247,7 @@ pub async fn video(
             .object(&object);
         event.purpose = purpose.map(str::to_owned).filter(|p| p.len() <= 100);
         event.case = case.map(str::to_owned).filter(|c| c.len() <= 100);
-        (
-            event,
-            ApiError::new(StatusCode::FORBIDDEN, "purpose-required", why),
-        )
+        (event, ApiError::new(Code::PurposeRequired, why))
     };
     // As for footage: no purpose, no access (refused and audited) — asked
     // before anything about the copy is looked up.
@@ -268,16 +262,13 @@ pub async fn video(
         Err(_) => None,
     };
     let Some(derivative) = found.filter(|x| x.deleted_at.is_none()) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such redacted copy",
-        ));
+        return Err(ApiError::new(Code::NotFound, "no such redacted copy"));
     };
     if case != derivative.case_id {
         let (event, answer) = refuse("that redacted copy belongs to another request");
         return Err(a.refused(d, event, answer).await);
     }
+    let copy = CopyForItsRequest(&derivative);
     let length = derivative.plaintext_length;
     let (start, end, partial) = match range {
         None => (0, length.saturating_sub(1), false),
@@ -285,8 +276,7 @@ pub async fn video(
             Ok(r) => (r.start, r.end, true),
             Err(_) => {
                 return Err(ApiError::new(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "bad-range",
+                    Code::BadRange,
                     "a single byte range within the video",
                 ))
             }
@@ -300,12 +290,12 @@ pub async fn video(
             .detail(format!("bytes {start}-{end}")),
     )
     .await?;
-    let source = crate::playback::CiphertextSource::open(&d.blobs, &derivative.blob_key);
+    let source = crate::playback::CiphertextSource::open(&d.blobs, &copy.0.blob_key);
     let payload = crate::playback::open_payload(
-        &derivative.age_header,
+        &copy.0.age_header,
         &source,
-        derivative.ciphertext_length,
-        &d.keys.evidence,
+        copy.0.ciphertext_length,
+        d.keys.evidence.identity(&copy),
     )
     .await
     .map_err(unavailable)?;

@@ -16,6 +16,7 @@ use std::sync::RwLock;
 use custos_access::Policy;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Code;
 use crate::retention::{check_category_name, RetentionPolicy, STANDARD_CATEGORY};
 
 /// The catalog key the settings are stored under.
@@ -43,11 +44,11 @@ pub struct Settings {
 /// Why settings were refused: a stable code and a sentence.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+fn refuse(code: Code, message: impl Into<String>) -> Refusal {
     Refusal {
         code,
         message: message.into(),
@@ -56,10 +57,10 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
 
 fn period(field: &str, text: &str) -> Result<i64, Refusal> {
     let millis = crate::parse_period(text.trim())
-        .map_err(|e| refuse("bad-period", format!("{field}: {e}")))?;
+        .map_err(|e| refuse(Code::BadPeriod, format!("{field}: {e}")))?;
     if !(MIN_PERIOD_MILLIS..=MAX_PERIOD_MILLIS).contains(&millis) {
         return Err(refuse(
-            "bad-period",
+            Code::BadPeriod,
             format!("{field}: a retention period is between 1 hour and 10 years"),
         ));
     }
@@ -83,18 +84,18 @@ impl Settings {
         for (name, text) in &self.categories {
             if name == STANDARD_CATEGORY {
                 return Err(refuse(
-                    "bad-category",
+                    Code::BadCategory,
                     "`standard` is the default period, not a category of its own",
                 ));
             }
-            check_category_name(name).map_err(|e| refuse("bad-category", e))?;
+            check_category_name(name).map_err(|e| refuse(Code::BadCategory, e))?;
             retention
                 .categories
                 .insert(name.clone(), period(&format!("category {name}"), text)?);
         }
         if self.purposes.is_empty() || self.purposes.len() > MAX_PURPOSES {
             return Err(refuse(
-                "bad-purposes",
+                Code::BadPurposes,
                 format!("between 1 and {MAX_PURPOSES} purposes"),
             ));
         }
@@ -106,7 +107,7 @@ impl Settings {
                 && p.as_bytes()[0].is_ascii_lowercase();
             if !ok {
                 return Err(refuse(
-                    "bad-purposes",
+                    Code::BadPurposes,
                     format!(
                         "purpose `{}`: 1–40 of a-z 0-9 -, starting with a letter",
                         p.escape_default()
@@ -115,7 +116,7 @@ impl Settings {
             }
             if !seen.insert(p) {
                 return Err(refuse(
-                    "bad-purposes",
+                    Code::BadPurposes,
                     format!("purpose `{p}` is listed twice"),
                 ));
             }
@@ -215,24 +216,27 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_with_a_reason() {
         for (s, code) in [
-            (settings("", &[], &["a"]), "bad-period"),
-            (settings("28x", &[], &["a"]), "bad-period"),
-            (settings("30m", &[], &["a"]), "bad-period"),
-            (settings("4000d", &[], &["a"]), "bad-period"),
+            (settings("", &[], &["a"]), Code::BadPeriod),
+            (settings("28x", &[], &["a"]), Code::BadPeriod),
+            (settings("30m", &[], &["a"]), Code::BadPeriod),
+            (settings("4000d", &[], &["a"]), Code::BadPeriod),
             (
                 settings("28d", &[("Training", "2d")], &["a"]),
-                "bad-category",
+                Code::BadCategory,
             ),
             (
                 settings("28d", &[("standard", "2d")], &["a"]),
-                "bad-category",
+                Code::BadCategory,
             ),
-            (settings("28d", &[("training", "0d")], &["a"]), "bad-period"),
-            (settings("28d", &[], &[]), "bad-purposes"),
-            (settings("28d", &[], &["Complaint"]), "bad-purposes"),
-            (settings("28d", &[], &["a", "a"]), "bad-purposes"),
-            (settings("28d", &[], &["-x"]), "bad-purposes"),
-            (settings("28d", &[], &["x; drop"]), "bad-purposes"),
+            (
+                settings("28d", &[("training", "0d")], &["a"]),
+                Code::BadPeriod,
+            ),
+            (settings("28d", &[], &[]), Code::BadPurposes),
+            (settings("28d", &[], &["Complaint"]), Code::BadPurposes),
+            (settings("28d", &[], &["a", "a"]), Code::BadPurposes),
+            (settings("28d", &[], &["-x"]), Code::BadPurposes),
+            (settings("28d", &[], &["x; drop"]), Code::BadPurposes),
         ] {
             assert_eq!(s.validate().err().map(|r| r.code), Some(code), "{s:?}");
         }
@@ -247,7 +251,6 @@ pub mod api {
     use std::sync::Arc;
 
     use axum::extract::State;
-    use axum::http::StatusCode;
     use axum::routing::get;
     use axum::{Json, Router};
     use custos_access::Action;
@@ -255,7 +258,7 @@ pub mod api {
 
     use super::{Settings, SETTINGS_KEY};
     use crate::api::{json_body, unavailable, Authenticated};
-    use crate::http::ApiError;
+    use crate::http::{ApiError, Code};
     use crate::Deployment;
 
     pub fn routes() -> Router<Arc<Deployment>> {
@@ -287,7 +290,7 @@ pub mod api {
             .await?;
         let (retention, purposes) = new
             .validate()
-            .map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, r.code, r.message))?;
+            .map_err(|r| ApiError::new(r.code, r.message))?;
         let devices = d.catalog.devices().await.map_err(unavailable)?;
         if let Some(device) = devices
             .iter()
@@ -297,8 +300,7 @@ pub mod api {
                 .event(d, "settings.change", Outcome::Refused)
                 .object("settings");
             let answer = ApiError::new(
-                StatusCode::CONFLICT,
-                "category-in-use",
+                Code::CategoryInUse,
                 format!(
                     "camera `{}` is in retention category `{}`: move it first",
                     device.device_id, device.retention_category

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use custos_stats::{Period, Report};
 use serde::Deserialize;
 
 use crate::api::{unavailable, Authenticated};
-use crate::http::ApiError;
+use crate::http::{ApiError, Code};
 use crate::Deployment;
 
 pub fn routes() -> Router<Arc<Deployment>> {
@@ -55,7 +55,7 @@ pub async fn report(
     let scope = a
         .permit(d, Action::ReadStatistics, "statistics.read", "statistics")
         .await?;
-    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad-period", message);
+    let bad = |message: String| ApiError::new(Code::BadPeriod, message);
     let refuse = |answer: ApiError| async move {
         let event = a
             .event(d, "statistics.read", Outcome::Refused)
@@ -93,9 +93,7 @@ pub async fn report(
     if a.caller.role == custos_access::Role::Evaluator
         && (nonempty(&asked.team).is_some() || nonempty(&asked.camera).is_some())
     {
-        let answer = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "filter-not-allowed",
+        let answer = ApiError::new(Code::FilterNotAllowed,
             "an evaluator reads the statistics of the whole deployment, without team or camera filters",
         );
         return refuse(answer).await;
@@ -108,8 +106,7 @@ pub async fn report(
         if let Some(v) = value {
             if custos_format::manifest::check_identifier(v).is_err() {
                 let answer = ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad-filter",
+                    Code::BadFilter,
                     format!("`{field}` must be an identifier (letters, digits, . _ -)"),
                 );
                 return refuse(answer).await;
@@ -122,8 +119,7 @@ pub async fn report(
             Some(id) => filter.officer_id = Some(id.clone()),
             None => {
                 let answer = ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
+                    Code::Forbidden,
                     "this officer account has no officer id: it has no numbers of its own",
                 );
                 return refuse(answer).await;
@@ -206,11 +202,7 @@ pub fn csv_response(report: &Report) -> Response {
 fn query(
     asked: Result<Query<StatisticsAsked>, axum::extract::rejection::QueryRejection>,
 ) -> Result<StatisticsAsked, ApiError> {
-    asked.map(|Query(q)| q).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            format!("query: {}", e.body_text()),
-        )
-    })
+    asked
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::new(Code::BadRequest, format!("query: {}", e.body_text())))
 }

@@ -10,7 +10,6 @@
 //! are stored for the privacy officer and never written to the audit log,
 //! whose entries name the case instead.
 
-use axum::http::StatusCode;
 use custos_access::Action;
 use custos_audit::Outcome;
 use custos_catalog::{Case, Place, RecordingQuery, SubjectRequest};
@@ -18,7 +17,7 @@ use custos_format::{SignedManifest, UtcMillis};
 use uuid::Uuid;
 
 use crate::api::{unavailable, Authenticated};
-use crate::http::ApiError;
+use crate::http::{ApiError, Code};
 use crate::Deployment;
 
 /// The purpose every access for a subject access request states.
@@ -75,15 +74,15 @@ pub struct SubjectRequestView {
     pub latest_due_at: UtcMillis,
 }
 
-fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message.into())
+fn invalid(code: Code, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message.into())
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
         return Err(invalid(
-            "invalid",
+            Code::Invalid,
             format!("{field} must be 1–{max} bytes of text without control characters"),
         ));
     }
@@ -108,13 +107,13 @@ fn place(p: Option<NewPlace>) -> Result<Option<Place>, ApiError> {
     let Some(p) = p else { return Ok(None) };
     if !(-90.0..=90.0).contains(&p.lat) || !(-180.0..=180.0).contains(&p.lon) {
         return Err(invalid(
-            "bad-place",
+            Code::BadPlace,
             "place: lat must be −90 to 90 and lon −180 to 180 degrees",
         ));
     }
     if !RADIUS_M.contains(&p.radius_m) {
         return Err(invalid(
-            "bad-place",
+            Code::BadPlace,
             format!(
                 "place: radius_m must be {} to {} metres",
                 RADIUS_M.start(),
@@ -157,17 +156,17 @@ pub async fn open(
         || body.window_to.as_millis() - body.window_from.as_millis() > MAX_WINDOW_MILLIS
     {
         return Err(invalid(
-            "bad-window",
+            Code::BadWindow,
             "window_to must come after window_from, at most 31 days later",
         ));
     }
     if body.window_from > now {
-        return Err(invalid("bad-window", "the window lies in the future"));
+        return Err(invalid(Code::BadWindow, "the window lies in the future"));
     }
     let received_at = body.received_at.unwrap_or(now);
     if received_at > now || received_at.as_millis() < now.as_millis() - 366 * 86_400_000 {
         return Err(invalid(
-            "bad-received",
+            Code::BadReceived,
             "received_at must be within the last year and not in the future",
         ));
     }
@@ -175,7 +174,7 @@ pub async fn open(
     let case_id = match body.case_id {
         Some(id) => {
             custos_format::manifest::check_identifier(&id)
-                .map_err(|e| invalid("invalid", format!("case_id: {e}")))?;
+                .map_err(|e| invalid(Code::Invalid, format!("case_id: {e}")))?;
             id
         }
         None => format!("sar-{}", &Uuid::now_v7().simple().to_string()[..12]),
@@ -221,7 +220,7 @@ pub async fn open(
         .map_err(unavailable)?
         .is_some()
     {
-        let exists = ApiError::new(StatusCode::CONFLICT, "exists", "a case with that id exists");
+        let exists = ApiError::new(Code::Exists, "a case with that id exists");
         return Err(a.refused(d, event(Outcome::Refused), exists).await);
     }
     a.record(
@@ -237,7 +236,7 @@ pub async fn open(
         .await
         .map_err(|e| match e {
             custos_catalog::CatalogError::AlreadyExists { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "exists", "a case with that id exists")
+                ApiError::new(Code::Exists, "a case with that id exists")
             }
             e => unavailable(e),
         })?;
@@ -270,8 +269,7 @@ pub(crate) async fn request_named(
             request,
         }),
         _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
+            Code::NotFound,
             "no subject access request for that case",
         )),
     }
@@ -344,15 +342,11 @@ pub async fn extend(
 ) -> Result<SubjectRequestView, ApiError> {
     let view = request_named(d, a, case_id, "subject-request.extend").await?;
     if view.case.closed_at.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "case-closed",
-            "that request is closed",
-        ));
+        return Err(ApiError::new(Code::CaseClosed, "that request is closed"));
     }
     if !(1..=2).contains(&body.months) {
         return Err(invalid(
-            "bad-extension",
+            Code::BadExtension,
             "an extension is 1 or 2 further months",
         ));
     }
@@ -360,8 +354,7 @@ pub async fn extend(
     let due = months_after(view.request.received_at, 1 + body.months);
     if Some(due) <= view.case.due_at {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-later",
+            Code::NotLater,
             "the deadline is that late already",
         ));
     }
@@ -431,11 +424,7 @@ pub async fn search(
 ) -> Result<Vec<Candidate>, ApiError> {
     let view = request_named(d, a, case_id, "subject-request.search").await?;
     if view.case.closed_at.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "case-closed",
-            "that request is closed",
-        ));
+        return Err(ApiError::new(Code::CaseClosed, "that request is closed"));
     }
     let request = &view.request;
     for (field, value) in [

@@ -435,7 +435,7 @@ download-closed-expired = Dieser Download-Link ist abgelaufen. Bitten Sie den Ab
 download-closed-used-up = Dieser Download-Link wurde so oft benutzt, wie er erlaubt. Bitten Sie den Absender um einen neuen.
 download-closed-removed = Das Paket dieses Download-Links wird nicht mehr aufbewahrt. Bitten Sie den Absender um einen neuen.
 error-bad-link = Ein Download-Link gilt von 1 Stunde bis zur längsten Frist dieser Installation, für 1 bis 10 Downloads.
-error-link-revoked = Dieser Link war bereits widerrufen.
+error-already-revoked = Dieser Link war bereits widerrufen.
 error-export-failed = Das Paket konnte nicht vollständig erstellt werden; nichts wurde aufbewahrt. Siehe Audit-Log.
 
 # Subject access requests

@@ -435,7 +435,7 @@ download-closed-expired = This download link has expired. Ask the sender for a n
 download-closed-used-up = This download link has been used as often as it allows. Ask the sender for a new one.
 download-closed-removed = This download link's package is no longer kept. Ask the sender for a new one.
 error-bad-link = A download link serves from 1 hour to this deployment's longest, for 1 to 10 downloads.
-error-link-revoked = That link was revoked already.
+error-already-revoked = That link was revoked already.
 error-export-failed = The package could not be made whole; nothing was kept. See the audit log.
 
 # Subject access requests

@@ -435,7 +435,7 @@ download-closed-expired = Deze downloadlink is verlopen. Vraag de afzender om ee
 download-closed-used-up = Deze downloadlink is zo vaak gebruikt als toegestaan. Vraag de afzender om een nieuwe.
 download-closed-removed = Het pakket van deze downloadlink wordt niet meer bewaard. Vraag de afzender om een nieuwe.
 error-bad-link = Een downloadlink werkt van 1 uur tot de langste termijn van deze installatie, voor 1 tot 10 downloads.
-error-link-revoked = Die link was al ingetrokken.
+error-already-revoked = Die link was al ingetrokken.
 error-export-failed = Het pakket kon niet volledig worden gemaakt; er is niets bewaard. Zie het auditlog.
 
 # Subject access requests

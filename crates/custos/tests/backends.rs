@@ -259,7 +259,7 @@ async fn deletion_story(w: &World) {
         .offer(dock, forged.bytes(), forged.signature())
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), "replay");
+    assert_eq!(refused.code(), custos_server::http::Code::Replay);
 
     // An upload an older server began for a deleted recording (its row
     // holding the age header) is discarded, with its staged file, when it
@@ -279,7 +279,7 @@ async fn deletion_story(w: &World) {
     let part = staging.join(format!("{}.part", upload.upload_id));
     std::fs::write(&part, b"ciphertext").unwrap();
     let refused = d.ingest.complete(dock, upload.upload_id).await.unwrap_err();
-    assert_eq!(refused.code(), "recording-deleted");
+    assert_eq!(refused.code(), custos_server::http::Code::RecordingDeleted);
     assert!(d.catalog.upload(upload.upload_id).await.unwrap().is_none());
     assert!(!part.exists());
 

@@ -247,7 +247,7 @@ async fn playback_needs_purpose_and_open_case_is_audited_first_and_seeks() {
         .await;
     assert_eq!(
         (answer.status, answer.code().as_str()),
-        (403, "case-closed")
+        (409, "case-closed")
     );
 }
 
@@ -1086,7 +1086,7 @@ async fn an_export_verifies_offline_and_any_change_is_named() {
         .await;
     assert_eq!(
         (unknown.status, unknown.code().as_str()),
-        (404, "case-unknown")
+        (403, "case-unknown")
     );
 
     // The export: age-encrypted to a one-time passphrase.

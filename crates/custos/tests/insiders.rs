@@ -616,7 +616,12 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
         .into_iter()
         .filter(|e| e.action == "case.link" && e.outcome == custos_audit::Outcome::Ok)
         .collect();
-    assert_eq!(entries.len(), 1, "linking again links nothing: {entries:?}");
+    // Linking again links nothing, but it was answered with the first
+    // link (who made it, why): that reading is on record.
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0].detail, None);
+    assert_eq!(entries[1].actor, "user:rob");
+    assert_eq!(entries[1].detail.as_deref(), Some("linked already"));
     assert_eq!(
         entries[0].object.as_deref(),
         Some(format!("recording:{id}").as_str())
@@ -681,4 +686,119 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
     )
     .await;
     assert_eq!((late.status, late.code().as_str()), (409, "case-closed"));
+}
+
+/// A recording secured both for a complaint and for someone's subject access
+/// request goes to the police without the request's audit entries: who
+/// asked the privacy officer about whom is not for the recipient. The
+/// package says how many entries it leaves out and why, and still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_leaves_out_a_subject_requests_entries_and_says_so() {
+    let w = world().await;
+    let (r, tr) = complaint_about_boa_5(&w).await;
+    let case = case_of(&w, &tr, r.recording_id).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let tp = w.sign_in(&petra).await;
+    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+    let opened = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(&tp),
+            Some(serde_json::json!({
+                "case_id": "SAR-X", "requester": "A. Visser", "identity_check": "ID card",
+                "description": "grey hoodie",
+                "window_from": rfc(r.started_at.plus_millis(-1_000)),
+                "window_to": rfc(r.ended_at),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.json());
+    let found = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests/SAR-X/search",
+            Some(&tp),
+            Some(serde_json::json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.json());
+    let about_the_request = audit_events(&w)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.case.as_deref() == Some("SAR-X")
+                && e.object.as_deref() == Some(format!("recording:{}", r.recording_id).as_str())
+        })
+        .count();
+    assert!(about_the_request >= 1, "the search secured the recording");
+
+    let passphrase = "a passphrase of some length";
+    let made = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/exports"),
+            Some(&tr),
+            Some(
+                serde_json::json!({"purpose": "complaint", "recipient": "Politie",
+                "passphrase": passphrase}),
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", String::from_utf8_lossy(&made.body));
+    let dir = w.tmp.path().join("unpacked");
+    std::fs::create_dir(&dir).unwrap();
+    let tar = dir.join("package.tar");
+    std::fs::write(&tar, open_package(&made.body, passphrase)).unwrap();
+    assert!(std::process::Command::new("tar")
+        .arg("-xmf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    let trail = std::fs::read_to_string(dir.join(format!(
+        "recordings/{}-{:06}/audit.json",
+        r.device_id, r.sequence
+    )))
+    .unwrap();
+    let trail: serde_json::Value = serde_json::from_str(&trail).unwrap();
+    assert_eq!(trail["withheld"], about_the_request as u64, "{trail}");
+    let entries = trail["entries"].as_array().unwrap();
+    assert!(
+        entries.len() >= 3,
+        "the complaint's own entries stay: {trail}"
+    );
+    for e in entries {
+        let text = e["entry"].as_str().unwrap();
+        assert!(!text.contains("SAR-X") && !text.contains("petra"), "{text}");
+    }
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        report.contains(&format!(
+            "{about_the_request} entries about this recording are left out"
+        )),
+        "{report}"
+    );
+    assert!(!report.contains("SAR-X") && !report.contains("A. Visser"));
+    // The package still verifies, and says what it left out.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+        .arg("verify")
+        .arg(&tar)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "{about_the_request} more left out (a subject access request's)"
+        )),
+        "{said}"
+    );
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use custos_server::http::Code;
 
 type Piece = Result<bytes::Bytes, std::io::Error>;
 
@@ -45,17 +46,17 @@ async fn an_upload_is_bound_to_its_dock_and_written_by_one_request_at_a_time() {
     // Another dock: the upload does not exist for it.
     assert_eq!(
         d.ingest.status(b, upload_id).await.unwrap_err().code(),
-        "upload-not-found"
+        Code::UploadNotFound
     );
     let err = d
         .ingest
         .append(b, upload_id, 0, pieces(vec![&ciphertext[..half]]))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "upload-not-found");
+    assert_eq!(err.code(), Code::UploadNotFound);
     assert_eq!(
         d.ingest.complete(b, upload_id).await.unwrap_err().code(),
-        "upload-not-found"
+        Code::UploadNotFound
     );
     assert_eq!(d.ingest.status(a, upload_id).await.unwrap(), (0, length));
 
@@ -88,7 +89,7 @@ async fn an_upload_is_bound_to_its_dock_and_written_by_one_request_at_a_time() {
     };
     let (first, second) = tokio::join!(first, second);
     assert_eq!(first.unwrap(), half as u64);
-    assert_eq!(second.unwrap_err().code(), "upload-busy");
+    assert_eq!(second.unwrap_err().code(), Code::UploadBusy);
     assert_eq!(
         d.ingest.status(a, upload_id).await.unwrap(),
         (half as u64, length),
@@ -111,7 +112,7 @@ async fn an_upload_is_bound_to_its_dock_and_written_by_one_request_at_a_time() {
         .unwrap_err();
     assert_eq!(
         err.code(),
-        "upload-not-found",
+        Code::UploadNotFound,
         "the dock it left cannot write"
     );
     d.ingest

@@ -156,13 +156,7 @@ pub(crate) async fn inclusion_proof(
     let leaves = proof_leaves(&d, q.size).await?;
     let proof = custos_audit::merkle::Levels::new(leaves)
         .inclusion_proof(q.index as usize)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                "index must be below size",
-            )
-        })?;
+        .ok_or_else(|| ApiError::new(Code::Invalid, "index must be below size"))?;
     a.ok(&d, "audit.proof", "audit-log").await?;
     Ok(Json(serde_json::json!({
         "index": q.index,
@@ -187,14 +181,8 @@ pub(crate) async fn consistency_proof(
         .await?;
     let q = query(q)?;
     let leaves = proof_leaves(&d, q.to).await?;
-    let proof =
-        custos_audit::merkle::consistency_proof(q.from as usize, &leaves).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                "from must not exceed to",
-            )
-        })?;
+    let proof = custos_audit::merkle::consistency_proof(q.from as usize, &leaves)
+        .ok_or_else(|| ApiError::new(Code::Invalid, "from must not exceed to"))?;
     a.ok(&d, "audit.proof", "audit-log").await?;
     Ok(Json(serde_json::json!({
         "from": q.from,
@@ -215,8 +203,7 @@ pub(crate) async fn proof_leaves(
         .is_none()
     {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no-checkpoint",
+            Code::NoCheckpoint,
             "no signed checkpoint of that size",
         ));
     }

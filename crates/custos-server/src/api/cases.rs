@@ -10,16 +10,8 @@ pub(crate) async fn open_case_named(
 ) -> Result<custos_catalog::Case, ApiError> {
     match d.catalog.case(id).await.map_err(unavailable)? {
         Some(c) if c.closed_at.is_none() => Ok(c),
-        Some(_) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "case-closed",
-            "that case is closed",
-        )),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such case",
-        )),
+        Some(_) => Err(ApiError::new(Code::CaseClosed, "that case is closed")),
+        None => Err(ApiError::new(Code::NotFound, "no such case")),
     }
 }
 
@@ -60,8 +52,7 @@ pub(crate) async fn subject_case_guard(
         .object(object)
         .case_only(&case.case_id);
     let answer = ApiError::new(
-        StatusCode::FORBIDDEN,
-        "subject-request-case",
+        Code::SubjectRequestCase,
         "a subject access request's case is handled by the privacy officer only",
     );
     Err(a.refused(d, event, answer).await)
@@ -96,8 +87,7 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), Api
         || value.chars().any(custos_audit::is_hostile_char)
     {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
+            Code::Invalid,
             format!("{field} must be 1–{max} bytes of text without control characters"),
         ));
     }
@@ -118,16 +108,14 @@ pub async fn open_case(
         .await?;
     if !CASE_KINDS.contains(&body.kind.as_str()) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
+            Code::Invalid,
             format!("kind must be one of {}", CASE_KINDS.join(", ")),
         ));
     }
     if body.kind == crate::subject::KIND && a.caller.role != Role::PrivacyOfficer {
         let event = a.event(d, "case.open", Outcome::Refused).object("cases");
         let answer = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "subject-request-case",
+            Code::SubjectRequestCase,
             "a subject access request's case is opened by the privacy officer only",
         );
         return Err(a.refused(d, event, answer).await);
@@ -138,21 +126,19 @@ pub async fn open_case(
     }
     if body.kind == "police-request" && body.reference.is_none() {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "reference-needed",
+            Code::ReferenceNeeded,
             "a police request needs its external reference (e.g. the PV number)",
         ));
     }
     let case_id = match body.case_id {
         Some(id) => {
-            custos_format::manifest::check_identifier(&id).map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("case_id: {e}"))
-            })?;
+            custos_format::manifest::check_identifier(&id)
+                .map_err(|e| ApiError::new(Code::Invalid, format!("case_id: {e}")))?;
             id
         }
         None => format!("case-{}", &Uuid::now_v7().simple().to_string()[..12]),
     };
-    let exists = || ApiError::new(StatusCode::CONFLICT, "exists", "a case with that id exists");
+    let exists = || ApiError::new(Code::Exists, "a case with that id exists");
     let refused = a
         .event(d, "case.open", Outcome::Refused)
         .object(format!("case:{case_id}"))
@@ -257,11 +243,7 @@ pub async fn case_with_holds(
         .await?;
     let case = d.catalog.case(id).await.map_err(unavailable)?;
     let Some(case) = case else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such case",
-        ));
+        return Err(ApiError::new(Code::NotFound, "no such case"));
     };
     subject_case_guard(d, a, &case, "case.read", &object).await?;
     a.ok(d, "case.read", &object).await?;
@@ -302,14 +284,11 @@ pub async fn link_recording(
             .event(d, "case.link", Outcome::Failed)
             .object(&recording_object)
             .case_only(case_id);
-        let answer = ApiError::new(
-            StatusCode::NOT_FOUND,
-            "recording-not-found",
-            "no such recording",
-        );
+        let answer = ApiError::new(Code::RecordingNotFound, "no such recording");
         return Err(a.refused(d, event, answer).await);
     }
-    // Linked already: the first link stands, and nothing new happened.
+    // Linked already: the first link stands and is answered, which shows
+    // who linked it and why, so the asking is on record too.
     if let Some(first) = d
         .catalog
         .case_links(case_id)
@@ -318,6 +297,14 @@ pub async fn link_recording(
         .into_iter()
         .find(|l| l.recording_id == body.recording_id)
     {
+        a.record(
+            d,
+            a.event(d, "case.link", Outcome::Ok)
+                .object(&recording_object)
+                .case_only(case_id)
+                .detail("linked already"),
+        )
+        .await?;
         return Ok((false, first));
     }
     let link = custos_catalog::CaseLink {
@@ -477,11 +464,7 @@ pub async fn place_hold(
         .map_err(unavailable)?
         .is_none()
     {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "recording-not-found",
-            "no such recording",
-        ));
+        return Err(ApiError::new(Code::RecordingNotFound, "no such recording"));
     }
     let now = (d.clock)();
     let needs_approval = d.policy().hold_needs_second_approver;
@@ -531,7 +514,7 @@ pub(crate) async fn hold_named(d: &Deployment, id: &str) -> Result<custos_catalo
         Ok(uuid) => d.catalog.hold(uuid).await.map_err(unavailable)?,
         Err(_) => None,
     };
-    hold.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such hold"))
+    hold.ok_or_else(|| ApiError::new(Code::NotFound, "no such hold"))
 }
 
 /// The second pair of eyes: anyone permitted but the placer.
@@ -550,16 +533,14 @@ pub async fn approve_hold(
     if hold.placed_by == a.caller.name {
         let event = a.event(d, "hold.approve", Outcome::Refused).object(&object);
         let answer = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "four-eyes",
+            Code::FourEyes,
             "the placer cannot approve: a hold needs a second person's approval",
         );
         return Err(a.refused(d, event, answer).await);
     }
     if hold.approved_at.is_some() || hold.released_at.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-pending",
+            Code::NotPending,
             "that hold is not awaiting approval",
         ));
     }
@@ -606,8 +587,7 @@ pub async fn release_hold(
     }
     if hold.released_at.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "released",
+            Code::Released,
             "that hold was released already",
         ));
     }

@@ -40,7 +40,7 @@ impl Authenticated {
         let scope = self
             .permit(d, Action::AccessFootage, audit_action, &object)
             .await?;
-        let refuse = |why: &'static str, code: &'static str| {
+        let refuse = |why: &'static str, code: Code| {
             let object = object.clone();
             async move {
                 self.record(
@@ -50,16 +50,16 @@ impl Authenticated {
                         .detail(why),
                 )
                 .await?;
-                Err::<Footage, ApiError>(ApiError::new(StatusCode::FORBIDDEN, code, why))
+                Err::<Footage, ApiError>(ApiError::new(code, why))
             }
         };
         let (Some(purpose), Some(case_id)) = (purpose, case) else {
-            return refuse("a purpose and a case are required", "purpose-required").await;
+            return refuse("a purpose and a case are required", Code::PurposeRequired).await;
         };
         if !d.policy().allows_purpose(purpose) {
             return refuse(
                 "that purpose is not on this deployment's list",
-                "purpose-not-allowed",
+                Code::PurposeNotAllowed,
             )
             .await;
         }
@@ -85,14 +85,14 @@ impl Authenticated {
         if scope == Scope::OwnRecordings
             && !matches!(&case, Some(c) if c.closed_at.is_none() && c.kind != crate::subject::KIND && attached)
         {
-            return refuse("no such case for this recording", "case-unknown").await;
+            return refuse("no such case for this recording", Code::CaseUnknown).await;
         }
         match case {
             Some(c) if c.closed_at.is_none() => {
                 subject_case_guard(d, self, &c, audit_action, &object).await?;
             }
-            Some(_) => return refuse("that case is closed", "case-closed").await,
-            None => return refuse("no such case", "case-unknown").await,
+            Some(_) => return refuse("that case is closed", Code::CaseClosed).await,
+            None => return refuse("no such case", Code::CaseUnknown).await,
         }
         let (purpose, case) = (purpose.to_owned(), case_id.to_owned());
         let Some(recording) = recording.filter(|r| visible(scope, &self.caller, r)) else {
@@ -100,7 +100,7 @@ impl Authenticated {
                 .event(d, audit_action, Outcome::Failed)
                 .object(&object)
                 .purpose(&purpose, &case);
-            let answer = ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+            let answer = ApiError::new(Code::NotFound, "no such recording");
             return Err(self.refused(d, event, answer).await);
         };
         // The purpose is the case's, not the viewer's say-so: the recording
@@ -111,9 +111,7 @@ impl Authenticated {
                 .event(d, audit_action, Outcome::Refused)
                 .object(&object)
                 .purpose(&purpose, &case);
-            let answer = ApiError::new(
-                StatusCode::FORBIDDEN,
-                "not-attached",
+            let answer = ApiError::new(Code::NotAttached,
                 "the recording is not attached to that case: secure it for the case, or link it to the case with a reason, first",
             );
             return Err(self.refused(d, event, answer).await);
@@ -141,6 +139,8 @@ pub struct Footage {
     purpose: String,
     case: String,
 }
+
+impl crate::keys::Grant for Footage {}
 
 impl Footage {
     /// For `crate::redaction`: a recording held (unreleased) for the open
@@ -183,8 +183,7 @@ impl Footage {
             {
                 Some(r) if held => r,
                 _ => return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "not-held",
+                    Code::NotHeld,
                     "that recording is not held for this request: find it with the search first",
                 )),
             };
@@ -308,11 +307,7 @@ pub(crate) async fn stream_footage(
                     .into_response())
             }
             Err(crate::playback::RangeError::Malformed) => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    "unsupported Range header",
-                ))
+                return Err(ApiError::new(Code::Invalid, "unsupported Range header"))
             }
         },
     };
@@ -341,7 +336,7 @@ pub(crate) async fn stream_footage(
                     &recording.age_header,
                     &source,
                     recording.ciphertext_length,
-                    &d.keys.evidence,
+                    d.keys.evidence.identity(&footage),
                 )
                 .await
                 .map_err(|e| {
@@ -428,8 +423,7 @@ pub(crate) async fn from_frame<T: Send + 'static>(
         Some(s) if s.is_finite() && (0.0..=7.0 * 86_400.0).contains(&s) => (s * 1000.0) as u64,
         Some(_) => {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
+                Code::Invalid,
                 "`at` is seconds from the start of the recording",
             ))
         }
@@ -454,16 +448,14 @@ pub(crate) async fn from_frame<T: Send + 'static>(
     match done {
         Ok(t) => Ok(t),
         Err(custos_video::VideoError::NoFrame { .. }) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no-frame",
+            Code::NoFrame,
             "the recording has no frame there",
         )),
         Err(custos_video::VideoError::Io(e)) => Err(unavailable(e)),
         Err(e) => {
             tracing::warn!(error = %e, action, "a frame of a stored recording failed");
             Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "undecodable",
+                Code::Undecodable,
                 "this recording's video could not be decoded",
             ))
         }
@@ -518,6 +510,7 @@ mod tests {
         let mut key_users = Vec::new();
         let mut readers = Vec::new();
         let mut subject_makers = Vec::new();
+        let mut grants = Vec::new();
         for path in &files {
             let name = path
                 .strip_prefix(&src)
@@ -533,8 +526,17 @@ mod tests {
             if text.contains("Ok(Footage {") || text.contains("\n        Footage {") {
                 makers.push(name.clone());
             }
-            if text.contains("keys.evidence") {
-                key_users.push(name.clone());
+            // Every use of the key names what it is for; the grants are
+            // counted below.
+            // (rustfmt may break a chain over lines: looked at without spaces)
+            let flat: String = text.split_whitespace().collect();
+            for (i, _) in flat.match_indices("keys.evidence") {
+                let rest = &flat[i + "keys.evidence".len()..];
+                let what = rest.split('(').next().unwrap_or("").to_owned();
+                key_users.push(format!("{name} {what}"));
+            }
+            if text.contains("impl crate::keys::Grant for") {
+                grants.push(name.clone());
             }
             if text.contains("decrypting_reader(")
                 || text.contains("open_payload(")
@@ -552,6 +554,7 @@ mod tests {
             &mut key_users,
             &mut readers,
             &mut subject_makers,
+            &mut grants,
         ] {
             list.sort();
             list.dedup();
@@ -566,20 +569,33 @@ mod tests {
         );
         assert_eq!(subject_makers, ["api/footage.rs", "redaction.rs"]);
         assert_eq!(
+            grants,
+            [
+                // Footage: made by Authenticated::footage and
+                // Footage::held_for_subject_request, after their checks.
+                "api/footage.rs",
+                // PreparedExport: made by export::prepare and
+                // prepare_subject_delivery, after theirs.
+                "export.rs",
+                // A redacted copy seen for its own open request.
+                "redaction.rs",
+            ]
+        );
+        assert_eq!(
             key_users,
             [
                 // Playback's payload cache, for a Footage only.
-                "api/footage.rs",
+                "api/footage.rs .identity",
                 // TOTP secrets are sealed to the evidence key.
-                "auth.rs",
-                // Export packages: recordings held in force for an open case.
-                "export.rs",
+                "auth.rs .unseal_secret",
+                // Export packages, for a PreparedExport only.
+                "export.rs .identity",
                 // Ingest checks that a recording opens, never reads it.
-                "ingest.rs",
-                // The decrypting reader itself.
-                "playback.rs",
-                // A subject request's redacted copies, for the privacy officer.
-                "redaction.rs",
+                "ingest.rs .check_opens",
+                // The decrypting reader, for a Footage only.
+                "playback.rs .identity",
+                // A redacted copy, for its own request only.
+                "redaction.rs .identity",
             ]
         );
     }

@@ -31,8 +31,7 @@ pub async fn list_incidents(
         .await?;
     if !(1..=MAX_INCIDENT_PAGE).contains(&page.limit) || page.after < 0 {
         let answer = ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
+            Code::Invalid,
             format!("limit must be 1–{MAX_INCIDENT_PAGE} and after at least 0"),
         );
         let event = a

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::{AuthError, Caller};
-use crate::http::ApiError;
+use crate::http::{ApiError, Code};
 use crate::playback::ReadSeek;
 use crate::Deployment;
 
@@ -141,31 +141,26 @@ pub fn routes() -> Router<Arc<Deployment>> {
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        let (status, code) = match &e {
-            AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad-credentials"),
+        let code = match &e {
+            AuthError::BadCredentials => Code::BadCredentials,
             AuthError::SlowDown { retry_after_secs } => {
-                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "slow-down", e.to_string())
-                    .retry_after(*retry_after_secs)
+                return ApiError::new(Code::SlowDown, e.to_string()).retry_after(*retry_after_secs)
             }
-            AuthError::NoSession => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            AuthError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
-            AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
-            AuthError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AuthError::NoSession => Code::Unauthorized,
+            AuthError::Csrf => Code::Csrf,
+            AuthError::Invalid(_) => Code::Invalid,
+            AuthError::Unavailable(_) => Code::Unavailable,
         };
-        if status.is_server_error() {
+        if code.status().is_server_error() {
             tracing::error!(error = %e, "authentication failed on the server side");
         }
-        ApiError::new(status, code, e.to_string())
+        ApiError::new(code, e.to_string())
     }
 }
 
 pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "request failed on the server side");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "the server could not do this now",
-    )
+    ApiError::new(Code::Unavailable, "the server could not do this now")
 }
 
 /// A query string that did not parse: 400 with the parser's words.
@@ -173,7 +168,7 @@ pub(crate) fn query<T>(
     q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))
+        .map_err(|e| ApiError::new(Code::Invalid, e.body_text()))
 }
 
 /// A JSON body that did not parse or had unknown fields: 400.
@@ -181,7 +176,7 @@ pub(crate) fn json_body<T>(
     b: Result<Json<T>, axum::extract::rejection::JsonRejection>,
 ) -> Result<T, ApiError> {
     b.map(|Json(t)| t)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text()))
+        .map_err(|e| ApiError::new(Code::Invalid, e.body_text()))
 }
 
 pub(crate) fn client_of(parts: &Parts) -> String {
@@ -252,8 +247,7 @@ impl FromRequestParts<Arc<Deployment>> for Authenticated {
         );
         if caller.must_change_password && !session_path {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "password-change-required",
+                Code::PasswordChangeRequired,
                 "replace the initial password first (POST /api/v1/session/password)",
             ));
         }
@@ -301,8 +295,7 @@ impl Authenticated {
                 )
                 .await?;
                 Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
+                    Code::Forbidden,
                     format!("a {} may not do this", self.caller.role.as_str()),
                 ))
             }

@@ -35,8 +35,7 @@ impl RecordingFilter {
                 .map(|s| {
                     custos_format::UtcMillis::parse(s).ok_or_else(|| {
                         ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "invalid",
+                            Code::Invalid,
                             format!("`{name}` must be an RFC 3339 time (2026-11-24T08:00:00Z)"),
                         )
                     })
@@ -50,8 +49,7 @@ impl RecordingFilter {
             Some("stored-truncated") => Some(true),
             Some(_) => {
                 return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
+                    Code::Invalid,
                     "`status` is `stored` or `stored-truncated`",
                 ))
             }
@@ -96,8 +94,7 @@ pub async fn list_recordings(
                 .object("recordings")
                 .case_only(&case_id);
             let answer = ApiError::new(
-                StatusCode::FORBIDDEN,
-                "case-filter-not-allowed",
+                Code::CaseFilterNotAllowed,
                 "this role may not list recordings by that case",
             );
             return Err(a.refused(d, event, answer).await);
@@ -174,7 +171,7 @@ pub async fn recording_detail(
     let scope = a
         .permit(d, Action::ListRecordings, "recording.metadata", &object)
         .await?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+    let not_found = || ApiError::new(Code::NotFound, "no such recording");
     let r = match id.parse::<Uuid>() {
         Ok(uuid) => d.catalog.recording(uuid).await.map_err(unavailable)?,
         Err(_) => None,
@@ -269,7 +266,7 @@ pub async fn recording_trail(
         let event = a
             .event(d, "recording.trail", Outcome::Failed)
             .object(&object);
-        let answer = ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+        let answer = ApiError::new(Code::NotFound, "no such recording");
         return Err(a.refused(d, event, answer).await);
     }
     // Read first, then audited: the trail shown does not include this read.

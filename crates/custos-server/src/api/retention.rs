@@ -8,8 +8,7 @@ use super::*;
 pub(crate) fn known_category(d: &Deployment, category: &str) -> Result<i64, ApiError> {
     d.retention().period(category).ok_or_else(|| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unknown-category",
+            Code::UnknownCategory,
             format!(
                 "no retention category `{}` here (defined: {})",
                 category.escape_default(),
@@ -62,13 +61,12 @@ pub(crate) async fn set_recording_retention(
         || reason.chars().any(custos_audit::is_hostile_char)
     {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
+            Code::Invalid,
             "a reason of 1–500 characters without control characters is required",
         ));
     }
     let period = known_category(&d, &body.category)?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such recording");
+    let not_found = || ApiError::new(Code::NotFound, "no such recording");
     let recording = match id.parse::<Uuid>() {
         Ok(uuid) => d.catalog.recording(uuid).await.map_err(unavailable)?,
         Err(_) => None,

@@ -47,24 +47,18 @@ pub async fn add_user(
 ) -> Result<Credentials<crate::auth::Enrollment>, ApiError> {
     a.permit(d, Action::ManageUsers, "user.add", "users")
         .await?;
-    let role = Role::parse(&body.role)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", "unknown role"))?;
+    let role =
+        Role::parse(&body.role).ok_or_else(|| ApiError::new(Code::Invalid, "unknown role"))?;
     crate::auth::check_user_name(&body.name)?;
     if role == Role::Officer && body.officer_id.is_none() {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
+            Code::Invalid,
             "an officer account needs the officer id their camera records",
         ));
     }
     if let Some(officer) = &body.officer_id {
-        custos_format::manifest::check_identifier(officer).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("officer_id: {e}"),
-            )
-        })?;
+        custos_format::manifest::check_identifier(officer)
+            .map_err(|e| ApiError::new(Code::Invalid, format!("officer_id: {e}")))?;
         // One account per officer id: another would see that officer's
         // recordings (and, with self-review, footage) as its own.
         let taken = d
@@ -92,11 +86,7 @@ pub async fn add_user(
             let event = a
                 .event(d, "user.add", Outcome::Refused)
                 .object(format!("user:{}", body.name));
-            let answer = ApiError::new(
-                StatusCode::CONFLICT,
-                "officer-id-taken",
-                "another account has that officer id",
-            );
+            let answer = ApiError::new(Code::OfficerIdTaken, "another account has that officer id");
             return Err(a.refused(d, event, answer).await);
         }
     }
@@ -110,7 +100,7 @@ pub async fn add_user(
             let event = a
                 .event(d, "user.add", Outcome::Refused)
                 .object(format!("user:{}", body.name));
-            let answer = ApiError::new(StatusCode::CONFLICT, "exists", "that user exists");
+            let answer = ApiError::new(Code::Exists, "that user exists");
             return Err(a.refused(d, event, answer).await);
         }
         let request =
@@ -123,7 +113,7 @@ pub async fn add_user(
         .new_user(&body.name, role, body.officer_id, "custos", (d.clock)())
         .await?;
     let object = format!("user:{}", user.name);
-    let exists = || ApiError::new(StatusCode::CONFLICT, "exists", "that user exists");
+    let exists = || ApiError::new(Code::Exists, "that user exists");
     if d.catalog
         .user(&user.name)
         .await
@@ -215,7 +205,7 @@ pub(crate) async fn user_named(
         .user(name)
         .await
         .map_err(unavailable)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such user"))
+        .ok_or_else(|| ApiError::new(Code::NotFound, "no such user"))
 }
 
 pub async fn unlock_user(d: &Deployment, a: &Authenticated, name: &str) -> Result<(), ApiError> {
@@ -308,8 +298,7 @@ pub async fn disable_user(d: &Deployment, a: &Authenticated, name: &str) -> Resu
     if a.caller.name == name {
         let event = a.event(d, "user.disable", Outcome::Refused).object(&object);
         let answer = ApiError::new(
-            StatusCode::CONFLICT,
-            "self",
+            Code::SelfApproval,
             "an administrator cannot disable their own account",
         );
         return Err(a.refused(d, event, answer).await);

@@ -207,7 +207,7 @@ pub async fn add_user(
             },
         ),
         Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
-            users_page(&d, &person, e.status(), Some(e.code()), &form).await
+            users_page(&d, &person, e.status(), Some(e.code().as_str()), &form).await
         }
         Err(e) => person.error(&d, e),
     }
@@ -411,7 +411,7 @@ pub async fn enroll_camera(
                 &d,
                 &person,
                 e.status(),
-                Some(e.code()),
+                Some(e.code().as_str()),
                 &form,
                 &DockForm::default(),
             )
@@ -515,7 +515,7 @@ pub async fn enroll_dock(
                 &d,
                 &person,
                 e.status(),
-                Some(e.code()),
+                Some(e.code().as_str()),
                 &CameraForm::default(),
                 &form,
             )
@@ -663,7 +663,7 @@ pub async fn change_settings(
     match custos_server::settings::api::change_settings(&d, &person.who, settings).await {
         Ok(_) => Redirect::to("/admin/settings?saved=1").into_response(),
         Err(e) if fixable(&e) => {
-            let code = e.code();
+            let code = e.code().as_str();
             let message = e.message().to_owned();
             settings_page(
                 &d,

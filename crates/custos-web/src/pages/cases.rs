@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use custos_access::Action;
 use custos_server::api::{self, NewCase, NewHold};
-use custos_server::http::ApiError;
+use custos_server::http::{ApiError, Code};
 use custos_server::Deployment;
 use minijinja::value::Value;
 use serde::Deserialize;
@@ -93,7 +93,7 @@ pub async fn open(
     match api::open_case(&d, &person.who, new).await {
         Ok(case) => Redirect::to(&format!("/cases/{}", url_encode(&case.case_id))).into_response(),
         Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
-            list_page(&d, &person, e.status(), Some(e.code()), &form).await
+            list_page(&d, &person, e.status(), Some(e.code().as_str()), &form).await
         }
         Err(e) => person.error(&d, e),
     }
@@ -230,7 +230,7 @@ pub async fn detail(
 /// answered on the case's page with the form kept; anything else (no such
 /// case, not permitted) on an error page.
 fn shown_on_the_page(e: &ApiError) -> bool {
-    e.status() == StatusCode::BAD_REQUEST || e.code() == "recording-not-found"
+    e.status() == StatusCode::BAD_REQUEST || e.code() == Code::RecordingNotFound
 }
 
 pub async fn place_hold(
@@ -261,7 +261,7 @@ pub async fn place_hold(
     match api::place_hold(&d, &person.who, &id, hold).await {
         Ok(_) => Redirect::to(&format!("/cases/{}", url_encode(&id))).into_response(),
         Err(e) if shown_on_the_page(&e) => {
-            case_page(&d, &person, &id, e.status(), Some(e.code()), &form).await
+            case_page(&d, &person, &id, e.status(), Some(e.code().as_str()), &form).await
         }
         Err(e) => person.error(&d, e),
     }
@@ -416,7 +416,7 @@ pub async fn export(
                 &person,
                 &id,
                 e.status(),
-                Some(e.code()),
+                Some(e.code().as_str()),
                 &HoldForm::default(),
             )
             .await
@@ -496,7 +496,7 @@ pub async fn request_export(
                 &person,
                 &id,
                 e.status(),
-                Some(e.code()),
+                Some(e.code().as_str()),
                 &HoldForm::default(),
             )
             .await

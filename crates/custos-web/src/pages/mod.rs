@@ -60,7 +60,12 @@ impl Person {
 
     /// An operation's refusal or failure as a page in this person's language.
     pub fn error(&self, d: &custos_server::Deployment, e: ApiError) -> Response {
-        render::error_page(self.lang, e.status(), e.code(), Some(self.summary(d)))
+        render::error_page(
+            self.lang,
+            e.status(),
+            e.code().as_str(),
+            Some(self.summary(d)),
+        )
     }
 }
 

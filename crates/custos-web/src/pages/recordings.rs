@@ -12,6 +12,7 @@ use custos_audit::Outcome;
 use custos_catalog::RecordingQuery;
 use custos_format::UtcMillis;
 use custos_server::api;
+use custos_server::http::Code;
 use custos_server::Deployment;
 use minijinja::value::Value;
 use serde::Deserialize;
@@ -369,11 +370,7 @@ pub async fn play(
         if !person.may(&d, Action::AccessFootage) {
             return person.error(
                 &d,
-                custos_server::http::ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "not permitted",
-                ),
+                custos_server::http::ApiError::new(Code::Forbidden, "not permitted"),
             );
         }
         return purpose_page(&d, &person, &id, &here, StatusCode::OK, None, &form).await;
@@ -390,9 +387,28 @@ pub async fn play(
         .await;
     let footage = match opened {
         Ok(f) => f,
-        Err(e) if e.status() == StatusCode::FORBIDDEN && e.code() != "forbidden" => {
+        Err(e)
+            if matches!(
+                e.code(),
+                Code::PurposeRequired
+                    | Code::PurposeNotAllowed
+                    | Code::CaseUnknown
+                    | Code::CaseClosed
+                    | Code::NotAttached
+                    | Code::SubjectRequestCase
+            ) =>
+        {
             // A missing or wrong purpose or case (already audited): ask again.
-            return purpose_page(&d, &person, &id, &here, e.status(), Some(e.code()), &form).await;
+            return purpose_page(
+                &d,
+                &person,
+                &id,
+                &here,
+                e.status(),
+                Some(e.code().as_str()),
+                &form,
+            )
+            .await;
         }
         Err(e) => return person.error(&d, e),
     };

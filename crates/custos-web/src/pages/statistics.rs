@@ -173,7 +173,7 @@ async fn page(d: &Deployment, person: &Person, form: StatisticsForm, printable: 
                     person.base(d, "/statistics"),
                     minijinja::context! {
                         may_filter => may_filter(person),
-                        error => e.code(),
+                        error => e.code().as_str(),
                         form => minijinja::context! {
                             from => form.from, to => form.to, team => form.team, camera => form.camera,
                         },

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use custos_format::UtcMillis;
+use custos_server::http::Code;
 use custos_server::subject::{self, SubjectRequestView};
 use custos_server::Deployment;
 use minijinja::value::Value;
@@ -218,7 +219,7 @@ pub async fn open(
         ))
         .into_response(),
         Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
-            list_page(&d, &person, e.status(), Some(e.code()), &form).await
+            list_page(&d, &person, e.status(), Some(e.code().as_str()), &form).await
         }
         Err(e) => person.error(&d, e),
     }
@@ -305,7 +306,9 @@ pub async fn extend(
         Ok(_) => Redirect::to(&format!("/subject-requests/{}", url_encode(&id))).into_response(),
         Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
             match subject::get(&d, &person.who, &id).await {
-                Ok(view) => request_page(&d, &person, view, e.status(), Some(e.code()), None).await,
+                Ok(view) => {
+                    request_page(&d, &person, view, e.status(), Some(e.code().as_str()), None).await
+                }
                 Err(e) => person.error(&d, e),
             }
         }
@@ -346,7 +349,7 @@ pub async fn search(
             request_page(&d, &person, view, StatusCode::OK, None, Some(candidates)).await
         }
         Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
-            request_page(&d, &person, view, e.status(), Some(e.code()), None).await
+            request_page(&d, &person, view, e.status(), Some(e.code().as_str()), None).await
         }
         Err(e) => person.error(&d, e),
     }
@@ -378,11 +381,7 @@ async fn editor_page(
     let Some(recording) = recording else {
         return person.error(
             d,
-            custos_server::http::ApiError::new(
-                StatusCode::NOT_FOUND,
-                "recording-not-found",
-                "no such recording",
-            ),
+            custos_server::http::ApiError::new(Code::RecordingNotFound, "no such recording"),
         );
     };
     let seconds = (recording.ended_at.as_millis() - recording.started_at.as_millis()).max(0) / 1000;
@@ -474,7 +473,7 @@ pub async fn make_copy(
         ))
         .into_response(),
         Err(e) if e.status().is_client_error() && e.status() != StatusCode::FORBIDDEN => {
-            again(e.code(), Some(e.message().to_owned())).await
+            again(e.code().as_str(), Some(e.message().to_owned())).await
         }
         Err(e) => person.error(&d, e),
     }
@@ -528,7 +527,9 @@ pub async fn deliver(
         Ok(p) => p,
         Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
             return match subject::get(&d, &person.who, &id).await {
-                Ok(view) => request_page(&d, &person, view, e.status(), Some(e.code()), None).await,
+                Ok(view) => {
+                    request_page(&d, &person, view, e.status(), Some(e.code().as_str()), None).await
+                }
                 Err(e) => person.error(&d, e),
             }
         }
