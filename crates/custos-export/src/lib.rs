@@ -207,15 +207,6 @@ pub struct DeletedRecording {
 pub struct RecordingAudit {
     pub tree_size: u64,
     pub entries: Vec<ProvenEntry>,
-    /// Entries about the recording left out because they belong to a
-    /// subject access request (not the export's own case): counted, never
-    /// shown. Absent when none were.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub withheld: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

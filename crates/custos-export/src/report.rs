@@ -18,8 +18,6 @@ pub struct ReportRecording<'a> {
     pub previous: Neighbour,
     pub next: Neighbour,
     pub audit: Vec<AuditEntry>,
-    /// Entries of a subject access request left out of `audit`.
-    pub withheld: u64,
 }
 
 /// What the package says of a recording's neighbour in its camera's sequence.
@@ -121,7 +119,6 @@ struct Words {
     signed: &'static str,
     deleted: &'static str,
     accesses: &'static str,
-    withheld: &'static str,
     columns: [&'static str; 7],
     how: &'static str,
     how_custos: &'static str,
@@ -172,7 +169,6 @@ const EN: Words = Words {
     signed: "{side} recording #{n}: its signed manifest is included",
     deleted: "{side} recording #{n} was deleted at {at} ({reason})",
     accesses: "Every recorded access to this recording",
-    withheld: "{n} entries about this recording are left out: they belong to a subject access request, which only the privacy officer handles.",
     columns: ["#", "When", "Who", "Action", "Purpose", "Case", "Outcome"],
     how: "How to check this package",
     how_custos: "With Custos: <code>custos verify PACKAGE --server-key server.pem --log-key 'KEY'</code>, with the keys your deployment publishes.",
@@ -223,7 +219,6 @@ const NL: Words = Words {
     signed: "{side} opname #{n}: het ondertekende manifest is bijgevoegd",
     deleted: "{side} opname #{n} is verwijderd op {at} ({reason})",
     accesses: "Elke vastgelegde toegang tot deze opname",
-    withheld: "{n} vermeldingen over deze opname zijn weggelaten: ze horen bij een inzageverzoek, dat alleen de functionaris gegevensbescherming behandelt.",
     columns: ["#", "Wanneer", "Wie", "Handeling", "Doel", "Zaak", "Uitkomst"],
     how: "Zo controleert u dit pakket",
     how_custos: "Met Custos: <code>custos verify PAKKET --server-key server.pem --log-key 'SLEUTEL'</code>, met de sleutels die uw organisatie publiceert.",
@@ -274,7 +269,6 @@ const DE: Words = Words {
     signed: "{side} Aufnahme #{n}: ihr signiertes Manifest liegt bei",
     deleted: "{side} Aufnahme #{n} wurde am {at} gelöscht ({reason})",
     accesses: "Jeder protokollierte Zugriff auf diese Aufnahme",
-    withheld: "{n} Einträge zu dieser Aufnahme sind ausgelassen: Sie gehören zu einem Auskunftsersuchen, das nur die oder der Datenschutzbeauftragte bearbeitet.",
     columns: ["#", "Wann", "Wer", "Vorgang", "Zweck", "Vorgang-Nr.", "Ergebnis"],
     how: "So prüfen Sie dieses Paket",
     how_custos: "Mit Custos: <code>custos verify PAKET --server-key server.pem --log-key 'SCHLÜSSEL'</code>, mit den Schlüsseln, die Ihre Behörde veröffentlicht.",
@@ -501,12 +495,6 @@ pub fn render(input: &ReportInput) -> String {
             );
         }
         h += "</table>\n";
-        if r.withheld > 0 {
-            h += &format!(
-                "<p>{}</p>\n",
-                esc(&w.withheld.replace("{n}", &r.withheld.to_string()))
-            );
-        }
     }
     for x in &input.derived {
         h += &format!(

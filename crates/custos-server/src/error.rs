@@ -80,7 +80,7 @@ codes! {
     // Purpose and case (footage).
     PurposeRequired = "purpose-required" => FORBIDDEN,
     PurposeNotAllowed = "purpose-not-allowed" => FORBIDDEN,
-    /// No such case, or one this person may not name (uniform on purpose).
+    /// No such case (for footage and exports alike: 403, not 404).
     CaseUnknown = "case-unknown" => FORBIDDEN,
     /// The recording is neither held for nor linked to the case.
     NotAttached = "not-attached" => FORBIDDEN,

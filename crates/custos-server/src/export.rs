@@ -154,8 +154,8 @@ async fn neighbour(
 }
 
 /// An export that passed every check and is in the audit log; `write`
-/// produces it. Made only by [`prepare`] and [`prepare_subject_delivery`],
-/// it is the grant that opens the recordings and copies it names.
+/// produces it. Made only by [`prepare`] and [`prepare_subject_delivery`];
+/// it carries the grant that opens the recordings and copies it names.
 pub struct PreparedExport {
     pub export_id: Uuid,
     pub file_name: String,
@@ -177,9 +177,22 @@ pub struct PreparedExport {
     recipient: String,
     /// Redacted copies, each with its source recording.
     derived: Vec<(custos_catalog::Derivative, Recording)>,
+    /// The grant that opens exactly the recordings and copies above.
+    opens: ExportGrant,
 }
 
-impl crate::keys::Grant for PreparedExport {}
+/// What an export that passed its checks may decrypt: the blobs of the
+/// recordings and redacted copies it names. Made only by [`prepare`] and
+/// [`prepare_subject_delivery`], after their checks and audit entries.
+struct ExportGrant {
+    blob_keys: Vec<String>,
+}
+
+impl crate::keys::Grant for ExportGrant {
+    fn covers(&self, blob_key: &str) -> bool {
+        self.blob_keys.iter().any(|k| k == blob_key)
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LinkTerms {
@@ -292,7 +305,7 @@ pub async fn prepare(
     // Each recording's trail, proven against the newest checkpoint (which
     // covers the entries just written: every batch is signed).
     let verifier = d.audit.verifier().clone();
-    let (note, trails) = trails(&*catalog, &verifier, &gathered, &case.case_id)
+    let (note, trails) = trails(&*catalog, &verifier, &gathered)
         .await
         .map_err(unavailable)?;
     let description = ExportDescription {
@@ -336,6 +349,12 @@ pub async fn prepare(
             }
         })
         .collect();
+    let opens = ExportGrant {
+        blob_keys: gathered
+            .iter()
+            .map(|g| g.recording.blob_key.clone())
+            .collect(),
+    };
     Ok(PreparedExport {
         export_id,
         file_name: format!("custos-export-{safe_case}-{export_id}.tar.age"),
@@ -357,6 +376,7 @@ pub async fn prepare(
         case_id: case.case_id.clone(),
         recipient: recipient.to_owned(),
         derived: Vec::new(),
+        opens,
     })
 }
 
@@ -841,50 +861,28 @@ async fn gather(
     })
 }
 
-/// Each recording's audit entries with their inclusion proofs, less those
-/// of another subject access request: who asked the privacy officer about
-/// whom is not for the package's recipient. They are counted in `withheld`,
-/// so the report says that entries were left out and why.
+/// Each recording's audit entries with their inclusion proofs: all of them,
+/// those of a subject access request too (ADR 0014: a court needs every
+/// access, and an entry cannot be shortened without breaking its proof).
 async fn trails(
     catalog: &dyn Catalog,
     verifier: &NoteVerifier,
     gathered: &[Gathered],
-    export_case: &str,
 ) -> Result<(String, Vec<RecordingAudit>)> {
     let (note, checkpoint, levels) = crate::audit::newest_tree(catalog, verifier).await?;
-    let mut subject_cases: std::collections::HashMap<String, bool> = Default::default();
     let mut trails = Vec::new();
     for g in gathered {
         let rows = catalog
             .audit_entries_for_object(&format!("recording:{}", g.recording.recording_id), 100_000)
             .await?;
-        let mut entries = Vec::with_capacity(rows.len());
-        let mut withheld = 0;
-        for row in rows.into_iter().filter(|r| r.index < checkpoint.size) {
-            let case = AuditEntry::parse(&row.bytes)?.event.case;
-            if let Some(case) = case.filter(|c| c != export_case) {
-                let subject = match subject_cases.get(&case) {
-                    Some(s) => *s,
-                    None => {
-                        let s = catalog
-                            .case(&case)
-                            .await?
-                            .is_some_and(|c| c.kind == crate::subject::KIND);
-                        subject_cases.insert(case, s);
-                        s
-                    }
-                };
-                if subject {
-                    withheld += 1;
-                    continue;
-                }
-            }
-            entries.push(crate::audit::prove(&levels, row)?);
-        }
+        let entries = rows
+            .into_iter()
+            .filter(|r| r.index < checkpoint.size)
+            .map(|row| crate::audit::prove(&levels, row))
+            .collect::<Result<Vec<_>>>()?;
         trails.push(RecordingAudit {
             tree_size: checkpoint.size,
             entries,
-            withheld,
         });
     }
     Ok((note, trails))
@@ -924,7 +922,6 @@ fn write(
     prepared: PreparedExport,
     out: Box<dyn Write + Send>,
 ) -> Result<ExportSummary> {
-    let identity = d.keys.evidence.identity(&prepared).clone();
     let PreparedExport {
         description,
         gathered,
@@ -936,6 +933,7 @@ fn write(
         time_zone,
         zone_name,
         derived,
+        opens,
         ..
     } = prepared;
     let (description, gathered, trails, verifier) = (&description, &gathered, &trails, &verifier);
@@ -983,10 +981,11 @@ fn write(
         let length =
             crate::playback::plaintext_length(r.ciphertext_length, r.age_header.len() as u64)
                 .context("the stored ciphertext has an impossible length")?;
+        let identity = d.keys.evidence.identity(&opens, &r.blob_key)?;
         let decryptor =
             age::Decryptor::new_buffered(std::io::BufReader::with_capacity(1 << 20, stored))?;
         let mut plaintext = decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .decrypt(std::iter::once(identity as &dyn age::Identity))
             .context("the recording does not open with the evidence key")?;
         let video_sha256 = package.add_stream(&path(item::VIDEO), length, &mut plaintext)?;
         video_bytes += length;
@@ -1037,15 +1036,7 @@ fn write(
         }
         let next = noted.pop().expect("two sides");
         let previous = noted.pop().expect("two sides");
-        report_items.push((
-            g,
-            video_sha256,
-            length,
-            previous,
-            next,
-            entries,
-            trail.withheld,
-        ));
+        report_items.push((g, video_sha256, length, previous, next, entries));
     }
     let mut derived_records = Vec::new();
     for (x, source) in &derived {
@@ -1057,10 +1048,11 @@ fn write(
             x.ciphertext_length,
             runtime.clone(),
         );
+        let identity = d.keys.evidence.identity(&opens, &x.blob_key)?;
         let decryptor =
             age::Decryptor::new_buffered(std::io::BufReader::with_capacity(1 << 20, stored))?;
         let mut plaintext = decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .decrypt(std::iter::once(identity as &dyn age::Identity))
             .context("a redacted copy does not open with the evidence key")?;
         let sha = package.add_stream(
             &format!("{dir}/{}", item::VIDEO),
@@ -1104,18 +1096,15 @@ fn write(
         recordings: report_items
             .into_iter()
             .map(
-                |(g, video_sha256, video_length, previous, next, audit, withheld)| {
-                    ReportRecording {
-                        manifest: g.manifest.manifest(),
-                        manifest_sha256: g.manifest.sha256(),
-                        receipt: g.receipt.content(),
-                        video_sha256,
-                        video_length,
-                        previous,
-                        next,
-                        audit,
-                        withheld,
-                    }
+                |(g, video_sha256, video_length, previous, next, audit)| ReportRecording {
+                    manifest: g.manifest.manifest(),
+                    manifest_sha256: g.manifest.sha256(),
+                    receipt: g.receipt.content(),
+                    video_sha256,
+                    video_length,
+                    previous,
+                    next,
+                    audit,
                 },
             )
             .collect(),
@@ -1453,6 +1442,9 @@ pub async fn prepare_subject_delivery(
             }
         })
         .collect();
+    let opens = ExportGrant {
+        blob_keys: derived.iter().map(|(x, _)| x.blob_key.clone()).collect(),
+    };
     Ok(PreparedExport {
         export_id,
         file_name: format!("custos-access-{safe_case}-{export_id}.tar.age"),
@@ -1474,5 +1466,6 @@ pub async fn prepare_subject_delivery(
         case_id: case_id.to_owned(),
         recipient,
         derived,
+        opens,
     })
 }

@@ -13,8 +13,11 @@ use custos_keys::EvidenceKeyStore;
 use zeroize::Zeroizing;
 
 pub struct ServerKeys {
-    /// Opens footage only against a [`Grant`]; no other crate (the web
-    /// pages, the CLI) can reach it at all.
+    /// Opens footage only against a [`Grant`]; no other crate's code (the
+    /// web pages, the CLI's commands against a running server) reaches it.
+    /// An operator with the data directory and its passphrase holds the key
+    /// itself (`custos verify --data`): SECURITY.md, "Root on one server
+    /// node".
     pub(crate) evidence: EvidenceKey,
     pub recipient: age::x25519::Recipient,
     pub receipt: SigningKey,
@@ -65,19 +68,42 @@ impl ServerKeys {
 }
 
 /// A checked permission to decrypt evidence: a value made only where the
-/// policy's checks were passed and audited ([`crate::api::Footage`], a
-/// [`crate::export::PreparedExport`], a redacted copy seen for its request).
-/// Code that skipped the check has no grant to show, so it does not compile.
-pub(crate) trait Grant {}
+/// policy's checks were passed and audited (a [`crate::api::Footage`], an
+/// export's grant inside its `PreparedExport`, a redacted copy seen for its
+/// request). Code that skipped the check has no grant to show, so it does
+/// not compile; a grant opens only the blobs it names.
+pub(crate) trait Grant {
+    /// Whether this grant is for the stored blob `blob_key`.
+    fn covers(&self, blob_key: &str) -> bool;
+}
+
+/// A grant asked to open a blob it is not for: a bug, refused.
+#[derive(Debug, thiserror::Error)]
+#[error("a grant was asked to open a blob it does not name")]
+pub(crate) struct NotCovered;
 
 /// The evidence identity, behind the grants and the two narrow uses that
 /// read no footage.
 pub(crate) struct EvidenceKey(age::x25519::Identity);
 
+/// A TOTP secret sealed to the evidence key is a few hundred bytes; a
+/// recording never is. Bounds that keep `unseal_secret` from opening footage.
+const MAX_SEALED_SECRET: usize = 1024;
+const MAX_SECRET: usize = 128;
+
 impl EvidenceKey {
-    /// The identity, for what `grant` allows.
-    pub(crate) fn identity(&self, _grant: &impl Grant) -> &age::x25519::Identity {
-        &self.0
+    /// The identity, for the blob `blob_key` that `grant` is for.
+    pub(crate) fn identity(
+        &self,
+        grant: &impl Grant,
+        blob_key: &str,
+    ) -> Result<&age::x25519::Identity, NotCovered> {
+        if grant.covers(blob_key) {
+            Ok(&self.0)
+        } else {
+            tracing::error!("a grant was asked to open a blob it does not name");
+            Err(NotCovered)
+        }
     }
 
     /// Ingest's check that an upload opens with this key (its header, and
@@ -96,11 +122,19 @@ impl EvidenceKey {
     }
 
     /// A TOTP secret sealed to the evidence key (only sign-in needs it).
+    /// Anything larger than a secret is refused unread, so this cannot be
+    /// used to open footage.
     pub(crate) fn unseal_secret(&self, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        if sealed.len() > MAX_SEALED_SECRET {
+            bail!("{} bytes is no sealed secret", sealed.len());
+        }
         let decryptor = age::Decryptor::new(sealed)?;
-        let mut reader = decryptor.decrypt(std::iter::once(&self.0 as &dyn age::Identity))?;
+        let reader = decryptor.decrypt(std::iter::once(&self.0 as &dyn age::Identity))?;
         let mut out = Zeroizing::new(Vec::new());
-        reader.read_to_end(&mut out)?;
+        reader.take(MAX_SECRET as u64 + 1).read_to_end(&mut out)?;
+        if out.len() > MAX_SECRET {
+            bail!("a sealed secret longer than {MAX_SECRET} bytes");
+        }
         Ok(out)
     }
 }

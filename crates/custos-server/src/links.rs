@@ -462,15 +462,20 @@ pub async fn revoke(
             .purpose(&link.purpose, &link.case_id)
     };
     let now = (d.clock)();
-    if d.catalog
+    // Revoked already is the only refusal; an outage is an outage.
+    match d
+        .catalog
         .revoke_export_link(link.link_id, &a.caller.name, now)
         .await
-        .is_err()
     {
-        return Err(ApiError::new(
-            Code::AlreadyRevoked,
-            "that link was revoked already",
-        ));
+        Ok(()) => {}
+        Err(custos_catalog::CatalogError::NotFound { .. }) => {
+            return Err(ApiError::new(
+                Code::AlreadyRevoked,
+                "that link was revoked already",
+            ))
+        }
+        Err(e) => return Err(unavailable(e)),
     }
     d.audit
         .record(event(Outcome::Ok).detail(format!(

@@ -215,8 +215,13 @@ pub(crate) fn decrypting_reader(
         recording.ciphertext_length,
         tokio::runtime::Handle::current(),
     );
-    let identity = d.keys.evidence.identity(footage).clone();
+    let identity = d
+        .keys
+        .evidence
+        .identity(footage, &recording.blob_key)
+        .cloned();
     move || {
+        let identity = identity.map_err(std::io::Error::other)?;
         let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
         let plain = decryptor
             .decrypt(std::iter::once(&identity as &dyn age::Identity))

@@ -216,15 +216,19 @@ pub async fn list(
     Ok(derivatives)
 }
 
+/// A redacted copy checked to belong to the request it is seen for, by the
+/// person who handles requests: the grant that opens it.
+struct CopyForItsRequest<'a>(&'a custos_catalog::Derivative);
+
+impl crate::keys::Grant for CopyForItsRequest<'_> {
+    fn covers(&self, blob_key: &str) -> bool {
+        self.0.blob_key == blob_key
+    }
+}
+
 /// `GET /api/v1/derivatives/{id}/video?purpose=subject-access-request&case=…`:
 /// the redacted copy, decrypted on the fly (HTTP ranges), for the privacy
 /// officer to check before it is delivered; audited like playback.
-/// A redacted copy checked to belong to the open request it is seen for, by
-/// the person who handles requests: the grant that opens it.
-struct CopyForItsRequest<'a>(&'a custos_catalog::Derivative);
-
-impl crate::keys::Grant for CopyForItsRequest<'_> {}
-
 pub async fn video(
     d: &Arc<Deployment>,
     a: &Authenticated,
@@ -295,7 +299,10 @@ pub async fn video(
         &copy.0.age_header,
         &source,
         copy.0.ciphertext_length,
-        d.keys.evidence.identity(&copy),
+        d.keys
+            .evidence
+            .identity(&copy, &copy.0.blob_key)
+            .map_err(unavailable)?,
     )
     .await
     .map_err(unavailable)?;

@@ -436,6 +436,22 @@ download-closed-used-up = Dieser Download-Link wurde so oft benutzt, wie er erla
 download-closed-removed = Das Paket dieses Download-Links wird nicht mehr aufbewahrt. Bitten Sie den Absender um einen neuen.
 error-bad-link = Ein Download-Link gilt von 1 Stunde bis zur längsten Frist dieser Installation, für 1 bis 10 Downloads.
 error-already-revoked = Dieser Link war bereits widerrufen.
+error-bad-request = Die Anfrage konnte nicht gelesen werden. Bitte versuchen Sie es von der Seite aus erneut.
+error-malformed-request = Die Adresse oder ihre Parameter sind ungültig.
+error-bad-filter = Dieser Filter ist ungültig.
+error-bad-time-zone = Das ist keine Zeitzone (zum Beispiel Europe/Berlin).
+error-bad-range = Dieser Teil des Videos existiert nicht.
+error-case-filter-not-allowed = Sie können nicht nach Vorgang filtern.
+error-filter-not-allowed = Sie können nicht nach Team oder Kamera filtern.
+error-link-unknown = Diesen Download-Link gibt es nicht.
+error-no-checkpoint = Das Audit-Log hat noch keinen signierten Prüfpunkt.
+error-no-frame = Zu diesem Zeitpunkt der Aufnahme gibt es kein Bild.
+error-link-revoked = Dieser Download-Link wurde widerrufen.
+error-link-expired = Dieser Download-Link ist abgelaufen.
+error-link-used-up = Dieser Download-Link wurde so oft genutzt, wie er erlaubt.
+error-link-removed = Das Paket hinter diesem Download-Link ist nicht mehr vorhanden.
+error-undecodable = Der Server konnte dieses Video nicht dekodieren.
+error-damaged = Die gespeicherten Daten sind beschädigt; das wurde protokolliert. Bitte informieren Sie die Datenschutzbeauftragte oder den Datenschutzbeauftragten.
 error-export-failed = Das Paket konnte nicht vollständig erstellt werden; nichts wurde aufbewahrt. Siehe Audit-Log.
 
 # Subject access requests

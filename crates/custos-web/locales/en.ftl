@@ -436,6 +436,22 @@ download-closed-used-up = This download link has been used as often as it allows
 download-closed-removed = This download link's package is no longer kept. Ask the sender for a new one.
 error-bad-link = A download link serves from 1 hour to this deployment's longest, for 1 to 10 downloads.
 error-already-revoked = That link was revoked already.
+error-bad-request = The request could not be read. Please try again from the page.
+error-malformed-request = The address or its parameters are not valid.
+error-bad-filter = That filter is not valid.
+error-bad-time-zone = That is not a time zone (for example Europe/Amsterdam).
+error-bad-range = That part of the video does not exist.
+error-case-filter-not-allowed = You cannot filter by case.
+error-filter-not-allowed = You cannot filter by team or camera.
+error-link-unknown = There is no such download link.
+error-no-checkpoint = The audit log has no signed checkpoint yet.
+error-no-frame = There is no picture at that moment of the recording.
+error-link-revoked = This download link was revoked.
+error-link-expired = This download link has expired.
+error-link-used-up = This download link has been used as often as it allows.
+error-link-removed = The package behind this download link is gone.
+error-undecodable = The server could not decode this video.
+error-damaged = The stored data is damaged; this has been logged. Please tell the privacy officer.
 error-export-failed = The package could not be made whole; nothing was kept. See the audit log.
 
 # Subject access requests

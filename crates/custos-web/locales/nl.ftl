@@ -436,6 +436,22 @@ download-closed-used-up = Deze downloadlink is zo vaak gebruikt als toegestaan. 
 download-closed-removed = Het pakket van deze downloadlink wordt niet meer bewaard. Vraag de afzender om een nieuwe.
 error-bad-link = Een downloadlink werkt van 1 uur tot de langste termijn van deze installatie, voor 1 tot 10 downloads.
 error-already-revoked = Die link was al ingetrokken.
+error-bad-request = Het verzoek kon niet worden gelezen. Probeer het opnieuw vanaf de pagina.
+error-malformed-request = Het adres of de parameters ervan zijn niet geldig.
+error-bad-filter = Dat filter is niet geldig.
+error-bad-time-zone = Dat is geen tijdzone (bijvoorbeeld Europe/Amsterdam).
+error-bad-range = Dat deel van de video bestaat niet.
+error-case-filter-not-allowed = U kunt niet op zaak filteren.
+error-filter-not-allowed = U kunt niet op team of camera filteren.
+error-link-unknown = Deze downloadlink bestaat niet.
+error-no-checkpoint = Het auditlog heeft nog geen ondertekend controlepunt.
+error-no-frame = Er is geen beeld op dat moment van de opname.
+error-link-revoked = Deze downloadlink is ingetrokken.
+error-link-expired = Deze downloadlink is verlopen.
+error-link-used-up = Deze downloadlink is zo vaak gebruikt als toegestaan.
+error-link-removed = Het pakket achter deze downloadlink is er niet meer.
+error-undecodable = De server kon deze video niet decoderen.
+error-damaged = De opgeslagen gegevens zijn beschadigd; dit is vastgelegd. Meld het bij de functionaris gegevensbescherming.
 error-export-failed = Het pakket kon niet volledig worden gemaakt; er is niets bewaard. Zie het auditlog.
 
 # Subject access requests

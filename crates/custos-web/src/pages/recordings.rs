@@ -399,16 +399,7 @@ pub async fn play(
             ) =>
         {
             // A missing or wrong purpose or case (already audited): ask again.
-            return purpose_page(
-                &d,
-                &person,
-                &id,
-                &here,
-                e.status(),
-                Some(e.code().as_str()),
-                &form,
-            )
-            .await;
+            return purpose_page(&d, &person, &id, &here, e.status(), Some(e.code()), &form).await;
         }
         Err(e) => return person.error(&d, e),
     };
@@ -485,7 +476,7 @@ async fn purpose_page(
     id: &str,
     here: &str,
     status: StatusCode,
-    error: Option<&str>,
+    error: Option<Code>,
     form: &PlayForm,
 ) -> Response {
     // Open cases to choose from, where this role may list them.
@@ -509,6 +500,8 @@ async fn purpose_page(
                 chosen_purpose => form.purpose.clone(),
                 chosen_case => form.case.clone(),
                 error => error.map(|c| format!("error-{c}")),
+                // Not attached to that case: offer to link it, with a reason.
+                may_link => error == Some(Code::NotAttached),
             },
         ),
     )
