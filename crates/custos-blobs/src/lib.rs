@@ -27,9 +27,40 @@ impl From<object_store::Error> for BlobError {
     fn from(e: object_store::Error) -> Self {
         match e {
             object_store::Error::NotFound { path, .. } => BlobError::NotFound(path),
-            other => BlobError::Unavailable(other.to_string()),
+            // The local store wraps the file system's error: a full disk
+            // must still read as one (the dock waits for it, 507), not as
+            // an outage.
+            other => match out_of_space(&other) {
+                Some(io) => BlobError::Io(io),
+                None => BlobError::Unavailable(other.to_string()),
+            },
         }
     }
+}
+
+/// The out-of-space I/O error somewhere in `e`'s chain of causes, if any.
+fn out_of_space(e: &(dyn std::error::Error + 'static)) -> Option<std::io::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if is_out_of_space(io) {
+                return Some(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    io.to_string(),
+                ));
+            }
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// ENOSPC (28) and EDQUOT (122 on Linux) as well as the portable kinds.
+pub fn is_out_of_space(io: &std::io::Error) -> bool {
+    matches!(
+        io.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || matches!(io.raw_os_error(), Some(28) | Some(122))
 }
 
 pub type Result<T, E = BlobError> = std::result::Result<T, E>;
@@ -418,5 +449,42 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}
+
+#[cfg(test)]
+mod full_disk {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("unable to copy data to file: {source}")]
+    struct Wrapped {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_full_disk_under_the_object_store_reads_as_a_full_disk() {
+        for io in [
+            std::io::Error::from_raw_os_error(28),
+            std::io::Error::from_raw_os_error(122),
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+        ] {
+            let e = object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(Wrapped { source: io }),
+            };
+            match BlobError::from(e) {
+                BlobError::Io(io) => assert!(is_out_of_space(&io)),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Anything else stays an outage.
+        let e = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(Wrapped {
+                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            }),
+        };
+        assert!(matches!(BlobError::from(e), BlobError::Unavailable(_)));
     }
 }

@@ -179,6 +179,10 @@ impl CameraDir {
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("camera.lock")
     }
+    /// Held by the dock that offloads this camera: one at a time.
+    pub fn dock_lock_path(&self) -> PathBuf {
+        self.root.join("dock.lock")
+    }
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("control.sock")
     }

@@ -53,7 +53,16 @@ pub struct PostgresCatalog {
 }
 
 fn unavailable(e: sqlx::Error) -> CatalogError {
-    CatalogError::Unavailable(e.to_string())
+    // SQLSTATE 53100 disk_full (53000 insufficient_resources is an outage).
+    let full = match &e {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c == "53100"),
+        _ => false,
+    };
+    if full {
+        CatalogError::Full(e.to_string())
+    } else {
+        CatalogError::Unavailable(e.to_string())
+    }
 }
 
 /// A schema name that is safe to put in SQL as it is.

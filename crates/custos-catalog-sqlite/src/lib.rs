@@ -67,7 +67,22 @@ pub struct SqliteCatalog {
 }
 
 fn unavailable(e: sqlx::Error) -> CatalogError {
-    CatalogError::Unavailable(e.to_string())
+    // SQLITE_FULL (13), or the file system's own out-of-space.
+    let full = match &e {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c == "13"),
+        sqlx::Error::Io(io) => {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) || matches!(io.raw_os_error(), Some(28) | Some(122))
+        }
+        _ => false,
+    };
+    if full {
+        CatalogError::Full(e.to_string())
+    } else {
+        CatalogError::Unavailable(e.to_string())
+    }
 }
 
 impl SqliteCatalog {

@@ -29,6 +29,10 @@ pub enum CatalogError {
     /// A storage outage or a corrupt row: a server error, never the client's fault.
     #[error("catalog unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk is full: nothing new can be stored until there
+    /// is room (a dock waits for it; reading still works).
+    #[error("catalog storage full: {0}")]
+    Full(String),
 }
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;

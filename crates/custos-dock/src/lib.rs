@@ -17,6 +17,9 @@ use custos_format::{Handover, SignedDeletionReceipt, SignedReceipt};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// How a report begins when another dock holds the camera.
+pub const IN_USE: &str = "in use";
+
 /// Bytes per PATCH request: a broken connection costs at most this much.
 pub const PIECE_SIZE: u64 = 8 * 1024 * 1024;
 
@@ -44,6 +47,12 @@ pub struct CameraReport {
     pub wiped: usize,
     /// (recording stem, error code): refused by the server, kept on the camera.
     pub refused: Vec<(String, String)>,
+    /// (recording stem, code): the camera's own copy is damaged or
+    /// unreadable (`damaged-on-camera`, `unreadable-on-camera`) or could not
+    /// be wiped against its receipt (`not-wiped`): set aside on the camera
+    /// with a local report, and the recordings after it went on.
+    #[serde(default)]
+    pub set_aside: Vec<(String, String)>,
     /// Why offloading stopped early (server unreachable, storage full, …);
     /// the rest stays on the camera for the next docking.
     pub interrupted: Option<String>,
@@ -87,6 +96,31 @@ pub enum Handed {
     AlreadyStored,
     /// The server had it and has deleted it for good.
     DeletedOnServer,
+}
+
+/// A fault of the camera's own copy of one recording: that recording is
+/// set aside (a local report on the camera) and the next one goes on.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct SetAside {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn unreadable(what: &std::path::Path, e: impl std::fmt::Display) -> anyhow::Error {
+    SetAside {
+        code: "unreadable-on-camera",
+        message: format!("{}: {e}", what.display()),
+    }
+    .into()
+}
+
+fn damaged(message: String) -> anyhow::Error {
+    SetAside {
+        code: "damaged-on-camera",
+        message,
+    }
+    .into()
 }
 
 /// A refusal the server will repeat however often we ask.
@@ -205,6 +239,30 @@ impl Dock {
             device_id: config.device_id.clone(),
             ..Default::default()
         };
+        // One dock at a time: a camera moved to a second dock mid-offload
+        // (or docked twice) would otherwise have its files read while the
+        // first dock wipes them. The lock goes with the process, so a dock
+        // that dies frees the camera. The second dock says so and leaves
+        // everything for the next docking.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(cam.dock_lock_path())
+            .with_context(|| format!("opening {}", cam.dock_lock_path().display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                report.interrupted = Some(format!(
+                    "{IN_USE}: camera {} is being offloaded by another dock; try again when it is done",
+                    config.device_id
+                ));
+                return Ok(report);
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).context("locking the camera for this dock")
+            }
+        }
         report.wiped += finish_interrupted_wipes(cam)?;
         // The dock's own standing first: a revoked or unknown dock learns it
         // even with nothing to send.
@@ -230,8 +288,19 @@ impl Dock {
                         Handed::DeletedOnServer => report.deleted_on_server += 1,
                     }
                     custos_faults::crash_point("dock:before-wipe");
-                    wipe(cam, &paths, &receipt)?;
-                    report.wiped += 1;
+                    // A copy that no longer matches its receipt is kept (only
+                    // a confirmed copy is wiped), and the rest go on.
+                    match wipe(cam, &paths, &receipt) {
+                        Ok(_) => report.wiped += 1,
+                        Err(e) => set_aside(
+                            &mut report,
+                            &paths,
+                            SetAside {
+                                code: "not-wiped",
+                                message: format!("{e:#}"),
+                            },
+                        )?,
+                    }
                 }
                 Err(e) => match e.downcast::<Refused>() {
                     Ok(refused) => {
@@ -241,11 +310,14 @@ impl Dock {
                         tracing::warn!(recording = %paths.stem, code = %refused.code, "server refused a recording; kept on the camera");
                         report.refused.push((paths.stem.clone(), refused.code));
                     }
-                    Err(other) => {
-                        // Transient: keep the order, try again at the next docking.
-                        report.interrupted = Some(format!("{other:#}"));
-                        break;
-                    }
+                    Err(other) => match other.downcast::<SetAside>() {
+                        Ok(fault) => set_aside(&mut report, &paths, fault)?,
+                        Err(other) => {
+                            // Transient: keep the order, try again at the next docking.
+                            report.interrupted = Some(format!("{other:#}"));
+                            break;
+                        }
+                    },
                 },
             }
         }
@@ -260,10 +332,27 @@ impl Dock {
         paths: &RecordingPaths,
         progress: &dyn Fn(u64),
     ) -> Result<(Handover, Handed)> {
-        let manifest = std::fs::read_to_string(&paths.manifest)
-            .with_context(|| format!("reading {}", paths.manifest.display()))?;
-        let signature = std::fs::read(&paths.signature)?;
+        let manifest =
+            std::fs::read_to_string(&paths.manifest).map_err(|e| unreadable(&paths.manifest, e))?;
+        let signature =
+            std::fs::read(&paths.signature).map_err(|e| unreadable(&paths.signature, e))?;
         let _ = cam;
+        // The camera's copy against what its signed manifest says, before
+        // anything is offered: a short or missing file is set aside here,
+        // not found out half-way. (What the manifest says is the server's
+        // to judge: one that does not parse is offered and refused there.)
+        let declared = serde_json::from_str::<serde_json::Value>(&manifest)
+            .ok()
+            .and_then(|m| m["ciphertext"]["length"].as_u64());
+        let on_disk = std::fs::metadata(&paths.ciphertext)
+            .map_err(|e| unreadable(&paths.ciphertext, e))?
+            .len();
+        if let Some(declared) = declared.filter(|d| *d != on_disk) {
+            return Err(damaged(format!(
+                "{} holds {on_disk} bytes, its manifest says {declared}",
+                paths.ciphertext.display()
+            )));
+        }
         let response = self
             .timed(|| {
                 self.agent.post(&self.url("/uploads")).header("authorization", &self.auth()).send_json(
@@ -296,17 +385,25 @@ impl Dock {
                 length,
             } => (upload_id, offset, length),
         };
-        let mut file = File::open(&paths.ciphertext)?;
+        let mut file =
+            File::open(&paths.ciphertext).map_err(|e| unreadable(&paths.ciphertext, e))?;
         let mut retried_offset = false;
         let mut buffer = Vec::with_capacity(PIECE_SIZE as usize);
         while offset < length {
             let piece = PIECE_SIZE.min(length - offset);
-            file.seek(SeekFrom::Start(offset))?;
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| unreadable(&paths.ciphertext, e))?;
             // One buffer per piece: sent with a Content-Length in large writes.
             buffer.clear();
-            (&mut file).take(piece).read_to_end(&mut buffer)?;
+            (&mut file)
+                .take(piece)
+                .read_to_end(&mut buffer)
+                .map_err(|e| unreadable(&paths.ciphertext, e))?;
             if buffer.len() as u64 != piece {
-                bail!("{} changed while being sent", paths.ciphertext.display());
+                return Err(damaged(format!(
+                    "{} changed while being sent",
+                    paths.ciphertext.display()
+                )));
             }
             let response = self
                 .timed(|| {
@@ -362,6 +459,20 @@ impl Dock {
             other => bail!("unexpected answer to complete: {other:?}"),
         }
     }
+}
+
+/// Writes the camera's local report of a recording set aside (its status
+/// shows it) and counts it; the offload goes on with the next one.
+fn set_aside(report: &mut CameraReport, paths: &RecordingPaths, fault: SetAside) -> Result<()> {
+    let note = serde_json::json!({"code": fault.code, "message": fault.message,
+        "by": "dock", "at": custos_format::UtcMillis::now()});
+    std::fs::write(&paths.refused, serde_json::to_vec_pretty(&note)?)
+        .with_context(|| format!("writing {}", paths.refused.display()))?;
+    tracing::warn!(recording = %paths.stem, code = fault.code, "recording set aside on the camera");
+    report
+        .set_aside
+        .push((paths.stem.clone(), fault.code.to_owned()));
+    Ok(())
 }
 
 fn parse_receipt(receipt: &str, signature: &str) -> Result<SignedReceipt> {

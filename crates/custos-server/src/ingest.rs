@@ -111,7 +111,10 @@ impl IngestError {
 
 impl From<CatalogError> for IngestError {
     fn from(e: CatalogError) -> Self {
-        IngestError::Unavailable(e.to_string())
+        match e {
+            CatalogError::Full(_) => IngestError::StorageFull,
+            e => IngestError::Unavailable(e.to_string()),
+        }
     }
 }
 
@@ -126,7 +129,7 @@ impl From<BlobError> for IngestError {
 
 impl From<std::io::Error> for IngestError {
     fn from(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        if custos_blobs::is_out_of_space(&e) {
             IngestError::StorageFull
         } else {
             IngestError::Unavailable(e.to_string())
@@ -273,6 +276,15 @@ impl Ingest {
         }
         self.remove_orphaned_staging().await?;
         Ok(stale.len())
+    }
+
+    /// At start, before this node takes requests, no staging file can be
+    /// waiting for its row: every one no upload names goes at once (a
+    /// kill -9 between creating the file and committing its row leaves one).
+    pub async fn remove_orphaned_staging_at_start(&self) -> Result<usize, IngestError> {
+        // Two rounds back to back: nothing can be created in between.
+        self.remove_orphaned_staging().await?;
+        self.remove_orphaned_staging().await
     }
 
     /// Staging files no upload row names any more (their row went with a

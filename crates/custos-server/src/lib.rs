@@ -185,6 +185,10 @@ impl Deployment {
                 clock: clock.clone(),
             },
         )?;
+        ingest
+            .remove_orphaned_staging_at_start()
+            .await
+            .context("removing staging files no upload names")?;
         let device_key = audit::derive_key(&config.data, "custos device cookies v1")
             .context("deriving the device cookies' key")?;
         let auth = auth::Authenticator::new(

@@ -165,16 +165,22 @@ fn offload(args: OffloadArgs) -> Result<ExitCode> {
         for (path, report) in &reports {
             match report {
                 Ok(r) => {
-                    failed |= r.interrupted.is_some() || !r.refused.is_empty();
+                    failed |=
+                        r.interrupted.is_some() || !r.refused.is_empty() || !r.set_aside.is_empty();
                     if !args.json {
                         eprintln!(
-                            "{}: {} stored, {} already stored, {} deleted on the server, {} wiped, {} refused{}",
+                            "{}: {} stored, {} already stored, {} deleted on the server, {} wiped, {} refused, {} set aside on the camera{}{}",
                             r.device_id,
                             r.stored,
                             r.already_stored,
                             r.deleted_on_server,
                             r.wiped,
                             r.refused.len(),
+                            r.set_aside.len(),
+                            r.set_aside
+                                .iter()
+                                .map(|(stem, code)| format!(" ({stem}: {code})"))
+                                .collect::<String>(),
                             r.interrupted
                                 .as_deref()
                                 .map(|e| format!("; interrupted: {e}"))

@@ -98,7 +98,32 @@ enum ListCommand {
     List(server::ListArgs),
 }
 
+/// The status a shell reports for a process its reader stopped listening
+/// to (128 + SIGPIPE).
+const READER_GONE: i32 = 141;
+
+/// Rust ignores SIGPIPE, so `println!` to a reader that went away
+/// (`custos audit verify | head -1`) panics. That is the reader's choice,
+/// not a fault: end quietly, as tools killed by SIGPIPE do, without the
+/// panic message. Any other panic is reported as before.
+fn end_quietly_when_the_reader_is_gone() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(READER_GONE);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> std::process::ExitCode {
+    end_quietly_when_the_reader_is_gone();
     let cli = Cli::parse();
     // The demo talks to a person; routine camera events would drown it.
     let default_level = if matches!(cli.command, Command::Demo(_)) {

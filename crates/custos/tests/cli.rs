@@ -1223,3 +1223,41 @@ fn users_from_the_command_line_add_reset_and_refuse_nonsense() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `custos audit verify | head -1`: the reader going away is not a fault.
+/// The CLI ends quietly with the status a shell gives a process its reader
+/// left (141), without a panic message (issue 21).
+#[test]
+fn a_reader_that_stops_listening_ends_the_cli_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init_keys(&data);
+    ok(custos()
+        .args(["enroll", "dock", "--dock-id", "dock-0", "--data"])
+        .arg(&data));
+    for args in [
+        &["audit", "verify", "--data"][..],
+        &["audit", "export", "--data"],
+    ] {
+        let mut child = custos()
+            .args(args)
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader leaves before the first line is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+    }
+    // The log is whole: the verifications were recorded before printing.
+    let verified: serde_json::Value = serde_json::from_str(&ok(custos()
+        .args(["audit", "verify", "--json", "--data"])
+        .arg(&data)))
+    .unwrap();
+    assert_eq!(verified["verified"], true);
+}

@@ -288,6 +288,16 @@ fn killing_dock_or_server_at_random_points_loses_nothing() {
             "trial {trial}: server holds exactly what was made"
         );
     }
+    // A restart leaves no staging file behind that no upload names (a kill
+    // between creating one and committing its row leaves one): every
+    // recording is stored, so no upload is open and staging is empty.
+    drop(server);
+    let _server = Server::start(&data, None);
+    let left: Vec<_> = std::fs::read_dir(data.join("staging"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "staging files after a restart: {left:?}");
     // The seeds must really have killed both sides, many times.
     assert!(
         crashes.0 >= 10 && crashes.1 >= 10,

@@ -520,3 +520,153 @@ async fn abandoned_uploads_expire_after_a_week_and_the_camera_offers_again() {
     let admin = w.admin().await;
     assert_eq!(admin.recordings().await.unwrap()[0].size, half.len() as u64);
 }
+
+/// Issue 21: one dock at a time per camera. A second dock (the camera moved
+/// mid-offload, or docked twice) is told "in use" and touches nothing; two
+/// docks started together store each recording once, wipe each once and
+/// raise no integrity incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_is_offloaded_by_one_dock_at_a_time() {
+    let w = world().await;
+    let cam = w.camera("cam-l", 3, true).await;
+
+    // Another dock holds the camera: this one leaves it as it is.
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cam.dock_lock_path())
+        .unwrap();
+    held.lock().unwrap();
+    let (report, sent) = w.offload(&cam).await;
+    let why = report.interrupted.clone().unwrap_or_default();
+    assert!(why.starts_with(custos_dock::IN_USE), "{report:?}");
+    assert!(why.contains("cam-l"), "{why}");
+    assert_eq!((report.stored, report.wiped, sent), (0, 0, 0));
+    assert_eq!(cam.pending_recordings().unwrap().len(), 3);
+    drop(held);
+
+    // Two docks at once, over and over: each recording stored and wiped once.
+    for round in 0..4 {
+        common::record(&cam, 2);
+        let pending = cam.pending_recordings().unwrap().len();
+        let (a, b) = tokio::join!(w.offload(&cam), w.offload(&cam));
+        let (a, b) = (a.0, b.0);
+        let in_use = [&a, &b]
+            .iter()
+            .filter(|r| {
+                r.interrupted
+                    .as_deref()
+                    .is_some_and(|i| i.starts_with(custos_dock::IN_USE))
+            })
+            .count();
+        assert!(
+            a.interrupted.is_none() || in_use >= 1,
+            "round {round}: {a:?}"
+        );
+        assert!(
+            b.interrupted.is_none() || in_use >= 1,
+            "round {round}: {b:?}"
+        );
+        assert_eq!(
+            a.stored + a.already_stored + b.stored + b.already_stored,
+            pending,
+            "round {round}: {a:?} {b:?}"
+        );
+        assert_eq!(a.wiped + b.wiped, pending, "round {round}");
+        assert!(a.refused.is_empty() && b.refused.is_empty());
+        assert!(cam.pending_recordings().unwrap().is_empty());
+    }
+    let stored = w.server.deployment.catalog.recordings().await.unwrap();
+    assert_eq!(stored.len(), 3 + 4 * 2);
+    assert!(
+        w.server
+            .deployment
+            .catalog
+            .incidents()
+            .await
+            .unwrap()
+            .is_empty(),
+        "a second dock is no integrity incident"
+    );
+}
+
+/// Issue 21: every recording is decided on its own. A recording cut short
+/// on the camera, one whose file is gone and one whose copy no longer
+/// matches the receipt are each set aside with a local report; the
+/// recordings after them are offloaded; nothing is counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
+    let w = world().await;
+    let cam = w.camera("cam-d", 4, true).await;
+    let pending = cam.pending_recordings().unwrap();
+    // Recording 2 loses its last 1,000 bytes; recording 3's file is gone.
+    let short = std::fs::read(&pending[1].ciphertext).unwrap();
+    std::fs::write(&pending[1].ciphertext, &short[..short.len() - 1000]).unwrap();
+    std::fs::remove_file(&pending[2].ciphertext).unwrap();
+
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!(report.interrupted, None, "{report:?}");
+    assert!(report.refused.is_empty(), "{report:?}");
+    assert_eq!((report.stored, report.wiped), (2, 2), "{report:?}");
+    assert_eq!(
+        report.set_aside,
+        vec![
+            (pending[1].stem.clone(), "damaged-on-camera".to_owned()),
+            (pending[2].stem.clone(), "unreadable-on-camera".to_owned()),
+        ]
+    );
+    // Kept on the camera with a report the camera's status shows.
+    let left = cam.pending_recordings().unwrap();
+    assert_eq!(left.len(), 2);
+    let note: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&left[0].refused).unwrap()).unwrap();
+    assert_eq!(note["code"], "damaged-on-camera");
+    assert!(note["message"].as_str().unwrap().contains("manifest says"));
+    let stored: Vec<u64> = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.sequence)
+        .collect();
+    assert_eq!(stored, vec![1, 4]);
+    let incidents = w.server.deployment.catalog.incidents().await.unwrap();
+
+    // Docked again: the same two are set aside, nothing new is stored or
+    // raised.
+    let (again, _) = w.offload(&cam).await;
+    assert_eq!(again.set_aside, report.set_aside);
+    assert_eq!((again.stored, again.wiped, again.interrupted), (0, 0, None));
+    assert_eq!(
+        w.server.deployment.catalog.incidents().await.unwrap().len(),
+        incidents.len()
+    );
+
+    // A copy of a camera taken before its offload, whose recording 1 was
+    // changed since (same length): the server has it, but the copy does not
+    // match the receipt, so it is kept (never wiped unconfirmed) and the
+    // next recording is still wiped.
+    let original = w.camera("cam-e", 2, true).await;
+    let copy = CameraDir::new(w.tmp.path().join("cam-e-copy"));
+    copy_dir(original.root(), copy.root());
+    let (first, _) = w.offload(&original).await;
+    assert_eq!(first.stored, 2);
+    let copied = copy.pending_recordings().unwrap();
+    let mut bytes = std::fs::read(&copied[0].ciphertext).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&copied[0].ciphertext, &bytes).unwrap();
+    let (from_copy, _) = w.offload(&copy).await;
+    assert_eq!(from_copy.interrupted, None, "{from_copy:?}");
+    assert_eq!(from_copy.already_stored, 2, "{from_copy:?}");
+    assert_eq!(from_copy.wiped, 1, "{from_copy:?}");
+    assert_eq!(
+        from_copy.set_aside,
+        vec![(copied[0].stem.clone(), "not-wiped".to_owned())]
+    );
+    assert!(copied[0].ciphertext.exists() && !copied[1].ciphertext.exists());
+}
