@@ -771,6 +771,24 @@ impl Catalog for PostgresCatalog {
         Ok(id)
     }
 
+    async fn sight_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
+        let (Some(device), Some(sequence)) = (&i.device_id, i.sequence) else {
+            return self.add_incident(i, at).await;
+        };
+        let seen: Option<i64> = sqlx::query_scalar(admission::SIGHT_INCIDENT_SQL)
+            .bind(i.kind.as_str())
+            .bind(device)
+            .bind(sequence as i64)
+            .bind(ms(at))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        match seen {
+            Some(id) => Ok(id),
+            None => self.add_incident(i, at).await,
+        }
+    }
+
     async fn count_refused_credential(
         &self,
         i: &NewIncident,

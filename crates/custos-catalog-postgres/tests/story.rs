@@ -81,3 +81,8 @@ async fn postgres_admission_story() {
 async fn postgres_activation_story() {
     custos_catalog_story::activation_story(&fresh("activation").await).await;
 }
+
+#[tokio::test]
+async fn postgres_incident_sighting_story() {
+    custos_catalog_story::incident_sighting_story(&fresh("sighting").await).await;
+}

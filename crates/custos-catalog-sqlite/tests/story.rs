@@ -84,3 +84,12 @@ async fn sqlite_activation_story() {
         .unwrap();
     custos_catalog_story::activation_story(&catalog).await;
 }
+
+#[tokio::test]
+async fn sqlite_incident_sighting_story() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
+        .await
+        .unwrap();
+    custos_catalog_story::incident_sighting_story(&catalog).await;
+}

@@ -302,3 +302,79 @@ pub async fn admission_story(catalog: &dyn Catalog) {
         .unwrap();
     assert_eq!(limited, about[..3]);
 }
+
+/// A refused recording is offered again at every docking: one incident per
+/// kind and recording, counting its sightings; facts about no recording are
+/// one row each, and groups of refused credentials are left alone.
+pub async fn incident_sighting_story(catalog: &dyn Catalog) {
+    let at = |ms: i64| t(1_796_000_000_000 + ms);
+    let fact = |kind, device: Option<&str>, sequence: Option<u64>, detail: &str| NewIncident {
+        kind,
+        device_id: device.map(str::to_owned),
+        dock_id: Some("dock-1".into()),
+        sequence,
+        recording_id: None,
+        detail: detail.into(),
+    };
+    let bad = fact(
+        IncidentKind::BadSignature,
+        Some("cam-1"),
+        Some(7),
+        "signature",
+    );
+    let first = catalog.sight_incident(&bad, at(0)).await.unwrap();
+    for n in 1..5 {
+        let again = fact(
+            IncidentKind::BadSignature,
+            Some("cam-1"),
+            Some(7),
+            &format!("docking {n}"),
+        );
+        assert_eq!(catalog.sight_incident(&again, at(n)).await.unwrap(), first);
+    }
+    // Another kind, sequence or camera is another fact.
+    let others = [
+        fact(
+            IncidentKind::CiphertextMismatch,
+            Some("cam-1"),
+            Some(7),
+            "x",
+        ),
+        fact(IncidentKind::BadSignature, Some("cam-1"), Some(8), "x"),
+        fact(IncidentKind::BadSignature, Some("cam-2"), Some(7), "x"),
+    ];
+    let mut ids = vec![first];
+    for o in &others {
+        ids.push(catalog.sight_incident(o, at(10)).await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    // Not about one recording: each is its own row.
+    let loose = fact(IncidentKind::MalformedManifest, None, None, "not JSON");
+    let a = catalog.sight_incident(&loose, at(20)).await.unwrap();
+    let b = catalog.sight_incident(&loose, at(21)).await.unwrap();
+    assert_ne!(a, b);
+    // A group of refused credentials is not a fact to count into.
+    let grouped = catalog
+        .count_refused_credential(
+            &fact(IncidentKind::BadSignature, Some("cam-3"), None, "g"),
+            "192.0.2.1",
+            at(0),
+            (at(0), at(0)),
+            1,
+        )
+        .await
+        .unwrap();
+    let all = catalog.incidents().await.unwrap();
+    let counted = all.iter().find(|i| i.id == first).unwrap();
+    assert_eq!(counted.occurrences, 5);
+    assert_eq!(counted.last_at, Some(at(4)));
+    assert_eq!(
+        counted.detail, "signature",
+        "the first sighting's detail stays"
+    );
+    assert_eq!(counted.at, at(0));
+    assert_eq!(all.iter().find(|i| i.id == grouped).unwrap().occurrences, 1);
+    assert_eq!(all.len(), 4 + 2 + 1);
+}

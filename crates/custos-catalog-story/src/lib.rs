@@ -2077,4 +2077,4 @@ pub async fn statistics_story(catalog: &dyn Catalog) {
 mod activations;
 mod admission;
 pub use activations::activation_story;
-pub use admission::admission_story;
+pub use admission::{admission_story, incident_sighting_story};

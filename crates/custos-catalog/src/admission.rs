@@ -96,6 +96,16 @@ pub const COUNT_REFUSED_CREDENTIAL_SQL: &str = "INSERT INTO incidents \
      last_at = CASE WHEN excluded.last_at > incidents.last_at THEN excluded.last_at ELSE incidents.last_at END \
      RETURNING id";
 
+/// One more sighting of a fact about one camera's recording: counted into
+/// the first incident of kind `$1` about camera `$2`'s sequence number `$3`
+/// (not a group of refused credentials), last seen at `$4`; returns its id,
+/// or nothing when there is none yet.
+pub const SIGHT_INCIDENT_SQL: &str = "UPDATE incidents SET occurrences = occurrences + 1, \
+     last_at = $4 \
+     WHERE id = (SELECT MIN(id) FROM incidents WHERE kind = $1 AND device_id = $2 \
+     AND sequence = $3 AND window_start IS NULL) \
+     RETURNING id";
+
 /// Incidents after id `$1`, oldest first, at most `$2`.
 pub const INCIDENTS_PAGE_SQL: &str = "SELECT * FROM incidents WHERE id > $1 ORDER BY id LIMIT $2";
 

@@ -427,6 +427,16 @@ pub enum IncidentKind {
 }
 
 impl IncidentKind {
+    /// An offered recording, validly signed by its camera, was refused for
+    /// this: it was seen, not lost. (A bad signature or a manifest that
+    /// does not parse proves nothing about which recording it was.)
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            Self::BrokenChain | Self::CiphertextMismatch | Self::Replay | Self::WrongEvidenceKey
+        )
+    }
+
     pub const ALL: [IncidentKind; 10] = [
         Self::Gap,
         Self::BrokenChain,
@@ -795,6 +805,12 @@ pub trait Catalog: Send + Sync {
     async fn mark_export_link_removed(&self, link_id: Uuid, at: UtcMillis) -> Result<()>;
 
     async fn add_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
+    /// An incident that is a fact about one camera's recording (its camera
+    /// and sequence number known): one row per kind and recording, however
+    /// often it is seen (each docking offers a refused recording again);
+    /// `occurrences` counts the sightings and `last_at` says the latest.
+    /// Anything else is added as it comes.
+    async fn sight_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
     /// `count` refused credentials from `source`, seen from `first` to
     /// `last`, counted into the one incident that source has for its kind,
     /// detail and the window starting at `window_start` (made if there is

@@ -3,6 +3,10 @@
 //! like `kill -9` or a power cut — when it passes its N-th crash point.
 //! `CUSTOS_CRASH_FILTER=prefix` counts only points whose name starts with it.
 //! Without the variable a crash point costs one relaxed atomic load.
+//!
+//! `CUSTOS_FULL_DISK=prefix` makes every storage point whose name starts
+//! with it fail as a full disk would ([`disk_full`]), where a test cannot
+//! fill a real one.
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,4 +43,15 @@ pub fn crash_point(name: &str) {
         );
         std::process::abort();
     }
+}
+
+static FULL_DISK: OnceLock<Option<String>> = OnceLock::new();
+
+/// Whether the storage point `name` is to fail as if its disk were full
+/// (`CUSTOS_FULL_DISK`, a prefix of point names).
+pub fn disk_full(name: &str) -> bool {
+    FULL_DISK
+        .get_or_init(|| std::env::var("CUSTOS_FULL_DISK").ok())
+        .as_deref()
+        .is_some_and(|prefix| name.starts_with(prefix))
 }

@@ -78,6 +78,9 @@ impl RecordingSummary {
     }
 }
 
+/// Said when a read-only command cannot record itself (the disk is full).
+pub const NOT_RECORDED: &str = "this read is not in the audit log: its disk is full";
+
 impl Admin {
     pub async fn open(data: &Path) -> Result<Self> {
         if !data.join("keys/evidence.recipient").exists() {
@@ -185,7 +188,7 @@ impl Admin {
 
     /// Metadata only; never content.
     pub async fn recordings(&self) -> Result<Vec<RecordingSummary>> {
-        self.audit("recordings.list", "recordings", "metadata only")
+        self.audit_read("recordings.list", "recordings", "metadata only")
             .await?;
         let mut all = Vec::new();
         loop {
@@ -212,8 +215,27 @@ impl Admin {
         }
     }
 
+    /// A read on record before it is answered, except on a full disk: the
+    /// operator must be able to look when it matters most, so the read goes
+    /// on and says it is not recorded.
+    async fn audit_read(&self, action: &str, object: &str, detail: &str) -> Result<()> {
+        let mut event = AuditEvent::new(self.now, "system:cli", action, Outcome::Ok).object(object);
+        if !detail.is_empty() {
+            event = event.detail(detail);
+        }
+        match crate::audit::append(&*self.catalog, &self.signer, vec![event]).await {
+            Ok(_) => Ok(()),
+            Err(crate::audit::AuditError::Full(why)) => {
+                tracing::warn!(action, %why, "{NOT_RECORDED}");
+                eprintln!("({NOT_RECORDED}: {why})");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn incidents(&self) -> Result<Vec<Incident>> {
-        self.audit("incidents.list", "incidents", "").await?;
+        self.audit_read("incidents.list", "incidents", "").await?;
         Ok(self.catalog.incidents().await?)
     }
 

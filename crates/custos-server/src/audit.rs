@@ -26,6 +26,10 @@ const MAX_CONFLICTS: usize = 200;
 pub enum AuditError {
     #[error("the audit log cannot be written: {0}")]
     Unavailable(String),
+    /// The disk under the log is full: nothing can be added until there is
+    /// room. Reading and checking the log still work.
+    #[error("the audit log cannot be written: storage full ({0})")]
+    Full(String),
     #[error(
         "the audit log's newest checkpoint does not match its frontier: run `custos audit verify`"
     )]
@@ -148,6 +152,9 @@ async fn append_onto(
         let start = frontier.size();
         let (rows, checkpoint) = append_batch(&mut frontier, events.iter().cloned(), signer)
             .map_err(|e| AuditError::Unavailable(format!("entry refused: {e}")))?;
+        if custos_faults::disk_full("audit:append") {
+            return Err(AuditError::Full("injected".into()));
+        }
         match catalog
             .append_audit(start, &rows, &checkpoint, &frontier.to_bytes())
             .await
@@ -169,6 +176,7 @@ async fn append_onto(
                 let wait = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=ceiling);
                 tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
             }
+            Err(CatalogError::Full(m)) => return Err(AuditError::Full(m)),
             Err(e) => return Err(unavailable(e)),
         }
     }

@@ -375,6 +375,11 @@ impl Ingest {
             recording_id: m.map(|m| m.manifest().recording_id),
             detail,
         };
+        self.record_incident(dock, incident).await;
+    }
+
+    async fn record_incident(&self, dock: &str, incident: NewIncident) {
+        let kind = incident.kind;
         let at = (self.clock)();
         let object = match (&incident.recording_id, &incident.device_id) {
             (Some(r), _) => format!("recording:{r}"),
@@ -387,7 +392,9 @@ impl Ingest {
         if let Err(e) = self.audit.record(event).await {
             tracing::error!(error = %e, "could not write an audit entry");
         }
-        if let Err(e) = self.catalog.add_incident(&incident, at).await {
+        // A refused recording is offered again at every docking: one
+        // incident per kind and recording, counting its sightings.
+        if let Err(e) = self.catalog.sight_incident(&incident, at).await {
             tracing::error!(error = %e, "could not record an integrity incident");
         }
         tracing::warn!(kind = kind.as_str(), "integrity incident");
@@ -527,6 +534,10 @@ impl Ingest {
             .await;
             return Err(IngestError::BadSignature(m.device_id.clone()));
         }
+        // A validly signed manifest says how far the camera got: numbers
+        // before it that never arrived are a gap now, whatever becomes of
+        // this recording's payload.
+        self.gap_seen(dock, &signed).await?;
         if m.encryption.recipient != self.keys.recipient.to_string() {
             self.incident(
                 IncidentKind::WrongEvidenceKey,
@@ -1086,7 +1097,6 @@ impl Ingest {
             age_header,
             retention_category,
         };
-        let head = self.catalog.chain_head(&m.device_id).await?;
         match self
             .catalog
             .commit_recording(&recording, Some(upload_id))
@@ -1118,19 +1128,85 @@ impl Ingest {
         }
         custos_faults::crash_point("server:after-commit");
         let _ = tokio::fs::remove_file(&staging).await;
-        if let Some(findings) = gap_before(
-            head.map(|h| h.sequence),
-            m.sequence,
-            &*self.catalog,
-            &m.device_id,
-        )
-        .await?
-        {
-            self.incident(IncidentKind::Gap, dock, Some(&signed), None, findings)
-                .await;
-        }
         tracing::info!(device = %m.device_id, sequence = m.sequence, bytes = length, "recording stored");
         Ok(receipt)
+    }
+
+    /// Records a gap when `signed` (validly signed by its enrolled camera)
+    /// comes after sequence numbers the server has never stored: each named
+    /// missing, or refused (with why) where an incident says the recording
+    /// was offered and refused, or not at all where it was deleted. One
+    /// incident per arriving recording, however often it is offered. Only
+    /// refused numbers are no gap.
+    async fn gap_seen(&self, dock: &str, signed: &SignedManifest) -> Result<(), IngestError> {
+        let m = signed.manifest();
+        let head = self
+            .catalog
+            .chain_head(&m.device_id)
+            .await?
+            .map_or(0, |h| h.sequence);
+        if m.sequence <= head + 1 {
+            return Ok(());
+        }
+        let (mut missing, mut refused) = (Vec::new(), Vec::new());
+        let last = m.sequence - 1;
+        // A camera's key could sign any number: at most this many are
+        // looked at one by one, the rest are named as a range.
+        let first = head + 1;
+        let looked = last.min(first.saturating_add(MAX_GAP_LOOKUPS - 1));
+        for s in first..=looked {
+            if self
+                .catalog
+                .recording_by_sequence(&m.device_id, s)
+                .await?
+                .is_some()
+                || self
+                    .catalog
+                    .tombstone_by_sequence(&m.device_id, s)
+                    .await?
+                    .is_some()
+            {
+                continue;
+            }
+            let why = self
+                .catalog
+                .incidents_for_recording(Uuid::nil(), &m.device_id, s, 20)
+                .await?
+                .into_iter()
+                .find(|i| i.sequence == Some(s) && i.kind.is_refusal())
+                .map(|i| i.kind.as_str());
+            match why {
+                Some(kind) => refused.push(format!("{s} ({kind})")),
+                None => missing.push(s),
+            }
+        }
+        let mut detail = runs(&missing);
+        if looked < last {
+            detail.push(format!("{}..={last} not looked at", looked + 1));
+        }
+        if detail.is_empty() {
+            return Ok(());
+        }
+        let mut text = format!("missing {}", detail.join(", "));
+        if !refused.is_empty() {
+            text.push_str(&format!("; refused {}", refused.join(", ")));
+        }
+        text.push_str(&format!("; before {}", m.sequence));
+        // About the first number missing, so the same gap seen again from a
+        // later recording is the same incident, counted.
+        let Some(&from) = missing.first() else {
+            return Ok(());
+        };
+        let gap = NewIncident {
+            kind: IncidentKind::Gap,
+            device_id: Some(m.device_id.clone()),
+            dock_id: Some(dock.to_owned()),
+            sequence: Some(from),
+            recording_id: None,
+            detail: text,
+        };
+        self.record_incident(dock, gap).await;
+        Ok(())
     }
 
     async fn discard(&self, upload_id: Uuid) -> Result<(), IngestError> {
@@ -1157,31 +1233,28 @@ impl Drop for Writing<'_> {
     }
 }
 
-/// A gap: sequence numbers between the previous head and this recording
-/// that the server has never received.
-async fn gap_before(
-    head: Option<u64>,
-    sequence: u64,
-    catalog: &dyn Catalog,
-    device: &str,
-) -> Result<Option<String>, IngestError> {
-    let head = head.unwrap_or(0);
-    if sequence <= head + 1 {
-        return Ok(None);
-    }
-    let mut missing = Vec::new();
-    for s in head + 1..sequence {
-        if catalog.recording_by_sequence(device, s).await?.is_none() {
-            missing.push(s);
+/// How many sequence numbers of one gap are looked up one by one.
+const MAX_GAP_LOOKUPS: u64 = 1000;
+
+/// `[2, 3, 4, 7]` as `["2..=4", "7"]`.
+fn runs(numbers: &[u64]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let start = numbers[i];
+        let mut end = start;
+        while i + 1 < numbers.len() && numbers[i + 1] == end + 1 {
+            i += 1;
+            end = numbers[i];
         }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}..={end}")
+        });
+        i += 1;
     }
-    Ok((!missing.is_empty()).then(|| {
-        format!(
-            "sequence {}..={} missing before {sequence}",
-            missing[0],
-            missing[missing.len() - 1]
-        )
-    }))
+    out
 }
 
 fn parse_stored(upload: &Upload) -> Result<SignedManifest, IngestError> {
@@ -1259,4 +1332,14 @@ fn write_prefix(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_are_named_as_runs() {
+        assert_eq!(super::runs(&[]), Vec::<String>::new());
+        assert_eq!(super::runs(&[5]), ["5"]);
+        assert_eq!(super::runs(&[2, 3, 4, 7, 9, 10]), ["2..=4", "7", "9..=10"]);
+    }
 }

@@ -281,6 +281,7 @@ incidents-shown = { $n ->
    *[other] { $n } Vorfälle
 }, neueste zuerst
 incidents-occurrences = { $n }-mal von { $source }
+incidents-sightings = { $n }-mal gesehen
 incidents-last = zuletzt { $at }
 incidents-older = Ältere Vorfälle
 incidents-none = Keine Integritätsvorfälle.

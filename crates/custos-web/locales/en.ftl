@@ -281,6 +281,7 @@ incidents-shown = { $n ->
    *[other] { $n } incidents
 }, newest first
 incidents-occurrences = { $n } times from { $source }
+incidents-sightings = seen { $n } times
 incidents-last = last at { $at }
 incidents-older = Older incidents
 incidents-none = No integrity incidents.

@@ -281,6 +281,7 @@ incidents-shown = { $n ->
    *[other] { $n } incidenten
 }, nieuwste eerst
 incidents-occurrences = { $n } keer vanaf { $source }
+incidents-sightings = { $n } keer gezien
 incidents-last = laatst om { $at }
 incidents-older = Oudere incidenten
 incidents-none = Geen integriteitsincidenten.

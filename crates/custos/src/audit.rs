@@ -72,10 +72,16 @@ async fn record(o: &Opened, action: &str, outcome: Outcome, detail: String) -> R
     let event = AuditEvent::new(UtcMillis::now(), "system:cli", action, outcome)
         .object("audit-log")
         .detail(detail);
-    log::append(&*o.catalog, &o.signer, vec![event])
-        .await
-        .context("recording this read in the audit log")?;
-    Ok(())
+    match log::append(&*o.catalog, &o.signer, vec![event]).await {
+        Ok(_) => Ok(()),
+        // The log must be checkable when the disk is full, when it matters
+        // most: the check stands, and says it is not on record.
+        Err(log::AuditError::Full(why)) => {
+            eprintln!("({}: {why})", custos_server::admin::NOT_RECORDED);
+            Ok(())
+        }
+        Err(e) => Err(e).context("recording this read in the audit log"),
+    }
 }
 
 pub fn run(command: AuditCommand) -> Result<ExitCode> {

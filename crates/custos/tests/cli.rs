@@ -1261,3 +1261,59 @@ fn a_reader_that_stops_listening_ends_the_cli_quietly() {
     .unwrap();
     assert_eq!(verified["verified"], true);
 }
+
+/// Issue 21: on a full disk (injected: `CUSTOS_FULL_DISK`), the operator can
+/// still look: listing recordings and incidents and verifying the audit log
+/// work and say they are not on record; a change still refuses to happen
+/// unaudited.
+#[test]
+fn read_only_inspection_works_on_a_full_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init_keys(&data);
+    ok(custos()
+        .args(["enroll", "dock", "--dock-id", "dock-0", "--data"])
+        .arg(&data));
+    let entries = |data: &Path| -> u64 {
+        let v: serde_json::Value = serde_json::from_str(&ok(custos()
+            .args(["audit", "verify", "--json", "--data"])
+            .arg(data)))
+        .unwrap();
+        assert_eq!(v["verified"], true);
+        v["entries"].as_u64().unwrap()
+    };
+    let before = entries(&data);
+    let full = |args: &[&str]| {
+        let out = run(custos()
+            .args(args)
+            .arg(&data)
+            .env("CUSTOS_FULL_DISK", "audit:append"));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for args in [
+        &["recordings", "list", "--json", "--data"][..],
+        &["incidents", "list", "--json", "--data"],
+        &["audit", "verify", "--json", "--data"],
+    ] {
+        let (code, stdout, stderr) = full(args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(custos_server::admin::NOT_RECORDED),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&stdout).is_ok(),
+            "{args:?}: {stdout}"
+        );
+    }
+    let (code, _, stderr) = full(&["enroll", "dock", "--dock-id", "dock-1", "--data"]);
+    assert_eq!(code, Some(2), "a change is not made unaudited: {stderr}");
+    assert!(stderr.contains("storage full"), "{stderr}");
+    // Nothing was added by the reads or the refused change; the next
+    // verification (with room again) is the first new entry.
+    assert_eq!(entries(&data), before + 1);
+}

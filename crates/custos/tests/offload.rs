@@ -218,6 +218,20 @@ async fn refusals_keep_the_recording_and_record_incidents() {
         );
     }
 
+    // Docked again: the same refusals, the same incidents, counted twice
+    // (issue 21: one incident per fact, not one per docking).
+    let incidents = w.admin().await.incidents().await.unwrap();
+    let (again, _) = w.offload(&cam).await;
+    let codes: Vec<_> = again.refused.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(codes, vec!["ciphertext-mismatch", "bad-signature"]);
+    let now = w.admin().await.incidents().await.unwrap();
+    assert_eq!(now.len(), incidents.len(), "{now:?}");
+    for kind in [IncidentKind::CiphertextMismatch, IncidentKind::BadSignature] {
+        let counted: Vec<_> = now.iter().filter(|i| i.kind == kind).collect();
+        assert_eq!(counted.len(), 1, "{kind:?}");
+        assert_eq!(counted[0].occurrences, 2, "{kind:?}");
+    }
+
     // A revoked camera and a wrong dock token.
     w.admin().await.revoke_camera("cam-y").await.unwrap();
     record(&cam, 1);
@@ -669,4 +683,104 @@ async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
         vec![(copied[0].stem.clone(), "not-wiped".to_owned())]
     );
     assert!(copied[0].ciphertext.exists() && !copied[1].ciphertext.exists());
+}
+
+/// Issue 21: a gap is recorded from the signed chain as soon as a validly
+/// signed manifest beyond it is offered, whatever becomes of that
+/// recording's payload; a refused recording is named refused, not missing;
+/// the same gap seen again is one incident, counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
+    let w = world().await;
+    let cam = w.camera("cam-g", 6, true).await;
+    let p = cam.pending_recordings().unwrap();
+    let gone = |r: &custos_camera::storage::RecordingPaths| {
+        for f in [&r.ciphertext, &r.manifest, &r.signature] {
+            std::fs::remove_file(f).unwrap();
+        }
+    };
+    let flip = |r: &custos_camera::storage::RecordingPaths| {
+        let mut bytes = std::fs::read(&r.ciphertext).unwrap();
+        let i = bytes.len() / 2;
+        bytes[i] ^= 0x40;
+        std::fs::write(&r.ciphertext, &bytes).unwrap();
+    };
+    // #2 and #3 lost on the camera, #4's payload tampered (its manifest
+    // and signature intact), #5 good, #6 tampered.
+    gone(&p[1]);
+    gone(&p[2]);
+    flip(&p[3]);
+    flip(&p[5]);
+    let (report, _) = w.offload(&cam).await;
+    let codes: Vec<_> = report.refused.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["ciphertext-mismatch", "ciphertext-mismatch"],
+        "{report:?}"
+    );
+    assert_eq!(report.stored, 2, "{report:?}");
+    let gaps = |all: &[custos_catalog::Incident]| -> Vec<(Option<u64>, String, u64)> {
+        all.iter()
+            .filter(|i| i.kind == IncidentKind::Gap)
+            .map(|i| (i.sequence, i.detail.clone(), i.occurrences))
+            .collect()
+    };
+    let all = w.server.deployment.catalog.incidents().await.unwrap();
+    // Seen at #4's offer (refused later), and again at #5's: one incident,
+    // about #2, counted twice. #4 refused is named so, not missing.
+    assert_eq!(
+        gaps(&all),
+        [(Some(2), "missing 2..=3; before 4".to_owned(), 2)],
+        "{all:?}"
+    );
+    // #6 after #5: no gap (#5 is stored).
+    // Docked again: #4 and #6 are offered again and refused again; they
+    // lie behind the stored #5 now, so the gap is not seen again, and the
+    // refusals are counted into their incidents.
+    w.offload(&cam).await;
+    let again = w.server.deployment.catalog.incidents().await.unwrap();
+    assert_eq!(again.len(), all.len(), "{again:?}");
+    assert_eq!(gaps(&again), gaps(&all));
+    let mismatches: Vec<_> = again
+        .iter()
+        .filter(|i| i.kind == IncidentKind::CiphertextMismatch)
+        .map(|i| (i.sequence, i.occurrences))
+        .collect();
+    assert_eq!(mismatches, [(Some(4), 2), (Some(6), 2)]);
+
+    // A camera whose #2 is refused and #3 good: no gap at all.
+    let cam = w.camera("cam-h", 3, true).await;
+    let p = cam.pending_recordings().unwrap();
+    flip(&p[1]);
+    let (report, _) = w.offload(&cam).await;
+    assert_eq!(report.stored, 2);
+    let all = w.server.deployment.catalog.incidents().await.unwrap();
+    assert!(
+        !all.iter()
+            .any(|i| i.kind == IncidentKind::Gap && i.device_id.as_deref() == Some("cam-h")),
+        "{all:?}"
+    );
+    // The refused one is named refused in a gap that does exist: #2 lost,
+    // #3 refused, #4 arrives.
+    let cam = w.camera("cam-k", 4, true).await;
+    let p = cam.pending_recordings().unwrap();
+    gone(&p[1]);
+    flip(&p[2]);
+    w.offload(&cam).await;
+    let all = w.server.deployment.catalog.incidents().await.unwrap();
+    let k: Vec<_> = all
+        .iter()
+        .filter(|i| i.kind == IncidentKind::Gap && i.device_id.as_deref() == Some("cam-k"))
+        .map(|i| i.detail.clone())
+        .collect();
+    assert_eq!(k, ["missing 2; before 3".to_owned()], "{all:?}");
+    let later: Vec<_> = all
+        .iter()
+        .filter(|i| i.device_id.as_deref() == Some("cam-k"))
+        .map(|i| (i.kind, i.sequence, i.occurrences))
+        .collect();
+    assert!(
+        later.contains(&(IncidentKind::Gap, Some(2), 2)),
+        "seen again at #4's offer: {later:?}"
+    );
 }
