@@ -6,11 +6,18 @@
 
 use std::fs;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use custos_format::verify::digest_reader;
 use custos_format::{Handover, SignedManifest, VerifyingKey};
 
 use crate::storage::{sync_dir, write_atomically, CameraDir, RecordingPaths};
+
+/// The receipt does not confirm this copy (another recording, another key,
+/// or a ciphertext that differs from what the server received): the copy
+/// is kept. Every other failure of a wipe is a local fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotConfirmed(pub String);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum WipeOutcome {
@@ -31,14 +38,15 @@ pub fn wipe(dir: &CameraDir, paths: &RecordingPaths, receipt: &Handover) -> Resu
         .with_context(|| format!("{} is damaged", paths.manifest.display()))?;
     let confirmed = receipt
         .confirm(&pinned, &manifest)
-        .map_err(|e| anyhow::anyhow!("not wiping {}: {e}", paths.stem))?;
+        .map_err(|e| NotConfirmed(format!("not wiping {}: {e}", paths.stem)))?;
     if paths.ciphertext.exists() {
         let (length, sha256) = digest_reader(fs::File::open(&paths.ciphertext)?)?;
         if (sha256, length) != confirmed.ciphertext() {
-            bail!(
+            return Err(NotConfirmed(format!(
                 "not wiping {}: the ciphertext on the camera differs from what the server received",
                 paths.stem
-            );
+            ))
+            .into());
         }
     }
     // The receipt first: should power fail mid-wipe, the next start finds it

@@ -780,6 +780,7 @@ impl Catalog for PostgresCatalog {
             .bind(device)
             .bind(sequence as i64)
             .bind(ms(at))
+            .bind(&i.detail)
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;

@@ -725,6 +725,7 @@ impl Catalog for SqliteCatalog {
             .bind(device)
             .bind(sequence as i64)
             .bind(ms(at))
+            .bind(&i.detail)
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;

@@ -370,10 +370,7 @@ pub async fn incident_sighting_story(catalog: &dyn Catalog) {
     let counted = all.iter().find(|i| i.id == first).unwrap();
     assert_eq!(counted.occurrences, 5);
     assert_eq!(counted.last_at, Some(at(4)));
-    assert_eq!(
-        counted.detail, "signature",
-        "the first sighting's detail stays"
-    );
+    assert_eq!(counted.detail, "docking 4", "the latest sighting speaks");
     assert_eq!(counted.at, at(0));
     assert_eq!(all.iter().find(|i| i.id == grouped).unwrap().occurrences, 1);
     assert_eq!(all.len(), 4 + 2 + 1);

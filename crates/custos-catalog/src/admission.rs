@@ -98,10 +98,11 @@ pub const COUNT_REFUSED_CREDENTIAL_SQL: &str = "INSERT INTO incidents \
 
 /// One more sighting of a fact about one camera's recording: counted into
 /// the first incident of kind `$1` about camera `$2`'s sequence number `$3`
-/// (not a group of refused credentials), last seen at `$4`; returns its id,
-/// or nothing when there is none yet.
+/// (not a group of refused credentials), last seen at `$4`, saying what the
+/// latest sighting says (`$5`: a gap grown since, a copy now not matching
+/// its receipt); returns its id, or nothing when there is none yet.
 pub const SIGHT_INCIDENT_SQL: &str = "UPDATE incidents SET occurrences = occurrences + 1, \
-     last_at = $4 \
+     last_at = $4, detail = $5 \
      WHERE id = (SELECT MIN(id) FROM incidents WHERE kind = $1 AND device_id = $2 \
      AND sequence = $3 AND window_start IS NULL) \
      RETURNING id";

@@ -424,6 +424,10 @@ pub enum IncidentKind {
     /// not replace, a blob the store would not delete) and went on with
     /// the rest; the next sweep tries it again.
     SweepFailed,
+    /// A dock set a recording aside on the camera: the camera's copy is
+    /// damaged or unreadable, or does not match its receipt. Its signed
+    /// manifest names it; it stays on the camera.
+    SetAsideOnCamera,
 }
 
 impl IncidentKind {
@@ -437,7 +441,7 @@ impl IncidentKind {
         )
     }
 
-    pub const ALL: [IncidentKind; 10] = [
+    pub const ALL: [IncidentKind; 11] = [
         Self::Gap,
         Self::BrokenChain,
         Self::BadSignature,
@@ -448,6 +452,7 @@ impl IncidentKind {
         Self::UnknownOrRevoked,
         Self::DeletedOffered,
         Self::SweepFailed,
+        Self::SetAsideOnCamera,
     ];
 
     /// The stable name stored and shown (`gap`, `broken-chain`, …).
@@ -463,6 +468,7 @@ impl IncidentKind {
             Self::UnknownOrRevoked => "unknown-or-revoked",
             Self::DeletedOffered => "deleted-offered",
             Self::SweepFailed => "sweep-failed",
+            Self::SetAsideOnCamera => "set-aside-on-camera",
         }
     }
 
@@ -808,7 +814,8 @@ pub trait Catalog: Send + Sync {
     /// An incident that is a fact about one camera's recording (its camera
     /// and sequence number known): one row per kind and recording, however
     /// often it is seen (each docking offers a refused recording again);
-    /// `occurrences` counts the sightings and `last_at` says the latest.
+    /// `occurrences` counts the sightings, `last_at` says the latest and
+    /// `detail` what the latest said (`at` stays the first).
     /// Anything else is added as it comes.
     async fn sight_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
     /// `count` refused credentials from `source`, seen from `first` to

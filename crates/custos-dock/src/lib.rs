@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use custos_camera::storage::RecordingPaths;
-use custos_camera::wipe::{finish_interrupted_wipes, wipe};
+use custos_camera::wipe::{finish_interrupted_wipes, wipe, NotConfirmed};
 use custos_camera::CameraDir;
 use custos_format::{Handover, SignedDeletionReceipt, SignedReceipt};
 use serde::{Deserialize, Serialize};
@@ -48,9 +48,10 @@ pub struct CameraReport {
     /// (recording stem, error code): refused by the server, kept on the camera.
     pub refused: Vec<(String, String)>,
     /// (recording stem, code): the camera's own copy is damaged or
-    /// unreadable (`damaged-on-camera`, `unreadable-on-camera`) or could not
-    /// be wiped against its receipt (`not-wiped`): set aside on the camera
-    /// with a local report, and the recordings after it went on.
+    /// unreadable (`damaged-on-camera`, `unreadable-on-camera`), does not
+    /// match its receipt (`not-wiped`), or a local fault kept it from being
+    /// wiped (`wipe-failed`): set aside on the camera with a local report,
+    /// and the recordings after it went on.
     #[serde(default)]
     pub set_aside: Vec<(String, String)>,
     /// Why offloading stopped early (server unreachable, storage full, …);
@@ -110,9 +111,17 @@ pub struct SetAside {
 fn unreadable(what: &std::path::Path, e: impl std::fmt::Display) -> anyhow::Error {
     SetAside {
         code: "unreadable-on-camera",
-        message: format!("{}: {e}", what.display()),
+        message: format!("{}: {e}", file_name(what)),
     }
     .into()
+}
+
+/// A file's name without the dock's directories (the message goes to the
+/// server).
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn damaged(message: String) -> anyhow::Error {
@@ -263,7 +272,18 @@ impl Dock {
                 return Err(e).context("locking the camera for this dock")
             }
         }
-        report.wiped += finish_interrupted_wipes(cam)?;
+        // Wipes a power cut interrupted: finished where they can be; one that
+        // cannot (a full or read-only camera) is reported and the offload
+        // goes on, as every other recording's fate is its own.
+        match finish_interrupted_wipes(cam) {
+            Ok(n) => report.wiped += n,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "an interrupted wipe could not be finished");
+                report
+                    .set_aside
+                    .push(("interrupted wipes".into(), "wipe-failed".into()));
+            }
+        }
         // The dock's own standing first: a revoked or unknown dock learns it
         // even with nothing to send.
         let standing = self.timed(|| {
@@ -292,26 +312,45 @@ impl Dock {
                     // a confirmed copy is wiped), and the rest go on.
                     match wipe(cam, &paths, &receipt) {
                         Ok(_) => report.wiped += 1,
+                        // The copy is not what the server received: the
+                        // server hears of it, as of any damaged copy.
+                        Err(e) if e.downcast_ref::<NotConfirmed>().is_some() => {
+                            let fault = SetAside {
+                                code: "not-wiped",
+                                message: format!("{e:#}"),
+                            };
+                            self.tell_the_server(&paths, &fault);
+                            set_aside(&mut report, &paths, fault);
+                        }
+                        // A local fault (no room for the receipt, a file
+                        // that will not go): this camera's, not evidence.
                         Err(e) => set_aside(
                             &mut report,
                             &paths,
                             SetAside {
-                                code: "not-wiped",
+                                code: "wipe-failed",
                                 message: format!("{e:#}"),
                             },
-                        )?,
+                        ),
                     }
                 }
                 Err(e) => match e.downcast::<Refused>() {
                     Ok(refused) => {
                         // Kept on the camera, shown in its status; the next one goes on.
                         let note = serde_json::json!({"code": refused.code, "message": refused.message, "at": custos_format::UtcMillis::now()});
-                        std::fs::write(&paths.refused, serde_json::to_vec_pretty(&note)?)?;
+                        if let Err(e) =
+                            std::fs::write(&paths.refused, serde_json::to_vec_pretty(&note)?)
+                        {
+                            tracing::warn!(recording = %paths.stem, error = %e, "could not write the refusal beside the recording");
+                        }
                         tracing::warn!(recording = %paths.stem, code = %refused.code, "server refused a recording; kept on the camera");
                         report.refused.push((paths.stem.clone(), refused.code));
                     }
                     Err(other) => match other.downcast::<SetAside>() {
-                        Ok(fault) => set_aside(&mut report, &paths, fault)?,
+                        Ok(fault) => {
+                            self.tell_the_server(&paths, &fault);
+                            set_aside(&mut report, &paths, fault);
+                        }
                         Err(other) => {
                             // Transient: keep the order, try again at the next docking.
                             report.interrupted = Some(format!("{other:#}"));
@@ -322,6 +361,37 @@ impl Dock {
             }
         }
         Ok(report)
+    }
+
+    /// Tells the server which recording was set aside and why, so it is an
+    /// incident there (one per recording) and a gap before a later one
+    /// names it set aside, not missing. Only a recording whose manifest and
+    /// signature can be read can be named; the report is best effort (the
+    /// camera's own report is what keeps the recording).
+    fn tell_the_server(&self, paths: &RecordingPaths, fault: &SetAside) {
+        let (Ok(manifest), Ok(signature)) = (
+            std::fs::read_to_string(&paths.manifest),
+            std::fs::read(&paths.signature),
+        ) else {
+            return;
+        };
+        let sent = self
+            .timed(|| {
+                self.agent
+                    .post(&self.url("/dock/set-aside"))
+                    .header("authorization", &self.auth())
+                    .send_json(serde_json::json!({
+                        "manifest": manifest,
+                        "signature": hex::encode(&signature),
+                        "code": fault.code,
+                        "detail": fault.message,
+                    }))
+            })
+            .map_err(anyhow::Error::from)
+            .and_then(parse_response::<serde_json::Value>);
+        if let Err(e) = sent {
+            tracing::warn!(recording = %paths.stem, error = %format!("{e:#}"), "could not report a recording set aside");
+        }
     }
 
     /// Uploads one recording (offer, resumable send, complete) without
@@ -350,7 +420,7 @@ impl Dock {
         if let Some(declared) = declared.filter(|d| *d != on_disk) {
             return Err(damaged(format!(
                 "{} holds {on_disk} bytes, its manifest says {declared}",
-                paths.ciphertext.display()
+                file_name(&paths.ciphertext)
             )));
         }
         let response = self
@@ -402,7 +472,7 @@ impl Dock {
             if buffer.len() as u64 != piece {
                 return Err(damaged(format!(
                     "{} changed while being sent",
-                    paths.ciphertext.display()
+                    file_name(&paths.ciphertext)
                 )));
             }
             let response = self
@@ -463,16 +533,21 @@ impl Dock {
 
 /// Writes the camera's local report of a recording set aside (its status
 /// shows it) and counts it; the offload goes on with the next one.
-fn set_aside(report: &mut CameraReport, paths: &RecordingPaths, fault: SetAside) -> Result<()> {
+/// (A camera with no room for even this note still has the recording, and
+/// the dock's report lists it: the offload goes on.)
+fn set_aside(report: &mut CameraReport, paths: &RecordingPaths, fault: SetAside) {
     let note = serde_json::json!({"code": fault.code, "message": fault.message,
         "by": "dock", "at": custos_format::UtcMillis::now()});
-    std::fs::write(&paths.refused, serde_json::to_vec_pretty(&note)?)
-        .with_context(|| format!("writing {}", paths.refused.display()))?;
+    let written = serde_json::to_vec_pretty(&note)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&paths.refused, bytes));
+    if let Err(e) = written {
+        tracing::warn!(recording = %paths.stem, error = %e, "could not write the note beside a recording set aside");
+    }
     tracing::warn!(recording = %paths.stem, code = fault.code, "recording set aside on the camera");
     report
         .set_aside
         .push((paths.stem.clone(), fault.code.to_owned()));
-    Ok(())
 }
 
 fn parse_receipt(receipt: &str, signature: &str) -> Result<SignedReceipt> {

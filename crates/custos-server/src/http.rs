@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use custos_audit::{AuditEvent, Outcome};
@@ -51,6 +51,10 @@ pub fn router(deployment: Arc<Deployment>, pages: Router<Arc<Deployment>>) -> Ro
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/uploads/{id}/complete", post(complete))
+        .route(
+            "/api/v1/dock/set-aside",
+            post(crate::dock_reports::post_set_aside).layer(DefaultBodyLimit::max(1024 * 1024)),
+        )
         .merge(crate::api::routes())
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
@@ -62,23 +66,54 @@ pub fn router(deployment: Arc<Deployment>, pages: Router<Arc<Deployment>>) -> Ro
         .with_state(deployment)
 }
 
+/// Bodies up to this size (JSON, forms, an offer's manifest) are read whole
+/// before any handler runs.
+const READ_FIRST: u64 = 64 * 1024;
+
 /// A request refused before its body was read leaves that body on the
-/// connection, and the server then closes it. Saying so (`Connection: close`)
-/// keeps clients from sending their next request into a closing connection.
+/// socket, and closing a socket with unread data sends a reset that can
+/// destroy the refusal before the client reads it (a `401` arrives as
+/// "connection reset"). So small bodies are read first: the connection then
+/// closes cleanly, or stays open. A larger body (an upload's piece) that a
+/// refusal leaves unread still gets `Connection: close`, so the client does
+/// not send its next request into a closing connection.
 async fn close_after_unread_body(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let has_body = request
+    let length = request
         .headers()
-        .contains_key(axum::http::header::CONTENT_LENGTH)
-        && request.headers().get(axum::http::header::CONTENT_LENGTH)
-            != Some(&HeaderValue::from_static("0"))
-        || request
-            .headers()
-            .contains_key(axum::http::header::TRANSFER_ENCODING);
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let chunked = request
+        .headers()
+        .contains_key(axum::http::header::TRANSFER_ENCODING);
+    let (request, unread) = match length {
+        Some(n) if n > 0 && n <= READ_FIRST && !chunked => {
+            let (parts, body) = request.into_parts();
+            match axum::body::to_bytes(body, READ_FIRST as usize).await {
+                Ok(bytes) => (
+                    axum::extract::Request::from_parts(parts, Body::from(bytes)),
+                    false,
+                ),
+                Err(_) => {
+                    let mut answer =
+                        ApiError::new(Code::BadRequest, "the request body could not be read")
+                            .into_response();
+                    answer.headers_mut().insert(
+                        axum::http::header::CONNECTION,
+                        HeaderValue::from_static("close"),
+                    );
+                    return answer;
+                }
+            }
+        }
+        Some(0) | None if !chunked => (request, false),
+        _ => (request, true),
+    };
     let mut response = next.run(request).await;
-    if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+    if unread && (response.status().is_client_error() || response.status().is_server_error()) {
         response.headers_mut().insert(
             axum::http::header::CONNECTION,
             HeaderValue::from_static("close"),

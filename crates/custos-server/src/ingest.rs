@@ -1132,6 +1132,40 @@ impl Ingest {
         Ok(receipt)
     }
 
+    /// A dock set `signed`'s recording aside on the camera (its copy there
+    /// is damaged, unreadable or does not match its receipt): one incident
+    /// per recording, however often it is reported.
+    /// Unlike the incidents ingest records on its way, the report's answer
+    /// says whether it was recorded: a failure here is the dock's to hear.
+    pub async fn report_set_aside(
+        &self,
+        dock: &str,
+        signed: &SignedManifest,
+        detail: &str,
+    ) -> Result<(), IngestError> {
+        let m = signed.manifest();
+        let at = (self.clock)();
+        let event = AuditEvent::new(at, format!("dock:{dock}"), "dock.set-aside", Outcome::Ok)
+            .object(format!("recording:{}", m.recording_id))
+            .detail(detail.split(':').next().unwrap_or(""));
+        self.audit.record(event).await.map_err(|e| match e {
+            crate::audit::AuditError::Full(_) => IngestError::StorageFull,
+            e => IngestError::Unavailable(e.to_string()),
+        })?;
+        let incident = NewIncident {
+            kind: IncidentKind::SetAsideOnCamera,
+            device_id: Some(m.device_id.clone()),
+            dock_id: Some(dock.to_owned()),
+            sequence: Some(m.sequence),
+            recording_id: Some(m.recording_id),
+            detail: detail.to_owned(),
+        };
+        self.catalog.sight_incident(&incident, at).await?;
+        tracing::warn!("recording set aside on the camera");
+        // Its signed manifest says how far the camera got, as an offer's does.
+        self.gap_seen(dock, signed).await
+    }
+
     /// Records a gap when `signed` (validly signed by its enrolled camera)
     /// comes after sequence numbers the server has never stored: each named
     /// missing, or refused (with why) where an incident says the recording
@@ -1148,7 +1182,7 @@ impl Ingest {
         if m.sequence <= head + 1 {
             return Ok(());
         }
-        let (mut missing, mut refused) = (Vec::new(), Vec::new());
+        let (mut missing, mut refused, mut set_aside) = (Vec::new(), Vec::new(), Vec::new());
         let last = m.sequence - 1;
         // A camera's key could sign any number: at most this many are
         // looked at one by one, the rest are named as a range.
@@ -1168,35 +1202,56 @@ impl Ingest {
             {
                 continue;
             }
-            let why = self
+            let known = self
                 .catalog
                 .incidents_for_recording(Uuid::nil(), &m.device_id, s, 20)
-                .await?
-                .into_iter()
-                .find(|i| i.sequence == Some(s) && i.kind.is_refusal())
-                .map(|i| i.kind.as_str());
-            match why {
-                Some(kind) => refused.push(format!("{s} ({kind})")),
-                None => missing.push(s),
+                .await?;
+            let about = |i: &&custos_catalog::Incident| i.sequence == Some(s);
+            if let Some(i) = known.iter().filter(about).find(|i| i.kind.is_refusal()) {
+                refused.push(format!("{s} ({})", i.kind.as_str()));
+            } else if known
+                .iter()
+                .filter(about)
+                .any(|i| i.kind == IncidentKind::SetAsideOnCamera)
+            {
+                set_aside.push(s);
+            } else {
+                missing.push(s);
             }
         }
-        let mut detail = runs(&missing);
-        if looked < last {
-            detail.push(format!("{}..={last} not looked at", looked + 1));
-        }
-        if detail.is_empty() {
-            return Ok(());
-        }
-        let mut text = format!("missing {}", detail.join(", "));
-        if !refused.is_empty() {
-            text.push_str(&format!("; refused {}", refused.join(", ")));
-        }
-        text.push_str(&format!("; before {}", m.sequence));
-        // About the first number missing, so the same gap seen again from a
-        // later recording is the same incident, counted.
-        let Some(&from) = missing.first() else {
+        // Refused numbers alone are no gap: the server saw them, and each
+        // has its incident. Anything else not stored is, named for what it
+        // is: a dock's word that it set a recording aside does not make its
+        // absence less of a gap.
+        let unlooked = (looked < last).then(|| looked + 1);
+        let Some(from) = [missing.first(), set_aside.first(), unlooked.as_ref()]
+            .into_iter()
+            .flatten()
+            .min()
+            .copied()
+        else {
             return Ok(());
         };
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("missing {}", runs(&missing).join(", ")));
+        }
+        if !set_aside.is_empty() {
+            parts.push(format!(
+                "set aside on the camera {}",
+                runs(&set_aside).join(", ")
+            ));
+        }
+        if !refused.is_empty() {
+            parts.push(format!("refused {}", refused.join(", ")));
+        }
+        if let Some(first) = unlooked {
+            parts.push(format!("{first}..={last} not looked at"));
+        }
+        parts.push(format!("before {}", m.sequence));
+        let text = parts.join("; ");
+        // About the first number not stored, so the same gap seen again from
+        // a later recording is the same incident, counted.
         let gap = NewIncident {
             kind: IncidentKind::Gap,
             device_id: Some(m.device_id.clone()),

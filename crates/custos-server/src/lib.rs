@@ -8,6 +8,7 @@ pub mod admission;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod dock_reports;
 pub mod edge;
 pub mod error;
 pub mod export;

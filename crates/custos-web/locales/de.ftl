@@ -145,6 +145,7 @@ incident-malformed-manifest = unlesbares Manifest
 incident-unknown-or-revoked = unbekannte oder gesperrte Kamera
 incident-deleted-offered = gelöschte Aufnahme erneut angeboten (nicht gespeichert)
 incident-sweep-failed = Löschlauf konnte eine Aufnahme nicht löschen (neuer Versuch folgt)
+incident-set-aside-on-camera = eine Aufnahme, die eine Dockingstation auf der Kamera zurückgestellt hat (beschädigt, unlesbar oder nicht wie quittiert)
 section-gps = Standort
 gps-desc = Weg aus { $count } Positionen von { $start } bis { $end }.
 gps-none = Kein Standort aufgezeichnet.

@@ -96,6 +96,8 @@ struct Seed {
     camera_key: String,
     /// A subject request's window: the recordings' time.
     window: (Value, Value),
+    /// The first recording's manifest and signature (hex), as a dock has them.
+    manifest: (String, String),
 }
 
 fn step(op: &str, s: &Seed) -> Step {
@@ -232,6 +234,13 @@ fn step(op: &str, s: &Seed) -> Step {
         "POST /api/v1/docks/{id}/revoke" => plain("/api/v1/docks/dock-2/revoke".into()),
         "GET /api/v1/dock" => plain("/api/v1/dock".into()),
         "GET /api/v1/dock/cameras/{id}" => plain("/api/v1/dock/cameras/cam-1".into()),
+        // A stored recording reported as not wiped from its camera.
+        "POST /api/v1/dock/set-aside" => Step {
+            path: "/api/v1/dock/set-aside".into(),
+            body: Body::Json(json!({"manifest": s.manifest.0, "signature": s.manifest.1,
+                "code": "not-wiped", "detail": "the copy differs from its receipt"})),
+            names: Some(rec.clone()),
+        },
         "GET /api/v1/settings" => list("/api/v1/settings", "settings"),
         "PUT /api/v1/settings" => Step {
             path: "/api/v1/settings".into(),
@@ -603,6 +612,10 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
         activated: "walk-activate".into(),
         camera_key: spare.verifying_key().unwrap().to_hex(),
         window,
+        manifest: (
+            String::from_utf8(first.manifest.clone()).unwrap(),
+            hex::encode(&first.manifest_signature),
+        ),
         recordings,
     }
 }
@@ -680,6 +693,7 @@ async fn every_route_in_the_openapi_document_audits_each_success_naming_its_obje
                     Some(json!({"name": "nobody", "password": "x", "code": "000000"}))
                 }
             };
+            eprintln!("walking {op} as {caller:?}");
             let answer = w
                 .call(method, &step.path, token.as_deref(), body, &[])
                 .await;

@@ -370,9 +370,9 @@ fn a_crash_at_every_durable_step_loses_nothing() {
             server = Server::start(&data, None);
             crashed
         } else {
-            dock(&data, &cam_path, &token, server.port, Some((1, point)))
-                .code()
-                .is_none()
+            use std::os::unix::process::ExitStatusExt;
+            dock(&data, &cam_path, &token, server.port, Some((1, point))).signal()
+                == Some(libc_sigabrt())
         };
         assert!(crashed, "{point}: the crash point was never reached");
         let (camera, stored) = (on_camera(&cam), on_server(&data));

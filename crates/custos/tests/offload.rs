@@ -648,16 +648,49 @@ async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
         .map(|r| r.sequence)
         .collect();
     assert_eq!(stored, vec![1, 4]);
+    // The dock told the server: one incident each, named by its signed
+    // manifest; #4 after them is no gap (they are set aside, not missing).
     let incidents = w.server.deployment.catalog.incidents().await.unwrap();
+    let set_aside: Vec<_> = incidents
+        .iter()
+        .map(|i| (i.kind, i.sequence, i.occurrences))
+        .collect();
+    // They are not stored, so they are a gap, named for what they are: seen
+    // at #3's report and again at #4's offer.
+    assert_eq!(
+        set_aside,
+        [
+            (IncidentKind::SetAsideOnCamera, Some(2), 1),
+            (IncidentKind::SetAsideOnCamera, Some(3), 1),
+            (IncidentKind::Gap, Some(2), 2),
+        ],
+        "{incidents:?}"
+    );
+    assert!(incidents[0].detail.starts_with("damaged-on-camera: "));
+    assert!(incidents[1].detail.starts_with("unreadable-on-camera: "));
+    assert_eq!(
+        incidents[2].detail,
+        "set aside on the camera 2..=3; before 4"
+    );
+    // The dock's directories stay with the dock.
+    let dir = cam.root().to_string_lossy().into_owned();
+    assert!(incidents.iter().all(|i| !i.detail.contains(&dir)));
 
     // Docked again: the same two are set aside, nothing new is stored or
     // raised.
     let (again, _) = w.offload(&cam).await;
     assert_eq!(again.set_aside, report.set_aside);
     assert_eq!((again.stored, again.wiped, again.interrupted), (0, 0, None));
+    let now = w.server.deployment.catalog.incidents().await.unwrap();
+    let counted: Vec<_> = now.iter().map(|i| (i.kind, i.occurrences)).collect();
     assert_eq!(
-        w.server.deployment.catalog.incidents().await.unwrap().len(),
-        incidents.len()
+        counted,
+        [
+            (IncidentKind::SetAsideOnCamera, 2),
+            (IncidentKind::SetAsideOnCamera, 2),
+            // #2 and #3 now lie behind the stored #4: no gap is seen again.
+            (IncidentKind::Gap, 2),
+        ]
     );
 
     // A copy of a camera taken before its offload, whose recording 1 was
@@ -683,6 +716,18 @@ async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
         vec![(copied[0].stem.clone(), "not-wiped".to_owned())]
     );
     assert!(copied[0].ciphertext.exists() && !copied[1].ciphertext.exists());
+    let not_wiped: Vec<_> = w
+        .server
+        .deployment
+        .catalog
+        .incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.device_id.as_deref() == Some("cam-e"))
+        .map(|i| (i.kind, i.sequence, i.detail.starts_with("not-wiped: ")))
+        .collect();
+    assert_eq!(not_wiped, [(IncidentKind::SetAsideOnCamera, Some(1), true)]);
 }
 
 /// Issue 21: a gap is recorded from the signed chain as soon as a validly
@@ -727,10 +772,15 @@ async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
     };
     let all = w.server.deployment.catalog.incidents().await.unwrap();
     // Seen at #4's offer (refused later), and again at #5's: one incident,
-    // about #2, counted twice. #4 refused is named so, not missing.
+    // about #2, counted twice, saying what the latest sighting saw: #4
+    // refused is named so, not missing.
     assert_eq!(
         gaps(&all),
-        [(Some(2), "missing 2..=3; before 4".to_owned(), 2)],
+        [(
+            Some(2),
+            "missing 2..=3; refused 4 (ciphertext-mismatch); before 5".to_owned(),
+            2
+        )],
         "{all:?}"
     );
     // #6 after #5: no gap (#5 is stored).
@@ -773,7 +823,11 @@ async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
         .filter(|i| i.kind == IncidentKind::Gap && i.device_id.as_deref() == Some("cam-k"))
         .map(|i| i.detail.clone())
         .collect();
-    assert_eq!(k, ["missing 2; before 3".to_owned()], "{all:?}");
+    assert_eq!(
+        k,
+        ["missing 2; refused 3 (ciphertext-mismatch); before 4".to_owned()],
+        "{all:?}"
+    );
     let later: Vec<_> = all
         .iter()
         .filter(|i| i.device_id.as_deref() == Some("cam-k"))
