@@ -573,26 +573,11 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
         w.add_user(name, "auditor", None).await;
     }
     let spare = custos_camera::CameraDir::new(w.tmp.path().join("cam-walk"));
-    spare
-        .init(&custos_camera::storage::CameraConfig {
-            device_id: "cam-walk".into(),
-            evidence_recipient: custos_keys::EvidenceKeyStore::new(&w.data)
-                .recipient()
-                .unwrap()
-                .to_string(),
-            officer_id: None,
-            prerecord_seconds: 0,
-            width: 160,
-            height: 120,
-            fps: 30,
-            bitrate_bps: 300_000,
-            storage_capacity_bytes: None,
-            display_triggers_recording: false,
-            simulated_gps: false,
-            simulated_gps_start: None,
-            server_receipt_key: None,
-        })
-        .unwrap();
+    let recipient = custos_keys::EvidenceKeyStore::new(&w.data)
+        .recipient()
+        .unwrap()
+        .to_string();
+    spare.init(&camera_config("cam-walk", &recipient)).unwrap();
     Seed {
         case,
         case_to_close: "WALK-CLOSE".into(),

@@ -201,22 +201,8 @@ impl World {
             .recipient()
             .unwrap();
         let dir = CameraDir::new(self.tmp.path().join(name));
-        dir.init(&CameraConfig {
-            device_id: name.into(),
-            evidence_recipient: recipient.to_string(),
-            officer_id: None,
-            prerecord_seconds: 0,
-            width: 160,
-            height: 120,
-            fps: 30,
-            bitrate_bps: 300_000,
-            storage_capacity_bytes: None,
-            display_triggers_recording: false,
-            simulated_gps: false,
-            simulated_gps_start: None,
-            server_receipt_key: None,
-        })
-        .unwrap();
+        dir.init(&camera_config(name, &recipient.to_string()))
+            .unwrap();
         if enroll {
             let admin = Admin::open(&self.data).await.unwrap();
             admin
@@ -278,6 +264,26 @@ impl World {
 
     pub async fn admin(&self) -> Admin {
         Admin::open(&self.data).await.unwrap()
+    }
+}
+
+/// A small test camera's configuration: 160×120 at 30 fps, no pre-record,
+/// no GPS, encrypting to `recipient`.
+pub fn camera_config(name: &str, recipient: &str) -> CameraConfig {
+    CameraConfig {
+        device_id: name.into(),
+        evidence_recipient: recipient.into(),
+        officer_id: None,
+        prerecord_seconds: 0,
+        width: 160,
+        height: 120,
+        fps: 30,
+        bitrate_bps: 300_000,
+        storage_capacity_bytes: None,
+        display_triggers_recording: false,
+        simulated_gps: false,
+        simulated_gps_start: None,
+        server_receipt_key: None,
     }
 }
 
