@@ -717,15 +717,25 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn sight_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
-        let (Some(device), Some(sequence)) = (&i.device_id, i.sequence) else {
-            return self.add_incident(i, at).await;
+        let query = match (&i.device_id, i.sequence, &i.dock_id) {
+            (Some(device), Some(sequence), _) => {
+                sqlx::query_scalar::<_, i64>(admission::SIGHT_INCIDENT_SQL)
+                    .bind(i.kind.as_str())
+                    .bind(device.as_str())
+                    .bind(sequence as i64)
+                    .bind(ms(at))
+                    .bind(i.detail.as_str())
+            }
+            (None, None, Some(dock)) if i.recording_id.is_none() => {
+                sqlx::query_scalar::<_, i64>(admission::SIGHT_UNNAMED_INCIDENT_SQL)
+                    .bind(i.kind.as_str())
+                    .bind(dock.as_str())
+                    .bind(i.detail.as_str())
+                    .bind(ms(at))
+            }
+            _ => return self.add_incident(i, at).await,
         };
-        let seen: Option<i64> = sqlx::query_scalar(admission::SIGHT_INCIDENT_SQL)
-            .bind(i.kind.as_str())
-            .bind(device)
-            .bind(sequence as i64)
-            .bind(ms(at))
-            .bind(&i.detail)
+        let seen: Option<i64> = query
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;

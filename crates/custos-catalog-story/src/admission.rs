@@ -350,11 +350,51 @@ pub async fn incident_sighting_story(catalog: &dyn Catalog) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 4);
-    // Not about one recording: each is its own row.
-    let loose = fact(IncidentKind::MalformedManifest, None, None, "not JSON");
+    // Not about one recording: the same words from the same dock (they
+    // name the offered bytes by hash) are the same fact; other words,
+    // another dock, or no dock at all are another.
+    let loose = fact(
+        IncidentKind::MalformedManifest,
+        None,
+        None,
+        "bytes 0a1b: not JSON",
+    );
     let a = catalog.sight_incident(&loose, at(20)).await.unwrap();
-    let b = catalog.sight_incident(&loose, at(21)).await.unwrap();
-    assert_ne!(a, b);
+    assert_eq!(catalog.sight_incident(&loose, at(21)).await.unwrap(), a);
+    let other_bytes = fact(
+        IncidentKind::MalformedManifest,
+        None,
+        None,
+        "bytes 9f8e: not JSON",
+    );
+    let b = catalog.sight_incident(&other_bytes, at(22)).await.unwrap();
+    let other_dock = NewIncident {
+        dock_id: Some("dock-2".into()),
+        ..loose.clone()
+    };
+    let c = catalog.sight_incident(&other_dock, at(23)).await.unwrap();
+    let no_dock = NewIncident {
+        dock_id: None,
+        ..loose.clone()
+    };
+    let d = catalog.sight_incident(&no_dock, at(24)).await.unwrap();
+    let e = catalog.sight_incident(&no_dock, at(25)).await.unwrap();
+    let mut loose_ids = vec![a, b, c, d, e];
+    loose_ids.sort();
+    loose_ids.dedup();
+    assert_eq!(
+        loose_ids.len(),
+        5,
+        "only the same words from the same dock are counted together"
+    );
+    let counted = catalog
+        .incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.id == a)
+        .unwrap();
+    assert_eq!((counted.occurrences, counted.last_at), (2, Some(at(21))));
     // A group of refused credentials is not a fact to count into.
     let grouped = catalog
         .count_refused_credential(
@@ -373,5 +413,5 @@ pub async fn incident_sighting_story(catalog: &dyn Catalog) {
     assert_eq!(counted.detail, "docking 4", "the latest sighting speaks");
     assert_eq!(counted.at, at(0));
     assert_eq!(all.iter().find(|i| i.id == grouped).unwrap().occurrences, 1);
-    assert_eq!(all.len(), 4 + 2 + 1);
+    assert_eq!(all.len(), 4 + 5 + 1);
 }

@@ -107,6 +107,18 @@ pub const SIGHT_INCIDENT_SQL: &str = "UPDATE incidents SET occurrences = occurre
      AND sequence = $3 AND window_start IS NULL) \
      RETURNING id";
 
+/// One more sighting of a fact a dock reported about no recording the
+/// server can name (a manifest that does not parse): counted into the first
+/// such incident of kind `$1` from dock `$2` saying exactly `$3` (whose
+/// detail names the offered bytes by their hash), last seen at `$4`;
+/// returns its id, or nothing when there is none yet.
+pub const SIGHT_UNNAMED_INCIDENT_SQL: &str = "UPDATE incidents SET occurrences = occurrences + 1, \
+     last_at = $4 \
+     WHERE id = (SELECT MIN(id) FROM incidents WHERE kind = $1 AND device_id IS NULL \
+     AND sequence IS NULL AND recording_id IS NULL AND dock_id = $2 AND detail = $3 \
+     AND window_start IS NULL) \
+     RETURNING id";
+
 /// Incidents after id `$1`, oldest first, at most `$2`.
 pub const INCIDENTS_PAGE_SQL: &str = "SELECT * FROM incidents WHERE id > $1 ORDER BY id LIMIT $2";
 

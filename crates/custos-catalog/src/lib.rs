@@ -815,8 +815,10 @@ pub trait Catalog: Send + Sync {
     /// and sequence number known): one row per kind and recording, however
     /// often it is seen (each docking offers a refused recording again);
     /// `occurrences` counts the sightings, `last_at` says the latest and
-    /// `detail` what the latest said (`at` stays the first).
-    /// Anything else is added as it comes.
+    /// `detail` what the latest said (`at` stays the first). A fact a
+    /// dock reports about no nameable recording is counted into the first
+    /// one of its kind from that dock with the very same detail. Anything
+    /// else is added as it comes.
     async fn sight_incident(&self, incident: &NewIncident, at: UtcMillis) -> Result<i64>;
     /// `count` refused credentials from `source`, seen from `first` to
     /// `last`, counted into the one incident that source has for its kind,

@@ -299,7 +299,7 @@ impl Dock {
             report.interrupted = Some(format!("{e:#}"));
             return Ok(report);
         }
-        for paths in cam.pending_recordings()? {
+        for paths in in_signed_order(cam.pending_recordings()?) {
             match self.upload_recording(cam, &paths, progress) {
                 Ok((receipt, how)) => {
                     match how {
@@ -535,6 +535,28 @@ impl Dock {
 /// shows it) and counts it; the offload goes on with the next one.
 /// (A camera with no room for even this note still has the recording, and
 /// the dock's report lists it: the offload goes on.)
+/// The camera's recordings in the order of the sequence numbers their
+/// manifests carry, not of their file names: a copy whose names were
+/// shuffled (a restore, a tool, a tamperer) would otherwise offer #3
+/// before #2 and raise a gap for #2 that is not one. A manifest that cannot
+/// be read keeps its file name's place; it is set aside when its turn comes.
+fn in_signed_order(mut pending: Vec<RecordingPaths>) -> Vec<RecordingPaths> {
+    let place = |paths: &RecordingPaths| -> Option<u64> {
+        let bytes = std::fs::read(&paths.manifest).ok()?;
+        let manifest: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        manifest["sequence"].as_u64()
+    };
+    let named = |paths: &RecordingPaths| -> u64 {
+        paths
+            .stem
+            .split_once('-')
+            .and_then(|(sequence, _)| sequence.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    pending.sort_by_cached_key(|p| (place(p).unwrap_or_else(|| named(p)), p.stem.clone()));
+    pending
+}
+
 fn set_aside(report: &mut CameraReport, paths: &RecordingPaths, fault: SetAside) {
     let note = serde_json::json!({"code": fault.code, "message": fault.message,
         "by": "dock", "at": custos_format::UtcMillis::now()});

@@ -485,12 +485,16 @@ impl Ingest {
         let signed = match SignedManifest::parse(manifest, signature) {
             Ok(s) => s,
             Err(e) => {
+                // It names no recording the server can trust; the hash of
+                // what was offered makes the same bytes docked again the
+                // same incident, counted, not a new one per docking.
+                let offered = hex::encode(&Sha256::digest(manifest)[..8]);
                 self.incident(
                     IncidentKind::MalformedManifest,
                     dock,
                     None,
                     None,
-                    e.to_string(),
+                    format!("manifest sha256 {offered}…: {e}"),
                 )
                 .await;
                 return Err(IngestError::MalformedManifest(e.to_string()));
@@ -876,6 +880,9 @@ impl Ingest {
                 // 256 KiB per upload in flight keeps memory bounded at a shift change.
                 let mut file = std::io::BufWriter::with_capacity(256 << 10, file);
                 while let Some(chunk) = rx.blocking_recv() {
+                    if custos_faults::disk_full("ingest:staging") {
+                        return (Err(std::io::ErrorKind::StorageFull.into()), None);
+                    }
                     if let Err(e) = file.write_all(&chunk) {
                         return (Err(e), None);
                     }
@@ -887,6 +894,7 @@ impl Ingest {
                 (file.flush(), hasher)
             });
         let mut position = current;
+        let mut writer_failed = false;
         let outcome = loop {
             let Some(chunk) = body.next().await else {
                 break Ok(());
@@ -899,8 +907,13 @@ impl Ingest {
                 break Err(IngestError::TooLarge { length });
             }
             position += chunk.len() as u64;
-            if tx.send(chunk).await.is_err() {
-                break Ok(()); // the writer failed; its error is reported below
+            // Once the writer has failed (a full disk, say), the rest of the
+            // body is read and dropped, never more than the manifest's
+            // length: a server that stops reading resets the connection, and
+            // the dock would hear a broken pipe instead of `507
+            // storage-full` (the fault bench found it on a real full disk).
+            if !writer_failed && tx.send(chunk).await.is_err() {
+                writer_failed = true; // its error is reported below
             }
         };
         drop(tx);

@@ -87,6 +87,10 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Issue 21: offload under faults — kill -9 of dock and server, damaged
+    /// camera files, two docks at once, a full disk — and what was lost,
+    /// held twice, wrongly wiped or falsely raised.
+    Faults(crate::bench_faults::FaultArgs),
     /// P4: durable audit appends per second (group commit) and `audit
     /// verify` of a large log.
     Audit {
@@ -234,6 +238,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             verify,
             dir,
         } => crate::bench_server::audit_appends(entries, writers, verify, dir),
+        BenchCommand::Faults(args) => crate::bench_faults::run(args),
         BenchCommand::Sweep { rows, due, dir } => crate::bench_server::sweep(rows, due, dir),
         BenchCommand::Abuse {
             clients,

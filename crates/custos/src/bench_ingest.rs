@@ -260,7 +260,16 @@ pub(crate) fn bench_camera(
 
 /// Starts `custos serve` on port 0 for `data`; returns the child and its port.
 pub(crate) fn spawn_server(data: &std::path::Path) -> Result<(std::process::Child, u16)> {
+    spawn_server_with(data, &[])
+}
+
+/// [`spawn_server`] with more environment (a fault to inject, say).
+pub(crate) fn spawn_server_with(
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Result<(std::process::Child, u16)> {
     let mut server = Command::new(std::env::current_exe()?)
+        .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .env("CUSTOS_PASSPHRASE", PASS)

@@ -5,7 +5,9 @@
 mod audit;
 mod bench;
 mod bench_abuse;
+mod bench_damage;
 mod bench_export;
+mod bench_faults;
 mod bench_ingest;
 mod bench_search;
 mod bench_server;

@@ -34,7 +34,12 @@ impl Server {
     /// `crash`: abort at the n-th crash point whose name starts with the
     /// filter.
     fn start(data: &Path, crash: Option<(u64, &str)>) -> Self {
+        Self::start_with(data, crash, &[])
+    }
+
+    fn start_with(data: &Path, crash: Option<(u64, &str)>, env: &[(&str, &str)]) -> Self {
         let mut cmd = custos();
+        cmd.envs(env.iter().copied());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .env("CUSTOS_PASSPHRASE", PASS);
@@ -402,6 +407,130 @@ fn a_crash_at_every_durable_step_loses_nothing() {
         "[]",
         "crashes are not integrity incidents"
     );
+}
+
+/// Issue 21: the server's disk fills while a recording is being received.
+/// The dock hears `507 storage-full`, stops, wipes nothing and keeps every
+/// recording; no integrity incident is raised; once there is room again
+/// the next docking stores everything, resuming the upload it began.
+#[test]
+fn a_full_disk_at_ingest_is_storage_full_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, cam_path, token, cam, server) = fixture(tmp.path());
+    let made: BTreeSet<String> = record(&cam, 2, 1_795_424_400_000_000).into_iter().collect();
+    drop(server);
+    let full = Server::start_with(&data, None, &[("CUSTOS_FULL_DISK", "ingest:staging")]);
+    let out = custos()
+        .args([
+            "dock",
+            "offload",
+            "--json",
+            "--dock-id",
+            "dock-1",
+            "--server",
+        ])
+        .arg(format!("https://localhost:{}", full.port))
+        .arg("--token-file")
+        .arg(&token)
+        .arg("--server-cert")
+        .arg(data.join("tls/cert.pem"))
+        .arg(&cam_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the dock says it did not finish"
+    );
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = &reports[0];
+    assert_eq!(
+        (report["stored"].as_u64(), report["wiped"].as_u64()),
+        (Some(0), Some(0)),
+        "{report}"
+    );
+    let why = report["interrupted"].as_str().unwrap_or_default();
+    assert!(why.contains("storage-full") && why.contains("507"), "{why}");
+    assert_eq!(on_camera(&cam), made, "everything stays on the camera");
+    assert!(on_server(&data).is_empty());
+    let incidents = ok(custos()
+        .args(["incidents", "list", "--json", "--data"])
+        .arg(&data));
+    assert_eq!(
+        incidents.trim(),
+        "[]",
+        "a full disk is not an integrity incident"
+    );
+
+    drop(full);
+    let server = Server::start(&data, None);
+    assert!(dock(&data, &cam_path, &token, server.port, None).success());
+    assert_eq!(on_server(&data), made);
+    assert!(cam.pending_recordings().unwrap().is_empty());
+}
+
+/// The fault bench (`custos bench faults`, issue 21) in a bounded form, so
+/// it cannot rot: every kind of damage to a camera's files once, two docks
+/// at once, a full disk at ingest (injected, as a test cannot mount one);
+/// its kill -9 trials sleep real time and are left to the benchmark (the
+/// crash points above stand in for them here). Every figure that counts a
+/// failure must be 0, and each trial must have struck.
+#[test]
+fn the_fault_bench_finds_nothing_lost_or_falsely_raised() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = custos()
+        .args([
+            "bench",
+            "faults",
+            "--kills",
+            "0",
+            "--damages",
+            "1",
+            "--races",
+            "1",
+        ])
+        .args([
+            "--full",
+            "1",
+            "--full-disk",
+            "injected",
+            "--size",
+            "6M",
+            "--dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let trials = json["trials"].as_array().unwrap();
+    // Two kill rows (no trials), six kinds of damage, two docks, full disk.
+    assert_eq!(trials.len(), 2 + 6 + 1 + 1, "{json}");
+    for t in trials {
+        let f = &t["figures"];
+        let failures: u64 = f
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !["trials", "struck", "noted"].contains(&k.as_str()))
+            .map(|(_, v)| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(failures, 0, "{t}");
+        let expected = if t["trial"].as_str().unwrap().starts_with("kill") {
+            0
+        } else {
+            1
+        };
+        assert_eq!(f["trials"], expected, "{t}");
+        assert_eq!(f["struck"], expected, "{t}");
+    }
+    assert_eq!(json["staging_left"], 0);
+    assert_eq!(json["audit_verify"], true);
 }
 
 /// SIGABRT, what `custos_faults::crash_point` ends a process with.
