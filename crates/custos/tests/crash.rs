@@ -325,14 +325,7 @@ fn killing_dock_or_server_at_random_points_loses_nothing() {
         crashes.0 >= 10 && crashes.1 >= 10,
         "crashes (server, dock) = {crashes:?}"
     );
-    let incidents = ok(custos()
-        .args(["incidents", "list", "--json", "--data"])
-        .arg(&data));
-    assert_eq!(
-        incidents.trim(),
-        "[]",
-        "crashes are not integrity incidents"
-    );
+    assert_no_incidents(&data, "crashes are not integrity incidents");
     eprintln!(
         "{TRIALS} trials, seed {seed:#x}: server killed {} times, dock killed {} times",
         crashes.0, crashes.1
@@ -399,14 +392,7 @@ fn a_crash_at_every_durable_step_loses_nothing() {
         );
         assert_eq!(on_server(&data), made, "{point}");
     }
-    let incidents = ok(custos()
-        .args(["incidents", "list", "--json", "--data"])
-        .arg(&data));
-    assert_eq!(
-        incidents.trim(),
-        "[]",
-        "crashes are not integrity incidents"
-    );
+    assert_no_incidents(&data, "crashes are not integrity incidents");
 }
 
 /// Issue 21: the server's disk fills while a recording is being received.
@@ -453,14 +439,7 @@ fn a_full_disk_at_ingest_is_storage_full_and_loses_nothing() {
     assert!(why.contains("storage-full") && why.contains("507"), "{why}");
     assert_eq!(on_camera(&cam), made, "everything stays on the camera");
     assert!(on_server(&data).is_empty());
-    let incidents = ok(custos()
-        .args(["incidents", "list", "--json", "--data"])
-        .arg(&data));
-    assert_eq!(
-        incidents.trim(),
-        "[]",
-        "a full disk is not an integrity incident"
-    );
+    assert_no_incidents(&data, "a full disk is not an integrity incident");
 
     drop(full);
     let server = Server::start(&data, None);
@@ -531,6 +510,14 @@ fn the_fault_bench_finds_nothing_lost_or_falsely_raised() {
     }
     assert_eq!(json["staging_left"], 0);
     assert_eq!(json["audit_verify"], true);
+}
+
+/// The server holds no integrity incident at all (`why` says why none).
+fn assert_no_incidents(data: &Path, why: &str) {
+    let incidents = ok(custos()
+        .args(["incidents", "list", "--json", "--data"])
+        .arg(data));
+    assert_eq!(incidents.trim(), "[]", "{why}");
 }
 
 /// SIGABRT, what `custos_faults::crash_point` ends a process with.
