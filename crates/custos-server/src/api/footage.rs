@@ -581,9 +581,10 @@ mod tests {
                 // Footage: made by Authenticated::footage and
                 // Footage::held_for_subject_request, after their checks.
                 "api/footage.rs",
+                // ExportGrant, private to the export module, inside a
                 // PreparedExport: made by export::prepare and
-                // prepare_subject_delivery, after theirs.
-                "export.rs",
+                // export::prepare_subject_delivery, after their checks.
+                "export/mod.rs",
                 // A redacted copy seen for its own open request.
                 "redaction.rs",
             ]
@@ -596,9 +597,9 @@ mod tests {
                 // TOTP secrets are sealed to the evidence key.
                 "auth.rs .unseal_secret",
                 // Export packages, for a PreparedExport only.
-                "export.rs .identity",
+                "export/package.rs .identity",
                 // Ingest checks that a recording opens, never reads it.
-                "ingest.rs .check_opens",
+                "ingest/complete.rs .check_opens",
                 // The decrypting reader, for a Footage only.
                 "playback.rs .identity",
                 // A redacted copy, for its own request only.
