@@ -14,8 +14,11 @@ use custos_camera::storage::RecordingPaths;
 use custos_camera::wipe::{finish_interrupted_wipes, wipe, NotConfirmed};
 use custos_camera::CameraDir;
 use custos_format::{Handover, SignedDeletionReceipt, SignedReceipt};
+use custos_protocol::{
+    camera_path, complete_path, upload_path, CameraStanding, ErrorBody, OfferRequest,
+    OfferResponse, SetAsideReport, DOCK_PATH, OFFER_PATH, SET_ASIDE_PATH, UPLOAD_OFFSET,
+};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// How a report begins when another dock holds the camera.
 pub const IN_USE: &str = "in use";
@@ -57,35 +60,6 @@ pub struct CameraReport {
     /// Why offloading stopped early (server unreachable, storage full, …);
     /// the rest stays on the camera for the next docking.
     pub interrupted: Option<String>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-enum OfferResponse {
-    Stored {
-        receipt: String,
-        receipt_signature: String,
-    },
-    Deleted {
-        receipt: String,
-        receipt_signature: String,
-    },
-    Upload {
-        upload_id: Uuid,
-        offset: u64,
-        length: u64,
-    },
-}
-
-#[derive(Deserialize, Debug)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize, Debug)]
-struct ErrorDetail {
-    code: String,
-    message: String,
 }
 
 /// How a recording came to be let go of.
@@ -207,22 +181,17 @@ impl Dock {
     /// one it revoked (it must not go out), and a pool camera (someone must
     /// say who takes it).
     pub fn checkout_assigned(&self, cam: &CameraDir) -> Result<String> {
-        #[derive(Deserialize)]
-        struct Assignment {
-            revoked: bool,
-            assigned_officer: Option<String>,
-        }
         let device_id = cam.load_config()?.device_id;
         let answer = self.timed(|| {
             self.agent
-                .get(&self.url(&format!("/dock/cameras/{device_id}")))
+                .get(&self.url(&camera_path(&device_id)))
                 .header("authorization", &self.auth())
                 .call()
         })?;
         if answer.status().as_u16() == 404 {
             bail!("the server does not know camera {device_id}: enroll it first");
         }
-        let assignment: Assignment = parse_response(answer)?;
+        let assignment: CameraStanding = parse_response(answer)?;
         if assignment.revoked {
             bail!("camera {device_id} is revoked: do not hand it out");
         }
@@ -288,7 +257,7 @@ impl Dock {
         // even with nothing to send.
         let standing = self.timed(|| {
             self.agent
-                .get(&self.url("/dock"))
+                .get(&self.url(DOCK_PATH))
                 .header("authorization", &self.auth())
                 .call()
         });
@@ -378,14 +347,14 @@ impl Dock {
         let sent = self
             .timed(|| {
                 self.agent
-                    .post(&self.url("/dock/set-aside"))
+                    .post(&self.url(SET_ASIDE_PATH))
                     .header("authorization", &self.auth())
-                    .send_json(serde_json::json!({
-                        "manifest": manifest,
-                        "signature": hex::encode(&signature),
-                        "code": fault.code,
-                        "detail": fault.message,
-                    }))
+                    .send_json(SetAsideReport {
+                        manifest: manifest.clone(),
+                        signature: hex::encode(&signature),
+                        code: fault.code.to_owned(),
+                        detail: fault.message.clone(),
+                    })
             })
             .map_err(anyhow::Error::from)
             .and_then(parse_response::<serde_json::Value>);
@@ -425,9 +394,13 @@ impl Dock {
         }
         let response = self
             .timed(|| {
-                self.agent.post(&self.url("/uploads")).header("authorization", &self.auth()).send_json(
-                    serde_json::json!({"manifest": manifest, "signature": hex::encode(&signature)}),
-                )
+                self.agent
+                    .post(&self.url(OFFER_PATH))
+                    .header("authorization", &self.auth())
+                    .send_json(OfferRequest {
+                        manifest: manifest.clone(),
+                        signature: hex::encode(&signature),
+                    })
             })
             .context("offering a recording to the server")?;
         let offer: OfferResponse = parse_response(response)?;
@@ -478,9 +451,9 @@ impl Dock {
             let response = self
                 .timed(|| {
                     self.agent
-                        .patch(&self.url(&format!("/uploads/{upload_id}")))
+                        .patch(&self.url(&upload_path(upload_id)))
                         .header("authorization", &self.auth())
-                        .header("upload-offset", &offset.to_string())
+                        .header(UPLOAD_OFFSET, &offset.to_string())
                         .header("content-type", "application/offset+octet-stream")
                         .send(&buffer[..])
                 })
@@ -488,7 +461,7 @@ impl Dock {
             let status = response.status().as_u16();
             let server_offset = response
                 .headers()
-                .get("upload-offset")
+                .get(UPLOAD_OFFSET)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
             match (status, server_offset) {
@@ -513,7 +486,7 @@ impl Dock {
         let response = self
             .timed(|| {
                 self.agent
-                    .post(&self.url(&format!("/uploads/{upload_id}/complete")))
+                    .post(&self.url(&complete_path(upload_id)))
                     .header("authorization", &self.auth())
                     .send_empty()
             })

@@ -12,28 +12,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use custos_audit::{AuditEvent, Outcome};
 use custos_format::{SignedManifest, VerifyingKey};
-use serde::Deserialize;
+use custos_protocol::{SetAsideReport, SET_ASIDE_CODES as CODES};
 
 use crate::api::unavailable;
 use crate::http::{ApiError, Code, DockAuth};
 use crate::Deployment;
 
-/// What a dock may report, as its camera report names them.
-pub const CODES: [&str; 3] = ["damaged-on-camera", "unreadable-on-camera", "not-wiped"];
-
 /// At most this much of the dock's own words is kept.
 const MAX_DETAIL: usize = 200;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetAsideReport {
-    /// The recording's manifest and the camera's signature (hex), as offered.
-    manifest: String,
-    signature: String,
-    code: String,
-    #[serde(default)]
-    detail: String,
-}
 
 /// `POST /api/v1/dock/set-aside` (dock token) → `202 {"status": "recorded"}`.
 pub(crate) async fn post_set_aside(

@@ -223,10 +223,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(
-            serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}}),
-        );
-        let mut response = (self.status(), body).into_response();
+        let status = self.status();
+        let body = Json(custos_protocol::ErrorBody {
+            error: custos_protocol::ErrorDetail {
+                code: self.code.as_str().to_owned(),
+                message: self.message,
+            },
+        });
+        let mut response = (status, body).into_response();
         if let Some(offset) = self.offset {
             response
                 .headers_mut()

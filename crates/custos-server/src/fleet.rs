@@ -497,7 +497,7 @@ async fn dock_camera(
     State(d): State<Arc<Deployment>>,
     DockAuth(dock): DockAuth,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<custos_protocol::CameraStanding>, ApiError> {
     let object = format!("camera:{}", id.escape_default());
     let device = d.catalog.device(&id).await.map_err(unavailable)?;
     let event = |outcome| {
@@ -520,9 +520,9 @@ async fn dock_camera(
         .record(event(Outcome::Ok))
         .await
         .map_err(unavailable)?;
-    Ok(Json(serde_json::json!({
-        "device_id": device.device_id,
-        "revoked": device.revoked_at.is_some(),
-        "assigned_officer": device.assigned_officer,
-    })))
+    Ok(Json(custos_protocol::CameraStanding {
+        device_id: device.device_id,
+        revoked: device.revoked_at.is_some(),
+        assigned_officer: device.assigned_officer,
+    }))
 }

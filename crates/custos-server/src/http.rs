@@ -12,7 +12,6 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use custos_audit::{AuditEvent, Outcome};
 use custos_format::SignedReceipt;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -20,8 +19,7 @@ pub use crate::error::{ApiError, Code};
 use crate::ingest::{IngestError, Offer};
 use crate::Deployment;
 
-pub const UPLOAD_OFFSET: &str = "upload-offset";
-pub const UPLOAD_LENGTH: &str = "upload-length";
+pub use custos_protocol::{OfferRequest, OfferResponse, UPLOAD_LENGTH, UPLOAD_OFFSET};
 
 /// The server's routes, with `pages` (the web UI, from its own crate) beside them.
 pub fn router(deployment: Arc<Deployment>, pages: Router<Arc<Deployment>>) -> Router {
@@ -250,34 +248,6 @@ async fn refuse_dock(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OfferRequest {
-    /// The manifest's exact text.
-    pub manifest: String,
-    /// The camera's signature, 128 hex digits.
-    pub signature: String,
-}
-
-#[derive(Serialize, Deserialize, Debug)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum OfferResponse {
-    Stored {
-        receipt: String,
-        receipt_signature: String,
-    },
-    /// Stored once, deleted for good: a deletion receipt, nothing stored.
-    Deleted {
-        receipt: String,
-        receipt_signature: String,
-    },
-    Upload {
-        upload_id: Uuid,
-        offset: u64,
-        length: u64,
-    },
 }
 
 pub fn receipt_response(r: &SignedReceipt) -> OfferResponse {
