@@ -39,6 +39,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 const MIGRATION_LOCK: i64 = 0x0063_7573_746f_7301; // "custos" 01
 /// Held while appending to the audit log: one Merkle log for all nodes.
 const AUDIT_LOCK: i64 = 0x0063_7573_746f_7302; // "custos" 02
+/// Sightings of incidents: the look and the insert of one fact.
+const INCIDENT_LOCK: i64 = 0x0063_7573_746f_7303; // "custos" 03
 
 /// Audit rows per INSERT statement (10 parameters each; PostgreSQL allows 65,535).
 const AUDIT_ROWS_PER_INSERT: usize = 500;
@@ -754,21 +756,7 @@ impl Catalog for PostgresCatalog {
     }
 
     async fn add_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
-        let kind = i.kind.as_str();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO incidents (at, kind, device_id, dock_id, sequence, recording_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(ms(at))
-        .bind(kind)
-        .bind(&i.device_id)
-        .bind(&i.dock_id)
-        .bind(i.sequence.map(|s| s as i64))
-        .bind(i.recording_id.map(|u| u.to_string()))
-        .bind(&i.detail)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        Ok(id)
+        insert_incident(&self.pool, i, at).await
     }
 
     async fn sight_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
@@ -790,14 +778,20 @@ impl Catalog for PostgresCatalog {
             }
             _ => return self.add_incident(i, at).await,
         };
-        let seen: Option<i64> = query
-            .fetch_optional(&self.pool)
+        // The look and the insert in one transaction under the write lock:
+        // two sightings of one fact at once must make one row, not two.
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(INCIDENT_LOCK)
+            .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
-        match seen {
-            Some(id) => Ok(id),
-            None => self.add_incident(i, at).await,
-        }
+        let id = match query.fetch_optional(&mut *tx).await.map_err(unavailable)? {
+            Some(id) => id,
+            None => insert_incident(&mut *tx, i, at).await?,
+        };
+        tx.commit().await.map_err(unavailable)?;
+        Ok(id)
     }
 
     async fn count_refused_credential(
@@ -2394,4 +2388,22 @@ impl Catalog for PostgresCatalog {
             note: r.get("note"),
         }))
     }
+}
+
+async fn insert_incident<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
+    executor: E,
+    i: &NewIncident,
+    at: UtcMillis,
+) -> Result<i64> {
+    sqlx::query_scalar(admission::INSERT_INCIDENT_SQL)
+        .bind(ms(at))
+        .bind(i.kind.as_str())
+        .bind(&i.device_id)
+        .bind(&i.dock_id)
+        .bind(i.sequence.map(|s| s as i64))
+        .bind(i.recording_id.map(|u| u.to_string()))
+        .bind(&i.detail)
+        .fetch_one(executor)
+        .await
+        .map_err(unavailable)
 }

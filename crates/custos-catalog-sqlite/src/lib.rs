@@ -699,21 +699,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn add_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
-        let kind = i.kind.as_str();
-        let done = sqlx::query(
-            "INSERT INTO incidents (at, kind, device_id, dock_id, sequence, recording_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(ms(at))
-        .bind(kind)
-        .bind(&i.device_id)
-        .bind(&i.dock_id)
-        .bind(i.sequence.map(|s| s as i64))
-        .bind(i.recording_id.map(|u| u.to_string()))
-        .bind(&i.detail)
-        .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        Ok(done.last_insert_rowid())
+        insert_incident(&self.pool, i, at).await
     }
 
     async fn sight_incident(&self, i: &NewIncident, at: UtcMillis) -> Result<i64> {
@@ -735,14 +721,19 @@ impl Catalog for SqliteCatalog {
             }
             _ => return self.add_incident(i, at).await,
         };
-        let seen: Option<i64> = query
-            .fetch_optional(&self.pool)
+        // The look and the insert in one transaction under the write lock:
+        // two sightings of one fact at once must make one row, not two.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(unavailable)?;
-        match seen {
-            Some(id) => Ok(id),
-            None => self.add_incident(i, at).await,
-        }
+        let id = match query.fetch_optional(&mut *tx).await.map_err(unavailable)? {
+            Some(id) => id,
+            None => insert_incident(&mut *tx, i, at).await?,
+        };
+        tx.commit().await.map_err(unavailable)?;
+        Ok(id)
     }
 
     async fn count_refused_credential(
@@ -2325,6 +2316,24 @@ impl Catalog for SqliteCatalog {
             note: r.get("note"),
         }))
     }
+}
+
+async fn insert_incident<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(
+    executor: E,
+    i: &NewIncident,
+    at: UtcMillis,
+) -> Result<i64> {
+    sqlx::query_scalar(admission::INSERT_INCIDENT_SQL)
+        .bind(ms(at))
+        .bind(i.kind.as_str())
+        .bind(&i.device_id)
+        .bind(&i.dock_id)
+        .bind(i.sequence.map(|s| s as i64))
+        .bind(i.recording_id.map(|u| u.to_string()))
+        .bind(&i.detail)
+        .fetch_one(executor)
+        .await
+        .map_err(unavailable)
 }
 
 #[cfg(test)]

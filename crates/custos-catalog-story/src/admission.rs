@@ -332,6 +332,18 @@ pub async fn incident_sighting_story(catalog: &dyn Catalog) {
         );
         assert_eq!(catalog.sight_incident(&again, at(n)).await.unwrap(), first);
     }
+    // Sightings of one fact at the same moment (two docks holding copies
+    // of one camera) make one row, counted once each.
+    let raced = fact(IncidentKind::Replay, Some("cam-9"), Some(3), "raced");
+    let sightings = (0..16).map(|n| catalog.sight_incident(&raced, at(100 + n)));
+    let mut raced_ids = futures::future::join_all(sightings)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>();
+    raced_ids.sort();
+    raced_ids.dedup();
+    assert_eq!(raced_ids.len(), 1, "one row for one fact: {raced_ids:?}");
     // Another kind, sequence or camera is another fact.
     let others = [
         fact(
@@ -413,5 +425,12 @@ pub async fn incident_sighting_story(catalog: &dyn Catalog) {
     assert_eq!(counted.detail, "docking 4", "the latest sighting speaks");
     assert_eq!(counted.at, at(0));
     assert_eq!(all.iter().find(|i| i.id == grouped).unwrap().occurrences, 1);
-    assert_eq!(all.len(), 4 + 5 + 1);
+    assert_eq!(all.len(), 4 + 1 + 5 + 1);
+    assert_eq!(
+        all.iter()
+            .find(|i| i.id == raced_ids[0])
+            .unwrap()
+            .occurrences,
+        16
+    );
 }

@@ -107,6 +107,12 @@ pub const SIGHT_INCIDENT_SQL: &str = "UPDATE incidents SET occurrences = occurre
      AND sequence = $3 AND window_start IS NULL) \
      RETURNING id";
 
+/// A new incident, at `$1`, of kind `$2`, camera `$3`, dock `$4`, sequence
+/// number `$5`, recording `$6`, saying `$7`; returns its id.
+pub const INSERT_INCIDENT_SQL: &str = "INSERT INTO incidents \
+     (at, kind, device_id, dock_id, sequence, recording_id, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+
 /// One more sighting of a fact a dock reported about no recording the
 /// server can name (a manifest that does not parse): counted into the first
 /// such incident of kind `$1` from dock `$2` saying exactly `$3` (whose
