@@ -433,7 +433,7 @@ mod tests {
         assert_eq!(blobs.backend(), "s3");
         assert!(
             blobs.size("probe").await.is_ok(),
-            "no S3-compatible server at {endpoint} with bucket custos-test (see .ci/run)"
+            "no S3-compatible server at {endpoint} with bucket custos-test (see ./test.sh)"
         );
         story(&blobs, tmp.path()).await;
         assert!(blobs.local_path("cam-1/abc.age").is_none());

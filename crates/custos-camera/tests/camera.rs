@@ -111,7 +111,7 @@ impl Rig {
             .arg(&out)
             .arg(ciphertext)
             .status()
-            .expect("the `age` CLI must be installed (Debian package `age`); .ci/run installs it");
+            .expect("the `age` CLI must be installed (Debian package `age`); ./test.sh installs it");
         (status.success(), std::fs::read(&out).unwrap_or_default())
     }
 
@@ -129,7 +129,7 @@ impl Rig {
             ])
             .arg(&path)
             .output()
-            .expect("ffprobe must be installed (Debian package `ffmpeg`); .ci/run installs it");
+            .expect("ffprobe must be installed (Debian package `ffmpeg`); ./test.sh installs it");
         assert!(
             out.status.success(),
             "ffprobe failed: {}",

@@ -21,7 +21,7 @@ async fn fresh(name: &str) -> PostgresCatalog {
     let schema = format!("story_{name}_{}", std::process::id());
     let admin = sqlx::PgPool::connect(&url())
         .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {} ({e}): start it (see .ci/run)", url()));
+        .unwrap_or_else(|e| panic!("PostgreSQL at {} ({e}): start it (see ./test.sh)", url()));
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .execute(&admin)
         .await

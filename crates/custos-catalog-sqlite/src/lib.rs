@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("../migrations/0021_deletion_final.sql")),
     (22, include_str!("../migrations/0022_case_links.sql")),
     (23, include_str!("../migrations/0023_activations.sql")),
+    (24, include_str!("../migrations/0024_unnamed_incidents.sql")),
 ];
 
 /// Audit rows per INSERT statement (3 parameters each; SQLite allows 32,766).

@@ -304,8 +304,9 @@ pub async fn admission_story(catalog: &dyn Catalog) {
 }
 
 /// A refused recording is offered again at every docking: one incident per
-/// kind and recording, counting its sightings; facts about no recording are
-/// one row each, and groups of refused credentials are left alone.
+/// kind and recording, counting its sightings, even when sighted at once;
+/// a dock's fact about no recording is counted into the first with the
+/// same words from that dock; groups of refused credentials are left alone.
 pub async fn incident_sighting_story(catalog: &dyn Catalog) {
     let at = |ms: i64| t(1_796_000_000_000 + ms);
     let fact = |kind, device: Option<&str>, sequence: Option<u64>, detail: &str| NewIncident {

@@ -504,10 +504,6 @@ impl Dock {
     }
 }
 
-/// Writes the camera's local report of a recording set aside (its status
-/// shows it) and counts it; the offload goes on with the next one.
-/// (A camera with no room for even this note still has the recording, and
-/// the dock's report lists it: the offload goes on.)
 /// The camera's recordings in the order of the sequence numbers their
 /// manifests carry, not of their file names: a copy whose names were
 /// shuffled (a restore, a tool, a tamperer) would otherwise offer #3
@@ -530,6 +526,10 @@ fn in_signed_order(mut pending: Vec<RecordingPaths>) -> Vec<RecordingPaths> {
     pending
 }
 
+/// Writes the camera's local report of a recording set aside (its status
+/// shows it) and counts it; the offload goes on with the next one.
+/// (A camera with no room for even this note still has the recording, and
+/// the dock's report lists it: the offload goes on.)
 fn set_aside(report: &mut CameraReport, paths: &RecordingPaths, fault: SetAside) {
     let note = serde_json::json!({"code": fault.code, "message": fault.message,
         "by": "dock", "at": custos_format::UtcMillis::now()});

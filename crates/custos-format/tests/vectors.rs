@@ -210,7 +210,7 @@ fn committed_vectors_verify_with_standard_tools() {
         .expect("sh");
     assert!(
         out.status.success(),
-        "needs openssl, python3 and the age CLI (.ci/run installs them)\n{}{}",
+        "needs openssl, python3 and the age CLI (./test.sh installs them)\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

@@ -140,6 +140,28 @@ mod tests {
             "/uploads/01900000-0000-7000-8000-000000000001"
         );
         assert_eq!(complete_path(id), format!("{}/complete", upload_path(id)));
+        let standing: CameraStanding = serde_json::from_str(
+            r#"{"assigned_officer":null,"device_id":"cam-1","revoked":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            standing,
+            CameraStanding {
+                device_id: "cam-1".into(),
+                revoked: false,
+                assigned_officer: None
+            }
+        );
+        let report = SetAsideReport {
+            manifest: "m".into(),
+            signature: "00".into(),
+            code: SET_ASIDE_CODES[0].into(),
+            detail: "d".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            r#"{"manifest":"m","signature":"00","code":"damaged-on-camera","detail":"d"}"#
+        );
     }
 
     /// Unknown fields in what a dock sends are refused, not ignored; a

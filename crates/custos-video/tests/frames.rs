@@ -27,7 +27,7 @@ fn ffmpeg_frame(n: usize) -> Vec<u8> {
         .args(["-vf", &format!("select=eq(n\\,{n})"), "-frames:v", "1"])
         .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
         .output()
-        .expect("ffmpeg must be installed (see .ci/run)");
+        .expect("ffmpeg must be installed (see ./test.sh)");
     assert!(
         out.status.success(),
         "{}",

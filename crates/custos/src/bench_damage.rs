@@ -122,9 +122,10 @@ impl Damage {
 
     /// Whether an incident is one this damage to recording `sequence`
     /// must raise: the damage named for what it is, or the gap it leaves.
-    fn explains(self, incident: &Value, sequence: u64) -> bool {
+    fn explains(self, incident: &Value, device: &str, sequence: u64) -> bool {
         let kind = incident["kind"].as_str().unwrap_or_default();
-        let at_victim = incident["sequence"].as_u64() == Some(sequence);
+        let camera = incident["device_id"].as_str();
+        let at_victim = camera == Some(device) && incident["sequence"].as_u64() == Some(sequence);
         match self {
             Damage::Truncated | Damage::CiphertextDeleted => {
                 at_victim && matches!(kind, "set-aside-on-camera" | "gap")
@@ -135,12 +136,15 @@ impl Damage {
             // A manifest that no longer verifies names nothing the server
             // can trust (its camera, its number may be the flipped ones);
             // the number it leaves is a gap.
-            Damage::ManifestFlipped => {
-                matches!(
-                    kind,
-                    "bad-signature" | "malformed-manifest" | "unknown-or-revoked"
-                ) || (at_victim && matches!(kind, "gap" | "set-aside-on-camera"))
-            }
+            Damage::ManifestFlipped => match kind {
+                // From the camera it claims to be (a flip may have hit the
+                // name: then an unknown one), or from none at all.
+                "bad-signature" => camera == Some(device),
+                "malformed-manifest" => camera.is_none(),
+                "unknown-or-revoked" => camera != Some(device),
+                "gap" | "set-aside-on-camera" => at_victim,
+                _ => false,
+            },
             Damage::Deleted => at_victim && kind == "gap",
             Damage::Reordered => false,
         }
@@ -183,11 +187,11 @@ pub(crate) fn trials(lab: &mut Lab, damage: Damage, trials: u64) -> Result<Tally
         let (raised, _) = since(&before, &first);
         let explained = raised
             .iter()
-            .filter(|i| damage.explains(i, sequence))
+            .filter(|i| damage.explains(i, &device, sequence))
             .count();
         tally.false_incidents += raised
             .iter()
-            .filter(|i| !damage.explains(i, sequence))
+            .filter(|i| !damage.explains(i, &device, sequence))
             .map(|i| i["occurrences"].as_u64().unwrap_or(1))
             .sum::<u64>();
         if damage != Damage::Reordered && explained == 0 {
@@ -248,13 +252,14 @@ fn fill(dir: &Path, leave: u64) -> Result<PathBuf> {
 
 /// Recordings offloaded while the server's disk is full: the dock must hear
 /// `507 storage-full`, wipe nothing, raise nothing, and store everything
-/// once there is room again; looking must work meanwhile.
+/// once there is room again; looking must work meanwhile. Also returns what
+/// the tmpfs server left after all (staging files, `audit verify`).
 pub(crate) fn full_disk(
     lab: &mut Lab,
     trials: u64,
     how: FullDisk,
     args: &FaultArgs,
-) -> Result<(&'static str, Tally)> {
+) -> Result<(&'static str, Tally, (u64, bool))> {
     if how != FullDisk::Injected {
         let at = lab.work.join("full");
         let bytes = (32 << 20) + trials * 3 * args.size;
@@ -267,9 +272,9 @@ pub(crate) fn full_disk(
                     args.seed.rotate_left(17),
                 )?;
                 let tally = full_trials(&mut full, trials, Some(&mount.0))?;
-                full.server.kill();
+                let after = full.after_all()?;
                 drop(full);
-                return Ok(("tmpfs", tally));
+                return Ok(("tmpfs", tally, after));
             }
             Err(e) if how == FullDisk::Auto => {
                 eprintln!("  no tmpfs here ({e:#}); the full disk is injected");
@@ -277,7 +282,8 @@ pub(crate) fn full_disk(
             Err(e) => return Err(e),
         }
     }
-    Ok(("injected", full_trials(lab, trials, None)?))
+    // On the main server, which is checked after all trials anyway.
+    Ok(("injected", full_trials(lab, trials, None)?, (0, true)))
 }
 
 /// With `mount`, the disk is really filled; without, the server is started

@@ -34,8 +34,8 @@ pub struct FaultArgs {
     #[arg(long, default_value_t = 5)]
     pub full: u64,
     /// How the disk is filled: a small tmpfs mounted for the run (needs
-    /// root), an injected fault (`CUSTOS_FULL_DISK=ingest:`), or the
-    /// first that works.
+    /// root), an injected fault (`CUSTOS_FULL_DISK=ingest:staging`), or
+    /// the first that works.
     #[arg(long, value_enum, default_value_t = FullDisk::Auto)]
     pub full_disk: FullDisk,
     /// The largest recording's ciphertext; each is between a quarter of it
@@ -85,6 +85,12 @@ pub(crate) struct Tally {
     pub accepted: u64,
     /// Per kind: the dock turned away as "in use"; 507 answers.
     pub noted: u64,
+    /// What was counted already, so that a duplicate or a loss found again
+    /// at a later trial is not counted again.
+    #[serde(skip)]
+    twice_seen: BTreeSet<String>,
+    #[serde(skip)]
+    lost_ids: BTreeSet<String>,
 }
 
 impl Tally {
@@ -99,6 +105,8 @@ impl Tally {
             + self.misnamed
             + self.inspection_failed
             + self.accepted
+            // A kind of trial whose fault never struck proved nothing.
+            + u64::from(self.trials > 0 && self.struck == 0)
     }
 }
 
@@ -340,7 +348,19 @@ impl Lab {
         self.listed(&["incidents", "list"])
     }
 
-    /// Whether read-only inspection works (the disk may be full).
+    /// After all trials: a restart leaves no staging file behind (every
+    /// upload completed), and `audit verify` passes.
+    pub(crate) fn after_all(&mut self) -> Result<(u64, bool)> {
+        self.server.restart(&[])?;
+        let staging = std::fs::read_dir(self.server.data.join("staging"))?.count() as u64;
+        let audit = self.custos(&["audit", "verify"])?;
+        self.server.kill();
+        Ok((staging, audit.status.success()))
+    }
+
+    /// Whether read-only inspection works (the disk may be full). With an
+    /// injected full disk only the server's staging fails, so this can
+    /// only fail on a real one (tmpfs).
     pub(crate) fn inspection_works(&self) -> bool {
         self.listed(&["recordings", "list"]).is_ok()
             && self.listed(&["incidents", "list"]).is_ok()
@@ -358,7 +378,11 @@ impl Lab {
         for h in held.iter().filter(|h| h.device == device) {
             let new_id = ids.insert(h.id.clone());
             let new_sequence = sequences.insert(h.sequence);
-            if !(new_id && new_sequence) {
+            if !(new_id && new_sequence)
+                && tally
+                    .twice_seen
+                    .insert(format!("{device} {} {}", h.sequence, h.id))
+            {
                 tally.held_twice += 1;
             }
             if !h.blob_ok {
@@ -401,8 +425,17 @@ impl Lab {
         tally.lost += lost.len() as u64;
         for id in lost {
             made.remove(&id);
+            tally.lost_ids.insert(id);
         }
-        tally.held_twice += stored.difference(made).count() as u64;
+        // Held but never made here (a lost one that turned up later is
+        // counted lost, not again as extra), each counted once.
+        for id in stored.difference(made) {
+            if !tally.lost_ids.contains(id)
+                && tally.twice_seen.insert(format!("{device} extra {id}"))
+            {
+                tally.held_twice += 1;
+            }
+        }
         tally.blocked += cam.pending_recordings()?.len() as u64;
         Ok(())
     }
@@ -541,13 +574,12 @@ pub fn run(args: FaultArgs) -> Result<ExitCode> {
         race_trials(&mut lab, args.races)?,
     ));
     eprintln!("a full disk, {} trials…", args.full);
-    let (how, tally) = crate::bench_damage::full_disk(&mut lab, args.full, args.full_disk, &args)?;
+    let (how, tally, full_after) =
+        crate::bench_damage::full_disk(&mut lab, args.full, args.full_disk, &args)?;
     rows.push((format!("a full disk ({how})"), tally));
-    // A restart leaves no staging file behind: every upload completed.
-    lab.server.restart(&[])?;
-    let staging = std::fs::read_dir(data.join("staging"))?.count() as u64;
-    let audit = lab.custos(&["audit", "verify"])?;
-    lab.server.kill();
+    let (staging, audit_ok) = lab.after_all()?;
+    // The full disk's own server too, when it had one (tmpfs).
+    let (staging, audit_ok) = (staging + full_after.0, audit_ok && full_after.1);
     let seconds = started.elapsed().as_secs_f64();
 
     println!(
@@ -582,7 +614,6 @@ pub fn run(args: FaultArgs) -> Result<ExitCode> {
             }
         );
     }
-    let audit_ok = audit.status.success();
     println!(
         "  staging files after a restart {staging}; audit verify {}",
         if audit_ok { "passed" } else { "FAILED" }

@@ -500,13 +500,19 @@ fn the_fault_bench_finds_nothing_lost_or_falsely_raised() {
             .map(|(_, v)| v.as_u64().unwrap())
             .sum();
         assert_eq!(failures, 0, "{t}");
-        let expected = if t["trial"].as_str().unwrap().starts_with("kill") {
-            0
-        } else {
-            1
-        };
+        let name = t["trial"].as_str().unwrap();
+        let expected = if name.starts_with("kill") { 0 } else { 1 };
         assert_eq!(f["trials"], expected, "{t}");
-        assert_eq!(f["struck"], expected, "{t}");
+        // Two docks must really have met (one turned away "in use"), and
+        // the full disk must really have been answered 507; a damage is
+        // in place before the dock starts, so it always strikes.
+        if name.starts_with("two docks") || name.starts_with("a full disk") {
+            assert_eq!(
+                (f["struck"].as_u64(), f["noted"].as_u64()),
+                (Some(1), Some(1)),
+                "{t}"
+            );
+        }
     }
     assert_eq!(json["staging_left"], 0);
     assert_eq!(json["audit_verify"], true);

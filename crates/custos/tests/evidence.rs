@@ -357,7 +357,7 @@ fn ffmpeg_rgb(input: &std::path::Path, n: Option<usize>) -> Vec<u8> {
     let out = cmd
         .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
         .output()
-        .expect("ffmpeg must be installed (see .ci/run)");
+        .expect("ffmpeg must be installed (see ./test.sh)");
     assert!(
         out.status.success(),
         "{}",
@@ -869,7 +869,7 @@ async fn chromium_plays_and_seeks_a_recording() {
             .env("TOKEN", token)
             .env("VIDEO", video)
             .output()
-            .expect("node must be installed (see .ci/run)")
+            .expect("node must be installed (see ./test.sh)")
     })
     .await
     .unwrap();

@@ -333,7 +333,7 @@ async fn shuffled_file_names_are_offered_in_signed_order() {
         }
     };
     let id = |stem: &str| stem.split_once('-').unwrap().1.to_owned();
-    // #2 goes under #4's number and #4 under #2's; #3 under #1's number.
+    // #2 goes under #4's number and #4 under #2's; #3 under number 0.
     rename_all(&p[1], &format!("00000004-{}", id(&p[1].stem)));
     rename_all(&p[3], &format!("00000002-{}", id(&p[3].stem)));
     rename_all(&p[2], &format!("00000000-{}", id(&p[2].stem)));

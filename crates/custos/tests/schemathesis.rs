@@ -59,7 +59,7 @@ fn schemathesis(w: &World, cert: &std::path::Path, token: Option<&str>) -> (bool
     }
     let output = command
         .output()
-        .expect("schemathesis must be installed (pip install schemathesis, see .ci/run)");
+        .expect("schemathesis must be installed (pip install schemathesis, see ./test.sh)");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

@@ -2092,7 +2092,7 @@ async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
     let out = tokio::task::spawn_blocking(move || {
         command
             .output()
-            .expect("node must be installed (see .ci/run)")
+            .expect("node must be installed (see ./test.sh)")
     })
     .await
     .unwrap();
@@ -2778,7 +2778,7 @@ async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_cop
         .env("CASE", "SAR-E")
         .env("RECORDING", r.recording_id.to_string())
         .env("SHOTS", &shots);
-    let out = tokio::task::spawn_blocking(move || command.output().expect("node (see .ci/run)"))
+    let out = tokio::task::spawn_blocking(move || command.output().expect("node (see ./test.sh)"))
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -3051,7 +3051,7 @@ async fn chromium_proposes_faces_and_a_clicked_one_is_redacted() {
         .env("RECORDING", r.recording_id.to_string())
         .env("FACES", "1")
         .env("SHOTS", &shots);
-    let out = tokio::task::spawn_blocking(move || command.output().expect("node (see .ci/run)"))
+    let out = tokio::task::spawn_blocking(move || command.output().expect("node (see ./test.sh)"))
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -71,15 +71,21 @@ impl Ingest {
             Ok(s) => s,
             Err(e) => {
                 // It names no recording the server can trust; the hash of
-                // what was offered makes the same bytes docked again the
-                // same incident, counted, not a new one per docking.
-                let offered = hex::encode(&Sha256::digest(manifest)[..8]);
+                // what was offered (manifest and signature, so two cameras'
+                // empty manifests stay apart) makes the same bytes docked
+                // again the same incident, counted, not one per docking.
+                let offered = hex::encode(
+                    &Sha256::new()
+                        .chain_update(manifest)
+                        .chain_update(signature)
+                        .finalize()[..8],
+                );
                 self.incident(
                     IncidentKind::MalformedManifest,
                     dock,
                     None,
                     None,
-                    format!("manifest sha256 {offered}…: {e}"),
+                    format!("offered sha256 {offered}…: {e}"),
                 )
                 .await;
                 return Err(IngestError::MalformedManifest(e.to_string()));

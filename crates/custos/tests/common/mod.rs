@@ -49,7 +49,7 @@ pub async fn world_with_retention(
 }
 
 /// The PostgreSQL server the tests use (`CUSTOS_TEST_POSTGRES`), and the
-/// S3-compatible one (`CUSTOS_TEST_S3`, bucket `custos-test`): see .ci/run.
+/// S3-compatible one (`CUSTOS_TEST_S3`, bucket `custos-test`): see ./test.sh.
 pub fn test_postgres() -> String {
     std::env::var("CUSTOS_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
@@ -85,7 +85,7 @@ pub async fn world_on_postgres_and_s3_with(
     let schema = format!("w_{unique}").replace('-', "_");
     let admin = sqlx::PgPool::connect(&test_postgres())
         .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {} ({e}): see .ci/run", test_postgres()));
+        .unwrap_or_else(|e| panic!("PostgreSQL at {} ({e}): see ./test.sh", test_postgres()));
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&admin)
         .await
