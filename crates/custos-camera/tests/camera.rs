@@ -111,7 +111,9 @@ impl Rig {
             .arg(&out)
             .arg(ciphertext)
             .status()
-            .expect("the `age` CLI must be installed (Debian package `age`); ./test.sh installs it");
+            .expect(
+                "the `age` CLI must be installed (Debian package `age`); ./test.sh installs it",
+            );
         (status.success(), std::fs::read(&out).unwrap_or_default())
     }
 
