@@ -133,219 +133,218 @@ pub async fn open_sqlite(dir: &Path) -> Result<SqlitePool> {
     SqlitePool::connect_with(options).await.map_err(unavailable)
 }
 
-impl PostgresCatalog {
-    /// Copies every table of the SQLite catalog `source` into this one.
-    /// `progress` is told each table's name and rows done.
-    pub async fn import_sqlite(
-        &self,
-        source: &SqlitePool,
-        progress: &dyn Fn(&str, u64, u64),
-    ) -> Result<Vec<TableReport>> {
-        // A table this list does not know (one a later migration added)
-        // would be left behind: refuse rather than lose it.
-        let present: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
-        )
-        .fetch_all(source)
-        .await
-        .map_err(unavailable)?;
-        if let Some(unknown) = present
-            .iter()
-            .find(|t| !TABLES.iter().any(|(known, _)| known == t))
-        {
-            return Err(CatalogError::Unavailable(format!(
-                "the SQLite catalog has a table `{unknown}` that this version cannot move; nothing was copied"
-            )));
-        }
-        let mut reports = Vec::new();
-        for (table, key) in TABLES {
-            let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(source)
-                .await
-                .map_err(unavailable)?;
-            let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {key}"))
-                .fetch_all(source)
-                .await
-                .map_err(unavailable)?;
-            let mut report = TableReport {
-                table,
-                rows: 0,
-                already: 0,
-            };
-            for part in rows.chunks(ROWS_PER_INSERT) {
-                let part: Vec<Vec<(String, Value)>> =
-                    part.iter().map(values).collect::<Result<_>>()?;
-                let inserted = self.insert_rows(table, &part).await?;
-                report.rows += part.len() as u64;
-                report.already += part.len() as u64 - inserted;
-                progress(table, report.rows, total as u64);
-            }
-            if *table == "incidents" {
-                // Later incidents continue after the copied ids.
-                sqlx::query(
-                    "SELECT setval(pg_get_serial_sequence('incidents', 'id'), \
-                     GREATEST((SELECT COALESCE(MAX(id), 0) FROM incidents), 1))",
-                )
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?;
-            }
-            reports.push(report);
-        }
-        Ok(reports)
+/// Copies every table of the SQLite catalog `source` into this one.
+/// `progress` is told each table's name and rows done.
+pub async fn import_sqlite(
+    catalog: &PostgresCatalog,
+    source: &SqlitePool,
+    progress: &dyn Fn(&str, u64, u64),
+) -> Result<Vec<TableReport>> {
+    // A table this list does not know (one a later migration added)
+    // would be left behind: refuse rather than lose it.
+    let present: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
+    )
+    .fetch_all(source)
+    .await
+    .map_err(unavailable)?;
+    if let Some(unknown) = present
+        .iter()
+        .find(|t| !TABLES.iter().any(|(known, _)| known == t))
+    {
+        return Err(CatalogError::Unavailable(format!(
+            "the SQLite catalog has a table `{unknown}` that this version cannot move; nothing was copied"
+        )));
     }
-
-    async fn insert_rows(&self, table: &str, rows: &[Vec<(String, Value)>]) -> Result<u64> {
-        let Some(first) = rows.first() else {
-            return Ok(0);
-        };
-        let mut columns: Vec<String> = first.iter().map(|(n, _)| n.clone()).collect();
-        // The audit log's search columns, from each entry.
-        let audit = table == "audit_log";
-        if audit {
-            columns.extend(
-                [
-                    "at", "actor", "action", "outcome", "object", "case_id", "purpose",
-                ]
-                .map(str::to_owned),
-            );
-        }
-        let mut insert =
-            sqlx::QueryBuilder::new(format!("INSERT INTO {table} ({}) ", columns.join(", ")));
-        let mut extras = Vec::with_capacity(rows.len());
-        for row in rows {
-            if audit {
-                let bytes = match row.iter().find(|(n, _)| n == "entry") {
-                    Some((_, Value::Bytes(b))) => b,
-                    _ => return Err(unavailable("an audit row without its entry")),
-                };
-                let event = custos_audit::AuditEntry::parse(bytes)
-                    .map_err(|e| unavailable(format!("audit entry: {e}")))?
-                    .event;
-                extras.push(vec![
-                    Value::Text(event.at.to_string()),
-                    Value::Text(event.actor),
-                    Value::Text(event.action),
-                    Value::Text(event.outcome.as_str().to_owned()),
-                    event.object.map_or(Value::Null, Value::Text),
-                    event.case.map_or(Value::Null, Value::Text),
-                    event.purpose.map_or(Value::Null, Value::Text),
-                ]);
-            } else {
-                extras.push(Vec::new());
-            }
-        }
-        insert.push_values(rows.iter().zip(&extras), |mut b, (row, extra)| {
-            for value in row.iter().map(|(_, v)| v).chain(extra.iter()) {
-                match value {
-                    // An untyped NULL: PostgreSQL gives it the column's type.
-                    Value::Null => b.push("NULL"),
-                    Value::Int(v) => b.push_bind(*v),
-                    Value::Text(v) => b.push_bind(v.clone()),
-                    Value::Bytes(v) => b.push_bind(v.clone()),
-                };
-            }
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        let done = insert
-            .build()
-            .execute(&self.pool)
+    let mut reports = Vec::new();
+    for (table, key) in TABLES {
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(source)
             .await
             .map_err(unavailable)?;
-        Ok(done.rows_affected())
+        let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {key}"))
+            .fetch_all(source)
+            .await
+            .map_err(unavailable)?;
+        let mut report = TableReport {
+            table,
+            rows: 0,
+            already: 0,
+        };
+        for part in rows.chunks(ROWS_PER_INSERT) {
+            let part: Vec<Vec<(String, Value)>> = part.iter().map(values).collect::<Result<_>>()?;
+            let inserted = insert_rows(catalog, table, &part).await?;
+            report.rows += part.len() as u64;
+            report.already += part.len() as u64 - inserted;
+            progress(table, report.rows, total as u64);
+        }
+        if *table == "incidents" {
+            // Later incidents continue after the copied ids.
+            sqlx::query(
+                "SELECT setval(pg_get_serial_sequence('incidents', 'id'), \
+                 GREATEST((SELECT COALESCE(MAX(id), 0) FROM incidents), 1))",
+            )
+            .execute(catalog.pool())
+            .await
+            .map_err(unavailable)?;
+        }
+        reports.push(report);
     }
+    Ok(reports)
+}
 
-    /// Compares every table with the source: the same rows, column by
-    /// column (the audit log's search columns aside). `Ok(())` or the first
-    /// table that differs.
-    pub async fn compare_with_sqlite(&self, source: &SqlitePool) -> Result<()> {
-        for (table, key) in TABLES {
-            // The audit log may have grown since the copy (the migration's
-            // own entry): the copied part must be the source's. A
-            // checkpoint's frontier is kept only at the tip, so it is
-            // compared by size and signed note.
-            let select = if *table == "audit_checkpoints" {
-                "size, note"
+async fn insert_rows(
+    catalog: &PostgresCatalog,
+    table: &str,
+    rows: &[Vec<(String, Value)>],
+) -> Result<u64> {
+    let Some(first) = rows.first() else {
+        return Ok(0);
+    };
+    let mut columns: Vec<String> = first.iter().map(|(n, _)| n.clone()).collect();
+    // The audit log's search columns, from each entry.
+    // (A SQLite catalog migrated before its 25th migration has none.)
+    let audit = table == "audit_log" && !first.iter().any(|(n, _)| n == "at");
+    if audit {
+        columns.extend(
+            [
+                "at", "actor", "action", "outcome", "object", "case_id", "purpose",
+            ]
+            .map(str::to_owned),
+        );
+    }
+    let mut insert =
+        sqlx::QueryBuilder::new(format!("INSERT INTO {table} ({}) ", columns.join(", ")));
+    let mut extras = Vec::with_capacity(rows.len());
+    for row in rows {
+        if audit {
+            let bytes = match row.iter().find(|(n, _)| n == "entry") {
+                Some((_, Value::Bytes(b))) => b,
+                _ => return Err(unavailable("an audit row without its entry")),
+            };
+            let event = custos_audit::AuditEntry::parse(bytes)
+                .map_err(|e| unavailable(format!("audit entry: {e}")))?
+                .event;
+            extras.push(vec![
+                Value::Text(event.at.to_string()),
+                Value::Text(event.actor),
+                Value::Text(event.action),
+                Value::Text(event.outcome.as_str().to_owned()),
+                event.object.map_or(Value::Null, Value::Text),
+                event.case.map_or(Value::Null, Value::Text),
+                event.purpose.map_or(Value::Null, Value::Text),
+            ]);
+        } else {
+            extras.push(Vec::new());
+        }
+    }
+    insert.push_values(rows.iter().zip(&extras), |mut b, (row, extra)| {
+        for value in row.iter().map(|(_, v)| v).chain(extra.iter()) {
+            match value {
+                // An untyped NULL: PostgreSQL gives it the column's type.
+                Value::Null => b.push("NULL"),
+                Value::Int(v) => b.push_bind(*v),
+                Value::Text(v) => b.push_bind(v.clone()),
+                Value::Bytes(v) => b.push_bind(v.clone()),
+            };
+        }
+    });
+    insert.push(" ON CONFLICT DO NOTHING");
+    let done = insert
+        .build()
+        .execute(catalog.pool())
+        .await
+        .map_err(unavailable)?;
+    Ok(done.rows_affected())
+}
+
+/// Compares every table with the source: the same rows, column by
+/// column (the audit log's search columns aside). `Ok(())` or the first
+/// table that differs.
+pub async fn compare_with_sqlite(catalog: &PostgresCatalog, source: &SqlitePool) -> Result<()> {
+    for (table, key) in TABLES {
+        // The audit log may have grown since the copy (the migration's
+        // own entry): the copied part must be the source's. A
+        // checkpoint's frontier is kept only at the tip, so it is
+        // compared by size and signed note.
+        let select = if *table == "audit_checkpoints" {
+            "size, note"
+        } else {
+            "*"
+        };
+        let theirs = sqlx::query(&format!("SELECT {select} FROM {table} ORDER BY {key}"))
+            .fetch_all(source)
+            .await
+            .map_err(unavailable)?;
+        let copied_part = match *table {
+            "audit_log" => format!(" WHERE idx < {}", theirs.len()),
+            "audit_checkpoints" => {
+                let largest: i64 = theirs.last().map(|r| r.get("size")).unwrap_or(0);
+                format!(" WHERE size <= {largest}")
+            }
+            _ => String::new(),
+        };
+        let mut columns: Vec<String> = Vec::new();
+        let mut source_digest = Sha256::new();
+        for row in &theirs {
+            let values = values(row)?;
+            if columns.is_empty() {
+                columns = values.iter().map(|(n, _)| n.clone()).collect();
+            }
+            digest_row(&mut source_digest, &values);
+        }
+        let mut target_digest = Sha256::new();
+        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}{copied_part}"))
+            .fetch_one(catalog.pool())
+            .await
+            .map_err(unavailable)?;
+        if count as usize != theirs.len() {
+            return Err(CatalogError::Conflict(format!(
+                "{table}: {} rows in SQLite, {count} in PostgreSQL",
+                theirs.len()
+            )));
+        }
+        if !columns.is_empty() {
+            // SQLite orders text bytewise; so does the C collation.
+            let order = if matches!(*key, "id" | "idx" | "size") {
+                key.to_string()
             } else {
-                "*"
+                format!("{key} COLLATE \"C\"")
             };
-            let theirs = sqlx::query(&format!("SELECT {select} FROM {table} ORDER BY {key}"))
-                .fetch_all(source)
-                .await
-                .map_err(unavailable)?;
-            let copied_part = match *table {
-                "audit_log" => format!(" WHERE idx < {}", theirs.len()),
-                "audit_checkpoints" => {
-                    let largest: i64 = theirs.last().map(|r| r.get("size")).unwrap_or(0);
-                    format!(" WHERE size <= {largest}")
-                }
-                _ => String::new(),
-            };
-            let mut columns: Vec<String> = Vec::new();
-            let mut source_digest = Sha256::new();
-            for row in &theirs {
-                let values = values(row)?;
-                if columns.is_empty() {
-                    columns = values.iter().map(|(n, _)| n.clone()).collect();
-                }
-                digest_row(&mut source_digest, &values);
-            }
-            let mut target_digest = Sha256::new();
-            let count: i64 =
-                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}{copied_part}"))
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(unavailable)?;
-            if count as usize != theirs.len() {
-                return Err(CatalogError::Conflict(format!(
-                    "{table}: {} rows in SQLite, {count} in PostgreSQL",
-                    theirs.len()
-                )));
-            }
-            if !columns.is_empty() {
-                // SQLite orders text bytewise; so does the C collation.
-                let order = if matches!(*key, "id" | "idx" | "size") {
-                    key.to_string()
-                } else {
-                    format!("{key} COLLATE \"C\"")
-                };
-                let ours = sqlx::query(&format!(
-                    "SELECT {} FROM {table}{copied_part} ORDER BY {order}",
-                    columns.join(", ")
-                ))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(unavailable)?;
-                for row in &ours {
-                    let mut values = Vec::with_capacity(columns.len());
-                    for (i, name) in columns.iter().enumerate() {
-                        let raw = row.try_get_raw(i).map_err(unavailable)?;
-                        let value = if raw.is_null() {
-                            Value::Null
-                        } else {
-                            match raw.type_info().name() {
-                                "INT8" | "INT4" => Value::Int(row.try_get(i).map_err(unavailable)?),
-                                "TEXT" => Value::Text(row.try_get(i).map_err(unavailable)?),
-                                "BYTEA" => Value::Bytes(row.try_get(i).map_err(unavailable)?),
-                                other => {
-                                    return Err(unavailable(format!(
-                                        "{table}.{name} has type {other}"
-                                    )))
-                                }
+            let ours = sqlx::query(&format!(
+                "SELECT {} FROM {table}{copied_part} ORDER BY {order}",
+                columns.join(", ")
+            ))
+            .fetch_all(catalog.pool())
+            .await
+            .map_err(unavailable)?;
+            for row in &ours {
+                let mut values = Vec::with_capacity(columns.len());
+                for (i, name) in columns.iter().enumerate() {
+                    let raw = row.try_get_raw(i).map_err(unavailable)?;
+                    let value = if raw.is_null() {
+                        Value::Null
+                    } else {
+                        match raw.type_info().name() {
+                            "INT8" | "INT4" => Value::Int(row.try_get(i).map_err(unavailable)?),
+                            "TEXT" => Value::Text(row.try_get(i).map_err(unavailable)?),
+                            "BYTEA" => Value::Bytes(row.try_get(i).map_err(unavailable)?),
+                            other => {
+                                return Err(unavailable(format!("{table}.{name} has type {other}")))
                             }
-                        };
-                        values.push((name.clone(), value));
-                    }
-                    digest_row(&mut target_digest, &values);
+                        }
+                    };
+                    values.push((name.clone(), value));
                 }
-            }
-            if source_digest.finalize() != target_digest.finalize() {
-                return Err(CatalogError::Conflict(format!(
-                    "{table}: the rows differ from SQLite's"
-                )));
+                digest_row(&mut target_digest, &values);
             }
         }
-        Ok(())
+        if source_digest.finalize() != target_digest.finalize() {
+            return Err(CatalogError::Conflict(format!(
+                "{table}: the rows differ from SQLite's"
+            )));
+        }
     }
+    Ok(())
 }

@@ -1,24 +1,24 @@
-//! The shared catalog stories (`custos-catalog-story`) on PostgreSQL. Each
-//! test gets a schema of its own in the database `CUSTOS_TEST_POSTGRES`
-//! names (default: the local server's `test` database). Without a server
-//! these tests fail: CI starts one, and a backend that was not really used
-//! must not pass.
+//! The shared catalog stories (`custos-catalog-story`) on PostgreSQL, one
+//! test per story. Each test gets a schema of its own in the database
+//! `CUSTOS_TEST_POSTGRES` names (default: the local server's `test`
+//! database). Without a server these tests fail: `./test.sh` starts one,
+//! and a backend that was not really used must not pass.
 
-use custos_catalog::Catalog;
+use custos_catalog::stores::*;
 use custos_catalog_postgres::PostgresCatalog;
-use custos_catalog_story::{
-    admission_story, audit_search_story, export_story, search_story, statistics_story, story,
-    subject_request_story,
-};
 
 fn url() -> String {
     std::env::var("CUSTOS_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+fn schema(story: &str) -> String {
+    format!("story_{story}_{}", std::process::id())
+}
+
 /// A fresh schema (dropped first if a previous run left it).
-async fn fresh(name: &str) -> PostgresCatalog {
-    let schema = format!("story_{name}_{}", std::process::id());
+async fn fresh(story: &str) -> Box<PostgresCatalog> {
+    let schema = schema(story);
     let admin = sqlx::PgPool::connect(&url())
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {} ({e}): start it (see ./test.sh)", url()));
@@ -27,62 +27,22 @@ async fn fresh(name: &str) -> PostgresCatalog {
         .await
         .unwrap();
     admin.close().await;
-    let catalog = PostgresCatalog::connect_in_schema(&url(), &schema)
+    let catalog = custos_catalog_postgres::connect_in_schema(&url(), &schema)
         .await
         .unwrap();
-    assert_eq!(catalog.backend(), "postgres");
-    catalog
+    assert_eq!(custos_catalog::Catalog::backend(&catalog), "postgres");
+    Box::new(catalog)
 }
 
+custos_catalog_story::stories!(fresh);
+
 #[tokio::test]
-async fn postgres_story() {
-    let catalog = fresh("main").await;
-    story(&catalog).await;
-    // Connecting again applies no migration twice and keeps everything.
-    let schema = format!("story_main_{}", std::process::id());
+async fn connecting_again_applies_no_migration_twice_and_keeps_everything() {
+    let catalog = fresh("reconnect").await;
+    custos_catalog_story::recording_story(&*catalog).await;
     drop(catalog);
-    let again = PostgresCatalog::connect_in_schema(&url(), &schema)
+    let again = custos_catalog_postgres::connect_in_schema(&url(), &schema("reconnect"))
         .await
         .unwrap();
     assert_eq!(again.recordings().await.unwrap().len(), 3);
-}
-
-#[tokio::test]
-async fn postgres_search_story() {
-    search_story(&fresh("search").await).await;
-}
-
-#[tokio::test]
-async fn postgres_audit_search_story() {
-    audit_search_story(&fresh("audit").await).await;
-}
-
-#[tokio::test]
-async fn postgres_export_story() {
-    export_story(&fresh("exports").await).await;
-}
-
-#[tokio::test]
-async fn postgres_subject_request_story() {
-    subject_request_story(&fresh("subjects").await).await;
-}
-
-#[tokio::test]
-async fn postgres_statistics_story() {
-    statistics_story(&fresh("statistics").await).await;
-}
-
-#[tokio::test]
-async fn postgres_admission_story() {
-    admission_story(&fresh("admission").await).await;
-}
-
-#[tokio::test]
-async fn postgres_activation_story() {
-    custos_catalog_story::activation_story(&fresh("activation").await).await;
-}
-
-#[tokio::test]
-async fn postgres_incident_sighting_story() {
-    custos_catalog_story::incident_sighting_story(&fresh("sighting").await).await;
 }

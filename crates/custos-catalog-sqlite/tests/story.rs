@@ -1,95 +1,38 @@
-//! The shared catalog stories (`custos-catalog-story`) on SQLite.
+//! The shared catalog stories (`custos-catalog-story`) on SQLite, one test
+//! per story, each in a directory of its own.
 
-use custos_catalog::Catalog;
-use custos_catalog_story::{
-    admission_story, audit_search_story, export_story, search_story, statistics_story, story,
-    subject_request_story,
-};
+use custos_catalog::stores::*;
+use custos_catalog_sqlite::SqliteCatalog;
 
-#[tokio::test]
-async fn sqlite_audit_search_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    audit_search_story(&catalog).await;
+/// A catalog in a fresh directory, removed with it.
+struct Fresh {
+    catalog: SqliteCatalog,
+    _dir: tempfile::TempDir,
 }
 
+impl std::ops::Deref for Fresh {
+    type Target = SqliteCatalog;
+    fn deref(&self) -> &SqliteCatalog {
+        &self.catalog
+    }
+}
+
+async fn fresh(_story: &str) -> Fresh {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = custos_catalog_sqlite::open(dir.path()).await.unwrap();
+    assert_eq!(custos_catalog::Catalog::backend(&catalog), "sqlite");
+    Fresh { catalog, _dir: dir }
+}
+
+custos_catalog_story::stories!(fresh);
+
 #[tokio::test]
-async fn sqlite_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    assert_eq!(catalog.backend(), "sqlite");
-    story(&catalog).await;
-    // Reopening applies no migration twice and keeps everything.
+async fn reopening_applies_no_migration_twice_and_keeps_everything() {
+    let catalog = fresh("reopen").await;
+    custos_catalog_story::recording_story(&*catalog).await;
+    let Fresh { catalog, _dir } = catalog;
+    catalog.pool().close().await;
     drop(catalog);
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
+    let catalog = custos_catalog_sqlite::open(_dir.path()).await.unwrap();
     assert_eq!(catalog.recordings().await.unwrap().len(), 3);
-}
-
-#[tokio::test]
-async fn sqlite_search_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    search_story(&catalog).await;
-}
-
-#[tokio::test]
-async fn sqlite_export_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    export_story(&catalog).await;
-}
-
-#[tokio::test]
-async fn sqlite_subject_request_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    subject_request_story(&catalog).await;
-}
-
-#[tokio::test]
-async fn sqlite_statistics_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    statistics_story(&catalog).await;
-}
-
-#[tokio::test]
-async fn sqlite_admission_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    admission_story(&catalog).await;
-}
-
-#[tokio::test]
-async fn sqlite_activation_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    custos_catalog_story::activation_story(&catalog).await;
-}
-
-#[tokio::test]
-async fn sqlite_incident_sighting_story() {
-    let tmp = tempfile::tempdir().unwrap();
-    let catalog = custos_catalog_sqlite::SqliteCatalog::open(tmp.path())
-        .await
-        .unwrap();
-    custos_catalog_story::incident_sighting_story(&catalog).await;
 }

@@ -435,3 +435,23 @@ pub async fn incident_sighting_story(catalog: &dyn Catalog) {
         16
     );
 }
+
+/// Every kind of incident is stored and read back in order.
+pub async fn incident_kind_story(catalog: &dyn Catalog) {
+    for kind in IncidentKind::ALL {
+        let incident = NewIncident {
+            kind,
+            device_id: Some("cam-1".into()),
+            dock_id: None,
+            sequence: Some(7),
+            recording_id: None,
+            detail: format!("{kind:?}"),
+        };
+        catalog.add_incident(&incident, t(10)).await.unwrap();
+    }
+    let incidents = catalog.incidents().await.unwrap();
+    assert_eq!(
+        incidents.iter().map(|i| i.kind).collect::<Vec<_>>(),
+        IncidentKind::ALL.to_vec()
+    );
+}

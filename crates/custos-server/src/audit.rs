@@ -434,11 +434,8 @@ mod tests {
     /// A catalog in a fresh directory and the server's writer on it.
     async fn server_log() -> (tempfile::TempDir, Arc<dyn Catalog>, NoteVerifier, AuditLog) {
         let dir = tempfile::tempdir().unwrap();
-        let catalog: Arc<dyn Catalog> = Arc::new(
-            custos_catalog_sqlite::SqliteCatalog::open(dir.path())
-                .await
-                .unwrap(),
-        );
+        let catalog: Arc<dyn Catalog> =
+            Arc::new(custos_catalog_sqlite::open(dir.path()).await.unwrap());
         let signer = load_or_create_signer(dir.path()).unwrap();
         let verifier = signer.verifier();
         let log = AuditLog::start(catalog.clone(), signer);
@@ -567,9 +564,7 @@ mod tests {
     #[tokio::test]
     async fn a_stale_frontier_is_refused_not_appended_onto() {
         let dir = tempfile::tempdir().unwrap();
-        let catalog = custos_catalog_sqlite::SqliteCatalog::open(dir.path())
-            .await
-            .unwrap();
+        let catalog = custos_catalog_sqlite::open(dir.path()).await.unwrap();
         let signer = load_or_create_signer(dir.path()).unwrap();
         let mut tip = None;
         append_onto(&catalog, &signer, &mut tip, vec![event(0), event(1)])

@@ -332,7 +332,7 @@ pub async fn video(
 /// Deletes the derivatives whose source recording is gone (the sweeper's
 /// last step): key forgotten, blob deleted, audited.
 pub async fn sweep_orphans(
-    catalog: &dyn custos_catalog::Catalog,
+    catalog: &(impl custos_catalog::ExportStore + ?Sized),
     blobs: &custos_blobs::BlobStore,
     audit: &crate::retention::AuditSink,
     now: custos_format::UtcMillis,

@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use custos_audit::{AuditEvent, NoteSigner, Outcome};
 use custos_blobs::BlobStore;
-use custos_catalog::{Catalog, CatalogError, IncidentKind, NewIncident, Tombstone};
+use custos_catalog::{
+    Catalog, CatalogError, ExportStore, IncidentKind, IncidentStore, NewIncident, RetentionStore,
+    Tombstone,
+};
 use custos_format::UtcMillis;
 
 use crate::audit::{AuditError, AuditLog};
@@ -151,7 +154,7 @@ pub struct SweepReport {
 /// A recording the sweep could not finish: an incident (the privacy
 /// officer sees it) and an audit entry, then the sweep goes on.
 async fn sweep_failed(
-    catalog: &dyn Catalog,
+    catalog: &(impl IncidentStore + ?Sized),
     audit: &AuditSink,
     now: UtcMillis,
     t: &Tombstone,
@@ -195,8 +198,14 @@ pub enum SweepError {
     Audit(#[from] AuditError),
 }
 
+/// What the sweeper may touch: deadlines and tombstones, the incidents it
+/// raises, the download links and redacted copies it closes. Not people,
+/// sessions or cases; its audit entries go through the [`AuditSink`].
+pub trait SweepStores: RetentionStore + IncidentStore + ExportStore {}
+impl<T: RetentionStore + IncidentStore + ExportStore + ?Sized> SweepStores for T {}
+
 pub async fn sweep(
-    catalog: &dyn Catalog,
+    catalog: &(impl SweepStores + ?Sized),
     blobs: &BlobStore,
     audit: &AuditSink,
     now: UtcMillis,

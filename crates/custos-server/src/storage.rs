@@ -78,12 +78,12 @@ impl StorageConfig {
     pub async fn open_catalog(&self, data: &Path) -> Result<Arc<dyn Catalog>> {
         Ok(match &self.database {
             Some(url) => Arc::new(
-                custos_catalog_postgres::PostgresCatalog::connect(url)
+                custos_catalog_postgres::connect(url)
                     .await
                     .context("connecting to the PostgreSQL catalog")?,
             ),
             None => Arc::new(
-                custos_catalog_sqlite::SqliteCatalog::open(data)
+                custos_catalog_sqlite::open(data)
                     .await
                     .context("opening the catalog")?,
             ),

@@ -64,12 +64,12 @@ pub fn search(
         let mut batch = Vec::with_capacity(50_000);
         let (catalog, backend): (Arc<dyn Catalog>, &str) = match &database {
             None => (
-                Arc::new(custos_catalog_sqlite::SqliteCatalog::open(&data).await?),
+                Arc::new(custos_catalog_sqlite::open(&data).await?),
                 "sqlite",
             ),
             Some(url) => (
                 Arc::new(
-                    custos_catalog_postgres::PostgresCatalog::connect_in_schema(
+                    custos_catalog_postgres::connect_in_schema(
                         url,
                         &format!("bench_search_{}", std::process::id()),
                     )
@@ -92,10 +92,10 @@ pub fn search(
                 .await?;
         }
         // Imports go through each backend's bulk path.
-        let sqlite = custos_catalog_sqlite::SqliteCatalog::open(&data).await?;
+        let sqlite = custos_catalog_sqlite::open(&data).await?;
         let postgres = match &database {
             Some(url) => Some(
-                custos_catalog_postgres::PostgresCatalog::connect_in_schema(
+                custos_catalog_postgres::connect_in_schema(
                     url,
                     &format!("bench_search_{}", std::process::id()),
                 )
@@ -153,7 +153,7 @@ pub fn search(
         }
         if let Some(pg) = &postgres {
             // As autovacuum would have by the time anyone searches.
-            pg.vacuum_analyze().await?;
+            custos_catalog_postgres::vacuum_analyze(pg).await?;
         }
         eprintln!(
             "{backend}: {rows} recordings, {} holds in {:.1} s",
@@ -279,8 +279,11 @@ pub fn search(
         );
         drop(catalog);
         if let Some(pg) = postgres {
-            pg.drop_schema(&format!("bench_search_{}", std::process::id()))
-                .await?;
+            custos_catalog_postgres::drop_schema(
+                pg,
+                &format!("bench_search_{}", std::process::id()),
+            )
+            .await?;
         }
         anyhow::Ok(())
     })?;

@@ -2,6 +2,7 @@
 //! group commit, `audit verify` of a million entries) and P5 (a retention
 //! sweep of 10,000 due recordings among a million).
 
+use custos_catalog::stores::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,7 +10,6 @@ use std::time::Instant;
 use anyhow::Result;
 use custos_audit::{AuditEvent, Outcome};
 use custos_catalog::{Catalog, Recording};
-use custos_catalog_sqlite::SqliteCatalog;
 use custos_format::UtcMillis;
 use custos_server::audit::{self, AuditLog};
 
@@ -51,7 +51,7 @@ pub fn audit_appends(
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&data).await?);
+        let catalog: Arc<dyn Catalog> = Arc::new(custos_catalog_sqlite::open(&data).await?);
         let signer = audit::load_or_create_signer(&data)?;
         let verifier = signer.verifier();
         let log = AuditLog::start(catalog.clone(), signer);
@@ -115,7 +115,7 @@ pub fn sweep(
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let sqlite = SqliteCatalog::open(&data).await?;
+        let sqlite = custos_catalog_sqlite::open(&data).await?;
         let now = UtcMillis::now();
         let blobs = custos_blobs::BlobStore::local(&data.join("blobs"))?;
         for c in 0..200 {
@@ -170,7 +170,7 @@ pub fn sweep(
         }
         sqlite.import_recordings(&batch).await?;
         eprintln!("catalog of {rows} recordings built in {:.1} s", started.elapsed().as_secs_f64());
-        let plan = sqlite.due_query_plan().await?;
+        let plan = custos_catalog_sqlite::due_query_plan(&sqlite).await?;
         let catalog: Arc<dyn Catalog> = Arc::new(sqlite);
         let signer = Arc::new(audit::load_or_create_signer(&data)?);
         let sink = custos_server::retention::AuditSink::Direct { catalog: catalog.clone(), signer };

@@ -8,13 +8,13 @@
 //! Then it measures the statistics (catalog query and tables) in process,
 //! and the whole page over HTTPS as an evaluator sees it.
 
+use custos_catalog::stores::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use custos_audit::{AuditEvent, Outcome};
 use custos_catalog::{Catalog, Recording, Tombstone};
-use custos_catalog_sqlite::SqliteCatalog;
 use custos_format::UtcMillis;
 
 const DAY: i64 = 86_400_000;
@@ -77,7 +77,7 @@ pub fn stats(
     runtime.block_on(async move {
         let now = UtcMillis::now();
         let year_start = now.plus_millis(-365 * DAY);
-        let sqlite = SqliteCatalog::open(&data).await?;
+        let sqlite = custos_catalog_sqlite::open(&data).await?;
         for c in 0..cameras {
             sqlite
                 .add_device(&custos_catalog::Device {
@@ -255,8 +255,8 @@ pub fn stats(
         // The computation, in process: the catalog's query and the tables.
         // The first reading after the year was written counts every week
         // into the cache; later ones read it. Half of them ask for a team.
-        let catalog_file = SqliteCatalog::open(&data).await?;
-        catalog_file.checkpoint().await?;
+        let catalog_file = custos_catalog_sqlite::open(&data).await?;
+        custos_catalog_sqlite::checkpoint(&catalog_file).await?;
         let to = custos_format::UtcMillis::from_millis(now.as_millis()).expect("now");
         let period = custos_stats::Period::ending(to, 365);
         let mut all_timings = Vec::new();

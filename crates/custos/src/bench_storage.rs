@@ -40,7 +40,7 @@ impl BenchStorage {
             None => None,
             Some(url) => {
                 // Connecting in the schema makes it and runs the migrations.
-                custos_catalog_postgres::PostgresCatalog::connect_in_schema(url, &unique)
+                custos_catalog_postgres::connect_in_schema(url, &unique)
                     .await
                     .context("PostgreSQL for the benchmark")?;
                 schema = Some((url.clone(), unique.clone()));
@@ -99,10 +99,8 @@ impl Prepared {
             }
         }
         if let Some((url, schema)) = self.schema {
-            custos_catalog_postgres::PostgresCatalog::connect_in_schema(&url, &schema)
-                .await?
-                .drop_schema(&schema)
-                .await?;
+            let catalog = custos_catalog_postgres::connect_in_schema(&url, &schema).await?;
+            custos_catalog_postgres::drop_schema(catalog, &schema).await?;
         }
         Ok(())
     }

@@ -121,15 +121,15 @@ async fn migrate(args: MigrateArgs) -> Result<ExitCode> {
 
     // 1. The catalog, table by table, then compared row by row.
     let source = custos_catalog_postgres::import::open_sqlite(data).await?;
-    let catalog = custos_catalog_postgres::PostgresCatalog::connect(&args.to_database)
+    let catalog = custos_catalog_postgres::connect(&args.to_database)
         .await
         .context("connecting to the PostgreSQL catalog")?;
     let progress = bar(
         custos_catalog_postgres::import::TABLES.len() as u64,
         "catalog",
     );
-    let reports = catalog
-        .import_sqlite(&source, &|table, done, total| {
+    let reports =
+        custos_catalog_postgres::import::import_sqlite(&catalog, &source, &|table, done, total| {
             progress.set_message(format!("{table} {done}/{total}"));
         })
         .await?;
@@ -148,13 +148,12 @@ async fn migrate(args: MigrateArgs) -> Result<ExitCode> {
             );
         }
     }
-    catalog
-        .compare_with_sqlite(&source)
+    custos_catalog_postgres::import::compare_with_sqlite(&catalog, &source)
         .await
         .context("the PostgreSQL catalog differs from the SQLite one")?;
     eprintln!("catalog: every table compared row by row: identical");
     // Fresh statistics for the planner, as autovacuum would make in time.
-    catalog.vacuum_analyze().await?;
+    custos_catalog_postgres::vacuum_analyze(&catalog).await?;
 
     // 2. The blobs, each read back and hashed.
     let blobs = target.open_blobs(data)?;

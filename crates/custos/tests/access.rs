@@ -3,6 +3,7 @@
 //! every role + anonymous — against a table written here, independently of
 //! the policy module. The clock is injected: nothing waits.
 
+use custos_catalog::stores::*;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -269,10 +270,7 @@ impl World {
 
     fn audit_actions(&self) -> Vec<(String, String, String)> {
         self.rt.block_on(async {
-            let catalog = custos_catalog_sqlite::SqliteCatalog::open(&self.data)
-                .await
-                .unwrap();
-            use custos_catalog::Catalog;
+            let catalog = custos_catalog_sqlite::open(&self.data).await.unwrap();
             catalog
                 .audit_entries(0, 100_000)
                 .await
