@@ -4,7 +4,7 @@
 # schemathesis from PyPI, playwright-core from npm, pinned), starts
 # PostgreSQL and an S3-compatible server on loopback if they are not
 # running, and leaves them running. Extra arguments go to `cargo test`
-# (`./test.sh -p custos-format`, `./test.sh --test crash`).
+# (`./test.sh -p custos-format`, `./test.sh -p custos --test it crash::`).
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -2,9 +2,7 @@
 //! account that can see footage, and the statistics give an evaluator
 //! nothing below k by subtraction (issue 20).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Separation of duties: the admin creates or resets an account that can
 /// see footage only with the privacy officer's approval, and its password

@@ -1,9 +1,7 @@
 //! Insiders at the dock: an upload belongs to the dock sending it, and one
 //! request writes it at a time (issue 20).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use custos_server::http::Code;
 
 type Piece = Result<bytes::Bytes, std::io::Error>;

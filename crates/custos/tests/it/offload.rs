@@ -1,11 +1,9 @@
 //! Camera → dock → server, in one process: enrollment, verified ingest,
 //! receipts, wipe, resume, and every refusal leaving the camera's copy.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 
-use common::*;
+use crate::common::*;
 use custos_camera::CameraDir;
 use custos_catalog::IncidentKind;
 use custos_dock::Dock;

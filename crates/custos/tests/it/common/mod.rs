@@ -16,6 +16,7 @@ use custos_keys::secrecy::SecretString;
 use custos_server::admin::Admin;
 use custos_server::{RunningServer, ServerConfig};
 
+pub mod builders;
 pub mod raw;
 
 pub const PASS: &str = "offload test passphrase";
@@ -320,7 +321,8 @@ pub fn record_frames(dir: &CameraDir, n: usize, frames: usize) {
 /// so the keyframes at 0, 1, 2 and 3 s show clip frames 0, 3, 6 and 9.
 pub fn record_face_clip(dir: &CameraDir) {
     let clip =
-        custos_faces::read_pgms(include_bytes!("../../../custos-faces/testdata/clip.pgm")).unwrap();
+        custos_faces::read_pgms(include_bytes!("../../../../custos-faces/testdata/clip.pgm"))
+            .unwrap();
     let mut config = dir.load_config().unwrap();
     config.width = 480;
     config.height = 270;

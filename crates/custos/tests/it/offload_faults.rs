@@ -2,9 +2,7 @@
 //! decided on its own, gaps from the signed chain, and the camera's files
 //! offered in their signed order whatever their names say.
 
-mod common;
-
-use common::*;
+use crate::common::{self, *};
 use custos_camera::CameraDir;
 use custos_catalog::IncidentKind;
 

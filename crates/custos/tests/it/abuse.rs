@@ -3,31 +3,15 @@
 //! come from other loopback addresses than the people they must not harm,
 //! as they would from another host.
 
-mod common;
-
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::common::{self, *};
 use common::raw::{request, Raw};
-use common::*;
 
 fn attacker(n: usize) -> IpAddr {
     IpAddr::from([127, 0, 0, 2 + (n % 8) as u8])
-}
-
-async fn open_case(w: &World, token: &str) -> String {
-    let answer = w
-        .call(
-            "POST",
-            "/api/v1/cases",
-            Some(token),
-            Some(serde_json::json!({"kind": "complaint", "label": "abuse test"})),
-            &[],
-        )
-        .await;
-    assert_eq!(answer.status, 201, "{}", answer.json());
-    answer.json()["case_id"].as_str().unwrap().to_owned()
 }
 
 /// Who the attacks are made as: nobody, and each role.
@@ -298,7 +282,9 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
 
     let anna = w.add_user("anna", "reviewer", None).await;
     let reviewer = w.sign_in(&anna).await;
-    let case = open_case(&w, &reviewer).await;
+    let case = w
+        .with_case_labelled(&reviewer, "complaint", "abuse test")
+        .await;
     let hold = w
         .call(
             "POST",
@@ -771,7 +757,9 @@ async fn every_response_carries_the_security_headers() {
     let r = w.one_recording("cam-h", 60).await;
     let anna = w.add_user("anna", "reviewer", None).await;
     let token = w.sign_in(&anna).await;
-    let case = open_case(&w, &token).await;
+    let case = w
+        .with_case_labelled(&token, "complaint", "abuse test")
+        .await;
     w.link(&token, &case, r.recording_id).await;
     let footage = format!(
         "/api/v1/recordings/{}/video?purpose=complaint&case={case}",

@@ -298,28 +298,10 @@ fn dock_only(path: &str) -> bool {
     path == "/api/v1/dock" || path.starts_with("/api/v1/dock/") || path.contains("/uploads")
 }
 
-#[test]
-fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
-    let w = World::new();
-    let roles = [
-        "officer",
-        "reviewer",
-        "privacy-officer",
-        "admin",
-        "auditor",
-        "evaluator",
-    ];
-    let mut tokens = Vec::new();
-    for role in roles {
-        let officer_id = (role == "officer").then_some("boa-1");
-        let account = w.add_user(&format!("u-{role}"), role, officer_id);
-        tokens.push((role, Some(w.sign_in(&account))));
-    }
-    tokens.push(("anonymous", None));
-
-    let some_id = "0190f0c4-0000-7000-8000-000000000001";
-    // (method, path, body, roles allowed) — the deployment's promise, written out.
-    let matrix: Vec<(&str, String, Option<serde_json::Value>, &[&str])> = vec![
+/// The deployment's promise, written out independently of the policy
+/// module: (method, path, body, roles allowed).
+fn matrix(some_id: &str) -> Vec<MatrixRow> {
+    vec![
         (
             "GET",
             "/api/v1/session".into(),
@@ -706,7 +688,37 @@ fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
             Some(serde_json::json!({})),
             &[],
         ),
+    ]
+}
+
+type MatrixRow = (
+    &'static str,
+    String,
+    Option<serde_json::Value>,
+    &'static [&'static str],
+);
+
+#[test]
+fn authorisation_matrix_every_endpoint_every_role_and_anonymous() {
+    let w = World::new();
+    let roles = [
+        "officer",
+        "reviewer",
+        "privacy-officer",
+        "admin",
+        "auditor",
+        "evaluator",
     ];
+    let mut tokens = Vec::new();
+    for role in roles {
+        let officer_id = (role == "officer").then_some("boa-1");
+        let account = w.add_user(&format!("u-{role}"), role, officer_id);
+        tokens.push((role, Some(w.sign_in(&account))));
+    }
+    tokens.push(("anonymous", None));
+
+    let some_id = "0190f0c4-0000-7000-8000-000000000001";
+    let matrix = matrix(some_id);
     let mut failures = Vec::new();
     let mut seen = w.audit_since(0).len() as u64;
     let mut reads_checked = Vec::new();

@@ -6,11 +6,9 @@
 //! The routes come from the document the server serves, so a new route
 //! nobody walks fails here until it has a step below.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 /// Who calls: every role, nobody, and the enrolled dock.

@@ -9,9 +9,7 @@
 //! /api/v1/session` (sign-out) and `POST /api/v1/session/password` (ends
 //! every other session of the person). Both are tested in access.rs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Test cases per operation and phase; the seed makes a failure repeatable.
 const EXAMPLES: &str = "20";

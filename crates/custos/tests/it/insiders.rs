@@ -2,9 +2,7 @@
 //! person in that role would try, and each is refused (issue 20). The
 //! matrix itself is `access.rs`; these are the ways around it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// A recording of officer boa-5, secured by a reviewer for a complaint
 /// about that officer.

@@ -6,9 +6,7 @@
 //! through the API as an evaluator, per team, and an officer's own; the
 //! CSV says what the JSON says; refusals and readings are audited.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use custos_camera::camera::Button;
 use custos_camera::display::SimulatedDisplay;
 use custos_camera::source::{CaptureSource, Pacing, SyntheticSource};

@@ -2,9 +2,7 @@
 //! local files (the default) and PostgreSQL + an S3-compatible store (a
 //! regional deployment). Each run asserts which backends it really used.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use custos_camera::CameraDir;
 use custos_catalog::IncidentKind;
 use custos_keys::secrecy::SecretString;

@@ -1,0 +1,23 @@
+//! Every integration test of the server and the `custos` binary, in one
+//! test binary (one link, not one per file), a module per capability.
+//! `./test.sh --test it evidence::exports` runs one module;
+//! `docs/TESTS.md` maps the names tests had before they moved here.
+
+mod common;
+
+mod abuse;
+mod access;
+mod audit_walk;
+mod backends;
+mod cli;
+mod crash;
+mod evidence;
+mod fuzz_entries;
+mod insiders;
+mod insiders_accounts;
+mod insiders_docks;
+mod offload;
+mod offload_faults;
+mod schemathesis;
+mod statistics;
+mod web;

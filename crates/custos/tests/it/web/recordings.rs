@@ -1,0 +1,500 @@
+//! The recordings list, a recording's page, and the player's questions.
+
+use super::*;
+
+#[tokio::test]
+async fn the_recordings_list_filters_and_pages_and_a_recording_shows_its_trail() {
+    let w = world().await;
+    let first = w.one_recording("cam-a", 20).await;
+    let second = w.one_recording("cam-b", 20).await;
+    let reviewer = w.add_user("rita", "reviewer", None).await;
+    let mut b = Browser::new(&w, "en-GB,en;q=0.9");
+    assert_eq!(b.sign_in(&w, &reviewer).await.status, 303);
+
+    let all = b.get("/recordings").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.count("<tr data-recording="), 2);
+    assert!(all.body.contains("Recordings 1–2 of 2."), "{}", all.body);
+    // Both listed (their order is the catalog story's to test), both playable for a reviewer.
+    assert!(all.body.contains(&second.recording_id.to_string()));
+    assert!(all.body.contains(&first.recording_id.to_string()));
+    assert_eq!(all.count("class=\"button play\""), 2);
+
+    let only_b = b.get("/recordings?camera=cam-b").await;
+    assert_eq!(only_b.count("<tr data-recording="), 1);
+    assert!(only_b.body.contains(&second.recording_id.to_string()));
+    assert!(
+        only_b.body.contains("value=\"cam-b\""),
+        "the filter stays filled in"
+    );
+    let none = b.get("/recordings?status=stored-truncated").await;
+    assert_eq!(none.count("<tr data-recording="), 0);
+    assert!(none.body.contains("No recordings match."));
+    let held = b.get("/recordings?held=yes").await;
+    assert_eq!(held.count("<tr data-recording="), 0);
+    let due = b.get("/recordings?due=7d").await;
+    assert_eq!(due.count("<tr data-recording="), 0, "28 days to go");
+    let today = b.get("/recordings?from=2020-01-01&to=2099-12-31").await;
+    assert_eq!(today.count("<tr data-recording="), 2);
+    let past = b.get("/recordings?to=2020-01-01").await;
+    assert_eq!(past.count("<tr data-recording="), 0);
+    // Garbage in a filter: named, nothing listed, nothing lost.
+    for (query, field) in [
+        ("from=yesterday", "from"),
+        ("due=forever", "due"),
+        ("page=0", "page"),
+        ("status=bogus", "status"),
+    ] {
+        let page = b.get(&format!("/recordings?{query}")).await;
+        assert_eq!(page.status, 400, "{query}");
+        assert!(
+            page.body
+                .contains(&format!("data-error=\"filter-{field}\"")),
+            "{query}"
+        );
+    }
+    // A control character never reaches the page: refused at the edge.
+    let page = b.get("/recordings?status=%00").await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("query parameter 1"), "{}", page.body);
+    // Beyond the last page: an empty page, not an error.
+    let far = b.get("/recordings?page=9").await;
+    assert_eq!((far.status, far.count("<tr data-recording=")), (200, 0));
+
+    // A recording's page: metadata, integrity, deletion, and its trail.
+    let id = first.recording_id.to_string();
+    let page = b.get(&format!("/recordings/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&hex_of(&first.ciphertext_sha256)));
+    assert!(page.body.contains("cam-a"));
+    let deletion = &page.body[page.body.find("id=\"deletion\"").unwrap()..][..200];
+    let left = |now: custos_format::UtcMillis| {
+        let hours = (first.delete_after.as_millis() - now.as_millis()) / 3_600_000;
+        format!("in {} days, {} h", hours / 24, hours % 24)
+    };
+    assert!(
+        deletion.contains(&left(w.now())),
+        "time left: {deletion} vs {}",
+        left(w.now())
+    );
+    assert!(page.body.contains("id=\"trail\""));
+    // The trail shows the reads before this one: ingest, then this page's metadata read.
+    assert!(
+        page.body.contains("<code>recording.metadata</code>"),
+        "{}",
+        page.body
+    );
+    for bad in ["not-a-uuid", "0190f0c4-0000-7000-8000-000000000001"] {
+        let page = b.get(&format!("/recordings/{bad}")).await;
+        assert_eq!(page.status, 404, "{bad}");
+        assert!(page.body.contains("data-error=\"error-not-found\""));
+    }
+
+    // An officer sees their own recordings only, and no trail.
+    let officer = w.add_user("otto", "officer", Some("boa-9")).await;
+    let mut o = Browser::new(&w, "en");
+    assert_eq!(o.sign_in(&w, &officer).await.status, 303);
+    let list = o.get("/recordings").await;
+    assert_eq!(list.count("<tr data-recording="), 0, "not their recordings");
+    assert_eq!(list.count("class=\"button play\""), 0);
+    let page = o.get(&format!("/recordings/{id}")).await;
+    assert_eq!(page.status, 404);
+}
+
+#[tokio::test]
+async fn the_player_asks_for_a_purpose_and_a_case_before_any_footage() {
+    let w = world().await;
+    let r = w.one_recording("cam-a", 20).await;
+    let id = r.recording_id.to_string();
+    let reviewer = w.add_user("rita", "reviewer", None).await;
+    let token = w.sign_in(&reviewer).await;
+    let case = w
+        .with_case_labelled(&token, "complaint", "complaint 17")
+        .await;
+    let mut b = Browser::new(&w, "en");
+    assert_eq!(b.sign_in(&w, &reviewer).await.status, 303);
+
+    let ask = b.get(&format!("/recordings/{id}/play")).await;
+    assert_eq!(ask.status, 200);
+    assert!(!ask.body.contains("<video"), "no footage before a purpose");
+    assert!(ask.body.contains("name=\"purpose\" value=\"complaint\""));
+    assert!(
+        ask.body.contains(&format!("<option value=\"{case}\"")),
+        "open cases offered"
+    );
+
+    for (query, code) in [
+        ("purpose=complaint".to_owned(), "error-purpose-required"),
+        (format!("case={case}"), "error-purpose-required"),
+        (
+            format!("purpose=curiosity&case={case}"),
+            "error-purpose-not-allowed",
+        ),
+        (
+            "purpose=complaint&case=no-such-case".to_owned(),
+            "error-case-unknown",
+        ),
+    ] {
+        let page = b.get(&format!("/recordings/{id}/play?{query}")).await;
+        assert_eq!(page.status, 403, "{query}");
+        assert!(
+            page.body.contains(&format!("data-error=\"{code}\"")),
+            "{query}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("<video"), "{query}");
+    }
+    let before = audit_actions(&w).await;
+    assert!(before.iter().all(|e| e["action"] != "recording.play"));
+    let refused = before
+        .iter()
+        .filter(|e| e["action"] == "recording.player" && e["outcome"] == "refused")
+        .count();
+    assert_eq!(refused, 4, "every refused attempt is in the audit log");
+
+    // A real case the recording is not attached to: the page asks for the
+    // link and its reason (audited), and nothing of the footage is shown.
+    let unlinked = b
+        .get(&format!(
+            "/recordings/{id}/play?purpose=complaint&case={case}"
+        ))
+        .await;
+    assert_eq!(unlinked.status, 403);
+    assert!(unlinked.body.contains("data-error=\"error-not-attached\""));
+    assert!(unlinked
+        .body
+        .contains(&format!("action=\"/recordings/{id}/link\"")));
+    assert!(!unlinked.body.contains("<video"));
+    let csrf = Browser::csrf(&unlinked);
+    // Without a reason, or with a forged form: refused, nothing linked.
+    let empty = b
+        .post(
+            &format!("/recordings/{id}/link"),
+            &[
+                ("csrf", &csrf),
+                ("purpose", "complaint"),
+                ("case", &case),
+                ("reason", " "),
+            ],
+        )
+        .await;
+    assert_eq!(empty.status, 400, "{}", empty.body);
+    let forged = b
+        .post(
+            &format!("/recordings/{id}/link"),
+            &[
+                ("csrf", "forged"),
+                ("purpose", "complaint"),
+                ("case", &case),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(w
+        .server
+        .deployment
+        .catalog
+        .case_links(&case)
+        .await
+        .unwrap()
+        .is_empty());
+    let linked = b
+        .post(
+            &format!("/recordings/{id}/link"),
+            &[
+                ("csrf", &csrf),
+                ("purpose", "complaint"),
+                ("case", &case),
+                ("reason", "the complaint names this shift"),
+            ],
+        )
+        .await;
+    assert_eq!(linked.status, 303, "{}", linked.body);
+    assert_eq!(
+        linked.header("location"),
+        Some(format!("/recordings/{id}/play?purpose=complaint&case={case}").as_str())
+    );
+    let links = w.server.deployment.catalog.case_links(&case).await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (links[0].reason.as_str(), links[0].linked_by.as_str()),
+        ("the complaint names this shift", "rita")
+    );
+
+    let player = b
+        .get(&format!(
+            "/recordings/{id}/play?purpose=complaint&case={case}"
+        ))
+        .await;
+    assert_eq!(player.status, 200, "{}", player.body);
+    let src = format!("/api/v1/recordings/{id}/video?purpose=complaint&case={case}");
+    assert!(
+        unescape(&player.body).contains(&format!("src=\"{src}\"")),
+        "{}",
+        player.body
+    );
+    let opened = audit_actions(&w).await;
+    let entry = opened
+        .iter()
+        .find(|e| e["action"] == "recording.player" && e["outcome"] == "ok")
+        .expect("opening the player is audited");
+    assert_eq!(entry["purpose"], "complaint");
+    assert_eq!(entry["case"].as_str(), Some(case.as_str()));
+    assert_eq!(entry["object"], format!("recording:{id}"));
+
+    // The browser's <video> asks with the session cookie.
+    let video = b.get(&src).await;
+    assert_eq!(video.status, 200);
+    assert_eq!(video.header("content-type"), Some("video/mp4"));
+}
+
+#[tokio::test]
+async fn an_admin_sees_no_footage_and_the_language_follows_the_choice() {
+    let w = world().await;
+    let r = w.one_recording("cam-a", 20).await;
+    let admin = w.add_user("adam", "admin", None).await;
+    let mut b = Browser::new(&w, "en");
+    assert_eq!(b.sign_in(&w, &admin).await.status, 303);
+    let list = b.get("/recordings").await;
+    assert_eq!(list.status, 403);
+    assert!(list.body.contains("data-error=\"error-forbidden\""));
+    assert!(
+        !list.body.contains("data-nav=\"recordings\""),
+        "no menu entry either"
+    );
+    let play = b.get(&format!("/recordings/{}/play", r.recording_id)).await;
+    assert_eq!(play.status, 403);
+    assert!(!play.body.contains("name=\"purpose\""));
+    let video = b
+        .get(&format!(
+            "/api/v1/recordings/{}/video?purpose=complaint&case=x",
+            r.recording_id
+        ))
+        .await;
+    assert_eq!(video.status, 403);
+
+    // The language: the browser's, then the switch's, remembered.
+    let mut anon = Browser::new(&w, "de-DE,de;q=0.9,en;q=0.5");
+    let login = anon.get("/login").await;
+    assert!(login.body.contains("<html lang=\"de\">"));
+    assert!(login.body.contains(">Anmelden</button>"));
+    let switch = anon.get("/language?set=nl&back=%2Flogin").await;
+    assert_eq!(
+        (switch.status, switch.location.as_deref()),
+        (303, Some("/login"))
+    );
+    assert!(switch.cookies[0].starts_with("custos_lang=nl"));
+    let login = anon.get("/login").await;
+    assert!(login.body.contains("<html lang=\"nl\">"));
+    assert!(login.body.contains(">Aanmelden</button>"));
+    assert!(login.body.contains("Gebruikersnaam"));
+    // Only local pages to come back to; only languages we have.
+    let away = anon
+        .get("/language?set=en&back=https%3A%2F%2Fevil.example%2F")
+        .await;
+    assert_eq!(away.location.as_deref(), Some("/"));
+    for bad in ["/language?set=fr", "/language", "/language?set="] {
+        assert_eq!(anon.get(bad).await.status, 400, "{bad}");
+    }
+    // No browser preference, no cookie: the deployment's default (Dutch).
+    let mut plain = Browser::new(&w, "");
+    assert!(plain
+        .get("/login")
+        .await
+        .body
+        .contains("<html lang=\"nl\">"));
+}
+
+/// The UI in Debian's Chromium (playwright-core drives it): sign-in with a
+/// TOTP code, the list, a recording, the purpose prompt that blocks the
+/// player, playback and seeking, the language switch, the keyboard's first
+/// stop, and an administrator who gets no footage; then a hold placed from
+/// the case page, the administrator's pages (a person added from the
+/// keyboard) and an auditor who checks the whole audit log. Screenshots of
+/// the main pages land in `target/tmp/screenshots/` (the README shows some).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_signs_in_asks_the_purpose_plays_and_switches_language() {
+    let w = world().await;
+    let r = w.one_recording("cam-v", 150).await;
+    let reviewer = w.add_user("rita", "reviewer", None).await;
+    let admin = w.add_user("adam", "admin", None).await;
+    let auditor = w.add_user("aude", "auditor", None).await;
+    let evaluator = w.add_user("eva", "evaluator", None).await;
+    let token = w.sign_in(&reviewer).await;
+    let case = w
+        .with_case_labelled(&token, "complaint", "complaint about a stop")
+        .await;
+    // Codes for the server's (shifted) clock; each person signs in once.
+    w.clock_offset
+        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+    let code = |a: &Account| custos_server::auth::totp_code(&a.secret, w.now()).unwrap();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/ui.mjs");
+    let mut command = std::process::Command::new("node");
+    command
+        .arg(&script)
+        .env("BASE", w.base())
+        .env("REVIEWER", &reviewer.name)
+        .env("REVIEWER_PASSWORD", &reviewer.password)
+        .env("REVIEWER_CODE", code(&reviewer))
+        .env("ADMIN", &admin.name)
+        .env("ADMIN_PASSWORD", &admin.password)
+        .env("ADMIN_CODE", code(&admin))
+        .env("AUDITOR", &auditor.name)
+        .env("AUDITOR_PASSWORD", &auditor.password)
+        .env("AUDITOR_CODE", code(&auditor))
+        .env("EVALUATOR", &evaluator.name)
+        .env("EVALUATOR_PASSWORD", &evaluator.password)
+        .env("EVALUATOR_CODE", code(&evaluator))
+        .env("RECORDING", r.recording_id.to_string())
+        .env("CASE", &case)
+        .env("SHOTS", &shots);
+    let out = tokio::task::spawn_blocking(move || {
+        command
+            .output()
+            .expect("node must be installed (see ./test.sh)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert_eq!(seen["asked_to_link"], true, "{seen}");
+    // WCAG 2.1 AA basics (tests/browser/a11y.mjs): the checker finds each
+    // kind of fault on a page made to have them, and none on ours.
+    let selftest: Vec<String> = serde_json::from_value(seen["a11y_selftest"].clone()).unwrap();
+    for fault in [
+        "h1 elements",
+        "used 2 times",
+        "has no label",
+        "has no alt",
+        "<svg> without",
+        "has no accessible name",
+        "contrast",
+        "focus not visible on <button>",
+    ] {
+        assert!(
+            selftest.iter().any(|p| p.contains(fault)),
+            "the checker misses {fault:?}: {selftest:?}"
+        );
+    }
+    let pages = seen["a11y"].as_object().unwrap();
+    assert_eq!(pages.len(), 20, "{pages:?}");
+    for (page, checked) in pages {
+        assert_eq!(checked["problems"], serde_json::json!([]), "{page}");
+        // Each page was looked at: its text, and a keyboard walk through it.
+        assert!(checked["texts"].as_u64().unwrap() >= 5, "{page}: {checked}");
+        assert!(checked["stops"].as_u64().unwrap() >= 2, "{page}: {checked}");
+    }
+    // The forms were among what was checked.
+    assert!(pages["login-en"]["controls"].as_u64().unwrap() >= 3);
+    assert!(pages["case-de"]["controls"].as_u64().unwrap() >= 5);
+    assert!(pages["link-en"]["controls"].as_u64().unwrap() >= 5);
+    // The export link made in the browser, and used by a recipient in another.
+    assert_eq!(seen["link_path"], "/download/TOKEN");
+    assert_eq!(seen["link_passphrase"].as_str().unwrap().len(), 29);
+    assert_eq!(seen["landing_title"], "Bewijspakket");
+    assert_eq!(seen["downloaded_sha256_matches"], true);
+    assert_eq!(seen["downloaded_is_age"], true);
+    assert_eq!(seen["downloads_left"], "1");
+    assert!(
+        seen["downloaded_name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-ID.tar.age"),
+        "{seen}"
+    );
+    assert_eq!(seen["rita_redirected_to"], "/login");
+    assert_eq!(seen["after_sign_in"], "/recordings");
+    assert_eq!(seen["rows"], 1);
+    assert_eq!(seen["nav_en"], "Recordings");
+    assert_eq!(
+        seen["detail_path"],
+        format!("/recordings/{}", r.recording_id)
+    );
+    assert_eq!(seen["detail_has_trail"], true);
+    assert_eq!(
+        seen["video_before_purpose"], 0,
+        "no player before a purpose"
+    );
+    assert_eq!(
+        seen["still_asking"], true,
+        "the form cannot be sent unanswered"
+    );
+    assert_eq!(
+        seen["player_query"],
+        format!("?purpose=complaint&case={case}")
+    );
+    let played = &seen["played"];
+    assert!(
+        (played["duration"].as_f64().unwrap() - 5.0).abs() < 0.2,
+        "{seen}"
+    );
+    assert!(
+        played["advanced"].as_f64().unwrap() > 0.2,
+        "currentTime advances: {seen}"
+    );
+    assert!(
+        (played["seekedTo"].as_f64().unwrap() - played["target"].as_f64().unwrap()).abs() < 0.1,
+        "{seen}"
+    );
+    assert_eq!(seen["lang_nl"], "nl");
+    assert_eq!(seen["nav_nl"], "Opnamen");
+    assert_eq!(seen["nav_de"], "Aufnahmen");
+    assert_eq!(seen["first_tab"], "skip");
+    assert_eq!(seen["admin_status_text"], "error-forbidden");
+    assert_eq!(seen["admin_play_buttons"], 0);
+    assert_eq!(seen["admin_video_status"], 403);
+    assert_eq!(seen["hold_states"], serde_json::json!(["in-force"]));
+    assert_eq!(seen["admin_users"], 4);
+    assert_eq!(seen["enrollment_shown"], true);
+    assert_eq!(seen["admin_cameras"], 1);
+    assert_eq!(seen["admin_retention"], "28d");
+    assert_eq!(seen["auditor_landed"], "/audit");
+    assert_eq!(seen["auditor_signature"], "valid");
+    assert_eq!(seen["auditor_verified"], 1);
+    // The evaluator's statistics: charts, the deployment's k, the one
+    // recording of this story (a small count, hidden), report and CSV.
+    assert_eq!(seen["evaluator_landed"], "/statistics");
+    assert!(seen["evaluator_charts"].as_u64().unwrap() >= 5, "{seen}");
+    assert_eq!(seen["evaluator_k"], "5");
+    assert_eq!(seen["evaluator_activations"], "<5");
+    assert_eq!(seen["evaluator_csv"]["status"], 200);
+    assert_eq!(seen["evaluator_csv"]["type"], "text/csv; charset=utf-8");
+    assert_eq!(seen["evaluator_csv"]["first"], "table,row,column,value");
+    assert_eq!(seen["report_title"], "Evaluatierapport bodycams");
+    assert_eq!(seen["report_nav_printed"], false, "the menu is not printed");
+    for name in [
+        "login-en",
+        "recordings-en",
+        "recording-en",
+        "purpose-en",
+        "player-en",
+        "recordings-nl",
+        "recording-de",
+        "admin-refused-en",
+        "case-de",
+        "users-en",
+        "devices-en",
+        "settings-en",
+        "audit-nl",
+        "statistics-nl",
+        "report-nl",
+    ] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{name}");
+    }
+    // The whole visit is in the audit log: the player opened with its purpose, then plays.
+    let entries = audit_actions(&w).await;
+    let opened = entries
+        .iter()
+        .position(|e| e["action"] == "recording.player" && e["outcome"] == "ok")
+        .expect("player audited");
+    assert_eq!(entries[opened]["purpose"], "complaint");
+    assert!(entries[opened..]
+        .iter()
+        .any(|e| e["action"] == "recording.play" && e["outcome"] == "ok"));
+}
