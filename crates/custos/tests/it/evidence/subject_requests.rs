@@ -635,8 +635,24 @@ async fn a_closed_request_is_neither_searched_nor_extended() {
 /// zeros in the blob), played only for its request, with its own hash; the
 /// original is untouched; a render that fails leaves nothing; the copy goes
 /// when its source goes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_its_source() {
+/// Camera cam-r's two recordings; a subject access request (SAR-R) whose
+/// window holds the first (`source`) and not the second (`other`); a
+/// privacy officer (petra) and a reviewer (rita) signed in; a plan that
+/// pixelates the middle of the picture.
+struct Redaction {
+    w: World,
+    source: custos_catalog::Recording,
+    other: custos_catalog::Recording,
+    tp: String,
+    tr: String,
+    source_blob: std::path::PathBuf,
+    source_before: Vec<u8>,
+    plan: serde_json::Value,
+}
+
+const DERIVATIVES: &str = "/api/v1/subject-requests/SAR-R/derivatives";
+
+async fn redaction() -> Redaction {
     let w = world().await;
     let cam = w.camera("cam-r", 0, true).await;
     record_frames(&cam, 2, 45);
@@ -685,16 +701,59 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
     let source_before = std::fs::read(&source_blob).unwrap();
     let plan = serde_json::json!({"tracks": [{"label": "passer-by", "kind": "pixelate",
         "keyframes": [{"at_millis": 0, "x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5}]}]});
-    let derivatives = "/api/v1/subject-requests/SAR-R/derivatives";
+    Redaction {
+        w,
+        source,
+        other,
+        tp,
+        tr,
+        source_blob,
+        source_before,
+        plan,
+    }
+}
 
-    // Refused: the wrong role, a broken plan, a recording not held for it.
-    let make = |token: String, body: serde_json::Value| {
-        let w = &w;
-        async move {
-            w.call("POST", derivatives, Some(&token), Some(body), &[])
-                .await
-        }
-    };
+impl Redaction {
+    async fn make(&self, token: String, body: serde_json::Value) -> Answer {
+        self.w
+            .call("POST", DERIVATIVES, Some(&token), Some(body), &[])
+            .await
+    }
+
+    /// A redacted copy of `source` by the plan, made by petra.
+    async fn made(&self) -> serde_json::Value {
+        let made = self
+            .make(
+                self.tp.clone(),
+                serde_json::json!({"recording_id": self.source.recording_id, "plan": self.plan}),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.json());
+        made.json()
+    }
+
+    /// The copy played for its request, whole.
+    async fn played(&self, id: &str) -> Answer {
+        let good =
+            format!("/api/v1/derivatives/{id}/video?purpose=subject-access-request&case=SAR-R");
+        let played = self.w.call("GET", &good, Some(&self.tp), None, &[]).await;
+        assert_eq!(played.status, 200);
+        played
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redacted_copy_is_refused_to_the_wrong_role_a_broken_plan_and_a_recording_not_held() {
+    let r = redaction().await;
+    let Redaction {
+        source,
+        other,
+        tp,
+        tr,
+        plan,
+        ..
+    } = &r;
+    let make = |token: String, body: serde_json::Value| r.make(token, body);
     assert_eq!(
         make(
             tr.clone(),
@@ -733,7 +792,22 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
             "{body}"
         );
     }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redacted_copy_is_stored_as_recordings_are_and_the_original_is_only_read() {
+    let r = redaction().await;
+    let Redaction {
+        w,
+        source,
+        tp,
+        source_blob,
+        source_before,
+        plan,
+        ..
+    } = &r;
+    let derivatives = DERIVATIVES;
+    let make = |token: String, body: serde_json::Value| r.make(token, body);
     let made = make(
         tp.clone(),
         serde_json::json!({"recording_id": source.recording_id, "plan": plan}),
@@ -747,8 +821,8 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
     assert!((45..=47).contains(&frames), "{frames}");
     assert!(derivative.get("age_header").is_none() && derivative.get("blob_key").is_none());
     assert_eq!(
-        std::fs::read(&source_blob).unwrap(),
-        source_before,
+        std::fs::read(source_blob).unwrap(),
+        *source_before,
         "the original is only read"
     );
     // Stored as recordings are: no key in the blob, nothing readable.
@@ -765,13 +839,17 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
     assert!(stored[..row.age_header.len()].iter().all(|b| *b == 0));
     assert!(!stored.windows(4).any(|w| w == b"moof" || w == b"ftyp"));
     assert_eq!(
-        w.call("GET", derivatives, Some(&tp), None, &[])
-            .await
-            .json()[0]["derivative_id"],
+        w.call("GET", derivatives, Some(tp), None, &[]).await.json()[0]["derivative_id"],
         id.as_str()
     );
+}
 
-    // Played for its request only: the derived MP4, whose hash is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redacted_copy_is_played_for_its_request_only_and_its_hash_is_recorded() {
+    let r = redaction().await;
+    let Redaction { w, tp, tr, .. } = &r;
+    let derivative = r.made().await;
+    let id = derivative["derivative_id"].as_str().unwrap().to_owned();
     let video = format!("/api/v1/derivatives/{id}/video");
     for (query, status) in [
         ("", 403),
@@ -779,7 +857,7 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         ("?purpose=subject-access-request&case=K-other", 403),
     ] {
         assert_eq!(
-            w.call("GET", &format!("{video}{query}"), Some(&tp), None, &[])
+            w.call("GET", &format!("{video}{query}"), Some(tp), None, &[])
                 .await
                 .status,
             status,
@@ -787,12 +865,12 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         );
     }
     let good = format!("{video}?purpose=subject-access-request&case=SAR-R");
-    assert_eq!(w.call("GET", &good, Some(&tr), None, &[]).await.status, 403);
+    assert_eq!(w.call("GET", &good, Some(tr), None, &[]).await.status, 403);
     assert_eq!(
         w.call(
             "GET",
             "/api/v1/derivatives/nonsense/video?purpose=subject-access-request&case=SAR-R",
-            Some(&tp),
+            Some(tp),
             None,
             &[]
         )
@@ -800,7 +878,7 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         .status,
         404
     );
-    let played = w.call("GET", &good, Some(&tp), None, &[]).await;
+    let played = w.call("GET", &good, Some(tp), None, &[]).await;
     assert_eq!(played.status, 200);
     assert_eq!(
         hex::encode(custos_format::sha256(&played.body)),
@@ -811,7 +889,7 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         derivative["plaintext_length"].as_u64().unwrap()
     );
     let part = w
-        .call("GET", &good, Some(&tp), None, &[("range", "bytes=10-109")])
+        .call("GET", &good, Some(tp), None, &[("range", "bytes=10-109")])
         .await;
     assert_eq!(part.status, 206);
     assert_eq!(part.body, played.body[10..110]);
@@ -819,7 +897,7 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         w.call(
             "GET",
             &good,
-            Some(&tp),
+            Some(tp),
             None,
             &[("range", "bytes=999999999-")]
         )
@@ -827,8 +905,18 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         .status,
         416
     );
-    // Inside the box the picture is gone; outside it is as it was.
-    let original = custos_redact::decode_all(std::io::Cursor::new(plaintext(&w, &source))).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_the_box_the_picture_is_gone_and_outside_it_is_as_it_was() {
+    let r = redaction().await;
+    let Redaction { w, source, .. } = &r;
+    let derivative = r.made().await;
+    let frames = derivative["frames"].as_u64().unwrap();
+    let played = r
+        .played(derivative["derivative_id"].as_str().unwrap())
+        .await;
+    let original = custos_redact::decode_all(std::io::Cursor::new(plaintext(w, source))).unwrap();
     let redacted = custos_redact::decode_all(std::io::Cursor::new(&played.body)).unwrap();
     assert_eq!(original.len(), redacted.len());
     assert_eq!(
@@ -886,9 +974,26 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
     for (a, b) in original.iter().zip(&redacted) {
         assert!(mean_diff(a, b, 0, 0, width, 24) < 6.0, "above the box");
     }
+}
 
-    // The log: made for the request, before the original was read; played for it.
-    let entries = audit(&w).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_says_the_copy_was_made_for_the_request_and_played_for_it() {
+    let r = redaction().await;
+    let Redaction { w, source, tp, .. } = &r;
+    let derivative = r.made().await;
+    let id = derivative["derivative_id"].as_str().unwrap();
+    let refused = w
+        .call(
+            "GET",
+            &format!("/api/v1/derivatives/{id}/video?purpose=complaint&case=SAR-R"),
+            Some(tp),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    r.played(id).await;
+    let entries = audit(w).await;
     let redacts: Vec<_> = entries
         .iter()
         .filter(|e| e.action == "recording.redact")
@@ -905,12 +1010,26 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
     assert!(entries.iter().any(|e| e.action == "derivative.play"
         && e.outcome == custos_audit::Outcome::Ok
         && e.case.as_deref() == Some("SAR-R")));
+}
 
-    // A source that no longer decrypts: the render fails, audited, nothing kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_no_longer_decrypts_fails_the_render_audited_and_keeps_nothing() {
+    let r = redaction().await;
+    let Redaction {
+        w,
+        source,
+        tp,
+        source_blob,
+        source_before,
+        plan,
+        ..
+    } = &r;
+    let make = |token: String, body: serde_json::Value| r.make(token, body);
+    r.made().await;
     let mut damaged = source_before.clone();
     let at = damaged.len() - 100;
     damaged[at] ^= 1;
-    std::fs::write(&source_blob, &damaged).unwrap();
+    std::fs::write(source_blob, &damaged).unwrap();
     let failed = make(
         tp.clone(),
         serde_json::json!({"recording_id": source.recording_id, "plan": plan}),
@@ -920,7 +1039,7 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         (failed.status, failed.json()["error"]["code"].as_str()),
         (422, Some("render-failed"))
     );
-    std::fs::write(&source_blob, &source_before).unwrap();
+    std::fs::write(source_blob, source_before).unwrap();
     assert_eq!(
         std::fs::read_dir(w.data.join("blobs/derived"))
             .unwrap()
@@ -934,14 +1053,20 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
             .file_name()
             .to_string_lossy()
             .starts_with("derived-")));
-    assert!(audit(&w)
+    assert!(audit(w)
         .await
         .iter()
         .any(|e| e.action == "recording.redact" && e.outcome == custos_audit::Outcome::Failed));
+}
 
-    // Closed, released, and past retention: source and copy go together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_and_copy_are_deleted_together_once_the_case_is_closed_and_time_is_up() {
+    let r = redaction().await;
+    let Redaction { w, tp, .. } = &r;
+    let derivative = r.made().await;
+    let id = derivative["derivative_id"].as_str().unwrap().to_owned();
     let closed = w
-        .call("POST", "/api/v1/cases/SAR-R/close", Some(&tp), None, &[])
+        .call("POST", "/api/v1/cases/SAR-R/close", Some(tp), None, &[])
         .await;
     assert_eq!(closed.status, 200);
     let report = w.sweep(w.now().plus_millis(90 * DAY)).await;
@@ -961,7 +1086,7 @@ async fn a_redacted_copy_is_made_for_a_request_played_for_it_and_deleted_with_it
         .unwrap()
         .unwrap();
     assert!(row.deleted_at.is_some() && row.age_header.is_empty());
-    assert!(audit(&w)
+    assert!(audit(w)
         .await
         .iter()
         .any(|e| e.action == "derivative.delete"));
