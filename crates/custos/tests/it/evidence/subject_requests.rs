@@ -1103,8 +1103,35 @@ async fn source_and_copy_are_deleted_together_once_the_case_is_closed_and_time_i
 /// trail, no requester's name), encrypted to a passphrase or kept for a
 /// one-download link, verifiable offline; the request records it, and its
 /// closing says so.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_verifies() {
+/// Camera cam-q's two recordings; two subject access requests whose
+/// searches held them (SAR-D, and SAR-EMPTY, which gets no copy); a
+/// redacted copy of the first for SAR-D; a privacy officer (petra) and a
+/// reviewer (rita) signed in.
+struct Answering {
+    w: World,
+    recordings: Vec<custos_catalog::Recording>,
+    tp: String,
+    tr: String,
+    derivative: serde_json::Value,
+}
+
+const DELIVERY: &str = "/api/v1/subject-requests/SAR-D/delivery";
+
+/// A delivery's body: the passphrase, with `extra`'s fields set (or, when
+/// null, left out).
+fn with(extra: serde_json::Value) -> serde_json::Value {
+    let mut body = serde_json::json!({"passphrase": EXPORT_PASS});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            body.as_object_mut().unwrap().remove(k);
+        } else {
+            body[k] = v.clone();
+        }
+    }
+    body
+}
+
+async fn answering() -> Answering {
     let w = world().await;
     let cam = w.camera("cam-q", 0, true).await;
     record_frames(&cam, 2, 30);
@@ -1154,25 +1181,48 @@ async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_ver
         .await;
     assert_eq!(made.status, 201, "{}", made.json());
     let derivative = made.json();
-    let delivery = "/api/v1/subject-requests/SAR-D/delivery";
-    let with = |extra: serde_json::Value| {
-        let mut body = serde_json::json!({"passphrase": EXPORT_PASS});
-        for (k, v) in extra.as_object().unwrap() {
-            if v.is_null() {
-                body.as_object_mut().unwrap().remove(k);
-            } else {
-                body[k] = v.clone();
-            }
-        }
-        body
-    };
+    Answering {
+        w,
+        recordings,
+        tp,
+        tr,
+        derivative,
+    }
+}
 
-    // Refused: another role, no protection, a copy of something else, nothing to give.
+impl Answering {
+    /// SAR-D answered in Dutch, to a passphrase.
+    async fn delivered(&self) -> Answer {
+        let answer = self
+            .w
+            .call(
+                "POST",
+                DELIVERY,
+                Some(&self.tp),
+                Some(with(serde_json::json!({"language": "nl"}))),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        answer
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_is_refused_to_another_role_without_protection_and_with_nothing_to_give() {
+    let a = answering().await;
+    let Answering { w, tp, tr, .. } = &a;
+    let delivery = DELIVERY;
     assert_eq!(
         w.call(
             "POST",
             delivery,
-            Some(&tr),
+            Some(tr),
             Some(with(serde_json::json!({}))),
             &[]
         )
@@ -1213,7 +1263,7 @@ async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_ver
         ),
     ] {
         let answer = w
-            .call("POST", path, Some(&tp), Some(body.clone()), &[])
+            .call("POST", path, Some(tp), Some(body.clone()), &[])
             .await;
         assert_eq!(
             (answer.status, answer.json()["error"]["code"].as_str()),
@@ -1221,23 +1271,17 @@ async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_ver
             "{path} {body}"
         );
     }
+}
 
-    let answer = w
-        .call(
-            "POST",
-            delivery,
-            Some(&tp),
-            Some(with(serde_json::json!({"language": "nl"}))),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let export_id = answer.header("custos-export-id").unwrap().to_owned();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_holds_only_the_redacted_copies_names_no_requester_and_verifies() {
+    let a = answering().await;
+    let Answering {
+        recordings,
+        derivative,
+        ..
+    } = &a;
+    let answer = a.delivered().await;
     let tar = open_package(&answer.body, EXPORT_PASS);
     assert!(
         !tar.windows(7).any(|w| w == b"Visser ") && !tar.windows(6).any(|w| w == b"Visser"),
@@ -1301,7 +1345,14 @@ async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_ver
         "{:?}",
         verdict.findings
     );
-    // And the offline verifier agrees on the delivered file.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivered_answer_verifies_offline_and_with_standard_tools_alone() {
+    let a = answering().await;
+    let answer = a.delivered().await;
+    let tar = open_package(&answer.body, EXPORT_PASS);
+    let id = a.derivative["derivative_id"].as_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("answer.tar.age");
     std::fs::write(&file, &answer.body).unwrap();
@@ -1348,13 +1399,23 @@ async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_ver
         .unwrap()
         .status
         .success());
+}
 
-    // A view-once link by default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_by_link_is_view_once_and_the_request_records_its_latest_answer() {
+    let a = answering().await;
+    let Answering {
+        w, tp, derivative, ..
+    } = &a;
+    let delivery = DELIVERY;
+    let answer = a.delivered().await;
+    let export_id = answer.header("custos-export-id").unwrap().to_owned();
+    let id = derivative["derivative_id"].as_str().unwrap();
     let linked = w
         .call(
             "POST",
             delivery,
-            Some(&tp),
+            Some(tp),
             Some(with(serde_json::json!({"link": {"valid_hours": 48}}))),
             &[],
         )
@@ -1367,13 +1428,7 @@ async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_ver
 
     // The request records its latest answer; its closing says so.
     let view = w
-        .call(
-            "GET",
-            "/api/v1/subject-requests/SAR-D",
-            Some(&tp),
-            None,
-            &[],
-        )
+        .call("GET", "/api/v1/subject-requests/SAR-D", Some(tp), None, &[])
         .await
         .json();
     assert_eq!(
@@ -1382,10 +1437,10 @@ async fn a_request_is_answered_with_only_its_redacted_copies_and_the_package_ver
     );
     assert_ne!(view["request"]["delivered_export"], export_id.as_str());
     let closed = w
-        .call("POST", "/api/v1/cases/SAR-D/close", Some(&tp), None, &[])
+        .call("POST", "/api/v1/cases/SAR-D/close", Some(tp), None, &[])
         .await;
     assert_eq!(closed.status, 200);
-    let entries = audit(&w).await;
+    let entries = audit(w).await;
     let closing = entries
         .iter()
         .find(|e| e.action == "case.close" && e.case.as_deref() == Some("SAR-D"))
