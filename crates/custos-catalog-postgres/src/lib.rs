@@ -64,6 +64,8 @@ SELECT r.recording_id, r.device_id, d.team, r.officer_id, r.started_at, r.ended_
 FROM (SELECT *, convert_from(manifest, 'UTF8')::jsonb AS m FROM recordings WHERE recording_id = $1) r
 LEFT JOIN devices d ON d.device_id = r.device_id";
 
+    const NUMBERED_PLACEHOLDERS: bool = true;
+
     fn migrations() -> &'static [(i64, &'static str)] {
         MIGRATIONS
     }

@@ -83,7 +83,7 @@ where
         }
         let rows: Vec<_> = rows.iter().zip(&fields).collect();
         for part in rows.chunks(AUDIT_ROWS_PER_INSERT) {
-            let mut insert = Statement::new(
+            let mut insert = Statement::new::<D>(
                 "INSERT INTO audit_log (idx, entry, leaf_hash, at, actor, action, outcome, object, case_id, purpose)",
             );
             insert.push_values(part, |(row, event)| {
@@ -191,14 +191,14 @@ where
                 None => {}
             }
         }
-        let mut count = Statement::new("SELECT COUNT(*) FROM audit_log");
+        let mut count = Statement::new::<D>("SELECT COUNT(*) FROM audit_log");
         narrow(&mut count, q);
         let total: i64 = count
             .query_scalar::<D::Db, i64>()
             .fetch_one(&self.pool)
             .await
             .map_err(fail::<D>)?;
-        let mut page = Statement::new("SELECT idx, entry, leaf_hash FROM audit_log");
+        let mut page = Statement::new::<D>("SELECT idx, entry, leaf_hash FROM audit_log");
         narrow(&mut page, q);
         page.push(if q.oldest_first {
             " ORDER BY idx LIMIT "

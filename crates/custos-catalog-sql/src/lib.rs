@@ -58,6 +58,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// Inserts the statistics' facts of the recording `$1` from its signed
     /// manifest (JSON is read differently by each database).
     const FACTS_INSERT: &'static str;
+    /// Whether SQL built at run time numbers its placeholders (`$1`) or
+    /// leaves them positional (`?`). Fixed queries use `$N` on both.
+    const NUMBERED_PLACEHOLDERS: bool;
 
     /// This backend's migrations, `(version, SQL)` in order.
     fn migrations() -> &'static [(i64, &'static str)];
@@ -246,7 +249,7 @@ where
         let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
         // 19 parameters a row: 1,000 rows stay under both databases' limits.
         for part in recordings.chunks(1000) {
-            let mut insert = Statement::new(
+            let mut insert = Statement::new::<D>(
                 "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated, \
                  ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at, \
                  receipt, receipt_signature, delete_after, age_header, retention_category)",
@@ -283,7 +286,7 @@ where
             let (head, tail) = D::FACTS_INSERT
                 .split_once("recording_id = $1")
                 .expect("FACTS_INSERT names its recording as `recording_id = $1`");
-            let mut facts = Statement::new(head);
+            let mut facts = Statement::new::<D>(head);
             facts.push("recording_id IN (");
             for (i, r) in part.iter().enumerate() {
                 if i > 0 {

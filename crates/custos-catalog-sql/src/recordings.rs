@@ -213,14 +213,14 @@ where
                     .push(held);
             }
         }
-        let mut count = Statement::new("SELECT COUNT(*) FROM recordings r");
+        let mut count = Statement::new::<D>("SELECT COUNT(*) FROM recordings r");
         narrow(&mut count, q);
         let total: i64 = count
             .query_scalar::<D::Db, i64>()
             .fetch_one(&self.pool)
             .await
             .map_err(fail::<D>)?;
-        let mut page = Statement::new(
+        let mut page = Statement::new::<D>(
             "SELECT r.*, CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.recording_id \
              AND h.released_at IS NULL) THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS held FROM recordings r",
         );

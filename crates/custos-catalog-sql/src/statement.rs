@@ -1,6 +1,12 @@
 //! SQL built at run time (searches, multi-row inserts) with its values,
 //! bound in one place. sqlx's `QueryBuilder` cannot be used generically:
 //! its arguments' lifetime would have to outlive the builder itself.
+//!
+//! Placeholders are written as the database likes them best: `$N` for
+//! PostgreSQL, `?` for SQLite, which looks each named parameter up in a
+//! list of those before it (a 5,000-value insert cost 25 million
+//! comparisons to prepare with `$N`: P4 fell from ~40,000 appends a second
+//! to 7,949).
 
 use std::fmt::Write;
 
@@ -51,13 +57,15 @@ impl From<Option<Vec<u8>>> for Value {
 pub(crate) struct Statement {
     sql: String,
     values: Vec<Value>,
+    numbered: bool,
 }
 
 impl Statement {
-    pub(crate) fn new(sql: &str) -> Self {
+    pub(crate) fn new<D: crate::Dialect>(sql: &str) -> Self {
         Self {
             sql: sql.to_owned(),
             values: Vec::new(),
+            numbered: D::NUMBERED_PLACEHOLDERS,
         }
     }
 
@@ -69,7 +77,11 @@ impl Statement {
     /// A placeholder for `value`.
     pub(crate) fn push_bind(&mut self, value: impl Into<Value>) -> &mut Self {
         self.values.push(value.into());
-        let _ = write!(self.sql, "${}", self.values.len());
+        if self.numbered {
+            let _ = write!(self.sql, "${}", self.values.len());
+        } else {
+            self.sql.push('?');
+        }
         self
     }
 

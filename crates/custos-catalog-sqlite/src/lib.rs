@@ -76,6 +76,8 @@ SELECT r.recording_id, r.device_id, d.team, r.officer_id, r.started_at, r.ended_
 FROM (SELECT *, CAST(manifest AS TEXT) AS m FROM recordings WHERE recording_id = $1) r
 LEFT JOIN devices d ON d.device_id = r.device_id";
 
+    const NUMBERED_PLACEHOLDERS: bool = false;
+
     fn migrations() -> &'static [(i64, &'static str)] {
         MIGRATIONS
     }
