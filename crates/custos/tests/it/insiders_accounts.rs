@@ -9,21 +9,86 @@ use crate::common::*;
 /// and TOTP secret reach the person alone, through a one-time link. The
 /// admin never holds credentials that open footage. Existing accounts and
 /// accounts that cannot see footage work as before.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage() {
+/// An admin (adam), a privacy officer (petra) and a reviewer (rita),
+/// signed in.
+struct Accounts {
+    w: World,
+    ta: String,
+    tp: String,
+    tr: String,
+}
+
+async fn accounts() -> Accounts {
     let w = world().await;
     let adam = w.add_user("adam", "admin", None).await;
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let rita = w.add_user("rita", "reviewer", None).await;
     let (ta, tp) = (w.sign_in(&adam).await, w.sign_in(&petra).await);
     let tr = w.sign_in(&rita).await;
+    Accounts { w, ta, tp, tr }
+}
 
-    // The admin asks for a reviewer: a request, no credentials.
+impl Accounts {
+    /// The admin asks for reviewer robin: the request's id.
+    async fn asked_for_robin(&self) -> String {
+        let asked = self
+            .w
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&self.ta),
+                Some(serde_json::json!({"name": "robin", "role": "reviewer"})),
+                &[],
+            )
+            .await;
+        assert_eq!(asked.status, 202, "{}", asked.json());
+        asked.json()["activation_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Robin's request, approved by the privacy officer: the link's token.
+    async fn robins_link(&self) -> String {
+        let request = self.asked_for_robin().await;
+        let approved = self
+            .w
+            .call(
+                "POST",
+                &format!("/api/v1/activations/{request}/approve"),
+                Some(&self.tp),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(approved.status, 200, "{}", approved.json());
+        let link = approved.json()["activation_link"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        link.strip_prefix("/activate/").unwrap().to_owned()
+    }
+
+    /// The person behind a link sets their password with it.
+    async fn activate(&self, token: String, password: &str) -> Answer {
+        self.w
+            .call(
+                "POST",
+                "/api/v1/activate",
+                None,
+                Some(serde_json::json!({"token": token, "password": password})),
+                &[],
+            )
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_asking_for_a_reviewer_gets_a_request_and_no_credentials() {
+    let a = accounts().await;
+    let Accounts { w, ta, .. } = &a;
     let asked = w
         .call(
             "POST",
             "/api/v1/users",
-            Some(&ta),
+            Some(ta),
             Some(serde_json::json!({"name": "robin", "role": "reviewer"})),
             &[],
         )
@@ -34,7 +99,8 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
     for secret in ["password", "totp", "otpauth", "token"] {
         assert!(!body.to_string().contains(secret), "{secret} in {body}");
     }
-    let request = body["activation_id"].as_str().unwrap().to_owned();
+    let request = body["activation_id"].as_str().unwrap();
+    assert!(request.parse::<uuid::Uuid>().is_ok(), "{request}");
     assert!(w
         .server
         .deployment
@@ -47,7 +113,7 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         .call(
             "POST",
             "/api/v1/users",
-            Some(&ta),
+            Some(ta),
             Some(serde_json::json!({"name": "robin", "role": "privacy-officer"})),
             &[],
         )
@@ -56,14 +122,17 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         (twice.status, twice.code().as_str()),
         (409, "awaiting-approval")
     );
-    // An officer account too: the deployment may let officers see their
-    // own footage at any time. Nor can the admin make a second account
-    // with an officer's id (it would list that officer's recordings).
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_account_is_asked_for_and_no_second_account_takes_an_officers_id() {
+    let a = accounts().await;
+    let Accounts { w, ta, .. } = &a;
     let officer = w
         .call(
             "POST",
             "/api/v1/users",
-            Some(&ta),
+            Some(ta),
             Some(serde_json::json!({"name": "ouda", "role": "officer", "officer_id": "boa-9"})),
             &[],
         )
@@ -79,7 +148,7 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
             .call(
                 "POST",
                 "/api/v1/users",
-                Some(&ta),
+                Some(ta),
                 Some(serde_json::json!({"name": "twin", "role": role, "officer_id": id})),
                 &[],
             )
@@ -90,20 +159,30 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
             "{role} {id}: taken by an account, or asked for already"
         );
     }
-    // Accounts that cannot see footage: as before.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_that_cannot_see_footage_are_made_at_once() {
+    let a = accounts().await;
+    let Accounts { w, ta, .. } = &a;
     let auditor = w
         .call(
             "POST",
             "/api/v1/users",
-            Some(&ta),
+            Some(ta),
             Some(serde_json::json!({"name": "otto", "role": "auditor"})),
             &[],
         )
         .await;
     assert_eq!(auditor.status, 201);
     assert!(auditor.json()["initial_password"].is_string());
+}
 
-    // Only the privacy officer decides, never the admin or anyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_privacy_officer_approves_and_nobody_signs_in_before_the_link_is_used() {
+    let a = accounts().await;
+    let Accounts { w, ta, tp, tr } = &a;
+    let request = a.asked_for_robin().await;
     let approve = format!("/api/v1/activations/{request}/approve");
     for token in [&ta, &tr] {
         let answer = w.call("POST", &approve, Some(token), None, &[]).await;
@@ -114,7 +193,7 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
             .call(
                 "POST",
                 &format!("/api/v1/activations/{bad}/approve"),
-                Some(&tp),
+                Some(tp),
                 None,
                 &[],
             )
@@ -122,11 +201,11 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         assert_eq!(answer.status, 404, "{bad}");
     }
     let listed = w
-        .call("GET", "/api/v1/activations", Some(&ta), None, &[])
+        .call("GET", "/api/v1/activations", Some(ta), None, &[])
         .await;
     assert_eq!(listed.status, 200);
     assert!(!listed.json().to_string().contains("token"));
-    let approved = w.call("POST", &approve, Some(&tp), None, &[]).await;
+    let approved = w.call("POST", &approve, Some(tp), None, &[]).await;
     assert_eq!(approved.status, 200, "{}", approved.json());
     let link = approved.json()["activation_link"]
         .as_str()
@@ -134,7 +213,7 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         .to_owned();
     let token = link.strip_prefix("/activate/").unwrap().to_owned();
     assert_eq!(token.len(), 64);
-    let again = w.call("POST", &approve, Some(&tp), None, &[]).await;
+    let again = w.call("POST", &approve, Some(tp), None, &[]).await;
     assert_eq!((again.status, again.code().as_str()), (409, "not-pending"));
     // Nobody can sign in to it before its person has used the link.
     let code = custos_server::auth::totp_code("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", w.now()).unwrap();
@@ -148,21 +227,14 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         )
         .await;
     assert_eq!(tried.status, 401);
+}
 
-    // The link: garbage and forgeries are refused and change nothing.
-    let activate = |token: String, password: &str| {
-        let (w, password) = (&w, password.to_owned());
-        async move {
-            w.call(
-                "POST",
-                "/api/v1/activate",
-                None,
-                Some(serde_json::json!({"token": token, "password": password})),
-                &[],
-            )
-            .await
-        }
-    };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_activation_link_refuses_garbage_and_forgeries_and_works_once() {
+    let a = accounts().await;
+    let w = &a.w;
+    let token = a.robins_link().await;
+    let activate = |token: String, password: &'static str| a.activate(token, password);
     for forged in [
         String::new(),
         "x".repeat(64),
@@ -201,14 +273,18 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
     let tb = w.sign_in(&robin).await;
     let me = w.call("GET", "/api/v1/session", Some(&tb), None, &[]).await;
     assert_eq!(me.json()["role"], "reviewer");
+}
 
-    // A reset of an existing reviewer: her credentials work until the
-    // privacy officer approves, then stop, and her sessions end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewers_reset_ends_her_sessions_once_approved_and_its_link_expires() {
+    let a = accounts().await;
+    let Accounts { w, ta, tp, tr } = &a;
+    let activate = |token: String, password: &'static str| a.activate(token, password);
     let reset = w
         .call(
             "POST",
             "/api/v1/users/rita/reset-password",
-            Some(&ta),
+            Some(ta),
             None,
             &[],
         )
@@ -216,14 +292,14 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
     assert_eq!(reset.status, 202, "{}", reset.json());
     assert!(!reset.json().to_string().contains("initial_password"));
     let mfa = w
-        .call("POST", "/api/v1/users/rita/reset-mfa", Some(&ta), None, &[])
+        .call("POST", "/api/v1/users/rita/reset-mfa", Some(ta), None, &[])
         .await;
     assert_eq!(
         (mfa.status, mfa.code().as_str()),
         (409, "awaiting-approval")
     );
     assert_eq!(
-        w.call("GET", "/api/v1/session", Some(&tr), None, &[])
+        w.call("GET", "/api/v1/session", Some(tr), None, &[])
             .await
             .status,
         200
@@ -233,14 +309,14 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         .call(
             "POST",
             &format!("/api/v1/activations/{reset_id}/approve"),
-            Some(&tp),
+            Some(tp),
             None,
             &[],
         )
         .await;
     assert_eq!(approved.status, 200);
     assert_eq!(
-        w.call("GET", "/api/v1/session", Some(&tr), None, &[])
+        w.call("GET", "/api/v1/session", Some(tr), None, &[])
             .await
             .status,
         401,
@@ -259,15 +335,17 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
     )
     .await;
     assert_eq!((late.status, late.code().as_str()), (410, "expired"));
+}
 
-    // A refused request changes nothing and cannot be approved later (new
-    // sessions: three days have passed).
-    let (ta, tp) = (w.sign_in(&adam).await, w.sign_in(&petra).await);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_changes_nothing_and_cannot_be_approved_later() {
+    let a = accounts().await;
+    let Accounts { w, ta, tp, .. } = &a;
     let asked = w
         .call(
             "POST",
             "/api/v1/users",
-            Some(&ta),
+            Some(ta),
             Some(serde_json::json!({"name": "mallory", "role": "privacy-officer"})),
             &[],
         )
@@ -277,7 +355,7 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         .call(
             "POST",
             &format!("/api/v1/activations/{id}/reject"),
-            Some(&tp),
+            Some(tp),
             None,
             &[],
         )
@@ -287,7 +365,7 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         .call(
             "POST",
             &format!("/api/v1/activations/{id}/approve"),
-            Some(&tp),
+            Some(tp),
             None,
             &[],
         )
@@ -301,9 +379,38 @@ async fn the_admin_never_holds_the_credentials_of_an_account_that_sees_footage()
         .await
         .unwrap()
         .is_none());
+}
 
-    // The audit log tells the story, and holds neither tokens nor passwords.
-    let entries = audit_events(&w).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_tells_the_story_and_holds_neither_tokens_nor_passwords() {
+    let a = accounts().await;
+    let Accounts { w, ta, tp, .. } = &a;
+    let token = a.robins_link().await;
+    let done = a
+        .activate(token.clone(), "correct horse battery staple")
+        .await;
+    assert_eq!(done.status, 200, "{}", done.json());
+    let asked = w
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(ta),
+            Some(serde_json::json!({"name": "mallory", "role": "privacy-officer"})),
+            &[],
+        )
+        .await;
+    let id = asked.json()["activation_id"].as_str().unwrap().to_owned();
+    let refused = w
+        .call(
+            "POST",
+            &format!("/api/v1/activations/{id}/reject"),
+            Some(tp),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 200);
+    let entries = audit_events(w).await;
     for action in ["user.add", "user.approve", "user.reject", "user.activate"] {
         assert!(entries.iter().any(|e| e.action == action), "{action}");
     }
