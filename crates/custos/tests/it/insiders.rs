@@ -460,26 +460,28 @@ async fn reading_links_export_requests_and_redacted_copies_is_audited() {
 /// label cannot play, thumbnail, download or look for faces in a recording
 /// that has nothing to do with it; only once the recording is attached to
 /// the case (a hold, or a link with its reason, audited) is it seen for it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
+/// One recording; an incident case opened by reviewer rita, to which the
+/// recording is not attached; a second reviewer, rob.
+struct Attach {
+    w: World,
+    tr: String,
+    tb: String,
+    case: String,
+    /// The recording's footage routes, asked for a complaint and the case.
+    footage: [String; 4],
+    base: String,
+    id: String,
+}
+
+async fn attach() -> Attach {
     let w = world().await;
     let r = w.one_recording("cam-p", 30).await;
     let rita = w.add_user("rita", "reviewer", None).await;
     let rob = w.add_user("rob", "reviewer", None).await;
     let (tr, tb) = (w.sign_in(&rita).await, w.sign_in(&rob).await);
     let case = w
-        .call(
-            "POST",
-            "/api/v1/cases",
-            Some(&tr),
-            Some(serde_json::json!({"kind": "incident", "label": "anything at all"})),
-            &[],
-        )
-        .await
-        .json()["case_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .with_case_labelled(&tr, "incident", "anything at all")
+        .await;
     let q = format!("purpose=complaint&case={case}");
     let base = format!("/api/v1/recordings/{}", r.recording_id);
     let footage = [
@@ -488,27 +490,21 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
         format!("{base}/download?{q}"),
         format!("{base}/faces?{q}"),
     ];
-    let before = audit_events(&w).await.len();
-    for path in &footage {
-        let answer = w.call("GET", path, Some(&tr), None, &[]).await;
-        assert_eq!(
-            (answer.status, answer.code().as_str()),
-            (403, "not-attached"),
-            "{path}"
-        );
-        assert!(answer.body.len() < 1_000, "no footage in a refusal");
+    Attach {
+        id: r.recording_id.to_string(),
+        w,
+        tr,
+        tb,
+        case,
+        footage,
+        base,
     }
-    let refused = audit_events(&w).await[before..]
-        .iter()
-        .filter(|e| e.outcome == custos_audit::Outcome::Refused)
-        .count();
-    assert_eq!(refused, footage.len(), "each refusal is audited");
+}
 
-    // Linking: bad input gets a clear answer and links nothing.
-    let link = |token: String, case: String, body: serde_json::Value| {
-        let w = &w;
-        async move {
-            w.call(
+impl Attach {
+    async fn link(&self, token: String, case: String, body: serde_json::Value) -> Answer {
+        self.w
+            .call(
                 "POST",
                 &format!("/api/v1/cases/{case}/recordings"),
                 Some(&token),
@@ -516,9 +512,38 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
                 &[],
             )
             .await
-        }
-    };
-    let id = r.recording_id.to_string();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn footage_is_refused_for_a_case_the_recording_is_not_attached_to_and_each_refusal_is_audited(
+) {
+    let a = attach().await;
+    let Attach { w, tr, footage, .. } = &a;
+    let before = audit_events(w).await.len();
+    for path in footage {
+        let answer = w.call("GET", path, Some(tr), None, &[]).await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (403, "not-attached"),
+            "{path}"
+        );
+        assert!(answer.body.len() < 1_000, "no footage in a refusal");
+    }
+    let refused = audit_events(w).await[before..]
+        .iter()
+        .filter(|e| e.outcome == custos_audit::Outcome::Refused)
+        .count();
+    assert_eq!(refused, footage.len(), "each refusal is audited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_refuses_bad_input_unknown_cases_and_other_roles_and_links_nothing() {
+    let a = attach().await;
+    let Attach {
+        w, tr, case, id, ..
+    } = &a;
+    let link = |token: String, case: String, body: serde_json::Value| a.link(token, case, body);
     for (body, status, code) in [
         (
             serde_json::json!({"recording_id": id, "reason": " "}),
@@ -587,12 +612,23 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
             "{role}"
         );
     }
-    let none = w.server.deployment.catalog.case_links(&case).await.unwrap();
+    let none = w.server.deployment.catalog.case_links(case).await.unwrap();
     assert!(none.is_empty(), "{none:?}");
+}
 
-    // Linked with a reason: audited (without the reason, which may name
-    // people), shown with the case, and the footage is seen for it — by
-    // any reviewer working on the case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_with_a_reason_is_audited_without_it_and_opens_the_footage_to_the_cases_reviewers() {
+    let a = attach().await;
+    let Attach {
+        w,
+        tr,
+        tb,
+        case,
+        footage,
+        id,
+        ..
+    } = &a;
+    let link = |token: String, case: String, body: serde_json::Value| a.link(token, case, body);
     let made = link(
         tr.clone(),
         case.clone(),
@@ -609,7 +645,7 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["reason"], "the complainant names this stop");
     assert_eq!(again.json()["linked_by"], "rita");
-    let entries: Vec<_> = audit_events(&w)
+    let entries: Vec<_> = audit_events(w)
         .await
         .into_iter()
         .filter(|e| e.action == "case.link" && e.outcome == custos_audit::Outcome::Ok)
@@ -629,25 +665,40 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
         .iter()
         .all(|e| !format!("{e:?}").contains("complainant")));
     let read = w
-        .call(
-            "GET",
-            &format!("/api/v1/cases/{case}"),
-            Some(&tb),
-            None,
-            &[],
-        )
+        .call("GET", &format!("/api/v1/cases/{case}"), Some(tb), None, &[])
         .await;
     assert_eq!(read.json()["links"][0]["recording_id"], id.as_str());
     for (token, path) in [(&tr, &footage[0]), (&tb, &footage[0]), (&tr, &footage[1])] {
         let answer = w.call("GET", path, Some(token), None, &[]).await;
         assert_eq!(answer.status, 200, "{path}");
     }
-    // Another case still does not reach it.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_case_does_not_reach_a_linked_recording_and_a_closed_case_links_nothing() {
+    let a = attach().await;
+    let Attach {
+        w,
+        tr,
+        tb,
+        case,
+        base,
+        id,
+        ..
+    } = &a;
+    let link = |token: String, case: String, body: serde_json::Value| a.link(token, case, body);
+    let made = link(
+        tr.clone(),
+        case.clone(),
+        serde_json::json!({"recording_id": id, "reason": "the complainant names this stop"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.json());
     let other = w
         .call(
             "POST",
             "/api/v1/cases",
-            Some(&tb),
+            Some(tb),
             Some(serde_json::json!({"kind": "complaint", "label": "unrelated"})),
             &[],
         )
@@ -660,7 +711,7 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
         .call(
             "GET",
             &format!("{base}/video?purpose=complaint&case={other}"),
-            Some(&tb),
+            Some(tb),
             None,
             &[],
         )
@@ -671,7 +722,7 @@ async fn a_purpose_is_bound_to_a_case_the_recording_is_attached_to() {
         .call(
             "POST",
             &format!("/api/v1/cases/{other}/close"),
-            Some(&tb),
+            Some(tb),
             None,
             &[],
         )
