@@ -475,7 +475,7 @@ struct Attach {
 
 async fn attach() -> Attach {
     let w = world().await;
-    let r = w.one_recording("cam-p", 30).await;
+    let r = w.docked_recording().await;
     let rita = w.add_user("rita", "reviewer", None).await;
     let rob = w.add_user("rob", "reviewer", None).await;
     let (tr, tb) = (w.sign_in(&rita).await, w.sign_in(&rob).await);

@@ -453,8 +453,7 @@ async fn statistics_give_an_evaluator_nothing_below_k_by_subtraction() {
                 .unwrap();
         }
     }
-    let eva = w.add_user("eva", "evaluator", None).await;
-    let te = w.sign_in(&eva).await;
+    let te = w.signed_in("evaluator").await.token;
     let date = |d: i64| {
         custos_format::UtcMillis::from_millis(d * DAY)
             .unwrap()
