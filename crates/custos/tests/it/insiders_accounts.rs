@@ -66,6 +66,34 @@ impl Accounts {
         link.strip_prefix("/activate/").unwrap().to_owned()
     }
 
+    /// The admin asks for privacy officer mallory and the privacy officer
+    /// refuses: the request's id.
+    async fn mallory_refused(&self) -> String {
+        let asked = self
+            .w
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&self.ta),
+                Some(serde_json::json!({"name": "mallory", "role": "privacy-officer"})),
+                &[],
+            )
+            .await;
+        let id = asked.json()["activation_id"].as_str().unwrap().to_owned();
+        let refused = self
+            .w
+            .call(
+                "POST",
+                &format!("/api/v1/activations/{id}/reject"),
+                Some(&self.tp),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(refused.status, 200);
+        id
+    }
+
     /// The person behind a link sets their password with it.
     async fn activate(&self, token: String, password: &str) -> Answer {
         self.w
@@ -340,27 +368,8 @@ async fn a_reviewers_reset_ends_her_sessions_once_approved_and_its_link_expires(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_request_changes_nothing_and_cannot_be_approved_later() {
     let a = accounts().await;
-    let Accounts { w, ta, tp, .. } = &a;
-    let asked = w
-        .call(
-            "POST",
-            "/api/v1/users",
-            Some(ta),
-            Some(serde_json::json!({"name": "mallory", "role": "privacy-officer"})),
-            &[],
-        )
-        .await;
-    let id = asked.json()["activation_id"].as_str().unwrap().to_owned();
-    let refused = w
-        .call(
-            "POST",
-            &format!("/api/v1/activations/{id}/reject"),
-            Some(tp),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(refused.status, 200);
+    let Accounts { w, tp, .. } = &a;
+    let id = a.mallory_refused().await;
     let late = w
         .call(
             "POST",
@@ -384,32 +393,13 @@ async fn a_refused_request_changes_nothing_and_cannot_be_approved_later() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_tells_the_story_and_holds_neither_tokens_nor_passwords() {
     let a = accounts().await;
-    let Accounts { w, ta, tp, .. } = &a;
+    let w = &a.w;
     let token = a.robins_link().await;
     let done = a
         .activate(token.clone(), "correct horse battery staple")
         .await;
     assert_eq!(done.status, 200, "{}", done.json());
-    let asked = w
-        .call(
-            "POST",
-            "/api/v1/users",
-            Some(ta),
-            Some(serde_json::json!({"name": "mallory", "role": "privacy-officer"})),
-            &[],
-        )
-        .await;
-    let id = asked.json()["activation_id"].as_str().unwrap().to_owned();
-    let refused = w
-        .call(
-            "POST",
-            &format!("/api/v1/activations/{id}/reject"),
-            Some(tp),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(refused.status, 200);
+    a.mallory_refused().await;
     let entries = audit_events(w).await;
     for action in ["user.add", "user.approve", "user.reject", "user.activate"] {
         assert!(entries.iter().any(|e| e.action == action), "{action}");
