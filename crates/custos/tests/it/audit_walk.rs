@@ -98,32 +98,54 @@ struct Seed {
     manifest: (String, String),
 }
 
-fn step(op: &str, s: &Seed) -> Step {
-    let rec = &s.recordings[0];
-    let case = &s.case;
-    let sar = &s.subject_case;
-    let plain = |path: String| Step {
+fn plain(path: String) -> Step {
+    Step {
         path,
         body: Body::None,
         names: None,
-    };
-    let audit_log = |path: &str| Step {
+    }
+}
+
+fn audit_log(path: &str) -> Step {
+    Step {
         path: path.into(),
         body: Body::None,
         names: Some("audit-log".into()),
-    };
-    // A list's entry names the collection it read.
-    let list = |path: &str, collection: &str| Step {
+    }
+}
+
+/// A list's entry names the collection it read.
+fn list(path: &str, collection: &str) -> Step {
+    Step {
         path: path.into(),
         body: Body::None,
         names: Some(collection.into()),
-    };
-    let with = |path: String, body: Value| Step {
+    }
+}
+
+fn with(path: String, body: Value) -> Step {
+    Step {
         path,
         body: Body::Json(body),
         names: None,
-    };
-    match op {
+    }
+}
+
+/// The call that walks `op` ("METHOD /template"), with ids from the seed.
+fn step(op: &str, s: &Seed) -> Step {
+    people_step(op, s)
+        .or_else(|| footage_step(op, s))
+        .or_else(|| device_step(op, s))
+        .or_else(|| case_step(op, s))
+        .or_else(|| subject_step(op, s))
+        .unwrap_or_else(|| {
+            panic!("{op} is in the OpenAPI document but nobody walks it: add a step")
+        })
+}
+
+/// The service, sessions and accounts.
+fn people_step(op: &str, s: &Seed) -> Option<Step> {
+    Some(match op {
         "GET /api/v1/health" => plain("/api/v1/health".into()),
         "GET /api/v1/openapi.json" => plain("/api/v1/openapi.json".into()),
         "GET /api/v1/session" => plain("/api/v1/session".into()),
@@ -142,37 +164,6 @@ fn step(op: &str, s: &Seed) -> Step {
             body: Body::PasswordChange,
             names: Some(CALLER.into()),
         },
-        "GET /api/v1/recordings" => list(&format!("/api/v1/recordings?case={case}"), "recordings"),
-        "GET /api/v1/recordings/{id}" => plain(format!("/api/v1/recordings/{rec}")),
-        "GET /api/v1/recordings/{id}/video" | "GET /api/v1/recordings/{id}/download" => {
-            let what = op.rsplit('/').next().unwrap();
-            plain(format!(
-                "/api/v1/recordings/{rec}/{what}?purpose=complaint&case={case}"
-            ))
-        }
-        "GET /api/v1/recordings/{id}/faces" | "GET /api/v1/recordings/{id}/thumbnail" => {
-            let what = op.rsplit('/').next().unwrap();
-            plain(format!(
-                "/api/v1/recordings/{rec}/{what}?purpose=complaint&case={case}&at=0"
-            ))
-        }
-        "GET /api/v1/recordings/{id}/audit" => plain(format!("/api/v1/recordings/{rec}/audit")),
-        "PUT /api/v1/recordings/{id}/retention" => Step {
-            path: format!("/api/v1/recordings/{}/retention", s.recordings[4]),
-            body: Body::Json(
-                json!({"category": "standard", "reason": "back to the standard period"}),
-            ),
-            names: Some(s.recordings[4].clone()),
-        },
-        "GET /api/v1/incidents" => list("/api/v1/incidents", "incidents"),
-        "GET /api/v1/audit/checkpoint" => audit_log("/api/v1/audit/checkpoint"),
-        "GET /api/v1/audit/entries" => audit_log("/api/v1/audit/entries?from=0&limit=5"),
-        "GET /api/v1/audit/proofs/inclusion" => {
-            audit_log("/api/v1/audit/proofs/inclusion?index=0&size=2")
-        }
-        "GET /api/v1/audit/proofs/consistency" => {
-            audit_log("/api/v1/audit/proofs/consistency?from=1&to=2")
-        }
         "GET /api/v1/users" => list("/api/v1/users", "users"),
         "POST /api/v1/users" => Step {
             path: "/api/v1/users".into(),
@@ -204,6 +195,64 @@ fn step(op: &str, s: &Seed) -> Step {
             ),
             names: Some(s.activated.clone()),
         },
+        _ => return None,
+    })
+}
+
+/// Recordings, footage, incidents, the audit log and the statistics.
+fn footage_step(op: &str, s: &Seed) -> Option<Step> {
+    let rec = &s.recordings[0];
+    let case = &s.case;
+    Some(match op {
+        "GET /api/v1/recordings" => list(&format!("/api/v1/recordings?case={case}"), "recordings"),
+        "GET /api/v1/recordings/{id}" => plain(format!("/api/v1/recordings/{rec}")),
+        "GET /api/v1/recordings/{id}/video" | "GET /api/v1/recordings/{id}/download" => {
+            let what = op.rsplit('/').next().unwrap();
+            plain(format!(
+                "/api/v1/recordings/{rec}/{what}?purpose=complaint&case={case}"
+            ))
+        }
+        "GET /api/v1/recordings/{id}/faces" | "GET /api/v1/recordings/{id}/thumbnail" => {
+            let what = op.rsplit('/').next().unwrap();
+            plain(format!(
+                "/api/v1/recordings/{rec}/{what}?purpose=complaint&case={case}&at=0"
+            ))
+        }
+        "GET /api/v1/recordings/{id}/audit" => plain(format!("/api/v1/recordings/{rec}/audit")),
+        "PUT /api/v1/recordings/{id}/retention" => Step {
+            path: format!("/api/v1/recordings/{}/retention", s.recordings[4]),
+            body: Body::Json(
+                json!({"category": "standard", "reason": "back to the standard period"}),
+            ),
+            names: Some(s.recordings[4].clone()),
+        },
+        "GET /api/v1/incidents" => list("/api/v1/incidents", "incidents"),
+        "GET /api/v1/audit/checkpoint" => audit_log("/api/v1/audit/checkpoint"),
+        "GET /api/v1/audit/entries" => audit_log("/api/v1/audit/entries?from=0&limit=5"),
+        "GET /api/v1/audit/proofs/inclusion" => {
+            audit_log("/api/v1/audit/proofs/inclusion?index=0&size=2")
+        }
+        "GET /api/v1/audit/proofs/consistency" => {
+            audit_log("/api/v1/audit/proofs/consistency?from=1&to=2")
+        }
+        "GET /api/v1/statistics" => Step {
+            path: "/api/v1/statistics".into(),
+            body: Body::None,
+            names: Some("statistics".into()),
+        },
+        "GET /api/v1/statistics/csv" => Step {
+            path: "/api/v1/statistics/csv".into(),
+            body: Body::None,
+            names: Some("statistics".into()),
+        },
+        _ => return None,
+    })
+}
+
+/// Cameras, docks and the deployment's settings.
+fn device_step(op: &str, s: &Seed) -> Option<Step> {
+    let rec = &s.recordings[0];
+    Some(match op {
         "GET /api/v1/devices" => list("/api/v1/devices", "devices"),
         "POST /api/v1/devices" => Step {
             path: "/api/v1/devices".into(),
@@ -247,6 +296,14 @@ fn step(op: &str, s: &Seed) -> Step {
             names: Some("settings".into()),
         },
         "GET /api/v1/retention" => list("/api/v1/retention", "retention"),
+        _ => return None,
+    })
+}
+
+/// Cases, holds, exports and their links.
+fn case_step(op: &str, s: &Seed) -> Option<Step> {
+    let case = &s.case;
+    Some(match op {
         "GET /api/v1/cases" => list("/api/v1/cases", "cases"),
         "POST /api/v1/cases" => Step {
             path: "/api/v1/cases".into(),
@@ -314,6 +371,14 @@ fn step(op: &str, s: &Seed) -> Step {
             body: Body::None,
             names: Some(s.export_for_download.clone()),
         },
+        _ => return None,
+    })
+}
+
+/// Subject access requests and their redacted copies.
+fn subject_step(op: &str, s: &Seed) -> Option<Step> {
+    let sar = &s.subject_case;
+    Some(match op {
         "POST /api/v1/subject-requests" => Step {
             path: "/api/v1/subject-requests".into(),
             body: Body::Json(json!({"case_id": "SAR-NEW", "requester": "C. Jansen",
@@ -346,18 +411,8 @@ fn step(op: &str, s: &Seed) -> Step {
             format!("/api/v1/subject-requests/{sar}/delivery"),
             json!({"passphrase": "a passphrase for the requester"}),
         ),
-        "GET /api/v1/statistics" => Step {
-            path: "/api/v1/statistics".into(),
-            body: Body::None,
-            names: Some("statistics".into()),
-        },
-        "GET /api/v1/statistics/csv" => Step {
-            path: "/api/v1/statistics/csv".into(),
-            body: Body::None,
-            names: Some("statistics".into()),
-        },
-        other => panic!("{other} is in the OpenAPI document but nobody walks it: add a step"),
-    }
+        _ => return None,
+    })
 }
 
 fn plan() -> Value {
@@ -389,10 +444,9 @@ async fn post(w: &World, token: &str, path: &str, body: Value) -> Value {
     answer.json()
 }
 
-async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
-    let reviewer = &tokens["reviewer"];
-    let po = &tokens["privacy-officer"];
-    let admin = &tokens["admin"];
+/// Five recordings of cam-1 offloaded by dock-1 (in order), cam-2 and
+/// dock-2 enrolled, a second retention category.
+async fn seed_recordings(w: &World, admin: &str) -> Vec<custos_catalog::Recording> {
     // A second retention category, for a camera to be put in.
     let settings = w
         .call(
@@ -426,7 +480,18 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
             );
         }
     }
+    stored
+}
 
+/// Cases WALK-1 (with the first recording linked) and WALK-CLOSE; holds on
+/// the first three recordings in WALK-1, the second not yet approved.
+async fn seed_holds(
+    w: &World,
+    reviewer: &str,
+    po: &str,
+    case: &str,
+    recordings: &[String],
+) -> Vec<String> {
     for (id, label) in [
         ("WALK-1", "the walk's case"),
         ("WALK-CLOSE", "to be closed"),
@@ -439,8 +504,7 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
         )
         .await;
     }
-    let case = "WALK-1".to_owned();
-    w.link(reviewer, &case, &recordings[0]).await;
+    w.link(reviewer, case, &recordings[0]).await;
     let mut holds = Vec::new();
     for rec in &recordings[..3] {
         let hold = post(
@@ -457,6 +521,17 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
     for hold in [&holds[0], &holds[2]] {
         post(w, po, &format!("/api/v1/holds/{hold}/approve"), json!(null)).await;
     }
+    holds
+}
+
+/// Four export requests in `case`, the first three approved; links made on
+/// the second and third. (requests, links)
+async fn seed_exports(
+    w: &World,
+    reviewer: &str,
+    po: &str,
+    case: &str,
+) -> (Vec<String>, Vec<Value>) {
     let mut requests = Vec::new();
     for n in 0..4 {
         let asked = post(
@@ -490,19 +565,18 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
         .await;
         links.push(made);
     }
-    let download_token = links[1]["path"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("/api/v1/downloads/")
-        .unwrap()
-        .to_owned();
+    (requests, links)
+}
 
-    let first = stored.first().unwrap();
-    let last = stored.last().unwrap();
-    let window = (
-        serde_json::to_value(first.started_at.plus_millis(-1_000)).unwrap(),
-        serde_json::to_value(last.ended_at).unwrap(),
-    );
+/// Subject request SAR-WALK over `window`, searched, its holds approved,
+/// and a redacted copy of `recording`: the copy's id.
+async fn seed_subject_request(
+    w: &World,
+    reviewer: &str,
+    po: &str,
+    window: &(Value, Value),
+    recording: &str,
+) -> String {
     post(
         w,
         po,
@@ -530,17 +604,21 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
             .await;
         }
     }
-    let derivative = post(
+    post(
         w,
         po,
         "/api/v1/subject-requests/SAR-WALK/derivatives",
-        json!({"recording_id": recordings[0], "plan": plan()}),
+        json!({"recording_id": recording, "plan": plan()}),
     )
     .await["derivative_id"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
 
+/// Three accounts asked for, the last approved; two more to leave.
+/// (activation ids, the approved one's token)
+async fn seed_accounts(w: &World, admin: &str, po: &str) -> (Vec<String>, String) {
     // Accounts that can see footage: asked by the admin, one approved now
     // (its link opened in the walk), two left for the walk to decide.
     let mut activations = Vec::new();
@@ -570,6 +648,33 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
     for name in ["leaver-a", "leaver-b"] {
         w.add_user(name, "auditor", None).await;
     }
+    (activations, activation_token)
+}
+
+async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
+    let reviewer = &tokens["reviewer"];
+    let po = &tokens["privacy-officer"];
+    let admin = &tokens["admin"];
+    let stored = seed_recordings(w, admin).await;
+    let recordings: Vec<String> = stored.iter().map(|r| r.recording_id.to_string()).collect();
+    let case = "WALK-1".to_owned();
+    let holds = seed_holds(w, reviewer, po, &case, &recordings).await;
+    let (requests, links) = seed_exports(w, reviewer, po, &case).await;
+    let download_token = links[1]["path"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("/api/v1/downloads/")
+        .unwrap()
+        .to_owned();
+
+    let first = stored.first().unwrap();
+    let last = stored.last().unwrap();
+    let window = (
+        serde_json::to_value(first.started_at.plus_millis(-1_000)).unwrap(),
+        serde_json::to_value(last.ended_at).unwrap(),
+    );
+    let derivative = seed_subject_request(w, reviewer, po, &window, &recordings[0]).await;
+    let (activations, activation_token) = seed_accounts(w, admin, po).await;
     let spare = custos_camera::CameraDir::new(w.tmp.path().join("cam-walk"));
     let recipient = custos_keys::EvidenceKeyStore::new(&w.data)
         .recipient()
@@ -603,149 +708,221 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_route_in_the_openapi_document_audits_each_success_naming_its_object() {
-    let w = world_with(custos_access::Policy {
-        hold_needs_second_approver: true,
-        export_needs_second_approver: true,
-        ..Default::default()
-    })
-    .await;
-    let mut accounts = BTreeMap::new();
-    let mut tokens = BTreeMap::new();
-    for role in ROLES {
-        let officer_id = (role == "officer").then_some("boa-5");
-        let account = w.add_user(&format!("walk-{role}"), role, officer_id).await;
-        tokens.insert(role, w.sign_in(&account).await);
-        accounts.insert(role, account);
-    }
-    let seed = seed(&w, &tokens).await;
+/// The walk's state: who calls, what the seed made, and what each call gave.
+struct Walk {
+    w: World,
+    accounts: BTreeMap<&'static str, Account>,
+    tokens: BTreeMap<&'static str, String>,
+    dock_token: String,
+    seed: Seed,
+    failures: Vec<String>,
+    succeeded: BTreeMap<String, Vec<String>>,
+    refused: BTreeMap<String, Vec<String>>,
+    /// Audit entries written before the next call.
+    seen: usize,
+}
 
-    let doc = w.call("GET", "/api/v1/openapi.json", None, None, &[]).await;
-    assert_eq!(doc.status, 200);
-    let doc = doc.json();
-    let mut ops: Vec<(String, String)> = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys() {
-            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
-                ops.push((method.to_uppercase(), path.clone()));
+impl Walk {
+    /// A deployment where holds and exports need a second person, a
+    /// signed-in account of every role, and the seed.
+    async fn new() -> Walk {
+        let w = world_with(custos_access::Policy {
+            hold_needs_second_approver: true,
+            export_needs_second_approver: true,
+            ..Default::default()
+        })
+        .await;
+        let mut accounts = BTreeMap::new();
+        let mut tokens = BTreeMap::new();
+        for role in ROLES {
+            let officer_id = (role == "officer").then_some("boa-5");
+            let account = w.add_user(&format!("walk-{role}"), role, officer_id).await;
+            tokens.insert(role, w.sign_in(&account).await);
+            accounts.insert(role, account);
+        }
+        let seed = seed(&w, &tokens).await;
+        let dock_token = format!("{}:{}", w.dock_config.dock_id, w.dock_config.token);
+        let seen = audit_events(&w).await.len();
+        Walk {
+            w,
+            accounts,
+            tokens,
+            dock_token,
+            seed,
+            failures: Vec::new(),
+            succeeded: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            seen,
+        }
+    }
+
+    /// Every (method, template) in the document the server serves, signing
+    /// out (which ends the caller's session) last.
+    async fn documented_operations(&self) -> Vec<(String, String)> {
+        let doc = self
+            .w
+            .call("GET", "/api/v1/openapi.json", None, None, &[])
+            .await;
+        assert_eq!(doc.status, 200);
+        let doc = doc.json();
+        let mut ops: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    ops.push((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        ops.sort_by_key(|(m, p)| m == "DELETE" && p == "/api/v1/session");
+        ops
+    }
+
+    fn token(&self, caller: Caller) -> Option<String> {
+        match caller {
+            Caller::Nobody => None,
+            Caller::Role(r) => Some(self.tokens[r].clone()),
+            Caller::Dock => Some(self.dock_token.clone()),
+        }
+    }
+
+    /// The body `step` sends as `caller`, made at the moment of the call.
+    fn body(&self, step: &Step, caller: Caller) -> Option<Value> {
+        match (&step.body, caller) {
+            (Body::None, _) => None,
+            (Body::Json(v), _) => Some(v.clone()),
+            (Body::SignIn, Caller::Role(r)) => {
+                self.w
+                    .clock_offset
+                    .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+                let a = &self.accounts[r];
+                let code = custos_server::auth::totp_code(&a.secret, self.w.now()).unwrap();
+                Some(json!({"name": a.name, "password": a.password, "code": code}))
+            }
+            (Body::PasswordChange, Caller::Role(r)) => {
+                let a = &self.accounts[r];
+                Some(json!({"current_password": a.password,
+                    "new_password": format!("{} again", a.password)}))
+            }
+            (Body::SignIn | Body::PasswordChange, _) => {
+                Some(json!({"name": "nobody", "password": "x", "code": "000000"}))
             }
         }
     }
-    // Signing out ends the caller's session: last.
-    ops.sort_by_key(|(m, p)| m == "DELETE" && p == "/api/v1/session");
-    assert!(ops.len() >= 70, "{} routes", ops.len());
 
-    let dock_token = format!("{}:{}", w.dock_config.dock_id, w.dock_config.token);
+    /// Calls `op` as `caller`; a success must have written its entry.
+    async fn call(&mut self, op: &str, method: &str, template: &str, step: &Step, caller: Caller) {
+        eprintln!("walking {op} as {caller:?}");
+        let body = self.body(step, caller);
+        let token = self.token(caller);
+        let answer = self
+            .w
+            .call(method, &step.path, token.as_deref(), body, &[])
+            .await;
+        let events = audit_events(&self.w).await;
+        let written = &events[self.seen..];
+        self.seen = events.len();
+        if !(200..300).contains(&answer.status) {
+            self.refused.entry(op.to_owned()).or_default().push(format!(
+                "{caller:?} {} {}",
+                answer.status,
+                answer.code()
+            ));
+            assert!(
+                answer.status < 500,
+                "{op} as {caller:?}: {} {}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
+            );
+            return;
+        }
+        if let (Body::PasswordChange, Caller::Role(r)) = (&step.body, caller) {
+            let a = self.accounts.get_mut(r).unwrap();
+            a.password = format!("{} again", a.password);
+        }
+        self.succeeded
+            .entry(op.to_owned())
+            .or_default()
+            .push(format!("{caller:?}"));
+        if NOT_AUDITED.iter().any(|(o, _)| *o == op) {
+            return;
+        }
+        if let Some(failure) = entry_missing(op, template, step, caller, answer.status, written) {
+            self.failures.push(failure);
+        }
+    }
+}
+
+/// Why the entries `written` by a success of `op` as `caller` do not
+/// include the one that must be there, if they do not.
+fn entry_missing(
+    op: &str,
+    template: &str,
+    step: &Step,
+    caller: Caller,
+    status: u16,
+    written: &[custos_audit::AuditEvent],
+) -> Option<String> {
+    let actor = match caller {
+        Caller::Role(r) => Some(format!("user:walk-{r}")),
+        Caller::Dock => Some("dock:dock-1".to_owned()),
+        Caller::Nobody => None,
+    };
+    let names = match (step.names.as_deref(), caller) {
+        (Some(CALLER), Caller::Role(r)) => Some(format!("user:walk-{r}")),
+        (Some(n), _) => Some(n.to_owned()),
+        (None, _) => last_id(template, &step.path),
+    };
+    let Some(names) = names else {
+        return Some(format!(
+            "{op}: the step must say which object it is about: {:?}",
+            written.iter().map(|e| &e.object).collect::<Vec<_>>()
+        ));
+    };
+    // An entry of this success (not a refusal), by this caller,
+    // whose object is the one named: `kind:ID` or exactly `ID`.
+    let found = written.iter().any(|e| {
+        actor.as_ref().is_none_or(|a| &e.actor == a)
+            && e.outcome == custos_audit::Outcome::Ok
+            && e.object
+                .as_deref()
+                .is_some_and(|o| o == names || o.split_once(':').is_some_and(|(_, id)| id == names))
+    });
+    (!found).then(|| {
+        format!(
+            "{op} as {caller:?}: {status} without an entry naming {names:?}: {:?}",
+            written
+                .iter()
+                .map(|e| (&e.actor, &e.action, &e.object, &e.outcome))
+                .collect::<Vec<_>>()
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_in_the_openapi_document_audits_each_success_naming_its_object() {
+    let mut walk = Walk::new().await;
+    let ops = walk.documented_operations().await;
+    assert!(ops.len() >= 70, "{} routes", ops.len());
     let mut callers = vec![Caller::Nobody];
     callers.extend(ROLES.iter().map(|r| Caller::Role(r)));
     callers.push(Caller::Dock);
 
-    let mut failures = Vec::new();
-    let mut succeeded: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut refused: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut seen = audit_events(&w).await.len();
     for (method, template) in &ops {
         let op = format!("{method} {template}");
         if WALKED_BY_THE_OFFLOAD.contains(&op.as_str()) {
             continue;
         }
-        let step = step(&op, &seed);
+        let step = step(&op, &walk.seed);
         for caller in &callers {
-            let token = match caller {
-                Caller::Nobody => None,
-                Caller::Role(r) => Some(tokens[r].clone()),
-                Caller::Dock => Some(dock_token.clone()),
-            };
-            let body = match (&step.body, caller) {
-                (Body::None, _) => None,
-                (Body::Json(v), _) => Some(v.clone()),
-                (Body::SignIn, Caller::Role(r)) => {
-                    w.clock_offset
-                        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
-                    let a = &accounts[r];
-                    let code = custos_server::auth::totp_code(&a.secret, w.now()).unwrap();
-                    Some(json!({"name": a.name, "password": a.password, "code": code}))
-                }
-                (Body::PasswordChange, Caller::Role(r)) => {
-                    let a = &accounts[r];
-                    Some(json!({"current_password": a.password,
-                        "new_password": format!("{} again", a.password)}))
-                }
-                (Body::SignIn | Body::PasswordChange, _) => {
-                    Some(json!({"name": "nobody", "password": "x", "code": "000000"}))
-                }
-            };
-            eprintln!("walking {op} as {caller:?}");
-            let answer = w
-                .call(method, &step.path, token.as_deref(), body, &[])
-                .await;
-            let events = audit_events(&w).await;
-            let written = &events[seen..];
-            seen = events.len();
-            if !(200..300).contains(&answer.status) {
-                refused.entry(op.clone()).or_default().push(format!(
-                    "{caller:?} {} {}",
-                    answer.status,
-                    answer.code()
-                ));
-                assert!(
-                    answer.status < 500,
-                    "{op} as {caller:?}: {} {}",
-                    answer.status,
-                    String::from_utf8_lossy(&answer.body)
-                );
-                continue;
-            }
-            if let (Body::PasswordChange, Caller::Role(r)) = (&step.body, caller) {
-                let a = accounts.get_mut(r).unwrap();
-                a.password = format!("{} again", a.password);
-            }
-            succeeded
-                .entry(op.clone())
-                .or_default()
-                .push(format!("{caller:?}"));
-            if NOT_AUDITED.iter().any(|(o, _)| *o == op) {
-                continue;
-            }
-            let actor = match caller {
-                Caller::Role(r) => Some(format!("user:walk-{r}")),
-                Caller::Dock => Some("dock:dock-1".to_owned()),
-                Caller::Nobody => None,
-            };
-            let names = match (step.names.as_deref(), caller) {
-                (Some(CALLER), Caller::Role(r)) => Some(format!("user:walk-{r}")),
-                (Some(n), _) => Some(n.to_owned()),
-                (None, _) => last_id(template, &step.path),
-            };
-            let Some(names) = names else {
-                failures.push(format!(
-                    "{op}: the step must say which object it is about: {:?}",
-                    written.iter().map(|e| &e.object).collect::<Vec<_>>()
-                ));
-                continue;
-            };
-            // An entry of this success (not a refusal), by this caller,
-            // whose object is the one named: `kind:ID` or exactly `ID`.
-            let found = written.iter().any(|e| {
-                actor.as_ref().is_none_or(|a| &e.actor == a)
-                    && e.outcome == custos_audit::Outcome::Ok
-                    && e.object.as_deref().is_some_and(|o| {
-                        o == names || o.split_once(':').is_some_and(|(_, id)| id == names)
-                    })
-            });
-            if !found {
-                failures.push(format!(
-                    "{op} as {caller:?}: {} without an entry naming {names:?}: {:?}",
-                    answer.status,
-                    written
-                        .iter()
-                        .map(|e| (&e.actor, &e.action, &e.object, &e.outcome))
-                        .collect::<Vec<_>>()
-                ));
-            }
+            walk.call(&op, method, template, &step, *caller).await;
         }
     }
+    let Walk {
+        mut failures,
+        succeeded,
+        refused,
+        ..
+    } = walk;
     // Every route was walked to a success at least once, or the check
     // above proved nothing for it.
     for (method, template) in &ops {

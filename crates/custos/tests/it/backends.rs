@@ -5,6 +5,7 @@
 use crate::common::*;
 use custos_camera::CameraDir;
 use custos_catalog::IncidentKind;
+use custos_format::{Handover, Manifest, SignedManifest};
 use custos_keys::secrecy::SecretString;
 
 const DAY: i64 = 86_400_000;
@@ -13,6 +14,15 @@ const DAY: i64 = 86_400_000;
 /// shreds what is due and spares what is held, and an audit log that
 /// verifies: the evidence server's promises on whatever storage it has.
 async fn server_story(w: &World) {
+    let stored = story_offload(w).await;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let token = w.sign_in(&rita).await;
+    let case = story_playback(w, &token, &stored).await;
+    story_hold_and_sweep(w, &token, &case, &stored).await;
+}
+
+/// Two recordings docked: stored whole, in order.
+async fn story_offload(w: &World) -> Vec<custos_catalog::Recording> {
     let d = &w.server.deployment;
     let cam = w.camera("cam-b", 2, true).await;
     let (report, _) = w.offload(&cam).await;
@@ -32,14 +42,18 @@ async fn server_story(w: &World) {
         );
     }
 
-    // Playback decrypts what the store holds, for a purpose and a case.
-    let rita = w.add_user("rita", "reviewer", None).await;
-    let token = w.sign_in(&rita).await;
+    stored
+}
+
+/// Playback decrypts what the store holds, for a purpose and a case: the
+/// case made for it.
+async fn story_playback(w: &World, token: &str, stored: &[custos_catalog::Recording]) -> String {
+    let d = &w.server.deployment;
     let case = w
         .call(
             "POST",
             "/api/v1/cases",
-            Some(&token),
+            Some(token),
             Some(serde_json::json!({"kind": "complaint", "label": "story"})),
             &[],
         )
@@ -48,7 +62,7 @@ async fn server_story(w: &World) {
         .as_str()
         .unwrap()
         .to_owned();
-    w.link(&token, &case, stored[0].recording_id).await;
+    w.link(token, &case, stored[0].recording_id).await;
     let video = w
         .call(
             "GET",
@@ -56,7 +70,7 @@ async fn server_story(w: &World) {
                 "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
                 stored[0].recording_id
             ),
-            Some(&token),
+            Some(token),
             None,
             &[],
         )
@@ -89,7 +103,7 @@ async fn server_story(w: &World) {
                 "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
                 stored[0].recording_id
             ),
-            Some(&token),
+            Some(token),
             None,
             &[("range", "bytes=1000-1999")],
         )
@@ -97,12 +111,22 @@ async fn server_story(w: &World) {
     assert_eq!(ranged.status, 206);
     assert_eq!(ranged.body, plaintext[1000..2000]);
 
+    case
+}
+
+async fn story_hold_and_sweep(
+    w: &World,
+    token: &str,
+    case: &str,
+    stored: &[custos_catalog::Recording],
+) {
+    let d = &w.server.deployment;
     // The second recording is held; after 40 days the first is shredded.
     let held = w
         .call(
             "POST",
             &format!("/api/v1/cases/{case}/holds"),
-            Some(&token),
+            Some(token),
             Some(serde_json::json!({"recording_id": stored[1].recording_id, "reason": "story"})),
             &[],
         )
@@ -141,7 +165,27 @@ async fn server_story(w: &World) {
 /// copy's later recordings are offloaded as usual. One recording the
 /// catalog will not delete does not keep the others past their time.
 async fn deletion_story(w: &World) {
-    use custos_format::{Handover, Manifest, SignedManifest};
+    let (cam, copy, stored) = deletion_offloaded(w).await;
+    deletion_swept(w, &stored).await;
+    deletion_copy_docks(w, &copy, &stored).await;
+    deletion_replays_refused(w, &cam, &stored).await;
+    let d = &w.server.deployment;
+    // The copy's next recording is offloaded as usual.
+    record(&copy, 1);
+    let (report, _) = w.offload(&copy).await;
+    assert_eq!((report.stored, report.wiped), (1, 1), "{report:?}");
+    assert!(report.interrupted.is_none() && report.refused.is_empty());
+
+    let verified = custos_server::audit::verify_stored(&*d.catalog, d.audit.verifier())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(verified.size > 10);
+}
+
+/// cam-d's three recordings offloaded, and a copy of the camera taken
+/// before: (camera, copy, stored in order).
+async fn deletion_offloaded(w: &World) -> (CameraDir, CameraDir, Vec<custos_catalog::Recording>) {
     let d = &w.server.deployment;
     let cam = w.camera("cam-d", 3, true).await;
     let copy = CameraDir::new(w.tmp.path().join("cam-d-copy"));
@@ -152,6 +196,12 @@ async fn deletion_story(w: &World) {
     stored.retain(|r| r.device_id == "cam-d");
     stored.sort_by_key(|r| r.sequence);
 
+    (cam, copy, stored)
+}
+
+/// The sweep deletes the three after 40 days, whatever one bad row does.
+async fn deletion_swept(w: &World, stored: &[custos_catalog::Recording]) {
+    let d = &w.server.deployment;
     // A row the catalog will refuse to replace with a tombstone: its
     // device and sequence already have one (written behind the server's
     // back, as a damaged or hand-edited catalog would have it).
@@ -189,13 +239,16 @@ async fn deletion_story(w: &World) {
         .collect();
     assert_eq!(failed.len(), 1, "{incidents:?}");
     assert_eq!(failed[0].recording_id, Some(bad.recording_id));
-    for r in &stored {
+    for r in stored {
         assert!(d.catalog.recording(r.recording_id).await.unwrap().is_none());
         assert_eq!(d.blobs.size(&r.blob_key).await.unwrap(), None);
     }
+}
 
+async fn deletion_copy_docks(w: &World, copy: &CameraDir, stored: &[custos_catalog::Recording]) {
+    let d = &w.server.deployment;
     // The copy docks: every recording is answered with a deletion receipt.
-    let (report, sent) = w.offload(&copy).await;
+    let (report, sent) = w.offload(copy).await;
     assert_eq!(
         (
             report.stored,
@@ -223,7 +276,7 @@ async fn deletion_story(w: &World) {
             Handover::Stored(_) => panic!("the copy holds an ingest receipt"),
         }
     }
-    for r in &stored {
+    for r in stored {
         assert!(d.catalog.recording(r.recording_id).await.unwrap().is_none());
         assert!(d
             .catalog
@@ -244,7 +297,15 @@ async fn deletion_story(w: &World) {
     assert_eq!(offered.len(), 3, "{offered:?}");
     let staging = d.ingest.staging_dir();
     assert_eq!(files(staging), 0, "nothing was staged");
+}
 
+async fn deletion_replays_refused(
+    w: &World,
+    cam: &CameraDir,
+    stored: &[custos_catalog::Recording],
+) {
+    let d = &w.server.deployment;
+    let staging = d.ingest.staging_dir();
     // The same sequence with other content (re-signed with the camera's
     // own key) is a replay, not a deletion receipt.
     let key = cam.signing_key().unwrap();
@@ -289,18 +350,6 @@ async fn deletion_story(w: &World) {
     assert!(stray.exists(), "a file may be created just before its row");
     assert_eq!(d.ingest.remove_orphaned_staging().await.unwrap(), 1);
     assert!(!stray.exists());
-
-    // The copy's next recording is offloaded as usual.
-    record(&copy, 1);
-    let (report, _) = w.offload(&copy).await;
-    assert_eq!((report.stored, report.wiped), (1, 1), "{report:?}");
-    assert!(report.interrupted.is_none() && report.refused.is_empty());
-
-    let verified = custos_server::audit::verify_stored(&*d.catalog, d.audit.verifier())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(verified.size > 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,54 +409,10 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
     )
     .await;
     let a = w.server.deployment.clone();
-    // Node B: another server on the same deployment (same keys, same storage).
-    let offset = w.clock_offset.clone();
-    let clock: custos_server::Clock = std::sync::Arc::new(move || {
-        custos_format::UtcMillis::now()
-            .plus_millis(offset.load(std::sync::atomic::Ordering::SeqCst))
-    });
-    let b_server = custos_server::start(
-        custos_server::ServerConfig {
-            limits: test_limits(),
-            storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
-            data: w.data.clone(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            server_id: "test-city".into(),
-            retention: custos_server::retention::RetentionPolicy::new(3_600_000),
-            policy: Default::default(),
-        },
-        &SecretString::from(PASS.to_owned()),
-        clock,
-    )
-    .await
-    .unwrap();
+    let b_server = second_node(&w).await;
     let b = b_server.deployment.clone();
     assert_ne!(a.node_id, b.node_id);
-
-    // Both nodes append at once; the log stays one tree.
-    let event = |n: usize, node: &str| {
-        custos_audit::AuditEvent::new(
-            w.now(),
-            format!("system:{node}"),
-            "test.append",
-            custos_audit::Outcome::Ok,
-        )
-        .detail(format!("{n}"))
-    };
-    let (ra, rb) = tokio::join!(
-        async {
-            for n in 0..40 {
-                a.audit.record(event(n, "a")).await.unwrap();
-            }
-        },
-        async {
-            for n in 0..40 {
-                b.audit.record(event(n, "b")).await.unwrap();
-            }
-        }
-    );
-    let _ = (ra, rb);
+    both_append(&w, &a, &b).await;
 
     let cam = w.camera("cam-n", 3, true).await;
     let (report, _) = w.offload(&cam).await;
@@ -418,31 +423,7 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
     // A third `custos serve` node on the same deployment starts, takes the
     // sweep's lease in its first maintenance round, and is killed (abort,
     // like kill -9) between its tombstones and the blobs' deletion.
-    let killed = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--retention",
-            "1h",
-            "--data",
-        ])
-        .arg(&w.data)
-        .env("CUSTOS_PASSPHRASE", PASS)
-        .env("CUSTOS_CRASH_AT", "1")
-        .env("CUSTOS_CRASH_FILTER", "sweeper:after-tombstones")
-        .env("CUSTOS_LOG", "warn")
-        .env_remove("CUSTOS_DATABASE")
-        .env_remove("CUSTOS_BLOBS")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!killed.status.success(), "the node was killed");
-    assert!(
-        String::from_utf8_lossy(&killed.stderr).contains("crashing at `sweeper:after-tombstones`"),
-        "{}",
-        String::from_utf8_lossy(&killed.stderr)
-    );
+    serve_killed_mid_sweep(&w);
     assert!(
         a.catalog.recordings().await.unwrap().is_empty(),
         "rows gone, keys shredded"
@@ -495,7 +476,91 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
         "nothing twice"
     );
 
-    // One log: entries from both nodes, the CLI and the sweeps, all verified.
+    one_log_of_every_node(&a).await;
+    b_server.shutdown().await;
+}
+
+/// Node B: another server on the same deployment (same keys, same storage).
+async fn second_node(w: &World) -> custos_server::RunningServer {
+    let offset = w.clock_offset.clone();
+    let clock: custos_server::Clock = std::sync::Arc::new(move || {
+        custos_format::UtcMillis::now()
+            .plus_millis(offset.load(std::sync::atomic::Ordering::SeqCst))
+    });
+    custos_server::start(
+        custos_server::ServerConfig {
+            limits: test_limits(),
+            storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
+            data: w.data.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            server_id: "test-city".into(),
+            retention: custos_server::retention::RetentionPolicy::new(3_600_000),
+            policy: Default::default(),
+        },
+        &SecretString::from(PASS.to_owned()),
+        clock,
+    )
+    .await
+    .unwrap()
+}
+
+/// Both nodes append at once; the log stays one tree.
+async fn both_append(w: &World, a: &custos_server::Deployment, b: &custos_server::Deployment) {
+    let event = |n: usize, node: &str| {
+        custos_audit::AuditEvent::new(
+            w.now(),
+            format!("system:{node}"),
+            "test.append",
+            custos_audit::Outcome::Ok,
+        )
+        .detail(format!("{n}"))
+    };
+    let (ra, rb) = tokio::join!(
+        async {
+            for n in 0..40 {
+                a.audit.record(event(n, "a")).await.unwrap();
+            }
+        },
+        async {
+            for n in 0..40 {
+                b.audit.record(event(n, "b")).await.unwrap();
+            }
+        }
+    );
+    let _ = (ra, rb);
+}
+
+fn serve_killed_mid_sweep(w: &World) {
+    let killed = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--retention",
+            "1h",
+            "--data",
+        ])
+        .arg(&w.data)
+        .env("CUSTOS_PASSPHRASE", PASS)
+        .env("CUSTOS_CRASH_AT", "1")
+        .env("CUSTOS_CRASH_FILTER", "sweeper:after-tombstones")
+        .env("CUSTOS_LOG", "warn")
+        .env_remove("CUSTOS_DATABASE")
+        .env_remove("CUSTOS_BLOBS")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "the node was killed");
+    assert!(
+        String::from_utf8_lossy(&killed.stderr).contains("crashing at `sweeper:after-tombstones`"),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+}
+
+/// One log: entries from both nodes, the CLI and the sweeps, all verified.
+async fn one_log_of_every_node(a: &custos_server::Deployment) {
     let verified = custos_server::audit::verify_stored(&*a.catalog, a.audit.verifier())
         .await
         .unwrap()
@@ -514,7 +579,6 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
     for actor in ["system:a", "system:b", "system:sweeper"] {
         assert!(actors.contains(actor), "{actor} in {actors:?}");
     }
-    b_server.shutdown().await;
 }
 
 /// `custos migrate` moves a SQLite + local files deployment to PostgreSQL +
@@ -522,8 +586,18 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
 /// storage with the same recordings, playable, and the same audit log,
 /// verifiable. Running it again finds everything there; a row changed in
 /// the target is found.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable() {
+/// A deployment on SQLite and local files with two recordings and a
+/// reviewer (rita), and an empty PostgreSQL schema and S3 prefix to move to.
+struct Move {
+    w: World,
+    rita: Account,
+    before: Vec<custos_catalog::Recording>,
+    schema: String,
+    database: String,
+    admin: sqlx::PgPool,
+}
+
+async fn to_move() -> Move {
     let w = world().await;
     let cam = w.camera("cam-m", 2, true).await;
     w.offload(&cam).await;
@@ -545,10 +619,22 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
         .await
         .unwrap();
     let database = format!("{}?options=-c%20search_path%3D{unique}", test_postgres());
-    let migrate = || {
+    Move {
+        w,
+        rita,
+        before,
+        schema: unique,
+        database,
+        admin,
+    }
+}
+
+impl Move {
+    /// `custos migrate` to the schema and the prefix.
+    fn migrate(&self) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
-            .args(["migrate", "--to-database", &database])
-            .args(["--to-blobs", &format!("s3://custos-test/{unique}")])
+            .args(["migrate", "--to-database", &self.database])
+            .args(["--to-blobs", &format!("s3://custos-test/{}", self.schema)])
             .args([
                 "--s3-endpoint",
                 &test_s3(),
@@ -556,7 +642,7 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
                 "us-east-1",
                 "--data",
             ])
-            .arg(&w.data)
+            .arg(&self.w.data)
             .env("AWS_ACCESS_KEY_ID", "custos-test")
             .env("AWS_SECRET_ACCESS_KEY", "custos-test-secret")
             .env("CUSTOS_LOG", "warn")
@@ -564,7 +650,14 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
             .env_remove("CUSTOS_BLOBS")
             .output()
             .unwrap()
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable() {
+    let m = to_move().await;
+    let (w, unique, admin) = (&m.w, &m.schema, &m.admin);
+    let migrate = || m.migrate();
     let out = migrate();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -594,7 +687,7 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
     sqlx::query(&format!(
         "UPDATE {unique}.recordings SET officer_id = 'someone-else'"
     ))
-    .execute(&admin)
+    .execute(admin)
     .await
     .unwrap();
     let tampered = migrate();
@@ -607,12 +700,14 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
     sqlx::query(&format!(
         "UPDATE {unique}.recordings SET officer_id = 'boa-5'"
     ))
-    .execute(&admin)
+    .execute(admin)
     .await
     .unwrap();
     std::fs::write(w.data.join("custos.toml"), toml).unwrap();
+}
 
-    // A server on the data directory now runs on PostgreSQL + S3.
+/// A server on the migrated data directory, given the S3 credentials.
+async fn moved_server(w: &World) -> custos_server::RunningServer {
     let offset = w.clock_offset.clone();
     let clock: custos_server::Clock = std::sync::Arc::new(move || {
         custos_format::UtcMillis::now()
@@ -628,7 +723,7 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
         ),
     )
     .unwrap();
-    let moved = custos_server::start(
+    custos_server::start(
         custos_server::ServerConfig {
             limits: test_limits(),
             storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
@@ -643,7 +738,22 @@ async fn migrate_moves_a_deployment_to_postgresql_and_s3_verified_and_resumable(
         clock,
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_the_migrated_directory_runs_on_postgresql_and_s3_with_the_same_footage_and_people(
+) {
+    let m = to_move().await;
+    let out = m.migrate();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (w, rita, before) = (&m.w, &m.rita, m.before.clone());
+    // A server on the data directory now runs on PostgreSQL + S3.
+    let moved = moved_server(w).await;
     let d = &moved.deployment;
     assert_eq!((d.catalog.backend(), d.blobs.backend()), ("postgres", "s3"));
     let mut after = d.catalog.recordings().await.unwrap();

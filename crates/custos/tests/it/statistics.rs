@@ -122,8 +122,9 @@ struct Tokens {
     ta: String,
 }
 
-async fn scenario() -> Scenario {
-    let w = world().await;
+/// Two teams' cameras, offloaded at 10:00 on the day the synthetic footage
+/// was made: noord's six recordings, then zuid's two.
+async fn scenario_recordings(w: &World) -> Vec<custos_catalog::Recording> {
     let admin = w.admin().await;
     // Two teams: noord's camera keeps a second of pre-record, zuid's none.
     let mut cameras = Vec::new();
@@ -151,7 +152,128 @@ async fn scenario() -> Scenario {
     let mut stored = d.catalog.recordings().await.unwrap();
     stored.sort_by_key(|r| (r.device_id.clone(), r.sequence));
     assert_eq!(stored.len(), 8);
-    let noord: Vec<_> = stored.iter().filter(|r| r.device_id == "cam-n").collect();
+    stored
+}
+
+/// The reviewer (`tr`) opens a complaint, plays noord's first recording
+/// (`first`) three times (ranges) and its thumbnail: one access. The
+/// privacy officer (`tp`) plays it for an investigation: a second. An admin
+/// (`ta`) is refused. A hold for the complaint on it, and an export.
+async fn scenario_casework(w: &World, tr: &str, tp: &str, ta: &str, first: uuid::Uuid) {
+    let case = w
+        .call(
+            "POST",
+            "/api/v1/cases",
+            Some(tr),
+            Some(serde_json::json!({"kind": "complaint", "label": "statistics story"})),
+            &[],
+        )
+        .await
+        .json()["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.link(tr, &case, first).await;
+    for range in ["bytes=0-99", "bytes=100-199", "bytes=200-299"] {
+        let a = w
+            .call(
+                "GET",
+                &format!("/api/v1/recordings/{first}/video?purpose=complaint&case={case}"),
+                Some(tr),
+                None,
+                &[("range", range)],
+            )
+            .await;
+        assert_eq!(a.status, 206);
+    }
+    let thumb = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{first}/thumbnail?purpose=complaint&case={case}"),
+            Some(tr),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(thumb.status, 200);
+    let inv = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{first}/video?purpose=investigation&case={case}"),
+            Some(tp),
+            None,
+            &[("range", "bytes=0-9")],
+        )
+        .await;
+    assert_eq!(inv.status, 206);
+    let refused = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{first}/video?purpose=complaint&case={case}"),
+            Some(ta),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    scenario_hold_and_export(w, tr, &case, first).await;
+}
+
+async fn scenario_hold_and_export(w: &World, tr: &str, case: &str, first: uuid::Uuid) {
+    // A hold for the complaint on noord's first recording, and an export.
+    let held = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(tr),
+            Some(serde_json::json!({"recording_id": first, "reason": "complaint"})),
+            &[],
+        )
+        .await;
+    assert_eq!(held.status, 201);
+    let export = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/exports"),
+            Some(tr),
+            Some(serde_json::json!({"purpose": "complaint", "recipient": "Ombudsman", "passphrase": "correct horse battery staple 42"})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        export.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&export.body)
+    );
+}
+
+/// A subject access request, received the same day, about the first
+/// recording's time.
+async fn scenario_subject_request(w: &World, tp: &str, first: &custos_catalog::Recording) {
+    let rfc = |t: UtcMillis| serde_json::to_value(t).unwrap();
+    let request = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(tp),
+            Some(serde_json::json!({
+                "requester": "Johanna Jansen",
+                "identity_check": "passport shown at the desk",
+                "description": "red coat",
+                "window_from": rfc(first.started_at.plus_millis(-60_000)),
+                "window_to": rfc(first.ended_at.plus_millis(60_000)),
+                "received_at": rfc(w.now()),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(request.status, 201, "{}", request.json());
+}
+
+async fn scenario() -> Scenario {
+    let w = world().await;
+    let stored = scenario_recordings(&w).await;
 
     let week = |t: UtcMillis| custos_stats::week_of(t.as_millis().div_euclid(DAY));
     let recorded_in = week(stored[0].started_at);
@@ -171,111 +293,13 @@ async fn scenario() -> Scenario {
     let tp = w.sign_in(&privacy).await;
     let ta = w.sign_in(&admin_person).await;
 
-    // The reviewer opens a complaint, plays noord's first recording three
-    // times (ranges) and its thumbnail: one access. The privacy officer
-    // plays it for an investigation: a second. An admin is refused.
-    let case = w
-        .call(
-            "POST",
-            "/api/v1/cases",
-            Some(&tr),
-            Some(serde_json::json!({"kind": "complaint", "label": "statistics story"})),
-            &[],
-        )
-        .await
-        .json()["case_id"]
-        .as_str()
+    let first = stored
+        .iter()
+        .find(|r| r.device_id == "cam-n")
         .unwrap()
-        .to_owned();
-    let first = noord[0].recording_id;
-    w.link(&tr, &case, first).await;
-    for range in ["bytes=0-99", "bytes=100-199", "bytes=200-299"] {
-        let a = w
-            .call(
-                "GET",
-                &format!("/api/v1/recordings/{first}/video?purpose=complaint&case={case}"),
-                Some(&tr),
-                None,
-                &[("range", range)],
-            )
-            .await;
-        assert_eq!(a.status, 206);
-    }
-    let thumb = w
-        .call(
-            "GET",
-            &format!("/api/v1/recordings/{first}/thumbnail?purpose=complaint&case={case}"),
-            Some(&tr),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(thumb.status, 200);
-    let inv = w
-        .call(
-            "GET",
-            &format!("/api/v1/recordings/{first}/video?purpose=investigation&case={case}"),
-            Some(&tp),
-            None,
-            &[("range", "bytes=0-9")],
-        )
-        .await;
-    assert_eq!(inv.status, 206);
-    let refused = w
-        .call(
-            "GET",
-            &format!("/api/v1/recordings/{first}/video?purpose=complaint&case={case}"),
-            Some(&ta),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(refused.status, 403);
-    // A hold for the complaint on noord's first recording, and an export.
-    let held = w
-        .call(
-            "POST",
-            &format!("/api/v1/cases/{case}/holds"),
-            Some(&tr),
-            Some(serde_json::json!({"recording_id": first, "reason": "complaint"})),
-            &[],
-        )
-        .await;
-    assert_eq!(held.status, 201);
-    let export = w
-        .call(
-            "POST",
-            &format!("/api/v1/cases/{case}/exports"),
-            Some(&tr),
-            Some(serde_json::json!({"purpose": "complaint", "recipient": "Ombudsman", "passphrase": "correct horse battery staple 42"})),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        export.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&export.body)
-    );
-    // A subject access request, received the same day.
-    let rfc = |t: UtcMillis| serde_json::to_value(t).unwrap();
-    let request = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests",
-            Some(&tp),
-            Some(serde_json::json!({
-                "requester": "Johanna Jansen",
-                "identity_check": "passport shown at the desk",
-                "description": "red coat",
-                "window_from": rfc(stored[0].started_at.plus_millis(-60_000)),
-                "window_to": rfc(stored[0].ended_at.plus_millis(60_000)),
-                "received_at": rfc(w.now()),
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(request.status, 201, "{}", request.json());
+        .recording_id;
+    scenario_casework(&w, &tr, &tp, &ta, first).await;
+    scenario_subject_request(&w, &tp, &stored[0]).await;
     // Retention: 29 days on, all but the held recording are deleted.
     let sweep_at = stored[0].delete_after.plus_millis(DAY);
     let swept = w.sweep(sweep_at).await;

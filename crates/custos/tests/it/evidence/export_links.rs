@@ -84,6 +84,18 @@ impl LinkCase {
         answer.json()
     }
 
+    /// The link's row in the catalog.
+    async fn row(&self, link_id: uuid::Uuid) -> custos_catalog::ExportLink {
+        self.w
+            .server
+            .deployment
+            .catalog
+            .export_link(link_id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     /// A link for `hours`, made by rita.
     async fn for_hours(&self, hours: u32) -> serde_json::Value {
         self.make(serde_json::json!({"valid_hours": hours}), &self.tr)
@@ -211,14 +223,7 @@ async fn a_link_is_kept_encrypted_under_its_exports_name_and_its_token_is_nowher
         link["package_sha256"].as_str().unwrap(),
         hex::encode(custos_format::sha256(&stored))
     );
-    let row = w
-        .server
-        .deployment
-        .catalog
-        .export_link(link_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = c.row(link_id).await;
     assert_ne!(row.token_sha256, token);
     assert!(audit(w)
         .await
@@ -359,14 +364,7 @@ async fn garbage_truncated_and_forged_tokens_name_no_link_are_audited_and_count_
     let c = link_case().await;
     let w = &c.w;
     let TwoDownloads { link_id, token, .. } = two_downloads(&c).await;
-    let row = w
-        .server
-        .deployment
-        .catalog
-        .export_link(link_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = c.row(link_id).await;
     let mut forged = token.clone().into_bytes();
     forged[10] = if forged[10] == b'0' { b'1' } else { b'0' };
     let forged = String::from_utf8(forged).unwrap();
@@ -425,15 +423,7 @@ async fn garbage_truncated_and_forged_tokens_name_no_link_are_audited_and_count_
     assert!(unknown.iter().all(|e| e.actor == "anonymous"
         && e.outcome == custos_audit::Outcome::Refused
         && e.case.is_none()));
-    let row = w
-        .server
-        .deployment
-        .catalog
-        .export_link(link_id)
-        .await
-        .unwrap()
-        .unwrap();
-
+    let row = c.row(link_id).await;
     assert_eq!(row.downloads, 0);
 }
 

@@ -163,19 +163,15 @@ fn standard(dir: &std::path::Path) -> std::process::Output {
 
 const VIDEO1: &str = "recordings/cam-x-000001/video.mp4";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn export_requests_out_of_bounds_are_refused_audited_and_write_nothing() {
-    let c = export_case().await;
+/// Export requests out of bounds, each with who asks, the status and the
+/// error code it must get: an admin, a purpose not on the list, no or a
+/// weak protection, a bad recipient key, no recipient, a recording not
+/// secured, an unknown time zone.
+fn out_of_bounds(c: &ExportCase) -> Vec<(&String, serde_json::Value, u16, &'static str)> {
     let ExportCase {
-        w,
-        recordings,
-        tr,
-        ta,
-        path,
-        ..
-    } = &c;
-    let before = audit(w).await.len();
-    for (token, body, status, code) in [
+        recordings, tr, ta, ..
+    } = c;
+    vec![
         (
             ta,
             request(serde_json::json!({"passphrase": EXPORT_PASS})),
@@ -228,7 +224,15 @@ async fn export_requests_out_of_bounds_are_refused_audited_and_write_nothing() {
             400,
             "bad-time-zone",
         ),
-    ] {
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_requests_out_of_bounds_are_refused_audited_and_write_nothing() {
+    let c = export_case().await;
+    let ExportCase { w, tr, path, .. } = &c;
+    let before = audit(w).await.len();
+    for (token, body, status, code) in out_of_bounds(&c) {
         let answer = w
             .call("POST", path, Some(token), Some(body.clone()), &[])
             .await;
@@ -590,8 +594,19 @@ async fn an_export_to_the_recipients_age_key_opens_with_the_standard_age_cli() {
     assert_eq!(code, 0, "{out}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_export_may_need_a_second_persons_approval_and_is_then_exactly_what_was_approved() {
+/// A deployment where an export needs a second person's approval: camera
+/// cam-y's two recordings, both held for a police request's case; a
+/// reviewer (rita) and a privacy officer (petra) signed in.
+struct Approval {
+    w: World,
+    recordings: Vec<custos_catalog::Recording>,
+    tr: String,
+    tp: String,
+    exports: String,
+    requests: String,
+}
+
+async fn approval() -> Approval {
     let w = world_with(custos_access::Policy {
         export_needs_second_approver: true,
         ..Default::default()
@@ -617,31 +632,28 @@ async fn an_export_may_need_a_second_persons_approval_and_is_then_exactly_what_w
             .await;
         assert_eq!(hold.status, 201);
     }
-    let exports = format!("/api/v1/cases/{case}/exports");
-    let requests = format!("/api/v1/cases/{case}/export-requests");
-    let body = |extra: serde_json::Value| {
-        let mut b = serde_json::json!({"purpose": "investigation", "recipient": "OM Rotterdam", "passphrase": EXPORT_PASS});
-        for (k, v) in extra.as_object().unwrap() {
-            b[k] = v.clone();
-        }
-        b
-    };
-    let direct = w
-        .call(
-            "POST",
-            &exports,
-            Some(&tr),
-            Some(body(serde_json::json!({}))),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        (direct.status, direct.code().as_str()),
-        (409, "approval-required")
-    );
+    Approval {
+        exports: format!("/api/v1/cases/{case}/exports"),
+        requests: format!("/api/v1/cases/{case}/export-requests"),
+        w,
+        recordings,
+        tr,
+        tp,
+    }
+}
 
-    // Asking: only what could be exported may be asked for.
-    for (asked, status, code) in [
+/// An export's body for OM Rotterdam, with `extra`'s fields.
+fn export_body(extra: serde_json::Value) -> serde_json::Value {
+    let mut b = serde_json::json!({"purpose": "investigation", "recipient": "OM Rotterdam", "passphrase": EXPORT_PASS});
+    for (k, v) in extra.as_object().unwrap() {
+        b[k] = v.clone();
+    }
+    b
+}
+
+/// Asks for what could not be exported, with the status and code each gets.
+fn bad_asks() -> [(serde_json::Value, u16, &'static str); 3] {
+    [
         (
             serde_json::json!({"purpose": "curiosity", "recipient": "OM"}),
             403,
@@ -657,30 +669,126 @@ async fn an_export_may_need_a_second_persons_approval_and_is_then_exactly_what_w
             409,
             "not-secured",
         ),
-    ] {
-        let answer = w
-            .call("POST", &requests, Some(&tr), Some(asked.clone()), &[])
+    ]
+}
+
+impl Approval {
+    /// Rita asks for the export request `asked`.
+    async fn ask(&self, asked: serde_json::Value) -> Answer {
+        let (w, requests, tr) = (&self.w, &self.requests, &self.tr);
+        w.call("POST", requests, Some(tr), Some(asked), &[]).await
+    }
+
+    /// Rita asks for recording #1 for OM Rotterdam: the request's id.
+    async fn asked(&self) -> String {
+        let asked = self
+            .ask(serde_json::json!({"purpose": "investigation", "recipient": "OM Rotterdam", "recordings": [self.recordings[0].recording_id]}))
             .await;
+        assert_eq!(asked.status, 201, "{}", asked.json());
+        asked.json()["request_id"].as_str().unwrap().to_owned()
+    }
+
+    /// `token` approves the request `id`.
+    async fn approve(&self, token: &str, id: &str) -> Answer {
+        let approve = format!("/api/v1/export-requests/{id}/approve");
+        self.w.call("POST", &approve, Some(token), None, &[]).await
+    }
+
+    /// Asked by rita and approved by petra: the request's id.
+    async fn approved(&self) -> String {
+        let request_id = self.asked().await;
+        let approved = self.approve(&self.tp, &request_id).await;
+        assert_eq!(approved.status, 200, "{}", approved.json());
+        request_id
+    }
+
+    /// `token` makes the export, with `extra`'s fields.
+    async fn export(&self, token: &str, extra: serde_json::Value) -> Answer {
+        let body = Some(export_body(extra));
+        self.w
+            .call("POST", &self.exports, Some(token), body, &[])
+            .await
+    }
+
+    /// Approved, and made by rita: the package.
+    async fn made(&self) -> Vec<u8> {
+        let request_id = self.approved().await;
+        let made = self
+            .export(&self.tr, serde_json::json!({"request_id": request_id}))
+            .await;
+        assert_eq!(made.status, 200, "{}", String::from_utf8_lossy(&made.body));
+        made.body
+    }
+
+    /// Request `request_id` with something changed: another recipient,
+    /// purpose, or set of recordings.
+    fn changed(&self, request_id: &str) -> [serde_json::Value; 3] {
+        let r = &self.recordings;
+        [
+            serde_json::json!({"request_id": request_id, "recipient": "someone else"}),
+            serde_json::json!({"request_id": request_id, "purpose": "complaint"}),
+            serde_json::json!({"request_id": request_id, "recordings": [r[0].recording_id, r[1].recording_id]}),
+        ]
+    }
+
+    /// Every step the tests below take, in order, refusals included.
+    async fn every_step(&self) {
+        let (tr, tp) = (&self.tr, &self.tp);
+        self.export(tr, serde_json::json!({})).await;
+        for (asked, _, _) in bad_asks() {
+            self.ask(asked).await;
+        }
+        let id = self.asked().await;
+        let r0 = self.recordings[0].recording_id;
+        self.export(
+            tr,
+            serde_json::json!({"request_id": id, "recordings": [r0]}),
+        )
+        .await;
+        self.approve(tr, &id).await;
+        assert_eq!(self.approve(tp, &id).await.status, 200);
+        self.approve(tp, &id).await;
+        self.approve(tp, "nonsense").await;
+        self.export(tp, serde_json::json!({"request_id": id})).await;
+        for changed in self.changed(&id) {
+            self.export(tr, changed).await;
+        }
+        let made = self.export(tr, serde_json::json!({"request_id": id})).await;
+        assert_eq!(made.status, 200);
+        self.export(tr, serde_json::json!({"request_id": id})).await;
+    }
+}
+
+/// Where a second person must approve, an export is not made directly;
+/// only what could be exported may be asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_approval_no_export_is_made_and_only_what_could_be_exported_may_be_asked_for() {
+    let c = approval().await;
+    let direct = c.export(&c.tr, serde_json::json!({})).await;
+    assert_eq!(
+        (direct.status, direct.code().as_str()),
+        (409, "approval-required")
+    );
+    // Asking: only what could be exported may be asked for.
+    for (asked, status, code) in bad_asks() {
+        let answer = c.ask(asked.clone()).await;
         assert_eq!(
             (answer.status, answer.code().as_str()),
             (status, code),
             "{asked}"
         );
     }
-    let asked = w
-        .call(
-            "POST",
-            &requests,
-            Some(&tr),
-            Some(serde_json::json!({"purpose": "investigation", "recipient": "OM Rotterdam", "recordings": [recordings[0].recording_id]})),
-            &[],
-        )
-        .await;
-    assert_eq!(asked.status, 201, "{}", asked.json());
-    let request_id = asked.json()["request_id"].as_str().unwrap().to_owned();
+    c.asked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_request_is_approved_once_by_a_second_person_not_the_requester() {
+    let c = approval().await;
+    let (w, tr, tp, recordings) = (&c.w, c.tr.clone(), c.tp.clone(), &c.recordings);
+    let request_id = c.asked().await;
     let approve = format!("/api/v1/export-requests/{request_id}/approve");
-    let unapproved = w
-        .call("POST", &exports, Some(&tr), Some(body(serde_json::json!({"request_id": request_id, "recordings": [recordings[0].recording_id]}))), &[])
+    let unapproved = c
+        .export(&tr, serde_json::json!({"request_id": request_id, "recordings": [recordings[0].recording_id]}))
         .await;
     assert_eq!(
         (unapproved.status, unapproved.code().as_str()),
@@ -707,64 +815,46 @@ async fn an_export_may_need_a_second_persons_approval_and_is_then_exactly_what_w
         .status,
         404
     );
+}
 
-    // Only the requester makes it, and only exactly what was approved.
-    let by_other = w
-        .call(
-            "POST",
-            &exports,
-            Some(&tp),
-            Some(body(serde_json::json!({"request_id": request_id}))),
-            &[],
-        )
+/// Only the requester makes it, and only exactly what was approved, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_requester_makes_an_approved_export_exactly_as_approved_and_once() {
+    let c = approval().await;
+    let (tr, tp) = (c.tr.clone(), c.tp.clone());
+    let request_id = c.approved().await;
+    let by_other = c
+        .export(&tp, serde_json::json!({"request_id": request_id}))
         .await;
     assert_eq!(
         (by_other.status, by_other.code().as_str()),
         (404, "request-unknown")
     );
-    for changed in [
-        serde_json::json!({"request_id": request_id, "recipient": "someone else"}),
-        serde_json::json!({"request_id": request_id, "purpose": "complaint"}),
-        serde_json::json!({"request_id": request_id, "recordings": [recordings[0].recording_id, recordings[1].recording_id]}),
-    ] {
-        let answer = w
-            .call(
-                "POST",
-                &exports,
-                Some(&tr),
-                Some(body(changed.clone())),
-                &[],
-            )
-            .await;
+    for changed in c.changed(&request_id) {
+        let answer = c.export(&tr, changed.clone()).await;
         assert_eq!(
             (answer.status, answer.code().as_str()),
             (409, "request-mismatch"),
             "{changed}"
         );
     }
-    let made = w
-        .call(
-            "POST",
-            &exports,
-            Some(&tr),
-            Some(body(serde_json::json!({"request_id": request_id}))),
-            &[],
-        )
+    let made = c
+        .export(&tr, serde_json::json!({"request_id": request_id}))
         .await;
     assert_eq!(made.status, 200, "{}", String::from_utf8_lossy(&made.body));
-    let again = w
-        .call(
-            "POST",
-            &exports,
-            Some(&tr),
-            Some(body(serde_json::json!({"request_id": request_id}))),
-            &[],
-        )
+    let again = c
+        .export(&tr, serde_json::json!({"request_id": request_id}))
         .await;
     assert_eq!((again.status, again.code().as_str()), (409, "request-used"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_export_names_its_approver_and_holds_only_the_approved_recording() {
+    let c = approval().await;
+    let made = c.made().await;
     let tmp = tempfile::tempdir().unwrap();
     let package = tmp.path().join("approved.tar.age");
-    std::fs::write(&package, &made.body).unwrap();
+    std::fs::write(&package, &made).unwrap();
     let (code, out) = verify_package(&package, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("approved by petra"), "{out}");
@@ -772,11 +862,19 @@ async fn an_export_may_need_a_second_persons_approval_and_is_then_exactly_what_w
         out.contains("recording cam-y #1") && !out.contains("recording cam-y #2"),
         "{out}"
     );
+}
 
-    let listed = w.call("GET", &requests, Some(&tr), None, &[]).await.json();
+/// After every step above, the request is listed as used, and the log
+/// holds each step that counts, refusals included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_export_request_is_listed_as_used_and_each_step_is_in_the_log() {
+    let c = approval().await;
+    c.every_step().await;
+    let (w, requests, tr) = (&c.w, &c.requests, c.tr.clone());
+    let listed = w.call("GET", requests, Some(&tr), None, &[]).await.json();
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert!(!listed[0]["used_at"].is_null());
-    let events = audit(&w).await;
+    let events = audit(w).await;
     let count = |action: &str, outcome: custos_audit::Outcome| {
         events
             .iter()
@@ -869,8 +967,17 @@ async fn an_export_that_cannot_be_made_whole_is_cut_off_and_audited_as_failed() 
 
 /// `custos export` for scripts: a package to a file, or a download link;
 /// refusals are the server's words, and no file is left behind.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_export_command_writes_a_package_or_makes_a_link_and_refusals_leave_nothing() {
+/// Camera cam-c's recording held for an incident's case of a reviewer's
+/// (rita, signed in); the server's certificate in a file for the command.
+struct ExportCommand {
+    w: World,
+    tmp: tempfile::TempDir,
+    cert: std::path::PathBuf,
+    case: String,
+    tr: String,
+}
+
+async fn export_command() -> ExportCommand {
     let w = world().await;
     let cam = w.camera("cam-c", 1, true).await;
     w.offload(&cam).await;
@@ -898,129 +1005,164 @@ async fn the_export_command_writes_a_package_or_makes_a_link_and_refusals_leave_
     let tmp = tempfile::tempdir().unwrap();
     let cert = tmp.path().join("server.pem");
     std::fs::write(&cert, &w.server.certificate_pem).unwrap();
-    let (base, token) = (w.base(), tr.clone());
-    let export = move |extra: Vec<String>| {
-        let (cert, base, token, case) = (cert.clone(), base.clone(), token.clone(), case.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
-                    .arg("export")
-                    .args(["--server", &base, "--case", &case, "--for", "OM Rotterdam"])
-                    .arg("--server-cert")
-                    .arg(&cert)
-                    .env("CUSTOS_TOKEN", &token)
-                    .args(extra)
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .unwrap();
-                (
-                    out.status.code().unwrap_or(-1),
-                    String::from_utf8_lossy(&out.stdout).into_owned(),
-                    String::from_utf8_lossy(&out.stderr).into_owned(),
-                )
-            })
-            .await
-            .unwrap()
-        }
-    };
-    let passphrase_in = |stdout: &str| {
-        let marker = "One-time passphrase (shown only now): ";
-        let at = stdout.find(marker).unwrap() + marker.len();
-        stdout[at..at + stdout[at..].find('\n').unwrap()].to_owned()
-    };
-    let file = tmp.path().join("package.tar.age");
-    let s = |v: &str| v.to_owned();
-    let path = file.to_str().unwrap().to_owned();
+    ExportCommand {
+        w,
+        tmp,
+        cert,
+        case,
+        tr,
+    }
+}
 
-    // A package to a file, opened with the passphrase printed once.
-    let (code, stdout, stderr) = export(vec![
-        s("--purpose"),
-        s("investigation"),
-        s("--out"),
-        path.clone(),
-    ])
-    .await;
+/// The one-time passphrase `custos export` printed.
+fn passphrase_in(stdout: &str) -> String {
+    let marker = "One-time passphrase (shown only now): ";
+    let at = stdout.find(marker).unwrap() + marker.len();
+    stdout[at..at + stdout[at..].find('\n').unwrap()].to_owned()
+}
+
+impl ExportCommand {
+    /// `custos export` of the case for OM Rotterdam, with `extra`: its exit
+    /// code, what it printed and what it complained.
+    async fn export(&self, extra: &[&str]) -> (i32, String, String) {
+        let (cert, base, token, case) = (
+            self.cert.clone(),
+            self.w.base(),
+            self.tr.clone(),
+            self.case.clone(),
+        );
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+                .arg("export")
+                .args(["--server", &base, "--case", &case, "--for", "OM Rotterdam"])
+                .arg("--server-cert")
+                .arg(&cert)
+                .env("CUSTOS_TOKEN", &token)
+                .args(extra)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A file `name` in the test's directory: its path, as text.
+    fn file(&self, name: &str) -> String {
+        self.tmp.path().join(name).to_str().unwrap().to_owned()
+    }
+
+    /// A package written to the file package.tar.age: its bytes.
+    async fn written(&self) -> Vec<u8> {
+        let path = self.file("package.tar.age");
+        let (code, stdout, stderr) = self
+            .export(&["--purpose", "investigation", "--out", &path])
+            .await;
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        std::fs::read(&path).unwrap()
+    }
+}
+
+/// A package to a file, opened with the passphrase printed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_command_writes_a_package_that_opens_with_the_passphrase_printed_once() {
+    let c = export_command().await;
+    let path = c.file("package.tar.age");
+    let (code, stdout, stderr) = c
+        .export(&["--purpose", "investigation", "--out", &path])
+        .await;
     assert_eq!(code, 0, "{stdout}{stderr}");
     let passphrase = passphrase_in(&stdout);
-    let package = std::fs::read(&file).unwrap();
+    let package = std::fs::read(&path).unwrap();
     let tar = open_package(&package, &passphrase);
     let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
     assert!(custos_export::verify::verify(&contents, &Default::default()).ok());
+}
 
-    // An existing file is never overwritten, and the server is not asked.
-    let exports_before = audit(&w)
+/// An existing file is never overwritten, and the server is not asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_command_never_overwrites_a_file_and_then_does_not_ask_the_server() {
+    let c = export_command().await;
+    let w = &c.w;
+    let package = c.written().await;
+    let path = c.file("package.tar.age");
+    let file = std::path::PathBuf::from(&path);
+    let exports_before = audit(w)
         .await
         .iter()
         .filter(|e| e.action == "export.create")
         .count();
-    let (code, _, stderr) = export(vec![
-        s("--purpose"),
-        s("investigation"),
-        s("--out"),
-        path.clone(),
-    ])
-    .await;
+    let (code, _, stderr) = c
+        .export(&["--purpose", "investigation", "--out", &path])
+        .await;
     assert_ne!(code, 0);
     assert!(stderr.contains("must not exist yet"), "{stderr}");
     assert_eq!(std::fs::read(&file).unwrap(), package);
     assert_eq!(
-        audit(&w)
+        audit(w)
             .await
             .iter()
             .filter(|e| e.action == "export.create")
             .count(),
         exports_before
     );
+}
 
-    // Refusals: the server's reason, and no file left behind.
-    let other = tmp
-        .path()
-        .join("other.tar.age")
-        .to_str()
-        .unwrap()
-        .to_owned();
+/// Refusals: the server's reason, and no file left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_command_gives_the_servers_reason_for_a_refusal_and_leaves_no_file() {
+    let c = export_command().await;
+    let other = c.file("other.tar.age");
     for (extra, words) in [
         (
-            vec![s("--purpose"), s("curiosity"), s("--out"), other.clone()],
+            vec!["--purpose", "curiosity", "--out", &other],
             "not on this deployment's list",
         ),
         (
             vec![
-                s("--purpose"),
-                s("investigation"),
-                s("--to"),
-                s("age1nonsense"),
-                s("--out"),
-                other.clone(),
+                "--purpose",
+                "investigation",
+                "--to",
+                "age1nonsense",
+                "--out",
+                &other,
             ],
             "age public key",
         ),
         (
-            vec![
-                s("--purpose"),
-                s("investigation"),
-                s("--link-hours"),
-                s("100000"),
-            ],
+            vec!["--purpose", "investigation", "--link-hours", "100000"],
             "download link is valid from 1 to 168 hours",
         ),
     ] {
-        let (code, stdout, stderr) = export(extra.clone()).await;
+        let (code, stdout, stderr) = c.export(&extra).await;
         assert_ne!(code, 0, "{extra:?}: {stdout}");
         assert!(stderr.contains("the server refused the export"), "{stderr}");
         assert!(stderr.contains(words), "{extra:?}: {stderr}");
         assert!(!std::path::Path::new(&other).exists());
     }
-    // Arguments that do not go together are refused before anything happens.
-    let (code, _, stderr) = export(vec![
-        s("--purpose"),
-        s("investigation"),
-        s("--out"),
-        other.clone(),
-        s("--link-downloads"),
-        s("2"),
-    ])
-    .await;
+}
+
+/// Arguments that do not go together are refused before anything happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_command_refuses_arguments_that_do_not_go_together_before_anything_happens() {
+    let c = export_command().await;
+    let other = c.file("other.tar.age");
+    let (code, _, stderr) = c
+        .export(&[
+            "--purpose",
+            "investigation",
+            "--out",
+            &other,
+            "--link-downloads",
+            "2",
+        ])
+        .await;
     assert_ne!(code, 0);
     assert!(
         stderr.contains("--link-downloads goes with --link-hours"),
@@ -1028,32 +1170,38 @@ async fn the_export_command_writes_a_package_or_makes_a_link_and_refusals_leave_
     );
     assert!(!std::path::Path::new(&other).exists());
     for extra in [
-        vec![s("--purpose"), s("investigation")],
+        vec!["--purpose", "investigation"],
         vec![
-            s("--purpose"),
-            s("investigation"),
-            s("--out"),
-            other.clone(),
-            s("--link-hours"),
-            s("24"),
+            "--purpose",
+            "investigation",
+            "--out",
+            &other,
+            "--link-hours",
+            "24",
         ],
     ] {
-        let (code, _, stderr) = export(extra.clone()).await;
+        let (code, _, stderr) = c.export(&extra).await;
         assert_eq!(code, 2, "{extra:?}: {stderr}");
         assert!(stderr.contains("Usage: custos export"), "{stderr}");
         assert!(!std::path::Path::new(&other).exists());
     }
+}
 
-    // A download link, printed once; it serves the package.
-    let (code, stdout, stderr) = export(vec![
-        s("--purpose"),
-        s("investigation"),
-        s("--link-hours"),
-        s("24"),
-        s("--link-downloads"),
-        s("1"),
-    ])
-    .await;
+/// A download link, printed once; it serves the package.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_command_makes_a_download_link_printed_once_that_serves_the_package() {
+    let c = export_command().await;
+    let w = &c.w;
+    let (code, stdout, stderr) = c
+        .export(&[
+            "--purpose",
+            "investigation",
+            "--link-hours",
+            "24",
+            "--link-downloads",
+            "1",
+        ])
+        .await;
     assert_eq!(code, 0, "{stdout}{stderr}");
     let url = {
         let at = stdout.find("Download link (shown only now): ").unwrap() + 32;

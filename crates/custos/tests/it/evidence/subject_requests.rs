@@ -296,8 +296,10 @@ async fn a_request_opens_its_case_due_in_a_month_read_only_by_the_privacy_office
     );
 }
 
+/// The search finds the near camera and the one that cannot be placed,
+/// and holds what it found; a reviewer may not search.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_search_finds_footage_by_time_and_place_and_holds_it_once() {
+async fn the_search_finds_footage_by_time_and_place_and_holds_it() {
     let s = sar().await;
     let w = &s.w;
     let tp = s.tp.clone();
@@ -349,7 +351,18 @@ async fn the_search_finds_footage_by_time_and_place_and_holds_it_once() {
     assert!(holds
         .iter()
         .all(|h| h.approved_at.is_some() && h.released_at.is_none()));
-    // Searching again holds nothing twice; narrowing by camera.
+}
+
+/// Searching again holds nothing twice; narrowing by camera; a search
+/// asked for with garbage is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searching_again_holds_nothing_twice_and_narrows_by_camera() {
+    let s = sar().await;
+    let w = &s.w;
+    let tp = s.tp.clone();
+    let case = "SAR-2026-7";
+    let search = format!("/api/v1/subject-requests/{case}/search");
+    s.searched().await;
     let again = w
         .call(
             "POST",

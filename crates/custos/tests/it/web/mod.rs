@@ -58,6 +58,36 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// A response read whole, as a browser would have it.
+fn page_of(mut response: ureq::http::Response<ureq::Body>) -> Page {
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    Page {
+        status: response.status().as_u16(),
+        location: response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        cookies: response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect(),
+        raw: response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .unwrap_or_default(),
+        body: String::new(),
+        headers,
+    }
+}
+
 impl Browser {
     fn new(w: &World, lang: &str) -> Self {
         Self {
@@ -109,38 +139,18 @@ impl Browser {
                 ),
                 None => agent.run(request.body(()).unwrap()),
             };
-            let mut response = response.unwrap();
-            let headers: Vec<(String, String)> = response
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-                .collect();
-            Page {
-                status: response.status().as_u16(),
-                location: response
-                    .headers()
-                    .get("location")
-                    .map(|v| v.to_str().unwrap().to_owned()),
-                cookies: response
-                    .headers()
-                    .get_all("set-cookie")
-                    .iter()
-                    .map(|v| v.to_str().unwrap().to_owned())
-                    .collect(),
-                raw: response
-                    .body_mut()
-                    .with_config()
-                    .limit(1 << 30)
-                    .read_to_vec()
-                    .unwrap_or_default(),
-                body: String::new(),
-                headers,
-            }
+            page_of(response.unwrap())
         })
         .await
         .unwrap();
         let mut page = page;
         page.body = String::from_utf8_lossy(&page.raw).into_owned();
+        self.keep_cookies(&page);
+        page
+    }
+
+    /// What a browser keeps of the cookies a page sets.
+    fn keep_cookies(&mut self, page: &Page) {
         for c in &page.cookies {
             let pair = c.split(';').next().unwrap();
             let (k, v) = pair.split_once('=').unwrap();
@@ -149,7 +159,6 @@ impl Browser {
                 self.jar.push((k.to_owned(), v.to_owned()));
             }
         }
-        page
     }
 
     async fn get(&mut self, path: &str) -> Page {
