@@ -27,7 +27,7 @@ fn request(name: &str, kind: &str, at: i64) -> Activation {
     }
 }
 
-pub async fn activation_story(catalog: &dyn Catalog) {
+pub async fn activation_story(catalog: &(impl UserStore + ?Sized)) {
     let rita = request("rita", "add", 1);
     catalog.add_activation(&rita).await.unwrap();
     assert!(matches!(

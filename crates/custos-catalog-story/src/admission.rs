@@ -35,7 +35,7 @@ fn refused_dock(dock: &str, detail: &str) -> NewIncident {
     }
 }
 
-pub async fn admission_story(catalog: &dyn Catalog) {
+pub async fn admission_story(catalog: &(impl IncidentStore + UserStore + ?Sized)) {
     let backoff = SignInBackoff::DEFAULT;
     catalog.add_user(&person("anna")).await.unwrap();
     catalog.add_user(&person("bert")).await.unwrap();
@@ -307,7 +307,7 @@ pub async fn admission_story(catalog: &dyn Catalog) {
 /// kind and recording, counting its sightings, even when sighted at once;
 /// a dock's fact about no recording is counted into the first with the
 /// same words from that dock; groups of refused credentials are left alone.
-pub async fn incident_sighting_story(catalog: &dyn Catalog) {
+pub async fn incident_sighting_story(catalog: &(impl IncidentStore + ?Sized)) {
     let at = |ms: i64| t(1_796_000_000_000 + ms);
     let fact = |kind, device: Option<&str>, sequence: Option<u64>, detail: &str| NewIncident {
         kind,
@@ -437,7 +437,7 @@ pub async fn incident_sighting_story(catalog: &dyn Catalog) {
 }
 
 /// Every kind of incident is stored and read back in order.
-pub async fn incident_kind_story(catalog: &dyn Catalog) {
+pub async fn incident_kind_story(catalog: &(impl IncidentStore + ?Sized)) {
     for kind in IncidentKind::ALL {
         let incident = NewIncident {
             kind,

@@ -5,7 +5,7 @@ use custos_catalog::*;
 use crate::*;
 
 /// The audit log: batches append only onto the tip they were built on.
-pub async fn audit_story(catalog: &dyn Catalog) {
+pub async fn audit_story(catalog: &(impl AuditStore + ?Sized)) {
     assert!(catalog.audit_tip().await.unwrap().is_none());
     let key = custos_format::SigningKey::from_seed(&[5; 32]);
     let signer = custos_audit::NoteSigner::new("test.example/audit", key).unwrap();
@@ -72,7 +72,7 @@ pub async fn audit_story(catalog: &dyn Catalog) {
 }
 
 /// Audit entries found by who, what, outcome, object, case, purpose and time.
-pub async fn audit_search_story(catalog: &dyn Catalog) {
+pub async fn audit_search_story(catalog: &(impl AuditStore + ?Sized)) {
     use custos_audit::{AuditEvent, Outcome};
     let key = custos_format::SigningKey::from_seed(&[7; 32]);
     let signer = custos_audit::NoteSigner::new("test.example/audit", key).unwrap();

@@ -6,7 +6,9 @@ use uuid::Uuid;
 use crate::*;
 
 /// Cases and holds: a hold keeps a recording until released or its case closes.
-pub async fn hold_story(catalog: &dyn Catalog) {
+pub async fn hold_story(
+    catalog: &(impl DeviceStore + RecordingStore + RetentionStore + CaseStore + ?Sized),
+) {
     three_recordings(catalog).await;
     let all = catalog.recordings().await.unwrap();
     let held = all[0].clone();
@@ -115,7 +117,7 @@ pub async fn hold_story(catalog: &dyn Catalog) {
 }
 
 /// A case and a recording read together, and recordings linked to a case.
-pub async fn case_link_story(catalog: &dyn Catalog) {
+pub async fn case_link_story(catalog: &(impl DeviceStore + RecordingStore + CaseStore + ?Sized)) {
     three_recordings(catalog).await;
     let held = catalog.recordings().await.unwrap()[0].clone();
     // A case whose hold of `held` was released when it closed.

@@ -5,7 +5,7 @@ use custos_catalog::*;
 use crate::*;
 
 /// Cameras and docks: enrol, refuse duplicates, assign, revoke.
-pub async fn device_story(catalog: &dyn Catalog) {
+pub async fn device_story(catalog: &(impl DeviceStore + ?Sized)) {
     // Cameras and docks: enroll, refuse duplicates, revoke.
     let cam = Device {
         device_id: "cam-1".into(),

@@ -9,7 +9,7 @@ use crate::*;
 /// leave is fixed when asked, an approval is given once and spent once.
 /// Download links: found by their token's hash, counted atomically, closed
 /// by revocation, expiry or use, and offered for removal when closed.
-pub async fn export_story(catalog: &dyn Catalog) {
+pub async fn export_story(catalog: &(impl CaseStore + ExportStore + ?Sized)) {
     catalog
         .add_case(&Case {
             case_id: "K-7".into(),
@@ -97,7 +97,7 @@ pub async fn export_story(catalog: &dyn Catalog) {
     export_link_story(catalog).await;
 }
 
-async fn export_link_story(catalog: &dyn Catalog) {
+async fn export_link_story(catalog: &(impl ExportStore + ?Sized)) {
     let link = ExportLink {
         link_id: Uuid::now_v7(),
         export_id: Uuid::now_v7(),
@@ -273,7 +273,9 @@ async fn export_link_story(catalog: &dyn Catalog) {
 
 /// Derivatives: stored with their key, listed per case, orphaned when
 /// their source recording is gone, and then forgotten (key and all).
-pub(crate) async fn derivative_story(catalog: &dyn Catalog) {
+pub(crate) async fn derivative_story(
+    catalog: &(impl DeviceStore + RecordingStore + RetentionStore + ExportStore + ?Sized),
+) {
     catalog
         .add_device(&Device {
             device_id: "cam-d".into(),

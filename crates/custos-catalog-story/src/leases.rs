@@ -5,7 +5,7 @@ use custos_catalog::*;
 use crate::*;
 
 /// Leases on periodic jobs, and settings saved at run time.
-pub async fn lease_story(catalog: &dyn Catalog) {
+pub async fn lease_story(catalog: &(impl LeaseStore + ?Sized)) {
     // Leases: one holder at a time; renewal by the holder; taken over
     // only once expired; released only by its holder.
     assert!(catalog

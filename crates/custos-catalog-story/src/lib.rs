@@ -60,7 +60,7 @@ macro_rules! stories {
 }
 
 /// Camera `cam-1`, enrolled.
-pub(crate) async fn enrol(catalog: &dyn Catalog) {
+pub(crate) async fn enrol(catalog: &(impl DeviceStore + ?Sized)) {
     catalog
         .add_device(&Device {
             device_id: "cam-1".into(),
@@ -76,7 +76,9 @@ pub(crate) async fn enrol(catalog: &dyn Catalog) {
 }
 
 /// Camera `cam-1` with its recordings 1 to 3, committed.
-pub(crate) async fn three_recordings(catalog: &dyn Catalog) -> Vec<Recording> {
+pub(crate) async fn three_recordings(
+    catalog: &(impl DeviceStore + RecordingStore + ?Sized),
+) -> Vec<Recording> {
     enrol(catalog).await;
     let mut all = Vec::new();
     for seq in 1..=3 {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::*;
 
 /// Uploads, commits and the chain head.
-pub async fn recording_story(catalog: &dyn Catalog) {
+pub async fn recording_story(catalog: &(impl DeviceStore + RecordingStore + ?Sized)) {
     enrol(catalog).await;
     // Uploads: one per recording.
     let r1 = recording("cam-1", 1);
@@ -127,7 +127,7 @@ pub async fn recording_story(catalog: &dyn Catalog) {
 }
 
 /// The recordings list's filters and pages (the web UI's and the API's).
-pub async fn search_story(catalog: &dyn Catalog) {
+pub async fn search_story(catalog: &(impl DeviceStore + RecordingStore + CaseStore + ?Sized)) {
     for cam in ["cam-a", "cam-b"] {
         catalog
             .add_device(&Device {

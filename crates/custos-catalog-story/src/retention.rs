@@ -6,7 +6,9 @@ use uuid::Uuid;
 use crate::*;
 
 /// Deadlines: due recordings, moved deadlines, tombstones.
-pub async fn retention_story(catalog: &dyn Catalog) {
+pub async fn retention_story(
+    catalog: &(impl DeviceStore + RecordingStore + RetentionStore + ?Sized),
+) {
     three_recordings(catalog).await;
     let all = catalog.recordings().await.unwrap();
     let held = all[0].clone();

@@ -51,7 +51,16 @@ fn recording_with_facts(
 
 /// The statistics' sources (ADR 0011): every count read back exactly, with
 /// each filter, a deleted recording still counted, and an officer's own view.
-pub async fn statistics_story(catalog: &dyn Catalog) {
+pub async fn statistics_story(
+    catalog: &(impl DeviceStore
+          + RecordingStore
+          + RetentionStore
+          + CaseStore
+          + IncidentStore
+          + AuditStore
+          + StatisticsStore
+          + ?Sized),
+) {
     use custos_audit::{AuditEvent, Outcome};
     use custos_catalog::statistics::*;
     for (id, team) in [("cam-a", Some("noord")), ("cam-b", Some("zuid"))] {

@@ -7,7 +7,15 @@ use crate::*;
 
 /// Subject access requests: opened with their case in one transaction,
 /// read back whole (with and without a place), extended only while open.
-pub async fn subject_request_story(catalog: &dyn Catalog) {
+pub async fn subject_request_story(
+    catalog: &(impl DeviceStore
+          + RecordingStore
+          + RetentionStore
+          + CaseStore
+          + ExportStore
+          + SubjectRequestStore
+          + ?Sized),
+) {
     let case = Case {
         case_id: "SAR-1".into(),
         kind: "subject-access-request".into(),

@@ -21,7 +21,7 @@ fn anna() -> User {
 }
 
 /// Accounts: one per name, their sign-in state, a new phone.
-pub async fn user_story(catalog: &dyn Catalog) {
+pub async fn user_story(catalog: &(impl UserStore + ?Sized)) {
     let anna = anna();
     catalog.add_user(&anna).await.unwrap();
     assert!(matches!(
@@ -60,7 +60,7 @@ pub async fn user_story(catalog: &dyn Catalog) {
 
 /// Sessions: read with their user, touched, ended by a new password or by
 /// disabling the account.
-pub async fn session_story(catalog: &dyn Catalog) {
+pub async fn session_story(catalog: &(impl UserStore + SessionStore + ?Sized)) {
     catalog.add_user(&anna()).await.unwrap();
     // Locked, so that a new password's clearing of the lock shows.
     catalog

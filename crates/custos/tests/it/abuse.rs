@@ -3,9 +3,11 @@
 //! come from other loopback addresses than the people they must not harm,
 //! as they would from another host.
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::common::{self, *};
 use common::raw::{request, Raw};
@@ -24,14 +26,31 @@ struct Insiders {
     evaluator: String,
 }
 
+fn bearer(t: &str) -> Vec<u8> {
+    format!("Bearer {t}").into_bytes()
+}
+
+const JSON: &[(&str, &[u8])] = &[("content-type", b"application/json")];
+
+fn long(c: char, len: usize) -> String {
+    c.to_string().repeat(len)
+}
+
 /// The `n`-th malformed request, cycling through every shape found in the
 /// attacks on the demo and the ones a fuzzer would try; and whether the
 /// edge refuses it (so it must be audited as `request.refused`).
 fn malformed(n: usize, who: &Insiders, recording: &str, case: &str) -> (Vec<u8>, bool) {
-    let bearer = |t: &str| format!("Bearer {t}").into_bytes();
-    let json: &[(&str, &[u8])] = &[("content-type", b"application/json")];
-    let long = |c: char, len: usize| c.to_string().repeat(len);
-    let video = format!("/api/v1/recordings/{recording}/video?purpose=complaint&case={case}");
+    match n % 24 {
+        0..=5 => malformed_credentials_and_paths(n, who),
+        6..=13 => malformed_queries_and_bodies(n, who),
+        14..=18 => malformed_headers_and_nesting(n, who, recording, case),
+        _ => malformed_odd_ends(n, who),
+    }
+}
+
+/// Shapes 0 to 5: dock credentials, over-long paths and paths with control
+/// characters.
+fn malformed_credentials_and_paths(n: usize, who: &Insiders) -> (Vec<u8>, bool) {
     match n % 24 {
         // A 300-byte dock id: its refusal once invalidated a whole batch.
         0 => (
@@ -91,6 +110,14 @@ fn malformed(n: usize, who: &Insiders, recording: &str, case: &str) -> (Vec<u8>,
                 true,
             )
         }
+        _ => unreachable!("shape {}", n % 24),
+    }
+}
+
+/// Shapes 6 to 13: bad queries, sign-ins for nobody, broken JSON bodies.
+fn malformed_queries_and_bodies(n: usize, who: &Insiders) -> (Vec<u8>, bool) {
+    let json = JSON;
+    match n % 24 {
         6 => (
             request(
                 "GET",
@@ -156,6 +183,21 @@ fn malformed(n: usize, who: &Insiders, recording: &str, case: &str) -> (Vec<u8>,
             ),
             false,
         ),
+        _ => unreachable!("shape {}", n % 24),
+    }
+}
+
+/// Shapes 14 to 18: bad ranges, cookies and tokens, deep nesting, an
+/// over-long recording id.
+fn malformed_headers_and_nesting(
+    n: usize,
+    who: &Insiders,
+    recording: &str,
+    case: &str,
+) -> (Vec<u8>, bool) {
+    let json = JSON;
+    let video = format!("/api/v1/recordings/{recording}/video?purpose=complaint&case={case}");
+    match n % 24 {
         14 => {
             let range = [
                 "bytes=99999999999999999999-",
@@ -216,6 +258,14 @@ fn malformed(n: usize, who: &Insiders, recording: &str, case: &str) -> (Vec<u8>,
             ),
             true,
         ),
+        _ => unreachable!("shape {}", n % 24),
+    }
+}
+
+/// Shapes 19 to 23: bad audit and statistics queries, a return target off
+/// the site, an unknown download, an unknown method.
+fn malformed_odd_ends(n: usize, who: &Insiders) -> (Vec<u8>, bool) {
+    match n % 24 {
         19 => (
             request(
                 "GET",
@@ -259,11 +309,25 @@ fn malformed(n: usize, who: &Insiders, recording: &str, case: &str) -> (Vec<u8>,
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and_the_sweeper_sweeps(
-) {
-    // Every request on a connection of its own, faster than a source may
-    // open them (that limit has its test below): here each must be answered.
+/// A world whose server lets each source open connections faster than it
+/// may in production (that limit has its test below): a recording of
+/// cam-a held for reviewer anna's complaint, three of cam-b the sweeper
+/// will delete during the flood, and an insider of each role signed in.
+struct Flood {
+    w: World,
+    r: custos_catalog::Recording,
+    anna: Account,
+    reviewer: String,
+    case: String,
+    insiders: Arc<Insiders>,
+    /// The audit log's length before the flood.
+    audit_before: usize,
+}
+
+/// Malformed requests in the flood: 128 of each of the 24 shapes.
+const FLOOD: usize = 3_072;
+
+async fn flood_world() -> Flood {
     let w = world_with_limits(
         Default::default(),
         custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
@@ -295,23 +359,18 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
         )
         .await;
     assert_eq!(hold.status, 201, "{}", hold.json());
-    let mut insiders = Insiders {
+    let insiders = Insiders {
         reviewer: w.sign_in(&w.add_user("rob", "reviewer", None).await).await,
-        admin: String::new(),
-        officer: String::new(),
-        privacy: String::new(),
-        auditor: String::new(),
-        evaluator: String::new(),
+        admin: w.sign_in(&w.add_user("adam", "admin", None).await).await,
+        officer: w
+            .sign_in(&w.add_user("olga", "officer", Some("boa-5")).await)
+            .await,
+        privacy: w
+            .sign_in(&w.add_user("pia", "privacy-officer", None).await)
+            .await,
+        auditor: w.sign_in(&w.add_user("aud", "auditor", None).await).await,
+        evaluator: w.sign_in(&w.add_user("eva", "evaluator", None).await).await,
     };
-    insiders.admin = w.sign_in(&w.add_user("adam", "admin", None).await).await;
-    insiders.officer = w
-        .sign_in(&w.add_user("olga", "officer", Some("boa-5")).await)
-        .await;
-    insiders.privacy = w
-        .sign_in(&w.add_user("pia", "privacy-officer", None).await)
-        .await;
-    insiders.auditor = w.sign_in(&w.add_user("aud", "auditor", None).await).await;
-    insiders.evaluator = w.sign_in(&w.add_user("eva", "evaluator", None).await).await;
     let audit_before = w
         .server
         .deployment
@@ -320,98 +379,179 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
         .await
         .unwrap()
         .len();
+    Flood {
+        w,
+        r,
+        anna,
+        reviewer,
+        case,
+        insiders: Arc::new(insiders),
+        audit_before,
+    }
+}
 
-    let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
-    let insiders = Arc::new(insiders);
-    let (recording, case) = (r.recording_id.to_string(), case);
-    const FLOOD: usize = 3_072;
+/// Each flooded request's shape, status (`None`: no answer) and error code.
+type Statuses = Vec<(usize, Option<u16>, String)>;
+
+impl Flood {
+    /// Sixteen attackers send the `FLOOD` malformed requests between them,
+    /// each on a connection of its own, counting those the edge refuses in
+    /// `edge_refused`; `next` is the next request to send.
+    fn start_flood(
+        &self,
+        next: &Arc<AtomicUsize>,
+        edge_refused: &Arc<AtomicUsize>,
+    ) -> Vec<tokio::task::JoinHandle<Statuses>> {
+        let raw = Raw::new(self.w.server.addr, &self.w.server.certificate_pem);
+        let recording = self.r.recording_id.to_string();
+        let mut flood = Vec::new();
+        for _ in 0..16 {
+            let (raw, insiders, next, edge_refused) = (
+                raw.clone(),
+                self.insiders.clone(),
+                next.clone(),
+                edge_refused.clone(),
+            );
+            let (recording, case) = (recording.clone(), self.case.clone());
+            flood.push(tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= FLOOD {
+                        return statuses;
+                    }
+                    let (bytes, at_edge) = malformed(n, &insiders, &recording, &case);
+                    let answer = raw.send(attacker(n), bytes).await.unwrap();
+                    if at_edge {
+                        edge_refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    statuses.push((n % 24, answer.status, answer.code()));
+                }
+            }));
+        }
+        flood
+    }
+
+    /// Until the flood is sent, the reviewer lists, looks and plays range
+    /// after range, signs in again; the sweeper sweeps. How many requests
+    /// she made, how many sweeps ran and how many recordings they deleted.
+    async fn play_and_sweep_until_sent(&self, next: &AtomicUsize) -> (usize, usize, u64) {
+        let (w, r, reviewer, case) = (&self.w, &self.r, &self.reviewer, &self.case);
+        let video = format!(
+            "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
+            r.recording_id
+        );
+        let (mut legit, mut sweeps, mut deleted) = (0, 0, 0);
+        while next.load(Ordering::Relaxed) < FLOOD {
+            let list = w
+                .call("GET", "/api/v1/recordings", Some(reviewer), None, &[])
+                .await;
+            assert_eq!(list.status, 200, "{}", list.json());
+            let detail = w
+                .call(
+                    "GET",
+                    &format!("/api/v1/recordings/{}", r.recording_id),
+                    Some(reviewer),
+                    None,
+                    &[],
+                )
+                .await;
+            assert_eq!(detail.status, 200, "{}", detail.json());
+            let part = w
+                .call(
+                    "GET",
+                    &video,
+                    Some(reviewer),
+                    None,
+                    &[("range", "bytes=0-65535")],
+                )
+                .await;
+            assert_eq!(part.status, 206, "{}", String::from_utf8_lossy(&part.body));
+            assert_eq!(part.body.len(), 65_536);
+            legit += 3;
+            if legit % 15 == 0 {
+                // A fresh sign-in through the flood of failed ones.
+                w.sign_in(&self.anna).await;
+                legit += 1;
+            }
+            let report = w.sweep(w.now().plus_millis(29 * 86_400_000)).await;
+            deleted += report.deleted;
+            sweeps += 1;
+        }
+        (legit, sweeps, deleted)
+    }
+}
+
+/// What a flood of `FLOOD` malformed requests of every shape left, sent
+/// by sixteen attackers while the reviewer played and the sweeper swept.
+struct Flooded {
+    f: Flood,
+    statuses: Statuses,
+    /// How many of the requests the edge refused.
+    edge_refused: usize,
+    /// The reviewer's requests, the sweeps, and the recordings they deleted.
+    legit: usize,
+    sweeps: usize,
+    deleted: u64,
+}
+
+async fn flooded() -> Flooded {
+    let f = flood_world().await;
     let next = Arc::new(AtomicUsize::new(0));
     let edge_refused = Arc::new(AtomicUsize::new(0));
-    let mut flood = Vec::new();
-    for _ in 0..16 {
-        let (raw, insiders, next, edge_refused) = (
-            raw.clone(),
-            insiders.clone(),
-            next.clone(),
-            edge_refused.clone(),
-        );
-        let (recording, case) = (recording.clone(), case.clone());
-        flood.push(tokio::spawn(async move {
-            let mut statuses = Vec::new();
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= FLOOD {
-                    return statuses;
-                }
-                let (bytes, at_edge) = malformed(n, &insiders, &recording, &case);
-                let answer = raw.send(attacker(n), bytes).await.unwrap();
-                if at_edge {
-                    edge_refused.fetch_add(1, Ordering::Relaxed);
-                }
-                statuses.push((n % 24, answer.status, answer.code()));
-            }
-        }));
-    }
-
+    let flood = f.start_flood(&next, &edge_refused);
     // Meanwhile: the reviewer lists, looks and plays range after range,
     // signs in again; the sweeper sweeps.
-    let video = format!(
-        "/api/v1/recordings/{}/video?purpose=complaint&case={case}",
-        r.recording_id
-    );
-    let mut legit = 0;
-    let mut sweeps = 0;
-    let mut deleted = 0;
-    while next.load(Ordering::Relaxed) < FLOOD {
-        let list = w
-            .call("GET", "/api/v1/recordings", Some(&reviewer), None, &[])
-            .await;
-        assert_eq!(list.status, 200, "{}", list.json());
-        let detail = w
-            .call(
-                "GET",
-                &format!("/api/v1/recordings/{}", r.recording_id),
-                Some(&reviewer),
-                None,
-                &[],
-            )
-            .await;
-        assert_eq!(detail.status, 200, "{}", detail.json());
-        let part = w
-            .call(
-                "GET",
-                &video,
-                Some(&reviewer),
-                None,
-                &[("range", "bytes=0-65535")],
-            )
-            .await;
-        assert_eq!(part.status, 206, "{}", String::from_utf8_lossy(&part.body));
-        assert_eq!(part.body.len(), 65_536);
-        legit += 3;
-        if legit % 15 == 0 {
-            // A fresh sign-in through the flood of failed ones.
-            w.sign_in(&anna).await;
-            legit += 1;
-        }
-        let report = w.sweep(w.now().plus_millis(29 * 86_400_000)).await;
-        deleted += report.deleted;
-        sweeps += 1;
-    }
+    let (legit, sweeps, deleted) = f.play_and_sweep_until_sent(&next).await;
     let mut statuses = Vec::new();
     for task in flood {
         statuses.extend(task.await.unwrap());
     }
+    // What was counted of refusals, written (as `serve` writes it each
+    // second): refused dock credentials into their incidents, anonymous
+    // refusals past a source's rate as one audit entry per source.
+    f.w.server.deployment.write_refusals().await;
+    Flooded {
+        f,
+        statuses,
+        edge_refused: edge_refused.load(Ordering::Relaxed),
+        legit,
+        sweeps,
+        deleted,
+    }
+}
+
+/// Malformed requests of every shape, each on a connection of its own,
+/// fail alone: the reviewer lists, looks, plays and signs in through them
+/// (each answered, checked as she goes), and the sweeper does its work;
+/// each gets its own 4xx, and each is on record. One test, its checks the
+/// functions below: the flood is the slow part, not repeated per check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and_the_sweeper_sweeps(
+) {
+    let flooded = flooded().await;
+    let Flooded {
+        legit,
+        sweeps,
+        deleted,
+        ..
+    } = flooded;
     assert!(
         legit >= 30 && sweeps >= 10,
         "{legit} legitimate requests, {sweeps} sweeps"
     );
     assert_eq!(deleted, 3, "the sweeper did its work through the flood");
+    every_malformed_request_got_its_own_4xx(&flooded.statuses);
+    every_refusal_of_the_flood_is_on_record(&flooded).await;
+    refused_dock_credentials_are_a_few_counted_incidents(&flooded.f).await;
+}
 
-    // Every malformed request got its own 4xx: none a 5xx, none unanswered.
+/// Every malformed request got its own 4xx: none a 5xx, none unanswered;
+/// the sign-in flood was answered at once when no hashing was free.
+fn every_malformed_request_got_its_own_4xx(statuses: &Statuses) {
     assert_eq!(statuses.len(), FLOOD);
     let mut by_shape = std::collections::BTreeMap::new();
-    for (shape, status, code) in &statuses {
+    for (shape, status, code) in statuses {
         let status = status.unwrap_or_else(|| panic!("shape {shape}: no answer"));
         assert!(
             (400..500).contains(&status),
@@ -433,14 +573,26 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
     );
     assert!(by_shape[&3].contains(&(400, "malformed-request".into())));
     assert!(by_shape[&0].contains(&(400, "malformed-request".into())));
+}
 
-    // The audit log holds every refusal, and is one tree. An insider's are
-    // each on record; an anonymous source's past ten a second are counted
-    // and recorded once a second (as `serve` writes them, each second).
-    let d = &w.server.deployment;
-    d.write_refusals().await;
+/// How many refusals an audit entry stands for, when it counts them.
+fn counted(e: &custos_audit::AuditEvent) -> Option<usize> {
+    e.detail
+        .as_deref()
+        .filter(|d| d.contains("more refusals from this source"))
+        .and_then(|d| d.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok())
+}
+
+/// The audit log holds every refusal, and is one tree. An insider's are
+/// each on record; an anonymous source's past ten a second are counted
+/// and recorded once a second (as `serve` writes them, each second: the
+/// fixture writes them once the flood is over).
+async fn every_refusal_of_the_flood_is_on_record(flooded: &Flooded) {
+    let (f, edge_refused) = (&flooded.f, flooded.edge_refused);
+    let d = &f.w.server.deployment;
     let entries = d.catalog.audit_entries(0, 10_000_000).await.unwrap();
-    let events: Vec<_> = entries[audit_before..]
+    let events: Vec<_> = entries[f.audit_before..]
         .iter()
         .map(|e| custos_audit::AuditEntry::parse(&e.bytes).unwrap().event)
         .collect();
@@ -452,16 +604,9 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
     assert_eq!(attributed, 7 * per_shape);
     assert_eq!(
         attributed,
-        edge_refused.load(Ordering::Relaxed) - per_shape,
+        edge_refused - per_shape,
         "all at the edge but the anonymous language switch"
     );
-    let counted = |e: &custos_audit::AuditEvent| {
-        e.detail
-            .as_deref()
-            .filter(|d| d.contains("more refusals from this source"))
-            .and_then(|d| d.split(' ').next())
-            .and_then(|n| n.parse::<usize>().ok())
-    };
     let anonymous_one_by_one = events
         .iter()
         .filter(|e| {
@@ -491,9 +636,11 @@ async fn malformed_requests_of_every_shape_fail_alone_while_a_reviewer_plays_and
         .unwrap()
         .expect("the audit log verifies");
     assert_eq!(verified.size as usize, entries.len());
+}
 
-    // Refused dock credentials: a few incidents with counts, not one each.
-    let incidents = d.catalog.incidents().await.unwrap();
+/// Refused dock credentials: a few incidents with counts, not one each.
+async fn refused_dock_credentials_are_a_few_counted_incidents(f: &Flood) {
+    let incidents = f.w.server.deployment.catalog.incidents().await.unwrap();
     let refused: Vec<_> = incidents
         .iter()
         .filter(|i| i.kind == custos_catalog::IncidentKind::UnknownOrRevoked)
@@ -569,10 +716,14 @@ fn tls_to(
 /// Slowloris and its cousins: connections that never finish their TLS
 /// handshake, their headers or their body are closed after the limits, a
 /// source's connections are capped — and everyone else is served meanwhile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_and_idle_connections_are_cut_off_and_capped_while_others_are_served() {
-    use std::io::Write;
-    use std::time::Duration;
+/// A world with `short_limits()`, a raw client, and the slow source.
+struct Slow {
+    w: World,
+    raw: Raw,
+    slow: IpAddr,
+}
+
+async fn short_limited() -> Slow {
     let w = world_with_limits(
         Default::default(),
         custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
@@ -581,26 +732,17 @@ async fn slow_and_idle_connections_are_cut_off_and_capped_while_others_are_serve
     )
     .await;
     let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
-    let slow = IpAddr::from([127, 0, 0, 3]);
-
-    // Four connections that say nothing hold the source's four places…
-    let mut silent = Vec::new();
-    for _ in 0..4 {
-        silent.push(raw.connect(slow).await.unwrap());
+    Slow {
+        w,
+        raw,
+        slow: IpAddr::from([127, 0, 0, 3]),
     }
-    // … a fifth from that source is closed at once …
-    let mut fifth = raw.connect(slow).await.unwrap();
-    fifth
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    assert!(closed_within(&mut fifth, Duration::from_secs(5)));
-    // … while another source is served.
-    let health = w.call("GET", "/api/v1/health", None, None, &[]).await;
-    assert_eq!(health.status, 200);
+}
 
-    // The silent ones never finished their TLS handshake: cut off after it.
-    let cut = tokio::task::spawn_blocking(move || {
-        silent
+/// Whether the server closed each of `streams` within five seconds.
+async fn all_closed(mut streams: Vec<std::net::TcpStream>) -> Vec<bool> {
+    tokio::task::spawn_blocking(move || {
+        streams
             .iter_mut()
             .map(|s| {
                 s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
@@ -609,144 +751,251 @@ async fn slow_and_idle_connections_are_cut_off_and_capped_while_others_are_serve
             .collect::<Vec<_>>()
     })
     .await
-    .unwrap();
-    assert_eq!(cut, [true; 4]);
+    .unwrap()
+}
 
-    // Headers sent a byte at a time, slower than the limit: cut off
-    // before they are done, though bytes keep coming.
-    let tcp = raw.connect(slow).await.unwrap();
-    let mut tls = tls_to(&w, tcp);
-    let dribbled = tokio::task::spawn_blocking(move || {
-        let head = b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
-        let mut sent = 0;
-        for byte in head {
-            if tls.write_all(&[*byte]).and_then(|_| tls.flush()).is_err() {
-                break;
+type Tls = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+
+/// Reads from `tls` until the end of the stream, an error or `limit`:
+/// what it read.
+fn read_until_closed(tls: &mut Tls, limit: Duration) -> Vec<u8> {
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < limit {
+        match std::io::Read::read(tls, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                continue
             }
-            sent += 1;
-            std::thread::sleep(Duration::from_millis(25));
+            Err(_) => break,
         }
-        tls.sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        let mut answer = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut tls, &mut answer);
-        (sent, head.len(), String::from_utf8_lossy(&answer).into_owned())
-    })
-    .await
-    .unwrap();
+    }
+    answer
+}
+
+impl Slow {
+    /// A TLS connection from the slow source.
+    async fn tls(&self) -> Tls {
+        let tcp = self.raw.connect(self.slow).await.unwrap();
+        tls_to(&self.w, tcp)
+    }
+
+    /// Four connections from the slow source that say nothing.
+    async fn silent(&self) -> Vec<std::net::TcpStream> {
+        let mut silent = Vec::new();
+        for _ in 0..4 {
+            silent.push(self.raw.connect(self.slow).await.unwrap());
+        }
+        silent
+    }
+
+    /// A fifth connection from the slow source: whether it was closed
+    /// within five seconds.
+    async fn fifth_closed(&self) -> bool {
+        let mut fifth = self.raw.connect(self.slow).await.unwrap();
+        fifth
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        closed_within(&mut fifth, Duration::from_secs(5))
+    }
+
+    /// Headers sent a byte at a time, slower than the limit: how many
+    /// bytes went out, of how many, and the answer.
+    async fn dribbled_headers(&self) -> (usize, usize, String) {
+        let mut tls = self.tls().await;
+        tokio::task::spawn_blocking(move || {
+            let head = b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+            let mut sent = 0;
+            for byte in head {
+                if tls.write_all(&[*byte]).and_then(|_| tls.flush()).is_err() {
+                    break;
+                }
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            tls.sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            let mut answer = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut tls, &mut answer);
+            (sent, head.len(), String::from_utf8_lossy(&answer).into_owned())
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A body that stops half-way: how long until the server closed, and
+    /// what it answered.
+    async fn stalled_body(&self) -> (Duration, String) {
+        let mut tls = self.tls().await;
+        tokio::task::spawn_blocking(move || {
+            tls.write_all(
+                b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":",
+            )
+            .unwrap();
+            tls.flush().unwrap();
+            tls.sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            let started = std::time::Instant::now();
+            let answer = read_until_closed(&mut tls, Duration::from_secs(5));
+            (started.elapsed(), String::from_utf8_lossy(&answer).into_owned())
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A body that trickles in under the pause limit but never ends: how
+    /// long until the server closed, and what it answered.
+    async fn trickled_body(&self) -> (Duration, String) {
+        let mut tls = self.tls().await;
+        tokio::task::spawn_blocking(move || {
+            tls.write_all(
+                b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+            )
+            .unwrap();
+            tls.flush().unwrap();
+            tls.sock.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+            let started = std::time::Instant::now();
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 1024];
+            while started.elapsed() < Duration::from_secs(10) {
+                if tls.write_all(b" ").and_then(|_| tls.flush()).is_err() {
+                    break;
+                }
+                match std::io::Read::read(&mut tls, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        answer.extend_from_slice(&buf[..n]);
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(_) => break,
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (started.elapsed(), String::from_utf8_lossy(&answer).into_owned())
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Forty requests from one other source as fast as it can: how many
+    /// were served and how many closed.
+    async fn burst(&self) -> (usize, usize) {
+        let burst = IpAddr::from([127, 0, 0, 4]);
+        let mut served = 0;
+        let mut closed = 0;
+        for _ in 0..40 {
+            match self
+                .raw
+                .send(burst, request("GET", b"/api/v1/health", &[], b""))
+                .await
+            {
+                Ok(a) if a.status == Some(200) => served += 1,
+                _ => closed += 1,
+            }
+        }
+        (served, closed)
+    }
+
+    /// The health check, from the people's source (127.0.0.1): its status.
+    async fn health(&self) -> u16 {
+        self.w
+            .call("GET", "/api/v1/health", None, None, &[])
+            .await
+            .status
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sources_fifth_connection_is_closed_at_once_while_another_source_is_served() {
+    let s = short_limited().await;
+    // Four connections that say nothing hold the source's four places…
+    let _silent = s.silent().await;
+    // … a fifth from that source is closed at once …
+    assert!(s.fifth_closed().await);
+    // … while another source is served.
+    let health = s.health().await;
+    assert_eq!(health, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_never_finish_their_tls_handshake_are_cut_off() {
+    let s = short_limited().await;
+    let silent = s.silent().await;
+    // The silent ones never finished their TLS handshake: cut off after it.
+    let cut = all_closed(silent).await;
+    assert_eq!(cut, [true; 4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_sent_a_byte_at_a_time_are_cut_off_before_they_are_done() {
+    let s = short_limited().await;
+    // Slower than the limit: cut off before they are done, though bytes
+    // keep coming.
+    let dribbled = s.dribbled_headers().await;
     assert!(
         dribbled.0 < dribbled.1 || !dribbled.2.contains("200 OK"),
         "slow headers were served: {dribbled:?}"
     );
+}
 
-    // A body that stops half-way: the request fails on its own, not the server.
-    let tcp = raw.connect(slow).await.unwrap();
-    let mut tls = tls_to(&w, tcp);
-    let stalled = tokio::task::spawn_blocking(move || {
-        tls.write_all(
-            b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":",
-        )
-        .unwrap();
-        tls.flush().unwrap();
-        tls.sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        let started = std::time::Instant::now();
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 1024];
-        while started.elapsed() < Duration::from_secs(5) {
-            match std::io::Read::read(&mut tls, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut => continue,
-                Err(_) => break,
-            }
-        }
-        (started.elapsed(), String::from_utf8_lossy(&answer).into_owned())
-    })
-    .await
-    .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_half_way_fails_on_its_own_not_the_server() {
+    let s = short_limited().await;
+    let stalled = s.stalled_body().await;
     assert!(stalled.0 < Duration::from_secs(5), "{stalled:?}");
     assert!(
         stalled.1.is_empty() || stalled.1.starts_with("HTTP/1.1 4"),
         "{stalled:?}"
     );
+}
 
-    // A burst of new connections from one source: past its burst they are
-    // closed before any TLS, while another source connects as it likes.
-    let burst = IpAddr::from([127, 0, 0, 4]);
-    let mut served = 0;
-    let mut closed = 0;
-    for _ in 0..40 {
-        match raw
-            .send(burst, request("GET", b"/api/v1/health", &[], b""))
-            .await
-        {
-            Ok(a) if a.status == Some(200) => served += 1,
-            _ => closed += 1,
-        }
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_burst_a_sources_new_connections_are_closed_while_another_connects_as_it_likes() {
+    let s = short_limited().await;
+    // Past its burst they are closed before any TLS.
+    let (served, closed) = s.burst().await;
     assert!(
         (8..=12).contains(&served),
         "{served} served, {closed} closed"
     );
-    assert_eq!(
-        w.call("GET", "/api/v1/health", None, None, &[])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(s.health().await, 200);
+}
 
-    // A body that trickles in under the pause limit but never ends: cut
-    // off at its total deadline.
-    let tcp = raw.connect(slow).await.unwrap();
-    let mut tls = tls_to(&w, tcp);
-    let trickled = tokio::task::spawn_blocking(move || {
-        tls.write_all(
-            b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
-        )
-        .unwrap();
-        tls.flush().unwrap();
-        tls.sock.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
-        let started = std::time::Instant::now();
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 1024];
-        while started.elapsed() < Duration::from_secs(10) {
-            if tls.write_all(b" ").and_then(|_| tls.flush()).is_err() {
-                break;
-            }
-            match std::io::Read::read(&mut tls, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    answer.extend_from_slice(&buf[..n]);
-                    break;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(_) => break,
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        (started.elapsed(), String::from_utf8_lossy(&answer).into_owned())
-    })
-    .await
-    .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_but_never_ends_is_cut_off_at_its_total_deadline() {
+    let s = short_limited().await;
+    let trickled = s.trickled_body().await;
     assert!(trickled.0 < Duration::from_secs(5), "{trickled:?}");
     assert!(
         trickled.1.is_empty() || trickled.1.starts_with("HTTP/1.1 4"),
         "{trickled:?}"
     );
+}
 
-    // The source's places are free again, and it is served like anyone.
-    let again = raw
-        .send(slow, request("GET", b"/api/v1/health", &[], b""))
+/// After its silent, slow and stalled connections were cut off (as in the
+/// tests above, unchecked here), the source's places are free again, and
+/// it is served like anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_whose_slow_connections_were_cut_off_is_served_again_like_anyone() {
+    let s = short_limited().await;
+    let silent = s.silent().await;
+    s.fifth_closed().await;
+    all_closed(silent).await;
+    s.dribbled_headers().await;
+    s.stalled_body().await;
+    s.trickled_body().await;
+    let again = s
+        .raw
+        .send(s.slow, request("GET", b"/api/v1/health", &[], b""))
         .await
         .unwrap();
     assert_eq!(again.status, Some(200));
-    assert_eq!(
-        w.call("GET", "/api/v1/health", None, None, &[])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(s.health().await, 200);
 }
 
 /// Every kind of response carries the headers that keep footage and
@@ -830,12 +1079,40 @@ async fn every_response_carries_the_security_headers() {
         .contains("media-src 'self'"));
 }
 
+/// Whether a redirect's location is a path on this site.
+fn local(location: &str) -> bool {
+    location.starts_with('/')
+        && !location.starts_with("//")
+        && !location.contains('\\')
+        && !location.contains("evil.example/")
+        && location.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The status and location of `call`'s answer, made with `agent` (which
+/// follows no redirects) off the runtime's threads.
+async fn redirect(
+    agent: &ureq::Agent,
+    call: impl FnOnce(&ureq::Agent) -> ureq::http::Response<ureq::Body> + Send + 'static,
+) -> (u16, Option<String>) {
+    let agent = agent.clone();
+    tokio::task::spawn_blocking(move || {
+        let r = call(&agent);
+        (
+            r.status().as_u16(),
+            r.headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        )
+    })
+    .await
+    .unwrap()
+}
+
 /// Where the web UI sends someone back to: only a path on this site,
-/// whatever shape an attacker gives it.
+/// whatever shape an attacker gives it; here the language switch's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redirects_never_leave_the_site() {
+async fn the_language_switch_never_sends_anyone_off_the_site() {
     let w = world().await;
-    let anna = w.add_user("anna", "reviewer", None).await;
     let agent = agent_with_redirects(&w, 0);
     let targets = [
         "//evil.example/",
@@ -856,29 +1133,10 @@ async fn redirects_never_leave_the_site() {
         "javascript:alert(1)",
         "/recordings?page=2",
     ];
-    let local = |location: &str| {
-        location.starts_with('/')
-            && !location.starts_with("//")
-            && !location.contains('\\')
-            && !location.contains("evil.example/")
-            && location.bytes().all(|b| b.is_ascii_graphic())
-    };
     for target in targets {
         let url = format!("{}/language?set=en&back={target}", w.base());
-        let (status, location) = tokio::task::spawn_blocking({
-            let agent = agent.clone();
-            move || {
-                let r = agent.get(&url).call().unwrap();
-                (
-                    r.status().as_u16(),
-                    r.headers()
-                        .get("location")
-                        .map(|v| v.to_str().unwrap().to_owned()),
-                )
-            }
-        })
-        .await
-        .unwrap();
+        let (status, location) =
+            redirect(&agent, move |agent| agent.get(&url).call().unwrap()).await;
         match status {
             // A control character in it: refused at the edge.
             400 => assert!(location.is_none()),
@@ -889,7 +1147,16 @@ async fn redirects_never_leave_the_site() {
             other => panic!("{target}: {other}"),
         }
     }
-    // After signing in: the same, through the sign-in form's return target.
+}
+
+/// Where the web UI sends someone back to after signing in: only a path on
+/// this site, through the sign-in form's return target, whatever shape an
+/// attacker gives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_forms_return_target_never_sends_anyone_off_the_site() {
+    let w = world().await;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let agent = agent_with_redirects(&w, 0);
     for (n, target) in [
         "//evil.example/",
         "/\\evil.example",
@@ -909,20 +1176,10 @@ async fn redirects_never_leave_the_site() {
             ("code", code),
             ("next", target.to_owned()),
         ];
-        let (status, location) = tokio::task::spawn_blocking({
-            let agent = agent.clone();
-            move || {
-                let r = agent.post(&url).send_form(form).unwrap();
-                (
-                    r.status().as_u16(),
-                    r.headers()
-                        .get("location")
-                        .map(|v| v.to_str().unwrap().to_owned()),
-                )
-            }
+        let (status, location) = redirect(&agent, move |agent| {
+            agent.post(&url).send_form(form).unwrap()
         })
-        .await
-        .unwrap();
+        .await;
         assert_eq!(status, 303, "{n}: {target}");
         let location = location.unwrap();
         assert!(local(&location), "{target} → {location}");
@@ -936,8 +1193,16 @@ async fn redirects_never_leave_the_site() {
 
 /// Twenty wrong passwords at once count twenty; ten sign-ins with one
 /// code make one session; a session ends after twelve hours however busy.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failures_and_codes_are_counted_once_each_and_sessions_end_after_twelve_hours() {
+/// A world with enough hashing at once that racing attempts really race;
+/// reviewers anna and bert, and a raw client.
+struct Racing {
+    w: World,
+    anna: Account,
+    bert: Account,
+    raw: Raw,
+}
+
+async fn racing() -> Racing {
     // Enough hashing at once that the racing attempts really race.
     let w = world_with_limits(
         Default::default(),
@@ -955,44 +1220,65 @@ async fn failures_and_codes_are_counted_once_each_and_sessions_end_after_twelve_
     let anna = w.add_user("anna", "reviewer", None).await;
     let bert = w.add_user("bert", "reviewer", None).await;
     let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
-    let sign_in = |name: &str, password: &str, code: &str| {
-        request(
-            "POST",
-            b"/api/v1/session",
-            &[("content-type", b"application/json")],
-            serde_json::json!({"name": name, "password": password, "code": code})
-                .to_string()
-                .as_bytes(),
-        )
-    };
+    Racing { w, anna, bert, raw }
+}
 
-    // Each from its own address, so the limits on a source do not mix in.
-    let wrong: Vec<_> = (0..20)
-        .map(|n| {
-            let (raw, body) = (raw.clone(), sign_in("bert", "guess", "123456"));
-            tokio::spawn(async move {
-                raw.send(IpAddr::from([127, 0, 1, n as u8 + 1]), body)
-                    .await
-                    .unwrap()
+impl Racing {
+    /// `name` signs in with `password` and `code` `times` times at once,
+    /// each from its own address in 127.0.`net`.0/24, so the limits on a
+    /// source do not mix in: the answers.
+    async fn at_once(
+        &self,
+        times: usize,
+        net: u8,
+        name: &str,
+        password: &str,
+        code: &str,
+    ) -> Vec<common::raw::RawAnswer> {
+        let body = serde_json::json!({"name": name, "password": password, "code": code});
+        let tasks: Vec<_> = (0..times)
+            .map(|n| {
+                let (raw, body) = (
+                    self.raw.clone(),
+                    request(
+                        "POST",
+                        b"/api/v1/session",
+                        &[("content-type", b"application/json")],
+                        body.to_string().as_bytes(),
+                    ),
+                );
+                tokio::spawn(async move {
+                    raw.send(IpAddr::from([127, 0, net, n as u8 + 1]), body)
+                        .await
+                        .unwrap()
+                })
             })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for t in wrong {
-        answers.push(t.await.unwrap());
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        answers
     }
+
+    /// The account `name` as stored.
+    async fn stored(&self, name: &str) -> custos_catalog::User {
+        let catalog = &self.w.server.deployment.catalog;
+        catalog.user(name).await.unwrap().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_wrong_passwords_at_once_count_twenty_and_the_person_gets_in_after_the_wait() {
+    let r = racing().await;
+    let w = &r.w;
+    // Each from its own address, so the limits on a source do not mix in.
+    let answers = r.at_once(20, 1, "bert", "guess", "123456").await;
     let refused = answers.iter().filter(|a| a.status == Some(401)).count();
     let busy: Vec<_> = answers.iter().filter(|a| a.status == Some(429)).collect();
     assert_eq!(refused + busy.len(), 20);
     assert!(busy.iter().all(|a| a.header("retry-after").is_some()));
-    let stored = w
-        .server
-        .deployment
-        .catalog
-        .user("bert")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = r.stored("bert").await;
     assert_eq!(
         stored.failed_attempts as usize, refused,
         "each failure that was looked at counted once"
@@ -1001,25 +1287,19 @@ async fn failures_and_codes_are_counted_once_each_and_sessions_end_after_twelve_
     // The person themself gets in once the wait is over.
     w.clock_offset
         .fetch_add(300_000, std::sync::atomic::Ordering::SeqCst);
-    w.sign_in(&bert).await;
+    w.sign_in(&r.bert).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_sign_ins_with_one_code_at_once_make_one_session_and_nine_failures() {
+    let r = racing().await;
+    let (w, anna) = (&r.w, &r.anna);
     // Ten sign-ins with the same right code at once: one session.
     w.clock_offset
         .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
     let code = custos_server::auth::totp_code(&anna.secret, w.now()).unwrap();
-    let racing: Vec<_> = (0..10)
-        .map(|n| {
-            let (raw, body) = (raw.clone(), sign_in("anna", &anna.password, &code));
-            tokio::spawn(async move {
-                raw.send(IpAddr::from([127, 0, 2, n as u8 + 1]), body)
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
     let mut ok = 0;
-    for t in racing {
-        let answer = t.await.unwrap();
+    for answer in r.at_once(10, 2, "anna", &anna.password, &code).await {
         match answer.status {
             Some(200) => ok += 1,
             Some(401) | Some(429) => {}
@@ -1028,20 +1308,18 @@ async fn failures_and_codes_are_counted_once_each_and_sessions_end_after_twelve_
     }
     assert_eq!(ok, 1, "a code opens one session");
     // Nine reused codes are nine failures: anna waits, then gets in.
-    let anna_now = w
-        .server
-        .deployment
-        .catalog
-        .user("anna")
-        .await
-        .unwrap()
-        .unwrap();
+    let anna_now = r.stored("anna").await;
     assert_eq!(anna_now.failed_attempts, 9);
     w.clock_offset
         .fetch_add(300_000, std::sync::atomic::Ordering::SeqCst);
+    w.sign_in(anna).await;
+}
 
-    // A session in use all day still ends twelve hours after it began.
-    let token = w.sign_in(&anna).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_in_use_all_day_still_ends_twelve_hours_after_it_began() {
+    let r = racing().await;
+    let w = &r.w;
+    let token = w.sign_in(&r.anna).await;
     for _ in 0..40 {
         w.clock_offset
             .fetch_add(20 * 60_000, std::sync::atomic::Ordering::SeqCst);
@@ -1069,32 +1347,27 @@ async fn failures_and_codes_are_counted_once_each_and_sessions_end_after_twelve_
     }));
 }
 
-/// Someone who knows a person's name and keeps guessing, taking the one
-/// attempt each wait allows the moment it opens, keeps that name in
-/// back-off — but not the person: the browser they signed in with before
-/// carries a device cookie, and its sign-in is not held up by others'
-/// failures. A forged, foreign or stale cookie is no such browser.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_attacker_taking_every_slot_cannot_keep_the_person_out_of_their_own_browser() {
+/// Anna, a reviewer, signed in once from her own browser, which holds the
+/// device cookie it was given; an attacker with a raw client.
+struct Guessed {
+    w: World,
+    anna: Account,
+    raw: Raw,
+    device: String,
+}
+
+async fn anna_with_her_browser() -> Guessed {
     let w = world().await;
     let anna = w.add_user("anna", "reviewer", None).await;
     let raw = Raw::new(w.server.addr, &w.server.certificate_pem);
-    let sign_in_body = |password: &str, code: &str| serde_json::json!({"name": "anna", "password": password, "code": code});
-    let fresh_code = || {
-        w.clock_offset
-            .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
-        custos_server::auth::totp_code(&anna.secret, w.now()).unwrap()
+    let g = Guessed {
+        w,
+        anna,
+        raw,
+        device: String::new(),
     };
     // Anna signs in from her browser: it gets the device cookie.
-    let first = w
-        .call(
-            "POST",
-            "/api/v1/session",
-            None,
-            Some(sign_in_body(&anna.password, &fresh_code())),
-            &[],
-        )
-        .await;
+    let first = g.anna_signs_in(&g.fresh_code(), None).await;
     assert_eq!(first.status, 200);
     let device = first
         .headers
@@ -1103,29 +1376,63 @@ async fn an_attacker_taking_every_slot_cannot_keep_the_person_out_of_their_own_b
         .map(|(_, v)| v.split(';').next().unwrap().to_owned())
         .find(|c| c.starts_with("__Host-custos_device="))
         .expect("a device cookie");
-    // A new address each round, as a patient attacker would have: a source's
-    // own limit is not what is tested here.
-    let attacker = |round: u8| IpAddr::from([127, 0, 3, round + 1]);
-    let guess = || {
-        request(
-            "POST",
-            b"/api/v1/session",
-            &[("content-type", b"application/json")],
-            br#"{"name":"anna","password":"guess","code":"123456"}"#,
-        )
-    };
-    for _ in 0..5 {
-        let answer = raw.send(attacker(0), guess()).await.unwrap();
-        assert_eq!(answer.status, Some(401));
+    Guessed { device, ..g }
+}
+
+/// A new address each round, as a patient attacker would have: a source's
+/// own limit is not what is tested here.
+fn patient_attacker(round: u8) -> IpAddr {
+    IpAddr::from([127, 0, 3, round + 1])
+}
+
+/// A wrong guess at anna's password.
+fn guess() -> Vec<u8> {
+    request(
+        "POST",
+        b"/api/v1/session",
+        &[("content-type", b"application/json")],
+        br#"{"name":"anna","password":"guess","code":"123456"}"#,
+    )
+}
+
+impl Guessed {
+    /// A code for anna, 30 s after the last.
+    fn fresh_code(&self) -> String {
+        self.w
+            .clock_offset
+            .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+        custos_server::auth::totp_code(&self.anna.secret, self.w.now()).unwrap()
     }
-    let stolen_name = device.replace(":anna:", ":bert:");
-    let mut forged = device.clone();
-    let last = forged.pop().unwrap();
-    forged.push(if last == '0' { '1' } else { '0' });
-    // Six times over: the wait ends, the attacker takes the attempt at
-    // once; Anna from another browser waits, from her own she gets in.
-    for round in 0..6u8 {
-        let user = w
+
+    /// Anna signs in with her password and `code`, with `cookie` if any.
+    async fn anna_signs_in(&self, code: &str, cookie: Option<&str>) -> Answer {
+        let body =
+            serde_json::json!({"name": "anna", "password": self.anna.password, "code": code});
+        let headers: Vec<(&str, &str)> = cookie.map(|c| ("cookie", c)).into_iter().collect();
+        self.w
+            .call("POST", "/api/v1/session", None, Some(body), &headers)
+            .await
+    }
+
+    /// Cookies that are not her browser's: another name's, a forged one and
+    /// a stale one.
+    fn not_her_device(&self) -> [String; 3] {
+        let stolen_name = self.device.replace(":anna:", ":bert:");
+        let mut forged = self.device.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == '0' { '1' } else { '0' });
+        [
+            stolen_name,
+            forged,
+            "__Host-custos_device=v1:anna:0:00".to_owned(),
+        ]
+    }
+
+    /// One round: the wait ends, the attacker takes the attempt at once;
+    /// Anna from another browser waits, from her own she gets in.
+    async fn round(&self, round: u8) {
+        let user = self
+            .w
             .server
             .deployment
             .catalog
@@ -1134,61 +1441,61 @@ async fn an_attacker_taking_every_slot_cannot_keep_the_person_out_of_their_own_b
             .unwrap()
             .unwrap();
         let until = user.locked_until.expect("in back-off");
-        w.set_time(until);
-        let taken = raw.send(attacker(round), guess()).await.unwrap();
+        self.w.set_time(until);
+        let taken = self
+            .raw
+            .send(patient_attacker(round), guess())
+            .await
+            .unwrap();
         assert_eq!(
             taken.status,
             Some(401),
             "round {round}: the attacker's claim"
         );
         // Refused before her password or code is looked at: any code will do.
-        let any_code = custos_server::auth::totp_code(&anna.secret, w.now()).unwrap();
-        let elsewhere = w
-            .call(
-                "POST",
-                "/api/v1/session",
-                None,
-                Some(sign_in_body(&anna.password, &any_code)),
-                &[],
-            )
-            .await;
+        let any_code = custos_server::auth::totp_code(&self.anna.secret, self.w.now()).unwrap();
+        let elsewhere = self.anna_signs_in(&any_code, None).await;
         assert_eq!(
             elsewhere.status, 429,
             "round {round}: another browser waits"
         );
         assert!(elsewhere.header("retry-after").is_some());
-        for bad in [
-            &stolen_name,
-            &forged,
-            &"__Host-custos_device=v1:anna:0:00".to_owned(),
-        ] {
-            let refused = w
-                .call(
-                    "POST",
-                    "/api/v1/session",
-                    None,
-                    Some(sign_in_body(&anna.password, &any_code)),
-                    &[("cookie", bad)],
-                )
-                .await;
+        for bad in &self.not_her_device() {
+            let refused = self.anna_signs_in(&any_code, Some(bad)).await;
             assert_eq!(
                 refused.status, 429,
                 "round {round}: {bad} is no device of hers"
             );
         }
-        let own = w
-            .call(
-                "POST",
-                "/api/v1/session",
-                None,
-                Some(sign_in_body(&anna.password, &fresh_code())),
-                &[("cookie", &device)],
-            )
+        let own = self
+            .anna_signs_in(&self.fresh_code(), Some(&self.device))
             .await;
         assert_eq!(own.status, 200, "round {round}: her own browser gets in");
         // Her success ended the back-off: the attacker must start over.
         for _ in 0..5 {
-            raw.send(attacker(round + 1), guess()).await.unwrap();
+            self.raw
+                .send(patient_attacker(round + 1), guess())
+                .await
+                .unwrap();
         }
+    }
+}
+
+/// Someone who knows a person's name and keeps guessing, taking the one
+/// attempt each wait allows the moment it opens, keeps that name in
+/// back-off — but not the person: the browser they signed in with before
+/// carries a device cookie, and its sign-in is not held up by others'
+/// failures. A forged, foreign or stale cookie is no such browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attacker_taking_every_slot_cannot_keep_the_person_out_of_their_own_browser() {
+    let g = anna_with_her_browser().await;
+    for _ in 0..5 {
+        let answer = g.raw.send(patient_attacker(0), guess()).await.unwrap();
+        assert_eq!(answer.status, Some(401));
+    }
+    // Six times over: the wait ends, the attacker takes the attempt at
+    // once; Anna from another browser waits, from her own she gets in.
+    for round in 0..6u8 {
+        g.round(round).await;
     }
 }

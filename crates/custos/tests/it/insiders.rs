@@ -109,8 +109,18 @@ async fn case_of(w: &World, token: &str, recording: uuid::Uuid) -> String {
 /// A subject access request is the privacy officer's: a reviewer cannot
 /// read, list, close, add to, release from, export from or watch footage
 /// under its case, nor open one; each attempt is refused and audited.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reviewer_cannot_touch_a_subject_access_request() {
+/// Privacy officer petra's request SAR-9, whose search secured a recording,
+/// with an export asked for the requester; reviewer rita, signed in.
+struct Sar {
+    w: World,
+    r: custos_catalog::Recording,
+    tp: String,
+    tr: String,
+    hold: uuid::Uuid,
+    export_request: String,
+}
+
+async fn sar_9() -> Sar {
     let w = world().await;
     let r = w.one_recording("cam-s", 10).await;
     let petra = w.add_user("petra", "privacy-officer", None).await;
@@ -164,45 +174,88 @@ async fn a_reviewer_cannot_touch_a_subject_access_request() {
         .await;
     assert_eq!(asked.status, 201, "{}", asked.json());
     let export_request = asked.json()["request_id"].as_str().unwrap().to_owned();
-    let before = audit_events(&w).await.len();
+    Sar {
+        w,
+        r,
+        tp,
+        tr,
+        hold,
+        export_request,
+    }
+}
 
-    let video = format!(
-        "/api/v1/recordings/{}/video?purpose=complaint&case=SAR-9",
-        r.recording_id
-    );
-    let tries: Vec<(&str, String, Option<serde_json::Value>)> = vec![
-        ("GET", "/api/v1/cases/SAR-9".into(), None),
-        ("POST", "/api/v1/cases/SAR-9/close".into(), None),
-        (
-            "POST",
-            "/api/v1/cases/SAR-9/holds".into(),
-            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "mine now"})),
-        ),
-        ("POST", format!("/api/v1/holds/{hold}/release"), None),
-        ("GET", video.clone(), None),
-        (
-            "POST",
-            "/api/v1/cases/SAR-9/exports".into(),
-            Some(
-                serde_json::json!({"purpose": "complaint", "recipient": "me",
-                "passphrase": "a passphrase of some length"}),
+impl Sar {
+    /// Everything a reviewer might try under the request's case: each
+    /// method, path and body.
+    fn tries(&self) -> Vec<(&'static str, String, Option<serde_json::Value>)> {
+        let (r, hold, export_request) = (&self.r, self.hold, &self.export_request);
+        let video = format!(
+            "/api/v1/recordings/{}/video?purpose=complaint&case=SAR-9",
+            r.recording_id
+        );
+        vec![
+            ("GET", "/api/v1/cases/SAR-9".into(), None),
+            ("POST", "/api/v1/cases/SAR-9/close".into(), None),
+            (
+                "POST",
+                "/api/v1/cases/SAR-9/holds".into(),
+                Some(serde_json::json!({"recording_id": r.recording_id, "reason": "mine now"})),
             ),
-        ),
-        ("GET", "/api/v1/cases/SAR-9/export-links".into(), None),
-        ("GET", "/api/v1/cases/SAR-9/export-requests".into(), None),
-        (
-            "POST",
-            "/api/v1/cases".into(),
-            Some(serde_json::json!({"kind": "subject-access-request", "label": "my own"})),
-        ),
-        (
-            "POST",
-            format!("/api/v1/export-requests/{export_request}/approve"),
-            None,
-        ),
-    ];
-    for (method, path, body) in &tries {
-        let answer = w.call(method, path, Some(&tr), body.clone(), &[]).await;
+            ("POST", format!("/api/v1/holds/{hold}/release"), None),
+            ("GET", video.clone(), None),
+            (
+                "POST",
+                "/api/v1/cases/SAR-9/exports".into(),
+                Some(
+                    serde_json::json!({"purpose": "complaint", "recipient": "me",
+                    "passphrase": "a passphrase of some length"}),
+                ),
+            ),
+            ("GET", "/api/v1/cases/SAR-9/export-links".into(), None),
+            ("GET", "/api/v1/cases/SAR-9/export-requests".into(), None),
+            (
+                "POST",
+                "/api/v1/cases".into(),
+                Some(serde_json::json!({"kind": "subject-access-request", "label": "my own"})),
+            ),
+            (
+                "POST",
+                format!("/api/v1/export-requests/{export_request}/approve"),
+                None,
+            ),
+        ]
+    }
+
+    /// The reviewer tries each of `tries()`: each method and path with
+    /// its answer.
+    async fn reviewer_tries(&self) -> Vec<(&'static str, String, Answer)> {
+        let mut answers = Vec::new();
+        for (method, path, body) in self.tries() {
+            let answer = self.w.call(method, &path, Some(&self.tr), body, &[]).await;
+            answers.push((method, path, answer));
+        }
+        answers
+    }
+
+    /// The recording's detail and its audit trail, as `token` sees them.
+    async fn recording_and_trail(&self, token: &str) -> (Answer, Answer) {
+        let path = format!("/api/v1/recordings/{}", self.r.recording_id);
+        let detail = self.w.call("GET", &path, Some(token), None, &[]).await;
+        let trail = self
+            .w
+            .call("GET", &format!("{path}/audit"), Some(token), None, &[])
+            .await;
+        (detail, trail)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_is_refused_every_action_under_a_subject_access_request_and_each_is_audited() {
+    let s = sar_9().await;
+    let w = &s.w;
+    let before = audit_events(w).await.len();
+    let tries = s.reviewer_tries().await;
+    for (method, path, answer) in &tries {
         assert_eq!(
             (answer.status, answer.code().as_str()),
             (403, "subject-request-case"),
@@ -210,7 +263,7 @@ async fn a_reviewer_cannot_touch_a_subject_access_request() {
             String::from_utf8_lossy(&answer.body)
         );
     }
-    let refused: Vec<_> = audit_events(&w).await[before..]
+    let refused: Vec<_> = audit_events(w).await[before..]
         .iter()
         .filter(|e| {
             e.outcome == custos_audit::Outcome::Refused
@@ -225,60 +278,48 @@ async fn a_reviewer_cannot_touch_a_subject_access_request() {
         tries.len(),
         "each refusal audited: {refused:?}"
     );
-    // Nor through the recording: its holds, its trail and the list by case
-    // leave the request out for a reviewer.
-    let detail = w
-        .call(
-            "GET",
-            &format!("/api/v1/recordings/{}", r.recording_id),
-            Some(&tr),
-            None,
-            &[],
-        )
-        .await;
+}
+
+/// Nor through the recording: its holds, its trail and the list by case
+/// leave the request out for a reviewer (after all of the reviewer's tries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recordings_holds_trail_and_case_filter_leave_a_subject_access_request_out_for_a_reviewer(
+) {
+    let s = sar_9().await;
+    let (w, tr) = (&s.w, &s.tr);
+    s.reviewer_tries().await;
+    let (detail, trail) = s.recording_and_trail(tr).await;
     assert_eq!(detail.json()["holds"], serde_json::json!([]));
     assert_eq!(detail.json()["held"], true);
-    let trail = w
-        .call(
-            "GET",
-            &format!("/api/v1/recordings/{}/audit", r.recording_id),
-            Some(&tr),
-            None,
-            &[],
-        )
-        .await;
     assert_eq!(trail.status, 200);
     assert!(!String::from_utf8_lossy(&trail.body).contains("SAR-9"));
     let listed = w
-        .call("GET", "/api/v1/recordings?case=SAR-9", Some(&tr), None, &[])
+        .call("GET", "/api/v1/recordings?case=SAR-9", Some(tr), None, &[])
         .await;
     assert_eq!(
         (listed.status, listed.code().as_str()),
         (403, "case-filter-not-allowed")
     );
-    // The privacy officer sees all of it.
-    let detail = w
-        .call(
-            "GET",
-            &format!("/api/v1/recordings/{}", r.recording_id),
-            Some(&tp),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(detail.json()["holds"][0]["case_id"], "SAR-9");
-    let trail = w
-        .call(
-            "GET",
-            &format!("/api/v1/recordings/{}/audit", r.recording_id),
-            Some(&tp),
-            None,
-            &[],
-        )
-        .await;
-    assert!(String::from_utf8_lossy(&trail.body).contains("SAR-9"));
+}
 
-    // Nothing changed: the case is open, the hold in force.
+/// The privacy officer sees all of it: the request's hold on the recording
+/// and the request in its trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_privacy_officer_sees_the_subject_access_request_on_its_recording_and_in_its_trail() {
+    let s = sar_9().await;
+    s.reviewer_tries().await;
+    let (detail, trail) = s.recording_and_trail(&s.tp).await;
+    assert_eq!(detail.json()["holds"][0]["case_id"], "SAR-9");
+    assert!(String::from_utf8_lossy(&trail.body).contains("SAR-9"));
+}
+
+/// Nothing the reviewer tried changed anything: the case is open, the hold
+/// in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewers_tries_leave_a_subject_access_request_open_and_its_hold_in_force() {
+    let s = sar_9().await;
+    let w = &s.w;
+    s.reviewer_tries().await;
     let case = w
         .server
         .deployment
@@ -297,15 +338,23 @@ async fn a_reviewer_cannot_touch_a_subject_access_request() {
         .unwrap();
     assert_eq!(holds.len(), 1);
     assert!(holds[0].released_at.is_none());
-    // The list of cases does not show it to the reviewer; the privacy
-    // officer sees and reads it.
-    let listed = w.call("GET", "/api/v1/cases", Some(&tr), None, &[]).await;
+}
+
+/// The list of cases does not show a subject access request to the
+/// reviewer; the privacy officer sees and reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_of_cases_hides_a_subject_access_request_from_a_reviewer_not_the_privacy_officer()
+{
+    let s = sar_9().await;
+    let (w, tp, tr) = (&s.w, &s.tp, &s.tr);
+    s.reviewer_tries().await;
+    let listed = w.call("GET", "/api/v1/cases", Some(tr), None, &[]).await;
     assert_eq!(listed.status, 200);
     assert!(!String::from_utf8_lossy(&listed.body).contains("SAR-9"));
-    let listed = w.call("GET", "/api/v1/cases", Some(&tp), None, &[]).await;
+    let listed = w.call("GET", "/api/v1/cases", Some(tp), None, &[]).await;
     assert!(String::from_utf8_lossy(&listed.body).contains("SAR-9"));
     let read = w
-        .call("GET", "/api/v1/cases/SAR-9", Some(&tp), None, &[])
+        .call("GET", "/api/v1/cases/SAR-9", Some(tp), None, &[])
         .await;
     assert_eq!(read.status, 200);
 }
@@ -737,15 +786,9 @@ async fn another_case_does_not_reach_a_linked_recording_and_a_closed_case_links_
     assert_eq!((late.status, late.code().as_str()), (409, "case-closed"));
 }
 
-/// A recording secured both for a complaint and for someone's subject access
-/// request goes to the police with every entry about it, the request's too
-/// (ADR 0014): a court needs every access, and an entry cannot be shortened
-/// without breaking its proof. The package verifies.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_export_carries_every_entry_about_its_recording_a_subject_requests_too() {
-    let w = world().await;
-    let (r, tr) = complaint_about_boa_5(&w).await;
-    let case = case_of(&w, &tr, r.recording_id).await;
+/// Privacy officer petra's subject access request SAR-X, whose search
+/// secured `r` too: how many audit entries are about `r` under it.
+async fn sar_x_secures(w: &World, r: &custos_catalog::Recording) -> usize {
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let tp = w.sign_in(&petra).await;
     let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
@@ -774,7 +817,7 @@ async fn an_export_carries_every_entry_about_its_recording_a_subject_requests_to
         )
         .await;
     assert_eq!(found.status, 200, "{}", found.json());
-    let about_the_request = audit_events(&w)
+    let about_the_request = audit_events(w)
         .await
         .into_iter()
         .filter(|e| {
@@ -783,6 +826,37 @@ async fn an_export_carries_every_entry_about_its_recording_a_subject_requests_to
         })
         .count();
     assert!(about_the_request >= 1, "the search secured the recording");
+    about_the_request
+}
+
+/// An export package opened with `passphrase` and unpacked under the
+/// world's directory: the package's tar and the directory.
+fn unpack(w: &World, package: &[u8], passphrase: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = w.tmp.path().join("unpacked");
+    std::fs::create_dir(&dir).unwrap();
+    let tar = dir.join("package.tar");
+    std::fs::write(&tar, open_package(package, passphrase)).unwrap();
+    assert!(std::process::Command::new("tar")
+        .arg("-xmf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    (tar, dir)
+}
+
+/// A recording secured both for a complaint and for someone's subject access
+/// request goes to the police with every entry about it, the request's too
+/// (ADR 0014): a court needs every access, and an entry cannot be shortened
+/// without breaking its proof. The package verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_carries_every_entry_about_its_recording_a_subject_requests_too() {
+    let w = world().await;
+    let (r, tr) = complaint_about_boa_5(&w).await;
+    let case = case_of(&w, &tr, r.recording_id).await;
+    let about_the_request = sar_x_secures(&w, &r).await;
 
     let passphrase = "a passphrase of some length";
     let made = w
@@ -798,18 +872,7 @@ async fn an_export_carries_every_entry_about_its_recording_a_subject_requests_to
         )
         .await;
     assert_eq!(made.status, 200, "{}", String::from_utf8_lossy(&made.body));
-    let dir = w.tmp.path().join("unpacked");
-    std::fs::create_dir(&dir).unwrap();
-    let tar = dir.join("package.tar");
-    std::fs::write(&tar, open_package(&made.body, passphrase)).unwrap();
-    assert!(std::process::Command::new("tar")
-        .arg("-xmf")
-        .arg(&tar)
-        .arg("-C")
-        .arg(&dir)
-        .status()
-        .unwrap()
-        .success());
+    let (tar, dir) = unpack(&w, &made.body, passphrase);
     let trail = std::fs::read_to_string(dir.join(format!(
         "recordings/{}-{:06}/audit.json",
         r.device_id, r.sequence

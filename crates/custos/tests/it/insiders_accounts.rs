@@ -412,9 +412,20 @@ async fn the_audit_log_tells_the_story_and_holds_neither_tokens_nor_passwords() 
 /// periods (aligned to weeks or not) and tries to filter by one camera
 /// learns nothing below k. Every number shown is a sum of weeks that are
 /// themselves shown, so no subtraction of shown numbers gives a hidden one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn statistics_give_an_evaluator_nothing_below_k_by_subtraction() {
-    const DAY: i64 = 86_400_000;
+/// Three closed weeks of 6, 7 and 2 recordings (the last below k = 5)
+/// before the week of camera cam-d's own recording; an evaluator signed in.
+struct Weeks {
+    w: World,
+    te: String,
+    /// The first day (a Monday, days since the epoch) of each crafted week.
+    weeks: [i64; 3],
+    /// The Monday of the camera's own week.
+    monday: i64,
+}
+
+const DAY: i64 = 86_400_000;
+
+async fn three_weeks() -> Weeks {
     let w = world().await;
     let template = w.one_recording("cam-d", 10).await;
     // Three weeks before the camera's (all closed by the server's clock):
@@ -444,29 +455,120 @@ async fn statistics_give_an_evaluator_nothing_below_k_by_subtraction() {
         }
     }
     let te = w.signed_in("evaluator").await.token;
-    let date = |d: i64| {
-        custos_format::UtcMillis::from_millis(d * DAY)
-            .unwrap()
-            .to_string()[..10]
-            .to_owned()
-    };
-    let read = |from: i64, to: i64, extra: &'static str| {
-        let (w, te) = (&w, te.clone());
+    Weeks {
+        w,
+        te,
+        weeks,
+        monday,
+    }
+}
+
+impl Weeks {
+    /// The statistics from day `from` to day `to` (days since the epoch),
+    /// with `extra` query parameters, as the evaluator reads them.
+    async fn read(&self, from: i64, to: i64, extra: &str) -> Answer {
+        let date = |d: i64| {
+            custos_format::UtcMillis::from_millis(d * DAY)
+                .unwrap()
+                .to_string()[..10]
+                .to_owned()
+        };
         let path = format!(
             "/api/v1/statistics?from={}&to={}{extra}",
             date(from),
             date(to)
         );
-        async move { w.call("GET", &path, Some(&te), None, &[]).await }
-    };
+        self.w.call("GET", &path, Some(&self.te), None, &[]).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluator_cannot_filter_statistics_by_one_camera_or_team() {
+    let s = three_weeks().await;
+    let weeks = s.weeks;
     for filter in ["&camera=cam-d", "&team=noord"] {
-        let answer = read(weeks[0], weeks[2] + 6, filter).await;
+        let answer = s.read(weeks[0], weeks[2] + 6, filter).await;
         assert_eq!(
             (answer.status, answer.code().as_str()),
             (403, "filter-not-allowed"),
             "{filter}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_period_of_nothing_but_the_week_the_server_is_in_is_refused() {
+    let s = three_weeks().await;
+    // A period of nothing but the week the server is in is refused.
+    let today = s.w.now().as_millis().div_euclid(DAY);
+    let this_monday = today - (today + 3).rem_euclid(7);
+    let open = s.read(this_monday, this_monday + 6, "").await;
+    assert_eq!((open.status, open.code().as_str()), (400, "bad-period"));
+}
+
+/// In every table of a report, a shown total is the sum of its weeks,
+/// each of them shown.
+fn every_shown_total_is_a_sum_of_shown_weeks(report: &serde_json::Value) {
+    for table in report["tables"].as_array().unwrap() {
+        let columns = table["columns"].as_array().unwrap();
+        if columns.last() != Some(&serde_json::json!("total")) {
+            continue;
+        }
+        for row in table["rows"].as_array().unwrap() {
+            let cells = row["cells"].as_array().unwrap();
+            let (total, weekly) = cells.split_last().unwrap();
+            if !total.is_number() || row["unit"] != "count" {
+                continue;
+            }
+            assert!(
+                weekly.iter().all(|c| c.is_number()),
+                "a shown total over a hidden week: {} {}",
+                table["id"],
+                row
+            );
+            let sum: f64 = weekly.iter().map(|c| c.as_f64().unwrap()).sum();
+            assert_eq!(total.as_f64().unwrap(), sum, "{} {row}", table["id"]);
+        }
+    }
+}
+
+/// Checks a report's activations table against the crafted weeks; returns
+/// its total, if shown.
+fn activations_count_whole_weeks(report: &serde_json::Value, weeks: [i64; 3]) -> Option<f64> {
+    let activations = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "activations")
+        .unwrap()
+        .clone();
+    let columns: Vec<String> = activations["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let cells = activations["rows"][0]["cells"].as_array().unwrap().clone();
+    // The weeks the period touches, counted whole: the same numbers in
+    // every reading; the small week always hidden.
+    for (column, cell) in columns.iter().zip(&cells) {
+        let week = custos_stats::week_of(weeks[2]);
+        if *column == week {
+            assert_eq!(cell, "<5", "{column}");
+        } else if *column == custos_stats::week_of(weeks[0]) {
+            assert_eq!(cell, 6.0, "{column}");
+        } else if *column == custos_stats::week_of(weeks[1]) {
+            assert_eq!(cell, 7.0, "{column}");
+        }
+    }
+    cells.last().and_then(|c| c.as_f64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_periods_show_only_sums_of_shown_weeks_and_no_difference_gives_the_hidden_one()
+{
+    let s = three_weeks().await;
+    let (weeks, monday) = (s.weeks, s.monday);
     // Periods that overlap, start and end mid-week, or take one week.
     let mut shown_totals = Vec::new();
     for (from, to) in [
@@ -481,65 +583,14 @@ async fn statistics_give_an_evaluator_nothing_below_k_by_subtraction() {
         // Into the camera's own week.
         (weeks[0], monday + 3),
     ] {
-        let answer = read(from, to, "").await;
+        let answer = s.read(from, to, "").await;
         assert_eq!(answer.status, 200, "{}", answer.json());
         let report = answer.json();
-        for table in report["tables"].as_array().unwrap() {
-            let columns = table["columns"].as_array().unwrap();
-            if columns.last() != Some(&serde_json::json!("total")) {
-                continue;
-            }
-            for row in table["rows"].as_array().unwrap() {
-                let cells = row["cells"].as_array().unwrap();
-                let (total, weekly) = cells.split_last().unwrap();
-                if !total.is_number() || row["unit"] != "count" {
-                    continue;
-                }
-                assert!(
-                    weekly.iter().all(|c| c.is_number()),
-                    "a shown total over a hidden week: {} {}",
-                    table["id"],
-                    row
-                );
-                let sum: f64 = weekly.iter().map(|c| c.as_f64().unwrap()).sum();
-                assert_eq!(total.as_f64().unwrap(), sum, "{} {row}", table["id"]);
-            }
-        }
-        let activations = report["tables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == "activations")
-            .unwrap()
-            .clone();
-        let columns: Vec<String> = activations["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap().to_owned())
-            .collect();
-        let cells = activations["rows"][0]["cells"].as_array().unwrap().clone();
-        // The weeks the period touches, counted whole: the same numbers in
-        // every reading; the small week always hidden.
-        for (column, cell) in columns.iter().zip(&cells) {
-            let week = custos_stats::week_of(weeks[2]);
-            if *column == week {
-                assert_eq!(cell, "<5", "{column}");
-            } else if *column == custos_stats::week_of(weeks[0]) {
-                assert_eq!(cell, 6.0, "{column}");
-            } else if *column == custos_stats::week_of(weeks[1]) {
-                assert_eq!(cell, 7.0, "{column}");
-            }
-        }
-        if let Some(total) = cells.last().and_then(|c| c.as_f64()) {
+        every_shown_total_is_a_sum_of_shown_weeks(&report);
+        if let Some(total) = activations_count_whole_weeks(&report, weeks) {
             shown_totals.push(total);
         }
     }
-    // A period of nothing but the week the server is in is refused.
-    let today = w.now().as_millis().div_euclid(DAY);
-    let this_monday = today - (today + 3).rem_euclid(7);
-    let open = read(this_monday, this_monday + 6, "").await;
-    assert_eq!((open.status, open.code().as_str()), (400, "bad-period"));
     // What the evaluator can combine: 6, 7 and 13, never anything with the 2.
     shown_totals.sort_by(f64::total_cmp);
     shown_totals.dedup();

@@ -2,8 +2,20 @@
 
 use super::*;
 
-#[tokio::test]
-async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering() {
+/// A reviewer (rita) who opened the player for a case she linked the
+/// recording to, once refused for want of the case; a privacy officer
+/// (petra) signed in on the pages.
+struct AuditTrail {
+    w: World,
+    r: custos_catalog::Recording,
+    case: String,
+    /// Rita's browser.
+    b: Browser,
+    /// Petra's browser.
+    p: Browser,
+}
+
+async fn audit_trail() -> AuditTrail {
     let w = world().await;
     let r = w.one_recording("cam-a", 20).await;
     let rita = w.add_user("rita", "reviewer", None).await;
@@ -26,9 +38,37 @@ async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering
         r.recording_id
     ))
     .await;
-
     let mut p = Browser::new(&w, "en");
     assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    AuditTrail { w, r, case, b, p }
+}
+
+impl AuditTrail {
+    /// The stored entries rita is the actor of, oldest first.
+    async fn rita_rows(&self) -> Vec<custos_catalog::StoredEntry> {
+        let stored = self
+            .w
+            .server
+            .deployment
+            .catalog
+            .audit_entries(0, 100_000)
+            .await
+            .unwrap();
+        stored
+            .into_iter()
+            .filter(|e| {
+                serde_json::from_slice::<serde_json::Value>(&e.bytes).unwrap()["actor"]
+                    == "user:rita"
+            })
+            .collect()
+    }
+}
+
+/// The log's page, for a privacy officer: its signature checked, in the
+/// menu, every entry, newest first.
+#[tokio::test]
+async fn the_audit_log_shows_a_privacy_officer_every_entry_newest_first_under_a_valid_signature() {
+    let AuditTrail { mut p, .. } = audit_trail().await;
     // The start page of a privacy officer is the recordings list; of an auditor, this.
     let log = p.get("/audit").await;
     assert_eq!(log.status, 200);
@@ -45,7 +85,13 @@ async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering
             .all(|x| x[0].parse::<u64>().unwrap() > x[1].parse::<u64>().unwrap()),
         "newest first"
     );
+}
 
+/// The filters: actor and outcome, object and case, an action's family;
+/// a filter that does not parse is named.
+#[tokio::test]
+async fn the_audit_log_filters_by_actor_outcome_object_case_and_action_and_names_a_bad_filter() {
+    let AuditTrail { mut p, r, case, .. } = audit_trail().await;
     let mine = p.get("/audit?actor=rita&outcome=refused").await;
     assert_eq!(data_values(&mine, "outcome"), ["refused"]);
     assert!(mine.body.contains("recording.player"));
@@ -74,9 +120,14 @@ async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering
         assert_eq!(page.status, 400, "{bad}");
         assert!(page.body.contains("data-error=\"filter-"), "{bad}");
     }
+}
 
-    // The CSV export: the same filter, oldest first, leaf hashes as stored.
-    let csv = p.get("/audit/export.csv?actor=rita").await;
+/// The CSV export: the same filter, oldest first, leaf hashes as stored;
+/// the export is itself audited.
+#[tokio::test]
+async fn the_audit_log_exports_a_filter_as_csv_with_the_stored_leaf_hashes_and_audits_the_export() {
+    let mut f = audit_trail().await;
+    let csv = f.p.get("/audit/export.csv?actor=rita").await;
     assert_eq!(csv.status, 200);
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
     assert!(csv
@@ -84,53 +135,47 @@ async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering
         .is_some_and(|d| d.starts_with("attachment; filename=\"custos-audit-")));
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(lines[0], custos_audit::csv::CSV_HEADER);
-    let stored = w
-        .server
-        .deployment
-        .catalog
-        .audit_entries(0, 100_000)
-        .await
-        .unwrap();
-    let rita_rows: Vec<_> = stored
-        .iter()
-        .filter(|e| {
-            serde_json::from_slice::<serde_json::Value>(&e.bytes).unwrap()["actor"] == "user:rita"
-        })
-        .collect();
+    let rita_rows = f.rita_rows().await;
     assert_eq!(lines.len() - 1, rita_rows.len());
     for (line, row) in lines[1..].iter().zip(&rita_rows) {
         assert!(line.starts_with(&format!("{},", row.index)));
         assert!(line.ends_with(&hex_of(&row.leaf_hash)), "{line}");
     }
-    let exports: Vec<_> = audit_actions(&w)
+    let exports: Vec<_> = audit_actions(&f.w)
         .await
         .into_iter()
         .filter(|e| e["action"] == "audit.export")
         .collect();
     assert_eq!(exports.len(), 1, "the export is itself audited");
     assert_eq!(exports[0]["actor"], "user:petra");
+}
 
-    // Checking the whole log: fine, then an edited entry is found and named.
+/// Checking the whole log: fine, then an entry edited in the database is
+/// found and named; a forged form checks nothing.
+#[tokio::test]
+async fn checking_the_audit_log_finds_an_edited_entry_and_names_it() {
+    let mut f = audit_trail().await;
+    let log = f.p.get("/audit").await;
     let csrf = Browser::csrf(&log);
-    let checked = p.post("/audit/verify", &[("csrf", &csrf)]).await;
+    let checked = f.p.post("/audit/verify", &[("csrf", &csrf)]).await;
     assert!(
         checked.body.contains("data-verification=\"ok\""),
         "{}",
         checked.body
     );
-    let victim = rita_rows[0].index;
+    let victim = f.rita_rows().await[0].index;
     let status = std::process::Command::new("python3")
         .arg("-c")
         .arg(format!(
             "import sqlite3\ndb = sqlite3.connect({:?})\n\
              db.execute(\"UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), 'user:rita', 'user:nora') AS BLOB) WHERE idx = {victim}\")\n\
              db.commit()\n",
-            w.data.join("catalog.sqlite").to_str().unwrap()
+            f.w.data.join("catalog.sqlite").to_str().unwrap()
         ))
         .status()
         .unwrap();
     assert!(status.success());
-    let checked = p.post("/audit/verify", &[("csrf", &csrf)]).await;
+    let checked = f.p.post("/audit/verify", &[("csrf", &csrf)]).await;
     assert!(
         checked.body.contains("data-verification=\"failed\""),
         "{}",
@@ -141,10 +186,14 @@ async fn the_audit_log_filters_exports_csv_and_checks_itself_and_finds_tampering
         "the first bad entry is named: {}",
         checked.body
     );
-    let forged = p.post("/audit/verify", &[("csrf", "forged")]).await;
+    let forged = f.p.post("/audit/verify", &[("csrf", "forged")]).await;
     assert_eq!(forged.status, 403);
+}
 
-    // Reviewers and admins have no audit log; an auditor starts there.
+/// Reviewers and admins have no audit log; an auditor starts there.
+#[tokio::test]
+async fn a_reviewer_has_no_audit_log_and_an_auditor_starts_there() {
+    let AuditTrail { w, mut b, .. } = audit_trail().await;
     let refused = b.get("/audit").await;
     assert_eq!(refused.status, 403);
     assert_eq!(b.get("/audit/export.csv").await.status, 403);

@@ -2,60 +2,137 @@
 
 use super::*;
 
-/// The privacy officer's pages for subject access requests: intake in the
-/// deployment's zone (a form that does not parse says why), the list with
-/// each deadline marked as it nears and passes, the request's page with
-/// the search (thumbnails asked for with the request's purpose and case)
-/// and the extension; nobody else sees any of it.
-#[tokio::test]
-async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_privacy_officers_pages()
-{
+/// A minute as the intake form takes it, in the deployment's zone
+/// (Europe/Amsterdam).
+fn amsterdam_minute(t: custos_format::UtcMillis) -> String {
+    let tz = jiff::tz::TimeZone::get("Europe/Amsterdam").unwrap();
+    jiff::Timestamp::from_millisecond(t.as_millis())
+        .unwrap()
+        .to_zoned(tz)
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+async fn post_fields(b: &mut Browser, path: &str, fields: Vec<(&'static str, String)>) -> Page {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(path, &fields).await
+}
+
+/// SAR-web-1's search on its page, sent with `csrf`, for `camera`.
+async fn search(b: &mut Browser, csrf: &str, camera: &str) -> Page {
+    let fields = vec![
+        ("csrf", csrf.to_owned()),
+        ("officer", String::new()),
+        ("camera", camera.to_owned()),
+    ];
+    post_fields(b, "/subject-requests/SAR-web-1/search", fields).await
+}
+
+/// SAR-web-1's deadline extended on its page by `months`, for `reason`.
+async fn extend(b: &mut Browser, csrf: &str, months: &str, reason: &str) -> Page {
+    let fields = vec![
+        ("csrf", csrf.to_owned()),
+        ("months", months.to_owned()),
+        ("reason", reason.to_owned()),
+    ];
+    post_fields(b, "/subject-requests/SAR-web-1/extend", fields).await
+}
+
+/// A recording from cam-s; a privacy officer (petra) signed in on the
+/// pages, with the CSRF token of her list, and a reviewer (rita).
+struct Intake {
+    w: World,
+    r: custos_catalog::Recording,
+    petra: Account,
+    rita: Account,
+    /// Petra's browser.
+    p: Browser,
+    csrf: String,
+}
+
+async fn intake() -> Intake {
     let w = world().await;
     let r = w.one_recording("cam-s", 20).await;
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let rita = w.add_user("rita", "reviewer", None).await;
     let mut p = Browser::new(&w, "en");
     assert_eq!(p.sign_in(&w, &petra).await.status, 303);
-    let list = p.get("/subject-requests").await;
-    assert_eq!(list.status, 200);
-    assert!(list.body.contains("data-nav=\"subject-requests\""));
-    let csrf = Browser::csrf(&list);
-    // The recording's minute, as the form takes it (Europe/Amsterdam).
-    let tz = jiff::tz::TimeZone::get("Europe/Amsterdam").unwrap();
-    let local = |t: custos_format::UtcMillis| {
-        jiff::Timestamp::from_millisecond(t.as_millis())
-            .unwrap()
-            .to_zoned(tz.clone())
-            .strftime("%Y-%m-%dT%H:%M")
-            .to_string()
-    };
-    let from = local(r.started_at.plus_millis(-120_000));
-    let to = local(r.ended_at.plus_millis(120_000));
-    let fields = |window_from: &str, lat: &str| {
+    let csrf = Browser::csrf(&p.get("/subject-requests").await);
+    Intake {
+        w,
+        r,
+        petra,
+        rita,
+        p,
+        csrf,
+    }
+}
+
+impl Intake {
+    /// Two minutes before the recording, as the form takes it.
+    fn from(&self) -> String {
+        amsterdam_minute(self.r.started_at.plus_millis(-120_000))
+    }
+
+    /// The intake form for SAR-web-1 (until two minutes after the
+    /// recording), from `window_from`, at latitude `lat`.
+    fn fields(&self, window_from: &str, lat: &str) -> Vec<(&'static str, String)> {
         vec![
-            ("csrf", csrf.clone()),
+            ("csrf", self.csrf.clone()),
             ("case_id", "SAR-web-1".to_owned()),
             ("requester", "Pieter de Vries".to_owned()),
             ("contact", String::new()),
             ("identity_check", "ID card shown at the desk".to_owned()),
             ("description", "blue jacket".to_owned()),
             ("window_from", window_from.to_owned()),
-            ("window_to", to.clone()),
+            (
+                "window_to",
+                amsterdam_minute(self.r.ended_at.plus_millis(120_000)),
+            ),
             ("lat", lat.to_owned()),
             ("lon", String::new()),
             ("radius_m", "250".to_owned()),
             ("received", String::new()),
         ]
-    };
-    async fn post(b: &mut Browser, path: &str, fields: Vec<(&'static str, String)>) -> Page {
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        b.post(path, &fields).await
     }
+
+    /// The request taken in from the form, filled in right.
+    async fn open(&mut self) -> Page {
+        let fields = self.fields(&self.from(), "");
+        post_fields(&mut self.p, "/subject-requests", fields).await
+    }
+
+    async fn opened(&mut self) {
+        let opened = self.open().await;
+        assert_eq!(opened.status, 303, "{}", opened.body);
+    }
+
+    /// `days` later, petra signed in anew in a browser of `lang`.
+    async fn later(&self, days: i64, lang: &str) -> Browser {
+        self.w
+            .clock_offset
+            .fetch_add(days * 86_400_000, std::sync::atomic::Ordering::SeqCst);
+        let mut p = Browser::new(&self.w, lang);
+        assert_eq!(p.sign_in(&self.w, &self.petra).await.status, 303);
+        p
+    }
+}
+
+/// The privacy officer's list is in her menu; an intake form that does not
+/// parse (a window's start, a place) says why and shows what was typed.
+#[tokio::test]
+async fn a_subject_request_form_that_does_not_parse_says_why_and_keeps_what_was_typed() {
+    let mut f = intake().await;
+    let list = f.p.get("/subject-requests").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("data-nav=\"subject-requests\""));
+    let from = f.from();
     for (window_from, lat, code) in [
         ("tomorrow", "", "error-bad-window"),
         (from.as_str(), "51,92", "error-bad-place"),
     ] {
-        let refused = post(&mut p, "/subject-requests", fields(window_from, lat)).await;
+        let fields = f.fields(window_from, lat);
+        let refused = post_fields(&mut f.p, "/subject-requests", fields).await;
         assert_eq!(refused.status, 400);
         assert!(
             refused.body.contains(&format!("data-error=\"{code}\"")),
@@ -65,27 +142,32 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
         // What was typed is shown again.
         assert!(refused.body.contains("value=\"Pieter de Vries\""));
     }
-    let opened = post(&mut p, "/subject-requests", fields(&from, "")).await;
+}
+
+/// A request taken in on the page, its window in the deployment's zone,
+/// opens: its page names the requester, the request open.
+#[tokio::test]
+async fn a_subject_access_request_taken_in_on_the_page_opens_with_its_requester() {
+    let mut f = intake().await;
+    let opened = f.open().await;
     assert_eq!(opened.status, 303, "{}", opened.body);
     assert_eq!(
         opened.location.as_deref(),
         Some("/subject-requests/SAR-web-1")
     );
-    let page = p.get("/subject-requests/SAR-web-1").await;
+    let page = f.p.get("/subject-requests/SAR-web-1").await;
     assert!(page.body.contains("Pieter de Vries"));
     assert!(page.body.contains("data-state=\"open\""), "{}", page.body);
+}
 
-    // The search: the recording, with its thumbnail for this purpose and case.
-    let found = post(
-        &mut p,
-        "/subject-requests/SAR-web-1/search",
-        vec![
-            ("csrf", csrf.clone()),
-            ("officer", String::new()),
-            ("camera", String::new()),
-        ],
-    )
-    .await;
+/// The search: the recording, with its thumbnail asked for with this
+/// purpose and case; another camera finds nothing.
+#[tokio::test]
+async fn a_requests_search_finds_its_recording_with_a_thumbnail_for_its_purpose_and_case() {
+    let mut f = intake().await;
+    f.opened().await;
+    let r = &f.r;
+    let found = search(&mut f.p, &f.csrf, "").await;
     assert_eq!(found.status, 200, "{}", found.body);
     assert_eq!(
         data_values(&found, "candidate"),
@@ -100,29 +182,23 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
         "{}",
         found.body
     );
-    let image = p.get(&thumbnail.replace("&amp;", "&")).await;
+    let image = f.p.get(&thumbnail.replace("&amp;", "&")).await;
     assert_eq!(image.status, 200);
     assert_eq!(image.header("content-type"), Some("image/jpeg"));
-    let none = post(
-        &mut p,
-        "/subject-requests/SAR-web-1/search",
-        vec![
-            ("csrf", csrf.clone()),
-            ("officer", String::new()),
-            ("camera", "cam-other".into()),
-        ],
-    )
-    .await;
+    let none = search(&mut f.p, &f.csrf, "cam-other").await;
     assert!(none.body.contains("id=\"no-candidates\""));
+}
 
-    // The deadline as it nears, passes, and is extended.
-    let list = p.get("/subject-requests").await;
+/// The deadline as it nears: open, then due soon on the list (in Dutch)
+/// and counted on the landing page, which names nobody.
+#[tokio::test]
+async fn a_requests_nearing_deadline_is_marked_on_the_list_and_counted_on_the_landing_page() {
+    let mut f = intake().await;
+    f.opened().await;
+    let list = f.p.get("/subject-requests").await;
     assert_eq!(data_values(&list, "subject-request"), ["SAR-web-1"]);
     assert!(list.body.contains("data-state=\"open\""));
-    w.clock_offset
-        .fetch_add(26 * 86_400_000, std::sync::atomic::Ordering::SeqCst);
-    let mut p = Browser::new(&w, "nl");
-    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+    let mut p = f.later(26, "nl").await;
     let list = p.get("/subject-requests").await;
     assert!(
         list.body.contains("data-state=\"due-soon\""),
@@ -140,10 +216,17 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
         landing.body
     );
     assert!(!landing.body.contains("Pieter"));
-    w.clock_offset
-        .fetch_add(6 * 86_400_000, std::sync::atomic::Ordering::SeqCst);
-    let mut p = Browser::new(&w, "de");
-    assert_eq!(p.sign_in(&w, &petra).await.status, 303);
+}
+
+/// Past its deadline the request is overdue; an extension beyond three
+/// months is refused, one of two months with a reason reopens it and is
+/// the last; a forged form is refused.
+#[tokio::test]
+async fn an_overdue_request_is_extended_once_with_a_reason_by_at_most_three_months() {
+    let mut f = intake().await;
+    f.opened().await;
+    f.later(26, "nl").await;
+    let mut p = f.later(6, "de").await;
     let list = p.get("/subject-requests").await;
     assert!(
         list.body.contains("data-state=\"overdue\""),
@@ -151,28 +234,10 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
         list.body
     );
     let csrf = Browser::csrf(&list);
-    let bad = post(
-        &mut p,
-        "/subject-requests/SAR-web-1/extend",
-        vec![
-            ("csrf", csrf.clone()),
-            ("months", "5".into()),
-            ("reason", "x".into()),
-        ],
-    )
-    .await;
+    let bad = extend(&mut p, &csrf, "5", "x").await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("data-error=\"error-bad-extension\""));
-    let extended = post(
-        &mut p,
-        "/subject-requests/SAR-web-1/extend",
-        vec![
-            ("csrf", csrf.clone()),
-            ("months", "2".into()),
-            ("reason", "viele Aufnahmen".into()),
-        ],
-    )
-    .await;
+    let extended = extend(&mut p, &csrf, "2", "viele Aufnahmen").await;
     assert_eq!(extended.status, 303);
     let page = p.get("/subject-requests/SAR-web-1").await;
     assert!(page.body.contains("data-state=\"open\""), "{}", page.body);
@@ -181,21 +246,23 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
         !page.body.contains("id=\"extend\""),
         "three months is the most"
     );
-    let forged = post(
-        &mut p,
-        "/subject-requests/SAR-web-1/search",
-        vec![
-            ("csrf", "forged".into()),
-            ("officer", String::new()),
-            ("camera", String::new()),
-        ],
-    )
-    .await;
+    let forged = search(&mut p, "forged", "").await;
     assert_eq!(forged.status, 403);
+}
 
-    // A reviewer sees none of it.
-    let mut b = Browser::new(&w, "en");
-    assert_eq!(b.sign_in(&w, &rita).await.status, 303);
+/// A reviewer sees none of it: no menu entry, no deadlines, no list, no
+/// request (after the request was taken in, went overdue and was extended).
+#[tokio::test]
+async fn a_reviewer_sees_no_subject_access_request_nor_its_deadline() {
+    let mut f = intake().await;
+    f.opened().await;
+    f.later(26, "nl").await;
+    let mut p = f.later(6, "de").await;
+    let csrf = Browser::csrf(&p.get("/subject-requests").await);
+    let extended = extend(&mut p, &csrf, "2", "viele Aufnahmen").await;
+    assert_eq!(extended.status, 303);
+    let mut b = Browser::new(&f.w, "en");
+    assert_eq!(b.sign_in(&f.w, &f.rita).await.status, 303);
     let home = b.get("/recordings").await;
     assert!(!home.body.contains("data-nav=\"subject-requests\""));
     assert!(!home.body.contains("id=\"requests-due\""));
@@ -206,41 +273,53 @@ async fn a_subject_access_request_is_taken_in_searched_and_extended_on_the_priva
     }
 }
 
-/// The redaction editor in Chromium: a privacy officer drags a box on one
-/// frame, steps two seconds on and drags it again, makes the copy, and the
-/// request's page plays it. The plan the browser sent is the plan stored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_copy() {
-    let w = world().await;
-    let r = w.one_recording("cam-e", 150).await;
-    let petra = w.add_user("petra", "privacy-officer", None).await;
-    let tp = w.sign_in(&petra).await;
+/// A subject access request `case` taken in over the API by `token`, of
+/// `requester` (passport checked) describing `description`, for the
+/// recording's time from a second before; then searched. Both answers.
+async fn opened_and_searched(
+    w: &World,
+    token: &str,
+    case: &str,
+    (requester, description): (&str, &str),
+    r: &custos_catalog::Recording,
+) -> (Answer, Answer) {
     let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
     let opened = w
         .call(
             "POST",
             "/api/v1/subject-requests",
-            Some(&tp),
+            Some(token),
             Some(serde_json::json!({
-                "case_id": "SAR-E", "requester": "B. Bakker", "identity_check": "passport",
-                "description": "green scarf",
+                "case_id": case, "requester": requester, "identity_check": "passport",
+                "description": description,
                 "window_from": rfc(r.started_at.plus_millis(-1_000)),
                 "window_to": rfc(r.ended_at),
             })),
             &[],
         )
         .await;
-    assert_eq!(opened.status, 201);
     let found = w
         .call(
             "POST",
-            "/api/v1/subject-requests/SAR-E/search",
-            Some(&tp),
+            &format!("/api/v1/subject-requests/{case}/search"),
+            Some(token),
             Some(serde_json::json!({})),
             &[],
         )
         .await;
-    assert_eq!(found.json().as_array().unwrap().len(), 1);
+    (opened, found)
+}
+
+/// tests/browser/redact.mjs in Chromium: `petra` signs in and edits the
+/// request `case`'s recording (`faces`: with face proposals). What the
+/// script saw.
+async fn redact_in_chromium(
+    w: &World,
+    petra: &Account,
+    case: &str,
+    recording: &custos_catalog::Recording,
+    faces: bool,
+) -> serde_json::Value {
     w.clock_offset
         .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
@@ -256,15 +335,34 @@ async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_cop
             "CODE",
             custos_server::auth::totp_code(&petra.secret, w.now()).unwrap(),
         )
-        .env("CASE", "SAR-E")
-        .env("RECORDING", r.recording_id.to_string())
-        .env("SHOTS", &shots);
+        .env("CASE", case)
+        .env("RECORDING", recording.recording_id.to_string());
+    if faces {
+        command.env("FACES", "1");
+    }
+    command.env("SHOTS", &shots);
     let out = tokio::task::spawn_blocking(move || command.output().expect("node (see ./test.sh)"))
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The redaction editor in Chromium: a privacy officer drags a box on one
+/// frame, steps two seconds on and drags it again, makes the copy, and the
+/// request's page plays it. The plan the browser sent is the plan stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_copy() {
+    let w = world().await;
+    let r = w.one_recording("cam-e", 150).await;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let tp = w.sign_in(&petra).await;
+    let who = ("B. Bakker", "green scarf");
+    let (opened, found) = opened_and_searched(&w, &tp, "SAR-E", who, &r).await;
+    assert_eq!(opened.status, 201);
+    assert_eq!(found.json().as_array().unwrap().len(), 1);
+    let seen = redact_in_chromium(&w, &petra, "SAR-E", &r, false).await;
     assert_eq!(seen["ok"], true, "{seen}");
     assert!(seen.get("page_error").is_none(), "{seen}");
     assert_eq!(seen["keyframes_after_first"], "1");
@@ -312,75 +410,114 @@ async fn chromium_draws_a_box_that_follows_a_person_and_renders_the_redacted_cop
     );
 }
 
-/// Without the editor's script: a plan written into the form makes the
-/// copy (a broken one is refused with the reason); the request's page then
-/// answers the request — downloaded now, or as a one-download link.
-#[tokio::test]
-async fn a_request_is_redacted_and_answered_from_the_privacy_officers_pages() {
+/// A request SAR-W opened and searched over the API for a recording from
+/// cam-w; its privacy officer (petra) signed in on the pages.
+struct Redaction {
+    w: World,
+    r: custos_catalog::Recording,
+    /// Petra's browser.
+    p: Browser,
+    /// The redaction editor's page for the recording.
+    editor_path: String,
+}
+
+async fn redaction() -> Redaction {
     let w = world().await;
     let r = w.one_recording("cam-w", 30).await;
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let tp = w.sign_in(&petra).await;
-    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
-    assert_eq!(
-        w.call(
-            "POST",
-            "/api/v1/subject-requests",
-            Some(&tp),
-            Some(serde_json::json!({
-                "case_id": "SAR-W", "requester": "D. de Boer", "identity_check": "passport",
-                "description": "cap", "window_from": rfc(r.started_at.plus_millis(-1_000)),
-                "window_to": rfc(r.ended_at),
-            })),
-            &[],
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        w.call(
-            "POST",
-            "/api/v1/subject-requests/SAR-W/search",
-            Some(&tp),
-            Some(serde_json::json!({})),
-            &[]
-        )
-        .await
-        .status,
-        200
-    );
+    let (opened, found) = opened_and_searched(&w, &tp, "SAR-W", ("D. de Boer", "cap"), &r).await;
+    assert_eq!(opened.status, 201);
+    assert_eq!(found.status, 200);
     let mut p = Browser::new(&w, "en");
     assert_eq!(p.sign_in(&w, &petra).await.status, 303);
-    let page = p.get("/subject-requests/SAR-W").await;
-    assert_eq!(data_values(&page, "redact"), [r.recording_id.to_string()]);
-    assert!(
-        !page.body.contains("id=\"deliver\""),
-        "nothing to deliver yet"
-    );
     let editor_path = format!(
         "/subject-requests/SAR-W/recordings/{}/redact",
         r.recording_id
     );
-    let editor = p.get(&editor_path).await;
+    Redaction {
+        w,
+        r,
+        p,
+        editor_path,
+    }
+}
+
+/// A plan that pixelates one box from the start.
+const PLAN: &str = r#"{"tracks":[{"label":"p","kind":"pixelate","keyframes":[{"at_millis":0,"x":0.2,"y":0.2,"w":0.3,"h":0.3}]}]}"#;
+
+/// The passphrase the request's page proposes for the delivery.
+fn deliver_passphrase(page: &Page) -> String {
+    let at = page.body.find("id=\"deliver-passphrase\">").unwrap() + 24;
+    page.body[at..at + page.body[at..].find('<').unwrap()].to_owned()
+}
+
+impl Redaction {
+    /// The editor's form sent with `csrf` and `plan`.
+    async fn send_plan(&mut self, csrf: &str, plan: &str) -> Page {
+        let path = self.editor_path.clone();
+        self.p.post(&path, &[("csrf", csrf), ("plan", plan)]).await
+    }
+
+    /// The copy made from [`PLAN`]: the form's CSRF token and the
+    /// passphrase the request's page proposes.
+    async fn redacted(&mut self) -> (String, String) {
+        let path = self.editor_path.clone();
+        let csrf = Browser::csrf(&self.p.get(&path).await);
+        let made = self.send_plan(&csrf, PLAN).await;
+        assert_eq!(made.status, 303, "{}", made.body);
+        let page = self.p.get("/subject-requests/SAR-W").await;
+        (csrf, deliver_passphrase(&page))
+    }
+
+    /// The request answered with the copy, `delivery` being "download" or "link".
+    async fn deliver(&mut self, csrf: &str, passphrase: &str, delivery: &str) -> Page {
+        let fields = [
+            ("csrf", csrf),
+            ("passphrase", passphrase),
+            ("age_recipient", ""),
+            ("delivery", delivery),
+            ("link_hours", "24"),
+        ];
+        self.p
+            .post("/subject-requests/SAR-W/delivery", &fields)
+            .await
+    }
+}
+
+/// Without the editor's script: the request's page offers the recording
+/// found for redaction and nothing to deliver yet; the editor loads its
+/// script, which is served as JavaScript.
+#[tokio::test]
+async fn a_request_offers_its_recording_for_redaction_in_an_editor_with_its_script() {
+    let mut f = redaction().await;
+    let page = f.p.get("/subject-requests/SAR-W").await;
+    assert_eq!(data_values(&page, "redact"), [f.r.recording_id.to_string()]);
+    assert!(
+        !page.body.contains("id=\"deliver\""),
+        "nothing to deliver yet"
+    );
+    let editor = f.p.get(&f.editor_path).await;
     assert_eq!(editor.status, 200);
     assert!(editor
         .body
         .replace("&#x2f;", "/")
         .contains("<script src=\"/static/redact.js\" defer></script>"));
-    let script = p.get("/static/redact.js").await;
+    let script = f.p.get("/static/redact.js").await;
     assert_eq!(script.status, 200);
     assert!(script
         .header("content-type")
         .unwrap()
         .starts_with("text/javascript"));
+}
+
+/// A broken plan written into the editor's form is refused with the reason.
+#[tokio::test]
+async fn a_broken_redaction_plan_written_into_the_form_is_refused_with_the_reason() {
+    let mut f = redaction().await;
+    let editor = f.p.get(&f.editor_path).await;
     let csrf = Browser::csrf(&editor);
-    let refused = p
-        .post(
-            &editor_path,
-            &[("csrf", &csrf), ("plan", r#"{"tracks": [{"label": "x"}]}"#)],
-        )
-        .await;
+    let refused = f.send_plan(&csrf, r#"{"tracks": [{"label": "x"}]}"#).await;
     assert_eq!(refused.status, 400);
     assert!(
         refused.body.contains("data-error=\"error-bad-plan\""),
@@ -388,36 +525,34 @@ async fn a_request_is_redacted_and_answered_from_the_privacy_officers_pages() {
         refused.body
     );
     assert!(refused.body.contains("id=\"plan-detail\""));
-    let plan = r#"{"tracks":[{"label":"p","kind":"pixelate","keyframes":[{"at_millis":0,"x":0.2,"y":0.2,"w":0.3,"h":0.3}]}]}"#;
-    let made = p
-        .post(&editor_path, &[("csrf", &csrf), ("plan", plan)])
-        .await;
+}
+
+/// A plan written into the editor's form makes the copy; the request's
+/// page lists it and offers to deliver it.
+#[tokio::test]
+async fn a_redaction_plan_written_into_the_form_makes_a_copy_to_deliver() {
+    let mut f = redaction().await;
+    let editor = f.p.get(&f.editor_path).await;
+    let csrf = Browser::csrf(&editor);
+    let made = f.send_plan(&csrf, PLAN).await;
     assert_eq!(made.status, 303, "{}", made.body);
     assert_eq!(
         made.location.as_deref(),
         Some("/subject-requests/SAR-W#derivatives")
     );
-    let page = p.get("/subject-requests/SAR-W").await;
+    let page = f.p.get("/subject-requests/SAR-W").await;
     assert_eq!(data_values(&page, "derivative").len(), 1);
     assert!(page.body.contains("id=\"deliver\""));
-    let passphrase = {
-        let at = page.body.find("id=\"deliver-passphrase\">").unwrap() + 24;
-        page.body[at..at + page.body[at..].find('<').unwrap()].to_owned()
-    };
+    assert!(!deliver_passphrase(&page).is_empty());
+}
 
-    // Downloaded now: the package holds the copy and verifies.
-    let package = p
-        .post(
-            "/subject-requests/SAR-W/delivery",
-            &[
-                ("csrf", &csrf),
-                ("passphrase", &passphrase),
-                ("age_recipient", ""),
-                ("delivery", "download"),
-                ("link_hours", "24"),
-            ],
-        )
-        .await;
+/// Downloaded now: the package holds the copy (no original footage) and
+/// verifies.
+#[tokio::test]
+async fn a_redacted_copy_downloaded_now_verifies_and_holds_no_original_recording() {
+    let mut f = redaction().await;
+    let (csrf, passphrase) = f.redacted().await;
+    let package = f.deliver(&csrf, &passphrase, "download").await;
     assert_eq!(package.status, 200, "{}", package.body);
     let tar = open_package(&package.raw, &passphrase);
     let contents = custos_export::read::Contents::from_tar(&tar[..]).unwrap();
@@ -425,49 +560,30 @@ async fn a_request_is_redacted_and_answered_from_the_privacy_officers_pages() {
     assert!(contents.files.keys().all(|f| !f.starts_with("recordings/")));
     let report = String::from_utf8(contents.bytes("report.html").unwrap().to_vec()).unwrap();
     assert!(report.contains("Redacted copy"));
-    // Or a link for one download.
-    let linked = p
-        .post(
-            "/subject-requests/SAR-W/delivery",
-            &[
-                ("csrf", &csrf),
-                ("passphrase", &passphrase),
-                ("age_recipient", ""),
-                ("delivery", "link"),
-                ("link_hours", "24"),
-            ],
-        )
-        .await;
+}
+
+/// Or a link for one download, without an account; the request is then
+/// delivered.
+#[tokio::test]
+async fn a_redacted_copy_sent_as_a_link_downloads_once_and_the_request_is_delivered() {
+    let mut f = redaction().await;
+    let (csrf, passphrase) = f.redacted().await;
+    let linked = f.deliver(&csrf, &passphrase, "link").await;
     assert_eq!(linked.status, 201, "{}", linked.body);
     let unescaped = linked.body.replace("&#x2f;", "/");
     assert!(unescaped.contains("href=\"/subject-requests/SAR-W\""));
     let at = unescaped.find("id=\"link-url\">").unwrap() + 14;
     let url = &unescaped[at..at + unescaped[at..].find('<').unwrap()];
     let token = url.rsplit('/').next().unwrap();
-    let fetched = w
-        .call(
-            "POST",
-            &format!("/api/v1/downloads/{token}"),
-            None,
-            None,
-            &[],
-        )
-        .await;
+    let download = format!("/api/v1/downloads/{token}");
+    let fetched = f.w.call("POST", &download, None, None, &[]).await;
     assert_eq!(fetched.status, 200);
     assert_eq!(
-        w.call(
-            "POST",
-            &format!("/api/v1/downloads/{token}"),
-            None,
-            None,
-            &[]
-        )
-        .await
-        .status,
+        f.w.call("POST", &download, None, None, &[]).await.status,
         410,
         "one download"
     );
-    let page = p.get("/subject-requests/SAR-W").await;
+    let page = f.p.get("/subject-requests/SAR-W").await;
     assert!(page.body.contains("id=\"delivered\""));
 }
 
@@ -490,54 +606,9 @@ async fn chromium_proposes_faces_and_a_clicked_one_is_redacted() {
         .remove(0);
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let tp = w.sign_in(&petra).await;
-    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
-    let opened = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests",
-            Some(&tp),
-            Some(serde_json::json!({
-                "case_id": "SAR-G", "requester": "E. Jong", "identity_check": "passport",
-                "description": "-", "window_from": rfc(r.started_at.plus_millis(-1_000)),
-                "window_to": rfc(r.ended_at),
-            })),
-            &[],
-        )
-        .await;
+    let (opened, _) = opened_and_searched(&w, &tp, "SAR-G", ("E. Jong", "-"), &r).await;
     assert_eq!(opened.status, 201);
-    w.call(
-        "POST",
-        "/api/v1/subject-requests/SAR-G/search",
-        Some(&tp),
-        Some(serde_json::json!({})),
-        &[],
-    )
-    .await;
-    w.clock_offset
-        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/redact.mjs");
-    let mut command = std::process::Command::new("node");
-    command
-        .arg(&script)
-        .env("BASE", w.base())
-        .env("NAME", &petra.name)
-        .env("PASSWORD", &petra.password)
-        .env(
-            "CODE",
-            custos_server::auth::totp_code(&petra.secret, w.now()).unwrap(),
-        )
-        .env("CASE", "SAR-G")
-        .env("RECORDING", r.recording_id.to_string())
-        .env("FACES", "1")
-        .env("SHOTS", &shots);
-    let out = tokio::task::spawn_blocking(move || command.output().expect("node (see ./test.sh)"))
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let seen = redact_in_chromium(&w, &petra, "SAR-G", &r, true).await;
     assert_eq!(seen["ok"], true, "{seen}");
     assert!(seen["proposals"].as_u64().unwrap() >= 4, "{seen}");
     assert_eq!(seen["keyframes"], "1", "{seen}");
