@@ -741,12 +741,8 @@ fn a_browsers_cookie_needs_the_csrf_token_for_changes_and_a_new_account_its_own_
             .0,
         403
     );
-    let (status, _) = w.call(
-        "POST",
-        "/api/v1/session/password",
-        Some(&carla_token),
-        Some(serde_json::json!({"current_password": carla.password, "new_password": "an auditor's own passphrase"})),
-    );
+    let (status, _) =
+        w.change_password(&carla_token, &carla.password, "an auditor's own passphrase");
     assert_eq!(status, 200);
     assert_eq!(
         w.call("GET", "/api/v1/audit/checkpoint", Some(&carla_token), None)

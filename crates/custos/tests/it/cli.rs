@@ -52,16 +52,33 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-#[test]
-fn evidence_key_is_sealed_and_the_standard_age_cli_can_open_it() {
+/// A data directory with an evidence key made by `keys init`: the
+/// temporary directory, the data directory and the key's age recipient.
+fn sealed_key() -> (tempfile::TempDir, PathBuf, String) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let recipient = init_keys(&data);
+    (tmp, data, recipient)
+}
+
+/// `keys init` makes an age key and prints its recipient; `keys show`
+/// prints the same recipient.
+#[test]
+fn keys_init_prints_an_age_recipient_that_keys_show_repeats() {
+    let (_tmp, data, recipient) = sealed_key();
     assert!(recipient.starts_with("age1"), "{recipient}");
     assert_eq!(
         ok(custos().args(["keys", "show", "--data"]).arg(&data)).trim(),
         recipient
     );
+}
+
+/// A wrong passphrase (to check or to change it), a second `keys init` and
+/// no passphrase without a terminal each get a clear error and a non-zero
+/// exit, and leave the key files as they were.
+#[test]
+fn a_wrong_or_missing_passphrase_and_a_second_init_are_refused_and_change_nothing() {
+    let (_tmp, data, _) = sealed_key();
     let keys = data.join("keys");
     let before = snapshot(&keys);
 
@@ -92,8 +109,13 @@ fn evidence_key_is_sealed_and_the_standard_age_cli_can_open_it() {
     assert!(!out.status.success(), "no passphrase and no terminal");
     assert!(String::from_utf8_lossy(&out.stderr).contains("CUSTOS_PASSPHRASE"));
     assert_eq!(snapshot(&keys), before);
+}
 
-    // The passphrase file form; one trailing newline belongs to the file.
+/// The passphrase may come from a file; one trailing newline belongs to
+/// the file, not to the passphrase.
+#[test]
+fn a_passphrase_file_opens_the_key_and_its_trailing_newline_is_not_part_of_it() {
+    let (tmp, data, recipient) = sealed_key();
     let pass_file = tmp.path().join("pass.txt");
     std::fs::write(&pass_file, format!("{PASS}\n")).unwrap();
     assert_eq!(
@@ -105,9 +127,14 @@ fn evidence_key_is_sealed_and_the_standard_age_cli_can_open_it() {
         .trim(),
         recipient
     );
+}
 
-    // Outside witness: Debian's age CLI opens the sealed identity with the
-    // passphrase typed on a terminal (age reads passphrases from /dev/tty only).
+/// Outside witness: Debian's age CLI opens the sealed identity with the
+/// passphrase typed on a terminal (age reads passphrases from /dev/tty
+/// only), and age-keygen derives the recipient Custos printed from it.
+#[test]
+fn evidence_key_is_sealed_and_the_standard_age_cli_can_open_it() {
+    let (tmp, data, recipient) = sealed_key();
     let plain = tmp.path().join("identity.txt");
     let sealed = data.join("keys/evidence.identity.age");
     let mut child = Command::new("script")
@@ -223,61 +250,109 @@ fn make_camera(tmp: &Path, recipient: &str, prerecord: &str) -> PathBuf {
     cam
 }
 
+/// Camera cam-9 (configured for 2 s of pre-record, its evidence key in
+/// `data`) killed with SIGKILL mid-recording: its agent was run with
+/// `--prerecord 1s`, recorded five fragments and took a bookmark. The
+/// camera's status before the agent started, and the answer to the press
+/// of record.
+struct Killed {
+    tmp: tempfile::TempDir,
+    data: PathBuf,
+    cam: PathBuf,
+    offline: serde_json::Value,
+    pressed: serde_json::Value,
+}
+
+impl Killed {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let recipient = init_keys(&data);
+        let cam = make_camera(tmp.path(), &recipient, "2s");
+        let offline = status(&cam);
+        let mut agent = Agent::start(&cam, &["--prerecord", "1s"]);
+        let pressed: serde_json::Value = serde_json::from_str(&ok(custos()
+            .args(["device", "press", "record", "--dir"])
+            .arg(&cam)))
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while status(&cam)["recording"]["fragments_written"]
+            .as_u64()
+            .unwrap_or(0)
+            < 5
+        {
+            assert!(Instant::now() < deadline, "no fragments written");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ok(custos()
+            .args([
+                "device",
+                "press",
+                "bookmark",
+                "--label",
+                "first warning",
+                "--dir",
+            ])
+            .arg(&cam));
+        agent.child.kill().unwrap(); // SIGKILL: no chance to finish anything
+        agent.child.wait().unwrap();
+        Killed {
+            tmp,
+            data,
+            cam,
+            offline,
+            pressed,
+        }
+    }
+
+    /// After a restart of the camera (ten frames): the path of the
+    /// recording's manifest, signed at the restart.
+    fn restarted() -> (Self, PathBuf) {
+        let k = Self::new();
+        let recordings = k.cam.join("recordings");
+        ok(custos()
+            .args(["device", "run", "--fast", "--frames", "10", "--dir"])
+            .arg(&k.cam));
+        let manifest_path = std::fs::read_dir(&recordings)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".manifest.json"))
+            .unwrap();
+        (k, manifest_path)
+    }
+}
+
+/// An assigned camera is off until its agent runs; a press of record
+/// starts recording; killed with SIGKILL mid-recording, it leaves the
+/// recording open on disk.
 #[test]
-fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recording() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let recipient = init_keys(&data);
-    let cam = make_camera(tmp.path(), &recipient, "2s");
-    let offline = status(&cam);
+fn a_camera_killed_mid_recording_leaves_its_recording_open() {
+    let Killed {
+        tmp: _tmp,
+        cam,
+        offline,
+        pressed,
+        ..
+    } = Killed::new();
     assert_eq!(offline["state"], "off");
     assert_eq!(offline["officer_id"], "boa-31");
-
-    let mut agent = Agent::start(&cam, &["--prerecord", "1s"]);
-    let pressed: serde_json::Value = serde_json::from_str(&ok(custos()
-        .args(["device", "press", "record", "--dir"])
-        .arg(&cam)))
-    .unwrap();
     assert_eq!(pressed["state"], "recording");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while status(&cam)["recording"]["fragments_written"]
-        .as_u64()
-        .unwrap_or(0)
-        < 5
-    {
-        assert!(Instant::now() < deadline, "no fragments written");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    ok(custos()
-        .args([
-            "device",
-            "press",
-            "bookmark",
-            "--label",
-            "first warning",
-            "--dir",
-        ])
-        .arg(&cam));
-    agent.child.kill().unwrap(); // SIGKILL: no chance to finish anything
-    agent.child.wait().unwrap();
-
     let recordings = cam.join("recordings");
     assert!(std::fs::read_dir(&recordings).unwrap().any(|e| e
         .unwrap()
         .path()
         .extension()
         .is_some_and(|x| x == "open")));
-    // Restart: the agent signs a truncated manifest for what is on disk.
-    ok(custos()
-        .args(["device", "run", "--fast", "--frames", "10", "--dir"])
-        .arg(&cam));
+}
+
+/// Restarted, the agent signs a truncated manifest for what is on disk:
+/// stopped by power loss, with the killed run's `--prerecord` (which was
+/// not persisted) and the officer; the recording awaits offload.
+#[test]
+fn the_restarted_camera_signs_a_truncated_manifest_for_what_is_on_disk() {
+    let (Killed { tmp: _tmp, cam, .. }, manifest_path) = Killed::restarted();
     let offline = status(&cam);
     assert_eq!(offline["pending_offload"], 1);
-    let manifest_path = std::fs::read_dir(&recordings)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".manifest.json"))
-        .unwrap();
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     assert_eq!(manifest["truncated"], true);
@@ -293,8 +368,21 @@ fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recordi
         "a run's override is not persisted"
     );
     assert_eq!(manifest["officer_id"], "boa-31");
+}
 
-    // Verified with the camera's key, and its content with the evidence key.
+/// The truncated recording is verified with the camera's key, and its
+/// content with the evidence key: OK, truncated by power loss.
+#[test]
+fn the_truncated_recording_verifies_with_the_camera_and_evidence_keys() {
+    let (
+        Killed {
+            tmp: _tmp,
+            data,
+            cam,
+            ..
+        },
+        _,
+    ) = Killed::restarted();
     let out = ok(custos()
         .args(["verify-recording", "--dir"])
         .arg(&cam)
@@ -305,10 +393,12 @@ fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recordi
         out.contains("OK") && out.contains("truncated by power loss"),
         "{out}"
     );
+}
 
-    // Outside witnesses: age gives the authenticated prefix, ffmpeg plays it.
-    let identity = tmp.path().join("id.txt");
-    let unsealed = Command::new("script")
+/// The evidence identity unsealed by Debian's age CLI (the passphrase
+/// typed on a terminal) into `identity`.
+fn unseal_with_age(data: &Path, identity: &Path) -> std::process::ExitStatus {
+    Command::new("script")
         .arg("-qec")
         .arg(format!(
             "age -d -o {} {}",
@@ -326,7 +416,17 @@ fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recordi
                 .write_all(format!("{PASS}\n").as_bytes())?;
             c.wait()
         })
-        .unwrap();
+        .unwrap()
+}
+
+/// Outside witnesses: age gives the authenticated prefix of the truncated
+/// recording (and says the stream is truncated), ffprobe finds at least
+/// 2 s of H.264 in it, and ffmpeg decodes it.
+#[test]
+fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recording() {
+    let (Killed { tmp, data, .. }, manifest_path) = Killed::restarted();
+    let identity = tmp.path().join("id.txt");
+    let unsealed = unseal_with_age(&data, &identity);
     assert!(unsealed.success());
     let ciphertext = manifest_path
         .to_string_lossy()
@@ -371,8 +471,9 @@ fn kill_minus_nine_mid_recording_then_restart_gives_a_playable_truncated_recordi
     assert!(decode.success());
 }
 
-#[test]
-fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
+/// Camera cam-9 (its evidence key in `data`) with its agent still running,
+/// after three recordings of three fragments each.
+fn recording_three() -> (tempfile::TempDir, PathBuf, Agent) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let recipient = init_keys(&data);
@@ -395,31 +496,23 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
             .args(["device", "press", "stop", "--dir"])
             .arg(&cam));
     }
-    let out = run(custos()
-        .args(["device", "press", "stop", "--dir"])
-        .arg(&cam));
-    assert!(!out.status.success(), "stop while on standby is refused");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not recording"));
+    (tmp, cam, agent)
+}
+
+/// The same camera shut down: its three recordings' files, sorted, with
+/// the ciphertexts and the manifests among them.
+struct ThreeRecordings {
+    tmp: tempfile::TempDir,
+    cam: PathBuf,
+    files: Vec<PathBuf>,
+    ages: Vec<PathBuf>,
+    manifests: Vec<PathBuf>,
+}
+
+fn three_recordings() -> ThreeRecordings {
+    let (tmp, cam, agent) = recording_three();
     ok(custos().args(["device", "shutdown", "--dir"]).arg(&cam));
     drop(agent);
-
-    let verify = |extra: &[&str]| {
-        run(custos()
-            .args(["verify-recording", "--dir"])
-            .arg(&cam)
-            .args(extra))
-    };
-    let good = verify(&[]);
-    assert!(
-        good.status.success(),
-        "{}",
-        String::from_utf8_lossy(&good.stdout)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&good.stdout).matches("OK").count(),
-        3
-    );
-
     let recs = cam.join("recordings");
     let mut files: Vec<_> = std::fs::read_dir(&recs)
         .unwrap()
@@ -436,21 +529,85 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
         .filter(|p| p.to_string_lossy().ends_with(".manifest.json"))
         .cloned()
         .collect();
-    assert_eq!(ages.len(), 3);
+    ThreeRecordings {
+        tmp,
+        cam,
+        files,
+        ages,
+        manifests,
+    }
+}
 
+/// `custos verify-recording` on the camera's recordings.
+fn verify_recording(cam: &Path) -> Output {
+    run(custos().args(["verify-recording", "--dir"]).arg(cam))
+}
+
+/// `path` changed by `change`: the verification must fail (exit 1) naming
+/// `expect`. The file is put back afterwards.
+fn tampered_fails(cam: &Path, path: &Path, change: &dyn Fn(&mut Vec<u8>), expect: &str) {
+    let original = std::fs::read(path).unwrap();
+    let mut bytes = original.clone();
+    change(&mut bytes);
+    std::fs::write(path, &bytes).unwrap();
+    let out = verify_recording(cam);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{expect}: {text}");
+    assert!(
+        text.contains("FAIL") && text.contains(expect),
+        "{expect}: {text}"
+    );
+    std::fs::write(path, original).unwrap();
+}
+
+/// Pressing stop on standby is refused with a reason; the camera then
+/// shuts down when told to.
+#[test]
+fn stop_on_standby_is_refused_and_the_camera_shuts_down() {
+    let (_tmp, cam, agent) = recording_three();
+    let out = run(custos()
+        .args(["device", "press", "stop", "--dir"])
+        .arg(&cam));
+    assert!(!out.status.success(), "stop while on standby is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not recording"));
+    ok(custos().args(["device", "shutdown", "--dir"]).arg(&cam));
+    drop(agent);
+}
+
+/// Three untouched recordings verify: each says OK.
+#[test]
+fn verify_recording_passes_untouched_recordings() {
+    let ThreeRecordings {
+        tmp: _tmp,
+        cam,
+        ages,
+        ..
+    } = three_recordings();
+    let good = verify_recording(&cam);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&good.stdout).matches("OK").count(),
+        3
+    );
+    assert_eq!(ages.len(), 3);
+}
+
+/// A ciphertext with a bit flipped, cut short, or with two 64 KiB chunks
+/// swapped fails the verification, naming what does not match.
+#[test]
+fn verify_recording_detects_flipped_truncated_and_swapped_ciphertext() {
+    let ThreeRecordings {
+        tmp: _tmp,
+        cam,
+        ages,
+        ..
+    } = three_recordings();
     let tamper = |path: &Path, change: &dyn Fn(&mut Vec<u8>), expect: &str| {
-        let original = std::fs::read(path).unwrap();
-        let mut bytes = original.clone();
-        change(&mut bytes);
-        std::fs::write(path, &bytes).unwrap();
-        let out = verify(&[]);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert_eq!(out.status.code(), Some(1), "{expect}: {text}");
-        assert!(
-            text.contains("FAIL") && text.contains(expect),
-            "{expect}: {text}"
-        );
-        std::fs::write(path, original).unwrap();
+        tampered_fails(&cam, path, change, expect)
     };
     tamper(
         &ages[1],
@@ -475,6 +632,21 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
         },
         "SHA-256 does not match",
     );
+}
+
+/// A manifest edited (its signature no longer verifies), cut short (not
+/// JSON) or no longer canonical fails the verification.
+#[test]
+fn verify_recording_detects_edited_truncated_and_uncanonical_manifests() {
+    let ThreeRecordings {
+        tmp: _tmp,
+        cam,
+        manifests,
+        ..
+    } = three_recordings();
+    let tamper = |path: &Path, change: &dyn Fn(&mut Vec<u8>), expect: &str| {
+        tampered_fails(&cam, path, change, expect)
+    };
     tamper(
         &manifests[0],
         &|b| {
@@ -491,8 +663,14 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
         "not valid JSON",
     );
     tamper(&manifests[2], &|b| b.insert(1, b' '), "canonical");
+}
 
-    // A recording removed from the middle of the sequence is a gap.
+/// A recording removed from the middle of the sequence is a gap.
+#[test]
+fn verify_recording_detects_a_recording_removed_from_the_middle_as_a_gap() {
+    let ThreeRecordings {
+        tmp, cam, files, ..
+    } = three_recordings();
     let hidden = tmp.path().join("hidden");
     std::fs::create_dir(&hidden).unwrap();
     for p in &files {
@@ -504,7 +682,7 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
             std::fs::rename(p, hidden.join(p.file_name().unwrap())).unwrap();
         }
     }
-    let out = verify(&[]);
+    let out = verify_recording(&cam);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("Gap { from: 2, to: 2 }"),
@@ -513,11 +691,12 @@ fn verify_recording_detects_flips_truncation_swapped_chunks_edits_and_gaps() {
     );
 }
 
-#[test]
-fn bad_arguments_and_garbage_requests_get_clear_errors() {
-    let tmp = tempfile::tempdir().unwrap();
-    let recipient = init_keys(&tmp.path().join("data"));
-    for (args, needle) in [
+/// Bad command lines, each with what its error must name: an unusable
+/// evidence key, a bad identifier, out-of-range or unsupported settings,
+/// a camera that is not running or not there, a checkout without an
+/// officer or a dock.
+fn bad_arguments(recipient: &str) -> [(Vec<&str>, &'static str); 9] {
+    [
         (
             vec![
                 "device",
@@ -537,7 +716,7 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
                 "--device-id",
                 "bad/id",
                 "--evidence-key",
-                recipient.as_str(),
+                recipient,
                 "--dir",
             ],
             "identifier",
@@ -551,7 +730,7 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
                 "--prerecord",
                 "121s",
                 "--evidence-key",
-                recipient.as_str(),
+                recipient,
                 "--dir",
             ],
             "0 to 120",
@@ -565,7 +744,7 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
                 "--size",
                 "333x240",
                 "--evidence-key",
-                recipient.as_str(),
+                recipient,
                 "--dir",
             ],
             "unsupported",
@@ -581,19 +760,34 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
             vec!["dock", "checkout", "--officer", "boa 1", "--camera"],
             "not an identifier",
         ),
-    ] {
+    ]
+}
+
+/// Each bad command line fails with an error that names what is wrong,
+/// and makes no camera.
+#[test]
+fn bad_arguments_get_clear_errors_and_make_no_camera() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipient = init_keys(&tmp.path().join("data"));
+    for (args, needle) in bad_arguments(&recipient) {
         let out = run(custos().args(&args).arg(tmp.path().join("c")));
         assert!(!out.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
     assert!(!tmp.path().join("c/identity").exists());
+}
 
-    // Garbage on the control socket is answered, and the camera keeps going.
-    let cam = make_camera(tmp.path(), &recipient, "1s");
-    let _agent = Agent::start(&cam, &[]);
+/// Garbage on the control socket is answered, and the camera keeps going:
+/// still on standby, and a second agent for it is refused.
+#[test]
+fn garbage_on_the_control_socket_is_answered_and_the_camera_keeps_going() {
     use std::io::{BufRead, BufReader};
     use std::os::unix::net::UnixStream;
+    let tmp = tempfile::tempdir().unwrap();
+    let recipient = init_keys(&tmp.path().join("data"));
+    let cam = make_camera(tmp.path(), &recipient, "1s");
+    let _agent = Agent::start(&cam, &[]);
     for garbage in [
         &b"not json\n"[..],
         b"{\"op\":\"delete\"}\n",
@@ -614,77 +808,84 @@ fn bad_arguments_and_garbage_requests_get_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
 }
 
-#[test]
-fn demo_serves_its_shift_to_each_role_and_the_audit_log_verifies() {
-    use std::io::{BufRead, BufReader};
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("demo");
-    let mut child = custos()
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--language",
-            "en",
-            "--data",
-        ])
-        .arg(&data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let ready = line.starts_with("Ready in ");
-        printed.push(line);
-        if ready {
-            break;
+/// `custos demo` serving on port 0 from `data`: what it printed up to
+/// "Ready in", an HTTP agent that trusts its certificate and its address;
+/// killed when dropped.
+struct Demo {
+    child: Child,
+    data: PathBuf,
+    out: String,
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Demo {
+    fn start(data: &Path) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = custos()
+            .args([
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--language",
+                "en",
+                "--data",
+            ])
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let ready = line.starts_with("Ready in ");
+            printed.push(line);
+            if ready {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let out = printed.join("\n");
+        let port = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Sign in at https://127.0.0.1:"))
+            .and_then(|l| l.split('/').next())
+            .unwrap_or_else(|| panic!("no URL in {out}"))
+            .to_owned();
+        Demo {
+            child,
+            data: data.to_owned(),
+            out,
+            agent: trusting(&data.join("server/tls/cert.pem")),
+            base: format!("https://localhost:{port}"),
         }
     }
-    std::thread::spawn(move || for _ in lines {});
-    let out = printed.join("\n");
-    assert!(out.contains("custos-demo-only"), "{out}");
-    assert!(out.contains("zuid-01: 2 stored"), "{out}");
-    assert!(out.contains("noord-02: 1 stored"), "{out}");
-    let port = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Sign in at https://127.0.0.1:"))
-        .and_then(|l| l.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {out}"))
-        .to_owned();
-    // The table of logins: user, role, password, TOTP secret.
-    let login = |name: &str| -> (String, String) {
+
+    /// `name`'s password and TOTP secret, from the table of logins the demo
+    /// printed: user, role, password, TOTP secret.
+    fn login(&self, name: &str) -> (String, String) {
+        let out = &self.out;
         let row = out
             .lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
             .find(|cols| cols.len() == 4 && cols[0] == name)
             .unwrap_or_else(|| panic!("no login for {name} in {out}"));
         (row[2].to_owned(), row[3].to_owned())
-    };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let pem = std::fs::read(data.join("server/tls/cert.pem")).unwrap();
-    let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
-                    cert,
-                ])))
-                .build(),
-        )
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let base = format!("https://localhost:{port}");
-    let sign_in = |name: &str| -> String {
-        let (password, _) = login(name);
+    }
+
+    /// Signs `name` in with their printed password: the session's token.
+    fn sign_in(&self, name: &str) -> String {
+        let (password, _) = self.login(name);
         // `custos demo code` gives the current code, as a person would ask it.
-        let code = ok(custos().args(["demo", "code", name, "--data"]).arg(&data));
-        let mut r = agent
-            .post(format!("{base}/api/v1/session"))
+        let code = ok(custos()
+            .args(["demo", "code", name, "--data"])
+            .arg(&self.data));
+        let mut r = self
+            .agent
+            .post(format!("{}/api/v1/session", self.base))
             .send_json(serde_json::json!({
                 "name": name, "password": password, "code": code.trim()
             }))
@@ -698,16 +899,64 @@ fn demo_serves_its_shift_to_each_role_and_the_audit_log_verifies() {
         let session: serde_json::Value = r.body_mut().read_json().unwrap();
         assert_eq!(session["password_change_required"], false);
         session["token"].as_str().unwrap().to_owned()
-    };
-    let recordings = |token: &str| -> (u16, serde_json::Value) {
-        let mut r = agent
-            .get(format!("{base}/api/v1/recordings"))
+    }
+
+    /// `GET /api/v1/recordings` with `token`: the status and the list.
+    fn recordings(&self, token: &str) -> (u16, serde_json::Value) {
+        let mut r = self
+            .agent
+            .get(format!("{}/api/v1/recordings", self.base))
             .header("authorization", format!("Bearer {token}"))
             .call()
             .unwrap();
         let status = r.status().as_u16();
         (status, r.body_mut().read_json().unwrap_or_default())
-    };
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP agent that trusts the certificate in `pem` (and reports error
+/// statuses as answers).
+fn trusting(pem: &Path) -> ureq::Agent {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = std::fs::read(pem).unwrap();
+    let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
+    ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+                    cert,
+                ])))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// The demo prints its shift (the cameras' stored recordings, the logins)
+/// and serves it to each role as that role may see it: the reviewer all
+/// three recordings, the officer their own two, the admin none; the
+/// cameras hold nothing after docking; stopped, its audit log verifies,
+/// and `demo code` names a person it does not know. (One test: the demo
+/// takes most of a minute to make, so the reruns follow in a helper.)
+#[test]
+fn demo_serves_its_shift_to_each_role_and_the_audit_log_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("demo");
+    let demo = Demo::start(&data);
+    let out = &demo.out;
+    assert!(out.contains("custos-demo-only"), "{out}");
+    assert!(out.contains("zuid-01: 2 stored"), "{out}");
+    assert!(out.contains("noord-02: 1 stored"), "{out}");
+    let sign_in = |name: &str| demo.sign_in(name);
+    let recordings = |token: &str| demo.recordings(token);
     let (status, all) = recordings(&sign_in("reviewer"));
     assert_eq!(status, 200);
     let all = all.as_array().unwrap();
@@ -727,8 +976,7 @@ fn demo_serves_its_shift_to_each_role_and_the_audit_log_verifies() {
         let camera = self::status(&data.join(cam));
         assert_eq!(camera["pending_offload"], 0, "{cam}: {camera}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(demo);
     let verified = run(custos()
         .args(["audit", "verify", "--data"])
         .arg(data.join("server")));
@@ -742,12 +990,18 @@ fn demo_serves_its_shift_to_each_role_and_the_audit_log_verifies() {
         .arg(&data));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no demo person `nobody`"));
-
     // Re-running replaces its own demo, but never a directory it did not make.
+    reruns_replace_only_their_own_demo(tmp.path(), &data);
+}
+
+/// Re-running the demo in `data` (which holds one) replaces its own demo,
+/// but never a directory it did not make; a damaged logins file is named,
+/// not trusted.
+fn reruns_replace_only_their_own_demo(tmp: &Path, data: &Path) {
     ok(custos()
         .args(["demo", "--no-serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data));
-    let foreign = tmp.path().join("not-a-demo");
+        .arg(data));
+    let foreign = tmp.join("not-a-demo");
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("precious.txt"), b"keep").unwrap();
     let out = run(custos()
@@ -759,7 +1013,7 @@ fn demo_serves_its_shift_to_each_role_and_the_audit_log_verifies() {
     std::fs::write(data.join("demo-logins.json"), b"{not json").unwrap();
     let out = run(custos()
         .args(["demo", "code", "reviewer", "--data"])
-        .arg(&data));
+        .arg(data));
     assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"));
 }
 
@@ -812,59 +1066,122 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn serve_enroll_dock_offload_and_list_from_the_command_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let recipient = init_keys(&data);
-    let server = Server::start(&data);
-    let cam = make_camera(tmp.path(), &recipient, "0s");
-    // Not enrolled yet: the dock refuses to touch a camera that could never be wiped.
-    let token = tmp.path().join("dock.token");
-    let out = run(custos()
-        .args(["enroll", "dock", "--dock-id", "dock-7", "--data"])
-        .arg(&data));
-    assert!(out.status.success());
-    std::fs::write(&token, &out.stdout).unwrap();
-    let dock = || {
-        let mut c = custos();
-        c.args([
-            "dock",
-            "offload",
-            "--json",
-            "--dock-id",
-            "dock-7",
-            "--server",
-            &server.url,
-        ])
-        .arg("--token-file")
-        .arg(&token)
-        .arg("--server-cert")
-        .arg(data.join("tls/cert.pem"));
-        c
-    };
-    let offload = |extra: &[&str]| run(dock().args(extra).arg(&cam));
-    let agent = Agent::start(&cam, &[]);
-    for _ in 0..2 {
-        ok(custos()
-            .args(["device", "press", "record", "--dir"])
-            .arg(&cam));
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while status(&cam)["recording"]["fragments_written"]
-            .as_u64()
-            .unwrap_or(0)
-            < 2
-        {
-            assert!(Instant::now() < deadline);
-            std::thread::sleep(Duration::from_millis(20));
+/// A server run from the CLI with dock-7 enrolled (its token in a file),
+/// and camera cam-9, not enrolled, that made two recordings.
+struct Served {
+    tmp: tempfile::TempDir,
+    data: PathBuf,
+    server: Server,
+    cam: PathBuf,
+    token: PathBuf,
+}
+
+impl Served {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let recipient = init_keys(&data);
+        let server = Server::start(&data);
+        let cam = make_camera(tmp.path(), &recipient, "0s");
+        let token = tmp.path().join("dock.token");
+        let out = run(custos()
+            .args(["enroll", "dock", "--dock-id", "dock-7", "--data"])
+            .arg(&data));
+        assert!(out.status.success());
+        std::fs::write(&token, &out.stdout).unwrap();
+        let agent = Agent::start(&cam, &[]);
+        for _ in 0..2 {
+            ok(custos()
+                .args(["device", "press", "record", "--dir"])
+                .arg(&cam));
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while status(&cam)["recording"]["fragments_written"]
+                .as_u64()
+                .unwrap_or(0)
+                < 2
+            {
+                assert!(Instant::now() < deadline);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            ok(custos()
+                .args(["device", "press", "stop", "--dir"])
+                .arg(&cam));
         }
-        ok(custos()
-            .args(["device", "press", "stop", "--dir"])
-            .arg(&cam));
+        ok(custos().args(["device", "shutdown", "--dir"]).arg(&cam));
+        drop(agent);
+        Served {
+            tmp,
+            data,
+            server,
+            cam,
+            token,
+        }
     }
-    ok(custos().args(["device", "shutdown", "--dir"]).arg(&cam));
-    drop(agent);
-    let out = offload(&[]);
+
+    /// After the command-line session went on: the camera offered before
+    /// it was enrolled (refused), then enrolled, checked out to boa-77 and
+    /// offloaded by dock-7 (what the watching dock does, in one run).
+    fn offloaded() -> Self {
+        let s = Self::new();
+        let offload = || run(dock_offload(&s.server.url, &s.token, &s.data).arg(&s.cam));
+        offload();
+        enroll_and_check_out(&s.data, &s.cam);
+        let out = offload();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        s
+    }
+}
+
+/// `custos dock offload --json` as dock-7 against the server at `url`
+/// (the camera, or `--watch` and a bay, still to be given).
+fn dock_offload(url: &str, token: &Path, data: &Path) -> Command {
+    let mut c = custos();
+    c.args([
+        "dock",
+        "offload",
+        "--json",
+        "--dock-id",
+        "dock-7",
+        "--server",
+        url,
+    ])
+    .arg("--token-file")
+    .arg(token)
+    .arg("--server-cert")
+    .arg(data.join("tls/cert.pem"));
+    c
+}
+
+/// Enrolls the camera and checks it out to officer boa-77: the server's
+/// receipt key, as `enroll camera` prints it.
+fn enroll_and_check_out(data: &Path, cam: &Path) -> String {
+    let receipt_key = ok(custos()
+        .args(["enroll", "camera", "--data"])
+        .arg(data)
+        .arg("--camera")
+        .arg(cam));
+    ok(custos()
+        .args(["dock", "checkout", "--officer", "boa-77", "--camera"])
+        .arg(cam));
+    receipt_key
+}
+
+/// Not enrolled yet: the dock refuses to touch a camera that could never
+/// be wiped, and both recordings stay on it.
+#[test]
+fn a_dock_will_not_offload_a_camera_that_is_not_enrolled() {
+    let Served {
+        tmp: _tmp,
+        data,
+        server,
+        cam,
+        token,
+    } = Served::new();
+    let out = run(dock_offload(&server.url, &token, &data).arg(&cam));
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("not enrolled"),
@@ -872,16 +1189,25 @@ fn serve_enroll_dock_offload_and_list_from_the_command_line() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert_eq!(status(&cam)["pending_offload"], 2);
+}
 
-    let receipt_key = ok(custos()
-        .args(["enroll", "camera", "--data"])
-        .arg(&data)
-        .arg("--camera")
-        .arg(&cam));
+/// Enrolled and checked out, the camera is offloaded by a dock watching
+/// its bay as soon as it appears there; SIGTERM ends the watch cleanly
+/// between scans, and the dock reports both recordings stored and wiped.
+#[test]
+fn a_watching_dock_offloads_an_enrolled_camera_when_it_appears_in_its_bay() {
+    let Served {
+        tmp,
+        data,
+        server,
+        cam,
+        token,
+    } = Served::new();
+    let dock = || dock_offload(&server.url, &token, &data);
+    // Refused while not enrolled, as the session went.
+    run(dock().arg(&cam));
+    let receipt_key = enroll_and_check_out(&data, &cam);
     assert_eq!(receipt_key.trim().len(), 64);
-    ok(custos()
-        .args(["dock", "checkout", "--officer", "boa-77", "--camera"])
-        .arg(&cam));
     // A dock watching its bay: the camera is offloaded when it appears there.
     let bay = tmp.path().join("bay");
     std::fs::create_dir(&bay).unwrap();
@@ -920,7 +1246,20 @@ fn serve_enroll_dock_offload_and_list_from_the_command_line() {
     assert!(stdout.contains("\"wiped\": 2"), "{stdout}");
     std::fs::rename(&docked, &cam).unwrap();
     assert_eq!(status(&cam)["pending_offload"], 0);
+}
 
+/// The recordings are listed with the officer who wore the camera when
+/// they were made (not the later checkout), no incident is raised, and a
+/// retention sweep (nothing is due before 28 days) deletes nothing and
+/// says so.
+#[test]
+fn offloaded_recordings_are_listed_with_the_officer_at_recording_time_and_kept() {
+    let Served {
+        tmp: _tmp,
+        data,
+        server: _server,
+        ..
+    } = Served::offloaded();
     let list: serde_json::Value = serde_json::from_str(&ok(custos()
         .args(["recordings", "list", "--json", "--data"])
         .arg(&data)))
@@ -955,12 +1294,23 @@ fn serve_enroll_dock_offload_and_list_from_the_command_line() {
         .len(),
         2
     );
+}
 
-    // A revoked dock is refused; nothing on the camera is touched.
+/// A revoked dock is refused, nothing on the camera is touched, and the
+/// refusal is an incident.
+#[test]
+fn a_revoked_dock_is_refused_and_that_is_an_incident() {
+    let Served {
+        tmp: _tmp,
+        data,
+        server,
+        cam,
+        token,
+    } = Served::offloaded();
     ok(custos()
         .args(["enroll", "revoke-dock", "--dock-id", "dock-7", "--data"])
         .arg(&data));
-    let out = offload(&[]);
+    let out = run(dock_offload(&server.url, &token, &data).arg(&cam));
     assert!(!out.status.success());
     let incidents: serde_json::Value = serde_json::from_str(&ok(custos()
         .args(["incidents", "list", "--json", "--data"])
@@ -995,8 +1345,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn audit_log_verifies_exports_proofs_and_names_the_first_tampered_entry() {
+/// A data directory whose audit log holds five operations of the CLI: two
+/// docks enrolled, recordings and incidents listed, a dock revoked.
+fn audited() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     init_keys(&data);
@@ -1011,14 +1362,48 @@ fn audit_log_verifies_exports_proofs_and_names_the_first_tampered_entry() {
     ok(custos()
         .args(["enroll", "revoke-dock", "--dock-id", "dock-1", "--data"])
         .arg(&data));
+    (tmp, data)
+}
 
+/// The same after the log was verified (its sixth entry).
+fn audited_and_verified() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, data) = audited();
+    ok(custos()
+        .args(["audit", "verify", "--json", "--data"])
+        .arg(&data));
+    (tmp, data)
+}
+
+/// The same after the log was then exported as JSON and as CSV and its
+/// checkpoint printed: eight entries, the last at index 7.
+fn audited_and_exported() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, data) = audited_and_verified();
+    ok(custos().args(["audit", "export", "--data"]).arg(&data));
+    ok(custos()
+        .args(["audit", "export", "--format", "csv", "--data"])
+        .arg(&data));
+    ok(custos().args(["audit", "checkpoint", "--data"]).arg(&data));
+    (tmp, data)
+}
+
+/// Operations of the CLI are audited: the log of five verifies.
+#[test]
+fn the_cli_audits_its_operations_and_the_log_verifies() {
+    let (_tmp, data) = audited();
     let verified: serde_json::Value = serde_json::from_str(&ok(custos()
         .args(["audit", "verify", "--json", "--data"])
         .arg(&data)))
     .unwrap();
     assert_eq!(verified["verified"], true);
     assert_eq!(verified["entries"], 5);
+}
 
+/// The export proves each entry against a checkpoint that the log's
+/// public key opens: checked here with the format crate alone. The CSV
+/// export and a later checkpoint count the entries since.
+#[test]
+fn the_audit_export_proves_each_entry_against_a_checkpoint_the_log_key_opens() {
+    let (_tmp, data) = audited_and_verified();
     // The export proves each entry against a checkpoint that the log's
     // public key opens: checked here with the format crate alone.
     let export: serde_json::Value =
@@ -1083,56 +1468,69 @@ fn audit_log_verifies_exports_proofs_and_names_the_first_tampered_entry() {
     assert!(csv.lines().nth(2).unwrap().starts_with("1,"));
     let note = ok(custos().args(["audit", "checkpoint", "--data"]).arg(&data));
     assert_eq!(verifier.open(&note).unwrap().size, 8);
+}
 
-    // Each kind of change made directly in SQLite is caught and located.
+/// Each kind of change made directly in SQLite (an audit log row edited,
+/// edited with its leaf hash recomputed, deleted, deleted from the end,
+/// inserted, reordered): a description, the Python script that makes it,
+/// and the first bad entry the verification must name.
+fn sqlite_tamperings() -> [(&'static str, String, &'static str); 6] {
     let leaf = "hashlib.sha256(b'\\x00' + e).digest()";
-    let cases: [(&str, String, &str); 6] = [
-        (
-            "edited",
-            "e = db.execute('SELECT entry FROM audit_log WHERE idx = 2').fetchone()[0]\n\
-             e = e.replace(b'recordings.list', b'recordings.lost')\n\
-             db.execute('UPDATE audit_log SET entry = ? WHERE idx = 2', (e,))"
-                .into(),
-            "first bad entry: 2",
+    [
+    (
+        "edited",
+        "e = db.execute('SELECT entry FROM audit_log WHERE idx = 2').fetchone()[0]\n\
+         e = e.replace(b'recordings.list', b'recordings.lost')\n\
+         db.execute('UPDATE audit_log SET entry = ? WHERE idx = 2', (e,))"
+            .into(),
+        "first bad entry: 2",
+    ),
+    (
+        "edited, leaf hash recomputed",
+        format!(
+            "e = db.execute('SELECT entry FROM audit_log WHERE idx = 3').fetchone()[0]\n\
+             e = e.replace(b'incidents.list', b'incidents.lost')\n\
+             db.execute('UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE idx = 3', (e, {leaf}))"
         ),
-        (
-            "edited, leaf hash recomputed",
-            format!(
-                "e = db.execute('SELECT entry FROM audit_log WHERE idx = 3').fetchone()[0]\n\
-                 e = e.replace(b'incidents.list', b'incidents.lost')\n\
-                 db.execute('UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE idx = 3', (e, {leaf}))"
-            ),
-            "first bad entry: 3",
+        "first bad entry: 3",
+    ),
+    (
+        "deleted",
+        "db.execute('DELETE FROM audit_log WHERE idx = 1')".into(),
+        "first bad entry: 1",
+    ),
+    (
+        "deleted from the end with its checkpoint",
+        "db.execute('DELETE FROM audit_log WHERE idx = 7')".into(),
+        "first bad entry: 7",
+    ),
+    (
+        "inserted",
+        format!(
+            "e = db.execute('SELECT entry FROM audit_log WHERE idx = 7').fetchone()[0]\n\
+             e = e.replace(b'\"index\":7', b'\"index\":8')\n\
+             db.execute('INSERT INTO audit_log (idx, entry, leaf_hash) VALUES (8, ?, ?)', (e, {leaf}))"
         ),
-        (
-            "deleted",
-            "db.execute('DELETE FROM audit_log WHERE idx = 1')".into(),
-            "first bad entry: 1",
-        ),
-        (
-            "deleted from the end with its checkpoint",
-            "db.execute('DELETE FROM audit_log WHERE idx = 7')".into(),
-            "first bad entry: 7",
-        ),
-        (
-            "inserted",
-            format!(
-                "e = db.execute('SELECT entry FROM audit_log WHERE idx = 7').fetchone()[0]\n\
-                 e = e.replace(b'\"index\":7', b'\"index\":8')\n\
-                 db.execute('INSERT INTO audit_log (idx, entry, leaf_hash) VALUES (8, ?, ?)', (e, {leaf}))"
-            ),
-            "first bad entry: 8",
-        ),
-        (
-            "reordered",
-            "a = db.execute('SELECT entry, leaf_hash FROM audit_log WHERE idx = 4').fetchone()\n\
-             b = db.execute('SELECT entry, leaf_hash FROM audit_log WHERE idx = 5').fetchone()\n\
-             db.execute('UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE idx = 4', b)\n\
-             db.execute('UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE idx = 5', a)"
-                .into(),
-            "first bad entry: 4",
-        ),
-    ];
+        "first bad entry: 8",
+    ),
+    (
+        "reordered",
+        "a = db.execute('SELECT entry, leaf_hash FROM audit_log WHERE idx = 4').fetchone()\n\
+         b = db.execute('SELECT entry, leaf_hash FROM audit_log WHERE idx = 5').fetchone()\n\
+         db.execute('UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE idx = 4', b)\n\
+         db.execute('UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE idx = 5', a)"
+            .into(),
+        "first bad entry: 4",
+    ),
+]
+}
+
+/// Each kind of change made directly in SQLite is caught and located, and
+/// later entries do not launder it; the untouched original still verifies.
+#[test]
+fn each_change_made_in_sqlite_is_caught_and_the_first_bad_entry_named() {
+    let (tmp, data) = audited_and_exported();
+    let cases = sqlite_tamperings();
     for (i, (what, script, expected)) in cases.iter().enumerate() {
         let copy = tmp.path().join(format!("tampered-{i}"));
         copy_dir(&data, &copy);
@@ -1149,8 +1547,15 @@ fn audit_log_verifies_exports_proofs_and_names_the_first_tampered_entry() {
         assert_eq!(out.status.code(), Some(1), "{what}, later: {stderr}");
         assert!(stderr.contains(expected), "{what}, later: {stderr}");
     }
-    // The statistics' projection of accesses is checked against the log: a
-    // row made up in it (the log untouched) fails the verification too.
+    // The untouched original still verifies.
+    ok(custos().args(["audit", "verify", "--data"]).arg(&data));
+}
+
+/// The statistics' projection of accesses is checked against the log: a
+/// row made up in it (the log untouched) fails the verification too.
+#[test]
+fn a_row_made_up_in_the_statistics_projection_fails_the_verification() {
+    let (tmp, data) = audited_and_exported();
     let copy = tmp.path().join("projection-tampered");
     copy_dir(&data, &copy);
     tamper(

@@ -231,21 +231,85 @@ fn ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The seeded generator of the random trials (xorshift): `next(n)` is a
+/// number below `n`.
+fn seeded(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut rng = seed | 1;
+    move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    }
+}
+
+/// What a docking runs against: the server's data, the camera's directory
+/// and the dock's token file.
+struct Site<'a> {
+    data: &'a Path,
+    cam_path: &'a Path,
+    token: &'a Path,
+}
+
+impl Site<'_> {
+    /// A docking killed at its `crash_at`-th crash point: whether it was.
+    fn kill_the_dock(&self, server: &Server, crash_at: u64) -> bool {
+        let status = dock(
+            self.data,
+            self.cam_path,
+            self.token,
+            server.port,
+            Some((crash_at, "dock:")),
+        );
+        status.code().is_none()
+    }
+
+    /// The server killed at its `crash_at`-th crash point during a docking
+    /// (`server` is stopped first): a server running afterwards, and
+    /// whether it was killed.
+    fn kill_the_server(&self, server: Server, crash_at: u64) -> (Server, bool) {
+        drop(server);
+        let mut victim = Server::start(self.data, Some((crash_at, "server:")));
+        dock(self.data, self.cam_path, self.token, victim.port, None);
+        // Whether it aborted or not, this instance goes: a later crash
+        // point must not fire during the checks below.
+        let killed = victim.stop() == Some(libc_sigabrt());
+        (Server::start(self.data, None), killed)
+    }
+
+    /// A clean restart (if the server is down) and up to three dockings,
+    /// until the camera is empty.
+    fn complete(&self, cam: &CameraDir, mut server: Server) -> Server {
+        if !server.running() {
+            server = Server::start(self.data, None);
+        }
+        for _ in 0..3 {
+            if on_camera(cam).is_empty() && cam.pending_recordings().unwrap().is_empty() {
+                break;
+            }
+            if !server.running() {
+                server = Server::start(self.data, None);
+            }
+            dock(self.data, self.cam_path, self.token, server.port, None);
+        }
+        server
+    }
+}
+
 #[test]
 fn killing_dock_or_server_at_random_points_loses_nothing() {
     let seed: u64 = std::env::var("CUSTOS_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x00C0_5705);
-    let mut rng = seed | 1;
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = seeded(seed);
     let tmp = tempfile::tempdir().unwrap();
     let (data, cam_path, token, cam, mut server) = fixture(tmp.path());
+    let site = Site {
+        data: &data,
+        cam_path: &cam_path,
+        token: &token,
+    };
 
     let mut made = BTreeSet::new();
     let mut crashes = (0, 0);
@@ -258,26 +322,13 @@ fn killing_dock_or_server_at_random_points_loses_nothing() {
         let crash_at = 1 + next(12);
         if next(2) == 0 {
             // Kill the server at its crash_at-th crash point.
-            drop(server);
-            let mut victim = Server::start(&data, Some((crash_at, "server:")));
-            dock(&data, &cam_path, &token, victim.port, None);
-            // Whether it aborted or not, this instance goes: a later crash
-            // point must not fire during the checks below.
-            if victim.stop() == Some(libc_sigabrt()) {
+            let (restarted, killed) = site.kill_the_server(server, crash_at);
+            server = restarted;
+            if killed {
                 crashes.0 += 1;
             }
-            server = Server::start(&data, None);
-        } else {
-            let status = dock(
-                &data,
-                &cam_path,
-                &token,
-                server.port,
-                Some((crash_at, "dock:")),
-            );
-            if status.code().is_none() {
-                crashes.1 += 1;
-            }
+        } else if site.kill_the_dock(&server, crash_at) {
+            crashes.1 += 1;
         }
         // Right after the crash: nothing is on neither side.
         let (camera, stored) = (on_camera(&cam), on_server(&data));
@@ -288,18 +339,7 @@ fn killing_dock_or_server_at_random_points_loses_nothing() {
             );
         }
         // A clean restart and a later docking complete the job.
-        if !server.running() {
-            server = Server::start(&data, None);
-        }
-        for _ in 0..3 {
-            if on_camera(&cam).is_empty() && cam.pending_recordings().unwrap().is_empty() {
-                break;
-            }
-            if !server.running() {
-                server = Server::start(&data, None);
-            }
-            dock(&data, &cam_path, &token, server.port, None);
-        }
+        server = site.complete(&cam, server);
         assert!(
             cam.pending_recordings().unwrap().is_empty(),
             "trial {trial}: camera not emptied"

@@ -134,28 +134,28 @@ async fn resent_recordings_get_the_same_receipt_and_uploads_resume() {
     w.server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_keep_the_recording_and_record_incidents() {
-    let w = world().await;
-    // An unknown camera.
+/// A camera the server does not know (cam-x, one recording), docked.
+async fn stranger_docked(w: &World) -> (CameraDir, custos_dock::CameraReport) {
     let stranger = w.camera("cam-x", 1, false).await;
     let (report, _) = w.offload(&stranger).await;
-    assert_eq!(
-        report
-            .refused
-            .iter()
-            .map(|r| r.1.as_str())
-            .collect::<Vec<_>>(),
-        vec!["camera-unknown"]
-    );
-    assert_eq!(stranger.pending_recordings().unwrap().len(), 1, "kept");
-    assert_eq!(
-        custos_camera::camera::offline_status(&stranger)
-            .unwrap()
-            .refused_by_server,
-        1
-    );
+    (stranger, report)
+}
 
+/// The world after an unknown camera was refused and cam-y docked with its
+/// ciphertext #1 changed after signing, #2's manifest forged and #3 lost
+/// on the camera (#4 good): cam-y, its recordings as they were, the
+/// refused ones' bytes before the docking, and the dock's report.
+struct Refused {
+    w: World,
+    cam: CameraDir,
+    pending: Vec<custos_camera::storage::RecordingPaths>,
+    before: Vec<Vec<u8>>,
+    report: custos_dock::CameraReport,
+}
+
+async fn refused() -> Refused {
+    let w = world().await;
+    stranger_docked(&w).await;
     // Ciphertext changed after signing; a forged manifest; a recording lost on the camera.
     let cam = w.camera("cam-y", 4, true).await;
     let pending = cam.pending_recordings().unwrap();
@@ -179,6 +179,53 @@ async fn refusals_keep_the_recording_and_record_incidents() {
         .map(|p| std::fs::read(&p.ciphertext).unwrap())
         .collect();
     let (report, _) = w.offload(&cam).await;
+    Refused {
+        w,
+        cam,
+        pending,
+        before,
+        report,
+    }
+}
+
+/// A camera the server does not know is refused; its recording stays on
+/// it, and the camera's own status counts the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_camera_is_refused_and_keeps_its_recording() {
+    let w = world().await;
+    // An unknown camera.
+    let (stranger, report) = stranger_docked(&w).await;
+    assert_eq!(
+        report
+            .refused
+            .iter()
+            .map(|r| r.1.as_str())
+            .collect::<Vec<_>>(),
+        vec!["camera-unknown"]
+    );
+    assert_eq!(stranger.pending_recordings().unwrap().len(), 1, "kept");
+    assert_eq!(
+        custos_camera::camera::offline_status(&stranger)
+            .unwrap()
+            .refused_by_server,
+        1
+    );
+    w.server.shutdown().await;
+}
+
+/// Ciphertext changed after signing and a forged manifest are refused and
+/// stay on the camera untouched; the good recording after them is stored;
+/// every refusal, the unknown camera's too, and the lost recording's gap
+/// are incidents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_and_forged_recordings_are_refused_untouched_and_raise_incidents() {
+    let Refused {
+        w,
+        pending,
+        before,
+        report,
+        ..
+    } = refused().await;
     let codes: Vec<_> = report.refused.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(
         codes,
@@ -215,9 +262,14 @@ async fn refusals_keep_the_recording_and_record_incidents() {
             "{expected:?} missing from {kinds:?}"
         );
     }
+    w.server.shutdown().await;
+}
 
-    // Docked again: the same refusals, the same incidents, counted twice
-    // (issue 21: one incident per fact, not one per docking).
+/// Docked again: the same refusals, the same incidents, counted twice
+/// (issue 21: one incident per fact, not one per docking).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docked_again_the_same_refusals_are_counted_into_the_same_incidents() {
+    let Refused { w, cam, .. } = refused().await;
     let incidents = w.admin().await.incidents().await.unwrap();
     let (again, _) = w.offload(&cam).await;
     let codes: Vec<_> = again.refused.iter().map(|r| r.1.as_str()).collect();
@@ -229,8 +281,13 @@ async fn refusals_keep_the_recording_and_record_incidents() {
         assert_eq!(counted.len(), 1, "{kind:?}");
         assert_eq!(counted[0].occurrences, 2, "{kind:?}");
     }
+    w.server.shutdown().await;
+}
 
-    // A revoked camera and a wrong dock token.
+/// A revoked camera's new recording is refused as revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_cameras_recordings_are_refused() {
+    let Refused { w, cam, .. } = refused().await;
     w.admin().await.revoke_camera("cam-y").await.unwrap();
     record(&cam, 1);
     let (report, _) = w.offload(&cam).await;
@@ -238,6 +295,14 @@ async fn refusals_keep_the_recording_and_record_incidents() {
         report.refused.iter().any(|r| r.1 == "camera-revoked"),
         "{report:?}"
     );
+    w.server.shutdown().await;
+}
+
+/// A dock with a wrong token is turned away: its offload is interrupted,
+/// unauthorized.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dock_with_a_wrong_token_is_unauthorized() {
+    let w = world().await;
     let mut bad = w.dock_config.clone();
     bad.token = "0".repeat(64);
     let other = w.camera("cam-z", 1, true).await;
@@ -302,15 +367,61 @@ async fn custom_patch(w: &World, id: uuid::Uuid, offset: u64, bytes: &[u8]) {
     .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replays_reordered_and_truncated_uploads_and_a_full_disk() {
-    let w = world().await;
-    let cam = w.camera("cam-r", 0, true).await;
-    record_frames(&cam, 3, 300);
-    let pending = cam.pending_recordings().unwrap();
+/// Cam-r with three recordings of 300 frames (several 64 KiB chunks each),
+/// not yet docked: the world, the camera and its recordings.
+struct Uploads {
+    w: World,
+    cam: CameraDir,
+    pending: Vec<custos_camera::storage::RecordingPaths>,
+}
 
-    // Reordered bytes: two 64 KiB chunks swapped on the way.
-    let mut bytes = std::fs::read(&pending[0].ciphertext).unwrap();
+impl Uploads {
+    async fn new() -> Self {
+        let w = world().await;
+        let cam = w.camera("cam-r", 0, true).await;
+        record_frames(&cam, 3, 300);
+        let pending = cam.pending_recordings().unwrap();
+        Uploads { w, cam, pending }
+    }
+
+    /// After #1 was uploaded with two chunks swapped and refused.
+    async fn after_a_refused_upload() -> Self {
+        let u = Self::new().await;
+        let id = reordered_upload(&u.w, &u.pending[0]).await;
+        custom_complete(&u.w, id).await;
+        u
+    }
+
+    /// After that, #1 uploaded again whole (completed early on the way, and
+    /// 5 bytes too many refused) but not completed.
+    async fn after_an_early_completion() -> Self {
+        let u = Self::after_a_refused_upload().await;
+        let (w, pending) = (&u.w, &u.pending);
+        let good = std::fs::read(&pending[0].ciphertext).unwrap();
+        let (id, _) = custom_offer(w, &pending[0]).await;
+        custom_patch(w, id, 0, &good[..1000]).await;
+        custom_complete(w, id).await;
+        custom_patch_status(w, id, 1000, &good[1000..]).await;
+        custom_patch_status(w, id, good.len() as u64, b"extra").await;
+        u
+    }
+
+    /// After that, the camera docked: all three recordings stored.
+    async fn all_stored() -> Self {
+        let u = Self::after_an_early_completion().await;
+        let (report, _) = u.w.offload(&u.cam).await;
+        assert_eq!(report.stored, 3, "{report:?}");
+        u
+    }
+}
+
+/// #1 offered and its bytes sent with two 64 KiB chunks swapped on the
+/// way: the upload's id.
+async fn reordered_upload(
+    w: &World,
+    recording: &custos_camera::storage::RecordingPaths,
+) -> uuid::Uuid {
+    let mut bytes = std::fs::read(&recording.ciphertext).unwrap();
     assert!(
         bytes.len() > 1000 + 2 * 65552,
         "need several chunks: {}",
@@ -320,13 +431,30 @@ async fn replays_reordered_and_truncated_uploads_and_a_full_disk() {
     let first = bytes[a..a + c].to_vec();
     bytes.copy_within(b..b + c, a);
     bytes[b..b + c].copy_from_slice(&first);
-    let (id, _) = custom_offer(&w, &pending[0]).await;
-    custom_patch(&w, id, 0, &bytes).await;
+    let (id, _) = custom_offer(w, recording).await;
+    custom_patch(w, id, 0, &bytes).await;
+    id
+}
+
+/// Reordered bytes (two 64 KiB chunks swapped on the way) do not match the
+/// signed manifest: the upload is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_with_reordered_chunks_is_a_ciphertext_mismatch() {
+    let Uploads { w, pending, .. } = Uploads::new().await;
+    let id = reordered_upload(&w, &pending[0]).await;
     assert_eq!(
         custom_complete(&w, id).await,
         (422, "ciphertext-mismatch".to_owned())
     );
+    w.server.shutdown().await;
+}
 
+/// After a refused upload the next offer starts from nothing; completing
+/// an upload early stores nothing and leaves it resumable; bytes beyond
+/// the recording's length are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_completed_early_is_incomplete_and_one_too_long_is_refused() {
+    let Uploads { w, pending, .. } = Uploads::after_a_refused_upload().await;
     // Completing early: nothing stored, resumable.
     let good = std::fs::read(&pending[0].ciphertext).unwrap();
     let (id, offset) = custom_offer(&w, &pending[0]).await;
@@ -342,8 +470,15 @@ async fn replays_reordered_and_truncated_uploads_and_a_full_disk() {
         custom_patch_status(&w, id, good.len() as u64, b"extra").await,
         413
     );
+    w.server.shutdown().await;
+}
 
-    // A full disk on the server: 507, and the camera keeps everything.
+/// A full disk on the server: 507, the dock stops and the camera keeps
+/// everything not stored, in order; once space is back the next docking
+/// finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_on_the_server_is_507_and_the_camera_keeps_the_rest() {
+    let Uploads { w, cam, pending } = Uploads::after_an_early_completion().await;
     let (id2, _) = custom_offer(&w, &pending[1]).await;
     let staging = w.data.join("staging").join(format!("{id2}.part"));
     std::fs::remove_file(&staging).unwrap();
@@ -370,22 +505,16 @@ async fn replays_reordered_and_truncated_uploads_and_a_full_disk() {
     std::fs::File::create(&staging).unwrap();
     let (report, _) = w.offload(&cam).await;
     assert_eq!((report.stored, report.wiped), (2, 2), "{report:?}");
+    w.server.shutdown().await;
+}
 
-    // Replay: the camera's key signs different content under an old sequence number.
-    let key = cam.signing_key().unwrap();
-    let stored = w
-        .admin()
-        .await
-        .catalog()
-        .recording_by_sequence("cam-r", 2)
-        .await
-        .unwrap()
-        .unwrap();
-    let original =
-        custos_format::SignedManifest::parse(&stored.manifest, &stored.manifest_signature).unwrap();
-    let mut forged = original.manifest().clone();
-    forged.officer_id = Some("someone-else".into());
-    let forged = custos_format::SignedManifest::sign(forged, &key).unwrap();
+/// The files of an offer of `manifest` (signed by `key`) with no payload,
+/// in a directory of their own (kept while the paths are used).
+fn offer_of(
+    manifest: custos_format::Manifest,
+    key: &custos_format::SigningKey,
+) -> (tempfile::TempDir, custos_camera::storage::RecordingPaths) {
+    let forged = custos_format::SignedManifest::sign(manifest, key).unwrap();
     let fake = tempfile::tempdir().unwrap();
     let paths = custos_camera::storage::RecordingPaths {
         stem: "x".into(),
@@ -399,6 +528,29 @@ async fn replays_reordered_and_truncated_uploads_and_a_full_disk() {
     };
     std::fs::write(&paths.manifest, forged.bytes()).unwrap();
     std::fs::write(&paths.signature, forged.signature()).unwrap();
+    (fake, paths)
+}
+
+/// Replay: the camera's key signs different content under an old sequence
+/// number. The offer is refused as a replay, and the replay is an incident
+/// beside the earlier refused upload's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_signed_again_under_an_old_sequence_number_is_a_replay() {
+    let Uploads { w, cam, .. } = Uploads::all_stored().await;
+    let key = cam.signing_key().unwrap();
+    let stored = w
+        .admin()
+        .await
+        .catalog()
+        .recording_by_sequence("cam-r", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    let original =
+        custos_format::SignedManifest::parse(&stored.manifest, &stored.manifest_signature).unwrap();
+    let mut forged = original.manifest().clone();
+    forged.officer_id = Some("someone-else".into());
+    let (_fake, paths) = offer_of(forged, &key);
     assert_eq!(
         custom_offer_status(&w, &paths).await,
         (409, "replay".to_owned())

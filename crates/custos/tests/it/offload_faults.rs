@@ -76,12 +76,17 @@ async fn a_camera_is_offloaded_by_one_dock_at_a_time() {
     );
 }
 
-/// Issue 21: every recording is decided on its own. A recording cut short
-/// on the camera, one whose file is gone and one whose copy no longer
-/// matches the receipt are each set aside with a local report; the
-/// recordings after them are offloaded; nothing is counted twice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
+/// Cam-d's four recordings, #2 cut short on the camera (its last 1,000
+/// bytes gone) and #3's file gone, docked once: the world, the camera, its
+/// recordings as they were before the docking, and the dock's report.
+struct Damaged {
+    w: World,
+    cam: CameraDir,
+    pending: Vec<custos_camera::storage::RecordingPaths>,
+    report: custos_dock::CameraReport,
+}
+
+async fn damaged() -> Damaged {
     let w = world().await;
     let cam = w.camera("cam-d", 4, true).await;
     let pending = cam.pending_recordings().unwrap();
@@ -89,8 +94,27 @@ async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
     let short = std::fs::read(&pending[1].ciphertext).unwrap();
     std::fs::write(&pending[1].ciphertext, &short[..short.len() - 1000]).unwrap();
     std::fs::remove_file(&pending[2].ciphertext).unwrap();
-
     let (report, _) = w.offload(&cam).await;
+    Damaged {
+        w,
+        cam,
+        pending,
+        report,
+    }
+}
+
+/// Issue 21: every recording is decided on its own. A recording cut short
+/// on the camera and one whose file is gone are each set aside with a
+/// local report the camera's status shows; the recordings after them are
+/// offloaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
+    let Damaged {
+        w,
+        cam,
+        pending,
+        report,
+    } = damaged().await;
     assert_eq!(report.interrupted, None, "{report:?}");
     assert!(report.refused.is_empty(), "{report:?}");
     assert_eq!((report.stored, report.wiped), (2, 2), "{report:?}");
@@ -119,8 +143,15 @@ async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
         .map(|r| r.sequence)
         .collect();
     assert_eq!(stored, vec![1, 4]);
-    // The dock told the server: one incident each, named by its signed
-    // manifest; #4 after them is no gap (they are set aside, not missing).
+}
+
+/// Issue 21: the dock tells the server of each recording it set aside: one
+/// incident each, named by its signed manifest, and the gap they leave is
+/// named for what it is (set aside, not missing); the dock's directories
+/// stay with the dock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_aside_recordings_are_incidents_and_their_gap_says_set_aside() {
+    let Damaged { w, cam, .. } = damaged().await;
     let incidents = w.server.deployment.catalog.incidents().await.unwrap();
     let set_aside: Vec<_> = incidents
         .iter()
@@ -146,9 +177,14 @@ async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
     // The dock's directories stay with the dock.
     let dir = cam.root().to_string_lossy().into_owned();
     assert!(incidents.iter().all(|i| !i.detail.contains(&dir)));
+}
 
-    // Docked again: the same two are set aside, nothing new is stored or
-    // raised.
+/// Issue 21: docked again, the same two recordings are set aside; nothing
+/// new is stored or raised, the incidents are counted again, and the gap,
+/// now behind the stored #4, is not seen again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docked_again_the_damaged_recordings_are_set_aside_and_only_counted() {
+    let Damaged { w, cam, report, .. } = damaged().await;
     let (again, _) = w.offload(&cam).await;
     assert_eq!(again.set_aside, report.set_aside);
     assert_eq!((again.stored, again.wiped, again.interrupted), (0, 0, None));
@@ -163,11 +199,15 @@ async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
             (IncidentKind::Gap, 2),
         ]
     );
+}
 
-    // A copy of a camera taken before its offload, whose recording 1 was
-    // changed since (same length): the server has it, but the copy does not
-    // match the receipt, so it is kept (never wiped unconfirmed) and the
-    // next recording is still wiped.
+/// Issue 21: a copy of a camera taken before its offload, whose recording 1
+/// was changed since (same length): the server has it, but the copy does
+/// not match the receipt, so it is kept (never wiped unconfirmed) with a
+/// `not-wiped` incident, and the next recording is still wiped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_no_longer_matches_its_receipt_is_kept_and_the_next_is_wiped() {
+    let w = world().await;
     let original = w.camera("cam-e", 2, true).await;
     let copy = CameraDir::new(w.tmp.path().join("cam-e-copy"));
     copy_dir(original.root(), copy.root());
@@ -201,26 +241,43 @@ async fn a_damaged_recording_is_set_aside_and_the_next_ones_go_on() {
     assert_eq!(not_wiped, [(IncidentKind::SetAsideOnCamera, Some(1), true)]);
 }
 
-/// Issue 21: a gap is recorded from the signed chain as soon as a validly
-/// signed manifest beyond it is offered, whatever becomes of that
-/// recording's payload; a refused recording is named refused, not missing;
-/// the same gap seen again is one incident, counted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
+/// A recording lost on the camera: its three files gone.
+fn gone(r: &custos_camera::storage::RecordingPaths) {
+    for f in [&r.ciphertext, &r.manifest, &r.signature] {
+        std::fs::remove_file(f).unwrap();
+    }
+}
+
+/// A recording's payload tampered with (one bit flipped mid-file), its
+/// manifest and signature intact.
+fn flip(r: &custos_camera::storage::RecordingPaths) {
+    let mut bytes = std::fs::read(&r.ciphertext).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x40;
+    std::fs::write(&r.ciphertext, &bytes).unwrap();
+}
+
+/// The gap incidents among `all`: (first missing number, detail, occurrences).
+fn gaps(all: &[custos_catalog::Incident]) -> Vec<(Option<u64>, String, u64)> {
+    all.iter()
+        .filter(|i| i.kind == IncidentKind::Gap)
+        .map(|i| (i.sequence, i.detail.clone(), i.occurrences))
+        .collect()
+}
+
+/// Cam-g's six recordings, some lost or tampered, docked once: the world,
+/// the camera, the dock's report and the incidents after.
+struct Chain {
+    w: World,
+    cam: CameraDir,
+    report: custos_dock::CameraReport,
+    all: Vec<custos_catalog::Incident>,
+}
+
+async fn chain() -> Chain {
     let w = world().await;
     let cam = w.camera("cam-g", 6, true).await;
     let p = cam.pending_recordings().unwrap();
-    let gone = |r: &custos_camera::storage::RecordingPaths| {
-        for f in [&r.ciphertext, &r.manifest, &r.signature] {
-            std::fs::remove_file(f).unwrap();
-        }
-    };
-    let flip = |r: &custos_camera::storage::RecordingPaths| {
-        let mut bytes = std::fs::read(&r.ciphertext).unwrap();
-        let i = bytes.len() / 2;
-        bytes[i] ^= 0x40;
-        std::fs::write(&r.ciphertext, &bytes).unwrap();
-    };
     // #2 and #3 lost on the camera, #4's payload tampered (its manifest
     // and signature intact), #5 good, #6 tampered.
     gone(&p[1]);
@@ -228,6 +285,21 @@ async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
     flip(&p[3]);
     flip(&p[5]);
     let (report, _) = w.offload(&cam).await;
+    let all = w.server.deployment.catalog.incidents().await.unwrap();
+    Chain {
+        w,
+        cam,
+        report,
+        all,
+    }
+}
+
+/// Issue 21: a gap is recorded from the signed chain as soon as a validly
+/// signed manifest beyond it is offered, whatever becomes of that
+/// recording's payload; a refused recording is named refused, not missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
+    let Chain { report, all, .. } = chain().await;
     let codes: Vec<_> = report.refused.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(
         codes,
@@ -235,16 +307,9 @@ async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
         "{report:?}"
     );
     assert_eq!(report.stored, 2, "{report:?}");
-    let gaps = |all: &[custos_catalog::Incident]| -> Vec<(Option<u64>, String, u64)> {
-        all.iter()
-            .filter(|i| i.kind == IncidentKind::Gap)
-            .map(|i| (i.sequence, i.detail.clone(), i.occurrences))
-            .collect()
-    };
-    let all = w.server.deployment.catalog.incidents().await.unwrap();
     // Seen at #4's offer (refused later), and again at #5's: one incident,
     // about #2, counted twice, saying what the latest sighting saw: #4
-    // refused is named so, not missing.
+    // refused is named so, not missing. #6 after #5: no gap (#5 is stored).
     assert_eq!(
         gaps(&all),
         [(
@@ -254,10 +319,14 @@ async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
         )],
         "{all:?}"
     );
-    // #6 after #5: no gap (#5 is stored).
-    // Docked again: #4 and #6 are offered again and refused again; they
-    // lie behind the stored #5 now, so the gap is not seen again, and the
-    // refusals are counted into their incidents.
+}
+
+/// Issue 21: docked again, #4 and #6 are offered again and refused again;
+/// they lie behind the stored #5 now, so the gap is not seen again, and
+/// the refusals are counted into their incidents (one incident per fact).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docked_again_a_gap_is_not_seen_again_and_refusals_are_counted() {
+    let Chain { w, cam, all, .. } = chain().await;
     w.offload(&cam).await;
     let again = w.server.deployment.catalog.incidents().await.unwrap();
     assert_eq!(again.len(), all.len(), "{again:?}");
@@ -268,8 +337,13 @@ async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
         .map(|i| (i.sequence, i.occurrences))
         .collect();
     assert_eq!(mismatches, [(Some(4), 2), (Some(6), 2)]);
+}
 
-    // A camera whose #2 is refused and #3 good: no gap at all.
+/// Issue 21: a camera whose #2 is refused and #3 good has no gap at all: a
+/// refused recording is not a missing one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_recording_before_a_good_one_is_no_gap() {
+    let w = world().await;
     let cam = w.camera("cam-h", 3, true).await;
     let p = cam.pending_recordings().unwrap();
     flip(&p[1]);
@@ -281,8 +355,14 @@ async fn a_gap_is_seen_from_the_signed_chain_and_a_refusal_is_no_gap() {
             .any(|i| i.kind == IncidentKind::Gap && i.device_id.as_deref() == Some("cam-h")),
         "{all:?}"
     );
-    // The refused one is named refused in a gap that does exist: #2 lost,
-    // #3 refused, #4 arrives.
+}
+
+/// Issue 21: the refused one is named refused in a gap that does exist (#2
+/// lost, #3 refused, #4 arrives), and the same gap seen again at #4's
+/// offer is one incident, counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_recording_inside_a_real_gap_is_named_refused_and_the_gap_counted() {
+    let w = world().await;
     let cam = w.camera("cam-k", 4, true).await;
     let p = cam.pending_recordings().unwrap();
     gone(&p[1]);
