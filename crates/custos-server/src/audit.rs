@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use custos_audit::checkpoint::default_origin;
 use custos_audit::{append_batch, AuditEvent, Frontier, NoteSigner, NoteVerifier};
+use custos_catalog::stores::AuditStore;
 use custos_catalog::{Catalog, CatalogError};
 use custos_format::SigningKey;
 use tokio::sync::{mpsc, oneshot};
@@ -118,7 +119,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Appends `events` as one batch; returns their indexes.
 pub async fn append(
-    catalog: &dyn Catalog,
+    catalog: &(impl AuditStore + ?Sized),
     signer: &NoteSigner,
     events: Vec<AuditEvent>,
 ) -> Result<Range<u64>, AuditError> {
@@ -132,7 +133,7 @@ pub async fn append(
 /// read again, as it is when `tip` is empty. `tip` holds the new frontier
 /// after a success and is emptied by any failure.
 async fn append_onto(
-    catalog: &dyn Catalog,
+    catalog: &(impl AuditStore + ?Sized),
     signer: &NoteSigner,
     tip: &mut Option<Frontier>,
     events: Vec<AuditEvent>,
@@ -187,7 +188,7 @@ async fn append_onto(
 
 /// The stored tip's frontier, checked against its signed checkpoint.
 async fn stored_frontier(
-    catalog: &dyn Catalog,
+    catalog: &(impl AuditStore + ?Sized),
     signer: &NoteSigner,
 ) -> Result<Frontier, AuditError> {
     let tip = catalog
@@ -299,7 +300,7 @@ const VERIFY_PAGE: u64 = 20_000;
 
 /// Recomputes the whole stored log against its signed checkpoints.
 pub async fn verify_stored(
-    catalog: &dyn Catalog,
+    catalog: &(impl AuditStore + ?Sized),
     verifier: &NoteVerifier,
 ) -> Result<Result<custos_audit::VerifiedLog, custos_audit::Tampering>, CatalogError> {
     let checkpoints = catalog.audit_checkpoints().await?;
@@ -362,7 +363,7 @@ pub struct AuditExport {
 /// to, rebuilt from the stored leaves and checked against it: what every
 /// inclusion proof handed out is computed from.
 pub async fn newest_tree(
-    catalog: &dyn Catalog,
+    catalog: &(impl AuditStore + ?Sized),
     verifier: &NoteVerifier,
 ) -> anyhow::Result<(
     String,
@@ -387,7 +388,7 @@ pub async fn newest_tree(
 /// Entries `from..to` (clamped to the newest checkpoint) with inclusion
 /// proofs against the newest checkpoint.
 pub async fn export(
-    catalog: &dyn Catalog,
+    catalog: &(impl AuditStore + ?Sized),
     verifier: &NoteVerifier,
     from: u64,
     to: Option<u64>,

@@ -10,6 +10,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use custos_access::Role;
 use custos_audit::{AuditEvent, Outcome};
+use custos_catalog::stores::UserStore;
 use custos_catalog::{Catalog, CatalogError, Session, SignInBackoff, User};
 use custos_format::UtcMillis;
 use rand::RngCore;
@@ -757,7 +758,7 @@ impl Authenticator {
 /// sign-in; every session of the person ends, and a lockout is lifted.
 /// Returns the new password (to hand over in person).
 pub async fn reset_password(
-    catalog: &dyn Catalog,
+    catalog: &(impl UserStore + ?Sized),
     name: &str,
     at: UtcMillis,
 ) -> Result<Zeroizing<String>, AuthError> {

@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use custos_catalog::{Catalog, IncidentKind, NewIncident};
+use custos_catalog::stores::IncidentStore;
+use custos_catalog::{IncidentKind, NewIncident};
 use custos_format::UtcMillis;
 
 /// Refused dock credentials from one source are one incident per hour.
@@ -44,7 +45,7 @@ impl RefusalCounter {
     /// [`Self::flush`] — or now, if too many groups wait.
     pub async fn count(
         &self,
-        catalog: &dyn Catalog,
+        catalog: &(impl IncidentStore + ?Sized),
         source: String,
         reason: &'static str,
         dock: String,
@@ -94,7 +95,7 @@ impl RefusalCounter {
         }
     }
 
-    async fn write(&self, catalog: &dyn Catalog, group: Group, tally: Tally) {
+    async fn write(&self, catalog: &(impl IncidentStore + ?Sized), group: Group, tally: Tally) {
         let incident = NewIncident {
             kind: IncidentKind::UnknownOrRevoked,
             device_id: None,
@@ -123,7 +124,7 @@ impl RefusalCounter {
     }
 
     /// Writes what was counted since the last write.
-    pub async fn flush(&self, catalog: &dyn Catalog) {
+    pub async fn flush(&self, catalog: &(impl IncidentStore + ?Sized)) {
         let taken: Vec<(Group, Tally)> = {
             let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
             groups.drain().filter(|(_, t)| t.count > 0).collect()

@@ -20,7 +20,8 @@ use anyhow::{Context, Result};
 use axum::http::StatusCode;
 use custos_access::Action;
 use custos_audit::{AuditEntry, NoteVerifier, Outcome};
-use custos_catalog::{Catalog, ExportRequest, Recording};
+use custos_catalog::stores::{AuditStore, DeviceStore, RecordingStore, RetentionStore};
+use custos_catalog::{ExportRequest, Recording};
 use custos_export::package::{PackageWriter, TarSink};
 use custos_export::report::{Language, Neighbour as ReportNeighbour, ReportInput, ReportRecording};
 use custos_export::*;
@@ -132,7 +133,7 @@ enum Neighbour {
 }
 
 async fn neighbour(
-    catalog: &dyn Catalog,
+    catalog: &(impl RecordingStore + RetentionStore + ?Sized),
     device: &str,
     sequence: u64,
     exported: &[Uuid],
@@ -621,7 +622,7 @@ async fn check_scope(
 }
 
 async fn gather(
-    catalog: &dyn Catalog,
+    catalog: &(impl DeviceStore + RecordingStore + RetentionStore + ?Sized),
     recording: Recording,
     exported: &[Uuid],
 ) -> Result<Gathered> {
@@ -666,7 +667,7 @@ async fn gather(
 /// those of a subject access request too (ADR 0014: a court needs every
 /// access, and an entry cannot be shortened without breaking its proof).
 async fn trails(
-    catalog: &dyn Catalog,
+    catalog: &(impl AuditStore + ?Sized),
     verifier: &NoteVerifier,
     gathered: &[Gathered],
 ) -> Result<(String, Vec<RecordingAudit>)> {
