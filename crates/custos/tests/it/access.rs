@@ -3,6 +3,7 @@
 //! every role + anonymous — against a table written here, independently of
 //! the policy module. The clock is injected: nothing waits.
 
+use crate::common::ROLES;
 use custos_catalog::stores::*;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -404,15 +405,6 @@ fn matrix(some_id: &str) -> Vec<MatrixRow> {
         })
         .collect()
 }
-
-const ROLES: [&str; 6] = [
-    "officer",
-    "reviewer",
-    "privacy-officer",
-    "admin",
-    "auditor",
-    "evaluator",
-];
 
 /// One signed-in person per role (`u-<role>`), then nobody at all.
 fn everyone(w: &World) -> Vec<(&'static str, Option<String>)> {

@@ -19,15 +19,6 @@ enum Caller {
     Dock,
 }
 
-const ROLES: [&str; 6] = [
-    "officer",
-    "reviewer",
-    "privacy-officer",
-    "admin",
-    "auditor",
-    "evaluator",
-];
-
 /// What a step sends: a fixed body, or one made at the moment of the call.
 enum Body {
     None,

@@ -217,6 +217,20 @@ impl Drop for Agent {
     }
 }
 
+/// Waits (polling the agent, at most two minutes) until the recording
+/// under way has written `n` fragments: the agent is a process of its own.
+fn await_fragments(cam: &Path, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(cam)["recording"]["fragments_written"]
+        .as_u64()
+        .unwrap_or(0)
+        < n
+    {
+        assert!(Instant::now() < deadline, "no fragments written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn status(cam: &Path) -> serde_json::Value {
     serde_json::from_str(&ok(custos()
         .args(["device", "status", "--json", "--dir"])
@@ -275,15 +289,7 @@ impl Killed {
             .args(["device", "press", "record", "--dir"])
             .arg(&cam)))
         .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while status(&cam)["recording"]["fragments_written"]
-            .as_u64()
-            .unwrap_or(0)
-            < 5
-        {
-            assert!(Instant::now() < deadline, "no fragments written");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        await_fragments(&cam, 5);
         ok(custos()
             .args([
                 "device",
@@ -483,15 +489,7 @@ fn recording_three() -> (tempfile::TempDir, PathBuf, Agent) {
         ok(custos()
             .args(["device", "press", "record", "--dir"])
             .arg(&cam));
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while status(&cam)["recording"]["fragments_written"]
-            .as_u64()
-            .unwrap_or(0)
-            < 3
-        {
-            assert!(Instant::now() < deadline);
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        await_fragments(&cam, 3);
         ok(custos()
             .args(["device", "press", "stop", "--dir"])
             .arg(&cam));
@@ -1094,15 +1092,7 @@ impl Served {
             ok(custos()
                 .args(["device", "press", "record", "--dir"])
                 .arg(&cam));
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while status(&cam)["recording"]["fragments_written"]
-                .as_u64()
-                .unwrap_or(0)
-                < 2
-            {
-                assert!(Instant::now() < deadline);
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            await_fragments(&cam, 2);
             ok(custos()
                 .args(["device", "press", "stop", "--dir"])
                 .arg(&cam));

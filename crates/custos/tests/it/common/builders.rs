@@ -49,6 +49,26 @@ impl World {
         self.with_case_labelled(token, kind, "test case").await
     }
 
+    /// `recording` held for `case` by `token` (reason "PV"): the hold.
+    pub async fn held(
+        &self,
+        token: &str,
+        case: &str,
+        recording: impl std::fmt::Display,
+    ) -> serde_json::Value {
+        let answer = self
+            .call(
+                "POST",
+                &format!("/api/v1/cases/{case}/holds"),
+                Some(token),
+                Some(serde_json::json!({"recording_id": recording.to_string(), "reason": "PV"})),
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, 201, "holding: {}", answer.json());
+        answer.json()
+    }
+
     /// One recording of 30 frames from a new camera, docked and stored.
     pub async fn docked_recording(&self) -> custos_catalog::Recording {
         self.one_recording(&format!("cam-{}", next()), 30).await

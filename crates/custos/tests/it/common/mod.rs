@@ -21,6 +21,16 @@ pub mod raw;
 
 pub const PASS: &str = "offload test passphrase";
 
+/// Every role a person can have.
+pub const ROLES: [&str; 6] = [
+    "officer",
+    "reviewer",
+    "privacy-officer",
+    "admin",
+    "auditor",
+    "evaluator",
+];
+
 pub struct World {
     pub tmp: tempfile::TempDir,
     pub data: std::path::PathBuf,

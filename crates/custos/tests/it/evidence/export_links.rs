@@ -33,16 +33,7 @@ async fn link_case() -> LinkCase {
     );
     let case = w.with_case(&tr, "police-request").await;
     for r in &recordings {
-        let hold = w
-            .call(
-                "POST",
-                &format!("/api/v1/cases/{case}/holds"),
-                Some(&tr),
-                Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
-                &[],
-            )
-            .await;
-        assert_eq!(hold.status, 201);
+        w.held(&tr, &case, r.recording_id).await;
     }
     let exports = format!("/api/v1/cases/{case}/exports");
     LinkCase {

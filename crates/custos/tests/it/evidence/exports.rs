@@ -621,16 +621,7 @@ async fn approval() -> Approval {
     let (tr, tp) = (w.sign_in(&rita).await, w.sign_in(&petra).await);
     let case = w.with_case(&tr, "police-request").await;
     for r in &recordings {
-        let hold = w
-            .call(
-                "POST",
-                &format!("/api/v1/cases/{case}/holds"),
-                Some(&tr),
-                Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
-                &[],
-            )
-            .await;
-        assert_eq!(hold.status, 201);
+        w.held(&tr, &case, r.recording_id).await;
     }
     Approval {
         exports: format!("/api/v1/cases/{case}/exports"),

@@ -24,16 +24,7 @@ async fn rita_holds_a_recording(w: &World, camera: &str, label: &str) -> (Accoun
     let rita = w.add_user("rita", "reviewer", None).await;
     let tr = w.sign_in(&rita).await;
     let case = w.with_case_labelled(&tr, "complaint", label).await;
-    let hold = w
-        .call(
-            "POST",
-            &format!("/api/v1/cases/{case}/holds"),
-            Some(&tr),
-            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
-            &[],
-        )
-        .await;
-    assert_eq!(hold.status, 201);
+    w.held(&tr, &case, r.recording_id).await;
     (rita, case)
 }
 
