@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 9] = [
+const TARGETS: [(&str, Entry); 10] = [
     ("manifest_parse", custos_format::verify::fuzz_manifest_parse),
     ("payload_open", custos_format::payload::fuzz_payload_open),
     ("upload_header", custos_server::ingest::fuzz_upload_header),
@@ -21,6 +21,7 @@ const TARGETS: [(&str, Entry); 9] = [
     ("audit_entry", custos_audit::fuzz_entry_and_checkpoint),
     ("export_tar", custos_export::read::fuzz_tar),
     ("redaction_plan", custos_server::redaction::fuzz_plan),
+    ("axis_request", custos_axis::fuzz_request),
 ];
 
 /// Mutations per target: enough to catch the shallow panics in seconds.
