@@ -45,6 +45,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("derivatives", "derivative_id"),
     ("settings", "key"),
     ("leases", "name"),
+    ("axis_connections", "name"),
+    ("axis_tokens", "token_sha256"),
 ];
 
 /// Rows copied per statement.

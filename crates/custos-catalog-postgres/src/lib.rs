@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_case_links.sql")),
     (14, include_str!("../migrations/0014_activations.sql")),
     (15, include_str!("../migrations/0015_unnamed_incidents.sql")),
+    (16, include_str!("../migrations/0016_axis_connections.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod axis;
 mod cases;
 mod devices;
 mod exports;

@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (23, include_str!("../migrations/0023_activations.sql")),
     (24, include_str!("../migrations/0024_unnamed_incidents.sql")),
     (25, include_str!("../migrations/0025_audit_columns.sql")),
+    (26, include_str!("../migrations/0026_axis_connections.sql")),
 ];
 
 /// SQLite, as [`SqlCatalog`] speaks it.

@@ -46,7 +46,7 @@ macro_rules! stories {
             user_story, session_story, audit_story, retention_story, hold_story,
             case_link_story, search_story, audit_search_story, export_story,
             subject_request_story, statistics_story, admission_story,
-            incident_sighting_story, activation_story);
+            incident_sighting_story, activation_story, axis_story);
     };
     (@each $fresh:path; $($story:ident),*) => {
         $(
@@ -92,6 +92,7 @@ pub(crate) async fn three_recordings(
 mod activations;
 mod admission;
 mod audit;
+mod axis;
 mod cases;
 mod devices;
 mod exports;
@@ -105,6 +106,7 @@ mod users;
 pub use activations::*;
 pub use admission::*;
 pub use audit::*;
+pub use axis::*;
 pub use cases::*;
 pub use devices::*;
 pub use exports::*;

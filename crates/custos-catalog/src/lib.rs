@@ -70,6 +70,28 @@ pub struct Dock {
     pub revoked_at: Option<UtcMillis>,
 }
 
+/// An Axis system controller's connection (ADR 0017): the credentials of
+/// one connection file. Only hashes are kept; a rotation replaces the key
+/// and ends its tokens, a revocation ends both for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisConnection {
+    pub name: String,
+    /// SHA-256 of the connection's key (hex): a random 32-byte secret needs
+    /// no slow hash.
+    pub key_sha256: String,
+    pub created_at: UtcMillis,
+    pub rotated_at: Option<UtcMillis>,
+    pub revoked_at: Option<UtcMillis>,
+}
+
+/// A token `GET /auth/v1.0` handed out, by its SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisToken {
+    pub token_sha256: String,
+    pub connection: String,
+    pub expires_at: UtcMillis,
+}
+
 /// The last accepted recording of a camera: where its chain continues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainHead {

@@ -70,6 +70,16 @@ pub fn dock(r: &impl SqlRow) -> Result<Dock> {
     })
 }
 
+pub fn axis_connection(r: &impl SqlRow) -> Result<AxisConnection> {
+    Ok(AxisConnection {
+        name: r.text("name")?,
+        key_sha256: r.text("key_sha256")?,
+        created_at: at(r, "created_at")?,
+        rotated_at: opt_time(r, "rotated_at")?,
+        revoked_at: opt_time(r, "revoked_at")?,
+    })
+}
+
 pub fn stored_entry(r: &impl SqlRow) -> Result<StoredEntry> {
     Ok(StoredEntry {
         index: r.int("idx")? as u64,

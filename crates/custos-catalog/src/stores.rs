@@ -387,6 +387,37 @@ pub trait LeaseStore: Send + Sync {
     async fn set_setting(&self, key: &str, value: &str, at: UtcMillis) -> Result<()>;
 }
 
+/// Axis system controllers' connections and their short-lived tokens
+/// (ADR 0017).
+#[async_trait]
+pub trait AxisStore: Send + Sync {
+    /// A new connection; `Conflict` if the name is taken, revoked or not.
+    async fn add_axis_connection(&self, c: &AxisConnection) -> Result<()>;
+    async fn axis_connection(&self, name: &str) -> Result<Option<AxisConnection>>;
+    /// Every connection, revoked or not, by name.
+    async fn axis_connections(&self) -> Result<Vec<AxisConnection>>;
+    /// A new key for a connection that is not revoked; its tokens end.
+    async fn rotate_axis_connection(
+        &self,
+        name: &str,
+        key_sha256: &str,
+        at: UtcMillis,
+    ) -> Result<()>;
+    /// Ends a connection and its tokens for good (a second revocation keeps
+    /// the first time).
+    async fn revoke_axis_connection(&self, name: &str, at: UtcMillis) -> Result<()>;
+    /// Keeps a token of a connection that is not revoked; tokens past
+    /// `now` are removed on the way.
+    async fn add_axis_token(&self, t: &AxisToken, now: UtcMillis) -> Result<()>;
+    /// The connection a token of `token_sha256` stands for, if the token is
+    /// known, not past its time at `now`, and its connection not revoked.
+    async fn axis_token(
+        &self,
+        token_sha256: &str,
+        now: UtcMillis,
+    ) -> Result<Option<AxisConnection>>;
+}
+
 /// The whole catalog: every store. Code takes the narrowest store it needs
 /// (the sweeper a [`RetentionStore`]); the server holds the whole.
 pub trait Catalog:
@@ -402,6 +433,7 @@ pub trait Catalog:
     + AuditStore
     + StatisticsStore
     + LeaseStore
+    + AxisStore
 {
     /// Which backend this is (`sqlite`, `postgres`): tests assert on it.
     fn backend(&self) -> &'static str;
