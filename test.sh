@@ -66,7 +66,7 @@ curl -sf -X PUT http://127.0.0.1:9000/custos-test -o /dev/null \
   || { echo "no S3-compatible server on 127.0.0.1:9000"; exit 1; }
 
 # schemathesis (PyPI) checks the API against its OpenAPI document as an outside
-# witness (crates/custos/tests/schemathesis.rs).
+# witness (crates/custos/tests/it/schemathesis.rs).
 python3 -m pip install -q 'schemathesis==4.32.5'
 
 # playwright-core only (it never downloads a browser), pinned by the lockfile.

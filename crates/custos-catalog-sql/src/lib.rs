@@ -7,6 +7,11 @@
 //! Every query uses `$N` placeholders, which sqlx's SQLite driver maps by
 //! number as PostgreSQL does. A query lives in the file of its store:
 //! `devices.rs` for [`DeviceStore`], `audit.rs` for [`AuditStore`], and so on.
+//! Three families of SQL are `custos_catalog`'s own, as text both backends
+//! run (and unit tests there read): the statistics' counting and weekly
+//! cache (`custos_catalog::statistics`), the account activations
+//! (`custos_catalog::activations`) and the sign-in and incident admission
+//! (`custos_catalog::admission`); the store files here execute them.
 #![forbid(unsafe_code)]
 
 mod audit;

@@ -5,7 +5,7 @@
 //! the dockings that follow it, counted: recordings lost, held twice, wiped
 //! while the server did not hold them, and incidents raised for nothing.
 //! Real processes and real kills, so real time: this is a benchmark, not a
-//! test (`crates/custos/tests/crash.rs` runs the bounded, seeded form).
+//! test (`crates/custos/tests/it/crash.rs` runs the bounded, seeded form).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
