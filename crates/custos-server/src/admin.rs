@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use custos_audit::{AuditEvent, NoteSigner, Outcome};
-use custos_catalog::{Catalog, Device, Dock, Incident};
+use custos_catalog::{AxisConnection, Catalog, Device, Dock, Incident};
 use custos_format::{UtcMillis, VerifyingKey};
 use rand::RngCore;
 use serde::Serialize;
@@ -23,6 +23,28 @@ pub struct Admin {
 pub struct DockCredential {
     pub dock_id: String,
     pub token: String,
+}
+
+/// An Axis connection's credentials, shown once: the connection file's
+/// `BlobAPIUserName` and `BlobAPIKey`.
+pub struct AxisCredential {
+    pub name: String,
+    pub key: zeroize::Zeroizing<String>,
+}
+
+/// A random 256-bit key for an Axis connection, and the hash the catalog keeps.
+fn new_axis_key(name: &str) -> (AxisCredential, String) {
+    let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(&mut *secret);
+    let key = zeroize::Zeroizing::new(hex::encode(*secret));
+    let key_sha256 = hex::encode(Sha256::digest(key.as_bytes()));
+    (
+        AxisCredential {
+            name: name.into(),
+            key,
+        },
+        key_sha256,
+    )
 }
 
 /// A random 256-bit token for a dock, and the hash the catalog keeps.
@@ -184,6 +206,42 @@ impl Admin {
         self.catalog.revoke_dock(dock_id, self.now).await?;
         self.audit("dock.revoke", &format!("dock:{dock_id}"), "")
             .await
+    }
+
+    /// A new Axis system controller's connection (ADR 0017): its key,
+    /// shown once; the catalog keeps its SHA-256.
+    pub async fn add_axis_connection(&self, name: &str) -> Result<AxisCredential> {
+        custos_format::manifest::check_identifier(name).map_err(anyhow::Error::msg)?;
+        let (credential, key_sha256) = new_axis_key(name);
+        self.catalog
+            .add_axis_connection(&AxisConnection {
+                name: name.into(),
+                key_sha256,
+                created_at: self.now,
+                rotated_at: None,
+                revoked_at: None,
+            })
+            .await?;
+        self.audit("axis.connect", &format!("axis:{name}"), "")
+            .await?;
+        Ok(credential)
+    }
+
+    /// A new key for a connection; the old key and its tokens stop working.
+    pub async fn rotate_axis_connection(&self, name: &str) -> Result<AxisCredential> {
+        let (credential, key_sha256) = new_axis_key(name);
+        self.catalog
+            .rotate_axis_connection(name, &key_sha256, self.now)
+            .await?;
+        self.audit("axis.rotate", &format!("axis:{name}"), "")
+            .await?;
+        Ok(credential)
+    }
+
+    /// Ends a connection for good.
+    pub async fn revoke_axis_connection(&self, name: &str) -> Result<()> {
+        self.catalog.revoke_axis_connection(name, self.now).await?;
+        self.audit("axis.revoke", &format!("axis:{name}"), "").await
     }
 
     /// Metadata only; never content.

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod axis;
 mod bench;
 mod bench_abuse;
 mod bench_damage;
@@ -57,6 +58,9 @@ enum Command {
     /// Register or revoke cameras and docks (on the server's data directory).
     #[command(subcommand)]
     Enroll(server::EnrollCommand),
+    /// Axis body-worn system controllers' connections: connect, rotate, revoke.
+    #[command(subcommand)]
+    Axis(axis::AxisCommand),
     /// People who may sign in: add, list, unlock, disable.
     #[command(subcommand)]
     Users(server::UsersCommand),
@@ -139,6 +143,7 @@ fn main() -> std::process::ExitCode {
         Command::Keys(c) => keys::run(c),
         Command::Serve(a) => server::serve(a),
         Command::Enroll(c) => server::enroll(c),
+        Command::Axis(c) => axis::run(c),
         Command::Dock(c) => dock::run(c),
         Command::Recordings(ListCommand::List(a)) => server::recordings(a),
         Command::Incidents(ListCommand::List(a)) => server::incidents(a),

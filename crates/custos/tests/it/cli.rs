@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 const PASS: &str = "correct horse battery staple";
 
-fn custos() -> Command {
+pub(crate) fn custos() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
     c.env_remove("CUSTOS_PASSPHRASE")
         .env_remove("CUSTOS_DATA")
@@ -16,12 +16,12 @@ fn custos() -> Command {
     c
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     let out = cmd.stdin(Stdio::null()).output().unwrap();
     out
 }
 
-fn ok(cmd: &mut Command) -> String {
+pub(crate) fn ok(cmd: &mut Command) -> String {
     let out = run(cmd);
     assert!(
         out.status.success(),
@@ -32,7 +32,7 @@ fn ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn init_keys(data: &Path) -> String {
+pub(crate) fn init_keys(data: &Path) -> String {
     ok(custos()
         .args(["keys", "init", "--work-factor", "10", "--data"])
         .arg(data)

@@ -8,6 +8,7 @@ mod common;
 mod abuse;
 mod access;
 mod audit_walk;
+mod axis;
 mod backends;
 mod cli;
 mod crash;
