@@ -1,4 +1,5 @@
-//! The catalog stories: the whole contract, one story per store, run
+//! The catalog stories: the whole contract, a story per store (three for
+//! the statistics), run
 //! unchanged against every backend. Each backend crate's `tests/story.rs`
 //! calls [`stories!`] with a function that opens a fresh catalog, which
 //! makes one test per story; a backend passes when every story does, and a
@@ -45,7 +46,8 @@ macro_rules! stories {
             device_story, lease_story, recording_story, incident_kind_story,
             user_story, session_story, audit_story, retention_story, hold_story,
             case_link_story, search_story, audit_search_story, export_story,
-            subject_request_story, statistics_story, admission_story,
+            subject_request_story, statistics_story, statistics_filter_story,
+            statistics_cache_story, admission_story,
             incident_sighting_story, activation_story, axis_story);
     };
     (@each $fresh:path; $($story:ident),*) => {

@@ -49,20 +49,49 @@ fn recording_with_facts(
     }
 }
 
+/// Everything the statistics read from, in the catalog: what the stories
+/// below seed.
+pub trait StatisticsSources:
+    DeviceStore
+    + RecordingStore
+    + RetentionStore
+    + CaseStore
+    + IncidentStore
+    + AuditStore
+    + StatisticsStore
+{
+}
+impl<T> StatisticsSources for T where
+    T: DeviceStore
+        + RecordingStore
+        + RetentionStore
+        + CaseStore
+        + IncidentStore
+        + AuditStore
+        + StatisticsStore
+        + ?Sized
+{
+}
+
+/// `r` deleted on schedule on `day`.
+fn tombstone(r: &Recording, day: i64) -> Tombstone {
+    r.tombstone(day_at(day, 3), "retention-period")
+}
+
+/// The two weeks the stories read: day 0 (a Monday) to day 14.
+fn two_weeks() -> custos_catalog::statistics::StatisticsQuery {
+    custos_catalog::statistics::StatisticsQuery {
+        from: day_at(0, 0),
+        to: day_at(14, 0),
+        team: None,
+        device_id: None,
+        officer_id: None,
+    }
+}
+
 /// The statistics' sources (ADR 0011): every count read back exactly, with
 /// each filter, a deleted recording still counted, and an officer's own view.
-pub async fn statistics_story(
-    catalog: &(impl DeviceStore
-          + RecordingStore
-          + RetentionStore
-          + CaseStore
-          + IncidentStore
-          + AuditStore
-          + StatisticsStore
-          + ?Sized),
-) {
-    use custos_audit::{AuditEvent, Outcome};
-    use custos_catalog::statistics::*;
+async fn seeded(catalog: &(impl StatisticsSources + ?Sized)) -> Vec<Recording> {
     for (id, team) in [("cam-a", Some("noord")), ("cam-b", Some("zuid"))] {
         catalog
             .add_device(&Device {
@@ -77,6 +106,13 @@ pub async fn statistics_story(
             .await
             .unwrap();
     }
+    let recordings = seeded_recordings(catalog).await;
+    seeded_holds_and_deletions(catalog, &recordings).await;
+    seeded_accesses(catalog, &recordings).await;
+    recordings
+}
+
+async fn seeded_recordings(catalog: &(impl StatisticsSources + ?Sized)) -> Vec<Recording> {
     // Week 45: cam-a three recordings on day 0, one on day 1 (with officer
     // boa-1); cam-b one on day 2 (boa-2). Week 46: cam-b one on day 8.
     let recordings = [
@@ -146,6 +182,13 @@ pub async fn statistics_story(
         Err(CatalogError::NotFound { .. })
     ));
 
+    recordings.to_vec()
+}
+
+async fn seeded_holds_and_deletions(
+    catalog: &(impl StatisticsSources + ?Sized),
+    recordings: &[Recording],
+) {
     // A hold on recording 1 (a complaint) and on 5 (an incident); recording 2
     // is deleted on schedule on day 9, recording 1 after its hold, day 10.
     for (case, kind, r, day) in [("C-1", "complaint", 0, 3), ("C-2", "incident", 4, 3)] {
@@ -179,7 +222,6 @@ pub async fn statistics_story(
             .await
             .unwrap();
     }
-    let tombstone = |r: &Recording, day: i64| r.tombstone(day_at(day, 3), "retention-period");
     catalog
         .replace_with_tombstones(&[tombstone(&recordings[1], 9)])
         .await
@@ -188,7 +230,10 @@ pub async fn statistics_story(
         .replace_with_tombstones(&[tombstone(&recordings[0], 10)])
         .await
         .unwrap();
+}
 
+async fn seeded_accesses(catalog: &(impl StatisticsSources + ?Sized), recordings: &[Recording]) {
+    use custos_audit::{AuditEvent, Outcome};
     // Accesses: anna plays recording 1 three times (one access), and its
     // thumbnail (another action, the same access); bert plays it for another
     // case (a second access); the next day anna again (a third). One refused.
@@ -255,19 +300,18 @@ pub async fn statistics_story(
             .await
             .unwrap();
     }
+}
 
+/// Counted per week: recordings, delays, stops, firmware, deletions, holds,
+/// accesses, exports, incidents and failures, as the seed made them.
+pub async fn statistics_story(catalog: &(impl StatisticsSources + ?Sized)) {
+    seeded(catalog).await;
     // The projection of accesses says what the log says.
     assert_eq!(
         catalog.statistics_projection_differences().await.unwrap(),
         0
     );
-    let two_weeks = StatisticsQuery {
-        from: day_at(0, 0),
-        to: day_at(14, 0),
-        team: None,
-        device_id: None,
-        officer_id: None,
-    };
+    let two_weeks = two_weeks();
     let s = catalog.statistics(&two_weeks).await.unwrap();
     let days: Vec<_> = s
         .recordings
@@ -384,7 +428,14 @@ pub async fn statistics_story(
         "an expired upload is audited ok: not a failure"
     );
     assert!(s.subject_requests.is_empty());
+}
 
+/// A team, a camera, an officer's own numbers and a shorter period each
+/// narrow every number.
+pub async fn statistics_filter_story(catalog: &(impl StatisticsSources + ?Sized)) {
+    use custos_catalog::statistics::*;
+    seeded(catalog).await;
+    let two_weeks = two_weeks();
     // A team: the team each recording was made in (cam-a's were "noord").
     let noord = catalog
         .statistics(&StatisticsQuery {
@@ -453,7 +504,15 @@ pub async fn statistics_story(
         .unwrap();
     assert_eq!(first_day.recordings.len(), 1);
     assert!(first_day.accesses.is_empty() && first_day.deletions.is_empty());
+}
 
+/// The weekly cache answers as counting live does, and what changes a
+/// counted week (a late recording, a deletion) is counted at the next asking.
+pub async fn statistics_cache_story(catalog: &(impl StatisticsSources + ?Sized)) {
+    use custos_catalog::statistics::*;
+    let recordings = seeded(catalog).await;
+    let two_weeks = two_weeks();
+    let s = catalog.statistics(&two_weeks).await.unwrap();
     // The weekly cache: asking again gives the same (now from the cache);
     // a recording arriving late for a counted week, and a deletion in one,
     // are counted at the next asking.
