@@ -126,32 +126,7 @@ async fn sar_9() -> Sar {
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let rita = w.add_user("rita", "reviewer", None).await;
     let (tp, tr) = (w.sign_in(&petra).await, w.sign_in(&rita).await);
-    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
-    let opened = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests",
-            Some(&tp),
-            Some(serde_json::json!({
-                "case_id": "SAR-9", "requester": "A. Visser", "identity_check": "ID card",
-                "description": "grey hoodie",
-                "window_from": rfc(r.started_at.plus_millis(-1_000)),
-                "window_to": rfc(r.ended_at),
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(opened.status, 201, "{}", opened.json());
-    let found = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests/SAR-9/search",
-            Some(&tp),
-            Some(serde_json::json!({})),
-            &[],
-        )
-        .await;
-    assert_eq!(found.status, 200, "{}", found.json());
+    w.searched_subject_request(&tp, "SAR-9", &r).await;
     let holds = w
         .server
         .deployment
@@ -791,32 +766,7 @@ async fn another_case_does_not_reach_a_linked_recording_and_a_closed_case_links_
 async fn sar_x_secures(w: &World, r: &custos_catalog::Recording) -> usize {
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let tp = w.sign_in(&petra).await;
-    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
-    let opened = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests",
-            Some(&tp),
-            Some(serde_json::json!({
-                "case_id": "SAR-X", "requester": "A. Visser", "identity_check": "ID card",
-                "description": "grey hoodie",
-                "window_from": rfc(r.started_at.plus_millis(-1_000)),
-                "window_to": rfc(r.ended_at),
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(opened.status, 201, "{}", opened.json());
-    let found = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests/SAR-X/search",
-            Some(&tp),
-            Some(serde_json::json!({})),
-            &[],
-        )
-        .await;
-    assert_eq!(found.status, 200, "{}", found.json());
+    w.searched_subject_request(&tp, "SAR-X", r).await;
     let about_the_request = audit_events(w)
         .await
         .into_iter()

@@ -49,24 +49,62 @@ impl World {
         self.with_case_labelled(token, kind, "test case").await
     }
 
-    /// `recording` held for `case` by `token` (reason "PV"): the hold.
+    /// `recording` held for `case` by `token`, for `reason`: the hold.
     pub async fn held(
         &self,
         token: &str,
         case: &str,
         recording: impl std::fmt::Display,
+        reason: &str,
     ) -> serde_json::Value {
         let answer = self
             .call(
                 "POST",
                 &format!("/api/v1/cases/{case}/holds"),
                 Some(token),
-                Some(serde_json::json!({"recording_id": recording.to_string(), "reason": "PV"})),
+                Some(serde_json::json!({"recording_id": recording.to_string(), "reason": reason})),
                 &[],
             )
             .await;
         assert_eq!(answer.status, 201, "holding: {}", answer.json());
         answer.json()
+    }
+
+    /// A subject access request `case_id` taken in by `token` (a privacy
+    /// officer) for the time of `recording`, and searched: what it found.
+    pub async fn searched_subject_request(
+        &self,
+        token: &str,
+        case_id: &str,
+        recording: &custos_catalog::Recording,
+    ) -> serde_json::Value {
+        let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
+        let opened = self
+            .call(
+                "POST",
+                "/api/v1/subject-requests",
+                Some(token),
+                Some(serde_json::json!({
+                    "case_id": case_id, "requester": "A. Visser", "identity_check": "ID card",
+                    "description": "grey hoodie",
+                    "window_from": rfc(recording.started_at.plus_millis(-1_000)),
+                    "window_to": rfc(recording.ended_at),
+                })),
+                &[],
+            )
+            .await;
+        assert_eq!(opened.status, 201, "{}", opened.json());
+        let found = self
+            .call(
+                "POST",
+                &format!("/api/v1/subject-requests/{case_id}/search"),
+                Some(token),
+                Some(serde_json::json!({})),
+                &[],
+            )
+            .await;
+        assert_eq!(found.status, 200, "{}", found.json());
+        found.json()
     }
 
     /// One recording of 30 frames from a new camera, docked and stored.

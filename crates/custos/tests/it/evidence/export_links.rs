@@ -33,7 +33,7 @@ async fn link_case() -> LinkCase {
     );
     let case = w.with_case(&tr, "police-request").await;
     for r in &recordings {
-        w.held(&tr, &case, r.recording_id).await;
+        w.held(&tr, &case, r.recording_id, "PV").await;
     }
     let exports = format!("/api/v1/cases/{case}/exports");
     LinkCase {

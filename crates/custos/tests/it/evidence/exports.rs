@@ -621,7 +621,7 @@ async fn approval() -> Approval {
     let (tr, tp) = (w.sign_in(&rita).await, w.sign_in(&petra).await);
     let case = w.with_case(&tr, "police-request").await;
     for r in &recordings {
-        w.held(&tr, &case, r.recording_id).await;
+        w.held(&tr, &case, r.recording_id, "PV").await;
     }
     Approval {
         exports: format!("/api/v1/cases/{case}/exports"),
@@ -895,16 +895,7 @@ async fn an_export_that_cannot_be_made_whole_is_cut_off_and_audited_as_failed() 
     let rita = w.add_user("rita", "reviewer", None).await;
     let tr = w.sign_in(&rita).await;
     let case = w.with_case(&tr, "incident").await;
-    let hold = w
-        .call(
-            "POST",
-            &format!("/api/v1/cases/{case}/holds"),
-            Some(&tr),
-            Some(serde_json::json!({"recording_id": recording.recording_id, "reason": "x"})),
-            &[],
-        )
-        .await;
-    assert_eq!(hold.status, 201);
+    w.held(&tr, &case, recording.recording_id, "x").await;
     // The stored ciphertext is damaged after the checks (a disk fault).
     let blob = w.data.join("blobs").join(&recording.blob_key);
     let mut bytes = std::fs::read(&blob).unwrap();
@@ -983,16 +974,7 @@ async fn export_command() -> ExportCommand {
     let rita = w.add_user("rita", "reviewer", None).await;
     let tr = w.sign_in(&rita).await;
     let case = w.with_case(&tr, "incident").await;
-    let hold = w
-        .call(
-            "POST",
-            &format!("/api/v1/cases/{case}/holds"),
-            Some(&tr),
-            Some(serde_json::json!({"recording_id": recording.recording_id, "reason": "x"})),
-            &[],
-        )
-        .await;
-    assert_eq!(hold.status, 201);
+    w.held(&tr, &case, recording.recording_id, "x").await;
     let tmp = tempfile::tempdir().unwrap();
     let cert = tmp.path().join("server.pem");
     std::fs::write(&cert, &w.server.certificate_pem).unwrap();

@@ -676,33 +676,8 @@ async fn redaction() -> Redaction {
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let rita = w.add_user("rita", "reviewer", None).await;
     let (tp, tr) = (w.sign_in(&petra).await, w.sign_in(&rita).await);
-    let rfc = |t: custos_format::UtcMillis| serde_json::to_value(t).unwrap();
-    let opened = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests",
-            Some(&tp),
-            Some(serde_json::json!({
-                "case_id": "SAR-R", "requester": "A. Visser", "identity_check": "ID card",
-                "description": "grey hoodie",
-                "window_from": rfc(source.started_at.plus_millis(-1_000)),
-                "window_to": rfc(source.ended_at),
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(opened.status, 201, "{}", opened.json());
-    let found = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests/SAR-R/search",
-            Some(&tp),
-            Some(serde_json::json!({})),
-            &[],
-        )
-        .await;
+    let found = w.searched_subject_request(&tp, "SAR-R", &source).await;
     let held: Vec<String> = found
-        .json()
         .as_array()
         .unwrap()
         .iter()

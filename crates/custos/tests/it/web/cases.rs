@@ -24,7 +24,7 @@ async fn rita_holds_a_recording(w: &World, camera: &str, label: &str) -> (Accoun
     let rita = w.add_user("rita", "reviewer", None).await;
     let tr = w.sign_in(&rita).await;
     let case = w.with_case_labelled(&tr, "complaint", label).await;
-    w.held(&tr, &case, r.recording_id).await;
+    w.held(&tr, &case, r.recording_id, "PV").await;
     (rita, case)
 }
 
