@@ -121,11 +121,21 @@ fn plain(raw: &str, max: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
+const COMPACT: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year][month][day]T[hour][minute][second]Z");
+
 /// `YYYYMMDDTHHMMSSZ`, UTC.
 pub fn parse_compact_time(s: &str) -> Option<UtcMillis> {
-    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-    let at = time::PrimitiveDateTime::parse(s, format).ok()?.assume_utc();
+    let at = time::PrimitiveDateTime::parse(s, COMPACT)
+        .ok()?
+        .assume_utc();
     UtcMillis::from_millis((at.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+fn compact(at: UtcMillis) -> String {
+    at.to_offset_date_time()
+        .format(COMPACT)
+        .expect("a UtcMillis is a year 1970..=9999")
 }
 
 /// A camera serial number: letters, digits and `-`.
@@ -189,18 +199,12 @@ impl Container {
             Container::Users => "Users".into(),
             Container::Devices => "Devices".into(),
             Container::Recording(r) => {
-                let at = r.trigger_on.to_offset_date_time();
-                let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-                format!("{}_{}_{}", r.user, r.serial, at.format(format).unwrap())
+                format!("{}_{}_{}", r.user, r.serial, compact(r.trigger_on))
             }
             Container::Rejected(r) => {
                 let at = match r.at {
                     None => "UnknownTime".to_owned(),
-                    Some(at) => {
-                        let format =
-                            format_description!("[year][month][day]T[hour][minute][second]Z");
-                        at.to_offset_date_time().format(format).unwrap()
-                    }
+                    Some(at) => compact(at),
                 };
                 format!("RejectedContent_{at}_{}", r.id)
             }
