@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: sets up what the tests use, then runs them all.
 # Idempotent: installs only what is missing (Debian packages, moto and
-# schemathesis from PyPI, playwright-core from npm, pinned), starts
+# schemathesis and python-swiftclient from PyPI, playwright-core from npm, pinned), starts
 # PostgreSQL and an S3-compatible server on loopback if they are not
 # running, and leaves them running. Extra arguments go to `cargo test`
 # (`./test.sh -p custos-format`, `./test.sh -p custos --test it crash::`).
@@ -68,6 +68,10 @@ curl -sf -X PUT http://127.0.0.1:9000/custos-test -o /dev/null \
 # schemathesis (PyPI) checks the API against its OpenAPI document as an outside
 # witness (crates/custos/tests/it/schemathesis.rs).
 python3 -m pip install -q 'schemathesis==4.32.5'
+
+# python-swiftclient (PyPI): a Swift client nobody here wrote drives the
+# Axis content destination (crates/custos/tests/it/axis_swift.rs).
+python3 -m pip install -q 'python-swiftclient==4.11.0'
 
 # playwright-core only (it never downloads a browser), pinned by the lockfile.
 npm ci --prefix crates/custos/tests/browser --no-audit --no-fund --loglevel=error

@@ -218,6 +218,32 @@ impl Metadata {
             .collect()
     }
 
+    /// The form the catalog keeps: a JSON object of lower-case keys, in order.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.items).expect("strings serialise")
+    }
+
+    /// What [`Metadata::to_json`] wrote, checked again as if it had come
+    /// in headers (a catalog row is not trusted to be what was written).
+    pub fn from_json(json: &str) -> Result<Metadata, AxisError> {
+        let items: BTreeMap<String, String> = serde_json::from_str(json)
+            .map_err(|_| AxisError::metadata("*", "the stored metadata is not a JSON object"))?;
+        let mut checked = BTreeMap::new();
+        for (key, value) in items {
+            check_key(&key)?;
+            if key.bytes().any(|b| b.is_ascii_uppercase())
+                || value.len() > limit(&key)
+                || value.chars().any(char::is_control)
+            {
+                return Err(AxisError::metadata(&key, "is not as stored"));
+            }
+            checked.insert(key, value);
+        }
+        let metadata = Metadata { items: checked };
+        metadata.within_limits()?;
+        Ok(metadata)
+    }
+
     /// `Status=Complete`: the system controller is done with the recording.
     pub fn is_complete(&self) -> bool {
         self.get("Status")
@@ -316,6 +342,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again, m, "what HEAD gives back reads the same");
+    }
+
+    #[test]
+    fn the_catalogs_form_reads_back_and_a_tampered_one_does_not() {
+        let m = meta(
+            Carrier::Object,
+            &[
+                ("X-Object-Meta-Name", "Ren%C3%A9e"),
+                ("X-Object-Meta-Starttime", "1"),
+            ],
+        )
+        .unwrap();
+        let json = m.to_json();
+        assert_eq!(json, r#"{"name":"Renée","starttime":"1"}"#);
+        assert_eq!(Metadata::from_json(&json).unwrap(), m);
+        assert_eq!(Metadata::from_json("{}").unwrap(), Metadata::default());
+        let long = format!(r#"{{"name":"{}"}}"#, "x".repeat(101));
+        for bad in [
+            "",
+            "[]",
+            "{",
+            r#"{"Name":"x"}"#,
+            r#"{"a b":"x"}"#,
+            r#"{"a":""}"#,
+            &long,
+        ] {
+            assert_eq!(
+                Metadata::from_json(bad).unwrap_err().code(),
+                "metadata",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("leases", "name"),
     ("axis_connections", "name"),
     ("axis_tokens", "token_sha256"),
+    ("axis_containers", "connection, name"),
+    ("axis_objects", "connection, container, name"),
 ];
 
 /// Rows copied per statement.

@@ -142,4 +142,152 @@ where
             .map(|r| rows::axis_connection(&Columns(r)))
             .transpose()
     }
+
+    async fn add_axis_container(&self, c: &AxisContainer) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO axis_containers (connection, name, recording_id, metadata, \
+             created_at, updated_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&c.connection)
+        .bind(&c.name)
+        .bind(c.recording_id.map(|u| u.to_string()))
+        .bind(&c.metadata)
+        .bind(ms(c.created_at))
+        .bind(ms(c.updated_at))
+        .bind(c.completed_at.map(ms))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error::<D>(e, "Axis container", c.name.clone()))?;
+        Ok(())
+    }
+
+    async fn axis_container(&self, connection: &str, name: &str) -> Result<Option<AxisContainer>> {
+        let row = sqlx::query("SELECT * FROM axis_containers WHERE connection = $1 AND name = $2")
+            .bind(connection)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(fail::<D>)?;
+        row.as_ref()
+            .map(|r| rows::axis_container(&Columns(r)))
+            .transpose()
+    }
+
+    async fn update_axis_container(
+        &self,
+        connection: &str,
+        name: &str,
+        metadata: &str,
+        at: UtcMillis,
+        completed_at: Option<UtcMillis>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE axis_containers SET metadata = $1, updated_at = $2, completed_at = $3 \
+             WHERE connection = $4 AND name = $5 AND completed_at IS NULL",
+        )
+        .bind(metadata)
+        .bind(ms(at))
+        .bind(completed_at.map(ms))
+        .bind(connection)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(fail::<D>)?;
+        found(D::rows_affected(&done), "open Axis container", name)
+    }
+
+    async fn open_axis_containers(&self, connection: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM axis_containers WHERE connection = $1 \
+             AND recording_id IS NOT NULL AND completed_at IS NULL",
+        )
+        .bind(connection)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(fail::<D>)?;
+        Ok(n as u64)
+    }
+
+    async fn add_axis_object(&self, o: &AxisObject) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO axis_objects (connection, container, name, metadata, length, sha256, \
+             md5, blob_key, age_header, stored_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM axis_containers \
+             WHERE connection = $1 AND name = $2 AND completed_at IS NULL",
+        )
+        .bind(&o.connection)
+        .bind(&o.container)
+        .bind(&o.name)
+        .bind(&o.metadata)
+        .bind(o.length as i64)
+        .bind(hex::encode(o.sha256))
+        .bind(&o.md5)
+        .bind(&o.blob_key)
+        .bind(&o.age_header)
+        .bind(ms(o.stored_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error::<D>(e, "Axis object", o.name.clone()))?;
+        found(D::rows_affected(&done), "open Axis container", &o.container)
+    }
+
+    async fn axis_object(
+        &self,
+        connection: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<AxisObject>> {
+        let row = sqlx::query(
+            "SELECT * FROM axis_objects WHERE connection = $1 AND container = $2 AND name = $3",
+        )
+        .bind(connection)
+        .bind(container)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(fail::<D>)?;
+        row.as_ref()
+            .map(|r| rows::axis_object(&Columns(r)))
+            .transpose()
+    }
+
+    async fn axis_objects(&self, connection: &str, container: &str) -> Result<Vec<AxisObject>> {
+        let rows = sqlx::query(
+            "SELECT * FROM axis_objects WHERE connection = $1 AND container = $2 ORDER BY name",
+        )
+        .bind(connection)
+        .bind(container)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(fail::<D>)?;
+        rows.iter()
+            .map(|r| rows::axis_object(&Columns(r)))
+            .collect()
+    }
+
+    async fn set_axis_object_metadata(
+        &self,
+        connection: &str,
+        container: &str,
+        name: &str,
+        metadata: &str,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE axis_objects SET metadata = $1 WHERE connection = $2 AND container = $3 \
+             AND name = $4 AND EXISTS (SELECT 1 FROM axis_containers c WHERE \
+             c.connection = $2 AND c.name = $3 AND c.completed_at IS NULL)",
+        )
+        .bind(metadata)
+        .bind(connection)
+        .bind(container)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(fail::<D>)?;
+        found(
+            D::rows_affected(&done),
+            "Axis object in an open container",
+            name,
+        )
+    }
 }

@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (24, include_str!("../migrations/0024_unnamed_incidents.sql")),
     (25, include_str!("../migrations/0025_audit_columns.sql")),
     (26, include_str!("../migrations/0026_axis_connections.sql")),
+    (27, include_str!("../migrations/0027_axis_containers.sql")),
 ];
 
 /// SQLite, as [`SqlCatalog`] speaks it.

@@ -145,3 +145,166 @@ pub async fn axis_story(catalog: &(impl AxisStore + ?Sized)) {
         .collect();
     assert_eq!(names, ["scu-1", "scu-2"]);
 }
+
+fn container(connection: &str, name: &str) -> AxisContainer {
+    AxisContainer {
+        connection: connection.into(),
+        name: name.into(),
+        recording_id: Some(uuid::Uuid::now_v7()),
+        metadata: r#"{"status":"Transferring"}"#.into(),
+        created_at: t(0),
+        updated_at: t(0),
+        completed_at: None,
+    }
+}
+
+fn object(connection: &str, container: &str, name: &str) -> AxisObject {
+    AxisObject {
+        connection: connection.into(),
+        container: container.into(),
+        name: name.into(),
+        metadata: "{}".into(),
+        length: 5_000_000_000,
+        sha256: [7; 32],
+        md5: "0".repeat(32),
+        blob_key: format!("axis/{connection}/{container}/{name}.age"),
+        age_header: b"age-encryption.org/v1\n--- x\n".to_vec(),
+        stored_at: t(5),
+    }
+}
+
+/// Containers are a connection's own; objects go only into an open
+/// container, once per name; `Status=Complete` closes a container for good.
+pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
+    for name in ["scu-1", "scu-2"] {
+        catalog
+            .add_axis_connection(&connection(name, "k"))
+            .await
+            .unwrap();
+    }
+    let rec = container("scu-1", "u_s_20261207T063000Z");
+    catalog.add_axis_container(&rec).await.unwrap();
+    // The same name on another connection is another container.
+    let other = container("scu-2", "u_s_20261207T063000Z");
+    catalog.add_axis_container(&other).await.unwrap();
+    assert!(matches!(
+        catalog.add_axis_container(&rec).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        catalog.axis_container("scu-1", &rec.name).await.unwrap(),
+        Some(rec.clone())
+    );
+    assert_eq!(catalog.axis_container("scu-1", "none").await.unwrap(), None);
+    // `Users` is no recording: it is never complete, nor counted as open.
+    let users = AxisContainer {
+        recording_id: None,
+        ..container("scu-1", "Users")
+    };
+    catalog.add_axis_container(&users).await.unwrap();
+    assert_eq!(catalog.open_axis_containers("scu-1").await.unwrap(), 1);
+
+    // Objects: once per name, only where the container exists.
+    let clip = object("scu-1", &rec.name, "20261207T063000Z_1.mp4");
+    catalog.add_axis_object(&clip).await.unwrap();
+    assert!(matches!(
+        catalog.add_axis_object(&clip).await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        catalog
+            .add_axis_object(&object("scu-1", "missing", "a.mp4"))
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    let mut key = object("scu-1", &rec.name, "20261207T063000Z_1.key");
+    key.blob_key = "axis/other.age".into();
+    catalog.add_axis_object(&key).await.unwrap();
+    assert_eq!(
+        catalog
+            .axis_object("scu-1", &rec.name, &clip.name)
+            .await
+            .unwrap(),
+        Some(clip.clone())
+    );
+    assert_eq!(
+        catalog
+            .axis_object("scu-2", &rec.name, &clip.name)
+            .await
+            .unwrap(),
+        None
+    );
+    let names: Vec<String> = catalog
+        .axis_objects("scu-1", &rec.name)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, [key.name.clone(), clip.name.clone()]);
+    assert!(catalog
+        .axis_objects("scu-2", &rec.name)
+        .await
+        .unwrap()
+        .is_empty());
+    catalog
+        .set_axis_object_metadata("scu-1", &rec.name, &clip.name, r#"{"a":"b"}"#)
+        .await
+        .unwrap();
+    let changed = catalog
+        .axis_object("scu-1", &rec.name, &clip.name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.metadata, r#"{"a":"b"}"#);
+
+    // Complete: the container and its objects change no more.
+    catalog
+        .update_axis_container(
+            "scu-1",
+            &rec.name,
+            r#"{"status":"Complete"}"#,
+            t(9),
+            Some(t(9)),
+        )
+        .await
+        .unwrap();
+    let done = catalog
+        .axis_container("scu-1", &rec.name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (done.metadata.as_str(), done.updated_at, done.completed_at),
+        (r#"{"status":"Complete"}"#, t(9), Some(t(9)))
+    );
+    assert_eq!(catalog.open_axis_containers("scu-1").await.unwrap(), 0);
+    assert_eq!(catalog.open_axis_containers("scu-2").await.unwrap(), 1);
+    assert!(matches!(
+        catalog
+            .update_axis_container("scu-1", &rec.name, "{}", t(10), None)
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    let mut late = object("scu-1", &rec.name, "late.mp4");
+    late.blob_key = "axis/late.age".into();
+    assert!(matches!(
+        catalog.add_axis_object(&late).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert!(matches!(
+        catalog
+            .set_axis_object_metadata("scu-1", &rec.name, &clip.name, "{}")
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert_eq!(
+        catalog
+            .axis_object("scu-1", &rec.name, &clip.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .metadata,
+        r#"{"a":"b"}"#
+    );
+}

@@ -48,7 +48,8 @@ macro_rules! stories {
             case_link_story, search_story, audit_search_story, export_story,
             subject_request_story, statistics_story, statistics_filter_story,
             statistics_cache_story, admission_story,
-            incident_sighting_story, activation_story, axis_story);
+            incident_sighting_story, activation_story, axis_story,
+            axis_container_story);
     };
     (@each $fresh:path; $($story:ident),*) => {
         $(

@@ -92,6 +92,43 @@ pub struct AxisToken {
     pub expires_at: UtcMillis,
 }
 
+/// A container an Axis system controller made on its connection (ADR
+/// 0017): `System`, `Users`, `Devices`, a recording's or a rejected
+/// recording's. Names are unique within a connection (its Swift account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisContainer {
+    pub connection: String,
+    pub name: String,
+    /// The Custos recording a recording's container becomes.
+    pub recording_id: Option<Uuid>,
+    /// Its metadata as `custos_axis::metadata::Metadata::to_json` writes it.
+    pub metadata: String,
+    pub created_at: UtcMillis,
+    pub updated_at: UtcMillis,
+    /// When `Status=Complete` arrived: from then on nothing in it changes.
+    pub completed_at: Option<UtcMillis>,
+}
+
+/// An object in an [`AxisContainer`]: a clip, a key file, a bookmark, a
+/// GNSS trail, a user or a device. Its bytes are in the blob store,
+/// encrypted to the evidence key on arrival; the age header that opens
+/// them is here only, so deleting the row shreds the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisObject {
+    pub connection: String,
+    pub container: String,
+    pub name: String,
+    pub metadata: String,
+    /// The bytes as they arrived: their length, SHA-256 and MD5 (hex, the
+    /// Swift `Etag`).
+    pub length: u64,
+    pub sha256: [u8; 32],
+    pub md5: String,
+    pub blob_key: String,
+    pub age_header: Vec<u8>,
+    pub stored_at: UtcMillis,
+}
+
 /// The last accepted recording of a camera: where its chain continues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainHead {

@@ -80,6 +80,37 @@ pub fn axis_connection(r: &impl SqlRow) -> Result<AxisConnection> {
     })
 }
 
+pub fn axis_container(r: &impl SqlRow) -> Result<AxisContainer> {
+    Ok(AxisContainer {
+        connection: r.text("connection")?,
+        name: r.text("name")?,
+        recording_id: r
+            .opt_text("recording_id")?
+            .as_deref()
+            .map(uuid)
+            .transpose()?,
+        metadata: r.text("metadata")?,
+        created_at: at(r, "created_at")?,
+        updated_at: at(r, "updated_at")?,
+        completed_at: opt_time(r, "completed_at")?,
+    })
+}
+
+pub fn axis_object(r: &impl SqlRow) -> Result<AxisObject> {
+    Ok(AxisObject {
+        connection: r.text("connection")?,
+        container: r.text("container")?,
+        name: r.text("name")?,
+        metadata: r.text("metadata")?,
+        length: u64::try_from(r.int("length")?).map_err(|_| corrupt("length"))?,
+        sha256: hash(&r.text("sha256")?)?,
+        md5: r.text("md5")?,
+        blob_key: r.text("blob_key")?,
+        age_header: r.bytes("age_header")?,
+        stored_at: at(r, "stored_at")?,
+    })
+}
+
 pub fn stored_entry(r: &impl SqlRow) -> Result<StoredEntry> {
     Ok(StoredEntry {
         index: r.int("idx")? as u64,

@@ -416,6 +416,42 @@ pub trait AxisStore: Send + Sync {
         token_sha256: &str,
         now: UtcMillis,
     ) -> Result<Option<AxisConnection>>;
+    /// A new container; `AlreadyExists` if its connection has one of that name.
+    async fn add_axis_container(&self, c: &AxisContainer) -> Result<()>;
+    async fn axis_container(&self, connection: &str, name: &str) -> Result<Option<AxisContainer>>;
+    /// New metadata for a container not yet complete, completing it if
+    /// `completed_at` is given; `NotFound` if there is no such open container.
+    async fn update_axis_container(
+        &self,
+        connection: &str,
+        name: &str,
+        metadata: &str,
+        at: UtcMillis,
+        completed_at: Option<UtcMillis>,
+    ) -> Result<()>;
+    /// How many of a connection's recordings (containers with a
+    /// `recording_id`) are not complete.
+    async fn open_axis_containers(&self, connection: &str) -> Result<u64>;
+    /// A new object in an open container: `NotFound` if the container is
+    /// missing or complete, `AlreadyExists` if the name is taken.
+    async fn add_axis_object(&self, o: &AxisObject) -> Result<()>;
+    async fn axis_object(
+        &self,
+        connection: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<AxisObject>>;
+    /// A container's objects, by name.
+    async fn axis_objects(&self, connection: &str, container: &str) -> Result<Vec<AxisObject>>;
+    /// Replaces an object's metadata (Swift's object `POST`) while its
+    /// container is open; `NotFound` otherwise.
+    async fn set_axis_object_metadata(
+        &self,
+        connection: &str,
+        container: &str,
+        name: &str,
+        metadata: &str,
+    ) -> Result<()>;
 }
 
 /// The whole catalog: every store. Code takes the narrowest store it needs

@@ -75,7 +75,7 @@ const READ_FIRST: u64 = 64 * 1024;
 /// closes cleanly, or stays open. A larger body (an upload's piece) that a
 /// refusal leaves unread still gets `Connection: close`, so the client does
 /// not send its next request into a closing connection.
-async fn close_after_unread_body(
+pub(crate) async fn close_after_unread_body(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {

@@ -8,6 +8,7 @@ pub mod admission;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod axis;
 pub mod dock_reports;
 pub mod edge;
 pub mod error;
@@ -63,6 +64,9 @@ pub struct ServerConfig {
     /// Caps on connections, timeouts, and on password hashing for people
     /// not signed in (issue 19).
     pub limits: limits::Limits,
+    /// The Axis content destination's listener, if this deployment takes
+    /// recordings from Axis body-worn systems (ADR 0017).
+    pub axis: Option<axis::AxisSettings>,
 }
 
 /// Everything the handlers need, opened once at start.
@@ -223,15 +227,27 @@ pub struct RunningServer {
     pub deployment: Arc<Deployment>,
     /// The certificate the dock pins (PEM).
     pub certificate_pem: String,
+    /// Where the Axis listener listens, if it was asked for.
+    pub axis_addr: Option<SocketAddr>,
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    axis: Option<(
+        axum_server::Handle,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
 }
 
 impl RunningServer {
     pub async fn shutdown(self) {
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        if let Some((handle, _)) = &self.axis {
+            handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        }
         let _ = self.task.await;
+        if let Some((_, task)) = self.axis {
+            let _ = task.await;
+        }
     }
 }
 
@@ -266,6 +282,19 @@ pub async fn start_with_pages(
         ));
     tokio::spawn(maintenance(deployment.clone()));
     tokio::spawn(write_refusals(deployment.clone()));
+    let axis = match &config.axis {
+        Some(settings) => Some(
+            start_axis(
+                &deployment,
+                &config.data,
+                settings.clone(),
+                tls.clone(),
+                &limits,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let acceptor = limits::LimitedAcceptor::new(&limits);
     let mut server = axum_server::bind_rustls(config.listen, tls)
         .map(|rustls| {
@@ -297,9 +326,66 @@ pub async fn start_with_pages(
         addr,
         deployment,
         certificate_pem,
+        axis_addr: axis.as_ref().map(|(addr, _, _)| *addr),
         handle,
         task,
+        axis: axis.map(|(_, handle, task)| (handle, task)),
     })
+}
+
+type Listener = (
+    SocketAddr,
+    axum_server::Handle,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// The Axis content destination's own listener (ADR 0017): the server's
+/// certificate, the same connection limits and header timeouts, and a
+/// body's pause limit but no limit on a body's whole time (a clip is
+/// gigabytes).
+async fn start_axis(
+    deployment: &Arc<Deployment>,
+    data: &std::path::Path,
+    settings: axis::AxisSettings,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    limits: &limits::Limits,
+) -> Result<Listener> {
+    let listen = settings.listen;
+    let dest =
+        Arc::new(axis::Destination::open(data, settings).context("the Axis staging directory")?);
+    let app = axis::http::router(axis::http::Axis {
+        d: deployment.clone(),
+        dest,
+    })
+    .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        limits.body_idle_timeout,
+    ));
+    let handle = axum_server::Handle::new();
+    let mut server = axum_server::bind_rustls(listen, tls)
+        .map({
+            let acceptor = limits::LimitedAcceptor::new(limits);
+            let timeout = limits.tls_handshake_timeout;
+            move |rustls| rustls.handshake_timeout(timeout).acceptor(acceptor)
+        })
+        .handle(handle.clone());
+    let builder = std::mem::replace(
+        server.http_builder(),
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()),
+    );
+    *server.http_builder() = builder.http1_only();
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(128);
+    let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
+    let addr = handle
+        .listening()
+        .await
+        .context("the Axis listener did not start listening")?;
+    tracing::info!(%addr, "Axis content destination listening (TLS)");
+    Ok((addr, handle, task))
 }
 
 /// Refusals counted in memory, written once a second.

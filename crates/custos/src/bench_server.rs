@@ -316,6 +316,7 @@ pub fn playback(
             .await?;
         drop(catalog);
         let config = custos_server::ServerConfig {
+            axis: None,
             limits: Default::default(),
             storage: storage.config.clone(),
             data: data.clone(),

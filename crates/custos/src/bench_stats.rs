@@ -301,6 +301,7 @@ pub fn stats(
 
         // The page, over HTTPS, as an evaluator opens it.
         let config = custos_server::ServerConfig {
+            axis: None,
             limits: Default::default(),
             storage: Default::default(),
             data: data.clone(),

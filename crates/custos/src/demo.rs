@@ -240,6 +240,7 @@ fn demo(args: RunArgs) -> Result<ExitCode> {
     let server = runtime
         .block_on(custos_server::start_with_pages(
             custos_server::ServerConfig {
+                axis: None,
                 limits: Default::default(),
                 storage: Default::default(),
                 data: data.clone(),

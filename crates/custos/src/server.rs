@@ -35,6 +35,11 @@ pub struct ServeArgs {
     tls_cert: Option<PathBuf>,
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Take recordings from Axis body-worn systems: the address of the
+    /// content destination's own TLS listener (ADR 0017, docs/AXIS.md), to
+    /// which `custos axis connect` points a system controller.
+    #[arg(long)]
+    axis_listen: Option<SocketAddr>,
     /// This deployment's id, as named in receipts.
     #[arg(long, default_value = "custos")]
     server_id: String,
@@ -154,6 +159,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         )?;
         eprintln!("storage: {}", storage.describe());
         let config = ServerConfig {
+            axis: args.axis_listen.map(custos_server::axis::AxisSettings::new),
             limits: args.limits(),
             storage,
             data: args.data.data.clone(),
@@ -185,6 +191,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         let receipt_key = custos_server::keys::receipt_public_key(&args.data.data)?;
         eprintln!("Custos evidence server on https://{}", server.addr);
         eprintln!("  web UI: https://{}/login", server.addr);
+        if let Some(axis) = server.axis_addr {
+            eprintln!("  Axis content destination: https://{axis}/auth/v1.0");
+        }
         eprintln!("  receipt key (cameras pin it): {}", receipt_key.to_hex());
         if !args.data.data.join("tls/cert.pem").exists() {
             eprintln!("  TLS certificate: as given");

@@ -283,7 +283,7 @@ pub fn fuzz_upload_header(data: &[u8]) {
 }
 
 /// Overwrites the first bytes of a file in place, durably.
-fn write_prefix(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_prefix(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if bytes.is_empty() {
         return Ok(());

@@ -8,6 +8,7 @@ mod complete;
 mod gaps;
 mod offer;
 
+pub(crate) use complete::write_prefix;
 pub use complete::{age_header_length, fuzz_upload_header, read_age_header};
 
 use std::io::{BufReader, Read};

@@ -45,6 +45,7 @@ impl World {
             Arc::new(move || UtcMillis::from_millis(clock_now.load(Ordering::SeqCst)).unwrap());
         let rt = tokio::runtime::Runtime::new().unwrap();
         let config = ServerConfig {
+            axis: None,
             // Every person here signs in from 127.0.0.1: the limits on one
             // source have tests of their own (abuse.rs), these test accounts.
             limits: custos_server::limits::Limits {

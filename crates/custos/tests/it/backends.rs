@@ -489,6 +489,7 @@ async fn second_node(w: &World) -> custos_server::RunningServer {
     });
     custos_server::start(
         custos_server::ServerConfig {
+            axis: None,
             limits: test_limits(),
             storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
             data: w.data.clone(),
@@ -725,6 +726,7 @@ async fn moved_server(w: &World) -> custos_server::RunningServer {
     .unwrap();
     custos_server::start(
         custos_server::ServerConfig {
+            axis: None,
             limits: test_limits(),
             storage: custos_server::storage::StorageConfig::resolve(&w.data, None, None).unwrap(),
             data: w.data.clone(),

@@ -143,6 +143,17 @@ pub async fn world_with_limits(
     storage: Option<custos_server::storage::StorageConfig>,
     limits: custos_server::limits::Limits,
 ) -> World {
+    world_with_axis(policy, retention, storage, limits, None).await
+}
+
+/// A world whose server also runs the Axis content destination with `axis`.
+pub async fn world_with_axis(
+    policy: custos_access::Policy,
+    retention: custos_server::retention::RetentionPolicy,
+    storage: Option<custos_server::storage::StorageConfig>,
+    limits: custos_server::limits::Limits,
+    axis: Option<custos_server::axis::AxisSettings>,
+) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
     custos_keys::EvidenceKeyStore::new(&data)
@@ -165,6 +176,7 @@ pub async fn world_with_limits(
         .unwrap();
     }
     let config = ServerConfig {
+        axis,
         limits,
         storage: storage.unwrap_or_default(),
         data: data.clone(),

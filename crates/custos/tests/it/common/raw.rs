@@ -58,6 +58,12 @@ impl Raw {
         }
     }
 
+    /// The TLS settings that trust the test server, for a test that drives
+    /// a connection itself.
+    pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        self.config.clone()
+    }
+
     /// A TCP connection from `from` (a loopback address).
     pub async fn connect(&self, from: IpAddr) -> std::io::Result<std::net::TcpStream> {
         let socket = tokio::net::TcpSocket::new_v4()?;

@@ -413,6 +413,7 @@ async fn a_restart_that_no_longer_defines_a_cameras_category_refuses_to_start() 
     let c = categories().await;
     c.training_deleted().await;
     let config = custos_server::ServerConfig {
+        axis: None,
         limits: test_limits(),
         storage: Default::default(),
         data: c.w.data.clone(),

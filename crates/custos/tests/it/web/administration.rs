@@ -650,6 +650,7 @@ async fn saved_settings_survive_a_restart_with_the_old_flags_which_says_so() {
     let Settings { w, .. } = Settings::saved().await;
     let again = custos_server::start(
         custos_server::ServerConfig {
+            axis: None,
             limits: test_limits(),
             storage: Default::default(),
             data: w.data.clone(),

@@ -1,0 +1,29 @@
+-- Issue 23 (ADR 0017): what an Axis system controller put on its
+-- connection. An object's bytes are in the blob store, encrypted to the
+-- evidence key; its age header is only here, so deleting the row shreds it.
+CREATE TABLE axis_containers (
+    connection   TEXT NOT NULL REFERENCES axis_connections(name),
+    name         TEXT NOT NULL,
+    recording_id TEXT UNIQUE,
+    metadata     TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    completed_at INTEGER,
+    PRIMARY KEY (connection, name)
+);
+CREATE INDEX axis_containers_open ON axis_containers (connection) WHERE completed_at IS NULL;
+
+CREATE TABLE axis_objects (
+    connection TEXT NOT NULL,
+    container  TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    metadata   TEXT NOT NULL,
+    length     INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    md5        TEXT NOT NULL,
+    blob_key   TEXT NOT NULL UNIQUE,
+    age_header BLOB NOT NULL,
+    stored_at  INTEGER NOT NULL,
+    PRIMARY KEY (connection, container, name),
+    FOREIGN KEY (connection, container) REFERENCES axis_containers(connection, name)
+);

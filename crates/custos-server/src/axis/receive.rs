@@ -1,0 +1,154 @@
+//! An object's bytes as they arrive: encrypted with age to the evidence key
+//! into a staging file (no plaintext byte touches the disk), hashed (SHA-256
+//! for the record, MD5 for Swift's `Etag`) on a thread of their own, synced,
+//! and the age header moved out, so the staged file is ready to become a
+//! blob whose only key is in the catalog.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use futures::{Stream, StreamExt};
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+use super::Refusal;
+
+/// A staged object; the file goes when this is dropped, unless it was
+/// moved into the blob store first.
+pub(super) struct Staged {
+    pub path: PathBuf,
+    pub length: u64,
+    pub sha256: [u8; 32],
+    /// Hex, as Swift's `Etag`.
+    pub md5: String,
+    pub age_header: Vec<u8>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Removes a half-written staging file whatever way receiving ends.
+struct Partial(PathBuf);
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Buffers queued to each thread: with 256 KiB reads, a few MiB per upload.
+const QUEUE: usize = 16;
+
+/// Receives `body` into `path`, at most `max` bytes (more is `400`).
+pub(super) async fn receive<S, E>(
+    recipient: age::x25519::Recipient,
+    path: PathBuf,
+    max: u64,
+    mut body: S,
+) -> Result<Staged, Refusal>
+where
+    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let partial = Partial(path.clone());
+    let (to_writer, from_body) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
+    let (to_hasher, for_hashing) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
+    let target = path.clone();
+    let writer = tokio::task::spawn_blocking(move || encrypt(&recipient, &target, from_body));
+    let hasher = tokio::task::spawn_blocking(move || hash(for_hashing));
+    let mut length = 0u64;
+    let mut broken = false;
+    let outcome = loop {
+        let Some(chunk) = body.next().await else {
+            break Ok(());
+        };
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                break Err(Refusal::NeverStorable(
+                    "interrupted",
+                    format!("the object's bytes stopped arriving: {e}"),
+                ))
+            }
+        };
+        length += chunk.len() as u64;
+        if length > max {
+            break Err(Refusal::NeverStorable(
+                "too-large",
+                format!("an object is at most {max} bytes here"),
+            ));
+        }
+        // A writer that failed (a full disk) has its error said below; the
+        // body is still read to its end so the refusal reaches the client.
+        if !broken
+            && (to_hasher.send(chunk.clone()).await.is_err()
+                || to_writer.send(chunk).await.is_err())
+        {
+            broken = true;
+        }
+    };
+    drop((to_writer, to_hasher));
+    let written = writer
+        .await
+        .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+    let (sha256, md5) = hasher
+        .await
+        .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+    outcome?;
+    let age_header = written?;
+    std::mem::forget(partial);
+    Ok(Staged {
+        path,
+        length,
+        sha256,
+        md5,
+        age_header,
+    })
+}
+
+fn hash(mut from: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> ([u8; 32], String) {
+    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
+    while let Some(chunk) = from.blocking_recv() {
+        sha.update(&chunk);
+        md5.update(&chunk);
+    }
+    (sha.finalize().into(), hex::encode(md5.finalize()))
+}
+
+/// Encrypts what arrives into `path`, syncs it, and returns the age header,
+/// which is then overwritten with zeros in the file (crypto-shredding: the
+/// header is kept in the catalog only, as a camera's recording's is).
+fn encrypt(
+    recipient: &age::x25519::Recipient,
+    path: &Path,
+    mut from: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> Result<Vec<u8>, Refusal> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+            .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+    let mut stream = encryptor.wrap_output(out)?;
+    while let Some(chunk) = from.blocking_recv() {
+        if custos_faults::disk_full("axis:staging") {
+            return Err(Refusal::Full);
+        }
+        stream.write_all(&chunk)?;
+        custos_faults::crash_point("server:axis-receive");
+    }
+    let file = stream
+        .finish()?
+        .into_inner()
+        .map_err(|e| Refusal::from(e.into_error()))?;
+    file.sync_all()?;
+    drop(file);
+    let header = crate::ingest::read_age_header(path)?;
+    crate::ingest::write_prefix(path, &vec![0u8; header.len()])?;
+    Ok(header)
+}

@@ -1,0 +1,210 @@
+//! The Axis listener's limits and faults (issue 23): busy is `503` with a
+//! `Retry-After`, a full disk `507`, an object over the largest taken `400`;
+//! an upload cut off midway leaves nothing and can be sent again; a
+//! thousand recordings at once are each answered and none is lost; what
+//! Custos does not offer (reading evidence back, deleting) is `403`.
+
+use std::io::Write;
+
+use crate::axis_swift::{scu, scu_with, RECORDING, USER};
+
+fn reason(answer: &crate::common::raw::RawAnswer) -> String {
+    String::from_utf8_lossy(&answer.body).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn busy_is_503_with_retry_after_and_full_is_507() {
+    let busy = scu_with(|s| s.uploads_at_once = 0).await;
+    assert_eq!(busy.send("PUT", "Users", &[], b"").await.status, Some(201));
+    let answer = busy.send("PUT", &format!("Users/{USER}"), &[], b"").await;
+    assert_eq!(answer.status, Some(503), "{}", reason(&answer));
+    assert_eq!(answer.header("retry-after").as_deref(), Some("5"));
+    assert!(reason(&answer).starts_with("busy: "));
+    let full = scu_with(|s| s.reserve_bytes = u64::MAX / 2).await;
+    let answer = full.send("PUT", "Users", &[], b"").await;
+    assert_eq!(answer.status, Some(201), "containers cost no disk");
+    let answer = full.send("PUT", &format!("Users/{USER}"), &[], b"").await;
+    assert_eq!(answer.status, Some(507));
+    assert!(reason(&answer).starts_with("storage-full: "));
+    assert!(full.objects("Users").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_over_the_largest_taken_is_400_announced_or_not() {
+    let s = scu_with(|s| s.max_object_bytes = 1000).await;
+    s.recording().await;
+    let answer = s.clip("1787485620_1.mp4", &[7; 1001]).await;
+    assert_eq!(answer.status, Some(400));
+    assert!(reason(&answer).starts_with("too-large: "));
+    // Chunked, no length announced: refused once past the limit.
+    let mut request = format!(
+        "PUT /v1/AUTH_scu-1/{RECORDING}/1787485620_1.mp4 HTTP/1.1\r\nHost: localhost\r\n\
+         Connection: close\r\nX-Auth-Token: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        s.token
+    )
+    .into_bytes();
+    for _ in 0..3 {
+        request.extend_from_slice(b"200\r\n");
+        request.extend_from_slice(&[7; 512]);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let answer = s
+        .raw
+        .send("127.0.0.1".parse().unwrap(), request)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, Some(400), "{}", answer.head);
+    assert!(reason(&answer).starts_with("too-large: "));
+    assert!(s.objects(RECORDING).await.is_empty());
+    assert_eq!(
+        s.clip("1787485620_1.mp4", &[7; 1000]).await.status,
+        Some(201)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_cut_off_midway_leaves_nothing_and_is_sent_again() {
+    let s = scu().await;
+    s.recording().await;
+    let head = format!(
+        "PUT /v1/AUTH_scu-1/{RECORDING}/1787485620_1.mp4 HTTP/1.1\r\nHost: localhost\r\n\
+         X-Auth-Token: {}\r\nContent-Length: 100000\r\n\r\n",
+        s.token
+    );
+    let tcp = s.raw.connect("127.0.0.1".parse().unwrap()).await.unwrap();
+    let config = s.raw.client_config();
+    tokio::task::spawn_blocking(move || {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let connection = rustls::ClientConnection::new(config, name).unwrap();
+        let mut tls = rustls::StreamOwned::new(connection, tcp);
+        tls.write_all(head.as_bytes()).unwrap();
+        tls.write_all(&[9; 40_000]).unwrap();
+        tls.flush().unwrap();
+        // The cable is pulled: TLS ends, then the socket.
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+    })
+    .await
+    .unwrap();
+    // The server saw the end of the body; its refusal is on record.
+    let mut refused = false;
+    for _ in 0..200 {
+        let entries = s.entries().await;
+        refused = entries
+            .iter()
+            .any(|(a, o, d)| a == "axis.object.put" && o == "refused" && d.contains("interrupted"));
+        if refused {
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "{:?}", s.entries().await);
+    assert!(s.objects(RECORDING).await.is_empty());
+    assert_eq!(
+        std::fs::read_dir(s.w.data.join("staging-axis"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        s.clip("1787485620_1.mp4", &[9; 100_000]).await.status,
+        Some(201)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_is_not_read_back_nor_deleted_over_this_api() {
+    let s = scu().await;
+    s.recording().await;
+    s.clip("1787485620_1.mp4", b"clip").await;
+    let clip = format!("{RECORDING}/1787485620_1.mp4");
+    for (method, path) in [
+        ("GET", clip.as_str()),
+        ("GET", RECORDING),
+        ("GET", "Users"),
+        ("DELETE", clip.as_str()),
+        ("DELETE", RECORDING),
+        ("COPY", clip.as_str()),
+        ("PUT", "System/Capabilities.json"),
+    ] {
+        let answer = s.send(method, path, &[], b"").await;
+        assert_eq!(answer.status, Some(403), "{method} {path}");
+        assert!(!answer.body.windows(4).any(|w| w == b"clip"));
+    }
+    assert_eq!(s.objects(RECORDING).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn head_gives_the_metadata_back_percent_encoded_as_the_spec_says() {
+    let s = scu().await;
+    s.registered().await;
+    let path = format!("Users/{USER}");
+    let name = "Ren%C3%A9e%20d%27Ors";
+    let answer = s
+        .send("POST", &path, &[("X-Object-Meta-Name", name)], b"")
+        .await;
+    assert_eq!(answer.status, Some(202));
+    let head = s.send("HEAD", &path, &[], b"").await;
+    assert_eq!(head.status, Some(200));
+    assert_eq!(head.header("x-object-meta-name").as_deref(), Some(name));
+    assert_eq!(
+        head.header("etag").as_deref(),
+        Some("d41d8cd98f00b204e9800998ecf8427e")
+    );
+    let missing = s
+        .send(
+            "HEAD",
+            "Users/0b7a3f52-6f3e-4a53-9a7e-3c1f7e0d2b11",
+            &[],
+            b"",
+        )
+        .await;
+    assert_eq!(missing.status, Some(404));
+    let missing = s
+        .send("POST", "Nowhere_but_here_20260101T000000Z", &[], b"")
+        .await;
+    assert_eq!(missing.status, Some(400), "not even a container's name");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_recordings_at_once_are_each_answered_and_none_lost() {
+    let s = std::sync::Arc::new(scu().await);
+    s.registered().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..25u32 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let mut statuses = Vec::new();
+            for i in 0..40u32 {
+                let n = worker * 40 + i;
+                let name = if n % 10 == 0 {
+                    format!("RejectedContent_UnknownTime_{}", uuid::Uuid::now_v7())
+                } else {
+                    let (h, m, sec) = (n / 3600, n / 60 % 60, n % 60);
+                    format!("{USER}_ACCC8EF0A1B2_20260823T{h:02}{m:02}{sec:02}Z")
+                };
+                statuses.push(s.send("PUT", &name, &[], b"").await.status);
+            }
+            statuses
+        });
+    }
+    let mut created = 0;
+    while let Some(statuses) = tasks.join_next().await {
+        for status in statuses.unwrap() {
+            assert_eq!(status, Some(201));
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1000);
+    let open =
+        s.w.server
+            .deployment
+            .catalog
+            .open_axis_containers("scu-1")
+            .await
+            .unwrap();
+    assert_eq!(open, 1000);
+}
