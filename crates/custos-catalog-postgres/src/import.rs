@@ -49,6 +49,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("axis_tokens", "token_sha256"),
     ("axis_containers", "connection, name"),
     ("axis_objects", "connection, container, name"),
+    ("axis_pending_blobs", "blob_key"),
 ];
 
 /// Rows copied per statement.

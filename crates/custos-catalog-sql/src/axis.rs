@@ -177,43 +177,95 @@ where
         &self,
         connection: &str,
         name: &str,
+        expected: &str,
         metadata: &str,
         at: UtcMillis,
         completed_at: Option<UtcMillis>,
     ) -> Result<()> {
         let done = sqlx::query(
             "UPDATE axis_containers SET metadata = $1, updated_at = $2, completed_at = $3 \
-             WHERE connection = $4 AND name = $5 AND completed_at IS NULL",
+             WHERE connection = $4 AND name = $5 AND completed_at IS NULL AND metadata = $6",
         )
         .bind(metadata)
         .bind(ms(at))
         .bind(completed_at.map(ms))
         .bind(connection)
         .bind(name)
+        .bind(expected)
         .execute(&self.pool)
         .await
         .map_err(fail::<D>)?;
-        found(D::rows_affected(&done), "open Axis container", name)
+        if D::rows_affected(&done) == 1 {
+            return Ok(());
+        }
+        match self.axis_container(connection, name).await? {
+            Some(c) if c.completed_at.is_none() => Err(CatalogError::Conflict(format!(
+                "Axis container `{name}` changed meanwhile"
+            ))),
+            _ => Err(CatalogError::NotFound {
+                what: "open Axis container",
+                id: name.to_owned(),
+            }),
+        }
     }
 
-    async fn open_axis_containers(&self, connection: &str) -> Result<u64> {
+    async fn open_axis_containers(&self, connection: &str, active_since: UtcMillis) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM axis_containers WHERE connection = $1 \
-             AND recording_id IS NOT NULL AND completed_at IS NULL",
+             AND recording_id IS NOT NULL AND completed_at IS NULL AND updated_at >= $2",
         )
         .bind(connection)
+        .bind(ms(active_since))
         .fetch_one(&self.pool)
         .await
         .map_err(fail::<D>)?;
         Ok(n as u64)
     }
 
+    async fn add_axis_pending_blob(
+        &self,
+        blob_key: &str,
+        connection: &str,
+        at: UtcMillis,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO axis_pending_blobs (blob_key, connection, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(blob_key)
+        .bind(connection)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error::<D>(e, "pending Axis blob", blob_key))?;
+        Ok(())
+    }
+
+    async fn axis_pending_blobs(&self, before: UtcMillis) -> Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT blob_key FROM axis_pending_blobs WHERE created_at < $1 ORDER BY blob_key",
+        )
+        .bind(ms(before))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(fail::<D>)
+    }
+
+    async fn remove_axis_pending_blob(&self, blob_key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM axis_pending_blobs WHERE blob_key = $1")
+            .bind(blob_key)
+            .execute(&self.pool)
+            .await
+            .map_err(fail::<D>)?;
+        Ok(())
+    }
+
     async fn add_axis_object(&self, o: &AxisObject) -> Result<()> {
-        let done = sqlx::query(
+        let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
+        lock_open_container::<D>(&mut tx, &o.connection, &o.container).await?;
+        sqlx::query(
             "INSERT INTO axis_objects (connection, container, name, metadata, length, sha256, \
              md5, blob_key, age_header, stored_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM axis_containers \
-             WHERE connection = $1 AND name = $2 AND completed_at IS NULL",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&o.connection)
         .bind(&o.container)
@@ -225,10 +277,15 @@ where
         .bind(&o.blob_key)
         .bind(&o.age_header)
         .bind(ms(o.stored_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| insert_error::<D>(e, "Axis object", o.name.clone()))?;
-        found(D::rows_affected(&done), "open Axis container", &o.container)
+        sqlx::query("DELETE FROM axis_pending_blobs WHERE blob_key = $1")
+            .bind(&o.blob_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail::<D>)?;
+        tx.commit().await.map_err(fail::<D>)
     }
 
     async fn axis_object(
@@ -272,22 +329,47 @@ where
         name: &str,
         metadata: &str,
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
+        lock_open_container::<D>(&mut tx, connection, container).await?;
         let done = sqlx::query(
             "UPDATE axis_objects SET metadata = $1 WHERE connection = $2 AND container = $3 \
-             AND name = $4 AND EXISTS (SELECT 1 FROM axis_containers c WHERE \
-             c.connection = $2 AND c.name = $3 AND c.completed_at IS NULL)",
+             AND name = $4",
         )
         .bind(metadata)
         .bind(connection)
         .bind(container)
         .bind(name)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(fail::<D>)?;
-        found(
-            D::rows_affected(&done),
-            "Axis object in an open container",
-            name,
-        )
+        found(D::rows_affected(&done), "Axis object", name)?;
+        tx.commit().await.map_err(fail::<D>)
     }
+}
+
+/// Takes the row lock of an open container of a connection not revoked,
+/// inside `tx`: a `Complete` (an UPDATE of the same row) then waits for
+/// this transaction or this one for it, and PostgreSQL re-reads the row
+/// after the wait, so nothing lands in a container that completed first.
+async fn lock_open_container<D: Dialect>(
+    tx: &mut sqlx::Transaction<'_, D::Db>,
+    connection: &str,
+    container: &str,
+) -> Result<()>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: sqlx::Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: sqlx::IntoArguments<'q, D::Db>,
+    for<'q> &'q str: sqlx::Encode<'q, D::Db> + sqlx::Type<D::Db>,
+{
+    let done = sqlx::query(
+        "UPDATE axis_containers SET updated_at = updated_at WHERE connection = $1 \
+         AND name = $2 AND completed_at IS NULL AND EXISTS (SELECT 1 FROM axis_connections \
+         WHERE name = $1 AND revoked_at IS NULL)",
+    )
+    .bind(connection)
+    .bind(container)
+    .execute(&mut **tx)
+    .await
+    .map_err(fail::<D>)?;
+    found(D::rows_affected(&done), "open Axis container", container)
 }

@@ -27,3 +27,12 @@ CREATE TABLE axis_objects (
     PRIMARY KEY (connection, container, name),
     FOREIGN KEY (connection, container) REFERENCES axis_containers(connection, name)
 );
+
+-- A blob written for an object before its row is committed: named here
+-- first, so a crash in between leaves a blob the next start removes
+-- instead of one nothing names.
+CREATE TABLE axis_pending_blobs (
+    blob_key   TEXT PRIMARY KEY,
+    connection TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);

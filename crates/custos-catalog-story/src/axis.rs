@@ -202,7 +202,15 @@ pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
         ..container("scu-1", "Users")
     };
     catalog.add_axis_container(&users).await.unwrap();
-    assert_eq!(catalog.open_axis_containers("scu-1").await.unwrap(), 1);
+    assert_eq!(
+        catalog.open_axis_containers("scu-1", t(0)).await.unwrap(),
+        1
+    );
+    // One untouched since before `active_since` no longer counts.
+    assert_eq!(
+        catalog.open_axis_containers("scu-1", t(1)).await.unwrap(),
+        0
+    );
 
     // Objects: once per name, only where the container exists.
     let clip = object("scu-1", &rec.name, "20261207T063000Z_1.mp4");
@@ -258,11 +266,19 @@ pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
         .unwrap();
     assert_eq!(changed.metadata, r#"{"a":"b"}"#);
 
+    // An update made on stale metadata is a conflict and changes nothing.
+    assert!(matches!(
+        catalog
+            .update_axis_container("scu-1", &rec.name, "{}", r#"{"a":"b"}"#, t(8), None)
+            .await,
+        Err(CatalogError::Conflict(_))
+    ));
     // Complete: the container and its objects change no more.
     catalog
         .update_axis_container(
             "scu-1",
             &rec.name,
+            &rec.metadata,
             r#"{"status":"Complete"}"#,
             t(9),
             Some(t(9)),
@@ -278,11 +294,24 @@ pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
         (done.metadata.as_str(), done.updated_at, done.completed_at),
         (r#"{"status":"Complete"}"#, t(9), Some(t(9)))
     );
-    assert_eq!(catalog.open_axis_containers("scu-1").await.unwrap(), 0);
-    assert_eq!(catalog.open_axis_containers("scu-2").await.unwrap(), 1);
+    assert_eq!(
+        catalog.open_axis_containers("scu-1", t(0)).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        catalog.open_axis_containers("scu-2", t(0)).await.unwrap(),
+        1
+    );
     assert!(matches!(
         catalog
-            .update_axis_container("scu-1", &rec.name, "{}", t(10), None)
+            .update_axis_container(
+                "scu-1",
+                &rec.name,
+                r#"{"status":"Complete"}"#,
+                "{}",
+                t(10),
+                None
+            )
             .await,
         Err(CatalogError::NotFound { .. })
     ));
@@ -306,5 +335,63 @@ pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
             .unwrap()
             .metadata,
         r#"{"a":"b"}"#
+    );
+}
+
+/// A blob is named before it is written; its object's commit unnames it; a
+/// revoked connection adds no object.
+pub async fn axis_pending_blob_story(catalog: &(impl AxisStore + ?Sized)) {
+    catalog
+        .add_axis_connection(&connection("scu-1", "k"))
+        .await
+        .unwrap();
+    let rec = container("scu-1", "u_s_20261207T063000Z");
+    catalog.add_axis_container(&rec).await.unwrap();
+    let clip = object("scu-1", &rec.name, "1.mp4");
+    catalog
+        .add_axis_pending_blob(&clip.blob_key, "scu-1", t(1))
+        .await
+        .unwrap();
+    catalog
+        .add_axis_pending_blob("axis/crashed.age", "scu-1", t(1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        catalog
+            .add_axis_pending_blob("axis/crashed.age", "scu-1", t(2))
+            .await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    catalog.add_axis_object(&clip).await.unwrap();
+    assert_eq!(
+        catalog.axis_pending_blobs(t(2)).await.unwrap(),
+        ["axis/crashed.age"]
+    );
+    assert!(catalog.axis_pending_blobs(t(1)).await.unwrap().is_empty());
+    catalog
+        .remove_axis_pending_blob("axis/crashed.age")
+        .await
+        .unwrap();
+    assert!(catalog.axis_pending_blobs(t(9)).await.unwrap().is_empty());
+    catalog.revoke_axis_connection("scu-1", t(3)).await.unwrap();
+    let mut late = object("scu-1", &rec.name, "2.mp4");
+    late.blob_key = "axis/late.age".into();
+    assert!(matches!(
+        catalog.add_axis_object(&late).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert!(matches!(
+        catalog
+            .set_axis_object_metadata("scu-1", &rec.name, &clip.name, "{}")
+            .await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert_eq!(
+        catalog
+            .axis_objects("scu-1", &rec.name)
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

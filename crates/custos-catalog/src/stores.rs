@@ -420,20 +420,38 @@ pub trait AxisStore: Send + Sync {
     async fn add_axis_container(&self, c: &AxisContainer) -> Result<()>;
     async fn axis_container(&self, connection: &str, name: &str) -> Result<Option<AxisContainer>>;
     /// New metadata for a container not yet complete, completing it if
-    /// `completed_at` is given; `NotFound` if there is no such open container.
+    /// `completed_at` is given, if its metadata is still `expected` (a
+    /// concurrent update is `Conflict`: read again and merge again);
+    /// `NotFound` if there is no such open container.
     async fn update_axis_container(
         &self,
         connection: &str,
         name: &str,
+        expected: &str,
         metadata: &str,
         at: UtcMillis,
         completed_at: Option<UtcMillis>,
     ) -> Result<()>;
     /// How many of a connection's recordings (containers with a
-    /// `recording_id`) are not complete.
-    async fn open_axis_containers(&self, connection: &str) -> Result<u64>;
-    /// A new object in an open container: `NotFound` if the container is
-    /// missing or complete, `AlreadyExists` if the name is taken.
+    /// `recording_id`) are not complete and were changed at or after
+    /// `active_since` (one the controller gave up on stops counting).
+    async fn open_axis_containers(&self, connection: &str, active_since: UtcMillis) -> Result<u64>;
+    /// Names a blob about to be written for an object, before it is.
+    async fn add_axis_pending_blob(
+        &self,
+        blob_key: &str,
+        connection: &str,
+        at: UtcMillis,
+    ) -> Result<()>;
+    /// Blobs named before `before` as about to be written whose object
+    /// never committed (a request still running named its blob later).
+    async fn axis_pending_blobs(&self, before: UtcMillis) -> Result<Vec<String>>;
+    async fn remove_axis_pending_blob(&self, blob_key: &str) -> Result<()>;
+    /// A new object in an open container of a connection not revoked, its
+    /// blob no longer pending: `NotFound` if the container is missing or
+    /// complete or the connection revoked, `AlreadyExists` if the name is
+    /// taken. Serialised with the container's completion: an object is in
+    /// a complete container only if it was there before `Complete`.
     async fn add_axis_object(&self, o: &AxisObject) -> Result<()>;
     async fn axis_object(
         &self,

@@ -75,9 +75,22 @@ const READ_FIRST: u64 = 64 * 1024;
 /// closes cleanly, or stays open. A larger body (an upload's piece) that a
 /// refusal leaves unread still gets `Connection: close`, so the client does
 /// not send its next request into a closing connection.
-pub(crate) async fn close_after_unread_body(
+async fn close_after_unread_body(
     request: axum::extract::Request,
     next: axum::middleware::Next,
+) -> Response {
+    read_small_body_first(request, next, || {
+        ApiError::new(Code::BadRequest, "the request body could not be read").into_response()
+    })
+    .await
+}
+
+/// [`close_after_unread_body`] with `unreadable` as the answer to a small
+/// body that could not be read (the Axis listener answers in its own form).
+pub(crate) async fn read_small_body_first(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+    unreadable: impl FnOnce() -> Response,
 ) -> Response {
     let length = request
         .headers()
@@ -96,9 +109,7 @@ pub(crate) async fn close_after_unread_body(
                     false,
                 ),
                 Err(_) => {
-                    let mut answer =
-                        ApiError::new(Code::BadRequest, "the request body could not be read")
-                            .into_response();
+                    let mut answer = unreadable();
                     answer.headers_mut().insert(
                         axum::http::header::CONNECTION,
                         HeaderValue::from_static("close"),

@@ -282,20 +282,22 @@ pub async fn start_with_pages(
         ));
     tokio::spawn(maintenance(deployment.clone()));
     tokio::spawn(write_refusals(deployment.clone()));
+    // One acceptor for both listeners: the limits on connections are the
+    // process's, whichever port they come to.
+    let acceptor = limits::LimitedAcceptor::new(&limits);
     let axis = match &config.axis {
         Some(settings) => Some(
             start_axis(
                 &deployment,
                 &config.data,
                 settings.clone(),
-                tls.clone(),
+                (tls.clone(), acceptor.clone()),
                 &limits,
             )
             .await?,
         ),
         None => None,
     };
-    let acceptor = limits::LimitedAcceptor::new(&limits);
     let mut server = axum_server::bind_rustls(config.listen, tls)
         .map(|rustls| {
             rustls
@@ -347,12 +349,24 @@ async fn start_axis(
     deployment: &Arc<Deployment>,
     data: &std::path::Path,
     settings: axis::AxisSettings,
-    tls: axum_server::tls_rustls::RustlsConfig,
+    (tls, acceptor): (
+        axum_server::tls_rustls::RustlsConfig,
+        limits::LimitedAcceptor,
+    ),
     limits: &limits::Limits,
 ) -> Result<Listener> {
     let listen = settings.listen;
     let dest =
         Arc::new(axis::Destination::open(data, settings).context("the Axis staging directory")?);
+    let removed = axis::remove_abandoned_blobs(deployment)
+        .await
+        .map_err(|e| anyhow::anyhow!("removing blobs of Axis objects never stored: {e}"))?;
+    if removed > 0 {
+        tracing::warn!(
+            removed,
+            "removed blobs of Axis objects whose rows never committed"
+        );
+    }
     let app = axis::http::router(axis::http::Axis {
         d: deployment.clone(),
         dest,
@@ -363,7 +377,6 @@ async fn start_axis(
     let handle = axum_server::Handle::new();
     let mut server = axum_server::bind_rustls(listen, tls)
         .map({
-            let acceptor = limits::LimitedAcceptor::new(limits);
             let timeout = limits.tls_handshake_timeout;
             move |rustls| rustls.handshake_timeout(timeout).acceptor(acceptor)
         })
@@ -473,6 +486,9 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
     }
     if let Err(e) = d.ingest.expire_abandoned(ABANDONED_UPLOAD_MILLIS).await {
         tracing::error!(error = %e, "expiring abandoned uploads failed");
+    }
+    if let Err(e) = axis::remove_abandoned_blobs(d).await {
+        tracing::error!(error = %e, "removing blobs of Axis objects never stored failed");
     }
     let now = (d.clock)();
     let holder = &d.node_id;

@@ -39,6 +39,22 @@ pub enum BenchCommand {
         #[command(flatten)]
         storage: crate::bench_storage::BenchStorage,
     },
+    /// Issue 23: one Axis clip through the Swift PUT of the Axis listener
+    /// vs `cp` + `sync` of the same bytes; the server's RSS; many system
+    /// controllers uploading at once.
+    Axis {
+        /// The clip's size, e.g. 2G.
+        #[arg(long, default_value = "2G", value_parser = crate::device::parse_bytes)]
+        size: u64,
+        /// System controllers uploading a recording each at once.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// The size of each of their clips.
+        #[arg(long, default_value = "20M", value_parser = crate::device::parse_bytes)]
+        client_size: u64,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Issue 7: an export of a case's recordings through the API vs `cp` of
     /// the same stored bytes; the server's memory; `custos verify` after.
     Export {
@@ -220,6 +236,12 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         ),
         BenchCommand::Ingest { size, dir, storage } => crate::bench_ingest::run(size, dir, storage),
+        BenchCommand::Axis {
+            size,
+            clients,
+            client_size,
+            dir,
+        } => crate::bench_axis::run(size, clients, client_size, dir),
         BenchCommand::Faces { clip, frames } => faces(&clip, frames),
         BenchCommand::Redact {
             width,

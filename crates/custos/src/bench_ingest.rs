@@ -268,25 +268,44 @@ pub(crate) fn spawn_server_with(
     data: &std::path::Path,
     env: &[(&str, &str)],
 ) -> Result<(std::process::Child, u16)> {
+    let (server, ports) =
+        spawn_server_saying(data, env, &[], &["Custos evidence server on https://"])?;
+    Ok((server, ports[0]))
+}
+
+/// `custos serve` with `args` added, once it has said each of `lines`
+/// (in order), each followed by the address it listens on: their ports.
+pub(crate) fn spawn_server_saying(
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    lines: &[&str],
+) -> Result<(std::process::Child, Vec<u16>)> {
     let mut server = Command::new(std::env::current_exe()?)
         .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(args)
         .env("CUSTOS_PASSPHRASE", PASS)
         .env("CUSTOS_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()?;
-    let mut lines = BufReader::new(server.stderr.take().context("stderr")?).lines();
-    let port: u16 = loop {
-        let line = lines.next().context("the server exited")??;
-        if let Some(addr) = line.strip_prefix("Custos evidence server on https://") {
-            break addr.rsplit(':').next().context("port")?.parse()?;
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Ok((server, port))
+    let mut said = BufReader::new(server.stderr.take().context("stderr")?).lines();
+    let mut ports = Vec::new();
+    for wanted in lines {
+        let port: u16 = loop {
+            let line = said.next().context("the server exited")??;
+            if let Some(addr) = line.trim_start().strip_prefix(wanted) {
+                let addr = addr.split('/').next().unwrap_or(addr);
+                break addr.rsplit(':').next().context("port")?.parse()?;
+            }
+        };
+        ports.push(port);
+    }
+    std::thread::spawn(move || for _ in said {});
+    Ok((server, ports))
 }
 
 pub fn shift_change(

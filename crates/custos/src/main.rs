@@ -6,6 +6,7 @@ mod audit;
 mod axis;
 mod bench;
 mod bench_abuse;
+mod bench_axis;
 mod bench_damage;
 mod bench_export;
 mod bench_faults;

@@ -39,9 +39,11 @@ pub fn router(axis: Axis) -> Router {
             )
         })
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn(
-            crate::http::close_after_unread_body,
-        ))
+        .layer(axum::middleware::from_fn(|request, next| {
+            crate::http::read_small_body_first(request, next, || {
+                Refusal::Interrupted("a small body could not be read".into()).into_response()
+            })
+        }))
         .layer(axum::middleware::from_fn(crate::headers::secure_headers))
         .with_state(axis)
 }
@@ -97,16 +99,13 @@ enum Target {
     Object(Container, Object, String),
 }
 
-/// A part of the path, percent-decoded once, as UTF-8.
-fn decode(part: &str) -> Result<String, Refusal> {
+/// A part of the path, percent-decoded once, as UTF-8; `error` names the
+/// part that is not.
+fn decode(part: &str, error: fn(String) -> custos_axis::AxisError) -> Result<String, Refusal> {
     percent_decode_str(part)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| {
-            Refusal::Invalid(custos_axis::AxisError::ObjectName(
-                "a name is not percent-encoded UTF-8".into(),
-            ))
-        })
+        .map_err(|_| Refusal::Invalid(error("the name is not percent-encoded UTF-8".into())))
 }
 
 /// The container and object `path` names for `connection`'s account.
@@ -129,11 +128,11 @@ fn target(path: &str, connection: &Connection) -> Result<Target, Refusal> {
             "Custos lists no containers of an account".into(),
         ));
     }
-    let container = Container::parse(&decode(container)?)?;
+    let container = Container::parse(&decode(container, custos_axis::AxisError::ContainerName)?)?;
     match object {
         None => Ok(Target::Container(container)),
         Some(raw) => {
-            let raw = decode(raw)?;
+            let raw = decode(raw, custos_axis::AxisError::ObjectName)?;
             let object = Object::parse(&container, &raw)?;
             Ok(Target::Object(container, object, raw))
         }

@@ -7,6 +7,7 @@
 
 mod auth;
 pub mod http;
+mod objects;
 mod receive;
 mod store;
 
@@ -32,6 +33,9 @@ pub struct AxisSettings {
     /// Objects received at once, all connections together; one more is
     /// `503`, which the system controller retries.
     pub uploads_at_once: usize,
+    /// Objects received at once from one connection, so one (slow, or
+    /// hostile) system controller cannot hold every upload's place.
+    pub uploads_per_connection: usize,
     /// Recordings in transfer on one connection; one more is `503`.
     pub open_containers: u64,
     /// Free space kept on the staging disk: an object that would use it is
@@ -44,7 +48,8 @@ impl AxisSettings {
         AxisSettings {
             listen,
             max_object_bytes: 64 << 30,
-            uploads_at_once: 64,
+            uploads_at_once: 128,
+            uploads_per_connection: 64,
             open_containers: 10_000,
             reserve_bytes: 1 << 30,
         }
@@ -54,8 +59,10 @@ impl AxisSettings {
 /// The destination's state beside the deployment's.
 pub struct Destination {
     pub settings: AxisSettings,
-    /// Permits for objects being received.
+    /// Permits for objects being received: in all, and per connection.
     uploads: Arc<tokio::sync::Semaphore>,
+    per_connection:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     /// Where objects are encrypted to while they arrive: a directory of the
     /// Axis listener's own, emptied at start (a crash leaves only parts of
     /// objects no one was told were stored).
@@ -71,10 +78,63 @@ impl Destination {
         std::fs::create_dir_all(&staging)?;
         Ok(Destination {
             uploads: Arc::new(tokio::sync::Semaphore::new(settings.uploads_at_once)),
+            per_connection: Default::default(),
             settings,
             staging,
         })
     }
+}
+
+/// An object's places among those received at once.
+pub(crate) type Permits = (
+    tokio::sync::OwnedSemaphorePermit,
+    tokio::sync::OwnedSemaphorePermit,
+);
+
+impl Destination {
+    /// Places for one more object of `connection`, or `503`.
+    pub(crate) fn permits(&self, connection: &str) -> Result<Permits, Refusal> {
+        let mine = self
+            .per_connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(connection.to_owned())
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    self.settings.uploads_per_connection,
+                ))
+            })
+            .clone();
+        let busy =
+            |what: &str, n: usize| Refusal::Busy(format!("{n} objects {what} are being received"));
+        let own = mine
+            .try_acquire_owned()
+            .map_err(|_| busy("of this connection", self.settings.uploads_per_connection))?;
+        let all = self
+            .uploads
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| busy("in all", self.settings.uploads_at_once))?;
+        Ok((own, all))
+    }
+}
+
+/// Blobs named as pending longer than this had their request end without
+/// a row (a crash, a lost database): no request takes this long between
+/// naming a blob and committing its row.
+pub const PENDING_MILLIS: i64 = 3_600_000;
+
+/// Removes the blobs of objects whose rows never committed; `serve` runs
+/// it at start and in each maintenance round.
+pub async fn remove_abandoned_blobs(d: &crate::Deployment) -> Result<usize, Refusal> {
+    let mut removed = 0;
+    let before = (d.clock)().plus_millis(-PENDING_MILLIS);
+    for key in d.catalog.axis_pending_blobs(before).await? {
+        d.blobs.delete(&key).await?;
+        d.catalog.remove_axis_pending_blob(&key).await?;
+        removed += 1;
+    }
+    Ok(removed)
 }
 
 /// Why a request of the system controller is refused, and the one place
@@ -101,6 +161,10 @@ pub enum Refusal {
     ChecksumMismatch(String),
     #[error("{0}; try again soon")]
     Busy(String),
+    /// The body stopped arriving (a cut cable, a stalled sender): nothing
+    /// of it is kept, and the controller sends it again.
+    #[error("the object's bytes stopped arriving ({0}); nothing of it was kept, send it again")]
+    Interrupted(String),
     #[error("the evidence store is full")]
     Full,
     #[error("the server could not do this now")]
@@ -115,7 +179,7 @@ impl Refusal {
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
             Refusal::Invalid(_) | Refusal::NeverStorable(..) => StatusCode::BAD_REQUEST,
             Refusal::ChecksumMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Refusal::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Busy(_) | Refusal::Interrupted(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Full => StatusCode::INSUFFICIENT_STORAGE,
             Refusal::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -131,6 +195,7 @@ impl Refusal {
             Refusal::Invalid(e) => e.code(),
             Refusal::ChecksumMismatch(_) => "etag-mismatch",
             Refusal::Busy(_) => "busy",
+            Refusal::Interrupted(_) => "interrupted",
             Refusal::Full => "storage-full",
             Refusal::Unavailable(_) => "unavailable",
         }
@@ -183,5 +248,57 @@ impl IntoResponse for Refusal {
                 .insert("retry-after", HeaderValue::from_static("5"));
         }
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_connection_cannot_take_every_place_and_all_together_are_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut settings = AxisSettings::new("127.0.0.1:0".parse().unwrap());
+        settings.uploads_at_once = 3;
+        settings.uploads_per_connection = 2;
+        let d = Destination::open(tmp.path(), settings).unwrap();
+        let a1 = d.permits("a").unwrap();
+        let _a2 = d.permits("a").unwrap();
+        let refused = d.permits("a").unwrap_err();
+        assert_eq!(refused.code(), "busy");
+        assert!(refused.to_string().contains("of this connection"));
+        let _b1 = d.permits("b").unwrap();
+        let refused = d.permits("b").unwrap_err();
+        assert!(refused.to_string().contains("in all"), "{refused}");
+        drop(a1);
+        assert!(d.permits("b").is_ok(), "a place given back is taken again");
+    }
+
+    #[test]
+    fn refusals_have_the_specs_status_and_a_name() {
+        let cases = [
+            (Refusal::Unauthorized, 401, "unauthorized"),
+            (Refusal::Forbidden("complete", "x".into()), 403, "complete"),
+            (Refusal::NotFound("x".into()), 404, "not-found"),
+            (
+                Refusal::NeverStorable("too-large", "x".into()),
+                400,
+                "too-large",
+            ),
+            (Refusal::ChecksumMismatch("x".into()), 422, "etag-mismatch"),
+            (Refusal::Busy("x".into()), 503, "busy"),
+            (Refusal::Interrupted("x".into()), 503, "interrupted"),
+            (Refusal::Full, 507, "storage-full"),
+            (
+                Refusal::Unavailable("secret detail".into()),
+                500,
+                "unavailable",
+            ),
+        ];
+        for (refusal, status, code) in cases {
+            assert_eq!((refusal.status().as_u16(), refusal.code()), (status, code));
+        }
+        let answer = Refusal::Unavailable("secret detail".into()).into_response();
+        assert_eq!(answer.status(), 500);
     }
 }

@@ -42,22 +42,36 @@ impl Drop for Partial {
 /// Buffers queued to each thread: with 256 KiB reads, a few MiB per upload.
 const QUEUE: usize = 16;
 
-/// Receives `body` into `path`, at most `max` bytes (more is `400`).
+/// Where an object is staged and what bounds it.
+pub(super) struct Limits {
+    pub path: PathBuf,
+    /// The largest object taken: more is `400`.
+    pub max: u64,
+    /// Free space the staging disk keeps: an object that would use it is
+    /// `507`, checked as it grows (others grow beside it).
+    pub reserve: u64,
+}
+
+/// Written between two looks at the disk's free space.
+const SPACE_CHECK_EVERY: u64 = 64 << 20;
+
+/// Receives `body` into `limits.path`.
 pub(super) async fn receive<S, E>(
     recipient: age::x25519::Recipient,
-    path: PathBuf,
-    max: u64,
+    limits: Limits,
     mut body: S,
 ) -> Result<Staged, Refusal>
 where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let Limits { path, max, reserve } = limits;
     let partial = Partial(path.clone());
     let (to_writer, from_body) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
     let (to_hasher, for_hashing) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
     let target = path.clone();
-    let writer = tokio::task::spawn_blocking(move || encrypt(&recipient, &target, from_body));
+    let writer =
+        tokio::task::spawn_blocking(move || encrypt(&recipient, &target, reserve, from_body));
     let hasher = tokio::task::spawn_blocking(move || hash(for_hashing));
     let mut length = 0u64;
     let mut broken = false;
@@ -67,12 +81,9 @@ where
         };
         let chunk = match chunk {
             Ok(c) => c,
-            Err(e) => {
-                break Err(Refusal::NeverStorable(
-                    "interrupted",
-                    format!("the object's bytes stopped arriving: {e}"),
-                ))
-            }
+            // A cut cable or a stalled sender: the controller sends the
+            // object again, as it does after any network failure.
+            Err(e) => break Err(Refusal::Interrupted(e.to_string())),
         };
         length += chunk.len() as u64;
         if length > max {
@@ -124,8 +135,11 @@ fn hash(mut from: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> ([u8; 32], Strin
 fn encrypt(
     recipient: &age::x25519::Recipient,
     path: &Path,
+    reserve: u64,
     mut from: tokio::sync::mpsc::Receiver<bytes::Bytes>,
 ) -> Result<Vec<u8>, Refusal> {
+    let dir = path.parent().unwrap_or(path).to_owned();
+    let mut since_check = 0u64;
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -138,6 +152,13 @@ fn encrypt(
     while let Some(chunk) = from.blocking_recv() {
         if custos_faults::disk_full("axis:staging") {
             return Err(Refusal::Full);
+        }
+        since_check += chunk.len() as u64;
+        if since_check >= SPACE_CHECK_EVERY {
+            since_check = 0;
+            if fs4::available_space(&dir)? < reserve {
+                return Err(Refusal::Full);
+            }
         }
         stream.write_all(&chunk)?;
         custos_faults::crash_point("server:axis-receive");

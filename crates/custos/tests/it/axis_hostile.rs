@@ -386,3 +386,112 @@ fn md5_of(bytes: &[u8]) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(bytes))
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_name_that_is_no_utf8_is_named_as_the_containers() {
+    let s = scu().await;
+    let answer = s.send("PUT", "%FF%FE", &[], b"").await;
+    assert_eq!(answer.status, Some(400));
+    assert!(
+        reason(&answer).starts_with("container-name: "),
+        "{}",
+        reason(&answer)
+    );
+    let answer = s.send("PUT", "Users/%FF%FE", &[], b"").await;
+    assert!(
+        reason(&answer).starts_with("object-name: "),
+        "{}",
+        reason(&answer)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_complete_on_users_is_a_value_and_users_stay_open() {
+    let s = scu().await;
+    s.registered().await;
+    let complete = [("X-Container-Meta-Status", "Complete")];
+    assert_eq!(
+        s.send("POST", "Users", &complete, b"").await.status,
+        Some(204)
+    );
+    let other = "0b7a3f52-6f3e-4a53-9a7e-3c1f7e0d2b11";
+    let answer = s.send("PUT", &format!("Users/{other}"), &[], b"").await;
+    assert_eq!(answer.status, Some(201), "{}", reason(&answer));
+    let users =
+        s.w.server
+            .deployment
+            .catalog
+            .axis_container("scu-1", "Users")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(users.completed_at, None);
+    assert_eq!(users.metadata, r#"{"status":"Complete"}"#);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_content_is_taken_whatever_its_metadata_says() {
+    let s = scu().await;
+    let rejected = format!("RejectedContent_20260823T120000Z_{USER}");
+    let meta = [
+        (
+            "X-Container-Meta-Rejectedcontentreason",
+            "missing%20metadata",
+        ),
+        (
+            "X-Container-Meta-Rejectedcontentoriginalcontainer",
+            RECORDING,
+        ),
+    ];
+    assert_eq!(s.send("PUT", &rejected, &meta, b"").await.status, Some(201));
+    let backwards = [
+        ("X-Object-Meta-Starttime", "1787485700"),
+        ("X-Object-Meta-Stoptime", "1787485620"),
+    ];
+    let path = format!("{rejected}/1787485700_1.mp4");
+    let answer = s.send("PUT", &path, &backwards, b"clip").await;
+    assert_eq!(answer.status, Some(201), "{}", reason(&answer));
+    // The same on a recording can never be stored.
+    s.recording().await;
+    let path = format!("{RECORDING}/1787485700_1.mp4");
+    let answer = s.send("PUT", &path, &backwards, b"clip").await;
+    assert_eq!(answer.status, Some(400));
+    assert!(s.objects(RECORDING).await.is_empty());
+    let rejected_row =
+        s.w.server
+            .deployment
+            .catalog
+            .axis_container("scu-1", &rejected)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(rejected_row.recording_id, None, "kept apart, no recording");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_put_takes_its_new_metadata_and_a_post_its_checks() {
+    let s = scu().await;
+    s.recording().await;
+    let user = format!("Users/{USER}");
+    let renamed = [("X-Object-Meta-Name", "Anna")];
+    assert_eq!(s.send("PUT", &user, &renamed, b"").await.status, Some(201));
+    let head = s.send("HEAD", &user, &[], b"").await;
+    assert_eq!(head.header("x-object-meta-name").as_deref(), Some("Anna"));
+    let clip = format!("{RECORDING}/1787485620_1.mp4");
+    let good = [
+        ("X-Object-Meta-Starttime", "1787485620"),
+        ("X-Object-Meta-Stoptime", "1787485660"),
+    ];
+    assert_eq!(s.send("PUT", &clip, &good, b"clip").await.status, Some(201));
+    let backwards = [
+        ("X-Object-Meta-Starttime", "1787485620"),
+        ("X-Object-Meta-Stoptime", "1787485000"),
+    ];
+    let answer = s.send("POST", &clip, &backwards, b"").await;
+    assert_eq!(answer.status, Some(400));
+    let head = s.send("HEAD", &clip, &[], b"").await;
+    assert_eq!(
+        head.header("x-object-meta-stoptime").as_deref(),
+        Some("1787485660")
+    );
+}

@@ -177,7 +177,7 @@ async fn a_thousand_recordings_at_once_are_each_answered_and_none_lost() {
     for worker in 0..25u32 {
         let s = s.clone();
         tasks.spawn(async move {
-            let mut statuses = Vec::new();
+            let mut answered = Vec::new();
             for i in 0..40u32 {
                 let n = worker * 40 + i;
                 let name = if n % 10 == 0 {
@@ -186,25 +186,133 @@ async fn a_thousand_recordings_at_once_are_each_answered_and_none_lost() {
                     let (h, m, sec) = (n / 3600, n / 60 % 60, n % 60);
                     format!("{USER}_ACCC8EF0A1B2_20260823T{h:02}{m:02}{sec:02}Z")
                 };
-                statuses.push(s.send("PUT", &name, &[], b"").await.status);
+                let status = s.send("PUT", &name, &[], b"").await.status;
+                answered.push((name, status));
             }
-            statuses
+            answered
         });
     }
-    let mut created = 0;
-    while let Some(statuses) = tasks.join_next().await {
-        for status in statuses.unwrap() {
-            assert_eq!(status, Some(201));
-            created += 1;
+    let mut names = Vec::new();
+    while let Some(answered) = tasks.join_next().await {
+        for (name, status) in answered.unwrap() {
+            assert_eq!(status, Some(201), "{name}");
+            names.push(name);
         }
     }
-    assert_eq!(created, 1000);
-    let open =
-        s.w.server
-            .deployment
-            .catalog
-            .open_axis_containers("scu-1")
+    assert_eq!(names.len(), 1000);
+    let catalog = &s.w.server.deployment.catalog;
+    for name in &names {
+        assert!(catalog
+            .axis_container("scu-1", name)
             .await
-            .unwrap();
-    assert_eq!(open, 1000);
+            .unwrap()
+            .is_some());
+    }
+    // Rejected content is no recording in transfer.
+    let since = s.w.now().plus_millis(-60_000);
+    let open = catalog.open_axis_containers("scu-1", since).await.unwrap();
+    assert_eq!(open, 900);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recordings_given_up_stop_counting_and_rejected_content_never_counts() {
+    let s = scu_with(|s| s.open_containers = 2).await;
+    s.registered().await;
+    for _ in 0..3 {
+        let rejected = format!("RejectedContent_UnknownTime_{}", uuid::Uuid::now_v7());
+        assert_eq!(s.send("PUT", &rejected, &[], b"").await.status, Some(201));
+    }
+    let name = |second: u32| format!("{USER}_ACCC8EF0A1B2_20260823T1147{second:02}Z");
+    assert_eq!(s.send("PUT", &name(1), &[], b"").await.status, Some(201));
+    assert_eq!(s.send("PUT", &name(2), &[], b"").await.status, Some(201));
+    let answer = s.send("PUT", &name(3), &[], b"").await;
+    assert_eq!(answer.status, Some(503));
+    assert!(reason(&answer).starts_with("busy: "));
+    // A day later the two untouched ones no longer hold the places (and
+    // the token of then has long expired).
+    s.w.clock_offset
+        .fetch_add(25 * 3_600_000, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(s.send("PUT", &name(3), &[], b"").await.status, Some(401));
+    let token = s
+        .authenticate("scu-1", &s.key)
+        .await
+        .header("x-auth-token")
+        .unwrap();
+    let target = format!("/v1/AUTH_scu-1/{}", name(3));
+    let answer = s.send_as(&token, "PUT", target.as_bytes(), &[], b"").await;
+    assert_eq!(answer.status, Some(201));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_finished_after_its_connection_was_revoked_is_not_stored() {
+    let s = scu().await;
+    s.recording().await;
+    let head = format!(
+        "PUT /v1/AUTH_scu-1/{RECORDING}/1787485620_1.mp4 HTTP/1.1\r\nHost: localhost\r\n\
+         Connection: close\r\nX-Auth-Token: {}\r\nContent-Length: 200000\r\n\r\n",
+        s.token
+    );
+    let tcp = s.raw.connect("127.0.0.1".parse().unwrap()).await.unwrap();
+    let config = s.raw.client_config();
+    let mut tls = tokio::task::spawn_blocking(move || {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let connection = rustls::ClientConnection::new(config, name).unwrap();
+        let mut tls = rustls::StreamOwned::new(connection, tcp);
+        tls.write_all(head.as_bytes()).unwrap();
+        tls.write_all(&[5; 100_000]).unwrap();
+        tls.flush().unwrap();
+        tls
+    })
+    .await
+    .unwrap();
+    s.w.admin()
+        .await
+        .revoke_axis_connection("scu-1")
+        .await
+        .unwrap();
+    let answer = tokio::task::spawn_blocking(move || {
+        tls.write_all(&[5; 100_000]).unwrap();
+        tls.flush().unwrap();
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut tls, &mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(s.objects(RECORDING).await.is_empty());
+    let blobs = s.w.data.join("blobs/axis");
+    assert_eq!(
+        std::fs::read_dir(blobs).unwrap().count(),
+        2,
+        "the user's and camera's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blob_whose_row_never_came_is_removed_by_maintenance_after_an_hour() {
+    let s = scu().await;
+    let d = &s.w.server.deployment;
+    let blob = d.blobs.local_path("axis/crashed.age").unwrap();
+    std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+    std::fs::write(&blob, b"ciphertext of an object never committed").unwrap();
+    d.catalog
+        .add_axis_pending_blob("axis/crashed.age", "scu-1", s.w.now())
+        .await
+        .unwrap();
+    custos_server::maintenance_once(d).await;
+    assert!(blob.exists(), "a request may still be committing it");
+    s.w.clock_offset.fetch_add(
+        custos_server::axis::PENDING_MILLIS + 1,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    custos_server::maintenance_once(d).await;
+    assert!(!blob.exists());
+    let later = s.w.now().plus_millis(1);
+    assert!(d
+        .catalog
+        .axis_pending_blobs(later)
+        .await
+        .unwrap()
+        .is_empty());
 }
