@@ -195,7 +195,10 @@ pub fn run(size: u64, clients: usize, client_size: u64, dir: Option<PathBuf>) ->
         session.call("PUT", &format!("{container}/{object}"), &[], None)?;
     }
     let rss_before = peak_rss_kib(server.id()).unwrap_or(0);
+    let (server_cpu, own_cpu) = (cpu_s(server.id()), cpu_s(std::process::id()));
     let put_s = upload(&session, "20260823T114800Z", &big)?;
+    let server_cpu = cpu_s(server.id()) - server_cpu;
+    let own_cpu = cpu_s(std::process::id()) - own_cpu;
     let rss_peak = peak_rss_kib(server.id()).unwrap_or(0);
 
     // `clients` controllers at once, a recording each.
@@ -244,6 +247,10 @@ pub fn run(size: u64, clients: usize, client_size: u64, dir: Option<PathBuf>) ->
     );
     println!("  ratio PUT / cp                   {ratio:7.2}x   (goal >= 0.8x)");
     println!(
+        "  CPU during the PUT: server {server_cpu:.2} s, client {own_cpu:.2} s, on {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
         "  server peak RSS                  {:7.1} MiB (before {:.1} MiB; goal <= 256 MiB)",
         rss_peak as f64 / 1024.0,
         rss_before as f64 / 1024.0
@@ -265,4 +272,21 @@ pub fn run(size: u64, clients: usize, client_size: u64, dir: Option<PathBuf>) ->
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// CPU seconds (user and system) `pid` has used so far.
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are
+    // the 12th and 13th, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -39,8 +39,10 @@ impl Drop for Partial {
     }
 }
 
-/// Buffers queued to each thread: with 256 KiB reads, a few MiB per upload.
-const QUEUE: usize = 16;
+/// Buffers queued to each thread: about 3 MiB per upload in all.
+const QUEUE: usize = 4;
+/// The size of those buffers.
+const BATCH: usize = 256 << 10;
 
 /// Where an object is staged and what bounds it.
 pub(super) struct Limits {
@@ -52,7 +54,7 @@ pub(super) struct Limits {
     pub reserve: u64,
 }
 
-/// Written between two looks at the disk's free space.
+/// Written between two looks at the disk's free space (and two syncs).
 const SPACE_CHECK_EVERY: u64 = 64 << 20;
 
 /// Receives `body` into `limits.path`.
@@ -68,22 +70,29 @@ where
     let Limits { path, max, reserve } = limits;
     let partial = Partial(path.clone());
     let (to_writer, from_body) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
-    let (to_hasher, for_hashing) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
+    let (to_sha, for_sha) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
+    let (to_md5, for_md5) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
     let target = path.clone();
     let writer =
         tokio::task::spawn_blocking(move || encrypt(&recipient, &target, reserve, from_body));
-    let hasher = tokio::task::spawn_blocking(move || hash(for_hashing));
+    // Three threads, each fed the same buffers: SHA-256, MD5 and the
+    // encryption each take about as long per byte as the disk.
+    let sha = tokio::task::spawn_blocking(move || digest::<Sha256>(for_sha));
+    let md5 = tokio::task::spawn_blocking(move || digest::<Md5>(for_md5));
     let mut length = 0u64;
     let mut broken = false;
+    // TLS hands the body over in records of 16 KiB; the threads get them
+    // gathered into buffers of 256 KiB, a wake-up each instead of sixteen.
+    let mut gathered = bytes::BytesMut::with_capacity(BATCH);
     let outcome = loop {
-        let Some(chunk) = body.next().await else {
-            break Ok(());
-        };
-        let chunk = match chunk {
-            Ok(c) => c,
+        let next = body.next().await;
+        let end = next.is_none();
+        let chunk = match next {
+            None => bytes::Bytes::new(),
+            Some(Ok(c)) => c,
             // A cut cable or a stalled sender: the controller sends the
             // object again, as it does after any network failure.
-            Err(e) => break Err(Refusal::Interrupted(e.to_string())),
+            Some(Err(e)) => break Err(Refusal::Interrupted(e.to_string())),
         };
         length += chunk.len() as u64;
         if length > max {
@@ -92,22 +101,31 @@ where
                 format!("an object is at most {max} bytes here"),
             ));
         }
+        gathered.extend_from_slice(&chunk);
+        if gathered.len() < BATCH && !end {
+            continue;
+        }
+        let batch =
+            std::mem::replace(&mut gathered, bytes::BytesMut::with_capacity(BATCH)).freeze();
         // A writer that failed (a full disk) has its error said below; the
         // body is still read to its end so the refusal reaches the client.
         if !broken
-            && (to_hasher.send(chunk.clone()).await.is_err()
-                || to_writer.send(chunk).await.is_err())
+            && !batch.is_empty()
+            && (to_sha.send(batch.clone()).await.is_err()
+                || to_md5.send(batch.clone()).await.is_err()
+                || to_writer.send(batch).await.is_err())
         {
             broken = true;
         }
+        if end {
+            break Ok(());
+        }
     };
-    drop((to_writer, to_hasher));
-    let written = writer
-        .await
-        .map_err(|e| Refusal::Unavailable(e.to_string()))?;
-    let (sha256, md5) = hasher
-        .await
-        .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+    drop((to_writer, to_sha, to_md5));
+    let joined = |e: tokio::task::JoinError| Refusal::Unavailable(e.to_string());
+    let written = writer.await.map_err(joined)?;
+    let sha256: [u8; 32] = sha.await.map_err(joined)?.into();
+    let md5 = hex::encode(md5.await.map_err(joined)?);
     outcome?;
     let age_header = written?;
     std::mem::forget(partial);
@@ -120,13 +138,14 @@ where
     })
 }
 
-fn hash(mut from: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> ([u8; 32], String) {
-    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
+fn digest<D: Digest>(
+    mut from: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> sha2::digest::Output<D> {
+    let mut d = D::new();
     while let Some(chunk) = from.blocking_recv() {
-        sha.update(&chunk);
-        md5.update(&chunk);
+        d.update(&chunk);
     }
-    (sha.finalize().into(), hex::encode(md5.finalize()))
+    d.finalize()
 }
 
 /// Encrypts what arrives into `path`, syncs it, and returns the age header,
@@ -144,6 +163,17 @@ fn encrypt(
         .write(true)
         .create_new(true)
         .open(path)?;
+    // The disk writes while the bytes are still arriving: a thread of its
+    // own syncs what was written so far every so often, so the last sync
+    // before `201` has little left to do (the kernel would otherwise hold
+    // gigabytes in its cache and write them all at the end).
+    let (tick, ticks) = std::sync::mpsc::sync_channel::<()>(1);
+    let syncing = file.try_clone()?;
+    let flusher = std::thread::spawn(move || {
+        for () in ticks {
+            let _ = syncing.sync_data();
+        }
+    });
     let out = std::io::BufWriter::with_capacity(1 << 20, file);
     let encryptor =
         age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
@@ -159,14 +189,18 @@ fn encrypt(
             if fs4::available_space(&dir)? < reserve {
                 return Err(Refusal::Full);
             }
+            // Skipped while the last sync still runs.
+            let _ = tick.try_send(());
         }
         stream.write_all(&chunk)?;
-        custos_faults::crash_point("server:axis-receive");
+        custos_faults::crash_point("server:axis:receive");
     }
     let file = stream
         .finish()?
         .into_inner()
         .map_err(|e| Refusal::from(e.into_error()))?;
+    drop(tick);
+    let _ = flusher.join();
     file.sync_all()?;
     drop(file);
     let header = crate::ingest::read_age_header(path)?;

@@ -185,26 +185,7 @@ impl Scu {
     /// An object's bytes as they arrived: its blob (zeros where the header
     /// was) opened with the age header from the catalog and the evidence key.
     pub fn open(&self, object: &AxisObject) -> Vec<u8> {
-        let path = self
-            .w
-            .server
-            .deployment
-            .blobs
-            .local_path(&object.blob_key)
-            .unwrap();
-        let mut blob = std::fs::read(path).unwrap();
-        assert!(blob[..object.age_header.len()].iter().all(|b| *b == 0));
-        blob[..object.age_header.len()].copy_from_slice(&object.age_header);
-        let identity = custos_keys::EvidenceKeyStore::new(&self.w.data)
-            .unseal(&SecretString::from(PASS.to_owned()))
-            .unwrap();
-        let decryptor = age::Decryptor::new(&blob[..]).unwrap();
-        let mut reader = decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .unwrap();
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut reader, &mut out).unwrap();
-        out
+        open_object(&self.w.data, PASS, object)
     }
 
     /// The Axis listener's audit entries: action, outcome, detail.
@@ -222,6 +203,25 @@ impl Scu {
             })
             .collect()
     }
+}
+
+/// An object of the deployment in `data` (blobs in `DATA/blobs`) as it
+/// arrived: its blob (zeros where the header was) opened with the age
+/// header from the catalog and the evidence key.
+pub fn open_object(data: &std::path::Path, passphrase: &str, object: &AxisObject) -> Vec<u8> {
+    let mut blob = std::fs::read(data.join("blobs").join(&object.blob_key)).unwrap();
+    assert!(blob[..object.age_header.len()].iter().all(|b| *b == 0));
+    blob[..object.age_header.len()].copy_from_slice(&object.age_header);
+    let identity = custos_keys::EvidenceKeyStore::new(data)
+        .unseal(&SecretString::from(passphrase.to_owned()))
+        .unwrap();
+    let decryptor = age::Decryptor::new(&blob[..]).unwrap();
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap();
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut out).unwrap();
+    out
 }
 
 fn md5_hex(bytes: &[u8]) -> String {

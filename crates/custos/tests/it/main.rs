@@ -9,6 +9,7 @@ mod abuse;
 mod access;
 mod audit_walk;
 mod axis;
+mod axis_crash;
 mod axis_hostile;
 mod axis_limits;
 mod axis_swift;
