@@ -316,3 +316,29 @@ async fn a_blob_whose_row_never_came_is_removed_by_maintenance_after_an_hour() {
         .unwrap()
         .is_empty());
 }
+
+/// docs/AXIS.md gives these bytes' MD5 as test vectors for a second
+/// implementation.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_system_objects_are_docs_test_vectors() {
+    let s = scu().await;
+    let caps = s.send("GET", "System/Capabilities.json", &[], b"").await;
+    assert_eq!(caps.status, Some(200));
+    assert_eq!(
+        caps.header("etag").as_deref(),
+        Some("1487f6f2d5553dcfee5ebf8389e4d2f5")
+    );
+    assert_eq!(
+        caps.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let cats = s.send("GET", "System/Categories.json", &[], b"").await;
+    assert_eq!(
+        cats.header("etag").as_deref(),
+        Some("cc61f3da59f8f51b94b12ff6ed1f11e5")
+    );
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/AXIS.md"))
+        .unwrap();
+    assert!(doc.contains(std::str::from_utf8(&caps.body).unwrap().trim_end()));
+    assert!(doc.contains("1487f6f2d5553dcfee5ebf8389e4d2f5"));
+}
