@@ -250,18 +250,18 @@ where
         .map_err(fail::<D>)
     }
 
-    async fn remove_axis_pending_blob(&self, blob_key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM axis_pending_blobs WHERE blob_key = $1")
+    async fn remove_axis_pending_blob(&self, blob_key: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM axis_pending_blobs WHERE blob_key = $1")
             .bind(blob_key)
             .execute(&self.pool)
             .await
             .map_err(fail::<D>)?;
-        Ok(())
+        Ok(D::rows_affected(&done) == 1)
     }
 
     async fn add_axis_object(&self, o: &AxisObject) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
-        lock_open_container::<D>(&mut tx, &o.connection, &o.container).await?;
+        lock_open_container::<D>(&mut tx, &o.connection, &o.container, Some(o.stored_at)).await?;
         sqlx::query(
             "INSERT INTO axis_objects (connection, container, name, metadata, length, sha256, \
              md5, blob_key, age_header, stored_at) \
@@ -280,11 +280,18 @@ where
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error::<D>(e, "Axis object", o.name.clone()))?;
-        sqlx::query("DELETE FROM axis_pending_blobs WHERE blob_key = $1")
+        let unnamed = sqlx::query("DELETE FROM axis_pending_blobs WHERE blob_key = $1")
             .bind(&o.blob_key)
             .execute(&mut *tx)
             .await
             .map_err(fail::<D>)?;
+        if D::rows_affected(&unnamed) != 1 {
+            // The clean-up took the name: the blob is being deleted.
+            return Err(CatalogError::Conflict(format!(
+                "blob `{}` is no longer pending",
+                o.blob_key
+            )));
+        }
         tx.commit().await.map_err(fail::<D>)
     }
 
@@ -330,7 +337,7 @@ where
         metadata: &str,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
-        lock_open_container::<D>(&mut tx, connection, container).await?;
+        lock_open_container::<D>(&mut tx, connection, container, None).await?;
         let done = sqlx::query(
             "UPDATE axis_objects SET metadata = $1 WHERE connection = $2 AND container = $3 \
              AND name = $4",
@@ -348,26 +355,30 @@ where
 }
 
 /// Takes the row lock of an open container of a connection not revoked,
-/// inside `tx`: a `Complete` (an UPDATE of the same row) then waits for
-/// this transaction or this one for it, and PostgreSQL re-reads the row
-/// after the wait, so nothing lands in a container that completed first.
+/// inside `tx` (marking it changed at `at`, if given): a `Complete` (an
+/// UPDATE of the same row) then waits for this transaction or this one for
+/// it, and PostgreSQL re-reads the row after the wait, so nothing lands in
+/// a container that completed first.
 async fn lock_open_container<D: Dialect>(
     tx: &mut sqlx::Transaction<'_, D::Db>,
     connection: &str,
     container: &str,
+    at: Option<UtcMillis>,
 ) -> Result<()>
 where
     for<'c> &'c mut <D::Db as Database>::Connection: sqlx::Executor<'c, Database = D::Db>,
     for<'q> <D::Db as Database>::Arguments<'q>: sqlx::IntoArguments<'q, D::Db>,
     for<'q> &'q str: sqlx::Encode<'q, D::Db> + sqlx::Type<D::Db>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D::Db> + sqlx::Type<D::Db>,
 {
     let done = sqlx::query(
-        "UPDATE axis_containers SET updated_at = updated_at WHERE connection = $1 \
+        "UPDATE axis_containers SET updated_at = COALESCE($3, updated_at) WHERE connection = $1 \
          AND name = $2 AND completed_at IS NULL AND EXISTS (SELECT 1 FROM axis_connections \
          WHERE name = $1 AND revoked_at IS NULL)",
     )
     .bind(connection)
     .bind(container)
+    .bind(at.map(ms))
     .execute(&mut **tx)
     .await
     .map_err(fail::<D>)?;

@@ -173,6 +173,14 @@ fn object(connection: &str, container: &str, name: &str) -> AxisObject {
     }
 }
 
+/// `o` with its blob named pending first, as the server adds objects.
+async fn add_object(catalog: &(impl AxisStore + ?Sized), o: &AxisObject) -> Result<()> {
+    catalog
+        .add_axis_pending_blob(&o.blob_key, &o.connection, o.stored_at)
+        .await?;
+    catalog.add_axis_object(o).await
+}
+
 /// Containers are a connection's own; objects go only into an open
 /// container, once per name; `Status=Complete` closes a container for good.
 pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
@@ -214,9 +222,16 @@ pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
 
     // Objects: once per name, only where the container exists.
     let clip = object("scu-1", &rec.name, "20261207T063000Z_1.mp4");
-    catalog.add_axis_object(&clip).await.unwrap();
+    add_object(catalog, &clip).await.unwrap();
     assert!(matches!(
-        catalog.add_axis_object(&clip).await,
+        add_object(
+            catalog,
+            &AxisObject {
+                blob_key: "axis/twice.age".into(),
+                ..clip.clone()
+            }
+        )
+        .await,
         Err(CatalogError::AlreadyExists { .. })
     ));
     assert!(matches!(
@@ -227,7 +242,7 @@ pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
     ));
     let mut key = object("scu-1", &rec.name, "20261207T063000Z_1.key");
     key.blob_key = "axis/other.age".into();
-    catalog.add_axis_object(&key).await.unwrap();
+    add_object(catalog, &key).await.unwrap();
     assert_eq!(
         catalog
             .axis_object("scu-1", &rec.name, &clip.name)
@@ -318,7 +333,7 @@ pub async fn axis_container_story(catalog: &(impl AxisStore + ?Sized)) {
     let mut late = object("scu-1", &rec.name, "late.mp4");
     late.blob_key = "axis/late.age".into();
     assert!(matches!(
-        catalog.add_axis_object(&late).await,
+        add_object(catalog, &late).await,
         Err(CatalogError::NotFound { .. })
     ));
     assert!(matches!(
@@ -368,11 +383,32 @@ pub async fn axis_pending_blob_story(catalog: &(impl AxisStore + ?Sized)) {
         ["axis/crashed.age"]
     );
     assert!(catalog.axis_pending_blobs(t(1)).await.unwrap().is_empty());
-    catalog
+    // The clean-up takes a name once; an object whose name it took is not
+    // committed (its blob is being deleted).
+    assert!(catalog
         .remove_axis_pending_blob("axis/crashed.age")
         .await
-        .unwrap();
+        .unwrap());
+    assert!(!catalog
+        .remove_axis_pending_blob("axis/crashed.age")
+        .await
+        .unwrap());
+    let mut claimed = object("scu-1", &rec.name, "crashed.mp4");
+    claimed.blob_key = "axis/crashed.age".into();
+    assert!(matches!(
+        catalog.add_axis_object(&claimed).await,
+        Err(CatalogError::Conflict(_))
+    ));
     assert!(catalog.axis_pending_blobs(t(9)).await.unwrap().is_empty());
+    let container_now = catalog
+        .axis_container("scu-1", &rec.name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        container_now.updated_at, clip.stored_at,
+        "an object is a change"
+    );
     catalog.revoke_axis_connection("scu-1", t(3)).await.unwrap();
     let mut late = object("scu-1", &rec.name, "2.mp4");
     late.blob_key = "axis/late.age".into();

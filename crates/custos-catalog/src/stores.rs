@@ -446,11 +446,14 @@ pub trait AxisStore: Send + Sync {
     /// Blobs named before `before` as about to be written whose object
     /// never committed (a request still running named its blob later).
     async fn axis_pending_blobs(&self, before: UtcMillis) -> Result<Vec<String>>;
-    async fn remove_axis_pending_blob(&self, blob_key: &str) -> Result<()>;
-    /// A new object in an open container of a connection not revoked, its
-    /// blob no longer pending: `NotFound` if the container is missing or
-    /// complete or the connection revoked, `AlreadyExists` if the name is
-    /// taken. Serialised with the container's completion: an object is in
+    /// Removes a pending name; whether it was there. Whoever removes it
+    /// owns the blob's fate: the object's commit (which then keeps it), or
+    /// the clean-up (which then deletes it, and the commit is refused).
+    async fn remove_axis_pending_blob(&self, blob_key: &str) -> Result<bool>;
+    /// A new object in an open container of a connection not revoked,
+    /// taking its blob's pending name (`Conflict` if the clean-up took it
+    /// first): `NotFound` if the container is missing or complete or the
+    /// connection revoked, `AlreadyExists` if the name is taken. Serialised with the container's completion: an object is in
     /// a complete container only if it was there before `Complete`.
     async fn add_axis_object(&self, o: &AxisObject) -> Result<()>;
     async fn axis_object(

@@ -358,14 +358,17 @@ async fn start_axis(
     let listen = settings.listen;
     let dest =
         Arc::new(axis::Destination::open(data, settings).context("the Axis staging directory")?);
-    let removed = axis::remove_abandoned_blobs(deployment)
-        .await
-        .map_err(|e| anyhow::anyhow!("removing blobs of Axis objects never stored: {e}"))?;
-    if removed > 0 {
-        tracing::warn!(
-            removed,
-            "removed blobs of Axis objects whose rows never committed"
-        );
+    // A store that cannot delete now must not keep the server from
+    // starting: maintenance tries again.
+    match axis::remove_abandoned_blobs(deployment).await {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::warn!(
+                removed,
+                "removed blobs of Axis objects whose rows never committed"
+            )
+        }
+        Err(e) => tracing::error!(error = %e, "removing blobs of Axis objects never stored failed"),
     }
     let app = axis::http::router(axis::http::Axis {
         d: deployment.clone(),

@@ -119,20 +119,40 @@ impl Destination {
     }
 }
 
-/// Blobs named as pending longer than this had their request end without
-/// a row (a crash, a lost database): no request takes this long between
-/// naming a blob and committing its row.
+/// Blobs named as pending longer than this are taken to have had their
+/// request end without a row (a crash, a lost database). Should a request
+/// still be writing one (a 64 GiB object to a slow S3), the clean-up takes
+/// the name first and the request's commit is then refused (`503`, sent
+/// again), so no object is ever answered `201` without its blob.
 pub const PENDING_MILLIS: i64 = 3_600_000;
 
 /// Removes the blobs of objects whose rows never committed; `serve` runs
-/// it at start and in each maintenance round.
+/// it at start and in each maintenance round. A blob that cannot be
+/// deleted now is logged and left for a later round (its name is taken
+/// back, so the next round tries it again).
 pub async fn remove_abandoned_blobs(d: &crate::Deployment) -> Result<usize, Refusal> {
     let mut removed = 0;
-    let before = (d.clock)().plus_millis(-PENDING_MILLIS);
-    for key in d.catalog.axis_pending_blobs(before).await? {
-        d.blobs.delete(&key).await?;
-        d.catalog.remove_axis_pending_blob(&key).await?;
-        removed += 1;
+    let now = (d.clock)();
+    for key in d
+        .catalog
+        .axis_pending_blobs(now.plus_millis(-PENDING_MILLIS))
+        .await?
+    {
+        // The name first: whoever takes it decides the blob's fate.
+        if !d.catalog.remove_axis_pending_blob(&key).await? {
+            continue; // its object committed meanwhile
+        }
+        match d.blobs.delete(&key).await {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::error!(error = %e, "a blob of an Axis object never stored stays for now");
+                let connection = "(clean-up)";
+                let _ = d
+                    .catalog
+                    .add_axis_pending_blob(&key, connection, now.plus_millis(-PENDING_MILLIS - 1))
+                    .await;
+            }
+        }
     }
     Ok(removed)
 }

@@ -172,9 +172,11 @@ impl Account<'_> {
         .await
     }
 
-    /// The catalog did not take the row: the blob goes unless the row is
-    /// there after all (a commit whose answer was lost), and the refusal
-    /// says why.
+    /// The catalog did not take the row. Only where that proves nothing
+    /// was committed does the blob go (its pending name taken back first);
+    /// after an error that may hide a commit (a connection lost during
+    /// `COMMIT`), the pending name stays and the clean-up decides within
+    /// the hour, and the controller sends the object again.
     async fn not_committed(
         &self,
         container: &Container,
@@ -183,28 +185,36 @@ impl Account<'_> {
         meta: &Metadata,
         e: CatalogError,
     ) -> Result<(StatusCode, String), Refusal> {
-        let now_there = self.object_row(&row.container, &row.name).await;
-        if let Ok(Some(existing)) = &now_there {
-            if existing.blob_key == row.blob_key {
-                return Ok((StatusCode::CREATED, row.md5.clone()));
-            }
-        }
-        if now_there.is_err() {
-            // Cannot tell: the pending name keeps the blob until a
-            // maintenance round knows.
-            return Err(e.into());
-        }
-        if let Err(gone) = self.d.blobs.delete(&row.blob_key).await {
-            tracing::error!(error = %gone, "an unneeded Axis blob stays pending");
-        } else {
-            let _ = self.d.catalog.remove_axis_pending_blob(&row.blob_key).await;
-        }
-        match (e, now_there) {
-            (CatalogError::AlreadyExists { .. }, Ok(Some(existing))) => {
+        match e {
+            CatalogError::AlreadyExists { .. } | CatalogError::NotFound { .. } => {
+                self.discard(&row.blob_key).await;
+                if let CatalogError::NotFound { .. } = e {
+                    return Err(self.closed(container).await);
+                }
+                let existing = self
+                    .object_row(&row.container, &row.name)
+                    .await?
+                    .ok_or_else(|| Refusal::Unavailable("object vanished".into()))?;
                 self.again(container, &existing, staged, meta).await
             }
-            (CatalogError::NotFound { .. }, _) => Err(self.closed(container).await),
-            (other, _) => Err(other.into()),
+            // The clean-up took the pending name: it deletes the blob.
+            CatalogError::Conflict(_) => Err(Refusal::Interrupted(
+                "the object took too long to store".into(),
+            )),
+            other => Err(other.into()),
+        }
+    }
+
+    /// Deletes a blob no row will name, if its pending name is still ours.
+    async fn discard(&self, blob_key: &str) {
+        match self.d.catalog.remove_axis_pending_blob(blob_key).await {
+            Ok(true) => {
+                if let Err(gone) = self.d.blobs.delete(blob_key).await {
+                    tracing::error!(error = %gone, "an unneeded Axis blob stays");
+                }
+            }
+            Ok(false) => {} // the clean-up has it
+            Err(e) => tracing::error!(error = %e, "an unneeded Axis blob stays pending"),
         }
     }
 

@@ -73,12 +73,20 @@ where
     let (to_sha, for_sha) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
     let (to_md5, for_md5) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUE);
     let target = path.clone();
-    let writer =
-        tokio::task::spawn_blocking(move || encrypt(&recipient, &target, reserve, from_body));
-    // Three threads, each fed the same buffers: SHA-256, MD5 and the
-    // encryption each take about as long per byte as the disk.
-    let sha = tokio::task::spawn_blocking(move || digest::<Sha256>(for_sha));
-    let md5 = tokio::task::spawn_blocking(move || digest::<Md5>(for_md5));
+    // Threads of their own, not tokio's blocking pool: 128 uploads' three
+    // threads each would fill it, and the audit writer and file work wait
+    // in that pool. If this future is dropped (the connection went), the
+    // writer removes the file it made itself.
+    let writer = on_thread(move || encrypt(&recipient, &target, reserve, from_body), {
+        let path = path.clone();
+        move || {
+            let _ = std::fs::remove_file(&path);
+        }
+    })?;
+    // SHA-256, MD5 and the encryption each take about as long per byte as
+    // the disk: each its own thread, fed the same buffers.
+    let sha = on_thread(move || digest::<Sha256>(for_sha), || {})?;
+    let md5 = on_thread(move || digest::<Md5>(for_md5), || {})?;
     let mut length = 0u64;
     let mut broken = false;
     // TLS hands the body over in records of 16 KiB; the threads get them
@@ -122,7 +130,7 @@ where
         }
     };
     drop((to_writer, to_sha, to_md5));
-    let joined = |e: tokio::task::JoinError| Refusal::Unavailable(e.to_string());
+    let joined = |_| Refusal::Unavailable("a thread of the upload ended early".into());
     let written = writer.await.map_err(joined)?;
     let sha256: [u8; 32] = sha.await.map_err(joined)?.into();
     let md5 = hex::encode(md5.await.map_err(joined)?);
@@ -136,6 +144,24 @@ where
         md5,
         age_header,
     })
+}
+
+/// Runs `work` on a new thread; its result comes through the receiver, or,
+/// if no one waits for it any more, `abandoned` runs.
+fn on_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+    abandoned: impl FnOnce() + Send + 'static,
+) -> Result<tokio::sync::oneshot::Receiver<T>, Refusal> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("axis-upload".into())
+        .spawn(move || {
+            if done.send(work()).is_err() {
+                abandoned();
+            }
+        })
+        .map_err(|e| Refusal::Busy(format!("no thread for the upload: {e}")))?;
+    Ok(result)
 }
 
 fn digest<D: Digest>(

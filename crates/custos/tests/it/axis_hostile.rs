@@ -406,27 +406,45 @@ async fn a_container_name_that_is_no_utf8_is_named_as_the_containers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn status_complete_on_users_is_a_value_and_users_stay_open() {
+async fn status_complete_on_users_devices_or_system_is_a_value_and_they_stay_open() {
     let s = scu().await;
     s.registered().await;
+    assert_eq!(s.send("PUT", "System", &[], b"").await.status, Some(201));
     let complete = [("X-Container-Meta-Status", "Complete")];
-    assert_eq!(
-        s.send("POST", "Users", &complete, b"").await.status,
-        Some(204)
-    );
     let other = "0b7a3f52-6f3e-4a53-9a7e-3c1f7e0d2b11";
-    let answer = s.send("PUT", &format!("Users/{other}"), &[], b"").await;
-    assert_eq!(answer.status, Some(201), "{}", reason(&answer));
-    let users =
-        s.w.server
-            .deployment
-            .catalog
-            .axis_container("scu-1", "Users")
-            .await
-            .unwrap()
-            .unwrap();
-    assert_eq!(users.completed_at, None);
-    assert_eq!(users.metadata, r#"{"status":"Complete"}"#);
+    for (container, object) in [
+        ("Users", other.to_owned()),
+        ("Devices", "ACCC8E000002".to_owned()),
+        ("System", other.to_owned()),
+    ] {
+        assert_eq!(
+            s.send("POST", container, &complete, b"").await.status,
+            Some(204)
+        );
+        let answer = s
+            .send("PUT", &format!("{container}/{object}"), &[], b"")
+            .await;
+        assert_eq!(answer.status, Some(201), "{container}: {}", reason(&answer));
+        let row =
+            s.w.server
+                .deployment
+                .catalog
+                .axis_container("scu-1", container)
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(row.completed_at, None, "{container}");
+        assert_eq!(row.metadata, r#"{"status":"Complete"}"#);
+    }
+    // A recording made already complete has no clips: never storable.
+    let answer = s.send("PUT", RECORDING, &complete, b"").await;
+    assert_eq!(answer.status, Some(400));
+    assert!(reason(&answer).starts_with("no-clips: "));
+    let catalog = &s.w.server.deployment.catalog;
+    assert_eq!(
+        catalog.axis_container("scu-1", RECORDING).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
