@@ -342,3 +342,55 @@ async fn the_system_objects_are_docs_test_vectors() {
     assert!(doc.contains(std::str::from_utf8(&caps.body).unwrap().trim_end()));
     assert!(doc.contains("1487f6f2d5553dcfee5ebf8389e4d2f5"));
 }
+
+/// The same destination on PostgreSQL and S3: objects racing the
+/// recording's `Complete` are either stored before it (`201`) or refused
+/// (`403 complete`), and what was answered `201` comes back from S3.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgres_and_s3_objects_racing_complete_are_stored_before_it_or_refused() {
+    let storage = crate::common::postgres_and_s3("axis_race").await;
+    let settings = custos_server::axis::AxisSettings::new("127.0.0.1:0".parse().unwrap());
+    let s = std::sync::Arc::new(crate::axis_swift::scu_on(Some(storage), settings).await);
+    s.recording().await;
+    assert_eq!(
+        s.clip("1787485620_0.mp4", b"clip 0").await.status,
+        Some(201)
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 1..=12u8 {
+        let scu = s.clone();
+        tasks.spawn(async move {
+            let name = format!("17874856{:02}_{i}.mp4", 20 + i);
+            let status = scu.clip(&name, format!("clip {i}").as_bytes()).await.status;
+            (Some(name), status)
+        });
+        if i == 6 {
+            let scu = s.clone();
+            tasks.spawn(async move { (None, scu.complete().await.status) });
+        }
+    }
+    let mut stored = vec!["1787485620_0.mp4".to_owned()];
+    while let Some(done) = tasks.join_next().await {
+        match done.unwrap() {
+            (None, status) => assert_eq!(status, Some(204)),
+            (Some(name), Some(201)) => stored.push(name),
+            (Some(name), status) => assert_eq!(status, Some(403), "{name}"),
+        }
+    }
+    stored.sort();
+    let d = &s.w.server.deployment;
+    let objects = s.objects(RECORDING).await;
+    let names: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
+    assert_eq!(names, stored, "exactly those answered 201");
+    let done = d
+        .catalog
+        .axis_container("scu-1", RECORDING)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(done.completed_at.is_some());
+    for o in &objects {
+        let size = d.blobs.size(&o.blob_key).await.unwrap().unwrap();
+        assert!(size > o.length, "{} is in S3, encrypted", o.name);
+    }
+}

@@ -36,10 +36,18 @@ pub async fn scu() -> Scu {
 pub async fn scu_with(change: impl FnOnce(&mut AxisSettings)) -> Scu {
     let mut settings = AxisSettings::new("127.0.0.1:0".parse().unwrap());
     change(&mut settings);
+    scu_on(None, settings).await
+}
+
+/// [`scu`] on the given catalog and blob store.
+pub async fn scu_on(
+    storage: Option<custos_server::storage::StorageConfig>,
+    settings: AxisSettings,
+) -> Scu {
     let w = world_with_axis(
         Default::default(),
         custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
-        None,
+        storage,
         test_limits(),
         Some(settings),
     )

@@ -85,6 +85,12 @@ pub async fn world_on_postgres_and_s3_with(
     name: &str,
     retention: custos_server::retention::RetentionPolicy,
 ) -> World {
+    let storage = postgres_and_s3(name).await;
+    world_on(Default::default(), retention, Some(storage)).await
+}
+
+/// A fresh PostgreSQL schema and S3 prefix for a world named `name`.
+pub async fn postgres_and_s3(name: &str) -> custos_server::storage::StorageConfig {
     let unique = format!(
         "{name}_{}_{}",
         std::process::id(),
@@ -103,7 +109,7 @@ pub async fn world_on_postgres_and_s3_with(
         .unwrap();
     admin.close().await;
     let database = format!("{}?options=-c%20search_path%3D{schema}", test_postgres());
-    let storage = custos_server::storage::StorageConfig {
+    custos_server::storage::StorageConfig {
         database: Some(database),
         blobs: Some(format!("s3://custos-test/{unique}")),
         s3: custos_server::storage::S3Settings {
@@ -113,8 +119,7 @@ pub async fn world_on_postgres_and_s3_with(
             secret_access_key: Some("custos-test-secret".into()),
             ..Default::default()
         },
-    };
-    world_on(Default::default(), retention, Some(storage)).await
+    }
 }
 
 pub async fn world_on(
