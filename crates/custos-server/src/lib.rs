@@ -270,7 +270,6 @@ pub async fn start_with_pages(
     let deployment = Arc::new(Deployment::open(&config, passphrase, clock).await?);
     let (certificate_pem, tls) =
         tls::load_or_create(&config.data, config.tls.as_ref(), config.listen).await?;
-    let handle = axum_server::Handle::new();
     let limits = config.limits.clone();
     let app = http::router(deployment.clone(), pages)
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
@@ -298,29 +297,7 @@ pub async fn start_with_pages(
         ),
         None => None,
     };
-    let mut server = axum_server::bind_rustls(config.listen, tls)
-        .map(|rustls| {
-            rustls
-                .handshake_timeout(limits.tls_handshake_timeout)
-                .acceptor(acceptor)
-        })
-        .handle(handle.clone());
-    // HTTP/1.1 only (ADR 0012): its header timeout also closes idle
-    // keep-alive connections, and HTTP/2's stream floods are not on offer.
-    let builder = std::mem::replace(
-        server.http_builder(),
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()),
-    );
-    *server.http_builder() = builder.http1_only();
-    server
-        .http_builder()
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_headers(64);
-    let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
-    let addr = handle
-        .listening()
+    let (addr, handle, task) = serve_tls(config.listen, tls, acceptor, &limits, 64, app)
         .await
         .context("the server did not start listening")?;
     tracing::info!(%addr, "evidence server listening (TLS)");
@@ -340,6 +317,39 @@ type Listener = (
     axum_server::Handle,
     tokio::task::JoinHandle<std::io::Result<()>>,
 );
+
+/// Serves `app` over TLS on `listen` with the server's connection limits
+/// and timeouts; where it listens once it does.
+async fn serve_tls(
+    listen: SocketAddr,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    acceptor: limits::LimitedAcceptor,
+    limits: &limits::Limits,
+    max_headers: usize,
+    app: axum::Router,
+) -> Result<Listener> {
+    let handle = axum_server::Handle::new();
+    let timeout = limits.tls_handshake_timeout;
+    let mut server = axum_server::bind_rustls(listen, tls)
+        .map(move |rustls| rustls.handshake_timeout(timeout).acceptor(acceptor))
+        .handle(handle.clone());
+    // HTTP/1.1 only (ADR 0012): its header timeout also closes idle
+    // keep-alive connections, and HTTP/2's stream floods are not on offer.
+    let builder = std::mem::replace(
+        server.http_builder(),
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()),
+    );
+    *server.http_builder() = builder.http1_only();
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(max_headers);
+    let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
+    let addr = handle.listening().await.context("not listening")?;
+    Ok((addr, handle, task))
+}
 
 /// The Axis content destination's own listener (ADR 0017): the server's
 /// certificate, the same connection limits and header timeouts, and a
@@ -377,27 +387,8 @@ async fn start_axis(
     .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_idle_timeout,
     ));
-    let handle = axum_server::Handle::new();
-    let mut server = axum_server::bind_rustls(listen, tls)
-        .map({
-            let timeout = limits.tls_handshake_timeout;
-            move |rustls| rustls.handshake_timeout(timeout).acceptor(acceptor)
-        })
-        .handle(handle.clone());
-    let builder = std::mem::replace(
-        server.http_builder(),
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()),
-    );
-    *server.http_builder() = builder.http1_only();
-    server
-        .http_builder()
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_headers(128);
-    let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
-    let addr = handle
-        .listening()
+    // More headers than the main listener's: up to 90 metadata items.
+    let (addr, handle, task) = serve_tls(listen, tls, acceptor, limits, 128, app)
         .await
         .context("the Axis listener did not start listening")?;
     tracing::info!(%addr, "Axis content destination listening (TLS)");

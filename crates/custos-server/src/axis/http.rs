@@ -303,7 +303,7 @@ fn plain(status: StatusCode, detail: &str) -> Answer {
 fn head(h: Head, object: Option<(u64, String)>) -> Answer {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
-    for (k, v) in h.headers {
+    for (k, v) in h {
         if let (Ok(k), Ok(v)) = (
             axum::http::HeaderName::try_from(k),
             HeaderValue::from_str(&v),

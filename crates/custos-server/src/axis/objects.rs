@@ -290,9 +290,7 @@ impl Account<'_> {
             .await?
             .ok_or_else(|| Refusal::NotFound(format!("object `{name}`")))?;
         Ok((
-            Head {
-                headers: stored(&row.metadata)?.headers(Carrier::Object),
-            },
+            stored(&row.metadata)?.headers(Carrier::Object),
             row.length,
             row.md5,
         ))

@@ -42,10 +42,8 @@ const ACTIVE_MILLIS: i64 = 24 * 3_600_000;
 /// Merges tried against concurrent updates of one container's metadata.
 const MERGE_TRIES: usize = 8;
 
-/// A container's metadata and what it returns for `HEAD`.
-pub(super) struct Head {
-    pub headers: Vec<(String, String)>,
-}
+/// Metadata headers as `HEAD` gives them back.
+pub(super) type Head = Vec<(String, String)>;
 
 impl Account<'_> {
     pub(super) fn name(&self) -> &str {
@@ -236,7 +234,7 @@ impl Account<'_> {
             .await?
             .len();
         headers.push(("X-Container-Object-Count".into(), count.to_string()));
-        Ok(Head { headers })
+        Ok(headers)
     }
 
     pub(super) async fn object_row(

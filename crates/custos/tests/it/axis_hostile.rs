@@ -4,11 +4,7 @@
 //! completed without clips or twice, and floods. Every refusal is the
 //! spec's status with a reason, is on record, and loses nothing stored.
 
-use crate::axis_swift::{scu, RECORDING, SERIAL, USER};
-
-fn reason(answer: &crate::common::raw::RawAnswer) -> String {
-    String::from_utf8_lossy(&answer.body).into_owned()
-}
+use crate::axis_swift::{md5_hex, reason, scu, RECORDING, SERIAL, USER};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_auth_answer_is_the_specs_token_and_storage_url() {
@@ -365,7 +361,7 @@ async fn bytes_that_are_not_what_their_etag_says_are_422_and_not_kept() {
         "PUT /v1/AUTH_scu-1/{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
          X-Auth-Token: {}\r\nEtag: {}\r\nContent-Length: 10\r\n\r\n",
         s.token,
-        md5_of(twenty)
+        md5_hex(twenty)
     )
     .into_bytes();
     request.extend_from_slice(twenty);
@@ -377,14 +373,9 @@ async fn bytes_that_are_not_what_their_etag_says_are_422_and_not_kept() {
     assert_eq!(answer.status, Some(422), "{}", answer.head);
     assert!(s.objects(RECORDING).await.is_empty());
     let right = s
-        .send("PUT", &path, &[("Etag", &md5_of(twenty))], twenty)
+        .send("PUT", &path, &[("Etag", &md5_hex(twenty))], twenty)
         .await;
     assert_eq!(right.status, Some(201));
-}
-
-fn md5_of(bytes: &[u8]) -> String {
-    use md5::Digest;
-    hex::encode(md5::Md5::digest(bytes))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,11 +6,7 @@
 
 use std::io::Write;
 
-use crate::axis_swift::{scu, scu_with, RECORDING, USER};
-
-fn reason(answer: &crate::common::raw::RawAnswer) -> String {
-    String::from_utf8_lossy(&answer.body).into_owned()
-}
+use crate::axis_swift::{reason, scu, scu_with, RECORDING, USER};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn busy_is_503_with_retry_after_and_full_is_507() {
@@ -72,12 +68,8 @@ async fn an_upload_cut_off_midway_leaves_nothing_and_is_sent_again() {
          X-Auth-Token: {}\r\nContent-Length: 100000\r\n\r\n",
         s.token
     );
-    let tcp = s.raw.connect("127.0.0.1".parse().unwrap()).await.unwrap();
-    let config = s.raw.client_config();
+    let mut tls = s.raw.tls("127.0.0.1".parse().unwrap()).await.unwrap();
     tokio::task::spawn_blocking(move || {
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let connection = rustls::ClientConnection::new(config, name).unwrap();
-        let mut tls = rustls::StreamOwned::new(connection, tcp);
         tls.write_all(head.as_bytes()).unwrap();
         tls.write_all(&[9; 40_000]).unwrap();
         tls.flush().unwrap();
@@ -252,12 +244,8 @@ async fn an_upload_finished_after_its_connection_was_revoked_is_not_stored() {
          Connection: close\r\nX-Auth-Token: {}\r\nContent-Length: 200000\r\n\r\n",
         s.token
     );
-    let tcp = s.raw.connect("127.0.0.1".parse().unwrap()).await.unwrap();
-    let config = s.raw.client_config();
+    let mut tls = s.raw.tls("127.0.0.1".parse().unwrap()).await.unwrap();
     let mut tls = tokio::task::spawn_blocking(move || {
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let connection = rustls::ClientConnection::new(config, name).unwrap();
-        let mut tls = rustls::StreamOwned::new(connection, tcp);
         tls.write_all(head.as_bytes()).unwrap();
         tls.write_all(&[5; 100_000]).unwrap();
         tls.flush().unwrap();

@@ -232,7 +232,12 @@ pub fn open_object(data: &std::path::Path, passphrase: &str, object: &AxisObject
     out
 }
 
-fn md5_hex(bytes: &[u8]) -> String {
+/// An answer's body: the refusal's `code: reason`.
+pub fn reason(answer: &RawAnswer) -> String {
+    String::from_utf8_lossy(&answer.body).into_owned()
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
 

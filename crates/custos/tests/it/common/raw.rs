@@ -58,10 +58,19 @@ impl Raw {
         }
     }
 
-    /// The TLS settings that trust the test server, for a test that drives
-    /// a connection itself.
-    pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
-        self.config.clone()
+    /// A TLS stream from `from` (its handshake on the first write), for a
+    /// test that drives the connection itself.
+    pub async fn tls(
+        &self,
+        from: IpAddr,
+    ) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>> {
+        let tcp = self.connect(from).await?;
+        let connection = rustls::ClientConnection::new(
+            self.config.clone(),
+            ServerName::try_from("localhost").unwrap(),
+        )
+        .map_err(std::io::Error::other)?;
+        Ok(rustls::StreamOwned::new(connection, tcp))
     }
 
     /// A TCP connection from `from` (a loopback address).
@@ -76,14 +85,10 @@ impl Raw {
     /// Sends `request` (whole HTTP bytes) from `from` and reads the answer
     /// to the end of the connection.
     pub async fn send(&self, from: IpAddr, request: Vec<u8>) -> std::io::Result<RawAnswer> {
-        let tcp = self.connect(from).await?;
-        let config = self.config.clone();
+        let mut tls = self.tls(from).await?;
         tokio::task::spawn_blocking(move || {
-            tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-            let connection =
-                rustls::ClientConnection::new(config, ServerName::try_from("localhost").unwrap())
-                    .map_err(std::io::Error::other)?;
-            let mut tls = rustls::StreamOwned::new(connection, tcp);
+            tls.sock
+                .set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
             tls.write_all(&request)?;
             tls.flush()?;
             let mut bytes = Vec::new();
