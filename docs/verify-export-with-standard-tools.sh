@@ -14,6 +14,34 @@ ed25519_verify() { # KEY.pem FILE SIGNATURE
   openssl pkeyutl -verify -pubin -inkey "$1" -rawin -in "$2" -sigfile "$3" >/dev/null 2>&1
 }
 
+# The audit extract of one recording: every entry about it, each in the
+# signed log (RFC 6962 inclusion proofs against audit/checkpoint.txt).
+CUSTOS_AUDIT_PY="${TMPDIR:-/tmp}/custos-audit.$$.py"
+export CUSTOS_AUDIT_PY
+trap 'rm -f "$CUSTOS_AUDIT_PY"' EXIT
+cat > "$CUSTOS_AUDIT_PY" <<'PY'
+import base64, hashlib, json
+def check_audit(a, recording_id):
+    note = open("audit/checkpoint.txt").read().split("\n")
+    size, root = int(note[1]), base64.b64decode(note[2])
+    assert a["tree_size"] == size, "audit.json refers to another checkpoint"
+    h = lambda b: hashlib.sha256(b).digest()
+    for e in a["entries"]:
+        assert json.loads(e["entry"]).get("object") == "recording:" + recording_id, "an audit entry about another object"
+        index, last, node = e["index"], size - 1, h(b"\0" + e["entry"].encode())
+        for p in map(bytes.fromhex, e["inclusion_proof"]):
+            if last == 0:
+                raise AssertionError("proof too long")
+            if index % 2 == 1 or index == last:
+                node = h(b"\1" + p + node)
+                if index % 2 == 0:
+                    while index % 2 == 0 and index != 0:
+                        index, last = index >> 1, last >> 1
+            else:
+                node = h(b"\1" + node + p)
+            index, last = index >> 1, last >> 1
+        assert last == 0 and node == root, f"audit entry {e['index']} is not in the signed log"
+PY
 # 1. The server signed the list of every file and its SHA-256.
 ed25519_verify server.pub.pem SHA256SUMS SHA256SUMS.sig || fail "SHA256SUMS.sig: not signed by server.pub.pem"
 echo "server key SHA-256 (compare with the published one): $(openssl pkey -pubin -in server.pub.pem -outform DER | tail -c 32 | sha256sum | cut -d' ' -f1)"
@@ -108,31 +136,46 @@ if seq > 1:
 if os.path.exists(f"{d}/next.manifest.json"):
     n = json.load(open(f"{d}/next.manifest.json"))
     assert n["sequence"] == seq + 1 and n["previous_manifest_sha256"] == own, "chain broken (next)"
-# Every audit entry is in the signed log (RFC 6962 inclusion proofs).
-note = open("audit/checkpoint.txt").read().split("\n")
-size, root = int(note[1]), base64.b64decode(note[2])
+# Every audit entry is in the signed log (shared with the Axis recordings).
 a = json.load(open(f"{d}/audit.json"))
-assert a["tree_size"] == size, "audit.json refers to another checkpoint"
-h = lambda b: hashlib.sha256(b).digest()
-for e in a["entries"]:
-    assert json.loads(e["entry"]).get("object") == "recording:" + m["recording_id"], "an audit entry about another object"
-    index, last, node = e["index"], size - 1, h(b"\0" + e["entry"].encode())
-    for p in map(bytes.fromhex, e["inclusion_proof"]):
-        if last == 0:
-            raise AssertionError("proof too long")
-        if index % 2 == 1 or index == last:
-            node = h(b"\1" + p + node)
-            if index % 2 == 0:
-                while index % 2 == 0 and index != 0:
-                    index, last = index >> 1, last >> 1
-        else:
-            node = h(b"\1" + node + p)
-        index, last = index >> 1, last >> 1
-    assert last == 0 and node == root, f"audit entry {e['index']} is not in the signed log"
+exec(open(os.environ["CUSTOS_AUDIT_PY"]).read())
+check_audit(a, m["recording_id"])
 print(f"{d}: camera-signed, received, original video, sequence and {len(a['entries'])} audit entries verified")
 PY
 done
 
+# 4b. Each Axis recording: no camera signature (an Axis camera signs no
+# metadata); its objects are the bytes the system controller uploaded, with
+# the SHA-256 and MD5 the server took on arrival (docs/FORMAT.md 12.6).
+for dir in axis/*/; do
+  [ -d "$dir" ] || continue
+  dir=${dir%/}
+  python3 - "$dir" <<'PY' || fail "$dir: see above"
+import hashlib, json, os, sys
+d = sys.argv[1]
+x = json.load(open(f"{d}/axis.json"))
+listed = set()
+digest = hashlib.sha256()
+for o in sorted(x["objects"], key=lambda o: o["name"].encode()):
+    f = o["file"]
+    assert f.startswith(d + "/objects/") and f not in listed, f"{f}: not its own file"
+    listed.add(f)
+    data = open(f, "rb").read()
+    assert hashlib.sha256(data).hexdigest() == o["sha256"], f"{f}: not the object that arrived (SHA-256)"
+    assert hashlib.md5(data).hexdigest() == o["md5"], f"{f}: not the object that arrived (MD5)"
+    assert len(data) == o["length"], f"{f}: another length"
+    digest.update(o["name"].encode() + b"\0" + bytes.fromhex(o["sha256"]))
+assert digest.hexdigest() == x["content_sha256"], "the objects are not what content_sha256 names"
+present = {os.path.join(r, n) for r, _, ns in os.walk(d + "/objects") for n in ns}
+assert present == listed, "files under objects/ that axis.json does not name"
+meta = json.dumps(x["metadata"], separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+assert hashlib.sha256(meta.encode()).hexdigest() == x["metadata_sha256"], "the metadata is not what metadata_sha256 names"
+exec(open(os.environ["CUSTOS_AUDIT_PY"]).read())
+a = json.load(open(f"{d}/audit.json"))
+check_audit(a, x["recording_id"])
+print(f"{d}: {len(x['objects'])} objects as they arrived (SHA-256, MD5), no camera signature, {len(a['entries'])} audit entries verified")
+PY
+done
 # 5. Each redacted copy: its video is the one its record names (both are
 # already covered by the signed SHA256SUMS above).
 for dir in derived/*/; do

@@ -36,6 +36,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("account_activations", "activation_id"),
     ("sessions", "token_sha256"),
     ("tombstones", "recording_id"),
+    ("tombstone_blobs", "recording_id, blob_key"),
     ("cases", "case_id"),
     ("holds", "hold_id"),
     ("case_links", "case_id, recording_id"),

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_unnamed_incidents.sql")),
     (16, include_str!("../migrations/0016_axis_connections.sql")),
     (17, include_str!("../migrations/0017_axis_containers.sql")),
+    (18, include_str!("../migrations/0018_axis_recordings.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.

@@ -209,6 +209,135 @@ where
         }
     }
 
+    async fn complete_axis_recording(
+        &self,
+        connection: &str,
+        c: &AxisCompletion,
+        at: UtcMillis,
+    ) -> Result<Recording> {
+        let Some(axis) = c.recording.axis() else {
+            return Err(CatalogError::Conflict(
+                "an Axis container completes an Axis recording only".into(),
+            ));
+        };
+        let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
+        let done = sqlx::query(
+            "UPDATE axis_containers SET metadata = $1, updated_at = $2, completed_at = $2 \
+             WHERE connection = $3 AND name = $4 AND completed_at IS NULL AND metadata = $5 \
+             AND recording_id = $6",
+        )
+        .bind(&c.metadata)
+        .bind(ms(at))
+        .bind(connection)
+        .bind(&axis.container)
+        .bind(&c.expected)
+        .bind(c.recording.recording_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(fail::<D>)?;
+        if D::rows_affected(&done) != 1 {
+            drop(tx);
+            return Err(
+                match self.axis_container(connection, &axis.container).await? {
+                    Some(k) if k.completed_at.is_none() => CatalogError::Conflict(format!(
+                        "Axis container `{}` changed meanwhile",
+                        axis.container
+                    )),
+                    _ => CatalogError::NotFound {
+                        what: "open Axis container",
+                        id: axis.container.clone(),
+                    },
+                },
+            );
+        }
+        let kind: Option<String> =
+            sqlx::query_scalar("SELECT kind FROM devices WHERE device_id = $1")
+                .bind(&c.device.device_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(fail::<D>)?;
+        match kind.as_deref() {
+            None => {
+                let d = &c.device;
+                sqlx::query(
+                    "INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, \
+                     retention_category, assigned_officer, team, kind) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&d.device_id)
+                .bind(&d.public_key)
+                .bind(ms(d.enrolled_at))
+                .bind(d.revoked_at.map(ms))
+                .bind(&d.retention_category)
+                .bind(&d.assigned_officer)
+                .bind(&d.team)
+                .bind(DeviceKind::Axis.as_str())
+                .execute(&mut *tx)
+                .await
+                // A camera made by a completion of the same moment: the
+                // caller tries again and finds it.
+                .map_err(|e| {
+                    match insert_error::<D>(e, "camera", d.device_id.clone()) {
+                        CatalogError::AlreadyExists { id, .. } => {
+                            CatalogError::Conflict(format!("camera `{id}` was made meanwhile"))
+                        }
+                        other => other,
+                    }
+                })?;
+            }
+            Some(k) if k == DeviceKind::Axis.as_str() => {}
+            Some(_) => {
+                return Err(CatalogError::AlreadyExists {
+                    what: "camera of another kind",
+                    id: c.device.device_id.clone(),
+                })
+            }
+        }
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(s) FROM (SELECT MAX(sequence) AS s FROM recordings WHERE device_id = $1 \
+             UNION ALL SELECT MAX(sequence) AS s FROM tombstones WHERE device_id = $1) AS t",
+        )
+        .bind(&c.device.device_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(fail::<D>)?;
+        let mut recording = c.recording.clone();
+        recording.sequence = last.unwrap_or(0) as u64 + 1;
+        Self::insert_recording(&mut tx, &recording)
+            .await
+            .map_err(|e| match e {
+                // Another completion of this camera took the sequence.
+                CatalogError::AlreadyExists { id, .. } => {
+                    CatalogError::Conflict(format!("recording {id} raced another"))
+                }
+                other => other,
+            })?;
+        let f = &c.facts;
+        sqlx::query(
+            "INSERT INTO recording_facts (recording_id, device_id, team, officer_id, started_at, \
+             ended_at, stored_at, prerecord_ms, display_activations, trigger, stop_reason, firmware, \
+             truncated) SELECT $1, $2, d.team, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11 \
+             FROM devices d WHERE d.device_id = $2",
+        )
+        .bind(recording.recording_id.to_string())
+        .bind(&recording.device_id)
+        .bind(&recording.officer_id)
+        .bind(ms(recording.started_at))
+        .bind(ms(recording.ended_at))
+        .bind(ms(recording.stored_at))
+        .bind(f.prerecord_ms)
+        .bind(&f.trigger)
+        .bind(&f.stop_reason)
+        .bind(&f.firmware)
+        .bind(recording.truncated as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail::<D>)?;
+        Self::invalidate_weeks(&mut tx, std::iter::once(recording.started_at)).await?;
+        tx.commit().await.map_err(fail::<D>)?;
+        Ok(recording)
+    }
+
     async fn open_axis_containers(&self, connection: &str, active_since: UtcMillis) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM axis_containers WHERE connection = $1 \

@@ -22,7 +22,7 @@ where
     for<'q> Option<&'q [u8]>: sqlx::Encode<'q, D::Db> + sqlx::Type<D::Db>,
 {
     async fn add_device(&self, d: &Device) -> Result<()> {
-        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category, assigned_officer, team) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO devices (device_id, public_key, enrolled_at, revoked_at, retention_category, assigned_officer, team, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&d.device_id)
             .bind(&d.public_key)
             .bind(ms(d.enrolled_at))
@@ -30,6 +30,7 @@ where
             .bind(&d.retention_category)
             .bind(&d.assigned_officer)
             .bind(&d.team)
+            .bind(d.kind.as_str())
             .execute(&self.pool)
             .await
             .map_err(|e| insert_error::<D>(e, "camera", d.device_id.clone()))?;

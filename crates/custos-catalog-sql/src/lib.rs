@@ -250,39 +250,20 @@ where
     }
 
     /// Many recordings in one transaction (benchmarks, migrations from
-    /// another system); no chain heads, no uploads.
+    /// another system); no chain heads, no uploads. Custos cameras' only: an
+    /// Axis recording comes with its container (`complete_axis_recording`).
     pub async fn import_recordings(&self, recordings: &[Recording]) -> Result<()> {
+        if let Some(r) = recordings.iter().find(|r| r.camera().is_none()) {
+            return Err(CatalogError::Conflict(format!(
+                "recording {} is not a Custos camera's: it is imported with its Axis container",
+                r.recording_id
+            )));
+        }
         let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
-        // 19 parameters a row: 1,000 rows stay under both databases' limits.
+        // 22 parameters a row: 1,000 rows stay under both databases' limits.
         for part in recordings.chunks(1000) {
-            let mut insert = Statement::new::<D>(
-                "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated, \
-                 ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at, \
-                 receipt, receipt_signature, delete_after, age_header, retention_category)",
-            );
-            insert.push_values(part, |r| {
-                vec![
-                    r.recording_id.to_string().into(),
-                    r.device_id.clone().into(),
-                    (r.sequence as i64).into(),
-                    r.officer_id.clone().into(),
-                    ms(r.started_at).into(),
-                    ms(r.ended_at).into(),
-                    (r.truncated as i64).into(),
-                    hex::encode(r.ciphertext_sha256).into(),
-                    (r.ciphertext_length as i64).into(),
-                    r.manifest.clone().into(),
-                    r.manifest_signature.clone().into(),
-                    hex::encode(r.manifest_sha256).into(),
-                    r.blob_key.clone().into(),
-                    ms(r.stored_at).into(),
-                    r.receipt.clone().into(),
-                    r.receipt_signature.clone().into(),
-                    ms(r.delete_after).into(),
-                    r.age_header.clone().into(),
-                    r.retention_category.clone().into(),
-                ]
-            });
+            let mut insert = Statement::new::<D>(RECORDING_INSERT);
+            insert.push_values(part, recording_values);
             insert
                 .query::<D::Db>()
                 .execute(&mut *tx)
@@ -313,34 +294,13 @@ where
 
     /// One recording row, inside the caller's transaction.
     async fn insert_recording(tx: &mut sqlx::Transaction<'_, D::Db>, r: &Recording) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, started_at, ended_at, truncated,
-               ciphertext_sha256, ciphertext_length, manifest, manifest_signature, manifest_sha256, blob_key, stored_at,
-               receipt, receipt_signature, delete_after, age_header, retention_category)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-        )
-        .bind(r.recording_id.to_string())
-        .bind(&r.device_id)
-        .bind(r.sequence as i64)
-        .bind(&r.officer_id)
-        .bind(ms(r.started_at))
-        .bind(ms(r.ended_at))
-        .bind(r.truncated as i64)
-        .bind(hex::encode(r.ciphertext_sha256))
-        .bind(r.ciphertext_length as i64)
-        .bind(&r.manifest)
-        .bind(&r.manifest_signature)
-        .bind(hex::encode(r.manifest_sha256))
-        .bind(&r.blob_key)
-        .bind(ms(r.stored_at))
-        .bind(&r.receipt)
-        .bind(&r.receipt_signature)
-        .bind(ms(r.delete_after))
-        .bind(&r.age_header)
-        .bind(&r.retention_category)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| insert_error::<D>(e, "recording", r.recording_id.to_string()))?;
+        let mut insert = Statement::new::<D>(RECORDING_INSERT);
+        insert.push_values(std::slice::from_ref(r), recording_values);
+        insert
+            .query::<D::Db>()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| insert_error::<D>(e, "recording", r.recording_id.to_string()))?;
         Ok(())
     }
 
@@ -419,4 +379,66 @@ where
             .await
             .map_err(fail::<D>)
     }
+}
+
+const RECORDING_INSERT: &str = "INSERT INTO recordings (recording_id, device_id, sequence, officer_id, \
+     started_at, ended_at, truncated, ciphertext_sha256, ciphertext_length, manifest, manifest_signature, \
+     manifest_sha256, blob_key, stored_at, receipt, receipt_signature, delete_after, age_header, \
+     retention_category, origin, axis_connection, axis_container)";
+
+/// A recording's row, in `RECORDING_INSERT`'s order. An Axis recording
+/// leaves the camera's columns empty and keeps its digests where a
+/// camera's are (docs/AXIS.md).
+fn recording_values(r: &Recording) -> Vec<statement::Value> {
+    let mut row: Vec<statement::Value> = vec![
+        r.recording_id.to_string().into(),
+        r.device_id.clone().into(),
+        (r.sequence as i64).into(),
+        r.officer_id.clone().into(),
+        ms(r.started_at).into(),
+        ms(r.ended_at).into(),
+        (r.truncated as i64).into(),
+    ];
+    let proof: [statement::Value; 11] = match &r.provenance {
+        Provenance::Camera(c) => [
+            hex::encode(c.ciphertext_sha256).into(),
+            (c.ciphertext_length as i64).into(),
+            c.manifest.clone().into(),
+            c.manifest_signature.clone().into(),
+            hex::encode(c.manifest_sha256).into(),
+            c.blob_key.clone().into(),
+            ms(r.stored_at).into(),
+            c.receipt.clone().into(),
+            c.receipt_signature.clone().into(),
+            ms(r.delete_after).into(),
+            Some(c.age_header.clone()).into(),
+        ],
+        Provenance::Axis(a) => [
+            hex::encode(a.content_sha256).into(),
+            (a.length as i64).into(),
+            Vec::new().into(),
+            Vec::new().into(),
+            hex::encode(a.metadata_sha256).into(),
+            String::new().into(),
+            ms(r.stored_at).into(),
+            Vec::new().into(),
+            Vec::new().into(),
+            ms(r.delete_after).into(),
+            None::<Vec<u8>>.into(),
+        ],
+    };
+    row.extend(proof);
+    row.push(r.retention_category.clone().into());
+    let (origin, connection, container) = match &r.provenance {
+        Provenance::Camera(_) => ("camera", None, None),
+        Provenance::Axis(a) => (
+            "axis",
+            Some(a.connection.clone()),
+            Some(a.container.clone()),
+        ),
+    };
+    row.push(origin.into());
+    row.push(connection.into());
+    row.push(container.into());
+    row
 }

@@ -102,6 +102,12 @@ where
     }
 
     async fn commit_recording(&self, r: &Recording, upload_id: Option<Uuid>) -> Result<()> {
+        let Some(camera) = r.camera() else {
+            return Err(CatalogError::Conflict(format!(
+                "recording {} is not a Custos camera's: an Axis recording is made by its container's Complete",
+                r.recording_id
+            )));
+        };
         let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
         Self::insert_recording(&mut tx, r).await?;
         sqlx::query(D::FACTS_INSERT)
@@ -117,7 +123,7 @@ where
         )
         .bind(&r.device_id)
         .bind(r.sequence as i64)
-        .bind(hex::encode(r.manifest_sha256))
+        .bind(hex::encode(camera.manifest_sha256))
         .execute(&mut *tx)
         .await
         .map_err(fail::<D>)?;

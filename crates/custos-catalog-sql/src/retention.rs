@@ -35,6 +35,29 @@ where
         let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
         let mut replaced = Vec::with_capacity(tombstones.len());
         for t in tombstones {
+            // An Axis recording's objects go with it: their blobs left to
+            // delete, their rows (their age headers: the keys) and the
+            // container's metadata. The container stays as a bare
+            // `Complete`, so a controller sending it again is refused rather
+            // than making the recording anew.
+            let id = t.recording_id.to_string();
+            for statement in [
+                "INSERT INTO tombstone_blobs (recording_id, blob_key) \
+                 SELECT r.recording_id, o.blob_key FROM recordings r JOIN axis_objects o \
+                 ON o.connection = r.axis_connection AND o.container = r.axis_container \
+                 WHERE r.recording_id = $1",
+                "DELETE FROM axis_objects WHERE EXISTS (SELECT 1 FROM recordings r \
+                 WHERE r.recording_id = $1 AND r.axis_connection = axis_objects.connection \
+                 AND r.axis_container = axis_objects.container)",
+                "UPDATE axis_containers SET metadata = '{\"status\":\"Complete\"}' \
+                 WHERE recording_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail::<D>)?;
+            }
             let done = sqlx::query("DELETE FROM recordings WHERE recording_id = $1")
                 .bind(t.recording_id.to_string())
                 .execute(&mut *tx)
@@ -64,7 +87,7 @@ where
             .bind(hex::encode(t.manifest_sha256))
             .bind(ms(t.deleted_at))
             .bind(&t.reason)
-            .bind(&t.blob_key)
+            .bind(t.blob_keys.first().map(String::as_str).unwrap_or(""))
             .bind(t.blob_deleted as i64)
             .execute(&mut *tx)
             .await
@@ -104,13 +127,32 @@ where
             .fetch_all(&self.pool)
             .await
             .map_err(fail::<D>)?;
-        rows.iter().map(Self::tombstone_row).collect()
+        let mut tombstones: Vec<Tombstone> = rows
+            .iter()
+            .map(Self::tombstone_row)
+            .collect::<Result<_>>()?;
+        for t in &mut tombstones {
+            let more: Vec<String> = sqlx::query_scalar(
+                "SELECT blob_key FROM tombstone_blobs WHERE recording_id = $1 ORDER BY blob_key",
+            )
+            .bind(t.recording_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(fail::<D>)?;
+            t.blob_keys.extend(more);
+        }
+        Ok(tombstones)
     }
 
     async fn mark_blobs_deleted(&self, recording_ids: &[Uuid]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
         for id in recording_ids {
             sqlx::query("UPDATE tombstones SET blob_deleted = 1 WHERE recording_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(fail::<D>)?;
+            sqlx::query("DELETE FROM tombstone_blobs WHERE recording_id = $1")
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await

@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (25, include_str!("../migrations/0025_audit_columns.sql")),
     (26, include_str!("../migrations/0026_axis_connections.sql")),
     (27, include_str!("../migrations/0027_axis_containers.sql")),
+    (28, include_str!("../migrations/0028_axis_recordings.sql")),
 ];
 
 /// SQLite, as [`SqlCatalog`] speaks it.

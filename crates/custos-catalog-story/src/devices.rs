@@ -15,6 +15,7 @@ pub async fn device_story(catalog: &(impl DeviceStore + ?Sized)) {
         retention_category: STANDARD_CATEGORY.into(),
         assigned_officer: None,
         team: None,
+        kind: DeviceKind::Custos,
     };
     catalog.add_device(&cam).await.unwrap();
     assert!(matches!(

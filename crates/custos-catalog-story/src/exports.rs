@@ -285,6 +285,7 @@ pub(crate) async fn derivative_story(
             retention_category: STANDARD_CATEGORY.into(),
             assigned_officer: None,
             team: None,
+            kind: DeviceKind::Custos,
         })
         .await
         .unwrap();

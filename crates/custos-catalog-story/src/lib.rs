@@ -22,18 +22,20 @@ pub(crate) fn recording(device: &str, seq: u64) -> Recording {
         started_at: t(0),
         ended_at: t(1000),
         truncated: false,
-        ciphertext_sha256: [seq as u8; 32],
-        ciphertext_length: 1234,
-        manifest: b"{}".to_vec(),
-        manifest_signature: vec![1; 64],
-        manifest_sha256: [seq as u8 + 100; 32],
-        blob_key: format!("{device}/{seq}.age"),
         stored_at: t(2000),
-        receipt: b"{}".to_vec(),
-        receipt_signature: vec![2; 64],
         delete_after: t(28 * 86_400_000),
-        age_header: b"age-encryption.org/v1\n--- x\n".to_vec(),
         retention_category: STANDARD_CATEGORY.into(),
+        provenance: Provenance::Camera(CameraRecording {
+            ciphertext_sha256: [seq as u8; 32],
+            ciphertext_length: 1234,
+            manifest: b"{}".to_vec(),
+            manifest_signature: vec![1; 64],
+            manifest_sha256: [seq as u8 + 100; 32],
+            blob_key: format!("{device}/{seq}.age"),
+            receipt: b"{}".to_vec(),
+            receipt_signature: vec![2; 64],
+            age_header: b"age-encryption.org/v1\n--- x\n".to_vec(),
+        }),
     }
 }
 
@@ -49,7 +51,7 @@ macro_rules! stories {
             subject_request_story, statistics_story, statistics_filter_story,
             statistics_cache_story, admission_story,
             incident_sighting_story, activation_story, axis_story,
-            axis_container_story, axis_pending_blob_story);
+            axis_container_story, axis_pending_blob_story, axis_recording_story);
     };
     (@each $fresh:path; $($story:ident),*) => {
         $(
@@ -73,6 +75,7 @@ pub(crate) async fn enrol(catalog: &(impl DeviceStore + ?Sized)) {
             retention_category: STANDARD_CATEGORY.into(),
             assigned_officer: None,
             team: None,
+            kind: DeviceKind::Custos,
         })
         .await
         .unwrap();
@@ -96,6 +99,7 @@ mod activations;
 mod admission;
 mod audit;
 mod axis;
+mod axis_recordings;
 mod cases;
 mod devices;
 mod exports;
@@ -110,6 +114,7 @@ pub use activations::*;
 pub use admission::*;
 pub use audit::*;
 pub use axis::*;
+pub use axis_recordings::*;
 pub use cases::*;
 pub use devices::*;
 pub use exports::*;

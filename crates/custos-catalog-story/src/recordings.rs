@@ -69,7 +69,7 @@ pub async fn recording_story(catalog: &(impl DeviceStore + RecordingStore + ?Siz
         catalog.chain_head("cam-1").await.unwrap(),
         Some(ChainHead {
             sequence: 1,
-            manifest_sha256: r1.manifest_sha256
+            manifest_sha256: r1.camera().unwrap().manifest_sha256
         })
     );
     assert!(matches!(
@@ -138,6 +138,7 @@ pub async fn search_story(catalog: &(impl DeviceStore + RecordingStore + CaseSto
                 retention_category: STANDARD_CATEGORY.into(),
                 assigned_officer: None,
                 team: None,
+                kind: DeviceKind::Custos,
             })
             .await
             .unwrap();

@@ -38,15 +38,18 @@ fn recording_with_facts(
         "stop_reason": stop_reason,
         "firmware": if device == "cam-a" { "1.2.0" } else { "1.3.1" },
     });
-    Recording {
+    let mut r = Recording {
         officer_id: Some(officer.into()),
         started_at: started,
         ended_at: ended,
         stored_at: UtcMillis::from_millis(ended.as_millis() + stored_after_hours * 3_600_000)
             .unwrap(),
-        manifest: serde_json::to_vec(&manifest).unwrap(),
         ..recording(device, seq)
+    };
+    if let Provenance::Camera(c) = &mut r.provenance {
+        c.manifest = serde_json::to_vec(&manifest).unwrap();
     }
+    r
 }
 
 /// Everything the statistics read from, in the catalog: what the stories
@@ -102,6 +105,7 @@ async fn seeded(catalog: &(impl StatisticsSources + ?Sized)) -> Vec<Recording> {
                 retention_category: STANDARD_CATEGORY.into(),
                 assigned_officer: None,
                 team: team.map(str::to_owned),
+                kind: DeviceKind::Custos,
             })
             .await
             .unwrap();

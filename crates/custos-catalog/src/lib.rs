@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod activations;
+mod axis;
+pub use axis::*;
 pub mod admission;
 pub mod rows;
 pub use admission::SignInBackoff;
@@ -55,6 +57,39 @@ pub struct Device {
     /// The team or district it serves, for the statistics.
     #[serde(default)]
     pub team: Option<String>,
+    /// A Custos camera (signs its recordings with `public_key`) or an Axis
+    /// camera its system controller reported (no key of its own here).
+    #[serde(default)]
+    pub kind: DeviceKind,
+}
+
+/// Where a camera's recordings come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    /// A Custos camera: signed manifests, a sequence chain, docks.
+    #[default]
+    Custos,
+    /// An Axis body-worn camera, known from `Devices/<serial>` of an Axis
+    /// connection; it has no signing key in Custos and never docks.
+    Axis,
+}
+
+impl DeviceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Custos => "custos",
+            DeviceKind::Axis => "axis",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "custos" => Some(DeviceKind::Custos),
+            "axis" => Some(DeviceKind::Axis),
+            _ => None,
+        }
+    }
 }
 
 /// The retention category every camera and recording is in unless moved:
@@ -70,65 +105,6 @@ pub struct Dock {
     pub revoked_at: Option<UtcMillis>,
 }
 
-/// An Axis system controller's connection (ADR 0017): the credentials of
-/// one connection file. Only hashes are kept; a rotation replaces the key
-/// and ends its tokens, a revocation ends both for good.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AxisConnection {
-    pub name: String,
-    /// SHA-256 of the connection's key (hex): a random 32-byte secret needs
-    /// no slow hash.
-    pub key_sha256: String,
-    pub created_at: UtcMillis,
-    pub rotated_at: Option<UtcMillis>,
-    pub revoked_at: Option<UtcMillis>,
-}
-
-/// A token `GET /auth/v1.0` handed out, by its SHA-256 (hex).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AxisToken {
-    pub token_sha256: String,
-    pub connection: String,
-    pub expires_at: UtcMillis,
-}
-
-/// A container an Axis system controller made on its connection (ADR
-/// 0017): `System`, `Users`, `Devices`, a recording's or a rejected
-/// recording's. Names are unique within a connection (its Swift account).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AxisContainer {
-    pub connection: String,
-    pub name: String,
-    /// The Custos recording a recording's container becomes.
-    pub recording_id: Option<Uuid>,
-    /// Its metadata as `custos_axis::metadata::Metadata::to_json` writes it.
-    pub metadata: String,
-    pub created_at: UtcMillis,
-    pub updated_at: UtcMillis,
-    /// When `Status=Complete` arrived: from then on nothing in it changes.
-    pub completed_at: Option<UtcMillis>,
-}
-
-/// An object in an [`AxisContainer`]: a clip, a key file, a bookmark, a
-/// GNSS trail, a user or a device. Its bytes are in the blob store,
-/// encrypted to the evidence key on arrival; the age header that opens
-/// them is here only, so deleting the row shreds the object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AxisObject {
-    pub connection: String,
-    pub container: String,
-    pub name: String,
-    pub metadata: String,
-    /// The bytes as they arrived: their length, SHA-256 and MD5 (hex, the
-    /// Swift `Etag`).
-    pub length: u64,
-    pub sha256: [u8; 32],
-    pub md5: String,
-    pub blob_key: String,
-    pub age_header: Vec<u8>,
-    pub stored_at: UtcMillis,
-}
-
 /// The last accepted recording of a camera: where its chain continues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainHead {
@@ -141,11 +117,36 @@ pub struct ChainHead {
 pub struct Recording {
     pub recording_id: Uuid,
     pub device_id: String,
+    /// A Custos camera's: its place in the camera's chain. An Axis
+    /// camera's: the order the server completed its recordings in (Axis
+    /// cameras keep no chain; docs/AXIS.md).
     pub sequence: u64,
     pub officer_id: Option<String>,
+    /// Pre-record (an Axis camera's pre-buffer) included.
     pub started_at: UtcMillis,
     pub ended_at: UtcMillis,
     pub truncated: bool,
+    pub stored_at: UtcMillis,
+    pub delete_after: UtcMillis,
+    /// Which of the deployment's retention periods gave `delete_after`.
+    pub retention_category: String,
+    /// What proves where it came from, and where its bytes are.
+    pub provenance: Provenance,
+}
+
+/// Where a recording came from and where its bytes are. Code that needs a
+/// camera's manifest, its receipt or its one blob matches on this and so
+/// cannot forget a recording that has none (ADR 0017).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Provenance {
+    Camera(CameraRecording),
+    Axis(AxisRecording),
+}
+
+/// A Custos camera's recording: signed by the camera, encrypted on it, one
+/// blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CameraRecording {
     pub ciphertext_sha256: [u8; 32],
     pub ciphertext_length: u64,
     /// The manifest's exact bytes and the camera's signature.
@@ -153,17 +154,37 @@ pub struct Recording {
     pub manifest_signature: Vec<u8>,
     pub manifest_sha256: [u8; 32],
     pub blob_key: String,
-    pub stored_at: UtcMillis,
     /// The receipt's exact bytes and the server's signature: a re-sent
     /// recording gets exactly this receipt again.
     pub receipt: Vec<u8>,
     pub receipt_signature: Vec<u8>,
-    pub delete_after: UtcMillis,
     /// The age header (holds the wrapped file key). The blob has zeros in
     /// its place; deleting this destroys the recording (crypto-shredding).
     pub age_header: Vec<u8>,
-    /// Which of the deployment's retention periods gave `delete_after`.
-    pub retention_category: String,
+}
+
+impl Recording {
+    /// A Custos camera's proof and blob, if it is one.
+    pub fn camera(&self) -> Option<&CameraRecording> {
+        match &self.provenance {
+            Provenance::Camera(c) => Some(c),
+            Provenance::Axis(_) => None,
+        }
+    }
+
+    pub fn camera_mut(&mut self) -> Option<&mut CameraRecording> {
+        match &mut self.provenance {
+            Provenance::Camera(c) => Some(c),
+            Provenance::Axis(_) => None,
+        }
+    }
+
+    pub fn axis(&self) -> Option<&AxisRecording> {
+        match &self.provenance {
+            Provenance::Axis(a) => Some(a),
+            Provenance::Camera(_) => None,
+        }
+    }
 }
 
 /// An upload in progress (resumable; see docs/PROTOCOL.md).
@@ -183,19 +204,28 @@ pub struct Upload {
 
 impl Recording {
     /// What is left of this recording once deleted at `deleted_at` for
-    /// `reason` (its blob still to be deleted).
+    /// `reason` (its blobs still to be deleted; the catalog adds an Axis
+    /// recording's objects' blobs as it deletes them).
     pub fn tombstone(&self, deleted_at: UtcMillis, reason: &str) -> Tombstone {
+        let (content, description, blob_keys) = match &self.provenance {
+            Provenance::Camera(c) => (
+                c.ciphertext_sha256,
+                c.manifest_sha256,
+                vec![c.blob_key.clone()],
+            ),
+            Provenance::Axis(a) => (a.content_sha256, a.metadata_sha256, Vec::new()),
+        };
         Tombstone {
             recording_id: self.recording_id,
             device_id: self.device_id.clone(),
             sequence: self.sequence,
             started_at: self.started_at,
             ended_at: self.ended_at,
-            ciphertext_sha256: self.ciphertext_sha256,
-            manifest_sha256: self.manifest_sha256,
+            ciphertext_sha256: content,
+            manifest_sha256: description,
             deleted_at,
             reason: reason.to_owned(),
-            blob_key: self.blob_key.clone(),
+            blob_keys,
             blob_deleted: false,
         }
     }
@@ -209,15 +239,19 @@ pub struct Tombstone {
     pub sequence: u64,
     pub started_at: UtcMillis,
     pub ended_at: UtcMillis,
+    /// A camera's ciphertext; an Axis recording's [`axis_content_digest`].
     #[serde(with = "hex_hash")]
     pub ciphertext_sha256: [u8; 32],
+    /// A camera's manifest; an Axis recording's completed metadata.
     #[serde(with = "hex_hash")]
     pub manifest_sha256: [u8; 32],
     pub deleted_at: UtcMillis,
     /// `retention-period`, …
     pub reason: String,
+    /// The blobs left to delete: a camera's one, an Axis recording's
+    /// objects'.
     #[serde(skip)]
-    pub blob_key: String,
+    pub blob_keys: Vec<String>,
     pub blob_deleted: bool,
 }
 

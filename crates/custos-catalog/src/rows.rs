@@ -58,6 +58,7 @@ pub fn device(r: &impl SqlRow) -> Result<Device> {
         retention_category: r.text("retention_category")?,
         assigned_officer: r.opt_text("assigned_officer")?,
         team: r.opt_text("team")?,
+        kind: DeviceKind::parse(&r.text("kind")?).ok_or_else(|| corrupt("device kind"))?,
     })
 }
 
@@ -123,6 +124,31 @@ pub fn stored_entry(r: &impl SqlRow) -> Result<StoredEntry> {
 }
 
 pub fn recording(r: &impl SqlRow) -> Result<Recording> {
+    let provenance = match r.text("origin")?.as_str() {
+        "camera" => Provenance::Camera(CameraRecording {
+            ciphertext_sha256: hash(&r.text("ciphertext_sha256")?)?,
+            ciphertext_length: r.int("ciphertext_length")? as u64,
+            manifest: r.bytes("manifest")?,
+            manifest_signature: r.bytes("manifest_signature")?,
+            manifest_sha256: hash(&r.text("manifest_sha256")?)?,
+            blob_key: r.text("blob_key")?,
+            receipt: r.bytes("receipt")?,
+            receipt_signature: r.bytes("receipt_signature")?,
+            age_header: r.bytes("age_header")?,
+        }),
+        "axis" => Provenance::Axis(AxisRecording {
+            connection: r
+                .opt_text("axis_connection")?
+                .ok_or_else(|| corrupt("Axis recording without its connection"))?,
+            container: r
+                .opt_text("axis_container")?
+                .ok_or_else(|| corrupt("Axis recording without its container"))?,
+            length: r.int("ciphertext_length")? as u64,
+            content_sha256: hash(&r.text("ciphertext_sha256")?)?,
+            metadata_sha256: hash(&r.text("manifest_sha256")?)?,
+        }),
+        _ => return Err(corrupt("recording origin")),
+    };
     Ok(Recording {
         recording_id: uuid(&r.text("recording_id")?)?,
         device_id: r.text("device_id")?,
@@ -131,18 +157,10 @@ pub fn recording(r: &impl SqlRow) -> Result<Recording> {
         started_at: at(r, "started_at")?,
         ended_at: at(r, "ended_at")?,
         truncated: r.int("truncated")? != 0,
-        ciphertext_sha256: hash(&r.text("ciphertext_sha256")?)?,
-        ciphertext_length: r.int("ciphertext_length")? as u64,
-        manifest: r.bytes("manifest")?,
-        manifest_signature: r.bytes("manifest_signature")?,
-        manifest_sha256: hash(&r.text("manifest_sha256")?)?,
-        blob_key: r.text("blob_key")?,
         stored_at: at(r, "stored_at")?,
-        receipt: r.bytes("receipt")?,
-        receipt_signature: r.bytes("receipt_signature")?,
         delete_after: at(r, "delete_after")?,
-        age_header: r.bytes("age_header")?,
         retention_category: r.text("retention_category")?,
+        provenance,
     })
 }
 
@@ -189,7 +207,12 @@ pub fn tombstone(r: &impl SqlRow) -> Result<Tombstone> {
         manifest_sha256: hash(&r.text("manifest_sha256")?)?,
         deleted_at: at(r, "deleted_at")?,
         reason: r.text("reason")?,
-        blob_key: r.text("blob_key")?,
+        // An Axis recording's objects' blobs are added from
+        // `tombstone_blobs` by the catalog that reads this row.
+        blob_keys: Some(r.text("blob_key")?)
+            .filter(|k| !k.is_empty())
+            .into_iter()
+            .collect(),
         blob_deleted: r.int("blob_deleted")? != 0,
     })
 }

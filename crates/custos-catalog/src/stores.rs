@@ -432,6 +432,18 @@ pub trait AxisStore: Send + Sync {
         at: UtcMillis,
         completed_at: Option<UtcMillis>,
     ) -> Result<()>;
+    /// `Status=Complete` of a recording container (compare-and-swap on its
+    /// metadata, as [`AxisStore::update_axis_container`]) and, in the same
+    /// transaction, its camera if new and its recording, which is given the
+    /// camera's next sequence. `AlreadyExists` if a camera of that id is not
+    /// an Axis camera, or the container already has its recording.
+    /// Returns the recording as stored.
+    async fn complete_axis_recording(
+        &self,
+        connection: &str,
+        completion: &AxisCompletion,
+        at: UtcMillis,
+    ) -> Result<Recording>;
     /// How many of a connection's recordings (containers with a
     /// `recording_id`) are not complete and were changed at or after
     /// `active_since` (one the controller gave up on stops counting).

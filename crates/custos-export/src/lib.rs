@@ -21,12 +21,17 @@
 //!   audit.json                    this recording's audit entries with inclusion proofs
 //!   previous.manifest.json/.sig or previous.deleted.json   sequence neighbours
 //!   next.manifest.json/.sig     or next.deleted.json
+//! axis/SERIAL-SEQUENCE/            an Axis system controller's recording
+//!   axis.json                     what the controller said, what arrived (AxisRecordingRecord)
+//!   objects/NAME                  each object of its container, as it arrived
+//!   audit.json                    as above
 //! derived/DERIVATIVE-ID/            a redacted copy (subject access requests)
 //!   video.mp4                     the derived MP4, as the server rendered it
 //!   derivative.json               what it was made from and how (DerivativeRecord)
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod axis;
 pub mod package;
 pub mod read;
 pub mod report;
@@ -111,6 +116,11 @@ pub struct ExportDescription {
     /// The audit checkpoint every proof in the package refers to.
     pub audit_tree_size: u64,
     pub recordings: Vec<ExportedRecording>,
+    /// Recordings an Axis system controller uploaded (`dir` is
+    /// `axis/SERIAL-SEQUENCE`): no camera signature, their objects as they
+    /// arrived ([`axis::AxisRecordingRecord`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub axis_recordings: Vec<ExportedRecording>,
     /// Redacted copies (a subject access request's answer holds only these).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived: Vec<ExportedDerivative>,

@@ -45,7 +45,11 @@ impl Contents {
                 reason: "appears twice".into(),
             });
         }
-        let keep = length <= KEEP_AT_MOST && !path.ends_with(crate::item::VIDEO);
+        // Videos and an Axis recording's objects are only hashed: nothing
+        // parses them.
+        let keep = length <= KEEP_AT_MOST
+            && !path.ends_with(crate::item::VIDEO)
+            && !path.contains(&format!("/{}/", crate::axis::OBJECTS));
         let mut kept = Vec::new();
         let mut hasher = Sha256::new();
         let mut seen = 0u64;

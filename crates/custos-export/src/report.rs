@@ -6,7 +6,17 @@
 use custos_audit::AuditEntry;
 use custos_format::{Manifest, Receipt, UtcMillis};
 
+use crate::axis::AxisRecordingRecord;
 use crate::{DerivativeRecord, ExportDescription};
+
+/// One Axis recording as the report shows it.
+pub struct ReportAxis<'a> {
+    pub record: &'a AxisRecordingRecord,
+    pub officer_id: Option<&'a str>,
+    pub started_at: UtcMillis,
+    pub ended_at: UtcMillis,
+    pub audit: Vec<AuditEntry>,
+}
 
 /// One recording as the report shows it.
 pub struct ReportRecording<'a> {
@@ -70,6 +80,7 @@ pub struct ReportInput<'a> {
     pub server_key_sha256: String,
     pub log_key: String,
     pub recordings: Vec<ReportRecording<'a>>,
+    pub axis: Vec<ReportAxis<'a>>,
     /// Redacted copies (a subject access request's answer).
     pub derived: Vec<&'a DerivativeRecord>,
     pub language: Language,
@@ -128,6 +139,11 @@ struct Words {
     derived: &'static str,
     derived_from: &'static str,
     frames: &'static str,
+    axis_recording: &'static str,
+    axis_from: &'static str,
+    axis_unsigned: &'static str,
+    objects: &'static str,
+    object_columns: [&'static str; 4],
 }
 
 const EN: Words = Words {
@@ -178,6 +194,11 @@ const EN: Words = Words {
     derived: "Redacted copy",
     derived_from: "Made from recording",
     frames: "frames",
+    axis_recording: "Axis camera",
+    axis_from: "Uploaded by Axis system controller (connection {connection}), container {container}, complete at {at}",
+    axis_unsigned: "An Axis camera signs no metadata: there is no camera signature. Each object below is the bytes the system controller uploaded, with the SHA-256 and MD5 the server took as they arrived; SHA256SUMS, signed by the server, covers them.",
+    objects: "Objects",
+    object_columns: ["Name", "Bytes", "SHA-256", "MD5"],
 };
 
 const NL: Words = Words {
@@ -228,6 +249,11 @@ const NL: Words = Words {
     derived: "Geanonimiseerde kopie",
     derived_from: "Gemaakt uit opname",
     frames: "beelden",
+    axis_recording: "Axis-camera",
+    axis_from: "Aangeleverd door Axis-systeemcontroller (verbinding {connection}), container {container}, compleet om {at}",
+    axis_unsigned: "Een Axis-camera ondertekent geen metadata: er is geen handtekening van de camera. Elk object hieronder bestaat uit de bytes die de systeemcontroller aanleverde, met de SHA-256 en MD5 die de server bij aankomst bepaalde; SHA256SUMS, ondertekend door de server, omvat ze.",
+    objects: "Objecten",
+    object_columns: ["Naam", "Bytes", "SHA-256", "MD5"],
 };
 
 const DE: Words = Words {
@@ -278,6 +304,11 @@ const DE: Words = Words {
     derived: "Geschwärzte Kopie",
     derived_from: "Erstellt aus Aufnahme",
     frames: "Bilder",
+    axis_recording: "Axis-Kamera",
+    axis_from: "Geliefert vom Axis-Systemcontroller (Verbindung {connection}), Container {container}, vollständig um {at}",
+    axis_unsigned: "Eine Axis-Kamera signiert keine Metadaten: Es gibt keine Signatur der Kamera. Jedes Objekt unten sind die Bytes, die der Systemcontroller geliefert hat, mit SHA-256 und MD5, die der Server bei der Ankunft bestimmt hat; SHA256SUMS, vom Server signiert, umfasst sie.",
+    objects: "Objekte",
+    object_columns: ["Name", "Bytes", "SHA-256", "MD5"],
 };
 
 fn words(language: Language) -> &'static Words {
@@ -324,6 +355,87 @@ fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+/// Every recorded access to a recording, oldest first.
+fn audit_table(
+    h: &mut String,
+    w: &Words,
+    audit: &[AuditEntry],
+    time: &dyn Fn(UtcMillis) -> String,
+) {
+    *h += &format!("<table><caption>{}</caption>\n<tr>", w.accesses);
+    for c in w.columns {
+        *h += &format!("<th scope=\"col\">{c}</th>");
+    }
+    *h += "</tr>\n";
+    for e in audit {
+        let ev = &e.event;
+        *h += &format!(
+            "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            e.index,
+            time(ev.at),
+            esc(&ev.actor),
+            ev.role
+                .as_ref()
+                .map(|r| format!(" ({})", esc(r)))
+                .unwrap_or_default(),
+            esc(&ev.action),
+            esc(ev.purpose.as_deref().unwrap_or("")),
+            esc(ev.case.as_deref().unwrap_or("")),
+            esc(ev.outcome.as_str()),
+        );
+    }
+    *h += "</table>\n";
+}
+
+/// An Axis recording: who and when, where it came from, that no camera
+/// signed it, its objects with their hashes, its accesses.
+fn axis_section(h: &mut String, w: &Words, x: &ReportAxis, time: &dyn Fn(UtcMillis) -> String) {
+    let r = x.record;
+    *h += &format!(
+        "<h2>{} {}, {} #{}</h2>\n<table>\n",
+        w.axis_recording,
+        esc(&r.device_id),
+        w.recording_no,
+        r.sequence
+    );
+    let row = |h: &mut String, k: &str, v: &str| {
+        *h += &format!("<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n", esc(k), v)
+    };
+    row(h, w.recording, &format!("<code>{}</code>", r.recording_id));
+    row(h, w.officer, &esc(x.officer_id.unwrap_or(w.no_officer)));
+    row(
+        h,
+        w.recorded,
+        &format!("{} {} {}", time(x.started_at), w.to, time(x.ended_at)),
+    );
+    row(
+        h,
+        w.received,
+        &esc(&w
+            .axis_from
+            .replace("{connection}", &r.connection)
+            .replace("{container}", &r.container)
+            .replace("{at}", &time(r.completed_at))),
+    );
+    row(h, w.manifest, &esc(w.axis_unsigned));
+    *h += &format!("</table>\n<table><caption>{}</caption>\n<tr>", w.objects);
+    for c in w.object_columns {
+        *h += &format!("<th scope=\"col\">{c}</th>");
+    }
+    *h += "</tr>\n";
+    for o in &r.objects {
+        *h += &format!(
+            "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>\n",
+            esc(&o.name),
+            o.length,
+            esc(&o.sha256),
+            esc(&o.md5)
+        );
+    }
+    *h += "</table>\n";
+    audit_table(h, w, &x.audit, time);
 }
 
 pub fn render(input: &ReportInput) -> String {
@@ -472,29 +584,11 @@ pub fn render(input: &ReportInput) -> String {
         }
         sequence.push(neighbour(w, &r.next, w.next, m.sequence + 1, time));
         row(&mut h, w.sequence, &esc(&sequence.join("; ")));
-        h += &format!("</table>\n<table><caption>{}</caption>\n<tr>", w.accesses);
-        for c in w.columns {
-            h += &format!("<th scope=\"col\">{c}</th>");
-        }
-        h += "</tr>\n";
-        for e in &r.audit {
-            let ev = &e.event;
-            h += &format!(
-                "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                e.index,
-                time(ev.at),
-                esc(&ev.actor),
-                ev.role
-                    .as_ref()
-                    .map(|r| format!(" ({})", esc(r)))
-                    .unwrap_or_default(),
-                esc(&ev.action),
-                esc(ev.purpose.as_deref().unwrap_or("")),
-                esc(ev.case.as_deref().unwrap_or("")),
-                esc(ev.outcome.as_str()),
-            );
-        }
         h += "</table>\n";
+        audit_table(&mut h, w, &r.audit, time);
+    }
+    for x in &input.axis {
+        axis_section(&mut h, w, x, time);
     }
     for x in &input.derived {
         h += &format!(

@@ -138,6 +138,27 @@ pub fn verify(contents: &Contents, expected: &Expected) -> Verdict {
             Err(problem) => v.fail(item, problem),
         }
     }
+    let mut axis_seen = std::collections::BTreeSet::new();
+    for r in &description.axis_recordings {
+        let item = format!("Axis recording {} #{}", r.device_id, r.sequence);
+        if !axis_seen.insert((r.device_id.as_str(), r.sequence)) {
+            v.fail(DESCRIPTION, "the same Axis recording listed twice");
+            continue;
+        }
+        let checked = crate::axis::check(&listed, contents, r).and_then(|(_, mut notes)| {
+            notes.push(check_audit(
+                &listed,
+                &r.dir,
+                r.recording_id,
+                checkpoint.as_ref(),
+            )?);
+            Ok(notes)
+        });
+        match checked {
+            Ok(notes) => v.pass(item, notes.join("; ")),
+            Err(problem) => v.fail(item, problem),
+        }
+    }
     let mut seen = std::collections::BTreeSet::new();
     for x in &description.derived {
         let item = format!("redacted copy {}", x.derivative_id);
@@ -150,7 +171,10 @@ pub fn verify(contents: &Contents, expected: &Expected) -> Verdict {
             Err(problem) => v.fail(item, problem),
         }
     }
-    if description.recordings.is_empty() && description.derived.is_empty() {
+    if description.recordings.is_empty()
+        && description.axis_recordings.is_empty()
+        && description.derived.is_empty()
+    {
         v.fail(DESCRIPTION, "the package holds no recording");
     }
     v
@@ -456,13 +480,27 @@ fn check_recording<'a>(
         &manifest.sha256(),
     )?);
     // Its audit trail, each entry proven to be in the signed log.
+    notes.push(check_audit(listed, &dir, r.recording_id, checkpoint)?);
+    Ok(notes)
+}
+
+/// A recording's `audit.json`: every entry about it, each proven in the
+/// signed log up to the package's checkpoint.
+fn check_audit<'a>(
+    listed: &dyn Fn(&str) -> Option<&'a [u8]>,
+    dir: &str,
+    recording_id: uuid::Uuid,
+    checkpoint: Option<&custos_audit::Checkpoint>,
+) -> Result<String, String> {
+    let bytes = listed(&format!("{dir}/{}", item::AUDIT))
+        .ok_or_else(|| format!("{dir}/{} missing", item::AUDIT))?;
     let audit: RecordingAudit =
-        serde_json::from_slice(file(item::AUDIT)?).map_err(|e| format!("audit.json: {e}"))?;
+        serde_json::from_slice(bytes).map_err(|e| format!("audit.json: {e}"))?;
     let checkpoint = checkpoint.ok_or("no valid audit checkpoint to prove its entries against")?;
     if audit.tree_size != checkpoint.size {
         return Err("audit.json refers to another checkpoint".into());
     }
-    let object = format!("recording:{}", r.recording_id);
+    let object = format!("recording:{recording_id}");
     for e in &audit.entries {
         let entry = AuditEntry::parse(e.entry.as_bytes())
             .map_err(|err| format!("audit entry {}: {err}", e.index))?;
@@ -489,11 +527,10 @@ fn check_recording<'a>(
             ));
         }
     }
-    notes.push(format!(
+    Ok(format!(
         "{} audit entries, each proven in the signed log",
         audit.entries.len()
-    ));
-    Ok(notes)
+    ))
 }
 
 enum Side {

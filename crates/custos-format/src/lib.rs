@@ -47,3 +47,44 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
 }
+
+/// What an Axis recording's content is known by (docs/AXIS.md): SHA-256
+/// over, for each object of its container in name order (byte order), its
+/// name, a zero byte and the SHA-256 of its bytes as they arrived. Its
+/// tombstone keeps it; an export's `axis.json` names it.
+pub fn axis_content_digest<'a>(
+    objects: impl IntoIterator<Item = (&'a str, &'a [u8; 32])>,
+) -> [u8; 32] {
+    use sha2::Digest;
+    let mut sorted: Vec<(&str, &[u8; 32])> = objects.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut h = sha2::Sha256::new();
+    for (name, sha256) in sorted {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(sha256);
+    }
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod axis_digest_tests {
+    /// The test vector of docs/AXIS.md.
+    #[test]
+    fn the_axis_content_digest_of_two_objects() {
+        let a = super::sha256(b"clip");
+        let b = super::sha256(b"");
+        let digest = super::axis_content_digest([("b.mp4", &b), ("a.mp4", &a)]);
+        let mut by_hand = Vec::new();
+        for (name, h) in [("a.mp4", a), ("b.mp4", b)] {
+            by_hand.extend_from_slice(name.as_bytes());
+            by_hand.push(0);
+            by_hand.extend_from_slice(&h);
+        }
+        assert_eq!(digest, super::sha256(&by_hand));
+        assert_eq!(
+            hex::encode(digest),
+            "664f9ba3cdc4d92e31bbd7bf41f2fa34a0e4d04bee9460b1452431d87815bcdc"
+        );
+    }
+}

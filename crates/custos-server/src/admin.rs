@@ -70,6 +70,11 @@ pub struct RecordingSummary {
     pub sequence: u64,
     pub started_at: UtcMillis,
     pub ended_at: UtcMillis,
+    /// `camera` (a Custos camera's) or `axis` (an Axis system
+    /// controller's).
+    pub origin: &'static str,
+    /// Bytes stored: a camera's ciphertext, an Axis recording's objects as
+    /// they arrived.
     pub size: u64,
     pub status: &'static str,
     pub delete_after: UtcMillis,
@@ -87,7 +92,14 @@ impl RecordingSummary {
             sequence: r.sequence,
             started_at: r.started_at,
             ended_at: r.ended_at,
-            size: r.ciphertext_length,
+            origin: match &r.provenance {
+                custos_catalog::Provenance::Camera(_) => "camera",
+                custos_catalog::Provenance::Axis(_) => "axis",
+            },
+            size: match &r.provenance {
+                custos_catalog::Provenance::Camera(c) => c.ciphertext_length,
+                custos_catalog::Provenance::Axis(a) => a.length,
+            },
             status: if r.truncated {
                 "stored-truncated"
             } else {
@@ -155,6 +167,7 @@ impl Admin {
                 retention_category: retention_category.into(),
                 assigned_officer: None,
                 team: None,
+                kind: custos_catalog::DeviceKind::Custos,
             })
             .await?;
         self.audit(

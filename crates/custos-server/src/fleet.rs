@@ -110,6 +110,7 @@ pub async fn enroll_camera(
         retention_category: category,
         assigned_officer: body.assigned_officer,
         team: body.team,
+        kind: custos_catalog::DeviceKind::Custos,
     };
     a.record(
         d,

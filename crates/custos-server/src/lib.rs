@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod keys;
 pub mod limits;
 pub mod links;
+pub mod parts;
 pub mod playback;
 pub mod redaction;
 pub mod refusals;

@@ -207,19 +207,15 @@ pub(crate) fn decrypting_reader(
     d: &crate::Deployment,
     footage: &crate::api::Footage,
 ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
-    let recording = footage.recording();
+    let part = footage.part();
     let reader = StoredCiphertext::new(
-        recording.age_header.clone(),
+        part.age_header.clone(),
         d.blobs.clone(),
-        recording.blob_key.clone(),
-        recording.ciphertext_length,
+        part.blob_key.clone(),
+        part.ciphertext_length,
         tokio::runtime::Handle::current(),
     );
-    let identity = d
-        .keys
-        .evidence
-        .identity(footage, &recording.blob_key)
-        .cloned();
+    let identity = d.keys.evidence.identity(footage, &part.blob_key).cloned();
     move || {
         let identity = identity.map_err(std::io::Error::other)?;
         let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
@@ -254,24 +250,36 @@ pub(crate) async fn open_payload(
 /// never used (the catalog is asked first) and expires with the rest.
 #[derive(Default)]
 pub struct PayloadCache {
-    entries: std::sync::Mutex<
-        std::collections::HashMap<uuid::Uuid, (Arc<custos_format::payload::Payload>, Instant)>,
-    >,
+    entries: std::sync::Mutex<std::collections::HashMap<PartKey, (OpenPayload, Instant)>>,
 }
+
+/// A recording's part: its id and the part's index.
+type PartKey = (uuid::Uuid, usize);
+type OpenPayload = Arc<custos_format::payload::Payload>;
 
 const CACHED_PAYLOADS: usize = 64;
 const CACHED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl PayloadCache {
-    pub fn get(&self, recording: uuid::Uuid) -> Option<Arc<custos_format::payload::Payload>> {
+    /// Part `part` of `recording`, if opened within the minute.
+    pub fn get(
+        &self,
+        recording: uuid::Uuid,
+        part: usize,
+    ) -> Option<Arc<custos_format::payload::Payload>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
-            .get(&recording)
+            .get(&(recording, part))
             .filter(|(_, opened)| opened.elapsed() < CACHED_FOR)
             .map(|(p, _)| p.clone())
     }
 
-    pub fn put(&self, recording: uuid::Uuid, payload: Arc<custos_format::payload::Payload>) {
+    pub fn put(
+        &self,
+        recording: uuid::Uuid,
+        part: usize,
+        payload: Arc<custos_format::payload::Payload>,
+    ) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|_, (_, opened)| opened.elapsed() < CACHED_FOR);
         if entries.len() >= CACHED_PAYLOADS {
@@ -279,7 +287,7 @@ impl PayloadCache {
                 entries.remove(&oldest);
             }
         }
-        entries.insert(recording, (payload, Instant::now()));
+        entries.insert((recording, part), (payload, Instant::now()));
     }
 }
 

@@ -153,6 +153,18 @@ pub struct SweepReport {
 
 /// A recording the sweep could not finish: an incident (the privacy
 /// officer sees it) and an audit entry, then the sweep goes on.
+/// Every blob a tombstone left, each at most once deleted (a blob already
+/// gone is fine: the sweep may be finishing an earlier one's work).
+async fn delete_blobs(
+    blobs: &BlobStore,
+    t: &custos_catalog::Tombstone,
+) -> Result<(), custos_blobs::BlobError> {
+    for key in &t.blob_keys {
+        blobs.delete(key).await?;
+    }
+    Ok(())
+}
+
 async fn sweep_failed(
     catalog: &(impl IncidentStore + ?Sized),
     audit: &AuditSink,
@@ -217,7 +229,7 @@ pub async fn sweep(
     let unfinished = catalog.tombstones_with_blob().await?;
     let mut finished = Vec::with_capacity(unfinished.len());
     for t in &unfinished {
-        match blobs.delete(&t.blob_key).await {
+        match delete_blobs(blobs, t).await {
             Ok(()) => finished.push(t.recording_id),
             Err(e) => sweep_failed(catalog, audit, now, t, &format!("blob: {e}")).await?,
         }
@@ -274,13 +286,13 @@ pub async fn sweep(
         };
         custos_faults::crash_point("sweeper:after-tombstones");
         let mut gone = Vec::with_capacity(replaced.len());
-        for t in tombstones
-            .iter()
-            .filter(|t| replaced.contains(&t.recording_id))
-        {
+        // Read back: an Axis recording's objects' blobs were named by the
+        // catalog as it deleted them.
+        let left = catalog.tombstones_with_blob().await?;
+        for t in left.iter().filter(|t| replaced.contains(&t.recording_id)) {
             // The key is already gone with the row: a blob left behind is
             // unreadable, and finished by the next sweep.
-            match blobs.delete(&t.blob_key).await {
+            match delete_blobs(blobs, t).await {
                 Ok(()) => gone.push(t.recording_id),
                 Err(e) => sweep_failed(catalog, audit, now, t, &format!("blob: {e}")).await?,
             }

@@ -458,12 +458,18 @@ pub async fn search(
             }
             let (distance, known) = match &request.place {
                 None => (None, false),
+                // An Axis recording's positions are in its GNSS trail,
+                // which this version does not read: its place is unknown,
+                // as a camera's without a fix.
+                Some(_) if r.camera().is_none() => (None, false),
                 Some(p) => {
-                    let manifest = SignedManifest::parse(&r.manifest, &r.manifest_signature)
-                        .map_err(|e| {
-                            tracing::error!(error = %e, "a stored manifest does not parse");
-                            unavailable("a stored manifest does not parse")
-                        })?;
+                    let camera = r.camera().ok_or_else(|| unavailable("not a camera's"))?;
+                    let manifest =
+                        SignedManifest::parse(&camera.manifest, &camera.manifest_signature)
+                            .map_err(|e| {
+                                tracing::error!(error = %e, "a stored manifest does not parse");
+                                unavailable("a stored manifest does not parse")
+                            })?;
                     let nearest = manifest
                         .manifest()
                         .gps

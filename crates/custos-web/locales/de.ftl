@@ -188,6 +188,8 @@ player-title = Player
 player-why = Sichtung für: { $purpose }, Vorgang { $case }. Jeder abgespielte Teil wird protokolliert.
 player-label = Aufnahme der Kamera { $camera } vom { $started }
 player-no-video = Ihr Browser kann dieses Video nicht abspielen.
+player-parts = Clips dieser Aufnahme
+player-part = Clip { $n } von { $total }
 
 nav-cases = Vorgänge
 cases-title = Vorgänge

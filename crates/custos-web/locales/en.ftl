@@ -188,6 +188,8 @@ player-title = Player
 player-why = Viewing for: { $purpose }, case { $case }. Every part you play is logged.
 player-label = Recording of camera { $camera } from { $started }
 player-no-video = Your browser cannot play this video.
+player-parts = Clips of this recording
+player-part = Clip { $n } of { $total }
 
 nav-cases = Cases
 cases-title = Cases

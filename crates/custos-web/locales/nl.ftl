@@ -188,6 +188,8 @@ player-title = Speler
 player-why = Inzage voor: { $purpose }, zaak { $case }. Elk deel dat u afspeelt wordt vastgelegd.
 player-label = Opname van camera { $camera } van { $started }
 player-no-video = Uw browser kan deze video niet afspelen.
+player-parts = Clips van deze opname
+player-part = Clip { $n } van { $total }
 
 nav-cases = Zaken
 cases-title = Zaken

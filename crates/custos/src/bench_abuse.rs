@@ -262,8 +262,8 @@ pub fn abuse(
             .next()
             .context("no recording")?;
         let length = custos_server::playback::plaintext_length(
-            recording.ciphertext_length,
-            recording.age_header.len() as u64,
+            recording.camera().unwrap().ciphertext_length,
+            recording.camera().unwrap().age_header.len() as u64,
         )
         .context("length")?;
         let (first, password, secret) = &reviewers[0];

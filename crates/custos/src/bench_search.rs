@@ -25,18 +25,20 @@ fn recording(i: u64, now: UtcMillis, rows: u64) -> Recording {
         started_at: started,
         ended_at: started.plus_millis(60_000 + (i % 600) as i64 * 1000),
         truncated: i.is_multiple_of(997),
-        ciphertext_sha256: [1; 32],
-        ciphertext_length: 1 << 20,
-        manifest: b"{}".to_vec(),
-        manifest_signature: vec![0; 64],
-        manifest_sha256: [2; 32],
-        blob_key: format!("cam-{}/{:08}.age", i % CAMERAS, i),
         stored_at: started,
-        receipt: b"{}".to_vec(),
-        receipt_signature: vec![0; 64],
         delete_after: started.plus_millis(28 * DAY),
-        age_header: vec![7; 200],
         retention_category: custos_catalog::STANDARD_CATEGORY.into(),
+        provenance: custos_catalog::Provenance::Camera(custos_catalog::CameraRecording {
+            ciphertext_sha256: [1; 32],
+            ciphertext_length: 1 << 20,
+            manifest: b"{}".to_vec(),
+            manifest_signature: vec![0; 64],
+            manifest_sha256: [2; 32],
+            blob_key: format!("cam-{}/{:08}.age", i % CAMERAS, i),
+            receipt: b"{}".to_vec(),
+            receipt_signature: vec![0; 64],
+            age_header: vec![7; 200],
+        }),
     }
 }
 
@@ -88,6 +90,7 @@ pub fn search(
                     retention_category: custos_catalog::STANDARD_CATEGORY.into(),
                     assigned_officer: None,
                     team: None,
+                    kind: custos_catalog::DeviceKind::Custos,
                 })
                 .await?;
         }

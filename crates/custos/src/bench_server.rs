@@ -128,6 +128,7 @@ pub fn sweep(
                     retention_category: custos_catalog::STANDARD_CATEGORY.into(),
                     assigned_officer: None,
                     team: None,
+                    kind: custos_catalog::DeviceKind::Custos,
                 })
                 .await?;
         }
@@ -150,18 +151,20 @@ pub fn sweep(
                 started_at: now.plus_millis(-100_000),
                 ended_at: now.plus_millis(-40_000),
                 truncated: false,
-                ciphertext_sha256: [1; 32],
-                ciphertext_length: 1024,
-                manifest: b"{}".to_vec(),
-                manifest_signature: vec![0; 64],
-                manifest_sha256: [2; 32],
-                blob_key,
                 stored_at: now,
-                receipt: b"{}".to_vec(),
-                receipt_signature: vec![0; 64],
                 delete_after,
-                age_header: vec![7; 200],
                 retention_category: custos_catalog::STANDARD_CATEGORY.into(),
+                provenance: custos_catalog::Provenance::Camera(custos_catalog::CameraRecording {
+                    ciphertext_sha256: [1; 32],
+                    ciphertext_length: 1024,
+                    manifest: b"{}".to_vec(),
+                    manifest_signature: vec![0; 64],
+                    manifest_sha256: [2; 32],
+                    blob_key,
+                    receipt: b"{}".to_vec(),
+                    receipt_signature: vec![0; 64],
+                    age_header: vec![7; 200],
+                }),
             });
             if batch.len() == 50_000 {
                 sqlite.import_recordings(&batch).await?;
@@ -286,6 +289,7 @@ pub fn playback(
                 retention_category: custos_catalog::STANDARD_CATEGORY.into(),
                 assigned_officer: None,
                 team: None,
+                kind: custos_catalog::DeviceKind::Custos,
             })
             .await?;
         catalog
@@ -298,18 +302,22 @@ pub fn playback(
                     started_at: now,
                     ended_at: now,
                     truncated: false,
-                    ciphertext_sha256: [0; 32],
-                    ciphertext_length,
-                    manifest: b"{}".to_vec(),
-                    manifest_signature: vec![0; 64],
-                    manifest_sha256: [0; 32],
-                    blob_key: blob_key.into(),
                     stored_at: now,
-                    receipt: b"{}".to_vec(),
-                    receipt_signature: vec![0; 64],
                     delete_after: now.plus_millis(86_400_000),
-                    age_header: header.clone(),
                     retention_category: custos_catalog::STANDARD_CATEGORY.into(),
+                    provenance: custos_catalog::Provenance::Camera(
+                        custos_catalog::CameraRecording {
+                            ciphertext_sha256: [0; 32],
+                            ciphertext_length,
+                            manifest: b"{}".to_vec(),
+                            manifest_signature: vec![0; 64],
+                            manifest_sha256: [0; 32],
+                            blob_key: blob_key.into(),
+                            receipt: b"{}".to_vec(),
+                            receipt_signature: vec![0; 64],
+                            age_header: header.clone(),
+                        },
+                    ),
                 },
                 None,
             )

@@ -88,6 +88,7 @@ pub fn stats(
                     retention_category: custos_catalog::STANDARD_CATEGORY.into(),
                     assigned_officer: None,
                     team: Some(format!("team-{}", c % TEAMS)),
+                    kind: custos_catalog::DeviceKind::Custos,
                 })
                 .await?;
         }
@@ -108,18 +109,20 @@ pub fn stats(
                 started_at: started,
                 ended_at: ended,
                 truncated: false,
-                ciphertext_sha256: [1; 32],
-                ciphertext_length: 1 << 20,
-                manifest: manifest(i),
-                manifest_signature: vec![0; 64],
-                manifest_sha256: [2; 32],
-                blob_key: format!("cam-{}/{:08}.age", i % cameras, i),
                 stored_at: ended.plus_millis(((i % 48) as i64 + 1) * 3_600_000),
-                receipt: b"{}".to_vec(),
-                receipt_signature: vec![0; 64],
                 delete_after: ended.plus_millis(28 * DAY),
-                age_header: vec![7; 200],
                 retention_category: custos_catalog::STANDARD_CATEGORY.into(),
+                provenance: custos_catalog::Provenance::Camera(custos_catalog::CameraRecording {
+                    ciphertext_sha256: [1; 32],
+                    ciphertext_length: 1 << 20,
+                    manifest: manifest(i),
+                    manifest_signature: vec![0; 64],
+                    manifest_sha256: [2; 32],
+                    blob_key: format!("cam-{}/{:08}.age", i % cameras, i),
+                    receipt: b"{}".to_vec(),
+                    receipt_signature: vec![0; 64],
+                    age_header: vec![7; 200],
+                }),
             };
             ids.push(r.recording_id);
             if r.delete_after < now && i % 97 != 0 {

@@ -95,7 +95,7 @@ impl Prepared {
             let catalog = self.config.open_catalog(data).await?;
             let blobs = self.config.open_blobs(data)?;
             for recording in catalog.recordings().await? {
-                blobs.delete(&recording.blob_key).await?;
+                blobs.delete(&recording.camera().unwrap().blob_key).await?;
             }
         }
         if let Some((url, schema)) = self.schema {

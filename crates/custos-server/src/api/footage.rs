@@ -11,6 +11,9 @@ use super::*;
 pub(crate) struct PurposeQuery {
     pub(crate) purpose: Option<String>,
     pub(crate) case: Option<String>,
+    /// Which part of the recording (an Axis recording's clips, from 0);
+    /// the first if not given.
+    pub(crate) part: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -18,6 +21,7 @@ pub(crate) struct PurposeQuery {
 pub(crate) struct ThumbnailQuery {
     purpose: Option<String>,
     case: Option<String>,
+    part: Option<usize>,
     /// Seconds from the start of the recording (default 0).
     at: Option<f64>,
 }
@@ -34,6 +38,7 @@ impl Authenticated {
         id: &str,
         purpose: Option<&str>,
         case: Option<&str>,
+        part: Option<usize>,
         audit_action: &str,
     ) -> Result<Footage, ApiError> {
         let object = format!("recording:{}", id.escape_default());
@@ -116,8 +121,20 @@ impl Authenticated {
             );
             return Err(self.refused(d, event, answer).await);
         }
+        let parts = crate::parts::parts(&*d.catalog, &recording)
+            .await
+            .map_err(unavailable)?;
+        let Some(part) = parts.into_iter().nth(part.unwrap_or(0)) else {
+            let event = self
+                .event(d, audit_action, Outcome::Failed)
+                .object(&object)
+                .purpose(&purpose, &case);
+            let answer = ApiError::new(Code::NotFound, "the recording has no such part");
+            return Err(self.refused(d, event, answer).await);
+        };
         Ok(Footage {
             recording,
+            part,
             object,
             purpose,
             case,
@@ -135,6 +152,8 @@ impl Authenticated {
 /// skipped the check has nothing to give them and does not compile.
 pub struct Footage {
     recording: custos_catalog::Recording,
+    /// The part this access is to (a camera's recording has one).
+    part: crate::parts::Part,
     object: String,
     purpose: String,
     case: String,
@@ -142,7 +161,7 @@ pub struct Footage {
 
 impl crate::keys::Grant for Footage {
     fn covers(&self, blob_key: &str) -> bool {
-        self.recording.blob_key == blob_key
+        self.part.blob_key == blob_key
     }
 }
 
@@ -191,8 +210,25 @@ impl Footage {
                     "that recording is not held for this request: find it with the search first",
                 )),
             };
+        // Redaction reads a fragmented MP4 (a Custos camera's); an Axis
+        // clip is not one yet (docs/AXIS.md).
+        let part = match crate::parts::parts(&*d.catalog, &recording)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .next()
+        {
+            Some(p) if p.clip.is_none() => p,
+            _ => {
+                return Err(ApiError::new(
+                    Code::Undecodable,
+                    "an Axis recording cannot be redacted by this version: it is delivered in full or not at all",
+                ))
+            }
+        };
         Ok(Footage {
             object,
+            part,
             recording,
             purpose: crate::subject::PURPOSE.to_owned(),
             case: case.to_owned(),
@@ -201,6 +237,10 @@ impl Footage {
 
     pub fn recording(&self) -> &custos_catalog::Recording {
         &self.recording
+    }
+
+    pub fn part(&self) -> &crate::parts::Part {
+        &self.part
     }
 
     /// `recording:ID`, as the audit log names it.
@@ -253,6 +293,7 @@ pub(crate) async fn video(
             &id,
             q.purpose.as_deref(),
             q.case.as_deref(),
+            q.part,
             "recording.play",
         )
         .await?;
@@ -275,13 +316,22 @@ pub(crate) async fn download(
             &id,
             q.purpose.as_deref(),
             q.case.as_deref(),
+            q.part,
             "recording.download",
         )
         .await?;
-    let name = format!(
-        "attachment; filename=\"custos-{}.mp4\"",
-        footage.recording.recording_id
-    );
+    let name = match &footage.part.clip {
+        None => format!(
+            "attachment; filename=\"custos-{}.mp4\"",
+            footage.recording.recording_id
+        ),
+        Some(clip) => format!(
+            "attachment; filename=\"custos-{}-{}.{}\"",
+            footage.recording.recording_id,
+            footage.part.index,
+            clip.kind.extension()
+        ),
+    };
     stream_footage(&d, &a, footage, &headers, "recording.download", Some(name)).await
 }
 
@@ -293,12 +343,10 @@ pub(crate) async fn stream_footage(
     audit_action: &str,
     disposition: Option<String>,
 ) -> Result<Response, ApiError> {
-    let recording = &footage.recording;
-    let length = crate::playback::plaintext_length(
-        recording.ciphertext_length,
-        recording.age_header.len() as u64,
-    )
-    .ok_or_else(|| unavailable("stored recording has an impossible length"))?;
+    let (recording, part) = (&footage.recording, &footage.part);
+    let length =
+        crate::playback::plaintext_length(part.ciphertext_length, part.age_header.len() as u64)
+            .ok_or_else(|| unavailable("stored recording has an impossible length"))?;
     let range = match headers.get(header::RANGE).map(|v| v.to_str().unwrap_or("")) {
         None => None,
         Some(h) => match crate::playback::parse_range(h, length) {
@@ -329,20 +377,20 @@ pub(crate) async fn stream_footage(
             .detail(format!("bytes {start}-{end} of {length}")),
     )
     .await?;
-    let source = crate::playback::CiphertextSource::open(&d.blobs, &recording.blob_key);
+    let source = crate::playback::CiphertextSource::open(&d.blobs, &part.blob_key);
     let body = if count == 0 {
         axum::body::Body::empty()
     } else {
-        let payload = match d.payloads.get(recording.recording_id) {
+        let payload = match d.payloads.get(recording.recording_id, part.index) {
             Some(p) => p,
             None => {
                 let opened = crate::playback::open_payload(
-                    &recording.age_header,
+                    &part.age_header,
                     &source,
-                    recording.ciphertext_length,
+                    part.ciphertext_length,
                     d.keys
                         .evidence
-                        .identity(&footage, &recording.blob_key)
+                        .identity(&footage, &part.blob_key)
                         .map_err(unavailable)?,
                 )
                 .await
@@ -351,7 +399,8 @@ pub(crate) async fn stream_footage(
                     unavailable(e)
                 })?;
                 let opened = Arc::new(opened);
-                d.payloads.put(recording.recording_id, opened.clone());
+                d.payloads
+                    .put(recording.recording_id, part.index, opened.clone());
                 opened
             }
         };
@@ -368,7 +417,13 @@ pub(crate) async fn stream_footage(
         } else {
             StatusCode::OK
         })
-        .header(header::CONTENT_TYPE, "video/mp4")
+        .header(
+            header::CONTENT_TYPE,
+            match &part.clip {
+                Some(c) if c.kind == custos_axis::names::ClipType::Mkv => "video/x-matroska",
+                _ => "video/mp4",
+            },
+        )
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_LENGTH, count)
         .header(header::CACHE_CONTROL, "no-store");
@@ -436,7 +491,14 @@ pub(crate) async fn from_frame<T: Send + 'static>(
         }
     };
     let footage = a
-        .footage(d, id, q.purpose.as_deref(), q.case.as_deref(), action)
+        .footage(
+            d,
+            id,
+            q.purpose.as_deref(),
+            q.case.as_deref(),
+            q.part,
+            action,
+        )
         .await?;
     a.record(
         d,
@@ -596,6 +658,9 @@ mod tests {
                 "api/footage.rs .identity",
                 // TOTP secrets are sealed to the evidence key.
                 "auth.rs .unseal_secret",
+                // An export's Axis objects, with the PreparedExport's
+                // grant only.
+                "export/axis.rs .identity",
                 // Export packages, for a PreparedExport only.
                 "export/package.rs .identity",
                 // Ingest checks that a recording opens, never reads it.

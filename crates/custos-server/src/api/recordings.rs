@@ -145,10 +145,17 @@ pub(crate) async fn recordings(
 pub struct RecordingDetail {
     #[serde(flatten)]
     pub summary: crate::admin::RecordingSummary,
-    /// `null` if the stored manifest does not parse (it did at ingest).
+    /// A Custos camera's signed manifest; `null` for an Axis recording, or
+    /// if the stored manifest does not parse (it did at ingest).
     pub manifest: Option<custos_format::Manifest>,
+    /// A camera's manifest's SHA-256; an Axis recording's completed
+    /// metadata's (docs/AXIS.md).
     pub manifest_sha256: String,
+    /// A camera's ciphertext's SHA-256; an Axis recording's content digest.
     pub ciphertext_sha256: String,
+    /// What the Axis system controller said of it, and its clips; `null`
+    /// for a Custos camera's recording.
+    pub axis: Option<crate::axis::recordings::AxisDetail>,
     pub stored_at: custos_format::UtcMillis,
     /// Empty for an officer, who sees only `held` (secured or not).
     pub holds: Vec<custos_catalog::Hold>,
@@ -220,9 +227,21 @@ pub async fn recording_detail(
     incidents.truncate(RECORDING_INCIDENTS as usize);
     Ok(RecordingDetail {
         summary: crate::admin::RecordingSummary::of(&r, held),
-        manifest: custos_format::Manifest::from_canonical_bytes(&r.manifest).ok(),
-        manifest_sha256: hex::encode(r.manifest_sha256),
-        ciphertext_sha256: hex::encode(r.ciphertext_sha256),
+        manifest: r
+            .camera()
+            .and_then(|c| custos_format::Manifest::from_canonical_bytes(&c.manifest).ok()),
+        manifest_sha256: hex::encode(match &r.provenance {
+            custos_catalog::Provenance::Camera(c) => c.manifest_sha256,
+            custos_catalog::Provenance::Axis(a) => a.metadata_sha256,
+        }),
+        ciphertext_sha256: hex::encode(match &r.provenance {
+            custos_catalog::Provenance::Camera(c) => c.ciphertext_sha256,
+            custos_catalog::Provenance::Axis(a) => a.content_sha256,
+        }),
+        axis: match r.axis() {
+            Some(a) => Some(crate::axis::recordings::detail(d, a).await?),
+            None => None,
+        },
         stored_at: r.stored_at,
         holds,
         incidents,

@@ -9,6 +9,7 @@ mod auth;
 pub mod http;
 mod objects;
 mod receive;
+pub mod recordings;
 mod store;
 
 use std::net::SocketAddr;

@@ -171,23 +171,24 @@ impl Account<'_> {
             // Only a recording completes: `Status` on `Users` or `System` is
             // just a value, and they stay open for new users and systems.
             let completes = matches!(container, Container::Recording(_)) && merged.is_complete();
-            if completes {
-                self.check_whole(container, &merged).await?;
-            }
-            match self
-                .d
-                .catalog
-                .update_axis_container(
-                    self.name(),
-                    &existing.name,
-                    &existing.metadata,
-                    &merged.to_json(),
-                    now,
-                    completes.then_some(now),
-                )
-                .await
-            {
+            let done = if completes {
+                self.complete(container, &existing, &merged, now).await?
+            } else {
+                self.d
+                    .catalog
+                    .update_axis_container(
+                        self.name(),
+                        &existing.name,
+                        &existing.metadata,
+                        &merged.to_json(),
+                        now,
+                        None,
+                    )
+                    .await
+            };
+            match done {
                 Ok(()) => return Ok(()),
+                // Changed by a request of the same moment: read and merge again.
                 Err(CatalogError::Conflict(_) | CatalogError::NotFound { .. }) => {
                     existing = self.container(&existing.name).await?;
                 }
@@ -201,9 +202,13 @@ impl Account<'_> {
 
     /// A recording is complete only with a clip and with metadata that
     /// says when it was made, by whom and with what.
-    async fn check_whole(&self, container: &Container, merged: &Metadata) -> Result<(), Refusal> {
+    async fn check_whole(
+        &self,
+        container: &Container,
+        merged: &Metadata,
+    ) -> Result<RecordingFacts, Refusal> {
         let Container::Recording(name) = container else {
-            return Ok(());
+            return Err(Refusal::Unavailable("only a recording completes".into()));
         };
         let objects = self
             .d
@@ -220,8 +225,65 @@ impl Account<'_> {
                 "a recording is complete only with at least one clip".into(),
             ));
         }
-        RecordingFacts::read(name, merged, (self.d.clock)())?;
-        Ok(())
+        Ok(RecordingFacts::read(name, merged, (self.d.clock)())?)
+    }
+
+    /// `Complete`: the container closes and, in the same transaction, the
+    /// recording is made (and its camera, on its first recording). The
+    /// inner result is the catalog's, for the caller to merge again on a
+    /// conflict.
+    async fn complete(
+        &self,
+        container: &Container,
+        existing: &AxisContainer,
+        merged: &Metadata,
+        now: custos_format::UtcMillis,
+    ) -> Result<Result<(), CatalogError>, Refusal> {
+        let Container::Recording(name) = container else {
+            return Err(Refusal::Unavailable("only a recording completes".into()));
+        };
+        let facts = self.check_whole(container, merged).await?;
+        let objects = self
+            .d
+            .catalog
+            .axis_objects(self.name(), &existing.name)
+            .await?;
+        let user = self.object_row("Users", &name.user.to_string()).await?;
+        let completion = super::recordings::completion(
+            self.d,
+            existing,
+            merged,
+            &facts,
+            &objects,
+            user.as_ref(),
+            now,
+        )
+        .ok_or_else(|| {
+            Refusal::Unavailable("a recording's container has no recording id".into())
+        })?;
+        match self
+            .d
+            .catalog
+            .complete_axis_recording(self.name(), &completion, now)
+            .await
+        {
+            Ok(recording) => {
+                tracing::info!(
+                    device = %recording.device_id.escape_default(),
+                    sequence = recording.sequence,
+                    "Axis recording complete"
+                );
+                Ok(Ok(()))
+            }
+            Err(CatalogError::AlreadyExists { .. }) => Err(Refusal::NeverStorable(
+                "device-clash",
+                format!(
+                    "camera `{}` is a Custos camera's id: an administrator must resolve the clash",
+                    name.serial
+                ),
+            )),
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     pub async fn head_container(&self, container: &Container) -> Result<Head, Refusal> {

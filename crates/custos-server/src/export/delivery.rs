@@ -288,6 +288,7 @@ pub async fn prepare_subject_delivery(
         recipient: recipient.clone(),
         audit_tree_size: checkpoint.size,
         recordings: Vec::new(),
+        axis_recordings: Vec::new(),
         derived: derived
             .iter()
             .map(|(x, _)| ExportedDerivative {
@@ -317,6 +318,8 @@ pub async fn prepare_subject_delivery(
         description,
         gathered: Vec::new(),
         trails: Vec::new(),
+        axis: Vec::new(),
+        axis_trails: Vec::new(),
         verifier,
         checkpoint_note: note,
         protection,

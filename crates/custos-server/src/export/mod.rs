@@ -4,6 +4,7 @@
 //! exported what, for which purpose, are durable before the package is
 //! written, and are themselves in the package with their proofs.
 
+mod axis;
 mod delivery;
 mod package;
 mod request;
@@ -145,7 +146,12 @@ async fn neighbour(
         return Ok(if exported.contains(&r.recording_id) {
             Neighbour::InPackage
         } else {
-            Neighbour::Manifest(r.manifest, r.manifest_signature)
+            match r.provenance {
+                custos_catalog::Provenance::Camera(c) => {
+                    Neighbour::Manifest(c.manifest, c.manifest_signature)
+                }
+                custos_catalog::Provenance::Axis(_) => Neighbour::None,
+            }
         });
     }
     if let Some(t) = catalog.tombstone_by_sequence(device, sequence).await? {
@@ -172,6 +178,9 @@ pub struct PreparedExport {
     description: ExportDescription,
     gathered: Vec<Gathered>,
     trails: Vec<RecordingAudit>,
+    /// Axis recordings, with their trails.
+    axis: Vec<axis::GatheredAxis>,
+    axis_trails: Vec<RecordingAudit>,
     verifier: NoteVerifier,
     checkpoint_note: String,
     protection: Protection,
@@ -267,15 +276,29 @@ pub async fn prepare(
     let (case, wanted, recipient) = (scope.case, scope.wanted, scope.recipient);
     let object = refusals.object.clone();
     let mut gathered = Vec::new();
+    let mut axis_gathered = Vec::new();
+    let damaged = |e: anyhow::Error| {
+        tracing::error!(error = %e, "a stored recording cannot be exported");
+        ApiError::new(
+            Code::Damaged,
+            "a stored recording's records do not parse: see the integrity incidents",
+        )
+    };
     for recording in scope.recordings {
-        gathered.push(gather(&*catalog, recording, &wanted).await.map_err(|e| {
-            tracing::error!(error = %e, "a stored recording cannot be exported");
-            ApiError::new(
-                Code::Damaged,
-                "a stored recording's records do not parse: see the integrity incidents",
-            )
-        })?);
+        if recording.axis().is_some() {
+            axis_gathered.push(axis::gather(&*catalog, recording).await.map_err(damaged)?);
+        } else {
+            gathered.push(
+                gather(&*catalog, recording, &wanted)
+                    .await
+                    .map_err(damaged)?,
+            );
+        }
     }
+    axis_gathered.sort_by(|x, y| {
+        (&x.recording.device_id, x.recording.sequence)
+            .cmp(&(&y.recording.device_id, y.recording.sequence))
+    });
     gathered.sort_by(|x, y| {
         (&x.recording.device_id, x.recording.sequence)
             .cmp(&(&y.recording.device_id, y.recording.sequence))
@@ -302,10 +325,15 @@ pub async fn prepare(
         .object(&object)
         .purpose(&request.purpose, &case.case_id)
         .detail(&detail)];
-    for g in &gathered {
+    let exported: Vec<Uuid> = gathered
+        .iter()
+        .map(|g| g.recording.recording_id)
+        .chain(axis_gathered.iter().map(|g| g.recording.recording_id))
+        .collect();
+    for id in &exported {
         events.push(
             a.event(d, "recording.export", Outcome::Ok)
-                .object(format!("recording:{}", g.recording.recording_id))
+                .object(format!("recording:{id}"))
                 .purpose(&request.purpose, &case.case_id)
                 .detail(&detail),
         );
@@ -315,13 +343,14 @@ pub async fn prepare(
     // Each recording's trail, proven against the newest checkpoint (which
     // covers the entries just written: every batch is signed).
     let verifier = d.audit.verifier().clone();
-    let (note, trails) = trails(&*catalog, &verifier, &gathered)
+    let (note, mut trails) = trails(&*catalog, &verifier, &exported)
         .await
         .map_err(unavailable)?;
+    let axis_trails = trails.split_off(gathered.len());
     let description = ExportDescription {
         format: EXPORT_FORMAT.into(),
         export_id,
-        server_id: gathered[0].receipt.content().server_id.clone(),
+        server_id: d.ingest.server_id().to_owned(),
         created_at: (d.clock)(),
         created_by: a.caller.name.clone(),
         approved_by: approved.and_then(|r| r.approved_by),
@@ -334,7 +363,11 @@ pub async fn prepare(
         },
         recipient: recipient.to_owned(),
         derived: Vec::new(),
-        audit_tree_size: trails.first().map(|t| t.tree_size).unwrap_or_default(),
+        audit_tree_size: trails
+            .first()
+            .or(axis_trails.first())
+            .map(|t| t.tree_size)
+            .unwrap_or_default(),
         recordings: gathered
             .iter()
             .map(|g| ExportedRecording {
@@ -345,6 +378,18 @@ pub async fn prepare(
                 started_at: g.recording.started_at,
                 ended_at: g.recording.ended_at,
                 dir: recording_dir(&g.recording.device_id, g.recording.sequence),
+            })
+            .collect(),
+        axis_recordings: axis_gathered
+            .iter()
+            .map(|g| ExportedRecording {
+                recording_id: g.recording.recording_id,
+                device_id: g.recording.device_id.clone(),
+                sequence: g.recording.sequence,
+                officer_id: g.recording.officer_id.clone(),
+                started_at: g.recording.started_at,
+                ended_at: g.recording.ended_at,
+                dir: custos_export::axis::axis_dir(&g.recording.device_id, g.recording.sequence),
             })
             .collect(),
     };
@@ -362,7 +407,12 @@ pub async fn prepare(
     let opens = ExportGrant {
         blob_keys: gathered
             .iter()
-            .map(|g| g.recording.blob_key.clone())
+            .filter_map(|g| g.recording.camera().map(|c| c.blob_key.clone()))
+            .chain(
+                axis_gathered
+                    .iter()
+                    .flat_map(|g| g.objects.iter().map(|o| o.blob_key.clone())),
+            )
             .collect(),
     };
     Ok(PreparedExport {
@@ -371,6 +421,8 @@ pub async fn prepare(
         description,
         gathered,
         trails,
+        axis: axis_gathered,
+        axis_trails,
         verifier,
         checkpoint_note: note,
         protection,
@@ -626,8 +678,11 @@ async fn gather(
     recording: Recording,
     exported: &[Uuid],
 ) -> Result<Gathered> {
-    let manifest = SignedManifest::parse(&recording.manifest, &recording.manifest_signature)?;
-    let receipt = SignedReceipt::parse(&recording.receipt, &recording.receipt_signature)?;
+    let camera = recording
+        .camera()
+        .context("an Axis recording is not exported by this version")?;
+    let manifest = SignedManifest::parse(&camera.manifest, &camera.manifest_signature)?;
+    let receipt = SignedReceipt::parse(&camera.receipt, &camera.receipt_signature)?;
     let device = catalog
         .device(&recording.device_id)
         .await?
@@ -669,13 +724,13 @@ async fn gather(
 async fn trails(
     catalog: &(impl AuditStore + ?Sized),
     verifier: &NoteVerifier,
-    gathered: &[Gathered],
+    recordings: &[Uuid],
 ) -> Result<(String, Vec<RecordingAudit>)> {
     let (note, checkpoint, levels) = crate::audit::newest_tree(catalog, verifier).await?;
     let mut trails = Vec::new();
-    for g in gathered {
+    for id in recordings {
         let rows = catalog
-            .audit_entries_for_object(&format!("recording:{}", g.recording.recording_id), 100_000)
+            .audit_entries_for_object(&format!("recording:{id}"), 100_000)
             .await?;
         let entries = rows
             .into_iter()

@@ -41,6 +41,8 @@ pub(super) fn write(
         description,
         gathered,
         trails,
+        axis,
+        axis_trails,
         verifier,
         checkpoint_note,
         protection,
@@ -83,20 +85,23 @@ pub(super) fn write(
     }
     for ((g, trail), entries) in gathered.iter().zip(trails).zip(parsed_trails) {
         let r = &g.recording;
+        let c = r
+            .camera()
+            .context("an Axis recording is not exported by this version")?;
         let dir = recording_dir(&r.device_id, r.sequence);
         let path = |name: &str| format!("{dir}/{name}");
         // The original: decrypted as it streams into the (encrypted) archive.
         let stored = crate::playback::StoredCiphertext::new(
-            r.age_header.clone(),
+            c.age_header.clone(),
             d.blobs.clone(),
-            r.blob_key.clone(),
-            r.ciphertext_length,
+            c.blob_key.clone(),
+            c.ciphertext_length,
             runtime.clone(),
         );
         let length =
-            crate::playback::plaintext_length(r.ciphertext_length, r.age_header.len() as u64)
+            crate::playback::plaintext_length(c.ciphertext_length, c.age_header.len() as u64)
                 .context("the stored ciphertext has an impossible length")?;
-        let identity = d.keys.evidence.identity(&opens, &r.blob_key)?;
+        let identity = d.keys.evidence.identity(&opens, &c.blob_key)?;
         let decryptor =
             age::Decryptor::new_buffered(std::io::BufReader::with_capacity(1 << 20, stored))?;
         let mut plaintext = decryptor
@@ -153,6 +158,22 @@ pub(super) fn write(
         let previous = noted.pop().expect("two sides");
         report_items.push((g, video_sha256, length, previous, next, entries));
     }
+    let mut axis_reports = Vec::new();
+    for (g, trail) in axis.iter().zip(&axis_trails) {
+        video_bytes += super::axis::write(d, &runtime, &opens, &mut package, g, trail)?;
+        let audit = trail
+            .entries
+            .iter()
+            .map(|e| AuditEntry::parse(e.entry.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        axis_reports.push(custos_export::report::ReportAxis {
+            record: &g.record,
+            officer_id: g.recording.officer_id.as_deref(),
+            started_at: g.recording.started_at,
+            ended_at: g.recording.ended_at,
+            audit,
+        });
+    }
     let mut derived_records = Vec::new();
     for (x, source) in &derived {
         let dir = derived_dir(x.derivative_id);
@@ -186,7 +207,12 @@ pub(super) fn write(
             source_sequence: source.sequence,
             source_started_at: source.started_at,
             source_ended_at: source.ended_at,
-            source_manifest_sha256: hex::encode(source.manifest_sha256),
+            source_manifest_sha256: hex::encode(
+                source
+                    .camera()
+                    .context("a redacted copy of an Axis recording")?
+                    .manifest_sha256,
+            ),
             sha256: x.sha256.clone(),
             length: x.plaintext_length,
             frames: x.frames,
@@ -223,6 +249,7 @@ pub(super) fn write(
                 },
             )
             .collect(),
+        axis: axis_reports,
         derived: derived_records.iter().collect(),
         language,
         zone_name,
@@ -235,7 +262,7 @@ pub(super) fn write(
     buffered.flush()?;
     Ok(ExportSummary {
         export_id: description.export_id,
-        recordings: gathered.len() + derived.len(),
+        recordings: gathered.len() + axis.len() + derived.len(),
         video_bytes,
     })
 }

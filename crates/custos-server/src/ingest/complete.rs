@@ -166,18 +166,20 @@ impl Ingest {
             started_at: m.started_at,
             ended_at: m.ended_at,
             truncated: m.truncated,
-            ciphertext_sha256: m.ciphertext.sha256,
-            ciphertext_length: m.ciphertext.length,
-            manifest: signed.bytes().to_vec(),
-            manifest_signature: signed.signature().to_vec(),
-            manifest_sha256: signed.sha256(),
-            blob_key,
             stored_at,
-            receipt: receipt.bytes().to_vec(),
-            receipt_signature: receipt.signature().to_vec(),
             delete_after: m.ended_at.plus_millis(retention_millis),
-            age_header,
             retention_category,
+            provenance: custos_catalog::Provenance::Camera(custos_catalog::CameraRecording {
+                ciphertext_sha256: m.ciphertext.sha256,
+                ciphertext_length: m.ciphertext.length,
+                manifest: signed.bytes().to_vec(),
+                manifest_signature: signed.signature().to_vec(),
+                manifest_sha256: signed.sha256(),
+                blob_key,
+                receipt: receipt.bytes().to_vec(),
+                receipt_signature: receipt.signature().to_vec(),
+                age_header,
+            }),
         };
         match self
             .catalog
@@ -193,7 +195,10 @@ impl Ingest {
                     .await?
                     .ok_or_else(|| IngestError::Unavailable("recording vanished".into()))?;
                 let _ = tokio::fs::remove_file(&staging).await;
-                return SignedReceipt::parse(&stored.receipt, &stored.receipt_signature)
+                let camera = stored.camera().ok_or_else(|| {
+                    IngestError::Unavailable("an Axis recording took this recording's id".into())
+                })?;
+                return SignedReceipt::parse(&camera.receipt, &camera.receipt_signature)
                     .map_err(|e| IngestError::Unavailable(e.to_string()));
             }
             Err(e) => {
@@ -201,7 +206,9 @@ impl Ingest {
                 // just written must go again, with the upload row that holds
                 // its header.
                 if self.catalog.tombstone(m.recording_id).await?.is_some() {
-                    self.blobs.delete(&recording.blob_key).await?;
+                    if let Some(camera) = recording.camera() {
+                        self.blobs.delete(&camera.blob_key).await?;
+                    }
                     self.discard(upload_id).await?;
                     return Err(IngestError::RecordingDeleted(m.recording_id));
                 }

@@ -93,9 +93,13 @@ impl Ingest {
         };
         let m = signed.manifest();
         let device = match self.catalog.device(&m.device_id).await? {
-            Some(d) if d.revoked_at.is_none() => d,
+            // An Axis camera has no key here and never docks: to a dock it
+            // is unknown.
+            Some(d) if d.revoked_at.is_none() && d.kind == custos_catalog::DeviceKind::Custos => d,
             found => {
-                let revoked = found.is_some();
+                let revoked = found
+                    .as_ref()
+                    .is_some_and(|d| d.kind == custos_catalog::DeviceKind::Custos);
                 let what = if revoked {
                     "revoked camera"
                 } else {
@@ -243,10 +247,12 @@ impl Ingest {
         signed: &SignedManifest,
         existing: Recording,
     ) -> Result<Offer, IngestError> {
-        if existing.manifest == signed.bytes() {
-            let receipt = SignedReceipt::parse(&existing.receipt, &existing.receipt_signature)
-                .map_err(|e| IngestError::Unavailable(format!("stored receipt: {e}")))?;
-            return Ok(Offer::Stored(Box::new(receipt)));
+        if let Some(camera) = existing.camera() {
+            if camera.manifest == signed.bytes() {
+                let receipt = SignedReceipt::parse(&camera.receipt, &camera.receipt_signature)
+                    .map_err(|e| IngestError::Unavailable(format!("stored receipt: {e}")))?;
+                return Ok(Offer::Stored(Box::new(receipt)));
+            }
         }
         let detail = format!(
             "sequence {} / recording {} already stored with other content",
@@ -334,8 +340,13 @@ impl Ingest {
                 .recording_by_sequence(&m.device_id, m.sequence - 1)
                 .await?
             {
+                let Some(prev_camera) = prev.camera() else {
+                    return Err(IngestError::Unavailable(
+                        "a Custos camera's predecessor is an Axis recording".into(),
+                    ));
+                };
                 if check_chain(
-                    Some((prev.sequence, prev.manifest_sha256)),
+                    Some((prev.sequence, prev_camera.manifest_sha256)),
                     std::slice::from_ref(signed),
                 )
                 .contains(&ChainFinding::BrokenLink {
@@ -359,6 +370,9 @@ impl Ingest {
             .recording_by_sequence(&m.device_id, m.sequence + 1)
             .await?
         {
+            let next = next.camera().ok_or_else(|| {
+                IngestError::Unavailable("a Custos camera's successor is an Axis recording".into())
+            })?;
             let next = SignedManifest::parse(&next.manifest, &next.manifest_signature)
                 .map_err(|e| IngestError::Unavailable(format!("stored manifest: {e}")))?;
             if next.manifest().previous_manifest_sha256 != signed.sha256() {

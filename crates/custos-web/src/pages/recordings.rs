@@ -354,6 +354,8 @@ pub async fn detail(
 pub struct PlayForm {
     purpose: String,
     case: String,
+    /// An Axis recording's clip, from 0.
+    part: Option<usize>,
 }
 
 pub async fn play(
@@ -382,6 +384,7 @@ pub async fn play(
             &id,
             Some(purpose).filter(|p| !p.is_empty()),
             Some(case).filter(|c| !c.is_empty()),
+            form.part,
             "recording.player",
         )
         .await;
@@ -407,12 +410,40 @@ pub async fn play(
     if let Err(e) = person.who.record(&d, event).await {
         return person.error(&d, e);
     }
+    // An Axis recording's clip is named; a camera's one part needs no name.
     let video = format!(
-        "/api/v1/recordings/{}/video?purpose={}&case={}",
+        "/api/v1/recordings/{}/video?purpose={}&case={}{}",
         footage.recording().recording_id,
         url_encode(footage.purpose()),
-        url_encode(footage.case())
+        url_encode(footage.case()),
+        match footage.part().clip {
+            Some(_) => format!("&part={}", footage.part().index),
+            None => String::new(),
+        }
     );
+    // An Axis recording's clips, each its own link (one video plays at a
+    // time, with ranges).
+    let parts: Vec<String> =
+        match custos_server::parts::parts(&*d.catalog, footage.recording()).await {
+            Ok(all) if all.len() > 1 => all
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{here}?purpose={}&case={}&part={}",
+                        url_encode(footage.purpose()),
+                        url_encode(footage.case()),
+                        p.index
+                    )
+                })
+                .collect(),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                return person.error(
+                    &d,
+                    custos_server::http::ApiError::new(Code::Unavailable, e.to_string()),
+                )
+            }
+        };
     render::page(
         StatusCode::OK,
         "player.html",
@@ -425,6 +456,8 @@ pub async fn play(
                 purpose => footage.purpose(),
                 case => footage.case(),
                 video => video,
+                part => footage.part().index,
+                parts => parts,
             },
         ),
     )

@@ -692,8 +692,8 @@ async fn seed(w: &World, tokens: &BTreeMap<&'static str, String>) -> Seed {
         camera_key: spare.verifying_key().unwrap().to_hex(),
         window,
         manifest: (
-            String::from_utf8(first.manifest.clone()).unwrap(),
-            hex::encode(&first.manifest_signature),
+            String::from_utf8(first.camera().unwrap().manifest.clone()).unwrap(),
+            hex::encode(&first.camera().unwrap().manifest_signature),
         ),
         recordings,
     }

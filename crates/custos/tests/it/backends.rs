@@ -37,8 +37,8 @@ async fn story_offload(w: &World) -> Vec<custos_catalog::Recording> {
     assert_eq!(stored.len(), 2);
     for r in &stored {
         assert_eq!(
-            d.blobs.size(&r.blob_key).await.unwrap(),
-            Some(r.ciphertext_length)
+            d.blobs.size(&r.camera().unwrap().blob_key).await.unwrap(),
+            Some(r.camera().unwrap().ciphertext_length)
         );
     }
 
@@ -81,14 +81,19 @@ async fn story_playback(w: &World, token: &str, stored: &[custos_catalog::Record
         .unwrap();
     let stored_bytes = d
         .blobs
-        .get_range(&stored[0].blob_key, 0..stored[0].ciphertext_length)
+        .get_range(
+            &stored[0].camera().unwrap().blob_key,
+            0..stored[0].camera().unwrap().ciphertext_length,
+        )
         .await
         .unwrap();
-    let mut file = stored[0].age_header.clone();
-    file.extend_from_slice(&stored_bytes[stored[0].age_header.len()..]);
-    let signed =
-        custos_format::SignedManifest::parse(&stored[0].manifest, &stored[0].manifest_signature)
-            .unwrap();
+    let mut file = stored[0].camera().unwrap().age_header.clone();
+    file.extend_from_slice(&stored_bytes[stored[0].camera().unwrap().age_header.len()..]);
+    let signed = custos_format::SignedManifest::parse(
+        &stored[0].camera().unwrap().manifest,
+        &stored[0].camera().unwrap().manifest_signature,
+    )
+    .unwrap();
     let mut plaintext = Vec::new();
     custos_format::verify::decrypt_recording(&signed, &file[..], &identity, &mut plaintext)
         .unwrap();
@@ -140,7 +145,13 @@ async fn story_hold_and_sweep(
         .await
         .unwrap()
         .is_none());
-    assert_eq!(d.blobs.size(&stored[0].blob_key).await.unwrap(), None);
+    assert_eq!(
+        d.blobs
+            .size(&stored[0].camera().unwrap().blob_key)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(d
         .catalog
         .recording(stored[1].recording_id)
@@ -208,7 +219,7 @@ async fn deletion_swept(w: &World, stored: &[custos_catalog::Recording]) {
     let mut ghost = stored[0].clone();
     ghost.recording_id = uuid::Uuid::now_v7();
     ghost.sequence = 99;
-    ghost.blob_key = "cam-d/ghost-1.age".into();
+    ghost.camera_mut().unwrap().blob_key = "cam-d/ghost-1.age".into();
     d.catalog.commit_recording(&ghost, None).await.unwrap();
     let gone = d
         .catalog
@@ -218,7 +229,7 @@ async fn deletion_swept(w: &World, stored: &[custos_catalog::Recording]) {
     assert_eq!(gone, vec![ghost.recording_id]);
     let mut bad = ghost.clone();
     bad.recording_id = uuid::Uuid::now_v7();
-    bad.blob_key = "cam-d/ghost-2.age".into();
+    bad.camera_mut().unwrap().blob_key = "cam-d/ghost-2.age".into();
     d.catalog.commit_recording(&bad, None).await.unwrap();
 
     let report = w.sweep(w.now().plus_millis(40 * DAY)).await;
@@ -241,7 +252,10 @@ async fn deletion_swept(w: &World, stored: &[custos_catalog::Recording]) {
     assert_eq!(failed[0].recording_id, Some(bad.recording_id));
     for r in stored {
         assert!(d.catalog.recording(r.recording_id).await.unwrap().is_none());
-        assert_eq!(d.blobs.size(&r.blob_key).await.unwrap(), None);
+        assert_eq!(
+            d.blobs.size(&r.camera().unwrap().blob_key).await.unwrap(),
+            None
+        );
     }
 }
 
@@ -284,7 +298,10 @@ async fn deletion_copy_docks(w: &World, copy: &CameraDir, stored: &[custos_catal
             .await
             .unwrap()
             .is_none());
-        assert_eq!(d.blobs.size(&r.blob_key).await.unwrap(), None);
+        assert_eq!(
+            d.blobs.size(&r.camera().unwrap().blob_key).await.unwrap(),
+            None
+        );
     }
     let offered: Vec<_> = d
         .catalog
@@ -309,7 +326,8 @@ async fn deletion_replays_refused(
     // The same sequence with other content (re-signed with the camera's
     // own key) is a replay, not a deletion receipt.
     let key = cam.signing_key().unwrap();
-    let mut forged: Manifest = serde_json::from_slice(&stored[0].manifest).unwrap();
+    let mut forged: Manifest =
+        serde_json::from_slice(&stored[0].camera().unwrap().manifest).unwrap();
     forged.firmware = "forged".into();
     let forged = SignedManifest::sign(forged, &key).unwrap();
     let dock = &w.dock_config.dock_id;
@@ -328,11 +346,11 @@ async fn deletion_replays_refused(
         recording_id: stored[1].recording_id,
         device_id: "cam-d".into(),
         sequence: stored[1].sequence,
-        manifest: stored[1].manifest.clone(),
-        manifest_signature: stored[1].manifest_signature.clone(),
+        manifest: stored[1].camera().unwrap().manifest.clone(),
+        manifest_signature: stored[1].camera().unwrap().manifest_signature.clone(),
         dock_id: dock.clone(),
         created_at: w.now(),
-        age_header: Some(stored[1].age_header.clone()),
+        age_header: Some(stored[1].camera().unwrap().age_header.clone()),
     };
     d.catalog.create_upload(&upload).await.unwrap();
     let part = staging.join(format!("{}.part", upload.upload_id));
@@ -430,7 +448,11 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
     );
     for r in &recordings {
         assert!(
-            a.blobs.size(&r.blob_key).await.unwrap().is_some(),
+            a.blobs
+                .size(&r.camera().unwrap().blob_key)
+                .await
+                .unwrap()
+                .is_some(),
             "blobs left behind"
         );
     }
@@ -459,7 +481,10 @@ async fn nodes_share_one_log_and_one_sweeper_and_a_node_killed_mid_sweep_is_fini
         .expect("b sweeps");
     assert_eq!((finished.deleted, finished.finished_earlier), (0, 3));
     for r in &recordings {
-        assert_eq!(a.blobs.size(&r.blob_key).await.unwrap(), None);
+        assert_eq!(
+            a.blobs.size(&r.camera().unwrap().blob_key).await.unwrap(),
+            None
+        );
     }
     assert_eq!(
         a.catalog.lease(custos_server::SWEEP_LEASE).await.unwrap(),
@@ -765,8 +790,8 @@ async fn a_server_on_the_migrated_directory_runs_on_postgresql_and_s3_with_the_s
     assert!(after == before, "the recordings differ after the move");
     for r in &after {
         assert_eq!(
-            d.blobs.size(&r.blob_key).await.unwrap(),
-            Some(r.ciphertext_length)
+            d.blobs.size(&r.camera().unwrap().blob_key).await.unwrap(),
+            Some(r.camera().unwrap().ciphertext_length)
         );
     }
     // The same person signs in there, and plays footage that decrypts.

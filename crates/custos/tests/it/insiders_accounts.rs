@@ -445,7 +445,7 @@ async fn three_weeks() -> Weeks {
             )
             .unwrap();
             r.ended_at = r.started_at.plus_millis(10_000);
-            r.blob_key = format!("cam-d/crafted-{sequence}.age");
+            r.camera_mut().unwrap().blob_key = format!("cam-d/crafted-{sequence}.age");
             w.server
                 .deployment
                 .catalog

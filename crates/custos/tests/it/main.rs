@@ -12,6 +12,7 @@ mod axis;
 mod axis_crash;
 mod axis_hostile;
 mod axis_limits;
+mod axis_recordings;
 mod axis_swift;
 mod backends;
 mod cli;

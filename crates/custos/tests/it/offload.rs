@@ -47,18 +47,28 @@ async fn dock_offloads_verifies_receipts_and_wipes() {
         .unseal(&SecretString::from(PASS.to_owned()))
         .unwrap();
     for r in admin.catalog().recordings().await.unwrap() {
-        let stored = std::fs::read(w.data.join("blobs").join(&r.blob_key)).unwrap();
-        let h = r.age_header.len();
-        assert!(h > 50 && r.age_header.starts_with(b"age-encryption.org/v1\n"));
+        let stored =
+            std::fs::read(w.data.join("blobs").join(&r.camera().unwrap().blob_key)).unwrap();
+        let h = r.camera().unwrap().age_header.len();
+        assert!(
+            h > 50
+                && r.camera()
+                    .unwrap()
+                    .age_header
+                    .starts_with(b"age-encryption.org/v1\n")
+        );
         assert!(
             stored[..h].iter().all(|&b| b == 0),
             "header zeroed in the blob"
         );
         assert!(age::Decryptor::new(&stored[..]).is_err());
-        let mut blob = r.age_header.clone();
+        let mut blob = r.camera().unwrap().age_header.clone();
         blob.extend_from_slice(&stored[h..]);
-        let signed =
-            custos_format::SignedManifest::parse(&r.manifest, &r.manifest_signature).unwrap();
+        let signed = custos_format::SignedManifest::parse(
+            &r.camera().unwrap().manifest,
+            &r.camera().unwrap().manifest_signature,
+        )
+        .unwrap();
         custos_format::verify::verify_recording(&signed, &cam.verifying_key().unwrap(), &blob[..])
             .unwrap();
         custos_format::verify::decrypt_recording(&signed, &blob[..], &identity, std::io::sink())
@@ -546,8 +556,11 @@ async fn a_manifest_signed_again_under_an_old_sequence_number_is_a_replay() {
         .await
         .unwrap()
         .unwrap();
-    let original =
-        custos_format::SignedManifest::parse(&stored.manifest, &stored.manifest_signature).unwrap();
+    let original = custos_format::SignedManifest::parse(
+        &stored.camera().unwrap().manifest,
+        &stored.camera().unwrap().manifest_signature,
+    )
+    .unwrap();
     let mut forged = original.manifest().clone();
     forged.officer_id = Some("someone-else".into());
     let (_fake, paths) = offer_of(forged, &key);

@@ -897,7 +897,10 @@ async fn an_export_that_cannot_be_made_whole_is_cut_off_and_audited_as_failed() 
     let case = w.with_case(&tr, "incident").await;
     w.held(&tr, &case, recording.recording_id, "x").await;
     // The stored ciphertext is damaged after the checks (a disk fault).
-    let blob = w.data.join("blobs").join(&recording.blob_key);
+    let blob = w
+        .data
+        .join("blobs")
+        .join(&recording.camera().unwrap().blob_key);
     let mut bytes = std::fs::read(&blob).unwrap();
     let at = bytes.len() - 100;
     bytes[at] ^= 1;

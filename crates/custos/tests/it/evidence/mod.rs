@@ -27,13 +27,17 @@ async fn audit(w: &World) -> Vec<custos_audit::AuditEvent> {
 /// The plaintext of a stored recording, decrypted independently of the
 /// server's playback path: catalog header + blob, through the format crate.
 fn plaintext(w: &World, r: &custos_catalog::Recording) -> Vec<u8> {
-    let stored = std::fs::read(w.data.join("blobs").join(&r.blob_key)).unwrap();
-    let mut file = r.age_header.clone();
-    file.extend_from_slice(&stored[r.age_header.len()..]);
+    let stored = std::fs::read(w.data.join("blobs").join(&r.camera().unwrap().blob_key)).unwrap();
+    let mut file = r.camera().unwrap().age_header.clone();
+    file.extend_from_slice(&stored[r.camera().unwrap().age_header.len()..]);
     let identity = custos_keys::EvidenceKeyStore::new(&w.data)
         .unseal(&SecretString::from(PASS.to_owned()))
         .unwrap();
-    let signed = custos_format::SignedManifest::parse(&r.manifest, &r.manifest_signature).unwrap();
+    let signed = custos_format::SignedManifest::parse(
+        &r.camera().unwrap().manifest,
+        &r.camera().unwrap().manifest_signature,
+    )
+    .unwrap();
     let mut out = Vec::new();
     custos_format::verify::decrypt_recording(&signed, &file[..], &identity, &mut out).unwrap();
     out
@@ -68,7 +72,7 @@ fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
 }
 
 /// Runs `custos verify` on a package; its exit code and what it printed.
-fn verify_package(package: &std::path::Path, extra: &[&str]) -> (i32, String) {
+pub(crate) fn verify_package(package: &std::path::Path, extra: &[&str]) -> (i32, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
         .arg("verify")
         .arg(package)
@@ -83,7 +87,7 @@ fn verify_package(package: &std::path::Path, extra: &[&str]) -> (i32, String) {
     )
 }
 
-const EXPORT_PASS: &str = "TEST7-PASS7-PHRAS-EFORX-PORTS";
+pub(crate) const EXPORT_PASS: &str = "TEST7-PASS7-PHRAS-EFORX-PORTS";
 
 /// Copies a directory tree (the tests' way to tamper with a copy).
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) {

@@ -27,7 +27,7 @@ async fn retained() -> Retained {
     // A backup taken today holds copies of the blobs.
     let backups: Vec<Vec<u8>> = recordings
         .iter()
-        .map(|r| std::fs::read(w.data.join("blobs").join(&r.blob_key)).unwrap())
+        .map(|r| std::fs::read(w.data.join("blobs").join(&r.camera().unwrap().blob_key)).unwrap())
         .collect();
     let anna = w.add_user("anna", "reviewer", None).await;
     let token = w.sign_in(&anna).await;
@@ -113,18 +113,25 @@ async fn a_deleted_recording_leaves_a_tombstone_and_a_backup_no_key_can_open() {
         .unwrap();
     for (r, backup) in recordings.iter().zip(backups).skip(1) {
         assert!(
-            !w.data.join("blobs").join(&r.blob_key).exists(),
+            !w.data
+                .join("blobs")
+                .join(&r.camera().unwrap().blob_key)
+                .exists(),
             "blob deleted"
         );
         let t = catalog.tombstone(r.recording_id).await.unwrap().unwrap();
         assert_eq!(
             (t.reason.as_str(), t.blob_deleted, t.ciphertext_sha256),
-            ("retention-period", true, r.ciphertext_sha256)
+            (
+                "retention-period",
+                true,
+                r.camera().unwrap().ciphertext_sha256
+            )
         );
         // Crypto-shredded: the backup's copy opens with nothing, not even the evidence key.
         assert!(age::Decryptor::new(&backup[..]).is_err());
         let mut with_guess = b"age-encryption.org/v1\n".to_vec();
-        with_guess.extend_from_slice(&backup[r.age_header.len()..]);
+        with_guess.extend_from_slice(&backup[r.camera().unwrap().age_header.len()..]);
         assert!(age::Decryptor::new(&with_guess[..])
             .map(|d| d
                 .decrypt(std::iter::once(&identity as &dyn age::Identity))

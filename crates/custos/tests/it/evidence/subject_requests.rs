@@ -685,7 +685,10 @@ async fn redaction() -> Redaction {
         .collect();
     assert!(held.contains(&source.recording_id.to_string()));
     assert!(!held.contains(&other.recording_id.to_string()), "{held:?}");
-    let source_blob = w.data.join("blobs").join(&source.blob_key);
+    let source_blob = w
+        .data
+        .join("blobs")
+        .join(&source.camera().unwrap().blob_key);
     let source_before = std::fs::read(&source_blob).unwrap();
     let plan = serde_json::json!({"tracks": [{"label": "passer-by", "kind": "pixelate",
         "keyframes": [{"at_millis": 0, "x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5}]}]});
@@ -1312,7 +1315,7 @@ async fn the_answer_holds_only_the_redacted_copies_names_no_requester_and_verifi
     );
     assert_eq!(
         record["source_manifest_sha256"],
-        hex::encode(recordings[0].manifest_sha256)
+        hex::encode(recordings[0].camera().unwrap().manifest_sha256)
     );
     let report = String::from_utf8(contents.bytes("report.html").unwrap().to_vec()).unwrap();
     assert!(report.contains("Geanonimiseerde kopie"), "{report}");

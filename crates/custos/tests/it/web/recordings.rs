@@ -110,7 +110,9 @@ async fn a_recordings_page_shows_its_hash_camera_deletion_and_trail() {
     let id = first.recording_id.to_string();
     let page = b.get(&format!("/recordings/{id}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains(&hex_of(&first.ciphertext_sha256)));
+    assert!(page
+        .body
+        .contains(&hex_of(&first.camera().unwrap().ciphertext_sha256)));
     assert!(page.body.contains("cam-a"));
     let deletion = &page.body[page.body.find("id=\"deletion\"").unwrap()..][..200];
     let left = |now: custos_format::UtcMillis| {

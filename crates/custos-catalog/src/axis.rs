@@ -1,0 +1,118 @@
+//! What the catalog keeps of Axis system controllers' connections and
+//! uploads (ADR 0017), and how an Axis recording becomes a recording.
+
+use custos_format::UtcMillis;
+use uuid::Uuid;
+
+use crate::{Device, Recording};
+
+/// An Axis system controller's connection (ADR 0017): the credentials of
+/// one connection file. Only hashes are kept; a rotation replaces the key
+/// and ends its tokens, a revocation ends both for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisConnection {
+    pub name: String,
+    /// SHA-256 of the connection's key (hex): a random 32-byte secret needs
+    /// no slow hash.
+    pub key_sha256: String,
+    pub created_at: UtcMillis,
+    pub rotated_at: Option<UtcMillis>,
+    pub revoked_at: Option<UtcMillis>,
+}
+
+/// A token `GET /auth/v1.0` handed out, by its SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisToken {
+    pub token_sha256: String,
+    pub connection: String,
+    pub expires_at: UtcMillis,
+}
+
+/// A container an Axis system controller made on its connection (ADR
+/// 0017): `System`, `Users`, `Devices`, a recording's or a rejected
+/// recording's. Names are unique within a connection (its Swift account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisContainer {
+    pub connection: String,
+    pub name: String,
+    /// The Custos recording a recording's container becomes.
+    pub recording_id: Option<Uuid>,
+    /// Its metadata as `custos_axis::metadata::Metadata::to_json` writes it.
+    pub metadata: String,
+    pub created_at: UtcMillis,
+    pub updated_at: UtcMillis,
+    /// When `Status=Complete` arrived: from then on nothing in it changes.
+    pub completed_at: Option<UtcMillis>,
+}
+
+/// An object in an [`AxisContainer`]: a clip, a key file, a bookmark, a
+/// GNSS trail, a user or a device. Its bytes are in the blob store,
+/// encrypted to the evidence key on arrival; the age header that opens
+/// them is here only, so deleting the row shreds the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisObject {
+    pub connection: String,
+    pub container: String,
+    pub name: String,
+    pub metadata: String,
+    /// The bytes as they arrived: their length, SHA-256 and MD5 (hex, the
+    /// Swift `Etag`).
+    pub length: u64,
+    pub sha256: [u8; 32],
+    pub md5: String,
+    pub blob_key: String,
+    pub age_header: Vec<u8>,
+    pub stored_at: UtcMillis,
+}
+
+/// An Axis system controller's recording: a completed container of an Axis
+/// connection. Its clips, key files, bookmarks and GNSS trail stay the
+/// container's objects (each with its own age header in the catalog);
+/// deleting the recording deletes them with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AxisRecording {
+    pub connection: String,
+    pub container: String,
+    /// The bytes its objects arrived with, in all.
+    pub length: u64,
+    /// SHA-256 over the container's objects' names and SHA-256s, in name
+    /// order ([`axis_content_digest`]): what a tombstone keeps.
+    pub content_sha256: [u8; 32],
+    /// SHA-256 of the container's metadata as completed.
+    pub metadata_sha256: [u8; 32],
+}
+
+/// The digest an Axis recording's tombstone keeps of its objects
+/// ([`custos_format::axis_content_digest`]).
+pub fn axis_content_digest<'a>(objects: impl IntoIterator<Item = &'a AxisObject>) -> [u8; 32] {
+    custos_format::axis_content_digest(objects.into_iter().map(|o| (o.name.as_str(), &o.sha256)))
+}
+
+/// What completes an Axis recording, in one transaction
+/// ([`crate::AxisStore::complete_axis_recording`]): the container's last
+/// metadata, its camera (made on its first recording) and the recording,
+/// with the facts the statistics count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AxisCompletion {
+    /// The container's metadata as it was read (compare-and-swap).
+    pub expected: String,
+    pub metadata: String,
+    /// Its camera as it is to be made if the catalog has none of its id
+    /// (`kind` Axis); an existing camera of another kind is `AlreadyExists`.
+    pub device: Device,
+    /// Its `provenance` is [`crate::Provenance::Axis`]; its `sequence` is
+    /// given by the catalog (the camera's next).
+    pub recording: Recording,
+    pub facts: AxisFacts,
+}
+
+/// The statistics' facts of an Axis recording (a camera's come from its
+/// manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AxisFacts {
+    /// The pre-buffer: from the recording's start to its trigger.
+    pub prerecord_ms: Option<i64>,
+    pub trigger: Option<String>,
+    pub stop_reason: Option<String>,
+    pub firmware: Option<String>,
+}

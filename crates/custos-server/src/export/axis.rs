@@ -1,0 +1,132 @@
+//! Axis recordings in an export (docs/FORMAT.md §12.6): every object of
+//! the recording's container, decrypted as it is written, byte for byte as
+//! the system controller uploaded it, and `axis.json` with the controller's
+//! metadata and the hashes the server took on arrival.
+
+use std::collections::BTreeMap;
+
+use custos_catalog::{AxisObject, AxisStore};
+use custos_export::axis::{object_file, AxisObjectRecord, AxisRecordingRecord, RECORD};
+
+use super::*;
+
+/// An Axis recording ready to be written.
+pub(super) struct GatheredAxis {
+    pub recording: Recording,
+    pub record: AxisRecordingRecord,
+    /// Its container's objects, in `record.objects`' order.
+    pub objects: Vec<AxisObject>,
+}
+
+/// Metadata as the catalog keeps it (a JSON object of lower-case keys).
+fn metadata(json: &str) -> Result<BTreeMap<String, String>> {
+    Ok(custos_axis::metadata::Metadata::from_json(json)?
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
+
+pub(super) async fn gather(
+    catalog: &(impl AxisStore + ?Sized),
+    recording: Recording,
+) -> Result<GatheredAxis> {
+    let axis = recording.axis().context("not an Axis recording")?.clone();
+    let container = catalog
+        .axis_container(&axis.connection, &axis.container)
+        .await?
+        .context("its container is gone")?;
+    let completed_at = container
+        .completed_at
+        .context("its container is not complete")?;
+    let objects = catalog
+        .axis_objects(&axis.connection, &axis.container)
+        .await?;
+    let container_metadata = metadata(&container.metadata)?;
+    let dir = custos_export::axis::axis_dir(&recording.device_id, recording.sequence);
+    // What was digested at `Complete` is what goes out: a difference is
+    // damage, and the export is refused rather than made of it.
+    anyhow::ensure!(
+        custos_catalog::axis_content_digest(&objects) == axis.content_sha256,
+        "its objects are not the ones it completed with"
+    );
+    anyhow::ensure!(
+        custos_export::axis::metadata_sha256(&container_metadata) == axis.metadata_sha256,
+        "its metadata is not the one it completed with"
+    );
+    let records = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            Ok(AxisObjectRecord {
+                name: o.name.clone(),
+                file: object_file(&dir, i, &o.name),
+                metadata: metadata(&o.metadata)?,
+                length: o.length,
+                sha256: hex::encode(o.sha256),
+                md5: o.md5.clone(),
+                stored_at: o.stored_at,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(GatheredAxis {
+        record: AxisRecordingRecord {
+            recording_id: recording.recording_id,
+            device_id: recording.device_id.clone(),
+            sequence: recording.sequence,
+            connection: axis.connection.clone(),
+            container: axis.container.clone(),
+            completed_at,
+            metadata: container_metadata,
+            metadata_sha256: hex::encode(axis.metadata_sha256),
+            content_sha256: hex::encode(axis.content_sha256),
+            objects: records,
+        },
+        recording,
+        objects,
+    })
+}
+
+/// Writes one Axis recording's directory; the bytes of its objects.
+pub(super) fn write<S: custos_export::package::Sink>(
+    d: &Deployment,
+    runtime: &tokio::runtime::Handle,
+    opens: &ExportGrant,
+    package: &mut PackageWriter<S>,
+    g: &GatheredAxis,
+    trail: &RecordingAudit,
+) -> Result<u64> {
+    let dir = custos_export::axis::axis_dir(&g.recording.device_id, g.recording.sequence);
+    let mut bytes = 0;
+    for (o, record) in g.objects.iter().zip(&g.record.objects) {
+        let stored = crate::playback::StoredCiphertext::new(
+            o.age_header.clone(),
+            d.blobs.clone(),
+            o.blob_key.clone(),
+            crate::parts::ciphertext_length(o.length, o.age_header.len() as u64),
+            runtime.clone(),
+        );
+        let identity = d.keys.evidence.identity(opens, &o.blob_key)?;
+        let decryptor =
+            age::Decryptor::new_buffered(std::io::BufReader::with_capacity(1 << 20, stored))?;
+        let mut plaintext = decryptor
+            .decrypt(std::iter::once(identity as &dyn age::Identity))
+            .context("an Axis object does not open with the evidence key")?;
+        let sha = package.add_stream(&record.file, o.length, &mut plaintext)?;
+        // The bytes that leave are the bytes that arrived.
+        anyhow::ensure!(
+            sha == o.sha256,
+            "Axis object {} changed since it arrived",
+            record.file
+        );
+        bytes += o.length;
+    }
+    package.add_bytes(
+        &format!("{dir}/{RECORD}"),
+        &serde_json::to_vec_pretty(&g.record)?,
+    )?;
+    package.add_bytes(
+        &format!("{dir}/{}", item::AUDIT),
+        &serde_json::to_vec_pretty(trail)?,
+    )?;
+    Ok(bytes)
+}

@@ -1,0 +1,383 @@
+//! An Axis recording in Custos's model (issue 23 point 3): its container's
+//! `Complete` makes a recording of its camera, listed, shown and played
+//! (clip by clip, with ranges) through the same purpose-bound paths as a
+//! Custos camera's, and deleted on time with every object it came with.
+
+use crate::axis_swift::*;
+use crate::common::*;
+
+const CLIP_A: &str = "1787485620_1.mp4";
+const CLIP_B: &str = "1787485660_1.mp4";
+const BOOKMARK: &str = "bookmark_1787485630_1";
+
+fn bytes(seed: u8, n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+}
+
+/// [`RECORDING`] with two clips (sent second clip first) and a bookmark,
+/// completed; the first clip's bytes and the second's.
+async fn completed() -> (Scu, Vec<u8>, Vec<u8>) {
+    let s = scu().await;
+    s.recording().await;
+    let (a, b) = (bytes(1, 200_000), bytes(2, 70_000));
+    for (name, start, stop, body) in [
+        (CLIP_B, "1787485660", "1787485700", &b),
+        (CLIP_A, "1787485620", "1787485660", &a),
+    ] {
+        let answer = s
+            .send(
+                "PUT",
+                &format!("{RECORDING}/{name}"),
+                &[
+                    ("X-Object-Meta-Containertype", "mp4"),
+                    ("X-Object-Meta-Starttime", start),
+                    ("X-Object-Meta-Stoptime", stop),
+                ],
+                body,
+            )
+            .await;
+        assert_eq!(answer.status, Some(201), "{}", answer.head);
+    }
+    let answer = s
+        .send(
+            "PUT",
+            &format!("{RECORDING}/{BOOKMARK}"),
+            &[("X-Object-Meta-Categoryid", "unknown-category")],
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, Some(201), "{}", answer.head);
+    let answer = s.complete().await;
+    assert_eq!(answer.status, Some(204), "{}", answer.head);
+    (s, a, b)
+}
+
+#[tokio::test]
+async fn a_completed_axis_recording_is_a_recording_of_its_camera() {
+    let (s, a, b) = completed().await;
+    let w = &s.w;
+    let catalog = &w.server.deployment.catalog;
+    let all = catalog.recordings().await.unwrap();
+    assert_eq!(all.len(), 1);
+    let r = &all[0];
+    assert_eq!(r.device_id, SERIAL);
+    assert_eq!(r.sequence, 1);
+    assert_eq!(
+        r.officer_id.as_deref(),
+        Some(format!("axis:{USER}").as_str())
+    );
+    assert_eq!(r.started_at.as_millis(), 1_787_485_620_000);
+    assert_eq!(r.ended_at.as_millis(), 1_787_485_700_000);
+    assert_eq!(
+        r.delete_after.as_millis(),
+        1_787_485_700_000 + 28 * 86_400_000,
+        "the deployment's period, from its end"
+    );
+    assert_eq!(
+        r.retention_category, "standard",
+        "an unknown category is not applied"
+    );
+    let axis = r.axis().expect("an Axis recording");
+    assert_eq!(
+        (axis.connection.as_str(), axis.container.as_str()),
+        ("scu-1", RECORDING)
+    );
+    assert_eq!(axis.length, (a.len() + b.len()) as u64);
+    let camera = catalog.device(SERIAL).await.unwrap().unwrap();
+    assert_eq!(camera.kind, custos_catalog::DeviceKind::Axis);
+
+    // The API lists and shows it, its clips in recording order.
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let token = w.sign_in(&anna).await;
+    let list = w
+        .call("GET", "/api/v1/recordings", Some(&token), None, &[])
+        .await;
+    assert_eq!(list.status, 200);
+    let listed = &list.json()[0];
+    assert_eq!(listed["origin"], "axis");
+    assert_eq!(listed["device_id"], SERIAL);
+    let id = r.recording_id;
+    let detail = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{id}"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(detail.status, 200, "{}", detail.json());
+    let detail = detail.json();
+    assert_eq!(detail["manifest"], serde_json::Value::Null);
+    let parts = detail["axis"]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0]["name"], CLIP_A);
+    assert_eq!(parts[1]["name"], CLIP_B);
+    assert_eq!(parts[0]["md5"], md5_hex(&a));
+    assert_eq!(parts[1]["length"], b.len());
+    assert_eq!(
+        detail["axis"]["bookmarks"][0]["categoryid"],
+        "unknown-category"
+    );
+    assert_eq!(detail["axis"]["user"], USER);
+
+    // Played clip by clip, through the case it is attached to, with ranges.
+    let case = w.with_case(&token, "complaint").await;
+    let video =
+        |part: &str| format!("/api/v1/recordings/{id}/video?purpose=complaint&case={case}{part}");
+    let unattached = w.call("GET", &video(""), Some(&token), None, &[]).await;
+    assert_eq!(unattached.code(), "not-attached");
+    w.link(&token, &case, id).await;
+    let first = w.call("GET", &video(""), Some(&token), None, &[]).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("content-type"), Some("video/mp4"));
+    assert!(first.body == a, "the first clip by default, byte for byte");
+    let second = w
+        .call("GET", &video("&part=1"), Some(&token), None, &[])
+        .await;
+    assert!(second.body == b, "the second clip");
+    let range = w
+        .call(
+            "GET",
+            &video("&part=0"),
+            Some(&token),
+            None,
+            &[("range", "bytes=65530-65545")],
+        )
+        .await;
+    assert_eq!(range.status, 206);
+    assert!(
+        range.body == a[65_530..=65_545],
+        "a range across a chunk's end"
+    );
+    for bad in [
+        "&part=2",
+        "&part=99999999999999999999",
+        "&part=-1",
+        "&part=x",
+    ] {
+        let answer = w.call("GET", &video(bad), Some(&token), None, &[]).await;
+        assert!(
+            answer.status == 404 || answer.status == 400,
+            "{bad}: {} {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert!(answer.body.len() < 1000, "{bad}: no footage");
+    }
+    let download = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{id}/download?purpose=complaint&case={case}&part=1"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert!(download.body == b);
+    assert!(download
+        .header("content-disposition")
+        .unwrap()
+        .ends_with(&format!("custos-{id}-1.mp4\"")));
+    // Each access is on record, with its purpose and case.
+    let plays = audit_events(w)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.action == "recording.play" && e.object.as_deref() == Some(&format!("recording:{id}"))
+        })
+        .count();
+    assert!(plays >= 4, "{plays} plays audited");
+}
+
+#[tokio::test]
+async fn deleting_an_axis_recording_takes_every_object_and_stays_final() {
+    let (s, _, _) = completed().await;
+    let w = &s.w;
+    let catalog = &w.server.deployment.catalog;
+    let r = catalog.recordings().await.unwrap().remove(0);
+    let objects = s.objects(RECORDING).await;
+    assert_eq!(objects.len(), 3);
+    for o in &objects {
+        assert!(
+            w.data.join("blobs").join(&o.blob_key).exists(),
+            "{}",
+            o.name
+        );
+    }
+    // Not yet due: nothing goes.
+    let early = w.sweep(r.delete_after.plus_millis(-1)).await;
+    assert_eq!(early.deleted, 0);
+    let report = w.sweep(r.delete_after.plus_millis(3_600_000)).await;
+    assert_eq!(report.deleted, 1);
+    assert_eq!(catalog.recording(r.recording_id).await.unwrap(), None);
+    assert!(
+        s.objects(RECORDING).await.is_empty(),
+        "the keys went with the row"
+    );
+    for o in &objects {
+        assert!(
+            !w.data.join("blobs").join(&o.blob_key).exists(),
+            "{} left behind",
+            o.name
+        );
+    }
+    let tomb = catalog.tombstone(r.recording_id).await.unwrap().unwrap();
+    assert!(tomb.blob_deleted);
+    assert_eq!(tomb.ciphertext_sha256, r.axis().unwrap().content_sha256);
+    // The controller sending it again changes nothing: the container is a
+    // bare `Complete`, its metadata (user, places) gone.
+    let head = s.send("HEAD", RECORDING, &[], b"").await;
+    assert!(
+        !head.head.to_ascii_lowercase().contains("triggerontime"),
+        "{}",
+        head.head
+    );
+    let again = s
+        .send(
+            "POST",
+            RECORDING,
+            &[
+                ("X-Container-Meta-Status", "Complete"),
+                ("X-Container-Meta-Starttime", "1787485620"),
+                ("X-Container-Meta-Stoptime", "1787485700"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(again.status, Some(403), "{}", again.head);
+    assert_eq!(catalog.recordings().await.unwrap().len(), 0);
+    let clip = s.clip(CLIP_A, b"again").await;
+    assert_eq!(clip.status, Some(403), "{}", clip.head);
+}
+
+/// Held for a police request and exported: the package carries every
+/// object as it arrived, `custos verify` and the standard tools alone
+/// (sha256sum's and md5's hashes, openssl) find it whole, and a changed
+/// object is found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_tools() {
+    use crate::evidence::{verify_package, EXPORT_PASS};
+    let (s, a, b) = completed().await;
+    let w = &s.w;
+    let r = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let token = w.sign_in(&rita).await;
+    let case = w.with_case(&token, "police-request").await;
+    let hold = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/holds"),
+            Some(&token),
+            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
+            &[],
+        )
+        .await;
+    assert_eq!(hold.status, 201, "{}", hold.json());
+    let answer = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/exports"),
+            Some(&token),
+            Some(serde_json::json!({"purpose": "investigation", "recipient": "Politie Rotterdam, PV-2026-7", "passphrase": EXPORT_PASS})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let delivered = tmp.path().join("package.tar.age");
+    std::fs::write(&delivered, &answer.body).unwrap();
+    let server_pem = tmp.path().join("server.pem");
+    std::fs::write(
+        &server_pem,
+        w.server.deployment.keys.receipt_public().to_pem(),
+    )
+    .unwrap();
+    let log_key = w.server.deployment.audit.verifier().to_vkey();
+    let (code, out) = verify_package(
+        &delivered,
+        &[
+            "--server-key",
+            server_pem.to_str().unwrap(),
+            "--log-key",
+            &log_key,
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("ok   Axis recording {SERIAL} #1")),
+        "{out}"
+    );
+    assert!(out.contains("no camera signature"), "{out}");
+
+    // Unpacked with age and tar: the clips are the bytes that were sent.
+    let tar = open_package(&answer.body, EXPORT_PASS);
+    let tar_path = tmp.path().join("package.tar");
+    std::fs::write(&tar_path, &tar).unwrap();
+    let dir = tmp.path().join("good");
+    std::fs::create_dir(&dir).unwrap();
+    assert!(std::process::Command::new("tar")
+        .arg("-xmf")
+        .arg(&tar_path)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    let objects = dir.join(format!("axis/{SERIAL}-000001/objects"));
+    assert!(std::fs::read(objects.join(CLIP_A)).unwrap() == a);
+    assert!(std::fs::read(objects.join(CLIP_B)).unwrap() == b);
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join(format!("axis/{SERIAL}-000001/axis.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["container"], RECORDING);
+    assert_eq!(record["objects"].as_array().unwrap().len(), 3);
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        report.contains(&md5_hex(&a)),
+        "the report lists each object's MD5"
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/verify-export-with-standard-tools.sh"
+    );
+    let standard = std::process::Command::new("sh")
+        .arg(script)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        standard.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&standard.stdout),
+        String::from_utf8_lossy(&standard.stderr)
+    );
+    assert!(String::from_utf8_lossy(&standard.stdout).contains("3 objects as they arrived"));
+
+    // A clip changed after the export: both checkers name it.
+    let mut clip = std::fs::read(objects.join(CLIP_A)).unwrap();
+    clip[100] ^= 1;
+    std::fs::write(objects.join(CLIP_A), &clip).unwrap();
+    let standard = std::process::Command::new("sh")
+        .arg(script)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!standard.status.success());
+    let (code, out) = verify_package(&dir, &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains(CLIP_A), "{out}");
+}
