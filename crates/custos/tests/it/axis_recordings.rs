@@ -381,3 +381,101 @@ async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_t
     assert_ne!(code, 0, "{out}");
     assert!(out.contains(CLIP_A), "{out}");
 }
+
+/// The officer is the city's own staff number where the controller stores
+/// it (`UserID` of the user), so the officer's own-recordings rule finds
+/// it; a category the camera sent as a bookmark sets the period when the
+/// deployment has it, the longest of several.
+#[tokio::test]
+async fn the_officer_and_the_category_come_from_what_the_controller_sent() {
+    let mut retention = custos_server::retention::RetentionPolicy::new(28 * 86_400_000);
+    retention
+        .categories
+        .insert("incident".into(), 365 * 86_400_000);
+    retention
+        .categories
+        .insert("training".into(), 2 * 86_400_000);
+    let s = scu_in(
+        None,
+        custos_server::axis::AxisSettings::new("127.0.0.1:0".parse().unwrap()),
+        retention,
+    )
+    .await;
+    for container in ["Users", "Devices"] {
+        assert_eq!(s.send("PUT", container, &[], b"").await.status, Some(201));
+    }
+    let user = s
+        .send(
+            "PUT",
+            &format!("Users/{USER}"),
+            &[
+                ("X-Object-Meta-Name", "B. Jansen"),
+                ("X-Object-Meta-Userid", "BOA-0042"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(user.status, Some(201), "{}", user.head);
+    let device = s
+        .send(
+            "PUT",
+            &format!("Devices/{SERIAL}"),
+            &[("X-Object-Meta-Model", "W110")],
+            b"",
+        )
+        .await;
+    assert_eq!(device.status, Some(201), "{}", device.head);
+    let answer = s
+        .send(
+            "PUT",
+            RECORDING,
+            &[
+                ("X-Container-Meta-Starttime", "1787485620"),
+                ("X-Container-Meta-Triggerontime", "1787485626"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, Some(201), "{}", answer.head);
+    assert_eq!(s.clip(CLIP_A, b"clip").await.status, Some(201));
+    for (name, category) in [
+        ("bookmark_1787485630_1", "training"),
+        ("bookmark_1787485631_2", "incident"),
+        ("bookmark_1787485632_3", "no-such-category"),
+    ] {
+        let b = s
+            .send(
+                "PUT",
+                &format!("{RECORDING}/{name}"),
+                &[("X-Object-Meta-Categoryid", category)],
+                b"",
+            )
+            .await;
+        assert_eq!(b.status, Some(201), "{}", b.head);
+    }
+    assert_eq!(s.complete().await.status, Some(204));
+    let w = &s.w;
+    let r = w
+        .server
+        .deployment
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(r.officer_id.as_deref(), Some("BOA-0042"));
+    assert_eq!(r.retention_category, "incident", "the longest known period");
+    assert_eq!(
+        r.delete_after.as_millis(),
+        1_787_485_700_000 + 365 * 86_400_000
+    );
+
+    // Officer BOA-0042 sees their own recording; another officer does not.
+    let own = w.add_user("bjansen", "officer", Some("BOA-0042")).await;
+    let other = w.add_user("kdevries", "officer", Some("BOA-0007")).await;
+    let path = format!("/api/v1/recordings/{}", r.recording_id);
+    let t = w.sign_in(&own).await;
+    assert_eq!(w.call("GET", &path, Some(&t), None, &[]).await.status, 200);
+    let t = w.sign_in(&other).await;
+    assert_eq!(w.call("GET", &path, Some(&t), None, &[]).await.status, 404);
+}

@@ -44,9 +44,23 @@ pub async fn scu_on(
     storage: Option<custos_server::storage::StorageConfig>,
     settings: AxisSettings,
 ) -> Scu {
+    scu_in(
+        storage,
+        settings,
+        custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
+    )
+    .await
+}
+
+/// [`scu_on`] with the deployment's retention periods.
+pub async fn scu_in(
+    storage: Option<custos_server::storage::StorageConfig>,
+    settings: AxisSettings,
+    retention: custos_server::retention::RetentionPolicy,
+) -> Scu {
     let w = world_with_axis(
         Default::default(),
-        custos_server::retention::RetentionPolicy::new(28 * 86_400_000),
+        retention,
         storage,
         test_limits(),
         Some(settings),
