@@ -46,7 +46,10 @@ PY
 ed25519_verify server.pub.pem SHA256SUMS SHA256SUMS.sig || fail "SHA256SUMS.sig: not signed by server.pub.pem"
 echo "server key SHA-256 (compare with the published one): $(openssl pkey -pubin -in server.pub.pem -outform DER | tail -c 32 | sha256sum | cut -d' ' -f1)"
 
-# 2. Every listed file is as listed ...
+# 2. Only files and directories: a link could show a file SHA256SUMS does
+#    not vouch for (a tar of ours holds none; `custos verify` refuses them too).
+[ -z "$(find . ! -type f ! -type d)" ] || fail "links or special files in the package"
+# Every listed file is as listed ...
 sha256sum -c --strict --quiet SHA256SUMS || fail "a file differs from SHA256SUMS"
 # ... and nothing was added.
 find . -type f ! -name SHA256SUMS ! -name SHA256SUMS.sig | sed 's|^\./||' | sort > "${TMPDIR:-/tmp}/custos-present.$$"
@@ -147,6 +150,13 @@ done
 # 4b. Each Axis recording: no camera signature (an Axis camera signs no
 # metadata); its objects are the bytes the system controller uploaded, with
 # the SHA-256 and MD5 the server took on arrival (docs/FORMAT.md 12.6).
+# Only the directories export.json lists, each the recording it names.
+python3 - <<'PY' || fail "axis/: see above"
+import json, os
+listed = {r["dir"] for r in json.load(open("export.json")).get("axis_recordings", [])}
+present = {"axis/" + n for n in os.listdir("axis")} if os.path.isdir("axis") else set()
+assert present == listed, f"axis/ holds {sorted(present)}, export.json lists {sorted(listed)}"
+PY
 for dir in axis/*/; do
   [ -d "$dir" ] || continue
   dir=${dir%/}
@@ -154,6 +164,11 @@ for dir in axis/*/; do
 import hashlib, json, os, sys
 d = sys.argv[1]
 x = json.load(open(f"{d}/axis.json"))
+e = [r for r in json.load(open("export.json"))["axis_recordings"] if r["dir"] == d][0]
+assert (x["recording_id"], x["device_id"], x["sequence"]) == (e["recording_id"], e["device_id"], e["sequence"]), "axis.json is another recording than export.json lists"
+assert d == f"axis/{x['device_id']}-{x['sequence']:06d}", "not the recording's own directory"
+names = [o["name"] for o in x["objects"]]
+assert len(names) == len(set(names)), "an object listed twice"
 listed = set()
 digest = hashlib.sha256()
 for o in sorted(x["objects"], key=lambda o: o["name"].encode()):

@@ -250,12 +250,39 @@ where
                 },
             );
         }
-        let kind: Option<String> =
-            sqlx::query_scalar("SELECT kind FROM devices WHERE device_id = $1")
+        // The objects as they are now the container is locked: one stored
+        // (or one's metadata changed) after the caller read them would be
+        // left out of the digest the recording and its tombstone keep, and
+        // of the retention its bookmarks set.
+        let mut objects =
+            sqlx::query("SELECT * FROM axis_objects WHERE connection = $1 AND container = $2")
+                .bind(connection)
+                .bind(&axis.container)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(fail::<D>)?
+                .iter()
+                .map(|r| rows::axis_object(&Columns(r)))
+                .collect::<Result<Vec<_>>>()?;
+        let mut seen = c.objects.clone();
+        objects.sort_by(|a, b| a.name.cmp(&b.name));
+        seen.sort_by(|a, b| a.name.cmp(&b.name));
+        if objects != seen
+            || custos_catalog::axis_content_digest(&objects) != axis.content_sha256
+            || objects.iter().map(|o| o.length).sum::<u64>() != axis.length
+        {
+            return Err(CatalogError::Conflict(format!(
+                "an object arrived in Axis container `{}` meanwhile",
+                axis.container
+            )));
+        }
+        let found: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT kind, revoked_at FROM devices WHERE device_id = $1")
                 .bind(&c.device.device_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(fail::<D>)?;
+        let (kind, revoked) = found.unzip();
         match kind.as_deref() {
             None => {
                 let d = &c.device;
@@ -284,6 +311,14 @@ where
                         other => other,
                     }
                 })?;
+            }
+            // Revoked meanwhile: the caller reads the camera again and
+            // refuses.
+            Some(k) if k == DeviceKind::Axis.as_str() && revoked.flatten().is_some() => {
+                return Err(CatalogError::NotFound {
+                    what: "Axis camera not revoked",
+                    id: c.device.device_id.clone(),
+                })
             }
             Some(k) if k == DeviceKind::Axis.as_str() => {}
             Some(_) => {

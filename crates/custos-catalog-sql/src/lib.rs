@@ -293,6 +293,17 @@ where
     }
 
     /// One recording row, inside the caller's transaction.
+    /// The blobs a deleted Axis recording's objects left, by key.
+    async fn tombstone_blobs(&self, recording_id: Uuid) -> Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT blob_key FROM tombstone_blobs WHERE recording_id = $1 ORDER BY blob_key",
+        )
+        .bind(recording_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(fail::<D>)
+    }
+
     async fn insert_recording(tx: &mut sqlx::Transaction<'_, D::Db>, r: &Recording) -> Result<()> {
         let mut insert = Statement::new::<D>(RECORDING_INSERT);
         insert.push_values(std::slice::from_ref(r), recording_values);

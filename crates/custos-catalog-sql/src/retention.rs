@@ -105,7 +105,12 @@ where
             .fetch_optional(&self.pool)
             .await
             .map_err(fail::<D>)?;
-        row.as_ref().map(Self::tombstone_row).transpose()
+        let Some(mut t) = row.as_ref().map(Self::tombstone_row).transpose()? else {
+            return Ok(None);
+        };
+        t.blob_keys
+            .extend(self.tombstone_blobs(recording_id).await?);
+        Ok(Some(t))
     }
 
     async fn tombstone_by_sequence(
@@ -132,14 +137,8 @@ where
             .map(Self::tombstone_row)
             .collect::<Result<_>>()?;
         for t in &mut tombstones {
-            let more: Vec<String> = sqlx::query_scalar(
-                "SELECT blob_key FROM tombstone_blobs WHERE recording_id = $1 ORDER BY blob_key",
-            )
-            .bind(t.recording_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(fail::<D>)?;
-            t.blob_keys.extend(more);
+            t.blob_keys
+                .extend(self.tombstone_blobs(t.recording_id).await?);
         }
         Ok(tombstones)
     }

@@ -83,6 +83,7 @@ async fn completion(
                 metadata_sha256: [9; 32],
             }),
         },
+        objects: objects.clone(),
         facts: AxisFacts {
             prerecord_ms: Some(30_000),
             trigger: Some("Button".into()),
@@ -133,6 +134,40 @@ pub async fn axis_recording_story(catalog: &(impl Catalog + ?Sized)) {
         Err(CatalogError::Conflict(_))
     ));
     assert_eq!(catalog.device("AXIS1").await.unwrap(), None);
+
+    // An object stored after the completion read the container's objects:
+    // nothing completes with a digest that leaves it out.
+    let done = completion(catalog, &a, "AXIS1").await;
+    let late_clip = AxisObject {
+        connection: C.into(),
+        container: a.name.clone(),
+        name: "20261207_063100_1.mp4".into(),
+        metadata: "{}".into(),
+        length: 10,
+        sha256: [3; 32],
+        md5: "0".repeat(32),
+        blob_key: format!("axis/{}/late.age", a.name),
+        age_header: vec![1],
+        stored_at: t(60_000),
+    };
+    catalog
+        .add_axis_pending_blob(&late_clip.blob_key, C, t(60_000))
+        .await
+        .unwrap();
+    catalog.add_axis_object(&late_clip).await.unwrap();
+    assert!(matches!(
+        catalog.complete_axis_recording(C, &done, t(70_000)).await,
+        Err(CatalogError::Conflict(_))
+    ));
+    assert_eq!(
+        catalog
+            .axis_container(C, &a.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .completed_at,
+        None
+    );
 
     // Complete: the camera is made, the recording is the camera's first.
     let done = completion(catalog, &a, "AXIS1").await;
@@ -235,6 +270,7 @@ pub async fn axis_recording_story(catalog: &(impl Catalog + ?Sized)) {
         [
             format!("axis/{}/20261207_063000_1.mp4.age", a.name),
             format!("axis/{}/bookmark_1796625010_1.age", a.name),
+            format!("axis/{}/late.age", a.name),
         ]
     );
     catalog
@@ -260,4 +296,23 @@ pub async fn axis_recording_story(catalog: &(impl Catalog + ?Sized)) {
         .await
         .unwrap();
     assert_eq!(third.sequence, 3);
+
+    // A camera revoked before the completion's transaction: nothing
+    // completes (the caller reads the camera again and refuses).
+    let d = open_container(catalog, "u_AXIS1_20261207T090000Z").await;
+    let late = completion(catalog, &d, "AXIS1").await;
+    catalog.revoke_device("AXIS1", t(96_000)).await.unwrap();
+    assert!(matches!(
+        catalog.complete_axis_recording(C, &late, t(97_000)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert_eq!(
+        catalog
+            .axis_container(C, &d.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .completed_at,
+        None
+    );
 }

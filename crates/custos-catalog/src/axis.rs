@@ -104,6 +104,10 @@ pub struct AxisCompletion {
     /// given by the catalog (the camera's next).
     pub recording: Recording,
     pub facts: AxisFacts,
+    /// The container's objects as the caller read them to make the above
+    /// (digest, length, retention from bookmarks): the completion is taken
+    /// only if they are still exactly these.
+    pub objects: Vec<AxisObject>,
 }
 
 /// The statistics' facts of an Axis recording (a camera's come from its

@@ -436,8 +436,11 @@ pub trait AxisStore: Send + Sync {
     /// metadata, as [`AxisStore::update_axis_container`]) and, in the same
     /// transaction, its camera if new and its recording, which is given the
     /// camera's next sequence. `AlreadyExists` if a camera of that id is not
-    /// an Axis camera, or the container already has its recording.
-    /// Returns the recording as stored.
+    /// an Axis camera; `Conflict` if the metadata or the objects changed
+    /// since `completion` was made, or a concurrent completion took the
+    /// camera's next sequence (make it again); `NotFound` if the container
+    /// is not open, or its Axis camera was revoked. Returns the recording
+    /// as stored.
     async fn complete_axis_recording(
         &self,
         connection: &str,

@@ -482,6 +482,7 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
     if let Err(e) = d.ingest.expire_abandoned(ABANDONED_UPLOAD_MILLIS).await {
         tracing::error!(error = %e, "expiring abandoned uploads failed");
     }
+    d.payloads.prune();
     if let Err(e) = axis::remove_abandoned_blobs(d).await {
         tracing::error!(error = %e, "removing blobs of Axis objects never stored failed");
     }

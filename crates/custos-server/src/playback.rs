@@ -267,11 +267,18 @@ impl PayloadCache {
         recording: uuid::Uuid,
         part: usize,
     ) -> Option<Arc<custos_format::payload::Payload>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&(recording, part))
-            .filter(|(_, opened)| opened.elapsed() < CACHED_FOR)
-            .map(|(p, _)| p.clone())
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // An opened payload holds the file key: none outlives its minute
+        // by more than the next look at the cache.
+        entries.retain(|_, (_, opened)| opened.elapsed() < CACHED_FOR);
+        entries.get(&(recording, part)).map(|(p, _)| p.clone())
+    }
+
+    /// Forgets every payload past its minute (the maintenance loop calls
+    /// this, so a quiet server keeps no file key in memory).
+    pub fn prune(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (_, opened)| opened.elapsed() < CACHED_FOR);
     }
 
     pub fn put(

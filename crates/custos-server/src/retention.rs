@@ -151,10 +151,8 @@ pub struct SweepReport {
     pub derivatives_deleted: u64,
 }
 
-/// A recording the sweep could not finish: an incident (the privacy
-/// officer sees it) and an audit entry, then the sweep goes on.
-/// Every blob a tombstone left, each at most once deleted (a blob already
-/// gone is fine: the sweep may be finishing an earlier one's work).
+/// Every blob a tombstone left (a blob already gone is fine: the sweep may
+/// be finishing an earlier one's work).
 async fn delete_blobs(
     blobs: &BlobStore,
     t: &custos_catalog::Tombstone,
@@ -165,6 +163,8 @@ async fn delete_blobs(
     Ok(())
 }
 
+/// A recording the sweep could not finish: an incident (the privacy
+/// officer sees it) and an audit entry, then the sweep goes on.
 async fn sweep_failed(
     catalog: &(impl IncidentStore + ?Sized),
     audit: &AuditSink,
@@ -286,10 +286,23 @@ pub async fn sweep(
         };
         custos_faults::crash_point("sweeper:after-tombstones");
         let mut gone = Vec::with_capacity(replaced.len());
-        // Read back: an Axis recording's objects' blobs were named by the
-        // catalog as it deleted them.
-        let left = catalog.tombstones_with_blob().await?;
-        for t in left.iter().filter(|t| replaced.contains(&t.recording_id)) {
+        let replaced_set: std::collections::HashSet<_> = replaced.iter().copied().collect();
+        let mut left = Vec::with_capacity(replaced.len());
+        for t in tombstones
+            .iter()
+            .filter(|t| replaced_set.contains(&t.recording_id))
+        {
+            // Read back: an Axis recording's objects' blobs were named by
+            // the catalog as it deleted them.
+            if t.blob_keys.is_empty() {
+                if let Some(stored) = catalog.tombstone(t.recording_id).await? {
+                    left.push(stored);
+                }
+            } else {
+                left.push(t.clone());
+            }
+        }
+        for t in &left {
             // The key is already gone with the row: a blob left behind is
             // unreadable, and finished by the next sweep.
             match delete_blobs(blobs, t).await {

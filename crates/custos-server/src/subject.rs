@@ -28,8 +28,9 @@ pub const KIND: &str = "subject-access-request";
 /// encounter, not a trawl.
 pub const MAX_WINDOW_MILLIS: i64 = 31 * 86_400_000;
 /// Recordings that started this long before the window may still reach
-/// into it (a recording lasts at most a shift).
-const LONGEST_RECORDING_MILLIS: i64 = 12 * 3_600_000;
+/// into it: a Custos camera's last at most a shift, an Axis camera's up to
+/// the day its controller may report.
+const LONGEST_RECORDING_MILLIS: i64 = custos_axis::recording::MAX_DURATION_MS;
 /// A place's radius, in metres.
 pub const RADIUS_M: std::ops::RangeInclusive<u32> = 10..=5_000;
 

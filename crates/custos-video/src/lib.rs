@@ -1,7 +1,8 @@
-//! Frames from footage: reads a recording's fragmented MP4 (as the camera
-//! writes it: one H.264 track, one fragment per GOP, each starting with a
-//! keyframe), finds the keyframe at a given time, decodes it with openh264
-//! and makes a small JPEG. Works on any `Read + Seek` — on the server that is
+//! Frames from footage: reads a recording's MP4 — fragmented, as a Custos
+//! camera writes it (one H.264 track, one fragment per GOP, each starting
+//! with a keyframe), or progressive, as an Axis camera does (`mdat`, then a
+//! `moov` whose sample tables say where each frame is) — finds the keyframe
+//! at a given time, decodes it with openh264 and makes a small JPEG. Works on any `Read + Seek` — on the server that is
 //! the decrypting reader, so nothing is written to disk.
 //!
 //! Input is untrusted (a damaged or forged recording must give an error,
@@ -121,12 +122,16 @@ pub struct Thumbnail {
     pub at_millis: u64,
 }
 
-/// A fragmented MP4 opened for reading frames.
+/// An MP4 opened for reading frames: fragmented (frames found fragment by
+/// fragment) or progressive (every frame listed in the `moov`).
 pub struct Fmp4<R> {
     reader: R,
     track: Track,
     /// Where the first fragment starts.
     fragments_from: u64,
+    /// A progressive MP4's frames, in decode order, with whether each is a
+    /// keyframe; `None` for a fragmented one.
+    table: Option<Vec<(FrameRef, bool)>>,
 }
 
 fn read_header<R: Read>(r: &mut R) -> Result<Option<Header>, VideoError> {
@@ -149,8 +154,20 @@ fn read_box<T: Atom + ReadAtom, R: Read>(h: &Header, r: &mut R) -> Result<T, Vid
             h.kind
         )));
     }
+    // What says nothing about frames (an Axis camera's `udta`) is left out
+    // before anything reads the `moov`.
+    let (body, h) = if h.kind == Moov::KIND {
+        let kept = shape::keep_known(&body).map_err(format)?;
+        let header = Header {
+            kind: h.kind,
+            size: Some(kept.len()),
+        };
+        (kept, header)
+    } else {
+        (body, h.clone())
+    };
     shape::check(h.kind.as_ref(), &body).map_err(format)?;
-    T::read_atom(h, &mut std::io::Cursor::new(&body))
+    T::read_atom(&h, &mut std::io::Cursor::new(&body))
         .map_err(|e| format(format!("{}: {e}", h.kind)))
 }
 
@@ -165,15 +182,19 @@ impl<R: Read + Seek> Fmp4<R> {
             if h.kind == Moov::KIND {
                 let moov: Moov = read_box(&h, &mut reader)?;
                 let track = track_of(&moov)?;
+                let table = sample_table(&moov, &track)?;
                 let fragments_from = reader.stream_position()?;
                 return Ok(Self {
                     reader,
                     track,
                     fragments_from,
+                    table,
                 });
             }
-            if h.kind == Moof::KIND || h.kind == FourCC::new(b"mdat") {
-                return Err(format("media before the moov box"));
+            // A progressive MP4 may keep its media (`mdat`) before the
+            // `moov`; a fragment before it is no MP4 at all.
+            if h.kind == Moof::KIND {
+                return Err(format("a fragment before the moov box"));
             }
             skip(&mut reader, &h)?;
         }
@@ -187,6 +208,23 @@ impl<R: Read + Seek> Fmp4<R> {
     /// last one, if the recording is shorter). Reads fragment headers from
     /// the start: cost grows with `at_millis`, one `moof` per fragment.
     pub fn keyframe_at(&mut self, at_millis: u64) -> Result<Keyframe, VideoError> {
+        if let Some(table) = &self.table {
+            let timescale = self.track.timescale as u64;
+            let time = |f: &FrameRef| f.decode_ticks.saturating_mul(1000) / timescale;
+            // The last keyframe at or before `at_millis`, or the first.
+            let keyframes = || table.iter().filter(|(_, key)| *key).map(|(f, _)| f);
+            let chosen = keyframes()
+                .take_while(|f| time(f) <= at_millis)
+                .last()
+                .or_else(|| keyframes().next())
+                .copied()
+                .ok_or(VideoError::NoFrame { at_millis })?;
+            let sample = self.read_sample(chosen.offset, chosen.size)?;
+            return Ok(Keyframe {
+                at_millis: time(&chosen),
+                annex_b: self.to_annex_b(&sample)?,
+            });
+        }
         self.reader.seek(SeekFrom::Start(self.fragments_from))?;
         let mut best: Option<(u64, u64, u64)> = None; // (time, offset, size)
         loop {
@@ -248,6 +286,9 @@ impl<R: Read + Seek> Fmp4<R> {
     /// Reads each fragment's header once; frames are then read one by one
     /// with [`frame`](Self::frame), so memory stays with one frame.
     pub fn frames(&mut self) -> Result<Vec<FrameRef>, VideoError> {
+        if let Some(table) = &self.table {
+            return Ok(table.iter().map(|(f, _)| *f).collect());
+        }
         self.reader.seek(SeekFrom::Start(self.fragments_from))?;
         let mut frames = Vec::new();
         loop {
@@ -403,6 +444,112 @@ fn skip<R: Seek>(reader: &mut R, h: &Header) -> Result<(), VideoError> {
         i64::try_from(size).map_err(|_| format(format!("{} box larger than any file", h.kind)))?;
     reader.seek(SeekFrom::Current(forward))?;
     Ok(())
+}
+
+/// A progressive MP4's frames from its video track's sample tables
+/// (ISO/IEC 14496-12 §8.6–8.7): sizes (`stsz`), chunks and their offsets
+/// (`stsc`, `stco`/`co64`), durations (`stts`) and keyframes (`stss`; none
+/// means every frame is one). `None` when the tables are empty: the frames
+/// are in fragments.
+fn sample_table(moov: &Moov, track: &Track) -> Result<Option<Vec<(FrameRef, bool)>>, VideoError> {
+    use mp4_atom::StszSamples;
+    let trak = moov
+        .trak
+        .iter()
+        .find(|t| t.tkhd.track_id == track.track_id)
+        .ok_or_else(|| format("no video track"))?;
+    let stbl = &trak.mdia.minf.stbl;
+    let sizes: Vec<u64> = match &stbl.stsz.samples {
+        StszSamples::Identical { count, size } => {
+            if *count as usize > MAX_FRAMES {
+                return Err(format("more frames than a recording can hold"));
+            }
+            vec![*size as u64; *count as usize]
+        }
+        StszSamples::Different { sizes } => sizes.iter().map(|s| *s as u64).collect(),
+    };
+    if sizes.is_empty() {
+        return Ok(None);
+    }
+    if sizes.len() > MAX_FRAMES {
+        return Err(format("more frames than a recording can hold"));
+    }
+    let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
+        (Some(stco), _) => stco.entries.iter().map(|o| *o as u64).collect(),
+        (None, Some(co64)) => co64.entries.clone(),
+        (None, None) => return Err(format("sample table without chunk offsets")),
+    };
+    // Each chunk's sample count, from the runs `stsc` gives (first chunk
+    // numbered from 1).
+    let runs = &stbl.stsc.entries;
+    let mut offsets = Vec::with_capacity(sizes.len());
+    let mut sample = 0usize;
+    let mut run = 0usize;
+    for (i, chunk_offset) in chunks.iter().enumerate() {
+        if sample == sizes.len() {
+            break;
+        }
+        let number = i as u64 + 1;
+        // Runs in order of their first chunk: one pass over both lists.
+        while runs
+            .get(run + 1)
+            .is_some_and(|next| u64::from(next.first_chunk) <= number)
+        {
+            run += 1;
+        }
+        let current = runs
+            .get(run)
+            .filter(|r| u64::from(r.first_chunk) <= number)
+            .ok_or_else(|| format("a chunk before the first sample-to-chunk run"))?;
+        let per_chunk = current.samples_per_chunk as usize;
+        let mut at = *chunk_offset;
+        for _ in 0..per_chunk {
+            let Some(size) = sizes.get(sample) else {
+                break;
+            };
+            offsets.push(at);
+            at = at
+                .checked_add(*size)
+                .ok_or_else(|| format("sample offset out of range"))?;
+            sample += 1;
+        }
+    }
+    if offsets.len() != sizes.len() {
+        return Err(format("the chunks hold fewer samples than the sizes list"));
+    }
+    let mut durations = Vec::with_capacity(sizes.len());
+    for run in &stbl.stts.entries {
+        for _ in 0..run.sample_count {
+            if durations.len() == sizes.len() {
+                break;
+            }
+            durations.push(run.sample_delta as u64);
+        }
+    }
+    // A missing duration (a table cut short) counts as none.
+    durations.resize(sizes.len(), 0);
+    let sync: Option<std::collections::BTreeSet<u32>> = stbl
+        .stss
+        .as_ref()
+        .map(|s| s.entries.iter().copied().collect());
+    let mut ticks = 0u64;
+    let mut table = Vec::with_capacity(sizes.len());
+    for (i, ((size, offset), duration)) in sizes.iter().zip(offsets).zip(durations).enumerate() {
+        let key = sync.as_ref().is_none_or(|s| s.contains(&(i as u32 + 1)));
+        table.push((
+            FrameRef {
+                decode_ticks: ticks,
+                duration_ticks: duration,
+                offset,
+                size: *size,
+            },
+            key,
+        ));
+        ticks = ticks
+            .checked_add(duration)
+            .ok_or_else(|| format("time out of range"))?;
+    }
+    Ok(Some(table))
 }
 
 fn track_of(moov: &Moov) -> Result<Track, VideoError> {

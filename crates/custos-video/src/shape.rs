@@ -27,6 +27,11 @@ const CHILDREN: &[(&[u8; 4], &[&[u8; 4]])] = &[
     (b"traf", &[b"tfhd", b"tfdt", b"trun"]),
 ];
 
+/// Boxes a camera's MP4 may carry beside the track that say nothing about
+/// its frames (an Axis camera's user data, padding): dropped from a `moov`
+/// and its `trak`s before anything reads them ([`keep_known`]).
+const IGNORED: &[&[u8; 4]] = &[b"udta", b"meta", b"free", b"skip"];
+
 /// Nesting deeper than this is no recording of ours.
 const MAX_DEPTH: usize = 8;
 /// Samples in one `trun`: a fragment of ours is two seconds.
@@ -37,10 +42,66 @@ pub fn check(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
     check_in(kind, body, 0)
 }
 
+/// A `moov` body without the [`IGNORED`] boxes in it or in its `trak`s
+/// (sizes rewritten); other boxes as they were.
+pub fn keep_known(moov: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(moov.len());
+    let mut rest = moov;
+    while !rest.is_empty() {
+        let (kind, body, after) = next_box(rest)?;
+        if !IGNORED.contains(&&kind) {
+            let body = if &kind == b"trak" {
+                keep_known(body)?
+            } else {
+                body.to_vec()
+            };
+            let size = u32::try_from(body.len() + 8).map_err(|_| "a box too large")?;
+            out.extend_from_slice(&size.to_be_bytes());
+            out.extend_from_slice(&kind);
+            out.extend_from_slice(&body);
+        }
+        rest = after;
+    }
+    Ok(out)
+}
+
+/// A sample table's entry count must be what its bytes hold: mp4-atom
+/// reserves room for the count it reads (a progressive MP4's tables, where a
+/// fragmented one's are empty).
+fn check_table(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
+    let (count_at, entry) = match kind {
+        b"stts" | b"ctts" | b"co64" => (4, 8),
+        b"stsc" => (4, 12),
+        b"stco" | b"stss" => (4, 4),
+        b"stsz" => {
+            let sample_size = body.get(4..8).ok_or("stsz too short")?;
+            let per_sample = if sample_size == [0; 4] { 4 } else { 0 };
+            (8, per_sample)
+        }
+        _ => return Ok(()),
+    };
+    let count = body
+        .get(count_at..count_at + 4)
+        .ok_or_else(|| format!("{} too short", String::from_utf8_lossy(kind)))?;
+    let count = u64::from(u32::from_be_bytes(count.try_into().expect("4 bytes")));
+    if count > MAX_TABLE_ENTRIES || (count_at + 4) as u64 + count * entry != body.len() as u64 {
+        return Err(format!(
+            "a {} of {count} entries in {} bytes",
+            String::from_utf8_lossy(kind),
+            body.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Entries in one sample table: a day at 60 frames a second.
+const MAX_TABLE_ENTRIES: u64 = 24 * 3600 * 60;
+
 fn check_in(kind: &[u8; 4], body: &[u8], depth: usize) -> Result<(), String> {
     if kind == b"trun" {
         return check_trun(body);
     }
+    check_table(kind, body)?;
     let Some((_, allowed)) = CHILDREN.iter().find(|(k, _)| *k == kind) else {
         return Ok(());
     };

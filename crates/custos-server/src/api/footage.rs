@@ -243,6 +243,19 @@ impl Footage {
         &self.part
     }
 
+    /// `clip N (NAME), ` for an Axis recording's clip, so the audit entry
+    /// says which was seen; empty for a camera's one part.
+    fn part_label(&self) -> String {
+        match &self.part.clip {
+            Some(clip) => format!(
+                "clip {} ({}), ",
+                self.part.index,
+                clip.name.escape_default()
+            ),
+            None => String::new(),
+        }
+    }
+
     /// `recording:ID`, as the audit log names it.
     pub fn object(&self) -> &str {
         &self.object
@@ -374,7 +387,10 @@ pub(crate) async fn stream_footage(
         d,
         footage
             .event(d, a, audit_action, Outcome::Ok)
-            .detail(format!("bytes {start}-{end} of {length}")),
+            .detail(format!(
+                "{}bytes {start}-{end} of {length}",
+                footage.part_label()
+            )),
     )
     .await?;
     let source = crate::playback::CiphertextSource::open(&d.blobs, &part.blob_key);
@@ -500,11 +516,24 @@ pub(crate) async fn from_frame<T: Send + 'static>(
             action,
         )
         .await?;
+    // Frames are read from MP4 only: a Matroska clip is refused before
+    // anything is decrypted (and before an access is recorded).
+    if footage
+        .part
+        .clip
+        .as_ref()
+        .is_some_and(|c| c.kind != custos_axis::names::ClipType::Mp4)
+    {
+        return Err(ApiError::new(
+            Code::Undecodable,
+            "frames are read from MP4 clips only; this clip is Matroska",
+        ));
+    }
     a.record(
         d,
         footage
             .event(d, a, action, Outcome::Ok)
-            .detail(format!("frame at {at_millis} ms")),
+            .detail(format!("{}frame at {at_millis} ms", footage.part_label())),
     )
     .await?;
     let open = footage.plaintext(d);

@@ -24,19 +24,28 @@ pub(super) fn completion(
     facts: &RecordingFacts,
     objects: &[AxisObject],
     user: Option<&AxisObject>,
+    camera: Option<&Device>,
     now: UtcMillis,
 ) -> Option<AxisCompletion> {
     let recording_id = container.recording_id?;
     let retention = d.retention();
-    // A category the officer chose on the camera arrives as a bookmark
-    // (the spec's `CategoryID`); one this deployment has sets the period,
-    // the longest if several. Others are shown, not applied.
+    // The camera's category (an administrator's choice, as for a Custos
+    // camera), and a category the officer chose on the camera, which
+    // arrives as a bookmark (the spec's `CategoryID`): of those this
+    // deployment has, the longest period applies. Others are shown, not
+    // applied.
     let parsed = Container::parse(&container.name).ok()?;
     let category = objects
         .iter()
         .filter(|o| matches!(Object::parse(&parsed, &o.name), Ok(Object::Bookmark(_))))
         .filter_map(|o| Metadata::from_json(&o.metadata).ok())
         .filter_map(|m| m.get("CategoryID").map(str::to_owned))
+        // A camera not yet known is in the standard category: a bookmark
+        // may lengthen the period, never shorten it below the camera's.
+        .chain(std::iter::once(camera.map_or_else(
+            || crate::retention::STANDARD_CATEGORY.to_owned(),
+            |c| c.retention_category.clone(),
+        )))
         .filter_map(|c| retention.period(&c).map(|p| (p, c)))
         .max();
     let (retention_category, period) = match category {
@@ -86,6 +95,7 @@ pub(super) fn completion(
                 metadata_sha256: sha2::Sha256::digest(json.as_bytes()).into(),
             }),
         },
+        objects: objects.to_vec(),
         facts: AxisFacts {
             prerecord_ms: Some(facts.trigger_on.as_millis() - facts.start.as_millis())
                 .filter(|ms| *ms >= 0),

@@ -249,6 +249,18 @@ impl Account<'_> {
             .axis_objects(self.name(), &existing.name)
             .await?;
         let user = self.object_row("Users", &name.user.to_string()).await?;
+        let camera = self.d.catalog.device(&name.serial).await?;
+        // A camera an administrator revoked (lost, stolen) stores nothing
+        // more; the controller keeps the recording for download.
+        if camera
+            .as_ref()
+            .is_some_and(|c| c.kind == custos_catalog::DeviceKind::Axis && c.revoked_at.is_some())
+        {
+            return Err(Refusal::NeverStorable(
+                "device-revoked",
+                format!("camera `{}` was revoked in Custos", name.serial),
+            ));
+        }
         let completion = super::recordings::completion(
             self.d,
             existing,
@@ -256,6 +268,7 @@ impl Account<'_> {
             &facts,
             &objects,
             user.as_ref(),
+            camera.as_ref(),
             now,
         )
         .ok_or_else(|| {

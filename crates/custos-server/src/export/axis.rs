@@ -38,9 +38,12 @@ pub(super) async fn gather(
     let completed_at = container
         .completed_at
         .context("its container is not complete")?;
-    let objects = catalog
+    let mut objects = catalog
         .axis_objects(&axis.connection, &axis.container)
         .await?;
+    // Name order by bytes (FORMAT.md §12.6), whatever the database's
+    // collation: it numbers the objects whose names are no package path.
+    objects.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     let container_metadata = metadata(&container.metadata)?;
     let dir = custos_export::axis::axis_dir(&recording.device_id, recording.sequence);
     // What was digested at `Complete` is what goes out: a difference is

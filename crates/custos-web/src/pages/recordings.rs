@@ -300,7 +300,7 @@ pub async fn detail(
     let started = detail.summary.started_at.as_millis();
     let offset_s = |at: UtcMillis| (at.as_millis() - started) / 1000;
     let manifest = detail.manifest.as_ref();
-    let bookmarks: Vec<Value> = manifest
+    let mut bookmarks: Vec<Value> = manifest
         .map(|m| {
             m.bookmarks
                 .iter()
@@ -308,6 +308,26 @@ pub async fn detail(
                 .collect()
         })
         .unwrap_or_default();
+    // An Axis recording's bookmarks: when (the spec's `StartTime`, epoch
+    // seconds) and what (a category's name, or the bookmark's own).
+    if let Some(axis) = &detail.axis {
+        for b in &axis.bookmarks {
+            let at = b
+                .get("starttime")
+                .and_then(|t| t.parse::<i64>().ok())
+                .and_then(|t| UtcMillis::from_millis(t.saturating_mul(1000)));
+            let label = b.get("categoryname").or(b.get("name")).cloned();
+            bookmarks.push(minijinja::context! {
+                at => at,
+                offset_s => at.map(offset_s).unwrap_or(0),
+                label => label,
+            });
+        }
+    }
+    let axis_prebuffer_s = detail
+        .axis
+        .as_ref()
+        .map(|a| (a.trigger_on.as_millis() - started).max(0) / 1000);
     let display: Vec<Value> = manifest
         .map(|m| {
             m.display_events
@@ -338,6 +358,8 @@ pub async fn detail(
                 ciphertext_sha256 => detail.ciphertext_sha256,
                 stored_at => detail.stored_at,
                 gps => manifest.and_then(|m| gps_track(&m.gps)),
+                axis => detail.axis.as_ref().map(Value::from_serialize),
+                axis_prebuffer_s => axis_prebuffer_s,
                 bookmarks => bookmarks,
                 display => display,
                 holds => Value::from_serialize(&detail.holds),
@@ -437,12 +459,7 @@ pub async fn play(
                 })
                 .collect(),
             Ok(_) => Vec::new(),
-            Err(e) => {
-                return person.error(
-                    &d,
-                    custos_server::http::ApiError::new(Code::Unavailable, e.to_string()),
-                )
-            }
+            Err(e) => return person.error(&d, custos_server::api::unavailable(e)),
         };
     render::page(
         StatusCode::OK,

@@ -150,17 +150,18 @@ async fn a_completed_axis_recording_is_a_recording_of_its_camera() {
         range.body == a[65_530..=65_545],
         "a range across a chunk's end"
     );
-    for bad in [
-        "&part=2",
-        "&part=99999999999999999999",
-        "&part=-1",
-        "&part=x",
+    for (bad, status) in [
+        ("&part=2", 404),
+        ("&part=99999999999999999999", 400),
+        ("&part=-1", 400),
+        ("&part=x", 400),
+        ("&part=0&part=1", 400),
     ] {
         let answer = w.call("GET", &video(bad), Some(&token), None, &[]).await;
-        assert!(
-            answer.status == 404 || answer.status == 400,
-            "{bad}: {} {}",
+        assert_eq!(
             answer.status,
+            status,
+            "{bad}: {}",
             String::from_utf8_lossy(&answer.body)
         );
         assert!(answer.body.len() < 1000, "{bad}: no footage");
@@ -179,15 +180,46 @@ async fn a_completed_axis_recording_is_a_recording_of_its_camera() {
         .header("content-disposition")
         .unwrap()
         .ends_with(&format!("custos-{id}-1.mp4\"")));
-    // Each access is on record, with its purpose and case.
-    let plays = audit_events(w)
+    // Each access is on record with its purpose, its case and the clip
+    // seen; the clip that does not exist is on record as a failed access.
+    let object = format!("recording:{id}");
+    let plays: Vec<(String, String)> = audit_events(w)
         .await
         .into_iter()
-        .filter(|e| {
-            e.action == "recording.play" && e.object.as_deref() == Some(&format!("recording:{id}"))
+        .filter(|e| e.action == "recording.play" && e.object.as_deref() == Some(object.as_str()))
+        .map(|e| {
+            assert_eq!(e.purpose.as_deref(), Some("complaint"));
+            (e.outcome.as_str().to_owned(), e.detail.unwrap_or_default())
         })
-        .count();
-    assert!(plays >= 4, "{plays} plays audited");
+        .collect();
+    let ok: Vec<&String> = plays
+        .iter()
+        .filter(|(o, _)| o == "ok")
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(ok.len(), 3, "{plays:?}");
+    assert!(
+        ok[0].starts_with(&format!("clip 0 ({CLIP_A}), bytes 0-")),
+        "{ok:?}"
+    );
+    assert!(
+        ok[1].starts_with(&format!("clip 1 ({CLIP_B}), bytes 0-")),
+        "{ok:?}"
+    );
+    assert!(
+        ok[2].starts_with(&format!("clip 0 ({CLIP_A}), bytes 65530-65545")),
+        "{ok:?}"
+    );
+    assert_eq!(
+        plays.iter().filter(|(o, _)| o == "failed").count(),
+        1,
+        "{plays:?}"
+    );
+    assert_eq!(
+        plays.iter().filter(|(o, _)| o == "refused").count(),
+        1,
+        "the unattached try"
+    );
 }
 
 #[tokio::test]
@@ -257,7 +289,7 @@ async fn deleting_an_axis_recording_takes_every_object_and_stays_final() {
 /// object is found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_tools() {
-    use crate::evidence::{verify_package, EXPORT_PASS};
+    use crate::evidence::{copy_tree, verify_package, EXPORT_PASS};
     let (s, a, b) = completed().await;
     let w = &s.w;
     let r = w
@@ -366,6 +398,25 @@ async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_t
         String::from_utf8_lossy(&standard.stderr)
     );
     assert!(String::from_utf8_lossy(&standard.stdout).contains("3 objects as they arrived"));
+
+    // A made-up recording slipped in behind a link is found by the
+    // standard tools (and refused by `custos verify`, which reads no links).
+    let evil = tmp.path().join("evil");
+    copy_tree(&dir.join(format!("axis/{SERIAL}-000001")), &evil);
+    std::os::unix::fs::symlink(&evil, dir.join("axis/EVIL-000001")).unwrap();
+    let standard = std::process::Command::new("sh")
+        .arg(script)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!standard.status.success());
+    assert!(
+        String::from_utf8_lossy(&standard.stderr).contains("links"),
+        "{standard:?}"
+    );
+    let (code, _) = verify_package(&dir, &[]);
+    assert_ne!(code, 0);
+    std::fs::remove_file(dir.join("axis/EVIL-000001")).unwrap();
 
     // A clip changed after the export: both checkers name it.
     let mut clip = std::fs::read(objects.join(CLIP_A)).unwrap();
@@ -478,4 +529,262 @@ async fn the_officer_and_the_category_come_from_what_the_controller_sent() {
     assert_eq!(w.call("GET", &path, Some(&t), None, &[]).await.status, 200);
     let t = w.sign_in(&other).await;
     assert_eq!(w.call("GET", &path, Some(&t), None, &[]).await.status, 404);
+}
+
+/// A real clip as an Axis camera writes it (a progressive MP4, made here by
+/// ffmpeg): its thumbnail and face proposals come from the same
+/// purpose-bound routes as a camera's, clip by clip.
+#[tokio::test]
+async fn an_axis_clips_thumbnail_and_faces_come_through_the_same_routes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("clip.mp4");
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=10",
+        ])
+        .args([
+            "-t", "3", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ffmpeg (see ./test.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clip = std::fs::read(&path).unwrap();
+    let s = scu().await;
+    s.recording().await;
+    assert_eq!(s.clip(CLIP_A, &clip).await.status, Some(201));
+    assert_eq!(s.complete().await.status, Some(204));
+    let w = &s.w;
+    let id = w.server.deployment.catalog.recordings().await.unwrap()[0].recording_id;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let token = w.sign_in(&anna).await;
+    let case = w.with_case(&token, "complaint").await;
+    w.link(&token, &case, id).await;
+    let query = format!("purpose=complaint&case={case}&part=0&at=1.5");
+    let still = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{id}/thumbnail?{query}"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        still.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&still.body)
+    );
+    assert_eq!(still.header("content-type"), Some("image/jpeg"));
+    assert_eq!(still.header("x-custos-frame-at-ms"), Some("1000"));
+    let faces = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{id}/faces?{query}"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        faces.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&faces.body)
+    );
+    assert_eq!(faces.json()["at_millis"], 1000);
+    // Past the last clip: nothing decoded, a clear answer.
+    let none = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{id}/thumbnail?purpose=complaint&case={case}&part=1"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(none.status, 404);
+}
+
+/// A subject access request's search finds an Axis recording that started
+/// long before the requester's window and ran into it (an Axis recording
+/// may last a day), with its place unknown, and holds it.
+#[tokio::test]
+async fn a_subject_access_search_finds_a_long_axis_recording_reaching_into_the_window() {
+    let s = scu().await;
+    s.registered().await;
+    let name = format!("{USER}_{SERIAL}_20260822T114700Z");
+    let start = 1_787_399_220i64;
+    let made = s
+        .send(
+            "PUT",
+            &name,
+            &[
+                ("X-Container-Meta-Starttime", &start.to_string()),
+                ("X-Container-Meta-Triggerontime", &start.to_string()),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(made.status, Some(201), "{}", made.head);
+    let clip = s
+        .send(
+            "PUT",
+            &format!("{name}/{start}_1.mp4"),
+            &[("X-Object-Meta-Containertype", "mp4")],
+            b"x",
+        )
+        .await;
+    assert_eq!(clip.status, Some(201), "{}", clip.head);
+    let stop = start + 20 * 3600;
+    let done = s
+        .send(
+            "POST",
+            &name,
+            &[
+                ("X-Container-Meta-Status", "Complete"),
+                ("X-Container-Meta-Stoptime", &stop.to_string()),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(done.status, Some(204), "{}", done.head);
+    let w = &s.w;
+    let id = w.server.deployment.catalog.recordings().await.unwrap()[0].recording_id;
+    let petra = w.add_user("petra", "privacy-officer", None).await;
+    let tp = w.sign_in(&petra).await;
+    let at = |secs: i64| {
+        serde_json::to_value(custos_format::UtcMillis::from_millis(secs * 1000).unwrap()).unwrap()
+    };
+    let opened = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(&tp),
+            Some(serde_json::json!({
+                "case_id": "SAR-AXIS-1",
+                "requester": "Johanna Jansen",
+                "contact": "j.jansen@example.nl",
+                "identity_check": "passport shown, no copy kept",
+                "description": "spoken to near the station",
+                "window_from": at(start + 19 * 3600),
+                "window_to": at(start + 19 * 3600 + 600),
+                "place": {"lat": 51.9222, "lon": 4.4790, "radius_m": 300},
+                "received_at": at(start + 2 * 86_400),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.json());
+    let found = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests/SAR-AXIS-1/search",
+            Some(&tp),
+            Some(serde_json::json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.json());
+    let found = found.json();
+    let hits = found.as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{found}");
+    assert_eq!(hits[0]["recording_id"], id.to_string());
+    assert_eq!(
+        hits[0]["location_known"], false,
+        "an Axis recording's place is not read yet"
+    );
+    let holds = w
+        .server
+        .deployment
+        .catalog
+        .holds_for_case("SAR-AXIS-1")
+        .await
+        .unwrap();
+    assert_eq!(holds.len(), 1);
+}
+
+/// A serial that is a Custos camera's id, or an Axis camera an
+/// administrator revoked, completes nothing: `400` with its code, the
+/// container stays open, no recording, the camera unchanged.
+#[tokio::test]
+async fn a_clashing_or_revoked_camera_completes_nothing() {
+    // The clash: a Custos camera enrolled under the Axis serial.
+    let s = scu().await;
+    let key = custos_format::SigningKey::generate().verifying_key();
+    s.w.admin().await.enroll_camera(SERIAL, &key).await.unwrap();
+    s.recording().await;
+    assert_eq!(s.clip(CLIP_A, b"clip").await.status, Some(201));
+    let answer = s.complete().await;
+    assert_eq!(answer.status, Some(400), "{}", answer.head);
+    assert_eq!(reason(&answer).split(':').next(), Some("device-clash"));
+    let catalog = &s.w.server.deployment.catalog;
+    assert!(catalog.recordings().await.unwrap().is_empty());
+    let container = catalog
+        .axis_container("scu-1", RECORDING)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(container.completed_at, None);
+    let camera = catalog.device(SERIAL).await.unwrap().unwrap();
+    assert_eq!(
+        (camera.kind, camera.public_key),
+        (custos_catalog::DeviceKind::Custos, key.to_hex())
+    );
+
+    // Revoked: the first recording made the Axis camera; once revoked, the
+    // next completes nothing.
+    let (s, _, _) = completed().await;
+    s.w.admin().await.revoke_camera(SERIAL).await.unwrap();
+    let next = format!("{USER}_{SERIAL}_20260823T120000Z");
+    let made = s
+        .send(
+            "PUT",
+            &next,
+            &[
+                ("X-Container-Meta-Starttime", "1787486400"),
+                ("X-Container-Meta-Triggerontime", "1787486400"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(made.status, Some(201), "{}", made.head);
+    let clip = s
+        .send("PUT", &format!("{next}/1787486400_1.mp4"), &[], b"x")
+        .await;
+    assert_eq!(clip.status, Some(201), "{}", clip.head);
+    let done = s
+        .send(
+            "POST",
+            &next,
+            &[
+                ("X-Container-Meta-Status", "Complete"),
+                ("X-Container-Meta-Stoptime", "1787486460"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(done.status, Some(400), "{}", done.head);
+    assert_eq!(reason(&done).split(':').next(), Some("device-revoked"));
+    assert_eq!(
+        s.w.server
+            .deployment
+            .catalog
+            .recordings()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

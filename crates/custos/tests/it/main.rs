@@ -22,6 +22,7 @@ mod fuzz_entries;
 mod insiders;
 mod insiders_accounts;
 mod insiders_docks;
+mod migration;
 mod offload;
 mod offload_faults;
 mod schemathesis;

@@ -90,7 +90,7 @@ pub(crate) fn verify_package(package: &std::path::Path, extra: &[&str]) -> (i32,
 pub(crate) const EXPORT_PASS: &str = "TEST7-PASS7-PHRAS-EFORX-PORTS";
 
 /// Copies a directory tree (the tests' way to tamper with a copy).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+pub(crate) fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     let status = std::process::Command::new("cp")
         .arg("-r")
         .arg(from)

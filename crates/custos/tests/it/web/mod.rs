@@ -271,6 +271,7 @@ async fn post_settings(b: &mut Browser, fields: Vec<(String, String)>) -> Page {
 }
 
 mod administration;
+mod axis;
 mod cases;
 mod oversight;
 mod recordings;

@@ -1,0 +1,147 @@
+//! Frames from a progressive MP4 (as an Axis body-worn camera writes it:
+//! `mdat`, then a `moov` with sample tables and user data), made here by
+//! ffmpeg — an encoder and muxer nobody here wrote — and checked against
+//! ffmpeg decoding the same file; with the `moov` first too, and damaged.
+
+use std::io::Cursor;
+use std::process::Command;
+
+use custos_video::{decode, thumbnail, Fmp4};
+
+/// 3 s at 10 frames a second, a keyframe each second; `moov` last unless
+/// `faststart`.
+fn progressive(dir: &std::path::Path, faststart: bool) -> (std::path::PathBuf, Vec<u8>) {
+    let path = dir.join(if faststart { "fast.mp4" } else { "prog.mp4" });
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=320x240:rate=10")
+        .args([
+            "-t", "3", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p",
+        ])
+        .args(["-metadata", "title=Axis W110"]);
+    if faststart {
+        ffmpeg.args(["-movflags", "+faststart"]);
+    }
+    let out = ffmpeg
+        .arg(&path)
+        .output()
+        .expect("ffmpeg must be installed (see ./test.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+fn ffmpeg_frame(path: &std::path::Path, n: usize) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("select=eq(n\\,{n})"), "-frames:v", "1"])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as f64)
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+/// The top-level boxes of an MP4, in order.
+fn boxes(bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        out.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+        at += size.max(8);
+    }
+    out
+}
+
+#[test]
+fn keyframes_and_frames_of_a_progressive_mp4_are_found_and_decode_like_ffmpeg() {
+    let tmp = tempfile::tempdir().unwrap();
+    for faststart in [false, true] {
+        let (path, bytes) = progressive(tmp.path(), faststart);
+        let order = boxes(&bytes);
+        let (moov, mdat) = (
+            order.iter().position(|b| b == "moov").unwrap(),
+            order.iter().position(|b| b == "mdat").unwrap(),
+        );
+        assert_eq!(moov < mdat, faststart, "{order:?}");
+        let mut mp4 = Fmp4::open(Cursor::new(bytes.clone())).unwrap();
+        assert_eq!((mp4.track().width, mp4.track().height), (320, 240));
+        for (asked, found) in [
+            (0, 0),
+            (999, 0),
+            (1000, 1000),
+            (2500, 2000),
+            (999_999, 2000),
+        ] {
+            assert_eq!(mp4.keyframe_at(asked).unwrap().at_millis, found, "{asked}");
+        }
+        for (at, n) in [(0u64, 0usize), (2000, 20)] {
+            let decoded = decode(&mp4.keyframe_at(at).unwrap()).unwrap();
+            let diff = mean_abs_diff(&decoded.rgb, &ffmpeg_frame(&path, n));
+            assert!(diff < 3.0, "frame {n}: {diff}");
+            assert!(mean_abs_diff(&decoded.rgb, &ffmpeg_frame(&path, n + 5)) > diff + 0.5);
+        }
+        // Every frame is where the tables say: thirty, each a whole access
+        // unit, in time order.
+        let frames = mp4.frames().unwrap();
+        assert_eq!(frames.len(), 30);
+        assert!(frames
+            .windows(2)
+            .all(|w| w[0].decode_ticks < w[1].decode_ticks));
+        for f in &frames {
+            let sample = mp4.frame(f).unwrap();
+            assert!(!mp4.annex_b(&sample).unwrap().is_empty());
+        }
+        let still = thumbnail(Cursor::new(bytes), 1500, 160).unwrap();
+        assert_eq!((still.width, still.at_millis), (160, 1000));
+        assert!(still.jpeg.starts_with(&[0xff, 0xd8]));
+    }
+}
+
+#[test]
+fn a_damaged_progressive_mp4_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, bytes) = progressive(tmp.path(), false);
+    // Cut anywhere, or a byte flipped anywhere in the moov: an answer,
+    // never a panic (the fuzzer tries the rest).
+    let moov_at = bytes.windows(4).position(|w| w == b"moov").unwrap() - 4;
+    for cut in [0, 10, moov_at, moov_at + 100, bytes.len() - 1] {
+        if let Ok(mut mp4) = Fmp4::open(Cursor::new(bytes[..cut].to_vec())) {
+            let _ = mp4.keyframe_at(1000);
+        }
+    }
+    for at in moov_at..bytes.len() {
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 0xff;
+        if let Ok(mut mp4) = Fmp4::open(Cursor::new(flipped)) {
+            let _ = mp4.keyframe_at(1000);
+            if let Ok(frames) = mp4.frames() {
+                for f in frames.iter().take(3) {
+                    let _ = mp4.frame(f);
+                }
+            }
+        }
+    }
+    // A sizes table claiming more entries than its bytes hold is refused
+    // before anything reserves room for them.
+    let stsz = bytes.windows(4).position(|w| w == b"stsz").unwrap();
+    let mut lying = bytes.clone();
+    lying[stsz + 12..stsz + 16].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(Fmp4::open(Cursor::new(lying)).is_err());
+}
