@@ -164,7 +164,7 @@ fn read_box<T: Atom + ReadAtom, R: Read>(h: &Header, r: &mut R) -> Result<T, Vid
         };
         (kept, header)
     } else {
-        (body, h.clone())
+        (body, *h)
     };
     shape::check(h.kind.as_ref(), &body).map_err(format)?;
     T::read_atom(&h, &mut std::io::Cursor::new(&body))
