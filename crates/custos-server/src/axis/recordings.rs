@@ -14,19 +14,30 @@ use sha2::Digest;
 
 use crate::Deployment;
 
-/// The recording a complete container becomes: `merged` is its metadata as
-/// completed (already checked by [`RecordingFacts::read`]), `objects` its
-/// objects, `user` the `Users/<uuid>` object of its officer.
-pub(super) fn completion(
-    d: &Deployment,
-    container: &AxisContainer,
-    merged: &Metadata,
-    facts: &RecordingFacts,
-    objects: &[AxisObject],
-    user: Option<&AxisObject>,
-    camera: Option<&Device>,
-    now: UtcMillis,
-) -> Option<AxisCompletion> {
+/// What a complete container's recording is made of, read by the caller.
+pub(super) struct Completing<'a> {
+    pub container: &'a AxisContainer,
+    /// Its metadata as completed (already checked by
+    /// [`RecordingFacts::read`], which gave `facts`).
+    pub merged: &'a Metadata,
+    pub facts: &'a RecordingFacts,
+    pub objects: &'a [AxisObject],
+    /// The `Users/<uuid>` object of its officer.
+    pub user: Option<&'a AxisObject>,
+    /// Its camera, if Custos knows it already.
+    pub camera: Option<&'a Device>,
+}
+
+/// The recording a complete container becomes.
+pub(super) fn completion(d: &Deployment, c: Completing, now: UtcMillis) -> Option<AxisCompletion> {
+    let Completing {
+        container,
+        merged,
+        facts,
+        objects,
+        user,
+        camera,
+    } = c;
     let recording_id = container.recording_id?;
     let retention = d.retention();
     // The camera's category (an administrator's choice, as for a Custos

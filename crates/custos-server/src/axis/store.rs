@@ -261,19 +261,18 @@ impl Account<'_> {
                 format!("camera `{}` was revoked in Custos", name.serial),
             ));
         }
-        let completion = super::recordings::completion(
-            self.d,
-            existing,
+        let completing = super::recordings::Completing {
+            container: existing,
             merged,
-            &facts,
-            &objects,
-            user.as_ref(),
-            camera.as_ref(),
-            now,
-        )
-        .ok_or_else(|| {
-            Refusal::Unavailable("a recording's container has no recording id".into())
-        })?;
+            facts: &facts,
+            objects: &objects,
+            user: user.as_ref(),
+            camera: camera.as_ref(),
+        };
+        let completion =
+            super::recordings::completion(self.d, completing, now).ok_or_else(|| {
+                Refusal::Unavailable("a recording's container has no recording id".into())
+            })?;
         match self
             .d
             .catalog
