@@ -373,6 +373,79 @@ where
         Ok(recording)
     }
 
+    async fn stale_axis_containers(
+        &self,
+        before: UtcMillis,
+        limit: u64,
+    ) -> Result<Vec<AxisContainer>> {
+        let rows = sqlx::query(
+            "SELECT * FROM axis_containers WHERE completed_at IS NULL AND updated_at < $1 \
+             ORDER BY updated_at, connection, name LIMIT $2",
+        )
+        .bind(ms(before))
+        .bind(limit.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(fail::<D>)?;
+        rows.iter()
+            .map(|r| rows::axis_container(&Columns(r)))
+            .collect()
+    }
+
+    async fn remove_axis_container(
+        &self,
+        c: &AxisContainer,
+        pending_at: UtcMillis,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
+        // Still as read, and locked against an object arriving meanwhile.
+        let same = sqlx::query(
+            "UPDATE axis_containers SET updated_at = updated_at WHERE connection = $1 \
+             AND name = $2 AND completed_at IS NULL AND updated_at = $3",
+        )
+        .bind(&c.connection)
+        .bind(&c.name)
+        .bind(ms(c.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(fail::<D>)?;
+        found(D::rows_affected(&same), "unchanged Axis container", &c.name)?;
+        let blobs: Vec<String> = sqlx::query_scalar(
+            "SELECT blob_key FROM axis_objects WHERE connection = $1 AND container = $2 \
+             ORDER BY blob_key",
+        )
+        .bind(&c.connection)
+        .bind(&c.name)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(fail::<D>)?;
+        for key in &blobs {
+            sqlx::query(
+                "INSERT INTO axis_pending_blobs (blob_key, connection, created_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(key)
+            .bind(&c.connection)
+            .bind(ms(pending_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| insert_error::<D>(e, "pending Axis blob", key.clone()))?;
+        }
+        for statement in [
+            "DELETE FROM axis_objects WHERE connection = $1 AND container = $2",
+            "DELETE FROM axis_containers WHERE connection = $1 AND name = $2",
+        ] {
+            sqlx::query(statement)
+                .bind(&c.connection)
+                .bind(&c.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail::<D>)?;
+        }
+        tx.commit().await.map_err(fail::<D>)?;
+        Ok(blobs)
+    }
+
     async fn open_axis_containers(&self, connection: &str, active_since: UtcMillis) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM axis_containers WHERE connection = $1 \

@@ -316,3 +316,95 @@ pub async fn axis_recording_story(catalog: &(impl Catalog + ?Sized)) {
         None
     );
 }
+
+/// Containers that never became a recording are found once untouched for
+/// long enough and removed with their objects, their blobs left pending
+/// for the clean-up; a container changed or completed meanwhile is not.
+pub async fn axis_stale_container_story(catalog: &(impl Catalog + ?Sized)) {
+    catalog
+        .add_axis_connection(&AxisConnection {
+            name: C.into(),
+            key_sha256: "k".into(),
+            created_at: t(0),
+            rotated_at: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    let given_up = open_container(catalog, "u_AXIS1_20261207T063000Z").await;
+    let busy = open_container(catalog, "u_AXIS1_20261207T070000Z").await;
+    // `busy` is changed later than `given_up`.
+    catalog
+        .update_axis_container(
+            C,
+            &busy.name,
+            &busy.metadata,
+            r#"{"status":"x"}"#,
+            t(50),
+            None,
+        )
+        .await
+        .unwrap();
+    let stale = catalog.stale_axis_containers(t(40), 10).await.unwrap();
+    assert_eq!(
+        stale.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        [given_up.name.as_str()]
+    );
+    let both = catalog.stale_axis_containers(t(51), 10).await.unwrap();
+    assert_eq!(both.len(), 2);
+    assert_eq!(
+        catalog.stale_axis_containers(t(51), 1).await.unwrap().len(),
+        1,
+        "limited"
+    );
+
+    // Changed since it was read: not removed.
+    let mut old = both[1].clone();
+    old.updated_at = t(1);
+    assert!(matches!(
+        catalog.remove_axis_container(&old, t(60)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    let blobs = catalog
+        .remove_axis_container(&stale[0], t(60))
+        .await
+        .unwrap();
+    assert_eq!(blobs.len(), 2);
+    assert_eq!(
+        catalog.axis_container(C, &given_up.name).await.unwrap(),
+        None
+    );
+    assert!(catalog
+        .axis_objects(C, &given_up.name)
+        .await
+        .unwrap()
+        .is_empty());
+    let pending = catalog.axis_pending_blobs(t(61)).await.unwrap();
+    assert_eq!(pending, blobs, "left for the clean-up");
+    // Removed once.
+    assert!(matches!(
+        catalog.remove_axis_container(&stale[0], t(60)).await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    // A completed container is never stale.
+    let done = catalog
+        .complete_axis_recording(C, &completion(catalog, &busy, "AXIS1").await, t(70))
+        .await;
+    assert!(done.is_err(), "busy's metadata changed since it was read");
+    let fresh = catalog
+        .axis_container(C, &busy.name)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut again = completion(catalog, &fresh, "AXIS1").await;
+    again.expected = fresh.metadata.clone();
+    catalog
+        .complete_axis_recording(C, &again, t(70))
+        .await
+        .unwrap();
+    assert!(catalog
+        .stale_axis_containers(t(10_000), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

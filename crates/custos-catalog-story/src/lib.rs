@@ -51,7 +51,8 @@ macro_rules! stories {
             subject_request_story, statistics_story, statistics_filter_story,
             statistics_cache_story, admission_story,
             incident_sighting_story, activation_story, axis_story,
-            axis_container_story, axis_pending_blob_story, axis_recording_story);
+            axis_container_story, axis_pending_blob_story, axis_recording_story,
+            axis_stale_container_story);
     };
     (@each $fresh:path; $($story:ident),*) => {
         $(

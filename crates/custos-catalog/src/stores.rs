@@ -447,6 +447,25 @@ pub trait AxisStore: Send + Sync {
         completion: &AxisCompletion,
         at: UtcMillis,
     ) -> Result<Recording>;
+    /// Containers not complete and not changed since `before`, oldest
+    /// first: recordings the controller gave up on or that were refused at
+    /// `Complete`, rejected content — and `System`, `Users`, `Devices`,
+    /// which the caller leaves alone.
+    async fn stale_axis_containers(
+        &self,
+        before: UtcMillis,
+        limit: u64,
+    ) -> Result<Vec<AxisContainer>>;
+    /// Removes container `c` with its objects if it is still as read (not
+    /// complete, not changed since): the objects' rows (their keys) go, and
+    /// their blobs are named pending as of `pending_at` for the clean-up
+    /// that deletes blobs nothing stores. Returns those blobs; `NotFound` if
+    /// the container changed or went meanwhile.
+    async fn remove_axis_container(
+        &self,
+        c: &AxisContainer,
+        pending_at: UtcMillis,
+    ) -> Result<Vec<String>>;
     /// How many of a connection's recordings (containers with a
     /// `recording_id`) are not complete and were changed at or after
     /// `active_since` (one the controller gave up on stops counting).

@@ -483,6 +483,9 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
         tracing::error!(error = %e, "expiring abandoned uploads failed");
     }
     d.payloads.prune();
+    if let Err(e) = axis::expire_containers(d).await {
+        tracing::error!(error = %e, "expiring Axis uploads that never became recordings failed");
+    }
     if let Err(e) = axis::remove_abandoned_blobs(d).await {
         tracing::error!(error = %e, "removing blobs of Axis objects never stored failed");
     }

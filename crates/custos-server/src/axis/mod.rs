@@ -6,11 +6,14 @@
 //! reason in the body.
 
 mod auth;
+mod expiry;
 pub mod http;
 mod objects;
 mod receive;
 pub mod recordings;
 mod store;
+
+pub use expiry::expire_containers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

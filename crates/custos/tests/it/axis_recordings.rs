@@ -788,3 +788,111 @@ async fn a_clashing_or_revoked_camera_completes_nothing() {
         1
     );
 }
+
+/// What never became a recording — rejected content, a recording the
+/// controller gave up on — is deleted once untouched for the standard
+/// period: its objects' keys and blobs, its container, on record. Users,
+/// Devices and completed containers are not touched by it.
+#[tokio::test]
+async fn uploads_that_never_became_recordings_are_deleted_after_the_standard_period() {
+    let (s, _, _) = completed().await;
+    let w = &s.w;
+    let d = &w.server.deployment;
+    let rejected = "RejectedContent_20260823T114800Z_6f1d3a0e-2b7c-4d2e-9a55-0d2f3b1c7a11";
+    assert_eq!(s.send("PUT", rejected, &[], b"").await.status, Some(201));
+    let stray = s
+        .send(
+            "PUT",
+            &format!("{rejected}/1787485620_9.mp4"),
+            &[],
+            b"corrupt",
+        )
+        .await;
+    assert_eq!(stray.status, Some(201), "{}", stray.head);
+    let given_up = format!("{USER}_{SERIAL}_20260823T130000Z");
+    let made = s
+        .send(
+            "PUT",
+            &given_up,
+            &[("X-Container-Meta-Starttime", "1787490000")],
+            b"",
+        )
+        .await;
+    assert_eq!(made.status, Some(201), "{}", made.head);
+    assert_eq!(
+        s.send("PUT", &format!("{given_up}/1787490000_1.mp4"), &[], b"half")
+            .await
+            .status,
+        Some(201)
+    );
+    let mut blobs = Vec::new();
+    for c in [rejected, given_up.as_str()] {
+        blobs.extend(s.objects(c).await.into_iter().map(|o| o.blob_key));
+    }
+    assert_eq!(blobs.len(), 2);
+    let recording = d.catalog.recordings().await.unwrap().remove(0);
+
+    // A day short of the period: kept.
+    w.set_time(w.now().plus_millis(27 * 86_400_000));
+    custos_server::maintenance_once(d).await;
+    assert!(d
+        .catalog
+        .axis_container("scu-1", rejected)
+        .await
+        .unwrap()
+        .is_some());
+    // Past it: gone, keys and blobs, on record.
+    w.set_time(w.now().plus_millis(2 * 86_400_000));
+    custos_server::maintenance_once(d).await;
+    for c in [rejected, given_up.as_str()] {
+        assert_eq!(
+            d.catalog.axis_container("scu-1", c).await.unwrap(),
+            None,
+            "{c}"
+        );
+        assert!(s.objects(c).await.is_empty());
+    }
+    for key in &blobs {
+        assert!(
+            !w.data.join("blobs").join(key).exists(),
+            "{key} left behind"
+        );
+        assert!(!w.data.join("blobs").join(format!("{key}.part")).exists());
+    }
+    let expired: Vec<String> = audit_events(w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "axis.container.expire")
+        .map(|e| e.object.unwrap_or_default())
+        .collect();
+    assert_eq!(expired.len(), 2, "{expired:?}");
+    assert!(expired.contains(&format!("axis:scu-1/{rejected}")));
+    // The completed recording went by its own retention (it was due too);
+    // its container stays as the bare `Complete` that refuses it again.
+    // The user and the camera stay.
+    assert!(d
+        .catalog
+        .tombstone(recording.recording_id)
+        .await
+        .unwrap()
+        .is_some());
+    let stub = d
+        .catalog
+        .axis_container("scu-1", RECORDING)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stub.completed_at.is_some());
+    assert!(d
+        .catalog
+        .axis_object("scu-1", "Users", USER)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(d
+        .catalog
+        .axis_object("scu-1", "Devices", SERIAL)
+        .await
+        .unwrap()
+        .is_some());
+}
