@@ -522,6 +522,11 @@ pub enum IncidentKind {
     /// damaged or unreadable, or does not match its receipt. Its signed
     /// manifest names it; it stays on the camera.
     SetAsideOnCamera,
+    /// An Axis recording whose clips leave part of its span uncovered, or
+    /// that overlaps another recording of the same camera: a clip lost on
+    /// the way, or a clock or controller fault (Axis cameras keep no chain;
+    /// docs/AXIS.md).
+    AxisGap,
 }
 
 impl IncidentKind {
@@ -535,7 +540,7 @@ impl IncidentKind {
         )
     }
 
-    pub const ALL: [IncidentKind; 11] = [
+    pub const ALL: [IncidentKind; 12] = [
         Self::Gap,
         Self::BrokenChain,
         Self::BadSignature,
@@ -547,6 +552,7 @@ impl IncidentKind {
         Self::DeletedOffered,
         Self::SweepFailed,
         Self::SetAsideOnCamera,
+        Self::AxisGap,
     ];
 
     /// The stable name stored and shown (`gap`, `broken-chain`, …).
@@ -563,6 +569,7 @@ impl IncidentKind {
             Self::DeletedOffered => "deleted-offered",
             Self::SweepFailed => "sweep-failed",
             Self::SetAsideOnCamera => "set-aside-on-camera",
+            Self::AxisGap => "axis-gap",
         }
     }
 

@@ -482,7 +482,7 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
     if let Err(e) = d.ingest.expire_abandoned(ABANDONED_UPLOAD_MILLIS).await {
         tracing::error!(error = %e, "expiring abandoned uploads failed");
     }
-    d.payloads.prune();
+    playback::forget_expired(d);
     if let Err(e) = axis::expire_containers(d).await {
         tracing::error!(error = %e, "expiring Axis uploads that never became recordings failed");
     }

@@ -243,6 +243,12 @@ pub(crate) async fn open_payload(
     Payload::open(header, &nonce, ciphertext_length, identity).map_err(std::io::Error::other)
 }
 
+/// Forgets the payloads (their file keys) opened more than a minute ago:
+/// the maintenance loop calls it, so a quiet server holds none.
+pub fn forget_expired(d: &crate::Deployment) {
+    d.payloads.prune();
+}
+
 /// Opened payloads of recently played recordings. A player asks for many
 /// ranges of one recording in a row; each would otherwise unwrap the file key
 /// again (an X25519 per request). Entries live at most a minute after they

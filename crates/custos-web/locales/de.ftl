@@ -157,6 +157,7 @@ incident-unknown-or-revoked = unbekannte oder gesperrte Kamera
 incident-deleted-offered = gelöschte Aufnahme erneut angeboten (nicht gespeichert)
 incident-sweep-failed = Löschlauf konnte eine Aufnahme nicht löschen (neuer Versuch folgt)
 incident-set-aside-on-camera = eine Aufnahme, die eine Dockingstation auf der Kamera zurückgestellt hat (beschädigt, unlesbar oder nicht wie quittiert)
+incident-axis-gap = eine Axis-Aufnahme, deren Zeit teilweise von keinem Clip gedeckt ist oder die sich mit einer anderen Aufnahme derselben Kamera überschneidet
 section-gps = Standort
 gps-desc = Weg aus { $count } Positionen von { $start } bis { $end }.
 gps-none = Kein Standort aufgezeichnet.

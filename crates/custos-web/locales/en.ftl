@@ -157,6 +157,7 @@ incident-unknown-or-revoked = unknown or revoked camera
 incident-deleted-offered = a deleted recording offered again (not stored)
 incident-sweep-failed = the retention sweep could not delete a recording (tried again)
 incident-set-aside-on-camera = a recording set aside on the camera by a dock (damaged, unreadable or not matching its receipt)
+incident-axis-gap = an Axis recording with a part of its time uncovered by clips, or overlapping another of its camera
 section-gps = Location
 gps-desc = Track of { $count } positions from { $start } to { $end }.
 gps-none = No location recorded.

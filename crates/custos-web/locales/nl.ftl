@@ -157,6 +157,7 @@ incident-unknown-or-revoked = onbekende of ingetrokken camera
 incident-deleted-offered = verwijderde opname opnieuw aangeboden (niet opgeslagen)
 incident-sweep-failed = bewaartermijn-opruiming kon een opname niet verwijderen (volgt opnieuw)
 incident-set-aside-on-camera = een opname die een dock op de camera heeft apart gezet (beschadigd, onleesbaar of niet gelijk aan het ontvangstbewijs)
+incident-axis-gap = een Axis-opname waarvan een deel van de tijd niet door clips wordt gedekt, of die een andere opname van dezelfde camera overlapt
 section-gps = Locatie
 gps-desc = Route van { $count } posities van { $start } tot { $end }.
 gps-none = Geen locatie vastgelegd.

@@ -7,6 +7,7 @@
 
 mod auth;
 mod expiry;
+pub mod gaps;
 pub mod http;
 mod objects;
 mod receive;

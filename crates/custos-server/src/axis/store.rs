@@ -285,6 +285,7 @@ impl Account<'_> {
                     sequence = recording.sequence,
                     "Axis recording complete"
                 );
+                super::gaps::check(self.d, &recording).await;
                 Ok(Ok(()))
             }
             Err(CatalogError::AlreadyExists { .. }) => Err(Refusal::NeverStorable(

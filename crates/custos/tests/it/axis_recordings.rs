@@ -896,3 +896,96 @@ async fn uploads_that_never_became_recordings_are_deleted_after_the_standard_per
         .unwrap()
         .is_some());
 }
+
+/// What Custos can see of a missing clip or a double recording, from the
+/// controller's own times: an `axis-gap` incident naming the recording;
+/// a whole recording raises none.
+#[tokio::test]
+async fn a_recording_with_a_clip_missing_or_overlapping_another_is_an_incident() {
+    let (s, _, _) = completed().await;
+    let d = &s.w.server.deployment;
+    let gaps = || async {
+        d.catalog
+            .incidents()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.kind == custos_catalog::IncidentKind::AxisGap)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        gaps().await.is_empty(),
+        "its clips cover it, no other overlaps it"
+    );
+
+    // A second recording of the camera: it overlaps the first, and its
+    // clips leave 20 s uncovered.
+    let name = format!("{USER}_{SERIAL}_20260823T114750Z");
+    let made = s
+        .send(
+            "PUT",
+            &name,
+            &[
+                ("X-Container-Meta-Starttime", "1787485670"),
+                ("X-Container-Meta-Triggerontime", "1787485670"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(made.status, Some(201), "{}", made.head);
+    for (clip, start, stop) in [
+        ("1787485670_2.mp4", "1787485670", "1787485690"),
+        ("1787485710_2.mp4", "1787485710", "1787485730"),
+    ] {
+        let put = s
+            .send(
+                "PUT",
+                &format!("{name}/{clip}"),
+                &[
+                    ("X-Object-Meta-Starttime", start),
+                    ("X-Object-Meta-Stoptime", stop),
+                ],
+                b"x",
+            )
+            .await;
+        assert_eq!(put.status, Some(201), "{}", put.head);
+    }
+    let done = s
+        .send(
+            "POST",
+            &name,
+            &[
+                ("X-Container-Meta-Status", "Complete"),
+                ("X-Container-Meta-Stoptime", "1787485730"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(done.status, Some(204), "{}", done.head);
+    let second = d
+        .catalog
+        .recordings()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.sequence == 2)
+        .unwrap();
+    let found = gaps().await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found
+        .iter()
+        .all(|i| i.recording_id == Some(second.recording_id)
+            && i.device_id.as_deref() == Some(SERIAL)));
+    assert!(
+        found
+            .iter()
+            .any(|i| i.detail.contains("20 s of its time uncovered")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|i| i.detail.contains("overlaps recording")),
+        "{found:?}"
+    );
+}
