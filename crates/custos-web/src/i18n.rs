@@ -210,6 +210,8 @@ mod tests {
             "k",
             "source",
             "at",
+            "connection",
+            "controller",
         ] {
             args.set(name, 2);
         }
