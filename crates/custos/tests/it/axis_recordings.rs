@@ -989,3 +989,61 @@ async fn a_recording_with_a_clip_missing_or_overlapping_another_is_an_incident()
         "{found:?}"
     );
 }
+
+/// A Matroska clip is served as what it is, and no frame is read from it:
+/// `422` before anything is decrypted, and no access recorded as done.
+#[tokio::test]
+async fn a_matroska_clip_plays_as_matroska_and_gives_no_frames() {
+    let s = scu().await;
+    s.recording().await;
+    let clip = s
+        .send(
+            "PUT",
+            &format!("{RECORDING}/1787485620_1.mkv"),
+            &[("X-Object-Meta-Containertype", "mkv")],
+            b"\x1a\x45\xdf\xa3 not really matroska",
+        )
+        .await;
+    assert_eq!(clip.status, Some(201), "{}", clip.head);
+    assert_eq!(s.complete().await.status, Some(204));
+    let w = &s.w;
+    let id = w.server.deployment.catalog.recordings().await.unwrap()[0].recording_id;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let token = w.sign_in(&anna).await;
+    let case = w.with_case(&token, "complaint").await;
+    w.link(&token, &case, id).await;
+    let query = format!("purpose=complaint&case={case}");
+    let video = w
+        .call(
+            "GET",
+            &format!("/api/v1/recordings/{id}/video?{query}"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(video.status, 200);
+    assert_eq!(video.header("content-type"), Some("video/x-matroska"));
+    for what in ["thumbnail", "faces"] {
+        let answer = w
+            .call(
+                "GET",
+                &format!("/api/v1/recordings/{id}/{what}?{query}"),
+                Some(&token),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, 422, "{what}");
+        assert_eq!(answer.code(), "undecodable");
+    }
+    let frames_done = audit_events(w)
+        .await
+        .into_iter()
+        .filter(|e| {
+            matches!(e.action.as_str(), "recording.thumbnail" | "recording.faces")
+                && e.outcome.as_str() == "ok"
+        })
+        .count();
+    assert_eq!(frames_done, 0);
+}
