@@ -1047,3 +1047,37 @@ async fn a_matroska_clip_plays_as_matroska_and_gives_no_frames() {
         .count();
     assert_eq!(frames_done, 0);
 }
+
+/// A dock offering a recording signed under an Axis camera's serial is told
+/// the camera is unknown: an Axis camera has no key here and never docks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dock_offering_an_axis_cameras_recording_is_told_it_is_unknown() {
+    let (s, _, _) = completed().await;
+    let w = &s.w;
+    let impostor = w.camera(SERIAL, 1, false).await;
+    let (report, _) = w.offload(&impostor).await;
+    assert_eq!(
+        report
+            .refused
+            .iter()
+            .map(|r| r.1.as_str())
+            .collect::<Vec<_>>(),
+        ["camera-unknown"]
+    );
+    assert_eq!(
+        impostor.pending_recordings().unwrap().len(),
+        1,
+        "kept on it"
+    );
+    let catalog = &w.server.deployment.catalog;
+    assert_eq!(
+        catalog.recordings().await.unwrap().len(),
+        1,
+        "only the Axis recording"
+    );
+    let camera = catalog.device(SERIAL).await.unwrap().unwrap();
+    assert_eq!(
+        (camera.kind, camera.public_key.as_str()),
+        (custos_catalog::DeviceKind::Axis, "")
+    );
+}
