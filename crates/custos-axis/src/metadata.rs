@@ -201,6 +201,11 @@ impl Metadata {
         self.items.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// Every key (lower case) and value, owned.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.items.clone()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -4,7 +4,7 @@ use custos_catalog::*;
 
 use crate::*;
 
-fn connection(name: &str, key: &str) -> AxisConnection {
+pub(crate) fn connection(name: &str, key: &str) -> AxisConnection {
     AxisConnection {
         name: name.into(),
         key_sha256: key.into(),

@@ -95,13 +95,7 @@ async fn completion(
 
 pub async fn axis_recording_story(catalog: &(impl Catalog + ?Sized)) {
     catalog
-        .add_axis_connection(&AxisConnection {
-            name: C.into(),
-            key_sha256: "k".into(),
-            created_at: t(0),
-            rotated_at: None,
-            revoked_at: None,
-        })
+        .add_axis_connection(&crate::axis::connection(C, "k"))
         .await
         .unwrap();
     enrol(catalog).await;
@@ -322,13 +316,7 @@ pub async fn axis_recording_story(catalog: &(impl Catalog + ?Sized)) {
 /// for the clean-up; a container changed or completed meanwhile is not.
 pub async fn axis_stale_container_story(catalog: &(impl Catalog + ?Sized)) {
     catalog
-        .add_axis_connection(&AxisConnection {
-            name: C.into(),
-            key_sha256: "k".into(),
-            created_at: t(0),
-            rotated_at: None,
-            revoked_at: None,
-        })
+        .add_axis_connection(&crate::axis::connection(C, "k"))
         .await
         .unwrap();
     let given_up = open_container(catalog, "u_AXIS1_20261207T063000Z").await;

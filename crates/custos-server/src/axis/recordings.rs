@@ -189,13 +189,9 @@ pub async fn detail(
     let (mut gnss_trail, mut key_files) = (false, 0);
     for o in &objects {
         match Object::parse(&name, &o.name) {
-            Ok(Object::Bookmark(_)) => bookmarks.push(
-                Metadata::from_json(&o.metadata)
-                    .map_err(corrupt)?
-                    .iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-            ),
+            Ok(Object::Bookmark(_)) => {
+                bookmarks.push(Metadata::from_json(&o.metadata).map_err(corrupt)?.to_map())
+            }
             Ok(Object::Trail(_)) => gnss_trail = true,
             Ok(Object::Key { .. }) => key_files += 1,
             _ => {}

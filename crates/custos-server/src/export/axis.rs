@@ -20,10 +20,7 @@ pub(super) struct GatheredAxis {
 
 /// Metadata as the catalog keeps it (a JSON object of lower-case keys).
 fn metadata(json: &str) -> Result<BTreeMap<String, String>> {
-    Ok(custos_axis::metadata::Metadata::from_json(json)?
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect())
+    Ok(custos_axis::metadata::Metadata::from_json(json)?.to_map())
 }
 
 pub(super) async fn gather(

@@ -370,27 +370,11 @@ pub async fn prepare(
             .unwrap_or_default(),
         recordings: gathered
             .iter()
-            .map(|g| ExportedRecording {
-                recording_id: g.recording.recording_id,
-                device_id: g.recording.device_id.clone(),
-                sequence: g.recording.sequence,
-                officer_id: g.recording.officer_id.clone(),
-                started_at: g.recording.started_at,
-                ended_at: g.recording.ended_at,
-                dir: recording_dir(&g.recording.device_id, g.recording.sequence),
-            })
+            .map(|g| listed(&g.recording, recording_dir))
             .collect(),
         axis_recordings: axis_gathered
             .iter()
-            .map(|g| ExportedRecording {
-                recording_id: g.recording.recording_id,
-                device_id: g.recording.device_id.clone(),
-                sequence: g.recording.sequence,
-                officer_id: g.recording.officer_id.clone(),
-                started_at: g.recording.started_at,
-                ended_at: g.recording.ended_at,
-                dir: custos_export::axis::axis_dir(&g.recording.device_id, g.recording.sequence),
-            })
+            .map(|g| listed(&g.recording, custos_export::axis::axis_dir))
             .collect(),
     };
     let safe_case: String = case
@@ -671,6 +655,19 @@ async fn check_scope(
         wanted,
         recordings: found,
     })
+}
+
+/// A recording as `export.json` lists it, in the directory `dir` names.
+fn listed(r: &Recording, dir: fn(&str, u64) -> String) -> ExportedRecording {
+    ExportedRecording {
+        recording_id: r.recording_id,
+        device_id: r.device_id.clone(),
+        sequence: r.sequence,
+        officer_id: r.officer_id.clone(),
+        started_at: r.started_at,
+        ended_at: r.ended_at,
+        dir: dir(&r.device_id, r.sequence),
+    }
 }
 
 async fn gather(

@@ -303,16 +303,7 @@ async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_t
     let rita = w.add_user("rita", "reviewer", None).await;
     let token = w.sign_in(&rita).await;
     let case = w.with_case(&token, "police-request").await;
-    let hold = w
-        .call(
-            "POST",
-            &format!("/api/v1/cases/{case}/holds"),
-            Some(&token),
-            Some(serde_json::json!({"recording_id": r.recording_id, "reason": "PV"})),
-            &[],
-        )
-        .await;
-    assert_eq!(hold.status, 201, "{}", hold.json());
+    w.held(&token, &case, r.recording_id, "PV").await;
     let answer = w
         .call(
             "POST",
@@ -626,38 +617,9 @@ async fn a_subject_access_search_finds_a_long_axis_recording_reaching_into_the_w
     s.registered().await;
     let name = format!("{USER}_{SERIAL}_20260822T114700Z");
     let start = 1_787_399_220i64;
-    let made = s
-        .send(
-            "PUT",
-            &name,
-            &[
-                ("X-Container-Meta-Starttime", &start.to_string()),
-                ("X-Container-Meta-Triggerontime", &start.to_string()),
-            ],
-            b"",
-        )
-        .await;
-    assert_eq!(made.status, Some(201), "{}", made.head);
-    let clip = s
-        .send(
-            "PUT",
-            &format!("{name}/{start}_1.mp4"),
-            &[("X-Object-Meta-Containertype", "mp4")],
-            b"x",
-        )
-        .await;
-    assert_eq!(clip.status, Some(201), "{}", clip.head);
-    let stop = start + 20 * 3600;
+    let clip = format!("{start}_1.mp4");
     let done = s
-        .send(
-            "POST",
-            &name,
-            &[
-                ("X-Container-Meta-Status", "Complete"),
-                ("X-Container-Meta-Stoptime", &stop.to_string()),
-            ],
-            b"",
-        )
+        .recording_with(&name, start, start + 20 * 3600, &[(&clip, None)])
         .await;
     assert_eq!(done.status, Some(204), "{}", done.head);
     let w = &s.w;
@@ -748,31 +710,12 @@ async fn a_clashing_or_revoked_camera_completes_nothing() {
     let (s, _, _) = completed().await;
     s.w.admin().await.revoke_camera(SERIAL).await.unwrap();
     let next = format!("{USER}_{SERIAL}_20260823T120000Z");
-    let made = s
-        .send(
-            "PUT",
-            &next,
-            &[
-                ("X-Container-Meta-Starttime", "1787486400"),
-                ("X-Container-Meta-Triggerontime", "1787486400"),
-            ],
-            b"",
-        )
-        .await;
-    assert_eq!(made.status, Some(201), "{}", made.head);
-    let clip = s
-        .send("PUT", &format!("{next}/1787486400_1.mp4"), &[], b"x")
-        .await;
-    assert_eq!(clip.status, Some(201), "{}", clip.head);
     let done = s
-        .send(
-            "POST",
+        .recording_with(
             &next,
-            &[
-                ("X-Container-Meta-Status", "Complete"),
-                ("X-Container-Meta-Stoptime", "1787486460"),
-            ],
-            b"",
+            1_787_486_400,
+            1_787_486_460,
+            &[("1787486400_1.mp4", None)],
         )
         .await;
     assert_eq!(done.status, Some(400), "{}", done.head);
@@ -921,45 +864,12 @@ async fn a_recording_with_a_clip_missing_or_overlapping_another_is_an_incident()
     // A second recording of the camera: it overlaps the first, and its
     // clips leave 20 s uncovered.
     let name = format!("{USER}_{SERIAL}_20260823T114750Z");
-    let made = s
-        .send(
-            "PUT",
-            &name,
-            &[
-                ("X-Container-Meta-Starttime", "1787485670"),
-                ("X-Container-Meta-Triggerontime", "1787485670"),
-            ],
-            b"",
-        )
-        .await;
-    assert_eq!(made.status, Some(201), "{}", made.head);
-    for (clip, start, stop) in [
-        ("1787485670_2.mp4", "1787485670", "1787485690"),
-        ("1787485710_2.mp4", "1787485710", "1787485730"),
-    ] {
-        let put = s
-            .send(
-                "PUT",
-                &format!("{name}/{clip}"),
-                &[
-                    ("X-Object-Meta-Starttime", start),
-                    ("X-Object-Meta-Stoptime", stop),
-                ],
-                b"x",
-            )
-            .await;
-        assert_eq!(put.status, Some(201), "{}", put.head);
-    }
+    let clips = [
+        ("1787485670_2.mp4", Some((1_787_485_670, 1_787_485_690))),
+        ("1787485710_2.mp4", Some((1_787_485_710, 1_787_485_730))),
+    ];
     let done = s
-        .send(
-            "POST",
-            &name,
-            &[
-                ("X-Container-Meta-Status", "Complete"),
-                ("X-Container-Meta-Stoptime", "1787485730"),
-            ],
-            b"",
-        )
+        .recording_with(&name, 1_787_485_670, 1_787_485_730, &clips)
         .await;
     assert_eq!(done.status, Some(204), "{}", done.head);
     let second = d

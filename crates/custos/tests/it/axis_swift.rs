@@ -168,6 +168,55 @@ impl Scu {
         assert_eq!(answer.status, Some(201), "{}", answer.head);
     }
 
+    /// Recording container `name` of the registered user and camera,
+    /// started (and triggered) at `start`, with `clips` (name, and its
+    /// start and stop where given), then `Complete` at `stop`: the answer
+    /// to the `Complete`.
+    pub async fn recording_with(
+        &self,
+        name: &str,
+        start: i64,
+        stop: i64,
+        clips: &[(&str, Option<(i64, i64)>)],
+    ) -> RawAnswer {
+        let start_text = start.to_string();
+        let made = self
+            .send(
+                "PUT",
+                name,
+                &[
+                    ("X-Container-Meta-Starttime", &start_text),
+                    ("X-Container-Meta-Triggerontime", &start_text),
+                ],
+                b"",
+            )
+            .await;
+        assert_eq!(made.status, Some(201), "{}", made.head);
+        for (clip, times) in clips {
+            let times = times.map(|(a, b)| (a.to_string(), b.to_string()));
+            let mut headers = Vec::new();
+            if let Some((a, b)) = &times {
+                headers.push(("X-Object-Meta-Starttime", a.as_str()));
+                headers.push(("X-Object-Meta-Stoptime", b.as_str()));
+            }
+            let put = self
+                .send("PUT", &format!("{name}/{clip}"), &headers, b"x")
+                .await;
+            assert_eq!(put.status, Some(201), "{}", put.head);
+        }
+        let stop = stop.to_string();
+        self.send(
+            "POST",
+            name,
+            &[
+                ("X-Container-Meta-Status", "Complete"),
+                ("X-Container-Meta-Stoptime", &stop),
+            ],
+            b"",
+        )
+        .await
+    }
+
     /// A clip of [`RECORDING`] named `name` holding `bytes`.
     pub async fn clip(&self, name: &str, bytes: &[u8]) -> RawAnswer {
         let path = format!("{RECORDING}/{name}");
