@@ -185,6 +185,18 @@ present = {os.path.join(r, n) for r, _, ns in os.walk(d + "/objects") for n in n
 assert present == listed, "files under objects/ that axis.json does not name"
 meta = json.dumps(x["metadata"], separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 assert hashlib.sha256(meta.encode()).hexdigest() == x["metadata_sha256"], "the metadata is not what metadata_sha256 names"
+# A clip its camera encrypted (Axis' own encryption) opens with the key
+# listed beside it, by OpenSSL, as Axis documents it.
+import subprocess
+files = {o["name"]: o["file"] for o in x["objects"]}
+for k in x.get("clip_keys", []):
+    assert k["clip"] in files and k["key_file"] in files, f"{k['clip']}: a key of no object"
+    if "error" in k:
+        print(f"{d}: {k['clip']} does not open with its key file: {k['error']}")
+        continue
+    plain = subprocess.run(["openssl", "enc", "-d", "-aes-256-cbc", "-K", k["key"], "-iv", k["iv"], "-in", files[k["clip"]]], check=True, capture_output=True).stdout
+    assert len(plain) == k["length"] and hashlib.sha256(plain).hexdigest() == k["sha256"], f"{k['clip']}: its key does not give the clip axis.json names"
+    print(f"{d}: {k['clip']}: opens with its key (OpenSSL), {len(plain)} bytes, SHA-256 as named")
 exec(open(os.environ["CUSTOS_AUDIT_PY"]).read())
 a = json.load(open(f"{d}/audit.json"))
 check_audit(a, x["recording_id"])

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod connection;
+pub mod content;
 pub mod gnss;
 pub mod metadata;
 pub mod names;

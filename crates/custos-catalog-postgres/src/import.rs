@@ -47,6 +47,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("settings", "key"),
     ("leases", "name"),
     ("axis_connections", "name"),
+    ("axis_content_keys", "connection, key_id"),
     ("axis_tokens", "token_sha256"),
     ("axis_containers", "connection, name"),
     ("axis_objects", "connection, container, name"),

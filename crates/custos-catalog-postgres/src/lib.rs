@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_axis_connections.sql")),
     (17, include_str!("../migrations/0017_axis_containers.sql")),
     (18, include_str!("../migrations/0018_axis_recordings.sql")),
+    (19, include_str!("../migrations/0019_axis_content_keys.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.

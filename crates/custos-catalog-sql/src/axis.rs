@@ -103,6 +103,38 @@ where
         tx.commit().await.map_err(fail::<D>)
     }
 
+    async fn add_axis_content_key(&self, k: &AxisContentKey) -> Result<()> {
+        // One statement: a revocation is either before it (nothing added)
+        // or after it (the key stays, unused).
+        let done = sqlx::query(
+            "INSERT INTO axis_content_keys (connection, key_id, public_pem, sealed, created_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM axis_connections \
+             WHERE name = $1 AND revoked_at IS NULL)",
+        )
+        .bind(&k.connection)
+        .bind(&k.key_id)
+        .bind(&k.public_pem)
+        .bind(&k.sealed)
+        .bind(ms(k.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| insert_error::<D>(e, "Axis content key", k.key_id.clone()))?;
+        found(D::rows_affected(&done), "Axis connection", &k.connection)
+    }
+
+    async fn axis_content_keys(&self, connection: &str) -> Result<Vec<AxisContentKey>> {
+        let rows = sqlx::query(
+            "SELECT * FROM axis_content_keys WHERE connection = $1 ORDER BY created_at, key_id",
+        )
+        .bind(connection)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(fail::<D>)?;
+        rows.iter()
+            .map(|r| rows::axis_content_key(&Columns(r)))
+            .collect()
+    }
+
     async fn add_axis_token(&self, t: &AxisToken, now: UtcMillis) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(fail::<D>)?;
         sqlx::query("DELETE FROM axis_tokens WHERE expires_at <= $1")

@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (26, include_str!("../migrations/0026_axis_connections.sql")),
     (27, include_str!("../migrations/0027_axis_containers.sql")),
     (28, include_str!("../migrations/0028_axis_recordings.sql")),
+    (29, include_str!("../migrations/0029_axis_content_keys.sql")),
 ];
 
 /// SQLite, as [`SqlCatalog`] speaks it.

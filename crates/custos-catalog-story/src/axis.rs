@@ -144,6 +144,45 @@ pub async fn axis_story(catalog: &(impl AxisStore + ?Sized)) {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, ["scu-1", "scu-2"]);
+
+    // Content keys: kept in order, per connection, byte for byte; none for
+    // a revoked or unknown connection, no id twice.
+    let key = |connection: &str, id: &str, at: i64| AxisContentKey {
+        connection: connection.into(),
+        key_id: id.into(),
+        public_pem: format!("-----BEGIN PUBLIC KEY-----\n{id}\n"),
+        sealed: vec![0, 255, at as u8, 7],
+        created_at: t(at),
+    };
+    assert!(catalog.axis_content_keys("scu-1").await.unwrap().is_empty());
+    catalog
+        .add_axis_content_key(&key("scu-1", "custos-b", 40))
+        .await
+        .unwrap();
+    catalog
+        .add_axis_content_key(&key("scu-1", "custos-a", 50))
+        .await
+        .unwrap();
+    assert!(matches!(
+        catalog
+            .add_axis_content_key(&key("scu-1", "custos-a", 60))
+            .await,
+        Err(CatalogError::AlreadyExists { .. })
+    ));
+    for refused in ["scu-2", "nobody"] {
+        assert!(matches!(
+            catalog
+                .add_axis_content_key(&key(refused, "custos-c", 60))
+                .await,
+            Err(CatalogError::NotFound { .. })
+        ));
+        assert!(catalog.axis_content_keys(refused).await.unwrap().is_empty());
+    }
+    assert_eq!(
+        catalog.axis_content_keys("scu-1").await.unwrap(),
+        [key("scu-1", "custos-b", 40), key("scu-1", "custos-a", 50)],
+        "oldest first, as stored"
+    );
 }
 
 fn container(connection: &str, name: &str) -> AxisContainer {

@@ -20,6 +20,34 @@ pub struct AxisConnection {
     pub revoked_at: Option<UtcMillis>,
 }
 
+/// An RSA key a connection's cameras wrap each clip's AES key to (Axis'
+/// own encryption, `WantEncryption`; issue 23 point 4). The private half is
+/// sealed to the evidence key (age), as the receipt key is: one passphrase
+/// opens it, a stolen disk or database does not. A connection's newest key
+/// is the one its connection file names; older ones stay, for the clips
+/// wrapped to them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AxisContentKey {
+    pub connection: String,
+    /// `custos-` and 16 hex digits of its public key's SHA-256.
+    pub key_id: String,
+    /// SubjectPublicKeyInfo PEM.
+    pub public_pem: String,
+    /// The PKCS#8 private key, age-encrypted to the evidence key.
+    pub sealed: Vec<u8>,
+    pub created_at: UtcMillis,
+}
+
+impl std::fmt::Debug for AxisContentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AxisContentKey")
+            .field("connection", &self.connection)
+            .field("key_id", &self.key_id)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A token `GET /auth/v1.0` handed out, by its SHA-256 (hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AxisToken {

@@ -81,6 +81,16 @@ pub fn axis_connection(r: &impl SqlRow) -> Result<AxisConnection> {
     })
 }
 
+pub fn axis_content_key(r: &impl SqlRow) -> Result<AxisContentKey> {
+    Ok(AxisContentKey {
+        connection: r.text("connection")?,
+        key_id: r.text("key_id")?,
+        public_pem: r.text("public_pem")?,
+        sealed: r.bytes("sealed")?,
+        created_at: at(r, "created_at")?,
+    })
+}
+
 pub fn axis_container(r: &impl SqlRow) -> Result<AxisContainer> {
     Ok(AxisContainer {
         connection: r.text("connection")?,

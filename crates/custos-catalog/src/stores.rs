@@ -406,6 +406,12 @@ pub trait AxisStore: Send + Sync {
     /// Ends a connection and its tokens for good (a second revocation keeps
     /// the first time).
     async fn revoke_axis_connection(&self, name: &str, at: UtcMillis) -> Result<()>;
+    /// A new content key of a connection that is not revoked (`NotFound`
+    /// otherwise); `Conflict` if it has that id already.
+    async fn add_axis_content_key(&self, k: &AxisContentKey) -> Result<()>;
+    /// A connection's content keys, oldest first: the last is the one its
+    /// connection file names.
+    async fn axis_content_keys(&self, connection: &str) -> Result<Vec<AxisContentKey>>;
     /// Keeps a token of a connection that is not revoked; tokens past
     /// `now` are removed on the way.
     async fn add_axis_token(&self, t: &AxisToken, now: UtcMillis) -> Result<()>;

@@ -58,6 +58,35 @@ pub struct AxisRecordingRecord {
     /// Hex [`custos_format::axis_content_digest`] of the objects.
     pub content_sha256: String,
     pub objects: Vec<AxisObjectRecord>,
+    /// The clips their camera encrypted (Axis' own encryption), each with
+    /// what opens it: the objects above are the ciphertext as it arrived.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clip_keys: Vec<AxisClipKey>,
+}
+
+/// An encrypted clip's key, unwrapped by the server: `openssl enc -d
+/// -aes-256-cbc -K <key> -iv <iv> -in <clip's file>` gives the clip, of
+/// `length` bytes and SHA-256 `sha256`. The package is encrypted itself;
+/// each key opens its one clip only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AxisClipKey {
+    /// The clip's object name, and its key file's.
+    pub clip: String,
+    pub key_file: String,
+    /// The AES-256 key and the IV (hex), absent when the key file does not
+    /// open the clip; `error` then says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
+    /// The decrypted clip's length and SHA-256 (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +178,23 @@ pub(crate) fn check<'a>(
     {
         return Err(format!("{extra} is in no object's record"));
     }
+    for k in &record.clip_keys {
+        let hex_of = |v: &Option<String>, n: usize| {
+            v.as_deref()
+                .is_some_and(|h| h.len() == 2 * n && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        let opened =
+            hex_of(&k.key, 32) && hex_of(&k.iv, 16) && hex_of(&k.sha256, 32) && k.length.is_some();
+        if !names.contains(k.clip.as_str())
+            || !names.contains(k.key_file.as_str())
+            || opened == k.error.is_some()
+        {
+            return Err(format!(
+                "{RECORD}: the key of clip {} is not a key of one of its objects",
+                k.clip.escape_debug()
+            ));
+        }
+    }
     let digest = custos_format::axis_content_digest(digest_input.iter().map(|(n, h)| (*n, h)));
     if hex::encode(digest) != record.content_sha256 {
         return Err(format!(
@@ -164,6 +210,14 @@ pub(crate) fn check<'a>(
         ),
         "no camera signature: an Axis camera signs no metadata (signed video, where the camera signs, is checked with Axis' own validator)".into(),
     ];
+    let mut notes = notes;
+    if !record.clip_keys.is_empty() {
+        notes.push(format!(
+            "{} clips encrypted by their camera, {} with the key that opens them (decrypt with `openssl enc -d -aes-256-cbc`; the standard-tools script checks each)",
+            record.clip_keys.len(),
+            record.clip_keys.iter().filter(|k| k.key.is_some()).count()
+        ));
+    }
     Ok((record, notes))
 }
 
@@ -231,6 +285,7 @@ mod tests {
                 objects.iter().map(|(n, _)| *n).zip(hashes.iter()),
             )),
             objects: records,
+            clip_keys: Vec::new(),
         };
         (contents, record)
     }

@@ -251,6 +251,45 @@ impl Admin {
         Ok(credential)
     }
 
+    /// A new RSA key for a connection's cameras to wrap clip keys to (Axis'
+    /// `WantEncryption`): made here, its private half sealed to the evidence
+    /// key at once (no passphrase needed, none of it written in the clear)
+    /// and kept in the catalog; older keys stay for the clips wrapped to
+    /// them. Returns the public key (PEM) and its id for the connection file.
+    pub async fn add_axis_content_key(&self, name: &str) -> Result<(String, String)> {
+        let recipient = custos_keys::EvidenceKeyStore::new(&self.data).recipient()?;
+        let key = tokio::task::spawn_blocking(custos_axis::content::ConnectionKey::generate)
+            .await
+            .context("generating the RSA key")?;
+        let sealed = crate::keys::seal_to(&recipient, &key.to_pkcs8_der())?;
+        let (public_pem, key_id) = (key.public_pem(), key.id());
+        drop(key);
+        self.catalog
+            .add_axis_content_key(&custos_catalog::AxisContentKey {
+                connection: name.into(),
+                key_id: key_id.clone(),
+                public_pem: public_pem.clone(),
+                sealed,
+                created_at: self.now,
+            })
+            .await?;
+        self.audit("axis.content-key", &format!("axis:{name}"), &key_id)
+            .await?;
+        Ok((public_pem, key_id))
+    }
+
+    /// The public half and id of a connection's newest content key, if it
+    /// has one: the connection file names it (Axis refuses a file that
+    /// would turn encryption off once on).
+    pub async fn axis_content_key(&self, name: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .catalog
+            .axis_content_keys(name)
+            .await?
+            .pop()
+            .map(|k| (k.public_pem, k.key_id)))
+    }
+
     /// Ends a connection for good.
     pub async fn revoke_axis_connection(&self, name: &str) -> Result<()> {
         self.catalog.revoke_axis_connection(name, self.now).await?;

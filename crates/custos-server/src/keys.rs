@@ -41,13 +41,7 @@ impl ServerKeys {
             SigningKey::from_seed_slice(&seed)?
         } else {
             let key = SigningKey::generate();
-            let mut out = Vec::new();
-            let encryptor = age::Encryptor::with_recipients(std::iter::once(
-                &recipient as &dyn age::Recipient,
-            ))?;
-            let mut writer = encryptor.wrap_output(&mut out)?;
-            writer.write_all(&key.seed()[..])?;
-            writer.finish()?;
+            let out = seal_to(&recipient, &key.seed()[..])?;
             write_new(&sealed, &out)?;
             write_new(
                 &data.join("keys/receipt.pub"),
@@ -137,6 +131,18 @@ impl EvidenceKey {
         }
         Ok(out)
     }
+}
+
+/// `secret` age-encrypted to the evidence key's recipient: how keys other
+/// than the evidence key are kept (the receipt key, Axis content keys).
+pub fn seal_to(recipient: &age::x25519::Recipient, secret: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))?;
+    let mut writer = encryptor.wrap_output(&mut out)?;
+    writer.write_all(secret)?;
+    writer.finish()?;
+    Ok(out)
 }
 
 /// The receipt key's public half, readable without the passphrase (for enrollment).

@@ -22,6 +22,34 @@ pub struct Part {
     pub ciphertext_length: u64,
     /// An Axis clip's own facts; `None` for a Custos camera's recording.
     pub clip: Option<Clip>,
+    /// For a clip the camera encrypted itself (it has a key file): its
+    /// connection's content keys, newest first, each sealed to the
+    /// evidence key. Empty otherwise.
+    pub content_keys: Vec<SealedContentKey>,
+}
+
+/// A connection's RSA key as the catalog keeps it: its id and its PKCS#8
+/// private key age-encrypted to the evidence key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedContentKey {
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+}
+
+/// A clip's key file (Axis' own encryption): stored as every object is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyObject {
+    pub name: String,
+    pub blob_key: String,
+    pub age_header: Vec<u8>,
+    /// The bytes as they arrived.
+    pub length: u64,
+}
+
+impl KeyObject {
+    pub fn ciphertext_length(&self) -> u64 {
+        ciphertext_length(self.length, self.age_header.len() as u64)
+    }
 }
 
 /// An Axis clip as the controller sent it.
@@ -37,6 +65,9 @@ pub struct Clip {
     pub length: u64,
     pub sha256: [u8; 32],
     pub md5: String,
+    /// Its key file, if the camera encrypted it (`<stem>.key`, or
+    /// `<name>.key` as Axis' reference decrypter looks for it).
+    pub key_file: Option<KeyObject>,
 }
 
 /// The length of the age ciphertext of `plaintext` bytes under a header of
@@ -60,6 +91,21 @@ pub fn clips(
 ) -> Result<Vec<(Clip, AxisObject)>, CatalogError> {
     let corrupt = |what: String| CatalogError::Unavailable(format!("corrupt Axis object: {what}"));
     let parsed = Container::parse(container).map_err(|e| corrupt(e.to_string()))?;
+    let (keys, objects): (Vec<AxisObject>, Vec<AxisObject>) = objects
+        .into_iter()
+        .partition(|o| matches!(Object::parse(&parsed, &o.name), Ok(Object::Key { .. })));
+    let key_file = |clip: &str| {
+        let stem = clip.rsplit_once('.').map_or(clip, |(stem, _)| stem);
+        keys.iter()
+            .find(|k| k.name == format!("{stem}.key"))
+            .or_else(|| keys.iter().find(|k| k.name == format!("{clip}.key")))
+            .map(|k| KeyObject {
+                name: k.name.clone(),
+                blob_key: k.blob_key.clone(),
+                age_header: k.age_header.clone(),
+                length: k.length,
+            })
+    };
     let mut clips = Vec::new();
     for o in objects {
         let Ok(Object::Clip { kind, .. }) = Object::parse(&parsed, &o.name) else {
@@ -77,6 +123,7 @@ pub fn clips(
                 length: o.length,
                 sha256: o.sha256,
                 md5: o.md5.clone(),
+                key_file: key_file(&o.name),
             },
             o,
         ));
@@ -99,10 +146,25 @@ pub async fn parts(
             age_header: c.age_header.clone(),
             ciphertext_length: c.ciphertext_length,
             clip: None,
+            content_keys: Vec::new(),
         }]),
         Provenance::Axis(a) => {
             let objects = catalog.axis_objects(&a.connection, &a.container).await?;
-            Ok(clips(&a.container, objects)?
+            let clips = clips(&a.container, objects)?;
+            let content_keys: Vec<SealedContentKey> =
+                if clips.iter().any(|(c, _)| c.key_file.is_some()) {
+                    let mut keys = catalog.axis_content_keys(&a.connection).await?;
+                    keys.reverse();
+                    keys.into_iter()
+                        .map(|k| SealedContentKey {
+                            key_id: k.key_id,
+                            sealed: k.sealed,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+            Ok(clips
                 .into_iter()
                 .enumerate()
                 .map(|(index, (clip, o))| Part {
@@ -110,6 +172,11 @@ pub async fn parts(
                     ciphertext_length: ciphertext_length(o.length, o.age_header.len() as u64),
                     blob_key: o.blob_key,
                     age_header: o.age_header,
+                    content_keys: if clip.key_file.is_some() {
+                        content_keys.clone()
+                    } else {
+                        Vec::new()
+                    },
                     clip: Some(clip),
                 })
                 .collect())

@@ -216,14 +216,54 @@ pub(crate) fn decrypting_reader(
         tokio::runtime::Handle::current(),
     );
     let identity = d.keys.evidence.identity(footage, &part.blob_key).cloned();
+    // A clip its camera encrypted: its key file must be this grant's too.
+    let encrypted = part
+        .clip
+        .as_ref()
+        .and_then(|c| c.key_file.clone())
+        .map(|k| {
+            let identity = d.keys.evidence.identity(footage, &k.blob_key).cloned();
+            (
+                k,
+                part.content_keys.clone(),
+                identity,
+                part.clip.as_ref().map_or(0, |c| c.length),
+            )
+        });
+    let blobs = d.blobs.clone();
+    let runtime = tokio::runtime::Handle::current();
     move || {
         let identity = identity.map_err(std::io::Error::other)?;
         let decryptor = age::Decryptor::new(reader).map_err(std::io::Error::other)?;
         let plain = decryptor
             .decrypt(std::iter::once(&identity as &dyn age::Identity))
             .map_err(std::io::Error::other)?;
-        Ok(Box::new(plain) as Box<dyn ReadSeek>)
+        let Some((key_file, content_keys, key_identity, length)) = encrypted else {
+            return Ok(Box::new(plain) as Box<dyn ReadSeek>);
+        };
+        let key_identity = key_identity.map_err(std::io::Error::other)?;
+        let key = crate::axis::content::clip_key(
+            &key_identity,
+            &key_file,
+            &content_keys,
+            &blobs,
+            runtime,
+        )
+        .map_err(undecryptable)?;
+        let clip = custos_axis::content::DecryptingReader::new(plain, key, length)
+            .map_err(undecryptable)?;
+        Ok(Box::new(clip) as Box<dyn ReadSeek>)
     }
+}
+
+/// A clip whose own encryption does not come off (its key file, the key
+/// it names, its padding): the clip's fault, not the server's, so
+/// `InvalidData` (a 422 to whoever asked).
+pub(crate) fn undecryptable(e: custos_axis::content::ContentError) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("the clip does not decrypt: {e}"),
+    )
 }
 
 /// Opens a stored recording's payload: the age header from the catalog, the
@@ -261,18 +301,21 @@ pub struct PayloadCache {
 
 /// A recording's part: its id and the part's index.
 type PartKey = (uuid::Uuid, usize);
-type OpenPayload = Arc<custos_format::payload::Payload>;
+type OpenPayload = Arc<Opened>;
+
+/// A part opened for playback: its age payload (the file key), and for a
+/// clip its camera encrypted, the clip key and the clip's length.
+pub struct Opened {
+    pub payload: Arc<custos_format::payload::Payload>,
+    pub clip: Option<(custos_axis::content::ContentKey, u64)>,
+}
 
 const CACHED_PAYLOADS: usize = 64;
 const CACHED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl PayloadCache {
     /// Part `part` of `recording`, if opened within the minute.
-    pub fn get(
-        &self,
-        recording: uuid::Uuid,
-        part: usize,
-    ) -> Option<Arc<custos_format::payload::Payload>> {
+    pub fn get(&self, recording: uuid::Uuid, part: usize) -> Option<OpenPayload> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         // An opened payload holds the file key: none outlives its minute
         // by more than the next look at the cache.
@@ -287,12 +330,7 @@ impl PayloadCache {
         entries.retain(|_, (_, opened)| opened.elapsed() < CACHED_FOR);
     }
 
-    pub fn put(
-        &self,
-        recording: uuid::Uuid,
-        part: usize,
-        payload: Arc<custos_format::payload::Payload>,
-    ) {
+    pub fn put(&self, recording: uuid::Uuid, part: usize, payload: OpenPayload) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|_, (_, opened)| opened.elapsed() < CACHED_FOR);
         if entries.len() >= CACHED_PAYLOADS {

@@ -1,7 +1,9 @@
 //! `custos axis`: connections of Axis body-worn system controllers (ADR
 //! 0017). Each prints the connection file the Axis body-worn manager
-//! imports; its key is shown there once and kept only as a hash. The
-//! server does not serve the Axis listener yet (issue 23 goes on).
+//! imports; its key is shown there once and kept only as a hash. With
+//! `--encrypt`, the cameras encrypt each clip themselves, to an RSA key made
+//! here and kept sealed to the evidence key (docs/AXIS.md, "Axis' own
+//! encryption").
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +56,12 @@ pub struct FileArgs {
     /// Write the file here (created, never overwritten) instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Have the cameras encrypt each clip themselves (Axis
+    /// `WantEncryption`) to a new RSA-3072 key of this connection. Once on,
+    /// it stays on: later connection files name the newest key. On
+    /// `rotate`, makes a new key (clips wrapped to older ones still play).
+    #[arg(long)]
+    encrypt: bool,
 }
 
 pub fn run(command: AxisCommand) -> Result<ExitCode> {
@@ -65,14 +73,24 @@ pub fn run(command: AxisCommand) -> Result<ExitCode> {
                 check(&args)?;
                 let admin = Admin::open(&args.data.data).await?;
                 let credential = admin.add_axis_connection(&args.name).await?;
-                write(&args, &credential)?;
+                let encryption = if args.encrypt {
+                    Some(admin.add_axis_content_key(&args.name).await?)
+                } else {
+                    None
+                };
+                write(&args, &credential, encryption)?;
                 eprintln!("Axis connection {} made", args.name);
             }
             AxisCommand::Rotate(args) => {
                 check(&args)?;
                 let admin = Admin::open(&args.data.data).await?;
                 let credential = admin.rotate_axis_connection(&args.name).await?;
-                write(&args, &credential)?;
+                let encryption = if args.encrypt {
+                    Some(admin.add_axis_content_key(&args.name).await?)
+                } else {
+                    admin.axis_content_key(&args.name).await?
+                };
+                write(&args, &credential, encryption)?;
                 eprintln!(
                     "Axis connection {}: new key; the old one no longer works",
                     args.name
@@ -92,7 +110,7 @@ pub fn run(command: AxisCommand) -> Result<ExitCode> {
 
 /// Whether `args` make a connection file, and where it goes is free.
 fn check(args: &FileArgs) -> Result<()> {
-    connection_file(args, &"0".repeat(64))?;
+    connection_file(args, &"0".repeat(64), None)?;
     if let Some(out) = &args.out {
         anyhow::ensure!(
             !out.exists(),
@@ -104,7 +122,11 @@ fn check(args: &FileArgs) -> Result<()> {
 }
 
 /// The connection file for `args` with `key`.
-fn connection_file(args: &FileArgs, key: &str) -> Result<String> {
+fn connection_file(
+    args: &FileArgs,
+    key: &str,
+    encryption: Option<(String, String)>,
+) -> Result<String> {
     let cert = args
         .tls_cert
         .clone()
@@ -133,13 +155,19 @@ fn connection_file(args: &FileArgs, key: &str) -> Result<String> {
         user: args.name.clone(),
         key: key.to_owned(),
         clip_type: ClipType::Mp4,
-        encryption: None,
+        encryption,
     };
     Ok(file.to_json()?)
 }
 
-fn write(args: &FileArgs, credential: &AxisCredential) -> Result<()> {
-    let json = zeroize::Zeroizing::new(connection_file(args, &credential.key)?);
+/// The connection file, with the connection's content key (public PEM, id)
+/// if it has one.
+fn write(
+    args: &FileArgs,
+    credential: &AxisCredential,
+    encryption: Option<(String, String)>,
+) -> Result<()> {
+    let json = zeroize::Zeroizing::new(connection_file(args, &credential.key, encryption)?);
     match &args.out {
         None => println!("{}", *json),
         Some(path) => {

@@ -162,6 +162,12 @@ pub struct Footage {
 impl crate::keys::Grant for Footage {
     fn covers(&self, blob_key: &str) -> bool {
         self.part.blob_key == blob_key
+            || self
+                .part
+                .clip
+                .as_ref()
+                .and_then(|c| c.key_file.as_ref())
+                .is_some_and(|k| k.blob_key == blob_key)
     }
 }
 
@@ -357,9 +363,37 @@ pub(crate) async fn stream_footage(
     disposition: Option<String>,
 ) -> Result<Response, ApiError> {
     let (recording, part) = (&footage.recording, &footage.part);
-    let length =
-        crate::playback::plaintext_length(part.ciphertext_length, part.age_header.len() as u64)
-            .ok_or_else(|| unavailable("stored recording has an impossible length"))?;
+    let source = crate::playback::CiphertextSource::open(&d.blobs, &part.blob_key);
+    let opened = match d.payloads.get(recording.recording_id, part.index) {
+        Some(opened) => opened,
+        None => match open_part(d, &footage, &source).await? {
+            Ok(opened) => {
+                let opened = Arc::new(opened);
+                d.payloads
+                    .put(recording.recording_id, part.index, opened.clone());
+                opened
+            }
+            Err(e) => {
+                // The refusal's reason is the audit entry's detail.
+                let event = footage.event(d, a, audit_action, Outcome::Failed);
+                let answer = ApiError::new(
+                    Code::Undecodable,
+                    format!(
+                        "clip {} does not decrypt with its key file: {e}",
+                        footage.part.index
+                    ),
+                );
+                return Err(a.refused(d, event, answer).await);
+            }
+        },
+    };
+    let length = match &opened.clip {
+        Some((_, length)) => *length,
+        None => {
+            crate::playback::plaintext_length(part.ciphertext_length, part.age_header.len() as u64)
+                .ok_or_else(|| unavailable("stored recording has an impossible length"))?
+        }
+    };
     let range = match headers.get(header::RANGE).map(|v| v.to_str().unwrap_or("")) {
         None => None,
         Some(h) => match crate::playback::parse_range(h, length) {
@@ -393,39 +427,33 @@ pub(crate) async fn stream_footage(
             )),
     )
     .await?;
-    let source = crate::playback::CiphertextSource::open(&d.blobs, &part.blob_key);
     let body = if count == 0 {
         axum::body::Body::empty()
     } else {
-        let payload = match d.payloads.get(recording.recording_id, part.index) {
-            Some(p) => p,
-            None => {
-                let opened = crate::playback::open_payload(
-                    &part.age_header,
-                    &source,
-                    part.ciphertext_length,
-                    d.keys
-                        .evidence
-                        .identity(&footage, &part.blob_key)
-                        .map_err(unavailable)?,
-                )
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "a stored recording does not open");
-                    unavailable(e)
-                })?;
-                let opened = Arc::new(opened);
-                d.payloads
-                    .put(recording.recording_id, part.index, opened.clone());
-                opened
-            }
-        };
-        let stream = crate::playback::plaintext_range(payload, source, start, end);
-        axum::body::Body::from_stream(futures::StreamExt::inspect(stream, |item| {
+        let log = |item: &std::io::Result<bytes::Bytes>| {
             if let Err(e) = item {
                 tracing::error!(error = %e, "playback failed");
             }
-        }))
+        };
+        match &opened.clip {
+            None => {
+                let stream =
+                    crate::playback::plaintext_range(opened.payload.clone(), source, start, end);
+                axum::body::Body::from_stream(futures::StreamExt::inspect(stream, log))
+            }
+            Some((key, _)) => {
+                // The camera's ciphertext of the range (and the block
+                // before it), decrypted as it streams.
+                let (from, to) = custos_axis::content::ciphertext_span(start, end);
+                let stream =
+                    crate::playback::plaintext_range(opened.payload.clone(), source, from, to);
+                let mut clip = custos_axis::content::RangeDecryptor::new(key.clone(), start, end);
+                let stream = futures::StreamExt::map(stream, move |item| {
+                    item.map(|cipher| bytes::Bytes::from(clip.push(&cipher)))
+                });
+                axum::body::Body::from_stream(futures::StreamExt::inspect(stream, log))
+            }
+        }
     };
     let mut response = Response::builder()
         .status(if range.is_some() {
@@ -453,6 +481,90 @@ pub(crate) async fn stream_footage(
         response = response.header(header::CONTENT_DISPOSITION, disposition);
     }
     response.body(body).map_err(unavailable)
+}
+
+/// Opens a part for playback: its age payload, and for a clip its camera
+/// encrypted, the clip key (key file and connection key, on a blocking
+/// thread) and the clip's length from its padding. The outer error is the
+/// server's; the inner one the clip's (a key file that does not open it).
+async fn open_part(
+    d: &Deployment,
+    footage: &Footage,
+    source: &crate::playback::CiphertextSource,
+) -> Result<Result<crate::playback::Opened, custos_axis::content::ContentError>, ApiError> {
+    use custos_axis::content::{ContentError, BLOCK};
+    let part = &footage.part;
+    let payload = crate::playback::open_payload(
+        &part.age_header,
+        source,
+        part.ciphertext_length,
+        d.keys
+            .evidence
+            .identity(footage, &part.blob_key)
+            .map_err(unavailable)?,
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "a stored recording does not open");
+        unavailable(e)
+    })?;
+    let payload = Arc::new(payload);
+    let Some(clip) = &part.clip else {
+        return Ok(Ok(crate::playback::Opened {
+            payload,
+            clip: None,
+        }));
+    };
+    let Some(key_file) = clip.key_file.clone() else {
+        return Ok(Ok(crate::playback::Opened {
+            payload,
+            clip: None,
+        }));
+    };
+    let identity = d
+        .keys
+        .evidence
+        .identity(footage, &key_file.blob_key)
+        .map_err(unavailable)?
+        .clone();
+    let (keys, blobs) = (part.content_keys.clone(), d.blobs.clone());
+    let runtime = tokio::runtime::Handle::current();
+    let key = match tokio::task::spawn_blocking(move || {
+        crate::axis::content::clip_key(&identity, &key_file, &keys, &blobs, runtime)
+    })
+    .await
+    .map_err(unavailable)?
+    {
+        Ok(key) => key,
+        Err(ContentError::Io(e)) => return Err(unavailable(e)),
+        Err(e) => return Ok(Err(e)),
+    };
+    let arrived = clip.length;
+    if arrived == 0 || !arrived.is_multiple_of(BLOCK as u64) {
+        return Ok(Err(ContentError::Length(arrived)));
+    }
+    let tail = arrived.min(2 * BLOCK as u64);
+    let last_two = futures::TryStreamExt::try_fold(
+        crate::playback::plaintext_range(
+            payload.clone(),
+            source.clone(),
+            arrived - tail,
+            arrived - 1,
+        ),
+        Vec::new(),
+        |mut all, piece| async move {
+            all.extend_from_slice(&piece);
+            Ok(all)
+        },
+    )
+    .await
+    .map_err(unavailable)?;
+    Ok(key
+        .plaintext_length(arrived, &last_two)
+        .map(|length| crate::playback::Opened {
+            payload,
+            clip: Some((key, length)),
+        }))
 }
 
 /// Face proposals for one frame (the keyframe at or before `at` seconds),
@@ -549,6 +661,9 @@ pub(crate) async fn from_frame<T: Send + 'static>(
             Code::NoFrame,
             "the recording has no frame there",
         )),
+        Err(custos_video::VideoError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Err(ApiError::new(Code::Undecodable, e.to_string()))
+        }
         Err(custos_video::VideoError::Io(e)) => Err(unavailable(e)),
         Err(e) => {
             tracing::warn!(error = %e, action, "a frame of a stored recording failed");

@@ -130,7 +130,9 @@ mod tests {
                 length: 0,
                 sha256: [0; 32],
                 md5: String::new(),
+                key_file: None,
             }),
+            content_keys: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! reason in the body.
 
 mod auth;
+pub(crate) mod content;
 mod expiry;
 pub mod gaps;
 pub mod http;

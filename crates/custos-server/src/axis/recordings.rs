@@ -157,6 +157,9 @@ pub struct PartDetail {
     pub length: u64,
     pub sha256: String,
     pub md5: String,
+    /// Its key file's name, if the camera encrypted it (Axis' own
+    /// encryption); playback decrypts it with the connection's key.
+    pub key_file: Option<String>,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> crate::error::ApiError {
@@ -210,6 +213,7 @@ pub async fn detail(
             length: clip.length,
             sha256: hex::encode(clip.sha256),
             md5: clip.md5,
+            key_file: clip.key_file.map(|k| k.name),
         })
         .collect();
     Ok(AxisDetail {

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use custos_catalog::{AxisObject, AxisStore};
-use custos_export::axis::{object_file, AxisObjectRecord, AxisRecordingRecord, RECORD};
+use custos_export::axis::{
+    object_file, AxisClipKey, AxisObjectRecord, AxisRecordingRecord, RECORD,
+};
 
 use super::*;
 
@@ -16,6 +18,10 @@ pub(super) struct GatheredAxis {
     pub record: AxisRecordingRecord,
     /// Its container's objects, in `record.objects`' order.
     pub objects: Vec<AxisObject>,
+    /// Its clips with key files (their camera encrypted them), and the
+    /// connection's content keys, newest first.
+    pub encrypted: Vec<crate::parts::Clip>,
+    pub content_keys: Vec<crate::parts::SealedContentKey>,
 }
 
 /// Metadata as the catalog keeps it (a JSON object of lower-case keys).
@@ -68,7 +74,26 @@ pub(super) async fn gather(
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let encrypted: Vec<crate::parts::Clip> = crate::parts::clips(&axis.container, objects.clone())?
+        .into_iter()
+        .map(|(clip, _)| clip)
+        .filter(|c| c.key_file.is_some())
+        .collect();
+    let content_keys = if encrypted.is_empty() {
+        Vec::new()
+    } else {
+        let mut keys = catalog.axis_content_keys(&axis.connection).await?;
+        keys.reverse();
+        keys.into_iter()
+            .map(|k| crate::parts::SealedContentKey {
+                key_id: k.key_id,
+                sealed: k.sealed,
+            })
+            .collect()
+    };
     Ok(GatheredAxis {
+        encrypted,
+        content_keys,
         record: AxisRecordingRecord {
             recording_id: recording.recording_id,
             device_id: recording.device_id.clone(),
@@ -80,6 +105,7 @@ pub(super) async fn gather(
             metadata_sha256: hex::encode(axis.metadata_sha256),
             content_sha256: hex::encode(axis.content_sha256),
             objects: records,
+            clip_keys: Vec::new(),
         },
         recording,
         objects,
@@ -120,13 +146,99 @@ pub(super) fn write<S: custos_export::package::Sink>(
         );
         bytes += o.length;
     }
+    let mut record = g.record.clone();
+    for clip in &g.encrypted {
+        record.clip_keys.push(clip_key(d, runtime, opens, g, clip)?);
+    }
     package.add_bytes(
         &format!("{dir}/{RECORD}"),
-        &serde_json::to_vec_pretty(&g.record)?,
+        &serde_json::to_vec_pretty(&record)?,
     )?;
     package.add_bytes(
         &format!("{dir}/{}", item::AUDIT),
         &serde_json::to_vec_pretty(trail)?,
     )?;
     Ok(bytes)
+}
+
+/// An encrypted clip's key for `axis.json`: unwrapped as playback does,
+/// and checked by decrypting the clip once more (its length and SHA-256
+/// are what a court's `openssl enc -d` must give). A key file that does
+/// not open its clip is said, and the export goes on: the bytes that
+/// arrived are in it either way.
+fn clip_key(
+    d: &Deployment,
+    runtime: &tokio::runtime::Handle,
+    opens: &ExportGrant,
+    g: &GatheredAxis,
+    clip: &crate::parts::Clip,
+) -> Result<AxisClipKey> {
+    use sha2::Digest;
+    let key_file = clip
+        .key_file
+        .clone()
+        .context("a clip without its key file")?;
+    let object = g
+        .objects
+        .iter()
+        .find(|o| o.name == clip.name)
+        .context("an encrypted clip not among its objects")?;
+    let mut record = AxisClipKey {
+        clip: clip.name.clone(),
+        key_file: key_file.name.clone(),
+        key: None,
+        iv: None,
+        length: None,
+        sha256: None,
+        error: None,
+    };
+    let identity = d.keys.evidence.identity(opens, &key_file.blob_key)?;
+    let key = match crate::axis::content::clip_key(
+        identity,
+        &key_file,
+        &g.content_keys,
+        &d.blobs,
+        runtime.clone(),
+    ) {
+        Ok(key) => key,
+        Err(e) => {
+            record.error = Some(e.to_string());
+            return Ok(record);
+        }
+    };
+    let stored = crate::playback::StoredCiphertext::new(
+        object.age_header.clone(),
+        d.blobs.clone(),
+        object.blob_key.clone(),
+        crate::parts::ciphertext_length(object.length, object.age_header.len() as u64),
+        runtime.clone(),
+    );
+    let identity = d.keys.evidence.identity(opens, &object.blob_key)?;
+    let plain = age::Decryptor::new(stored)?
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .context("an Axis object does not open with the evidence key")?;
+    let mut reader =
+        match custos_axis::content::DecryptingReader::new(plain, key.clone(), object.length) {
+            Ok(reader) => reader,
+            Err(e) => {
+                record.error = Some(e.to_string());
+                return Ok(record);
+            }
+        };
+    let mut sha = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut length = 0u64;
+    loop {
+        let n = std::io::Read::read(&mut reader, &mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buffer[..n]);
+        length += n as u64;
+    }
+    record.key = Some(hex::encode(key.key()));
+    record.iv = Some(hex::encode(key.iv()));
+    record.length = Some(length);
+    record.sha256 = Some(hex::encode(sha.finalize()));
+    Ok(record)
 }

@@ -248,3 +248,82 @@ async fn a_rotation_replaces_the_key_and_a_revocation_ends_the_connection_for_go
     let actions: Vec<String> = s.actions().await.into_iter().map(|(a, _)| a).collect();
     assert_eq!(actions, ["axis.connect", "axis.rotate", "axis.revoke"]);
 }
+
+/// `--encrypt`: the connection file wants encryption and carries an RSA
+/// public key OpenSSL reads and encrypts to; the private half is kept only
+/// sealed; `rotate` keeps encryption on (Axis refuses a file that turns
+/// it off) and `rotate --encrypt` names a new key.
+#[tokio::test]
+async fn encrypt_puts_a_public_key_in_the_file_and_keeps_the_private_one_sealed() {
+    let s = site();
+    let file: serde_json::Value =
+        serde_json::from_str(&ok(s.axis("connect", "scu-1").arg("--encrypt"))).unwrap();
+    assert_eq!(file["WantEncryption"], true);
+    let id = file["PublicKeyId"].as_str().unwrap().to_owned();
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(file["PublicKey"].as_str().unwrap())
+        .unwrap();
+    let pem_path = s.tmp.path().join("public.pem");
+    std::fs::write(&pem_path, &pem).unwrap();
+    let text = Command::new("openssl")
+        .args(["pkey", "-pubin", "-noout", "-text", "-in"])
+        .arg(&pem_path)
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    assert!(String::from_utf8_lossy(&text.stdout).contains("3072 bit"));
+    // The id is the key's: SHA-256 of its DER.
+    let der = Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER", "-in"])
+        .arg(&pem_path)
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        id,
+        format!("custos-{}", &hex::encode(Sha256::digest(&der))[..16])
+    );
+    let catalog = custos_catalog_sqlite::open(&s.data).await.unwrap();
+    let kept = catalog.axis_content_keys("scu-1").await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].public_pem.as_bytes(), &pem[..]);
+    assert!(kept[0]
+        .sealed
+        .starts_with(b"age-encryption.org/v1\n-> X25519 "));
+    assert!(
+        !every_byte_under(&s.data)
+            .windows(27)
+            .any(|w| w == b"-----BEGIN PRIVATE KEY-----" || w == b"-----BEGIN RSA PRIVATE KEY"),
+        "no private key in the clear"
+    );
+    // Rotating keeps it on, with the same key; --encrypt makes a new one.
+    let rotated: serde_json::Value =
+        serde_json::from_str(&ok(&mut s.axis("rotate", "scu-1"))).unwrap();
+    assert_eq!(
+        (
+            rotated["WantEncryption"].clone(),
+            rotated["PublicKeyId"].clone()
+        ),
+        (true.into(), id.clone().into())
+    );
+    let renewed: serde_json::Value =
+        serde_json::from_str(&ok(s.axis("rotate", "scu-1").arg("--encrypt"))).unwrap();
+    assert_ne!(renewed["PublicKeyId"], id);
+    assert_eq!(catalog.axis_content_keys("scu-1").await.unwrap().len(), 2);
+    let actions: Vec<String> = s.actions().await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(
+        actions,
+        [
+            "axis.connect",
+            "axis.content-key",
+            "axis.rotate",
+            "axis.rotate",
+            "axis.content-key"
+        ]
+    );
+    // A connection without --encrypt wants none.
+    let plain: serde_json::Value =
+        serde_json::from_str(&ok(&mut s.axis("connect", "scu-2"))).unwrap();
+    assert_eq!(plain["WantEncryption"], false);
+    assert!(plain.get("PublicKey").is_none());
+}

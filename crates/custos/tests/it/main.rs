@@ -10,6 +10,7 @@ mod access;
 mod audit_walk;
 mod axis;
 mod axis_crash;
+mod axis_encryption;
 mod axis_hostile;
 mod axis_limits;
 mod axis_recordings;
