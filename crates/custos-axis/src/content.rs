@@ -196,11 +196,16 @@ impl ConnectionKey {
                 .oaep_decrypt::<sha1::Sha1>(&file.encrypted_key)
                 .map_err(|_| ContentError::Unwrap)?,
         );
-        let key: [u8; 32] = key
-            .as_slice()
-            .try_into()
-            .map_err(|_| ContentError::KeyLength(key.len()))?;
-        Ok(ContentKey::new(key, file.iv))
+        if key.len() != 32 {
+            return Err(ContentError::KeyLength(key.len()));
+        }
+        // Copied straight into its zeroed-on-drop home: no stack copy.
+        let mut clip = ContentKey {
+            key: Zeroizing::new([0; 32]),
+            iv: file.iv,
+        };
+        clip.key.copy_from_slice(&key);
+        Ok(clip)
     }
 }
 

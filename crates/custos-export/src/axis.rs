@@ -68,7 +68,7 @@ pub struct AxisRecordingRecord {
 /// -aes-256-cbc -K <key> -iv <iv> -in <clip's file>` gives the clip, of
 /// `length` bytes and SHA-256 `sha256`. The package is encrypted itself;
 /// each key opens its one clip only.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AxisClipKey {
     /// The clip's object name, and its key file's.
@@ -103,6 +103,19 @@ pub struct AxisObjectRecord {
     pub sha256: String,
     pub md5: String,
     pub stored_at: UtcMillis,
+}
+
+/// Without the key: a record in a log or a panic message leaks nothing.
+impl std::fmt::Debug for AxisClipKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AxisClipKey")
+            .field("clip", &self.clip)
+            .field("key_file", &self.key_file)
+            .field("length", &self.length)
+            .field("sha256", &self.sha256)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The SHA-256 the record's `metadata_sha256` must be.

@@ -32,6 +32,14 @@ pub struct AxisCredential {
     pub key: zeroize::Zeroizing<String>,
 }
 
+/// A connection's new content key: its private half only as sealed to the
+/// evidence key.
+pub struct NewContentKey {
+    public_pem: String,
+    key_id: String,
+    sealed: Vec<u8>,
+}
+
 /// A random 256-bit key for an Axis connection, and the hash the catalog keeps.
 fn new_axis_key(name: &str) -> (AxisCredential, String) {
     let mut secret = zeroize::Zeroizing::new([0u8; 32]);
@@ -257,13 +265,38 @@ impl Admin {
     /// and kept in the catalog; older keys stay for the clips wrapped to
     /// them. Returns the public key (PEM) and its id for the connection file.
     pub async fn add_axis_content_key(&self, name: &str) -> Result<(String, String)> {
+        let key = self.make_axis_content_key().await?;
+        self.keep_axis_content_key(name, key).await
+    }
+
+    /// A new content key, made and sealed but not yet any connection's:
+    /// `custos axis connect/rotate --encrypt` make it before they touch the
+    /// connection, so a key that cannot be made leaves the connection (and
+    /// the controller's working credentials) as they were.
+    pub async fn make_axis_content_key(&self) -> Result<NewContentKey> {
         let recipient = custos_keys::EvidenceKeyStore::new(&self.data).recipient()?;
         let key = tokio::task::spawn_blocking(custos_axis::content::ConnectionKey::generate)
             .await
             .context("generating the RSA key")?;
-        let sealed = crate::keys::seal_to(&recipient, &key.to_pkcs8_der())?;
-        let (public_pem, key_id) = (key.public_pem(), key.id());
-        drop(key);
+        Ok(NewContentKey {
+            sealed: crate::keys::seal_to(&recipient, &key.to_pkcs8_der())?,
+            public_pem: key.public_pem(),
+            key_id: key.id(),
+        })
+    }
+
+    /// Keeps `key` as connection `name`'s newest (audited); its public key
+    /// (PEM) and id, for the connection file.
+    pub async fn keep_axis_content_key(
+        &self,
+        name: &str,
+        key: NewContentKey,
+    ) -> Result<(String, String)> {
+        let NewContentKey {
+            public_pem,
+            key_id,
+            sealed,
+        } = key;
         self.catalog
             .add_axis_content_key(&custos_catalog::AxisContentKey {
                 connection: name.into(),

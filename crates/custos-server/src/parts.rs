@@ -22,10 +22,6 @@ pub struct Part {
     pub ciphertext_length: u64,
     /// An Axis clip's own facts; `None` for a Custos camera's recording.
     pub clip: Option<Clip>,
-    /// For a clip the camera encrypted itself (it has a key file): its
-    /// connection's content keys, newest first, each sealed to the
-    /// evidence key. Empty otherwise.
-    pub content_keys: Vec<SealedContentKey>,
 }
 
 /// A connection's RSA key as the catalog keeps it: its id and its PKCS#8
@@ -146,25 +142,10 @@ pub async fn parts(
             age_header: c.age_header.clone(),
             ciphertext_length: c.ciphertext_length,
             clip: None,
-            content_keys: Vec::new(),
         }]),
         Provenance::Axis(a) => {
             let objects = catalog.axis_objects(&a.connection, &a.container).await?;
-            let clips = clips(&a.container, objects)?;
-            let content_keys: Vec<SealedContentKey> =
-                if clips.iter().any(|(c, _)| c.key_file.is_some()) {
-                    let mut keys = catalog.axis_content_keys(&a.connection).await?;
-                    keys.reverse();
-                    keys.into_iter()
-                        .map(|k| SealedContentKey {
-                            key_id: k.key_id,
-                            sealed: k.sealed,
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-            Ok(clips
+            Ok(clips(&a.container, objects)?
                 .into_iter()
                 .enumerate()
                 .map(|(index, (clip, o))| Part {
@@ -172,16 +153,29 @@ pub async fn parts(
                     ciphertext_length: ciphertext_length(o.length, o.age_header.len() as u64),
                     blob_key: o.blob_key,
                     age_header: o.age_header,
-                    content_keys: if clip.key_file.is_some() {
-                        content_keys.clone()
-                    } else {
-                        Vec::new()
-                    },
                     clip: Some(clip),
                 })
                 .collect())
         }
     }
+}
+
+/// The content keys a clip of `connection` may be wrapped to, newest
+/// first (the order they are tried in). Read only when a clip's key is to
+/// be unwrapped, not on every range of a playback.
+pub async fn content_keys(
+    catalog: &(impl AxisStore + ?Sized),
+    connection: &str,
+) -> Result<Vec<SealedContentKey>, CatalogError> {
+    let mut keys = catalog.axis_content_keys(connection).await?;
+    keys.reverse();
+    Ok(keys
+        .into_iter()
+        .map(|k| SealedContentKey {
+            key_id: k.key_id,
+            sealed: k.sealed,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -200,12 +200,15 @@ impl<T: Read + Seek + Send> ReadSeek for T {}
 /// Opens stored ciphertext (header from the catalog, blob from the store)
 /// for the `age` crate's own decrypting reader. Made on the runtime; the
 /// returned function runs on a blocking thread. Only for a [`Footage`]:
-/// the capability that the access was checked.
+/// the capability that the access was checked. `content_keys` are the
+/// connection's for a clip its camera encrypted ([`crate::parts::content_keys`]),
+/// else empty.
 ///
 /// [`Footage`]: crate::api::Footage
 pub(crate) fn decrypting_reader(
     d: &crate::Deployment,
     footage: &crate::api::Footage,
+    content_keys: Vec<crate::parts::SealedContentKey>,
 ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
     let part = footage.part();
     let reader = StoredCiphertext::new(
@@ -225,7 +228,7 @@ pub(crate) fn decrypting_reader(
             let identity = d.keys.evidence.identity(footage, &k.blob_key).cloned();
             (
                 k,
-                part.content_keys.clone(),
+                content_keys,
                 identity,
                 part.clip.as_ref().map_or(0, |c| c.length),
             )
@@ -258,12 +261,20 @@ pub(crate) fn decrypting_reader(
 
 /// A clip whose own encryption does not come off (its key file, the key
 /// it names, its padding): the clip's fault, not the server's, so
-/// `InvalidData` (a 422 to whoever asked).
+/// `InvalidData` carrying the reason (a 422 to whoever asked). Reading the
+/// store failing on the way is the server's.
 pub(crate) fn undecryptable(e: custos_axis::content::ContentError) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        format!("the clip does not decrypt: {e}"),
-    )
+    match e {
+        custos_axis::content::ContentError::Io(e) => std::io::Error::other(e),
+        e => std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    }
+}
+
+/// The clip's own encryption failing, told apart from every other
+/// `InvalidData` (age's failed chunk check is a damaged blob: the
+/// server's fault, a 503).
+pub(crate) fn clip_fault(e: &std::io::Error) -> Option<&custos_axis::content::ContentError> {
+    e.get_ref()?.downcast_ref()
 }
 
 /// Opens a stored recording's payload: the age header from the catalog, the
@@ -503,6 +514,22 @@ pub fn parse_range(header: &str, length: u64) -> Result<ByteRange, RangeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a clip's own encryption failing is the clip's fault (a 422): a
+    /// damaged blob (age's failed check, also `InvalidData`) or the store
+    /// failing stays the server's (a 503, logged).
+    #[test]
+    fn only_the_clips_own_encryption_failing_is_the_clips_fault() {
+        use custos_axis::content::ContentError;
+        let clip = undecryptable(ContentError::Padding);
+        assert_eq!(clip.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(clip_fault(&clip), Some(&ContentError::Padding));
+        assert!(clip.to_string().contains("padding"));
+        let store = undecryptable(ContentError::Io("connection reset".into()));
+        assert_eq!(clip_fault(&store), None);
+        let damaged = std::io::Error::new(std::io::ErrorKind::InvalidData, "decryption error");
+        assert_eq!(clip_fault(&damaged), None);
+    }
 
     /// Ranges that start and end anywhere (inside a chunk, on a chunk's edge,
     /// across a message's edge) decrypt to exactly the original bytes, read

@@ -140,7 +140,8 @@ pub async fn create(
         .ingest
         .staging_dir()
         .join(format!("derived-{derivative_id}.part"));
-    let open = crate::playback::decrypting_reader(d, &footage);
+    // An Axis recording is refused before this (it has no clip keys here).
+    let open = crate::playback::decrypting_reader(d, &footage, Vec::new());
     let (plan, recipient, staged) = (body.plan.clone(), d.keys.recipient.clone(), staging.clone());
     let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Made> {
         let plain = open()?;

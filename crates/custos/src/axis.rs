@@ -72,11 +72,14 @@ pub fn run(command: AxisCommand) -> Result<ExitCode> {
                 // argument leaves no connection behind.
                 check(&args)?;
                 let admin = Admin::open(&args.data.data).await?;
+                let key = match args.encrypt {
+                    true => Some(admin.make_axis_content_key().await?),
+                    false => None,
+                };
                 let credential = admin.add_axis_connection(&args.name).await?;
-                let encryption = if args.encrypt {
-                    Some(admin.add_axis_content_key(&args.name).await?)
-                } else {
-                    None
+                let encryption = match key {
+                    Some(key) => Some(admin.keep_axis_content_key(&args.name, key).await?),
+                    None => None,
                 };
                 write(&args, &credential, encryption)?;
                 eprintln!("Axis connection {} made", args.name);
@@ -84,11 +87,14 @@ pub fn run(command: AxisCommand) -> Result<ExitCode> {
             AxisCommand::Rotate(args) => {
                 check(&args)?;
                 let admin = Admin::open(&args.data.data).await?;
+                let key = match args.encrypt {
+                    true => Some(admin.make_axis_content_key().await?),
+                    false => None,
+                };
                 let credential = admin.rotate_axis_connection(&args.name).await?;
-                let encryption = if args.encrypt {
-                    Some(admin.add_axis_content_key(&args.name).await?)
-                } else {
-                    admin.axis_content_key(&args.name).await?
+                let encryption = match key {
+                    Some(key) => Some(admin.keep_axis_content_key(&args.name, key).await?),
+                    None => admin.axis_content_key(&args.name).await?,
                 };
                 write(&args, &credential, encryption)?;
                 eprintln!(

@@ -289,12 +289,28 @@ impl Footage {
             .purpose(&self.purpose, &self.case)
     }
 
-    /// Read + Seek over the plaintext, decrypted on the fly. On a blocking thread only.
-    fn plaintext(
+    /// Read + Seek over the plaintext, decrypted on the fly; the function
+    /// runs on a blocking thread only.
+    async fn plaintext(
         &self,
         d: &Deployment,
-    ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
-        crate::playback::decrypting_reader(d, self)
+    ) -> Result<impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static, ApiError>
+    {
+        let keys = match (&self.recording.axis(), self.encrypted_clip()) {
+            (Some(axis), true) => crate::parts::content_keys(&*d.catalog, &axis.connection)
+                .await
+                .map_err(unavailable)?,
+            _ => Vec::new(),
+        };
+        Ok(crate::playback::decrypting_reader(d, self, keys))
+    }
+
+    /// Whether this part is a clip its camera encrypted (it has a key file).
+    fn encrypted_clip(&self) -> bool {
+        self.part
+            .clip
+            .as_ref()
+            .is_some_and(|c| c.key_file.is_some())
     }
 }
 
@@ -527,7 +543,14 @@ async fn open_part(
         .identity(footage, &key_file.blob_key)
         .map_err(unavailable)?
         .clone();
-    let (keys, blobs) = (part.content_keys.clone(), d.blobs.clone());
+    let axis = footage
+        .recording
+        .axis()
+        .ok_or_else(|| unavailable("a key file of no Axis recording"))?;
+    let keys = crate::parts::content_keys(&*d.catalog, &axis.connection)
+        .await
+        .map_err(unavailable)?;
+    let blobs = d.blobs.clone();
     let runtime = tokio::runtime::Handle::current();
     let key = match tokio::task::spawn_blocking(move || {
         crate::axis::content::clip_key(&identity, &key_file, &keys, &blobs, runtime)
@@ -648,7 +671,7 @@ pub(crate) async fn from_frame<T: Send + 'static>(
             .detail(format!("{}frame at {at_millis} ms", footage.part_label())),
     )
     .await?;
-    let open = footage.plaintext(d);
+    let open = footage.plaintext(d).await?;
     let done = tokio::task::spawn_blocking(move || {
         let plain = open().map_err(custos_video::VideoError::Io)?;
         work(plain, at_millis)
@@ -661,8 +684,11 @@ pub(crate) async fn from_frame<T: Send + 'static>(
             Code::NoFrame,
             "the recording has no frame there",
         )),
-        Err(custos_video::VideoError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-            Err(ApiError::new(Code::Undecodable, e.to_string()))
+        Err(custos_video::VideoError::Io(e)) if crate::playback::clip_fault(&e).is_some() => {
+            Err(ApiError::new(
+                Code::Undecodable,
+                format!("this clip does not decrypt with its key file: {e}"),
+            ))
         }
         Err(custos_video::VideoError::Io(e)) => Err(unavailable(e)),
         Err(e) => {

@@ -53,9 +53,18 @@ pub(crate) fn clip_key(
         .read_to_end(&mut bytes)
         .map_err(io)?;
     let file = KeyFile::parse(&bytes)?;
-    let mut order: Vec<&SealedContentKey> = content_keys.iter().collect();
-    // The key the file names first; an unnamed or unknown id tries all.
-    order.sort_by_key(|k| file.key_id.as_deref() != Some(k.key_id.as_str()));
+    // The key the file names, if it is one of this connection's; else
+    // each, newest first. A named key that fails is not followed by the
+    // others: a hostile key file costs one RSA decryption, not one a key.
+    let named: Vec<&SealedContentKey> = content_keys
+        .iter()
+        .filter(|k| file.key_id.as_deref() == Some(k.key_id.as_str()))
+        .collect();
+    let order = if named.is_empty() {
+        content_keys.iter().collect()
+    } else {
+        named
+    };
     let mut last = ContentError::Unwrap;
     for k in order {
         let key = match unseal(identity, &k.sealed) {

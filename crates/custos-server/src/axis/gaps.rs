@@ -132,7 +132,6 @@ mod tests {
                 md5: String::new(),
                 key_file: None,
             }),
-            content_keys: Vec::new(),
         }
     }
 

@@ -82,14 +82,7 @@ pub(super) async fn gather(
     let content_keys = if encrypted.is_empty() {
         Vec::new()
     } else {
-        let mut keys = catalog.axis_content_keys(&axis.connection).await?;
-        keys.reverse();
-        keys.into_iter()
-            .map(|k| crate::parts::SealedContentKey {
-                key_id: k.key_id,
-                sealed: k.sealed,
-            })
-            .collect()
+        crate::parts::content_keys(catalog, &axis.connection).await?
     };
     Ok(GatheredAxis {
         encrypted,
@@ -173,6 +166,7 @@ fn clip_key(
     g: &GatheredAxis,
     clip: &crate::parts::Clip,
 ) -> Result<AxisClipKey> {
+    use custos_axis::content::ContentError;
     use sha2::Digest;
     let key_file = clip
         .key_file
@@ -201,6 +195,8 @@ fn clip_key(
         runtime.clone(),
     ) {
         Ok(key) => key,
+        // The store failing is the export's failure, never the clip's.
+        Err(ContentError::Io(e)) => anyhow::bail!("reading a key file: {e}"),
         Err(e) => {
             record.error = Some(e.to_string());
             return Ok(record);
@@ -220,6 +216,7 @@ fn clip_key(
     let mut reader =
         match custos_axis::content::DecryptingReader::new(plain, key.clone(), object.length) {
             Ok(reader) => reader,
+            Err(ContentError::Io(e)) => anyhow::bail!("reading an encrypted clip: {e}"),
             Err(e) => {
                 record.error = Some(e.to_string());
                 return Ok(record);

@@ -429,7 +429,7 @@ async fn a_clip_whose_key_file_does_not_open_it_is_refused_clearly_and_the_other
 /// exported all the same, with why.
 #[tokio::test]
 async fn an_export_names_the_key_of_each_encrypted_clip_and_openssl_opens_it() {
-    use crate::evidence::{verify_package, EXPORT_PASS};
+    use crate::evidence::{police_export, standard_tools};
     let s = scu().await;
     let w = &s.w;
     let (pem, id) = w.admin().await.add_axis_content_key("scu-1").await.unwrap();
@@ -452,59 +452,13 @@ async fn an_export_names_the_key_of_each_encrypted_clip_and_openssl_opens_it() {
     let token = w.sign_in(&rita).await;
     let case = w.with_case(&token, "police-request").await;
     w.held(&token, &case, r.recording_id, "PV").await;
-    let answer = w
-        .call(
-            "POST",
-            &format!("/api/v1/cases/{case}/exports"),
-            Some(&token),
-            Some(serde_json::json!({"purpose": "investigation", "recipient": "Politie Utrecht", "passphrase": EXPORT_PASS})),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
     let tmp = tempfile::tempdir().unwrap();
-    let delivered = tmp.path().join("package.tar.age");
-    std::fs::write(&delivered, &answer.body).unwrap();
-    let server_pem = tmp.path().join("server.pem");
-    std::fs::write(
-        &server_pem,
-        w.server.deployment.keys.receipt_public().to_pem(),
-    )
-    .unwrap();
-    let log_key = w.server.deployment.audit.verifier().to_vkey();
-    let (code, out) = verify_package(
-        &delivered,
-        &[
-            "--server-key",
-            server_pem.to_str().unwrap(),
-            "--log-key",
-            &log_key,
-        ],
-    );
+    let (code, out, dir) = police_export(w, &token, &case, tmp.path()).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("2 clips encrypted by their camera, 1 with the key"),
         "{out}"
     );
-
-    let tar = open_package(&answer.body, EXPORT_PASS);
-    let tar_path = tmp.path().join("package.tar");
-    std::fs::write(&tar_path, &tar).unwrap();
-    let dir = tmp.path().join("unpacked");
-    std::fs::create_dir(&dir).unwrap();
-    assert!(Command::new("tar")
-        .arg("-xmf")
-        .arg(&tar_path)
-        .arg("-C")
-        .arg(&dir)
-        .status()
-        .unwrap()
-        .success());
     let rec = dir.join(format!("axis/{SERIAL}-000001"));
     assert!(
         std::fs::read(rec.join("objects").join(clip_name(0))).unwrap() == cipher,
@@ -528,11 +482,7 @@ async fn an_export_names_the_key_of_each_encrypted_clip_and_openssl_opens_it() {
         "{keys:?}"
     );
     assert_eq!(keys[1]["key"], serde_json::Value::Null);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/verify-export-with-standard-tools.sh"
-    );
-    let standard = Command::new("sh").arg(script).arg(&dir).output().unwrap();
+    let standard = standard_tools(&dir);
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&standard.stdout),

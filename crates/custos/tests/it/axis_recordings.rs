@@ -289,7 +289,7 @@ async fn deleting_an_axis_recording_takes_every_object_and_stays_final() {
 /// object is found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_tools() {
-    use crate::evidence::{copy_tree, verify_package, EXPORT_PASS};
+    use crate::evidence::{copy_tree, police_export, standard_tools, verify_package};
     let (s, a, b) = completed().await;
     let w = &s.w;
     let r = w
@@ -304,40 +304,8 @@ async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_t
     let token = w.sign_in(&rita).await;
     let case = w.with_case(&token, "police-request").await;
     w.held(&token, &case, r.recording_id, "PV").await;
-    let answer = w
-        .call(
-            "POST",
-            &format!("/api/v1/cases/{case}/exports"),
-            Some(&token),
-            Some(serde_json::json!({"purpose": "investigation", "recipient": "Politie Rotterdam, PV-2026-7", "passphrase": EXPORT_PASS})),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
     let tmp = tempfile::tempdir().unwrap();
-    let delivered = tmp.path().join("package.tar.age");
-    std::fs::write(&delivered, &answer.body).unwrap();
-    let server_pem = tmp.path().join("server.pem");
-    std::fs::write(
-        &server_pem,
-        w.server.deployment.keys.receipt_public().to_pem(),
-    )
-    .unwrap();
-    let log_key = w.server.deployment.audit.verifier().to_vkey();
-    let (code, out) = verify_package(
-        &delivered,
-        &[
-            "--server-key",
-            server_pem.to_str().unwrap(),
-            "--log-key",
-            &log_key,
-        ],
-    );
+    let (code, out, dir) = police_export(w, &token, &case, tmp.path()).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!("ok   Axis recording {SERIAL} #1")),
@@ -346,19 +314,6 @@ async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_t
     assert!(out.contains("no camera signature"), "{out}");
 
     // Unpacked with age and tar: the clips are the bytes that were sent.
-    let tar = open_package(&answer.body, EXPORT_PASS);
-    let tar_path = tmp.path().join("package.tar");
-    std::fs::write(&tar_path, &tar).unwrap();
-    let dir = tmp.path().join("good");
-    std::fs::create_dir(&dir).unwrap();
-    assert!(std::process::Command::new("tar")
-        .arg("-xmf")
-        .arg(&tar_path)
-        .arg("-C")
-        .arg(&dir)
-        .status()
-        .unwrap()
-        .success());
     let objects = dir.join(format!("axis/{SERIAL}-000001/objects"));
     assert!(std::fs::read(objects.join(CLIP_A)).unwrap() == a);
     assert!(std::fs::read(objects.join(CLIP_B)).unwrap() == b);
@@ -373,15 +328,7 @@ async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_t
         report.contains(&md5_hex(&a)),
         "the report lists each object's MD5"
     );
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/verify-export-with-standard-tools.sh"
-    );
-    let standard = std::process::Command::new("sh")
-        .arg(script)
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let standard = standard_tools(&dir);
     assert!(
         standard.status.success(),
         "{}{}",
@@ -395,11 +342,7 @@ async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_t
     let evil = tmp.path().join("evil");
     copy_tree(&dir.join(format!("axis/{SERIAL}-000001")), &evil);
     std::os::unix::fs::symlink(&evil, dir.join("axis/EVIL-000001")).unwrap();
-    let standard = std::process::Command::new("sh")
-        .arg(script)
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let standard = standard_tools(&dir);
     assert!(!standard.status.success());
     assert!(
         String::from_utf8_lossy(&standard.stderr).contains("links"),
@@ -413,11 +356,7 @@ async fn an_axis_recording_is_exported_byte_for_byte_and_verifies_with_outside_t
     let mut clip = std::fs::read(objects.join(CLIP_A)).unwrap();
     clip[100] ^= 1;
     std::fs::write(objects.join(CLIP_A), &clip).unwrap();
-    let standard = std::process::Command::new("sh")
-        .arg(script)
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let standard = standard_tools(&dir);
     assert!(!standard.status.success());
     let (code, out) = verify_package(&dir, &[]);
     assert_ne!(code, 0, "{out}");

@@ -89,6 +89,76 @@ pub(crate) fn verify_package(package: &std::path::Path, extra: &[&str]) -> (i32,
 
 pub(crate) const EXPORT_PASS: &str = "TEST7-PASS7-PHRAS-EFORX-PORTS";
 
+/// A case's export as the police get it, under `tmp`: `custos verify`'s
+/// exit code and output (with the server's and the log's keys), and the
+/// directory the package unpacks to with age and tar.
+pub(crate) async fn police_export(
+    w: &World,
+    token: &str,
+    case: &str,
+    tmp: &std::path::Path,
+) -> (i32, String, std::path::PathBuf) {
+    let answer = w
+        .call(
+            "POST",
+            &format!("/api/v1/cases/{case}/exports"),
+            Some(token),
+            Some(serde_json::json!({"purpose": "investigation", "recipient": "Politie Rotterdam, PV-2026-7", "passphrase": EXPORT_PASS})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let delivered = tmp.join("package.tar.age");
+    std::fs::write(&delivered, &answer.body).unwrap();
+    let server_pem = tmp.join("server.pem");
+    std::fs::write(
+        &server_pem,
+        w.server.deployment.keys.receipt_public().to_pem(),
+    )
+    .unwrap();
+    let log_key = w.server.deployment.audit.verifier().to_vkey();
+    let (code, out) = verify_package(
+        &delivered,
+        &[
+            "--server-key",
+            server_pem.to_str().unwrap(),
+            "--log-key",
+            &log_key,
+        ],
+    );
+    let tar_path = tmp.join("package.tar");
+    std::fs::write(&tar_path, open_package(&answer.body, EXPORT_PASS)).unwrap();
+    let dir = tmp.join("unpacked");
+    std::fs::create_dir(&dir).unwrap();
+    assert!(std::process::Command::new("tar")
+        .arg("-xmf")
+        .arg(&tar_path)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    (code, out, dir)
+}
+
+/// docs/verify-export-with-standard-tools.sh on an unpacked package.
+pub(crate) fn standard_tools(dir: &std::path::Path) -> std::process::Output {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/verify-export-with-standard-tools.sh"
+    );
+    std::process::Command::new("sh")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 /// Copies a directory tree (the tests' way to tamper with a copy).
 pub(crate) fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     let status = std::process::Command::new("cp")
