@@ -41,10 +41,19 @@ fn format(what: impl std::fmt::Display) -> VideoError {
     VideoError::Format(what.to_string())
 }
 
+/// The video's codec. Custos cameras write H.264; Axis cameras may send
+/// H.265, which is stored, played and verified but not decoded here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VideoCodec {
+    H264,
+    H265,
+}
+
 /// What the init segment (`moov`) says about the video track.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Track {
     pub track_id: u32,
+    pub codec: VideoCodec,
     /// Ticks per second of the track's timestamps.
     pub timescale: u32,
     pub width: u16,
@@ -558,7 +567,11 @@ fn track_of(moov: &Moov) -> Result<Track, VideoError> {
         .iter()
         .find(|t| t.mdia.hdlr.handler == FourCC::new(b"vide"))
         .ok_or_else(|| format("no video track"))?;
-    let avc1 = trak
+    let timescale = trak.mdia.mdhd.timescale;
+    if timescale == 0 {
+        return Err(format("timescale 0"));
+    }
+    let (codec, visual, length_size, sps, pps) = trak
         .mdia
         .minf
         .stbl
@@ -566,25 +579,46 @@ fn track_of(moov: &Moov) -> Result<Track, VideoError> {
         .codecs
         .iter()
         .find_map(|c| match c {
-            Codec::Avc1(a) => Some(a),
+            Codec::Avc1(a) => Some((
+                VideoCodec::H264,
+                &a.visual,
+                a.avcc.length_size,
+                a.avcc.sequence_parameter_sets.clone(),
+                a.avcc.picture_parameter_sets.clone(),
+            )),
+            Codec::Hvc1(mp4_atom::Hvc1 { visual, hvcc, .. })
+            | Codec::Hev1(mp4_atom::Hev1 { visual, hvcc, .. }) => {
+                // VPS and SPS go first, PPS after, as a decoder wants them.
+                let sets = |kinds: &[u8]| {
+                    hvcc.arrays
+                        .iter()
+                        .filter(|a| kinds.contains(&a.nal_unit_type))
+                        .flat_map(|a| a.nalus.clone())
+                        .collect::<Vec<_>>()
+                };
+                Some((
+                    VideoCodec::H265,
+                    visual,
+                    hvcc.length_size_minus_one + 1,
+                    sets(&[32, 33]),
+                    sets(&[34]),
+                ))
+            }
             _ => None,
         })
-        .ok_or_else(|| format("the video track is not H.264"))?;
-    let timescale = trak.mdia.mdhd.timescale;
-    if timescale == 0 {
-        return Err(format("timescale 0"));
-    }
-    if !matches!(avc1.avcc.length_size, 1 | 2 | 4) {
+        .ok_or_else(|| format("the video track is neither H.264 nor H.265"))?;
+    if !matches!(length_size, 1 | 2 | 4) {
         return Err(format("NAL length size not 1, 2 or 4"));
     }
     Ok(Track {
         track_id: trak.tkhd.track_id,
+        codec,
         timescale,
-        width: avc1.visual.width,
-        height: avc1.visual.height,
-        length_size: avc1.avcc.length_size,
-        sps: avc1.avcc.sequence_parameter_sets.clone(),
-        pps: avc1.avcc.picture_parameter_sets.clone(),
+        width: visual.width,
+        height: visual.height,
+        length_size,
+        sps,
+        pps,
     })
 }
 

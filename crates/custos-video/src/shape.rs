@@ -21,7 +21,7 @@ const CHILDREN: &[(&[u8; 4], &[&[u8; 4]])] = &[
             b"stsd", b"stts", b"stsc", b"stsz", b"stco", b"co64", b"stss", b"ctts",
         ],
     ),
-    (b"stsd", &[b"avc1", b"avc3"]),
+    (b"stsd", &[b"avc1", b"avc3", b"hvc1", b"hev1"]),
     (b"mvex", &[b"mehd", b"trex"]),
     (b"moof", &[b"mfhd", b"traf"]),
     (b"traf", &[b"tfhd", b"tfdt", b"trun"]),
@@ -122,7 +122,8 @@ fn check_in(kind: &[u8; 4], body: &[u8], depth: usize) -> Result<(), String> {
                 String::from_utf8_lossy(kind)
             ));
         }
-        // Sample entries are read by mp4-atom's avc1 decoder as a whole.
+        // Sample entries are read by mp4-atom's avc1 and hvc1 decoders as a
+        // whole.
         if kind != b"stsd" {
             check_in(&child, child_body, depth + 1)?;
         }
@@ -202,7 +203,10 @@ mod tests {
         };
         assert_eq!(check(b"moov", &moov(b"avc1")), Ok(()));
         assert!(check(b"moov", &moov(b"uncv")).unwrap_err().contains("uncv"));
-        assert!(check(b"moov", &moov(b"hvc1")).is_err());
+        // H.265, as Axis cameras may send it, passes; other codecs do not.
+        assert_eq!(check(b"moov", &moov(b"hvc1")), Ok(()));
+        assert_eq!(check(b"moov", &moov(b"hev1")), Ok(()));
+        assert!(check(b"moov", &moov(b"vp09")).unwrap_err().contains("vp09"));
         let with_udta = [moov(b"avc1"), boxed(b"udta", &[0; 4])].concat();
         assert!(check(b"moov", &with_udta).is_err());
         // Sizes that do not fit, cut-off headers, nothing at all.
