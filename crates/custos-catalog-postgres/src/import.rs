@@ -48,6 +48,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("leases", "name"),
     ("axis_connections", "name"),
     ("axis_content_keys", "connection, key_id"),
+    ("signed_video_checks", "recording_id"),
+    ("axis_signing_keys", "device_id"),
     ("axis_tokens", "token_sha256"),
     ("axis_containers", "connection, name"),
     ("axis_objects", "connection, container, name"),

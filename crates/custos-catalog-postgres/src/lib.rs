@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../migrations/0017_axis_containers.sql")),
     (18, include_str!("../migrations/0018_axis_recordings.sql")),
     (19, include_str!("../migrations/0019_axis_content_keys.sql")),
+    (20, include_str!("../migrations/0020_signed_video.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.

@@ -24,6 +24,7 @@ mod leases;
 mod recordings;
 mod retention;
 mod sessions;
+mod signed_video;
 mod statement;
 mod stats;
 mod subjects;

@@ -67,12 +67,18 @@ where
                 continue;
             }
             // An upload row of the same recording would keep its age header
-            // (the key) alive: it goes in the same transaction.
-            sqlx::query("DELETE FROM uploads WHERE recording_id = $1")
-                .bind(t.recording_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(fail::<D>)?;
+            // (the key) alive: it goes in the same transaction, and what its
+            // signed video's check found with it.
+            for statement in [
+                "DELETE FROM uploads WHERE recording_id = $1",
+                "DELETE FROM signed_video_checks WHERE recording_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(t.recording_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail::<D>)?;
+            }
             sqlx::query(
                 "INSERT INTO tombstones (recording_id, device_id, sequence, started_at, ended_at, \
                  ciphertext_sha256, manifest_sha256, deleted_at, reason, blob_key, blob_deleted) \

@@ -56,6 +56,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (27, include_str!("../migrations/0027_axis_containers.sql")),
     (28, include_str!("../migrations/0028_axis_recordings.sql")),
     (29, include_str!("../migrations/0029_axis_content_keys.sql")),
+    (30, include_str!("../migrations/0030_signed_video.sql")),
 ];
 
 /// SQLite, as [`SqlCatalog`] speaks it.

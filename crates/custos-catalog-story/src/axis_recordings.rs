@@ -6,7 +6,7 @@ use custos_catalog::*;
 
 use crate::*;
 
-const C: &str = "scu-1";
+pub(crate) const C: &str = "scu-1";
 
 fn axis_device(serial: &str) -> Device {
     Device {
@@ -21,7 +21,7 @@ fn axis_device(serial: &str) -> Device {
     }
 }
 
-async fn open_container(catalog: &(impl Catalog + ?Sized), name: &str) -> AxisContainer {
+pub(crate) async fn open_container(catalog: &(impl Catalog + ?Sized), name: &str) -> AxisContainer {
     let c = AxisContainer {
         connection: C.into(),
         name: name.into(),
@@ -54,7 +54,7 @@ async fn open_container(catalog: &(impl Catalog + ?Sized), name: &str) -> AxisCo
     c
 }
 
-async fn completion(
+pub(crate) async fn completion(
     catalog: &(impl Catalog + ?Sized),
     c: &AxisContainer,
     serial: &str,

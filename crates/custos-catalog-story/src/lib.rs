@@ -52,7 +52,7 @@ macro_rules! stories {
             statistics_cache_story, admission_story,
             incident_sighting_story, activation_story, axis_story,
             axis_container_story, axis_pending_blob_story, axis_recording_story,
-            axis_stale_container_story);
+            axis_stale_container_story, signed_video_story);
     };
     (@each $fresh:path; $($story:ident),*) => {
         $(
@@ -107,6 +107,7 @@ mod exports;
 mod leases;
 mod recordings;
 mod retention;
+mod signed_video;
 mod statistics;
 mod subjects;
 mod users;
@@ -122,6 +123,7 @@ pub use exports::*;
 pub use leases::*;
 pub use recordings::*;
 pub use retention::*;
+pub use signed_video::*;
 pub use statistics::*;
 pub use subjects::*;
 pub use users::*;

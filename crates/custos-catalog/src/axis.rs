@@ -38,6 +38,20 @@ pub struct AxisContentKey {
     pub created_at: UtcMillis,
 }
 
+/// What the check of an Axis recording's signed video found
+/// (docs/SIGNED-VIDEO.md): made once per recording, after it completes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedVideoCheck {
+    pub recording_id: Uuid,
+    /// `authentic`, `incomplete`, `unsigned`, `unverifiable` or `altered`.
+    pub outcome: String,
+    /// Its clips' reports, JSON (GOPs, frames, the key's fingerprint).
+    pub report: String,
+    /// SHA-256 of the signing key's SubjectPublicKeyInfo, hex, if signed.
+    pub key_sha256: Option<String>,
+    pub checked_at: UtcMillis,
+}
+
 impl std::fmt::Debug for AxisContentKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AxisContentKey")

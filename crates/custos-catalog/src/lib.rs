@@ -527,6 +527,10 @@ pub enum IncidentKind {
     /// the way, or a clock or controller fault (Axis cameras keep no chain;
     /// docs/AXIS.md).
     AxisGap,
+    /// An Axis recording whose signed video fails (a frame, a signature,
+    /// a link or the camera's key), or that comes unsigned, incomplete or
+    /// uncheckable from a camera that signs (docs/SIGNED-VIDEO.md).
+    SignedVideo,
 }
 
 impl IncidentKind {
@@ -540,7 +544,7 @@ impl IncidentKind {
         )
     }
 
-    pub const ALL: [IncidentKind; 12] = [
+    pub const ALL: [IncidentKind; 13] = [
         Self::Gap,
         Self::BrokenChain,
         Self::BadSignature,
@@ -553,6 +557,7 @@ impl IncidentKind {
         Self::SweepFailed,
         Self::SetAsideOnCamera,
         Self::AxisGap,
+        Self::SignedVideo,
     ];
 
     /// The stable name stored and shown (`gap`, `broken-chain`, …).
@@ -570,6 +575,7 @@ impl IncidentKind {
             Self::SweepFailed => "sweep-failed",
             Self::SetAsideOnCamera => "set-aside-on-camera",
             Self::AxisGap => "axis-gap",
+            Self::SignedVideo => "signed-video",
         }
     }
 

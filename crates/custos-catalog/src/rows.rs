@@ -91,6 +91,16 @@ pub fn axis_content_key(r: &impl SqlRow) -> Result<AxisContentKey> {
     })
 }
 
+pub fn signed_video_check(r: &impl SqlRow) -> Result<SignedVideoCheck> {
+    Ok(SignedVideoCheck {
+        recording_id: uuid(&r.text("recording_id")?)?,
+        outcome: r.text("outcome")?,
+        report: r.text("report")?,
+        key_sha256: r.opt_text("key_sha256")?,
+        checked_at: at(r, "checked_at")?,
+    })
+}
+
 pub fn axis_container(r: &impl SqlRow) -> Result<AxisContainer> {
     Ok(AxisContainer {
         connection: r.text("connection")?,

@@ -517,6 +517,28 @@ pub trait AxisStore: Send + Sync {
 
 /// The whole catalog: every store. Code takes the narrowest store it needs
 /// (the sweeper a [`RetentionStore`]); the server holds the whole.
+/// What the checks of Axis recordings' signed video found, and the key
+/// each Axis camera signs with (docs/SIGNED-VIDEO.md).
+#[async_trait]
+pub trait SignedVideoStore: Send + Sync {
+    /// Keeps the check of an Axis recording's signed video if the
+    /// recording exists and has none yet: `true` if this call kept it
+    /// (another node's check of the same recording came first otherwise).
+    async fn add_signed_video_check(&self, c: &SignedVideoCheck) -> Result<bool>;
+    async fn signed_video_check(&self, recording_id: Uuid) -> Result<Option<SignedVideoCheck>>;
+    /// Axis recordings not yet checked, oldest stored first.
+    async fn unchecked_axis_recordings(&self, limit: u64) -> Result<Vec<Uuid>>;
+    /// The key an Axis camera signs with, as first seen: pins
+    /// `key_sha256` if the camera has none yet, and returns the pinned one.
+    async fn pin_axis_signing_key(
+        &self,
+        device_id: &str,
+        key_sha256: &str,
+        at: UtcMillis,
+    ) -> Result<String>;
+    async fn axis_signing_key(&self, device_id: &str) -> Result<Option<String>>;
+}
+
 pub trait Catalog:
     DeviceStore
     + RecordingStore
@@ -531,6 +553,7 @@ pub trait Catalog:
     + StatisticsStore
     + LeaseStore
     + AxisStore
+    + SignedVideoStore
 {
     /// Which backend this is (`sqlite`, `postgres`): tests assert on it.
     fn backend(&self) -> &'static str;
