@@ -489,6 +489,8 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
     if let Err(e) = axis::remove_abandoned_blobs(d).await {
         tracing::error!(error = %e, "removing blobs of Axis objects never stored failed");
     }
+    // Recordings whose check a crash or a failing store left undone.
+    axis::signed::check_pending(d).await;
     let now = (d.clock)();
     let holder = &d.node_id;
     match d

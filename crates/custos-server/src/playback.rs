@@ -199,18 +199,19 @@ impl<T: Read + Seek + Send> ReadSeek for T {}
 
 /// Opens stored ciphertext (header from the catalog, blob from the store)
 /// for the `age` crate's own decrypting reader. Made on the runtime; the
-/// returned function runs on a blocking thread. Only for a [`Footage`]:
-/// the capability that the access was checked. `content_keys` are the
-/// connection's for a clip its camera encrypted ([`crate::parts::content_keys`]),
-/// else empty.
+/// returned function runs on a blocking thread. Only for a grant of
+/// `part`: a [`Footage`] (the capability that a person's access was
+/// checked) or the signed-video check's own ([`crate::axis::signed`]).
+/// `content_keys` are the connection's for a clip its camera encrypted
+/// ([`crate::parts::content_keys`]), else empty.
 ///
 /// [`Footage`]: crate::api::Footage
 pub(crate) fn decrypting_reader(
     d: &crate::Deployment,
-    footage: &crate::api::Footage,
+    grant: &impl crate::keys::Grant,
+    part: &crate::parts::Part,
     content_keys: Vec<crate::parts::SealedContentKey>,
 ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
-    let part = footage.part();
     let reader = StoredCiphertext::new(
         part.age_header.clone(),
         d.blobs.clone(),
@@ -218,14 +219,14 @@ pub(crate) fn decrypting_reader(
         part.ciphertext_length,
         tokio::runtime::Handle::current(),
     );
-    let identity = d.keys.evidence.identity(footage, &part.blob_key).cloned();
+    let identity = d.keys.evidence.identity(grant, &part.blob_key).cloned();
     // A clip its camera encrypted: its key file must be this grant's too.
     let encrypted = part
         .clip
         .as_ref()
         .and_then(|c| c.key_file.clone())
         .map(|k| {
-            let identity = d.keys.evidence.identity(footage, &k.blob_key).cloned();
+            let identity = d.keys.evidence.identity(grant, &k.blob_key).cloned();
             (
                 k,
                 content_keys,

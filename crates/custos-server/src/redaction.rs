@@ -141,7 +141,7 @@ pub async fn create(
         .staging_dir()
         .join(format!("derived-{derivative_id}.part"));
     // An Axis recording is refused before this (it has no clip keys here).
-    let open = crate::playback::decrypting_reader(d, &footage, Vec::new());
+    let open = crate::playback::decrypting_reader(d, &footage, footage.part(), Vec::new());
     let (plan, recipient, staged) = (body.plan.clone(), d.keys.recipient.clone(), staging.clone());
     let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Made> {
         let plain = open()?;

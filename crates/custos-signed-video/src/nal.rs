@@ -3,7 +3,7 @@
 //! bytes it hashes (docs/SIGNED-VIDEO.md §1–§3.1).
 
 /// The two codecs Axis cameras sign.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Codec {
     H264,

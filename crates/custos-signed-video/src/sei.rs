@@ -33,7 +33,7 @@ pub enum SeiError {
 }
 
 /// The hash the framework uses (CRYPTO_INFO; SHA-256 when absent).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HashAlgorithm {
     Sha256,
@@ -97,7 +97,7 @@ pub struct General {
 }
 
 /// PRODUCT_INFO (tag 3): what the camera says it is.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProductInfo {
     pub hardware_id: String,
     pub firmware_version: String,

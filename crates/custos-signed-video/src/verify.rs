@@ -10,7 +10,7 @@ use crate::nal::{self, Class, Codec};
 use crate::sei::{self, Found, HashAlgorithm, ProductInfo, Sei};
 
 /// Which of the framework's two hashing schemes the stream uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheme {
     /// Signer 2.x: disjoint GOPs, each chained to the last by a linked hash.
@@ -20,7 +20,7 @@ pub enum Scheme {
 }
 
 /// Why a GOP is not authentic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Failure {
     /// The SEI's signature does not verify with the stream's key.
@@ -40,7 +40,7 @@ pub enum Failure {
 }
 
 /// One GOP's verdict.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Gop {
     /// The signer's GOP counter (from its SEI; the expected one for a
     /// missing SEI).
@@ -58,7 +58,7 @@ pub struct Gop {
 }
 
 /// What a stream's signatures show.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     pub codec: Option<Codec>,
     pub scheme: Option<Scheme>,
@@ -84,7 +84,7 @@ pub struct Report {
 }
 
 /// The report in one word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// No signed-video SEI at all.

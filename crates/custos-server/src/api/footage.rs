@@ -302,7 +302,9 @@ impl Footage {
                 .map_err(unavailable)?,
             _ => Vec::new(),
         };
-        Ok(crate::playback::decrypting_reader(d, self, keys))
+        Ok(crate::playback::decrypting_reader(
+            d, self, &self.part, keys,
+        ))
     }
 
     /// Whether this part is a clip its camera encrypted (it has a key file).
@@ -802,8 +804,14 @@ mod tests {
         assert_eq!(makers, ["api/footage.rs"]);
         assert_eq!(
             readers,
-            ["api/footage.rs", "playback.rs", "redaction.rs"],
-            "the decrypting reader takes a Footage; the payload (playback's \
+            [
+                "api/footage.rs",
+                // The signed-video check: its own grant, for one clip.
+                "axis/signed.rs",
+                "playback.rs",
+                "redaction.rs"
+            ],
+            "the decrypting reader takes a grant; the payload (playback's \
              path, and a redacted copy's) is opened only here"
         );
         assert_eq!(subject_makers, ["api/footage.rs", "redaction.rs"]);
@@ -813,6 +821,9 @@ mod tests {
                 // Footage: made by Authenticated::footage and
                 // Footage::held_for_subject_request, after their checks.
                 "api/footage.rs",
+                // The signed-video check's, for one clip and its key
+                // file, made where the check reads them.
+                "axis/signed.rs",
                 // ExportGrant, private to the export module, inside a
                 // PreparedExport: made by export::prepare and
                 // export::prepare_subject_delivery, after their checks.

@@ -239,7 +239,7 @@ pub async fn recording_detail(
             custos_catalog::Provenance::Axis(a) => a.content_sha256,
         }),
         axis: match r.axis() {
-            Some(a) => Some(crate::axis::recordings::detail(d, a).await?),
+            Some(a) => Some(crate::axis::recordings::detail(d, r.recording_id, a).await?),
             None => None,
         },
         stored_at: r.stored_at,

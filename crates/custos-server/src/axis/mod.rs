@@ -13,6 +13,7 @@ pub mod http;
 mod objects;
 mod receive;
 pub mod recordings;
+pub mod signed;
 mod store;
 
 pub use expiry::expire_containers;

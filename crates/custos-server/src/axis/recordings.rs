@@ -143,6 +143,19 @@ pub struct AxisDetail {
     pub gnss_trail: bool,
     /// Key files (Axis' own content encryption), by clip.
     pub key_files: usize,
+    /// What the check of its signed video found; `None` until checked.
+    pub signed_video: Option<SignedVideoDetail>,
+}
+
+/// The signed-video check as the recording page shows it.
+#[derive(serde::Serialize)]
+pub struct SignedVideoDetail {
+    /// `authentic`, `incomplete`, `unsigned`, `unverifiable` or `altered`.
+    pub outcome: String,
+    pub checked_at: UtcMillis,
+    /// SHA-256 of the camera's signing key (SubjectPublicKeyInfo), hex.
+    pub key_sha256: Option<String>,
+    pub clips: Vec<super::signed::ClipCheck>,
 }
 
 #[derive(serde::Serialize)]
@@ -168,6 +181,7 @@ fn corrupt(what: impl std::fmt::Display) -> crate::error::ApiError {
 
 pub async fn detail(
     d: &Deployment,
+    recording_id: uuid::Uuid,
     a: &AxisRecording,
 ) -> Result<AxisDetail, crate::error::ApiError> {
     let row = d
@@ -234,5 +248,28 @@ pub async fn detail(
         bookmarks,
         gnss_trail,
         key_files,
+        signed_video: signed_video(d, recording_id).await?,
     })
+}
+
+async fn signed_video(
+    d: &Deployment,
+    recording_id: uuid::Uuid,
+) -> Result<Option<SignedVideoDetail>, crate::error::ApiError> {
+    let Some(check) = d
+        .catalog
+        .signed_video_check(recording_id)
+        .await
+        .map_err(crate::api::unavailable)?
+    else {
+        return Ok(None);
+    };
+    let kept: super::signed::RecordingCheck =
+        serde_json::from_str(&check.report).map_err(corrupt)?;
+    Ok(Some(SignedVideoDetail {
+        outcome: check.outcome,
+        checked_at: check.checked_at,
+        key_sha256: check.key_sha256,
+        clips: kept.clips,
+    }))
 }

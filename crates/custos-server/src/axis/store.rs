@@ -286,6 +286,7 @@ impl Account<'_> {
                     "Axis recording complete"
                 );
                 super::gaps::check(self.d, &recording).await;
+                super::signed::check(self.d, &recording).await;
                 Ok(Ok(()))
             }
             Err(CatalogError::AlreadyExists { .. }) => Err(Refusal::NeverStorable(

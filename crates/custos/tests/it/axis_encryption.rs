@@ -15,7 +15,7 @@ use crate::axis_swift::*;
 use crate::common::*;
 
 /// Clip names: `<StartTime>_<RecordingID>`, one second apart.
-fn clip_name(i: usize) -> String {
+pub(crate) fn clip_name(i: usize) -> String {
     format!("17874856{:02}_1.mp4", 20 + i)
 }
 
@@ -35,7 +35,7 @@ fn openssl(args: &[&str], dir: &Path) {
 /// What a camera sends for `plain` with the clip key `aes`: the
 /// ciphertext and the key file, its key wrapped to `public_pem` and named
 /// `key_id` (if given).
-fn camera(
+pub(crate) fn camera(
     plain: &[u8],
     aes: [u8; 32],
     public_pem: &str,
@@ -121,7 +121,7 @@ fn mp4() -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-async fn put(s: &Scu, name: &str, headers: &[(&str, &str)], body: &[u8]) {
+pub(crate) async fn put(s: &Scu, name: &str, headers: &[(&str, &str)], body: &[u8]) {
     let answer = s
         .send("PUT", &format!("{RECORDING}/{name}"), headers, body)
         .await;
@@ -129,7 +129,7 @@ async fn put(s: &Scu, name: &str, headers: &[(&str, &str)], body: &[u8]) {
 }
 
 /// A clip and its key file, as the controller uploads them.
-async fn encrypted_clip(s: &Scu, i: usize, cipher: &[u8], key_file: &[u8]) {
+pub(crate) async fn encrypted_clip(s: &Scu, i: usize, cipher: &[u8], key_file: &[u8]) {
     let name = clip_name(i);
     let start = name[..10].to_owned();
     put(s, &name, &[("X-Object-Meta-Containertype", "mp4")], cipher).await;
@@ -147,7 +147,7 @@ async fn encrypted_clip(s: &Scu, i: usize, cipher: &[u8], key_file: &[u8]) {
 }
 
 /// A reviewer's token and a case the recording is linked to.
-async fn reviewer(w: &World, id: uuid::Uuid) -> (String, String) {
+pub(crate) async fn reviewer(w: &World, id: uuid::Uuid) -> (String, String) {
     let anna = w.add_user("anna", "reviewer", None).await;
     let token = w.sign_in(&anna).await;
     let case = w.with_case(&token, "complaint").await;

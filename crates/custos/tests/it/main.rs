@@ -14,6 +14,7 @@ mod axis_encryption;
 mod axis_hostile;
 mod axis_limits;
 mod axis_recordings;
+mod axis_signed;
 mod axis_swift;
 mod backends;
 mod cli;
