@@ -1,14 +1,23 @@
 //! An Axis recording's page and player in the web UI: what was said of it,
-//! that no camera signed it (in each language), its clips, and the player
-//! moving between them.
+//! whether its camera signed it (in each language), its clips, and the
+//! player moving between them.
 
 use super::*;
 use crate::axis_swift::{scu, RECORDING};
+
+fn vector(name: &str) -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../test-vectors/signed-video/"
+    );
+    std::fs::read(format!("{path}{name}")).unwrap()
+}
 
 #[tokio::test]
 async fn an_axis_recordings_page_says_no_camera_signed_it_and_the_player_lists_its_clips() {
     let s = scu().await;
     s.recording().await;
+    let unsigned = vector("test_h264.mp4");
     for (name, start, stop) in [
         ("1787485620_1.mp4", "1787485620", "1787485660"),
         ("1787485660_1.mp4", "1787485660", "1787485700"),
@@ -22,7 +31,7 @@ async fn an_axis_recordings_page_says_no_camera_signed_it_and_the_player_lists_i
                     ("X-Object-Meta-Starttime", start),
                     ("X-Object-Meta-Stoptime", stop),
                 ],
-                b"clip",
+                &unsigned,
             )
             .await;
         assert_eq!(answer.status, Some(201), "{}", answer.head);
@@ -50,7 +59,9 @@ async fn an_axis_recordings_page_says_no_camera_signed_it_and_the_player_lists_i
     assert_eq!(page.status, 200, "{}", page.body);
     let body = unescape(&page.body);
     assert!(
-        body.contains("there is no camera signature on this recording"),
+        body.contains(
+            "This Axis recording carries no signed video: there is no camera signature on it"
+        ),
         "{body}"
     );
     assert!(!body.contains("The camera's signature on this recording was verified"));
@@ -84,4 +95,45 @@ async fn an_axis_recordings_page_says_no_camera_signed_it_and_the_player_lists_i
     );
     assert!(body.contains("aria-current=\"true\">Clip 2 of 2"), "{body}");
     assert!(body.contains("Clip 1 of 2</a>"), "{body}");
+}
+
+/// Signed, the page says so with the camera's key; altered, it names the
+/// clip, the GOP and the frame — in each language the line around it.
+#[tokio::test]
+async fn an_axis_recordings_page_says_whether_its_signed_video_holds() {
+    for (file, en_line, nl_line, shown) in [
+        (
+            "signed_test_h264.mp4",
+            "Signed by its camera: every frame of every clip holds",
+            "Ondertekend door de camera",
+            "ea33cacb09f48954df012c0f787dd242271c916a5257e30ed943c287d1874ec4",
+        ),
+        (
+            "signed_test_h264_modified_frame_137.mp4",
+            "Signed video: the footage was altered after its camera signed it.",
+            "de beelden zijn gewijzigd nadat de camera ze ondertekende",
+            "GOP 4 (frames 124–186): frame 137 is not the frame that was signed",
+        ),
+    ] {
+        let s = scu().await;
+        s.recording().await;
+        assert_eq!(
+            s.clip("1787485620_1.mp4", &vector(file)).await.status,
+            Some(201)
+        );
+        assert_eq!(s.complete().await.status, Some(204));
+        let w = &s.w;
+        let id = w.server.deployment.catalog.recordings().await.unwrap()[0].recording_id;
+        let anna = w.add_user("anna", "reviewer", None).await;
+        let mut en = Browser::new(w, "en");
+        en.sign_in(w, &anna).await;
+        let body = unescape(&en.get(&format!("/recordings/{id}")).await.body);
+        assert!(body.contains(en_line), "{file}: {body}");
+        assert!(body.contains(shown), "{file}: {body}");
+        assert!(!body.contains("carries no signed video"), "{file}");
+        let mut nl = Browser::new(w, "nl");
+        nl.sign_in(w, &anna).await;
+        let body = unescape(&nl.get(&format!("/recordings/{id}")).await.body);
+        assert!(body.contains(nl_line), "{file}: {body}");
+    }
 }
