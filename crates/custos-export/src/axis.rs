@@ -62,7 +62,51 @@ pub struct AxisRecordingRecord {
     /// what opens it: the objects above are the ciphertext as it arrived.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clip_keys: Vec<AxisClipKey>,
+    /// What the server's check of the clips' signed video found when the
+    /// recording arrived (docs/SIGNED-VIDEO.md); absent if never checked.
+    /// The clips above are the signed originals: Axis' own validator
+    /// checks them without Custos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_video: Option<AxisSignedVideo>,
 }
+
+/// The signed-video check as exported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AxisSignedVideo {
+    /// `authentic`, `incomplete`, `unsigned`, `unverifiable` or `altered`.
+    pub outcome: String,
+    pub checked_at: UtcMillis,
+    /// Hex SHA-256 of the camera's signing key (SubjectPublicKeyInfo DER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_sha256: Option<String>,
+    pub clips: Vec<AxisSignedClip>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AxisSignedClip {
+    /// The clip's object name.
+    pub clip: String,
+    pub outcome: String,
+    /// The first GOP that fails, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Why the clip could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<String>,
+    /// GOPs checked.
+    pub gops: u64,
+}
+
+/// The words a signed-video outcome is written in.
+pub const SIGNED_VIDEO_OUTCOMES: [&str; 5] = [
+    "authentic",
+    "incomplete",
+    "unsigned",
+    "unverifiable",
+    "altered",
+];
 
 /// An encrypted clip's key, unwrapped by the server: `openssl enc -d
 /// -aes-256-cbc -K <key> -iv <iv> -in <clip's file>` gives the clip, of
@@ -208,6 +252,19 @@ pub(crate) fn check<'a>(
             ));
         }
     }
+    if let Some(sv) = &record.signed_video {
+        let word = |w: &str| SIGNED_VIDEO_OUTCOMES.contains(&w);
+        if !word(&sv.outcome)
+            || sv
+                .clips
+                .iter()
+                .any(|c| !word(&c.outcome) || !names.contains(c.clip.as_str()))
+        {
+            return Err(format!(
+                "{RECORD}: its signed-video check names an outcome or a clip it does not have"
+            ));
+        }
+    }
     let digest = custos_format::axis_content_digest(digest_input.iter().map(|(n, h)| (*n, h)));
     if hex::encode(digest) != record.content_sha256 {
         return Err(format!(
@@ -221,9 +278,21 @@ pub(crate) fn check<'a>(
             record.connection,
             record.container
         ),
-        "no camera signature: an Axis camera signs no metadata (signed video, where the camera signs, is checked with Axis' own validator)".into(),
+        "no camera signature on its metadata: an Axis camera signs none".into(),
     ];
     let mut notes = notes;
+    notes.push(match &record.signed_video {
+        Some(sv) => format!(
+            "signed video {} when it arrived ({} clips{}); the clips are the signed originals, which Axis' own validator checks",
+            sv.outcome,
+            sv.clips.len(),
+            sv.key_sha256
+                .as_deref()
+                .map(|k| format!(", camera key SHA-256 {k}"))
+                .unwrap_or_default()
+        ),
+        None => "signed video never checked by the server".into(),
+    });
     if !record.clip_keys.is_empty() {
         notes.push(format!(
             "{} clips encrypted by their camera, {} with the key that opens them (decrypt with `openssl enc -d -aes-256-cbc`; the standard-tools script checks each)",
@@ -299,6 +368,7 @@ mod tests {
             )),
             objects: records,
             clip_keys: Vec::new(),
+            signed_video: None,
         };
         (contents, record)
     }
@@ -320,6 +390,55 @@ mod tests {
             notes.iter().any(|n| n.contains("no camera signature")),
             "{notes:?}"
         );
+        assert!(notes.contains(&"signed video never checked by the server".to_owned()));
+    }
+
+    #[test]
+    fn a_signed_video_check_names_its_clips_and_outcomes_or_is_refused() {
+        let (contents, mut record) = package();
+        let clip = |name: &str, outcome: &str| AxisSignedClip {
+            clip: name.into(),
+            outcome: outcome.into(),
+            failure: None,
+            unread: None,
+            gops: 5,
+        };
+        let check = |outcome: &str, clips| AxisSignedVideo {
+            outcome: outcome.into(),
+            checked_at: UtcMillis::from_millis(1_787_485_720_000).unwrap(),
+            key_sha256: Some("ab".repeat(32)),
+            clips,
+        };
+        record.signed_video = Some(check(
+            "authentic",
+            vec![clip("1787485620_1.mp4", "authentic")],
+        ));
+        let json = serde_json::to_vec(&record).unwrap();
+        let listed = |p: &str| (p == format!("{DIR}/{RECORD}")).then_some(json.as_slice());
+        let (_, notes) = check_fn(&listed, &contents);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("signed video authentic when it arrived (1 clips")),
+            "{notes:?}"
+        );
+        for bad in [
+            check("fine", vec![]),
+            check("authentic", vec![clip("1787485620_1.mp4", "ok")]),
+            check("authentic", vec![clip("someone else's.mp4", "authentic")]),
+        ] {
+            record.signed_video = Some(bad);
+            assert!(checked(&contents, &record)
+                .unwrap_err()
+                .contains("signed-video check"));
+        }
+    }
+
+    fn check_fn<'a>(
+        listed: &dyn Fn(&str) -> Option<&'a [u8]>,
+        contents: &Contents,
+    ) -> (AxisRecordingRecord, Vec<String>) {
+        check(listed, contents, &listed_recording()).unwrap()
     }
 
     #[test]

@@ -101,6 +101,19 @@ pub enum Outcome {
     Altered,
 }
 
+impl Outcome {
+    /// The word it is written as (its JSON form).
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Unsigned => "unsigned",
+            Outcome::Authentic => "authentic",
+            Outcome::Incomplete => "incomplete",
+            Outcome::Unverifiable => "unverifiable",
+            Outcome::Altered => "altered",
+        }
+    }
+}
+
 impl Report {
     pub fn outcome(&self) -> Outcome {
         let failed = |f: Failure| self.gops.iter().any(|g| g.failure == Some(f));

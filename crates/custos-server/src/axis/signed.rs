@@ -116,16 +116,6 @@ fn overall(clips: &[ClipCheck]) -> Outcome {
     }
 }
 
-fn word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Unsigned => "unsigned",
-        Outcome::Authentic => "authentic",
-        Outcome::Incomplete => "incomplete",
-        Outcome::Unverifiable => "unverifiable",
-        Outcome::Altered => "altered",
-    }
-}
-
 async fn check_one(d: &Deployment, id: Uuid) -> anyhow::Result<()> {
     let Some(recording) = d.catalog.recording(id).await? else {
         return Ok(()); // deleted meanwhile
@@ -186,7 +176,7 @@ async fn check_one(d: &Deployment, id: Uuid) -> anyhow::Result<()> {
         .catalog
         .add_signed_video_check(&SignedVideoCheck {
             recording_id: id,
-            outcome: word(outcome).into(),
+            outcome: outcome.word().into(),
             report: serde_json::to_string(&check)?,
             key_sha256,
             checked_at: now,
@@ -228,7 +218,7 @@ fn incident(r: &Recording, detail: String) -> NewIncident {
 
 /// `signed video altered: clip X: GOP 4 (frames 124–186): …`.
 fn summary(check: &RecordingCheck) -> String {
-    let mut text = format!("signed video {}", word(check.outcome));
+    let mut text = format!("signed video {}", check.outcome.word());
     if let Some(c) = check
         .clips
         .iter()

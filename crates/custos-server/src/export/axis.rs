@@ -30,7 +30,7 @@ fn metadata(json: &str) -> Result<BTreeMap<String, String>> {
 }
 
 pub(super) async fn gather(
-    catalog: &(impl AxisStore + ?Sized),
+    catalog: &(impl AxisStore + custos_catalog::SignedVideoStore + ?Sized),
     recording: Recording,
 ) -> Result<GatheredAxis> {
     let axis = recording.axis().context("not an Axis recording")?.clone();
@@ -84,6 +84,29 @@ pub(super) async fn gather(
     } else {
         crate::parts::content_keys(catalog, &axis.connection).await?
     };
+    let signed_video = match catalog.signed_video_check(recording.recording_id).await? {
+        Some(check) => {
+            let kept: crate::axis::signed::RecordingCheck = serde_json::from_str(&check.report)
+                .context("a signed-video check the catalog keeps does not parse")?;
+            Some(custos_export::axis::AxisSignedVideo {
+                outcome: check.outcome,
+                checked_at: check.checked_at,
+                key_sha256: check.key_sha256,
+                clips: kept
+                    .clips
+                    .into_iter()
+                    .map(|c| custos_export::axis::AxisSignedClip {
+                        clip: c.clip,
+                        outcome: c.outcome.word().into(),
+                        failure: c.failure,
+                        unread: c.unread,
+                        gops: c.gops as u64,
+                    })
+                    .collect(),
+            })
+        }
+        None => None,
+    };
     Ok(GatheredAxis {
         encrypted,
         content_keys,
@@ -99,6 +122,7 @@ pub(super) async fn gather(
             content_sha256: hex::encode(axis.content_sha256),
             objects: records,
             clip_keys: Vec::new(),
+            signed_video,
         },
         recording,
         objects,

@@ -325,3 +325,49 @@ async fn a_check_the_store_kept_from_finishing_is_made_by_maintenance() {
         .unwrap()
         .is_empty());
 }
+
+/// A police export carries each clip as the camera signed it (so Axis' own
+/// validator can check it without Custos) and what the server found, and
+/// `custos verify-export` says so.
+#[tokio::test]
+async fn an_export_carries_the_signed_original_and_the_verdict() {
+    use crate::evidence::police_export;
+    let s = scu().await;
+    s.registered().await;
+    let modified = vector(MODIFIED);
+    let id = recording(&s, 0, &[&modified, &vector(SIGNED)]).await;
+    let w = &s.w;
+    let rita = w.add_user("rita", "reviewer", None).await;
+    let token = w.sign_in(&rita).await;
+    let case = w.with_case(&token, "police-request").await;
+    w.held(&token, &case, id, "PV").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, out, dir) = police_export(w, &token, &case, tmp.path()).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("signed video altered when it arrived (2 clips, camera key SHA-256"),
+        "{out}"
+    );
+    let rec = dir.join(format!("axis/{SERIAL}-000001"));
+    let first = format!("{}_1.mp4", 1_787_485_620);
+    let exported = std::fs::read_dir(rec.join("objects"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(&first))
+        .unwrap();
+    assert!(
+        std::fs::read(exported).unwrap() == modified,
+        "the signed original"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rec.join("axis.json")).unwrap()).unwrap();
+    let sv = &record["signed_video"];
+    assert_eq!(sv["outcome"], "altered");
+    assert_eq!(sv["clips"][0]["clip"], first.as_str());
+    assert_eq!(
+        sv["clips"][0]["failure"],
+        "GOP 4 (frames 124–186): frame 137 is not the frame that was signed"
+    );
+    assert_eq!(sv["clips"][1]["outcome"], "authentic");
+    assert_eq!(sv["clips"][1]["gops"], 5);
+}
