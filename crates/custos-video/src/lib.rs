@@ -25,8 +25,8 @@ const MAX_SAMPLE: usize = 32 << 20;
 pub enum VideoError {
     #[error("reading the recording: {0}")]
     Io(#[from] std::io::Error),
-    /// Not the fragmented MP4 a camera writes, or damaged.
-    #[error("not a fragmented MP4 with one H.264 track: {0}")]
+    /// Not an MP4 a camera writes (fragmented or not), or damaged.
+    #[error("not an MP4 with an H.264 or H.265 video track: {0}")]
     Format(String),
     /// The recording has no keyframe at or before that time.
     #[error("the recording has no frame at {at_millis} ms")]

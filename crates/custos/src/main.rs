@@ -23,6 +23,7 @@ mod keys;
 mod migrate;
 mod passphrase;
 mod server;
+mod signed_video;
 mod stats;
 mod verify;
 mod verify_package;
@@ -83,6 +84,9 @@ enum Command {
     /// Check recordings: camera signature, ciphertext digest, hash chain, and
     /// with the evidence key the content itself.
     VerifyRecording(verify::VerifyArgs),
+    /// Axis signed video in MP4 clips (or raw streams) checked offline, GOP
+    /// by GOP, as the server checks each clip. Exits 1 naming what fails.
+    VerifySignedVideo(signed_video::SignedVideoArgs),
     /// An evidence package of a case's recordings, for the police, a
     /// prosecutor or a court (through the server's API, as a reviewer).
     Export(export::ExportArgs),
@@ -153,6 +157,7 @@ fn main() -> std::process::ExitCode {
         Command::Users(c) => server::users(c),
         Command::Retention(c) => server::retention(c),
         Command::VerifyRecording(a) => verify::run(a),
+        Command::VerifySignedVideo(a) => signed_video::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Migrate(a) => migrate::run(a),
         Command::Export(a) => export::run(a),

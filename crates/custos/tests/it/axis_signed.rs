@@ -371,3 +371,65 @@ async fn an_export_carries_the_signed_original_and_the_verdict() {
     assert_eq!(sv["clips"][1]["outcome"], "authentic");
     assert_eq!(sv["clips"][1]["gops"], 5);
 }
+
+/// `custos verify-signed-video`, offline: what the server says, for a
+/// reviewer or a court with a clip from an export.
+#[test]
+fn the_command_line_checks_clips_offline_and_refuses_nonsense() {
+    use crate::cli::{custos, run};
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../test-vectors/signed-video/"
+    );
+    let said = |args: &[&str]| {
+        let out = run(custos().arg("verify-signed-video").args(args));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let file = |name: &str| format!("{dir}{name}");
+    let (code, out, _) = said(&[&file(SIGNED)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(": authentic\n") && out.contains(KEY), "{out}");
+    let (code, out, _) = said(&[&file(SIGNED), &file(MODIFIED)]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("GOP 4 (frames 124–186): frame 137 is not the frame that was signed"),
+        "{out}"
+    );
+    // The camera's pinned key: another camera's video fails.
+    let (code, out, _) = said(&["--key-sha256", KEY, &file(OTHER_KEY)]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains(": altered\n"), "{out}");
+    let (code, out, _) = said(&[
+        "--json",
+        "--annex-b",
+        "h264",
+        &file("signed_vendor_axis.h264"),
+    ]);
+    assert_eq!(code, Some(1));
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["outcome"], "incomplete");
+    assert_eq!(json["report"]["unsigned_frames"], 18);
+    assert_eq!(json["report"]["product"]["serial_number"], "B8A44F27E6D1");
+    // Nonsense: a clear error, exit 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let junk = tmp.path().join("junk.mp4");
+    std::fs::write(&junk, b"\x00\x00\x00\x10moovgarbage").unwrap();
+    for args in [
+        vec![junk.to_str().unwrap()],
+        vec!["/nonexistent/clip.mp4"],
+        vec!["--key-sha256", "zz", &file(SIGNED)],
+        vec!["--annex-b", "vp9", &file(SIGNED)],
+        vec![],
+    ] {
+        let (code, out, err) = said(&args);
+        assert_eq!(code, Some(2), "{args:?}: {out}{err}");
+        assert!(!err.is_empty(), "{args:?}");
+    }
+    // Raw garbage as Annex B is no signed video: unsigned, exit 1.
+    let (code, out, _) = said(&["--annex-b", "h265", junk.to_str().unwrap()]);
+    assert_eq!((code, out.contains(": unsigned")), (Some(1), true), "{out}");
+}
