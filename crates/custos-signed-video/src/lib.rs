@@ -61,6 +61,27 @@ pub fn verify_annex_b(codec: Codec, stream: &[u8], options: Options) -> Report {
     verifier.finish()
 }
 
+/// Fuzz entry point (`fuzz/fuzz_targets/signed_video.rs`): any bytes —
+/// after a first byte choosing H.264 or H.265 Annex B, or MP4 — give a
+/// report or an error: never a panic, an endless loop or an allocation
+/// beyond the limits (a SEI of 64 KiB, one hash per picture).
+#[doc(hidden)]
+pub fn fuzz_signed_video(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let report = match mode % 3 {
+        0 => verify_annex_b(Codec::H264, rest, Options::default()),
+        1 => verify_annex_b(Codec::H265, rest, Options::default()),
+        _ => match verify_mp4(std::io::Cursor::new(rest), Options::default()) {
+            Ok(r) => r,
+            Err(_) => return,
+        },
+    };
+    // Whatever it says, it says it whole.
+    let _ = (report.outcome(), report.first_failure());
+}
+
 fn video_error(e: custos_video::VideoError) -> SignedVideoError {
     match e {
         custos_video::VideoError::Io(io) => SignedVideoError::Io(io),
