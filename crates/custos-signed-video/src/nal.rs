@@ -20,8 +20,12 @@ pub enum Class {
     Picture,
     /// A SEI: the framework's own if it carries its UUID.
     Sei,
-    /// Parameter sets, delimiters, other SEI kinds, pictures the framework
-    /// does not protect (H.264 data partitions, H.265 RADL/RASL/TSA/STSA).
+    /// A picture the framework does not hash, though a decoder may show
+    /// it: H.264 data partitions and extension slices, H.265 RADL, RASL,
+    /// TSA and STSA pictures, and a picture whose header the framework
+    /// calls invalid. Counted: a clip with one is not wholly signed.
+    Unprotected,
+    /// Parameter sets, delimiters, other SEI kinds.
     Ignored,
 }
 
@@ -41,33 +45,38 @@ impl Codec {
         let Some(&first) = nal.first() else {
             return (Class::Ignored, false);
         };
-        if first & 0x80 != 0 {
-            return (Class::Ignored, false);
-        }
+        let forbidden = first & 0x80 != 0;
         match self {
             Codec::H264 => {
                 let kind = first & 0x1f;
                 let reference = first & 0x60 != 0;
                 let primary = nal.get(1).is_some_and(|b| b & 0x80 != 0);
                 match kind {
+                    1..=5 | 20 | 21 if forbidden => (Class::Unprotected, false),
                     5 if reference => (Class::Intra, primary),
                     1 => (Class::Picture, primary),
-                    6 if !reference => (Class::Sei, false),
+                    2..=5 | 20 | 21 => (Class::Unprotected, false),
+                    6 if !reference && !forbidden => (Class::Sei, false),
                     _ => (Class::Ignored, false),
                 }
             }
             Codec::H265 => {
-                let Some(&second) = nal.get(1) else {
-                    return (Class::Ignored, false);
-                };
-                if second & 0x07 == 0 {
-                    return (Class::Ignored, false);
-                }
                 let kind = (first >> 1) & 0x3f;
+                let picture = kind <= 21;
+                let valid = !forbidden && nal.get(1).is_some_and(|b| b & 0x07 != 0);
+                if !valid {
+                    let class = if picture {
+                        Class::Unprotected
+                    } else {
+                        Class::Ignored
+                    };
+                    return (class, false);
+                }
                 let primary = nal.get(2).is_some_and(|b| b & 0x80 != 0);
                 match kind {
                     16..=21 => (Class::Intra, primary),
                     0 | 1 => (Class::Picture, primary),
+                    2..=15 => (Class::Unprotected, false),
                     39 | 40 => (Class::Sei, false),
                     _ => (Class::Ignored, false),
                 }
@@ -164,11 +173,15 @@ mod tests {
         assert_eq!(Codec::H264.classify(&[0x41, 0x9a]), (Class::Picture, true));
         assert_eq!(Codec::H264.classify(&[0x41, 0x1a]), (Class::Picture, false));
         assert_eq!(Codec::H264.classify(&[0x06, 5]), (Class::Sei, false));
-        // A SEI with nal_ref_idc set, an IDR without: invalid headers.
+        // A SEI with nal_ref_idc set: invalid, ignored. An IDR without it,
+        // a data partition, a slice with the forbidden bit: pictures the
+        // framework does not hash.
         assert_eq!(Codec::H264.classify(&[0x26, 5]).0, Class::Ignored);
-        assert_eq!(Codec::H264.classify(&[0x05, 0x88]).0, Class::Ignored);
+        assert_eq!(Codec::H264.classify(&[0x05, 0x88]).0, Class::Unprotected);
+        assert_eq!(Codec::H264.classify(&[0x22, 0x88]).0, Class::Unprotected);
+        assert_eq!(Codec::H264.classify(&[0xe5, 0x88]).0, Class::Unprotected);
         assert_eq!(Codec::H264.classify(&[0x67]).0, Class::Ignored);
-        assert_eq!(Codec::H264.classify(&[0xe5, 0x88]).0, Class::Ignored);
+        assert_eq!(Codec::H264.classify(&[0x09, 0x10]).0, Class::Ignored);
         assert_eq!(Codec::H265.classify(&[0x28, 1, 0xaf]), (Class::Intra, true));
         assert_eq!(
             Codec::H265.classify(&[0x02, 1, 0x80]),
@@ -176,7 +189,10 @@ mod tests {
         );
         assert_eq!(Codec::H265.classify(&[0x4e, 1, 5]), (Class::Sei, false));
         assert_eq!(Codec::H265.classify(&[0x4e, 0, 5]).0, Class::Ignored);
-        assert_eq!(Codec::H265.classify(&[0x10, 1, 0x80]).0, Class::Ignored);
+        // RASL (type 8), and a picture whose temporal id is 0: unprotected.
+        assert_eq!(Codec::H265.classify(&[0x10, 1, 0x80]).0, Class::Unprotected);
+        assert_eq!(Codec::H265.classify(&[0x02, 0, 0x80]).0, Class::Unprotected);
+        assert_eq!(Codec::H265.classify(&[0x40, 1]).0, Class::Ignored);
         assert_eq!(Codec::H265.classify(&[]).0, Class::Ignored);
     }
 

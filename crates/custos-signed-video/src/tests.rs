@@ -323,6 +323,31 @@ fn a_removed_signature_leaves_its_gop_unsigned_and_said_so() {
 }
 
 #[test]
+fn a_picture_no_signature_covers_makes_the_clip_incomplete() {
+    // A P-frame turned into a data partition (type 2), and an IDR without
+    // its reference bit: the framework hashes neither, a decoder may show
+    // them. The frame they replace is missing; they are counted.
+    let original = vector("signed_test_h264.mp4");
+    for header in [0x22u8, 0x05] {
+        let r = mp4(&with_samples(&original, |i, s| {
+            let mut s = s.to_vec();
+            if i == 100 {
+                s[4] = header;
+            }
+            s
+        }));
+        assert_eq!(r.outcome(), Outcome::Incomplete, "{header:#x}: {r:?}");
+        assert_eq!(r.unprotected_units, 1);
+        assert_eq!(r.gops[1].missing, 1);
+    }
+    // One more inserted beside a whole stream: incomplete all the same.
+    let mut stream = vector("signed_vendor_axis.h264");
+    stream.extend_from_slice(&[0, 0, 0, 1, 0x22, 0x88, 0x84, 0x00]);
+    let r = verify_annex_b(Codec::H264, &stream, Options::default());
+    assert_eq!(r.unprotected_units, 1);
+}
+
+#[test]
 fn swapped_frames_fail() {
     let original = vector("signed_test_h264.mp4");
     let table = samples(&original);

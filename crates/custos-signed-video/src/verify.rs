@@ -77,6 +77,11 @@ pub struct Report {
     /// Pictures no signature covers (after the last SEI; before the
     /// first, when a file starts mid-stream).
     pub unsigned_frames: u64,
+    /// NAL units of pictures the framework never hashes (data partitions,
+    /// RASL/RADL, invalid headers): a decoder may show what no signature
+    /// covers.
+    #[serde(default)]
+    pub unprotected_units: u64,
     /// ONVIF Media Signing SEIs (another format, not verified).
     pub onvif: bool,
     /// What could not be read or checked, in words.
@@ -135,7 +140,10 @@ impl Report {
         if failed(Failure::Unverifiable) || !self.problems.is_empty() || self.gops.is_empty() {
             return Outcome::Unverifiable;
         }
-        if self.unsigned_frames > 0 || self.gops.iter().any(|g| g.missing > 0) {
+        if self.unsigned_frames > 0
+            || self.unprotected_units > 0
+            || self.gops.iter().any(|g| g.missing > 0)
+        {
             return Outcome::Incomplete;
         }
         Outcome::Authentic
@@ -303,6 +311,7 @@ impl Verifier {
                 let hash = self.hash.digest(&[&reference, &own]);
                 self.picture(at, index, hash, false, None);
             }
+            (Class::Unprotected, _) => self.report.unprotected_units += 1,
             (Class::Ignored, _) => {}
         }
     }
