@@ -489,8 +489,6 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
     if let Err(e) = axis::remove_abandoned_blobs(d).await {
         tracing::error!(error = %e, "removing blobs of Axis objects never stored failed");
     }
-    // Recordings whose check a crash or a failing store left undone.
-    axis::signed::check_pending(d).await;
     let now = (d.clock)();
     let holder = &d.node_id;
     match d
@@ -521,6 +519,10 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
             None
         }
     };
+    // Recordings whose signed-video check a crash or a failing store left
+    // undone: on the node holding the sweep's lease, after the sweep, so
+    // deletions never wait for it and nodes do not read the same clips.
+    axis::signed::check_pending(d).await;
     if let Err(e) = d.catalog.release_lease(SWEEP_LEASE, holder).await {
         tracing::error!(error = %e, "releasing the sweep's lease failed; it expires");
     }

@@ -32,7 +32,8 @@ pub enum SignedVideoError {
 }
 
 /// Verifies an MP4 (progressive or fragmented; H.264 or H.265), frame by
-/// frame: memory holds one frame and a hash per picture not yet checked.
+/// frame: memory holds one frame and the hashes of the pictures not yet
+/// checked (at most [`verify`]'s bound; older ones count as unsigned).
 pub fn verify_mp4<R: Read + Seek>(reader: R, options: Options) -> Result<Report, SignedVideoError> {
     let mut mp4 = custos_video::Fmp4::open(reader).map_err(video_error)?;
     let track = mp4.track().clone();
@@ -41,7 +42,17 @@ pub fn verify_mp4<R: Read + Seek>(reader: R, options: Options) -> Result<Report,
         custos_video::VideoCodec::H265 => Codec::H265,
     };
     let mut verifier = Verifier::new(codec, options);
+    let mut end = 0u64;
     for (at, frame) in mp4.frames().map_err(video_error)?.iter().enumerate() {
+        // A camera writes each frame once, in order: a table naming the
+        // same bytes twice would show a frame twice (and make one file
+        // cost terabytes to read).
+        if frame.offset < end {
+            return Err(SignedVideoError::Format(format!(
+                "sample {at} overlaps or comes before the one before it"
+            )));
+        }
+        end = frame.offset.saturating_add(frame.size);
         let sample = mp4.frame(frame).map_err(video_error)?;
         let units = nal::length_prefixed(&sample, track.length_size)
             .map_err(|e| SignedVideoError::Format(format!("sample {at}: {e}")))?;

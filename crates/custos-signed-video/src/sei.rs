@@ -139,6 +139,21 @@ pub struct Sei {
 }
 
 impl Sei {
+    fn empty() -> Self {
+        Sei {
+            reserved: 0,
+            general: None,
+            public_key: None,
+            product: None,
+            hash_list: None,
+            signature: None,
+            hash: None,
+            unknown_hash: false,
+            vendor_axis: None,
+            document: Vec::new(),
+        }
+    }
+
     /// The legacy scheme (signer 1.x): no linked or GOP hash.
     pub fn legacy(&self) -> bool {
         self.reserved & 0x30 == 0 && !self.golden()
@@ -176,6 +191,15 @@ fn ff_coded(bytes: &[u8], at: &mut usize) -> Option<usize> {
 /// Reads the SEI NAL unit `nal` (trailing zeros stripped). Only the first
 /// SEI message is read, as the framework writes one per NAL unit.
 pub fn read(codec: Codec, nal: &[u8]) -> Found {
+    // What it is shows in its first bytes; a SEI larger than any the
+    // framework writes is refused before it is copied whole.
+    // (The size is 0xFF-coded: up to 257 bytes of it before the UUID.)
+    let (head, _) = unescape(&nal[..nal.len().min(512)]);
+    match kind(codec, &head) {
+        Found::Signed(_) if nal.len() > MAX_SEI => return Found::Broken(SeiError::TooLarge),
+        Found::Signed(_) => {}
+        other => return other,
+    }
     let (rbsp, from) = unescape(nal);
     let mut at = codec.header_len();
     let (Some(kind), Some(size)) = (ff_coded(&rbsp, &mut at), ff_coded(&rbsp, &mut at)) else {
@@ -184,19 +208,26 @@ pub fn read(codec: Codec, nal: &[u8]) -> Found {
     if kind != 5 || rbsp.len() < at + 16 {
         return Found::Other;
     }
-    let uuid = &rbsp[at..at + 16];
-    if uuid == ONVIF_UUID {
-        return Found::Onvif;
-    }
-    if uuid != UUID {
-        return Found::Other;
-    }
-    if nal.len() > MAX_SEI {
-        return Found::Broken(SeiError::TooLarge);
-    }
     match parse(&rbsp, &from, nal, at + 16, at + size) {
         Ok(sei) => Found::Signed(Box::new(sei)),
         Err(e) => Found::Broken(e),
+    }
+}
+
+/// Which SEI `rbsp` (at least its first bytes) is: the framework's own
+/// is `Signed` with nothing read yet.
+fn kind(codec: Codec, rbsp: &[u8]) -> Found {
+    let mut at = codec.header_len();
+    let (Some(kind), Some(_)) = (ff_coded(rbsp, &mut at), ff_coded(rbsp, &mut at)) else {
+        return Found::Other;
+    };
+    if kind != 5 || rbsp.len() < at + 16 {
+        return Found::Other;
+    }
+    match &rbsp[at..at + 16] {
+        uuid if uuid == ONVIF_UUID => Found::Onvif,
+        uuid if uuid == UUID => Found::Signed(Box::new(Sei::empty())),
+        _ => Found::Other,
     }
 }
 
@@ -220,15 +251,7 @@ fn parse(
         .ok_or(SeiError::Truncated("no reserved byte"))?;
     let mut sei = Sei {
         reserved,
-        general: None,
-        public_key: None,
-        product: None,
-        hash_list: None,
-        signature: None,
-        hash: None,
-        unknown_hash: false,
-        vendor_axis: None,
-        document: Vec::new(),
+        ..Sei::empty()
     };
     let mut seen = Vec::new();
     let mut at = start + 1;

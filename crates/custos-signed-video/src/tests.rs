@@ -269,7 +269,7 @@ fn as_filler(sample: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn a_frame_taken_out_is_missing_not_altered() {
+fn a_frame_taken_out_fails_its_gop_as_missing() {
     let original = vector("signed_test_h264.mp4");
     let cut = with_samples(
         &original,
@@ -282,9 +282,17 @@ fn a_frame_taken_out_is_missing_not_altered() {
         },
     );
     let r = mp4(&cut);
-    assert_eq!(r.outcome(), Outcome::Incomplete, "{r:?}");
-    assert_eq!((r.gops[1].missing, r.gops[1].failure), (1, None));
+    // A stored file lacking a frame its camera signed is not that file.
+    assert_eq!(r.outcome(), Outcome::Altered, "{r:?}");
+    assert_eq!(
+        (r.gops[1].missing, r.gops[1].failure),
+        (1, Some(Failure::Missing))
+    );
     assert_eq!(r.gops[1].frames, 61);
+    assert_eq!(
+        r.first_failure().unwrap(),
+        "GOP 2 (frames 62–123): 1 signed frame is not in the clip"
+    );
 }
 
 #[test]
@@ -324,9 +332,9 @@ fn a_removed_signature_leaves_its_gop_unsigned_and_said_so() {
 
 #[test]
 fn a_picture_no_signature_covers_makes_the_clip_incomplete() {
-    // A P-frame turned into a data partition (type 2), and an IDR without
+    // A P-frame turned into a data partition (type 2), or an IDR without
     // its reference bit: the framework hashes neither, a decoder may show
-    // them. The frame they replace is missing; they are counted.
+    // them. The frame they replace is missing (altered); they are counted.
     let original = vector("signed_test_h264.mp4");
     for header in [0x22u8, 0x05] {
         let r = mp4(&with_samples(&original, |i, s| {
@@ -336,15 +344,16 @@ fn a_picture_no_signature_covers_makes_the_clip_incomplete() {
             }
             s
         }));
-        assert_eq!(r.outcome(), Outcome::Incomplete, "{header:#x}: {r:?}");
+        assert_eq!(r.outcome(), Outcome::Altered, "{header:#x}: {r:?}");
         assert_eq!(r.unprotected_units, 1);
-        assert_eq!(r.gops[1].missing, 1);
+        assert_eq!(r.gops[1].failure, Some(Failure::Missing));
     }
-    // One more inserted beside a whole stream: incomplete all the same.
-    let mut stream = vector("signed_vendor_axis.h264");
-    stream.extend_from_slice(&[0, 0, 0, 1, 0x22, 0x88, 0x84, 0x00]);
-    let r = verify_annex_b(Codec::H264, &stream, Options::default());
+    // Added to a whole stream, beside its signed frames: not authentic.
+    let mut stream = units(&original);
+    stream.insert(100, (999, vec![0x22, 0x88, 0x84, 0x10]));
+    let r = verify_annex_b(Codec::H264, &annex_b(&stream), Options::default());
     assert_eq!(r.unprotected_units, 1);
+    assert_eq!(r.outcome(), Outcome::Incomplete, "{r:?}");
 }
 
 #[test]
@@ -488,4 +497,118 @@ fn hostile_seis_are_problems_not_panics() {
     let r = verify_annex_b(Codec::H264, &onvif, Options::default());
     assert!(r.onvif);
     assert_eq!(r.outcome(), Outcome::Unverifiable);
+}
+
+/// The file's NAL units in stream order, each with its sample.
+fn units(bytes: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let mut mp4 = custos_video::Fmp4::open(Cursor::new(bytes)).unwrap();
+    let n = mp4.track().length_size;
+    let mut out = Vec::new();
+    for (i, f) in mp4.frames().unwrap().iter().enumerate() {
+        let sample = mp4.frame(f).unwrap();
+        for unit in nal::length_prefixed(&sample, n).unwrap() {
+            out.push((i, unit.to_vec()));
+        }
+    }
+    out
+}
+
+fn annex_b(units: &[(usize, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (_, u) in units {
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(u);
+    }
+    out
+}
+
+fn is_sei(unit: &[u8]) -> bool {
+    unit[0] & 0x1f == 6
+}
+
+#[test]
+fn a_gop_cut_out_with_its_signatures_kept_fails() {
+    // GOP 3's pictures (samples 124–185) gone, every SEI kept: its SEI
+    // signs frames that are not there, and GOP 4 links to an I-frame that
+    // is not the last one seen.
+    let all = units(&vector("signed_test_h264.mp4"));
+    let cut: Vec<_> = all
+        .iter()
+        .filter(|(i, u)| is_sei(u) || !(124..=185).contains(i))
+        .cloned()
+        .collect();
+    let r = verify_annex_b(Codec::H264, &annex_b(&cut), Options::default());
+    assert_eq!(r.outcome(), Outcome::Altered, "{r:?}");
+    assert_eq!(r.gops[2].counter, 3);
+    assert!(r.gops[2].failure.is_some(), "{r:?}");
+    // With GOP 3's and GOP 4's SEIs moved before I-frame 186 (each alone,
+    // as an editor would put them), GOP 3's SEI covers nothing.
+    let mut moved: Vec<_> = all
+        .iter()
+        .filter(|(i, u)| !is_sei(u) && !(124..=185).contains(i))
+        .cloned()
+        .collect();
+    let sei = |sample: usize| {
+        all.iter()
+            .find(|(i, u)| *i == sample && is_sei(u))
+            .unwrap()
+            .clone()
+    };
+    let at = moved.iter().position(|(i, _)| *i == 186).unwrap();
+    moved.insert(at, sei(187));
+    moved.insert(at, sei(125));
+    moved.insert(moved.iter().position(|(i, _)| *i == 62).unwrap(), sei(63));
+    let r = verify_annex_b(Codec::H264, &annex_b(&moved), Options::default());
+    assert_eq!(r.outcome(), Outcome::Altered, "{r:?}");
+    let gop3 = r.gops.iter().find(|g| g.counter == 3).unwrap();
+    assert_eq!(
+        (gop3.frames, gop3.missing, gop3.failure),
+        (0, 62, Some(Failure::Missing))
+    );
+}
+
+#[test]
+fn a_gop_replayed_or_spliced_from_elsewhere_fails() {
+    let all = units(&vector("signed_test_h264.mp4"));
+    // GOP 1 (its pictures and its SEI, counter 1) again after GOP 4.
+    let before_end: Vec<_> = all.iter().filter(|(i, _)| *i < 248).cloned().collect();
+    let gop1: Vec<_> = all
+        .iter()
+        .filter(|(i, u)| (*i <= 61 && !is_sei(u)) || (*i == 63 && is_sei(u)))
+        .cloned()
+        .collect();
+    let replayed = [before_end, gop1].concat();
+    let r = verify_annex_b(Codec::H264, &annex_b(&replayed), Options::default());
+    assert_eq!(r.outcome(), Outcome::Altered, "{r:?}");
+    let last = r.gops.last().unwrap();
+    assert_eq!(last.counter, 1);
+    assert_eq!(last.failure, Some(Failure::Sequence));
+    // GOP 2's SEI twice in a row, its frames once.
+    let mut twice = all.clone();
+    let sei2 = all
+        .iter()
+        .find(|(i, u)| *i == 125 && is_sei(u))
+        .unwrap()
+        .clone();
+    let at = twice
+        .iter()
+        .position(|(i, u)| *i == 125 && is_sei(u))
+        .unwrap();
+    twice.insert(at + 1, sei2);
+    let r = verify_annex_b(Codec::H264, &annex_b(&twice), Options::default());
+    assert_eq!(r.outcome(), Outcome::Altered, "{r:?}");
+}
+
+#[test]
+fn a_flood_of_pictures_without_signatures_is_counted_not_kept() {
+    // 120,000 one-slice pictures and no SEI: counted, held in bounded
+    // memory (at most MAX_WAITING hashes), unsigned.
+    let mut stream = Vec::with_capacity(120_000 * 8);
+    for i in 0..120_000u32 {
+        stream.extend_from_slice(&[0, 0, 1, 0x41, 0x9a]);
+        stream.extend_from_slice(&i.to_be_bytes());
+    }
+    let r = verify_annex_b(Codec::H264, &stream, Options::default());
+    assert_eq!(r.outcome(), Outcome::Unsigned);
+    assert_eq!((r.frames, r.unsigned_frames), (120_000, 120_000));
 }

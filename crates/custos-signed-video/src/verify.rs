@@ -34,6 +34,11 @@ pub enum Failure {
     Key,
     /// Its SEI never came (a counter jumped): nothing signs these frames.
     SeiMissing,
+    /// Its counter does not follow the previous GOP's: GOPs were removed,
+    /// repeated or put in another order.
+    Sequence,
+    /// Frames it signed are not in the stream (listed as `missing`).
+    Missing,
     /// The SEI asks for what this verifier cannot check (named in the
     /// report's problems): not shown authentic, not shown altered.
     Unverifiable,
@@ -131,6 +136,8 @@ impl Report {
             Failure::Link,
             Failure::Key,
             Failure::SeiMissing,
+            Failure::Sequence,
+            Failure::Missing,
         ]
         .into_iter()
         .any(failed)
@@ -140,10 +147,7 @@ impl Report {
         if failed(Failure::Unverifiable) || !self.problems.is_empty() || self.gops.is_empty() {
             return Outcome::Unverifiable;
         }
-        if self.unsigned_frames > 0
-            || self.unprotected_units > 0
-            || self.gops.iter().any(|g| g.missing > 0)
-        {
+        if self.unsigned_frames > 0 || self.unprotected_units > 0 {
             return Outcome::Incomplete;
         }
         Outcome::Authentic
@@ -168,6 +172,15 @@ impl Report {
             Failure::Link => "its I-frame is not the one the next GOP chains to".into(),
             Failure::Key => "it is signed with another key".into(),
             Failure::SeiMissing => "its signature never came".into(),
+            Failure::Sequence => {
+                "its counter does not follow the previous GOP's: GOPs removed, repeated or reordered"
+                    .into()
+            }
+            Failure::Missing => format!(
+                "{} signed frame{} not in the clip",
+                g.missing,
+                if g.missing == 1 { " is" } else { "s are" }
+            ),
             Failure::Unverifiable => "it cannot be checked".into(),
         };
         Some(format!("GOP {} ({span}): {why}", g.counter))
@@ -183,6 +196,13 @@ fn list(frames: &[u64]) -> String {
         shown.join(", ")
     }
 }
+
+/// Pictures kept waiting for a signature, at most: many GOPs' worth (a
+/// frame-level hash list holds 600). Older ones are counted unsigned, so
+/// a stream of a billion tiny pictures and no SEI costs no more memory.
+const MAX_WAITING: usize = 50_000;
+/// Legacy SEIs waiting for their GOP's last frame, at most.
+const MAX_PENDING: usize = 16;
 
 /// A picture waiting for the SEI that signs it.
 struct Picture {
@@ -251,6 +271,10 @@ pub struct Verifier {
     pending: VecDeque<(u64, Box<Sei>)>,
     /// Legacy pictures not yet consumed by any SEI, by position.
     unconsumed: std::collections::BTreeSet<u64>,
+    /// Pictures dropped unsigned from the waiting lists ([`MAX_WAITING`]),
+    /// from each scheme's own.
+    dropped: u64,
+    dropped_legacy: u64,
 }
 
 impl Verifier {
@@ -272,6 +296,8 @@ impl Verifier {
             uses: VecDeque::new(),
             pending: VecDeque::new(),
             unconsumed: Default::default(),
+            dropped: 0,
+            dropped_legacy: 0,
         }
     }
 
@@ -347,6 +373,17 @@ impl Verifier {
                 hash,
                 gop_start,
             });
+            if self.waiting.len() > MAX_WAITING {
+                self.waiting.pop_front();
+                self.dropped += 1;
+            }
+        }
+        while self.uses.len() > 2 * MAX_WAITING {
+            if let Some(gone) = self.uses.pop_front() {
+                if !gone.link && self.unconsumed.remove(&gone.at) {
+                    self.dropped_legacy += 1;
+                }
+            }
         }
         if self.report.scheme == Some(Scheme::Legacy) {
             self.legacy_pending(false);
@@ -406,6 +443,12 @@ impl Verifier {
         match self.report.scheme {
             Some(Scheme::Current) => self.current(sei),
             _ => {
+                if self.pending.len() >= MAX_PENDING {
+                    self.problem(format!(
+                        "more than {MAX_PENDING} signatures wait for their GOP's last frame"
+                    ));
+                    return;
+                }
                 self.pending.push_back((index, sei));
                 self.legacy_pending(false);
             }
@@ -499,10 +542,13 @@ impl Verifier {
             return;
         };
         let counter = general.gop_counter;
+        let mut out_of_order = false;
         if signed {
             if let Some(last) = self.last_counter {
                 let lost = counter.wrapping_sub(last).wrapping_sub(1);
-                // A jump of thousands is a restarted signer, not lost SEIs.
+                // Within one file the counter goes up by one: a jump back,
+                // a repeat or one of thousands is GOPs spliced in.
+                out_of_order = lost >= 1000;
                 if (1..1000).contains(&lost) {
                     for n in 1..=lost {
                         let gone = self.take_gop(None);
@@ -538,7 +584,11 @@ impl Verifier {
             (Some(first), Some(linked)) => first == linked,
             _ => true,
         };
-        self.previous_first = covered.first().map(|p| p.hash.clone());
+        // A SEI that covers nothing leaves the chain where it was: the
+        // next GOP must still link to the last frames seen.
+        if let Some(first) = covered.first() {
+            self.previous_first = Some(first.hash.clone());
+        }
         let (mut bad, mut missing) = (Vec::new(), 0);
         let mut unverifiable = false;
         if gop_hash_holds {
@@ -556,6 +606,9 @@ impl Verifier {
             Some(f)
         } else if unverifiable {
             Some(Failure::Unverifiable)
+        } else if out_of_order {
+            bad = covered.iter().map(|p| p.at).collect();
+            Some(Failure::Sequence)
         } else if !link_holds {
             if let Some(first) = covered.first() {
                 if !bad.contains(&first.at) {
@@ -565,6 +618,8 @@ impl Verifier {
             Some(Failure::Link)
         } else if !bad.is_empty() {
             Some(Failure::Frames)
+        } else if missing > 0 {
+            Some(Failure::Missing)
         } else {
             None
         };
@@ -652,6 +707,23 @@ impl Verifier {
                 failure = Some(Failure::Frames);
             }
         }
+        if failure.is_none() && check == Check::Holds {
+            let counter = general.gop_counter;
+            if self
+                .last_counter
+                .is_some_and(|last| counter != last.wrapping_add(1))
+            {
+                bad = pictures.iter().map(|p| p.at).collect();
+                failure = Some(Failure::Sequence);
+            } else if missing > 0 {
+                failure = Some(Failure::Missing);
+            }
+        }
+        if check == Check::Holds {
+            self.last_counter = Some(general.gop_counter);
+        } else if let Some(last) = self.last_counter {
+            self.last_counter = Some(last.wrapping_add(1));
+        }
         bad.dedup();
         self.report.gops.push(Gop {
             counter: general.gop_counter,
@@ -670,10 +742,10 @@ impl Verifier {
         match self.report.scheme {
             Some(Scheme::Legacy) => {
                 self.legacy_pending(true);
-                self.report.unsigned_frames = self.unconsumed.len() as u64;
+                self.report.unsigned_frames = self.unconsumed.len() as u64 + self.dropped_legacy;
             }
             Some(Scheme::Current) => {
-                self.report.unsigned_frames = self.waiting.len() as u64;
+                self.report.unsigned_frames = self.waiting.len() as u64 + self.dropped;
             }
             None => {}
         }
@@ -719,5 +791,10 @@ fn match_list(
     if let Some(l) = last {
         missing += expected.len() - 1 - l;
     }
-    (bad, missing)
+    // However they matched, entries beyond the pictures there are are
+    // frames the stream lacks.
+    (
+        bad,
+        missing.max(expected.len().saturating_sub(pictures.len())),
+    )
 }

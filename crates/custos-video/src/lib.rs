@@ -192,6 +192,12 @@ impl<R: Read + Seek> Fmp4<R> {
                 let moov: Moov = read_box(&h, &mut reader)?;
                 let track = track_of(&moov)?;
                 let table = sample_table(&moov, &track)?;
+                // Frames listed in the `moov` and fragments after it: a
+                // reader of one would not see what a player shows of the
+                // other.
+                if table.is_some() && moov.mvex.is_some() {
+                    return Err(format("a sample table and fragments both"));
+                }
                 let fragments_from = reader.stream_position()?;
                 return Ok(Self {
                     reader,

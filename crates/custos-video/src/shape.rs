@@ -42,13 +42,44 @@ pub fn check(kind: &[u8; 4], body: &[u8]) -> Result<(), String> {
     check_in(kind, body, 0)
 }
 
+/// The handler of a `trak` body (`vide`, `soun`, …), from its `mdia`'s
+/// `hdlr`.
+fn handler(trak: &[u8]) -> Option<[u8; 4]> {
+    let find = |bytes: &[u8], want: &[u8; 4]| -> Option<Vec<u8>> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (kind, body, after) = next_box(rest).ok()?;
+            if &kind == want {
+                return Some(body.to_vec());
+            }
+            rest = after;
+        }
+        None
+    };
+    let hdlr = find(&find(trak, b"mdia")?, b"hdlr")?;
+    hdlr.get(8..12)?.try_into().ok()
+}
+
 /// A `moov` body without the [`IGNORED`] boxes in it or in its `trak`s
-/// (sizes rewritten); other boxes as they were.
+/// (sizes rewritten), and without its tracks that are not video (an Axis
+/// clip's sound): what is read is the one video track a player shows, so
+/// a second one is refused.
 pub fn keep_known(moov: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(moov.len());
     let mut rest = moov;
+    let mut videos = 0;
     while !rest.is_empty() {
         let (kind, body, after) = next_box(rest)?;
+        if &kind == b"trak" {
+            if handler(body) != Some(*b"vide") {
+                rest = after;
+                continue;
+            }
+            videos += 1;
+            if videos > 1 {
+                return Err("more than one video track".into());
+            }
+        }
         if !IGNORED.contains(&&kind) {
             let body = if &kind == b"trak" {
                 keep_known(body)?

@@ -145,3 +145,59 @@ fn a_damaged_progressive_mp4_is_an_error_not_a_panic() {
     lying[stsz + 12..stsz + 16].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(Fmp4::open(Cursor::new(lying)).is_err());
 }
+
+fn ffmpeg_to(dir: &std::path::Path, name: &str, args: &[&str]) -> Vec<u8> {
+    let path = dir.join(name);
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .arg(&path)
+        .output()
+        .expect("ffmpeg must be installed (see ./test.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(path).unwrap()
+}
+
+/// A camera's clip with sound, as an Axis body-worn camera records: its
+/// video track is read and its sound left alone; a file with two video
+/// tracks, or with both a sample table and fragments, is refused (a reader
+/// of one would not see what a player shows of the other).
+#[test]
+fn sound_is_left_alone_and_a_second_picture_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let video = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=10"];
+    let x264 = ["-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p"];
+    let with_sound = ffmpeg_to(
+        tmp.path(),
+        "sound.mp4",
+        &[
+            &video[..],
+            &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000"],
+            &["-t", "3"],
+            &x264,
+            &["-c:a", "aac", "-shortest"],
+        ]
+        .concat(),
+    );
+    let mut mp4 = Fmp4::open(Cursor::new(&with_sound)).unwrap();
+    assert_eq!(mp4.frames().unwrap().len(), 30);
+    assert!(thumbnail(Cursor::new(&with_sound), 1000, 160).is_ok());
+
+    let two = ffmpeg_to(
+        tmp.path(),
+        "two.mp4",
+        &[
+            &video[..],
+            &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10"],
+            &["-t", "1", "-map", "0:v", "-map", "1:v"],
+            &x264,
+        ]
+        .concat(),
+    );
+    let refused = Fmp4::open(Cursor::new(&two)).err().unwrap().to_string();
+    assert!(refused.contains("more than one video track"), "{refused}");
+}

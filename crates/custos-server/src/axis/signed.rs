@@ -65,7 +65,8 @@ pub struct ClipCheck {
     pub report: Option<Report>,
 }
 
-/// Failing GOPs kept per clip; the first of them is the one named.
+/// Failing GOPs kept per clip, and bad frames per GOP; the first of them
+/// is the one named.
 const KEPT_FAILURES: usize = 100;
 
 /// What a recording's check keeps, as its JSON.
@@ -76,8 +77,8 @@ pub struct RecordingCheck {
 }
 
 /// Checks the Axis recordings not yet checked, oldest first; returns how
-/// many were. A store that fails stops the pass (the next one tries
-/// again); nothing is kept for a recording not read to its end.
+/// many were. A recording that cannot be read now is logged and tried
+/// again next time; nothing is kept for a recording not read to its end.
 pub async fn check_pending(d: &Deployment) -> usize {
     let ids = match d.catalog.unchecked_axis_recordings(PER_PASS).await {
         Ok(ids) => ids,
@@ -88,11 +89,11 @@ pub async fn check_pending(d: &Deployment) -> usize {
     };
     let mut checked = 0;
     for id in ids {
+        // One recording that cannot be read now does not hold up the rest.
         match check_one(d, id).await {
             Ok(()) => checked += 1,
             Err(e) => {
-                tracing::error!(error = %e, "checking an Axis recording's signed video failed");
-                break;
+                tracing::error!(error = %e, "checking an Axis recording's signed video failed")
             }
         }
     }
@@ -136,18 +137,24 @@ async fn check_one(d: &Deployment, id: Uuid) -> anyhow::Result<()> {
     let mut pinned = pinned_before.clone();
     let mut clips = Vec::new();
     for part in &parts {
-        let clip = verify_part(d, part, content_keys.clone(), pinned.as_deref()).await?;
+        let mut clip = verify_part(d, part, content_keys.clone(), pinned.as_deref()).await?;
         // A key is pinned only from a clip whose signatures hold.
         if let (None, Some(key), Outcome::Authentic | Outcome::Incomplete) = (
             &pinned,
-            clip.report.as_ref().and_then(|r| r.key_sha256.as_ref()),
+            clip.report.as_ref().and_then(|r| r.key_sha256.clone()),
             clip.outcome,
         ) {
-            pinned = Some(
-                d.catalog
-                    .pin_axis_signing_key(&recording.device_id, key, (d.clock)())
-                    .await?,
-            );
+            let kept = d
+                .catalog
+                .pin_axis_signing_key(&recording.device_id, &key, (d.clock)())
+                .await?;
+            // Another recording of the camera, checked at the same time,
+            // pinned first: this clip is held to that key.
+            if kept != key {
+                clip.outcome = Outcome::Altered;
+                clip.failure = Some("it is signed with another key than its camera's".into());
+            }
+            pinned = Some(kept);
         }
         clips.push(clip);
     }
@@ -288,6 +295,9 @@ async fn verify_part(
     let mut report = report;
     report.gops.retain(|g| g.failure.is_some());
     report.gops.truncate(KEPT_FAILURES);
+    for g in &mut report.gops {
+        g.bad.truncate(KEPT_FAILURES);
+    }
     Ok(ClipCheck {
         clip: clip.name.clone(),
         outcome,

@@ -104,8 +104,8 @@ async fn an_axis_recordings_page_says_whether_its_signed_video_holds() {
     for (file, en_line, nl_line, shown) in [
         (
             "signed_test_h264.mp4",
-            "Signed by its camera: every frame of every clip holds",
-            "Ondertekend door de camera",
+            "Signed: every frame of every clip holds against the signature in its stream",
+            "Ondertekend: elk beeld van elke clip klopt",
             "ea33cacb09f48954df012c0f787dd242271c916a5257e30ed943c287d1874ec4",
         ),
         (
