@@ -90,6 +90,32 @@ where
             .ok_or_else(|| rows::corrupt("axis_signing_keys"))
     }
 
+    async fn axis_signing_keys(&self) -> Result<Vec<(String, String, UtcMillis)>> {
+        let rows = sqlx::query("SELECT * FROM axis_signing_keys ORDER BY device_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(fail::<D>)?;
+        rows.iter()
+            .map(|r| {
+                let r = Columns(r);
+                Ok((
+                    r.text("device_id")?,
+                    r.text("key_sha256")?,
+                    rows::time(r.int("pinned_at")?)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn forget_axis_signing_key(&self, device_id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM axis_signing_keys WHERE device_id = $1")
+            .bind(device_id)
+            .execute(&self.pool)
+            .await
+            .map_err(fail::<D>)?;
+        found(D::rows_affected(&done), "pinned signing key", device_id)
+    }
+
     async fn axis_signing_key(&self, device_id: &str) -> Result<Option<String>> {
         let row = sqlx::query("SELECT key_sha256 FROM axis_signing_keys WHERE device_id = $1")
             .bind(device_id)

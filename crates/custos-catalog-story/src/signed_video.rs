@@ -108,6 +108,35 @@ pub async fn signed_video_story(catalog: &(impl Catalog + ?Sized)) {
         a,
         "another key later does not replace the first"
     );
-    assert_eq!(catalog.axis_signing_key("AXIS1").await.unwrap(), Some(a));
+    assert_eq!(
+        catalog.axis_signing_key("AXIS1").await.unwrap(),
+        Some(a.clone())
+    );
     assert_eq!(catalog.axis_signing_key("AXIS2").await.unwrap(), None);
+    catalog
+        .pin_axis_signing_key("AXIS0", &b, t(73_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.axis_signing_keys().await.unwrap(),
+        [
+            ("AXIS0".to_owned(), b.clone(), t(73_000)),
+            ("AXIS1".to_owned(), a.clone(), t(71_000))
+        ],
+        "by camera"
+    );
+    // Forgotten, the next key seen is pinned; forgetting nothing is said.
+    catalog.forget_axis_signing_key("AXIS1").await.unwrap();
+    assert_eq!(catalog.axis_signing_key("AXIS1").await.unwrap(), None);
+    assert!(matches!(
+        catalog.forget_axis_signing_key("AXIS1").await,
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert_eq!(
+        catalog
+            .pin_axis_signing_key("AXIS1", &b, t(74_000))
+            .await
+            .unwrap(),
+        b
+    );
 }

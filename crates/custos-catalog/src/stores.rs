@@ -537,6 +537,12 @@ pub trait SignedVideoStore: Send + Sync {
         at: UtcMillis,
     ) -> Result<String>;
     async fn axis_signing_key(&self, device_id: &str) -> Result<Option<String>>;
+    /// Every camera's pinned key: camera, key, when pinned; by camera.
+    async fn axis_signing_keys(&self) -> Result<Vec<(String, String, UtcMillis)>>;
+    /// Forgets a camera's pinned key (an administrator's decision after a
+    /// camera's key changed for good reason): its next signed recording
+    /// pins anew. `NotFound` if it has none.
+    async fn forget_axis_signing_key(&self, device_id: &str) -> Result<()>;
 }
 
 pub trait Catalog:

@@ -323,6 +323,43 @@ impl Admin {
             .map(|k| (k.public_pem, k.key_id)))
     }
 
+    /// Every Axis camera's pinned signing key (docs/SIGNED-VIDEO.md):
+    /// camera, key's SHA-256, when pinned. Audited as a read.
+    pub async fn axis_signing_keys(&self) -> Result<Vec<(String, String, UtcMillis)>> {
+        self.audit_read(
+            "axis.signing-keys.list",
+            "axis-signing-keys",
+            "metadata only",
+        )
+        .await?;
+        Ok(self.catalog.axis_signing_keys().await?)
+    }
+
+    /// Forgets a camera's pinned signing key, on record with `reason`: its
+    /// next signed recording pins anew.
+    pub async fn forget_axis_signing_key(&self, camera: &str, reason: &str) -> Result<()> {
+        anyhow::ensure!(
+            !reason.trim().is_empty()
+                && reason.len() <= 500
+                && !reason.chars().any(char::is_control),
+            "a reason is needed (one line, at most 500 bytes)"
+        );
+        let key = self
+            .catalog
+            .axis_signing_key(camera)
+            .await?
+            .with_context(|| format!("camera `{}` has no pinned key", camera.escape_default()))?;
+        // On record before it goes, with the key that went.
+        self.audit(
+            "axis.signing-key.forget",
+            &format!("device:{camera}"),
+            &format!("key {key}: {reason}"),
+        )
+        .await?;
+        self.catalog.forget_axis_signing_key(camera).await?;
+        Ok(())
+    }
+
     /// Ends a connection for good.
     pub async fn revoke_axis_connection(&self, name: &str) -> Result<()> {
         self.catalog.revoke_axis_connection(name, self.now).await?;

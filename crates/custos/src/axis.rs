@@ -33,6 +33,25 @@ pub enum AxisCommand {
         #[arg(long)]
         name: String,
     },
+    /// The signing key pinned for each Axis camera when it first signed
+    /// (docs/SIGNED-VIDEO.md): camera, key's SHA-256, when.
+    SigningKeys {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Forgets a camera's pinned signing key (its key changed for good
+    /// reason, e.g. a factory reset), on record: its next signed recording
+    /// pins anew.
+    ForgetSigningKey {
+        #[command(flatten)]
+        data: DataDir,
+        /// The camera's serial number.
+        #[arg(long)]
+        camera: String,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Args)]
@@ -100,6 +119,25 @@ pub fn run(command: AxisCommand) -> Result<ExitCode> {
                 eprintln!(
                     "Axis connection {}: new key; the old one no longer works",
                     args.name
+                );
+            }
+            AxisCommand::SigningKeys { data } => {
+                for (camera, key, at) in Admin::open(&data.data).await?.axis_signing_keys().await? {
+                    println!("{}\t{key}\t{at}", camera.escape_default());
+                }
+            }
+            AxisCommand::ForgetSigningKey {
+                data,
+                camera,
+                reason,
+            } => {
+                Admin::open(&data.data)
+                    .await?
+                    .forget_axis_signing_key(&camera, &reason)
+                    .await?;
+                eprintln!(
+                    "camera {} will pin the next key it signs with",
+                    camera.escape_default()
                 );
             }
             AxisCommand::Revoke { data, name } => {

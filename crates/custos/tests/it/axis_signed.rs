@@ -433,3 +433,80 @@ fn the_command_line_checks_clips_offline_and_refuses_nonsense() {
     let (code, out, _) = said(&["--annex-b", "h265", junk.to_str().unwrap()]);
     assert_eq!((code, out.contains(": unsigned")), (Some(1), true), "{out}");
 }
+
+/// A camera whose key changed for good reason: an administrator sees its
+/// pinned key, forgets it on record, and its next signed recording pins
+/// the new one; nonsense is refused and forgets nothing.
+#[tokio::test]
+async fn an_administrator_sees_and_forgets_a_cameras_pinned_key_on_record() {
+    use crate::cli::{custos, ok, run};
+    let s = scu().await;
+    s.registered().await;
+    recording(&s, 0, &[&vector(SIGNED)]).await;
+    let w = &s.w;
+    let axis = |args: &[&str]| {
+        let mut c = custos();
+        c.arg("axis")
+            .args(args)
+            .arg("--data")
+            .arg(&w.data)
+            .env("CUSTOS_PASSPHRASE", PASS);
+        c
+    };
+    let listed = ok(&mut axis(&["signing-keys"]));
+    assert!(
+        listed.starts_with(&format!("{SERIAL}\t{KEY}\t")),
+        "{listed}"
+    );
+    // Refused: no reason, a reason with a line break, an unknown camera.
+    for args in [
+        vec!["forget-signing-key", "--camera", SERIAL, "--reason", " "],
+        vec!["forget-signing-key", "--camera", SERIAL, "--reason", "a\nb"],
+        vec![
+            "forget-signing-key",
+            "--camera",
+            "NOBODY",
+            "--reason",
+            "reset",
+        ],
+        vec!["forget-signing-key", "--camera", SERIAL],
+    ] {
+        let out = run(&mut axis(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    let catalog = &w.server.deployment.catalog;
+    assert_eq!(
+        catalog.axis_signing_key(SERIAL).await.unwrap().as_deref(),
+        Some(KEY),
+        "nothing forgotten by a refusal"
+    );
+    ok(&mut axis(&[
+        "forget-signing-key",
+        "--camera",
+        SERIAL,
+        "--reason",
+        "factory reset, ticket 4711",
+    ]));
+    assert_eq!(catalog.axis_signing_key(SERIAL).await.unwrap(), None);
+    let forgotten: Vec<_> = audit_events(w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "axis.signing-key.forget")
+        .map(|e| (e.object.unwrap_or_default(), e.detail.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        forgotten,
+        [(
+            format!("device:{SERIAL}"),
+            format!("key {KEY}: factory reset, ticket 4711")
+        )]
+    );
+    // The camera's next recording, signed with its new key: authentic, and
+    // the new key pinned.
+    recording(&s, 1, &[&vector(OTHER_KEY)]).await;
+    assert!(signed_incidents(&s).await.is_empty());
+    assert_eq!(
+        catalog.axis_signing_key(SERIAL).await.unwrap().as_deref(),
+        Some("655d82d9c71cfac7a009582d1cc02b966cb91c64d74b49689f35945379ba38f5")
+    );
+}
