@@ -155,19 +155,25 @@ impl Report {
 
     /// The first GOP that fails, in words a reviewer reads.
     pub fn first_failure(&self) -> Option<String> {
-        let g = self.gops.iter().find(|g| g.failure.is_some())?;
-        let span = match (g.first, g.last) {
+        self.gops.iter().find_map(Gop::failure_in_words)
+    }
+}
+
+impl Gop {
+    /// `GOP 4 (frames 124–186): frame 137 is not …`, if it fails.
+    pub fn failure_in_words(&self) -> Option<String> {
+        let span = match (self.first, self.last) {
             (Some(a), Some(b)) => format!("frames {a}–{b}"),
             _ => "no frames".into(),
         };
-        let why = match g.failure? {
+        let why = match self.failure? {
             Failure::Signature => "its signature does not verify".into(),
-            Failure::Frames if g.bad.len() == 1 => {
-                format!("frame {} is not the frame that was signed", g.bad[0])
+            Failure::Frames if self.bad.len() == 1 => {
+                format!("frame {} is not the frame that was signed", self.bad[0])
             }
             Failure::Frames => format!(
                 "frames {} are not the frames that were signed",
-                list(&g.bad)
+                list(&self.bad)
             ),
             Failure::Link => "its I-frame is not the one the next GOP chains to".into(),
             Failure::Key => "it is signed with another key".into(),
@@ -178,12 +184,12 @@ impl Report {
             }
             Failure::Missing => format!(
                 "{} signed frame{} not in the clip",
-                g.missing,
-                if g.missing == 1 { " is" } else { "s are" }
+                self.missing,
+                if self.missing == 1 { " is" } else { "s are" }
             ),
             Failure::Unverifiable => "it cannot be checked".into(),
         };
-        Some(format!("GOP {} ({span}): {why}", g.counter))
+        Some(format!("GOP {} ({span}): {why}", self.counter))
     }
 }
 

@@ -11,29 +11,28 @@ use custos_video::{decode, thumbnail, Fmp4};
 /// 3 s at 10 frames a second, a keyframe each second; `moov` last unless
 /// `faststart`.
 fn progressive(dir: &std::path::Path, faststart: bool) -> (std::path::PathBuf, Vec<u8>) {
-    let path = dir.join(if faststart { "fast.mp4" } else { "prog.mp4" });
-    let mut ffmpeg = Command::new("ffmpeg");
-    ffmpeg
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc=size=320x240:rate=10")
-        .args([
-            "-t", "3", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p",
-        ])
-        .args(["-metadata", "title=Axis W110"]);
+    let name = if faststart { "fast.mp4" } else { "prog.mp4" };
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=10",
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-g",
+        "10",
+        "-pix_fmt",
+        "yuv420p",
+        "-metadata",
+        "title=Axis W110",
+    ];
     if faststart {
-        ffmpeg.args(["-movflags", "+faststart"]);
+        args.extend(["-movflags", "+faststart"]);
     }
-    let out = ffmpeg
-        .arg(&path)
-        .output()
-        .expect("ffmpeg must be installed (see ./test.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bytes = std::fs::read(&path).unwrap();
-    (path, bytes)
+    let bytes = ffmpeg_to(dir, name, &args);
+    (dir.join(name), bytes)
 }
 
 fn ffmpeg_frame(path: &std::path::Path, n: usize) -> Vec<u8> {

@@ -106,14 +106,8 @@ fn said(name: &str, r: &Report) -> String {
             p.manufacturer, p.hardware_id, p.serial_number, p.firmware_version
         ));
     }
-    for g in r.gops.iter().filter(|g| g.failure.is_some()).take(20) {
-        let one = Report {
-            gops: vec![g.clone()],
-            ..Report::default()
-        };
-        if let Some(f) = one.first_failure() {
-            out.push_str(&format!("  {f}\n"));
-        }
+    for f in r.gops.iter().filter_map(|g| g.failure_in_words()).take(20) {
+        out.push_str(&format!("  {f}\n"));
     }
     for p in &r.problems {
         out.push_str(&format!("  {p}\n"));

@@ -10,7 +10,8 @@ use crate::axis_encryption::{camera, encrypted_clip, reviewer};
 use crate::axis_swift::*;
 use crate::common::*;
 
-fn vector(name: &str) -> Vec<u8> {
+/// A file of the signed-video framework's (test-vectors/signed-video).
+pub(crate) fn vector(name: &str) -> Vec<u8> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../test-vectors/signed-video/"

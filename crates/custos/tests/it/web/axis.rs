@@ -3,15 +3,8 @@
 //! player moving between them.
 
 use super::*;
+use crate::axis_signed::vector;
 use crate::axis_swift::{scu, RECORDING};
-
-fn vector(name: &str) -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../test-vectors/signed-video/"
-    );
-    std::fs::read(format!("{path}{name}")).unwrap()
-}
 
 #[tokio::test]
 async fn an_axis_recordings_page_says_no_camera_signed_it_and_the_player_lists_its_clips() {
