@@ -49,6 +49,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("axis_connections", "name"),
     ("axis_content_keys", "connection, key_id"),
     ("signed_video_checks", "recording_id"),
+    ("axis_trails", "recording_id"),
     ("axis_signing_keys", "device_id"),
     ("axis_tokens", "token_sha256"),
     ("axis_containers", "connection, name"),

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_axis_recordings.sql")),
     (19, include_str!("../migrations/0019_axis_content_keys.sql")),
     (20, include_str!("../migrations/0020_signed_video.sql")),
+    (21, include_str!("../migrations/0021_axis_trails.sql")),
 ];
 
 /// Held while migrating, so that nodes starting together migrate once.

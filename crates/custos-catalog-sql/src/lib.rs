@@ -16,6 +16,7 @@
 
 mod audit;
 mod axis;
+mod axis_trail;
 mod cases;
 mod devices;
 mod exports;

@@ -68,10 +68,11 @@ where
             }
             // An upload row of the same recording would keep its age header
             // (the key) alive: it goes in the same transaction, and what its
-            // signed video's check found with it.
+            // what was read from it (its signed video's check, its GNSS trail).
             for statement in [
                 "DELETE FROM uploads WHERE recording_id = $1",
                 "DELETE FROM signed_video_checks WHERE recording_id = $1",
+                "DELETE FROM axis_trails WHERE recording_id = $1",
             ] {
                 sqlx::query(statement)
                     .bind(t.recording_id.to_string())

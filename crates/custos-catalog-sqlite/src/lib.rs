@@ -57,6 +57,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (28, include_str!("../migrations/0028_axis_recordings.sql")),
     (29, include_str!("../migrations/0029_axis_content_keys.sql")),
     (30, include_str!("../migrations/0030_signed_video.sql")),
+    (31, include_str!("../migrations/0031_axis_trails.sql")),
 ];
 
 /// SQLite, as [`SqlCatalog`] speaks it.

@@ -52,7 +52,7 @@ macro_rules! stories {
             statistics_cache_story, admission_story,
             incident_sighting_story, activation_story, axis_story,
             axis_container_story, axis_pending_blob_story, axis_recording_story,
-            axis_stale_container_story, signed_video_story);
+            axis_stale_container_story, signed_video_story, axis_trail_story);
     };
     (@each $fresh:path; $($story:ident),*) => {
         $(
@@ -101,6 +101,7 @@ mod admission;
 mod audit;
 mod axis;
 mod axis_recordings;
+mod axis_trail;
 mod cases;
 mod devices;
 mod exports;
@@ -117,6 +118,7 @@ pub use admission::*;
 pub use audit::*;
 pub use axis::*;
 pub use axis_recordings::*;
+pub use axis_trail::*;
 pub use cases::*;
 pub use devices::*;
 pub use exports::*;

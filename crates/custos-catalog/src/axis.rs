@@ -52,6 +52,57 @@ pub struct SignedVideoCheck {
     pub checked_at: UtcMillis,
 }
 
+/// One position of an Axis camera, from its recording's GNSS trail: when
+/// (the trail's `Timestamp`) and where, in 1e-7 degrees as a Custos
+/// camera's manifest gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrailPoint {
+    pub at: UtcMillis,
+    pub lat_e7: i32,
+    pub lon_e7: i32,
+}
+
+/// What reading an Axis recording's GNSS trail found: made once per
+/// recording, after it completes; it goes with the recording.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AxisTrail {
+    pub recording_id: Uuid,
+    pub outcome: TrailOutcome,
+    /// The positions, in the trail's order (none unless `Read`).
+    pub points: Vec<TrailPoint>,
+    /// Why a trail could not be read (no personal data: a reason only).
+    pub detail: Option<String>,
+    pub read_at: UtcMillis,
+}
+
+/// Whether a recording's place is known from its trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrailOutcome {
+    /// Read: its points (maybe none: the camera had no fix).
+    Read,
+    /// No trail came with the recording.
+    None,
+    /// A trail came but does not read (not the spec's JSON, not opened by
+    /// its key file): the place is unknown.
+    Unreadable,
+}
+
+impl TrailOutcome {
+    pub const ALL: [Self; 3] = [Self::Read, Self::None, Self::Unreadable];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::None => "none",
+            Self::Unreadable => "unreadable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
 impl std::fmt::Debug for AxisContentKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AxisContentKey")

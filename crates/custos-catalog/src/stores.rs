@@ -515,8 +515,6 @@ pub trait AxisStore: Send + Sync {
     ) -> Result<()>;
 }
 
-/// The whole catalog: every store. Code takes the narrowest store it needs
-/// (the sweeper a [`RetentionStore`]); the server holds the whole.
 /// What the checks of Axis recordings' signed video found, and the key
 /// each Axis camera signs with (docs/SIGNED-VIDEO.md).
 #[async_trait]
@@ -545,6 +543,20 @@ pub trait SignedVideoStore: Send + Sync {
     async fn forget_axis_signing_key(&self, device_id: &str) -> Result<()>;
 }
 
+/// Where Axis cameras were: each Axis recording's GNSS trail as read once
+/// it completed (docs/AXIS.md), for the subject access search by place.
+#[async_trait]
+pub trait AxisTrailStore: Send + Sync {
+    /// Keeps what reading a recording's trail found if the recording
+    /// exists and has none yet: `true` if this call kept it.
+    async fn add_axis_trail(&self, t: &AxisTrail) -> Result<bool>;
+    async fn axis_trail(&self, recording_id: Uuid) -> Result<Option<AxisTrail>>;
+    /// Axis recordings whose trail is not read yet, oldest stored first.
+    async fn unread_axis_trails(&self, limit: u64) -> Result<Vec<Uuid>>;
+}
+
+/// The whole catalog: every store. Code takes the narrowest store it needs
+/// (the sweeper a [`RetentionStore`]); the server holds the whole.
 pub trait Catalog:
     DeviceStore
     + RecordingStore
@@ -560,6 +572,7 @@ pub trait Catalog:
     + LeaseStore
     + AxisStore
     + SignedVideoStore
+    + AxisTrailStore
 {
     /// Which backend this is (`sqlite`, `postgres`): tests assert on it.
     fn backend(&self) -> &'static str;

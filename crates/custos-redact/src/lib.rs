@@ -11,7 +11,7 @@
 //! is gone from the derived file, not hidden under a layer.
 #![forbid(unsafe_code)]
 
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Seek};
 
 use custos_video::{Fmp4, VideoError};
 use muxide::codec::h264::{annexb_to_avcc, extract_avc_config};
@@ -42,6 +42,10 @@ pub enum RedactError {
     Encode(String),
     #[error("writing the MP4: {0}")]
     Write(#[from] std::io::Error),
+    /// Video this renderer does not take (a codec, a change of picture
+    /// size between parts): says which part and why.
+    #[error("cannot be redacted here: {0}")]
+    Unsupported(String),
 }
 
 fn plan_error(what: impl Into<String>) -> RedactError {
@@ -334,156 +338,8 @@ fn mosaic(
     }
 }
 
-/// What a render made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Rendered {
-    pub frames: u64,
-    pub width: usize,
-    pub height: usize,
-    pub duration_millis: u64,
-    /// Bytes of the derived MP4.
-    pub bytes: u64,
-}
-
-/// Counts what passes through, for [`Rendered::bytes`].
-struct Counting<W> {
-    inner: W,
-    bytes: u64,
-}
-
-impl<W: Write> Counting<W> {
-    fn put(&mut self, data: &[u8]) -> std::io::Result<()> {
-        self.inner.write_all(data)?;
-        self.bytes += data.len() as u64;
-        Ok(())
-    }
-}
-
-/// Makes the derived MP4 of `original` (a fragmented MP4 with one H.264
-/// track, as cameras write them) with the plan applied to every frame, in
-/// the same timing and fragments (one per keyframe of the original).
-pub fn render<R: Read + Seek, W: Write>(
-    original: R,
-    plan: &Plan,
-    out: W,
-) -> Result<Rendered, RedactError> {
-    plan.check()?;
-    let mut mp4 = Fmp4::open(original)?;
-    let track = mp4.track().clone();
-    let frames = mp4.frames()?;
-    let (width, height) = (track.width as usize, track.height as usize);
-    if width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
-        return Err(VideoError::Format(format!("a {width}×{height} picture")).into());
-    }
-    let timescale = u64::from(track.timescale);
-    let total_ticks: u64 = frames.iter().map(|f| f.duration_ticks).sum();
-    let total_bytes: u64 = frames.iter().map(|f| f.size).sum();
-    let fps = if total_ticks > 0 {
-        (frames.len() as f64 * timescale as f64 / total_ticks as f64).clamp(1.0, 120.0)
-    } else {
-        30.0
-    };
-    // The original's bitrate and a margin: mosaics cost little, the rest
-    // should look as it did.
-    let bitrate = if total_ticks > 0 {
-        (total_bytes as f64 * 8.0 * timescale as f64 / total_ticks as f64 * 1.25) as u32
-    } else {
-        1_000_000
-    }
-    .max(200_000);
-    let encode_fail = |e: openh264::Error| RedactError::Encode(e.to_string());
-    let decode_fail = |e: openh264::Error| RedactError::Decode(e.to_string());
-    let mut decoder = openh264::decoder::Decoder::new().map_err(decode_fail)?;
-    let config = EncoderConfig::new()
-        .bitrate(BitRate::from_bps(bitrate))
-        .max_frame_rate(FrameRate::from_hz(fps as f32))
-        .rate_control_mode(RateControlMode::Bitrate)
-        .usage_type(UsageType::CameraVideoRealTime)
-        // Every frame of the original has one in the derived file.
-        .skip_frames(false)
-        .scene_change_detect(false)
-        .intra_frame_period(IntraFramePeriod::from_num_frames(0))
-        .num_threads(2);
-    let mut encoder =
-        Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encode_fail)?;
-    let mut out = Counting {
-        inner: out,
-        bytes: 0,
-    };
-    let mut muxer: Option<FragmentedMuxer> = None;
-    let mut in_fragment = 0u32;
-    let mut written = 0u64;
-    for frame in &frames {
-        let stored = mp4.frame(frame)?;
-        let annex_b = mp4.annex_b(&stored)?;
-        let keyframe = custos_video::is_keyframe(&annex_b);
-        let Some(decoded) = decoder.decode(&annex_b).map_err(decode_fail)? else {
-            return Err(RedactError::Decode(format!(
-                "no picture for the frame at {} ms",
-                frame.decode_ticks * 1000 / timescale
-            )));
-        };
-        let mut picture = Picture::from_decoded(&decoded);
-        if (picture.width, picture.height) != (width, height) {
-            return Err(RedactError::Decode("the picture changed size".into()));
-        }
-        let at_millis = frame.decode_ticks * 1000 / timescale;
-        picture.redact(plan, at_millis);
-        if keyframe || muxer.is_none() {
-            encoder.force_intra_frame();
-        }
-        let yuv = YUVSlices::new(
-            (&picture.y, &picture.u, &picture.v),
-            (width, height),
-            (width, width.div_ceil(2), width.div_ceil(2)),
-        );
-        let bitstream = encoder.encode(&yuv).map_err(encode_fail)?;
-        let intra = matches!(bitstream.frame_type(), FrameType::IDR);
-        if matches!(bitstream.frame_type(), FrameType::Skip | FrameType::Invalid) {
-            return Err(RedactError::Encode(format!(
-                "the encoder dropped the frame at {at_millis} ms"
-            )));
-        }
-        let encoded = bitstream.to_vec();
-        if muxer.is_none() {
-            let avc = extract_avc_config(&encoded)
-                .ok_or_else(|| RedactError::Encode("no parameter sets".into()))?;
-            let mut fragment_config =
-                FragmentConfig::new(width as u32, height as u32, track.timescale);
-            fragment_config.sps = avc.sps.clone();
-            fragment_config.pps = avc.pps.clone();
-            let mut m = FragmentedMuxer::new(fragment_config)
-                .map_err(|e| RedactError::Encode(format!("muxer: {e}")))?;
-            out.put(&m.init_segment())?;
-            muxer = Some(m);
-        }
-        let m = muxer.as_mut().expect("made above");
-        if intra && in_fragment > 0 {
-            if let Some(segment) = m.flush_segment() {
-                out.put(&segment)?;
-            }
-            in_fragment = 0;
-        }
-        let sample = custos_video::strip_parameter_sets(&annexb_to_avcc(&encoded));
-        m.write_video(frame.decode_ticks, frame.decode_ticks, &sample, intra)
-            .map_err(|e| RedactError::Encode(format!("muxing: {e}")))?;
-        in_fragment += 1;
-        written += 1;
-    }
-    if let Some(m) = muxer.as_mut() {
-        if let Some(segment) = m.flush_segment() {
-            out.put(&segment)?;
-        }
-    }
-    out.inner.flush()?;
-    Ok(Rendered {
-        frames: written,
-        width,
-        height,
-        duration_millis: total_ticks * 1000 / timescale.max(1),
-        bytes: out.bytes,
-    })
-}
+mod render;
+pub use render::{render, render_parts, Rendered, Source};
 
 /// Decodes every frame of an MP4 (tests and benchmarks compare pictures).
 pub fn decode_all<R: Read + Seek>(mp4: R) -> Result<Vec<Picture>, RedactError> {
@@ -501,6 +357,12 @@ pub fn decode_all<R: Read + Seek>(mp4: R) -> Result<Vec<Picture>, RedactError> {
         {
             pictures.push(Picture::from_decoded(&d));
         }
+    }
+    for d in decoder
+        .flush_remaining()
+        .map_err(|e| RedactError::Decode(e.to_string()))?
+    {
+        pictures.push(Picture::from_decoded(&d));
     }
     Ok(pictures)
 }

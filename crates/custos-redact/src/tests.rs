@@ -286,3 +286,111 @@ fn a_derived_copy_carries_one_video_track_and_no_sound() {
         mp4_atom::FourCC::new(b"vide")
     );
 }
+
+/// Two parts (an Axis recording's clips) with a second between them: one
+/// copy, the second part's frames after the first's, each frame redacted
+/// at its moment of the recording: a box from 1.5 s leaves the first part
+/// (0–1 s) as it was and hides the second (from 2 s) from its first frame.
+#[test]
+fn parts_become_one_copy_each_frame_redacted_at_its_moment_of_the_recording() {
+    let (one, two) = (
+        synthetic_clip(160, 120, 10, 1).unwrap(),
+        synthetic_clip(160, 120, 10, 1).unwrap(),
+    );
+    let plan = Plan {
+        tracks: vec![track(
+            BoxKind::Pixelate,
+            &[(1_500, region(0.25, 0.25, 0.5, 0.5))],
+        )],
+        mute: vec![],
+    };
+    let opened = std::cell::RefCell::new(Vec::new());
+    let parts = [(0, &one), (2_000, &two)].map(|(offset_millis, bytes)| {
+        let opened = &opened;
+        Source {
+            offset_millis,
+            open: move || {
+                opened.borrow_mut().push(offset_millis);
+                Ok(Cursor::new(bytes))
+            },
+        }
+    });
+    let mut derived = Vec::new();
+    let rendered = render_parts(parts, &plan, &mut derived).unwrap();
+    assert_eq!(
+        opened.into_inner(),
+        [0, 2_000],
+        "each part opened once, in order"
+    );
+    assert_eq!(rendered.frames, 20);
+    assert!(
+        (1_900..=2_100).contains(&rendered.duration_millis),
+        "the parts follow one another in the copy: {rendered:?}"
+    );
+    let (a, b, copy) = (
+        decode_all(Cursor::new(&one)).unwrap(),
+        decode_all(Cursor::new(&two)).unwrap(),
+        decode_all(Cursor::new(&derived)).unwrap(),
+    );
+    assert_eq!(copy.len(), 20);
+    let inside = (44, 34, 116, 86);
+    for (n, (pa, pc)) in a.iter().zip(&copy[..10]).enumerate() {
+        assert!(
+            psnr(pa, pc, (0, 0, 160, 120)) >= 30.0,
+            "first part, frame {n}"
+        );
+    }
+    for (n, (pb, pc)) in b.iter().zip(&copy[10..]).enumerate() {
+        assert!(
+            texture(pc, inside) < texture(pb, inside) * 0.15,
+            "second part, frame {n}"
+        );
+    }
+}
+
+/// Parts this renderer cannot put in one copy are refused, naming the
+/// part; a part that does not open stops the render with its own error;
+/// no part at all is an error, not an empty file.
+#[test]
+fn parts_of_another_size_unopenable_or_none_are_refused() {
+    let (small, large) = (
+        synthetic_clip(160, 120, 10, 1).unwrap(),
+        synthetic_clip(320, 240, 10, 1).unwrap(),
+    );
+    let plan = Plan::default();
+    let parts = [(0, &small), (1_000, &large)].map(|(offset_millis, bytes)| Source {
+        offset_millis,
+        open: move || Ok(Cursor::new(bytes)),
+    });
+    match render_parts(parts, &plan, &mut Vec::new()) {
+        Err(RedactError::Unsupported(why)) => {
+            assert_eq!(
+                why,
+                "part 2 is 320×240, the first part 160×120: one derived file has one picture size"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let failing = [
+        Source {
+            offset_millis: 0,
+            open: Box::new(|| Ok(Cursor::new(small.clone())))
+                as Box<dyn FnOnce() -> Result<Cursor<Vec<u8>>, RedactError>>,
+        },
+        Source {
+            offset_millis: 1_000,
+            open: Box::new(|| {
+                Err(VideoError::Io(std::io::Error::other("the store is down")).into())
+            }),
+        },
+    ];
+    match render_parts(failing, &plan, &mut Vec::new()) {
+        Err(RedactError::Video(VideoError::Io(e))) => {
+            assert_eq!(e.to_string(), "the store is down")
+        }
+        other => panic!("{other:?}"),
+    }
+    type Opens = fn() -> Result<Cursor<Vec<u8>>, RedactError>;
+    let none: [Source<Opens>; 0] = [];
+    assert!(render_parts(none, &plan, &mut Vec::new()).is_err());
+}

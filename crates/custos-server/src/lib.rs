@@ -519,10 +519,12 @@ pub async fn maintenance_once(d: &Deployment) -> MaintenanceReport {
             None
         }
     };
-    // Recordings whose signed-video check a crash or a failing store left
-    // undone: on the node holding the sweep's lease, after the sweep, so
-    // deletions never wait for it and nodes do not read the same clips.
+    // Recordings whose signed-video check or GNSS trail a crash or a
+    // failing store left undone: on the node holding the sweep's lease,
+    // after the sweep, so deletions never wait for them and nodes do not
+    // read the same objects.
     axis::signed::check_pending(d).await;
+    axis::trail::read_pending(d).await;
     if let Err(e) = d.catalog.release_lease(SWEEP_LEASE, holder).await {
         tracing::error!(error = %e, "releasing the sweep's lease failed; it expires");
     }

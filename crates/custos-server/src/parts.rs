@@ -24,6 +24,35 @@ pub struct Part {
     pub clip: Option<Clip>,
 }
 
+impl Part {
+    /// What opens this part.
+    pub fn stored(&self) -> StoredObject<'_> {
+        StoredObject {
+            blob_key: &self.blob_key,
+            age_header: &self.age_header,
+            ciphertext_length: self.ciphertext_length,
+            encrypted: self
+                .clip
+                .as_ref()
+                .and_then(|c| c.key_file.as_ref().map(|k| (k, c.length))),
+        }
+    }
+}
+
+/// An object as stored, to be opened ([`crate::playback::decrypting_reader`]):
+/// a recording's part, or another object of an Axis recording (its GNSS
+/// trail).
+#[derive(Clone, Copy, Debug)]
+pub struct StoredObject<'a> {
+    pub blob_key: &'a str,
+    pub age_header: &'a [u8],
+    /// Header included (the blob holds zeros where the header is).
+    pub ciphertext_length: u64,
+    /// Its key file and the length of the bytes that arrived, if its
+    /// camera encrypted it.
+    pub encrypted: Option<(&'a KeyObject, u64)>,
+}
+
 /// A connection's RSA key as the catalog keeps it: its id and its PKCS#8
 /// private key age-encrypted to the evidence key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +106,22 @@ pub fn ciphertext_length(plaintext: u64, header: u64) -> u64 {
     header + 16 + plaintext + chunks * TAG
 }
 
+/// The key file of object `name` among a container's key files, if its
+/// camera encrypted it: `<stem>.key`, or `<name>.key` as Axis' reference
+/// decrypter looks for it.
+pub fn key_file_of(name: &str, keys: &[AxisObject]) -> Option<KeyObject> {
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    keys.iter()
+        .find(|k| k.name == format!("{stem}.key"))
+        .or_else(|| keys.iter().find(|k| k.name == format!("{name}.key")))
+        .map(|k| KeyObject {
+            name: k.name.clone(),
+            blob_key: k.blob_key.clone(),
+            age_header: k.age_header.clone(),
+            length: k.length,
+        })
+}
+
 /// An Axis recording's clips among its container's objects, in recording
 /// order (start time where known, then name: a clip's name starts with its
 /// start time). A clip whose stored metadata no longer reads is the
@@ -90,18 +135,7 @@ pub fn clips(
     let (keys, objects): (Vec<AxisObject>, Vec<AxisObject>) = objects
         .into_iter()
         .partition(|o| matches!(Object::parse(&parsed, &o.name), Ok(Object::Key { .. })));
-    let key_file = |clip: &str| {
-        let stem = clip.rsplit_once('.').map_or(clip, |(stem, _)| stem);
-        keys.iter()
-            .find(|k| k.name == format!("{stem}.key"))
-            .or_else(|| keys.iter().find(|k| k.name == format!("{clip}.key")))
-            .map(|k| KeyObject {
-                name: k.name.clone(),
-                blob_key: k.blob_key.clone(),
-                age_header: k.age_header.clone(),
-                length: k.length,
-            })
-    };
+    let key_file = |clip: &str| key_file_of(clip, &keys);
     let mut clips = Vec::new();
     for o in objects {
         let Ok(Object::Clip { kind, .. }) = Object::parse(&parsed, &o.name) else {
@@ -158,6 +192,28 @@ pub async fn parts(
                 .collect())
         }
     }
+}
+
+/// Where each part starts in its recording, in milliseconds from the
+/// recording's start: a clip's own start time where the controller gave
+/// it, else the end of the clip before (its stop, or its start where that
+/// is all there is). Never before the part before: the parts are in
+/// recording order, and a time that says otherwise is not believed.
+pub fn offsets(recording: &Recording, parts: &[Part]) -> Vec<u64> {
+    let started = recording.started_at.as_millis();
+    let mut out = Vec::with_capacity(parts.len());
+    let mut follows = 0u64;
+    for p in parts {
+        let since = |t: UtcMillis| u64::try_from(t.as_millis() - started).unwrap_or(0);
+        let clip = p.clip.as_ref();
+        let offset = clip
+            .and_then(|c| c.start)
+            .map_or(follows, since)
+            .max(follows);
+        follows = clip.and_then(|c| c.stop).map_or(offset, since).max(offset);
+        out.push(offset);
+    }
+    out
 }
 
 /// The content keys a clip of `connection` may be wrapped to, newest

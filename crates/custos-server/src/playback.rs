@@ -200,40 +200,32 @@ impl<T: Read + Seek + Send> ReadSeek for T {}
 /// Opens stored ciphertext (header from the catalog, blob from the store)
 /// for the `age` crate's own decrypting reader. Made on the runtime; the
 /// returned function runs on a blocking thread. Only for a grant of
-/// `part`: a [`Footage`] (the capability that a person's access was
-/// checked) or the signed-video check's own ([`crate::axis::signed`]).
-/// `content_keys` are the connection's for a clip its camera encrypted
+/// `stored`: a [`Footage`] (the capability that a person's access was
+/// checked), the signed-video check's own ([`crate::axis::signed`]) or the
+/// GNSS trail's reading's ([`crate::axis::trail`]). `content_keys` are the
+/// connection's for an object its camera encrypted
 /// ([`crate::parts::content_keys`]), else empty.
 ///
 /// [`Footage`]: crate::api::Footage
 pub(crate) fn decrypting_reader(
     d: &crate::Deployment,
     grant: &impl crate::keys::Grant,
-    part: &crate::parts::Part,
+    stored: crate::parts::StoredObject<'_>,
     content_keys: Vec<crate::parts::SealedContentKey>,
 ) -> impl FnOnce() -> std::io::Result<Box<dyn ReadSeek>> + Send + 'static {
     let reader = StoredCiphertext::new(
-        part.age_header.clone(),
+        stored.age_header.to_vec(),
         d.blobs.clone(),
-        part.blob_key.clone(),
-        part.ciphertext_length,
+        stored.blob_key.to_owned(),
+        stored.ciphertext_length,
         tokio::runtime::Handle::current(),
     );
-    let identity = d.keys.evidence.identity(grant, &part.blob_key).cloned();
-    // A clip its camera encrypted: its key file must be this grant's too.
-    let encrypted = part
-        .clip
-        .as_ref()
-        .and_then(|c| c.key_file.clone())
-        .map(|k| {
-            let identity = d.keys.evidence.identity(grant, &k.blob_key).cloned();
-            (
-                k,
-                content_keys,
-                identity,
-                part.clip.as_ref().map_or(0, |c| c.length),
-            )
-        });
+    let identity = d.keys.evidence.identity(grant, stored.blob_key).cloned();
+    // An object its camera encrypted: its key file must be this grant's too.
+    let encrypted = stored.encrypted.map(|(k, length)| {
+        let identity = d.keys.evidence.identity(grant, &k.blob_key).cloned();
+        (k.clone(), content_keys, identity, length)
+    });
     let blobs = d.blobs.clone();
     let runtime = tokio::runtime::Handle::current();
     move || {

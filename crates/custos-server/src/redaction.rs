@@ -56,10 +56,14 @@ struct Made {
     ciphertext_length: u64,
 }
 
-/// Renders `plan` over the recording's plaintext into `staged`, encrypted
-/// to the evidence key, and moves the age header out of the file.
+/// Opens one part's plaintext, on the blocking thread that renders.
+type OpenPart = Box<dyn FnOnce() -> std::io::Result<Box<dyn crate::playback::ReadSeek>> + Send>;
+
+/// Renders `plan` over the recording's parts (their plaintext, part by
+/// part) into `staged`, encrypted to the evidence key, and moves the age
+/// header out of the file.
 fn make(
-    plain: Box<dyn crate::playback::ReadSeek>,
+    parts: Vec<(u64, OpenPart)>,
     plan: &custos_redact::Plan,
     recipient: &age::x25519::Recipient,
     staged: &std::path::Path,
@@ -73,7 +77,17 @@ fn make(
         sha256: Sha256::new(),
         bytes: 0,
     };
-    let rendered = custos_redact::render(std::io::BufReader::new(plain), plan, &mut hashing)?;
+    let sources = parts
+        .into_iter()
+        .map(|(offset_millis, open)| custos_redact::Source {
+            offset_millis,
+            open: move || {
+                open()
+                    .map(|plain| std::io::BufReader::with_capacity(1 << 20, plain))
+                    .map_err(|e| custos_video::VideoError::Io(e).into())
+            },
+        });
+    let rendered = custos_redact::render_parts(sources, plan, &mut hashing)?;
     let Hashing {
         inner,
         sha256,
@@ -140,12 +154,31 @@ pub async fn create(
         .ingest
         .staging_dir()
         .join(format!("derived-{derivative_id}.part"));
-    // An Axis recording is refused before this (it has no clip keys here).
-    let open = crate::playback::decrypting_reader(d, &footage, footage.part(), Vec::new());
+    // An Axis recording's clips, each at its place in the recording, and
+    // the connection's keys for those its camera encrypted.
+    let encrypted = footage
+        .parts()
+        .iter()
+        .any(|p| p.clip.as_ref().is_some_and(|c| c.key_file.is_some()));
+    let keys = match recording.axis() {
+        Some(axis) if encrypted => crate::parts::content_keys(&*d.catalog, &axis.connection)
+            .await
+            .map_err(unavailable)?,
+        _ => Vec::new(),
+    };
+    let offsets = crate::parts::offsets(&recording, footage.parts());
+    let parts: Vec<(u64, OpenPart)> = footage
+        .parts()
+        .iter()
+        .zip(offsets)
+        .map(|(part, offset)| {
+            let open = crate::playback::decrypting_reader(d, &footage, part.stored(), keys.clone());
+            (offset, Box::new(open) as OpenPart)
+        })
+        .collect();
     let (plan, recipient, staged) = (body.plan.clone(), d.keys.recipient.clone(), staging.clone());
     let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Made> {
-        let plain = open()?;
-        make(plain, &plan, &recipient, &staged)
+        make(parts, &plan, &recipient, &staged)
     })
     .await
     .map_err(unavailable)?;
@@ -170,10 +203,7 @@ pub async fn create(
                 event(Outcome::Failed).detail(format!("derivative {derivative_id} not made")),
             )
             .await?;
-            return Err(ApiError::new(
-                Code::RenderFailed,
-                "the redacted copy could not be made (the original is unchanged)",
-            ));
+            return Err(render_refusal(&e));
         }
     };
     let derivative = Derivative {
@@ -196,6 +226,36 @@ pub async fn create(
         return Err(unavailable(e));
     }
     Ok(derivative)
+}
+
+/// Why a redacted copy was not made, for whoever asked: the video's own
+/// fault with its reason (a codec or stream the decoder here does not
+/// take, clips of different sizes, a clip that does not open with its key
+/// file) is `422 undecodable`; anything else is the render's, said
+/// without detail.
+fn render_refusal(e: &anyhow::Error) -> ApiError {
+    use custos_redact::RedactError;
+    let why = match e.downcast_ref::<RedactError>() {
+        Some(RedactError::Unsupported(why)) => Some(why.clone()),
+        Some(RedactError::Decode(why)) => {
+            Some(format!("a clip's video could not be decoded here: {why}"))
+        }
+        Some(RedactError::Video(custos_video::VideoError::Io(io))) => {
+            crate::playback::clip_fault(io)
+                .map(|fault| format!("a clip does not decrypt with its key file: {fault}"))
+        }
+        _ => None,
+    };
+    match why {
+        Some(why) => ApiError::new(
+            Code::Undecodable,
+            format!("the redacted copy could not be made (the original is unchanged): {why}"),
+        ),
+        None => ApiError::new(
+            Code::RenderFailed,
+            "the redacted copy could not be made (the original is unchanged)",
+        ),
+    }
 }
 
 /// `GET /api/v1/subject-requests/{case}/derivatives`.

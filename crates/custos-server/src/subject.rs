@@ -411,6 +411,44 @@ pub fn distance_m(lat1_e7: i64, lon1_e7: i64, lat2_e7: i64, lon2_e7: i64) -> f64
     2.0 * R * h.sqrt().min(1.0).asin()
 }
 
+/// Where a recording's camera was: a Custos camera's positions from its
+/// signed manifest, an Axis camera's from its GNSS trail as read when the
+/// recording completed (none while unread, or if it came without one or
+/// did not read: the place is unknown, as a camera's without a fix).
+async fn positions(
+    d: &Deployment,
+    r: &custos_catalog::Recording,
+) -> Result<Vec<(i64, i64)>, ApiError> {
+    if r.axis().is_some() {
+        let trail = d
+            .catalog
+            .axis_trail(r.recording_id)
+            .await
+            .map_err(unavailable)?;
+        return Ok(trail
+            .filter(|t| t.outcome == custos_catalog::TrailOutcome::Read)
+            .map(|t| {
+                t.points
+                    .iter()
+                    .map(|p| (i64::from(p.lat_e7), i64::from(p.lon_e7)))
+                    .collect()
+            })
+            .unwrap_or_default());
+    }
+    let camera = r.camera().ok_or_else(|| unavailable("not a camera's"))?;
+    let manifest =
+        SignedManifest::parse(&camera.manifest, &camera.manifest_signature).map_err(|e| {
+            tracing::error!(error = %e, "a stored manifest does not parse");
+            unavailable("a stored manifest does not parse")
+        })?;
+    Ok(manifest
+        .manifest()
+        .gps
+        .iter()
+        .map(|g| (g.lat_e7, g.lon_e7))
+        .collect())
+}
+
 /// The recordings that may show the requester: they overlap the window,
 /// match the officer and camera asked for, and pass within the radius of
 /// the place (or have no GPS track). Each is held for the request (in
@@ -459,23 +497,11 @@ pub async fn search(
             }
             let (distance, known) = match &request.place {
                 None => (None, false),
-                // An Axis recording's positions are in its GNSS trail,
-                // which this version does not read: its place is unknown,
-                // as a camera's without a fix.
-                Some(_) if r.camera().is_none() => (None, false),
                 Some(p) => {
-                    let camera = r.camera().ok_or_else(|| unavailable("not a camera's"))?;
-                    let manifest =
-                        SignedManifest::parse(&camera.manifest, &camera.manifest_signature)
-                            .map_err(|e| {
-                                tracing::error!(error = %e, "a stored manifest does not parse");
-                                unavailable("a stored manifest does not parse")
-                            })?;
-                    let nearest = manifest
-                        .manifest()
-                        .gps
-                        .iter()
-                        .map(|g| distance_m(p.lat_e7, p.lon_e7, g.lat_e7, g.lon_e7))
+                    let nearest = positions(d, &r)
+                        .await?
+                        .into_iter()
+                        .map(|(lat_e7, lon_e7)| distance_m(p.lat_e7, p.lon_e7, lat_e7, lon_e7))
                         .fold(None, |best: Option<f64>, x| {
                             Some(best.map_or(x, |b| b.min(x)))
                         });

@@ -134,6 +134,7 @@ impl Authenticated {
         };
         Ok(Footage {
             recording,
+            opens: vec![part.clone()],
             part,
             object,
             purpose,
@@ -154,6 +155,10 @@ pub struct Footage {
     recording: custos_catalog::Recording,
     /// The part this access is to (a camera's recording has one).
     part: crate::parts::Part,
+    /// What the grant opens: the part played; for a subject request's
+    /// redaction, every part of the recording (one redacted copy is made
+    /// of all of an Axis recording's clips).
+    opens: Vec<crate::parts::Part>,
     object: String,
     purpose: String,
     case: String,
@@ -161,13 +166,13 @@ pub struct Footage {
 
 impl crate::keys::Grant for Footage {
     fn covers(&self, blob_key: &str) -> bool {
-        self.part.blob_key == blob_key
-            || self
-                .part
-                .clip
-                .as_ref()
-                .and_then(|c| c.key_file.as_ref())
-                .is_some_and(|k| k.blob_key == blob_key)
+        self.opens.iter().any(|p| {
+            p.blob_key == blob_key
+                || p.clip
+                    .as_ref()
+                    .and_then(|c| c.key_file.as_ref())
+                    .is_some_and(|k| k.blob_key == blob_key)
+        })
     }
 }
 
@@ -216,25 +221,35 @@ impl Footage {
                     "that recording is not held for this request: find it with the search first",
                 )),
             };
-        // Redaction reads a fragmented MP4 (a Custos camera's); an Axis
-        // clip is not one yet (docs/AXIS.md).
-        let part = match crate::parts::parts(&*d.catalog, &recording)
+        // One redacted copy of all the recording's parts: refused before
+        // anything is read if a part is not an MP4 (an Axis camera's
+        // Matroska clip), as frames are read from MP4 only.
+        let parts = crate::parts::parts(&*d.catalog, &recording)
             .await
-            .map_err(unavailable)?
-            .into_iter()
-            .next()
-        {
-            Some(p) if p.clip.is_none() => p,
-            _ => {
-                return Err(ApiError::new(
-                    Code::Undecodable,
-                    "an Axis recording cannot be redacted by this version: it is delivered in full or not at all",
-                ))
-            }
+            .map_err(unavailable)?;
+        if let Some(p) = parts.iter().find(|p| {
+            p.clip
+                .as_ref()
+                .is_some_and(|c| c.kind != custos_axis::names::ClipType::Mp4)
+        }) {
+            return Err(ApiError::new(
+                Code::Undecodable,
+                format!(
+                    "clip {} of this recording is Matroska: frames are read from MP4 clips only, so it cannot be redacted",
+                    p.index + 1
+                ),
+            ));
+        }
+        let Some(part) = parts.first().cloned() else {
+            return Err(ApiError::new(
+                Code::Undecodable,
+                "this recording has no clip to redact",
+            ));
         };
         Ok(Footage {
             object,
             part,
+            opens: parts,
             recording,
             purpose: crate::subject::PURPOSE.to_owned(),
             case: case.to_owned(),
@@ -247,6 +262,31 @@ impl Footage {
 
     pub fn part(&self) -> &crate::parts::Part {
         &self.part
+    }
+
+    /// Every part this access opens, in recording order.
+    pub fn parts(&self) -> &[crate::parts::Part] {
+        &self.opens
+    }
+
+    /// For a frame asked for at a moment of the whole recording (no part
+    /// named): moves this access to the part that holds `at_millis`, and
+    /// gives that part's offset in the recording. The same recording,
+    /// attached to the same case: nothing already checked changes.
+    async fn move_to_part_at(&mut self, d: &Deployment, at_millis: u64) -> Result<u64, ApiError> {
+        let parts = crate::parts::parts(&*d.catalog, &self.recording)
+            .await
+            .map_err(unavailable)?;
+        let offsets = crate::parts::offsets(&self.recording, &parts);
+        let Some(i) = offsets.iter().rposition(|o| *o <= at_millis).or(
+            // Before the first clip starts: the first clip.
+            (!parts.is_empty()).then_some(0),
+        ) else {
+            return Ok(0);
+        };
+        self.part = parts[i].clone();
+        self.opens = vec![self.part.clone()];
+        Ok(offsets[i].min(at_millis))
     }
 
     /// `clip N (NAME), ` for an Axis recording's clip, so the audit entry
@@ -303,7 +343,10 @@ impl Footage {
             _ => Vec::new(),
         };
         Ok(crate::playback::decrypting_reader(
-            d, self, &self.part, keys,
+            d,
+            self,
+            self.part.stored(),
+            keys,
         ))
     }
 
@@ -601,21 +644,22 @@ pub(crate) async fn faces(
     Path(id): Path<String>,
     q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (at_millis, faces) = from_frame(&d, &a, &id, q, "recording.faces", |plain, at| {
-        let mut mp4 = custos_video::Fmp4::open(plain)?;
-        let keyframe = mp4.keyframe_at(at)?;
-        let frame = custos_video::decode(&keyframe)?;
-        let luma: Vec<u8> = frame
-            .rgb
-            .chunks_exact(3)
-            .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
-            .collect();
-        let faces = custos_faces::FaceDetector::new().detect(&luma, frame.width, frame.height);
-        Ok((keyframe.at_millis, faces))
-    })
-    .await?;
+    let (offset, (at_millis, faces)) =
+        from_frame(&d, &a, &id, q, "recording.faces", |plain, at| {
+            let mut mp4 = custos_video::Fmp4::open(plain)?;
+            let keyframe = mp4.keyframe_at(at)?;
+            let frame = custos_video::decode(&keyframe)?;
+            let luma: Vec<u8> = frame
+                .rgb
+                .chunks_exact(3)
+                .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
+                .collect();
+            let faces = custos_faces::FaceDetector::new().detect(&luma, frame.width, frame.height);
+            Ok((keyframe.at_millis, faces))
+        })
+        .await?;
     Ok(Json(serde_json::json!({
-        "at_millis": at_millis,
+        "at_millis": offset + at_millis,
         "faces": faces,
     })))
 }
@@ -623,7 +667,10 @@ pub(crate) async fn faces(
 /// What thumbnails and face proposals share: `at` checked, the footage
 /// checks (purpose, case), the audit entry before anything is decoded,
 /// `work` on the decrypted recording on a blocking thread, and its
-/// failures as answers.
+/// failures as answers. Without a `part`, `at` is a moment of the whole
+/// recording, and `work` gets the part that holds it and the moment in
+/// that part; the part's offset in the recording comes back with its
+/// result (0 for a camera's one part, or a part named).
 pub(crate) async fn from_frame<T: Send + 'static>(
     d: &Deployment,
     a: &Authenticated,
@@ -631,7 +678,7 @@ pub(crate) async fn from_frame<T: Send + 'static>(
     q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
     action: &str,
     work: impl FnOnce(Box<dyn ReadSeek>, u64) -> Result<T, custos_video::VideoError> + Send + 'static,
-) -> Result<T, ApiError> {
+) -> Result<(u64, T), ApiError> {
     let q = query(q)?;
     let at_millis = match q.at {
         None => 0,
@@ -643,7 +690,7 @@ pub(crate) async fn from_frame<T: Send + 'static>(
             ))
         }
     };
-    let footage = a
+    let mut footage = a
         .footage(
             d,
             id,
@@ -653,6 +700,11 @@ pub(crate) async fn from_frame<T: Send + 'static>(
             action,
         )
         .await?;
+    let offset = match q.part {
+        None if footage.recording.axis().is_some() => footage.move_to_part_at(d, at_millis).await?,
+        _ => 0,
+    };
+    let at_millis = at_millis - offset;
     // Frames are read from MP4 only: a Matroska clip is refused before
     // anything is decrypted (and before an access is recorded).
     if footage
@@ -681,7 +733,7 @@ pub(crate) async fn from_frame<T: Send + 'static>(
     .await
     .map_err(unavailable)?;
     match done {
-        Ok(t) => Ok(t),
+        Ok(t) => Ok((offset, t)),
         Err(custos_video::VideoError::NoFrame { .. }) => Err(ApiError::new(
             Code::NoFrame,
             "the recording has no frame there",
@@ -714,14 +766,14 @@ pub(crate) async fn thumbnail(
     Path(id): Path<String>,
     q: Result<Query<ThumbnailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let thumbnail = from_frame(&d, &a, &id, q, "recording.thumbnail", |plain, at| {
+    let (offset, thumbnail) = from_frame(&d, &a, &id, q, "recording.thumbnail", |plain, at| {
         custos_video::thumbnail(plain, at, THUMBNAIL_WIDTH)
     })
     .await?;
     Response::builder()
         .header(header::CONTENT_TYPE, "image/jpeg")
         .header(header::CACHE_CONTROL, "no-store")
-        .header("x-custos-frame-at-ms", thumbnail.at_millis)
+        .header("x-custos-frame-at-ms", offset + thumbnail.at_millis)
         .body(axum::body::Body::from(thumbnail.jpeg))
         .map_err(unavailable)
 }
@@ -808,6 +860,8 @@ mod tests {
                 "api/footage.rs",
                 // The signed-video check: its own grant, for one clip.
                 "axis/signed.rs",
+                // The GNSS trail's reading: its own grant, for the trail.
+                "axis/trail.rs",
                 "playback.rs",
                 "redaction.rs"
             ],
@@ -824,6 +878,9 @@ mod tests {
                 // The signed-video check's, for one clip and its key
                 // file, made where the check reads them.
                 "axis/signed.rs",
+                // The GNSS trail's reading's, for the recording's trails
+                // and their key files.
+                "axis/trail.rs",
                 // ExportGrant, private to the export module, inside a
                 // PreparedExport: made by export::prepare and
                 // export::prepare_subject_delivery, after their checks.

@@ -15,6 +15,7 @@ mod receive;
 pub mod recordings;
 pub mod signed;
 mod store;
+pub mod trail;
 
 pub use expiry::expire_containers;
 

@@ -141,10 +141,32 @@ pub struct AxisDetail {
     pub bookmarks: Vec<std::collections::BTreeMap<String, String>>,
     /// Whether a GNSS trail came with it.
     pub gnss_trail: bool,
+    /// Where the camera was, as read from the trail once the recording
+    /// completed; `None` until read.
+    pub gnss: Option<GnssDetail>,
     /// Key files (Axis' own content encryption), by clip.
     pub key_files: usize,
     /// What the check of its signed video found; `None` until checked.
     pub signed_video: Option<SignedVideoDetail>,
+}
+
+/// The GNSS trail as read (docs/AXIS.md).
+#[derive(serde::Serialize)]
+pub struct GnssDetail {
+    /// `read`, `none` (no trail came) or `unreadable`.
+    pub outcome: &'static str,
+    /// In the trail's order.
+    pub positions: Vec<GnssPosition>,
+    /// Why the trail does not read.
+    pub detail: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+pub struct GnssPosition {
+    pub at: UtcMillis,
+    /// Degrees × 10^7, as a Custos camera's manifest gives them.
+    pub lat_e7: i32,
+    pub lon_e7: i32,
 }
 
 /// The signed-video check as the recording page shows it.
@@ -247,6 +269,24 @@ pub async fn detail(
         parts,
         bookmarks,
         gnss_trail,
+        gnss: d
+            .catalog
+            .axis_trail(recording_id)
+            .await
+            .map_err(crate::api::unavailable)?
+            .map(|t| GnssDetail {
+                outcome: t.outcome.as_str(),
+                positions: t
+                    .points
+                    .iter()
+                    .map(|p| GnssPosition {
+                        at: p.at,
+                        lat_e7: p.lat_e7,
+                        lon_e7: p.lon_e7,
+                    })
+                    .collect(),
+                detail: t.detail,
+            }),
         key_files,
         signed_video: signed_video(d, recording_id).await?,
     })

@@ -264,7 +264,7 @@ async fn verify_part(
             .chain(clip.key_file.as_ref().map(|k| k.blob_key.clone()))
             .collect(),
     };
-    let open = crate::playback::decrypting_reader(d, &grant, part, content_keys);
+    let open = crate::playback::decrypting_reader(d, &grant, part.stored(), content_keys);
     let options = Options {
         pinned_key_sha256: pinned.and_then(|k| hex::decode(k).ok()?.try_into().ok()),
     };

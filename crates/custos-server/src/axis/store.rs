@@ -287,6 +287,7 @@ impl Account<'_> {
                 );
                 super::gaps::check(self.d, &recording).await;
                 super::signed::check(self.d, &recording).await;
+                super::trail::read(self.d, recording.recording_id).await;
                 Ok(Ok(()))
             }
             Err(CatalogError::AlreadyExists { .. }) => Err(Refusal::NeverStorable(

@@ -275,6 +275,23 @@ fn gps_track(points: &[custos_format::manifest::GpsPoint]) -> Option<Value> {
     })
 }
 
+/// An Axis recording's track, from its GNSS trail as read.
+fn axis_track(axis: Option<&custos_server::axis::recordings::AxisDetail>) -> Option<Value> {
+    let points: Vec<custos_format::manifest::GpsPoint> = axis?
+        .gnss
+        .as_ref()?
+        .positions
+        .iter()
+        .map(|p| custos_format::manifest::GpsPoint {
+            at: p.at,
+            lat_e7: i64::from(p.lat_e7),
+            lon_e7: i64::from(p.lon_e7),
+            accuracy_m: 0,
+        })
+        .collect();
+    gps_track(&points)
+}
+
 pub async fn detail(
     State(d): State<Arc<Deployment>>,
     person: Person,
@@ -357,7 +374,7 @@ pub async fn detail(
                 manifest_sha256 => detail.manifest_sha256,
                 ciphertext_sha256 => detail.ciphertext_sha256,
                 stored_at => detail.stored_at,
-                gps => manifest.and_then(|m| gps_track(&m.gps)),
+                gps => manifest.map_or_else(|| axis_track(detail.axis.as_ref()), |m| gps_track(&m.gps)),
                 axis => detail.axis.as_ref().map(Value::from_serialize),
                 axis_prebuffer_s => axis_prebuffer_s,
                 bookmarks => bookmarks,

@@ -604,7 +604,7 @@ async fn a_subject_access_search_finds_a_long_axis_recording_reaching_into_the_w
     assert_eq!(hits[0]["recording_id"], id.to_string());
     assert_eq!(
         hits[0]["location_known"], false,
-        "an Axis recording's place is not read yet"
+        "no GNSS trail came with it: its place is unknown"
     );
     let holds = w
         .server

@@ -130,3 +130,27 @@ async fn an_axis_recordings_page_says_whether_its_signed_video_holds() {
         assert!(body.contains(nl_line), "{file}: {body}");
     }
 }
+
+/// An Axis recording's page draws where its camera was, from its GNSS
+/// trail, as a Custos camera's page draws its manifest's track.
+#[tokio::test]
+async fn an_axis_recordings_page_draws_its_gnss_trail() {
+    use crate::axis_places::{recording, trail, TRAIL};
+    let s = scu().await;
+    let id = recording(&s, &[(TRAIL, vec![], trail())]).await;
+    let w = &s.w;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let mut en = Browser::new(w, "en");
+    en.sign_in(w, &anna).await;
+    let page = en.get(&format!("/recordings/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("class=\"track-line\""),
+        "a track is drawn"
+    );
+    assert!(
+        page.body.contains("51.92220, 4.47900") && page.body.contains("51.92410, 4.48150"),
+        "its start and end are named"
+    );
+    assert!(!page.body.contains("not read yet"));
+}
