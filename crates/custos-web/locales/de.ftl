@@ -208,6 +208,8 @@ player-label = Aufnahme der Kamera { $camera } vom { $started }
 player-no-video = Ihr Browser kann dieses Video nicht abspielen.
 player-parts = Clips dieser Aufnahme
 player-part = Clip { $n } von { $total }
+player-timeline = Position in der Aufnahme
+player-as-one = Die Clips laufen nacheinander als eine Aufnahme; jeder abgespielte Clip wird protokolliert.
 
 nav-cases = Vorgänge
 cases-title = Vorgänge

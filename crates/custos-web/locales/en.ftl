@@ -208,6 +208,8 @@ player-label = Recording of camera { $camera } from { $started }
 player-no-video = Your browser cannot play this video.
 player-parts = Clips of this recording
 player-part = Clip { $n } of { $total }
+player-timeline = Position in the recording
+player-as-one = The clips play one after another as one recording; each clip played is logged.
 
 nav-cases = Cases
 cases-title = Cases

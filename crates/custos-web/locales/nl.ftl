@@ -208,6 +208,8 @@ player-label = Opname van camera { $camera } van { $started }
 player-no-video = Uw browser kan deze video niet afspelen.
 player-parts = Clips van deze opname
 player-part = Clip { $n } van { $total }
+player-timeline = Positie in de opname
+player-as-one = De clips spelen na elkaar af als één opname; elke afgespeelde clip wordt gelogd.
 
 nav-cases = Zaken
 cases-title = Zaken

@@ -178,6 +178,7 @@ pub fn routes(config: WebConfig) -> Router<Arc<Deployment>> {
         .route("/audit/export.csv", get(pages::audit::export_csv))
         .route("/static/custos.css", get(render::stylesheet))
         .route("/static/redact.js", get(render::editor_script))
+        .route("/static/player.js", get(render::player_script))
         .layer(Extension(Arc::new(config)))
 }
 

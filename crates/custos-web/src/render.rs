@@ -232,9 +232,18 @@ pub fn languages() -> Vec<Value> {
         .collect()
 }
 
-/// The redaction editor's script: the only script the UI has, same origin.
+/// The redaction editor's script (same origin, as every script the UI has).
 pub async fn editor_script() -> Response {
-    let mut r = include_str!("../static/redact.js").into_response();
+    script(include_str!("../static/redact.js"))
+}
+
+/// The player's script: an Axis recording's clips played as one.
+pub async fn player_script() -> Response {
+    script(include_str!("../static/player.js"))
+}
+
+fn script(body: &'static str) -> Response {
+    let mut r = body.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/javascript; charset=utf-8"),

@@ -461,23 +461,44 @@ pub async fn play(
         }
     );
     // An Axis recording's clips, each its own link (one video plays at a
-    // time, with ranges).
-    let parts: Vec<String> =
-        match custos_server::parts::parts(&*d.catalog, footage.recording()).await {
-            Ok(all) if all.len() > 1 => all
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{here}?purpose={}&case={}&part={}",
-                        url_encode(footage.purpose()),
-                        url_encode(footage.case()),
-                        p.index
-                    )
-                })
-                .collect(),
-            Ok(_) => Vec::new(),
-            Err(e) => return person.error(&d, custos_server::api::unavailable(e)),
-        };
+    // time, with ranges), and for the player's script the clips' video
+    // URLs with where each starts in the recording, to play them as one.
+    let all = match custos_server::parts::parts(&*d.catalog, footage.recording()).await {
+        Ok(all) if all.len() > 1 => all,
+        Ok(_) => Vec::new(),
+        Err(e) => return person.error(&d, custos_server::api::unavailable(e)),
+    };
+    let parts: Vec<String> = all
+        .iter()
+        .map(|p| {
+            format!(
+                "{here}?purpose={}&case={}&part={}",
+                url_encode(footage.purpose()),
+                url_encode(footage.case()),
+                p.index
+            )
+        })
+        .collect();
+    let offsets = custos_server::parts::offsets(footage.recording(), &all);
+    let sequence: Vec<serde_json::Value> = all
+        .iter()
+        .zip(offsets)
+        .map(|(p, offset_ms)| {
+            serde_json::json!({
+                "src": format!(
+                    "/api/v1/recordings/{}/video?purpose={}&case={}&part={}",
+                    footage.recording().recording_id,
+                    url_encode(footage.purpose()),
+                    url_encode(footage.case()),
+                    p.index
+                ),
+                "offset_ms": offset_ms,
+            })
+        })
+        .collect();
+    let length_ms = (footage.recording().ended_at.as_millis()
+        - footage.recording().started_at.as_millis())
+    .max(0);
     render::page(
         StatusCode::OK,
         "player.html",
@@ -492,6 +513,8 @@ pub async fn play(
                 video => video,
                 part => footage.part().index,
                 parts => parts,
+                sequence => (!sequence.is_empty()).then(|| serde_json::Value::from(sequence).to_string()),
+                length_ms => length_ms,
             },
         ),
     )

@@ -154,3 +154,82 @@ async fn an_axis_recordings_page_draws_its_gnss_trail() {
     );
     assert!(!page.body.contains("not read yet"));
 }
+
+/// tests/browser/sequence.mjs in Chromium: the player plays an Axis
+/// recording's clips as one recording — the second clip follows the
+/// first on its own, the recording's slider (its own time, across the
+/// gap between the clips) moves back into the first — each clip fetched
+/// through its own purpose-bound URL and on record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_plays_an_axis_recordings_clips_as_one() {
+    use crate::axis_redaction::{clip, recording, CLIP_1, CLIP_2, H264};
+    let (one, two) = (clip("320x240", H264, "mp4"), clip("320x240", H264, "mp4"));
+    let s = scu().await;
+    let id = recording(
+        &s,
+        &[(CLIP_1, "mp4", &one, None), (CLIP_2, "mp4", &two, None)],
+    )
+    .await;
+    let w = &s.w;
+    let anna = w.add_user("anna", "reviewer", None).await;
+    let token = w.sign_in(&anna).await;
+    let case = w.with_case(&token, "complaint").await;
+    w.link(&token, &case, id).await;
+    let page = format!("/recordings/{id}/play?purpose=complaint&case={case}");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/sequence.mjs");
+    let base = w.base();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(&script)
+            .env("BASE", base)
+            .env("TOKEN", token)
+            .env("PAGE", page)
+            .output()
+            .expect("node must be installed (see ./test.sh)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    // The slider spans the recording: 7 s, the clips at 0 s and 4 s.
+    assert_eq!(seen["start"]["shown"], true, "{seen}");
+    assert_eq!(seen["start"]["max"], 7000, "{seen}");
+    assert_eq!(seen["start"]["part"], "0", "{seen}");
+    // The second clip played on its own, at its place in the recording.
+    let second = &seen["second"];
+    assert_eq!(second["part"], "1", "{seen}");
+    assert_eq!(second["current"], 1, "its clip is marked: {seen}");
+    let at = second["at"].as_f64().unwrap();
+    assert!((4000.0..6100.0).contains(&at), "{seen}");
+    assert!(
+        second["where"].as_str().unwrap().ends_with("/ 00:00:07"),
+        "{seen}"
+    );
+    // And back into the first at 1.5 s.
+    assert_eq!(seen["back"]["part"], "0", "{seen}");
+    assert_eq!(seen["back"]["current"], 0, "{seen}");
+    let fetched: Vec<&str> = seen["fetched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert!(fetched.contains(&"0") && fetched.contains(&"1"), "{seen}");
+    // Every clip fetched is on record, each naming its clip.
+    let played: Vec<String> = crate::common::audit_events(w)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "recording.play" && e.outcome.as_str() == "ok")
+        .filter_map(|e| e.detail)
+        .collect();
+    for name in [CLIP_1, CLIP_2] {
+        assert!(
+            played.iter().any(|d| d.contains(name)),
+            "{name} on record: {played:?}"
+        );
+    }
+}
