@@ -63,8 +63,16 @@ fn point(wkt: &str) -> Option<(f64, f64)> {
 /// on Earth at a time refuses the whole trail (it is stored as it came
 /// either way; this is what Custos reads from it).
 pub fn parse(bytes: &[u8]) -> Result<Vec<TrackPoint>, AxisError> {
-    let wire: Wire = serde_json::from_slice(bytes)
-        .map_err(|e| AxisError::Trail(format!("not the spec's JSON: {e}")))?;
+    // serde's message may quote a value (a coordinate): only where and
+    // what kind of fault is said.
+    let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
+        AxisError::Trail(format!(
+            "not the spec's JSON ({:?} fault at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })?;
     if wire.coordinate_entries.len() > MAX_POINTS {
         return Err(AxisError::Trail(format!("more than {MAX_POINTS} entries")));
     }
@@ -148,6 +156,24 @@ mod tests {
             let err = parse(body.as_bytes()).unwrap_err();
             assert_eq!(err.code(), "gnss-trail");
             assert!(err.to_string().contains(why), "{body}: {err}");
+        }
+    }
+
+    /// The reason goes to the audit log, which is never erased: a value
+    /// of the trail (a coordinate, a time) is never in it.
+    #[test]
+    fn a_refusal_never_quotes_a_position() {
+        for body in [
+            r#"{"CoordinateEntries":[{"LocationWKT": 51.92221, "SecondsFromStart": 1.0, "Timestamp": "2022-08-23T11:48:10Z"}]}"#,
+            r#"{"CoordinateEntries":[{"LocationWKT": "POINT(4.47901 51.92221)", "SecondsFromStart": "51.92221", "Timestamp": "2022-08-23T11:48:10Z"}]}"#,
+            r#"{"CoordinateEntries": "POINT(4.47901 51.92221)"}"#,
+            r#"{"CoordinateEntries":[{"LocationWKT": "POINT(4.47901 51.92221)", "SecondsFromStart": 1.0, "Timestamp": "2022-08-23T11:48:10Z", "Extra": 51.92221}], 51.92221"#,
+        ] {
+            let err = parse(body.as_bytes()).unwrap_err().to_string();
+            assert!(
+                !err.contains("51.92221") && !err.contains("4.47901"),
+                "{err}"
+            );
         }
     }
 }

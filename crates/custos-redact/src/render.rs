@@ -99,6 +99,15 @@ where
                 name()
             )));
         }
+        // Pictures must come out in the order frames go in (each takes the
+        // next frame's moment): refused outright, not left to whether the
+        // decoder happens to fail on them.
+        if track.reordered {
+            return Err(RedactError::Unsupported(format!(
+                "{} has B-frames (frames shown in another order than decoded)",
+                name()
+            )));
+        }
         let frames = mp4.frames()?;
         let (width, height) = (track.width as usize, track.height as usize);
         if width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
@@ -154,6 +163,11 @@ struct Encoding<W> {
     written: u64,
 }
 
+/// `ticks` of timescale `from` in timescale `to`, saturating.
+fn rescale(ticks: u64, to: u64, from: u64) -> u64 {
+    u64::try_from(u128::from(ticks) * u128::from(to) / u128::from(from.max(1))).unwrap_or(u64::MAX)
+}
+
 fn encode_fail(e: openh264::Error) -> RedactError {
     RedactError::Encode(e.to_string())
 }
@@ -167,8 +181,10 @@ impl<W: Write> Encoding<W> {
     /// with a margin (mosaics cost little, the rest should look as it did).
     fn new(track: &custos_video::Track, frames: &[FrameRef], out: W) -> Result<Self, RedactError> {
         let timescale = u64::from(track.timescale.max(1));
-        let total_ticks: u64 = frames.iter().map(|f| f.duration_ticks).sum();
-        let total_bytes: u64 = frames.iter().map(|f| f.size).sum();
+        let total_ticks = frames
+            .iter()
+            .fold(0u64, |a, f| a.saturating_add(f.duration_ticks));
+        let total_bytes = frames.iter().fold(0u64, |a, f| a.saturating_add(f.size));
         let fps = if total_ticks > 0 {
             (frames.len() as f64 * timescale as f64 / total_ticks as f64).clamp(1.0, 120.0)
         } else {
@@ -226,9 +242,12 @@ impl<W: Write> Encoding<W> {
         let mut end_dts = start_dts;
         let mut dts_of = Vec::with_capacity(frames.len());
         for frame in frames {
-            let in_part = frame.decode_ticks - first_ticks;
-            let dts = start_dts + in_part * self.timescale / timescale;
-            end_dts = dts + (frame.duration_ticks * self.timescale / timescale).max(1);
+            // A hostile file's times may go backwards or be huge: the
+            // muxer refuses a time that goes back, never a panic here.
+            let in_part = frame.decode_ticks.saturating_sub(first_ticks);
+            let dts = start_dts.saturating_add(rescale(in_part, self.timescale, timescale));
+            end_dts =
+                dts.saturating_add(rescale(frame.duration_ticks, self.timescale, timescale).max(1));
             dts_of.push(dts);
         }
         let mut dts_iter = dts_of.into_iter();
@@ -343,7 +362,7 @@ impl<W: Write> Encoding<W> {
             frames: self.written,
             width: self.width,
             height: self.height,
-            duration_millis: self.next_dts * 1000 / self.timescale,
+            duration_millis: rescale(self.next_dts, 1000, self.timescale),
             bytes: self.out.bytes,
         })
     }

@@ -394,3 +394,30 @@ fn parts_of_another_size_unopenable_or_none_are_refused() {
     let none: [Source<Opens>; 0] = [];
     assert!(render_parts(none, &plan, &mut Vec::new()).is_err());
 }
+
+/// Hostile times in a part (a fragment dated before the one before it,
+/// or near the end of time) end the render with an error or render it,
+/// never a panic or an overflow.
+#[test]
+fn fragments_dated_backwards_or_at_the_end_of_time_never_panic() {
+    let original = synthetic_clip(160, 120, 10, 3).unwrap();
+    let at: Vec<usize> = original
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| w == b"tfdt")
+        .map(|(i, _)| i)
+        .collect();
+    assert!(at.len() >= 3, "a fragment per second");
+    for base in [0u64, u64::MAX - 5, u64::MAX / 3] {
+        let mut hostile = original.clone();
+        // tfdt: type, version (1: a 64-bit time), flags, then the time.
+        let t = at[1] + 4;
+        assert_eq!(hostile[t], 1, "version 1");
+        hostile[t + 4..t + 12].copy_from_slice(&base.to_be_bytes());
+        let two = [hostile.clone(), hostile].map(|bytes| Source {
+            offset_millis: u64::MAX - 1,
+            open: move || Ok(Cursor::new(bytes)),
+        });
+        let _ = render_parts(two, &Plan::default(), &mut Vec::new());
+    }
+}

@@ -177,11 +177,13 @@ pub async fn create(
         })
         .collect();
     let (plan, recipient, staged) = (body.plan.clone(), d.keys.recipient.clone(), staging.clone());
+    // A render that panics (a decoder's fault on a hostile clip) is a
+    // failed render like any other: cleaned up and on record.
     let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Made> {
         make(parts, &plan, &recipient, &staged)
     })
     .await
-    .map_err(unavailable)?;
+    .unwrap_or_else(|e| Err(anyhow::anyhow!("the render stopped: {e}")));
     let key = format!("derived/{derivative_id}.age");
     let stored = match made {
         Ok(made) => d

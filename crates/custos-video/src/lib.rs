@@ -62,6 +62,9 @@ pub struct Track {
     pub length_size: u8,
     pub sps: Vec<Vec<u8>>,
     pub pps: Vec<Vec<u8>>,
+    /// Whether its frames are shown in another order than they are
+    /// decoded (a progressive MP4's composition offsets: B-frames).
+    pub reordered: bool,
 }
 
 /// One keyframe, as Annex B bytes (start codes, SPS and PPS first) that a
@@ -625,6 +628,13 @@ fn track_of(moov: &Moov) -> Result<Track, VideoError> {
         length_size,
         sps,
         pps,
+        reordered: trak
+            .mdia
+            .minf
+            .stbl
+            .ctts
+            .as_ref()
+            .is_some_and(|c| c.entries.iter().any(|e| e.sample_offset != 0)),
     })
 }
 

@@ -200,3 +200,42 @@ fn sound_is_left_alone_and_a_second_picture_is_refused() {
     let refused = Fmp4::open(Cursor::new(&two)).err().unwrap().to_string();
     assert!(refused.contains("more than one video track"), "{refused}");
 }
+
+/// Frames shown in another order than decoded (B-frames: composition
+/// offsets in the sample table) are said, so a reader that takes pictures
+/// in decode order can refuse them; Axis cameras write none.
+#[test]
+fn b_frames_are_said_and_their_absence_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=10",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-g",
+        "10",
+        "-pix_fmt",
+        "yuv420p",
+    ];
+    for (name, bframes, reordered) in [("b.mp4", "2", true), ("nob.mp4", "0", false)] {
+        let bytes = ffmpeg_to(tmp.path(), name, &[&base[..], &["-bf", bframes]].concat());
+        let mp4 = Fmp4::open(Cursor::new(&bytes)).unwrap();
+        assert_eq!(mp4.track().reordered, reordered, "{name}");
+    }
+    // The signed-video framework's files, made by Axis cameras: none.
+    for name in ["signed_test_h264.mp4", "signed_test_h265.mp4"] {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../test-vectors/signed-video/"
+        );
+        let bytes = std::fs::read(format!("{path}{name}")).unwrap();
+        assert!(
+            !Fmp4::open(Cursor::new(&bytes)).unwrap().track().reordered,
+            "{name}"
+        );
+    }
+}

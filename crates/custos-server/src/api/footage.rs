@@ -236,7 +236,7 @@ impl Footage {
                 Code::Undecodable,
                 format!(
                     "clip {} of this recording is Matroska: frames are read from MP4 clips only, so it cannot be redacted",
-                    p.index + 1
+                    p.clip.as_ref().map_or(String::new(), |c| c.name.escape_default().to_string())
                 ),
             ));
         }

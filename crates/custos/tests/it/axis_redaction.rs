@@ -366,7 +366,7 @@ async fn clips_that_cannot_be_decoded_here_are_refused_with_the_reason_and_keep_
             "matroska",
             clip("320x240", H264, "mkv"),
             "mkv",
-            "clip 2 of this recording is Matroska",
+            "clip 1787485624_1.mkv of this recording is Matroska",
             false,
         ),
         (
@@ -388,7 +388,7 @@ async fn clips_that_cannot_be_decoded_here_are_refused_with_the_reason_and_keep_
             "b-frames",
             clip("320x240", &["-c:v", "libx264", "-bf", "2"], "mp4"),
             "mp4",
-            "a clip's video could not be decoded here",
+            "part 2 has B-frames",
             true,
         ),
     ];
