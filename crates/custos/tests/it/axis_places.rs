@@ -47,6 +47,48 @@ pub(crate) async fn recording(s: &Scu, objects: &[Upload<'_>]) -> uuid::Uuid {
     s.w.server.deployment.catalog.recordings().await.unwrap()[0].recording_id
 }
 
+/// A subject access request `case` opened by `token` for the window
+/// `from`..`to` (epoch seconds) at `place` (or none: `null`), and what its
+/// search found and held.
+pub(crate) async fn searched(
+    w: &World,
+    token: &str,
+    case: &str,
+    (from, to): (i64, i64),
+    place: serde_json::Value,
+) -> serde_json::Value {
+    let at = |secs: i64| {
+        serde_json::to_value(custos_format::UtcMillis::from_millis(secs * 1000).unwrap()).unwrap()
+    };
+    let opened = w
+        .call(
+            "POST",
+            "/api/v1/subject-requests",
+            Some(token),
+            Some(serde_json::json!({
+                "case_id": case, "requester": "A. Visser", "identity_check": "ID card",
+                "description": "spoken to on the Coolsingel",
+                "window_from": at(from), "window_to": at(to),
+                "place": place,
+                "received_at": at(START + 86_400),
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.json());
+    let found = w
+        .call(
+            "POST",
+            &format!("/api/v1/subject-requests/{case}/search"),
+            Some(token),
+            Some(serde_json::json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.json());
+    found.json()
+}
+
 /// A privacy officer's request for the recording's window at `place`;
 /// what its search found (recording id, distance, place known).
 async fn search(
@@ -62,37 +104,8 @@ async fn search(
         )
         .await;
     let tp = w.sign_in(&petra).await;
-    let at = |secs: i64| {
-        serde_json::to_value(custos_format::UtcMillis::from_millis(secs * 1000).unwrap()).unwrap()
-    };
-    let opened = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests",
-            Some(&tp),
-            Some(serde_json::json!({
-                "case_id": case, "requester": "A. Visser", "identity_check": "ID card",
-                "description": "spoken to on the Coolsingel",
-                "window_from": at(START + 10), "window_to": at(START + 40),
-                "place": place,
-                "received_at": at(START + 86_400),
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(opened.status, 201, "{}", opened.json());
-    let found = w
-        .call(
-            "POST",
-            &format!("/api/v1/subject-requests/{case}/search"),
-            Some(&tp),
-            Some(serde_json::json!({})),
-            &[],
-        )
-        .await;
-    assert_eq!(found.status, 200, "{}", found.json());
-    found
-        .json()
+    searched(w, &tp, case, (START + 10, START + 40), place)
+        .await
         .as_array()
         .unwrap()
         .iter()
@@ -104,6 +117,36 @@ async fn search(
             )
         })
         .collect()
+}
+
+/// What reading the recording's trail kept.
+async fn kept_trail(w: &World, id: uuid::Uuid) -> custos_catalog::AxisTrail {
+    w.server
+        .deployment
+        .catalog
+        .axis_trail(id)
+        .await
+        .unwrap()
+        .expect("read as the recording completed")
+}
+
+/// A completed recording whose trail the camera encrypted, its key
+/// wrapped to `public_pem`.
+async fn encrypted_trail(s: &Scu, public_pem: &str, key_id: Option<&str>) -> uuid::Uuid {
+    let (cipher, key_file) = camera(&trail(), [0x5a; 32], public_pem, key_id);
+    let key_name = TRAIL.replace(".json", ".key");
+    recording(
+        s,
+        &[
+            (TRAIL, vec![], cipher),
+            (
+                &key_name,
+                vec![("X-Object-Meta-Filetype", "key".to_owned())],
+                key_file,
+            ),
+        ],
+    )
+    .await
 }
 
 async fn gnss_detail(w: &World, id: uuid::Uuid) -> serde_json::Value {
@@ -127,14 +170,7 @@ async fn a_trail_places_the_recording_for_the_search_the_page_and_the_api() {
     let s = scu().await;
     let w = &s.w;
     let id = recording(&s, &[(TRAIL, vec![], trail())]).await;
-    let kept = w
-        .server
-        .deployment
-        .catalog
-        .axis_trail(id)
-        .await
-        .unwrap()
-        .expect("read as the recording completed");
+    let kept = kept_trail(w, id).await;
     assert_eq!(kept.outcome, custos_catalog::TrailOutcome::Read);
     assert_eq!(
         kept.points
@@ -210,28 +246,8 @@ async fn a_trail_the_camera_encrypted_is_opened_with_its_key_file() {
     let s = scu().await;
     let w = &s.w;
     let (public_pem, key_id) = w.admin().await.add_axis_content_key("scu-1").await.unwrap();
-    let (cipher, key_file) = camera(&trail(), [0x5a; 32], &public_pem, Some(&key_id));
-    let key_name = TRAIL.replace(".json", ".key");
-    let id = recording(
-        &s,
-        &[
-            (TRAIL, vec![], cipher),
-            (
-                &key_name,
-                vec![("X-Object-Meta-Filetype", "key".to_owned())],
-                key_file,
-            ),
-        ],
-    )
-    .await;
-    let kept = w
-        .server
-        .deployment
-        .catalog
-        .axis_trail(id)
-        .await
-        .unwrap()
-        .unwrap();
+    let id = encrypted_trail(&s, &public_pem, Some(&key_id)).await;
+    let kept = kept_trail(w, id).await;
     assert_eq!(kept.outcome, custos_catalog::TrailOutcome::Read, "{kept:?}");
     assert_eq!(kept.points.len(), 3);
     let near = search(
@@ -279,14 +295,7 @@ async fn a_trail_that_does_not_read_leaves_the_place_unknown_and_completes_anywa
         let s = scu().await;
         let w = &s.w;
         let id = recording(&s, &[(TRAIL, vec![], bytes)]).await;
-        let kept = w
-            .server
-            .deployment
-            .catalog
-            .axis_trail(id)
-            .await
-            .unwrap()
-            .unwrap();
+        let kept = kept_trail(w, id).await;
         assert_eq!(
             kept.outcome,
             custos_catalog::TrailOutcome::Unreadable,
@@ -330,28 +339,8 @@ async fn a_trail_that_does_not_read_leaves_the_place_unknown_and_completes_anywa
     let w = &s.w;
     w.admin().await.add_axis_content_key("scu-1").await.unwrap();
     let stranger = rsa_public_pem();
-    let (cipher, key_file) = camera(&trail(), [0x11; 32], &stranger, None);
-    let key_name = TRAIL.replace(".json", ".key");
-    let id = recording(
-        &s,
-        &[
-            (TRAIL, vec![], cipher),
-            (
-                &key_name,
-                vec![("X-Object-Meta-Filetype", "key".to_owned())],
-                key_file,
-            ),
-        ],
-    )
-    .await;
-    let kept = w
-        .server
-        .deployment
-        .catalog
-        .axis_trail(id)
-        .await
-        .unwrap()
-        .unwrap();
+    let id = encrypted_trail(&s, &stranger, None).await;
+    let kept = kept_trail(w, id).await;
     assert_eq!(kept.outcome, custos_catalog::TrailOutcome::Unreadable);
     assert!(
         kept.detail
@@ -365,14 +354,7 @@ async fn a_trail_that_does_not_read_leaves_the_place_unknown_and_completes_anywa
     let s = scu().await;
     let w = &s.w;
     let id = recording(&s, &[]).await;
-    let kept = w
-        .server
-        .deployment
-        .catalog
-        .axis_trail(id)
-        .await
-        .unwrap()
-        .unwrap();
+    let kept = kept_trail(w, id).await;
     assert_eq!(kept.outcome, custos_catalog::TrailOutcome::None);
     assert!(audit_events(w)
         .await

@@ -116,35 +116,10 @@ pub(crate) async fn recording(s: &Scu, clips: &[Clip<'_>]) -> uuid::Uuid {
 async fn request_holding(w: &World, id: uuid::Uuid) -> String {
     let petra = w.add_user("petra", "privacy-officer", None).await;
     let tp = w.sign_in(&petra).await;
-    let at = |secs: i64| {
-        serde_json::to_value(custos_format::UtcMillis::from_millis(secs * 1000).unwrap()).unwrap()
-    };
-    let opened = w
-        .call(
-            "POST",
-            "/api/v1/subject-requests",
-            Some(&tp),
-            Some(serde_json::json!({
-                "case_id": CASE, "requester": "A. Visser", "identity_check": "ID card",
-                "description": "grey hoodie",
-                "window_from": at(START), "window_to": at(START + 7),
-                "received_at": at(START + 86_400),
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(opened.status, 201, "{}", opened.json());
-    let found = w
-        .call(
-            "POST",
-            &format!("/api/v1/subject-requests/{CASE}/search"),
-            Some(&tp),
-            Some(serde_json::json!({})),
-            &[],
-        )
-        .await;
-    assert_eq!(found.status, 200, "{}", found.json());
-    assert_eq!(found.json()[0]["recording_id"], id.to_string());
+    let found =
+        crate::axis_places::searched(w, &tp, CASE, (START, START + 7), serde_json::Value::Null)
+            .await;
+    assert_eq!(found[0]["recording_id"], id.to_string());
     tp
 }
 
