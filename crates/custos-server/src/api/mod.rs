@@ -29,9 +29,11 @@ mod cases;
 mod exports;
 mod footage;
 mod incidents;
+mod joined;
 mod recordings;
 mod retention;
 mod session;
+mod streams;
 mod subjects;
 mod users;
 
@@ -40,9 +42,11 @@ pub use cases::*;
 pub(crate) use exports::*;
 pub use footage::*;
 pub use incidents::*;
+pub(crate) use joined::*;
 pub use recordings::*;
 pub(crate) use retention::*;
 pub(crate) use session::*;
+pub(crate) use streams::*;
 pub(crate) use subjects::*;
 pub use users::*;
 
@@ -61,6 +65,7 @@ pub fn routes() -> Router<Arc<Deployment>> {
         .route("/api/v1/recordings", get(recordings))
         .route("/api/v1/recordings/{id}", get(recording))
         .route("/api/v1/recordings/{id}/video", get(video))
+        .route("/api/v1/recordings/{id}/joined", get(joined))
         .route("/api/v1/recordings/{id}/download", get(download))
         .route("/api/v1/recordings/{id}/thumbnail", get(thumbnail))
         .route("/api/v1/recordings/{id}/faces", get(faces))

@@ -339,6 +339,8 @@ PUT /api/v1/recordings/{id}/retention                           | privacy-office
 # Footage: allowed roles then meet the purpose check (403 purpose-…).
 GET /api/v1/recordings/{id}/video                               | reviewer privacy-officer
 GET /api/v1/recordings/{id}/video?purpose=complaint&case=k-1    | reviewer privacy-officer
+GET /api/v1/recordings/{id}/joined                              | reviewer privacy-officer
+GET /api/v1/recordings/{id}/joined?purpose=complaint&case=k-1   | reviewer privacy-officer
 GET /api/v1/recordings/{id}/thumbnail?at=1                      | reviewer privacy-officer
 GET /api/v1/recordings/{id}/faces?at=1                          | reviewer privacy-officer
 GET /api/v1/recordings/{id}/download?purpose=complaint&case=k-1 | reviewer privacy-officer
@@ -479,7 +481,7 @@ fn refusals_expected(matrix: &[MatrixRow]) -> usize {
     let by_purpose: usize = matrix
         .iter()
         .filter(|(method, path, _, _)| {
-            ["/video", "/thumbnail", "/faces", "/download", "/exports"]
+            ["/video", "/joined", "/thumbnail", "/faces", "/download", "/exports"]
                 .iter()
                 .any(|p| path.contains(p))
                 || (*method == "POST" && path.ends_with("/export-requests"))
@@ -785,6 +787,7 @@ POST /api/v1/session/password
 GET /api/v1/recordings
 GET /api/v1/recordings/{id}
 GET /api/v1/recordings/{id}/video
+GET /api/v1/recordings/{id}/joined
 GET /api/v1/recordings/{id}/download
 GET /api/v1/recordings/{id}/thumbnail
 GET /api/v1/recordings/{id}/faces

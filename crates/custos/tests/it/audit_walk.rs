@@ -197,7 +197,9 @@ fn footage_step(op: &str, s: &Seed) -> Option<Step> {
     Some(match op {
         "GET /api/v1/recordings" => list(&format!("/api/v1/recordings?case={case}"), "recordings"),
         "GET /api/v1/recordings/{id}" => plain(format!("/api/v1/recordings/{rec}")),
-        "GET /api/v1/recordings/{id}/video" | "GET /api/v1/recordings/{id}/download" => {
+        "GET /api/v1/recordings/{id}/video"
+        | "GET /api/v1/recordings/{id}/download"
+        | "GET /api/v1/recordings/{id}/joined" => {
             let what = op.rsplit('/').next().unwrap();
             plain(format!(
                 "/api/v1/recordings/{rec}/{what}?purpose=complaint&case={case}"

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 11] = [
+const TARGETS: [(&str, Entry); 12] = [
     ("manifest_parse", custos_format::verify::fuzz_manifest_parse),
     ("payload_open", custos_format::payload::fuzz_payload_open),
     ("upload_header", custos_server::ingest::fuzz_upload_header),
@@ -23,6 +23,7 @@ const TARGETS: [(&str, Entry); 11] = [
     ("redaction_plan", custos_server::redaction::fuzz_plan),
     ("axis_request", custos_axis::fuzz_request),
     ("signed_video", custos_signed_video::fuzz_signed_video),
+    ("join_clips", custos_join::fuzz_join),
 ];
 
 /// Mutations per target: enough to catch the shallow panics in seconds.

@@ -12,6 +12,7 @@ mod axis;
 mod axis_crash;
 mod axis_encryption;
 mod axis_hostile;
+mod axis_joined;
 mod axis_limits;
 mod axis_places;
 mod axis_recordings;
