@@ -88,6 +88,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 30)]
         frames: usize,
     },
+    /// Issue 23: what a request for an Axis recording as one video
+    /// (`…/joined`) costs besides reading its bytes: an MP4 clip read
+    /// `copies` times as a recording's clips, their tables parsed, the
+    /// joined file laid out and walked whole; beside SHA-256 over the same
+    /// bytes (reading them once) in the same run.
+    Joined {
+        /// A progressive MP4 (e.g. made by ffmpeg, or an Axis camera's).
+        #[arg(long)]
+        clip: std::path::PathBuf,
+        #[arg(long, default_value_t = 6)]
+        copies: usize,
+    },
     /// Shift change: many cameras docking at once, several recordings each.
     ShiftChange {
         #[arg(long, default_value_t = 200)]
@@ -243,6 +255,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             dir,
         } => crate::bench_axis::run(size, clients, client_size, dir),
         BenchCommand::Faces { clip, frames } => faces(&clip, frames),
+        BenchCommand::Joined { clip, copies } => crate::bench_joined::run(&clip, copies),
         BenchCommand::Redact {
             width,
             height,

@@ -11,6 +11,7 @@ mod bench_damage;
 mod bench_export;
 mod bench_faults;
 mod bench_ingest;
+mod bench_joined;
 mod bench_search;
 mod bench_server;
 mod bench_stats;
