@@ -9,7 +9,6 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
-use axum::http::{header, StatusCode};
 use custos_audit::Outcome;
 use custos_catalog::Derivative;
 use sha2::{Digest, Sha256};
@@ -370,24 +369,8 @@ pub async fn video(
     .await
     .map_err(unavailable)?;
     let body = crate::playback::plaintext_range(Arc::new(payload), source, start, end);
-    let mut response = axum::response::Response::builder()
-        .status(if partial {
-            StatusCode::PARTIAL_CONTENT
-        } else {
-            StatusCode::OK
-        })
-        .header(header::CONTENT_TYPE, "video/mp4")
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_LENGTH, end + 1 - start)
-        .header(header::CACHE_CONTROL, "no-store")
-        .header("custos-sha256", &derivative.sha256);
-    if partial {
-        response = response.header(
-            header::CONTENT_RANGE,
-            format!("bytes {start}-{end}/{length}"),
-        );
-    }
-    response
+    crate::api::video_head("video/mp4", partial, (start, end), end + 1 - start, length)
+        .header("custos-sha256", &derivative.sha256)
         .body(axum::body::Body::from_stream(body))
         .map_err(unavailable)
 }

@@ -113,21 +113,9 @@ pub(crate) async fn joined(
         }
     };
     let length = joined.length();
-    let range = match headers.get(header::RANGE).map(|v| v.to_str().unwrap_or("")) {
-        None => None,
-        Some(h) => match crate::playback::parse_range(h, length) {
-            Ok(r) => Some(r),
-            Err(crate::playback::RangeError::Unsatisfiable) => {
-                return Ok((
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    [(header::CONTENT_RANGE, format!("bytes */{length}"))],
-                )
-                    .into_response())
-            }
-            Err(crate::playback::RangeError::Malformed) => {
-                return Err(ApiError::new(Code::Invalid, "unsupported Range header"))
-            }
-        },
+    let range = match asked_range(&headers, length)? {
+        Ok(range) => range,
+        Err(outside) => return Ok(outside),
     };
     let (start, end) = range.map_or((0, length - 1), |r| (r.start, r.end));
     a.record(
@@ -161,29 +149,19 @@ pub(crate) async fn joined(
             Ok(Some((bytes, reading)))
         },
     );
-    let mut response = Response::builder()
-        .status(if range.is_some() {
-            StatusCode::PARTIAL_CONTENT
-        } else {
-            StatusCode::OK
-        })
-        .header(header::CONTENT_TYPE, "video/mp4")
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_LENGTH, end - start + 1)
-        .header(header::CACHE_CONTROL, "no-store")
-        .header(header::CACHE_CONTROL, "no-store");
+    let mut response = video_head(
+        "video/mp4",
+        range.is_some(),
+        (start, end),
+        end - start + 1,
+        length,
+    );
     // A controller decides how many clips a recording has: past 8 KiB
     // (about a thousand clips) the list is left out rather than make a
     // header a client refuses.
     let starts = starts.join(",");
     if starts.len() <= 8 * 1024 {
         response = response.header("custos-clip-starts", starts);
-    }
-    if range.is_some() {
-        response = response.header(
-            header::CONTENT_RANGE,
-            format!("bytes {start}-{end}/{length}"),
-        );
     }
     response
         .body(axum::body::Body::from_stream(body))

@@ -44,21 +44,9 @@ pub(crate) async fn stream_footage(
                 .ok_or_else(|| unavailable("stored recording has an impossible length"))?
         }
     };
-    let range = match headers.get(header::RANGE).map(|v| v.to_str().unwrap_or("")) {
-        None => None,
-        Some(h) => match crate::playback::parse_range(h, length) {
-            Ok(r) => Some(r),
-            Err(crate::playback::RangeError::Unsatisfiable) => {
-                return Ok((
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    [(header::CONTENT_RANGE, format!("bytes */{length}"))],
-                )
-                    .into_response())
-            }
-            Err(crate::playback::RangeError::Malformed) => {
-                return Err(ApiError::new(Code::Invalid, "unsupported Range header"))
-            }
-        },
+    let range = match asked_range(headers, length)? {
+        Ok(range) => range,
+        Err(outside) => return Ok(outside),
     };
     let (start, end) = match range {
         Some(r) => (r.start, r.end),
@@ -105,28 +93,11 @@ pub(crate) async fn stream_footage(
             }
         }
     };
-    let mut response = Response::builder()
-        .status(if range.is_some() {
-            StatusCode::PARTIAL_CONTENT
-        } else {
-            StatusCode::OK
-        })
-        .header(
-            header::CONTENT_TYPE,
-            match &part.clip {
-                Some(c) if c.kind == custos_axis::names::ClipType::Mkv => "video/x-matroska",
-                _ => "video/mp4",
-            },
-        )
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_LENGTH, count)
-        .header(header::CACHE_CONTROL, "no-store");
-    if range.is_some() {
-        response = response.header(
-            header::CONTENT_RANGE,
-            format!("bytes {start}-{end}/{length}"),
-        );
-    }
+    let kind = match &part.clip {
+        Some(c) if c.kind == custos_axis::names::ClipType::Mkv => "video/x-matroska",
+        _ => "video/mp4",
+    };
+    let mut response = video_head(kind, range.is_some(), (start, end), count, length);
     if let Some(disposition) = disposition {
         response = response.header(header::CONTENT_DISPOSITION, disposition);
     }
@@ -222,4 +193,55 @@ async fn open_part(
             payload,
             clip: Some((key, length)),
         }))
+}
+
+/// What a request's `Range` header asks of `length` bytes: `Ok(None)` the
+/// whole, `Ok(Some)` one range; `Err` a range outside them, answered
+/// `416` with the length (RFC 9110). One that does not parse is `400`.
+pub(super) fn asked_range(
+    headers: &axum::http::HeaderMap,
+    length: u64,
+) -> Result<Result<Option<crate::playback::ByteRange>, Response>, ApiError> {
+    let Some(h) = headers.get(header::RANGE) else {
+        return Ok(Ok(None));
+    };
+    match crate::playback::parse_range(h.to_str().unwrap_or(""), length) {
+        Ok(r) => Ok(Ok(Some(r))),
+        Err(crate::playback::RangeError::Unsatisfiable) => Ok(Err((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{length}"))],
+        )
+            .into_response())),
+        Err(crate::playback::RangeError::Malformed) => {
+            Err(ApiError::new(Code::Invalid, "unsupported Range header"))
+        }
+    }
+}
+
+/// The head of a video answer: `200`, or `206` with its `Content-Range`;
+/// ranges accepted; never cached.
+pub(crate) fn video_head(
+    content_type: &str,
+    partial: bool,
+    (start, end): (u64, u64),
+    count: u64,
+    length: u64,
+) -> axum::http::response::Builder {
+    let mut head = Response::builder()
+        .status(if partial {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        })
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_LENGTH, count)
+        .header(header::CACHE_CONTROL, "no-store");
+    if partial {
+        head = head.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{end}/{length}"),
+        );
+    }
+    head
 }
