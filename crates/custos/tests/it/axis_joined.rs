@@ -505,27 +505,16 @@ async fn chromium_plays_the_joined_video_across_the_clips_and_seeks_in_it() {
     .await;
     let (token, case) = reviewer(w, id).await;
     let query = format!("purpose=complaint&case={case}");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/joined.mjs");
-    let (base, page, video) = (
-        w.base(),
-        format!("/recordings/{id}/play?{query}"),
-        format!("/api/v1/recordings/{id}/joined?{query}"),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(&script)
-            .env("BASE", base)
-            .env("TOKEN", token)
-            .env("PAGE", page)
-            .env("VIDEO", video)
-            .output()
-            .expect("node must be installed (see ./test.sh)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let seen = browser(
+        "joined.mjs",
+        vars([
+            ("BASE", &w.base()),
+            ("TOKEN", &token),
+            ("PAGE", &format!("/recordings/{id}/play?{query}")),
+            ("VIDEO", &format!("/api/v1/recordings/{id}/joined?{query}")),
+        ]),
+    )
+    .await;
     assert_eq!(seen["ok"], true, "{seen}");
     let duration = seen["loaded"]["duration"].as_f64().unwrap();
     assert!((5.9..6.3).contains(&duration), "{seen}");

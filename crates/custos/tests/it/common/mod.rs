@@ -407,6 +407,37 @@ pub fn files(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
 
+/// Runs `tests/browser/SCRIPT` (playwright-core in Debian's Chromium)
+/// with `env`, on a blocking thread, and gives the one JSON line it
+/// prints of what it saw.
+pub async fn browser(script: &str, env: Vec<(String, std::ffi::OsString)>) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser")
+        .join(script);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(&script)
+            .envs(env)
+            .output()
+            .expect("node must be installed (see ./test.sh)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// `(name, value)` pairs for [`browser`].
+pub fn vars<const N: usize>(
+    pairs: [(&str, &dyn AsRef<std::ffi::OsStr>); N],
+) -> Vec<(String, std::ffi::OsString)> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.as_ref().to_owned()))
+        .collect()
+}
+
 pub fn agent(w: &World) -> ureq::Agent {
     agent_with_redirects(w, 10)
 }

@@ -471,22 +471,11 @@ async fn chromium_plays_and_seeks_a_recording() {
         r.recording_id
     );
     let before = audit(&w).await.len();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/play.mjs");
-    let base = w.base();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(&script)
-            .env("BASE", base)
-            .env("TOKEN", token)
-            .env("VIDEO", video)
-            .output()
-            .expect("node must be installed (see ./test.sh)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let result: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let result = crate::common::browser(
+        "play.mjs",
+        crate::common::vars([("BASE", &w.base()), ("TOKEN", &token), ("VIDEO", &video)]),
+    )
+    .await;
     assert_eq!(result["ok"], true, "{result}");
     let duration = result["duration"].as_f64().unwrap();
     assert!(

@@ -176,23 +176,11 @@ async fn chromium_plays_an_axis_recordings_clips_as_one() {
     let case = w.with_case(&token, "complaint").await;
     w.link(&token, &case, id).await;
     let page = format!("/recordings/{id}/play?purpose=complaint&case={case}");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/sequence.mjs");
-    let base = w.base();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(&script)
-            .env("BASE", base)
-            .env("TOKEN", token)
-            .env("PAGE", page)
-            .output()
-            .expect("node must be installed (see ./test.sh)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let seen = crate::common::browser(
+        "sequence.mjs",
+        crate::common::vars([("BASE", &w.base()), ("TOKEN", &token), ("PAGE", &page)]),
+    )
+    .await;
     assert_eq!(seen["ok"], true, "{seen}");
     assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
     // The slider spans the recording: 7 s, the clips at 0 s and 4 s.

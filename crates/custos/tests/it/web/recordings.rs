@@ -436,34 +436,25 @@ async fn ui_in_chromium(
     let code = |a: &Account| custos_server::auth::totp_code(&a.secret, w.now()).unwrap();
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/ui.mjs");
-    let mut command = std::process::Command::new("node");
-    command.arg(&script).env("BASE", w.base());
+    let mut env = crate::common::vars([("BASE", &w.base())]);
     for (role, a) in [
         ("REVIEWER", &people.reviewer),
         ("ADMIN", &people.admin),
         ("AUDITOR", &people.auditor),
         ("EVALUATOR", &people.evaluator),
     ] {
-        command
-            .env(role, &a.name)
-            .env(format!("{role}_PASSWORD"), &a.password)
-            .env(format!("{role}_CODE"), code(a));
+        env.extend(crate::common::vars([
+            (role, &a.name),
+            (&format!("{role}_PASSWORD"), &a.password),
+            (&format!("{role}_CODE"), &code(a)),
+        ]));
     }
-    command
-        .env("RECORDING", recording)
-        .env("CASE", case)
-        .env("SHOTS", &shots);
-    let out = tokio::task::spawn_blocking(move || {
-        command
-            .output()
-            .expect("node must be installed (see ./test.sh)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    env.extend(crate::common::vars([
+        ("RECORDING", &recording),
+        ("CASE", &case),
+        ("SHOTS", &shots),
+    ]));
+    let seen = crate::common::browser("ui.mjs", env).await;
     (seen, shots)
 }
 

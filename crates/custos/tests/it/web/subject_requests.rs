@@ -324,29 +324,22 @@ async fn redact_in_chromium(
         .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/redact.mjs");
-    let mut command = std::process::Command::new("node");
-    command
-        .arg(&script)
-        .env("BASE", w.base())
-        .env("NAME", &petra.name)
-        .env("PASSWORD", &petra.password)
-        .env(
+    let mut env = crate::common::vars([
+        ("BASE", &w.base()),
+        ("NAME", &petra.name),
+        ("PASSWORD", &petra.password),
+        (
             "CODE",
-            custos_server::auth::totp_code(&petra.secret, w.now()).unwrap(),
-        )
-        .env("CASE", case)
-        .env("RECORDING", recording.recording_id.to_string());
+            &custos_server::auth::totp_code(&petra.secret, w.now()).unwrap(),
+        ),
+        ("CASE", &case),
+        ("RECORDING", &recording.recording_id.to_string()),
+    ]);
     if faces {
-        command.env("FACES", "1");
+        env.extend(crate::common::vars([("FACES", &"1")]));
     }
-    command.env("SHOTS", &shots);
-    let out = tokio::task::spawn_blocking(move || command.output().expect("node (see ./test.sh)"))
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+    env.extend(crate::common::vars([("SHOTS", &shots)]));
+    crate::common::browser("redact.mjs", env).await
 }
 
 /// The redaction editor in Chromium: a privacy officer drags a box on one
